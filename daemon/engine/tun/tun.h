@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * A Linux TUN device opened with IFF_TUN|IFF_NO_PI|IFF_VNET_HDR and as many
+ * offloads as the kernel accepts (TUNSETOFFLOAD: CSUM|TSO4|TSO6, then USO4|USO6;
+ * try, fall back on EINVAL — PERFORMANCE.md §1). Every read/write then carries a
+ * 10-byte struct virtio_net_hdr in front of the packet.
+ */
+enum {
+    TUN_VNET_HDR_LEN = 10,
+    TUN_MAX_READ = 65535 + TUN_VNET_HDR_LEN,
+};
+
+struct tun {
+    int fd;
+    char name[16];
+    bool vnet_hdr;      /* offloads on: reads/writes carry a virtio_net_hdr */
+    bool tso;           /* CSUM|TSO4|TSO6 accepted */
+    bool uso;           /* USO4|USO6 accepted too */
+};
+
+/* Create or attach to IFNAME; does not set addresses or bring it up. */
+int tun_open(struct tun *t, const char *ifname);
+void tun_close(struct tun *t);
+/* Interface MTU via SIOCGIFMTU, or negative errno. */
+int tun_get_mtu(const struct tun *t);
