@@ -81,7 +81,8 @@ int noise_read_msg2(struct noise_handshake *hs, const uint8_t *msg, size_t len, 
 
 /*
  * Split into transport keys: send/recv from this side's point of view
- * (initiator sends with k1, responder with k2). Wipes ck.
+ * (initiator sends with k1, responder with k2). Wipes ck and e_priv; h stays
+ * (the handshake hash, e.g. for channel binding).
  */
 void noise_split(struct noise_handshake *hs, uint8_t send[static NOISE_KEY_LEN],
                  uint8_t recv[static NOISE_KEY_LEN]);

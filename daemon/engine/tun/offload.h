@@ -44,8 +44,10 @@ struct pkt_slot {
  * complete checksums, writing segment i to slots[i].data (capacity slot_cap
  * each) and setting slots[i].len. A GSO_NONE packet with NEEDS_CSUM gets its
  * checksum finished. Returns the number of packets (≥1), or negative errno:
- * -EINVAL for a malformed header/packet, -E2BIG when more than n_slots
- * segments would be needed (the first n_slots are still written).
+ * -EINVAL for a malformed header/packet, -EMSGSIZE when a packet does not fit
+ * slot_cap, -E2BIG when more than n_slots segments would be needed (the first
+ * n_slots are still written). hdr_len and csum_offset are ignored for GSO
+ * packets (recomputed from the packet); csum_start must match the IP header.
  */
 int offload_split(const uint8_t *read_buf, size_t read_len, struct pkt_slot *slots,
                   size_t n_slots, size_t slot_cap);
@@ -68,12 +70,25 @@ struct offload_gro;     /* opaque, preallocated; see offload.c */
 struct offload_gro *offload_gro_new(bool tcp, bool udp);
 void offload_gro_free(struct offload_gro *g);
 void offload_gro_reset(struct offload_gro *g);
-/* Returns 0, -EINVAL for a packet that is not IP, or -ENOBUFS when full (flush first). */
+/*
+ * Returns 0, -EINVAL for a packet that is not IP, -EMSGSIZE for one over 65535
+ * bytes, or -ENOBUFS when full (flush, then add the same packet again).
+ * Packets of one connection are written in the order they were added.
+ */
 int offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len);
-/* write_fn returns 0 or negative errno; flush returns the first error, after trying all. */
+/*
+ * write_fn returns 0 or negative errno; flush returns the first error, after
+ * trying all, and resets G. buf points into G and is valid only during the call.
+ */
 int offload_gro_flush(struct offload_gro *g, int (*write_fn)(void *ctx, const uint8_t *buf, size_t len),
                       void *ctx);
 
-/* RFC 1071 ones'-complement sum helpers (fast 64-bit accumulation). */
+/*
+ * RFC 1071 ones'-complement sum helpers (fast 64-bit accumulation).
+ * offload_csum_partial adds DATA, read as big-endian 16-bit words, to SUM and
+ * returns an unfolded sum (chain calls at even offsets only). offload_csum_fold
+ * folds to 16 bits and inverts: the value for a checksum field, host order
+ * (write it big-endian); a buffer that includes a correct checksum folds to 0.
+ */
 uint32_t offload_csum_partial(const uint8_t *data, size_t len, uint32_t sum);
 uint16_t offload_csum_fold(uint32_t sum);

@@ -20,12 +20,14 @@ enum {
 struct tun {
     int fd;
     char name[16];
-    bool vnet_hdr;      /* offloads on: reads/writes carry a virtio_net_hdr */
+    bool vnet_hdr;      /* reads/writes carry a virtio_net_hdr: always true after tun_open,
+                           even when no offload was accepted (see tun.c) */
     bool tso;           /* CSUM|TSO4|TSO6 accepted */
     bool uso;           /* USO4|USO6 accepted too */
 };
 
-/* Create or attach to IFNAME; does not set addresses or bring it up. */
+/* Create or attach to IFNAME (NULL or "": kernel picks tun%d, see t->name); does not
+ * set addresses or bring it up. Returns 0 or negative errno; t->fd is -1 on error. */
 int tun_open(struct tun *t, const char *ifname);
 void tun_close(struct tun *t);
 /* Interface MTU via SIOCGIFMTU, or negative errno. */

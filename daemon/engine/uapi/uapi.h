@@ -15,6 +15,7 @@
  */
 enum {
     UAPI_MAX_REQUEST = 16 << 20,    /* bytes in one set=1 request */
+    UAPI_MAX_LINE = 1024,           /* bytes in one key=value line, without '\n' */
 };
 
 struct uapi_allowed_ip {
@@ -75,9 +76,12 @@ struct uapi_device_state {
 
 /*
  * Parse the body of a set=1 request (the lines after "set=1\n", up to but not
- * including the terminating empty line). Returns 0 or a negative errno
- * (-EINVAL for malformed input, -EPROTO for unknown keys or an unsupported
- * protocol_version, -ENOMEM). On error *out is NULL.
+ * including the terminating empty line). Returns 0 or a negative errno, the
+ * codes wireguard-go answers: -EPROTO for a line without '=' (or an empty
+ * line), -EINVAL for an unknown or misplaced key, a bad value or
+ * protocol_version != 1, NUL bytes or a line over UAPI_MAX_LINE; -EMSGSIZE
+ * over UAPI_MAX_REQUEST; -ENOMEM. On error *out is NULL.
+ * A non-zero private_key comes back clamped (as wireguard-go stores it).
  */
 int uapi_parse_set(const char *body, size_t len, struct uapi_set **out);
 /* Wipes keys, frees everything; NULL is fine. */
@@ -112,8 +116,13 @@ void uapi_unlink(const char *dir, const char *ifname);
 
 /*
  * Serve one accepted connection until EOF: any number of get=1/set=1 requests,
- * each answered with "errno=N\n\n" (wireguard-go's replies). Blocking; the
+ * each answered with "errno=N\n\n", N = 0 or a negative errno exactly as
+ * wireguard-go prints it ("errno=-22"); wg(8) reads the sign. Blocking; the
  * caller runs it on a control thread. Never trusts a length; bounded by
- * UAPI_MAX_REQUEST. Returns 0 at EOF, negative errno on I/O error.
+ * UAPI_MAX_REQUEST (then errno=-EMSGSIZE is sent and the connection closed).
+ * A set=1 cut short by EOF applies nothing. Returns 0 at EOF, -EPROTO on
+ * malformed framing (unknown operation: closed without a reply, as
+ * wireguard-go does), -EMSGSIZE, or another negative errno on I/O error.
+ * Never raises SIGPIPE (MSG_NOSIGNAL). The caller closes client_fd.
  */
 int uapi_serve(int client_fd, const struct uapi_ops *ops, void *ctx);

@@ -1,1 +1,155 @@
-/* SPDX-License-Identifier: MIT */ /* placeholder: being written */
+/* SPDX-License-Identifier: MIT */
+#include "wg/peer.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wg/device.h"
+
+struct wg_peer *
+wg_peer_ref(struct wg_peer *p)
+{
+    if (p)
+        atomic_fetch_add_explicit(&p->refcount, 1, memory_order_relaxed);
+    return p;
+}
+
+void
+wg_peer_unref(struct wg_peer *p)
+{
+    if (!p || atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel) != 1)
+        return;
+    /* Removed from the device already (wg_device_remove_peer): only memory is left. */
+    sodium_free(p);
+}
+
+struct wg_keypair *
+wg_keypair_ref(struct wg_keypair *kp)
+{
+    if (kp)
+        atomic_fetch_add_explicit(&kp->refcount, 1, memory_order_relaxed);
+    return kp;
+}
+
+void
+wg_keypair_unref(struct wg_keypair *kp)
+{
+    struct wg_peer *peer;
+
+    if (!kp || atomic_fetch_sub_explicit(&kp->refcount, 1, memory_order_acq_rel) != 1)
+        return;
+    peer = kp->peer;
+    pthread_spin_destroy(&kp->replay_lock);
+    sodium_free(kp);        /* sodium_free wipes */
+    wg_peer_unref(peer);
+}
+
+struct wg_keypair *
+wg_keypair_new(struct wg_peer *peer, const uint8_t send[static WG_KEY_LEN],
+               const uint8_t recv[static WG_KEY_LEN], bool initiator, uint64_t now_ns)
+{
+    struct wg_keypair *kp = sodium_malloc(sizeof(*kp));
+
+    if (!kp)
+        return NULL;
+    memset(kp, 0, sizeof(*kp));
+    atomic_init(&kp->refcount, 1);
+    kp->peer = wg_peer_ref(peer);
+    memcpy(kp->send_key, send, WG_KEY_LEN);
+    memcpy(kp->recv_key, recv, WG_KEY_LEN);
+    atomic_init(&kp->send_counter, 0);
+    pthread_spin_init(&kp->replay_lock, PTHREAD_PROCESS_PRIVATE);
+    replay_init(&kp->replay);
+    kp->birth_ns = now_ns;
+    kp->i_am_initiator = initiator;
+    return kp;
+}
+
+/* Forget a keypair: no new lookups find it; batches in flight keep their reference. */
+static void
+keypair_drop(struct wg_peer *peer, struct wg_keypair **slot)
+{
+    struct wg_keypair *kp = *slot;
+
+    if (!kp)
+        return;
+    *slot = NULL;
+    if (kp->in_index_table) {
+        wg_device_index_remove(peer->device, kp->local_index);
+        kp->in_index_table = false;
+    }
+    wg_keypair_unref(kp);
+}
+
+/*
+ * Kernel noise.c add_new_keypair: an initiator can use its new keypair at
+ * once; a responder parks it in "next" until the initiator's first packet
+ * confirms it (wg_peer_received_with_keypair).
+ */
+void
+wg_peer_add_keypair(struct wg_peer *peer, struct wg_keypair *kp)
+{
+    if (kp->i_am_initiator) {
+        if (peer->kp_next) {
+            /* Keep the unconfirmed one usable for receiving. */
+            keypair_drop(peer, &peer->kp_previous);
+            peer->kp_previous = peer->kp_next;
+            peer->kp_next = NULL;
+            keypair_drop(peer, &peer->kp_current);
+        } else {
+            keypair_drop(peer, &peer->kp_previous);
+            peer->kp_previous = peer->kp_current;
+        }
+        peer->kp_current = kp;
+    } else {
+        keypair_drop(peer, &peer->kp_next);
+        peer->kp_next = kp;
+        keypair_drop(peer, &peer->kp_previous);
+    }
+}
+
+bool
+wg_peer_received_with_keypair(struct wg_peer *peer, struct wg_keypair *kp)
+{
+    if (peer->kp_next != kp)
+        return false;
+    keypair_drop(peer, &peer->kp_previous);
+    peer->kp_previous = peer->kp_current;
+    peer->kp_current = kp;
+    peer->kp_next = NULL;
+    return true;
+}
+
+void
+wg_peer_clear_handshake(struct wg_peer *peer)
+{
+    struct wg_handshake *hs = &peer->handshake;
+
+    if (hs->in_index_table) {
+        wg_device_index_remove(peer->device, hs->local_index);
+        hs->in_index_table = false;
+    }
+    noise_handshake_wipe(&hs->noise);
+    hs->state = WG_HANDSHAKE_ZEROED;
+    hs->local_index = hs->remote_index = 0;
+}
+
+void
+wg_peer_clear_keys(struct wg_peer *peer)
+{
+    keypair_drop(peer, &peer->kp_previous);
+    keypair_drop(peer, &peer->kp_current);
+    keypair_drop(peer, &peer->kp_next);
+    wg_peer_clear_handshake(peer);
+}
+
+void
+wg_peer_purge_staged(struct wg_peer *peer)
+{
+    for (unsigned int i = 0; i < peer->n_staged; i++) {
+        sodium_memzero(peer->staged[i].data, peer->staged[i].len);
+        free(peer->staged[i].data);
+    }
+    peer->n_staged = 0;
+}

@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: MIT */
+#include "wg-runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/compiler.h"
+#include "crypto/keys.h"
+#include "magicsock/udp.h"
+#include "tun/offload.h"
+#include "tun/tun.h"
+#include "uapi/uapi.h"
+#include "wg-config.h"
+#include "wg/device.h"
+
+enum {
+    TX_BATCH = UDP_BATCH,
+    TX_MAX_SEGMENTS_PER_READ = 64,  /* a 64 KiB super-packet at MSS ≥ 1024 */
+    TX_SLOT_EXTRA = 16 + 16 + 16,   /* data header + padding + tag */
+    UAPI_CLIENT_TIMEOUT_S = 10,
+};
+
+struct runner {
+    struct wg_device *dev;
+    struct tun tun;
+    const char *uapi_dir;
+    const char *ifname;
+    int uapi_fd;
+
+    /* The UDP sockets; rebinding (listen_port) takes the lock for writing.
+     * Never held while calling into the device. */
+    pthread_rwlock_t sock_lock;
+    struct udp_socket sock;
+    uint16_t listen_port;
+    uint32_t fwmark;
+    int rx_wake_fd;                 /* eventfd: sockets changed or shutdown */
+    int tx_wake_fd;                 /* eventfd: shutdown */
+
+    pthread_mutex_t timer_lock;
+    pthread_cond_t timer_cond;
+    bool timer_wake;
+
+    atomic_uint mtu;
+    atomic_bool stop;
+};
+
+static uint64_t
+clock_ns(clockid_t clk)
+{
+    struct timespec ts;
+
+    clock_gettime(clk, &ts);
+    return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+now_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+static void
+log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+log_msg(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fputs("hyphaed: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* ---- callbacks from the device (device lock held) ---------------------- */
+
+static void
+device_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to)
+{
+    struct runner *r = ctx;
+    struct udp_tx tx = { .data = data, .len = len, .to = to };
+
+    pthread_rwlock_rdlock(&r->sock_lock);
+    (void)udp_send_batch(&r->sock, &tx, 1);
+    pthread_rwlock_unlock(&r->sock_lock);
+}
+
+static void
+device_wake(void *ctx)
+{
+    struct runner *r = ctx;
+
+    pthread_mutex_lock(&r->timer_lock);
+    r->timer_wake = true;
+    pthread_cond_signal(&r->timer_cond);
+    pthread_mutex_unlock(&r->timer_lock);
+}
+
+/* ---- TX: TUN → seal → UDP ---------------------------------------------- */
+
+struct tx_state {
+    uint8_t *read_buf;
+    uint8_t *bufs[TX_BATCH];
+    size_t buf_cap;
+    struct pkt_slot slots[TX_BATCH];
+    struct wg_tx_packet pkts[TX_BATCH];
+    struct udp_tx out[TX_BATCH];
+};
+
+static int
+tx_alloc(struct tx_state *t, unsigned int mtu)
+{
+    size_t cap = MAX((size_t)mtu, 1280) + TX_SLOT_EXTRA;
+
+    for (int i = 0; i < TX_BATCH; i++) {
+        uint8_t *b = realloc(t->bufs[i], cap);
+
+        if (!b)
+            return -ENOMEM;
+        t->bufs[i] = b;
+    }
+    t->buf_cap = cap;
+    return 0;
+}
+
+static void
+tx_free(struct tx_state *t)
+{
+    for (int i = 0; i < TX_BATCH; i++)
+        free(t->bufs[i]);
+    free(t->read_buf);
+}
+
+/* Read TUN packets until the batch is nearly full or the TUN is empty. */
+static size_t
+tx_read(struct runner *r, struct tx_state *t)
+{
+    size_t n = 0;
+
+    while (TX_BATCH - n >= TX_MAX_SEGMENTS_PER_READ) {
+        ssize_t len = read(r->tun.fd, t->read_buf, TUN_MAX_READ);
+        int k;
+
+        if (len < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN) {
+                log_msg("TUN read failed: %s; stopping", strerror(errno));
+                atomic_store(&r->stop, true);
+            }
+            break;
+        }
+        for (size_t i = n; i < TX_BATCH; i++)
+            t->slots[i].data = t->bufs[i] + WG_TX_HEADROOM;
+        if (r->tun.vnet_hdr) {
+            k = offload_split(t->read_buf, (size_t)len, &t->slots[n], TX_BATCH - n,
+                              t->buf_cap - TX_SLOT_EXTRA);
+            if (k == -E2BIG)
+                k = (int)(TX_BATCH - n);
+            if (k < 0)
+                continue;
+        } else {
+            if ((size_t)len > t->buf_cap - TX_SLOT_EXTRA)
+                continue;
+            memcpy(t->slots[n].data, t->read_buf, (size_t)len);
+            t->slots[n].len = (size_t)len;
+            k = 1;
+        }
+        n += (size_t)k;
+    }
+    return n;
+}
+
+static void *
+tx_thread(void *arg)
+{
+    struct runner *r = arg;
+    struct tx_state t = { 0 };
+    unsigned int mtu = atomic_load(&r->mtu);
+
+    t.read_buf = malloc(TUN_MAX_READ);
+    if (!t.read_buf || tx_alloc(&t, mtu) < 0) {
+        log_msg("out of memory");
+        atomic_store(&r->stop, true);
+        goto out;
+    }
+    while (!atomic_load(&r->stop)) {
+        struct pollfd pfd[2] = {
+            { .fd = r->tun.fd, .events = POLLIN },
+            { .fd = r->tx_wake_fd, .events = POLLIN },
+        };
+        size_t n, n_out = 0;
+
+        if (atomic_load(&r->mtu) != mtu) {
+            mtu = atomic_load(&r->mtu);
+            if (tx_alloc(&t, mtu) < 0)
+                break;
+        }
+        n = tx_read(r, &t);
+        if (n == 0) {
+            if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+                break;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            t.pkts[i].buf = t.bufs[i];
+            t.pkts[i].len = t.slots[i].len;
+            t.pkts[i].cap = t.buf_cap;
+        }
+        wg_device_tx_batch(r->dev, t.pkts, n, now_ns());
+        for (size_t i = 0; i < n; i++) {
+            if (t.pkts[i].status != WG_TX_SEND)
+                continue;
+            t.out[n_out].data = t.pkts[i].buf;
+            t.out[n_out].len = t.pkts[i].out_len;
+            t.out[n_out].to = &t.pkts[i].to;
+            n_out++;
+        }
+        if (n_out) {
+            pthread_rwlock_rdlock(&r->sock_lock);
+            (void)udp_send_batch(&r->sock, t.out, n_out);
+            pthread_rwlock_unlock(&r->sock_lock);
+        }
+    }
+out:
+    tx_free(&t);
+    return NULL;
+}
+
+/* ---- RX: UDP → open → TUN ---------------------------------------------- */
+
+static int
+tun_write_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+    struct runner *r = ctx;
+
+    if (write(r->tun.fd, buf, len) < 0)
+        return -errno;
+    return 0;
+}
+
+static void *
+rx_thread(void *arg)
+{
+    struct runner *r = arg;
+    struct udp_rx_batch *batch = udp_rx_batch_new();
+    struct offload_gro *gro = offload_gro_new(r->tun.tso, r->tun.uso);
+    struct wg_rx_packet *pkts = calloc(UDP_BATCH * 64, sizeof(*pkts));
+
+    if (!batch || !gro || !pkts) {
+        log_msg("out of memory");
+        atomic_store(&r->stop, true);
+        goto out;
+    }
+    while (!atomic_load(&r->stop)) {
+        struct pollfd pfd[3];
+        struct udp_datagram *dg;
+        int nfds = 0, n = -EAGAIN;
+        int fds[2];
+
+        pthread_rwlock_rdlock(&r->sock_lock);
+        fds[0] = r->sock.fd4;
+        fds[1] = r->sock.fd6;
+        pfd[nfds++] = (struct pollfd){ .fd = r->rx_wake_fd, .events = POLLIN };
+        pfd[nfds++] = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+        pfd[nfds++] = (struct pollfd){ .fd = fds[1], .events = POLLIN };
+        if (poll(pfd, nfds, -1) < 0 && errno != EINTR) {
+            pthread_rwlock_unlock(&r->sock_lock);
+            break;
+        }
+        if (pfd[0].revents & POLLIN) {
+            uint64_t v;
+
+            (void)!read(r->rx_wake_fd, &v, sizeof(v));
+            pthread_rwlock_unlock(&r->sock_lock);
+            continue;
+        }
+        for (int s = 1; s < 3; s++) {
+            if (!(pfd[s].revents & POLLIN) || pfd[s].fd < 0)
+                continue;
+            n = udp_recv_batch(&r->sock, pfd[s].fd, batch, &dg);
+            break;
+        }
+        pthread_rwlock_unlock(&r->sock_lock);
+        if (n <= 0)
+            continue;
+
+        for (int i = 0; i < n; i++) {
+            pkts[i].data = dg[i].data;
+            pkts[i].len = dg[i].len;
+            pkts[i].from = dg[i].from;
+        }
+        wg_device_rx_batch(r->dev, pkts, (size_t)n, now_ns());
+        offload_gro_reset(gro);
+        for (int i = 0; i < n; i++) {
+            const uint8_t *plain = pkts[i].data + pkts[i].plain_off;
+
+            if (pkts[i].status != WG_RX_DATA)
+                continue;
+            if (offload_gro_add(gro, plain, pkts[i].plain_len) == -ENOBUFS) {
+                (void)offload_gro_flush(gro, tun_write_cb, r);
+                offload_gro_reset(gro);
+                (void)offload_gro_add(gro, plain, pkts[i].plain_len);
+            }
+        }
+        (void)offload_gro_flush(gro, tun_write_cb, r);
+    }
+out:
+    free(pkts);
+    offload_gro_free(gro);
+    udp_rx_batch_free(batch);
+    return NULL;
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void *
+timer_thread(void *arg)
+{
+    struct runner *r = arg;
+
+    while (!atomic_load(&r->stop)) {
+        uint64_t now = now_ns(), next, wait_until;
+        int mtu = tun_get_mtu(&r->tun);
+        struct timespec ts;
+
+        if (mtu > 0 && (unsigned int)mtu != atomic_load(&r->mtu))
+            atomic_store(&r->mtu, (unsigned int)mtu);
+        wg_device_lock(r->dev);
+        r->dev->mtu = atomic_load(&r->mtu);
+        r->dev->realtime_offset_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - now);
+        next = wg_device_tick(r->dev, now);
+        wg_device_unlock(r->dev);
+
+        /* Wake at the next timer, and at least once a second for MTU changes. */
+        wait_until = now + NSEC_PER_SEC;
+        if (next && next < wait_until)
+            wait_until = next;
+        ts.tv_sec = (time_t)(wait_until / NSEC_PER_SEC);
+        ts.tv_nsec = (long)(wait_until % NSEC_PER_SEC);
+        pthread_mutex_lock(&r->timer_lock);
+        while (!r->timer_wake && !atomic_load(&r->stop)) {
+            if (pthread_cond_timedwait(&r->timer_cond, &r->timer_lock, &ts) == ETIMEDOUT)
+                break;
+        }
+        r->timer_wake = false;
+        pthread_mutex_unlock(&r->timer_lock);
+    }
+    return NULL;
+}
+
+/* ---- UAPI -------------------------------------------------------------- */
+
+static int
+uapi_get(void *ctx, struct uapi_device_state *out)
+{
+    struct runner *r = ctx;
+    int ret;
+
+    wg_device_lock(r->dev);
+    ret = wg_config_get(r->dev, r->listen_port, r->fwmark, out);
+    wg_device_unlock(r->dev);
+    return ret;
+}
+
+static void
+wake_rx(struct runner *r)
+{
+    uint64_t one = 1;
+
+    (void)!write(r->rx_wake_fd, &one, sizeof(one));
+}
+
+static int
+uapi_set(void *ctx, const struct uapi_set *set)
+{
+    struct runner *r = ctx;
+    struct udp_socket fresh = { .fd4 = -1, .fd6 = -1 };
+    bool rebind = set->has_listen_port && set->listen_port != r->listen_port;
+    uint32_t fwmark = set->has_fwmark ? set->fwmark : r->fwmark;
+    int ret;
+
+    /* Bind first: if the port is taken, nothing else changes. */
+    if (rebind) {
+        ret = udp_open(&fresh, set->listen_port, fwmark);
+        if (ret < 0)
+            return ret;
+    }
+    wg_device_lock(r->dev);
+    ret = wg_config_apply(r->dev, set, now_ns());
+    wg_device_unlock(r->dev);
+
+    if (rebind || fwmark != r->fwmark) {
+        wake_rx(r);
+        pthread_rwlock_wrlock(&r->sock_lock);
+        if (rebind) {
+            udp_close(&r->sock);
+            r->sock = fresh;
+            r->listen_port = fresh.port;
+        }
+        if (fwmark != r->fwmark) {
+            (void)udp_set_fwmark(&r->sock, fwmark);
+            r->fwmark = fwmark;
+        }
+        pthread_rwlock_unlock(&r->sock_lock);
+    }
+    return ret;
+}
+
+static const struct uapi_ops runner_uapi_ops = {
+    .get = uapi_get,
+    .set = uapi_set,
+};
+
+static void *
+uapi_thread(void *arg)
+{
+    struct runner *r = arg;
+
+    while (!atomic_load(&r->stop)) {
+        struct timeval tv = { .tv_sec = UAPI_CLIENT_TIMEOUT_S };
+        int c = accept4(r->uapi_fd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (c < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            break;
+        }
+        /* A client that stalls mid-request must not block the next one forever. */
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        (void)uapi_serve(c, &runner_uapi_ops, r);
+        close(c);
+    }
+    return NULL;
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+/* Background by default, like wireguard-go: the parent exits once we are ready. */
+static int
+daemonize(int *ready_fd)
+{
+    int p[2];
+    pid_t pid;
+    char c = 1;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid > 0) {
+        close(p[1]);
+        if (read(p[0], &c, 1) != 1)
+            _exit(1);
+        _exit(c == 0 ? 0 : 1);
+    }
+    close(p[0]);
+    setsid();
+    *ready_fd = p[1];
+    return 0;
+}
+
+static void
+signal_ready(int *ready_fd, bool ok)
+{
+    char c = ok ? 0 : 1;
+    int devnull;
+
+    if (*ready_fd < 0)
+        return;
+    (void)!write(*ready_fd, &c, 1);
+    close(*ready_fd);
+    *ready_fd = -1;
+    if (ok) {
+        devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+            dup2(devnull, STDOUT_FILENO);
+            close(devnull);
+        }
+    }
+}
+
+int
+wg_runner_main(const struct wg_runner_options *opts)
+{
+    static struct runner rr;
+    struct runner *r = &rr;
+    pthread_t tx, rx, tm, ua;
+    pthread_condattr_t ca;
+    pthread_rwlockattr_t ra;
+    sigset_t sigs;
+    int ready_fd = -1, sig = 0, mtu, ret;
+
+    if (strlen(opts->ifname) >= sizeof(r->tun.name)) {
+        log_msg("interface name too long: %s", opts->ifname);
+        return 1;
+    }
+    if (!opts->foreground && daemonize(&ready_fd) < 0) {
+        log_msg("cannot go to the background: %s", strerror(errno));
+        return 1;
+    }
+
+    /* Threads inherit this mask: only the main thread takes the signals. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    r->ifname = opts->ifname;
+    r->uapi_dir = opts->uapi_dir;
+    r->sock.fd4 = r->sock.fd6 = -1;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&r->sock_lock, &ra);
+    pthread_mutex_init(&r->timer_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->timer_cond, &ca);
+
+    ret = tun_open(&r->tun, opts->ifname);
+    if (ret < 0) {
+        log_msg("cannot create TUN %s: %s", opts->ifname, strerror(-ret));
+        goto fail;
+    }
+    fcntl(r->tun.fd, F_SETFL, fcntl(r->tun.fd, F_GETFL) | O_NONBLOCK);
+    mtu = tun_get_mtu(&r->tun);
+    atomic_store(&r->mtu, mtu > 0 ? (unsigned int)mtu : 1420);
+
+    ret = udp_open(&r->sock, 0, 0);
+    if (ret < 0) {
+        log_msg("cannot open UDP socket: %s", strerror(-ret));
+        goto fail;
+    }
+    r->listen_port = r->sock.port;
+
+    r->dev = wg_device_new(device_send, device_wake, r);
+    r->rx_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    r->tx_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!r->dev || r->rx_wake_fd < 0 || r->tx_wake_fd < 0) {
+        log_msg("out of memory");
+        goto fail;
+    }
+    r->dev->mtu = atomic_load(&r->mtu);
+    wg_device_set_up(r->dev, true, now_ns());
+
+    r->uapi_fd = uapi_listen(opts->uapi_dir, opts->ifname);
+    if (r->uapi_fd < 0) {
+        log_msg("cannot listen on the UAPI socket: %s", strerror(-r->uapi_fd));
+        goto fail;
+    }
+    log_msg("%s up (offloads: vnet_hdr=%d tso=%d uso=%d; udp port %u gso=%d gro=%d)",
+            opts->ifname, r->tun.vnet_hdr, r->tun.tso, r->tun.uso, r->listen_port,
+            r->sock.gso4, r->sock.gro4);
+
+    pthread_create(&tx, NULL, tx_thread, r);
+    pthread_create(&rx, NULL, rx_thread, r);
+    pthread_create(&tm, NULL, timer_thread, r);
+    pthread_create(&ua, NULL, uapi_thread, r);
+    signal_ready(&ready_fd, true);
+
+    /* Wait for a signal, or for a thread to ask us to stop (TUN gone). */
+    while (!atomic_load(&r->stop)) {
+        struct timespec one_s = { .tv_sec = 1 };
+
+        sig = sigtimedwait(&sigs, NULL, &one_s);
+        if (sig > 0)
+            break;
+    }
+    if (sig > 0)
+        log_msg("%s: signal %d, shutting down", opts->ifname, sig);
+    uapi_unlink(opts->uapi_dir, opts->ifname);
+    /* Sockets and the TUN vanish with the process; the engine holds no other state. */
+    _exit(0);
+
+fail:
+    signal_ready(&ready_fd, false);
+    if (r->tun.fd > 0)
+        tun_close(&r->tun);
+    return 1;
+}

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Two WireGuard engines in one process, wired back to back through an
+ * in-memory "network", with a fake clock: every timer is driven by moving
+ * `now` forward, nothing sleeps.
+ */
+#include <arpa/inet.h>
+#include <glib.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "crypto/keys.h"
+#include "wg/device.h"
+#include "wg/messages.h"
+
+#define MAX_WIRE 256
+
+struct datagram {
+    uint8_t data[2048];
+    size_t len;
+    struct wg_endpoint from, to;
+};
+
+struct node {
+    struct wg_device *dev;
+    struct wg_endpoint addr;        /* where it "listens" */
+    struct wg_peer *peer;           /* its one peer */
+    uint8_t priv[32], pub[32];
+    /* Plaintext packets it delivered to its TUN. */
+    GPtrArray *tun;
+};
+
+struct net {
+    struct node a, b;
+    struct datagram wire[MAX_WIRE];
+    size_t n_wire;
+    uint64_t now;
+};
+
+static struct net *current_net;
+
+static void
+node_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to)
+{
+    struct node *n = ctx;
+    struct datagram *d;
+
+    g_assert_cmpuint(current_net->n_wire, <, MAX_WIRE);
+    g_assert_cmpuint(len, <=, sizeof(d->data));
+    d = &current_net->wire[current_net->n_wire++];
+    memcpy(d->data, data, len);
+    d->len = len;
+    d->from = n->addr;
+    d->to = *to;
+}
+
+static void
+make_endpoint(struct wg_endpoint *e, const char *ip, uint16_t port)
+{
+    memset(e, 0, sizeof(*e));
+    e->addr.in4.sin_family = AF_INET;
+    e->addr.in4.sin_port = htons(port);
+    inet_pton(AF_INET, ip, &e->addr.in4.sin_addr);
+}
+
+static void
+node_init(struct node *n, const char *ip, uint16_t port)
+{
+    n->dev = wg_device_new(node_send, NULL, n);
+    g_assert_nonnull(n->dev);
+    key_generate_private(n->priv);
+    g_assert_true(key_public_from_private(n->pub, n->priv));
+    make_endpoint(&n->addr, ip, port);
+    n->tun = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+}
+
+static void
+add_peer(struct node *self, const struct node *other, const char *allowed, uint64_t now)
+{
+    uint8_t addr[4];
+
+    wg_device_lock(self->dev);
+    wg_device_set_private_key(self->dev, self->priv, now);
+    self->peer = wg_device_add_peer(self->dev, other->pub);
+    g_assert_nonnull(self->peer);
+    wg_peer_set_endpoint(self->peer, &other->addr.addr);
+    inet_pton(AF_INET, allowed, addr);
+    g_assert_cmpint(wg_peer_add_allowed_ip(self->peer, AF_INET, addr, 32), ==, 0);
+    wg_device_set_up(self->dev, true, now);
+    wg_device_unlock(self->dev);
+}
+
+static struct net *
+net_new(void)
+{
+    struct net *net = g_new0(struct net, 1);
+
+    current_net = net;
+    net->now = 1000 * WG_NS(1);
+    node_init(&net->a, "192.0.2.1", 51820);
+    node_init(&net->b, "192.0.2.2", 51821);
+    add_peer(&net->a, &net->b, "10.0.0.2", net->now);
+    add_peer(&net->b, &net->a, "10.0.0.1", net->now);
+    return net;
+}
+
+static void
+net_free(struct net *net)
+{
+    wg_device_free(net->a.dev);
+    wg_device_free(net->b.dev);
+    g_ptr_array_unref(net->a.tun);
+    g_ptr_array_unref(net->b.tun);
+    g_free(net);
+    current_net = NULL;
+}
+
+static struct node *
+node_at(struct net *net, const struct wg_endpoint *to)
+{
+    if (wg_sockaddr_equal(&to->addr, &net->a.addr.addr))
+        return &net->a;
+    if (wg_sockaddr_equal(&to->addr, &net->b.addr.addr))
+        return &net->b;
+    return NULL;
+}
+
+/* Receive one datagram as if it came from `from`. Returns the RX status. */
+static enum wg_rx_status
+inject(struct node *n, const uint8_t *data, size_t len, const struct wg_endpoint *from, uint64_t now)
+{
+    uint8_t buf[2048];
+    struct wg_rx_packet p = { .data = buf, .len = len, .from = *from };
+
+    g_assert_cmpuint(len, <=, sizeof(buf));
+    memcpy(buf, data, len);
+    wg_device_rx_batch(n->dev, &p, 1, now);
+    if (p.status == WG_RX_DATA)
+        g_ptr_array_add(n->tun, g_bytes_new(buf + p.plain_off, p.plain_len));
+    return p.status;
+}
+
+/* Deliver everything on the wire (and what that provokes) until it is quiet. */
+static size_t
+deliver_all(struct net *net)
+{
+    size_t delivered = 0;
+
+    while (net->n_wire) {
+        struct datagram d = net->wire[0];
+        struct node *to;
+
+        memmove(&net->wire[0], &net->wire[1], sizeof(net->wire[0]) * (net->n_wire - 1));
+        net->n_wire--;
+        to = node_at(net, &d.to);
+        if (to)
+            inject(to, d.data, d.len, &d.from, net->now);
+        delivered++;
+    }
+    return delivered;
+}
+
+static size_t
+make_ipv4(uint8_t *pkt, const char *src, const char *dst, size_t payload_len, uint8_t fill)
+{
+    size_t len = 20 + payload_len;
+
+    memset(pkt, 0, 20);
+    pkt[0] = 0x45;
+    pkt[2] = (uint8_t)(len >> 8);
+    pkt[3] = (uint8_t)len;
+    pkt[8] = 64;
+    pkt[9] = 17;
+    inet_pton(AF_INET, src, pkt + 12);
+    inet_pton(AF_INET, dst, pkt + 16);
+    memset(pkt + 20, fill, payload_len);
+    return len;
+}
+
+/* Send one plaintext packet from n; sealed datagrams go onto the wire. */
+static enum wg_tx_status
+send_packet(struct net *net, struct node *n, const char *src, const char *dst, size_t payload,
+            uint8_t fill)
+{
+    uint8_t buf[2048];
+    struct wg_tx_packet p = { .buf = buf, .cap = sizeof(buf) };
+
+    p.len = make_ipv4(buf + WG_TX_HEADROOM, src, dst, payload, fill);
+    wg_device_tx_batch(n->dev, &p, 1, net->now);
+    if (p.status == WG_TX_SEND)
+        node_send(n, buf, p.out_len, &p.to);
+    return p.status;
+}
+
+static uint8_t
+first_type(struct net *net)
+{
+    g_assert_cmpuint(net->n_wire, >, 0);
+    return net->wire[0].data[0];
+}
+
+static void
+tick_both(struct net *net)
+{
+    wg_device_lock(net->a.dev);
+    wg_device_tick(net->a.dev, net->now);
+    wg_device_unlock(net->a.dev);
+    wg_device_lock(net->b.dev);
+    wg_device_tick(net->b.dev, net->now);
+    wg_device_unlock(net->b.dev);
+}
+
+static void
+establish(struct net *net)
+{
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 100, 0xaa), ==, WG_TX_STAGED);
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_INITIATION);
+    deliver_all(net);
+    g_assert_cmpuint(net->b.tun->len, ==, 1);
+}
+
+static void
+test_handshake_and_data(void)
+{
+    struct net *net = net_new();
+    GBytes *got;
+
+    establish(net);
+    got = g_ptr_array_index(net->b.tun, 0);
+    g_assert_cmpuint(g_bytes_get_size(got), ==, 120);
+    g_assert_cmpuint(((const uint8_t *)g_bytes_get_data(got, NULL))[50], ==, 0xaa);
+    /* B answers on the confirmed session without another handshake. */
+    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 1000, 0xbb), ==, WG_TX_SEND);
+    g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_DATA);
+    /* 1020-byte packet padded to 1024, plus 32 bytes of overhead. */
+    g_assert_cmpuint(net->wire[0].len, ==, 1024 + 32);
+    deliver_all(net);
+    g_assert_cmpuint(net->a.tun->len, ==, 1);
+    g_assert_cmpuint(net->a.peer->last_handshake_realtime_ns, !=, 0);
+    g_assert_cmpuint(net->a.peer->tx_bytes, >, 0);
+    /* Counters agree: every authenticated datagram A sent, B received. */
+    g_assert_cmpuint(net->a.peer->tx_bytes, ==, net->b.peer->rx_bytes);
+    g_assert_cmpuint(net->b.peer->tx_bytes, ==, net->a.peer->rx_bytes);
+    net_free(net);
+}
+
+static void
+test_no_route_and_junk(void)
+{
+    struct net *net = net_new();
+    uint8_t junk[200];
+    struct wg_endpoint evil;
+
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.9.9.9", 10, 0), ==, WG_TX_NO_ROUTE);
+    g_assert_cmpuint(net->n_wire, ==, 0);
+    establish(net);
+    make_endpoint(&evil, "198.51.100.7", 4444);
+    for (size_t len = 0; len < sizeof(junk); len++) {
+        randombytes_buf(junk, len);
+        if (len >= 4) {
+            /* Every message type, with random contents. */
+            junk[0] = (uint8_t)(len % 5);
+            junk[1] = junk[2] = junk[3] = 0;
+        }
+        g_assert_cmpint(inject(&net->b, junk, len, &evil, net->now), ==, WG_RX_DROP);
+    }
+    g_assert_cmpuint(net->n_wire, ==, 0);       /* silence to the unauthenticated */
+    g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &net->a.addr.addr));
+    net_free(net);
+}
+
+static void
+test_replay(void)
+{
+    struct net *net = net_new();
+    struct datagram d;
+
+    establish(net);
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 64, 1), ==, WG_TX_SEND);
+    d = net->wire[0];
+    deliver_all(net);
+    g_assert_cmpuint(net->b.tun->len, ==, 2);
+    g_assert_cmpint(inject(&net->b, d.data, d.len, &d.from, net->now), ==, WG_RX_DROP);
+    g_assert_cmpuint(net->b.tun->len, ==, 2);
+    /* A tampered copy fails authentication. */
+    d.data[40] ^= 1;
+    g_assert_cmpint(inject(&net->b, d.data, d.len, &d.from, net->now), ==, WG_RX_DROP);
+    net_free(net);
+}
+
+static void
+test_initiation_replay(void)
+{
+    struct net *net = net_new();
+    struct datagram init;
+
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_STAGED);
+    init = net->wire[0];
+    deliver_all(net);
+    net->now += WG_NS(1);
+    /* The same initiation again: its timestamp is not newer, so no response. */
+    g_assert_cmpint(inject(&net->b, init.data, init.len, &init.from, net->now), ==, WG_RX_DROP);
+    g_assert_cmpuint(net->n_wire, ==, 0);
+    net_free(net);
+}
+
+static void
+test_rekey_after_time(void)
+{
+    struct net *net = net_new();
+    struct wg_keypair *first;
+
+    establish(net);
+    first = net->a.peer->kp_current;
+    net->now += WG_REKEY_AFTER_TIME + WG_NS(1);
+    /* Still sends on the old key, and starts a new handshake alongside. */
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
+    g_assert_cmpuint(net->n_wire, ==, 2);
+    g_assert_cmpuint(net->wire[0].data[0], ==, WG_MESSAGE_HANDSHAKE_INITIATION);
+    deliver_all(net);
+    g_assert_true(net->a.peer->kp_current != first);
+    g_assert_true(net->a.peer->kp_previous == first);
+    net_free(net);
+}
+
+static void
+test_reject_after_time(void)
+{
+    struct net *net = net_new();
+
+    establish(net);
+    net->now += WG_REJECT_AFTER_TIME + WG_NS(1);
+    /* The old session is dead: the packet waits for a new handshake. */
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_STAGED);
+    g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_INITIATION);
+    deliver_all(net);
+    g_assert_cmpuint(net->b.tun->len, ==, 2);
+    net_free(net);
+}
+
+static void
+test_retransmit_and_give_up(void)
+{
+    struct net *net = net_new();
+    unsigned int initiations = 0;
+
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_STAGED);
+    /* B never answers: A retries every REKEY_TIMEOUT (+ jitter) for 90 s, then stops. */
+    for (int i = 0; i < 200; i++) {
+        initiations += (unsigned int)net->n_wire;
+        net->n_wire = 0;
+        net->now += WG_NS(1);
+        tick_both(net);
+    }
+    /* The first, then retries while attempts ≤ MAX_TIMER_HANDSHAKES (kernel timers.c
+     * and wireguard-go timers.go both test "attempts > max" before counting). */
+    g_assert_cmpuint(initiations, ==, 2 + WG_MAX_TIMER_HANDSHAKES);
+    g_assert_cmpuint(net->a.peer->n_staged, ==, 0);
+    net_free(net);
+}
+
+static void
+test_keepalive_and_zero_keys(void)
+{
+    struct net *net = net_new();
+
+    establish(net);
+    /* B got data and sent nothing back: after KEEPALIVE_TIMEOUT it sends a keepalive. */
+    net->now += WG_KEEPALIVE_TIMEOUT + WG_NS(1);
+    tick_both(net);
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_DATA);
+    g_assert_cmpuint(net->wire[0].len, ==, 32);
+    g_assert_true(net->wire[0].to.addr.in4.sin_port == htons(51820));
+    deliver_all(net);
+    /* 540 s after the session, every key is gone on both sides. */
+    for (int i = 0; i < 60; i++) {
+        net->now += WG_NS(10);
+        tick_both(net);
+        net->n_wire = 0;
+    }
+    g_assert_null(net->a.peer->kp_current);
+    g_assert_null(net->a.peer->kp_previous);
+    g_assert_null(net->b.peer->kp_current);
+    net_free(net);
+}
+
+static void
+test_cookie_under_load(void)
+{
+    struct net *net = net_new();
+
+    net->b.dev->force_under_load = true;
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_STAGED);
+    deliver_all(net);     /* B answers with a cookie reply, which A consumes */
+    g_assert_true(net->a.peer->cookie_maker.cookie_valid);
+    g_assert_cmpuint(net->b.tun->len, ==, 0);
+    /* The retry carries mac2 and goes through. */
+    net->now += WG_REKEY_TIMEOUT + WG_REKEY_TIMEOUT_JITTER;
+    tick_both(net);
+    g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_INITIATION);
+    deliver_all(net);
+    g_assert_cmpuint(net->b.tun->len, ==, 1);
+    net_free(net);
+}
+
+static void
+test_roaming(void)
+{
+    struct net *net = net_new();
+    struct wg_endpoint moved;
+
+    establish(net);
+    make_endpoint(&moved, "203.0.113.9", 40000);
+    /* A's data arrives from a new address: B follows it. */
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
+    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, &moved, net->now), ==,
+                    WG_RX_DATA);
+    net->n_wire = 0;
+    g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &moved.addr));
+    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 10, 0), ==, WG_TX_SEND);
+    g_assert_true(wg_sockaddr_equal(&net->wire[0].to.addr, &moved.addr));
+    net_free(net);
+}
+
+static void
+test_cryptokey_routing(void)
+{
+    struct net *net = net_new();
+
+    establish(net);
+    /* A claims a source address B does not route to A: dropped after decryption. */
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.77", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
+    deliver_all(net);
+    g_assert_cmpuint(net->b.tun->len, ==, 1);
+    net_free(net);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_assert_cmpint(sodium_init(), >=, 0);
+    g_test_add_func("/wg/device/handshake-and-data", test_handshake_and_data);
+    g_test_add_func("/wg/device/no-route-and-junk", test_no_route_and_junk);
+    g_test_add_func("/wg/device/replay", test_replay);
+    g_test_add_func("/wg/device/initiation-replay", test_initiation_replay);
+    g_test_add_func("/wg/device/rekey-after-time", test_rekey_after_time);
+    g_test_add_func("/wg/device/reject-after-time", test_reject_after_time);
+    g_test_add_func("/wg/device/retransmit-and-give-up", test_retransmit_and_give_up);
+    g_test_add_func("/wg/device/keepalive-and-zero-keys", test_keepalive_and_zero_keys);
+    g_test_add_func("/wg/device/cookie-under-load", test_cookie_under_load);
+    g_test_add_func("/wg/device/roaming", test_roaming);
+    g_test_add_func("/wg/device/cryptokey-routing", test_cryptokey_routing);
+    return g_test_run();
+}
