@@ -273,25 +273,29 @@ rx_thread(void *arg)
         int nfds = 0, n = -EAGAIN;
         int fds[2];
 
+        /* Poll without the lock (a rebind must not wait for traffic); the
+         * eventfd tells us the sockets changed, and we recheck under the lock
+         * that a ready fd is still ours before reading it. */
         pthread_rwlock_rdlock(&r->sock_lock);
         fds[0] = r->sock.fd4;
         fds[1] = r->sock.fd6;
+        pthread_rwlock_unlock(&r->sock_lock);
         pfd[nfds++] = (struct pollfd){ .fd = r->rx_wake_fd, .events = POLLIN };
         pfd[nfds++] = (struct pollfd){ .fd = fds[0], .events = POLLIN };
         pfd[nfds++] = (struct pollfd){ .fd = fds[1], .events = POLLIN };
-        if (poll(pfd, nfds, -1) < 0 && errno != EINTR) {
-            pthread_rwlock_unlock(&r->sock_lock);
+        if (poll(pfd, nfds, -1) < 0 && errno != EINTR)
             break;
-        }
         if (pfd[0].revents & POLLIN) {
             uint64_t v;
 
             (void)!read(r->rx_wake_fd, &v, sizeof(v));
-            pthread_rwlock_unlock(&r->sock_lock);
             continue;
         }
+        pthread_rwlock_rdlock(&r->sock_lock);
         for (int s = 1; s < 3; s++) {
             if (!(pfd[s].revents & POLLIN) || pfd[s].fd < 0)
+                continue;
+            if (pfd[s].fd != r->sock.fd4 && pfd[s].fd != r->sock.fd6)
                 continue;
             n = udp_recv_batch(&r->sock, pfd[s].fd, batch, &dg);
             break;
@@ -406,7 +410,6 @@ uapi_set(void *ctx, const struct uapi_set *set)
     wg_device_unlock(r->dev);
 
     if (rebind || fwmark != r->fwmark) {
-        wake_rx(r);
         pthread_rwlock_wrlock(&r->sock_lock);
         if (rebind) {
             udp_close(&r->sock);
@@ -418,6 +421,7 @@ uapi_set(void *ctx, const struct uapi_set *set)
             r->fwmark = fwmark;
         }
         pthread_rwlock_unlock(&r->sock_lock);
+        wake_rx(r);
     }
     return ret;
 }

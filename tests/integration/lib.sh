@@ -42,6 +42,7 @@ WGT_PY=/usr/bin/python3          # Debian's interpreter (never a pyenv shim)
 WGT_TMP=$(mktemp -d /tmp/hyphae-wgt.XXXXXX)
 WGT_FAILS=0
 WGT_PASSES=0
+WGT_RUN=0                        # bumped by wgt_pair_up: one set of log files per pair
 declare -a WGT_MY_NETNS=() WGT_MY_IFS=()
 declare -A WGT_PID=()            # ifname -> pid of the implementation serving it
 declare -A WGT_LOG=()            # ifname -> log file
@@ -139,8 +140,9 @@ wgt_topology() {
 	wgt_netns_add "$WGT_NS_A" && wgt_netns_add "$WGT_NS_B" || return 1
 	ip link add va netns "$WGT_NS_A" type veth peer name vb netns "$WGT_NS_B" || return 1
 	# Secondary addresses survive the deletion of the primary (roaming test).
-	ip netns exec "$WGT_NS_A" sysctl -qw net.ipv4.conf.va.promote_secondaries=1
-	ip netns exec "$WGT_NS_B" sysctl -qw net.ipv4.conf.vb.promote_secondaries=1
+	# (/proc/sys/net is per namespace: no need for procps' sysctl)
+	ip netns exec "$WGT_NS_A" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/va/promote_secondaries' || return 1
+	ip netns exec "$WGT_NS_B" sh -c 'echo 1 >/proc/sys/net/ipv4/conf/vb/promote_secondaries' || return 1
 	ip -n "$WGT_NS_A" addr add "$WGT_UL_A/24" dev va
 	ip -n "$WGT_NS_B" addr add "$WGT_UL_B/24" dev vb
 	ip -n "$WGT_NS_A" addr add "$WGT_UL6_A/64" dev va nodad
@@ -169,7 +171,7 @@ wgt_sock_ready() { [ -S "$WGT_UAPI_DIR/$1.sock" ] && wg show "$1" >/dev/null 2>&
 # wgt_start NS IMPL IF: start IMPL in the foreground serving IF inside NS and wait
 # (≤10 s) until its UAPI socket answers.  Sets WGT_PID[IF].
 wgt_start() {
-	local ns=$1 impl=$2 ifn=$3 log="$WGT_TMP/$3.log" pid i
+	local ns=$1 impl=$2 ifn=$3 log="$WGT_TMP/$3.$WGT_RUN.log" pid i
 	wgt_impl_ok "$impl" || return 1
 	case " ${WGT_MY_IFS[*]} " in *" $ifn "*) ;; *) WGT_MY_IFS+=("$ifn") ;; esac
 	if [ -e "$WGT_UAPI_DIR/$ifn.sock" ]; then wgt_log "stale $WGT_UAPI_DIR/$ifn.sock"; rm -f "$WGT_UAPI_DIR/$ifn.sock"; fi
@@ -217,10 +219,11 @@ wgt_stop() {
 wgt_alive() { local p=${WGT_PID[$1]:-}; [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
 wgt_dump_log() {   # last lines of an implementation's log, indented, to stderr
-	local f=${WGT_LOG[$1]:-$WGT_TMP/$1.log}
-	[ -s "$f" ] || return 0
+	local f=${WGT_LOG[$1]:-}
+	[ -n "$f" ] && [ -s "$f" ] || return 0
 	wgt_log "--- last lines of $1 log ($f):"
-	tail -n "${2:-25}" "$f" | sed 's/^/    /' >&2
+	# (without wireguard-go's "kernel has first class support" box)
+	grep -v '[│┌└]' "$f" | tail -n "${2:-25}" | sed 's/^/    /' >&2
 }
 
 # wgt_configure NS IF KEYNAME PORT PEERKEYNAME PEER_ENDPOINT PEER_IN4 PEER_IN6 MY_IN4 MY_IN6
@@ -249,6 +252,7 @@ wgt_configure_b() {
 # wgt_pair_up IMPL_A IMPL_B: topology, fresh keys, both ends started and configured
 # (each end has the other's endpoint).
 wgt_pair_up() {
+	WGT_RUN=$((WGT_RUN + 1))
 	wgt_topology || { wgt_log "topology failed"; return 1; }
 	wgt_keys a && wgt_keys b || return 1
 	wgt_start "$WGT_NS_A" "$1" "$WGT_IF_A" || { wgt_dump_log "$WGT_IF_A"; return 1; }

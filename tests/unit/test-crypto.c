@@ -307,12 +307,12 @@ test_keys_text_strict(void)
 
     /* Upper-case hex is accepted (Go's hex.Decode does), and 64 zeros too. */
     g_assert_cmpint(key_from_text(k, KEY_PREFIX_NODE,
-                                  "nodekey:50D20B455ECF12BC453F83C2CFDB2A24925D06CF2598DCAA54E91AF82CE9F765",
-                                  72), ==, 0);
+                                  "nodekey:50D20B455ECF12BC453F83C2CFDB2A24"
+                                  "925D06CF2598DCAA54E91AF82CE9F765", 72), ==, 0);
     assert_hex(k, 32, TS_PUB);
     g_assert_cmpint(key_from_text(k, KEY_PREFIX_DISCO,
-                                  "discokey:0000000000000000000000000000000000000000000000000000000000000000",
-                                  73), ==, 0);
+                                  "discokey:00000000000000000000000000000000"
+                                  "00000000000000000000000000000000", 73), ==, 0);
     g_assert_true(key_is_zero(k));
 
     /* An embedded NUL within the counted length is not hex. */
@@ -355,8 +355,10 @@ test_keys_hex(void)
         g_assert_false(key_from_hex(back, t, 64));
     }
     /* All 22 hex digit characters decode. */
-    g_assert_true(key_from_hex(back, "0123456789abcdefABCDEF0123456789abcdefABCDEF0123456789abcdef0000", 64));
-    assert_hex(back, 32, "0123456789abcdefABCDEF0123456789abcdefABCDEF0123456789abcdef0000");
+#define ALL_DIGITS "0123456789abcdefABCDEF0123456789abcdefABCDEF0123456789abcdef0000"
+    g_assert_true(key_from_hex(back, ALL_DIGITS, 64));
+    assert_hex(back, 32, ALL_DIGITS);
+#undef ALL_DIGITS
 }
 
 static void
@@ -407,7 +409,8 @@ test_keys_base64(void)
     g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka+Czp92U", 43));
     g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka+Czp92U==", 45));
     g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka+Czp92==", 44));
-    g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka-Czp92U=", 44)); /* url-safe */
+    /* url-safe alphabet */
+    g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka-Czp92U=", 44));
     g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka_Czp92U=", 44));
     g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PC z9sqJJJdBs8lmNyqVOka+Czp92U=", 45));
     g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka+Czp92U=\n", 45));

@@ -6,6 +6,10 @@
  * sources (used, stale, vanished interface), the EMSGSIZE fallback and
  * missing families.
  *
+ * Kernel failures loopback cannot produce (EIO from a GSO send, EINTR) are
+ * injected by wrapping sendmmsg: the engine is a static library, so its calls
+ * bind to the definition below.
+ *
  * Nothing depends on timing: receives run on nonblocking fds and poll() only
  * guards against hangs; where a test needs several messages queued before it
  * reads, it waits for SO_MEMINFO's receive allocation to reach them.
@@ -21,6 +25,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "magicsock/udp.h"
@@ -43,6 +48,41 @@ enum {
 static unsigned int lo_ifindex;
 
 /* ------------------------------------------------------------------ helpers */
+
+static int inject_eio;              /* GSO messages fail with EIO */
+static int inject_eintr;            /* this many calls fail with EINTR first */
+static unsigned int injected;
+
+static bool
+has_udp_segment(struct msghdr *h)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_SEGMENT)
+            return true;
+    return false;
+}
+
+int
+sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+    if (inject_eintr > 0) {
+        inject_eintr--;
+        injected++;
+        errno = EINTR;
+        return -1;
+    }
+    for (unsigned int i = 0; inject_eio && i < n; i++) {
+        if (has_udp_segment(&v[i].msg_hdr)) {
+            if (i == 0) {
+                injected++;
+                errno = EIO;
+                return -1;
+            }
+            n = i;          /* the kernel stops at the failing message */
+        }
+    }
+    return (int)syscall(SYS_sendmmsg, fd, v, n, flags);
+}
 
 static bool
 v6_usable(const struct udp_socket *s)
@@ -712,6 +752,67 @@ test_unreachable(void)
     udp_rx_batch_free(rb);
 }
 
+/* EIO on a GSO send: GSO off for that family for good, the batch resent plain. */
+static void
+test_gso_eio(void)
+{
+    struct udp_socket a, b;
+    struct udp_rx_batch *rb = udp_rx_batch_new();
+    struct wg_endpoint d4, d6, from4, from6;
+    struct check c4 = { .sender = &from4.addr, .src = true };
+    struct check c6 = { .sender = &from6.addr, .src = true };
+    struct plan p;
+    bool v6;
+
+    open_pair(&a, &b);
+    if (!a.gso4) {
+        g_test_skip("kernel without UDP GSO");
+        goto out;
+    }
+    v6 = v6_usable(&a) && v6_usable(&b) && a.gso6;
+    d4 = ep4(b.port);
+    d6 = ep6(b.port);
+    from4 = ep4(a.port);
+    from6 = ep6(a.port);
+
+    plan_init(&p);
+    plan_add(&p, &d4, 100, 5);
+    plan_add(&p, &d4, 1000, 64 + 10);
+    plan_add(&p, &d4, 200, 3);
+    inject_eio = 1;
+    inject_eintr = 2;
+    injected = 0;
+    g_assert_cmpint(udp_send_batch(&a, p.tx, p.n), ==, (int)p.n);
+    inject_eio = 0;
+    g_assert_cmpuint(injected, ==, 3);
+    g_assert_false(a.gso4);
+    g_assert_true(a.gso6 == b.gso6);    /* the other family keeps GSO */
+    recv_check(&b, b.fd4, rb, &p, AF_INET, &c4);
+    plan_clear(&p);
+
+    /* IPv4 now goes out plain (nothing to fail); IPv6 fails on its own socket. */
+    plan_init(&p);
+    plan_add(&p, &d4, 1000, 20);
+    if (v6)
+        plan_add(&p, &d6, 1000, 20);
+    inject_eio = 1;
+    injected = 0;
+    g_assert_cmpint(udp_send_batch(&a, p.tx, p.n), ==, (int)p.n);
+    inject_eio = 0;
+    g_assert_cmpuint(injected, ==, v6 ? 1 : 0);
+    g_assert_false(a.gso4);
+    if (v6)
+        g_assert_false(a.gso6);
+    recv_check(&b, b.fd4, rb, &p, AF_INET, &c4);
+    if (v6)
+        recv_check(&b, b.fd6, rb, &p, AF_INET6, &c6);
+    plan_clear(&p);
+out:
+    udp_close(&a);
+    udp_close(&b);
+    udp_rx_batch_free(rb);
+}
+
 /* A blocking receive returns as soon as something is there (MSG_WAITFORONE). */
 static void
 test_blocking(void)
@@ -752,6 +853,7 @@ main(int argc, char **argv)
     g_test_add_func("/udp/sticky", test_sticky);
     g_test_add_func("/udp/emsgsize-fallback", test_emsgsize_fallback);
     g_test_add_func("/udp/unreachable", test_unreachable);
+    g_test_add_func("/udp/gso-eio", test_gso_eio);
     g_test_add_func("/udp/blocking", test_blocking);
     return g_test_run();
 }

@@ -43,9 +43,12 @@ static pthread_key_t ctx_key;
 static bool ctx_key_ok;
 static _Thread_local EVP_CIPHER_CTX *thread_ctx;
 
+/* Runs in the exiting thread, so it can also forget the thread-local pointer. */
 static void
 ctx_destroy(void *p)
 {
+    if (thread_ctx == p)
+        thread_ctx = NULL;
     EVP_CIPHER_CTX_free(p);
 }
 
@@ -54,14 +57,14 @@ global_init(void)
 {
     enum aead_backend b = AEAD_DEFAULT_BACKEND;
     const char *env;
-    int expected = -1;
+    int r;
 
     /*
      * sodium_init() selects libsodium's SIMD ChaCha20; it only fails when the
      * system RNG is unusable, and the portable code still works then.
      */
-    if (sodium_init() < 0) {
-    }
+    r = sodium_init();
+    (void)r;
     evp_chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
     ctx_key_ok = pthread_key_create(&ctx_key, ctx_destroy) == 0;
 
@@ -72,8 +75,7 @@ global_init(void)
         b = AEAD_BACKEND_LIBSODIUM;
     if (!evp_chacha)
         b = AEAD_BACKEND_LIBSODIUM;
-    /* An aead_set_backend() that ran first keeps its choice. */
-    atomic_compare_exchange_strong(&backend, &expected, (int)b);
+    atomic_store(&backend, (int)b);
 }
 
 static inline void

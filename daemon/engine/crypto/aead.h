@@ -37,7 +37,10 @@ void aead_nonce_be(uint8_t nonce[static AEAD_NONCE_LEN], uint64_t counter);
 /* Returns false only on backend failure. */
 bool aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
                const uint8_t nonce[static AEAD_NONCE_LEN], const uint8_t key[static AEAD_KEY_LEN]);
-/* len includes the tag; writes len - AEAD_TAG_LEN bytes; false on bad tag or len < tag. */
+/*
+ * len includes the tag; writes len - AEAD_TAG_LEN bytes; false on bad tag or len < tag.
+ * On failure dst never holds unauthenticated plaintext (it is left alone or zeroed).
+ */
 bool aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
                const uint8_t nonce[static AEAD_NONCE_LEN], const uint8_t key[static AEAD_KEY_LEN]);
 

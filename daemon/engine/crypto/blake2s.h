@@ -23,6 +23,7 @@ struct b2s_state {
 void b2s_init(struct b2s_state *s, size_t outlen);
 void b2s_init_key(struct b2s_state *s, size_t outlen, const uint8_t *key, size_t keylen);
 void b2s_update(struct b2s_state *s, const void *in, size_t inlen);
+/* outlen must match b2s_init's; the state is wiped afterwards. */
 void b2s_final(struct b2s_state *s, uint8_t *out, size_t outlen);
 
 /* One shot; key may be NULL with keylen 0. outlen 1..32. */

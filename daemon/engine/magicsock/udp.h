@@ -52,6 +52,11 @@ int udp_set_fwmark(struct udp_socket *s, uint32_t fwmark);
  * Block on fd (one of s->fd4/fd6) and receive one batch. On success returns the
  * number of datagrams (≤ UDP_BATCH) in *out, valid until the next call.
  * Returns negative errno (-EAGAIN when nonblocking and nothing is there).
+ * Never returns 0: truncated datagrams (larger than a 64 KiB GRO slot or a
+ * 16 KiB plain slot) are dropped and the read repeated. When one recvmmsg
+ * yields more than UDP_BATCH datagrams (GRO), the rest is returned by the next
+ * call without reading, even if that call passes the other fd: each datagram
+ * carries its own from.
  */
 int udp_recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b, struct udp_datagram **out);
 
@@ -65,6 +70,10 @@ struct udp_tx {
 /*
  * Send n datagrams in order. Consecutive datagrams to the same endpoint with
  * the same length (the last of a run may be shorter) go out as one GSO
- * message. Returns the number sent, or negative errno if none was.
+ * message. Order is kept per family socket (so per endpoint), not across the
+ * two families. A datagram that cannot be sent (no socket for its family, a
+ * hard error) is dropped and the rest still go out. Blocks while the send
+ * buffer is full. Returns the number sent, or negative errno (the first
+ * failure) if none was.
  */
 int udp_send_batch(struct udp_socket *s, const struct udp_tx *msgs, size_t n);

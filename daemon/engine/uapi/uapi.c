@@ -35,11 +35,6 @@
 
 #include <sodium.h>
 
-enum {
-    ALLOWED_IP_TEXT_MAX = INET6_ADDRSTRLEN + 4,   /* addr + "/128" */
-    ENDPOINT_HOST_MAX = INET6_ADDRSTRLEN + IF_NAMESIZE + 1,
-};
-
 /*****************************************************************************/
 /* Hex, constant time in the key bytes. */
 
