@@ -17,8 +17,9 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$ROOT/build}
 IMPL=${DEMO_IMPL:-hyphaed}
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-die() { printf '\n\033[1;31mdemo FAILED: %s\033[0m\n' "$*"; exit 1; }
+if [ -t 1 ]; then BOLD=$'\e[1m' RED=$'\e[1;31m' GREEN=$'\e[1;32m' NORM=$'\e[0m'; else BOLD= RED= GREEN= NORM=; fi
+step() { printf '\n%s==> %s%s\n' "$BOLD" "$*" "$NORM"; }
+die() { printf '\n%sdemo FAILED: %s%s\n' "$RED" "$*" "$NORM"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (network namespaces and TUN devices need it)"
 
@@ -90,4 +91,4 @@ ip netns exec "$B" wg show "$WGT_IF_B"
 step "Clean up"
 wgt_pair_down
 echo "stopped both daemons, removed $A, $B and their sockets"
-printf '\n\033[1;32mdemo OK\033[0m (%s on both ends)\n' "$IMPL"
+printf '\n%sdemo OK%s (%s on both ends)\n' "$GREEN" "$NORM" "$IMPL"

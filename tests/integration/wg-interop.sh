@@ -43,7 +43,8 @@ else
 	[ "${WG_INTEROP_SELFCHECK:-0}" = 1 ] && PAIRS="$PAIRS wireguard-go:wireguard-go"
 fi
 
-# xfer LABEL [MINSEC]: $BYTES from A to B's inner address; sets XFER_OK, XFER_DETAIL.
+# xfer_start TAG [MINSEC]: $BYTES from A to B's inner address (lasting >= MINSEC s);
+# xfer_finish TAG waits for both ends and sets XFER_DETAIL.
 # The receiver runs in B, the sender in A; both are bounded by `timeout`.
 xfer_start() {
 	local tag=$1 minsec=${2:-0}

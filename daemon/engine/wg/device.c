@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "crypto/aead.h"
+#include "crypto/secmem.h"
 #include "crypto/keys.h"
 #include "wg/allowedips.h"
 #include "wg/handshake.h"
@@ -31,7 +32,7 @@ wg_device_new(wg_send_fn send, wg_wake_fn wake, void *ctx)
 
     if (sodium_init() < 0)
         return NULL;
-    dev = sodium_malloc(sizeof(*dev));
+    dev = secmem_alloc(sizeof(*dev));
     if (!dev)
         return NULL;
     memset(dev, 0, sizeof(*dev));
@@ -62,7 +63,7 @@ wg_device_free(struct wg_device *dev)
     if (dev->ratelimiter)
         ratelimiter_free(dev->ratelimiter);
     pthread_mutex_destroy(&dev->lock);
-    sodium_free(dev);
+    secmem_free(dev, sizeof(*dev));
 }
 
 void
@@ -160,7 +161,7 @@ wg_device_add_peer(struct wg_device *dev, const uint8_t pub[static WG_KEY_LEN])
         return NULL;
     if (dev->n_peers >= WG_MAX_PEERS)
         return NULL;
-    p = sodium_malloc(sizeof(*p));
+    p = secmem_alloc(sizeof(*p));
     if (!p)
         return NULL;
     memset(p, 0, sizeof(*p));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/secmem.h"
 #include "wg/device.h"
 
 struct wg_peer *
@@ -21,7 +22,7 @@ wg_peer_unref(struct wg_peer *p)
     if (!p || atomic_fetch_sub_explicit(&p->refcount, 1, memory_order_acq_rel) != 1)
         return;
     /* Removed from the device already (wg_device_remove_peer): only memory is left. */
-    sodium_free(p);
+    secmem_free(p, sizeof(*p));
 }
 
 struct wg_keypair *
@@ -41,7 +42,7 @@ wg_keypair_unref(struct wg_keypair *kp)
         return;
     peer = kp->peer;
     pthread_spin_destroy(&kp->replay_lock);
-    sodium_free(kp);        /* sodium_free wipes */
+    secmem_free(kp, sizeof(*kp));     /* wipes */
     wg_peer_unref(peer);
 }
 
@@ -49,7 +50,7 @@ struct wg_keypair *
 wg_keypair_new(struct wg_peer *peer, const uint8_t send[static WG_KEY_LEN],
                const uint8_t recv[static WG_KEY_LEN], bool initiator, uint64_t now_ns)
 {
-    struct wg_keypair *kp = sodium_malloc(sizeof(*kp));
+    struct wg_keypair *kp = secmem_alloc(sizeof(*kp));
 
     if (!kp)
         return NULL;
