@@ -31,6 +31,7 @@ enum {
     TX_MAX_SEGMENTS_PER_READ = 64,  /* a 64 KiB super-packet at MSS ≥ 1024 */
     TX_SLOT_EXTRA = 16 + 16 + 16,   /* data header + padding + tag */
     UAPI_CLIENT_TIMEOUT_S = 10,
+    WG_DEFAULT_MTU = 1420,
 };
 
 struct runner {
@@ -547,6 +548,8 @@ wg_runner_main(const struct wg_runner_options *opts)
         goto fail;
     }
     fcntl(r->tun.fd, F_SETFL, fcntl(r->tun.fd, F_GETFL) | O_NONBLOCK);
+    /* wireguard-go's default: 1500 minus the worst-case (IPv6) overhead of 80. */
+    (void)tun_set_mtu(&r->tun, WG_DEFAULT_MTU);
     mtu = tun_get_mtu(&r->tun);
     atomic_store(&r->mtu, mtu > 0 ? (unsigned int)mtu : 1420);
 

@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,25 @@ endpoint(struct wg_endpoint *e, const char *ip, uint16_t port)
     e->addr.in4.sin_family = AF_INET;
     e->addr.in4.sin_port = htons(port);
     inet_pton(AF_INET, ip, &e->addr.in4.sin_addr);
+}
+
+/* FUZZ_WG_SEED_DIR=dir: write the handshake messages of setup() as seeds. */
+static void
+dump_seed(const char *name)
+{
+    const char *dir = getenv("FUZZ_WG_SEED_DIR");
+    char path[512];
+    FILE *f;
+
+    if (!dir)
+        return;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "wb");
+    if (!f)
+        return;
+    fputc(0, f);
+    fwrite(wire, 1, wire_len, f);
+    fclose(f);
 }
 
 static void
@@ -94,8 +114,11 @@ setup(void)
     /* B initiates; A answers; B confirms with a keepalive. */
     wg_device_send_keepalive(p, NOW);
     wg_device_unlock(dev_b);
+    dump_seed("initiation");
     rx(dev_a, wire, wire_len, &ep_b);     /* initiation → response */
+    dump_seed("response");
     rx(dev_b, wire, wire_len, &ep_a);     /* response → keepalive */
+    dump_seed("keepalive");
     rx(dev_a, wire, wire_len, &ep_b);     /* keepalive confirms A's keypair */
 }
 

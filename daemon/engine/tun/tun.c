@@ -119,3 +119,22 @@ tun_get_mtu(const struct tun *t)
     close(s);
     return r;
 }
+
+int
+tun_set_mtu(const struct tun *t, int mtu)
+{
+    struct ifreq ifr;
+    int s, r;
+
+    if (!t || !t->name[0] || mtu < 68 || mtu > 65535)
+        return -EINVAL;
+    s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, t->name, IFNAMSIZ - 1);
+    ifr.ifr_mtu = mtu;
+    r = ioctl(s, SIOCSIFMTU, &ifr) < 0 ? -errno : 0;
+    close(s);
+    return r;
+}

@@ -32,3 +32,5 @@ int tun_open(struct tun *t, const char *ifname);
 void tun_close(struct tun *t);
 /* Interface MTU via SIOCGIFMTU, or negative errno. */
 int tun_get_mtu(const struct tun *t);
+/* SIOCSIFMTU; 0 or negative errno. */
+int tun_set_mtu(const struct tun *t, int mtu);
