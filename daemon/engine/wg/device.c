@@ -450,7 +450,8 @@ stage_packet(struct wg_peer *peer, const uint8_t *data, size_t len)
 
     if (!copy)
         return;
-    memcpy(copy, data, len);
+    if (len)
+        memcpy(copy, data, len);
     if (peer->n_staged == WG_MAX_STAGED_PACKETS) {
         /* Full: the oldest goes, as in the kernel. */
         free(peer->staged[0].data);
