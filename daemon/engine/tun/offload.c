@@ -392,6 +392,7 @@ struct gro_item {
 struct offload_gro {
     bool tcp;
     bool udp;
+    bool trust_csum;    /* see offload_gro_trust_checksums */
     unsigned n;
     uint8_t hash[GRO_HASH_SIZE];        /* index of the newest item per key */
     struct gro_item items[OFFLOAD_GRO_MAX_OUT];
@@ -585,6 +586,12 @@ offload_gro_new(bool tcp, bool udp)
 }
 
 void
+offload_gro_trust_checksums(struct offload_gro *g, bool trust)
+{
+    g->trust_csum = trust;
+}
+
+void
 offload_gro_free(struct offload_gro *g)
 {
     if (!g)
@@ -640,10 +647,12 @@ offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len)
         if (last >= 0 && p.candidate && gro_can_append(&g->items[last], &p, pkt)) {
             it = &g->items[last];
             if (it->csum == 0)
-                it->csum = gro_pkt_csum_ok(it->buf + GRO_HEADROOM, it->len, &p) ? 1 : -1;
+                it->csum = g->trust_csum || gro_pkt_csum_ok(it->buf + GRO_HEADROOM, it->len, &p)
+                               ? 1
+                               : -1;
             if (it->csum < 0) {
                 it->open = false;       /* goes out alone; this packet starts afresh */
-            } else if (!gro_pkt_csum_ok(pkt, len, &p)) {
+            } else if (!g->trust_csum && !gro_pkt_csum_ok(pkt, len, &p)) {
                 p.candidate = false;    /* goes out alone, after the item */
                 pkt_bad = true;
             } else {

@@ -69,6 +69,13 @@ struct offload_gro;     /* opaque, preallocated; see offload.c */
 
 struct offload_gro *offload_gro_new(bool tcp, bool udp);
 void offload_gro_free(struct offload_gro *g);
+/*
+ * Skip verifying inner L4 checksums before merging. For packets that arrived
+ * authenticated by a WireGuard peer allowed to send them (the kernel's
+ * WireGuard marks them CHECKSUM_UNNECESSARY after Poly1305 for the same
+ * reason): a peer able to send a bad checksum could as well send good ones.
+ */
+void offload_gro_trust_checksums(struct offload_gro *g, bool trust);
 void offload_gro_reset(struct offload_gro *g);
 /*
  * Returns 0, -EINVAL for a packet that is not IP, -EMSGSIZE for one over 65535
