@@ -31,7 +31,18 @@ enum {
     TX_MAX_SEGMENTS_PER_READ = 64,  /* a 64 KiB super-packet at MSS ≥ 1024 */
     TX_SLOT_EXTRA = 16 + 16 + 16,   /* data header + padding + tag */
     UAPI_CLIENT_TIMEOUT_S = 10,
+    IDLE_TRIM_MS = 5000,            /* give buffer pages back after this much quiet */
     WG_DEFAULT_MTU = 1420,
+};
+
+struct tx_state {
+    unsigned int mtu;               /* buffers are sized for it */
+    uint8_t *read_buf;
+    uint8_t *bufs[TX_BATCH];
+    size_t buf_cap;
+    struct pkt_slot slots[TX_BATCH];
+    struct wg_tx_packet pkts[TX_BATCH];
+    struct udp_tx out[TX_BATCH];
 };
 
 struct runner {
@@ -53,6 +64,9 @@ struct runner {
     pthread_mutex_t timer_lock;
     pthread_cond_t timer_cond;
     bool timer_wake;
+
+    pthread_mutex_t tx_lock;        /* the TX batch state below */
+    struct tx_state tx;
 
     atomic_uint mtu;
     atomic_bool stop;
@@ -114,14 +128,6 @@ device_wake(void *ctx)
 
 /* ---- TX: TUN → seal → UDP ---------------------------------------------- */
 
-struct tx_state {
-    uint8_t *read_buf;
-    uint8_t *bufs[TX_BATCH];
-    size_t buf_cap;
-    struct pkt_slot slots[TX_BATCH];
-    struct wg_tx_packet pkts[TX_BATCH];
-    struct udp_tx out[TX_BATCH];
-};
 
 static int
 tx_alloc(struct tx_state *t, unsigned int mtu)
@@ -137,14 +143,6 @@ tx_alloc(struct tx_state *t, unsigned int mtu)
     }
     t->buf_cap = cap;
     return 0;
-}
-
-static void
-tx_free(struct tx_state *t)
-{
-    for (int i = 0; i < TX_BATCH; i++)
-        free(t->bufs[i]);
-    free(t->read_buf);
 }
 
 /* Read TUN packets until the batch is nearly full or the TUN is empty. */
@@ -187,59 +185,77 @@ tx_read(struct runner *r, struct tx_state *t)
     return n;
 }
 
+/*
+ * One TX batch: read the TUN, seal, send. Returns the number of packets read
+ * (0: the TUN was empty). Called with tx_lock held, by the TX thread or,
+ * opportunistically, by the RX thread right after it wrote to the TUN: a
+ * reply the kernel generated during that write (a ping's echo reply, TCP
+ * ACKs) then leaves without waking the TX thread, one wakeup less per hop.
+ */
+static size_t
+tx_pass(struct runner *r)
+{
+    struct tx_state *t = &r->tx;
+    unsigned int mtu = atomic_load(&r->mtu);
+    size_t n, n_out = 0;
+
+    if (mtu != t->mtu) {
+        if (tx_alloc(t, mtu) < 0)
+            return 0;
+        t->mtu = mtu;
+    }
+    n = tx_read(r, t);
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        t->pkts[i].buf = t->bufs[i];
+        t->pkts[i].len = t->slots[i].len;
+        t->pkts[i].cap = t->buf_cap;
+    }
+    wg_device_tx_batch(r->dev, t->pkts, n, now_ns());
+    for (size_t i = 0; i < n; i++) {
+        if (t->pkts[i].status != WG_TX_SEND)
+            continue;
+        t->out[n_out].data = t->pkts[i].buf;
+        t->out[n_out].len = t->pkts[i].out_len;
+        t->out[n_out].to = &t->pkts[i].to;
+        n_out++;
+    }
+    if (n_out) {
+        pthread_rwlock_rdlock(&r->sock_lock);
+        (void)udp_send_batch(&r->sock, t->out, n_out);
+        pthread_rwlock_unlock(&r->sock_lock);
+    }
+    return n;
+}
+
 static void *
 tx_thread(void *arg)
 {
     struct runner *r = arg;
-    struct tx_state t = { 0 };
-    unsigned int mtu = atomic_load(&r->mtu);
 
-    t.read_buf = malloc(TUN_MAX_READ);
-    if (!t.read_buf || tx_alloc(&t, mtu) < 0) {
-        log_msg("out of memory");
-        atomic_store(&r->stop, true);
-        goto out;
-    }
     while (!atomic_load(&r->stop)) {
         struct pollfd pfd[2] = {
             { .fd = r->tun.fd, .events = POLLIN },
             { .fd = r->tx_wake_fd, .events = POLLIN },
         };
-        size_t n, n_out = 0;
+        size_t n;
+        int ready;
 
-        if (atomic_load(&r->mtu) != mtu) {
-            mtu = atomic_load(&r->mtu);
-            if (tx_alloc(&t, mtu) < 0)
-                break;
-        }
-        n = tx_read(r, &t);
-        if (n == 0) {
-            if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-                break;
+        pthread_mutex_lock(&r->tx_lock);
+        n = tx_pass(r);
+        pthread_mutex_unlock(&r->tx_lock);
+        if (n)
             continue;
-        }
-        for (size_t i = 0; i < n; i++) {
-            t.pkts[i].buf = t.bufs[i];
-            t.pkts[i].len = t.slots[i].len;
-            t.pkts[i].cap = t.buf_cap;
-        }
-        wg_device_tx_batch(r->dev, t.pkts, n, now_ns());
-        for (size_t i = 0; i < n; i++) {
-            if (t.pkts[i].status != WG_TX_SEND)
-                continue;
-            t.out[n_out].data = t.pkts[i].buf;
-            t.out[n_out].len = t.pkts[i].out_len;
-            t.out[n_out].to = &t.pkts[i].to;
-            n_out++;
-        }
-        if (n_out) {
-            pthread_rwlock_rdlock(&r->sock_lock);
-            (void)udp_send_batch(&r->sock, t.out, n_out);
-            pthread_rwlock_unlock(&r->sock_lock);
+        ready = poll(pfd, 2, IDLE_TRIM_MS);
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready == 0) {
+            pthread_mutex_lock(&r->tx_lock);
+            mem_release(r->tx.read_buf, TUN_MAX_READ);
+            pthread_mutex_unlock(&r->tx_lock);
         }
     }
-out:
-    tx_free(&t);
     return NULL;
 }
 
@@ -273,7 +289,7 @@ rx_thread(void *arg)
     while (!atomic_load(&r->stop)) {
         struct pollfd pfd[3];
         struct udp_datagram *dg;
-        int nfds = 0, n = -EAGAIN;
+        int nfds = 0, n = -EAGAIN, ready;
         int fds[2];
 
         /* Poll without the lock (a rebind must not wait for traffic); the
@@ -286,8 +302,14 @@ rx_thread(void *arg)
         pfd[nfds++] = (struct pollfd){ .fd = r->rx_wake_fd, .events = POLLIN };
         pfd[nfds++] = (struct pollfd){ .fd = fds[0], .events = POLLIN };
         pfd[nfds++] = (struct pollfd){ .fd = fds[1], .events = POLLIN };
-        if (poll(pfd, nfds, -1) < 0 && errno != EINTR)
+        ready = poll(pfd, nfds, IDLE_TRIM_MS);
+        if (ready < 0 && errno != EINTR)
             break;
+        if (ready == 0) {
+            udp_rx_batch_trim(batch);
+            offload_gro_trim(gro);
+            continue;
+        }
         if (pfd[0].revents & POLLIN) {
             uint64_t v;
 
@@ -326,6 +348,10 @@ rx_thread(void *arg)
             }
         }
         (void)offload_gro_flush(gro, tun_write_cb, r);
+        if (pthread_mutex_trylock(&r->tx_lock) == 0) {
+            (void)tx_pass(r);
+            pthread_mutex_unlock(&r->tx_lock);
+        }
     }
 out:
     free(pkts);
@@ -571,6 +597,13 @@ wg_runner_main(const struct wg_runner_options *opts)
     }
     r->dev->mtu = atomic_load(&r->mtu);
     wg_device_set_up(r->dev, true, now_ns());
+    pthread_mutex_init(&r->tx_lock, NULL);
+    r->tx.mtu = atomic_load(&r->mtu);
+    r->tx.read_buf = malloc(TUN_MAX_READ);
+    if (!r->tx.read_buf || tx_alloc(&r->tx, r->tx.mtu) < 0) {
+        log_msg("out of memory");
+        goto fail;
+    }
 
     r->uapi_fd = uapi_listen(opts->uapi_dir, opts->ifname);
     if (r->uapi_fd < 0) {

@@ -281,6 +281,15 @@ udp_rx_batch_new(void)
 }
 
 void
+udp_rx_batch_trim(struct udp_rx_batch *b)
+{
+    /* Datagrams still to be returned live in the region: keep it then. */
+    if (b->next_mm < b->n_mm)
+        return;
+    mem_release(b->buf, UDP_RX_REGION);
+}
+
+void
 udp_rx_batch_free(struct udp_rx_batch *b)
 {
     if (!b)

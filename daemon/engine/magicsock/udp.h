@@ -42,6 +42,8 @@ struct udp_datagram {
 struct udp_rx_batch;                /* opaque, preallocated buffers */
 struct udp_rx_batch *udp_rx_batch_new(void);
 void udp_rx_batch_free(struct udp_rx_batch *b);
+/* Release the buffers' pages while idle (kept when datagrams are pending). */
+void udp_rx_batch_trim(struct udp_rx_batch *b);
 
 /* port 0 = random. Binds both families where possible. */
 int udp_open(struct udp_socket *s, uint16_t port, uint32_t fwmark);

@@ -14,6 +14,7 @@
  * Threading: offload_split and the checksum helpers are pure; one
  * struct offload_gro belongs to one thread (the RX thread).
  */
+#include "common/compiler.h"
 #include "tun/offload.h"
 
 #include <endian.h>
@@ -583,6 +584,13 @@ offload_gro_new(bool tcp, bool udp)
     g->udp = udp;
     offload_gro_reset(g);
     return g;
+}
+
+void
+offload_gro_trim(struct offload_gro *g)
+{
+    offload_gro_reset(g);
+    mem_release(g->arena, (size_t)GRO_STRIDE * OFFLOAD_GRO_MAX_OUT);
 }
 
 void

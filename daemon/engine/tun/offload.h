@@ -69,6 +69,8 @@ struct offload_gro;     /* opaque, preallocated; see offload.c */
 
 struct offload_gro *offload_gro_new(bool tcp, bool udp);
 void offload_gro_free(struct offload_gro *g);
+/* Reset, and give the buffers' pages back to the kernel while idle. */
+void offload_gro_trim(struct offload_gro *g);
 /*
  * Skip verifying inner L4 checksums before merging. For packets that arrived
  * authenticated by a WireGuard peer allowed to send them (the kernel's
