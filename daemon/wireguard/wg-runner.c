@@ -302,7 +302,16 @@ rx_thread(void *arg)
         pfd[nfds++] = (struct pollfd){ .fd = r->rx_wake_fd, .events = POLLIN };
         pfd[nfds++] = (struct pollfd){ .fd = fds[0], .events = POLLIN };
         pfd[nfds++] = (struct pollfd){ .fd = fds[1], .events = POLLIN };
-        ready = poll(pfd, nfds, IDLE_TRIM_MS);
+        if (udp_rx_batch_pending(batch)) {
+            /* The rest of the last read: no need to wait, and the socket
+             * may well not become readable again. Any fd of ours will do. */
+            for (int i = 0; i < nfds; i++)
+                pfd[i].revents = 0;
+            pfd[fds[0] >= 0 ? 1 : 2].revents = POLLIN;
+            ready = 1;
+        } else {
+            ready = poll(pfd, nfds, IDLE_TRIM_MS);
+        }
         if (ready < 0 && errno != EINTR)
             break;
         if (ready == 0) {

@@ -280,6 +280,12 @@ udp_rx_batch_new(void)
     return b;
 }
 
+bool
+udp_rx_batch_pending(const struct udp_rx_batch *b)
+{
+    return b->next_mm < b->n_mm;
+}
+
 void
 udp_rx_batch_trim(struct udp_rx_batch *b)
 {

@@ -42,6 +42,11 @@ struct udp_datagram {
 struct udp_rx_batch;                /* opaque, preallocated buffers */
 struct udp_rx_batch *udp_rx_batch_new(void);
 void udp_rx_batch_free(struct udp_rx_batch *b);
+/*
+ * Datagrams of the last read not yet returned: call udp_recv_batch again
+ * before waiting for the socket, which may not become readable again.
+ */
+bool udp_rx_batch_pending(const struct udp_rx_batch *b);
 /* Release the buffers' pages while idle (kept when datagrams are pending). */
 void udp_rx_batch_trim(struct udp_rx_batch *b);
 
