@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +32,9 @@ enum {
     TX_MAX_SEGMENTS_PER_READ = 64,  /* a 64 KiB super-packet at MSS ≥ 1024 */
     TX_SLOT_EXTRA = 16 + 16 + 16,   /* data header + padding + tag */
     UAPI_CLIENT_TIMEOUT_S = 10,
-    IDLE_TRIM_MS = 5000,            /* give buffer pages back after this much quiet */
+    IDLE_TRIM_MS = 5000,
+    DEFAULT_SPIN_US = 300,
+    SPIN_SPARSE_NS = 2 * 1000 * 1000,   /* a send this long after the last one is "sparse" */            /* give buffer pages back after this much quiet */
     WG_DEFAULT_MTU = 1420,
 };
 
@@ -43,6 +46,12 @@ struct tx_state {
     struct pkt_slot slots[TX_BATCH];
     struct wg_tx_packet pkts[TX_BATCH];
     struct udp_tx out[TX_BATCH];
+};
+
+struct rx_state {
+    struct udp_rx_batch *batch;
+    struct offload_gro *gro;
+    struct wg_rx_packet pkts[UDP_BATCH];
 };
 
 struct runner {
@@ -67,6 +76,10 @@ struct runner {
 
     pthread_mutex_t tx_lock;        /* the TX batch state below */
     struct tx_state tx;
+    pthread_mutex_t rx_lock;        /* the RX batch state below */
+    struct rx_state rx;
+
+    uint64_t spin_ns;               /* see tx_spin_once */
 
     atomic_uint mtu;
     atomic_bool stop;
@@ -229,36 +242,6 @@ tx_pass(struct runner *r)
     return n;
 }
 
-static void *
-tx_thread(void *arg)
-{
-    struct runner *r = arg;
-
-    while (!atomic_load(&r->stop)) {
-        struct pollfd pfd[2] = {
-            { .fd = r->tun.fd, .events = POLLIN },
-            { .fd = r->tx_wake_fd, .events = POLLIN },
-        };
-        size_t n;
-        int ready;
-
-        pthread_mutex_lock(&r->tx_lock);
-        n = tx_pass(r);
-        pthread_mutex_unlock(&r->tx_lock);
-        if (n)
-            continue;
-        ready = poll(pfd, 2, IDLE_TRIM_MS);
-        if (ready < 0 && errno != EINTR)
-            break;
-        if (ready == 0) {
-            pthread_mutex_lock(&r->tx_lock);
-            mem_release(r->tx.read_buf, TUN_MAX_READ);
-            pthread_mutex_unlock(&r->tx_lock);
-        }
-    }
-    return NULL;
-}
-
 /* ---- RX: UDP → open → TUN ---------------------------------------------- */
 
 static int
@@ -271,52 +254,88 @@ tun_write_cb(void *ctx, const uint8_t *buf, size_t len)
     return 0;
 }
 
+/*
+ * Receive and process one batch from fd (one of ours): open, write to the
+ * TUN, then send whatever those writes provoked. Called with rx_lock held, by
+ * the RX thread or by the TX thread while it spins. Never blocks.
+ * Returns the number of datagrams handled.
+ */
+static int
+rx_pass(struct runner *r, int fd)
+{
+    struct rx_state *x = &r->rx;
+    struct udp_datagram *dg;
+    int n = -EAGAIN;
+
+    pthread_rwlock_rdlock(&r->sock_lock);
+    if (udp_rx_batch_pending(x->batch) || (fd >= 0 && (fd == r->sock.fd4 || fd == r->sock.fd6)))
+        n = udp_try_recv_batch(&r->sock, fd, x->batch, &dg);
+    pthread_rwlock_unlock(&r->sock_lock);
+    if (n <= 0)
+        return 0;
+
+    for (int i = 0; i < n; i++) {
+        x->pkts[i].data = dg[i].data;
+        x->pkts[i].len = dg[i].len;
+        x->pkts[i].from = dg[i].from;
+    }
+    wg_device_rx_batch(r->dev, x->pkts, (size_t)n, now_ns());
+    offload_gro_reset(x->gro);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *plain = x->pkts[i].data + x->pkts[i].plain_off;
+
+        if (x->pkts[i].status != WG_RX_DATA)
+            continue;
+        if (offload_gro_add(x->gro, plain, x->pkts[i].plain_len) == -ENOBUFS) {
+            (void)offload_gro_flush(x->gro, tun_write_cb, r);
+            offload_gro_reset(x->gro);
+            (void)offload_gro_add(x->gro, plain, x->pkts[i].plain_len);
+        }
+    }
+    (void)offload_gro_flush(x->gro, tun_write_cb, r);
+    /* Echo replies and ACKs our writes just made leave from here. */
+    if (pthread_mutex_trylock(&r->tx_lock) == 0) {
+        (void)tx_pass(r);
+        pthread_mutex_unlock(&r->tx_lock);
+    }
+    return n;
+}
+
 static void *
 rx_thread(void *arg)
 {
     struct runner *r = arg;
-    struct udp_rx_batch *batch = udp_rx_batch_new();
-    struct offload_gro *gro = offload_gro_new(r->tun.tso, r->tun.uso);
-    struct wg_rx_packet *pkts = calloc(UDP_BATCH * 64, sizeof(*pkts));
 
-    if (!batch || !gro || !pkts) {
-        log_msg("out of memory");
-        atomic_store(&r->stop, true);
-        goto out;
-    }
-    /* Everything we write was authenticated by Poly1305 first. */
-    offload_gro_trust_checksums(gro, true);
     while (!atomic_load(&r->stop)) {
         struct pollfd pfd[3];
-        struct udp_datagram *dg;
-        int nfds = 0, n = -EAGAIN, ready;
-        int fds[2];
+        int ready, fd = -1;
 
         /* Poll without the lock (a rebind must not wait for traffic); the
-         * eventfd tells us the sockets changed, and we recheck under the lock
-         * that a ready fd is still ours before reading it. */
+         * eventfd tells us the sockets changed, and rx_pass rechecks under
+         * the lock that the fd is still ours. */
         pthread_rwlock_rdlock(&r->sock_lock);
-        fds[0] = r->sock.fd4;
-        fds[1] = r->sock.fd6;
+        pfd[1] = (struct pollfd){ .fd = r->sock.fd4, .events = POLLIN };
+        pfd[2] = (struct pollfd){ .fd = r->sock.fd6, .events = POLLIN };
         pthread_rwlock_unlock(&r->sock_lock);
-        pfd[nfds++] = (struct pollfd){ .fd = r->rx_wake_fd, .events = POLLIN };
-        pfd[nfds++] = (struct pollfd){ .fd = fds[0], .events = POLLIN };
-        pfd[nfds++] = (struct pollfd){ .fd = fds[1], .events = POLLIN };
-        if (udp_rx_batch_pending(batch)) {
-            /* The rest of the last read: no need to wait, and the socket
-             * may well not become readable again. Any fd of ours will do. */
-            for (int i = 0; i < nfds; i++)
-                pfd[i].revents = 0;
-            pfd[fds[0] >= 0 ? 1 : 2].revents = POLLIN;
-            ready = 1;
-        } else {
-            ready = poll(pfd, nfds, IDLE_TRIM_MS);
+        pfd[0] = (struct pollfd){ .fd = r->rx_wake_fd, .events = POLLIN };
+
+        pthread_mutex_lock(&r->rx_lock);
+        if (udp_rx_batch_pending(r->rx.batch)) {
+            /* The rest of the last read: the socket may not become readable again. */
+            (void)rx_pass(r, -1);
+            pthread_mutex_unlock(&r->rx_lock);
+            continue;
         }
+        pthread_mutex_unlock(&r->rx_lock);
+
+        ready = poll(pfd, 3, IDLE_TRIM_MS);
         if (ready < 0 && errno != EINTR)
             break;
         if (ready == 0) {
-            udp_rx_batch_trim(batch);
-            offload_gro_trim(gro);
+            pthread_mutex_lock(&r->rx_lock);
+            udp_rx_batch_trim(r->rx.batch);
+            offload_gro_trim(r->rx.gro);
+            pthread_mutex_unlock(&r->rx_lock);
             continue;
         }
         if (pfd[0].revents & POLLIN) {
@@ -325,47 +344,96 @@ rx_thread(void *arg)
             (void)!read(r->rx_wake_fd, &v, sizeof(v));
             continue;
         }
-        pthread_rwlock_rdlock(&r->sock_lock);
-        for (int s = 1; s < 3; s++) {
-            if (!(pfd[s].revents & POLLIN) || pfd[s].fd < 0)
-                continue;
-            if (pfd[s].fd != r->sock.fd4 && pfd[s].fd != r->sock.fd6)
-                continue;
-            n = udp_recv_batch(&r->sock, pfd[s].fd, batch, &dg);
-            break;
-        }
-        pthread_rwlock_unlock(&r->sock_lock);
-        if (n <= 0)
+        if (pfd[1].revents & POLLIN)
+            fd = pfd[1].fd;
+        else if (pfd[2].revents & POLLIN)
+            fd = pfd[2].fd;
+        if (fd < 0)
             continue;
+        pthread_mutex_lock(&r->rx_lock);
+        (void)rx_pass(r, fd);
+        pthread_mutex_unlock(&r->rx_lock);
+    }
+    return NULL;
+}
 
-        for (int i = 0; i < n; i++) {
-            pkts[i].data = dg[i].data;
-            pkts[i].len = dg[i].len;
-            pkts[i].from = dg[i].from;
+/*
+ * After sending, the TX thread stays awake for spin_ns, polling without
+ * sleeping for the answer on the UDP sockets (and more from the TUN): a
+ * reply then skips the cold wakeup of the RX thread, which on a VM costs more
+ * than the whole rest of the path (bench/RESULTS.md). Only after sparse
+ * traffic (nothing sent in the 2 ms before): the cost is at most spin_ns of
+ * CPU per isolated burst, nothing when idle or streaming; HYPHAE_SPIN_US=0
+ * turns it off.
+ */
+static bool
+tx_spin_once(struct runner *r)
+{
+    struct pollfd pfd[3];
+
+    pthread_rwlock_rdlock(&r->sock_lock);
+    pfd[1] = (struct pollfd){ .fd = r->sock.fd4, .events = POLLIN };
+    pfd[2] = (struct pollfd){ .fd = r->sock.fd6, .events = POLLIN };
+    pthread_rwlock_unlock(&r->sock_lock);
+    pfd[0] = (struct pollfd){ .fd = r->tun.fd, .events = POLLIN };
+    if (poll(pfd, 3, 0) <= 0) {
+        sched_yield();
+        return false;
+    }
+    for (int i = 1; i < 3; i++) {
+        if (!(pfd[i].revents & POLLIN))
+            continue;
+        if (pthread_mutex_trylock(&r->rx_lock) == 0) {
+            (void)rx_pass(r, pfd[i].fd);
+            pthread_mutex_unlock(&r->rx_lock);
         }
-        wg_device_rx_batch(r->dev, pkts, (size_t)n, now_ns());
-        offload_gro_reset(gro);
-        for (int i = 0; i < n; i++) {
-            const uint8_t *plain = pkts[i].data + pkts[i].plain_off;
+    }
+    return true;
+}
 
-            if (pkts[i].status != WG_RX_DATA)
+static void *
+tx_thread(void *arg)
+{
+    struct runner *r = arg;
+    uint64_t spin_until = 0, last_tx = 0;
+
+    while (!atomic_load(&r->stop)) {
+        struct pollfd pfd[2] = {
+            { .fd = r->tun.fd, .events = POLLIN },
+            { .fd = r->tx_wake_fd, .events = POLLIN },
+        };
+        size_t n;
+        int ready;
+
+        pthread_mutex_lock(&r->tx_lock);
+        n = tx_pass(r);
+        pthread_mutex_unlock(&r->tx_lock);
+        if (n) {
+            uint64_t now = now_ns();
+
+            /* Only sparse traffic (a ping, a keystroke) waits for its answer
+             * awake; a stream keeps this thread busy anyway, and spinning
+             * would take the CPU from the peer and the application. */
+            spin_until = r->spin_ns && now - last_tx > SPIN_SPARSE_NS ? now + r->spin_ns : 0;
+            last_tx = now;
+            continue;
+        }
+        if (spin_until) {
+            if (now_ns() < spin_until) {
+                (void)tx_spin_once(r);
                 continue;
-            if (offload_gro_add(gro, plain, pkts[i].plain_len) == -ENOBUFS) {
-                (void)offload_gro_flush(gro, tun_write_cb, r);
-                offload_gro_reset(gro);
-                (void)offload_gro_add(gro, plain, pkts[i].plain_len);
             }
+            spin_until = 0;
         }
-        (void)offload_gro_flush(gro, tun_write_cb, r);
-        if (pthread_mutex_trylock(&r->tx_lock) == 0) {
-            (void)tx_pass(r);
+        ready = poll(pfd, 2, IDLE_TRIM_MS);
+        if (ready < 0 && errno != EINTR)
+            break;
+        if (ready == 0) {
+            pthread_mutex_lock(&r->tx_lock);
+            mem_release(r->tx.read_buf, TUN_MAX_READ);
             pthread_mutex_unlock(&r->tx_lock);
         }
     }
-out:
-    free(pkts);
-    offload_gro_free(gro);
-    udp_rx_batch_free(batch);
     return NULL;
 }
 
@@ -569,6 +637,9 @@ wg_runner_main(const struct wg_runner_options *opts)
     signal(SIGPIPE, SIG_IGN);
 
     r->ifname = opts->ifname;
+    r->spin_ns = DEFAULT_SPIN_US * 1000ULL;
+    if (getenv("HYPHAE_SPIN_US"))
+        r->spin_ns = strtoull(getenv("HYPHAE_SPIN_US"), NULL, 10) * 1000ULL;
     r->uapi_dir = opts->uapi_dir;
     r->sock.fd4 = r->sock.fd6 = -1;
     pthread_rwlockattr_init(&ra);
@@ -609,7 +680,12 @@ wg_runner_main(const struct wg_runner_options *opts)
     pthread_mutex_init(&r->tx_lock, NULL);
     r->tx.mtu = atomic_load(&r->mtu);
     r->tx.read_buf = malloc(TUN_MAX_READ);
-    if (!r->tx.read_buf || tx_alloc(&r->tx, r->tx.mtu) < 0) {
+    pthread_mutex_init(&r->rx_lock, NULL);
+    r->rx.batch = udp_rx_batch_new();
+    r->rx.gro = offload_gro_new(r->tun.tso, r->tun.uso);
+    if (r->rx.gro)
+        offload_gro_trust_checksums(r->rx.gro, true);   /* all authenticated by Poly1305 */
+    if (!r->tx.read_buf || tx_alloc(&r->tx, r->tx.mtu) < 0 || !r->rx.batch || !r->rx.gro) {
         log_msg("out of memory");
         goto fail;
     }

@@ -390,8 +390,9 @@ rx_split(struct udp_rx_batch *b)
     return n;
 }
 
-int
-udp_recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b, struct udp_datagram **out)
+static int
+recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b, struct udp_datagram **out,
+           int flags)
 {
     for (;;) {
         unsigned int slots;
@@ -430,7 +431,7 @@ udp_recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b, struct udp_
 
         b->n_mm = b->next_mm = 0;
         b->next_off = 0;
-        r = recvmmsg(fd, b->mm, slots, MSG_WAITFORONE, NULL);
+        r = recvmmsg(fd, b->mm, slots, MSG_WAITFORONE | flags, NULL);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
@@ -441,6 +442,18 @@ udp_recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b, struct udp_
         b->n_mm = (unsigned int)r;
         /* All dropped (truncated): read again rather than return 0. */
     }
+}
+
+int
+udp_recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b, struct udp_datagram **out)
+{
+    return recv_batch(s, fd, b, out, 0);
+}
+
+int
+udp_try_recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b, struct udp_datagram **out)
+{
+    return recv_batch(s, fd, b, out, MSG_DONTWAIT);
 }
 
 /* ----------------------------------------------------------------------- TX */

@@ -66,6 +66,9 @@ int udp_set_fwmark(struct udp_socket *s, uint32_t fwmark);
  * carries its own from.
  */
 int udp_recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b, struct udp_datagram **out);
+/* The same, but never blocks: -EAGAIN when nothing is queued (MSG_DONTWAIT). */
+int udp_try_recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b,
+                       struct udp_datagram **out);
 
 /* A datagram to send; data is not modified. */
 struct udp_tx {
