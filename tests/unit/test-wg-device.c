@@ -11,6 +11,7 @@
 
 #include "crypto/keys.h"
 #include "wg/device.h"
+#include "wg/handshake.h"
 #include "wg/messages.h"
 
 #define MAX_WIRE 256
@@ -405,6 +406,70 @@ test_cookie_under_load(void)
     net_free(net);
 }
 
+/* A fresh initiation from A to B with A's current cookie (mac2), as bytes. */
+static struct datagram
+fresh_initiation(struct net *net)
+{
+    struct datagram d = { .from = net->a.addr, .to = net->b.addr };
+    struct wg_message_handshake_initiation msg;
+
+    wg_device_lock(net->a.dev);
+    g_assert_true(wg_handshake_create_initiation(net->a.dev, net->a.peer, &msg, net->now));
+    wg_cookie_add_macs(&net->a.peer->cookie_maker, (uint8_t *)&msg, sizeof(msg), net->now);
+    wg_device_unlock(net->a.dev);
+    memcpy(d.data, &msg, sizeof(msg));
+    d.len = sizeof(msg);
+    return d;
+}
+
+static unsigned int
+count_type(struct net *net, uint8_t type)
+{
+    unsigned int n = 0;
+
+    for (size_t i = 0; i < net->n_wire; i++)
+        n += net->wire[i].data[0] == type;
+    return n;
+}
+
+static void
+test_ratelimit_under_load(void)
+{
+    struct net *net = net_new();
+    struct wg_endpoint other_port = net->a.addr;
+    unsigned int responses;
+    struct datagram d;
+
+    net->b.dev->force_under_load = true;
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_STAGED);
+    deliver_all(net);
+    g_assert_true(net->a.peer->cookie_maker.cookie_valid);
+
+    /* mac2 binds the cookie to A's address and port: from another port it is
+     * not valid, and B answers with a new cookie instead of a response. */
+    other_port.addr.in4.sin_port = htons(40001);
+    d = fresh_initiation(net);
+    net->n_wire = 0;
+    g_assert_cmpint(inject(&net->b, d.data, d.len, &other_port, net->now), ==, WG_RX_DROP);
+    g_assert_cmpuint(count_type(net, WG_MESSAGE_HANDSHAKE_COOKIE), ==, 1);
+    g_assert_cmpuint(count_type(net, WG_MESSAGE_HANDSHAKE_RESPONSE), ==, 0);
+
+    /* 40 valid initiations a second from one source: the limiter lets the
+     * burst of 5 through, then 20 a second. (Each is 25 ms after the last,
+     * past the per-peer limit of 50 a second.) */
+    net->n_wire = 0;
+    for (int i = 0; i < 40; i++) {
+        net->now += 25 * 1000000ULL;
+        d = fresh_initiation(net);
+        inject(&net->b, d.data, d.len, &net->a.addr, net->now);
+    }
+    responses = count_type(net, WG_MESSAGE_HANDSHAKE_RESPONSE);
+    g_assert_cmpuint(responses, >=, 5 + 18);
+    g_assert_cmpuint(responses, <=, 5 + 21);
+    g_assert_cmpuint(count_type(net, WG_MESSAGE_HANDSHAKE_COOKIE), ==, 0);
+    net_free(net);
+}
+
 static void
 test_roaming(void)
 {
@@ -451,6 +516,7 @@ main(int argc, char **argv)
     g_test_add_func("/wg/device/retransmit-and-give-up", test_retransmit_and_give_up);
     g_test_add_func("/wg/device/keepalive-and-zero-keys", test_keepalive_and_zero_keys);
     g_test_add_func("/wg/device/cookie-under-load", test_cookie_under_load);
+    g_test_add_func("/wg/device/ratelimit-under-load", test_ratelimit_under_load);
     g_test_add_func("/wg/device/roaming", test_roaming);
     g_test_add_func("/wg/device/cryptokey-routing", test_cryptokey_routing);
     return g_test_run();
