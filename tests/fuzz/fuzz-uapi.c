@@ -72,7 +72,8 @@ set_to_state(const struct uapi_set *s, struct uapi_device_state *st)
         o->n_allowed_ips = p->n_allowed_ips;
         o->allowed_ips = malloc((p->n_allowed_ips + 1) * sizeof(*o->allowed_ips));
         CHECK(o->allowed_ips);
-        memcpy(o->allowed_ips, p->allowed_ips, p->n_allowed_ips * sizeof(*o->allowed_ips));
+        if (p->n_allowed_ips)
+            memcpy(o->allowed_ips, p->allowed_ips, p->n_allowed_ips * sizeof(*o->allowed_ips));
     }
 }
 
