@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for everything a WireGuard device parses from the network:
- *   first byte even: the rest is a raw datagram from an unknown address to a
- *     configured device (classification, MACs, handshake parsing, index
- *     lookups, cookie replies);
- *   first byte odd: the rest is the plaintext of a data packet sent over an
+ *   first byte & 3 == 0: the rest is a raw datagram from an unknown address
+ *     to a configured device (classification, MACs, index lookups);
+ *   == 2: the same, but a handshake-sized message gets a valid mac1 first, so
+ *     the Noise parsing, timestamp and flood checks see arbitrary bytes;
+ *   odd: the rest is the plaintext of a data packet sent over an
  *     established session, so the post-decryption checks (IP header lengths,
  *     crypto-key routing) see arbitrary inner packets.
+ *   Bit 2 of the first byte puts the receiver under load (cookie replies,
+ *   mac2, the rate limiter).
  * Time is fixed; the session is made once.
  */
 #include <arpa/inet.h>
@@ -23,6 +26,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct wg_device *dev_a, *dev_b;
+static struct wg_cookie_maker maker_to_a;   /* computes mac1 for messages to A */
 static uint8_t wire[4096];
 static size_t wire_len;
 static struct wg_endpoint ep_a, ep_b, ep_evil;
@@ -89,6 +93,7 @@ setup(void)
     key_clamp(kb);
     key_public_from_private(pa, ka);
     key_public_from_private(pb, kb);
+    wg_cookie_maker_init(&maker_to_a, pa);
     endpoint(&ep_a, "192.0.2.1", 1);
     endpoint(&ep_b, "192.0.2.2", 2);
     endpoint(&ep_evil, "198.51.100.1", 3);
@@ -129,8 +134,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
     if (size < 1 || size > 2000)
         return 0;
-    if (!(data[0] & 1)) {
+    dev_a->force_under_load = (data[0] & 4) != 0;
+    if ((data[0] & 3) == 0) {
         rx(dev_a, data + 1, size - 1, &ep_evil);
+        return 0;
+    }
+    if ((data[0] & 3) == 2) {
+        uint8_t msg[2000];
+        size_t len = size - 1;
+
+        memcpy(msg, data + 1, len);
+        if (len == sizeof(struct wg_message_handshake_initiation) ||
+            len == sizeof(struct wg_message_handshake_response)) {
+            msg[0] = len == sizeof(struct wg_message_handshake_initiation) ? 1 : 2;
+            msg[1] = msg[2] = msg[3] = 0;
+            wg_cookie_add_macs(&maker_to_a, msg, len, NOW);
+        }
+        rx(dev_a, msg, len, &ep_evil);
         return 0;
     }
     {
