@@ -38,6 +38,22 @@ collect_allowed_ip(void *ctx, int family, const uint8_t *addr, uint8_t cidr)
     return true;
 }
 
+/* The trie reports a peer's prefixes in no particular order: show IPv4 first,
+ * then by address and length, so that `wg show` and `wg showconf` are stable. */
+static int
+allowed_ip_cmp(const void *pa, const void *pb)
+{
+    const struct uapi_allowed_ip *a = pa, *b = pb;
+    int r;
+
+    if (a->family != b->family)
+        return a->family == AF_INET ? -1 : 1;
+    r = memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
+    if (r)
+        return r;
+    return (int)a->cidr - (int)b->cidr;
+}
+
 int
 wg_config_get(struct wg_device *dev, uint16_t listen_port, uint32_t fwmark,
               struct uapi_device_state *out)
@@ -74,6 +90,8 @@ wg_config_get(struct wg_device *dev, uint16_t listen_port, uint32_t fwmark,
             uapi_device_state_clear(out);
             return -ENOMEM;
         }
+        if (ps->n_allowed_ips > 1)
+            qsort(ps->allowed_ips, ps->n_allowed_ips, sizeof(*ps->allowed_ips), allowed_ip_cmp);
     }
     return 0;
 }
