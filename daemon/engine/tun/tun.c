@@ -102,8 +102,9 @@ tun_close(struct tun *t)
     t->fd = -1;
 }
 
-int
-tun_get_mtu(const struct tun *t)
+/* SIOCGIFMTU / SIOCSIFMTU on the interface; returns ifr_mtu (get) or 0 (set). */
+static int
+mtu_ioctl(const struct tun *t, unsigned long req, int mtu)
 {
     struct ifreq ifr;
     int s, r;
@@ -115,26 +116,22 @@ tun_get_mtu(const struct tun *t)
         return -errno;
     memset(&ifr, 0, sizeof(ifr));
     memcpy(ifr.ifr_name, t->name, IFNAMSIZ - 1);
-    r = ioctl(s, SIOCGIFMTU, &ifr) < 0 ? -errno : ifr.ifr_mtu;
+    ifr.ifr_mtu = mtu;
+    r = ioctl(s, req, &ifr) < 0 ? -errno : (req == SIOCGIFMTU ? ifr.ifr_mtu : 0);
     close(s);
     return r;
 }
 
 int
+tun_get_mtu(const struct tun *t)
+{
+    return mtu_ioctl(t, SIOCGIFMTU, 0);
+}
+
+int
 tun_set_mtu(const struct tun *t, int mtu)
 {
-    struct ifreq ifr;
-    int s, r;
-
-    if (!t || !t->name[0] || mtu < 68 || mtu > 65535)
+    if (mtu < 68 || mtu > 65535)
         return -EINVAL;
-    s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return -errno;
-    memset(&ifr, 0, sizeof(ifr));
-    memcpy(ifr.ifr_name, t->name, IFNAMSIZ - 1);
-    ifr.ifr_mtu = mtu;
-    r = ioctl(s, SIOCSIFMTU, &ifr) < 0 ? -errno : 0;
-    close(s);
-    return r;
+    return mtu_ioctl(t, SIOCSIFMTU, mtu);
 }

@@ -606,6 +606,16 @@ roam(struct wg_peer *peer, const struct wg_endpoint *from)
         peer->endpoint = *from;
 }
 
+/* Bookkeeping for any packet that authenticated as coming from peer. */
+static void
+authenticated_rx(struct wg_peer *peer, const struct wg_rx_packet *p, uint64_t now_ns)
+{
+    roam(peer, &p->from);
+    peer->rx_bytes += p->len;
+    wg_timers_any_authenticated_packet_received(peer);
+    wg_timers_any_authenticated_packet_traversal(peer, now_ns);
+}
+
 static void
 receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message_type type,
                   uint64_t now_ns)
@@ -654,10 +664,7 @@ receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message
         peer = wg_handshake_consume_initiation(dev, (const void *)p->data, now_ns);
         if (!peer)
             return;
-        roam(peer, &p->from);
-        peer->rx_bytes += p->len;
-        wg_timers_any_authenticated_packet_received(peer);
-        wg_timers_any_authenticated_packet_traversal(peer, now_ns);
+        authenticated_rx(peer, p, now_ns);
         p->status = WG_RX_CONSUMED;
         if (!wg_handshake_create_response(dev, peer, &resp, now_ns))
             return;
@@ -670,10 +677,7 @@ receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message
         peer = wg_handshake_consume_response(dev, (const void *)p->data, now_ns);
         if (!peer)
             return;
-        roam(peer, &p->from);
-        peer->rx_bytes += p->len;
-        wg_timers_any_authenticated_packet_received(peer);
-        wg_timers_any_authenticated_packet_traversal(peer, now_ns);
+        authenticated_rx(peer, p, now_ns);
         p->status = WG_RX_CONSUMED;
         if (!wg_handshake_begin_session(dev, peer, now_ns))
             return;
@@ -802,10 +806,7 @@ wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n, u
                 wg_timers_handshake_complete(peer, now_ns);
                 wg_device_send_staged(peer, now_ns);
             }
-            roam(peer, &p->from);
-            peer->rx_bytes += p->len;
-            wg_timers_any_authenticated_packet_received(peer);
-            wg_timers_any_authenticated_packet_traversal(peer, now_ns);
+            authenticated_rx(peer, p, now_ns);
             keep_key_fresh_receive(peer, now_ns);
             if (p->plain_len == 0) {
                 p->status = WG_RX_CONSUMED;     /* keepalive */
