@@ -107,7 +107,9 @@ need_peer(void)
     envp = g_environ_setenv(envp, "GOTOOLCHAIN", "local", TRUE);
     envp = g_environ_setenv(envp, "CGO_ENABLED", "0", TRUE);
 
-    const char *argv[] = { go, "build", "-o", bin, src, NULL };
+    /* peer.go shares its Noise/framing code with control.go via cbase.go. */
+    g_autofree char *cbase = g_test_build_filename(G_TEST_DIST, "..", "ts2021", "cbase.go", NULL);
+    const char *argv[] = { go, "build", "-o", bin, src, cbase, NULL };
     if (!g_spawn_sync(NULL, (char **)argv, envp, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out,
                       &err, &status, &error)) {
         g_test_fail_printf("spawning go build: %s", error->message);
