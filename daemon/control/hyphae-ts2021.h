@@ -21,8 +21,14 @@ G_BEGIN_DECLS
  *      read 9 bytes; if they are not the magic they belong to HTTP/2.
  *
  * http:// and https:// URLs; https uses GTlsClientConnection with no ALPN and
- * certificate errors ignored (Noise authenticates the server). Errors are
- * HYPHAE_TS2021_ERROR codes with a message naming the step that failed.
+ * certificate errors ignored (Noise authenticates the server); /key keeps
+ * libsoup's certificate checks (its answer is what Noise authenticates
+ * against). Protocol errors are HYPHAE_TS2021_ERROR codes with a message
+ * naming the step that failed; a read or write failure (EOF, reset) after the
+ * connection is up maps to the code of the step it interrupted. Not mapped:
+ * G_IO_ERROR_CANCELLED, G_IO_ERROR_INVALID_ARGUMENT for a URL that is not
+ * http(s)://host[:port], and the G_IO_ERROR / G_RESOLVER_ERROR / G_TLS_ERROR
+ * of connecting (DNS, TCP, TLS handshake) or of the /key transport.
  */
 #define HYPHAE_TS2021_ERROR (hyphae_ts2021_error_quark ())
 GQuark hyphae_ts2021_error_quark (void);
@@ -61,7 +67,12 @@ HyphaeTs2021Conn *hyphae_ts2021_dial_finish (GAsyncResult        *result,
 
 /* The early payload's JSON (NULL if the server sent none). Transfer none. */
 const char *hyphae_ts2021_conn_get_early_payload (HyphaeTs2021Conn *conn);
-/* Decrypted bytes that followed it (the start of HTTP/2). Transfer none. */
+/*
+ * Decrypted bytes that followed it (the start of HTTP/2; never NULL, may be
+ * empty). Transfer none. A partial record that arrived with them is already
+ * inside the Noise state: keep feeding the stream's next bytes to
+ * controlbase_read.
+ */
 GBytes     *hyphae_ts2021_conn_get_leftover      (HyphaeTs2021Conn *conn);
 GIOStream  *hyphae_ts2021_conn_get_stream        (HyphaeTs2021Conn *conn);
 struct controlbase *hyphae_ts2021_conn_get_noise (HyphaeTs2021Conn *conn);

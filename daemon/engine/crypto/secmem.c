@@ -19,8 +19,12 @@
 void *
 secmem_alloc(size_t size)
 {
-    void *p = sodium_malloc(size);
+    void *p;
 
+    /* sodium_malloc needs the library initialised (idempotent, thread-safe). */
+    if (sodium_init() < 0)
+        return NULL;
+    p = sodium_malloc(size);
     if (!p)
         return NULL;
     memset(p, 0, size);
