@@ -106,6 +106,7 @@ var hostileModes = []struct{ name, what string }{
 	{"record-oversize", "101 + response, then a 4097-byte record frame (header says 4094) as the first record"},
 	{"early-big", "early payload declaring 11 MiB and sending all of it, then HTTP/2"},
 	{"early-badjson", "early payload of the 5 bytes {bad}, then HTTP/2"},
+	{"early-deep", "early payload of 100000 nested [ (a JSON depth bomb), then HTTP/2"},
 	{"silence", "101 + response, then nothing; the connection stays open"},
 }
 
@@ -447,6 +448,8 @@ func earlyPayload(hostile string) []byte {
 	switch hostile {
 	case "early-badjson":
 		body = []byte("{bad}")
+	case "early-deep":
+		body = bytes.Repeat([]byte("["), 100000)
 	case "early-big":
 		// Valid JSON of exactly earlyBigLen bytes, so only the size is wrong.
 		pre := append(body[:len(body)-1], `,"pad":"`...)

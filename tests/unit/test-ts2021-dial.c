@@ -601,6 +601,7 @@ static const HostileCase dial_cases[] = {
   { "record-oversize", HYPHAE_TS2021_ERROR_PROTOCOL,  NULL },
   { "early-big",       HYPHAE_TS2021_ERROR_PROTOCOL,  "limit" },
   { "early-badjson",   HYPHAE_TS2021_ERROR_PROTOCOL,  "JSON" },
+  { "early-deep",      HYPHAE_TS2021_ERROR_PROTOCOL,  "deep" },
 };
 
 static void
