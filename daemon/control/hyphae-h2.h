@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "hyphae-ts2021.h"
+
+G_BEGIN_DECLS
+
+/*
+ * HTTP/2 with prior knowledge over an established TS2021 connection
+ * (PROTOCOL.md §2): nghttp2 frames the requests, controlbase seals them into
+ * records and opens the server's records. The leftover plaintext the dial
+ * already decrypted (the server's first SETTINGS) is fed to nghttp2 first.
+ * One client per connection; requests may run concurrently (one stream each).
+ * Response bodies are capped (HYPHAE_H2_MAX_BODY); a GOAWAY, RST_STREAM or a
+ * broken connection fails the affected requests with HYPHAE_H2_ERROR.
+ */
+#define HYPHAE_H2_ERROR (hyphae_h2_error_quark ())
+GQuark hyphae_h2_error_quark (void);
+
+typedef enum {
+  HYPHAE_H2_ERROR_PROTOCOL,     /* nghttp2 or Noise failure: the connection is dead */
+  HYPHAE_H2_ERROR_RESET,        /* RST_STREAM for this request */
+  HYPHAE_H2_ERROR_GOAWAY,       /* the server is going away */
+  HYPHAE_H2_ERROR_TOO_BIG,      /* response body over the cap */
+  HYPHAE_H2_ERROR_CLOSED,       /* EOF from the server */
+} HyphaeH2Error;
+
+enum { HYPHAE_H2_MAX_BODY = 16 << 20 };
+
+typedef struct _HyphaeH2Client HyphaeH2Client;
+
+/* Takes ownership of conn. */
+HyphaeH2Client *hyphae_h2_client_new            (HyphaeTs2021Conn    *conn);
+void            hyphae_h2_client_free           (HyphaeH2Client      *client);
+
+/* method "GET"/"POST"; body may be NULL; content_type may be NULL. */
+void            hyphae_h2_client_request_async  (HyphaeH2Client      *client,
+                                                 const char          *method,
+                                                 const char          *path,
+                                                 const char          *content_type,
+                                                 GBytes              *body,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+/* The response body (never NULL on success) and its :status. */
+GBytes         *hyphae_h2_client_request_finish (HyphaeH2Client      *client,
+                                                 GAsyncResult        *result,
+                                                 guint               *status,
+                                                 GError             **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeH2Client, hyphae_h2_client_free)
+
+G_END_DECLS
