@@ -31,8 +31,12 @@ enum { HYPHAE_H2_MAX_BODY = 16 << 20 };
 
 typedef struct _HyphaeH2Client HyphaeH2Client;
 
-/* Takes ownership of conn. */
-HyphaeH2Client *hyphae_h2_client_new            (HyphaeTs2021Conn    *conn);
+/*
+ * Takes ownership of conn. authority: the control server's host[:port], sent
+ * as :authority (with :scheme https, as Tailscale's client does).
+ */
+HyphaeH2Client *hyphae_h2_client_new            (HyphaeTs2021Conn    *conn,
+                                                 const char          *authority);
 void            hyphae_h2_client_free           (HyphaeH2Client      *client);
 
 /* method "GET"/"POST"; body may be NULL; content_type may be NULL. */

@@ -34,7 +34,8 @@
 //     payload "\xff\xff\xffTS" ‖ u32 BE length ‖ {"nodeKeyChallenge":
 //     "chalpub:<hex>"}) go out in ONE write, the line "PEER <client machine
 //     public key hex>" is printed, and HTTP/2 is served over the records:
-//     every path answers 200 "hello from ts2021 test server\n".
+//     /echo, /status/NNN, /big?n=N, /rst and /slow (see serveH2); every
+//     other path answers 200 "hello from ts2021 test server\n".
 //
 // -no-early-payload omits the early payload (the server's HTTP/2 SETTINGS is
 // then the first plaintext); the early-* hostile modes ignore it. -hostile MODE makes the server misbehave; see
@@ -424,15 +425,73 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	}
 
 	nc := &noiseConn{t: t, conn: conn}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		logf("h2 %s %s", r.Method, r.URL.RequestURI())
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, helloBody)
-	})
-	(&http2.Server{}).ServeConn(nc, &http2.ServeConnOpts{Handler: h})
+	(&http2.Server{}).ServeConn(nc, &http2.ServeConnOpts{Handler: http.HandlerFunc(serveH2)})
 	nc.Close()
 	logf("noise connection from %s ended", r.RemoteAddr)
+}
+
+// serveH2 answers the HTTP/2 requests made over the records: /echo (POST:
+// 200 with the request body), /status/NNN (that status, a short body),
+// /big?n=N (N bytes of 'x'), /rst (RST_STREAM via http.ErrAbortHandler),
+// /slow (answers only when the request is cancelled or reset); any other
+// path 200 helloBody.
+func serveH2(w http.ResponseWriter, r *http.Request) {
+	logf("h2 %s %s", r.Method, r.URL.RequestURI())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	switch p := r.URL.Path; {
+	case p == "/echo":
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+		if err != nil {
+			logf("h2 /echo: reading the body: %v", err)
+			panic(http.ErrAbortHandler)
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(body)
+		return
+	case strings.HasPrefix(p, "/status/"):
+		code, err := strconv.Atoi(strings.TrimPrefix(p, "/status/"))
+		if err != nil || code < 200 || code > 599 {
+			http.Error(w, "bad status", http.StatusBadRequest)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(code)
+		fmt.Fprintf(w, "status %d\n", code)
+		return
+	case p == "/big":
+		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+		if err != nil || n < 0 || n > 64<<20 {
+			http.Error(w, "bad n", http.StatusBadRequest)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		for n > 0 {
+			c := chunk
+			if n < len(c) {
+				c = c[:n]
+			}
+			if _, err := w.Write(c); err != nil {
+				logf("h2 /big: %v", err)
+				return
+			}
+			n -= len(c)
+		}
+		return
+	case p == "/rst":
+		logf("h2 /rst: resetting the stream")
+		panic(http.ErrAbortHandler)
+	case p == "/slow":
+		<-r.Context().Done()
+		logf("h2 /slow: %v", r.Context().Err())
+		return
+	}
+	io.Copy(io.Discard, r.Body)
+	io.WriteString(w, helloBody)
 }
 
 // earlyPayload returns the plaintext the server sends first.
