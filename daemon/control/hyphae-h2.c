@@ -478,7 +478,8 @@ body_read_cb (nghttp2_session     *session,
   const guint8 *data = g_bytes_get_data (body->bytes, &total);
   gsize n = MIN (length, total - body->offset);
 
-  memcpy (buf, data + body->offset, n);
+  if (n > 0)   /* an empty body has no data pointer */
+    memcpy (buf, data + body->offset, n);
   body->offset += n;
   if (body->offset == total)
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;

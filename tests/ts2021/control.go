@@ -18,7 +18,7 @@
 // Server (the default role; our C code is the client):
 //
 //	control -listen 127.0.0.1:0 [-key HEX] [-min-version N]
-//	        [-no-early-payload] [-hostile MODE] [-timeout D]
+//	        [-no-early-payload] [-hostile MODE] [-auth-key KEY] [-timeout D]
 //
 // prints "LISTEN <host:port>" and "PUB <server Noise public key hex>", then
 // serves HTTP/1.1 until killed or -timeout (exit 2):
@@ -34,8 +34,9 @@
 //     payload "\xff\xff\xffTS" ‖ u32 BE length ‖ {"nodeKeyChallenge":
 //     "chalpub:<hex>"}) go out in ONE write, the line "PEER <client machine
 //     public key hex>" is printed, and HTTP/2 is served over the records:
-//     /echo, /status/NNN, /big?n=N, /rst and /slow (see serveH2); every
-//     other path answers 200 "hello from ts2021 test server\n".
+//     /echo, /status/NNN, /big?n=N, /rst, /slow and POST /machine/register
+//     (see serveH2, handleRegister; prints "REGISTER <nodekey> <hostname>");
+//     every other path answers 200 "hello from ts2021 test server\n".
 //
 // -no-early-payload omits the early payload (the server's HTTP/2 SETTINGS is
 // then the first plaintext); the early-* hostile modes ignore it. -hostile MODE makes the server misbehave; see
@@ -202,6 +203,7 @@ type server struct {
 	minVersion int
 	early      bool
 	hostile    string
+	authKey    string // the pre-auth key /machine/register accepts
 }
 
 type keyResponse struct {
@@ -425,7 +427,7 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	}
 
 	nc := &noiseConn{t: t, conn: conn}
-	(&http2.Server{}).ServeConn(nc, &http2.ServeConnOpts{Handler: http.HandlerFunc(serveH2)})
+	(&http2.Server{}).ServeConn(nc, &http2.ServeConnOpts{Handler: http.HandlerFunc(s.serveH2)})
 	nc.Close()
 	logf("noise connection from %s ended", r.RemoteAddr)
 }
@@ -434,11 +436,14 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 // 200 with the request body), /status/NNN (that status, a short body),
 // /big?n=N (N bytes of 'x'), /rst (RST_STREAM via http.ErrAbortHandler),
 // /slow (answers only when the request is cancelled or reset); any other
-// path 200 helloBody.
-func serveH2(w http.ResponseWriter, r *http.Request) {
+// path 200 helloBody. POST /machine/register: see handleRegister.
+func (s *server) serveH2(w http.ResponseWriter, r *http.Request) {
 	logf("h2 %s %s", r.Method, r.URL.RequestURI())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	switch p := r.URL.Path; {
+	case p == "/machine/register":
+		s.handleRegister(w, r)
+		return
 	case p == "/echo":
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -494,6 +499,98 @@ func serveH2(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, helloBody)
 }
 
+// registerRequest mirrors the tailcfg.RegisterRequest fields (PROTOCOL.md
+// §2.3) the C client sends; unknown fields are ignored, as Go does.
+type registerRequest struct {
+	Version    int
+	NodeKey    string
+	OldNodeKey string
+	Auth       *struct{ AuthKey string }
+	Expiry     time.Time
+	Followup   string
+	Hostinfo   *struct{ Hostname string }
+}
+
+type registerUser struct {
+	DisplayName string
+}
+
+type registerLogin struct {
+	LoginName string
+}
+
+// registerResponse mirrors tailcfg.RegisterResponse; only the set fields are
+// sent.
+type registerResponse struct {
+	User              *registerUser  `json:",omitempty"`
+	Login             *registerLogin `json:",omitempty"`
+	NodeKeyExpired    bool           `json:",omitempty"`
+	MachineAuthorized *bool          `json:",omitempty"`
+	AuthURL           string         `json:",omitempty"`
+	Error             string         `json:",omitempty"`
+}
+
+// validNodeKey: "nodekey:" + 64 hex digits, not all zeros (strict, like
+// Go's key parser, plus the zero check a server makes).
+func validNodeKey(k string) bool {
+	const prefix = "nodekey:"
+	if !strings.HasPrefix(k, prefix) || len(k) != len(prefix)+64 {
+		return false
+	}
+	b, err := hex.DecodeString(k[len(prefix):])
+	return err == nil && !bytes.Equal(b, make([]byte, 32))
+}
+
+// handleRegister answers POST /machine/register (PROTOCOL.md §2.3): 400
+// unless the body is a RegisterRequest with a valid NodeKey; a past, non-zero
+// Expiry is a logout ({"NodeKeyExpired":true,"MachineAuthorized":false});
+// the right auth key is authorized (with a test user and login); a wrong one
+// gets HTTP 200 {"Error":"invalid auth key"}; no auth key gets an AuthURL.
+// Prints "REGISTER <nodekey> <hostname>" for each decoded request.
+func (s *server) handleRegister(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	var req registerRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		logf("h2 /machine/register: %v", err)
+		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	host := ""
+	if req.Hostinfo != nil {
+		host = req.Hostinfo.Hostname
+	}
+	say("REGISTER %s %s", req.NodeKey, host)
+	if !validNodeKey(req.NodeKey) {
+		http.Error(w, "bad NodeKey", http.StatusBadRequest)
+		return
+	}
+	var resp registerResponse
+	no := false
+	yes := true
+	switch {
+	case !req.Expiry.IsZero() && req.Expiry.Before(time.Now()):
+		resp.NodeKeyExpired = true
+		resp.MachineAuthorized = &no
+	case req.Auth == nil || req.Auth.AuthKey == "":
+		resp.AuthURL = "http://127.0.0.1/a/xyz"
+	case req.Auth.AuthKey != s.authKey:
+		resp.Error = "invalid auth key"
+	default:
+		resp.MachineAuthorized = &yes
+		resp.User = &registerUser{DisplayName: "Test User"}
+		resp.Login = &registerLogin{LoginName: "test@example.com"}
+	}
+	body, err := json.Marshal(resp)
+	if err != nil {
+		fatalf("json: %v", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
 // earlyPayload returns the plaintext the server sends first.
 func earlyPayload(hostile string) []byte {
 	var chal [32]byte
@@ -521,8 +618,9 @@ func earlyPayload(hostile string) []byte {
 	return append(ep, body...)
 }
 
-func runServer(listen, keyHex string, minVersion int, early bool, hostile string) {
-	s := &server{static: keypair(keyHex, "key"), minVersion: minVersion, early: early, hostile: hostile}
+func runServer(listen, keyHex string, minVersion int, early bool, hostile, authKey string) {
+	s := &server{static: keypair(keyHex, "key"), minVersion: minVersion, early: early, hostile: hostile,
+		authKey: authKey}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		fatalf("listen: %v", err)
@@ -726,6 +824,7 @@ func main() {
 	minVersion := flag.Int("min-version", 113, "server: lowest accepted protocol (capability) version")
 	noEarly := flag.Bool("no-early-payload", false, "server: send no early payload")
 	hostile := flag.String("hostile", "", "server: misbehave (see -list-hostile)")
+	authKey := flag.String("auth-key", "tskey-test", "server: the auth key /machine/register accepts")
 	listHostile := flag.Bool("list-hostile", false, "list the -hostile modes and exit")
 	base := flag.String("url", "", "client: server base URL, http://host:port")
 	version := flag.Int("version", 130, "client: protocol (capability) version")
@@ -756,7 +855,7 @@ func main() {
 	case "server":
 		// The early-* modes are about the early payload, so they always send one.
 		early := !*noEarly || strings.HasPrefix(*hostile, "early-")
-		runServer(*listen, *key, *minVersion, early, *hostile)
+		runServer(*listen, *key, *minVersion, early, *hostile, *authKey)
 	case "client":
 		if *base == "" {
 			fatalf("-url is required")
