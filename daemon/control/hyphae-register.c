@@ -17,6 +17,7 @@
  * as it would be for Go's decoder.
  */
 #include "hyphae-register.h"
+#include "hyphae-json.h"
 
 #include <string.h>
 
@@ -31,45 +32,7 @@
 #define UNIX_MAX        G_GINT64_CONSTANT (253402300799)   /* 9999-12-31T23:59:59Z */
 #define ERROR_BODY_MAX  256   /* how much of a non-200 body we quote */
 
-/* JSON nested deeper than this is refused before json-glib (a recursive
- * parser) sees it: a hostile server must not be able to exhaust our stack.
- * (Same scan as hyphae-ts2021.c.) */
-enum { JSON_MAX_DEPTH = 64 };
-
 G_DEFINE_QUARK (hyphae-register-error-quark, hyphae_register_error)
-
-static gboolean
-json_depth_ok (const guint8 *s,
-               gsize         len)
-{
-  gboolean in_string = FALSE, escaped = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      guint8 c = s[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > JSON_MAX_DEPTH)
-            return FALSE;
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-  return TRUE;
-}
 
 void
 hyphae_register_response_clear (HyphaeRegisterResponse *resp)
@@ -277,7 +240,7 @@ hyphae_register_response_parse (const char              *json,
                            "RegisterResponse: body too large");
       return FALSE;
     }
-  if (!json_depth_ok ((const guint8 *) json, len))
+  if (!hyphae_json_depth_ok ((const guint8 *) json, len))
     {
       g_set_error_literal (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_BAD_REPLY,
                            "RegisterResponse: JSON nested too deep");

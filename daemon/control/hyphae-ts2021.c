@@ -11,6 +11,7 @@
  * sans-I/O controlbase.
  */
 #include "hyphae-ts2021.h"
+#include "hyphae-json.h"
 
 #include <errno.h>
 #include <string.h>
@@ -53,42 +54,6 @@ typedef struct
 } ControlTarget;
 
 
-/* JSON nested deeper than this is refused before json-glib (a recursive
- * parser) sees it: a hostile server must not be able to exhaust our stack. */
-enum { JSON_MAX_DEPTH = 64 };
-
-static gboolean
-json_depth_ok (const guint8 *s,
-               gsize         len)
-{
-  gboolean in_string = FALSE, escaped = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      guint8 c = s[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > JSON_MAX_DEPTH)
-            return FALSE;
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-  return TRUE;
-}
 
 static void
 control_target_clear (ControlTarget *target)
@@ -207,7 +172,7 @@ parse_key_response (const guint8  *body,
       return FALSE;
     }
 
-  if (!json_depth_ok (body, len))
+  if (!hyphae_json_depth_ok (body, len))
     {
       g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_KEY,
                            "GET /key: JSON nested too deep");
@@ -673,10 +638,10 @@ check_early_payload (const guint8  *json,
                            "Early payload: not UTF-8 text");
       return FALSE;
     }
-  if (!json_depth_ok (json, len))
+  if (!hyphae_json_depth_ok (json, len))
     {
       g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_PROTOCOL,
-                   "Early payload: JSON nested deeper than %d", JSON_MAX_DEPTH);
+                   "Early payload: JSON nested deeper than %d", HYPHAE_JSON_MAX_DEPTH);
       return FALSE;
     }
   if (!json_parser_load_from_data (parser, (const char *) json, (gssize) len, &local_error))
