@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared fixture of the tests against the Go control server; see
+ * ts2021-fixture.h.
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include <sodium.h>
+
+#include "crypto/keys.h"
+#include "ts2021-fixture.h"
+
+#define SERVER_TIMEOUT "60s"
+#define GOPATH_DIR     "/usr/share/gocode"
+#define FLYNN_NOISE    GOPATH_DIR "/src/github.com/flynn/noise/state.go"
+#define X_CHACHAPOLY   GOPATH_DIR "/src/golang.org/x/crypto/chacha20poly1305/chacha20poly1305.go"
+#define X_HTTP2        GOPATH_DIR "/src/golang.org/x/net/http2/server.go"
+
+/* ---- building the Go server ----------------------------------------------- */
+
+static char *tmp_dir;
+static char *server_bin;
+static gboolean server_tried;
+
+static void
+missing_dependency (const char *what)
+{
+  if (g_getenv ("CI"))
+    g_test_fail_printf ("CI is set but %s is missing", what);
+  else
+    g_test_skip_printf ("%s is missing (install golang-go golang-github-flynn-noise-dev "
+                        "golang-golang-x-net-dev)", what);
+}
+
+/* "hyphae-<test>-XXXXXX", <test> being the program's name without "test-". */
+static char *
+tmp_template (void)
+{
+  g_autofree char *base = g_path_get_basename (g_get_prgname () ? g_get_prgname () : "ts2021");
+  const char *name = g_str_has_prefix (base, "test-") ? base + strlen ("test-") : base;
+
+  return g_strdup_printf ("hyphae-%s-XXXXXX", name);
+}
+
+/* The path of the built server, or NULL when the test was skipped or failed. */
+static const char *
+need_server (void)
+{
+  const char *const needed[] = { FLYNN_NOISE, X_CHACHAPOLY, X_HTTP2 };
+  g_autofree char *go = NULL, *src = NULL, *shared = NULL, *out = NULL, *err = NULL;
+  g_autofree char *cache = NULL, *bin = NULL, *template = NULL;
+  g_auto(GStrv) envp = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  if (server_bin)
+    return server_bin;
+  go = g_find_program_in_path ("go");
+  if (!go)
+    {
+      missing_dependency ("the go compiler");
+      return NULL;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (needed); i++)
+    if (!g_file_test (needed[i], G_FILE_TEST_EXISTS))
+      {
+        missing_dependency (needed[i]);
+        return NULL;
+      }
+  if (server_tried)
+    {
+      g_test_fail_printf ("the Go control server did not build (see the first test's log)");
+      return NULL;
+    }
+  server_tried = TRUE;
+
+  src = g_test_build_filename (G_TEST_DIST, "..", "ts2021", "control.go", NULL);
+  shared = g_test_build_filename (G_TEST_DIST, "..", "ts2021", "cbase.go", NULL);
+  if (!g_file_test (src, G_FILE_TEST_EXISTS) || !g_file_test (shared, G_FILE_TEST_EXISTS))
+    {
+      g_test_fail_printf ("%s or %s not found (G_TEST_SRCDIR?)", src, shared);
+      return NULL;
+    }
+  template = tmp_template ();
+  tmp_dir = g_dir_make_tmp (template, &error);
+  g_assert_no_error (error);
+  cache = g_build_filename (tmp_dir, "gocache", NULL);
+  bin = g_build_filename (tmp_dir, "ts2021-control", NULL);
+
+  envp = g_get_environ ();
+  envp = g_environ_setenv (envp, "GO111MODULE", "off", TRUE);
+  envp = g_environ_setenv (envp, "GOPATH", GOPATH_DIR, TRUE);
+  envp = g_environ_setenv (envp, "GOCACHE", cache, TRUE);
+  envp = g_environ_setenv (envp, "GOFLAGS", "", TRUE);
+  envp = g_environ_setenv (envp, "GOENV", "off", TRUE);
+  envp = g_environ_setenv (envp, "GOPROXY", "off", TRUE);
+  envp = g_environ_setenv (envp, "GOTOOLCHAIN", "local", TRUE);
+  envp = g_environ_setenv (envp, "CGO_ENABLED", "0", TRUE);
+
+  {
+    const char *argv[] = { go, "build", "-o", bin, src, shared, NULL };
+
+    if (!g_spawn_sync (NULL, (char **) argv, envp, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
+                       &out, &err, &status, &error))
+      {
+        g_test_fail_printf ("spawning go build: %s", error->message);
+        return NULL;
+      }
+  }
+  if (!g_spawn_check_wait_status (status, &error))
+    {
+      g_test_message ("go build output:\n%s%s", out, err);
+      g_test_fail_printf ("go build %s: %s", src, error->message);
+      return NULL;
+    }
+  server_bin = g_steal_pointer (&bin);
+  g_test_message ("built %s", server_bin);
+  {
+    const char *rm[] = { "rm", "-rf", "--", cache, NULL };
+
+    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+                  NULL, NULL, NULL, NULL, NULL, NULL);
+  }
+  return server_bin;
+}
+
+void
+ts2021_fixture_cleanup (void)
+{
+  const char *argv[] = { "rm", "-rf", "--", tmp_dir, NULL };
+
+  if (!tmp_dir)
+    return;
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+                NULL, NULL, NULL, NULL, NULL, NULL);
+  g_clear_pointer (&tmp_dir, g_free);
+  g_clear_pointer (&server_bin, g_free);
+}
+
+/* ---- fixture: a main loop, an async result, the server -------------------- */
+
+void
+ts2021_fixture_setup (Ts2021Fixture *f,
+                      gconstpointer  user_data)
+{
+  f->loop = g_main_loop_new (NULL, FALSE);
+}
+
+void
+ts2021_fixture_teardown (Ts2021Fixture *f,
+                         gconstpointer  user_data)
+{
+  if (f->client_started)
+    {
+      /* The client first: its cancelled read completes in the next iterations. */
+      g_clear_pointer (&f->client, hyphae_h2_client_free);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+  if (f->server)
+    {
+      char *line;
+
+      g_subprocess_force_exit (f->server);
+      /* The server is dead: its stdout reaches EOF. */
+      while ((line = g_data_input_stream_read_line (f->server_out, NULL, NULL, NULL)))
+        {
+          g_test_message ("server: %s", line);
+          g_free (line);
+        }
+      g_subprocess_wait (f->server, NULL, NULL);
+    }
+  g_clear_object (&f->server_out);
+  g_clear_object (&f->server);
+  g_clear_object (&f->result);
+  g_clear_pointer (&f->url, g_free);
+  g_clear_pointer (&f->loop, g_main_loop_unref);
+}
+
+gboolean
+ts2021_fixture_hang_guard_cb (gpointer user_data)
+{
+  g_error ("hang guard: nothing happened for %d s while waiting for %s",
+           TS2021_FIXTURE_HANG_GUARD_S, (const char *) user_data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+ts2021_fixture_store_result_cb (GObject      *source,
+                                GAsyncResult *result,
+                                gpointer      user_data)
+{
+  Ts2021Fixture *f = user_data;
+
+  g_assert_null (f->result);
+  f->result = g_object_ref (result);
+  g_main_loop_quit (f->loop);
+}
+
+GAsyncResult *
+ts2021_fixture_wait_result (Ts2021Fixture *f,
+                            const char    *what)
+{
+  guint guard = g_timeout_add_seconds (TS2021_FIXTURE_HANG_GUARD_S, ts2021_fixture_hang_guard_cb,
+                                       (gpointer) what);
+
+  while (f->result == NULL)
+    g_main_loop_run (f->loop);
+  g_source_remove (guard);
+  return g_steal_pointer (&f->result);
+}
+
+char *
+ts2021_fixture_server_line (Ts2021Fixture *f)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  char *line;
+
+  g_data_input_stream_read_line_async (f->server_out, G_PRIORITY_DEFAULT, NULL,
+                                       ts2021_fixture_store_result_cb, f);
+  result = ts2021_fixture_wait_result (f, "a line from the Go server");
+  line = g_data_input_stream_read_line_finish (f->server_out, result, NULL, &error);
+  g_assert_no_error (error);
+  return line;
+}
+
+char *
+ts2021_fixture_server_expect (Ts2021Fixture *f,
+                              const char    *key)
+{
+  g_autofree char *line = ts2021_fixture_server_line (f);
+  size_t klen = strlen (key);
+
+  if (!line)
+    g_error ("the Go server ended its output; expected a %s line", key);
+  if (strncmp (line, key, klen) != 0 || line[klen] != ' ')
+    g_error ("expected a %s line from the Go server, got \"%s\"", key, line);
+  return g_strdup (line + klen + 1);
+}
+
+/* In the child before exec: die with the test (an aborted test leaves no server behind). */
+static void
+server_child_setup (gpointer unused)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+gboolean
+ts2021_fixture_server_start (Ts2021Fixture *f,
+                             const char    *first_arg,
+                             ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cmdline = NULL;
+  g_autofree char *listen = NULL;
+  g_autofree char *pub = NULL;
+  const char *bin = need_server ();
+  const char *arg;
+  va_list ap;
+
+  if (!bin)
+    return FALSE;
+
+  g_ptr_array_add (argv, (char *) bin);
+  g_ptr_array_add (argv, (char *) "-listen");
+  g_ptr_array_add (argv, (char *) "127.0.0.1:0");
+  g_ptr_array_add (argv, (char *) "-timeout");
+  g_ptr_array_add (argv, (char *) SERVER_TIMEOUT);
+  va_start (ap, first_arg);
+  for (arg = first_arg; arg; arg = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  cmdline = g_strjoinv (" ", (char **) argv->pdata);
+  g_test_message ("spawn: %s", cmdline);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDIN_INHERIT);
+  g_subprocess_launcher_set_child_setup (launcher, server_child_setup, NULL, NULL);
+  f->server = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  f->server_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->server));
+  g_data_input_stream_set_newline_type (f->server_out, G_DATA_STREAM_NEWLINE_TYPE_LF);
+
+  listen = ts2021_fixture_server_expect (f, "LISTEN");
+  g_assert_true (g_str_has_prefix (listen, "127.0.0.1:"));
+  f->url = g_strdup_printf ("http://%s", listen);
+  pub = ts2021_fixture_server_expect (f, "PUB");
+  g_assert_cmpuint (strlen (pub), ==, KEY_HEX_LEN);
+  g_assert_true (key_from_hex (f->server_pub, pub, strlen (pub)));
+  return TRUE;
+}
+
+/* ---- dialling ------------------------------------------------------------- */
+
+HyphaeTs2021Conn *
+ts2021_fixture_dial (Ts2021Fixture  *f,
+                     guint16         capver,
+                     const guint8    machine_priv[32],
+                     GCancellable   *cancellable,
+                     GError        **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  hyphae_ts2021_dial_async (f->url, capver, machine_priv, f->server_pub, cancellable,
+                            ts2021_fixture_store_result_cb, f);
+  result = ts2021_fixture_wait_result (f, "the TS2021 dial");
+  return hyphae_ts2021_dial_finish (result, error);
+}
+
+gboolean
+ts2021_fixture_client_start (Ts2021Fixture *f,
+                             const char    *flag,
+                             const char    *value)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *peer = NULL;
+  HyphaeTs2021Conn *conn;
+  guint8 machine_priv[32];
+
+  f->client_started = TRUE;
+  if (!ts2021_fixture_server_start (f, flag, value, NULL))
+    return FALSE;
+  key_generate_private (machine_priv);
+  conn = ts2021_fixture_dial (f, TS2021_FIXTURE_CAPVER, machine_priv, NULL, &error);
+  sodium_memzero (machine_priv, sizeof machine_priv);
+  g_assert_no_error (error);
+  g_assert_nonnull (conn);
+  peer = ts2021_fixture_server_expect (f, "PEER");
+  f->client = hyphae_h2_client_new (conn, "127.0.0.1");
+  g_assert_nonnull (f->client);
+  return TRUE;
+}
