@@ -32,8 +32,17 @@ void mapframe_reader_free(struct mapframe_reader *r);
  * length over the compressed cap, or output over the decoded cap), -EBADMSG
  * (corrupt or truncated zstd: a frame that ends before the message does, or
  * bytes after the frame), -ENOMEM, -EPIPE (dead). When a message completes,
- * the call stops right after it and *msg/*msg_len point at the decoded bytes
+ * the call stops right after it and *msg and *msg_len point at the decoded bytes
  * (valid until the next call; not NUL-terminated).
  */
 int mapframe_read(struct mapframe_reader *r, const uint8_t *buf, size_t len, const uint8_t **msg,
                   size_t *msg_len);
+
+/*
+ * For tests: bytes currently held by the reader (its output buffer plus the
+ * zstd decoder's own allocation), and the high-water mark of that since
+ * mapframe_reader_new(). Bounded by about MAPFRAME_MAX_DECODED plus the
+ * decoder's window (at most 2^27 bytes).
+ */
+size_t mapframe_reader_buffer_size(const struct mapframe_reader *r);
+size_t mapframe_reader_peak_buffer_size(const struct mapframe_reader *r);
