@@ -3,8 +3,11 @@
  * The map long-poll stream's framing (PROTOCOL.md §2.5): u32 little-endian
  * length + that many bytes; one zstd frame per message in zstd mode.
  *
- * Compressed bytes are decoded as they arrive (never buffered): only the
- * 4-byte length prefix and the decoded output are kept. The output buffer
+ * A compressed message is collected whole (≤ MAPFRAME_MAX_COMPRESSED, the
+ * buffer growing as bytes really arrive) and decoded in one pass when its
+ * last byte is in: libzstd's streaming decoder judges some malformed frames
+ * differently depending on how the input is chunked (found by fuzz-mapframe),
+ * and the outcome must not depend on how TCP split the stream. The output buffer
  * grows geometrically from what was actually decoded, capped at
  * MAPFRAME_MAX_DECODED; once it is full, decoding continues into a 1-byte
  * probe and any further byte is -EMSGSIZE. The frame's declared content size
@@ -43,11 +46,14 @@ struct mapframe_reader {
     uint8_t hdr[4];
     size_t hdr_len;
     size_t remaining; /* message bytes still to come */
+    size_t total;     /* the current message's length */
     bool frame_done;  /* zstd: the frame ended (only allowed at the message end) */
     uint8_t fhdr[18]; /* zstd: the message's first bytes (ZSTD_FRAMEHEADERSIZE_MAX) */
     size_t fhdr_len;
     uint8_t *out;
     size_t out_len, out_cap;
+    uint8_t *in;      /* zstd: the compressed message being collected */
+    size_t in_len, in_cap;
     ZSTD_DCtx *dctx;
     size_t peak;
 };
@@ -55,7 +61,7 @@ struct mapframe_reader {
 static size_t
 mf_footprint(const struct mapframe_reader *r)
 {
-    return r->out_cap + (r->dctx ? ZSTD_sizeof_DCtx(r->dctx) : 0);
+    return r->out_cap + r->in_cap + (r->dctx ? ZSTD_sizeof_DCtx(r->dctx) : 0);
 }
 
 static void
@@ -73,6 +79,9 @@ mf_release(struct mapframe_reader *r)
     free(r->out);
     r->out = NULL;
     r->out_len = r->out_cap = 0;
+    free(r->in);
+    r->in = NULL;
+    r->in_len = r->in_cap = 0;
     ZSTD_freeDCtx(r->dctx);
     r->dctx = NULL;
 }
@@ -107,6 +116,30 @@ mf_reserve(struct mapframe_reader *r, size_t want)
     r->out = p;
     r->out_cap = cap;
     mf_note_peak(r);
+    return 0;
+}
+
+/* Append n compressed bytes (the total never exceeds the message length ≤ 16 MiB). */
+static int
+mf_collect(struct mapframe_reader *r, const uint8_t *p, size_t n, size_t total)
+{
+    if (r->in_len + n > r->in_cap) {
+        size_t cap = r->in_cap > MF_MIN_ALLOC ? r->in_cap : MF_MIN_ALLOC;
+        uint8_t *q;
+
+        while (cap < r->in_len + n)
+            cap *= 2;
+        if (cap > total)
+            cap = total;
+        q = realloc(r->in, cap);
+        if (!q)
+            return -ENOMEM;
+        r->in = q;
+        r->in_cap = cap;
+        mf_note_peak(r);
+    }
+    memcpy(r->in + r->in_len, p, n);
+    r->in_len += n;
     return 0;
 }
 
@@ -176,7 +209,7 @@ mf_begin_body(struct mapframe_reader *r, const uint8_t *p, size_t avail)
         ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
     }
     /* The declared content size is a hint only, and only when the header is here already. */
-    unsigned long long fcs = ZSTD_getFrameContentSize(p, avail < r->remaining ? avail : r->remaining);
+    unsigned long long fcs = ZSTD_getFrameContentSize(p, avail);   /* p: the whole message */
     size_t hint = MF_MIN_ALLOC;
     /*
      * Over the cap, the decoder refuses the frame's window (-EMSGSIZE) unless
@@ -282,6 +315,11 @@ mapframe_read(struct mapframe_reader *r, const uint8_t *buf, size_t len, const u
             r->out = NULL;
             r->out_cap = 0;
         }
+        if (r->in_cap > MF_KEEP_MAX) {
+            free(r->in);
+            r->in = NULL;
+            r->in_cap = 0;
+        }
         if (r->dctx && ZSTD_sizeof_DCtx(r->dctx) > MF_KEEP_MAX) {
             ZSTD_freeDCtx(r->dctx);
             r->dctx = NULL;
@@ -312,23 +350,35 @@ mapframe_read(struct mapframe_reader *r, const uint8_t *buf, size_t len, const u
                 r->out_len = 0;
                 goto complete;
             }
-            err = mf_begin_body(r, buf + used, len - used);
-            if (err < 0)
-                return mf_die(r, err);
+            r->in_len = 0;
+            r->total = r->remaining;
+            if (!r->zstd) {
+                err = mf_begin_body(r, buf + used, len - used);
+                if (err < 0)
+                    return mf_die(r, err);
+            }
             r->state = MF_BODY;
             continue;
         }
         /* MF_BODY */
         size_t n = len - used < r->remaining ? len - used : r->remaining;
 
-        err = r->zstd ? mf_decode(r, buf + used, n) : mf_append_raw(r, buf + used, n);
+        err = r->zstd ? mf_collect(r, buf + used, n, r->total) : mf_append_raw(r, buf + used, n);
         if (err < 0)
             return mf_die(r, err);
         used += n;
         r->remaining -= n;
         if (r->remaining == 0) {
-            if (r->zstd && !r->frame_done)
-                return mf_die(r, -EBADMSG); /* the frame is truncated */
+            if (r->zstd) {
+                /* The whole message is here: decode it in one pass. */
+                err = mf_begin_body(r, r->in, r->in_len);
+                if (err == 0)
+                    err = mf_decode(r, r->in, r->in_len);
+                if (err < 0)
+                    return mf_die(r, err);
+                if (!r->frame_done)
+                    return mf_die(r, -EBADMSG); /* the frame is truncated */
+            }
             goto complete;
         }
     }
