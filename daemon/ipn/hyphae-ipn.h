@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "netmap.h"
+
+G_BEGIN_DECLS
+
+/*
+ * HyphaeIpn: the node's state machine (Tailscale's ipn.State), its prefs and
+ * keys, and the glue from control (HyphaeControlClient) to the engine
+ * (WireGuard runner + netcfg). Runs on the GLib main loop.
+ *
+ * State dir layout (files 0600, dir 0700), one profile for now ("default"):
+ *   DIR/prefs.json            the prefs below, written atomically
+ *   DIR/profiles/default/keys machine + node private keys (daemon-owned profile)
+ * Keys given with SetKeys are held in locked memory only and never written.
+ */
+#define HYPHAE_IPN_ERROR (hyphae_ipn_error_quark ())
+GQuark hyphae_ipn_error_quark (void);
+
+typedef enum {
+  HYPHAE_IPN_ERROR_NEEDS_LOGIN,       /* no keys / not logged in for this verb */
+  HYPHAE_IPN_ERROR_UNREACHABLE,       /* control server unreachable */
+  HYPHAE_IPN_ERROR_BAD_AUTH_KEY,      /* control refused the auth key */
+  HYPHAE_IPN_ERROR_INVALID_ARGUMENT,  /* bad URL, unknown exit node, bad key … */
+  HYPHAE_IPN_ERROR_FAILED,            /* anything else (engine, disk) */
+} HyphaeIpnError;
+
+typedef enum {
+  HYPHAE_IPN_STATE_NO_STATE,
+  HYPHAE_IPN_STATE_NEEDS_LOGIN,
+  HYPHAE_IPN_STATE_NEEDS_MACHINE_AUTH,
+  HYPHAE_IPN_STATE_STOPPED,
+  HYPHAE_IPN_STATE_STARTING,
+  HYPHAE_IPN_STATE_RUNNING,
+} HyphaeIpnState;
+
+/* "NoState", "NeedsLogin", "NeedsMachineAuth", "Stopped", "Starting", "Running". */
+const char *hyphae_ipn_state_to_string (HyphaeIpnState state);
+
+typedef struct {
+  gboolean  want_running;
+  char     *control_url;              /* default https://controlplane.tailscale.com */
+  char     *hostname;                 /* "" = the machine's host name */
+  char     *exit_node_id;             /* StableID, "" = none */
+  gboolean  exit_node_allow_lan_access;
+  gboolean  corp_dns;                 /* "Use Tailscale DNS"; default TRUE */
+  gboolean  route_all;                /* accept subnet routes; default FALSE on Linux */
+  gboolean  shields_up;
+} HyphaeIpnPrefs;
+
+/* Which fields of a HyphaeIpnPrefs a SetPrefs call changes. */
+typedef enum {
+  HYPHAE_IPN_PREF_WANT_RUNNING  = 1 << 0,
+  HYPHAE_IPN_PREF_CONTROL_URL   = 1 << 1,
+  HYPHAE_IPN_PREF_HOSTNAME      = 1 << 2,
+  HYPHAE_IPN_PREF_EXIT_NODE_ID  = 1 << 3,
+  HYPHAE_IPN_PREF_EXIT_NODE_ALLOW_LAN_ACCESS = 1 << 4,
+  HYPHAE_IPN_PREF_CORP_DNS      = 1 << 5,
+  HYPHAE_IPN_PREF_ROUTE_ALL     = 1 << 6,
+  HYPHAE_IPN_PREF_SHIELDS_UP    = 1 << 7,
+} HyphaeIpnPrefMask;
+
+typedef struct {
+  const char *state_dir;     /* e.g. /var/lib/hyphae */
+  const char *ifname;        /* TUN name; NULL = "hyphae0" */
+  guint16     listen_port;   /* UDP; 0 = 41641 */
+  const char *uapi_dir;      /* NULL = /var/run/wireguard (wg show works) */
+} HyphaeIpnOptions;
+
+typedef struct {
+  const char *control_url;   /* NULL: keep the pref */
+  const char *auth_key;      /* NULL: reuse registration or go interactive */
+  const char *hostname;      /* NULL: keep the pref */
+  gboolean    unattended;    /* daemon-owned keys in the state dir */
+} HyphaeIpnUpOptions;
+
+#define HYPHAE_TYPE_IPN (hyphae_ipn_get_type ())
+G_DECLARE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, HYPHAE, IPN, GObject)
+
+/*
+ * Properties (notify on change): "state" (HyphaeIpnState as int), "auth-url"
+ * (string, "" when none), "health" (GStrv), "profile" (string).
+ * Signals: "peers-changed" (), "prefs-changed" (), "self-changed" (),
+ * "keys-rotated" (GVariant *a{sv}: "node-key" s privkey:… , "profile" s).
+ *
+ * _new loads prefs and keys; if WantRunning was set and keys exist it starts
+ * (the node comes back after a daemon restart).
+ */
+HyphaeIpn *hyphae_ipn_new (const HyphaeIpnOptions *options,
+                           GError                **error);
+
+/* Completes when authorized (state Starting/Running), when an AuthURL waits
+ * (NeedsLogin with auth-url set), or with a HYPHAE_IPN_ERROR. */
+void     hyphae_ipn_up_async   (HyphaeIpn                *ipn,
+                                const HyphaeIpnUpOptions *options,
+                                GCancellable             *cancellable,
+                                GAsyncReadyCallback       callback,
+                                gpointer                  user_data);
+gboolean hyphae_ipn_up_finish  (HyphaeIpn                *ipn,
+                                GAsyncResult             *result,
+                                GError                  **error);
+/* WantRunning=false: tunnel down, state Stopped; keys and registration kept. */
+gboolean hyphae_ipn_down       (HyphaeIpn *ipn,
+                                GError   **error);
+void     hyphae_ipn_logout_async  (HyphaeIpn           *ipn,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data);
+gboolean hyphae_ipn_logout_finish (HyphaeIpn           *ipn,
+                                   GAsyncResult        *result,
+                                   GError             **error);
+gboolean hyphae_ipn_set_prefs  (HyphaeIpn            *ipn,
+                                const HyphaeIpnPrefs *prefs,
+                                HyphaeIpnPrefMask     mask,
+                                GError              **error);
+/* stable_id "" clears; an unknown or non-exit peer is INVALID_ARGUMENT. */
+gboolean hyphae_ipn_set_exit_node (HyphaeIpn  *ipn,
+                                   const char *stable_id,
+                                   GError    **error);
+/* Keys owned by the desktop app: held in memory only. */
+gboolean hyphae_ipn_set_keys   (HyphaeIpn    *ipn,
+                                const guint8  machine_priv[32],
+                                const guint8  node_priv[32],
+                                GError      **error);
+
+HyphaeIpnState        hyphae_ipn_get_state    (HyphaeIpn *ipn);
+const HyphaeIpnPrefs *hyphae_ipn_get_prefs    (HyphaeIpn *ipn);
+const char           *hyphae_ipn_get_auth_url (HyphaeIpn *ipn);   /* "" when none */
+const char * const   *hyphae_ipn_get_health   (HyphaeIpn *ipn);
+const char           *hyphae_ipn_get_profile  (HyphaeIpn *ipn);
+/* NULL before the first netmap (transfer none). */
+HyphaeNetmap         *hyphae_ipn_get_netmap   (HyphaeIpn *ipn);
+
+/* Per-peer data-plane figures from the WireGuard engine. */
+typedef struct {
+  guint64 rx_bytes;
+  guint64 tx_bytes;
+  gint64  last_handshake_unix;   /* 0 = never */
+  char    endpoint[64];          /* current "ip:port", "" = none */
+} HyphaeIpnPeerStats;
+gboolean hyphae_ipn_get_peer_stats (HyphaeIpn          *ipn,
+                                    const guint8        node_key[32],
+                                    HyphaeIpnPeerStats *out);
+
+G_END_DECLS
