@@ -3,10 +3,9 @@
  * Interop tests for daemon/control/controlbase against an independent TS2021
  * peer written in Go (tests/ts2021/peer.go: github.com/flynn/noise for the
  * Noise IK handshake, framing and big-endian transport nonces written from
- * PROTOCOL.md §1.3–1.4). The peer is built at test start in a temporary
- * directory, offline, in GOPATH mode against Debian's packages
- * (golang-go, golang-github-flynn-noise-dev, golang-golang-x-crypto-dev).
- * Without them the tests skip, unless $CI is set: then they fail.
+ * PROTOCOL.md §1.3–1.4), built by meson offline in GOPATH mode against
+ * Debian's packages (tests/ts2021/meson.build). Without it the tests skip,
+ * unless $CI is set: then they fail.
  *
  *  /controlbase-interop/go-server/...  our C client against the Go server
  *  /controlbase-interop/go-client/...  our C server against the Go client
@@ -37,111 +36,25 @@
 #define VERSION        130
 #define VERSION_STR    "130"
 #define VERSION_NEXT   "131"
-#define GOPATH_DIR     "/usr/share/gocode"
-#define FLYNN_NOISE    GOPATH_DIR "/src/github.com/flynn/noise/state.go"
-#define X_CHACHAPOLY   GOPATH_DIR "/src/golang.org/x/crypto/chacha20poly1305/chacha20poly1305.go"
 #define HOSTILE_TEXT   "hostile: go away"
 
-/* ---- building the Go peer ----------------------------------------------- */
+/* ---- the Go peer ------------------------------------------------------------ */
 
-static char *tmp_dir;
-static char *peer_bin;
-static gboolean peer_tried;
-
-static void
-missing_dependency(const char *what)
-{
-    if (g_getenv("CI"))
-        g_test_fail_printf("CI is set but %s is missing", what);
-    else
-        g_test_skip_printf("%s is missing (install golang-go golang-github-flynn-noise-dev)", what);
-}
-
-/* The path of the built peer, or NULL when the test was skipped or failed. */
+/* meson builds tests/ts2021/peer.go once (tests/ts2021/meson.build) and names it here. */
 static const char *
 need_peer(void)
 {
-    g_autofree char *go = NULL, *src = NULL, *out = NULL, *err = NULL, *cache = NULL;
-    g_auto(GStrv) envp = NULL;
-    g_autoptr(GError) error = NULL;
-    int status;
+    const char *bin = g_getenv("HYPHAE_TS2021_PEER");
 
-    if (peer_bin)
-        return peer_bin;
-    go = g_find_program_in_path("go");
-    if (!go) {
-        missing_dependency("the go compiler");
-        return NULL;
-    }
-    if (!g_file_test(FLYNN_NOISE, G_FILE_TEST_EXISTS)) {
-        missing_dependency(FLYNN_NOISE);
-        return NULL;
-    }
-    if (!g_file_test(X_CHACHAPOLY, G_FILE_TEST_EXISTS)) {
-        missing_dependency(X_CHACHAPOLY);
-        return NULL;
-    }
-    if (peer_tried) {
-        g_test_fail_printf("the Go peer did not build (see the first test's log)");
-        return NULL;
-    }
-    peer_tried = TRUE;
-
-    src = g_test_build_filename(G_TEST_DIST, "..", "ts2021", "peer.go", NULL);
-    if (!g_file_test(src, G_FILE_TEST_EXISTS)) {
-        g_test_fail_printf("%s not found (G_TEST_SRCDIR?)", src);
-        return NULL;
-    }
-    tmp_dir = g_dir_make_tmp("hyphae-ts2021-XXXXXX", &error);
-    g_assert_no_error(error);
-    cache = g_build_filename(tmp_dir, "gocache", NULL);
-    g_autofree char *bin = g_build_filename(tmp_dir, "ts2021-peer", NULL);
-
-    envp = g_get_environ();
-    envp = g_environ_setenv(envp, "GO111MODULE", "off", TRUE);
-    envp = g_environ_setenv(envp, "GOPATH", GOPATH_DIR, TRUE);
-    envp = g_environ_setenv(envp, "GOCACHE", cache, TRUE);
-    envp = g_environ_setenv(envp, "GOFLAGS", "", TRUE);
-    envp = g_environ_setenv(envp, "GOENV", "off", TRUE);
-    envp = g_environ_setenv(envp, "GOPROXY", "off", TRUE);
-    envp = g_environ_setenv(envp, "GOTOOLCHAIN", "local", TRUE);
-    envp = g_environ_setenv(envp, "CGO_ENABLED", "0", TRUE);
-
-    /* peer.go shares its Noise/framing code with control.go via cbase.go. */
-    g_autofree char *cbase = g_test_build_filename(G_TEST_DIST, "..", "ts2021", "cbase.go", NULL);
-    const char *argv[] = { go, "build", "-o", bin, src, cbase, NULL };
-    if (!g_spawn_sync(NULL, (char **)argv, envp, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out,
-                      &err, &status, &error)) {
-        g_test_fail_printf("spawning go build: %s", error->message);
-        return NULL;
-    }
-    if (!g_spawn_check_wait_status(status, &error)) {
-        g_test_message("go build output:\n%s%s", out, err);
-        g_test_fail_printf("go build %s: %s", src, error->message);
-        return NULL;
-    }
-    peer_bin = g_steal_pointer(&bin);
-    g_test_message("built %s", peer_bin);
-    /* Only the binary is needed from now on (and left behind if a test aborts). */
-    {
-        const char *rm[] = { "rm", "-rf", "--", cache, NULL };
-
-        g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
-                     NULL, NULL, NULL, NULL, NULL, NULL);
-    }
-    return peer_bin;
-}
-
-static void
-cleanup_tmp(void)
-{
-    if (!tmp_dir)
-        return;
-    const char *argv[] = { "rm", "-rf", "--", tmp_dir, NULL };
-    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
-                 NULL, NULL, NULL, NULL, NULL, NULL);
-    g_clear_pointer(&tmp_dir, g_free);
-    g_clear_pointer(&peer_bin, g_free);
+    if (bin && g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE))
+        return bin;
+    if (g_getenv("CI"))
+        g_test_fail_printf("CI is set but the Go peer was not built (HYPHAE_TS2021_PEER=%s)",
+                           bin ? bin : "");
+    else
+        g_test_skip("the Go peer was not built (install golang-go golang-github-flynn-noise-dev "
+                    "and reconfigure; HYPHAE_TS2021_PEER)");
+    return NULL;
 }
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -263,7 +176,7 @@ peer_spawn(struct peer *p, const char *const *args)
     g_autoptr(GError) error = NULL;
     g_autofree char *cmdline = NULL;
 
-    g_ptr_array_add(argv, (char *)peer_bin);
+    g_ptr_array_add(argv, (char *)g_getenv("HYPHAE_TS2021_PEER"));
     g_ptr_array_add(argv, (char *)"-timeout");
     g_ptr_array_add(argv, (char *)PEER_TIMEOUT);
     for (; *args; args++)
@@ -276,7 +189,7 @@ peer_spawn(struct peer *p, const char *const *args)
     if (!g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
                                   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
                                   peer_child_setup, NULL, &p->pid, NULL, &p->out_fd, NULL, &error))
-        g_error("spawn %s: %s", peer_bin, error->message);
+        g_error("spawn %s: %s", g_getenv("HYPHAE_TS2021_PEER"), error->message);
     p->buf = g_string_new(NULL);
 }
 
@@ -1015,6 +928,5 @@ main(int argc, char **argv)
     g_test_add_func("/controlbase-interop/go-client/wrong-server-key", test_go_client_wrong_key);
 
     ret = g_test_run();
-    cleanup_tmp();
     return ret;
 }
