@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sched.h>
@@ -54,12 +55,12 @@ struct rx_state {
     struct wg_rx_packet pkts[UDP_BATCH];
 };
 
-struct runner {
+struct wg_runner {
     struct wg_device *dev;
     struct tun tun;
-    const char *uapi_dir;
-    const char *ifname;
+    char *uapi_dir;                 /* NULL: the default */
     int uapi_fd;
+    atomic_int uapi_client_fd;      /* the connection being served, -1 = none */
 
     /* The UDP sockets; rebinding (listen_port) takes the lock for writing.
      * Never held while calling into the device. */
@@ -70,6 +71,7 @@ struct runner {
     int rx_wake_fd;                 /* eventfd: sockets changed or shutdown */
     int tx_wake_fd;                 /* eventfd: shutdown */
 
+    pthread_mutex_t config_lock;    /* one configuration change at a time */
     pthread_mutex_t timer_lock;
     pthread_cond_t timer_cond;
     bool timer_wake;
@@ -82,7 +84,10 @@ struct runner {
     uint64_t spin_ns;               /* see tx_spin_once */
 
     atomic_uint mtu;
-    atomic_bool stop;
+    atomic_bool stop;               /* asked to stop, or a thread gave up */
+    atomic_bool failed;             /* a thread gave up (TUN gone) */
+    pthread_t threads[4];
+    int n_threads;
 };
 
 static uint64_t
@@ -120,7 +125,7 @@ log_msg(const char *fmt, ...)
 static void
 device_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to)
 {
-    struct runner *r = ctx;
+    struct wg_runner *r = ctx;
     struct udp_tx tx = { .data = data, .len = len, .to = to };
 
     pthread_rwlock_rdlock(&r->sock_lock);
@@ -131,7 +136,7 @@ device_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint
 static void
 device_wake(void *ctx)
 {
-    struct runner *r = ctx;
+    struct wg_runner *r = ctx;
 
     pthread_mutex_lock(&r->timer_lock);
     r->timer_wake = true;
@@ -160,7 +165,7 @@ tx_alloc(struct tx_state *t, unsigned int mtu)
 
 /* Read TUN packets until the batch is nearly full or the TUN is empty. */
 static size_t
-tx_read(struct runner *r, struct tx_state *t)
+tx_read(struct wg_runner *r, struct tx_state *t)
 {
     size_t n = 0;
 
@@ -173,6 +178,7 @@ tx_read(struct runner *r, struct tx_state *t)
                 continue;
             if (errno != EAGAIN) {
                 log_msg("TUN read failed: %s; stopping", strerror(errno));
+                atomic_store(&r->failed, true);
                 atomic_store(&r->stop, true);
             }
             break;
@@ -206,7 +212,7 @@ tx_read(struct runner *r, struct tx_state *t)
  * ACKs) then leaves without waking the TX thread, one wakeup less per hop.
  */
 static size_t
-tx_pass(struct runner *r)
+tx_pass(struct wg_runner *r)
 {
     struct tx_state *t = &r->tx;
     unsigned int mtu = atomic_load(&r->mtu);
@@ -247,7 +253,7 @@ tx_pass(struct runner *r)
 static int
 tun_write_cb(void *ctx, const uint8_t *buf, size_t len)
 {
-    struct runner *r = ctx;
+    struct wg_runner *r = ctx;
 
     if (write(r->tun.fd, buf, len) < 0)
         return -errno;
@@ -261,7 +267,7 @@ tun_write_cb(void *ctx, const uint8_t *buf, size_t len)
  * Returns the number of datagrams handled.
  */
 static int
-rx_pass(struct runner *r, int fd)
+rx_pass(struct wg_runner *r, int fd)
 {
     struct rx_state *x = &r->rx;
     struct udp_datagram *dg;
@@ -304,7 +310,7 @@ rx_pass(struct runner *r, int fd)
 static void *
 rx_thread(void *arg)
 {
-    struct runner *r = arg;
+    struct wg_runner *r = arg;
 
     while (!atomic_load(&r->stop)) {
         struct pollfd pfd[3];
@@ -367,7 +373,7 @@ rx_thread(void *arg)
  * turns it off.
  */
 static bool
-tx_spin_once(struct runner *r)
+tx_spin_once(struct wg_runner *r)
 {
     struct pollfd pfd[3];
 
@@ -394,7 +400,7 @@ tx_spin_once(struct runner *r)
 static void *
 tx_thread(void *arg)
 {
-    struct runner *r = arg;
+    struct wg_runner *r = arg;
     uint64_t spin_until = 0, last_tx = 0;
 
     while (!atomic_load(&r->stop)) {
@@ -442,7 +448,7 @@ tx_thread(void *arg)
 static void *
 timer_thread(void *arg)
 {
-    struct runner *r = arg;
+    struct wg_runner *r = arg;
 
     while (!atomic_load(&r->stop)) {
         uint64_t now = now_ns(), next, wait_until;
@@ -479,7 +485,7 @@ timer_thread(void *arg)
 static int
 uapi_get(void *ctx, struct uapi_device_state *out)
 {
-    struct runner *r = ctx;
+    struct wg_runner *r = ctx;
     int ret;
 
     wg_device_lock(r->dev);
@@ -489,17 +495,18 @@ uapi_get(void *ctx, struct uapi_device_state *out)
 }
 
 static void
-wake_rx(struct runner *r)
+wake_fd(int fd)
 {
     uint64_t one = 1;
 
-    (void)!write(r->rx_wake_fd, &one, sizeof(one));
+    (void)!write(fd, &one, sizeof(one));
 }
 
+/* Called with config_lock held: wg(8) and the owner never swap sockets at once. */
 static int
-uapi_set(void *ctx, const struct uapi_set *set)
+apply_locked(void *ctx, const struct uapi_set *set)
 {
-    struct runner *r = ctx;
+    struct wg_runner *r = ctx;
     struct udp_socket fresh = { .fd4 = -1, .fd6 = -1 };
     bool rebind = set->has_listen_port && set->listen_port != r->listen_port;
     uint32_t fwmark = set->has_fwmark ? set->fwmark : r->fwmark;
@@ -527,8 +534,20 @@ uapi_set(void *ctx, const struct uapi_set *set)
             r->fwmark = fwmark;
         }
         pthread_rwlock_unlock(&r->sock_lock);
-        wake_rx(r);
+        wake_fd(r->rx_wake_fd);
     }
+    return ret;
+}
+
+static int
+uapi_set(void *ctx, const struct uapi_set *set)
+{
+    struct wg_runner *r = ctx;
+    int ret;
+
+    pthread_mutex_lock(&r->config_lock);
+    ret = apply_locked(r, set);
+    pthread_mutex_unlock(&r->config_lock);
     return ret;
 }
 
@@ -540,7 +559,7 @@ static const struct uapi_ops runner_uapi_ops = {
 static void *
 uapi_thread(void *arg)
 {
-    struct runner *r = arg;
+    struct wg_runner *r = arg;
 
     while (!atomic_load(&r->stop)) {
         struct timeval tv = { .tv_sec = UAPI_CLIENT_TIMEOUT_S };
@@ -554,13 +573,241 @@ uapi_thread(void *arg)
         /* A client that stalls mid-request must not block the next one forever. */
         setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        (void)uapi_serve(c, &runner_uapi_ops, r);
+        atomic_store(&r->uapi_client_fd, c);
+        /* wg_runner_stop may have shut the listener down just before we
+         * published c: then end this client at once too. */
+        if (!atomic_load(&r->stop))
+            (void)uapi_serve(c, &runner_uapi_ops, r);
+        atomic_store(&r->uapi_client_fd, -1);
         close(c);
     }
     return NULL;
 }
 
-/* ---- setup ------------------------------------------------------------- */
+/* ---- the handle ------------------------------------------------------- */
+
+int
+wg_runner_apply(struct wg_runner *r, const struct uapi_set *set)
+{
+    return uapi_set(r, set);
+}
+
+int
+wg_runner_get(struct wg_runner *r, struct uapi_device_state *out)
+{
+    return uapi_get(r, out);
+}
+
+int
+wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[32],
+                         struct wg_runner_peer_stats *out)
+{
+    struct wg_peer *p;
+
+    memset(out, 0, sizeof(*out));
+    wg_device_lock(r->dev);
+    p = wg_device_lookup_peer(r->dev, public_key);
+    if (p) {
+        out->rx_bytes = p->rx_bytes;
+        out->tx_bytes = p->tx_bytes;
+        out->last_handshake_sec = p->last_handshake_realtime_ns / 1000000000;
+        out->has_endpoint = p->endpoint.addr.sa.sa_family != AF_UNSPEC;
+        out->endpoint = p->endpoint.addr;
+    }
+    wg_device_unlock(r->dev);
+    return p ? 0 : -ENOENT;
+}
+
+uint16_t
+wg_runner_get_listen_port(struct wg_runner *r)
+{
+    uint16_t port;
+
+    pthread_rwlock_rdlock(&r->sock_lock);
+    port = r->listen_port;
+    pthread_rwlock_unlock(&r->sock_lock);
+    return port;
+}
+
+const char *
+wg_runner_get_ifname(struct wg_runner *r)
+{
+    return r->tun.name;
+}
+
+bool
+wg_runner_is_alive(struct wg_runner *r)
+{
+    return !atomic_load(&r->failed);
+}
+
+static void
+runner_free(struct wg_runner *r)
+{
+    if (r->uapi_fd >= 0) {
+        close(r->uapi_fd);
+        uapi_unlink(r->uapi_dir, r->tun.name);
+    }
+    udp_close(&r->sock);
+    tun_close(&r->tun);
+    if (r->dev)
+        wg_device_free(r->dev);
+    if (r->rx_wake_fd >= 0)
+        close(r->rx_wake_fd);
+    if (r->tx_wake_fd >= 0)
+        close(r->tx_wake_fd);
+    for (int i = 0; i < TX_BATCH; i++)
+        free(r->tx.bufs[i]);
+    free(r->tx.read_buf);
+    udp_rx_batch_free(r->rx.batch);
+    offload_gro_free(r->rx.gro);
+    pthread_rwlock_destroy(&r->sock_lock);
+    pthread_mutex_destroy(&r->config_lock);
+    pthread_mutex_destroy(&r->timer_lock);
+    pthread_cond_destroy(&r->timer_cond);
+    pthread_mutex_destroy(&r->tx_lock);
+    pthread_mutex_destroy(&r->rx_lock);
+    free(r->uapi_dir);
+    free(r);
+}
+
+static bool
+start_thread(struct wg_runner *r, void *(*fn)(void *))
+{
+    if (pthread_create(&r->threads[r->n_threads], NULL, fn, r) != 0)
+        return false;
+    r->n_threads++;
+    return true;
+}
+
+int
+wg_runner_start(const struct wg_runner_config *cfg, struct wg_runner **out)
+{
+    struct wg_runner *r;
+    pthread_condattr_t ca;
+    pthread_rwlockattr_t ra;
+    sigset_t all, old;
+    const char *spin = getenv("HYPHAE_SPIN_US");
+    int mtu, ret;
+
+    *out = NULL;
+    if (!cfg->ifname || strlen(cfg->ifname) >= sizeof(r->tun.name))
+        return -EINVAL;
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->tun.fd = r->uapi_fd = r->rx_wake_fd = r->tx_wake_fd = -1;
+    r->sock.fd4 = r->sock.fd6 = -1;
+    atomic_init(&r->uapi_client_fd, -1);
+    r->spin_ns = DEFAULT_SPIN_US * 1000ULL;
+    if (spin)
+        r->spin_ns = strtoull(spin, NULL, 10) * 1000ULL;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&r->sock_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    pthread_mutex_init(&r->config_lock, NULL);
+    pthread_mutex_init(&r->timer_lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->timer_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&r->tx_lock, NULL);
+    pthread_mutex_init(&r->rx_lock, NULL);
+    if (cfg->uapi_dir && !(r->uapi_dir = strdup(cfg->uapi_dir))) {
+        ret = -ENOMEM;
+        goto fail;
+    }
+
+    ret = tun_open(&r->tun, cfg->ifname);
+    if (ret < 0) {
+        log_msg("cannot create TUN %s: %s", cfg->ifname, strerror(-ret));
+        goto fail;
+    }
+    fcntl(r->tun.fd, F_SETFL, fcntl(r->tun.fd, F_GETFL) | O_NONBLOCK);
+    /* wireguard-go's default: 1500 minus the worst-case (IPv6) overhead of 80. */
+    (void)tun_set_mtu(&r->tun, cfg->mtu ? (int)cfg->mtu : WG_DEFAULT_MTU);
+    mtu = tun_get_mtu(&r->tun);
+    atomic_store(&r->mtu, mtu > 0 ? (unsigned int)mtu : WG_DEFAULT_MTU);
+
+    ret = udp_open(&r->sock, cfg->listen_port, cfg->fwmark);
+    if (ret < 0) {
+        log_msg("cannot open UDP socket: %s", strerror(-ret));
+        goto fail;
+    }
+    r->listen_port = r->sock.port;
+    r->fwmark = cfg->fwmark;
+
+    ret = -ENOMEM;
+    r->dev = wg_device_new(device_send, device_wake, r);
+    r->rx_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    r->tx_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!r->dev || r->rx_wake_fd < 0 || r->tx_wake_fd < 0)
+        goto fail;
+    r->dev->mtu = atomic_load(&r->mtu);
+    if (cfg->private_key)
+        wg_device_set_private_key(r->dev, cfg->private_key, now_ns());
+    wg_device_set_up(r->dev, true, now_ns());
+    r->tx.mtu = atomic_load(&r->mtu);
+    r->tx.read_buf = malloc(TUN_MAX_READ);
+    r->rx.batch = udp_rx_batch_new();
+    r->rx.gro = offload_gro_new(r->tun.tso, r->tun.uso);
+    if (r->rx.gro)
+        offload_gro_trust_checksums(r->rx.gro, true);   /* all authenticated by Poly1305 */
+    if (!r->tx.read_buf || tx_alloc(&r->tx, r->tx.mtu) < 0 || !r->rx.batch || !r->rx.gro)
+        goto fail;
+
+    r->uapi_fd = uapi_listen(r->uapi_dir, r->tun.name);
+    if (r->uapi_fd < 0) {
+        ret = r->uapi_fd;
+        log_msg("cannot listen on the UAPI socket: %s", strerror(-ret));
+        goto fail;
+    }
+
+    /* The threads take no signals: those belong to the caller. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    if (!start_thread(r, tx_thread) || !start_thread(r, rx_thread) ||
+        !start_thread(r, timer_thread) || !start_thread(r, uapi_thread)) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        wg_runner_stop(r);
+        return -EAGAIN;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    log_msg("%s up (offloads: vnet_hdr=%d tso=%d uso=%d; udp port %u gso=%d gro=%d)",
+            r->tun.name, r->tun.vnet_hdr, r->tun.tso, r->tun.uso, r->listen_port,
+            r->sock.gso4, r->sock.gro4);
+    *out = r;
+    return 0;
+
+fail:
+    runner_free(r);
+    return ret;
+}
+
+void
+wg_runner_stop(struct wg_runner *r)
+{
+    int c;
+
+    if (!r)
+        return;
+    atomic_store(&r->stop, true);
+    wake_fd(r->rx_wake_fd);
+    wake_fd(r->tx_wake_fd);
+    device_wake(r);
+    /* accept() and a client read return once their sockets are shut down. */
+    if (r->uapi_fd >= 0)
+        shutdown(r->uapi_fd, SHUT_RDWR);
+    c = atomic_load(&r->uapi_client_fd);
+    if (c >= 0)
+        shutdown(c, SHUT_RDWR);
+    for (int i = 0; i < r->n_threads; i++)
+        pthread_join(r->threads[i], NULL);
+    runner_free(r);
+}
+
+/* ---- `hyphaed --wireguard IFNAME` -------------------------------------- */
 
 /* Background by default, like wireguard-go: the parent exits once we are ready. */
 static int
@@ -611,15 +858,12 @@ signal_ready(int *ready_fd, bool ok)
 int
 wg_runner_main(const struct wg_runner_options *opts)
 {
-    static struct runner rr;
-    struct runner *r = &rr;
-    pthread_t tx, rx, tm, ua;
-    pthread_condattr_t ca;
-    pthread_rwlockattr_t ra;
+    struct wg_runner_config cfg = { .ifname = opts->ifname, .uapi_dir = opts->uapi_dir };
+    struct wg_runner *r;
     sigset_t sigs;
-    int ready_fd = -1, sig = 0, mtu, ret;
+    int ready_fd = -1, sig = 0, ret;
 
-    if (strlen(opts->ifname) >= sizeof(r->tun.name)) {
+    if (strlen(opts->ifname) >= IFNAMSIZ) {
         log_msg("interface name too long: %s", opts->ifname);
         return 1;
     }
@@ -628,7 +872,6 @@ wg_runner_main(const struct wg_runner_options *opts)
         return 1;
     }
 
-    /* Threads inherit this mask: only the main thread takes the signals. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
@@ -636,77 +879,15 @@ wg_runner_main(const struct wg_runner_options *opts)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    r->ifname = opts->ifname;
-    r->spin_ns = DEFAULT_SPIN_US * 1000ULL;
-    if (getenv("HYPHAE_SPIN_US"))
-        r->spin_ns = strtoull(getenv("HYPHAE_SPIN_US"), NULL, 10) * 1000ULL;
-    r->uapi_dir = opts->uapi_dir;
-    r->sock.fd4 = r->sock.fd6 = -1;
-    pthread_rwlockattr_init(&ra);
-    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&r->sock_lock, &ra);
-    pthread_mutex_init(&r->timer_lock, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->timer_cond, &ca);
-
-    ret = tun_open(&r->tun, opts->ifname);
+    ret = wg_runner_start(&cfg, &r);
     if (ret < 0) {
-        log_msg("cannot create TUN %s: %s", opts->ifname, strerror(-ret));
-        goto fail;
+        signal_ready(&ready_fd, false);
+        return 1;
     }
-    fcntl(r->tun.fd, F_SETFL, fcntl(r->tun.fd, F_GETFL) | O_NONBLOCK);
-    /* wireguard-go's default: 1500 minus the worst-case (IPv6) overhead of 80. */
-    (void)tun_set_mtu(&r->tun, WG_DEFAULT_MTU);
-    mtu = tun_get_mtu(&r->tun);
-    atomic_store(&r->mtu, mtu > 0 ? (unsigned int)mtu : 1420);
-
-    ret = udp_open(&r->sock, 0, 0);
-    if (ret < 0) {
-        log_msg("cannot open UDP socket: %s", strerror(-ret));
-        goto fail;
-    }
-    r->listen_port = r->sock.port;
-
-    r->dev = wg_device_new(device_send, device_wake, r);
-    r->rx_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    r->tx_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (!r->dev || r->rx_wake_fd < 0 || r->tx_wake_fd < 0) {
-        log_msg("out of memory");
-        goto fail;
-    }
-    r->dev->mtu = atomic_load(&r->mtu);
-    wg_device_set_up(r->dev, true, now_ns());
-    pthread_mutex_init(&r->tx_lock, NULL);
-    r->tx.mtu = atomic_load(&r->mtu);
-    r->tx.read_buf = malloc(TUN_MAX_READ);
-    pthread_mutex_init(&r->rx_lock, NULL);
-    r->rx.batch = udp_rx_batch_new();
-    r->rx.gro = offload_gro_new(r->tun.tso, r->tun.uso);
-    if (r->rx.gro)
-        offload_gro_trust_checksums(r->rx.gro, true);   /* all authenticated by Poly1305 */
-    if (!r->tx.read_buf || tx_alloc(&r->tx, r->tx.mtu) < 0 || !r->rx.batch || !r->rx.gro) {
-        log_msg("out of memory");
-        goto fail;
-    }
-
-    r->uapi_fd = uapi_listen(opts->uapi_dir, opts->ifname);
-    if (r->uapi_fd < 0) {
-        log_msg("cannot listen on the UAPI socket: %s", strerror(-r->uapi_fd));
-        goto fail;
-    }
-    log_msg("%s up (offloads: vnet_hdr=%d tso=%d uso=%d; udp port %u gso=%d gro=%d)",
-            opts->ifname, r->tun.vnet_hdr, r->tun.tso, r->tun.uso, r->listen_port,
-            r->sock.gso4, r->sock.gro4);
-
-    pthread_create(&tx, NULL, tx_thread, r);
-    pthread_create(&rx, NULL, rx_thread, r);
-    pthread_create(&tm, NULL, timer_thread, r);
-    pthread_create(&ua, NULL, uapi_thread, r);
     signal_ready(&ready_fd, true);
 
-    /* Wait for a signal, or for a thread to ask us to stop (TUN gone). */
-    while (!atomic_load(&r->stop)) {
+    /* Wait for a signal, or for the TUN to disappear. */
+    while (wg_runner_is_alive(r)) {
         struct timespec one_s = { .tv_sec = 1 };
 
         sig = sigtimedwait(&sigs, NULL, &one_s);
@@ -715,13 +896,6 @@ wg_runner_main(const struct wg_runner_options *opts)
     }
     if (sig > 0)
         log_msg("%s: signal %d, shutting down", opts->ifname, sig);
-    uapi_unlink(opts->uapi_dir, opts->ifname);
-    /* Sockets and the TUN vanish with the process; the engine holds no other state. */
-    _exit(0);
-
-fail:
-    signal_ready(&ready_fd, false);
-    if (r->tun.fd > 0)
-        tun_close(&r->tun);
-    return 1;
+    wg_runner_stop(r);
+    return 0;
 }

@@ -2,16 +2,58 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "uapi/uapi.h"
 
 /*
- * `hyphaed --wireguard IFNAME`: the bare WireGuard engine on a TUN, driven
- * through the cross-platform UAPI socket like wireguard-go.
+ * The WireGuard engine on a TUN, as a handle (plain C, no GLib).
  *
  * Threads (DESIGN.md "Threads"): TX reads the TUN in batches, seals and sends
  * with UDP GSO; RX receives with UDP GRO, opens and writes coalesced packets
  * to the TUN; a timer thread sleeps until the next WireGuard timer; a UAPI
- * thread serves wg(8); the main thread waits for signals.
+ * thread serves wg(8) on UAPI_DIR/IFNAME.sock. The threads block every
+ * signal: signal handling stays with the caller.
+ *
+ * wg_runner_apply takes the same struct uapi_set a `wg set` request is parsed
+ * into and goes through the same code, so both behave identically.
  */
+struct wg_runner;
+
+struct wg_runner_config {
+    const char *ifname;             /* TUN to create or attach to */
+    uint16_t listen_port;           /* UDP; 0 = random */
+    const uint8_t *private_key;     /* 32 bytes, or NULL for none yet */
+    uint32_t fwmark;                /* SO_MARK on the UDP sockets; 0 = none */
+    const char *uapi_dir;           /* NULL: /var/run/wireguard */
+    unsigned int mtu;               /* 0: 1420, wireguard-go's default */
+};
+
+/* Create the TUN, sockets and UAPI socket, start the threads. 0 or -errno. */
+int wg_runner_start(const struct wg_runner_config *cfg, struct wg_runner **out);
+/* Apply a configuration exactly as a UAPI set=1 request would. 0 or -errno. */
+int wg_runner_apply(struct wg_runner *r, const struct uapi_set *set);
+/* The whole device state as a UAPI get=1 sees it; free with uapi_device_state_clear. */
+int wg_runner_get(struct wg_runner *r, struct uapi_device_state *out);
+
+struct wg_runner_peer_stats {
+    uint64_t rx_bytes;
+    uint64_t tx_bytes;
+    int64_t last_handshake_sec;     /* unix time, 0 = never */
+    bool has_endpoint;
+    union wg_sockaddr endpoint;
+};
+/* One peer's counters without copying the rest; -ENOENT if no such peer. */
+int wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[32],
+                             struct wg_runner_peer_stats *out);
+uint16_t wg_runner_get_listen_port(struct wg_runner *r);
+const char *wg_runner_get_ifname(struct wg_runner *r);
+/* false once a thread stopped on its own (the TUN disappeared). */
+bool wg_runner_is_alive(struct wg_runner *r);
+/* Join the threads, close the TUN and sockets, remove the UAPI socket, free. */
+void wg_runner_stop(struct wg_runner *r);
+
+/* `hyphaed --wireguard IFNAME` / `hyphae-wg IFNAME`. */
 struct wg_runner_options {
     const char *ifname;
     bool foreground;
