@@ -28,7 +28,7 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 	meson setup "$BUILD" "$ROOT" || die "meson setup failed"
 fi
 ninja -C "$BUILD" || die "build failed"
-export HYPHAED=$BUILD/daemon/wireguard/hyphaed
+export HYPHAED=$BUILD/daemon/service/hyphaed
 TESTS_DIR=$ROOT/tests/integration
 . "$TESTS_DIR/lib.sh"
 for c in wg ip ping "$WGT_PY"; do command -v "$c" >/dev/null || die "missing $c"; done

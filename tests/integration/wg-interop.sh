@@ -3,7 +3,7 @@
 # WireGuard interoperability in two network namespaces (after the kernel's netns.sh,
 # RELIABILITY.md §2.2): hyphaed against wireguard-go, both ways round, and against itself.
 #
-#   HYPHAED=build/daemon/wireguard/hyphaed tests/integration/wg-interop.sh
+#   HYPHAED=build/daemon/service/hyphaed tests/integration/wg-interop.sh
 #
 # Environment:
 #   HYPHAED                path of hyphaed (meson sets it)

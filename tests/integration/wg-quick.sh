@@ -3,7 +3,7 @@
 # `WG_QUICK_USERSPACE_IMPLEMENTATION=hyphae-wg wg-quick up CONF` in a network namespace,
 # against a wireguard-go peer brought up by wg-quick in a second namespace.
 #
-#   HYPHAED=build/daemon/wireguard/hyphaed tests/integration/wg-quick.sh
+#   HYPHAED=build/daemon/service/hyphaed tests/integration/wg-quick.sh
 #
 # The implementation under test follows wireguard-go's calling convention:
 # `IMPL IFNAME` serves /var/run/wireguard/IFNAME.sock and goes to the background;
