@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <glib.h>
+
+#include "hyphae-ipn.h"
+#include "netmap.h"
+
+G_BEGIN_DECLS
+
+/*
+ * netmap + prefs → what the engine and the OS should look like. A pure
+ * function of its inputs (no I/O, no clock): the state machine computes it on
+ * every netmap or prefs change and hands it to the WireGuard runner and
+ * netcfg, which diff it against what they have.
+ *
+ * Rules (PROTOCOL.md §2.7, §5; facts from Tailscale's wgengine/wgcfg/nmcfg
+ * and net/routemanager):
+ *  - one WireGuard peer per netmap peer, public key = Node.Key; expired peers
+ *    (Node.Expired or KeyExpiry past, as netmap.c decided at apply time) get
+ *    no WireGuard peer at all, so no traffic;
+ *  - a peer's AllowedIPs: its addresses; its other, non-/0 AllowedIPs only
+ *    with RouteAll; 0.0.0.0/0 and ::/0 only for the one peer whose StableID
+ *    is the ExitNodeID pref;
+ *  - endpoint: the peer's first parseable "ip:port" (direct UDP only for now);
+ *  - TUN addresses: the self node's Addresses;
+ *  - OS routes into the TUN: 100.64.0.0/10 and fd7a:115c:a1e0::/48, the
+ *    RouteAll subnet routes outside those ranges, and 0.0.0.0/0 + ::/0
+ *    whenever an exit node is selected, even when it is not in the netmap
+ *    (no peer carries /0 then, so the engine drops that traffic: the
+ *    blackhole Tailscale keeps instead of leaking to the LAN).
+ */
+typedef struct {
+  guint8   public_key[32];
+  gint64   node_id;
+  char    *stable_id;
+  char   **allowed_ips;       /* canonical "ip/len", NULL-terminated */
+  char    *endpoint;          /* "ip:port" / "[ip6]:port", NULL = none */
+  gboolean is_exit_node;
+} HyphaeEnginePeer;
+
+typedef struct {
+  GPtrArray *peers;           /* HyphaeEnginePeer*, netmap order (by ID) */
+  char     **addresses;       /* self "ip/len" */
+  char     **routes;          /* OS routes into the TUN, "ip/len" */
+  gboolean   exit_node_selected;   /* ExitNodeID pref set */
+  gboolean   exit_node_found;      /* ... and the peer is usable (in netmap, not expired) */
+  gboolean   exit_node_allow_lan_access;
+} HyphaeEngineConfig;
+
+HyphaeEngineConfig *hyphae_engine_config_new  (const HyphaeNetmap   *nm,
+                                                const HyphaeIpnPrefs *prefs,
+                                                const guint8          self_node_pub[32]);
+void                hyphae_engine_config_free (HyphaeEngineConfig *cfg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeEngineConfig, hyphae_engine_config_free)
+
+const HyphaeEnginePeer *hyphae_engine_config_lookup_peer (const HyphaeEngineConfig *cfg,
+                                                          const guint8              key[32]);
+
+/* "ip/len" → family (AF_INET/AF_INET6), 16-byte address, prefix length. */
+gboolean hyphae_parse_prefix   (const char *text,
+                                int        *family,
+                                guint8      addr[16],
+                                guint8     *len);
+/* "ip:port" / "[ip6]:port" → family, address, port (host order). */
+gboolean hyphae_parse_endpoint (const char *text,
+                                int        *family,
+                                guint8      addr[16],
+                                guint16    *port);
+
+/*
+ * The peers as a UAPI set (replace_allowed_ips, keepalive off, zero PSK):
+ * what wg_runner_apply takes. current NULL: replace_peers (a fresh device);
+ * else the device's present state, and peers absent from cfg are removed
+ * one by one, so the peers that stay keep their sessions. Free with
+ * uapi_set_free.
+ */
+struct uapi_set;
+struct uapi_device_state;
+struct uapi_set *hyphae_engine_config_to_uapi (const HyphaeEngineConfig       *cfg,
+                                               const struct uapi_device_state *current);
+
+G_END_DECLS
