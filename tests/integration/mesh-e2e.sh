@@ -1,0 +1,235 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# End to end (issue 3 item 7): two hyphaed join a tailnet run by the Go control
+# server (tests/ts2021/control.go) and talk to each other through it.
+#
+#   HYPHAED=… HYPHAECTL=… tests/integration/mesh-e2e.sh      (meson sets both)
+#
+# Topology (mesh-lib.sh): a hub namespace with a bridge and the control server,
+# two node namespaces A and B, each with its own private system bus, a real
+# polkitd and a hyphaed that the bus activates on the first hyphaectl call.
+#
+# Checks, in order:
+#   hyphaectl up on both (auth key) -> each sees the other (polled, bounded);
+#   addresses: `hyphaectl ip -4` = Self's, 100.64.0.0/10 and fd7a:115c:a1e0::/48,
+#   both on the tunnel interface; ping v4 and v6 both ways; 16 MiB TCP A->B with a
+#   matching sha256; `status --json` on each has the other (HostName, TailscaleIPs
+#   equal to the other's Self, Online true);
+#   uid 65534: `status --json` works (read-only), `down` is refused with the
+#   not-authorized exit code and changes nothing;
+#   control server SIGKILLed: pings keep working both ways, the peer stays listed;
+#   server restarted on the same address and key, with no memory of the nodes
+#   (it keeps no disk state): both nodes register again by themselves and are
+#   Running and see each other again; ping works on the addresses they have now;
+#   `hyphaectl down` on A: Stopped, no tailnet address left on A's tunnel;
+#   `hyphaectl up` on A again: Running, sees B, ping A->B;
+#   both daemons still the processes the bus first activated, no sanitizer report.
+# Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
+set -u
+. "$(dirname "$0")/mesh-lib.sh"
+
+mesh_require
+
+XFER=$WGT_TESTS_DIR/wg-xfer.py
+MIB=16
+BYTES=$((MIB << 20))
+WAIT_UP=60          # hang guards (s): first join, rejoin after the restart, state changes
+WAIT_REJOIN=90
+WAIT_STATE=30
+T0=$(date +%s)
+
+finish() {
+	local a b
+	echo "mesh-e2e: $WGT_PASSES passed, $WGT_FAILS failed in $(($(date +%s) - T0)) s"
+	[ "$WGT_FAILS" = 0 ] && exit 0
+	for a in a b; do mesh_dump "$a"; done
+	for b in "$MESH_DIR"/control.*.err; do
+		[ -s "$b" ] && { wgt_log "--- end of $b:"; tail -n 30 "$b" | sed 's/^/    /' >&2; }
+	done
+	exit 1
+}
+# fatal MSG: a check everything after depends on failed.
+fatal() { wgt_fail "$*"; wgt_log "stopping: the remaining checks depend on this one"; finish; }
+
+# The hyphaed the bus activated in NODE's namespace.
+daemon_pid() {
+	local pid
+	for pid in $(ip netns pids "${MESH_NS[$1]}"); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = hyphaed ] && { echo "$pid"; return 0; }
+	done
+	return 1
+}
+
+# tunnel_addrs NODE: the global addresses on NODE's tunnel interface, one a line.
+tunnel_addrs() {
+	ip -n "${MESH_NS[$1]}" -o addr show dev "$MESH_IF" scope global 2>/dev/null |
+		awk '{ sub(/\/.*/, "", $4); print $4 }'
+}
+
+# in_tailnet4 / in_tailnet6 ADDR: in 100.64.0.0/10 / fd7a:115c:a1e0::/48.
+in_tailnet4() {
+	local IFS=. o1 o2 o3 o4
+	read -r o1 o2 o3 o4 <<<"$1"
+	[ "$o1" = 100 ] && [ "${o2:-0}" -ge 64 ] 2>/dev/null && [ "$o2" -le 127 ] && [ -n "$o4" ]
+}
+in_tailnet6() { case $1 in fd7a:115c:a1e0:*) return 0 ;; esac; return 1; }
+
+# addrs NODE: sets SELF4/SELF6 from NODE's last status.
+addrs() { SELF4=$(mesh_json "$1" self4); SELF6=$(mesh_json "$1" self6); }
+
+# pings4 / pings6 SRC DST_NODE: ping between the addresses both nodes have now.
+ping_to() { wgt_ping "${MESH_NS[$1]}" "$2"; }
+
+# xfer SRC DST_ADDR DST_NODE: 16 MiB TCP with sha256 (wg-xfer.py), both ends bounded.
+xfer() {
+	local src=$1 addr=$2 dst=$3 i s r rpid
+	rm -f "$MESH_DIR"/xfer.*
+	timeout 90 ip netns exec "${MESH_NS[$dst]}" "$WGT_PY" "$XFER" recv "$addr" 5001 "$MESH_DIR/xfer.ready" \
+		>"$MESH_DIR/xfer.recv" 2>&1 &
+	rpid=$!
+	for i in $(seq 100); do [ -e "$MESH_DIR/xfer.ready" ] && break; sleep 0.1; done
+	timeout 90 ip netns exec "${MESH_NS[$src]}" "$WGT_PY" "$XFER" send "$addr" 5001 "$BYTES" \
+		>"$MESH_DIR/xfer.send" 2>&1
+	wait "$rpid"
+	s=$(tail -n1 "$MESH_DIR/xfer.send"); r=$(tail -n1 "$MESH_DIR/xfer.recv")
+	XFER_DETAIL="sent '$s', received '$r'"
+	[ -n "$s" ] && [ "$s" = "$r" ] && [ "${s%% *}" = "$BYTES" ]
+}
+
+# check_peer LABEL NODE OTHER: NODE's last status lists OTHER (by HostName) with
+# the addresses OTHER's own status gives itself, and Online true.
+check_peer() {
+	local p want
+	p=$(mesh_json "$2" peer "${MESH_HOST[$3]}")
+	want="$(mesh_json "$3" self4) $(mesh_json "$3" self6) True"
+	wgt_check "$1 (v4 v6 Online: got '$p', want '$want')" [ "$p" = "$want" ]
+}
+
+# ---------------------------------------------------------------- bring-up
+
+mesh_topology || fatal "topology: hub bridge and two node namespaces"
+mesh_server_start || fatal "control server starts in the hub on $MESH_URL"
+wgt_check "control server answers /key from A and from B" \
+	eval 'mesh_key_ok "$MESH_NS_A" && mesh_key_ok "$MESH_NS_B"'
+mesh_install_policy || fatal "install the polkit actions into $MESH_POLKIT_ACTIONS"
+mesh_bus_start a && mesh_bus_start b || fatal "a private system bus and polkitd in A and in B"
+wgt_pass "setup: hub + server, buses and polkitd in A and B (${MESH_NS_HUB}, $MESH_NS_A, $MESH_NS_B)"
+
+for n in a b; do
+	N=${n^^}
+	mesh_up "$n" >"$MESH_DIR/$n.up.out" 2>&1
+	rc=$?
+	sed 's/^/    /' "$MESH_DIR/$n.up.out"
+	[ "$rc" = 0 ] || fatal "hyphaectl up on $N (exit $rc)"
+	wgt_pass "hyphaectl up on $N (hostname ${MESH_HOST[$n]})"
+done
+DPID_A=$(daemon_pid a) && DPID_B=$(daemon_pid b) ||
+	fatal "hyphaed was activated in both namespaces (A '${DPID_A:-}', B '${DPID_B:-}')"
+
+mesh_wait a "$WAIT_UP" mesh_sees a b || fatal "A is Running and sees B within ${WAIT_UP} s (state '$(mesh_json a state)')"
+mesh_wait b "$WAIT_UP" mesh_sees b a || fatal "B is Running and sees A within ${WAIT_UP} s (state '$(mesh_json b state)')"
+wgt_pass "A and B are Running and see each other ($(($(date +%s) - T0)) s after start)"
+
+addrs a; A4=$SELF4 A6=$SELF6
+addrs b; B4=$SELF4 B6=$SELF6
+wgt_check "tailnet addresses: A $A4 $A6, B $B4 $B6 (100.64.0.0/10, fd7a:115c:a1e0::/48, distinct)" \
+	eval 'in_tailnet4 "$A4" && in_tailnet4 "$B4" && in_tailnet6 "$A6" && in_tailnet6 "$B6" && [ "$A4" != "$B4" ]'
+for n in a b; do
+	s4=$(mesh_json "$n" self4)
+	ip4=$(mesh_ctl "$n" ip -4 2>&1)
+	wgt_check "hyphaectl ip -4 on ${n^^} prints Self's address ('$ip4')" [ "$ip4" = "$s4" ]
+	s6=$(mesh_json "$n" self6)
+	got=$(tunnel_addrs "$n" | tr '\n' ' ')
+	wgt_check "${n^^}'s $MESH_IF carries $s4 and $s6 (has: $got)" \
+		eval 'tunnel_addrs "$n" | grep -qxF "$s4" && tunnel_addrs "$n" | grep -qxF "$s6"'
+done
+
+# ---------------------------------------------------------------- data plane
+
+wgt_check "ping IPv4 A->B ($B4)" ping_to a "$B4"
+wgt_check "ping IPv4 B->A ($A4)" ping_to b "$A4"
+wgt_check "ping IPv6 A->B ($B6)" ping_to a "$B6"
+wgt_check "ping IPv6 B->A ($A6)" ping_to b "$A6"
+t0=$(date +%s.%N)
+if xfer a "$B4" b; then
+	wgt_pass "$MIB MiB TCP A->B over the tailnet, sha256 matches ($(awk -v a="$t0" -v b="$(date +%s.%N)" \
+		-v n="$BYTES" 'BEGIN { printf "%.2f s, %.0f Mbit/s", b - a, n * 8 / (b - a) / 1e6 }'))"
+else
+	wgt_fail "$MIB MiB TCP A->B over the tailnet, sha256 matches: $XFER_DETAIL"
+fi
+
+# ---------------------------------------------------------------- status --json
+
+mesh_status a; mesh_status b
+check_peer "status --json on A: Peer has B's HostName, TailscaleIPs, Online" a b
+check_peer "status --json on B: Peer has A's HostName, TailscaleIPs, Online" b a
+
+# ---------------------------------------------------------------- polkit
+
+out=$(mesh_ctl_nobody a status --json 2>&1 >/dev/null)
+wgt_check "uid 65534 may read status --json (read-only) ${out:+($out)}" \
+	eval 'mesh_ctl_nobody a status --json >/dev/null 2>&1'
+out=$(mesh_ctl_nobody a down 2>&1)
+rc=$?
+echo "    uid 65534: hyphaectl down -> exit $rc: $out"
+wgt_check "uid 65534: hyphaectl down is refused with the not-authorized exit code $MESH_EXIT_NOT_AUTHORIZED (got $rc)" \
+	[ "$rc" = "$MESH_EXIT_NOT_AUTHORIZED" ]
+mesh_status a
+wgt_check "after the refused down A is still Running ('$(mesh_json a state)') and its tunnel works" \
+	eval 'mesh_is_running a && tunnel_addrs a | grep -qxF "$A4" && ping_to a "$B4"'
+
+# ---------------------------------------------------------------- control outage
+
+mesh_server_kill
+wgt_pass "control server SIGKILLed"
+wgt_check "without control: ping IPv4 A->B" ping_to a "$B4"
+wgt_check "without control: ping IPv4 B->A" ping_to b "$A4"
+wgt_check "without control: ping IPv6 A->B" ping_to a "$B6"
+mesh_status a
+wgt_check "without control: A still lists B (previous netmap kept)" eval '[ -n "$(mesh_json a peer "${MESH_HOST[b]}")" ]'
+
+# Same address, same Noise key, empty memory: the nodes' map polls are answered
+# for a machine the server does not know, and each node must register again
+# (with the auth key it was given) and poll the map afresh.
+mesh_server_start || fatal "control server restarts on $MESH_URL with the same key"
+wgt_pass "control server restarted (same address and key, no memory of the nodes)"
+mesh_wait a "$WAIT_REJOIN" mesh_sees a b ||
+	fatal "after the restart A is Running and sees B within ${WAIT_REJOIN} s (state '$(mesh_json a state)')"
+mesh_wait b "$WAIT_REJOIN" mesh_sees b a ||
+	fatal "after the restart B is Running and sees A within ${WAIT_REJOIN} s (state '$(mesh_json b state)')"
+wgt_pass "after the restart both are Running and see each other again"
+addrs a; A4=$SELF4 A6=$SELF6
+addrs b; B4=$SELF4 B6=$SELF6
+wgt_check "after the restart: the server registered both nodes again" \
+	eval '[ "$(grep -c "^REGISTER " "$MESH_SERVER_OUT")" -ge 2 ]'
+mesh_status a; mesh_status b
+check_peer "after the restart: A's entry for B" a b
+check_peer "after the restart: B's entry for A" b a
+wgt_check "after the restart: ping IPv4 A->B ($B4)" ping_to a "$B4"
+wgt_check "after the restart: ping IPv6 B->A ($A6)" ping_to b "$A6"
+
+# ---------------------------------------------------------------- down / up
+
+mesh_ctl a down >"$MESH_DIR/a.down.out" 2>&1
+rc=$?
+wgt_check "hyphaectl down on A (exit $rc: $(tr '\n' ' ' <"$MESH_DIR/a.down.out"))" [ "$rc" = 0 ]
+wgt_check "after down A is Stopped within ${WAIT_STATE} s" \
+	mesh_wait a "$WAIT_STATE" eval '[ "$(mesh_json a state)" = Stopped ]'
+left=$(tunnel_addrs a | tr '\n' ' ')
+wgt_check "after down no tailnet address is left on A's $MESH_IF (has: '$left')" \
+	eval '! tunnel_addrs a | grep -qxF -e "$A4" -e "$A6"'
+mesh_up a >"$MESH_DIR/a.up2.out" 2>&1
+rc=$?
+wgt_check "hyphaectl up on A again (exit $rc)" [ "$rc" = 0 ]
+wgt_check "A is Running and sees B again within ${WAIT_UP} s" mesh_wait a "$WAIT_UP" mesh_sees a b
+addrs a
+wgt_check "after up again: ping IPv4 A->B ($B4)" ping_to a "$B4"
+wgt_check "after up again: ping IPv4 B->A (${SELF4:-?})" ping_to b "${SELF4:-0.0.0.0}"
+
+# ---------------------------------------------------------------- daemons' health
+
+wgt_check "both hyphaed are the processes first activated (A $DPID_A, B $DPID_B)" \
+	eval '[ "$(daemon_pid a)" = "$DPID_A" ] && [ "$(daemon_pid b)" = "$DPID_B" ]'
+wgt_check "no sanitizer report in the daemons' logs" \
+	eval '! grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$MESH_DIR"/[ab]/bus.log'
+finish

@@ -1,0 +1,347 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for a local tailnet in network namespaces: tests/integration/mesh-e2e.sh
+# and tests/demo.sh source it (from bash).  It sources lib.sh (PASS/FAIL lines,
+# namespace bookkeeping, the cleanup trap) and adds:
+#
+#   netns $MESH_NS_HUB: bridge br0 10.203.0.1/24, the Go control server
+#                       (tests/ts2021/control.go) on http://10.203.0.1:$MESH_PORT
+#   netns $MESH_NS_A:   eth0 10.203.0.2/24 (veth to br0), a private system bus with
+#                       a real polkitd, hyphaed activated on it, tunnel $MESH_IF
+#   netns $MESH_NS_B:   the same with 10.203.0.3
+#
+# The nodes reach each other directly over the bridge (no DERP yet), and reach
+# control only over it.  Each node's bus, state dir and logs live in
+# $MESH_DIR/<node>/ (mode 755: polkitd runs as user polkitd and must reach the
+# socket).  Everything is removed on exit, whatever the exit path.
+#
+# Environment (meson sets them; tests/demo.sh sets them from its build dir):
+#   HYPHAED                hyphaed
+#   HYPHAECTL              hyphaectl
+#   HYPHAE_TS2021_CONTROL  the built Go control server (built here when unset)
+#   HYPHAE_DATA_DIR        data/ of the source tree (bus policy, polkit actions)
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+MESH_NS_HUB=hyH$WGT_ID
+MESH_NS_A=$WGT_NS_A
+MESH_NS_B=$WGT_NS_B
+MESH_IF=${MESH_IF:-hyphae0}           # the daemon's tunnel (its own namespace each)
+MESH_HUB_IP=10.203.0.1
+MESH_IP_A=10.203.0.2
+MESH_IP_B=10.203.0.3
+MESH_PORT=8080                        # control, inside the hub namespace only
+MESH_URL=http://$MESH_HUB_IP:$MESH_PORT
+MESH_AUTHKEY=tskey-mesh-$WGT_ID
+MESH_BUS_NAME=io.github.hyphae.Mesh1
+MESH_DATA_DIR=${HYPHAE_DATA_DIR:-$(cd "$WGT_TESTS_DIR/../../data" && pwd)}
+MESH_POLKIT_ACTIONS=/usr/share/polkit-1/actions
+MESH_POLKITD=/usr/lib/polkit-1/polkitd
+# Exit code of hyphaectl for "not authorized" (src/cli: 4, like EX_NOPERM's spirit;
+# overridable until the CLI's table is final).
+MESH_EXIT_NOT_AUTHORIZED=${MESH_EXIT_NOT_AUTHORIZED:-4}
+
+MESH_DIR=$(mktemp -d /tmp/hyphae-mesh.XXXXXX)
+chmod 755 "$MESH_DIR"
+MESH_SERVER_PID=
+MESH_SERVER_RUN=0
+MESH_SERVER_OUT=
+MESH_SERVER_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+MESH_POLICY_INSTALLED=          # the .policy file we put into $MESH_POLKIT_ACTIONS
+MESH_POLICY_BACKUP=             # what was there before, restored on exit
+declare -A MESH_NS=([a]=$MESH_NS_A [b]=$MESH_NS_B)
+declare -A MESH_HOST=([a]=node-a-$WGT_ID [b]=node-b-$WGT_ID)
+declare -A MESH_BUS_PID=() MESH_POLKIT_PID=()
+
+# ---------------------------------------------------------------- cleanup
+
+# Runs before lib.sh's cleanup (which kills what is left in our namespaces and
+# deletes them).
+mesh_cleanup() {
+	local rc=$? n
+	[ -n "$MESH_SERVER_PID" ] && wgt_kill_pid "$MESH_SERVER_PID"
+	for n in "${!MESH_POLKIT_PID[@]}"; do wgt_kill_pid "${MESH_POLKIT_PID[$n]}"; done
+	for n in "${!MESH_BUS_PID[@]}"; do wgt_kill_pid "${MESH_BUS_PID[$n]}"; done
+	if [ -n "$MESH_POLICY_INSTALLED" ]; then
+		if [ -n "$MESH_POLICY_BACKUP" ]; then
+			mv -f "$MESH_POLICY_BACKUP" "$MESH_POLICY_INSTALLED"
+		else
+			rm -f "$MESH_POLICY_INSTALLED"
+		fi
+	fi
+	if [ -n "${WGT_KEEP_TMP:-}" ]; then wgt_log "kept $MESH_DIR"; else rm -rf "$MESH_DIR"; fi
+	(exit "$rc")
+	wgt_cleanup
+}
+trap mesh_cleanup EXIT
+
+# ---------------------------------------------------------------- requirements
+
+mesh_require() {
+	wgt_require_root
+	wgt_require_cmds ip ping timeout setpriv dbus-daemon gdbus "$WGT_PY"
+	[ -x "$MESH_POLKITD" ] || wgt_cannot_run "no $MESH_POLKITD (package polkitd)"
+	[ -n "${HYPHAED:-}" ] && [ -x "$HYPHAED" ] || wgt_cannot_run "HYPHAED is not an executable ('${HYPHAED:-}')"
+	[ -n "${HYPHAECTL:-}" ] && [ -x "$HYPHAECTL" ] || wgt_cannot_run "HYPHAECTL is not an executable ('${HYPHAECTL:-}')"
+	[ -f "$(mesh_data_file policy)" ] || wgt_cannot_run "no polkit actions file in $MESH_DATA_DIR"
+	[ -f "$(mesh_data_file conf)" ] || wgt_cannot_run "no D-Bus policy file in $MESH_DATA_DIR"
+}
+
+# mesh_data_file policy|conf: the polkit actions / bus policy file in data/.
+mesh_data_file() {
+	case $1 in
+	policy) echo "$MESH_DATA_DIR/io.github.hyphae.policy" ;;
+	conf) echo "$MESH_DATA_DIR/$MESH_BUS_NAME.conf" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- topology
+
+# Hub with a bridge; A and B each joined to it by a veth.
+mesh_topology() {
+	local n ns ip
+	wgt_netns_add "$MESH_NS_HUB" || return 1
+	ip -n "$MESH_NS_HUB" link add br0 type bridge || return 1
+	ip -n "$MESH_NS_HUB" addr add "$MESH_HUB_IP/24" dev br0 || return 1
+	ip -n "$MESH_NS_HUB" link set br0 up || return 1
+	for n in a b; do
+		ns=${MESH_NS[$n]}
+		if [ "$n" = a ]; then ip=$MESH_IP_A; else ip=$MESH_IP_B; fi
+		wgt_netns_add "$ns" || return 1
+		ip link add eth0 netns "$ns" type veth peer name "p$n" netns "$MESH_NS_HUB" || return 1
+		ip -n "$MESH_NS_HUB" link set "p$n" master br0 up || return 1
+		ip -n "$ns" addr add "$ip/24" dev eth0 || return 1
+		ip -n "$ns" link set eth0 up || return 1
+	done
+}
+
+# ---------------------------------------------------------------- control server
+
+# Path of the Go control server; built offline into $MESH_DIR when meson did not.
+mesh_server_bin() {
+	if [ -n "${HYPHAE_TS2021_CONTROL:-}" ] && [ -x "$HYPHAE_TS2021_CONTROL" ]; then
+		echo "$HYPHAE_TS2021_CONTROL"; return 0
+	fi
+	local src=$WGT_TESTS_DIR/../ts2021 bin=$MESH_DIR/ts2021-control
+	if [ ! -x "$bin" ]; then
+		command -v go >/dev/null || { wgt_log "no go compiler (package golang-go)"; return 1; }
+		env GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$MESH_DIR/gocache" GOFLAGS= \
+			GOENV=off GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 HOME="$MESH_DIR" \
+			go build -o "$bin" "$src/control.go" "$src/cbase.go" >&2 || return 1
+		rm -rf "$MESH_DIR/gocache"
+	fi
+	echo "$bin"
+}
+
+# mesh_server_line KEY: value of the server's first "KEY value" line on stdout.
+mesh_server_line() {
+	awk -v k="$1" '$1 == k { sub(/^[^ ]+ /, ""); print; exit }' "$MESH_SERVER_OUT" 2>/dev/null
+}
+
+# mesh_server_start: start the control server in the hub (same key and port every
+# time, so a restart looks like the same server to the nodes) and wait ≤ 20 s
+# for its LISTEN line.
+mesh_server_start() {
+	local bin i
+	bin=$(mesh_server_bin) || return 1
+	MESH_SERVER_RUN=$((MESH_SERVER_RUN + 1))
+	MESH_SERVER_OUT=$MESH_DIR/control.$MESH_SERVER_RUN.out
+	: >"$MESH_SERVER_OUT"
+	ip netns exec "$MESH_NS_HUB" "$bin" -listen "$MESH_HUB_IP:$MESH_PORT" -key "$MESH_SERVER_KEY" \
+		-auth-key "$MESH_AUTHKEY" -timeout 1h "$@" \
+		>"$MESH_SERVER_OUT" 2>"$MESH_DIR/control.$MESH_SERVER_RUN.err" &
+	MESH_SERVER_PID=$!
+	for i in $(seq 200); do
+		[ -n "$(mesh_server_line LISTEN)" ] && return 0
+		kill -0 "$MESH_SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wgt_log "control server did not start:"
+	sed 's/^/    /' "$MESH_DIR/control.$MESH_SERVER_RUN.err" >&2
+	return 1
+}
+
+# mesh_server_kill: SIGKILL, as a crash would.
+mesh_server_kill() {
+	[ -n "$MESH_SERVER_PID" ] || return 1
+	kill -KILL "$MESH_SERVER_PID" 2>/dev/null
+	wait "$MESH_SERVER_PID" 2>/dev/null
+	MESH_SERVER_PID=
+}
+
+# mesh_key_ok NS: the control server answers /key from inside NS (python: no curl here).
+mesh_key_ok() {
+	ip netns exec "$1" "$WGT_PY" -c '
+import json, sys, urllib.request
+k = json.load(urllib.request.urlopen(sys.argv[1] + "/key?v=130", timeout=10))
+sys.exit(0 if k.get("publicKey", "").startswith("mkey:") else 1)' "$MESH_URL"
+}
+
+# ---------------------------------------------------------------- node buses
+
+mesh_bus_addr() { echo "unix:path=$MESH_DIR/$1/system_bus_socket"; }
+
+# mesh_install_policy: polkitd reads actions only from /usr/share/polkit-1/actions.
+# Ours goes there for the test's lifetime; a different file already there is kept
+# aside and put back on exit.
+mesh_install_policy() {
+	local src dst
+	src=$(mesh_data_file policy)
+	dst=$MESH_POLKIT_ACTIONS/${src##*/}
+	[ -f "$dst" ] && cmp -s "$src" "$dst" && return 0
+	if [ -e "$dst" ]; then
+		MESH_POLICY_BACKUP=$MESH_DIR/policy.orig
+		cp -p "$dst" "$MESH_POLICY_BACKUP" || return 1
+	fi
+	MESH_POLICY_INSTALLED=$dst
+	install -m 644 "$src" "$dst"
+}
+
+# mesh_bus_start NODE: a private system bus inside NODE's namespace that activates
+# hyphaed with NODE's state dir, and a real polkitd on it (TESTING.md).
+mesh_bus_start() {
+	local n=$1 ns=${MESH_NS[$1]} d=$MESH_DIR/$1 i addr
+	mkdir -p "$d/services" "$d/system.d" "$d/state" && chmod 755 "$d" && chmod 700 "$d/state" || return 1
+	cp "$(mesh_data_file conf)" "$d/system.d/" || return 1
+	cat >"$d/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$d/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>$d/services</servicedir>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
+    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
+          send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <include>/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf</include>
+  <includedir>$d/system.d</includedir>
+</busconfig>
+EOF
+	# No User=: without a servicehelper it would be ignored anyway (runs as root).
+	cat >"$d/services/$MESH_BUS_NAME.service" <<EOF
+[D-BUS Service]
+Name=$MESH_BUS_NAME
+Exec=$HYPHAED --state-dir $d/state --ifname $MESH_IF
+EOF
+	# The activated hyphaed inherits the bus's environment and its stderr.
+	ip netns exec "$ns" dbus-daemon --config-file="$d/bus.conf" --nofork --print-address=1 \
+		>"$d/bus.addr" 2>"$d/bus.log" </dev/null &
+	MESH_BUS_PID[$n]=$!
+	for i in $(seq 100); do
+		[ -s "$d/bus.addr" ] && break
+		kill -0 "${MESH_BUS_PID[$n]}" 2>/dev/null || { cat "$d/bus.log" >&2; return 1; }
+		sleep 0.1
+	done
+	[ -S "$d/system_bus_socket" ] || { wgt_log "node $n: no bus socket"; return 1; }
+	ip netns exec "$ns" env DBUS_SYSTEM_BUS_ADDRESS="$(mesh_bus_addr "$n")" \
+		"$MESH_POLKITD" --no-debug >"$d/polkitd.log" 2>&1 </dev/null &
+	MESH_POLKIT_PID[$n]=$!
+	ip netns exec "$ns" env DBUS_SYSTEM_BUS_ADDRESS="$(mesh_bus_addr "$n")" \
+		gdbus wait --system --timeout 20 org.freedesktop.PolicyKit1 || {
+		wgt_log "node $n: polkitd did not appear on the bus"; cat "$d/polkitd.log" >&2; return 1; }
+}
+
+# ---------------------------------------------------------------- hyphaectl
+
+# mesh_ctl NODE ARGS...: hyphaectl as root inside NODE's namespace, on NODE's bus.
+mesh_ctl() {
+	local n=$1; shift
+	timeout 90 ip netns exec "${MESH_NS[$n]}" env DBUS_SYSTEM_BUS_ADDRESS="$(mesh_bus_addr "$n")" \
+		"$HYPHAECTL" "$@"
+}
+
+# mesh_ctl_nobody NODE ARGS...: the same as uid/gid 65534 with no groups.
+mesh_ctl_nobody() {
+	local n=$1; shift
+	timeout 90 ip netns exec "${MESH_NS[$n]}" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env DBUS_SYSTEM_BUS_ADDRESS="$(mesh_bus_addr "$n")" "$HYPHAECTL" "$@"
+}
+
+# mesh_up NODE [ARGS...]: `hyphaectl up` against the hub's control server.
+mesh_up() {
+	local n=$1; shift
+	mesh_ctl "$n" up --login-server "$MESH_URL" --auth-key "$MESH_AUTHKEY" \
+		--hostname "${MESH_HOST[$n]}" "$@"
+}
+
+# mesh_status NODE: `hyphaectl status --json` into $MESH_DIR/NODE.status.json.
+mesh_status() {
+	mesh_ctl "$1" status --json >"$MESH_DIR/$1.status.json" 2>"$MESH_DIR/$1.status.err"
+}
+
+# mesh_json NODE QUERY: evaluate a query on NODE's last status JSON (python).
+#   state        BackendState
+#   self4 self6  Self's first IPv4 / IPv6 TailscaleIP
+#   peer HOST    "<v4> <v6> <Online>" of the peer whose HostName is HOST, or nothing
+mesh_json() {
+	"$WGT_PY" - "$MESH_DIR/$1.status.json" "${@:2}" <<'EOF'
+import json, sys
+try:
+    with open(sys.argv[1]) as f:
+        st = json.load(f)
+except (OSError, ValueError):
+    sys.exit(1)
+q = sys.argv[2]
+
+def ips(node, v6):
+    for a in (node or {}).get("TailscaleIPs") or []:
+        if (":" in a) == v6:
+            return a
+    return ""
+
+if q == "state":
+    print(st.get("BackendState", ""))
+elif q in ("self4", "self6"):
+    print(ips(st.get("Self"), q == "self6"))
+elif q == "peer":
+    for p in (st.get("Peer") or {}).values():
+        if p.get("HostName") == sys.argv[3]:
+            print(ips(p, False), ips(p, True), p.get("Online"))
+            break
+EOF
+}
+
+# mesh_wait NODE SECONDS CONDITION...: poll NODE's status until CONDITION (a shell
+# command run after each poll) holds; a hang guard, not a delay: polling stops as
+# soon as it holds.
+mesh_wait() {
+	local n=$1 secs=$2 end; shift 2
+	end=$(($(date +%s) + secs))
+	while :; do
+		mesh_status "$n" && "$@" && return 0
+		[ "$(date +%s)" -ge "$end" ] && return 1
+		sleep 0.2
+	done
+}
+
+mesh_is_running() { [ "$(mesh_json "$1" state)" = Running ]; }
+mesh_sees() {   # mesh_sees NODE OTHER: Running, and OTHER is a peer with addresses
+	local p
+	mesh_is_running "$1" || return 1
+	p=$(mesh_json "$1" peer "${MESH_HOST[$2]}")
+	[ -n "$p" ] && [ "${p%% *}" != "" ]
+}
+
+# mesh_dump NODE: the end of NODE's logs (bus + activated hyphaed, polkitd).
+mesh_dump() {
+	local d=$MESH_DIR/$1 f
+	for f in "$d/bus.log" "$d/polkitd.log" "$d.status.err"; do
+		[ -s "$f" ] || continue
+		wgt_log "--- last lines of $f:"
+		tail -n "${2:-30}" "$f" | sed 's/^/    /' >&2
+	done
+}
