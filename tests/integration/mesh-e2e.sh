@@ -111,8 +111,7 @@ mesh_topology || fatal "topology: hub bridge and two node namespaces"
 mesh_server_start || fatal "control server starts in the hub on $MESH_URL"
 wgt_check "control server answers /key from A and from B" \
 	eval 'mesh_key_ok "$MESH_NS_A" && mesh_key_ok "$MESH_NS_B"'
-mesh_install_policy || fatal "install the polkit actions into $MESH_POLKIT_ACTIONS"
-mesh_bus_start a && mesh_bus_start b || fatal "a private system bus and polkitd in A and in B"
+mesh_buses || fatal "polkit actions installed; a private system bus and polkitd in A and in B"
 wgt_pass "setup: hub + server, buses and polkitd in A and B (${MESH_NS_HUB}, $MESH_NS_A, $MESH_NS_B)"
 
 for n in a b; do

@@ -11,8 +11,8 @@
 #
 # The nodes reach each other directly over the bridge (no DERP yet), and reach
 # control only over it.  Each node's bus, state dir and logs live in
-# $MESH_DIR/<node>/ (mode 755: polkitd runs as user polkitd and must reach the
-# socket).  Everything is removed on exit, whatever the exit path.
+# $MESH_DIR/<node>/ (dbus-lib.sh; bus.log has the activated hyphaed's stderr).
+# Everything is removed on exit, whatever the exit path.
 #
 # Environment (meson sets them; tests/demo.sh sets them from its build dir):
 #   HYPHAED                hyphaed
@@ -34,23 +34,20 @@ MESH_URL=http://$MESH_HUB_IP:$MESH_PORT
 MESH_AUTHKEY=tskey-mesh-$WGT_ID
 MESH_BUS_NAME=io.github.hyphae.Mesh1
 MESH_DATA_DIR=${HYPHAE_DATA_DIR:-$(cd "$WGT_TESTS_DIR/../../data" && pwd)}
-MESH_POLKIT_ACTIONS=/usr/share/polkit-1/actions
-MESH_POLKITD=/usr/lib/polkit-1/polkitd
 # Exit code of hyphaectl for "not authorized" (src/cli: 4, like EX_NOPERM's spirit;
 # overridable until the CLI's table is final).
 MESH_EXIT_NOT_AUTHORIZED=${MESH_EXIT_NOT_AUTHORIZED:-4}
 
 MESH_DIR=$(mktemp -d /tmp/hyphae-mesh.XXXXXX)
-chmod 755 "$MESH_DIR"
+# dbus-lib.sh keeps each node's bus in $MESH_DIR/<node>/ and removes $MESH_DIR.
+DBL_DIR=$MESH_DIR DBL_DATA_DIR=$MESH_DATA_DIR DBL_KEEP_TMP=${WGT_KEEP_TMP:-}
+. "$WGT_TESTS_DIR/dbus-lib.sh"
 MESH_SERVER_PID=
 MESH_SERVER_RUN=0
 MESH_SERVER_OUT=
 MESH_SERVER_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-MESH_POLICY_INSTALLED=          # the .policy file we put into $MESH_POLKIT_ACTIONS
-MESH_POLICY_BACKUP=             # what was there before, restored on exit
 declare -A MESH_NS=([a]=$MESH_NS_A [b]=$MESH_NS_B)
 declare -A MESH_HOST=([a]=node-a-$WGT_ID [b]=node-b-$WGT_ID)
-declare -A MESH_BUS_PID=() MESH_POLKIT_PID=()
 
 # ---------------------------------------------------------------- cleanup
 
@@ -59,16 +56,7 @@ declare -A MESH_BUS_PID=() MESH_POLKIT_PID=()
 mesh_cleanup() {
 	local rc=$? n
 	[ -n "$MESH_SERVER_PID" ] && wgt_kill_pid "$MESH_SERVER_PID"
-	for n in "${!MESH_POLKIT_PID[@]}"; do wgt_kill_pid "${MESH_POLKIT_PID[$n]}"; done
-	for n in "${!MESH_BUS_PID[@]}"; do wgt_kill_pid "${MESH_BUS_PID[$n]}"; done
-	if [ -n "$MESH_POLICY_INSTALLED" ]; then
-		if [ -n "$MESH_POLICY_BACKUP" ]; then
-			mv -f "$MESH_POLICY_BACKUP" "$MESH_POLICY_INSTALLED"
-		else
-			rm -f "$MESH_POLICY_INSTALLED"
-		fi
-	fi
-	if [ -n "${WGT_KEEP_TMP:-}" ]; then wgt_log "kept $MESH_DIR"; else rm -rf "$MESH_DIR"; fi
+	dbl_cleanup     # daemons (SIGTERM), polkitds, buses, the policy; removes $MESH_DIR
 	(exit "$rc")
 	wgt_cleanup
 }
@@ -79,7 +67,7 @@ trap mesh_cleanup EXIT
 mesh_require() {
 	wgt_require_root
 	wgt_require_cmds ip ping timeout setpriv dbus-daemon gdbus "$WGT_PY"
-	[ -x "$MESH_POLKITD" ] || wgt_cannot_run "no $MESH_POLKITD (package polkitd)"
+	[ -x "$DBL_POLKITD" ] || wgt_cannot_run "no $DBL_POLKITD (package polkitd)"
 	[ -n "${HYPHAED:-}" ] && [ -x "$HYPHAED" ] || wgt_cannot_run "HYPHAED is not an executable ('${HYPHAED:-}')"
 	[ -n "${HYPHAECTL:-}" ] && [ -x "$HYPHAECTL" ] || wgt_cannot_run "HYPHAECTL is not an executable ('${HYPHAECTL:-}')"
 	[ -f "$(mesh_data_file policy)" ] || wgt_cannot_run "no polkit actions file in $MESH_DATA_DIR"
@@ -178,81 +166,15 @@ sys.exit(0 if k.get("publicKey", "").startswith("mkey:") else 1)' "$MESH_URL"
 
 # ---------------------------------------------------------------- node buses
 
-mesh_bus_addr() { echo "unix:path=$MESH_DIR/$1/system_bus_socket"; }
-
-# mesh_install_policy: polkitd reads actions only from /usr/share/polkit-1/actions.
-# Ours goes there for the test's lifetime; a different file already there is kept
-# aside and put back on exit.
-mesh_install_policy() {
-	local src dst
-	src=$(mesh_data_file policy)
-	dst=$MESH_POLKIT_ACTIONS/${src##*/}
-	[ -f "$dst" ] && cmp -s "$src" "$dst" && return 0
-	if [ -e "$dst" ]; then
-		MESH_POLICY_BACKUP=$MESH_DIR/policy.orig
-		cp -p "$dst" "$MESH_POLICY_BACKUP" || return 1
-	fi
-	MESH_POLICY_INSTALLED=$dst
-	install -m 644 "$src" "$dst"
-}
-
-# mesh_bus_start NODE: a private system bus inside NODE's namespace that activates
-# hyphaed with NODE's state dir, and a real polkitd on it (TESTING.md).
-mesh_bus_start() {
-	local n=$1 ns=${MESH_NS[$1]} d=$MESH_DIR/$1 i addr
-	mkdir -p "$d/services" "$d/system.d" "$d/state" && chmod 755 "$d" && chmod 700 "$d/state" || return 1
-	cp "$(mesh_data_file conf)" "$d/system.d/" || return 1
-	cat >"$d/bus.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$d/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <servicedir>$d/services</servicedir>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-  </policy>
-  <include>/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf</include>
-  <includedir>$d/system.d</includedir>
-</busconfig>
-EOF
-	# No User=: without a servicehelper it would be ignored anyway (runs as root).
-	cat >"$d/services/$MESH_BUS_NAME.service" <<EOF
-[D-BUS Service]
-Name=$MESH_BUS_NAME
-Exec=$HYPHAED --state-dir $d/state --ifname $MESH_IF
-EOF
-	# The activated hyphaed inherits the bus's environment and its stderr.
-	ip netns exec "$ns" dbus-daemon --config-file="$d/bus.conf" --nofork --print-address=1 \
-		>"$d/bus.addr" 2>"$d/bus.log" </dev/null &
-	MESH_BUS_PID[$n]=$!
-	for i in $(seq 100); do
-		[ -s "$d/bus.addr" ] && break
-		kill -0 "${MESH_BUS_PID[$n]}" 2>/dev/null || { cat "$d/bus.log" >&2; return 1; }
-		sleep 0.1
+# mesh_buses: the polkit actions installed, then for each node a private system
+# bus inside its namespace that activates `hyphaed --state-dir $MESH_DIR/NODE/state
+# --ifname $MESH_IF`, with a real polkitd on it (dbus-lib.sh, TESTING.md).
+mesh_buses() {
+	local n
+	dbl_install_policy "$MESH_DATA_DIR" || return 1
+	for n in a b; do
+		dbl_bus_start "$n" "${MESH_NS[$n]}" "$MESH_DIR/$n/state" --ifname "$MESH_IF" || return 1
 	done
-	[ -S "$d/system_bus_socket" ] || { wgt_log "node $n: no bus socket"; return 1; }
-	ip netns exec "$ns" env DBUS_SYSTEM_BUS_ADDRESS="$(mesh_bus_addr "$n")" \
-		"$MESH_POLKITD" --no-debug >"$d/polkitd.log" 2>&1 </dev/null &
-	MESH_POLKIT_PID[$n]=$!
-	ip netns exec "$ns" env DBUS_SYSTEM_BUS_ADDRESS="$(mesh_bus_addr "$n")" \
-		gdbus wait --system --timeout 20 org.freedesktop.PolicyKit1 || {
-		wgt_log "node $n: polkitd did not appear on the bus"; cat "$d/polkitd.log" >&2; return 1; }
 }
 
 # ---------------------------------------------------------------- hyphaectl
@@ -260,7 +182,7 @@ EOF
 # mesh_ctl NODE ARGS...: hyphaectl as root inside NODE's namespace, on NODE's bus.
 mesh_ctl() {
 	local n=$1; shift
-	timeout 90 ip netns exec "${MESH_NS[$n]}" env DBUS_SYSTEM_BUS_ADDRESS="$(mesh_bus_addr "$n")" \
+	timeout 90 ip netns exec "${MESH_NS[$n]}" env DBUS_SYSTEM_BUS_ADDRESS="$(dbl_addr "$n")" \
 		"$HYPHAECTL" "$@"
 }
 
@@ -268,7 +190,7 @@ mesh_ctl() {
 mesh_ctl_nobody() {
 	local n=$1; shift
 	timeout 90 ip netns exec "${MESH_NS[$n]}" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env DBUS_SYSTEM_BUS_ADDRESS="$(mesh_bus_addr "$n")" "$HYPHAECTL" "$@"
+		env DBUS_SYSTEM_BUS_ADDRESS="$(dbl_addr "$n")" "$HYPHAECTL" "$@"
 }
 
 # mesh_up NODE [ARGS...]: `hyphaectl up` against the hub's control server.
