@@ -60,6 +60,20 @@ typedef struct {
   char    **tags;                /* Node.Tags */
   int       cap;                 /* Node.Cap (the peer's capability version) */
   gint      ref_count;
+  /* Added by the netmap layer for later layers (capver 113 semantics, see
+   * docs/ARCHITECTURE.md "Capability version 113"). */
+  gboolean  expired_by_control;  /* Node.Expired as sent (expired = this || KeyExpiry past) */
+  gboolean  has_machine_key;
+  guint8    machine_key[32];     /* Node.Machine */
+  char     *self_v4_masq_addr;   /* SelfNodeV4MasqAddrForThisPeer, NULL if none */
+  char     *self_v6_masq_addr;   /* SelfNodeV6MasqAddrForThisPeer, NULL if none */
+  gboolean  is_wireguard_only;   /* IsWireGuardOnly: no disco, no DERP */
+  gboolean  is_jailed;           /* IsJailed: peer may not initiate to us */
+  gboolean  unsigned_peer_api_only; /* UnsignedPeerAPIOnly (allowed_ips forced to addresses) */
+  char     *cap_map_json;        /* CapMap raw JSON object, NULL if absent */
+  char     *exit_node_dns_resolvers_json; /* ExitNodeDNSResolvers raw JSON array, NULL if absent */
+  int       peerapi4_port;       /* Hostinfo.Services "peerapi4" port, 0 if none */
+  int       peerapi6_port;       /* Hostinfo.Services "peerapi6" port, 0 if none */
 } HyphaeNode;
 
 HyphaeNode *hyphae_node_ref   (HyphaeNode *node);

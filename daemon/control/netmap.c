@@ -1,0 +1,2067 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The network map: MapResponse messages parsed into HyphaeMapUpdate, applied
+ * to immutable, reference-counted HyphaeNetmap snapshots (netmap.h).
+ *
+ * Delta semantics follow tailscale's control/controlclient/map.go
+ * (updatePeersStateFromResponse, updateStateFromResponse, upgradeNode), with
+ * one deliberate difference: a delta that names a peer we do not have is
+ * refused (HYPHAE_NETMAP_ERROR_UNKNOWN_NODE) instead of ignored, so a desync
+ * with control is noticed and repaired by a fresh stream.
+ */
+#include "netmap.h"
+#include "hyphae-json.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "crypto/keys.h"
+
+G_DEFINE_QUARK (hyphae-netmap-error-quark, hyphae_netmap_error)
+
+/* One PeersChangedPatch entry: only the non-null fields apply. */
+typedef struct {
+  gint64    id;
+  int       derp_region;       /* 0 = unchanged */
+  int       cap;               /* 0 = unchanged */
+  gboolean  has_endpoints;
+  char    **endpoints;
+  gboolean  has_key;
+  guint8    key[32];
+  gboolean  has_disco_key;
+  guint8    disco_key[32];
+  gboolean  has_online;
+  gboolean  online;
+  gboolean  has_last_seen;
+  gint64    last_seen;
+  gboolean  has_key_expiry;
+  gint64    key_expiry;
+  gboolean  has_cap_map;
+  char     *cap_map_json;
+} HyphaeNodePatch;
+
+typedef struct {
+  gint64   id;
+  gboolean value;
+} HyphaeIdBool;
+
+typedef struct {
+  gint64  id;
+  char   *login_name;
+  char   *display_name;
+} HyphaeUserProfile;
+
+typedef struct {
+  char *name;
+  char *rules;                 /* GRefString JSON array, NULL = delete */
+} HyphaeNamedFilter;
+
+struct _HyphaeMapUpdate {
+  gboolean    keepalive;
+  gboolean    changes;         /* carries anything besides KeepAlive / session fields */
+  char       *pop_browser_url;
+  HyphaeNode *node;            /* Node, or NULL */
+  GPtrArray  *peers;           /* Peers (HyphaeNode*), NULL if absent */
+  GPtrArray  *peers_changed;   /* HyphaeNode*, NULL if absent */
+  GArray     *peers_removed;   /* gint64 */
+  GArray     *patches;         /* HyphaeNodePatch */
+  GArray     *online_change;   /* HyphaeIdBool */
+  GArray     *seen_change;     /* HyphaeIdBool */
+  GPtrArray  *user_profiles;   /* HyphaeUserProfile*, NULL if absent */
+  char       *domain;
+  char       *packet_filter;   /* GRefString, NULL if absent or null */
+  GPtrArray  *packet_filters;  /* HyphaeNamedFilter*, NULL if absent */
+  char       *dns_config;      /* GRefString */
+  char       *derp_map;        /* GRefString */
+};
+
+static HyphaeMapUpdate *hyphae_map_update_parse_json (const char  *json,
+                                                      gsize        len,
+                                                      GError     **error);
+
+/* ---- nodes ----------------------------------------------------------------- */
+
+static HyphaeNode *
+hyphae_node_new (void)
+{
+  HyphaeNode *node = g_new0 (HyphaeNode, 1);
+
+  node->ref_count = 1;
+  return node;
+}
+
+HyphaeNode *
+hyphae_node_ref (HyphaeNode *node)
+{
+  g_return_val_if_fail (node != NULL, NULL);
+  g_atomic_int_inc (&node->ref_count);
+  return node;
+}
+
+void
+hyphae_node_unref (HyphaeNode *node)
+{
+  if (node == NULL || !g_atomic_int_dec_and_test (&node->ref_count))
+    return;
+  g_free (node->stable_id);
+  g_free (node->name);
+  g_free (node->hostname);
+  g_free (node->os);
+  g_strfreev (node->addresses);
+  g_strfreev (node->allowed_ips);
+  g_strfreev (node->primary_routes);
+  g_strfreev (node->endpoints);
+  g_strfreev (node->tags);
+  g_free (node->self_v4_masq_addr);
+  g_free (node->self_v6_masq_addr);
+  g_free (node->cap_map_json);
+  g_free (node->exit_node_dns_resolvers_json);
+  g_free (node);
+}
+
+/* A private, mutable copy (refcount 1) of a published node. */
+static HyphaeNode *
+hyphae_node_copy (const HyphaeNode *src)
+{
+  HyphaeNode *node = g_memdup2 (src, sizeof *src);
+
+  node->ref_count = 1;
+  node->stable_id = g_strdup (src->stable_id);
+  node->name = g_strdup (src->name);
+  node->hostname = g_strdup (src->hostname);
+  node->os = g_strdup (src->os);
+  node->addresses = g_strdupv (src->addresses);
+  node->allowed_ips = g_strdupv (src->allowed_ips);
+  node->primary_routes = g_strdupv (src->primary_routes);
+  node->endpoints = g_strdupv (src->endpoints);
+  node->tags = g_strdupv (src->tags);
+  node->self_v4_masq_addr = g_strdup (src->self_v4_masq_addr);
+  node->self_v6_masq_addr = g_strdup (src->self_v6_masq_addr);
+  node->cap_map_json = g_strdup (src->cap_map_json);
+  node->exit_node_dns_resolvers_json = g_strdup (src->exit_node_dns_resolvers_json);
+  return node;
+}
+
+static gboolean
+strv_contains (char **v,
+               const char *s)
+{
+  return v != NULL && g_strv_contains ((const char * const *) v, s);
+}
+
+/* upgradeNode (map.go) plus our derived fields, once a node is fully parsed. */
+static void
+hyphae_node_finish (HyphaeNode *node,
+                    const char *legacy_derp)
+{
+  if (node->stable_id == NULL)
+    node->stable_id = g_strdup ("");
+  if (node->name == NULL)
+    node->name = g_strdup ("");
+  if (node->hostname == NULL)
+    node->hostname = g_strdup ("");
+  if (node->os == NULL)
+    node->os = g_strdup ("");
+  if (node->addresses == NULL)
+    node->addresses = g_new0 (char *, 1);
+  if (node->primary_routes == NULL)
+    node->primary_routes = g_new0 (char *, 1);
+  if (node->endpoints == NULL)
+    node->endpoints = g_new0 (char *, 1);
+  if (node->tags == NULL)
+    node->tags = g_new0 (char *, 1);
+
+  /* Legacy "127.3.3.40:N" only when HomeDERP is not set (capver 111). */
+  if (node->home_derp == 0 && legacy_derp != NULL &&
+      g_str_has_prefix (legacy_derp, "127.3.3.40:"))
+    {
+      const char *port = legacy_derp + strlen ("127.3.3.40:");
+      guint64 v;
+
+      if (g_ascii_string_to_unsigned (port, 10, 1, 65535, &v, NULL))
+        node->home_derp = (int) v;
+    }
+
+  /* Null AllowedIPs means Addresses (capver 112); unsigned peers get no
+   * routes beyond their own addresses. */
+  if (node->allowed_ips == NULL || node->unsigned_peer_api_only)
+    {
+      g_strfreev (node->allowed_ips);
+      node->allowed_ips = g_strdupv (node->addresses);
+    }
+  node->exit_node_option = strv_contains (node->allowed_ips, "0.0.0.0/0") &&
+                           strv_contains (node->allowed_ips, "::/0");
+}
+
+/* ---- value syntax: keys, times, prefixes, endpoints --------------------------- */
+
+static gboolean
+hyphae_netmap_parse_key (const char *text,
+                         gsize       len,
+                         const char *prefix,
+                         guint8      out[32])
+{
+  return key_from_text (out, prefix, text, len) == 0;
+}
+
+static gboolean
+parse_digits (const char **p,
+              const char  *end,
+              int          n,
+              int         *out)
+{
+  int v = 0;
+
+  if (end - *p < n)
+    return FALSE;
+  for (int i = 0; i < n; i++)
+    {
+      char c = (*p)[i];
+      if (c < '0' || c > '9')
+        return FALSE;
+      v = v * 10 + (c - '0');
+    }
+  *p += n;
+  *out = v;
+  return TRUE;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil algorithm). */
+static gint64
+days_from_civil (gint64 y, int m, int d)
+{
+  gint64 era, yoe, doy, doe;
+
+  y -= m <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = y - era * 400;
+  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+static void
+civil_from_days (gint64 z, gint64 *y, int *m, int *d)
+{
+  gint64 era, doe, yoe, doy, mp;
+
+  z += 719468;
+  era = (z >= 0 ? z : z - 146096) / 146097;
+  doe = z - era * 146097;
+  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  mp = (5 * doy + 2) / 153;
+  *d = (int) (doy - (153 * mp + 2) / 5 + 1);
+  *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+  *y = yoe + era * 400 + (*m <= 2);
+}
+
+#define GO_ZERO_TIME_UNIX G_GINT64_CONSTANT (-62135596800)   /* 0001-01-01T00:00:00Z */
+
+/*
+ * RFC 3339 as Go's time.Time marshals it: YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm).
+ * Fractions are dropped (we keep seconds). Go's zero time becomes 0 ("never").
+ */
+static gboolean
+hyphae_netmap_parse_time (const char *s,
+                          gsize       len,
+                          gint64     *out)
+{
+  const char *p = s, *end = s + len;
+  int year, mon, day, hh, mm, ss, oh = 0, om = 0;
+  static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+  gint64 t;
+
+  if (!parse_digits (&p, end, 4, &year) || p == end || *p++ != '-' ||
+      !parse_digits (&p, end, 2, &mon) || p == end || *p++ != '-' ||
+      !parse_digits (&p, end, 2, &day) || p == end || *p++ != 'T' ||
+      !parse_digits (&p, end, 2, &hh) || p == end || *p++ != ':' ||
+      !parse_digits (&p, end, 2, &mm) || p == end || *p++ != ':' ||
+      !parse_digits (&p, end, 2, &ss))
+    return FALSE;
+  if (p < end && *p == '.')
+    {
+      p++;
+      if (p == end || *p < '0' || *p > '9')
+        return FALSE;
+      while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    }
+  if (p == end)
+    return FALSE;
+  if (*p == 'Z')
+    p++;
+  else if (*p == '+' || *p == '-')
+    {
+      int sign = *p++ == '-' ? -1 : 1;
+
+      if (!parse_digits (&p, end, 2, &oh) || p == end || *p++ != ':' ||
+          !parse_digits (&p, end, 2, &om) || oh > 23 || om > 59)
+        return FALSE;
+      oh *= sign;
+      om *= sign;
+    }
+  else
+    return FALSE;
+  if (p != end || mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] ||
+      hh > 23 || mm > 59 || ss > 59)
+    return FALSE;
+  if (mon == 2 && day == 29 && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)))
+    return FALSE;
+
+  t = days_from_civil (year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss
+      - (oh * 3600 + om * 60);
+  *out = t == GO_ZERO_TIME_UNIX ? 0 : t;
+  return TRUE;
+}
+
+/* Writes "YYYY-MM-DDTHH:MM:SSZ" (UTC) into out[32]. */
+static void
+format_time (gint64 t,
+             char   out[32])
+{
+  gint64 days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+  gint64 secs = t - days * 86400, y;
+  int m, d;
+
+  civil_from_days (days, &y, &m, &d);
+  g_snprintf (out, 32, "%04" G_GINT64_FORMAT "-%02d-%02dT%02d:%02d:%02dZ",
+              y, m, d, (int) (secs / 3600), (int) (secs / 60 % 60), (int) (secs % 60));
+}
+
+/* An IP literal as Go's netip.ParseAddr takes it (no zone); canonical text. */
+static gboolean
+parse_addr (const char *s,
+            gsize       len,
+            int        *family,
+            char        canon[INET6_ADDRSTRLEN])
+{
+  char buf[INET6_ADDRSTRLEN];
+  guint8 bin[16];
+
+  if (len == 0 || len >= sizeof buf || memchr (s, '\0', len) != NULL)
+    return FALSE;
+  memcpy (buf, s, len);
+  buf[len] = '\0';
+  if (inet_pton (AF_INET, buf, bin) == 1)
+    *family = AF_INET;
+  else if (inet_pton (AF_INET6, buf, bin) == 1)
+    *family = AF_INET6;
+  else
+    return FALSE;
+  return inet_ntop (*family, bin, canon, INET6_ADDRSTRLEN) != NULL;
+}
+
+/* "ip/len" (netip.ParsePrefix: decimal length without leading zeros). */
+static char *
+hyphae_netmap_parse_prefix (const char *s,
+                            gsize       len)
+{
+  const char *slash = memchr (s, '/', len);
+  char canon[INET6_ADDRSTRLEN];
+  int family, bits = 0;
+  gsize nd;
+
+  if (slash == NULL || !parse_addr (s, slash - s, &family, canon))
+    return NULL;
+  nd = len - (slash - s) - 1;
+  if (nd == 0 || nd > 3 || (nd > 1 && slash[1] == '0'))
+    return NULL;
+  for (gsize i = 0; i < nd; i++)
+    {
+      char c = slash[1 + i];
+      if (c < '0' || c > '9')
+        return NULL;
+      bits = bits * 10 + (c - '0');
+    }
+  if (bits > (family == AF_INET ? 32 : 128))
+    return NULL;
+  return g_strdup_printf ("%s/%d", canon, bits);
+}
+
+/* "ip4:port" or "[ip6]:port" (netip.ParseAddrPort, without zones). */
+static char *
+hyphae_netmap_parse_addr_port (const char *s,
+                               gsize       len)
+{
+  const char *colon = NULL, *port;
+  char canon[INET6_ADDRSTRLEN];
+  int family;
+  guint v = 0;
+  gsize np;
+
+  for (gsize i = len; i > 0; i--)
+    if (s[i - 1] == ':')
+      {
+        colon = s + i - 1;
+        break;
+      }
+  if (colon == NULL)
+    return NULL;
+  port = colon + 1;
+  np = len - (port - s);
+  if (np == 0 || np > 5)
+    return NULL;
+  for (gsize i = 0; i < np; i++)
+    {
+      if (port[i] < '0' || port[i] > '9')
+        return NULL;
+      v = v * 10 + (port[i] - '0');
+    }
+  if (v > 65535)
+    return NULL;
+  if (s[0] == '[')
+    {
+      if (colon - s < 2 || colon[-1] != ']' ||
+          !parse_addr (s + 1, colon - s - 2, &family, canon) || family != AF_INET6)
+        return NULL;
+      return g_strdup_printf ("[%s]:%u", canon, v);
+    }
+  if (!parse_addr (s, colon - s, &family, canon) || family != AF_INET)
+    return NULL;
+  return g_strdup_printf ("%s:%u", canon, v);
+}
+
+/* ---- updates --------------------------------------------------------------- */
+
+void
+hyphae_map_update_free (HyphaeMapUpdate *update)
+{
+  if (update == NULL)
+    return;
+  g_free (update->pop_browser_url);
+  g_clear_pointer (&update->node, hyphae_node_unref);
+  g_clear_pointer (&update->peers, g_ptr_array_unref);
+  g_clear_pointer (&update->peers_changed, g_ptr_array_unref);
+  g_clear_pointer (&update->peers_removed, g_array_unref);
+  g_clear_pointer (&update->patches, g_array_unref);
+  g_clear_pointer (&update->online_change, g_array_unref);
+  g_clear_pointer (&update->seen_change, g_array_unref);
+  g_clear_pointer (&update->user_profiles, g_ptr_array_unref);
+  g_free (update->domain);
+  g_clear_pointer (&update->packet_filter, g_ref_string_release);
+  g_clear_pointer (&update->packet_filters, g_ptr_array_unref);
+  g_clear_pointer (&update->dns_config, g_ref_string_release);
+  g_clear_pointer (&update->derp_map, g_ref_string_release);
+  g_free (update);
+}
+
+static void
+patch_clear (gpointer p)
+{
+  HyphaeNodePatch *patch = p;
+
+  g_strfreev (patch->endpoints);
+  g_free (patch->cap_map_json);
+}
+
+static void
+hyphae_user_profile_free (gpointer p)
+{
+  HyphaeUserProfile *up = p;
+
+  g_free (up->login_name);
+  g_free (up->display_name);
+  g_free (up);
+}
+
+static void
+hyphae_named_filter_free (gpointer p)
+{
+  HyphaeNamedFilter *nf = p;
+
+  g_free (nf->name);
+  g_clear_pointer (&nf->rules, g_ref_string_release);
+  g_free (nf);
+}
+
+static HyphaeMapUpdate *
+hyphae_map_update_new (void)
+{
+  HyphaeMapUpdate *u = g_new0 (HyphaeMapUpdate, 1);
+
+  u->patches = g_array_new (FALSE, TRUE, sizeof (HyphaeNodePatch));
+  g_array_set_clear_func (u->patches, patch_clear);
+  u->peers_removed = g_array_new (FALSE, FALSE, sizeof (gint64));
+  u->online_change = g_array_new (FALSE, FALSE, sizeof (HyphaeIdBool));
+  u->seen_change = g_array_new (FALSE, FALSE, sizeof (HyphaeIdBool));
+  return u;
+}
+
+gboolean
+hyphae_map_update_is_keepalive (const HyphaeMapUpdate *update)
+{
+  g_return_val_if_fail (update != NULL, FALSE);
+  return update->keepalive && !update->changes;
+}
+
+const char *
+hyphae_map_update_get_pop_browser_url (const HyphaeMapUpdate *update)
+{
+  g_return_val_if_fail (update != NULL, NULL);
+  return update->pop_browser_url;
+}
+
+HyphaeMapUpdate *
+hyphae_map_update_parse (const char  *json,
+                         gsize        len,
+                         GError     **error)
+{
+  g_return_val_if_fail (json != NULL || len == 0, NULL);
+
+  if (!hyphae_json_depth_ok ((const guint8 *) json, len))
+    {
+      g_set_error (error, HYPHAE_NETMAP_ERROR, HYPHAE_NETMAP_ERROR_PARSE,
+                   "MapResponse nested deeper than %d", HYPHAE_JSON_MAX_DEPTH);
+      return NULL;
+    }
+  return hyphae_map_update_parse_json (json, len, error);
+}
+
+/* ---- snapshots --------------------------------------------------------------- */
+
+struct _HyphaeNetmap {
+  gint        ref_count;
+  HyphaeNode *self;
+  GPtrArray  *peers;          /* HyphaeNode*, sorted by id */
+  char       *domain;
+  char       *magicdns_suffix;
+  GHashTable *user_profiles;  /* gint64* → HyphaeUserProfile*, shared while unchanged */
+  GHashTable *filters;        /* name → GRefString rules array, shared while unchanged */
+  char       *packet_filter;  /* GRefString, the effective filter */
+  char       *dns_config;     /* GRefString */
+  char       *derp_map;       /* GRefString */
+};
+
+HyphaeNetmap *
+hyphae_netmap_ref (HyphaeNetmap *nm)
+{
+  g_return_val_if_fail (nm != NULL, NULL);
+  g_atomic_int_inc (&nm->ref_count);
+  return nm;
+}
+
+void
+hyphae_netmap_unref (HyphaeNetmap *nm)
+{
+  if (nm == NULL || !g_atomic_int_dec_and_test (&nm->ref_count))
+    return;
+  g_clear_pointer (&nm->self, hyphae_node_unref);
+  g_clear_pointer (&nm->peers, g_ptr_array_unref);
+  g_free (nm->domain);
+  g_free (nm->magicdns_suffix);
+  g_clear_pointer (&nm->user_profiles, g_hash_table_unref);
+  g_clear_pointer (&nm->filters, g_hash_table_unref);
+  g_clear_pointer (&nm->packet_filter, g_ref_string_release);
+  g_clear_pointer (&nm->dns_config, g_ref_string_release);
+  g_clear_pointer (&nm->derp_map, g_ref_string_release);
+  g_free (nm);
+}
+
+static char *
+ref_string_acquire0 (char *s)
+{
+  return s != NULL ? g_ref_string_acquire (s) : NULL;
+}
+
+/* Index of the peer with this id in a sorted array, or -1. */
+static gssize
+find_peer_in (GPtrArray *peers,
+              guint      n,
+              gint64     id)
+{
+  gsize lo = 0, hi = n;
+
+  while (lo < hi)
+    {
+      gsize mid = lo + (hi - lo) / 2;
+      gint64 mid_id = ((HyphaeNode *) peers->pdata[mid])->id;
+
+      if (mid_id == id)
+        return mid;
+      if (mid_id < id)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return -1;
+}
+
+static gssize
+find_peer (GPtrArray *peers,
+           gint64     id)
+{
+  return find_peer_in (peers, peers->len, id);
+}
+
+static int
+compare_node_id (gconstpointer a,
+                 gconstpointer b)
+{
+  const HyphaeNode *na = *(HyphaeNode * const *) a;
+  const HyphaeNode *nb = *(HyphaeNode * const *) b;
+
+  return na->id < nb->id ? -1 : na->id > nb->id;
+}
+
+/* Sorts peers by id; of several with one id, the last in the input wins. */
+static void
+sort_dedup_peers (GPtrArray *peers)
+{
+  guint out = 0;
+
+  /* g_ptr_array_sort is a stable sort (GLib ≥ 2.32). */
+  g_ptr_array_sort (peers, compare_node_id);
+  for (guint i = 0; i < peers->len; i++)
+    {
+      if (i + 1 < peers->len &&
+          ((HyphaeNode *) peers->pdata[i])->id == ((HyphaeNode *) peers->pdata[i + 1])->id)
+        {
+          hyphae_node_unref (peers->pdata[i]);
+          continue;
+        }
+      peers->pdata[out++] = peers->pdata[i];
+    }
+  peers->len = out; /* the freed slots were unreffed above */
+}
+
+static GError *
+unknown_node (const char *what,
+              gint64      id)
+{
+  return g_error_new (HYPHAE_NETMAP_ERROR, HYPHAE_NETMAP_ERROR_UNKNOWN_NODE,
+                      "%s names node %" G_GINT64_FORMAT ", which is not in the netmap",
+                      what, id);
+}
+
+/* The peer at i, made private (copied) if it may be shared. `fresh` holds
+ * the nodes this apply already copied. */
+static HyphaeNode *
+peer_for_write (GPtrArray  *peers,
+                guint       i,
+                GHashTable *fresh)
+{
+  HyphaeNode *node = peers->pdata[i];
+
+  if (g_hash_table_contains (fresh, node))
+    return node;
+  node = hyphae_node_copy (node);
+  hyphae_node_unref (peers->pdata[i]);
+  peers->pdata[i] = node;
+  g_hash_table_add (fresh, node);
+  return node;
+}
+
+static gboolean
+apply_peer_deltas (GPtrArray              *peers,
+                   const HyphaeMapUpdate  *u,
+                   gint64                  now_unix,
+                   GError                **error)
+{
+  g_autoptr(GHashTable) fresh = g_hash_table_new (NULL, NULL);
+  guint n_added = 0;
+
+  /* Order as in map.go: removals, full changes, seen, online, patches. */
+  for (guint k = 0; k < u->peers_removed->len; k++)
+    {
+      gint64 id = g_array_index (u->peers_removed, gint64, k);
+      gssize i = find_peer (peers, id);
+
+      if (i < 0)
+        {
+          /* Named twice in one PeersRemoved is fine; absent from prev is not. */
+          gboolean dup = FALSE;
+          for (guint j = 0; j < k && !dup; j++)
+            dup = g_array_index (u->peers_removed, gint64, j) == id;
+          if (!dup)
+            {
+              *error = unknown_node ("PeersRemoved", id);
+              return FALSE;
+            }
+          continue;
+        }
+      g_ptr_array_remove_index (peers, i); /* O(n) each; removals are few */
+    }
+
+  if (u->peers_changed != NULL)
+    {
+      for (guint k = 0; k < u->peers_changed->len; k++)
+        {
+          HyphaeNode *n = u->peers_changed->pdata[k];
+          /* Only the sorted prefix is searched; additions go to the tail. */
+          gssize i = find_peer_in (peers, peers->len - n_added, n->id);
+
+          if (i >= 0)
+            {
+              hyphae_node_unref (peers->pdata[i]);
+              peers->pdata[i] = hyphae_node_ref (n);
+            }
+          else
+            {
+              g_ptr_array_add (peers, hyphae_node_ref (n));
+              n_added++;
+            }
+        }
+      if (n_added > 0)
+        sort_dedup_peers (peers);
+    }
+
+  for (guint k = 0; k < u->seen_change->len; k++)
+    {
+      HyphaeIdBool *c = &g_array_index (u->seen_change, HyphaeIdBool, k);
+      gssize i = find_peer (peers, c->id);
+
+      if (i < 0)
+        {
+          *error = unknown_node ("PeerSeenChange", c->id);
+          return FALSE;
+        }
+      peer_for_write (peers, i, fresh)->last_seen_unix = c->value ? now_unix : 0;
+    }
+
+  for (guint k = 0; k < u->online_change->len; k++)
+    {
+      HyphaeIdBool *c = &g_array_index (u->online_change, HyphaeIdBool, k);
+      gssize i = find_peer (peers, c->id);
+      HyphaeNode *n;
+
+      if (i < 0)
+        {
+          *error = unknown_node ("OnlineChange", c->id);
+          return FALSE;
+        }
+      n = peer_for_write (peers, i, fresh);
+      n->online_known = TRUE;
+      n->online = c->value;
+    }
+
+  for (guint k = 0; k < u->patches->len; k++)
+    {
+      HyphaeNodePatch *p = &g_array_index (u->patches, HyphaeNodePatch, k);
+      gssize i = find_peer (peers, p->id);
+      HyphaeNode *n;
+
+      if (i < 0)
+        {
+          *error = unknown_node ("PeersChangedPatch", p->id);
+          return FALSE;
+        }
+      n = peer_for_write (peers, i, fresh);
+      if (p->derp_region != 0)
+        n->home_derp = p->derp_region;
+      if (p->cap != 0)
+        n->cap = p->cap;
+      if (p->has_endpoints)
+        {
+          g_strfreev (n->endpoints);
+          n->endpoints = g_strdupv (p->endpoints);
+        }
+      if (p->has_key)
+        memcpy (n->key, p->key, 32);
+      if (p->has_disco_key)
+        {
+          memcpy (n->disco_key, p->disco_key, 32);
+          n->has_disco_key = !key_is_zero (p->disco_key);
+        }
+      if (p->has_online)
+        {
+          n->online_known = TRUE;
+          n->online = p->online;
+        }
+      if (p->has_last_seen)
+        n->last_seen_unix = p->last_seen;
+      if (p->has_key_expiry)
+        n->key_expiry_unix = p->key_expiry;
+      if (p->has_cap_map)
+        {
+          g_free (n->cap_map_json);
+          n->cap_map_json = g_strdup (p->cap_map_json);
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+is_expired (const HyphaeNode *n,
+            gint64            now_unix)
+{
+  return n->expired_by_control || (n->key_expiry_unix != 0 && n->key_expiry_unix <= now_unix);
+}
+
+/* Expired is re-derived at every apply (ipnlocal/expiry.go flagExpiredPeers
+ * does it for every netmap): only nodes whose flag flips are copied. */
+static HyphaeNode *
+with_expiry (HyphaeNode *n,
+             gint64      now_unix)
+{
+  gboolean e = is_expired (n, now_unix);
+  HyphaeNode *copy;
+
+  if (e == n->expired)
+    return n;
+  copy = hyphae_node_copy (n);
+  copy->expired = e;
+  hyphae_node_unref (n);
+  return copy;
+}
+
+static void
+refresh_expiry (GPtrArray *peers,
+                gint64     now_unix)
+{
+  for (guint i = 0; i < peers->len; i++)
+    peers->pdata[i] = with_expiry (peers->pdata[i], now_unix);
+}
+
+static GHashTable *
+new_profile_table (void)
+{
+  return g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, hyphae_user_profile_free);
+}
+
+static HyphaeUserProfile *
+profile_copy (const HyphaeUserProfile *src)
+{
+  HyphaeUserProfile *up = g_new0 (HyphaeUserProfile, 1);
+
+  up->id = src->id;
+  up->login_name = g_strdup (src->login_name);
+  up->display_name = g_strdup (src->display_name);
+  return up;
+}
+
+static GHashTable *
+apply_profiles (HyphaeNetmap          *prev,
+                const HyphaeMapUpdate *u)
+{
+  GHashTable *t;
+  GHashTableIter it;
+  gpointer v;
+
+  if (u->user_profiles == NULL || u->user_profiles->len == 0)
+    return prev != NULL ? g_hash_table_ref (prev->user_profiles) : new_profile_table ();
+
+  /* UserProfiles is a delta (capver 5): add/replace, never delete. */
+  t = new_profile_table ();
+  if (prev != NULL)
+    {
+      g_hash_table_iter_init (&it, prev->user_profiles);
+      while (g_hash_table_iter_next (&it, NULL, &v))
+        {
+          HyphaeUserProfile *up = profile_copy (v);
+          g_hash_table_replace (t, &up->id, up);
+        }
+    }
+  for (guint i = 0; i < u->user_profiles->len; i++)
+    {
+      HyphaeUserProfile *up = profile_copy (u->user_profiles->pdata[i]);
+      g_hash_table_replace (t, &up->id, up);
+    }
+  return t;
+}
+
+static GHashTable *
+new_filter_table (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                (GDestroyNotify) g_ref_string_release);
+}
+
+/* The rules inside "[ ... ]", trimmed, as (start, len). */
+static void
+array_body (const char  *a,
+            const char **start,
+            gsize       *len)
+{
+  const char *s = strchr (a, '[');
+  const char *e = strrchr (a, ']');
+
+  g_assert (s != NULL && e != NULL && e > s);
+  s++;
+  while (s < e && g_ascii_isspace (*s))
+    s++;
+  while (e > s && g_ascii_isspace (e[-1]))
+    e--;
+  *start = s;
+  *len = e - s;
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+/* PacketFilter / PacketFilters (capver 6, 81). */
+static void
+apply_filters (HyphaeNetmap          *nm,
+               HyphaeNetmap          *prev,
+               const HyphaeMapUpdate *u)
+{
+  g_autoptr(GPtrArray) names = NULL;
+  g_autoptr(GString) concat = NULL;
+  GHashTableIter it;
+  gpointer k, v;
+
+  if (u->packet_filter == NULL && u->packet_filters == NULL)
+    {
+      if (prev != NULL)
+        {
+          nm->filters = g_hash_table_ref (prev->filters);
+          nm->packet_filter = ref_string_acquire0 (prev->packet_filter);
+        }
+      else
+        nm->filters = new_filter_table ();
+      return;
+    }
+
+  nm->filters = new_filter_table ();
+  if (prev != NULL)
+    {
+      g_hash_table_iter_init (&it, prev->filters);
+      while (g_hash_table_iter_next (&it, &k, &v))
+        g_hash_table_insert (nm->filters, g_strdup (k), g_ref_string_acquire (v));
+    }
+  if (u->packet_filter != NULL)
+    g_hash_table_replace (nm->filters, g_strdup ("base"),
+                          g_ref_string_acquire (u->packet_filter));
+  if (u->packet_filters != NULL)
+    {
+      for (guint i = 0; i < u->packet_filters->len; i++)
+        {
+          HyphaeNamedFilter *nf = u->packet_filters->pdata[i];
+          if (strcmp (nf->name, "*") == 0 && nf->rules == NULL)
+            g_hash_table_remove_all (nm->filters);
+        }
+      for (guint i = 0; i < u->packet_filters->len; i++)
+        {
+          HyphaeNamedFilter *nf = u->packet_filters->pdata[i];
+          if (strcmp (nf->name, "*") == 0)
+            continue;
+          if (nf->rules != NULL)
+            g_hash_table_replace (nm->filters, g_strdup (nf->name),
+                                  g_ref_string_acquire (nf->rules));
+          else
+            g_hash_table_remove (nm->filters, nf->name);
+        }
+    }
+
+  /* The effective filter: every entry, in name order (map.go sorts keys). */
+  names = g_ptr_array_new ();
+  g_hash_table_iter_init (&it, nm->filters);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    g_ptr_array_add (names, k);
+  g_ptr_array_sort (names, compare_strings);
+  concat = g_string_new ("[");
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *body;
+      gsize len;
+
+      array_body (g_hash_table_lookup (nm->filters, names->pdata[i]), &body, &len);
+      if (len == 0)
+        continue;
+      if (concat->len > 1)
+        g_string_append_c (concat, ',');
+      g_string_append_len (concat, body, len);
+    }
+  g_string_append_c (concat, ']');
+  nm->packet_filter = g_ref_string_new_len (concat->str, concat->len);
+}
+
+/*
+ * DERPMap updates are incremental since capver 65: a map without Regions
+ * keeps the previous Regions (and OmitDefaultRegions); without HomeParams it
+ * keeps the previous HomeParams, and HomeParams without RegionScore keeps
+ * the previous RegionScore (map.go updateStateFromResponse).
+ */
+static char *
+merge_derp_map (const char *prev,
+                const char *next)
+{
+  g_autoptr(JsonNode) pn = NULL, nn = NULL;
+  JsonObject *po, *no;
+  JsonNode *m;
+  g_autofree char *text = NULL;
+
+  if (prev == NULL)
+    return g_ref_string_acquire ((char *) next);
+  pn = json_from_string (prev, NULL);
+  nn = json_from_string (next, NULL);
+  if (pn == NULL || nn == NULL || !JSON_NODE_HOLDS_OBJECT (pn) || !JSON_NODE_HOLDS_OBJECT (nn))
+    return g_ref_string_acquire ((char *) next);
+  po = json_node_get_object (pn);
+  no = json_node_get_object (nn);
+
+  m = json_object_get_member (no, "Regions");
+  if (m == NULL || JSON_NODE_HOLDS_NULL (m))
+    {
+      const char *keep[] = { "Regions", "OmitDefaultRegions" };
+      for (guint i = 0; i < G_N_ELEMENTS (keep); i++)
+        {
+          JsonNode *old = json_object_get_member (po, keep[i]);
+          if (old != NULL)
+            json_object_set_member (no, keep[i], json_node_copy (old));
+          else
+            json_object_remove_member (no, keep[i]);
+        }
+    }
+  m = json_object_get_member (no, "HomeParams");
+  if (m == NULL || JSON_NODE_HOLDS_NULL (m))
+    {
+      JsonNode *old = json_object_get_member (po, "HomeParams");
+      if (old != NULL)
+        json_object_set_member (no, "HomeParams", json_node_copy (old));
+    }
+  else if (JSON_NODE_HOLDS_OBJECT (m))
+    {
+      JsonNode *oldhp = json_object_get_member (po, "HomeParams");
+      JsonNode *rs = json_object_get_member (json_node_get_object (m), "RegionScore");
+
+      if ((rs == NULL || JSON_NODE_HOLDS_NULL (rs)) && oldhp != NULL &&
+          JSON_NODE_HOLDS_OBJECT (oldhp))
+        {
+          JsonNode *oldrs = json_object_get_member (json_node_get_object (oldhp), "RegionScore");
+          if (oldrs != NULL)
+            json_object_set_member (json_node_get_object (m), "RegionScore",
+                                    json_node_copy (oldrs));
+        }
+    }
+  text = json_to_string (nn, FALSE);
+  return g_ref_string_new (text);
+}
+
+static char *
+magicdns_suffix (const char *name)
+{
+  const char *dot = strchr (name, '.');
+  gsize len;
+
+  if (dot == NULL)
+    return g_strdup ("");
+  dot++;
+  len = strlen (dot);
+  if (len > 0 && dot[len - 1] == '.')
+    len--;
+  return g_strndup (dot, len);
+}
+
+HyphaeNetmap *
+hyphae_netmap_apply (HyphaeNetmap          *prev,
+                     const HyphaeMapUpdate *update,
+                     gint64                 now_unix,
+                     GError               **error)
+{
+  g_autoptr(HyphaeNetmap) nm = NULL;
+  GError *local = NULL;
+
+  g_return_val_if_fail (update != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (prev == NULL && update->node == NULL)
+    {
+      g_set_error (error, HYPHAE_NETMAP_ERROR, HYPHAE_NETMAP_ERROR_NO_SELF,
+                   "the first MapResponse has no Node");
+      return NULL;
+    }
+
+  nm = g_new0 (HyphaeNetmap, 1);
+  nm->ref_count = 1;
+
+  /* Peers: a non-empty Peers is the full list and precludes the deltas. */
+  if (update->peers != NULL && update->peers->len > 0)
+    {
+      nm->peers = g_ptr_array_new_full (update->peers->len,
+                                        (GDestroyNotify) hyphae_node_unref);
+      for (guint i = 0; i < update->peers->len; i++)
+        g_ptr_array_add (nm->peers, hyphae_node_ref (update->peers->pdata[i]));
+      sort_dedup_peers (nm->peers);
+    }
+  else
+    {
+      guint n = prev != NULL ? prev->peers->len : 0;
+
+      nm->peers = g_ptr_array_new_full (n + 8, (GDestroyNotify) hyphae_node_unref);
+      for (guint i = 0; i < n; i++)
+        g_ptr_array_add (nm->peers, hyphae_node_ref (prev->peers->pdata[i]));
+      if (!apply_peer_deltas (nm->peers, update, now_unix, &local))
+        {
+          g_propagate_error (error, local);
+          return NULL;
+        }
+    }
+  refresh_expiry (nm->peers, now_unix);
+
+  nm->self = with_expiry (hyphae_node_ref (update->node != NULL ? update->node : prev->self),
+                          now_unix);
+  nm->magicdns_suffix = magicdns_suffix (nm->self->name);
+
+  /* Domain: "" means unchanged (capver 17). */
+  if (update->domain != NULL && update->domain[0] != '\0')
+    nm->domain = g_strdup (update->domain);
+  else
+    nm->domain = g_strdup (prev != NULL ? prev->domain : "");
+
+  nm->user_profiles = apply_profiles (prev, update);
+  apply_filters (nm, prev, update);
+
+  /* DNSConfig: nil means unchanged (capver 15). */
+  if (update->dns_config != NULL)
+    nm->dns_config = g_ref_string_acquire (update->dns_config);
+  else if (prev != NULL)
+    nm->dns_config = ref_string_acquire0 (prev->dns_config);
+  if (update->derp_map != NULL)
+    nm->derp_map = merge_derp_map (prev != NULL ? prev->derp_map : NULL, update->derp_map);
+  else if (prev != NULL)
+    nm->derp_map = ref_string_acquire0 (prev->derp_map);
+
+  return g_steal_pointer (&nm);
+}
+
+/* ---- accessors ---------------------------------------------------------------- */
+
+const HyphaeNode *
+hyphae_netmap_get_self (const HyphaeNetmap *nm)
+{
+  g_return_val_if_fail (nm != NULL, NULL);
+  return nm->self;
+}
+
+guint
+hyphae_netmap_get_n_peers (const HyphaeNetmap *nm)
+{
+  g_return_val_if_fail (nm != NULL, 0);
+  return nm->peers->len;
+}
+
+const HyphaeNode *
+hyphae_netmap_get_peer (const HyphaeNetmap *nm,
+                        guint               index)
+{
+  g_return_val_if_fail (nm != NULL, NULL);
+  g_return_val_if_fail (index < nm->peers->len, NULL);
+  return nm->peers->pdata[index];
+}
+
+const HyphaeNode *
+hyphae_netmap_lookup_id (const HyphaeNetmap *nm,
+                         gint64              id)
+{
+  gssize i;
+
+  g_return_val_if_fail (nm != NULL, NULL);
+  i = find_peer (nm->peers, id);
+  return i >= 0 ? nm->peers->pdata[i] : NULL;
+}
+
+const HyphaeNode *
+hyphae_netmap_lookup_stable_id (const HyphaeNetmap *nm,
+                                const char         *stable_id)
+{
+  g_return_val_if_fail (nm != NULL, NULL);
+  g_return_val_if_fail (stable_id != NULL, NULL);
+
+  /* Linear: called rarely (exit-node selection), and keeping an index per
+   * snapshot would cost O(peers) on every delta. */
+  for (guint i = 0; i < nm->peers->len; i++)
+    {
+      HyphaeNode *n = nm->peers->pdata[i];
+      if (strcmp (n->stable_id, stable_id) == 0)
+        return n;
+    }
+  return NULL;
+}
+
+const char *
+hyphae_netmap_get_domain (const HyphaeNetmap *nm)
+{
+  g_return_val_if_fail (nm != NULL, NULL);
+  return nm->domain;
+}
+
+const char *
+hyphae_netmap_get_magicdns_suffix (const HyphaeNetmap *nm)
+{
+  g_return_val_if_fail (nm != NULL, NULL);
+  return nm->magicdns_suffix;
+}
+
+const char *
+hyphae_netmap_get_user_login (const HyphaeNetmap *nm,
+                              gint64              user_id)
+{
+  HyphaeUserProfile *up;
+
+  g_return_val_if_fail (nm != NULL, NULL);
+  up = g_hash_table_lookup (nm->user_profiles, &user_id);
+  return up != NULL ? up->login_name : NULL;
+}
+
+const char *
+hyphae_netmap_get_user_display_name (const HyphaeNetmap *nm,
+                                     gint64              user_id)
+{
+  HyphaeUserProfile *up;
+
+  g_return_val_if_fail (nm != NULL, NULL);
+  up = g_hash_table_lookup (nm->user_profiles, &user_id);
+  return up != NULL ? up->display_name : NULL;
+}
+
+const char *
+hyphae_netmap_get_packet_filter_json (const HyphaeNetmap *nm)
+{
+  g_return_val_if_fail (nm != NULL, NULL);
+  return nm->packet_filter;
+}
+
+const char *
+hyphae_netmap_get_dns_config_json (const HyphaeNetmap *nm)
+{
+  g_return_val_if_fail (nm != NULL, NULL);
+  return nm->dns_config;
+}
+
+const char *
+hyphae_netmap_get_derp_map_json (const HyphaeNetmap *nm)
+{
+  g_return_val_if_fail (nm != NULL, NULL);
+  return nm->derp_map;
+}
+
+/* ---- JSON out ----------------------------------------------------------------- */
+
+static void
+add_string (JsonBuilder *b,
+            const char  *name,
+            const char  *value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_string_value (b, value);
+}
+
+static void
+add_int (JsonBuilder *b,
+         const char  *name,
+         gint64       value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, value);
+}
+
+static void
+add_bool (JsonBuilder *b,
+          const char  *name,
+          gboolean     value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_boolean_value (b, value);
+}
+
+static void
+add_key (JsonBuilder  *b,
+         const char   *name,
+         const char   *prefix,
+         const guint8  key[32])
+{
+  char text[16 + KEY_HEX_LEN];
+
+  key_to_text (text, sizeof text, prefix, key);
+  add_string (b, name, text);
+}
+
+static void
+add_time (JsonBuilder *b,
+          const char  *name,
+          gint64       t)
+{
+  char text[32];
+
+  format_time (t, text);
+  add_string (b, name, text);
+}
+
+static void
+add_strv (JsonBuilder *b,
+          const char  *name,
+          char       **v)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (guint i = 0; v != NULL && v[i] != NULL; i++)
+    json_builder_add_string_value (b, v[i]);
+  json_builder_end_array (b);
+}
+
+static void
+add_raw (JsonBuilder *b,
+         const char  *name,
+         const char  *raw)
+{
+  JsonNode *node = raw != NULL ? json_from_string (raw, NULL) : NULL;
+
+  json_builder_set_member_name (b, name);
+  if (node != NULL)
+    json_builder_add_value (b, node);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_node (JsonBuilder      *b,
+          const HyphaeNode *n)
+{
+  json_builder_begin_object (b);
+  add_int (b, "ID", n->id);
+  add_string (b, "StableID", n->stable_id);
+  add_string (b, "Name", n->name);
+  add_int (b, "User", n->user_id);
+  add_key (b, "Key", KEY_PREFIX_NODE, n->key);
+  if (n->key_expiry_unix != 0)
+    add_time (b, "KeyExpiry", n->key_expiry_unix);
+  if (n->has_machine_key)
+    add_key (b, "Machine", KEY_PREFIX_MACHINE, n->machine_key);
+  if (n->has_disco_key)
+    add_key (b, "DiscoKey", KEY_PREFIX_DISCO, n->disco_key);
+  add_strv (b, "Addresses", n->addresses);
+  add_strv (b, "AllowedIPs", n->allowed_ips);
+  add_strv (b, "Endpoints", n->endpoints);
+  if (n->home_derp != 0)
+    add_int (b, "HomeDERP", n->home_derp);
+  json_builder_set_member_name (b, "Hostinfo");
+  json_builder_begin_object (b);
+  add_string (b, "Hostname", n->hostname);
+  if (n->os[0] != '\0')
+    add_string (b, "OS", n->os);
+  json_builder_end_object (b);
+  if (n->primary_routes != NULL && n->primary_routes[0] != NULL)
+    add_strv (b, "PrimaryRoutes", n->primary_routes);
+  if (n->last_seen_unix != 0)
+    add_time (b, "LastSeen", n->last_seen_unix);
+  if (n->online_known)
+    add_bool (b, "Online", n->online);
+  add_bool (b, "MachineAuthorized", n->machine_authorized);
+  if (n->tags != NULL && n->tags[0] != NULL)
+    add_strv (b, "Tags", n->tags);
+  if (n->cap != 0)
+    add_int (b, "Cap", n->cap);
+  if (n->expired)
+    add_bool (b, "Expired", TRUE);
+  if (n->self_v4_masq_addr != NULL)
+    add_string (b, "SelfNodeV4MasqAddrForThisPeer", n->self_v4_masq_addr);
+  if (n->self_v6_masq_addr != NULL)
+    add_string (b, "SelfNodeV6MasqAddrForThisPeer", n->self_v6_masq_addr);
+  if (n->is_wireguard_only)
+    add_bool (b, "IsWireGuardOnly", TRUE);
+  if (n->is_jailed)
+    add_bool (b, "IsJailed", TRUE);
+  if (n->unsigned_peer_api_only)
+    add_bool (b, "UnsignedPeerAPIOnly", TRUE);
+  if (n->cap_map_json != NULL)
+    add_raw (b, "CapMap", n->cap_map_json);
+  if (n->exit_node_dns_resolvers_json != NULL)
+    add_raw (b, "ExitNodeDNSResolvers", n->exit_node_dns_resolvers_json);
+  json_builder_end_object (b);
+}
+
+static int
+compare_profile_id (gconstpointer a,
+                    gconstpointer b)
+{
+  const HyphaeUserProfile *pa = *(HyphaeUserProfile * const *) a;
+  const HyphaeUserProfile *pb = *(HyphaeUserProfile * const *) b;
+
+  return pa->id < pb->id ? -1 : pa->id > pb->id;
+}
+
+char *
+hyphae_netmap_to_json (const HyphaeNetmap *nm)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GPtrArray) profiles = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer v;
+
+  g_return_val_if_fail (nm != NULL, NULL);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "Self");
+  add_node (b, nm->self);
+  json_builder_set_member_name (b, "Peers");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < nm->peers->len; i++)
+    add_node (b, nm->peers->pdata[i]);
+  json_builder_end_array (b);
+  add_string (b, "Domain", nm->domain);
+  add_string (b, "MagicDNSSuffix", nm->magicdns_suffix);
+
+  g_hash_table_iter_init (&it, nm->user_profiles);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    g_ptr_array_add (profiles, v);
+  g_ptr_array_sort (profiles, compare_profile_id);
+  json_builder_set_member_name (b, "UserProfiles");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < profiles->len; i++)
+    {
+      HyphaeUserProfile *up = profiles->pdata[i];
+      json_builder_begin_object (b);
+      add_int (b, "ID", up->id);
+      add_string (b, "LoginName", up->login_name);
+      add_string (b, "DisplayName", up->display_name);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  add_raw (b, "PacketFilter", nm->packet_filter);
+  add_raw (b, "DNSConfig", nm->dns_config);
+  add_raw (b, "DERPMap", nm->derp_map);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  json_generator_set_root (gen, root);
+  return json_generator_to_data (gen, NULL);
+}
+
+/* ---- parsing (json-glib) -------------------------------------------------------- */
+
+/*
+ * Types are checked strictly (a field of the wrong JSON type refuses the
+ * message, as Go's decoder would); absent and null mean the zero value /
+ * unchanged; unknown fields are ignored.
+ */
+static gboolean G_GNUC_PRINTF (2, 3)
+bad (GError    **error,
+     const char *format,
+     ...)
+{
+  va_list ap;
+
+  va_start (ap, format);
+  if (error != NULL && *error == NULL)
+    *error = g_error_new_valist (HYPHAE_NETMAP_ERROR, HYPHAE_NETMAP_ERROR_PARSE, format, ap);
+  va_end (ap);
+  return FALSE;
+}
+
+static JsonNode *
+member (JsonObject *o,
+        const char *name)
+{
+  JsonNode *n = json_object_get_member (o, name);
+
+  return n == NULL || JSON_NODE_HOLDS_NULL (n) ? NULL : n;
+}
+
+static gboolean
+get_str (JsonObject  *o,
+         const char  *name,
+         const char **out,
+         GError     **error)
+{
+  JsonNode *n = member (o, name);
+
+  *out = NULL;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    return bad (error, "%s is not a string", name);
+  *out = json_node_get_string (n);
+  return TRUE;
+}
+
+static gboolean
+node_i64 (JsonNode    *n,
+          const char  *name,
+          gint64      *out,
+          GError     **error)
+{
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
+    return bad (error, "%s is not an integer", name);
+  *out = json_node_get_int (n);
+  return TRUE;
+}
+
+static gboolean
+get_i64 (JsonObject  *o,
+         const char  *name,
+         gint64      *out,
+         GError     **error)
+{
+  JsonNode *n = member (o, name);
+
+  if (n == NULL)
+    return TRUE;
+  return node_i64 (n, name, out, error);
+}
+
+static gboolean
+get_int (JsonObject  *o,
+         const char  *name,
+         int         *out,
+         GError     **error)
+{
+  gint64 v = 0;
+
+  if (!get_i64 (o, name, &v, error))
+    return FALSE;
+  if (v < G_MININT32 || v > G_MAXINT32)
+    return bad (error, "%s out of range", name);
+  *out = (int) v;
+  return TRUE;
+}
+
+static gboolean
+get_bool (JsonObject  *o,
+          const char  *name,
+          gboolean    *present,
+          gboolean    *out,
+          GError     **error)
+{
+  JsonNode *n = member (o, name);
+
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    return bad (error, "%s is not a boolean", name);
+  if (present != NULL)
+    *present = TRUE;
+  *out = json_node_get_boolean (n);
+  return TRUE;
+}
+
+static gboolean
+get_key (JsonObject  *o,
+         const char  *name,
+         const char  *prefix,
+         gboolean    *present,
+         guint8       out[32],
+         GError     **error)
+{
+  const char *s;
+
+  if (!get_str (o, name, &s, error))
+    return FALSE;
+  if (s == NULL)
+    return TRUE;
+  if (!hyphae_netmap_parse_key (s, strlen (s), prefix, out))
+    return bad (error, "%s is not %s followed by 64 hex digits", name, prefix);
+  if (present != NULL)
+    *present = TRUE;
+  return TRUE;
+}
+
+static gboolean
+get_time (JsonObject  *o,
+          const char  *name,
+          gboolean    *present,
+          gint64      *out,
+          GError     **error)
+{
+  const char *s;
+
+  if (!get_str (o, name, &s, error))
+    return FALSE;
+  if (s == NULL)
+    return TRUE;
+  if (!hyphae_netmap_parse_time (s, strlen (s), out))
+    return bad (error, "%s is not an RFC 3339 time", name);
+  if (present != NULL)
+    *present = TRUE;
+  return TRUE;
+}
+
+typedef char *(*ParseItem) (const char *s, gsize len);
+
+static char *
+dup_item (const char *s,
+          gsize       len)
+{
+  return g_strndup (s, len);
+}
+
+/* A string array, each item checked by parse (NULL = bad); *out NULL when absent. */
+static gboolean
+get_list (JsonObject  *o,
+          const char  *name,
+          ParseItem    parse,
+          char      ***out,
+          GError     **error)
+{
+  JsonNode *n = member (o, name);
+  JsonArray *a;
+  GPtrArray *v;
+
+  *out = NULL;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (n))
+    return bad (error, "%s is not an array", name);
+  a = json_node_get_array (n);
+  v = g_ptr_array_new_full (json_array_get_length (a) + 1, g_free);
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+      const char *s;
+      char *item;
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
+        {
+          g_ptr_array_unref (v);
+          return bad (error, "%s[%u] is not a string", name, i);
+        }
+      s = json_node_get_string (e);
+      item = parse (s, strlen (s));
+      if (item == NULL)
+        {
+          g_ptr_array_unref (v);
+          return bad (error, "%s[%u] \"%s\" does not parse", name, i, s);
+        }
+      g_ptr_array_add (v, item);
+    }
+  g_ptr_array_add (v, NULL);
+  *out = (char **) g_ptr_array_free (v, FALSE);
+  return TRUE;
+}
+
+/* The member re-serialised compactly, if it has the expected type. */
+static gboolean
+get_raw (JsonObject   *o,
+         const char   *name,
+         JsonNodeType  type,
+         char        **out,
+         GError      **error)
+{
+  JsonNode *n = member (o, name);
+  g_autofree char *text = NULL;
+
+  *out = NULL;
+  if (n == NULL)
+    return TRUE;
+  if (JSON_NODE_TYPE (n) != type)
+    return bad (error, "%s is not an %s", name, type == JSON_NODE_ARRAY ? "array" : "object");
+  text = json_to_string (n, FALSE);
+  *out = g_ref_string_new (text);
+  return TRUE;
+}
+
+static char *
+parse_addr_only (const char *s,
+                 gsize       len)
+{
+  char canon[INET6_ADDRSTRLEN];
+  int family;
+
+  return parse_addr (s, len, &family, canon) ? g_strdup (canon) : NULL;
+}
+
+static gboolean
+get_addr (JsonObject  *o,
+          const char  *name,
+          char       **out,
+          GError     **error)
+{
+  const char *s;
+
+  if (!get_str (o, name, &s, error))
+    return FALSE;
+  if (s == NULL || s[0] == '\0')   /* netip.Addr{} marshals as "" */
+    return TRUE;
+  *out = parse_addr_only (s, strlen (s));
+  if (*out == NULL)
+    return bad (error, "%s \"%s\" is not an IP address", name, s);
+  return TRUE;
+}
+
+static gboolean
+parse_hostinfo (JsonObject  *o,
+                HyphaeNode  *node,
+                GError     **error)
+{
+  const char *s;
+  JsonNode *svc;
+
+  if (!get_str (o, "Hostname", &s, error))
+    return FALSE;
+  node->hostname = g_strdup (s);
+  if (!get_str (o, "OS", &s, error))
+    return FALSE;
+  node->os = g_strdup (s);
+  svc = member (o, "Services");
+  if (svc != NULL)
+    {
+      JsonArray *a;
+
+      if (!JSON_NODE_HOLDS_ARRAY (svc))
+        return bad (error, "Hostinfo.Services is not an array");
+      a = json_node_get_array (svc);
+      for (guint i = 0; i < json_array_get_length (a); i++)
+        {
+          JsonNode *e = json_array_get_element (a, i);
+          const char *proto;
+          int port = 0;
+
+          if (!JSON_NODE_HOLDS_OBJECT (e))
+            return bad (error, "Hostinfo.Services[%u] is not an object", i);
+          if (!get_str (json_node_get_object (e), "Proto", &proto, error) ||
+              !get_int (json_node_get_object (e), "Port", &port, error))
+            return FALSE;
+          if (port < 0 || port > 65535)
+            return bad (error, "Hostinfo.Services[%u].Port out of range", i);
+          if (g_strcmp0 (proto, "peerapi4") == 0)
+            node->peerapi4_port = port;
+          else if (g_strcmp0 (proto, "peerapi6") == 0)
+            node->peerapi6_port = port;
+        }
+    }
+  return TRUE;
+}
+
+static HyphaeNode *
+parse_node (JsonNode    *jn,
+            const char  *what,
+            GError     **error)
+{
+  g_autoptr(HyphaeNode) node = hyphae_node_new ();
+  JsonObject *o;
+  JsonNode *hi;
+  const char *s, *derp;
+
+  if (!JSON_NODE_HOLDS_OBJECT (jn))
+    {
+      bad (error, "%s is not an object", what);
+      return NULL;
+    }
+  o = json_node_get_object (jn);
+
+  if (!get_i64 (o, "ID", &node->id, error) ||
+      !get_str (o, "StableID", &s, error))
+    return NULL;
+  node->stable_id = g_strdup (s);
+  if (!get_str (o, "Name", &s, error))
+    return NULL;
+  node->name = g_strdup (s);
+  if (!get_i64 (o, "User", &node->user_id, error) ||
+      !get_key (o, "Key", KEY_PREFIX_NODE, NULL, node->key, error) ||
+      !get_time (o, "KeyExpiry", NULL, &node->key_expiry_unix, error) ||
+      !get_key (o, "Machine", KEY_PREFIX_MACHINE, &node->has_machine_key, node->machine_key, error) ||
+      !get_key (o, "DiscoKey", KEY_PREFIX_DISCO, &node->has_disco_key, node->disco_key, error) ||
+      !get_list (o, "Addresses", hyphae_netmap_parse_prefix, &node->addresses, error) ||
+      !get_list (o, "AllowedIPs", hyphae_netmap_parse_prefix, &node->allowed_ips, error) ||
+      !get_list (o, "PrimaryRoutes", hyphae_netmap_parse_prefix, &node->primary_routes, error) ||
+      !get_list (o, "Endpoints", hyphae_netmap_parse_addr_port, &node->endpoints, error) ||
+      !get_list (o, "Tags", dup_item, &node->tags, error) ||
+      !get_int (o, "HomeDERP", &node->home_derp, error) ||
+      !get_str (o, "DERP", &derp, error) ||
+      !get_int (o, "Cap", &node->cap, error) ||
+      !get_bool (o, "Online", &node->online_known, &node->online, error) ||
+      !get_time (o, "LastSeen", NULL, &node->last_seen_unix, error) ||
+      !get_bool (o, "MachineAuthorized", NULL, &node->machine_authorized, error) ||
+      !get_bool (o, "Expired", NULL, &node->expired_by_control, error) ||
+      !get_addr (o, "SelfNodeV4MasqAddrForThisPeer", &node->self_v4_masq_addr, error) ||
+      !get_addr (o, "SelfNodeV6MasqAddrForThisPeer", &node->self_v6_masq_addr, error) ||
+      !get_bool (o, "IsWireGuardOnly", NULL, &node->is_wireguard_only, error) ||
+      !get_bool (o, "IsJailed", NULL, &node->is_jailed, error) ||
+      !get_bool (o, "UnsignedPeerAPIOnly", NULL, &node->unsigned_peer_api_only, error) ||
+      !get_raw (o, "CapMap", JSON_NODE_OBJECT, &node->cap_map_json, error) ||
+      !get_raw (o, "ExitNodeDNSResolvers", JSON_NODE_ARRAY,
+                &node->exit_node_dns_resolvers_json, error))
+    return NULL;
+  /* cap_map_json / exit_node_dns_resolvers_json are GRefStrings from get_raw;
+   * nodes own plain strings. */
+  if (node->cap_map_json != NULL)
+    {
+      char *r = node->cap_map_json;
+      node->cap_map_json = g_strdup (r);
+      g_ref_string_release (r);
+    }
+  if (node->exit_node_dns_resolvers_json != NULL)
+    {
+      char *r = node->exit_node_dns_resolvers_json;
+      node->exit_node_dns_resolvers_json = g_strdup (r);
+      g_ref_string_release (r);
+    }
+  if (node->has_disco_key && key_is_zero (node->disco_key))
+    node->has_disco_key = FALSE;
+  hi = member (o, "Hostinfo");
+  if (hi != NULL)
+    {
+      if (!JSON_NODE_HOLDS_OBJECT (hi))
+        {
+          bad (error, "%s.Hostinfo is not an object", what);
+          return NULL;
+        }
+      if (!parse_hostinfo (json_node_get_object (hi), node, error))
+        return NULL;
+    }
+  node->expired = node->expired_by_control;
+  hyphae_node_finish (node, derp);
+  return g_steal_pointer (&node);
+}
+
+static gboolean
+parse_node_list (JsonObject  *o,
+                 const char  *name,
+                 GPtrArray  **out,
+                 GError     **error)
+{
+  JsonNode *n = member (o, name);
+  JsonArray *a;
+
+  *out = NULL;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (n))
+    return bad (error, "%s is not an array", name);
+  a = json_node_get_array (n);
+  *out = g_ptr_array_new_full (json_array_get_length (a), (GDestroyNotify) hyphae_node_unref);
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      HyphaeNode *node = parse_node (json_array_get_element (a, i), name, error);
+      if (node == NULL)
+        return FALSE;
+      g_ptr_array_add (*out, node);
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_patch (JsonNode         *jn,
+             HyphaeNodePatch  *p,
+             GError          **error)
+{
+  JsonObject *o;
+
+  if (!JSON_NODE_HOLDS_OBJECT (jn))
+    return bad (error, "PeersChangedPatch entry is not an object");
+  o = json_node_get_object (jn);
+  if (member (o, "NodeID") == NULL)
+    return bad (error, "PeersChangedPatch entry without NodeID");
+  if (!get_i64 (o, "NodeID", &p->id, error) ||
+      !get_int (o, "DERPRegion", &p->derp_region, error) ||
+      !get_int (o, "Cap", &p->cap, error) ||
+      !get_list (o, "Endpoints", hyphae_netmap_parse_addr_port, &p->endpoints, error) ||
+      !get_key (o, "Key", KEY_PREFIX_NODE, &p->has_key, p->key, error) ||
+      !get_key (o, "DiscoKey", KEY_PREFIX_DISCO, &p->has_disco_key, p->disco_key, error) ||
+      !get_bool (o, "Online", &p->has_online, &p->online, error) ||
+      !get_time (o, "LastSeen", &p->has_last_seen, &p->last_seen, error) ||
+      !get_time (o, "KeyExpiry", &p->has_key_expiry, &p->key_expiry, error))
+    return FALSE;
+  p->has_endpoints = p->endpoints != NULL;
+  if (member (o, "CapMap") != NULL)
+    {
+      char *r;
+      if (!get_raw (o, "CapMap", JSON_NODE_OBJECT, &r, error))
+        return FALSE;
+      p->has_cap_map = TRUE;
+      p->cap_map_json = g_strdup (r);
+      g_ref_string_release (r);
+    }
+  return TRUE;
+}
+
+/* {"<NodeID>": bool} */
+static gboolean
+parse_id_bool_map (JsonObject  *o,
+                   const char  *name,
+                   GArray      *out,
+                   GError     **error)
+{
+  JsonNode *n = member (o, name);
+  JsonObjectIter it;
+  const char *k;
+  JsonNode *v;
+
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (n))
+    return bad (error, "%s is not an object", name);
+  json_object_iter_init (&it, json_node_get_object (n));
+  while (json_object_iter_next (&it, &k, &v))
+    {
+      HyphaeIdBool e;
+
+      if (!g_ascii_string_to_signed (k, 10, G_MININT64, G_MAXINT64, &e.id, NULL))
+        return bad (error, "%s key \"%s\" is not a node ID", name, k);
+      if (!JSON_NODE_HOLDS_VALUE (v) || json_node_get_value_type (v) != G_TYPE_BOOLEAN)
+        return bad (error, "%s[%s] is not a boolean", name, k);
+      e.value = json_node_get_boolean (v);
+      g_array_append_val (out, e);
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_profiles (JsonObject       *o,
+                HyphaeMapUpdate  *u,
+                GError          **error)
+{
+  JsonNode *n = member (o, "UserProfiles");
+  JsonArray *a;
+
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (n))
+    return bad (error, "UserProfiles is not an array");
+  a = json_node_get_array (n);
+  u->user_profiles = g_ptr_array_new_with_free_func (hyphae_user_profile_free);
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+      HyphaeUserProfile *up;
+      const char *login, *display;
+
+      if (!JSON_NODE_HOLDS_OBJECT (e))
+        return bad (error, "UserProfiles[%u] is not an object", i);
+      up = g_new0 (HyphaeUserProfile, 1);
+      g_ptr_array_add (u->user_profiles, up);
+      if (!get_i64 (json_node_get_object (e), "ID", &up->id, error) ||
+          !get_str (json_node_get_object (e), "LoginName", &login, error) ||
+          !get_str (json_node_get_object (e), "DisplayName", &display, error))
+        return FALSE;
+      up->login_name = g_strdup (login != NULL ? login : "");
+      up->display_name = g_strdup (display != NULL ? display : "");
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_packet_filters (JsonObject       *o,
+                      HyphaeMapUpdate  *u,
+                      GError          **error)
+{
+  JsonNode *n = member (o, "PacketFilters");
+  JsonObjectIter it;
+  const char *k;
+  JsonNode *v;
+
+  if (!get_raw (o, "PacketFilter", JSON_NODE_ARRAY, &u->packet_filter, error))
+    return FALSE;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (n))
+    return bad (error, "PacketFilters is not an object");
+  u->packet_filters = g_ptr_array_new_with_free_func (hyphae_named_filter_free);
+  json_object_iter_init (&it, json_node_get_object (n));
+  while (json_object_iter_next (&it, &k, &v))
+    {
+      HyphaeNamedFilter *nf = g_new0 (HyphaeNamedFilter, 1);
+      g_autofree char *text = NULL;
+
+      nf->name = g_strdup (k);
+      g_ptr_array_add (u->packet_filters, nf);
+      if (JSON_NODE_HOLDS_NULL (v))
+        continue;
+      if (!JSON_NODE_HOLDS_ARRAY (v))
+        return bad (error, "PacketFilters[%s] is not an array", k);
+      text = json_to_string (v, FALSE);
+      nf->rules = g_ref_string_new (text);
+    }
+  return TRUE;
+}
+
+static HyphaeMapUpdate *
+hyphae_map_update_parse_json (const char  *json,
+                              gsize        len,
+                              GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(HyphaeMapUpdate) u = hyphae_map_update_new ();
+  g_autoptr(GError) local = NULL;
+  JsonNode *root, *n;
+  JsonObject *o;
+  const char *s;
+
+  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, json, (gssize) len, &local))
+    {
+      bad (error, "MapResponse is not JSON: %s", local != NULL ? local->message : "too long");
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      bad (error, "MapResponse is not a JSON object");
+      return NULL;
+    }
+  o = json_node_get_object (root);
+
+  if (!get_bool (o, "KeepAlive", NULL, &u->keepalive, error) ||
+      !get_str (o, "PopBrowserURL", &s, error))
+    return NULL;
+  u->pop_browser_url = s != NULL && s[0] != '\0' ? g_strdup (s) : NULL;
+
+  n = member (o, "Node");
+  if (n != NULL && (u->node = parse_node (n, "Node", error)) == NULL)
+    return NULL;
+  if (!parse_node_list (o, "Peers", &u->peers, error) ||
+      !parse_node_list (o, "PeersChanged", &u->peers_changed, error))
+    return NULL;
+
+  n = member (o, "PeersRemoved");
+  if (n != NULL)
+    {
+      JsonArray *a;
+
+      if (!JSON_NODE_HOLDS_ARRAY (n))
+        {
+          bad (error, "PeersRemoved is not an array");
+          return NULL;
+        }
+      a = json_node_get_array (n);
+      for (guint i = 0; i < json_array_get_length (a); i++)
+        {
+          gint64 id;
+          if (!node_i64 (json_array_get_element (a, i), "PeersRemoved[]", &id, error))
+            return NULL;
+          g_array_append_val (u->peers_removed, id);
+        }
+    }
+
+  n = member (o, "PeersChangedPatch");
+  if (n != NULL)
+    {
+      JsonArray *a;
+
+      if (!JSON_NODE_HOLDS_ARRAY (n))
+        {
+          bad (error, "PeersChangedPatch is not an array");
+          return NULL;
+        }
+      a = json_node_get_array (n);
+      for (guint i = 0; i < json_array_get_length (a); i++)
+        {
+          JsonNode *e = json_array_get_element (a, i);
+          HyphaeNodePatch p = { 0 };
+
+          if (JSON_NODE_HOLDS_NULL (e))
+            continue;   /* a nil *PeerChange */
+          g_array_append_val (u->patches, p);
+          if (!parse_patch (e, &g_array_index (u->patches, HyphaeNodePatch, u->patches->len - 1),
+                            error))
+            return NULL;
+        }
+    }
+
+  if (!parse_id_bool_map (o, "OnlineChange", u->online_change, error) ||
+      !parse_id_bool_map (o, "PeerSeenChange", u->seen_change, error) ||
+      !parse_profiles (o, u, error) ||
+      !get_str (o, "Domain", &s, error))
+    return NULL;
+  u->domain = s != NULL && s[0] != '\0' ? g_strdup (s) : NULL;
+  if (!parse_packet_filters (o, u, error) ||
+      !get_raw (o, "DNSConfig", JSON_NODE_OBJECT, &u->dns_config, error) ||
+      !get_raw (o, "DERPMap", JSON_NODE_OBJECT, &u->derp_map, error))
+    return NULL;
+
+  u->changes = u->node != NULL || u->peers != NULL || u->peers_changed != NULL ||
+               u->peers_removed->len > 0 || u->patches->len > 0 ||
+               u->online_change->len > 0 || u->seen_change->len > 0 ||
+               u->user_profiles != NULL || u->domain != NULL ||
+               u->packet_filter != NULL || u->packet_filters != NULL ||
+               u->dns_config != NULL || u->derp_map != NULL;
+  return g_steal_pointer (&u);
+}
