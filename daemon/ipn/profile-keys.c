@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+#include "profile-keys.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "crypto/keys.h"
+#include "crypto/secmem.h"
+
+enum { KEYS_MAX_FILE = 4096 };
+
+HyphaeProfileKeys *
+hyphae_profile_keys_new (void)
+{
+  HyphaeProfileKeys *keys = secmem_alloc (sizeof *keys);
+
+  g_assert (keys != NULL);
+  return keys;
+}
+
+void
+hyphae_profile_keys_free (HyphaeProfileKeys *keys)
+{
+  if (keys != NULL)
+    secmem_free (keys, sizeof *keys);
+}
+
+char *
+hyphae_profile_keys_path (const char *state_dir,
+                          const char *profile)
+{
+  return g_build_filename (state_dir, "profiles", profile, "keys", NULL);
+}
+
+static gboolean
+parse_line (HyphaeProfileKeys *keys,
+            const char        *line,
+            gsize              len)
+{
+  const char *eq = memchr (line, '=', len);
+  gsize name_len, value_len;
+  guint8 *dst;
+  gboolean *has;
+
+  if (eq == NULL)
+    return FALSE;
+  name_len = eq - line;
+  value_len = len - name_len - 1;
+  if (name_len == 7 && memcmp (line, "machine", 7) == 0)
+    dst = keys->machine, has = &keys->has_machine;
+  else if (name_len == 4 && memcmp (line, "node", 4) == 0)
+    dst = keys->node, has = &keys->has_node;
+  else
+    return TRUE;    /* a kind a newer version added */
+  if (key_from_text (dst, KEY_PREFIX_PRIVATE, eq + 1, value_len) < 0 || key_is_zero (dst))
+    return FALSE;
+  *has = TRUE;
+  return TRUE;
+}
+
+gboolean
+hyphae_profile_keys_load (HyphaeProfileKeys  *keys,
+                          const char         *state_dir,
+                          const char         *profile,
+                          GError            **error)
+{
+  g_autofree char *path = hyphae_profile_keys_path (state_dir, profile);
+  char *data = NULL;
+  gsize len = 0, pos = 0;
+  gboolean ok = TRUE;
+
+  sodium_memzero (keys, sizeof *keys);
+  if (!g_file_get_contents (path, &data, &len, error))
+    return FALSE;
+  if (len > KEYS_MAX_FILE)
+    ok = FALSE;
+  while (ok && pos < len)
+    {
+      const char *nl = memchr (data + pos, '\n', len - pos);
+      gsize line_len = nl ? (gsize) (nl - (data + pos)) : len - pos;
+
+      if (line_len > 0)
+        ok = parse_line (keys, data + pos, line_len);
+      pos += line_len + 1;
+    }
+  sodium_memzero (data, len);
+  g_free (data);
+  if (!ok)
+    {
+      sodium_memzero (keys, sizeof *keys);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s does not parse", path);
+      return FALSE;
+    }
+  keys->persist = TRUE;
+  return TRUE;
+}
+
+static gboolean
+mkdir_0700 (const char *dir, GError **error)
+{
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int e = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e),
+                   "Cannot create %s: %s", dir, g_strerror (e));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+hyphae_profile_keys_save (const HyphaeProfileKeys  *keys,
+                          const char               *state_dir,
+                          const char               *profile,
+                          GError                  **error)
+{
+  g_autofree char *path = hyphae_profile_keys_path (state_dir, profile);
+  g_autofree char *dir = g_path_get_dirname (path);
+  /* Two lines of "node=" + "privkey:" + 64 hex + "\n" at most. */
+  enum { LINE = 8 + 8 + KEY_HEX_LEN + 2, BUF = 2 * LINE + 1 };
+  char *buf = secmem_alloc (BUF);
+  char text[8 + KEY_HEX_LEN + 1];
+  gsize len = 0;
+  gboolean ok;
+
+  g_assert (buf != NULL);
+  if (!mkdir_0700 (dir, error))
+    {
+      secmem_free (buf, BUF);
+      return FALSE;
+    }
+  if (keys->has_machine)
+    {
+      key_to_text (text, sizeof text, KEY_PREFIX_PRIVATE, keys->machine);
+      len += g_snprintf (buf + len, BUF - len, "machine=%s\n", text);
+    }
+  if (keys->has_node)
+    {
+      key_to_text (text, sizeof text, KEY_PREFIX_PRIVATE, keys->node);
+      len += g_snprintf (buf + len, BUF - len, "node=%s\n", text);
+    }
+  sodium_memzero (text, sizeof text);
+  ok = g_file_set_contents_full (path, buf, (gssize) len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0600, error);
+  secmem_free (buf, BUF);
+  return ok;
+}
+
+gboolean
+hyphae_profile_keys_fill (HyphaeProfileKeys *keys)
+{
+  gboolean made = FALSE;
+
+  if (!keys->has_machine)
+    {
+      key_generate_private (keys->machine);
+      keys->has_machine = made = TRUE;
+    }
+  if (!keys->has_node)
+    {
+      key_generate_private (keys->node);
+      keys->has_node = made = TRUE;
+    }
+  return made;
+}
