@@ -57,6 +57,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -68,14 +69,17 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/flynn/noise"
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/net/http2"
 )
 
@@ -109,7 +113,21 @@ var hostileModes = []struct{ name, what string }{
 	{"early-big", "early payload declaring 11 MiB and sending all of it, then HTTP/2"},
 	{"early-badjson", "early payload of the 5 bytes {bad}, then HTTP/2"},
 	{"early-deep", "early payload of 100000 nested [ (a JSON depth bomb), then HTTP/2"},
+	{"noise-wrongtype", "101, then the response in a frame of type 04 (record) instead of 02"},
+	{"noise-wronglen", "101, then a response frame of 49 bytes (header 02 0031)"},
+	{"record-truncated", "101 + response + the first half of the early-payload record, then silence"},
 	{"silence", "101 + response, then nothing; the connection stays open"},
+	{"map-goaway", "first map stream: full map, then GOAWAY (NO_ERROR), the stream ends 1 s later"},
+	{"map-rst", "first map stream: full map, then RST_STREAM INTERNAL_ERROR"},
+	{"map-500", "first map request: HTTP 500, no map"},
+	{"map-len-over-cap", "first map stream: full map, then a length prefix of 16 MiB + 1, then silence"},
+	{"map-zstd-bomb", "first map stream: full map, then one zstd frame of 256 MiB of zeros (no content size)"},
+	{"map-zstd-truncated", "first map stream: full map, then the first half of a zstd frame as a message, then a keep-alive"},
+	{"map-depth-bomb", "first map stream: full map, then JSON nested 100000 deep (zstd as asked)"},
+	{"map-no-node", "first map stream: a full map without Node, then silence"},
+	{"map-patch-unknown", "first map stream: full map, then PeersChangedPatch for node 999999"},
+	{"map-remove-unknown", "first map stream: full map, then PeersRemoved [999999]"},
+	{"map-silence", "first map stream: full map, then nothing (no keep-alives) for 130 s"},
 }
 
 func validHostile(m string) bool {
@@ -199,11 +217,25 @@ func (c *noiseConn) SetWriteDeadline(t time.Time) error { return c.conn.SetWrite
 // ---- server -------------------------------------------------------------
 
 type server struct {
-	static     noise.DHKey
-	minVersion int
-	early      bool
-	hostile    string
-	authKey    string // the pre-auth key /machine/register accepts
+	static        noise.DHKey
+	minVersion    int
+	early         bool
+	hostile       string
+	authKey       string        // the pre-auth key /machine/register accepts
+	interactive   bool          // ignore auth keys: every new machine gets an AuthURL
+	approveRoutes bool          // approve every Hostinfo.RoutableIPs
+	keyExpiry     time.Duration // node key lifetime, 0 = never
+	keepAlive     time.Duration // map stream keep-alive period
+	script        []scriptStep  // -map-script: played on the first map stream
+	baseURL       string        // http://<listen address>, for AuthURLs
+	net           tailnet
+}
+
+// h2conn is one Noise connection's HTTP/2 server; its http.Server exists
+// only so that Shutdown can make x/net/http2 send a graceful GOAWAY
+// (http2.ConfigureServer registers the conn-wide shutdown hook).
+type h2conn struct {
+	hs *http.Server
 }
 
 type keyResponse struct {
@@ -370,11 +402,32 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	if s.hostile == "upgrade-wrong" {
 		out = []byte(switchingWS)
 	}
-	out = append(out, msgResponse, 0, respPayloadLen)
+	switch s.hostile {
+	case "noise-wrongtype":
+		out = append(out, msgRecord, 0, respPayloadLen)
+	case "noise-wronglen":
+		out = append(out, msgResponse, 0, respPayloadLen+1)
+		resp = append(resp, 0)
+	default:
+		out = append(out, msgResponse, 0, respPayloadLen)
+	}
 	out = append(out, resp...)
 	t := &transport{conn: conn, rd: rd, rx: aeadOf(csI2R), tx: aeadOf(csR2I)}
 
 	switch s.hostile {
+	case "noise-wrongtype", "noise-wronglen":
+		conn.Write(out)
+		logf("hostile %s: sent a bad response frame", s.hostile)
+		finish(conn, rd)
+		return
+	case "record-truncated":
+		rec := t.sealRecord(earlyPayload(""))
+		conn.Write(append(out, rec[:len(rec)/2]...))
+		say("PEER %s", hex.EncodeToString(hs.PeerStatic()))
+		logf("hostile record-truncated: sent %d of a %d-byte record, now silent", len(rec)/2, len(rec))
+		drain(rd)
+		conn.Close()
+		return
 	case "noise-badtag":
 		conn.Write(out)
 		logf("hostile noise-badtag: sent a response with a bad tag")
@@ -427,22 +480,34 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	}
 
 	nc := &noiseConn{t: t, conn: conn}
-	(&http2.Server{}).ServeConn(nc, &http2.ServeConnOpts{Handler: http.HandlerFunc(s.serveH2)})
+	var mk machineKey
+	copy(mk[:], hs.PeerStatic())
+	c := &h2conn{hs: &http.Server{}}
+	h2s := &http2.Server{}
+	if err := http2.ConfigureServer(c.hs, h2s); err != nil {
+		fatalf("http2: %v", err)
+	}
+	h2s.ServeConn(nc, &http2.ServeConnOpts{BaseConfig: c.hs, Handler: http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) { s.serveH2(w, r, mk, c) })})
 	nc.Close()
 	logf("noise connection from %s ended", r.RemoteAddr)
 }
 
-// serveH2 answers the HTTP/2 requests made over the records: /echo (POST:
-// 200 with the request body), /status/NNN (that status, a short body),
-// /big?n=N (N bytes of 'x'), /rst (RST_STREAM via http.ErrAbortHandler),
-// /slow (answers only when the request is cancelled or reset); any other
-// path 200 helloBody. POST /machine/register: see handleRegister.
-func (s *server) serveH2(w http.ResponseWriter, r *http.Request) {
+// serveH2 answers the HTTP/2 requests made over the records of machine mk's
+// connection c: /echo (POST: 200 with the request body), /status/NNN (that
+// status, a short body), /big?n=N (N bytes of 'x'), /rst (RST_STREAM via
+// http.ErrAbortHandler), /slow (answers only when the request is cancelled
+// or reset); any other path 200 helloBody. POST /machine/register and
+// /machine/map: see handleRegister and handleMap.
+func (s *server) serveH2(w http.ResponseWriter, r *http.Request, mk machineKey, c *h2conn) {
 	logf("h2 %s %s", r.Method, r.URL.RequestURI())
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	switch p := r.URL.Path; {
 	case p == "/machine/register":
-		s.handleRegister(w, r)
+		s.handleRegister(w, r, mk)
+		return
+	case p == "/machine/map":
+		s.handleMap(w, r, mk, c)
 		return
 	case p == "/echo":
 		if r.Method != http.MethodPost {
@@ -499,98 +564,6 @@ func (s *server) serveH2(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, helloBody)
 }
 
-// registerRequest mirrors the tailcfg.RegisterRequest fields (PROTOCOL.md
-// §2.3) the C client sends; unknown fields are ignored, as Go does.
-type registerRequest struct {
-	Version    int
-	NodeKey    string
-	OldNodeKey string
-	Auth       *struct{ AuthKey string }
-	Expiry     time.Time
-	Followup   string
-	Hostinfo   *struct{ Hostname string }
-}
-
-type registerUser struct {
-	DisplayName string
-}
-
-type registerLogin struct {
-	LoginName string
-}
-
-// registerResponse mirrors tailcfg.RegisterResponse; only the set fields are
-// sent.
-type registerResponse struct {
-	User              *registerUser  `json:",omitempty"`
-	Login             *registerLogin `json:",omitempty"`
-	NodeKeyExpired    bool           `json:",omitempty"`
-	MachineAuthorized *bool          `json:",omitempty"`
-	AuthURL           string         `json:",omitempty"`
-	Error             string         `json:",omitempty"`
-}
-
-// validNodeKey: "nodekey:" + 64 hex digits, not all zeros (strict, like
-// Go's key parser, plus the zero check a server makes).
-func validNodeKey(k string) bool {
-	const prefix = "nodekey:"
-	if !strings.HasPrefix(k, prefix) || len(k) != len(prefix)+64 {
-		return false
-	}
-	b, err := hex.DecodeString(k[len(prefix):])
-	return err == nil && !bytes.Equal(b, make([]byte, 32))
-}
-
-// handleRegister answers POST /machine/register (PROTOCOL.md §2.3): 400
-// unless the body is a RegisterRequest with a valid NodeKey; a past, non-zero
-// Expiry is a logout ({"NodeKeyExpired":true,"MachineAuthorized":false});
-// the right auth key is authorized (with a test user and login); a wrong one
-// gets HTTP 200 {"Error":"invalid auth key"}; no auth key gets an AuthURL.
-// Prints "REGISTER <nodekey> <hostname>" for each decoded request.
-func (s *server) handleRegister(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
-	var req registerRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
-		logf("h2 /machine/register: %v", err)
-		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	host := ""
-	if req.Hostinfo != nil {
-		host = req.Hostinfo.Hostname
-	}
-	say("REGISTER %s %s", req.NodeKey, host)
-	if !validNodeKey(req.NodeKey) {
-		http.Error(w, "bad NodeKey", http.StatusBadRequest)
-		return
-	}
-	var resp registerResponse
-	no := false
-	yes := true
-	switch {
-	case !req.Expiry.IsZero() && req.Expiry.Before(time.Now()):
-		resp.NodeKeyExpired = true
-		resp.MachineAuthorized = &no
-	case req.Auth == nil || req.Auth.AuthKey == "":
-		resp.AuthURL = "http://127.0.0.1/a/xyz"
-	case req.Auth.AuthKey != s.authKey:
-		resp.Error = "invalid auth key"
-	default:
-		resp.MachineAuthorized = &yes
-		resp.User = &registerUser{DisplayName: "Test User"}
-		resp.Login = &registerLogin{LoginName: "test@example.com"}
-	}
-	body, err := json.Marshal(resp)
-	if err != nil {
-		fatalf("json: %v", err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(body)
-}
-
 // earlyPayload returns the plaintext the server sends first.
 func earlyPayload(hostile string) []byte {
 	var chal [32]byte
@@ -618,23 +591,1169 @@ func earlyPayload(hostile string) []byte {
 	return append(ep, body...)
 }
 
-func runServer(listen, keyHex string, minVersion int, early bool, hostile, authKey string) {
-	s := &server{static: keypair(keyHex, "key"), minVersion: minVersion, early: early, hostile: hostile,
-		authKey: authKey}
+func runServer(s *server, listen, keyHex string) {
+	s.static = keypair(keyHex, "key")
+	s.net = tailnet{nodes: map[int64]*tnode{}, byMachine: map[machineKey]*tnode{}, auths: map[string]*pendingAuth{}}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		fatalf("listen: %v", err)
 	}
+	s.baseURL = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/key", s.handleKey)
 	mux.HandleFunc("/ts2021", s.handleUpgrade)
+	mux.HandleFunc("/auth/", s.handleAuth)
+	mux.HandleFunc("/debug/nodes", s.handleDebugNodes)
+	mux.HandleFunc("/debug/expire", s.handleDebugExpire)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: drainTimeout}
 	say("LISTEN %s", ln.Addr())
 	say("PUB %s", hex.EncodeToString(s.static.Public))
-	if hostile != "" {
-		logf("hostile mode %s", hostile)
+	if s.hostile != "" {
+		logf("hostile mode %s", s.hostile)
 	}
 	fatalf("serve: %v", srv.Serve(ln))
+}
+
+// ---- tailcfg mirrors -----------------------------------------------------
+//
+// Go structs with tailcfg's field names and JSON types (PROTOCOL.md §2.3–2.7,
+// checked against tailcfg/tailcfg.go), so that encoding/json judges what our C
+// client sends as a Go control server would: a wrong type or a bad key text is
+// a decode error, answered with HTTP 400 and Go's error text. Unknown fields
+// are ignored, as Go does.
+
+// parseKeyText parses "<prefix><64 lowercase or uppercase hex>" with the error
+// texts of Tailscale's key parser (types/key/util.go parseHex).
+func parseKeyText(out *[32]byte, b []byte, prefix string) error {
+	if !bytes.HasPrefix(b, []byte(prefix)) {
+		return fmt.Errorf("key hex string doesn't have expected type prefix %s", prefix)
+	}
+	b = b[len(prefix):]
+	if len(b) != 64 {
+		return fmt.Errorf("key hex has the wrong size, got %d want %d", len(b), 64)
+	}
+	if _, err := hex.Decode(out[:], b); err != nil {
+		return errors.New("invalid hex character in key")
+	}
+	return nil
+}
+
+type nodeKey [32]byte
+type discoKey [32]byte
+type machineKey [32]byte
+type nlKey [32]byte
+
+func (k nodeKey) MarshalText() ([]byte, error) {
+	return []byte("nodekey:" + hex.EncodeToString(k[:])), nil
+}
+func (k *nodeKey) UnmarshalText(b []byte) error { return parseKeyText((*[32]byte)(k), b, "nodekey:") }
+func (k nodeKey) String() string                { t, _ := k.MarshalText(); return string(t) }
+func (k nodeKey) isZero() bool                  { return k == nodeKey{} }
+func (k discoKey) MarshalText() ([]byte, error) {
+	return []byte("discokey:" + hex.EncodeToString(k[:])), nil
+}
+func (k *discoKey) UnmarshalText(b []byte) error { return parseKeyText((*[32]byte)(k), b, "discokey:") }
+func (k machineKey) MarshalText() ([]byte, error) {
+	return []byte("mkey:" + hex.EncodeToString(k[:])), nil
+}
+func (k *machineKey) UnmarshalText(b []byte) error { return parseKeyText((*[32]byte)(k), b, "mkey:") }
+func (k nlKey) MarshalText() ([]byte, error)       { return []byte("nlpub:" + hex.EncodeToString(k[:])), nil }
+func (k *nlKey) UnmarshalText(b []byte) error      { return parseKeyText((*[32]byte)(k), b, "nlpub:") }
+
+// optBool is types/opt.Bool: JSON true, false or null ("" = unset).
+type optBool string
+
+func (b *optBool) UnmarshalJSON(j []byte) error {
+	switch string(j) {
+	case "true", "false":
+		*b = optBool(j)
+	case "null":
+		*b = "unset"
+	default:
+		return fmt.Errorf("invalid opt.Bool value %q", j)
+	}
+	return nil
+}
+
+func (b optBool) MarshalJSON() ([]byte, error) {
+	if b == "true" || b == "false" {
+		return []byte(b), nil
+	}
+	return []byte("null"), nil
+}
+
+// Hostinfo mirrors tailcfg.Hostinfo (all fields but TPM).
+type Hostinfo struct {
+	IPNVersion      string         `json:",omitempty"`
+	FrontendLogID   string         `json:",omitempty"`
+	BackendLogID    string         `json:",omitempty"`
+	OS              string         `json:",omitempty"`
+	OSVersion       string         `json:",omitempty"`
+	Container       optBool        `json:",omitempty"`
+	Env             string         `json:",omitempty"`
+	Distro          string         `json:",omitempty"`
+	DistroVersion   string         `json:",omitempty"`
+	DistroCodeName  string         `json:",omitempty"`
+	App             string         `json:",omitempty"`
+	Desktop         optBool        `json:",omitempty"`
+	Package         string         `json:",omitempty"`
+	DeviceModel     string         `json:",omitempty"`
+	PushDeviceToken string         `json:",omitempty"`
+	Hostname        string         `json:",omitempty"`
+	ShieldsUp       bool           `json:",omitempty"`
+	ShareeNode      bool           `json:",omitempty"`
+	NoLogsNoSupport bool           `json:",omitempty"`
+	RemoteConfig    bool           `json:",omitempty"`
+	WireIngress     bool           `json:",omitempty"`
+	IngressEnabled  bool           `json:",omitempty"`
+	AllowsUpdate    bool           `json:",omitempty"`
+	Machine         string         `json:",omitempty"`
+	GoArch          string         `json:",omitempty"`
+	GoArchVar       string         `json:",omitempty"`
+	GoVersion       string         `json:",omitempty"`
+	RoutableIPs     []netip.Prefix `json:",omitempty"`
+	RequestTags     []string       `json:",omitempty"`
+	WoLMACs         []string       `json:",omitempty"`
+	Services        []Service      `json:",omitempty"`
+	NetInfo         *NetInfo       `json:",omitempty"`
+	SSH_HostKeys    []string       `json:"sshHostKeys,omitempty"`
+	Cloud           string         `json:",omitempty"`
+	Userspace       optBool        `json:",omitempty"`
+	UserspaceRouter optBool        `json:",omitempty"`
+	AppConnector    optBool        `json:",omitempty"`
+	ServicesHash    string         `json:",omitempty"`
+	PeerRelay       bool           `json:",omitempty"`
+	ExitNodeID      string         `json:",omitempty"`
+	Location        *Location      `json:",omitempty"`
+	StateEncrypted  optBool        `json:",omitempty"`
+}
+
+type Service struct {
+	Proto       string
+	Port        uint16
+	Description string `json:",omitempty"`
+}
+
+type NetInfo struct {
+	MappingVariesByDestIP optBool            `json:",omitempty"`
+	WorkingIPv6           optBool            `json:",omitempty"`
+	OSHasIPv6             optBool            `json:",omitempty"`
+	WorkingUDP            optBool            `json:",omitempty"`
+	WorkingICMPv4         optBool            `json:",omitempty"`
+	HavePortMap           bool               `json:",omitempty"`
+	UPnP                  optBool            `json:",omitempty"`
+	PMP                   optBool            `json:",omitempty"`
+	PCP                   optBool            `json:",omitempty"`
+	PreferredDERP         int                `json:",omitempty"`
+	LinkType              string             `json:",omitempty"`
+	DERPLatency           map[string]float64 `json:",omitempty"`
+	FirewallMode          string             `json:",omitempty"`
+}
+
+type Location struct {
+	Country     string  `json:",omitempty"`
+	CountryCode string  `json:",omitempty"`
+	City        string  `json:",omitempty"`
+	CityCode    string  `json:",omitempty"`
+	Latitude    float64 `json:",omitempty"`
+	Longitude   float64 `json:",omitempty"`
+	Priority    int     `json:",omitempty"`
+}
+
+// RegisterRequest mirrors tailcfg.RegisterRequest.
+type RegisterRequest struct {
+	Version    int
+	NodeKey    nodeKey
+	OldNodeKey nodeKey
+	NLKey      nlKey
+	Auth       *struct {
+		Oauth2Token *json.RawMessage `json:",omitempty"`
+		AuthKey     string           `json:",omitempty"`
+	} `json:",omitempty"`
+	Expiry           time.Time
+	Followup         string
+	Hostinfo         *Hostinfo
+	Ephemeral        bool       `json:",omitempty"`
+	NodeKeySignature []byte     `json:",omitempty"`
+	SignatureType    int        `json:",omitempty"`
+	Timestamp        *time.Time `json:",omitempty"`
+	DeviceCert       []byte     `json:",omitempty"`
+	Signature        []byte     `json:",omitempty"`
+	Tailnet          string     `json:",omitempty"`
+}
+
+type registerUser struct {
+	ID          int64
+	DisplayName string
+}
+
+type registerLogin struct {
+	ID          int64
+	Provider    string
+	LoginName   string
+	DisplayName string
+}
+
+// registerResponse mirrors tailcfg.RegisterResponse; only the set fields are
+// sent.
+type registerResponse struct {
+	User              *registerUser  `json:",omitempty"`
+	Login             *registerLogin `json:",omitempty"`
+	NodeKeyExpired    bool           `json:",omitempty"`
+	MachineAuthorized *bool          `json:",omitempty"`
+	AuthURL           string         `json:",omitempty"`
+	Error             string         `json:",omitempty"`
+}
+
+// MapRequest mirrors tailcfg.MapRequest (without the hardware attestation
+// fields).
+type MapRequest struct {
+	Version          int
+	Compress         string `json:",omitempty"`
+	KeepAlive        bool   `json:",omitempty"`
+	NodeKey          nodeKey
+	DiscoKey         discoKey
+	Stream           bool             `json:",omitempty"`
+	Hostinfo         *Hostinfo        `json:",omitempty"`
+	MapSessionHandle string           `json:",omitempty"`
+	MapSessionSeq    int64            `json:",omitempty"`
+	Endpoints        []netip.AddrPort `json:",omitempty"`
+	EndpointTypes    []int            `json:",omitempty"`
+	TKAHead          string           `json:",omitempty"`
+	ReadOnly         bool             `json:",omitempty"`
+	OmitPeers        bool             `json:",omitempty"`
+	DebugFlags       []string         `json:",omitempty"`
+}
+
+// Node is the part of tailcfg.Node this server sends.
+type Node struct {
+	ID                int64
+	StableID          string
+	Name              string
+	User              int64
+	Key               nodeKey
+	KeyExpiry         *time.Time `json:",omitempty"`
+	Machine           machineKey
+	DiscoKey          *discoKey `json:",omitempty"`
+	Addresses         []netip.Prefix
+	AllowedIPs        []netip.Prefix
+	Endpoints         []netip.AddrPort `json:",omitempty"`
+	HomeDERP          int              `json:",omitempty"`
+	Hostinfo          *Hostinfo        `json:",omitempty"`
+	Created           time.Time
+	Cap               int            `json:",omitempty"`
+	PrimaryRoutes     []netip.Prefix `json:",omitempty"`
+	Online            *bool          `json:",omitempty"`
+	MachineAuthorized bool           `json:",omitempty"`
+	Expired           bool           `json:",omitempty"`
+}
+
+// PeerChange mirrors tailcfg.PeerChange (the fields this server patches).
+type PeerChange struct {
+	NodeID    int64
+	DiscoKey  *discoKey        `json:",omitempty"`
+	Endpoints []netip.AddrPort `json:",omitempty"`
+	Key       *nodeKey         `json:",omitempty"`
+	Online    *bool            `json:",omitempty"`
+	KeyExpiry *time.Time       `json:",omitempty"`
+}
+
+type PortRange struct{ First, Last uint16 }
+
+type NetPortRange struct {
+	IP    string
+	Ports PortRange
+}
+
+type FilterRule struct {
+	SrcIPs   []string
+	DstPorts []NetPortRange `json:",omitempty"`
+}
+
+type DNSConfig struct {
+	Domains []string `json:",omitempty"`
+	Proxied bool     `json:",omitempty"`
+}
+
+type UserProfile struct {
+	ID          int64
+	LoginName   string
+	DisplayName string
+}
+
+// MapResponse mirrors the tailcfg.MapResponse fields this server sends.
+type MapResponse struct {
+	KeepAlive         bool           `json:",omitempty"`
+	Node              *Node          `json:",omitempty"`
+	Peers             []*Node        `json:",omitempty"`
+	PeersChanged      []*Node        `json:",omitempty"`
+	PeersRemoved      []int64        `json:",omitempty"`
+	PeersChangedPatch []*PeerChange  `json:",omitempty"`
+	OnlineChange      map[int64]bool `json:",omitempty"`
+	DNSConfig         *DNSConfig     `json:",omitempty"`
+	Domain            string         `json:",omitempty"`
+	CollectServices   optBool        `json:",omitempty"`
+	PacketFilter      []FilterRule   `json:",omitempty"`
+	UserProfiles      []UserProfile  `json:",omitempty"`
+	ControlTime       *time.Time     `json:",omitempty"`
+}
+
+// ---- tailnet: nodes, registration, map streams -------------------------------
+
+const (
+	tailnetDomain   = "hyphae.test"
+	testLoginName   = "tester@hyphae.test"
+	testDisplayName = "Test User"
+	userID          = 1
+	followupWait    = 60 * time.Second
+	replaceWait     = 5 * time.Second
+	silenceHold     = 130 * time.Second
+	unknownNodeID   = 999999
+	mapLenOverCap   = 16<<20 + 1
+	zstdBombSize    = 256 << 20
+	depthBombDepth  = 100000
+)
+
+// tnode is one registered machine (keyed by machine key; its node key may
+// rotate). Guarded by tailnet.mu.
+type tnode struct {
+	id        int64
+	machine   machineKey
+	key       nodeKey
+	retired   map[nodeKey]bool // earlier node keys: a map request with one gets 401
+	disco     discoKey
+	hostinfo  *Hostinfo
+	endpoints []netip.AddrPort
+	epTypes   []int
+	created   time.Time
+	expiry    time.Time // zero: never
+	last      MapRequest
+	mapCount  int
+	stream    *mapStream // the live map stream, if any
+	expTimer  *time.Timer
+}
+
+// mapStream is one live Stream:true map request; others push JSON messages
+// into its queue.
+type mapStream struct {
+	node     *tnode
+	queue    [][]byte
+	wake     chan struct{} // capacity 1: "the queue is not empty"
+	replaced chan struct{} // closed when a newer stream or a logout ends this one
+	done     chan struct{} // closed when the handler has finished
+}
+
+type pendingAuth struct {
+	approved chan struct{}
+	once     sync.Once
+}
+
+type tailnet struct {
+	mu         sync.Mutex
+	nodes      map[int64]*tnode
+	byMachine  map[machineKey]*tnode
+	nextID     int64
+	auths      map[string]*pendingAuth
+	mapStreams int // Stream:true requests so far; map hostile modes apply to the first
+}
+
+func (s *server) expired(n *tnode) bool {
+	return !n.expiry.IsZero() && !time.Now().Before(n.expiry)
+}
+
+func prefixOf(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// addresses: 100.64.0.N/32 and fd7a:115c:a1e0::N/128 (N up to 65535).
+func (s *server) addresses(n *tnode) []netip.Prefix {
+	hi, lo := byte(n.id>>8), byte(n.id)
+	v4 := netip.AddrFrom4([4]byte{100, 64, hi, lo})
+	var a16 [16]byte
+	copy(a16[:], []byte{0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0})
+	a16[14], a16[15] = hi, lo
+	return []netip.Prefix{netip.PrefixFrom(v4, 32), netip.PrefixFrom(netip.AddrFrom16(a16), 128)}
+}
+
+// routes: the Hostinfo.RoutableIPs this server approved (all of them with
+// -approve-routes, none otherwise).
+func (s *server) routes(n *tnode) []netip.Prefix {
+	if !s.approveRoutes || n.hostinfo == nil {
+		return nil
+	}
+	return append([]netip.Prefix(nil), n.hostinfo.RoutableIPs...)
+}
+
+// view is n as a tailcfg.Node; online says whether to set Online (peers).
+func (s *server) view(n *tnode, online bool) *Node {
+	host := ""
+	osName := ""
+	if n.hostinfo != nil {
+		host, osName = n.hostinfo.Hostname, n.hostinfo.OS
+	}
+	name := host
+	if name == "" {
+		name = fmt.Sprintf("node-%d", n.id)
+	}
+	addrs := s.addresses(n)
+	routes := s.routes(n)
+	v := &Node{
+		ID:                n.id,
+		StableID:          fmt.Sprintf("stable-%d", n.id),
+		Name:              name + "." + tailnetDomain + ".",
+		User:              userID,
+		Key:               n.key,
+		Machine:           n.machine,
+		Addresses:         addrs,
+		AllowedIPs:        append(append([]netip.Prefix(nil), addrs...), routes...),
+		Endpoints:         n.endpoints,
+		Hostinfo:          &Hostinfo{Hostname: host, OS: osName},
+		Created:           n.created,
+		Cap:               n.last.Version,
+		MachineAuthorized: true,
+		Expired:           s.expired(n),
+	}
+	for _, r := range routes {
+		if r.Bits() != 0 {
+			v.PrimaryRoutes = append(v.PrimaryRoutes, r)
+		}
+	}
+	if !n.expiry.IsZero() {
+		t := n.expiry
+		v.KeyExpiry = &t
+	}
+	if n.disco != (discoKey{}) {
+		d := n.disco
+		v.DiscoKey = &d
+	}
+	if online {
+		on := n.stream != nil
+		v.Online = &on
+	}
+	return v
+}
+
+// shape is what makes a PeersChanged (rather than a patch) necessary: the
+// peer view without its endpoints, disco key and online state.
+func (s *server) shape(n *tnode) string {
+	v := s.view(n, false)
+	v.Endpoints, v.DiscoKey = nil, nil
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func (s *server) sortedNodes() []*tnode {
+	var out []*tnode
+	for _, n := range s.net.nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+var allowAll = []FilterRule{{SrcIPs: []string{"*"}, DstPorts: []NetPortRange{{IP: "*", Ports: PortRange{0, 65535}}}}}
+
+// fullMap is the first message of a stream for n.
+func (s *server) fullMap(n *tnode) *MapResponse {
+	now := time.Now().UTC()
+	m := &MapResponse{
+		Node:            s.view(n, false),
+		Domain:          tailnetDomain,
+		UserProfiles:    []UserProfile{{ID: userID, LoginName: testLoginName, DisplayName: testDisplayName}},
+		PacketFilter:    allowAll,
+		DNSConfig:       &DNSConfig{Proxied: true, Domains: []string{tailnetDomain}},
+		CollectServices: "true",
+		ControlTime:     &now,
+	}
+	for _, p := range s.sortedNodes() {
+		if p != n {
+			m.Peers = append(m.Peers, s.view(p, true))
+		}
+	}
+	return m
+}
+
+func mustJSON(v interface{}) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		fatalf("json: %v", err)
+	}
+	return b
+}
+
+// push queues a message for every live stream but the one of except.
+func (s *server) push(except *tnode, m *MapResponse) {
+	b := mustJSON(m)
+	for _, n := range s.net.nodes {
+		if n != except && n.stream != nil {
+			n.stream.enqueue(b)
+		}
+	}
+}
+
+func (st *mapStream) enqueue(b []byte) {
+	st.queue = append(st.queue, b)
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// changed pushes to the other nodes what differs between before (n's shape,
+// endpoints, disco key and online state before a change) and now: a
+// PeersChanged with the whole node if its shape changed, else a
+// PeersChangedPatch with the endpoints, disco key and online state that
+// changed (and OnlineChange when it went on- or offline).
+func (s *server) changed(n *tnode, shape string, eps []netip.AddrPort, disco discoKey, online bool) {
+	if s.shape(n) != shape {
+		s.push(n, &MapResponse{PeersChanged: []*Node{s.view(n, true)}})
+		return
+	}
+	pc := &PeerChange{NodeID: n.id}
+	any := false
+	if !equalAddrPorts(eps, n.endpoints) {
+		pc.Endpoints, any = n.endpoints, true
+	}
+	if disco != n.disco {
+		d := n.disco
+		pc.DiscoKey, any = &d, true
+	}
+	m := &MapResponse{}
+	if now := n.stream != nil; now != online {
+		pc.Online, any = &now, true
+		m.OnlineChange = map[int64]bool{n.id: now}
+	}
+	if any {
+		m.PeersChangedPatch = []*PeerChange{pc}
+		s.push(n, m)
+	}
+}
+
+func equalAddrPorts(a, b []netip.AddrPort) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- registration ------------------------------------------------------------
+
+func (s *server) registered() registerResponse {
+	yes := true
+	return registerResponse{
+		MachineAuthorized: &yes,
+		User:              &registerUser{ID: userID, DisplayName: testDisplayName},
+		Login:             &registerLogin{ID: userID, Provider: "hyphae-test", LoginName: "test@example.com", DisplayName: testDisplayName},
+	}
+}
+
+// handleRegister answers POST /machine/register (PROTOCOL.md §2.3) for the
+// machine mk; see README.md for the rules.
+func (s *server) handleRegister(w http.ResponseWriter, r *http.Request, mk machineKey) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	var req RegisterRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		logf("h2 /machine/register: %v", err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	host := ""
+	if req.Hostinfo != nil {
+		host = req.Hostinfo.Hostname
+	}
+	say("REGISTER %s %s", req.NodeKey, host)
+	if req.NodeKey.isZero() {
+		http.Error(w, "bad NodeKey", http.StatusBadRequest)
+		return
+	}
+	resp, code, text := s.register(r.Context(), mk, &req)
+	if code != 0 {
+		http.Error(w, text, code)
+		return
+	}
+	if resp == nil {
+		return // the client went away
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(mustJSON(resp))
+}
+
+func (s *server) register(ctx context.Context, mk machineKey, req *RegisterRequest) (*registerResponse, int, string) {
+	now := time.Now()
+	if !req.Expiry.IsZero() && req.Expiry.Before(now) {
+		s.logout(mk)
+		no := false
+		return &registerResponse{NodeKeyExpired: true, MachineAuthorized: &no}, 0, ""
+	}
+	if req.Followup != "" {
+		s.net.mu.Lock()
+		pa := s.net.auths[authID(req.Followup)]
+		s.net.mu.Unlock()
+		if pa == nil {
+			return nil, http.StatusBadRequest, "unknown Followup URL"
+		}
+		select {
+		case <-pa.approved:
+		case <-ctx.Done():
+			return nil, 0, ""
+		case <-time.After(followupWait):
+			return &registerResponse{AuthURL: req.Followup}, 0, ""
+		}
+		resp := s.admit(mk, req)
+		return &resp, 0, ""
+	}
+	authKey := ""
+	if req.Auth != nil {
+		authKey = req.Auth.AuthKey
+	}
+	if !s.interactive && authKey != "" && authKey != s.authKey {
+		return &registerResponse{Error: "invalid auth key"}, 0, ""
+	}
+	s.net.mu.Lock()
+	n := s.net.byMachine[mk]
+	switch {
+	case n != nil && n.key == req.NodeKey && s.expired(n):
+		s.net.mu.Unlock()
+		return &registerResponse{NodeKeyExpired: true}, 0, ""
+	case n != nil && n.key == req.NodeKey,
+		n != nil && !req.OldNodeKey.isZero() && req.OldNodeKey == n.key && !s.expired(n),
+		!s.interactive && authKey != "":
+		s.net.mu.Unlock()
+		resp := s.admit(mk, req)
+		return &resp, 0, ""
+	}
+	// Interactive: a URL on the plain HTTP listener approves it.
+	var rnd [8]byte
+	io.ReadFull(rand.Reader, rnd[:])
+	id := hex.EncodeToString(rnd[:])
+	s.net.auths[id] = &pendingAuth{approved: make(chan struct{})}
+	s.net.mu.Unlock()
+	return &registerResponse{AuthURL: s.baseURL + "/auth/" + id}, 0, ""
+}
+
+// authID is the <id> of "<anything>/auth/<id>".
+func authID(u string) string {
+	i := strings.LastIndex(u, "/auth/")
+	if i < 0 {
+		return ""
+	}
+	return u[i+len("/auth/"):]
+}
+
+// admit registers req.NodeKey for machine mk: a new node, or the machine's
+// node with a new key, Hostinfo and expiry; the others learn of it.
+func (s *server) admit(mk machineKey, req *RegisterRequest) registerResponse {
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	n := s.net.byMachine[mk]
+	shape, eps, disco, online := "", []netip.AddrPort(nil), discoKey{}, false
+	if n == nil {
+		s.net.nextID++
+		n = &tnode{id: s.net.nextID, machine: mk, created: time.Now().UTC().Truncate(time.Second),
+			retired: map[nodeKey]bool{}}
+		s.net.nodes[n.id] = n
+		s.net.byMachine[mk] = n
+	} else {
+		shape, eps, disco, online = s.shape(n), n.endpoints, n.disco, n.stream != nil
+		if n.key != req.NodeKey {
+			n.retired[n.key] = true
+			delete(n.retired, req.NodeKey)
+		}
+	}
+	n.key = req.NodeKey
+	if req.Hostinfo != nil {
+		h := *req.Hostinfo
+		n.hostinfo = &h
+	}
+	n.expiry = time.Time{}
+	if s.keyExpiry > 0 {
+		n.expiry = time.Now().Add(s.keyExpiry).UTC().Truncate(time.Second)
+	}
+	s.armExpiry(n)
+	logf("node %d (%s) registered with %s", n.id, s.view(n, false).Name, n.key)
+	s.changed(n, shape, eps, disco, online)
+	return s.registered()
+}
+
+// armExpiry tells the peers when n's key expires by itself.
+func (s *server) armExpiry(n *tnode) {
+	if n.expTimer != nil {
+		n.expTimer.Stop()
+		n.expTimer = nil
+	}
+	if n.expiry.IsZero() {
+		return
+	}
+	at := n.expiry
+	n.expTimer = time.AfterFunc(time.Until(at)+10*time.Millisecond, func() {
+		s.net.mu.Lock()
+		defer s.net.mu.Unlock()
+		if s.net.nodes[n.id] == n && n.expiry.Equal(at) {
+			s.announceExpiry(n)
+		}
+	})
+}
+
+// announceExpiry pushes n (now expired) to its peers and to itself.
+func (s *server) announceExpiry(n *tnode) {
+	logf("node %d: key %s expired", n.id, n.key)
+	s.push(n, &MapResponse{PeersChanged: []*Node{s.view(n, true)}})
+	if n.stream != nil {
+		n.stream.enqueue(mustJSON(&MapResponse{Node: s.view(n, false)}))
+	}
+}
+
+// logout removes mk's node (if any): its stream ends, the others get
+// PeersRemoved.
+func (s *server) logout(mk machineKey) {
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	n := s.net.byMachine[mk]
+	if n == nil {
+		return
+	}
+	logf("node %d logged out", n.id)
+	delete(s.net.byMachine, mk)
+	delete(s.net.nodes, n.id)
+	if n.expTimer != nil {
+		n.expTimer.Stop()
+	}
+	if st := n.stream; st != nil {
+		n.stream = nil
+		close(st.replaced)
+	}
+	s.push(n, &MapResponse{PeersRemoved: []int64{n.id}})
+}
+
+// ---- the map ------------------------------------------------------------------
+
+var zstdEnc = func() *zstd.Encoder {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	if err != nil {
+		fatalf("zstd: %v", err)
+	}
+	return enc
+}()
+
+// frameMsg is one map message on the wire: u32 LE length ‖ payload, the
+// payload being one zstd frame of msg when compress is set.
+func frameMsg(msg []byte, compress bool) []byte {
+	if compress {
+		msg = zstdEnc.EncodeAll(msg, nil)
+	}
+	out := make([]byte, 4, 4+len(msg))
+	binary.LittleEndian.PutUint32(out, uint32(len(msg)))
+	return append(out, msg...)
+}
+
+// streamWriter writes to a map stream and flushes each write.
+type streamWriter struct {
+	w        http.ResponseWriter
+	compress bool
+}
+
+func (sw *streamWriter) raw(b []byte) error {
+	if _, err := sw.w.Write(b); err != nil {
+		return err
+	}
+	sw.w.(http.Flusher).Flush()
+	return nil
+}
+
+func (sw *streamWriter) msg(json []byte) error { return sw.raw(frameMsg(json, sw.compress)) }
+
+func isMapMode(m string) bool { return strings.HasPrefix(m, "map-") }
+
+// handleMap answers POST /machine/map (PROTOCOL.md §2.4–2.6) for machine mk.
+func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey, c *h2conn) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	var req MapRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+		logf("h2 /machine/map: %v", err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.net.mu.Lock()
+	n := s.net.byMachine[mk]
+	code, text := 0, ""
+	switch {
+	case n == nil:
+		code, text = http.StatusForbidden, "node not registered"
+	case n.key != req.NodeKey && n.retired[req.NodeKey]:
+		code, text = http.StatusUnauthorized, "node key was replaced"
+	case n.key != req.NodeKey:
+		code, text = http.StatusForbidden, "unknown node key"
+	case s.expired(n):
+		code, text = http.StatusUnauthorized, "node key expired"
+	}
+	if code != 0 {
+		s.net.mu.Unlock()
+		logf("h2 /machine/map: %d %s", code, text)
+		http.Error(w, text, code)
+		return
+	}
+	shape, eps, disco, online := s.shape(n), n.endpoints, n.disco, n.stream != nil
+	n.mapCount++
+	n.last = req
+	n.last.Hostinfo = nil
+	if req.DiscoKey != (discoKey{}) {
+		n.disco = req.DiscoKey
+	}
+	if req.Endpoints != nil {
+		n.endpoints = append([]netip.AddrPort(nil), req.Endpoints...)
+		n.epTypes = append([]int(nil), req.EndpointTypes...)
+	}
+	if req.Hostinfo != nil {
+		h := *req.Hostinfo
+		n.hostinfo = &h
+	}
+	sw := &streamWriter{w: w, compress: req.Compress == "zstd"}
+	if !req.Stream {
+		s.changed(n, shape, eps, disco, online)
+		full := mustJSON(s.fullMap(n))
+		id := n.id
+		s.net.mu.Unlock()
+		if req.OmitPeers {
+			say("lite-update %d", id)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		sw.msg(full)
+		return
+	}
+	s.net.mapStreams++
+	hostile := ""
+	script := s.script
+	if s.net.mapStreams == 1 && isMapMode(s.hostile) {
+		hostile = s.hostile
+	}
+	if s.net.mapStreams != 1 {
+		script = nil
+	}
+	if hostile == "map-500" {
+		s.net.mu.Unlock()
+		logf("hostile map-500: answering 500")
+		http.Error(w, "hostile: internal server error", http.StatusInternalServerError)
+		return
+	}
+	st := &mapStream{node: n, wake: make(chan struct{}, 1), replaced: make(chan struct{}), done: make(chan struct{})}
+	old := n.stream
+	n.stream = st
+	s.net.mu.Unlock()
+	if old != nil {
+		close(old.replaced)
+		select {
+		case <-old.done:
+		case <-time.After(replaceWait):
+			logf("node %d: the replaced stream did not end in %v", n.id, replaceWait)
+		}
+	}
+
+	s.net.mu.Lock()
+	if n.stream != st {
+		s.net.mu.Unlock()
+		return // logged out or replaced meanwhile
+	}
+	s.changed(n, shape, eps, disco, online)
+	first := s.fullMap(n)
+	s.net.mu.Unlock()
+	defer func() {
+		s.net.mu.Lock()
+		if n.stream == st {
+			n.stream = nil
+			s.changed(n, s.shape(n), n.endpoints, n.disco, true)
+		}
+		s.net.mu.Unlock()
+		say("map-stream %d closed", n.id)
+		close(st.done)
+	}()
+	ctx := r.Context()
+
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	if hostile == "map-no-node" {
+		first.Node = nil
+	}
+	if err := sw.msg(mustJSON(first)); err != nil {
+		logf("node %d: writing the full map: %v", n.id, err)
+		return
+	}
+	say("map-stream %d opened", n.id)
+
+	if hostile != "" {
+		logf("hostile %s on node %d's map stream", hostile, n.id)
+		if !s.mapHostile(hostile, sw, st, ctx, c, first) {
+			return
+		}
+	}
+	for _, step := range script {
+		if !s.scriptStep(step, sw, st, ctx) {
+			return
+		}
+	}
+
+	tick := time.NewTicker(s.keepAlive)
+	defer tick.Stop()
+	keepAlive := mustJSON(&MapResponse{KeepAlive: true})
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-st.replaced:
+			return
+		case <-tick.C:
+			if err := sw.msg(keepAlive); err != nil {
+				return
+			}
+		case <-st.wake:
+			s.net.mu.Lock()
+			q := st.queue
+			st.queue = nil
+			s.net.mu.Unlock()
+			for _, m := range q {
+				if err := sw.msg(m); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// hold waits until the client goes away or the stream is replaced (false),
+// or d has passed (true).
+func hold(ctx context.Context, st *mapStream, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-st.replaced:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+const forever = 1000 * time.Hour
+
+// mapHostile misbehaves on the first map stream after its first message;
+// true: carry on as a normal stream.
+func (s *server) mapHostile(mode string, sw *streamWriter, st *mapStream, ctx context.Context, c *h2conn, first *MapResponse) bool {
+	switch mode {
+	case "map-goaway":
+		// Graceful shutdown of this connection's http2 server: GOAWAY
+		// NO_ERROR with the highest stream ID seen; the stream itself
+		// ends a second later, then x/net closes the connection.
+		go c.hs.Shutdown(context.Background())
+		hold(ctx, st, time.Second)
+		return false
+	case "map-rst":
+		panic(http.ErrAbortHandler)
+	case "map-len-over-cap":
+		var p [4]byte
+		binary.LittleEndian.PutUint32(p[:], mapLenOverCap)
+		sw.raw(p[:])
+		hold(ctx, st, forever)
+		return false
+	case "map-zstd-bomb":
+		sw.raw(zstdBomb())
+		hold(ctx, st, forever)
+		return false
+	case "map-zstd-truncated":
+		f := zstdEnc.EncodeAll(mustJSON(first), nil)
+		half := f[:len(f)/2]
+		out := make([]byte, 4, 4+len(half))
+		binary.LittleEndian.PutUint32(out, uint32(len(half)))
+		if sw.raw(append(out, half...)) != nil {
+			return false
+		}
+		return sw.msg(mustJSON(&MapResponse{KeepAlive: true})) == nil
+	case "map-depth-bomb":
+		b := append(bytes.Repeat([]byte("["), depthBombDepth), bytes.Repeat([]byte("]"), depthBombDepth)...)
+		return sw.msg(b) == nil
+	case "map-no-node":
+		hold(ctx, st, forever)
+		return false
+	case "map-patch-unknown":
+		on := true
+		return sw.msg(mustJSON(&MapResponse{PeersChangedPatch: []*PeerChange{{NodeID: unknownNodeID,
+			Endpoints: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:41641")}, Online: &on}}})) == nil
+	case "map-remove-unknown":
+		return sw.msg(mustJSON(&MapResponse{PeersRemoved: []int64{unknownNodeID}})) == nil
+	case "map-silence":
+		return hold(ctx, st, silenceHold)
+	}
+	fatalf("map hostile mode %q not implemented", mode)
+	return false
+}
+
+// zstdBomb: a length prefix and one zstd frame of zstdBombSize zeros, made
+// by klauspost's streaming encoder, which declares no content size.
+func zstdBomb() []byte {
+	var buf bytes.Buffer
+	enc, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	if err != nil {
+		fatalf("zstd: %v", err)
+	}
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < zstdBombSize>>20; i++ {
+		enc.Write(zeros)
+	}
+	enc.Close()
+	out := make([]byte, 4, 4+buf.Len())
+	binary.LittleEndian.PutUint32(out, uint32(buf.Len()))
+	logf("zstd bomb: %d zeros in a %d-byte frame", zstdBombSize, buf.Len())
+	return append(out, buf.Bytes()...)
+}
+
+// scriptStep is one -map-script step: exactly one of Msg (sent as a map
+// message, compressed as the client asked), RawB64 (bytes sent as they are)
+// or SleepMs.
+type scriptStep struct {
+	Msg     json.RawMessage `json:"msg"`
+	RawB64  *string         `json:"raw_b64"`
+	SleepMs *int            `json:"sleep_ms"`
+}
+
+func loadScript(path string) []scriptStep {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fatalf("-map-script: %v", err)
+	}
+	var steps []scriptStep
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&steps); err != nil {
+		fatalf("-map-script %s: %v", path, err)
+	}
+	for i, st := range steps {
+		n := 0
+		if st.Msg != nil {
+			n++
+		}
+		if st.RawB64 != nil {
+			if _, err := base64.StdEncoding.DecodeString(*st.RawB64); err != nil {
+				fatalf("-map-script %s: step %d: raw_b64: %v", path, i, err)
+			}
+			n++
+		}
+		if st.SleepMs != nil {
+			n++
+		}
+		if n != 1 {
+			fatalf("-map-script %s: step %d must have exactly one of msg, raw_b64, sleep_ms", path, i)
+		}
+	}
+	return steps
+}
+
+func (s *server) scriptStep(step scriptStep, sw *streamWriter, st *mapStream, ctx context.Context) bool {
+	switch {
+	case step.Msg != nil:
+		return sw.msg(step.Msg) == nil
+	case step.RawB64 != nil:
+		b, _ := base64.StdEncoding.DecodeString(*step.RawB64)
+		return sw.raw(b) == nil
+	default:
+		return hold(ctx, st, time.Duration(*step.SleepMs)*time.Millisecond)
+	}
+}
+
+// ---- the plain HTTP side: approvals and debug endpoints -----------------------
+
+// handleAuth approves a pending interactive registration: GET /auth/<id>.
+func (s *server) handleAuth(w http.ResponseWriter, r *http.Request) {
+	logf("%s %s from %s", r.Method, r.URL.RequestURI(), r.RemoteAddr)
+	s.net.mu.Lock()
+	pa := s.net.auths[strings.TrimPrefix(r.URL.Path, "/auth/")]
+	s.net.mu.Unlock()
+	if pa == nil {
+		http.NotFound(w, r)
+		return
+	}
+	pa.once.Do(func() { close(pa.approved) })
+	io.WriteString(w, "approved\n")
+}
+
+// debugNode is the server's view of a node for GET /debug/nodes, with the
+// fields of its last MapRequest as Go decoded them.
+type debugNode struct {
+	ID            int64
+	StableID      string
+	Hostname      string
+	MachineKey    machineKey
+	NodeKey       nodeKey
+	DiscoKey      discoKey
+	Endpoints     []netip.AddrPort
+	EndpointTypes []int
+	Hostinfo      *Hostinfo
+	Addresses     []netip.Prefix
+	AllowedIPs    []netip.Prefix
+	KeyExpiry     *time.Time
+	Expired       bool
+	Version       int
+	Stream        bool
+	KeepAlive     bool
+	Compress      string
+	OmitPeers     bool
+	ReadOnly      bool
+	DebugFlags    []string
+	MapRequests   int
+	Online        bool
+}
+
+func (s *server) handleDebugNodes(w http.ResponseWriter, r *http.Request) {
+	s.net.mu.Lock()
+	out := []debugNode{}
+	for _, n := range s.sortedNodes() {
+		v := s.view(n, false)
+		out = append(out, debugNode{
+			ID: n.id, StableID: v.StableID, Hostname: v.Hostinfo.Hostname, MachineKey: n.machine,
+			NodeKey: n.key, DiscoKey: n.disco, Endpoints: n.endpoints, EndpointTypes: n.epTypes,
+			Hostinfo: n.hostinfo, Addresses: v.Addresses, AllowedIPs: v.AllowedIPs,
+			KeyExpiry: v.KeyExpiry, Expired: v.Expired, Version: n.last.Version,
+			Stream: n.last.Stream, KeepAlive: n.last.KeepAlive, Compress: n.last.Compress,
+			OmitPeers: n.last.OmitPeers, ReadOnly: n.last.ReadOnly, DebugFlags: n.last.DebugFlags,
+			MapRequests: n.mapCount, Online: n.stream != nil,
+		})
+	}
+	b := mustJSON(out)
+	s.net.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(b, '\n'))
+}
+
+// handleDebugExpire: POST /debug/expire?node=N expires node N's key now.
+func (s *server) handleDebugExpire(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	id, err := strconv.ParseInt(r.URL.Query().Get("node"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad node parameter", http.StatusBadRequest)
+		return
+	}
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	n := s.net.nodes[id]
+	if n == nil {
+		http.Error(w, "no such node", http.StatusNotFound)
+		return
+	}
+	n.expiry = time.Now().Add(-time.Second).UTC().Truncate(time.Second)
+	s.armExpiry(n)
+	s.announceExpiry(n)
+	io.WriteString(w, "expired\n")
 }
 
 // ---- client -------------------------------------------------------------
@@ -659,7 +1778,11 @@ func parseKey(s, prefix string) ([]byte, error) {
 	return k, nil
 }
 
-func runClient(base string, version int, ioTimeout time.Duration, lax bool) {
+// dial does /key, the upgrade, the handshake and the early payload, and
+// starts HTTP/2 over the records; it stops the program with FAIL on any
+// problem. Every stage has ioTimeout (conn's deadline; clear it for long
+// polls).
+func dial(base string, version int, ioTimeout time.Duration, lax bool) (*http2.ClientConn, *url.URL, net.Conn) {
 	u, err := url.Parse(base)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		fatalf("-url must be http://host:port")
@@ -719,7 +1842,6 @@ func runClient(base string, version int, ioTimeout time.Duration, lax bool) {
 	if err != nil {
 		fail("upgrade", "%v", err)
 	}
-	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(ioTimeout))
 	req, _ := http.NewRequest(http.MethodPost, base+"/ts2021", nil)
 	req.Header.Set("Upgrade", upgradeValue)
@@ -796,6 +1918,12 @@ func runClient(base string, version int, ioTimeout time.Duration, lax bool) {
 	if err != nil {
 		fail("h2", "%v", err)
 	}
+	return cc, u, conn
+}
+
+func runClient(base string, version int, ioTimeout time.Duration, lax bool) {
+	cc, u, conn := dial(base, version, ioTimeout, lax)
+	defer conn.Close()
 	hreq, _ := http.NewRequest(http.MethodGet, "https://"+u.Host+"/hello", nil)
 	hres, err := cc.RoundTrip(hreq)
 	if err != nil {
@@ -815,22 +1943,153 @@ func runClient(base string, version int, ioTimeout time.Duration, lax bool) {
 	say("OK")
 }
 
+// ---- map client ------------------------------------------------------------
+
+// runMapClient registers a fresh node key (with authKey) and prints the map
+// stream: "NODEKEY <key>", "REGISTER <response JSON>", then "MAP <JSON>" for
+// each message (decoded, compacted), "END <reason>" when the stream ends.
+// It exits 0 after count messages (0: never), 1 on any failure.
+func runMapClient(base string, version int, ioTimeout time.Duration, authKey, hostname, endpoints, routes string,
+	count int, compress bool) {
+	cc, u, conn := dial(base, version, ioTimeout, false)
+	defer conn.Close()
+	conn.SetDeadline(time.Time{})
+	nk := keypair("", "node-key")
+	dk := keypair("", "disco-key")
+	var req RegisterRequest
+	req.Version = version
+	copy(req.NodeKey[:], nk.Public)
+	hi := &Hostinfo{Hostname: hostname, OS: "linux", IPNVersion: "ts2021-control"}
+	for _, r := range splitList(routes) {
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			fatalf("-routes: %v", err)
+		}
+		hi.RoutableIPs = append(hi.RoutableIPs, p)
+	}
+	req.Hostinfo = hi
+	if authKey != "" {
+		req.Auth = &struct {
+			Oauth2Token *json.RawMessage `json:",omitempty"`
+			AuthKey     string           `json:",omitempty"`
+		}{AuthKey: authKey}
+	}
+	say("NODEKEY %s", req.NodeKey)
+	body, code := post(cc, u, "/machine/register", mustJSON(&req), ioTimeout)
+	if code != http.StatusOK {
+		fail("register", "HTTP %d: %s", code, bytes.TrimSpace(body))
+	}
+	say("REGISTER %s", bytes.TrimSpace(body))
+
+	mreq := MapRequest{Version: version, KeepAlive: true, Stream: true, Hostinfo: hi}
+	mreq.NodeKey = req.NodeKey
+	copy(mreq.DiscoKey[:], dk.Public)
+	if compress {
+		mreq.Compress = "zstd"
+	}
+	for _, e := range splitList(endpoints) {
+		ap, err := netip.ParseAddrPort(e)
+		if err != nil {
+			fatalf("-endpoints: %v", err)
+		}
+		mreq.Endpoints = append(mreq.Endpoints, ap)
+		mreq.EndpointTypes = append(mreq.EndpointTypes, 1)
+	}
+	hreq, _ := http.NewRequest(http.MethodPost, "https://"+u.Host+"/machine/map", bytes.NewReader(mustJSON(&mreq)))
+	res, err := cc.RoundTrip(hreq)
+	if err != nil {
+		fail("map", "%v", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		fail("map", "HTTP %d: %s", res.StatusCode, bytes.TrimSpace(b))
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(128<<20), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		fatalf("zstd: %v", err)
+	}
+	for i := 0; count == 0 || i < count; i++ {
+		var p [4]byte
+		if _, err := io.ReadFull(res.Body, p[:]); err != nil {
+			say("END %v", err)
+			os.Exit(1)
+		}
+		n := binary.LittleEndian.Uint32(p[:])
+		if n > 16<<20 {
+			say("END length %d over the 16 MiB cap", n)
+			os.Exit(1)
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(res.Body, msg); err != nil {
+			say("END %v", err)
+			os.Exit(1)
+		}
+		if compress {
+			if msg, err = dec.DecodeAll(msg, nil); err != nil {
+				say("END zstd: %v", err)
+				os.Exit(1)
+			}
+		}
+		var out bytes.Buffer
+		if err := json.Compact(&out, msg); err != nil {
+			say("END JSON: %v", err)
+			os.Exit(1)
+		}
+		say("MAP %s", out.Bytes())
+	}
+	say("OK")
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// post sends a POST over cc and returns the body (≤ 1 MiB) and status.
+func post(cc *http2.ClientConn, u *url.URL, path string, body []byte, timeout time.Duration) ([]byte, int) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+u.Host+path, bytes.NewReader(body))
+	res, err := cc.RoundTrip(req)
+	if err != nil {
+		fail(strings.TrimPrefix(path, "/machine/"), "%v", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		fail(strings.TrimPrefix(path, "/machine/"), "%v", err)
+	}
+	return b, res.StatusCode
+}
+
 // ---- main ---------------------------------------------------------------
 
 func main() {
-	role := flag.String("role", "server", "server or client")
+	role := flag.String("role", "server", "server, client or mapclient")
 	listen := flag.String("listen", "127.0.0.1:0", "server: address to listen on")
 	key := flag.String("key", "", "server: static private key (64 hex); random if empty")
 	minVersion := flag.Int("min-version", 113, "server: lowest accepted protocol (capability) version")
 	noEarly := flag.Bool("no-early-payload", false, "server: send no early payload")
 	hostile := flag.String("hostile", "", "server: misbehave (see -list-hostile)")
 	authKey := flag.String("auth-key", "tskey-test", "server: the auth key /machine/register accepts")
+	interactive := flag.Bool("interactive", false, "server: ignore auth keys; new machines get an AuthURL")
+	approveRoutes := flag.Bool("approve-routes", false, "server: approve the routes nodes advertise in Hostinfo.RoutableIPs")
+	keyExpiry := flag.Duration("key-expiry", 0, "server: node key lifetime (0 = never expires)")
+	keepAlive := flag.Duration("keepalive", 50*time.Second, "server: map stream keep-alive period")
+	mapScript := flag.String("map-script", "", "server: JSON steps played on the first map stream after the full map")
 	listHostile := flag.Bool("list-hostile", false, "list the -hostile modes and exit")
 	base := flag.String("url", "", "client: server base URL, http://host:port")
 	version := flag.Int("version", 130, "client: protocol (capability) version")
 	lax := flag.Bool("lax", false, "client: skip the Upgrade value, early-payload size and JSON checks (to see what a hostile server sends next)")
 	ioTimeout := flag.Duration("io-timeout", 10*time.Second, "client: limit for each stage")
 	timeout := flag.Duration("timeout", 60*time.Second, "hang guard: exit 2 after this long")
+	hostname := flag.String("hostname", "mapclient", "mapclient: Hostinfo.Hostname")
+	endpoints := flag.String("endpoints", "", "mapclient: comma-separated ip:port endpoints")
+	routes := flag.String("routes", "", "mapclient: comma-separated Hostinfo.RoutableIPs")
+	count := flag.Int("count", 0, "mapclient: exit 0 after this many map messages (0: never)")
+	noZstd := flag.Bool("no-zstd", false, "mapclient: ask for an uncompressed map stream")
 	flag.Parse()
 	progName = "ts2021-control"
 	if flag.NArg() != 0 {
@@ -855,13 +2114,27 @@ func main() {
 	case "server":
 		// The early-* modes are about the early payload, so they always send one.
 		early := !*noEarly || strings.HasPrefix(*hostile, "early-")
-		runServer(*listen, *key, *minVersion, early, *hostile, *authKey)
+		if *keepAlive <= 0 {
+			fatalf("-keepalive must be positive")
+		}
+		s := &server{minVersion: *minVersion, early: early, hostile: *hostile, authKey: *authKey,
+			interactive: *interactive, approveRoutes: *approveRoutes, keyExpiry: *keyExpiry,
+			keepAlive: *keepAlive}
+		if *mapScript != "" {
+			s.script = loadScript(*mapScript)
+		}
+		runServer(s, *listen, *key)
 	case "client":
 		if *base == "" {
 			fatalf("-url is required")
 		}
 		runClient(*base, *version, *ioTimeout, *lax)
+	case "mapclient":
+		if *base == "" {
+			fatalf("-url is required")
+		}
+		runMapClient(*base, *version, *ioTimeout, *authKey, *hostname, *endpoints, *routes, *count, !*noZstd)
 	default:
-		fatalf("-role must be server or client")
+		fatalf("-role must be server, client or mapclient")
 	}
 }

@@ -515,7 +515,12 @@ test_interop_interactive (Ts2021Fixture *f,
   g_assert_no_error (error);
   expect_register_line (f, &req);
   g_assert_false (resp.machine_authorized);
-  g_assert_cmpstr (resp.auth_url, ==, "http://127.0.0.1/a/xyz");
+  /* The Go server answers <its URL>/auth/<random id> (tests/ts2021/README.md). */
+  {
+    g_autofree char *prefix = g_strdup_printf ("%s/auth/", f->url);
+
+    g_assert_true (g_str_has_prefix (resp.auth_url, prefix));
+  }
   hyphae_register_response_clear (&resp);
 }
 
