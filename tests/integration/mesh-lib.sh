@@ -51,14 +51,22 @@ declare -A MESH_HOST=([a]=node-a-$WGT_ID [b]=node-b-$WGT_ID)
 
 # ---------------------------------------------------------------- cleanup
 
-# Runs before lib.sh's cleanup (which kills what is left in our namespaces and
-# deletes them).
-mesh_cleanup() {
-	local rc=$? n
+# mesh_teardown: stop the server, daemons, polkitds and buses, restore the policy
+# file, delete our namespaces (killing what is left in them) and $MESH_DIR.
+# Safe to call twice; the demo calls it itself, the exit trap always does.
+mesh_teardown() {
+	local ns
 	[ -n "$MESH_SERVER_PID" ] && wgt_kill_pid "$MESH_SERVER_PID"
-	dbl_cleanup     # daemons (SIGTERM), polkitds, buses, the policy; removes $MESH_DIR
+	MESH_SERVER_PID=
+	dbl_cleanup
+	for ns in "${WGT_MY_NETNS[@]}"; do wgt_del_netns "$ns"; done
+	WGT_MY_NETNS=()
+}
+mesh_cleanup() {
+	local rc=$?
+	mesh_teardown
 	(exit "$rc")
-	wgt_cleanup
+	wgt_cleanup      # lib.sh's: the rest, then exit with rc
 }
 trap mesh_cleanup EXIT
 
