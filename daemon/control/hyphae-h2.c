@@ -17,6 +17,13 @@
  * I/O, deletes the nghttp2 session, fails the pending requests and drops the
  * caller's reference. The read/write in flight each hold a reference (their
  * buffers live in the client), and the last reference frees the connection.
+ *
+ * Streams (hyphae_h2_client_stream) follow the same rule: nghttp2 callbacks
+ * only record what arrived (status, data, end) in the Stream, and
+ * flush_completed() hands it to the caller afterwards. A live stream holds a
+ * reference on the client (so that cancel can reach it) and the client's
+ * stream list holds one on the stream, until the stream is finished (end
+ * delivered or cancelled).
  */
 #include "hyphae-h2.h"
 
@@ -52,6 +59,22 @@ typedef struct
   guint   status;
 } Response;
 
+struct _HyphaeH2Stream
+{
+  gint                     ref_count;
+  HyphaeH2Client          *client;       /* a reference while not finished */
+  gint32                   stream_id;    /* 0 once nghttp2 is done with it */
+  HyphaeH2StreamCallbacks  callbacks;
+  gpointer                 user_data;
+  GDestroyNotify           destroy;
+  guint                    status;       /* final :status, 0 until known */
+  gboolean                 response_done;
+  GByteArray              *pending;      /* data not yet handed out */
+  gboolean                 ended;        /* end recorded (error or clean) */
+  GError                  *error;
+  gboolean                 finished;     /* no more callbacks */
+};
+
 struct _HyphaeH2Client
 {
   HyphaeTs2021Conn *conn;
@@ -63,6 +86,9 @@ struct _HyphaeH2Client
   GHashTable       *requests;      /* stream id → Request (pending) */
   GHashTable       *bodies;        /* stream id → RequestBody (until the stream closes) */
   GQueue            completed;     /* Request, to hand back outside nghttp2 */
+  GHashTable       *streams;       /* stream id → HyphaeH2Stream (open on the wire) */
+  GQueue            live_streams;  /* HyphaeH2Stream (a reference each), not finished */
+  gboolean          flush_scheduled;
 
   guint8            rbuf[READ_CHUNK];
   guint8            record[CONTROLBASE_MAX_PLAINTEXT];
@@ -150,11 +176,16 @@ request_fail (HyphaeH2Client *client,
   request_complete (client, req, error);
 }
 
-/* Return the completed requests' tasks. Must not run inside nghttp2. */
+static void flush_streams (HyphaeH2Client *client);
+
+/* Return the completed requests' tasks and hand out what streams received.
+ * Must not run inside nghttp2. */
 static void
 flush_completed (HyphaeH2Client *client)
 {
   Request *req;
+
+  flush_streams (client);
 
   while ((req = g_queue_pop_head (&client->completed)))
     {
@@ -188,7 +219,9 @@ client_clear (HyphaeH2Client *client)
 {
   g_assert (client->session == NULL);
   g_assert (g_queue_is_empty (&client->completed));
+  g_assert (g_queue_is_empty (&client->live_streams));
   g_clear_pointer (&client->requests, g_hash_table_unref);
+  g_clear_pointer (&client->streams, g_hash_table_unref);
   g_clear_pointer (&client->bodies, g_hash_table_unref);
   g_queue_clear_full (&client->wqueue, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&client->writing, g_bytes_unref);
@@ -208,6 +241,166 @@ client_unref (HyphaeH2Client *client)
 /* A reference held by a callback (the caller's is released by free()). */
 typedef HyphaeH2Client HyphaeH2ClientRef;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeH2ClientRef, client_unref)
+
+/* ---- streams ------------------------------------------------------------------- */
+
+static HyphaeH2Stream *
+stream_ref (HyphaeH2Stream *stream)
+{
+  g_atomic_int_inc (&stream->ref_count);
+  return stream;
+}
+
+static void
+stream_unref (HyphaeH2Stream *stream)
+{
+  if (!g_atomic_int_dec_and_test (&stream->ref_count))
+    return;
+  g_assert (stream->finished);
+  g_byte_array_unref (stream->pending);
+  g_clear_error (&stream->error);
+  g_free (stream);
+}
+
+/* Record the end; it is handed out by flush_streams(). Takes error (NULL = clean). */
+static void
+stream_end (HyphaeH2Client *client,
+            HyphaeH2Stream *stream,
+            GError         *error)
+{
+  if (stream->stream_id > 0)
+    g_hash_table_remove (client->streams, GINT_TO_POINTER (stream->stream_id));
+  stream->stream_id = 0;
+  if (stream->ended || stream->finished)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  stream->ended = TRUE;
+  stream->error = error;
+}
+
+static void
+stream_fail (HyphaeH2Client *client,
+             HyphaeH2Stream *stream,
+             gint            code,
+             const char     *format,
+             ...) G_GNUC_PRINTF (4, 5);
+
+static void
+stream_fail (HyphaeH2Client *client,
+             HyphaeH2Stream *stream,
+             gint            code,
+             const char     *format,
+             ...)
+{
+  va_list ap;
+  GError *error;
+
+  va_start (ap, format);
+  error = g_error_new_valist (HYPHAE_H2_ERROR, code, format, ap);
+  va_end (ap);
+  stream_end (client, stream, error);
+}
+
+/* No more callbacks: drop it from the client and release what it holds. */
+static void
+stream_finish (HyphaeH2Client *client,
+               HyphaeH2Stream *stream)
+{
+  GDestroyNotify destroy = stream->destroy;
+  gpointer user_data = stream->user_data;
+  HyphaeH2Client *owner = g_steal_pointer (&stream->client);
+
+  stream->finished = TRUE;
+  stream->destroy = NULL;
+  if (stream->stream_id > 0)
+    g_hash_table_remove (client->streams, GINT_TO_POINTER (stream->stream_id));
+  stream->stream_id = 0;
+  if (g_queue_remove (&client->live_streams, stream))
+    stream_unref (stream);   /* may free it: not touched below */
+  if (destroy)
+    destroy (user_data);
+  if (owner)
+    client_unref (owner);
+}
+
+/* One pass over the live streams; TRUE if any callback ran. */
+static gboolean
+flush_streams_once (HyphaeH2Client *client)
+{
+  g_autoptr(GPtrArray) snapshot = g_ptr_array_new_with_free_func ((GDestroyNotify) stream_unref);
+  gboolean ran = FALSE;
+
+  for (GList *l = client->live_streams.head; l; l = l->next)
+    g_ptr_array_add (snapshot, stream_ref (l->data));
+
+  for (guint i = 0; i < snapshot->len; i++)
+    {
+      HyphaeH2Stream *stream = g_ptr_array_index (snapshot, i);
+
+      if (!stream->finished && !stream->response_done && stream->status != 0)
+        {
+          stream->response_done = TRUE;
+          ran = TRUE;
+          if (stream->callbacks.response)
+            stream->callbacks.response (stream, stream->status, stream->user_data);
+        }
+      while (!stream->finished && stream->pending->len > 0)
+        {
+          g_autoptr(GByteArray) data = stream->pending;
+
+          stream->pending = g_byte_array_new ();
+          ran = TRUE;
+          if (stream->callbacks.data)
+            stream->callbacks.data (stream, data->data, data->len, stream->user_data);
+        }
+      if (!stream->finished && stream->ended)
+        {
+          /* Finished before the callback, so that cancel is refused inside it. */
+          stream->finished = TRUE;
+          ran = TRUE;
+          if (stream->callbacks.end)
+            stream->callbacks.end (stream, stream->error, stream->user_data);
+          stream_finish (client, stream);
+        }
+    }
+  return ran;
+}
+
+static void
+flush_streams (HyphaeH2Client *client)
+{
+  g_autoptr(HyphaeH2ClientRef) self = client_ref (client);
+
+  while (flush_streams_once (client))
+    ;
+}
+
+static gboolean
+flush_idle_cb (gpointer user_data)
+{
+  HyphaeH2Client *client = user_data;
+
+  client->flush_scheduled = FALSE;
+  flush_completed (client);
+  return G_SOURCE_REMOVE;
+}
+
+/* Hand out a stream's end from the main loop (it failed before the caller got it). */
+static void
+schedule_flush (HyphaeH2Client *client)
+{
+  g_autoptr(GSource) source = NULL;
+
+  if (client->flush_scheduled)
+    return;
+  client->flush_scheduled = TRUE;
+  source = g_idle_source_new ();
+  g_source_set_callback (source, flush_idle_cb, client_ref (client),
+                         (GDestroyNotify) client_unref);
+  g_source_attach (source, client->context);
+}
 
 /* ---- writing ----------------------------------------------------------------- */
 
@@ -296,6 +489,15 @@ pump_send (HyphaeH2Client *client)
 
 /* ---- the connection dies ------------------------------------------------------ */
 
+/* Every open stream ends with a copy of error. */
+static void
+end_all_streams (HyphaeH2Client *client,
+                 const GError   *error)
+{
+  for (GList *l = client->live_streams.head; l; l = l->next)
+    stream_end (client, l->data, g_error_copy (error));
+}
+
 /* Takes error. Every pending request fails with a copy; later requests too. */
 static void
 client_die (HyphaeH2Client *client,
@@ -321,6 +523,7 @@ client_die (HyphaeH2Client *client,
       req->stream_id = 0;
       request_complete (client, req, g_error_copy (error));
     }
+  end_all_streams (client, error);
 }
 
 /* ---- nghttp2 callbacks -------------------------------------------------------- */
@@ -330,6 +533,13 @@ lookup_request (HyphaeH2Client *client,
                 gint32          stream_id)
 {
   return g_hash_table_lookup (client->requests, GINT_TO_POINTER (stream_id));
+}
+
+static HyphaeH2Stream *
+lookup_stream (HyphaeH2Client *client,
+               gint32          stream_id)
+{
+  return g_hash_table_lookup (client->streams, GINT_TO_POINTER (stream_id));
 }
 
 static int
@@ -344,13 +554,16 @@ on_header_cb (nghttp2_session     *session,
 {
   HyphaeH2Client *client = user_data;
   Request *req;
+  HyphaeH2Stream *stream = NULL;
   guint64 status;
   char buf[4];
 
   if (frame->hd.type != NGHTTP2_HEADERS)
     return 0;
   req = lookup_request (client, frame->hd.stream_id);
-  if (!req || namelen != 7 || memcmp (name, ":status", 7) != 0)
+  if (!req)
+    stream = lookup_stream (client, frame->hd.stream_id);
+  if ((!req && !stream) || namelen != 7 || memcmp (name, ":status", 7) != 0)
     return 0;
   /* nghttp2 has already checked it is three digits. */
   if (valuelen != 3)
@@ -358,8 +571,12 @@ on_header_cb (nghttp2_session     *session,
   memcpy (buf, value, 3);
   buf[3] = '\0';
   status = g_ascii_strtoull (buf, NULL, 10);
-  if (status >= 200)  /* not an interim 1xx */
+  if (status < 200)   /* an interim 1xx */
+    return 0;
+  if (req)
     req->status = (guint) status;
+  else if (stream->status == 0)
+    stream->status = (guint) status;
   return 0;
 }
 
@@ -373,10 +590,19 @@ on_data_chunk_recv_cb (nghttp2_session *session,
 {
   HyphaeH2Client *client = user_data;
   Request *req = lookup_request (client, stream_id);
+  HyphaeH2Stream *stream;
   int ret;
 
   if (!req)
-    return 0;   /* cancelled or over the cap: the rest is dropped */
+    {
+      /* A stream takes everything; its reader bounds what it keeps. */
+      stream = lookup_stream (client, stream_id);
+      if (stream && stream->status != 0)
+        g_byte_array_append (stream->pending, data, (guint) len);
+      else if (stream)
+        stream_fail (client, stream, HYPHAE_H2_ERROR_PROTOCOL, "data before the response headers");
+      return 0;   /* else cancelled or over the cap: the rest is dropped */
+    }
   if (len > HYPHAE_H2_MAX_BODY - req->body->len)
     {
       ret = nghttp2_submit_rst_stream (session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
@@ -402,6 +628,18 @@ on_frame_recv_cb (nghttp2_session     *session,
     {
     case NGHTTP2_DATA:
     case NGHTTP2_HEADERS:
+      {
+        HyphaeH2Stream *stream = lookup_stream (client, frame->hd.stream_id);
+
+        if (stream && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+          {
+            if (stream->status == 0)
+              stream_fail (client, stream, HYPHAE_H2_ERROR_PROTOCOL,
+                           "the response ended without a final :status");
+            else
+              stream_end (client, stream, NULL);
+          }
+      }
       req = lookup_request (client, frame->hd.stream_id);
       if (req && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         {
@@ -435,6 +673,18 @@ on_frame_recv_cb (nghttp2_session     *session,
                                            "the control server is going away (code %u)",
                                            frame->goaway.error_code));
           }
+        /* Streams the server will not process end now; one it did process
+         * (id <= last) still ends by itself, but a stream that lives forever
+         * (the map long-poll) must move to a new connection: end it too. */
+        for (GList *l = client->live_streams.head; l; l = l->next)
+          {
+            HyphaeH2Stream *stream = l->data;
+
+            if (stream->stream_id > 0)
+              stream_fail (client, stream, HYPHAE_H2_ERROR_GOAWAY,
+                           "the control server is going away (code %u)",
+                           frame->goaway.error_code);
+          }
       }
       break;
     default:
@@ -451,8 +701,18 @@ on_stream_close_cb (nghttp2_session *session,
 {
   HyphaeH2Client *client = user_data;
   Request *req = lookup_request (client, stream_id);
+  HyphaeH2Stream *stream = lookup_stream (client, stream_id);
 
   g_hash_table_remove (client->bodies, GINT_TO_POINTER (stream_id));
+  if (stream)
+    {
+      if (client->goaway_last >= 0 && stream_id > client->goaway_last)
+        stream_fail (client, stream, HYPHAE_H2_ERROR_GOAWAY, "the control server is going away");
+      else
+        stream_fail (client, stream, HYPHAE_H2_ERROR_RESET,
+                     "the stream was reset (HTTP/2 error %u: %s)", error_code,
+                     nghttp2_http2_strerror (error_code));
+    }
   if (!req)
     return 0;
   if (client->goaway_last >= 0 && stream_id > client->goaway_last)
@@ -601,6 +861,8 @@ hyphae_h2_client_new (HyphaeTs2021Conn *conn,
   client->context = g_main_context_ref_thread_default ();
   client->requests = g_hash_table_new (NULL, NULL);
   client->bodies = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) request_body_free);
+  client->streams = g_hash_table_new (NULL, NULL);
+  g_queue_init (&client->live_streams);
   client->goaway_last = -1;
   g_queue_init (&client->completed);
   g_queue_init (&client->wqueue);
@@ -663,6 +925,12 @@ hyphae_h2_client_free (HyphaeH2Client *client)
                         g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                              "the HTTP/2 client was freed"));
     }
+  {
+    g_autoptr(GError) freed = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                   "the HTTP/2 client was freed");
+
+    end_all_streams (client, freed);
+  }
   flush_completed (client);
 }
 
@@ -702,42 +970,31 @@ request_cancelled_cb (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
-void
-hyphae_h2_client_request_async (HyphaeH2Client      *client,
-                                const char          *method,
-                                const char          *path,
-                                const char          *content_type,
-                                GBytes              *body,
-                                GCancellable        *cancellable,
-                                GAsyncReadyCallback  callback,
-                                gpointer             user_data)
+/* Submit HEADERS (+ body); the stream id, or -1 with error set. */
+static gint32
+submit_request (HyphaeH2Client  *client,
+                const char      *method,
+                const char      *path,
+                const char      *content_type,
+                GBytes          *body,
+                GError         **error)
 {
-  g_autoptr(GTask) task = NULL;
-  Request *req;
   nghttp2_nv nva[5];
   gsize nnv = 0;
   nghttp2_data_provider provider;
   RequestBody *rbody = NULL;
   gint32 stream_id;
 
-  g_return_if_fail (client != NULL && !client->freed);
-  g_return_if_fail (method != NULL && path != NULL && path[0] == '/');
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  task = g_task_new (NULL, cancellable, callback, user_data);
-  g_task_set_source_tag (task, hyphae_h2_client_request_async);
-  if (g_task_return_error_if_cancelled (task))
-    return;
   if (client->dead)
     {
-      g_task_return_error (task, g_error_copy (client->dead));
-      return;
+      g_propagate_error (error, g_error_copy (client->dead));
+      return -1;
     }
   if (client->goaway_last >= 0)
     {
-      g_task_return_new_error (task, HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_GOAWAY,
-                               "the control server is going away");
-      return;
+      g_set_error_literal (error, HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_GOAWAY,
+                           "the control server is going away");
+      return -1;
     }
 
 #define NV(n, v) \
@@ -764,12 +1021,46 @@ hyphae_h2_client_request_async (HyphaeH2Client      *client,
   if (stream_id < 0)
     {
       g_clear_pointer (&rbody, request_body_free);
-      g_task_return_new_error (task, HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_PROTOCOL,
-                               "HTTP/2 request: %s", nghttp2_strerror (stream_id));
-      return;
+      g_set_error (error, HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_PROTOCOL,
+                   "HTTP/2 request: %s", nghttp2_strerror (stream_id));
+      return -1;
     }
   if (rbody)
     g_hash_table_insert (client->bodies, GINT_TO_POINTER (stream_id), rbody);
+
+  return stream_id;
+}
+
+void
+hyphae_h2_client_request_async (HyphaeH2Client      *client,
+                                const char          *method,
+                                const char          *path,
+                                const char          *content_type,
+                                GBytes              *body,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  Request *req;
+  gint32 stream_id;
+
+  g_return_if_fail (client != NULL && !client->freed);
+  g_return_if_fail (method != NULL && path != NULL && path[0] == '/');
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, hyphae_h2_client_request_async);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  stream_id = submit_request (client, method, path, content_type, body, &error);
+  if (stream_id < 0)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
 
   req = g_new0 (Request, 1);
   req->task = g_steal_pointer (&task);
@@ -813,4 +1104,70 @@ hyphae_h2_client_request_finish (HyphaeH2Client  *client,
   body = g_steal_pointer (&response->body);
   g_free (response);
   return body;
+}
+
+HyphaeH2Stream *
+hyphae_h2_client_stream (HyphaeH2Client                *client,
+                         const char                    *method,
+                         const char                    *path,
+                         const char                    *content_type,
+                         GBytes                        *body,
+                         const HyphaeH2StreamCallbacks *callbacks,
+                         gpointer                       user_data,
+                         GDestroyNotify                 destroy)
+{
+  g_autoptr(GError) error = NULL;
+  HyphaeH2Stream *stream;
+  gint32 stream_id;
+
+  g_return_val_if_fail (client != NULL && !client->freed, NULL);
+  g_return_val_if_fail (method != NULL && path != NULL && path[0] == '/', NULL);
+  g_return_val_if_fail (callbacks != NULL, NULL);
+
+  stream = g_new0 (HyphaeH2Stream, 1);
+  stream->ref_count = 1;   /* the live list's */
+  stream->client = client_ref (client);
+  stream->callbacks = *callbacks;
+  stream->user_data = user_data;
+  stream->destroy = destroy;
+  stream->pending = g_byte_array_new ();
+  g_queue_push_tail (&client->live_streams, stream);
+
+  stream_id = submit_request (client, method, path, content_type, body, &error);
+  if (stream_id < 0)
+    {
+      /* Reported from the main loop: the caller does not have the handle yet. */
+      stream_end (client, stream, g_steal_pointer (&error));
+      schedule_flush (client);
+      return stream;
+    }
+  stream->stream_id = stream_id;
+  g_hash_table_insert (client->streams, GINT_TO_POINTER (stream_id), stream);
+  pump_send (client);
+  if (client->dead)   /* pump_send killed the connection: report from the main loop */
+    schedule_flush (client);
+  return stream;
+}
+
+void
+hyphae_h2_stream_cancel (HyphaeH2Stream *stream)
+{
+  g_autoptr(HyphaeH2ClientRef) client = NULL;
+
+  g_return_if_fail (stream != NULL);
+  g_return_if_fail (!stream->finished);
+
+  client = client_ref (stream->client);
+  if (stream->stream_id > 0 && client->session && !client->dead)
+    {
+      nghttp2_submit_rst_stream (client->session, NGHTTP2_FLAG_NONE, stream->stream_id,
+                                 NGHTTP2_CANCEL);
+      stream_finish (client, stream);
+      pump_send (client);
+      flush_completed (client);   /* pump_send may have killed the connection */
+    }
+  else
+    {
+      stream_finish (client, stream);
+    }
 }

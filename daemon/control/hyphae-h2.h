@@ -54,6 +54,43 @@ GBytes         *hyphae_h2_client_request_finish (HyphaeH2Client      *client,
                                                  guint               *status,
                                                  GError             **error);
 
+/*
+ * Streaming requests (the map long-poll): the response is handed out as it
+ * arrives instead of being collected, and the body cap does not apply (the
+ * caller bounds what it keeps; mapframe caps each message).
+ *
+ * Callbacks run on the client's main context, never inside nghttp2, in this
+ * order: response (once, with the final :status) → data (zero or more
+ * chunks) → end (exactly once; error NULL when the server ended the stream
+ * cleanly, else a HYPHAE_H2_ERROR: RESET, GOAWAY, CLOSED, PROTOCOL, or
+ * G_IO_ERROR_CANCELLED when the client is freed). end may come without
+ * response (the stream failed first). Any callback may cancel the stream or
+ * free the client. destroy (may be NULL) runs once, after end returned or
+ * when the stream is cancelled.
+ *
+ * The handle stays valid until end has returned or hyphae_h2_stream_cancel()
+ * was called, whichever is first; cancel after that is a programming error.
+ */
+typedef struct _HyphaeH2Stream HyphaeH2Stream;
+
+typedef struct {
+  void (*response) (HyphaeH2Stream *stream, guint status, gpointer user_data);
+  void (*data)     (HyphaeH2Stream *stream, const guint8 *data, gsize len, gpointer user_data);
+  void (*end)      (HyphaeH2Stream *stream, const GError *error, gpointer user_data);
+} HyphaeH2StreamCallbacks;
+
+/* Callbacks are copied; any of them may be NULL. */
+HyphaeH2Stream *hyphae_h2_client_stream         (HyphaeH2Client                *client,
+                                                 const char                    *method,
+                                                 const char                    *path,
+                                                 const char                    *content_type,
+                                                 GBytes                        *body,
+                                                 const HyphaeH2StreamCallbacks *callbacks,
+                                                 gpointer                       user_data,
+                                                 GDestroyNotify                 destroy);
+/* Reset the stream (RST_STREAM CANCEL); no callback runs after this. */
+void            hyphae_h2_stream_cancel         (HyphaeH2Stream                *stream);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeH2Client, hyphae_h2_client_free)
 
 G_END_DECLS

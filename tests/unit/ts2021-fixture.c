@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include <libsoup/soup.h>
 #include <sodium.h>
 
 #include "crypto/keys.h"
@@ -159,24 +160,29 @@ ts2021_fixture_teardown (Ts2021Fixture *f,
       while (g_main_context_iteration (NULL, FALSE))
         ;
     }
-  if (f->server)
-    {
-      char *line;
-
-      g_subprocess_force_exit (f->server);
-      /* The server is dead: its stdout reaches EOF. */
-      while ((line = g_data_input_stream_read_line (f->server_out, NULL, NULL, NULL)))
-        {
-          g_test_message ("server: %s", line);
-          g_free (line);
-        }
-      g_subprocess_wait (f->server, NULL, NULL);
-    }
-  g_clear_object (&f->server_out);
-  g_clear_object (&f->server);
+  ts2021_fixture_server_kill (f);
   g_clear_object (&f->result);
   g_clear_pointer (&f->url, g_free);
   g_clear_pointer (&f->loop, g_main_loop_unref);
+}
+
+void
+ts2021_fixture_server_kill (Ts2021Fixture *f)
+{
+  char *line;
+
+  if (!f->server)
+    return;
+  g_subprocess_force_exit (f->server);
+  /* The server is dead: its stdout reaches EOF. */
+  while ((line = g_data_input_stream_read_line (f->server_out, NULL, NULL, NULL)))
+    {
+      g_test_message ("server: %s", line);
+      g_free (line);
+    }
+  g_subprocess_wait (f->server, NULL, NULL);
+  g_clear_object (&f->server_out);
+  g_clear_object (&f->server);
 }
 
 gboolean
@@ -335,4 +341,71 @@ ts2021_fixture_client_start (Ts2021Fixture *f,
   f->client = hyphae_h2_client_new (conn, "127.0.0.1");
   g_assert_nonnull (f->client);
   return TRUE;
+}
+
+/* ---- additions for the map stream and session tests ---------------------- */
+
+static gboolean
+wait_guard_cb (gpointer user_data)
+{
+  g_error ("hang guard: gave up waiting for %s", (const char *) user_data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+ts2021_fixture_wait_until (Ts2021FixtureCond  cond,
+                           gpointer           data,
+                           guint              guard_s,
+                           const char        *what)
+{
+  guint guard = g_timeout_add_seconds (MAX (guard_s, TS2021_FIXTURE_HANG_GUARD_S), wait_guard_cb,
+                                       (gpointer) what);
+
+  while (!cond (data))
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (guard);
+}
+
+char *
+ts2021_fixture_server_expect_prefix (Ts2021Fixture *f,
+                                     const char    *prefix)
+{
+  for (;;)
+    {
+      g_autofree char *line = ts2021_fixture_server_line (f);
+
+      if (!line)
+        g_error ("the Go server ended its output; expected a line \"%s…\"", prefix);
+      g_test_message ("server: %s", line);
+      if (g_str_has_prefix (line, prefix))
+        return g_strdup (line + strlen (prefix));
+    }
+}
+
+GBytes *
+ts2021_fixture_http (Ts2021Fixture *f,
+                     const char    *method,
+                     const char    *path,
+                     guint         *status)
+{
+  g_autoptr(SoupSession) session = soup_session_new_with_options ("timeout", 10, NULL);
+  g_autofree char *uri = g_strconcat (f->url, path, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new (method, uri);
+  g_autoptr(GError) error = NULL;
+  GBytes *body;
+
+  g_assert_nonnull (msg);
+  body = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  *status = soup_message_get_status (msg);
+  return body;
+}
+
+guint16
+ts2021_fixture_port (Ts2021Fixture *f)
+{
+  const char *colon = strrchr (f->url, ':');
+
+  g_assert_nonnull (colon);
+  return (guint16) g_ascii_strtoull (colon + 1, NULL, 10);
 }

@@ -75,3 +75,26 @@ HyphaeTs2021Conn *ts2021_fixture_dial (Ts2021Fixture  *f,
 gboolean ts2021_fixture_client_start (Ts2021Fixture *f,
                                       const char    *flag,
                                       const char    *value);
+
+/* ---- additions for the map stream and session tests ---------------------- */
+
+/* A predicate for ts2021_fixture_wait_until(). */
+typedef gboolean (*Ts2021FixtureCond) (gpointer data);
+/* Iterate the default main context until cond(data); fail the test after
+ * TS2021_FIXTURE_HANG_GUARD_S seconds without it (unless guard_s is larger). */
+void ts2021_fixture_wait_until (Ts2021FixtureCond  cond,
+                                gpointer           data,
+                                guint              guard_s,
+                                const char        *what);
+/* Skip server lines until one starts with prefix; its rest (after prefix). */
+char *ts2021_fixture_server_expect_prefix (Ts2021Fixture *f,
+                                           const char    *prefix);
+/* Plain HTTP to the server (the debug endpoints); the body, *status set. */
+GBytes *ts2021_fixture_http (Ts2021Fixture *f,
+                             const char    *method,
+                             const char    *path,
+                             guint         *status);
+/* Force-exit the server and reap it (its remaining lines are logged). */
+void ts2021_fixture_server_kill (Ts2021Fixture *f);
+/* The port of f->url. */
+guint16 ts2021_fixture_port (Ts2021Fixture *f);
