@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+#include "hyphae-daemon.h"
+
+#include <signal.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "hyphae-ipn.h"
+#include "hyphae-mesh-error.h"
+#include "hyphae-service.h"
+
+typedef struct {
+  GMainLoop     *loop;
+  HyphaeService *service;
+  gboolean       name_acquired;
+  int            status;
+} Daemon;
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Daemon *d = user_data;
+
+  g_message ("Signal received, shutting down");
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_bus_acquired (GDBusConnection *connection,
+                 const char      *name,
+                 gpointer         user_data)
+{
+  Daemon *d = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* A closed bus ends the main loop through name-lost, not with a raise(SIGTERM)
+   * behind our back, so shutdown stays orderly. */
+  g_dbus_connection_set_exit_on_close (connection, FALSE);
+  /* Export before the name is ours, so queued activation calls find the object. */
+  if (!hyphae_service_export (d->service, connection, &error))
+    {
+      g_warning ("Cannot export %s: %s", HYPHAE_MESH_OBJECT_PATH, error->message);
+      d->status = 1;
+      g_main_loop_quit (d->loop);
+    }
+}
+
+static void
+on_name_acquired (GDBusConnection *connection,
+                  const char      *name,
+                  gpointer         user_data)
+{
+  Daemon *d = user_data;
+
+  d->name_acquired = TRUE;
+  g_message ("Serving %s on the system bus", name);
+}
+
+static void
+on_name_lost (GDBusConnection *connection,
+              const char      *name,
+              gpointer         user_data)
+{
+  Daemon *d = user_data;
+
+  if (connection == NULL)
+    g_warning ("Cannot connect to the system bus");
+  else if (!d->name_acquired)
+    g_warning ("Cannot own %s (another hyphaed runs on this bus?)", name);
+  else
+    g_message ("Lost %s (the bus went away or another owner took it), shutting down", name);
+  /* Losing the name after having served it is an orderly end (systemd counts
+   * it as the service dying, SYSTEM.md §1); never having had it is an error. */
+  if (!d->name_acquired)
+    d->status = 1;
+  g_main_loop_quit (d->loop);
+}
+
+int
+hyphae_daemon_main (const struct hyphae_daemon_options *options)
+{
+  HyphaeIpnOptions ipn_options = {
+    .state_dir = options->state_dir ? options->state_dir : "/var/lib/hyphae",
+    .ifname = options->ifname,
+    .listen_port = (guint16) options->port,
+    .uapi_dir = options->uapi_dir,
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeIpn) ipn = NULL;
+  Daemon d = { 0 };
+  guint owner_id, sigterm_id, sigint_id;
+
+  ipn = hyphae_ipn_new (&ipn_options, &error);
+  if (ipn == NULL)
+    {
+      g_printerr ("hyphaed: %s\n", error->message);
+      return 1;
+    }
+  d.loop = g_main_loop_new (NULL, FALSE);
+  d.service = hyphae_service_new (ipn);
+
+  sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &d);
+  sigint_id = g_unix_signal_add (SIGINT, on_signal, &d);
+  /* GDBus honours DBUS_SYSTEM_BUS_ADDRESS (tests run a private bus). */
+  owner_id = g_bus_own_name (G_BUS_TYPE_SYSTEM, HYPHAE_MESH_BUS_NAME,
+                             G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                             on_bus_acquired, on_name_acquired, on_name_lost,
+                             &d, NULL);
+
+  g_main_loop_run (d.loop);
+
+  /* Orderly shutdown: stop answering, release the name, then take the ipn
+   * down (the tunnel, its routes and addresses go with it). */
+  hyphae_service_unexport (d.service);
+  g_bus_unown_name (owner_id);
+  g_source_remove (sigterm_id);
+  g_source_remove (sigint_id);
+  g_clear_object (&d.service);
+  g_clear_object (&ipn);
+  g_main_loop_unref (d.loop);
+  g_message ("Stopped");
+  return d.status;
+}

@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hyphaectl: the command line client of io.github.hyphae.Mesh1 on the system
+ * bus (DESIGN.md), with the command names and output habits of the tailscale
+ * CLI. DBUS_SYSTEM_BUS_ADDRESS selects another bus (tests).
+ */
+#include "hyphaectl.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hyphae-mesh-error.h"
+
+static const char summary[] =
+  "Commands:\n"
+  "  up [--login-server URL] [--auth-key KEY] [--hostname H] [--unattended] [--timeout SECONDS]\n"
+  "                  connect; waits until Running, printing the login URL if one is needed\n"
+  "  down            disconnect (keys and login are kept)\n"
+  "  status [--json] this node and its peers (--json: the fields of `tailscale status --json`)\n"
+  "  ip [-4|-6] [PEER]\n"
+  "                  this node's (or PEER's) tailnet addresses\n"
+  "  set [--exit-node PEER] [--exit-node-allow-lan-access[=BOOL]] [--accept-dns[=BOOL]]\n"
+  "      [--accept-routes[=BOOL]] [--shields-up[=BOOL]]\n"
+  "                  change settings; PEER is a host name, MagicDNS name, IP or stable id,\n"
+  "                  \"\" clears the exit node\n"
+  "  logout          log out and forget this node's key\n"
+  "  netmap --json   the current network map as JSON\n"
+  "\n"
+  "Exit status:\n"
+  "  0  success\n"
+  "  1  failure\n"
+  "  2  bad command line or invalid argument\n"
+  "  3  hyphaed is not running and cannot be started (io.github.hyphae.Mesh1 has no owner)\n"
+  "  4  not authorized (polkit refused the action)\n"
+  "  5  the control server cannot be reached\n"
+  "  6  the control server refused the auth key\n"
+  "  7  a browser login is needed (the URL is printed)";
+
+/* ------------------------------------------------------------------ errors */
+
+int
+ctl_error_exit (const GError *error)
+{
+  g_autofree char *remote = g_dbus_error_get_remote_error (error);
+  g_autoptr(GError) stripped = g_error_copy (error);
+  const char *message = stripped->message;
+
+  g_dbus_error_strip_remote_error (stripped);
+
+  if (error->domain == HYPHAE_MESH_ERROR)
+    {
+      switch ((HyphaeMeshError) error->code)
+        {
+        case HYPHAE_MESH_ERROR_NOT_AUTHORIZED:
+          g_printerr ("hyphaectl: not authorized: %s\n"
+                      "Run it as root, or from the active local session.\n", message);
+          return CTL_EXIT_NOT_AUTHORIZED;
+        case HYPHAE_MESH_ERROR_NEEDS_LOGIN:
+          g_printerr ("hyphaectl: not logged in: %s\nRun `hyphaectl up` to log in.\n", message);
+          return CTL_EXIT_NEEDS_LOGIN;
+        case HYPHAE_MESH_ERROR_UNREACHABLE:
+          g_printerr ("hyphaectl: cannot reach the control server: %s\n", message);
+          return CTL_EXIT_UNREACHABLE;
+        case HYPHAE_MESH_ERROR_BAD_AUTH_KEY:
+          g_printerr ("hyphaectl: the control server refused the auth key: %s\n", message);
+          return CTL_EXIT_BAD_AUTH_KEY;
+        case HYPHAE_MESH_ERROR_INVALID_ARGUMENT:
+          g_printerr ("hyphaectl: invalid argument: %s\n", message);
+          return CTL_EXIT_USAGE;
+        case HYPHAE_MESH_ERROR_FAILED:
+        default:
+          g_printerr ("hyphaectl: %s\n", message);
+          return CTL_EXIT_FAILED;
+        }
+    }
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_EXITED) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_EXEC_FAILED) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_FAILED) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_SIGNALED) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+    {
+      g_printerr ("hyphaectl: hyphaed is not running or stopped answering: %s\n", message);
+      return CTL_EXIT_NO_DAEMON;
+    }
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED) ||
+      g_strcmp0 (remote, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired") == 0)
+    {
+      g_printerr ("hyphaectl: not authorized: %s\n", message);
+      return CTL_EXIT_NOT_AUTHORIZED;
+    }
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS))
+    {
+      g_printerr ("hyphaectl: invalid argument: %s\n", message);
+      return CTL_EXIT_USAGE;
+    }
+  g_printerr ("hyphaectl: %s\n", message);
+  return CTL_EXIT_FAILED;
+}
+
+static int usage_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+static int
+usage_error (const char *fmt,
+             ...)
+{
+  va_list ap;
+  g_autofree char *msg = NULL;
+
+  va_start (ap, fmt);
+  msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_printerr ("%s: %s\nTry “%s --help”.\n", g_get_prgname (), msg, g_get_prgname ());
+  return CTL_EXIT_USAGE;
+}
+
+/* --------------------------------------------------------------- the daemon */
+
+/* The proxy, or NULL with *exit_code set. Creating it activates hyphaed. */
+static HyphaeMesh1 *
+connect_daemon (int *exit_code)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMesh1) proxy = NULL;
+  g_autofree char *owner = NULL;
+
+  proxy = hyphae_mesh1_proxy_new_for_bus_sync (G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_NONE,
+                                               HYPHAE_MESH_BUS_NAME, HYPHAE_MESH_OBJECT_PATH,
+                                               NULL, &error);
+  if (proxy == NULL)
+    {
+      g_dbus_error_strip_remote_error (error);
+      g_printerr ("hyphaectl: hyphaed is not running and could not be started: %s\n",
+                  error->message);
+      *exit_code = CTL_EXIT_NO_DAEMON;
+      return NULL;
+    }
+  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
+  if (owner == NULL)
+    {
+      g_printerr ("hyphaectl: hyphaed is not running and could not be started "
+                  "(%s has no owner on the system bus; is hyphaed installed?)\n",
+                  HYPHAE_MESH_BUS_NAME);
+      *exit_code = CTL_EXIT_NO_DAEMON;
+      return NULL;
+    }
+  return g_steal_pointer (&proxy);
+}
+
+/* Lets queued PropertiesChanged signals update the proxy's cache. */
+static void
+drain_events (void)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+/* Mutating calls let polkit ask for a password if an agent is around. */
+#define MUTATE_FLAGS G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
+/* polkit may wait for the user: no timeout on mutating calls. */
+#define MUTATE_TIMEOUT G_MAXINT
+
+/* --------------------------------------------------------------------- up */
+
+typedef struct {
+  HyphaeMesh1 *proxy;
+  GMainLoop   *loop;
+  char        *printed_url;
+  gboolean     timed_out;
+} UpWait;
+
+static void
+print_auth_url (UpWait     *w,
+                const char *url)
+{
+  if (url == NULL || *url == '\0' || g_strcmp0 (url, w->printed_url) == 0)
+    return;
+  g_free (w->printed_url);
+  w->printed_url = g_strdup (url);
+  /* As `tailscale up` prints it. */
+  g_printerr ("\nTo authenticate, visit:\n\n\t%s\n\n", url);
+}
+
+static void
+up_check (UpWait *w)
+{
+  if (g_strcmp0 (hyphae_mesh1_get_state (w->proxy), "Running") == 0)
+    g_main_loop_quit (w->loop);
+  else
+    print_auth_url (w, hyphae_mesh1_get_auth_url (w->proxy));
+}
+
+static gboolean
+up_timeout (gpointer user_data)
+{
+  UpWait *w = user_data;
+
+  w->timed_out = TRUE;
+  g_main_loop_quit (w->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+up_name_owner (gpointer user_data)
+{
+  UpWait *w = user_data;
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (w->proxy));
+
+  if (owner == NULL)
+    g_main_loop_quit (w->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_owner_changed (UpWait *w)
+{
+  g_idle_add (up_name_owner, w);
+}
+
+static int
+cmd_up (int    argc,
+        char **argv)
+{
+  g_autofree char *login_server = NULL, *auth_key = NULL, *hostname = NULL;
+  gboolean unattended = FALSE;
+  int timeout_s = 0, code = CTL_EXIT_OK;
+  GOptionEntry entries[] = {
+    { "login-server", 0, 0, G_OPTION_ARG_STRING, &login_server, "Control server URL", "URL" },
+    { "auth-key", 0, 0, G_OPTION_ARG_STRING, &auth_key, "Pre-authentication key", "KEY" },
+    { "hostname", 0, 0, G_OPTION_ARG_STRING, &hostname, "Host name to use instead of the machine's", "NAME" },
+    { "unattended", 0, 0, G_OPTION_ARG_NONE, &unattended,
+      "Keys are owned by hyphaed (always the case for hyphaectl)", NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Give up after SECONDS (0: wait forever)", "SECONDS" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- connect to the tailnet");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMesh1) proxy = NULL;
+  GVariantBuilder options;
+  UpWait w = { 0 };
+  guint timeout_id = 0;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if (argc > 1)
+    return usage_error ("up: unexpected argument “%s”", argv[1]);
+  if (timeout_s < 0)
+    return usage_error ("up: --timeout must be >= 0");
+  if ((proxy = connect_daemon (&code)) == NULL)
+    return code;
+
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  if (login_server != NULL)
+    g_variant_builder_add (&options, "{sv}", "ControlURL", g_variant_new_string (login_server));
+  if (auth_key != NULL)
+    g_variant_builder_add (&options, "{sv}", "AuthKey", g_variant_new_string (auth_key));
+  if (hostname != NULL)
+    g_variant_builder_add (&options, "{sv}", "Hostname", g_variant_new_string (hostname));
+  /* hyphaectl always makes a daemon-owned profile (DESIGN.md "Keys"). */
+  g_variant_builder_add (&options, "{sv}", "Unattended", g_variant_new_boolean (TRUE));
+
+  if (!hyphae_mesh1_call_up_sync (proxy, g_variant_builder_end (&options), MUTATE_FLAGS,
+                                  timeout_s > 0 ? timeout_s * 1000 : MUTATE_TIMEOUT, NULL, &error))
+    return ctl_error_exit (error);
+  drain_events ();
+
+  w.proxy = proxy;
+  w.loop = g_main_loop_new (NULL, FALSE);
+  g_signal_connect_swapped (proxy, "notify::state", G_CALLBACK (up_check), &w);
+  g_signal_connect_swapped (proxy, "notify::auth-url", G_CALLBACK (up_check), &w);
+  g_signal_connect_swapped (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &w);
+  if (timeout_s > 0)
+    timeout_id = g_timeout_add_seconds (timeout_s, up_timeout, &w);
+  up_check (&w);
+  if (g_strcmp0 (hyphae_mesh1_get_state (proxy), "Running") != 0)
+    g_main_loop_run (w.loop);
+  g_signal_handlers_disconnect_by_data (proxy, &w);
+  if (timeout_id != 0 && !w.timed_out)
+    g_source_remove (timeout_id);
+
+  if (g_strcmp0 (hyphae_mesh1_get_state (proxy), "Running") == 0)
+    code = CTL_EXIT_OK;
+  else if (!w.timed_out)
+    {
+      g_printerr ("hyphaectl: hyphaed went away while connecting\n");
+      code = CTL_EXIT_NO_DAEMON;
+    }
+  else if (w.printed_url != NULL)
+    {
+      g_printerr ("hyphaectl: timed out waiting for the login at %s\n", w.printed_url);
+      code = CTL_EXIT_NEEDS_LOGIN;
+    }
+  else
+    {
+      g_printerr ("hyphaectl: timed out after %d s; state: %s\n", timeout_s,
+                  hyphae_mesh1_get_state (proxy));
+      code = CTL_EXIT_FAILED;
+    }
+  g_free (w.printed_url);
+  g_main_loop_unref (w.loop);
+  return code;
+}
+
+/* ------------------------------------------------------- down, logout, … */
+
+static int
+no_arg_command (int         argc,
+                char      **argv,
+                const char *what,
+                gboolean  (*call) (HyphaeMesh1 *, GDBusCallFlags, gint, GCancellable *, GError **))
+{
+  g_autoptr(GOptionContext) context = g_option_context_new (what);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMesh1) proxy = NULL;
+  int code = CTL_EXIT_OK;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if (argc > 1)
+    return usage_error ("%s: unexpected argument “%s”", argv[0], argv[1]);
+  if ((proxy = connect_daemon (&code)) == NULL)
+    return code;
+  if (!call (proxy, MUTATE_FLAGS, MUTATE_TIMEOUT, NULL, &error))
+    return ctl_error_exit (error);
+  return CTL_EXIT_OK;
+}
+
+static int
+cmd_down (int argc, char **argv)
+{
+  return no_arg_command (argc, argv, "- disconnect from the tailnet", hyphae_mesh1_call_down_sync);
+}
+
+static int
+cmd_logout (int argc, char **argv)
+{
+  return no_arg_command (argc, argv, "- log out and forget this node's key", hyphae_mesh1_call_logout_sync);
+}
+
+/* ----------------------------------------------------------------- status */
+
+static int
+cmd_status (int    argc,
+            char **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Output JSON (the fields of `tailscale status --json`)", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- show this node and its peers");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMesh1) proxy = NULL;
+  g_autoptr(GVariant) peers = NULL;
+  int code = CTL_EXIT_OK;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if (argc > 1)
+    return usage_error ("status: unexpected argument “%s”", argv[1]);
+  if ((proxy = connect_daemon (&code)) == NULL)
+    return code;
+  if (!hyphae_mesh1_call_get_peers_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &peers, NULL, &error))
+    return ctl_error_exit (error);
+  drain_events ();
+  return json ? ctl_print_status_json (proxy, peers) : ctl_print_status (proxy, peers);
+}
+
+/* ------------------------------------------------------------- peer lookup */
+
+static const char *
+peer_str (GVariant   *peer,
+          const char *key)
+{
+  const char *s = "";
+
+  g_variant_lookup (peer, key, "&s", &s);
+  return s;
+}
+
+/* A peer by stable id, host name, MagicDNS name (full or first label) or
+ * address; NULL if none or ambiguous (message printed). */
+static GVariant *
+find_peer (GVariant   *peers,
+           const char *what)
+{
+  GVariant *found = NULL;
+  GVariantIter iter;
+  GVariant *peer;
+  guint matches = 0;
+
+  g_variant_iter_init (&iter, peers);
+  while ((peer = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      const char *dns = peer_str (peer, "DNSName");
+      g_autofree char *dns_trim = g_strdup (dns);
+      g_autofree char *label = NULL;
+      g_autofree const char **ips = NULL;
+      gboolean hit = g_strcmp0 (peer_str (peer, "ID"), what) == 0 ||
+                     g_ascii_strcasecmp (peer_str (peer, "HostName"), what) == 0;
+
+      if (*dns_trim && dns_trim[strlen (dns_trim) - 1] == '.')
+        dns_trim[strlen (dns_trim) - 1] = '\0';
+      label = g_strndup (dns_trim, strcspn (dns_trim, "."));
+      hit = hit || (*dns_trim && (g_ascii_strcasecmp (dns_trim, what) == 0 ||
+                                  g_ascii_strcasecmp (dns, what) == 0 ||
+                                  g_ascii_strcasecmp (label, what) == 0));
+      if (g_variant_lookup (peer, "TailscaleIPs", "^a&s", &ips))
+        for (gsize i = 0; ips[i] != NULL; i++)
+          hit = hit || g_strcmp0 (ips[i], what) == 0;
+      if (hit)
+        {
+          matches++;
+          if (found == NULL)
+            found = g_variant_ref (peer);
+        }
+      g_variant_unref (peer);
+    }
+  if (matches > 1)
+    {
+      g_printerr ("hyphaectl: “%s” matches %u peers; use its IP or stable id\n", what, matches);
+      g_clear_pointer (&found, g_variant_unref);
+    }
+  else if (matches == 0)
+    g_printerr ("hyphaectl: no peer “%s” in the tailnet\n", what);
+  return found;
+}
+
+/* --------------------------------------------------------------------- ip */
+
+static int
+cmd_ip (int    argc,
+        char **argv)
+{
+  gboolean v4 = FALSE, v6 = FALSE;
+  GOptionEntry entries[] = {
+    { "4", '4', 0, G_OPTION_ARG_NONE, &v4, "Only the IPv4 address", NULL },
+    { "6", '6', 0, G_OPTION_ARG_NONE, &v6, "Only the IPv6 address", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("[PEER] - show tailnet addresses");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMesh1) proxy = NULL;
+  int code = CTL_EXIT_OK;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if (v4 && v6)
+    return usage_error ("ip: -4 and -6 are mutually exclusive");
+  if (argc > 2)
+    return usage_error ("ip: too many arguments");
+  if ((proxy = connect_daemon (&code)) == NULL)
+    return code;
+  if (argc == 2)
+    {
+      g_autoptr(GVariant) peers = NULL;
+      g_autoptr(GVariant) peer = NULL;
+
+      if (!hyphae_mesh1_call_get_peers_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &peers, NULL, &error))
+        return ctl_error_exit (error);
+      if ((peer = find_peer (peers, argv[1])) == NULL)
+        return CTL_EXIT_FAILED;
+      return ctl_print_ips (proxy, peer, v4 ? 4 : v6 ? 6 : 0);
+    }
+  {
+    g_autoptr(GVariant) self_node = hyphae_mesh1_dup_self (proxy);
+
+    return ctl_print_ips (proxy, self_node, v4 ? 4 : v6 ? 6 : 0);
+  }
+}
+
+/* -------------------------------------------------------------------- set */
+
+/* --flag or --flag=BOOL (Go's flag package syntax for booleans). */
+typedef struct {
+  const char *pref;
+  gboolean    given;
+  gboolean    value;
+} BoolFlag;
+
+static BoolFlag set_flags[] = {
+  { "ExitNodeAllowLANAccess", FALSE, FALSE },
+  { "CorpDNS",                FALSE, FALSE },
+  { "RouteAll",               FALSE, FALSE },
+  { "ShieldsUp",              FALSE, FALSE },
+};
+static const char * const set_flag_names[] = {
+  "--exit-node-allow-lan-access", "--accept-dns", "--accept-routes", "--shields-up",
+};
+
+static gboolean
+parse_bool_flag (const char  *option_name,
+                 const char  *value,
+                 gpointer     data,
+                 GError     **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (set_flags); i++)
+    {
+      if (strcmp (option_name, set_flag_names[i]) != 0)
+        continue;
+      set_flags[i].given = TRUE;
+      if (value == NULL || g_ascii_strcasecmp (value, "true") == 0 || strcmp (value, "1") == 0 ||
+          g_ascii_strcasecmp (value, "t") == 0)
+        set_flags[i].value = TRUE;
+      else if (g_ascii_strcasecmp (value, "false") == 0 || strcmp (value, "0") == 0 ||
+               g_ascii_strcasecmp (value, "f") == 0)
+        set_flags[i].value = FALSE;
+      else
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "%s: “%s” is not a boolean (true or false)", option_name, value);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static int
+cmd_set (int    argc,
+         char **argv)
+{
+  g_autofree char *exit_node = NULL;
+  GOptionEntry entries[] = {
+    { "exit-node", 0, 0, G_OPTION_ARG_STRING, &exit_node,
+      "Route internet traffic through PEER (host name, MagicDNS name, IP or stable id; \"\" clears)", "PEER" },
+    { "exit-node-allow-lan-access", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_bool_flag,
+      "Keep the local network reachable while using an exit node", "BOOL" },
+    { "accept-dns", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_bool_flag,
+      "Use the tailnet's DNS settings", "BOOL" },
+    { "accept-routes", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_bool_flag,
+      "Accept subnet routes advertised by peers", "BOOL" },
+    { "shields-up", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_bool_flag,
+      "Refuse all incoming connections", "BOOL" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- change settings");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMesh1) proxy = NULL;
+  GVariantBuilder changes;
+  gboolean any = FALSE;
+  int code = CTL_EXIT_OK;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if (argc > 1)
+    return usage_error ("set: unexpected argument “%s”", argv[1]);
+  g_variant_builder_init (&changes, G_VARIANT_TYPE_VARDICT);
+  for (gsize i = 0; i < G_N_ELEMENTS (set_flags); i++)
+    if (set_flags[i].given)
+      {
+        g_variant_builder_add (&changes, "{sv}", set_flags[i].pref, g_variant_new_boolean (set_flags[i].value));
+        any = TRUE;
+      }
+  if (!any && exit_node == NULL)
+    {
+      g_variant_builder_clear (&changes);
+      return usage_error ("set: nothing to change (see hyphaectl set --help)");
+    }
+  if ((proxy = connect_daemon (&code)) == NULL)
+    {
+      g_variant_builder_clear (&changes);
+      return code;
+    }
+  if (exit_node != NULL)
+    {
+      g_autoptr(GVariant) peers = NULL;
+      g_autoptr(GVariant) peer = NULL;
+      const char *id = "";
+
+      if (*exit_node != '\0')
+        {
+          if (!hyphae_mesh1_call_get_peers_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &peers, NULL, &error))
+            {
+              g_variant_builder_clear (&changes);
+              return ctl_error_exit (error);
+            }
+          if ((peer = find_peer (peers, exit_node)) == NULL)
+            {
+              g_variant_builder_clear (&changes);
+              return CTL_EXIT_USAGE;
+            }
+          id = peer_str (peer, "ID");
+        }
+      if (!hyphae_mesh1_call_set_exit_node_sync (proxy, id, MUTATE_FLAGS, MUTATE_TIMEOUT, NULL, &error))
+        {
+          g_variant_builder_clear (&changes);
+          return ctl_error_exit (error);
+        }
+    }
+  if (any)
+    {
+      if (!hyphae_mesh1_call_set_prefs_sync (proxy, g_variant_builder_end (&changes), MUTATE_FLAGS,
+                                             MUTATE_TIMEOUT, NULL, &error))
+        return ctl_error_exit (error);
+    }
+  else
+    g_variant_builder_clear (&changes);
+  return CTL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ netmap */
+
+static int
+cmd_netmap (int    argc,
+            char **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Output JSON (the only format)", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("--json - show the network map");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMesh1) proxy = NULL;
+  g_autofree char *netmap = NULL;
+  int code = CTL_EXIT_OK;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if (!json || argc > 1)
+    return usage_error ("usage: hyphaectl netmap --json");
+  if ((proxy = connect_daemon (&code)) == NULL)
+    return code;
+  if (!hyphae_mesh1_call_get_netmap_json_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &netmap, NULL, &error))
+    return ctl_error_exit (error);
+  drain_events ();
+  if (*netmap == '\0')
+    {
+      g_printerr ("hyphaectl: no network map yet; state: %s\n", hyphae_mesh1_get_state (proxy));
+      return CTL_EXIT_FAILED;
+    }
+  printf ("%s\n", netmap);
+  return CTL_EXIT_OK;
+}
+
+/* -------------------------------------------------------------------- main */
+
+static const struct {
+  const char *name;
+  int       (*run) (int argc, char **argv);
+} commands[] = {
+  { "up", cmd_up },
+  { "down", cmd_down },
+  { "status", cmd_status },
+  { "ip", cmd_ip },
+  { "set", cmd_set },
+  { "logout", cmd_logout },
+  { "netmap", cmd_netmap },
+};
+
+static void
+print_help (FILE *out)
+{
+  fprintf (out, "Usage: hyphaectl COMMAND [OPTIONS]\n\n"
+                "Controls hyphaed, the Hyphae mesh daemon, over the system bus.\n\n%s\n\n"
+                "`hyphaectl COMMAND --help` shows a command's options.\n", summary);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  setlocale (LC_ALL, "");
+  /* Registers the io.github.hyphae.Mesh1.Error.* names: typed GErrors. */
+  (void) HYPHAE_MESH_ERROR;
+
+  if (argc < 2)
+    {
+      print_help (stderr);
+      return CTL_EXIT_USAGE;
+    }
+  if (strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "help") == 0)
+    {
+      print_help (stdout);
+      return CTL_EXIT_OK;
+    }
+  if (strcmp (argv[1], "--version") == 0 || strcmp (argv[1], "version") == 0)
+    {
+      printf ("hyphaectl %s\n", HYPHAE_VERSION);
+      return CTL_EXIT_OK;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      {
+        g_autofree char *prgname = g_strdup_printf ("hyphaectl %s", commands[i].name);
+
+        g_set_prgname (prgname);
+        return commands[i].run (argc - 1, argv + 1);
+      }
+  g_printerr ("hyphaectl: unknown command “%s”\n\n", argv[1]);
+  print_help (stderr);
+  return CTL_EXIT_USAGE;
+}
