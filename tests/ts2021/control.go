@@ -1287,8 +1287,8 @@ func (s *server) armExpiry(n *tnode) {
 		n.expTimer.Stop()
 		n.expTimer = nil
 	}
-	if n.expiry.IsZero() {
-		return
+	if n.expiry.IsZero() || !time.Now().Before(n.expiry) {
+		return // never, or already announced by the caller
 	}
 	at := n.expiry
 	n.expTimer = time.AfterFunc(time.Until(at)+10*time.Millisecond, func() {
@@ -2097,7 +2097,7 @@ func main() {
 	}
 	if *listHostile {
 		for _, h := range hostileModes {
-			say("%-16s %s", h.name, h.what)
+			say("%-18s %s", h.name, h.what)
 		}
 		return
 	}
