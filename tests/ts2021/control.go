@@ -19,6 +19,8 @@
 //
 //	control -listen 127.0.0.1:0 [-key HEX] [-min-version N]
 //	        [-no-early-payload] [-hostile MODE] [-auth-key KEY] [-timeout D]
+//	        [-interactive] [-approve-routes] [-key-expiry D] [-keepalive D]
+//	        [-map-script FILE]
 //
 // prints "LISTEN <host:port>" and "PUB <server Noise public key hex>", then
 // serves HTTP/1.1 until killed or -timeout (exit 2):
@@ -34,9 +36,13 @@
 //     payload "\xff\xff\xffTS" ‖ u32 BE length ‖ {"nodeKeyChallenge":
 //     "chalpub:<hex>"}) go out in ONE write, the line "PEER <client machine
 //     public key hex>" is printed, and HTTP/2 is served over the records:
-//     /echo, /status/NNN, /big?n=N, /rst, /slow and POST /machine/register
-//     (see serveH2, handleRegister; prints "REGISTER <nodekey> <hostname>");
-//     every other path answers 200 "hello from ts2021 test server\n".
+//     /echo, /status/NNN, /big?n=N, /rst, /slow, and a small tailnet:
+//     POST /machine/register and /machine/map (see handleRegister,
+//     handleMap; prints "REGISTER <nodekey> <hostname>", "map-stream N
+//     opened|closed", "lite-update N"); every other path answers 200
+//     "hello from ts2021 test server\n".
+//   - GET /auth/<id> approves an interactive registration; GET /debug/nodes
+//     and POST /debug/expire?node=N observe and poke the tailnet.
 //
 // -no-early-payload omits the early payload (the server's HTTP/2 SETTINGS is
 // then the first plaintext); the early-* hostile modes ignore it. -hostile MODE makes the server misbehave; see
@@ -52,6 +58,10 @@
 // problem with "FAIL <stage>: <reason>" (exit 1). -lax skips the checks of
 // the Upgrade value, the early payload's size limit and its JSON, to show
 // what a hostile server sends after the fault.
+//
+// Map client: control -role mapclient -url URL registers a node and prints
+// each map message ("MAP <json>"); see runMapClient. README.md documents
+// everything above in detail.
 package main
 
 import (
