@@ -65,12 +65,12 @@ on_name_lost (GDBusConnection *connection,
 {
   Daemon *d = user_data;
 
-  if (connection == NULL)
-    g_warning ("Cannot connect to the system bus");
-  else if (!d->name_acquired)
-    g_warning ("Cannot own %s (another hyphaed runs on this bus?)", name);
-  else
+  if (d->name_acquired)
     g_message ("Lost %s (the bus went away or another owner took it), shutting down", name);
+  else if (connection == NULL)
+    g_warning ("Cannot connect to the system bus");
+  else
+    g_warning ("Cannot own %s (another hyphaed runs on this bus?)", name);
   /* Losing the name after having served it is an orderly end (systemd counts
    * it as the service dying, SYSTEM.md §1); never having had it is an error. */
   if (!d->name_acquired)

@@ -58,6 +58,20 @@ return_error (GDBusMethodInvocation *invocation,
   g_dbus_method_invocation_return_gerror (invocation, mesh_error);
 }
 
+/* Sends pending PropertiesChanged before the reply, so a client sees the
+ * state a method produced as soon as the method returns. */
+static void
+call_return (HyphaeMesh1           *skeleton,
+             GDBusMethodInvocation *invocation,
+             const GError          *error)
+{
+  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (skeleton));
+  if (error != NULL)
+    return_error (invocation, error);
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
 /* ------------------------------------------------------- a{sv} validation */
 
 typedef struct {
@@ -406,10 +420,8 @@ on_up_done (GObject      *source,
   g_autoptr(Call) call = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!hyphae_ipn_up_finish (HYPHAE_IPN (source), result, &error))
-    return_error (call->invocation, error);
-  else
-    g_dbus_method_invocation_return_value (call->invocation, NULL);
+  hyphae_ipn_up_finish (HYPHAE_IPN (source), result, &error);
+  call_return (call->self->skeleton, call->invocation, error);
 }
 
 static void
@@ -420,10 +432,8 @@ on_logout_done (GObject      *source,
   g_autoptr(Call) call = user_data;
   g_autoptr(GError) error = NULL;
 
-  if (!hyphae_ipn_logout_finish (HYPHAE_IPN (source), result, &error))
-    return_error (call->invocation, error);
-  else
-    g_dbus_method_invocation_return_value (call->invocation, NULL);
+  hyphae_ipn_logout_finish (HYPHAE_IPN (source), result, &error);
+  call_return (call->self->skeleton, call->invocation, error);
 }
 
 static void
@@ -537,10 +547,9 @@ run_call (Call *call)
     default:
       g_assert_not_reached ();
     }
-  if (ok)
-    g_dbus_method_invocation_return_value (call->invocation, NULL);
-  else
-    return_error (call->invocation, error);
+  if (!ok && error == NULL)
+    g_set_error_literal (&error, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_FAILED, "Failed");
+  call_return (call->self->skeleton, call->invocation, ok ? NULL : error);
   call_free (call);
 }
 

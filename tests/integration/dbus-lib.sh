@@ -17,7 +17,9 @@
 #   dbl_daemon_pid NAME               pid owning io.github.hyphae.Mesh1 on NAME, or ""
 #   dbl_daemon_stop NAME              SIGTERM the daemon, wait (≤10 s) until it is gone
 #   dbl_polkit_stop NAME              stop NAME's polkitd (callers then get denials)
+#   dbl_polkit_start NAME             start it again
 #   dbl_bus_stop NAME                 stop daemon, polkitd and bus
+#   dbl_bus_restart NAME              start NAME's bus again (same files; no polkitd)
 #   dbl_cleanup                       stop everything, restore the policy, remove DBL_DIR
 #
 # Each bus keeps its files in $DBL_DIR/NAME (mode 755: polkitd drops to user
@@ -68,6 +70,16 @@ dbl_addr() { printf 'unix:path=%s/%s/system_bus_socket' "$DBL_DIR" "$1"; }
 dbl_nsexec() {   # dbl_nsexec NAME CMD…: CMD inside NAME's namespace (if any)
 	local ns=${DBL_NS[$1]:-}; shift
 	if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+}
+
+# "ip netns exec NS" for NAME, or nothing. Background processes are started as
+# `"${DBL_PREFIX[@]}" cmd … &` (a simple command, never a function), so that $!
+# is the process itself and killing it by pid works.
+dbl_prefix() {
+	local ns=${DBL_NS[$1]:-}
+	DBL_PREFIX=()
+	[ -n "$ns" ] && DBL_PREFIX=(ip netns exec "$ns")
+	return 0
 }
 
 dbl_run() {
@@ -132,23 +144,32 @@ dbl_bus_start() {
 	cp "$DBL_DATA_DIR/io.github.hyphae.Mesh1.conf" "$d/system.d/" || return 1
 	dbl_write_conf "$d"
 	dbl_service_file "$n" "$state" "$@"
-	rm -f "$d/system_bus_socket" "$d/bus.addr"
 	# The activated hyphaed inherits the bus's environment and its stderr.
-	dbl_nsexec "$n" dbus-daemon --config-file="$d/bus.conf" --nofork --print-address=1 \
+	dbl_bus_restart "$n" && dbl_polkit_start "$n"
+}
+
+# dbl_bus_restart NAME: start (again) NAME's dbus-daemon with its existing files.
+dbl_bus_restart() {
+	local n=$1 d=$DBL_DIR/$1 i
+	rm -f "$d/system_bus_socket" "$d/bus.addr"
+	dbl_prefix "$n"
+	"${DBL_PREFIX[@]}" dbus-daemon --config-file="$d/bus.conf" --nofork --print-address=1 \
 		>"$d/bus.addr" 2>>"$d/bus.log" </dev/null &
 	DBL_BUS_PID[$n]=$!
 	for i in $(seq 100); do
-		[ -s "$d/bus.addr" ] && [ -S "$d/system_bus_socket" ] && break
+		[ -s "$d/bus.addr" ] && [ -S "$d/system_bus_socket" ] && return 0
 		kill -0 "${DBL_BUS_PID[$n]}" 2>/dev/null || { dbl_log "bus $n died:"; cat "$d/bus.log" >&2; return 1; }
 		sleep 0.1
 	done
-	[ -S "$d/system_bus_socket" ] || { dbl_log "bus $n: no socket after 10 s"; return 1; }
-	dbl_polkit_start "$n"
+	dbl_log "bus $n: no socket after 10 s"
+	return 1
 }
 
 dbl_polkit_start() {
 	local n=$1 d=$DBL_DIR/$1
-	dbl_run "$n" "$DBL_POLKITD" --no-debug >>"$d/polkitd.log" 2>&1 </dev/null &
+	dbl_prefix "$n"
+	"${DBL_PREFIX[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$(dbl_addr "$n")" \
+		"$DBL_POLKITD" --no-debug >>"$d/polkitd.log" 2>&1 </dev/null &
 	DBL_POLKIT_PID[$n]=$!
 	dbl_run "$n" gdbus wait --system --timeout 20 org.freedesktop.PolicyKit1 || {
 		dbl_log "bus $n: polkitd did not appear"; cat "$d/polkitd.log" >&2; return 1; }

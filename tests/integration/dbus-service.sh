@@ -1,0 +1,273 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The D-Bus service io.github.hyphae.Mesh1 and hyphaectl on a private system bus
+# with activation and a real polkitd (TESTING.md), inside a fresh network
+# namespace made here and removed on exit. Needs root (namespaces, polkitd, our
+# .policy in /usr/share/polkit-1/actions for the test's lifetime).
+#
+#   HYPHAED=build/daemon/service/hyphaed HYPHAECTL=build/src/cli/hyphaectl \
+#   HYPHAE_TS2021_CONTROL=build/tests/ts2021/ts2021-control tests/integration/dbus-service.sh
+#
+# Checks: activation by the first hyphaectl call; introspection equals
+# data/io.github.hyphae.Mesh1.xml; status --json before login; polkit (uid 65534
+# refused with NotAuthorized / exit 4, root allowed, no polkitd = refused);
+# Prefs changes arrive as PropertiesChanged; wrong a{sv} types and unknown keys
+# are InvalidArgument; SetKeys never echoes a key; against the Go control
+# server: wrong auth key (exit 6), interactive login prints the URL (exit 7);
+# unreachable control server (exit 5); a restart keeps the prefs; the daemon
+# leaves when the bus goes away; no daemon (exit 3).
+# Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/dbus-lib.sh"
+
+PY=/usr/bin/python3
+NS=hyS$$
+FAILS=0
+PASSES=0
+CONTROL_PID=
+
+# Exit codes of hyphaectl (src/cli/hyphaectl.h, `hyphaectl --help`).
+EXIT_USAGE=2 EXIT_NO_DAEMON=3 EXIT_NOT_AUTHORIZED=4 EXIT_UNREACHABLE=5
+EXIT_BAD_AUTH_KEY=6 EXIT_NEEDS_LOGIN=7
+
+pass() { PASSES=$((PASSES + 1)); printf 'PASS %s\n' "$*"; }
+fail() { FAILS=$((FAILS + 1)); printf 'FAIL %s\n' "$*"; }
+check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; fi; }
+cannot_run() {
+	if [ -n "${CI:-}" ]; then echo "FAIL cannot run in CI: $*"; exit 1; fi
+	echo "SKIP $*"; exit 77
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[ -n "$CONTROL_PID" ] && dbl_kill "$CONTROL_PID"
+	if [ "$FAILS" -gt 0 ] || [ "$rc" != 0 ]; then
+		for f in "$DBL_DIR"/s/bus.log "$DBL_DIR"/s/polkitd.log "$DBL_DIR"/control.err; do
+			[ -s "$f" ] || continue
+			echo "--- last lines of $f:" >&2
+			tail -n 40 "$f" | sed 's/^/    /' >&2
+		done
+	fi
+	dbl_cleanup
+	ip netns del "$NS" 2>/dev/null
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+[ "$(id -u)" = 0 ] || cannot_run "needs root (network namespace, polkitd, /usr/share/polkit-1/actions)"
+for c in ip dbus-daemon gdbus setpriv timeout "$PY" "$DBL_POLKITD"; do
+	command -v "$c" >/dev/null 2>&1 || cannot_run "missing command: $c"
+done
+[ -n "${HYPHAED:-}" ] && [ -x "$HYPHAED" ] || cannot_run "HYPHAED is not an executable hyphaed"
+[ -n "${HYPHAECTL:-}" ] && [ -x "$HYPHAECTL" ] || cannot_run "HYPHAECTL is not an executable hyphaectl"
+[ -n "${HYPHAE_TS2021_CONTROL:-}" ] && [ -x "$HYPHAE_TS2021_CONTROL" ] ||
+	cannot_run "HYPHAE_TS2021_CONTROL is not the built Go control server"
+[ -c /dev/net/tun ] || cannot_run "no /dev/net/tun"
+ip netns add "$NS" || cannot_run "ip netns does not work"
+ip -n "$NS" link set lo up
+
+STATE=$DBL_DIR/state
+UAPI=$DBL_DIR/uapi
+mkdir -p "$UAPI"
+BUS_ADDR=$(dbl_addr s)
+
+# Everything below runs inside the namespace with our bus as the system bus;
+# `timeout` is the hang guard of each call.
+ctl() { timeout 120 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$HYPHAECTL" "$@"; }
+ctl_nobody() {
+	timeout 120 ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$HYPHAECTL" "$@"
+}
+gd() { timeout 60 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" gdbus "$@"; }
+gd_nobody() {
+	timeout 60 ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" gdbus "$@"
+}
+mesh_call() {   # mesh_call METHOD ARGS…: a raw method call as root, output to $OUT, rc kept
+	gd call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+		--method "io.github.hyphae.Mesh1.$1" "${@:2}" >"$OUT" 2>&1
+}
+get_prop() {
+	gd call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+		--method org.freedesktop.DBus.Properties.Get io.github.hyphae.Mesh1 "$1"
+}
+not() { ! "$@"; }
+prop_has() { get_prop "$1" | grep -q "$2"; }   # prop_has NAME REGEX
+has_owner() {
+	gd call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+		--method org.freedesktop.DBus.NameHasOwner io.github.hyphae.Mesh1 | grep -q true
+}
+# expect_rc NAME WANT CMD…: CMD's exit status is WANT (its output in $OUT).
+expect_rc() {
+	local name=$1 want=$2 rc; shift 2
+	"$@" >"$OUT" 2>&1
+	rc=$?
+	if [ "$rc" = "$want" ]; then pass "$name"; return 0; fi
+	fail "$name (exit $rc, want $want)"; sed 's/^/    /' "$OUT" >&2; return 1
+}
+OUT=$DBL_DIR/out
+
+dbl_install_policy || { fail "install the polkit policy"; exit 1; }
+# Our own UAPI dir: the namespace's hyphae0 must not touch the host's /var/run/wireguard.
+dbl_bus_start s "$NS" "$STATE" --ifname hyphae0 --uapi-dir "$UAPI" || { fail "private bus + polkitd"; exit 1; }
+
+# ------------------------------------------------------------ activation
+
+check "not running before the first call" not has_owner
+if ctl status --json >"$DBL_DIR/status0.json" 2>"$OUT"; then pass "status --json activates hyphaed"
+else fail "status --json activates hyphaed"; cat "$OUT" >&2; fi
+check "hyphaed owns io.github.hyphae.Mesh1 after activation" has_owner
+PID1=$(dbl_daemon_pid s)
+check "the owner is our hyphaed" grep -qa -- "$STATE" "/proc/${PID1:-0}/cmdline"
+
+check "status --json before login: BackendState NeedsLogin or NoState, no Self" "$PY" - "$DBL_DIR/status0.json" <<'EOF'
+import json, sys
+st = json.load(open(sys.argv[1]))
+assert st["BackendState"] in ("NeedsLogin", "NoState"), st["BackendState"]
+for k in ("Version", "AuthURL", "TailscaleIPs", "Self", "Peer", "Health", "MagicDNSSuffix", "CurrentTailnet"):
+    assert k in st, k
+assert st["Self"] is None and not st["Peer"], st
+EOF
+
+# ------------------------------------------------------------ introspection
+
+gd introspect --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 --xml \
+	>"$DBL_DIR/live.xml" 2>"$OUT"
+check "introspection equals data/io.github.hyphae.Mesh1.xml" "$PY" - "$DBL_DATA_DIR/io.github.hyphae.Mesh1.xml" "$DBL_DIR/live.xml" <<'EOF'
+import sys, xml.etree.ElementTree as ET
+def shape(path):
+    for iface in ET.parse(path).getroot().iter("interface"):
+        if iface.get("name") != "io.github.hyphae.Mesh1":
+            continue
+        out = set()
+        for el in iface:
+            args = tuple((a.get("type"), a.get("direction", "in" if el.tag == "method" else "")) for a in el.iter("arg"))
+            out.add((el.tag, el.get("name"), el.get("type"), el.get("access"), args))
+        return out
+    sys.exit("no interface in " + path)
+want, got = shape(sys.argv[1]), shape(sys.argv[2])
+if want != got:
+    print("missing:", sorted(want - got, key=str), "\nextra:", sorted(got - want, key=str))
+    sys.exit(1)
+EOF
+check "the bus policy lets anyone introspect and read" gd_nobody call --system \
+	--dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+	--method org.freedesktop.DBus.Properties.Get io.github.hyphae.Mesh1 State >/dev/null
+
+# ------------------------------------------------------------ polkit
+
+expect_rc "uid 65534: set --shields-up is refused (exit $EXIT_NOT_AUTHORIZED)" $EXIT_NOT_AUTHORIZED \
+	ctl_nobody set --shields-up
+check "… with a message saying so" grep -q "not authorized" "$OUT"
+expect_rc "uid 65534: down is refused" $EXIT_NOT_AUTHORIZED ctl_nobody down
+gd_nobody call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+	--method io.github.hyphae.Mesh1.SetPrefs "{'ShieldsUp': <true>}" >"$OUT" 2>&1
+check "uid 65534: raw SetPrefs gets io.github.hyphae.Mesh1.Error.NotAuthorized" \
+	grep -q "io.github.hyphae.Mesh1.Error.NotAuthorized" "$OUT"
+expect_rc "uid 65534 may still read: status --json" 0 ctl_nobody status --json
+check "the refused change did not happen" prop_has Prefs "'ShieldsUp': <false>"
+
+# PropertiesChanged: a monitor sees the root's change arrive.
+timeout 60 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" \
+	gdbus monitor --system --dest io.github.hyphae.Mesh1 >"$DBL_DIR/monitor" 2>&1 &
+MON=$!
+for i in $(seq 100); do grep -q "Monitoring" "$DBL_DIR/monitor" 2>/dev/null && break; sleep 0.1; done
+expect_rc "root: set --shields-up succeeds" 0 ctl set --shields-up
+for i in $(seq 100); do grep -q "PropertiesChanged.*'ShieldsUp': <true>" "$DBL_DIR/monitor" && break; sleep 0.1; done
+check "Prefs change arrives as PropertiesChanged" grep -q "PropertiesChanged.*'ShieldsUp': <true>" "$DBL_DIR/monitor"
+check "Prefs property shows it" prop_has Prefs "'ShieldsUp': <true>"
+expect_rc "root: set --accept-routes=true --accept-dns=false" 0 ctl set --accept-routes=true --accept-dns=false
+for i in $(seq 100); do grep -q "PropertiesChanged.*'RouteAll': <true>" "$DBL_DIR/monitor" && break; sleep 0.1; done
+check "… arrives too" grep -q "PropertiesChanged.*'CorpDNS': <false>.*'RouteAll': <true>" "$DBL_DIR/monitor"
+dbl_kill "$MON"
+
+expect_rc "set --exit-node with an unknown peer is a usage error" $EXIT_USAGE ctl set --exit-node nosuchpeer
+expect_rc "set --shields-up=maybe is a usage error" $EXIT_USAGE ctl set --shields-up=maybe
+
+# Without polkitd every unprivileged call is refused; root is allowed without it.
+dbl_polkit_stop s
+expect_rc "no polkitd: uid 65534 is refused" $EXIT_NOT_AUTHORIZED ctl_nobody set --shields-up=false
+expect_rc "no polkitd: root is allowed" 0 ctl set --shields-up
+dbl_polkit_start s || fail "restart polkitd"
+
+# ------------------------------------------------------------ argument validation
+
+mesh_call SetPrefs "{'ShieldsUp': <'yes'>}"
+check "SetPrefs with a wrongly typed value: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
+mesh_call SetPrefs "{'NoSuchPref': <true>}"
+check "SetPrefs with an unknown key: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
+mesh_call Up "{'AuthKey': <int32 5>}"
+check "Up with a wrongly typed AuthKey: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
+mesh_call Login "{'Frobnicate': <true>}"
+check "Login with an unknown key: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
+SECRET=privkey:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeX
+mesh_call SetKeys "{'MachineKey': <'$SECRET'>, 'NodeKey': <'$SECRET'>}"
+check "SetKeys with a malformed key: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
+check "… and the key is not echoed" not grep -q 0123456789abcdef "$OUT"
+mesh_call SetKeys "{'NodeKey': <'$SECRET'>}"
+check "SetKeys without MachineKey: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
+check "Prefs never carry keys" not prop_has Prefs "[Kk]ey'"
+
+# ------------------------------------------------------------ control server errors
+
+expect_rc "up against a closed port: unreachable (exit $EXIT_UNREACHABLE)" $EXIT_UNREACHABLE \
+	ctl up --login-server http://127.0.0.1:1 --auth-key tskey-x --timeout 60
+check "… with a message saying so" grep -q "cannot reach the control server" "$OUT"
+
+# The Go control server (tests/ts2021/control.go) inside the namespace.
+ip netns exec "$NS" "$HYPHAE_TS2021_CONTROL" -listen 127.0.0.1:0 -auth-key tskey-right -timeout 600s \
+	>"$DBL_DIR/control.out" 2>"$DBL_DIR/control.err" </dev/null &
+CONTROL_PID=$!
+for i in $(seq 100); do grep -q '^LISTEN ' "$DBL_DIR/control.out" 2>/dev/null && break; sleep 0.1; done
+CONTROL_URL=http://$(sed -n 's/^LISTEN //p' "$DBL_DIR/control.out")
+if [ "$CONTROL_URL" = http:// ]; then
+	fail "Go control server started"
+else
+	expect_rc "up --auth-key wrong: bad auth key (exit $EXIT_BAD_AUTH_KEY)" $EXIT_BAD_AUTH_KEY \
+		ctl up --login-server "$CONTROL_URL" --auth-key wrong --timeout 60
+	check "… with a message saying so" grep -q "refused the auth key" "$OUT"
+	check "… and the key is not logged" not grep -q "wrong" "$DBL_DIR/s/bus.log"
+	expect_rc "up without a key: browser login needed (exit $EXIT_NEEDS_LOGIN after --timeout)" \
+		$EXIT_NEEDS_LOGIN ctl up --login-server "$CONTROL_URL" --timeout 5
+	check "… prints the URL as tailscale does" grep -qP '^To authenticate, visit:$|^\thttps?://' "$OUT"
+	check "… AuthURL property is set" prop_has AuthURL "http"
+fi
+
+# ------------------------------------------------------------ restart keeps prefs
+
+check "SIGTERM: hyphaed exits within 10 s" dbl_daemon_stop s
+check "… and releases the name" not has_owner
+expect_rc "status reactivates hyphaed" 0 ctl status --json
+PID2=$(dbl_daemon_pid s)
+check "a new hyphaed ($PID1 -> $PID2)" test -n "$PID2" -a "$PID2" != "$PID1"
+check "prefs survived the restart (ShieldsUp, RouteAll, CorpDNS)" prop_has Prefs \
+	"'CorpDNS': <false>.*'RouteAll': <true>, 'ShieldsUp': <true>"
+
+# ------------------------------------------------------------ no daemon
+
+# The bus goes away: hyphaed notices and leaves on its own.
+dbl_kill "${DBL_BUS_PID[s]}"
+gone=no
+for i in $(seq 100); do kill -0 "$PID2" 2>/dev/null || { gone=yes; break; }; sleep 0.1; done
+check "hyphaed exits when the bus goes away" test $gone = yes
+expect_rc "no bus at all: daemon missing (exit $EXIT_NO_DAEMON)" $EXIT_NO_DAEMON ctl status
+check "… with a message saying so" grep -q "hyphaed is not running" "$OUT"
+
+# A bus where nobody provides the name (no activation file).
+dbl_polkit_stop s
+rm -f "$DBL_DIR/s/services/"*.service
+dbl_bus_restart s || fail "restart the bus"
+expect_rc "bus without hyphaed: daemon missing (exit $EXIT_NO_DAEMON)" $EXIT_NO_DAEMON ctl down
+expect_rc "… also for status" $EXIT_NO_DAEMON ctl status --json
+
+# ------------------------------------------------------------ sanitizers
+
+check "no sanitizer report from hyphaed" not grep -E \
+	'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$DBL_DIR/s/bus.log"
+
+echo "dbus-service: $PASSES passed, $FAILS failed"
+[ "$FAILS" = 0 ]
