@@ -238,6 +238,7 @@ type server struct {
 	keepAlive     time.Duration // map stream keep-alive period
 	script        []scriptStep  // -map-script: played on the first map stream
 	baseURL       string        // http://<listen address>, for AuthURLs
+	bomb          []byte        // map-zstd-bomb's message, made at startup
 	net           tailnet
 }
 
@@ -609,6 +610,9 @@ func runServer(s *server, listen, keyHex string) {
 		fatalf("listen: %v", err)
 	}
 	s.baseURL = "http://" + ln.Addr().String()
+	if s.hostile == "map-zstd-bomb" {
+		s.bomb = zstdBomb() // about a second of CPU; not while a client waits
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/key", s.handleKey)
 	mux.HandleFunc("/ts2021", s.handleUpgrade)
@@ -1575,7 +1579,7 @@ func (s *server) mapHostile(mode string, sw *streamWriter, st *mapStream, ctx co
 		hold(ctx, st, forever)
 		return false
 	case "map-zstd-bomb":
-		sw.raw(zstdBomb())
+		sw.raw(s.bomb)
 		hold(ctx, st, forever)
 		return false
 	case "map-zstd-truncated":
