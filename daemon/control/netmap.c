@@ -10,7 +10,7 @@
  * with control is noticed and repaired by a fresh stream.
  */
 #include "netmap.h"
-#include "hyphae-json.h"
+#include "json-scan.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -512,12 +512,7 @@ hyphae_map_update_parse (const char  *json,
 {
   g_return_val_if_fail (json != NULL || len == 0, NULL);
 
-  if (!hyphae_json_depth_ok ((const guint8 *) json, len))
-    {
-      g_set_error (error, HYPHAE_NETMAP_ERROR, HYPHAE_NETMAP_ERROR_PARSE,
-                   "MapResponse nested deeper than %d", HYPHAE_JSON_MAX_DEPTH);
-      return NULL;
-    }
+  /* The scanner itself refuses nesting deeper than HYPHAE_JSON_MAX_DEPTH. */
   return hyphae_map_update_parse_json (json, len, error);
 }
 
@@ -1700,149 +1695,118 @@ hyphae_netmap_to_json (const HyphaeNetmap *nm)
   return json_generator_to_data (gen, NULL);
 }
 
-/* ---- parsing (json-glib) -------------------------------------------------------- */
+/* ---- parsing ------------------------------------------------------------------ */
 
 /*
- * Types are checked strictly (a field of the wrong JSON type refuses the
- * message, as Go's decoder would); absent and null mean the zero value /
- * unchanged; unknown fields are ignored.
+ * MapResponse is read with the pull scanner (json-scan.h) straight into
+ * nodes: no tree. Types are checked strictly (a field of the wrong JSON type
+ * refuses the message, as Go's decoder would); absent and null both mean
+ * "not sent" (the zero value, or unchanged in a delta); unknown fields are
+ * skipped (but still validated as JSON). A duplicate key: the last wins.
  */
-static gboolean G_GNUC_PRINTF (2, 3)
-bad (GError    **error,
-     const char *format,
-     ...)
-{
-  va_list ap;
-
-  va_start (ap, format);
-  if (error != NULL && *error == NULL)
-    *error = g_error_new_valist (HYPHAE_NETMAP_ERROR, HYPHAE_NETMAP_ERROR_PARSE, format, ap);
-  va_end (ap);
-  return FALSE;
-}
-
-static JsonNode *
-member (JsonObject *o,
+static gboolean
+key_is (const char *key,
         const char *name)
 {
-  JsonNode *n = json_object_get_member (o, name);
+  return strcmp (key, name) == 0;
+}
 
-  return n == NULL || JSON_NODE_HOLDS_NULL (n) ? NULL : n;
+/* TRUE when the next value was null (consumed). */
+static gboolean
+take_null (JsonScan *s)
+{
+  return json_scan_peek (s) == JSON_SCAN_NULL && json_scan_null (s);
 }
 
 static gboolean
-get_str (JsonObject  *o,
-         const char  *name,
-         const char **out,
-         GError     **error)
+scan_dup (JsonScan  *s,
+          char     **out)
 {
-  JsonNode *n = member (o, name);
+  const char *v;
+  gsize len;
 
-  *out = NULL;
-  if (n == NULL)
+  if (take_null (s))
     return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
-    return bad (error, "%s is not a string", name);
-  *out = json_node_get_string (n);
+  if (!json_scan_string (s, &v, &len))
+    return FALSE;
+  g_free (*out);
+  *out = g_strndup (v, len);
   return TRUE;
 }
 
 static gboolean
-node_i64 (JsonNode    *n,
-          const char  *name,
-          gint64      *out,
-          GError     **error)
+scan_bool (JsonScan *s,
+           gboolean *present,
+           gboolean *out)
 {
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
-    return bad (error, "%s is not an integer", name);
-  *out = json_node_get_int (n);
+  if (take_null (s))
+    return TRUE;
+  if (!json_scan_bool (s, out))
+    return FALSE;
+  if (present != NULL)
+    *present = TRUE;
   return TRUE;
 }
 
 static gboolean
-get_i64 (JsonObject  *o,
-         const char  *name,
-         gint64      *out,
-         GError     **error)
+scan_i64 (JsonScan *s,
+          gint64   *out)
 {
-  JsonNode *n = member (o, name);
-
-  if (n == NULL)
+  if (take_null (s))
     return TRUE;
-  return node_i64 (n, name, out, error);
+  return json_scan_int64 (s, out);
 }
 
 static gboolean
-get_int (JsonObject  *o,
-         const char  *name,
-         int         *out,
-         GError     **error)
+scan_int (JsonScan *s,
+          int      *out)
 {
-  gint64 v = 0;
+  gint64 v;
 
-  if (!get_i64 (o, name, &v, error))
+  if (take_null (s))
+    return TRUE;
+  if (!json_scan_int64 (s, &v))
     return FALSE;
   if (v < G_MININT32 || v > G_MAXINT32)
-    return bad (error, "%s out of range", name);
+    return json_scan_fail (s, "integer out of range");
   *out = (int) v;
   return TRUE;
 }
 
 static gboolean
-get_bool (JsonObject  *o,
-          const char  *name,
-          gboolean    *present,
-          gboolean    *out,
-          GError     **error)
+scan_key (JsonScan   *s,
+          const char *prefix,
+          gboolean   *present,
+          guint8      out[32])
 {
-  JsonNode *n = member (o, name);
+  const char *v;
+  gsize len;
 
-  if (n == NULL)
+  if (take_null (s))
     return TRUE;
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
-    return bad (error, "%s is not a boolean", name);
-  if (present != NULL)
-    *present = TRUE;
-  *out = json_node_get_boolean (n);
-  return TRUE;
-}
-
-static gboolean
-get_key (JsonObject  *o,
-         const char  *name,
-         const char  *prefix,
-         gboolean    *present,
-         guint8       out[32],
-         GError     **error)
-{
-  const char *s;
-
-  if (!get_str (o, name, &s, error))
+  if (!json_scan_string (s, &v, &len))
     return FALSE;
-  if (s == NULL)
-    return TRUE;
-  if (!hyphae_netmap_parse_key (s, strlen (s), prefix, out))
-    return bad (error, "%s is not %s followed by 64 hex digits", name, prefix);
+  if (!hyphae_netmap_parse_key (v, len, prefix, out))
+    return json_scan_fail (s, "not %s followed by 64 hex digits", prefix);
   if (present != NULL)
     *present = TRUE;
   return TRUE;
 }
 
 static gboolean
-get_time (JsonObject  *o,
-          const char  *name,
-          gboolean    *present,
-          gint64      *out,
-          GError     **error)
+scan_time (JsonScan *s,
+           gboolean *present,
+           gint64   *out)
 {
-  const char *s;
+  const char *v;
+  gsize len;
 
-  if (!get_str (o, name, &s, error))
-    return FALSE;
-  if (s == NULL)
+  if (take_null (s))
     return TRUE;
-  if (!hyphae_netmap_parse_time (s, strlen (s), out))
-    return bad (error, "%s is not an RFC 3339 time", name);
+  if (!json_scan_string (s, &v, &len))
+    return FALSE;
+  if (!hyphae_netmap_parse_time (v, len, out))
+    return json_scan_fail (s, "not an RFC 3339 time");
   if (present != NULL)
     *present = TRUE;
   return TRUE;
@@ -1857,68 +1821,80 @@ dup_item (const char *s,
   return g_strndup (s, len);
 }
 
-/* A string array, each item checked by parse (NULL = bad); *out NULL when absent. */
+/* A string array, each item checked by parse (NULL = bad). Null: *out kept. */
 static gboolean
-get_list (JsonObject  *o,
-          const char  *name,
-          ParseItem    parse,
-          char      ***out,
-          GError     **error)
+scan_list (JsonScan   *s,
+           ParseItem   parse,
+           char     ***out)
 {
-  JsonNode *n = member (o, name);
-  JsonArray *a;
-  GPtrArray *v;
+  g_autoptr(GPtrArray) v = NULL;
+  int r;
 
-  *out = NULL;
-  if (n == NULL)
+  if (take_null (s))
     return TRUE;
-  if (!JSON_NODE_HOLDS_ARRAY (n))
-    return bad (error, "%s is not an array", name);
-  a = json_node_get_array (n);
-  v = g_ptr_array_new_full (json_array_get_length (a) + 1, g_free);
-  for (guint i = 0; i < json_array_get_length (a); i++)
+  if (!json_scan_array_begin (s))
+    return FALSE;
+  v = g_ptr_array_new_with_free_func (g_free);
+  while ((r = json_scan_array_next (s)) > 0)
     {
-      JsonNode *e = json_array_get_element (a, i);
-      const char *s;
-      char *item;
+      const char *item;
+      gsize len;
+      char *parsed;
 
-      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
-        {
-          g_ptr_array_unref (v);
-          return bad (error, "%s[%u] is not a string", name, i);
-        }
-      s = json_node_get_string (e);
-      item = parse (s, strlen (s));
-      if (item == NULL)
-        {
-          g_ptr_array_unref (v);
-          return bad (error, "%s[%u] \"%s\" does not parse", name, i, s);
-        }
-      g_ptr_array_add (v, item);
+      if (!json_scan_string (s, &item, &len))
+        return FALSE;
+      parsed = parse (item, len);
+      if (parsed == NULL)
+        return json_scan_fail (s, "\"%s\" does not parse", item);
+      g_ptr_array_add (v, parsed);
     }
+  if (r < 0)
+    return FALSE;
   g_ptr_array_add (v, NULL);
-  *out = (char **) g_ptr_array_free (v, FALSE);
+  g_ptr_array_set_free_func (v, NULL);
+  g_strfreev (*out);
+  *out = (char **) g_ptr_array_free (g_steal_pointer (&v), FALSE);
   return TRUE;
 }
 
-/* The member re-serialised compactly, if it has the expected type. */
+/* The value's text if it is of the wanted type (a GRefString); null: kept. */
 static gboolean
-get_raw (JsonObject   *o,
-         const char   *name,
-         JsonNodeType  type,
-         char        **out,
-         GError      **error)
+scan_raw (JsonScan      *s,
+          JsonScanType   want,
+          char         **out)
 {
-  JsonNode *n = member (o, name);
-  g_autofree char *text = NULL;
+  JsonScanType t = json_scan_peek (s);
+  const char *start;
+  gsize len;
 
-  *out = NULL;
-  if (n == NULL)
-    return TRUE;
-  if (JSON_NODE_TYPE (n) != type)
-    return bad (error, "%s is not an %s", name, type == JSON_NODE_ARRAY ? "array" : "object");
-  text = json_to_string (n, FALSE);
-  *out = g_ref_string_new (text);
+  if (t == JSON_SCAN_NULL)
+    return json_scan_null (s);
+  if (t != want)
+    return t != JSON_SCAN_ERROR &&
+           json_scan_fail (s, "expected %s", want == JSON_SCAN_ARRAY ? "an array" : "an object");
+  if (!json_scan_raw (s, &start, &len))
+    return FALSE;
+  g_clear_pointer (out, g_ref_string_release);
+  *out = g_ref_string_new_len (start, len);
+  return TRUE;
+}
+
+/* As scan_raw, into a plain string. */
+static gboolean
+scan_raw_dup (JsonScan      *s,
+              JsonScanType   want,
+              char         **out)
+{
+  char *r = NULL;
+
+  if (!scan_raw (s, want, &r))
+    return FALSE;
+  if (r != NULL)
+    {
+      g_free (*out);
+      *out = g_strdup (r);
+      g_ref_string_release (r);
+    }
   return TRUE;
 }
 
@@ -1933,308 +1909,493 @@ parse_addr_only (const char *s,
 }
 
 static gboolean
-get_addr (JsonObject  *o,
-          const char  *name,
-          char       **out,
-          GError     **error)
+scan_addr (JsonScan  *s,
+           char     **out)
 {
-  const char *s;
+  const char *v;
+  gsize len;
 
-  if (!get_str (o, name, &s, error))
-    return FALSE;
-  if (s == NULL || s[0] == '\0')   /* netip.Addr{} marshals as "" */
+  if (take_null (s))
     return TRUE;
-  *out = parse_addr_only (s, strlen (s));
-  if (*out == NULL)
-    return bad (error, "%s \"%s\" is not an IP address", name, s);
-  return TRUE;
+  if (!json_scan_string (s, &v, &len))
+    return FALSE;
+  g_clear_pointer (out, g_free);
+  if (len == 0)   /* netip.Addr{} marshals as "" */
+    return TRUE;
+  *out = parse_addr_only (v, len);
+  return *out != NULL || json_scan_fail (s, "\"%s\" is not an IP address", v);
 }
 
 static gboolean
-parse_hostinfo (JsonObject  *o,
-                HyphaeNode  *node,
-                GError     **error)
+scan_services (JsonScan   *s,
+               HyphaeNode *node)
 {
-  const char *s;
-  JsonNode *svc;
+  int r;
 
-  if (!get_str (o, "Hostname", &s, error))
+  if (take_null (s))
+    return TRUE;
+  if (!json_scan_array_begin (s))
     return FALSE;
-  node->hostname = g_strdup (s);
-  if (!get_str (o, "OS", &s, error))
-    return FALSE;
-  node->os = g_strdup (s);
-  svc = member (o, "Services");
-  if (svc != NULL)
+  while ((r = json_scan_array_next (s)) > 0)
     {
-      JsonArray *a;
+      g_autofree char *proto = NULL;
+      const char *k;
+      int port = 0, rr;
 
-      if (!JSON_NODE_HOLDS_ARRAY (svc))
-        return bad (error, "Hostinfo.Services is not an array");
-      a = json_node_get_array (svc);
-      for (guint i = 0; i < json_array_get_length (a); i++)
+      if (take_null (s))
+        continue;
+      if (!json_scan_object_begin (s))
+        return FALSE;
+      while ((rr = json_scan_object_next (s, &k, NULL)) > 0)
         {
-          JsonNode *e = json_array_get_element (a, i);
-          const char *proto;
-          int port = 0;
+          gboolean ok;
 
-          if (!JSON_NODE_HOLDS_OBJECT (e))
-            return bad (error, "Hostinfo.Services[%u] is not an object", i);
-          if (!get_str (json_node_get_object (e), "Proto", &proto, error) ||
-              !get_int (json_node_get_object (e), "Port", &port, error))
+          if (key_is (k, "Proto"))
+            ok = scan_dup (s, &proto);
+          else if (key_is (k, "Port"))
+            ok = scan_int (s, &port);
+          else
+            ok = json_scan_skip (s);
+          if (!ok)
             return FALSE;
-          if (port < 0 || port > 65535)
-            return bad (error, "Hostinfo.Services[%u].Port out of range", i);
-          if (g_strcmp0 (proto, "peerapi4") == 0)
-            node->peerapi4_port = port;
-          else if (g_strcmp0 (proto, "peerapi6") == 0)
-            node->peerapi6_port = port;
         }
+      if (rr < 0)
+        return FALSE;
+      if (port < 0 || port > 65535)
+        return json_scan_fail (s, "Hostinfo.Services port out of range");
+      if (g_strcmp0 (proto, "peerapi4") == 0)
+        node->peerapi4_port = port;
+      else if (g_strcmp0 (proto, "peerapi6") == 0)
+        node->peerapi6_port = port;
     }
-  return TRUE;
+  return r == 0;
+}
+
+static gboolean
+scan_hostinfo (JsonScan   *s,
+               HyphaeNode *node)
+{
+  const char *k;
+  int r;
+
+  if (take_null (s))
+    return TRUE;
+  if (!json_scan_object_begin (s))
+    return FALSE;
+  while ((r = json_scan_object_next (s, &k, NULL)) > 0)
+    {
+      gboolean ok;
+
+      if (key_is (k, "Hostname"))
+        ok = scan_dup (s, &node->hostname);
+      else if (key_is (k, "OS"))
+        ok = scan_dup (s, &node->os);
+      else if (key_is (k, "Services"))
+        ok = scan_services (s, node);
+      else
+        ok = json_scan_skip (s);
+      if (!ok)
+        return FALSE;
+    }
+  return r == 0;
+}
+
+/* One tailcfg.Node member. */
+static gboolean
+scan_node_field (JsonScan    *s,
+                 const char  *k,
+                 HyphaeNode  *n,
+                 char       **derp)
+{
+  switch (k[0])
+    {
+    case 'A':
+      if (key_is (k, "Addresses"))
+        return scan_list (s, hyphae_netmap_parse_prefix, &n->addresses);
+      if (key_is (k, "AllowedIPs"))
+        return scan_list (s, hyphae_netmap_parse_prefix, &n->allowed_ips);
+      break;
+    case 'C':
+      if (key_is (k, "Cap"))
+        return scan_int (s, &n->cap);
+      if (key_is (k, "CapMap"))
+        return scan_raw_dup (s, JSON_SCAN_OBJECT, &n->cap_map_json);
+      break;
+    case 'D':
+      if (key_is (k, "DiscoKey"))
+        return scan_key (s, KEY_PREFIX_DISCO, &n->has_disco_key, n->disco_key);
+      if (key_is (k, "DERP"))
+        return scan_dup (s, derp);
+      break;
+    case 'E':
+      if (key_is (k, "Endpoints"))
+        return scan_list (s, hyphae_netmap_parse_addr_port, &n->endpoints);
+      if (key_is (k, "Expired"))
+        return scan_bool (s, NULL, &n->expired_by_control);
+      if (key_is (k, "ExitNodeDNSResolvers"))
+        return scan_raw_dup (s, JSON_SCAN_ARRAY, &n->exit_node_dns_resolvers_json);
+      break;
+    case 'H':
+      if (key_is (k, "HomeDERP"))
+        return scan_int (s, &n->home_derp);
+      if (key_is (k, "Hostinfo"))
+        return scan_hostinfo (s, n);
+      break;
+    case 'I':
+      if (key_is (k, "ID"))
+        return scan_i64 (s, &n->id);
+      if (key_is (k, "IsWireGuardOnly"))
+        return scan_bool (s, NULL, &n->is_wireguard_only);
+      if (key_is (k, "IsJailed"))
+        return scan_bool (s, NULL, &n->is_jailed);
+      break;
+    case 'K':
+      if (key_is (k, "Key"))
+        return scan_key (s, KEY_PREFIX_NODE, NULL, n->key);
+      if (key_is (k, "KeyExpiry"))
+        return scan_time (s, NULL, &n->key_expiry_unix);
+      break;
+    case 'L':
+      if (key_is (k, "LastSeen"))
+        return scan_time (s, NULL, &n->last_seen_unix);
+      break;
+    case 'M':
+      if (key_is (k, "Machine"))
+        return scan_key (s, KEY_PREFIX_MACHINE, &n->has_machine_key, n->machine_key);
+      if (key_is (k, "MachineAuthorized"))
+        return scan_bool (s, NULL, &n->machine_authorized);
+      break;
+    case 'N':
+      if (key_is (k, "Name"))
+        return scan_dup (s, &n->name);
+      break;
+    case 'O':
+      if (key_is (k, "Online"))
+        return scan_bool (s, &n->online_known, &n->online);
+      break;
+    case 'P':
+      if (key_is (k, "PrimaryRoutes"))
+        return scan_list (s, hyphae_netmap_parse_prefix, &n->primary_routes);
+      break;
+    case 'S':
+      if (key_is (k, "StableID"))
+        return scan_dup (s, &n->stable_id);
+      if (key_is (k, "SelfNodeV4MasqAddrForThisPeer"))
+        return scan_addr (s, &n->self_v4_masq_addr);
+      if (key_is (k, "SelfNodeV6MasqAddrForThisPeer"))
+        return scan_addr (s, &n->self_v6_masq_addr);
+      break;
+    case 'T':
+      if (key_is (k, "Tags"))
+        return scan_list (s, dup_item, &n->tags);
+      break;
+    case 'U':
+      if (key_is (k, "User"))
+        return scan_i64 (s, &n->user_id);
+      if (key_is (k, "UnsignedPeerAPIOnly"))
+        return scan_bool (s, NULL, &n->unsigned_peer_api_only);
+      break;
+    default:
+      break;
+    }
+  return json_scan_skip (s);
 }
 
 static HyphaeNode *
-parse_node (JsonNode    *jn,
-            const char  *what,
-            GError     **error)
+scan_node (JsonScan *s)
 {
   g_autoptr(HyphaeNode) node = hyphae_node_new ();
-  JsonObject *o;
-  JsonNode *hi;
-  const char *s, *derp;
+  g_autofree char *derp = NULL;
+  const char *k;
+  int r;
 
-  if (!JSON_NODE_HOLDS_OBJECT (jn))
-    {
-      bad (error, "%s is not an object", what);
+  if (!json_scan_object_begin (s))
+    return NULL;
+  while ((r = json_scan_object_next (s, &k, NULL)) > 0)
+    if (!scan_node_field (s, k, node, &derp))
       return NULL;
-    }
-  o = json_node_get_object (jn);
-
-  if (!get_i64 (o, "ID", &node->id, error) ||
-      !get_str (o, "StableID", &s, error))
+  if (r < 0)
     return NULL;
-  node->stable_id = g_strdup (s);
-  if (!get_str (o, "Name", &s, error))
-    return NULL;
-  node->name = g_strdup (s);
-  if (!get_i64 (o, "User", &node->user_id, error) ||
-      !get_key (o, "Key", KEY_PREFIX_NODE, NULL, node->key, error) ||
-      !get_time (o, "KeyExpiry", NULL, &node->key_expiry_unix, error) ||
-      !get_key (o, "Machine", KEY_PREFIX_MACHINE, &node->has_machine_key, node->machine_key, error) ||
-      !get_key (o, "DiscoKey", KEY_PREFIX_DISCO, &node->has_disco_key, node->disco_key, error) ||
-      !get_list (o, "Addresses", hyphae_netmap_parse_prefix, &node->addresses, error) ||
-      !get_list (o, "AllowedIPs", hyphae_netmap_parse_prefix, &node->allowed_ips, error) ||
-      !get_list (o, "PrimaryRoutes", hyphae_netmap_parse_prefix, &node->primary_routes, error) ||
-      !get_list (o, "Endpoints", hyphae_netmap_parse_addr_port, &node->endpoints, error) ||
-      !get_list (o, "Tags", dup_item, &node->tags, error) ||
-      !get_int (o, "HomeDERP", &node->home_derp, error) ||
-      !get_str (o, "DERP", &derp, error) ||
-      !get_int (o, "Cap", &node->cap, error) ||
-      !get_bool (o, "Online", &node->online_known, &node->online, error) ||
-      !get_time (o, "LastSeen", NULL, &node->last_seen_unix, error) ||
-      !get_bool (o, "MachineAuthorized", NULL, &node->machine_authorized, error) ||
-      !get_bool (o, "Expired", NULL, &node->expired_by_control, error) ||
-      !get_addr (o, "SelfNodeV4MasqAddrForThisPeer", &node->self_v4_masq_addr, error) ||
-      !get_addr (o, "SelfNodeV6MasqAddrForThisPeer", &node->self_v6_masq_addr, error) ||
-      !get_bool (o, "IsWireGuardOnly", NULL, &node->is_wireguard_only, error) ||
-      !get_bool (o, "IsJailed", NULL, &node->is_jailed, error) ||
-      !get_bool (o, "UnsignedPeerAPIOnly", NULL, &node->unsigned_peer_api_only, error) ||
-      !get_raw (o, "CapMap", JSON_NODE_OBJECT, &node->cap_map_json, error) ||
-      !get_raw (o, "ExitNodeDNSResolvers", JSON_NODE_ARRAY,
-                &node->exit_node_dns_resolvers_json, error))
-    return NULL;
-  /* cap_map_json / exit_node_dns_resolvers_json are GRefStrings from get_raw;
-   * nodes own plain strings. */
-  if (node->cap_map_json != NULL)
-    {
-      char *r = node->cap_map_json;
-      node->cap_map_json = g_strdup (r);
-      g_ref_string_release (r);
-    }
-  if (node->exit_node_dns_resolvers_json != NULL)
-    {
-      char *r = node->exit_node_dns_resolvers_json;
-      node->exit_node_dns_resolvers_json = g_strdup (r);
-      g_ref_string_release (r);
-    }
   if (node->has_disco_key && key_is_zero (node->disco_key))
     node->has_disco_key = FALSE;
-  hi = member (o, "Hostinfo");
-  if (hi != NULL)
-    {
-      if (!JSON_NODE_HOLDS_OBJECT (hi))
-        {
-          bad (error, "%s.Hostinfo is not an object", what);
-          return NULL;
-        }
-      if (!parse_hostinfo (json_node_get_object (hi), node, error))
-        return NULL;
-    }
   node->expired = node->expired_by_control;
   hyphae_node_finish (node, derp);
   return g_steal_pointer (&node);
 }
 
+/* Peers / PeersChanged: null elements are refused (Go would dereference nil). */
 static gboolean
-parse_node_list (JsonObject  *o,
-                 const char  *name,
-                 GPtrArray  **out,
-                 GError     **error)
+scan_node_list (JsonScan   *s,
+                GPtrArray **out)
 {
-  JsonNode *n = member (o, name);
-  JsonArray *a;
+  int r;
 
-  *out = NULL;
-  if (n == NULL)
+  if (take_null (s))
     return TRUE;
-  if (!JSON_NODE_HOLDS_ARRAY (n))
-    return bad (error, "%s is not an array", name);
-  a = json_node_get_array (n);
-  *out = g_ptr_array_new_full (json_array_get_length (a), (GDestroyNotify) hyphae_node_unref);
-  for (guint i = 0; i < json_array_get_length (a); i++)
+  if (!json_scan_array_begin (s))
+    return FALSE;
+  g_clear_pointer (out, g_ptr_array_unref);
+  *out = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_node_unref);
+  while ((r = json_scan_array_next (s)) > 0)
     {
-      HyphaeNode *node = parse_node (json_array_get_element (a, i), name, error);
+      HyphaeNode *node = scan_node (s);
+
       if (node == NULL)
         return FALSE;
       g_ptr_array_add (*out, node);
     }
+  return r == 0;
+}
+
+static gboolean
+scan_patch (JsonScan        *s,
+            HyphaeNodePatch *p)
+{
+  gboolean has_id = FALSE;
+  const char *k;
+  int r;
+
+  if (!json_scan_object_begin (s))
+    return FALSE;
+  while ((r = json_scan_object_next (s, &k, NULL)) > 0)
+    {
+      gboolean ok;
+
+      if (key_is (k, "NodeID"))
+        {
+          ok = json_scan_int64 (s, &p->id);
+          has_id = TRUE;
+        }
+      else if (key_is (k, "DERPRegion"))
+        ok = scan_int (s, &p->derp_region);
+      else if (key_is (k, "Cap"))
+        ok = scan_int (s, &p->cap);
+      else if (key_is (k, "Endpoints"))
+        ok = scan_list (s, hyphae_netmap_parse_addr_port, &p->endpoints);
+      else if (key_is (k, "Key"))
+        ok = scan_key (s, KEY_PREFIX_NODE, &p->has_key, p->key);
+      else if (key_is (k, "DiscoKey"))
+        ok = scan_key (s, KEY_PREFIX_DISCO, &p->has_disco_key, p->disco_key);
+      else if (key_is (k, "Online"))
+        ok = scan_bool (s, &p->has_online, &p->online);
+      else if (key_is (k, "LastSeen"))
+        ok = scan_time (s, &p->has_last_seen, &p->last_seen);
+      else if (key_is (k, "KeyExpiry"))
+        ok = scan_time (s, &p->has_key_expiry, &p->key_expiry);
+      else if (key_is (k, "CapMap"))
+        ok = scan_raw_dup (s, JSON_SCAN_OBJECT, &p->cap_map_json);
+      else
+        ok = json_scan_skip (s);
+      if (!ok)
+        return FALSE;
+    }
+  if (r < 0)
+    return FALSE;
+  if (!has_id)
+    return json_scan_fail (s, "PeersChangedPatch entry without NodeID");
+  p->has_endpoints = p->endpoints != NULL;
+  p->has_cap_map = p->cap_map_json != NULL;
   return TRUE;
 }
 
 static gboolean
-parse_patch (JsonNode         *jn,
-             HyphaeNodePatch  *p,
-             GError          **error)
+scan_patches (JsonScan *s,
+              GArray   *out)
 {
-  JsonObject *o;
+  int r;
 
-  if (!JSON_NODE_HOLDS_OBJECT (jn))
-    return bad (error, "PeersChangedPatch entry is not an object");
-  o = json_node_get_object (jn);
-  if (member (o, "NodeID") == NULL)
-    return bad (error, "PeersChangedPatch entry without NodeID");
-  if (!get_i64 (o, "NodeID", &p->id, error) ||
-      !get_int (o, "DERPRegion", &p->derp_region, error) ||
-      !get_int (o, "Cap", &p->cap, error) ||
-      !get_list (o, "Endpoints", hyphae_netmap_parse_addr_port, &p->endpoints, error) ||
-      !get_key (o, "Key", KEY_PREFIX_NODE, &p->has_key, p->key, error) ||
-      !get_key (o, "DiscoKey", KEY_PREFIX_DISCO, &p->has_disco_key, p->disco_key, error) ||
-      !get_bool (o, "Online", &p->has_online, &p->online, error) ||
-      !get_time (o, "LastSeen", &p->has_last_seen, &p->last_seen, error) ||
-      !get_time (o, "KeyExpiry", &p->has_key_expiry, &p->key_expiry, error))
+  if (take_null (s))
+    return TRUE;
+  if (!json_scan_array_begin (s))
     return FALSE;
-  p->has_endpoints = p->endpoints != NULL;
-  if (member (o, "CapMap") != NULL)
+  while ((r = json_scan_array_next (s)) > 0)
     {
-      char *r;
-      if (!get_raw (o, "CapMap", JSON_NODE_OBJECT, &r, error))
+      HyphaeNodePatch p = { 0 };
+
+      if (take_null (s))
+        continue;   /* a nil *PeerChange */
+      g_array_append_val (out, p);
+      if (!scan_patch (s, &g_array_index (out, HyphaeNodePatch, out->len - 1)))
         return FALSE;
-      p->has_cap_map = TRUE;
-      p->cap_map_json = g_strdup (r);
-      g_ref_string_release (r);
     }
-  return TRUE;
+  return r == 0;
+}
+
+static gboolean
+scan_ids (JsonScan *s,
+          GArray   *out)
+{
+  int r;
+
+  if (take_null (s))
+    return TRUE;
+  if (!json_scan_array_begin (s))
+    return FALSE;
+  while ((r = json_scan_array_next (s)) > 0)
+    {
+      gint64 id;
+
+      if (!json_scan_int64 (s, &id))
+        return FALSE;
+      g_array_append_val (out, id);
+    }
+  return r == 0;
 }
 
 /* {"<NodeID>": bool} */
 static gboolean
-parse_id_bool_map (JsonObject  *o,
-                   const char  *name,
-                   GArray      *out,
-                   GError     **error)
+scan_id_bools (JsonScan *s,
+               GArray   *out)
 {
-  JsonNode *n = member (o, name);
-  JsonObjectIter it;
   const char *k;
-  JsonNode *v;
+  int r;
 
-  if (n == NULL)
+  if (take_null (s))
     return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (n))
-    return bad (error, "%s is not an object", name);
-  json_object_iter_init (&it, json_node_get_object (n));
-  while (json_object_iter_next (&it, &k, &v))
+  if (!json_scan_object_begin (s))
+    return FALSE;
+  while ((r = json_scan_object_next (s, &k, NULL)) > 0)
     {
       HyphaeIdBool e;
 
       if (!g_ascii_string_to_signed (k, 10, G_MININT64, G_MAXINT64, &e.id, NULL))
-        return bad (error, "%s key \"%s\" is not a node ID", name, k);
-      if (!JSON_NODE_HOLDS_VALUE (v) || json_node_get_value_type (v) != G_TYPE_BOOLEAN)
-        return bad (error, "%s[%s] is not a boolean", name, k);
-      e.value = json_node_get_boolean (v);
+        return json_scan_fail (s, "key \"%s\" is not a node ID", k);
+      if (!json_scan_bool (s, &e.value))
+        return FALSE;
       g_array_append_val (out, e);
     }
-  return TRUE;
+  return r == 0;
 }
 
 static gboolean
-parse_profiles (JsonObject       *o,
-                HyphaeMapUpdate  *u,
-                GError          **error)
+scan_profiles (JsonScan  *s,
+               GPtrArray **out)
 {
-  JsonNode *n = member (o, "UserProfiles");
-  JsonArray *a;
+  int r;
 
-  if (n == NULL)
+  if (take_null (s))
     return TRUE;
-  if (!JSON_NODE_HOLDS_ARRAY (n))
-    return bad (error, "UserProfiles is not an array");
-  a = json_node_get_array (n);
-  u->user_profiles = g_ptr_array_new_with_free_func (hyphae_user_profile_free);
-  for (guint i = 0; i < json_array_get_length (a); i++)
-    {
-      JsonNode *e = json_array_get_element (a, i);
-      HyphaeUserProfile *up;
-      const char *login, *display;
-
-      if (!JSON_NODE_HOLDS_OBJECT (e))
-        return bad (error, "UserProfiles[%u] is not an object", i);
-      up = g_new0 (HyphaeUserProfile, 1);
-      g_ptr_array_add (u->user_profiles, up);
-      if (!get_i64 (json_node_get_object (e), "ID", &up->id, error) ||
-          !get_str (json_node_get_object (e), "LoginName", &login, error) ||
-          !get_str (json_node_get_object (e), "DisplayName", &display, error))
-        return FALSE;
-      up->login_name = g_strdup (login != NULL ? login : "");
-      up->display_name = g_strdup (display != NULL ? display : "");
-    }
-  return TRUE;
-}
-
-static gboolean
-parse_packet_filters (JsonObject       *o,
-                      HyphaeMapUpdate  *u,
-                      GError          **error)
-{
-  JsonNode *n = member (o, "PacketFilters");
-  JsonObjectIter it;
-  const char *k;
-  JsonNode *v;
-
-  if (!get_raw (o, "PacketFilter", JSON_NODE_ARRAY, &u->packet_filter, error))
+  if (!json_scan_array_begin (s))
     return FALSE;
-  if (n == NULL)
+  if (*out == NULL)
+    *out = g_ptr_array_new_with_free_func (hyphae_user_profile_free);
+  while ((r = json_scan_array_next (s)) > 0)
+    {
+      HyphaeUserProfile *up;
+      const char *k;
+      int rr;
+
+      if (take_null (s))
+        continue;
+      if (!json_scan_object_begin (s))
+        return FALSE;
+      up = g_new0 (HyphaeUserProfile, 1);
+      g_ptr_array_add (*out, up);
+      while ((rr = json_scan_object_next (s, &k, NULL)) > 0)
+        {
+          gboolean ok;
+
+          if (key_is (k, "ID"))
+            ok = scan_i64 (s, &up->id);
+          else if (key_is (k, "LoginName"))
+            ok = scan_dup (s, &up->login_name);
+          else if (key_is (k, "DisplayName"))
+            ok = scan_dup (s, &up->display_name);
+          else
+            ok = json_scan_skip (s);
+          if (!ok)
+            return FALSE;
+        }
+      if (rr < 0)
+        return FALSE;
+      if (up->login_name == NULL)
+        up->login_name = g_strdup ("");
+      if (up->display_name == NULL)
+        up->display_name = g_strdup ("");
+    }
+  return r == 0;
+}
+
+static gboolean
+scan_packet_filters (JsonScan  *s,
+                     GPtrArray **out)
+{
+  const char *k;
+  int r;
+
+  if (take_null (s))
     return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (n))
-    return bad (error, "PacketFilters is not an object");
-  u->packet_filters = g_ptr_array_new_with_free_func (hyphae_named_filter_free);
-  json_object_iter_init (&it, json_node_get_object (n));
-  while (json_object_iter_next (&it, &k, &v))
+  if (!json_scan_object_begin (s))
+    return FALSE;
+  if (*out == NULL)
+    *out = g_ptr_array_new_with_free_func (hyphae_named_filter_free);
+  while ((r = json_scan_object_next (s, &k, NULL)) > 0)
     {
       HyphaeNamedFilter *nf = g_new0 (HyphaeNamedFilter, 1);
-      g_autofree char *text = NULL;
 
       nf->name = g_strdup (k);
-      g_ptr_array_add (u->packet_filters, nf);
-      if (JSON_NODE_HOLDS_NULL (v))
-        continue;
-      if (!JSON_NODE_HOLDS_ARRAY (v))
-        return bad (error, "PacketFilters[%s] is not an array", k);
-      text = json_to_string (v, FALSE);
-      nf->rules = g_ref_string_new (text);
+      g_ptr_array_add (*out, nf);
+      if (!scan_raw (s, JSON_SCAN_ARRAY, &nf->rules))
+        return FALSE;
     }
-  return TRUE;
+  return r == 0;
+}
+
+static gboolean
+scan_map_response (JsonScan        *s,
+                   HyphaeMapUpdate *u)
+{
+  const char *k;
+  int r;
+
+  if (!json_scan_object_begin (s))
+    return FALSE;
+  while ((r = json_scan_object_next (s, &k, NULL)) > 0)
+    {
+      gboolean ok;
+
+      if (key_is (k, "KeepAlive"))
+        ok = scan_bool (s, NULL, &u->keepalive);
+      else if (key_is (k, "PopBrowserURL"))
+        ok = scan_dup (s, &u->pop_browser_url);
+      else if (key_is (k, "Node"))
+        {
+          if (take_null (s))
+            continue;
+          g_clear_pointer (&u->node, hyphae_node_unref);
+          u->node = scan_node (s);
+          ok = u->node != NULL;
+        }
+      else if (key_is (k, "Peers"))
+        ok = scan_node_list (s, &u->peers);
+      else if (key_is (k, "PeersChanged"))
+        ok = scan_node_list (s, &u->peers_changed);
+      else if (key_is (k, "PeersRemoved"))
+        ok = scan_ids (s, u->peers_removed);
+      else if (key_is (k, "PeersChangedPatch"))
+        ok = scan_patches (s, u->patches);
+      else if (key_is (k, "OnlineChange"))
+        ok = scan_id_bools (s, u->online_change);
+      else if (key_is (k, "PeerSeenChange"))
+        ok = scan_id_bools (s, u->seen_change);
+      else if (key_is (k, "UserProfiles"))
+        ok = scan_profiles (s, &u->user_profiles);
+      else if (key_is (k, "Domain"))
+        ok = scan_dup (s, &u->domain);
+      else if (key_is (k, "PacketFilter"))
+        ok = scan_raw (s, JSON_SCAN_ARRAY, &u->packet_filter);
+      else if (key_is (k, "PacketFilters"))
+        ok = scan_packet_filters (s, &u->packet_filters);
+      else if (key_is (k, "DNSConfig"))
+        ok = scan_raw (s, JSON_SCAN_OBJECT, &u->dns_config);
+      else if (key_is (k, "DERPMap"))
+        ok = scan_raw (s, JSON_SCAN_OBJECT, &u->derp_map);
+      else
+        ok = json_scan_skip (s);
+      if (!ok)
+        return FALSE;
+    }
+  return r == 0 && json_scan_end (s);
 }
 
 static HyphaeMapUpdate *
@@ -2242,94 +2403,24 @@ hyphae_map_update_parse_json (const char  *json,
                               gsize        len,
                               GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(HyphaeMapUpdate) u = hyphae_map_update_new ();
-  g_autoptr(GError) local = NULL;
-  JsonNode *root, *n;
-  JsonObject *o;
-  const char *s;
+  JsonScan s;
+  gboolean ok;
 
-  if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, json, (gssize) len, &local))
-    {
-      bad (error, "MapResponse is not JSON: %s", local != NULL ? local->message : "too long");
-      return NULL;
-    }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      bad (error, "MapResponse is not a JSON object");
-      return NULL;
-    }
-  o = json_node_get_object (root);
-
-  if (!get_bool (o, "KeepAlive", NULL, &u->keepalive, error) ||
-      !get_str (o, "PopBrowserURL", &s, error))
-    return NULL;
-  u->pop_browser_url = s != NULL && s[0] != '\0' ? g_strdup (s) : NULL;
-
-  n = member (o, "Node");
-  if (n != NULL && (u->node = parse_node (n, "Node", error)) == NULL)
-    return NULL;
-  if (!parse_node_list (o, "Peers", &u->peers, error) ||
-      !parse_node_list (o, "PeersChanged", &u->peers_changed, error))
+  json_scan_init (&s, json, len);
+  ok = scan_map_response (&s, u);
+  if (!ok)
+    g_set_error (error, HYPHAE_NETMAP_ERROR, HYPHAE_NETMAP_ERROR_PARSE,
+                 "MapResponse: %s", json_scan_error (&s) != NULL ? json_scan_error (&s)
+                                                                  : "malformed");
+  json_scan_clear (&s);
+  if (!ok)
     return NULL;
 
-  n = member (o, "PeersRemoved");
-  if (n != NULL)
-    {
-      JsonArray *a;
-
-      if (!JSON_NODE_HOLDS_ARRAY (n))
-        {
-          bad (error, "PeersRemoved is not an array");
-          return NULL;
-        }
-      a = json_node_get_array (n);
-      for (guint i = 0; i < json_array_get_length (a); i++)
-        {
-          gint64 id;
-          if (!node_i64 (json_array_get_element (a, i), "PeersRemoved[]", &id, error))
-            return NULL;
-          g_array_append_val (u->peers_removed, id);
-        }
-    }
-
-  n = member (o, "PeersChangedPatch");
-  if (n != NULL)
-    {
-      JsonArray *a;
-
-      if (!JSON_NODE_HOLDS_ARRAY (n))
-        {
-          bad (error, "PeersChangedPatch is not an array");
-          return NULL;
-        }
-      a = json_node_get_array (n);
-      for (guint i = 0; i < json_array_get_length (a); i++)
-        {
-          JsonNode *e = json_array_get_element (a, i);
-          HyphaeNodePatch p = { 0 };
-
-          if (JSON_NODE_HOLDS_NULL (e))
-            continue;   /* a nil *PeerChange */
-          g_array_append_val (u->patches, p);
-          if (!parse_patch (e, &g_array_index (u->patches, HyphaeNodePatch, u->patches->len - 1),
-                            error))
-            return NULL;
-        }
-    }
-
-  if (!parse_id_bool_map (o, "OnlineChange", u->online_change, error) ||
-      !parse_id_bool_map (o, "PeerSeenChange", u->seen_change, error) ||
-      !parse_profiles (o, u, error) ||
-      !get_str (o, "Domain", &s, error))
-    return NULL;
-  u->domain = s != NULL && s[0] != '\0' ? g_strdup (s) : NULL;
-  if (!parse_packet_filters (o, u, error) ||
-      !get_raw (o, "DNSConfig", JSON_NODE_OBJECT, &u->dns_config, error) ||
-      !get_raw (o, "DERPMap", JSON_NODE_OBJECT, &u->derp_map, error))
-    return NULL;
-
+  if (u->pop_browser_url != NULL && u->pop_browser_url[0] == '\0')
+    g_clear_pointer (&u->pop_browser_url, g_free);
+  if (u->domain != NULL && u->domain[0] == '\0')
+    g_clear_pointer (&u->domain, g_free);
   u->changes = u->node != NULL || u->peers != NULL || u->peers_changed != NULL ||
                u->peers_removed->len > 0 || u->patches->len > 0 ||
                u->online_change->len > 0 || u->seen_change->len > 0 ||

@@ -755,7 +755,9 @@ test_big_ids (void)
                       "\"OnlineChange\":{\"9007199254740992\":true}}", NOW);
   g_assert_cmpint (hyphae_netmap_lookup_id (nm1, G_GINT64_CONSTANT (9007199254740993))->cap, ==, 7);
   g_assert_cmpint (hyphae_netmap_lookup_id (nm1, G_GINT64_CONSTANT (9007199254740992))->cap, ==, 0);
-  /* int64 overflow: see the json-scan tests (json-glib saturates silently). */
+  assert_parse_error ("{\"Node\":{\"ID\":9223372036854775808}}");
+  assert_parse_error ("{\"Node\":{\"ID\":-9223372036854775809}}");
+  assert_parse_error ("{\"Node\":{\"ID\":1e3}}");
 }
 
 static void
