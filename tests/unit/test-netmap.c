@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "json-scan.h"
 #include "netmap.h"
 
 /* 2025-10-01T00:00:00Z: after the fixture's ControlTime, before any KeyExpiry. */
@@ -866,6 +867,251 @@ test_sharing (void)
   hyphae_node_unref (relay);
 }
 
+
+/* ---- the JSON scanner ------------------------------------------------------------- */
+
+/* Scans the whole text (from an exact-size heap copy, so ASan sees any
+ * read past the end). */
+static gboolean
+scan_all (const char *text,
+          gsize       len)
+{
+  g_autofree char *copy = g_memdup2 (text, MAX (len, 1));
+  JsonScan s;
+  gboolean ok;
+
+  json_scan_init (&s, copy, len);
+  ok = json_scan_skip (&s) && json_scan_end (&s);
+  g_assert_true (ok == (json_scan_error (&s) == NULL));
+  json_scan_clear (&s);
+  return ok;
+}
+
+static void
+test_scan_valid (void)
+{
+  const char *ok[] = {
+    "{}", "[]", " {\"a\" : [1, -0, 0.5, -1.25e+10, 3E-2, true, false, null, \"x\"] } \n",
+    "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"", "\"\\u0000\"", "123", "-0",
+    "{\"\":{\"\":[[],{}]}}", "\"é😀\"",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ok); i++)
+    if (!scan_all (ok[i], strlen (ok[i])))
+      g_error ("refused valid JSON #%u: %s", i, ok[i]);
+}
+
+static void
+test_scan_invalid (void)
+{
+  const char *bad[] = {
+    "", " ", "{", "[", "}", "{,}", "[,]", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":1 \"b\":2}",
+    "[1 2]", "{1:2}", "{a:1}", "01", "1.", ".5", "-", "+1", "1e", "1e+", "0x10", "NaN",
+    "tru", "nul", "falsey", "\"abc", "\"a\\\"", "\"\\x\"", "\"\\u12\"", "\"\\u12g4\"",
+    "\"\\ud83d\"", "\"\\ud83d\\u0041\"", "\"\\ude00\"", "{} x", "[] []", "\"\t\"",
+    "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"\xf5\x80\x80\x80\"", "\"\xe2\x82\"", "\"\x80\"",
+    "\"\xf0\x8f\xbf\xbf\"", "[1]]", "{\"a\":}", "[\"a\":1]", "{\"a\":1}}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    if (scan_all (bad[i], strlen (bad[i])))
+      g_error ("accepted invalid JSON #%u: %s", i, bad[i]);
+
+  /* An embedded NUL is a control character in a string, and not JSON outside. */
+  g_assert_false (scan_all ("\"a\0b\"", 5));
+  g_assert_false (scan_all ("{}\0", 3));
+}
+
+static void
+test_scan_depth (void)
+{
+  g_autoptr(GString) ok = g_string_new (NULL);
+  g_autoptr(GString) deep = NULL;
+
+  for (int i = 0; i < 64; i++)
+    g_string_append_c (ok, '[');
+  for (int i = 0; i < 64; i++)
+    g_string_append_c (ok, ']');
+  g_assert_true (scan_all (ok->str, ok->len));
+  deep = g_string_new ("[");
+  g_string_append (deep, ok->str);
+  g_string_append_c (deep, ']');
+  g_assert_false (scan_all (deep->str, deep->len));
+}
+
+static void
+test_scan_values (void)
+{
+  const char *text = "{\"s\":\"a\\u00e9\\n\",\"i\":-9223372036854775808,\"j\":9223372036854775807,"
+                     "\"b\":true,\"n\":null,\"r\":[1, {\"x\":2}],\"f\":1.5}";
+  JsonScan s;
+  const char *k, *v, *raw;
+  gsize len;
+  gint64 i;
+  gboolean b;
+
+  json_scan_init (&s, text, strlen (text));
+  g_assert_true (json_scan_object_begin (&s));
+  g_assert_cmpint (json_scan_object_next (&s, &k, &len), ==, 1);
+  g_assert_cmpstr (k, ==, "s");
+  g_assert_true (json_scan_string (&s, &v, &len));
+  g_assert_cmpstr (v, ==, "a\xc3\xa9\n");
+  g_assert_cmpuint (len, ==, 4);
+  g_assert_cmpint (json_scan_object_next (&s, &k, NULL), ==, 1);
+  g_assert_true (json_scan_int64 (&s, &i));
+  g_assert_cmpint (i, ==, G_MININT64);
+  g_assert_cmpint (json_scan_object_next (&s, &k, NULL), ==, 1);
+  g_assert_true (json_scan_int64 (&s, &i));
+  g_assert_cmpint (i, ==, G_MAXINT64);
+  g_assert_cmpint (json_scan_object_next (&s, &k, NULL), ==, 1);
+  g_assert_true (json_scan_bool (&s, &b));
+  g_assert_true (b);
+  g_assert_cmpint (json_scan_object_next (&s, &k, NULL), ==, 1);
+  g_assert_cmpint (json_scan_peek (&s), ==, JSON_SCAN_NULL);
+  g_assert_true (json_scan_null (&s));
+  g_assert_cmpint (json_scan_object_next (&s, &k, NULL), ==, 1);
+  g_assert_true (json_scan_raw (&s, &raw, &len));
+  g_assert_cmpint (len, ==, strlen ("[1, {\"x\":2}]"));
+  g_assert_true (memcmp (raw, "[1, {\"x\":2}]", len) == 0);
+  g_assert_cmpint (json_scan_object_next (&s, &k, NULL), ==, 1);
+  /* 1.5 is not an int64; the error sticks. */
+  g_assert_false (json_scan_int64 (&s, &i));
+  g_assert_nonnull (json_scan_error (&s));
+  g_assert_cmpint (json_scan_object_next (&s, &k, NULL), ==, -1);
+  g_assert_false (json_scan_end (&s));
+  json_scan_clear (&s);
+
+  /* Type mismatches are errors, not coercions. */
+  json_scan_init (&s, "\"1\"", 3);
+  g_assert_false (json_scan_int64 (&s, &i));
+  json_scan_clear (&s);
+  json_scan_init (&s, "9223372036854775808", 19);
+  g_assert_false (json_scan_int64 (&s, &i));
+  json_scan_clear (&s);
+  json_scan_init (&s, "\"a\\u0000b\"", 10);
+  g_assert_false (json_scan_string (&s, &v, &len));
+  json_scan_clear (&s);
+}
+
+/* ---- many peers against a model ----------------------------------------------------- */
+
+/* Random PeersChanged / PeersRemoved / patches over a few hundred IDs, so
+ * chunks split, empty and get shared; each snapshot is checked against a
+ * model, and the previous one must still match its own. */
+static void
+check_model (HyphaeNetmap *nm,
+             GTree        *model)
+{
+  GTreeNode *t = g_tree_node_first (model);
+
+  g_assert_cmpuint (hyphae_netmap_get_n_peers (nm), ==, g_tree_nnodes (model));
+  for (guint i = 0; t != NULL; i++, t = g_tree_node_next (t))
+    {
+      gint64 id = *(gint64 *) g_tree_node_key (t);
+      const HyphaeNode *n = hyphae_netmap_get_peer (nm, i);
+
+      g_assert_cmpint (n->id, ==, id);
+      g_assert_true (hyphae_netmap_lookup_id (nm, id) == n);
+      g_assert_cmpint (n->cap, ==, GPOINTER_TO_INT (g_tree_node_value (t)));
+    }
+}
+
+static gint
+cmp_i64 (gconstpointer a,
+         gconstpointer b,
+         gpointer      user_data)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static void
+test_many_peers (void)
+{
+  g_autoptr(GRand) r = g_rand_new_with_seed (7);
+  g_autoptr(GTree) model = g_tree_new_full (cmp_i64, NULL, g_free, NULL);
+  HyphaeNetmap *nm = apply_ok (NULL, "{\"Node\":{\"ID\":1,\"Key\":\"" KEY_A "\"}}", NOW);
+
+  for (int round = 0; round < 300; round++)
+    {
+      g_autoptr(GString) msg = g_string_new ("{");
+      g_autoptr(GTree) next_model = g_tree_new_full (cmp_i64, NULL, g_free, NULL);
+      GTreeNode *t;
+      HyphaeNetmap *next;
+      int op = g_rand_int_range (r, 0, 3);
+      int cap = round + 1;
+
+      for (t = g_tree_node_first (model); t != NULL; t = g_tree_node_next (t))
+        g_tree_insert (next_model, g_memdup2 (g_tree_node_key (t), sizeof (gint64)),
+                       g_tree_node_value (t));
+
+      if (op == 0 || g_tree_nnodes (model) < 50)
+        {
+          /* Add or replace up to 40 peers. */
+          g_string_append (msg, "\"PeersChanged\":[");
+          for (int k = 0, n = g_rand_int_range (r, 1, 40); k < n; k++)
+            {
+              gint64 id = g_rand_int_range (r, 2, 600);
+              g_string_append_printf (msg, "%s{\"ID\":%" G_GINT64_FORMAT ",\"Key\":\"" KEY_B "\","
+                                      "\"Cap\":%d}", k ? "," : "", id, cap);
+              g_tree_insert (next_model, g_memdup2 (&id, sizeof id), GINT_TO_POINTER (cap));
+            }
+          g_string_append (msg, "]");
+        }
+      else if (op == 1)
+        {
+          /* Remove a run of present peers (chunks empty out). */
+          GTreeNode *from = g_tree_node_first (model);
+          int skip = g_rand_int_range (r, 0, g_tree_nnodes (model));
+          int n = g_rand_int_range (r, 1, 80);
+          gboolean first = TRUE;
+
+          for (int k = 0; k < skip; k++)
+            from = g_tree_node_next (from);
+          g_string_append (msg, "\"PeersRemoved\":[");
+          for (t = from; t != NULL && n-- > 0; t = g_tree_node_next (t))
+            {
+              g_string_append_printf (msg, "%s%" G_GINT64_FORMAT, first ? "" : ",",
+                                      *(gint64 *) g_tree_node_key (t));
+              g_tree_remove (next_model, g_tree_node_key (t));
+              first = FALSE;
+            }
+          g_string_append (msg, "]");
+        }
+      else
+        {
+          /* Patch a few present peers. */
+          int n = g_rand_int_range (r, 1, 5);
+
+          g_string_append (msg, "\"PeersChangedPatch\":[");
+          for (int k = 0; k < n; k++)
+            {
+              GTreeNode *pick = g_tree_node_first (model);
+              int skip = g_rand_int_range (r, 0, g_tree_nnodes (model));
+
+              for (int j = 0; j < skip; j++)
+                pick = g_tree_node_next (pick);
+              g_string_append_printf (msg, "%s{\"NodeID\":%" G_GINT64_FORMAT ",\"Cap\":%d}",
+                                      k ? "," : "", *(gint64 *) g_tree_node_key (pick), cap);
+              g_tree_insert (next_model, g_memdup2 (g_tree_node_key (pick), sizeof (gint64)),
+                             GINT_TO_POINTER (cap));
+            }
+          g_string_append (msg, "]");
+        }
+      g_string_append (msg, "}");
+
+      next = apply_ok (nm, msg->str, NOW);
+      check_model (next, next_model);
+      check_model (nm, model);   /* the previous snapshot is untouched */
+      hyphae_netmap_unref (nm);
+      nm = next;
+      g_tree_unref (model);
+      model = g_steal_pointer (&next_model);
+    }
+  hyphae_netmap_unref (nm);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -893,6 +1139,11 @@ main (int argc, char **argv)
   g_test_add_func ("/netmap/expiry", test_expiry);
   g_test_add_func ("/netmap/exit-node-and-extras", test_exit_node_option);
   g_test_add_func ("/netmap/sharing", test_sharing);
+  g_test_add_func ("/netmap/many-peers", test_many_peers);
+  g_test_add_func ("/netmap/json-scan/valid", test_scan_valid);
+  g_test_add_func ("/netmap/json-scan/invalid", test_scan_invalid);
+  g_test_add_func ("/netmap/json-scan/depth", test_scan_depth);
+  g_test_add_func ("/netmap/json-scan/values", test_scan_values);
 
   return g_test_run ();
 }
