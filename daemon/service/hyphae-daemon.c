@@ -117,6 +117,13 @@ hyphae_daemon_main (const struct hyphae_daemon_options *options)
   g_bus_unown_name (owner_id);
   g_source_remove (sigterm_id);
   g_source_remove (sigint_id);
+  /* A call still in flight (an Up waiting for the server) holds references:
+   * dispose runs now all the same, so the tunnel and its routes go. */
+  g_object_run_dispose (G_OBJECT (d.service));
+  g_object_run_dispose (G_OBJECT (ipn));
+  /* Let callbacks that dispose triggered run (they free their calls). */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   g_clear_object (&d.service);
   g_clear_object (&ipn);
   g_main_loop_unref (d.loop);

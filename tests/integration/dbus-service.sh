@@ -237,9 +237,25 @@ else
 	check "… AuthURL property is set" prop_has AuthURL "http"
 fi
 
+# SIGTERM while an Up waits for a server that went silent after the handshake:
+# hyphaed still stops at once, and the waiting client is told.
+ip netns exec "$NS" "$HYPHAE_TS2021_CONTROL" -listen 127.0.0.1:0 -hostile silence -timeout 600s \
+	>"$DBL_DIR/silent.out" 2>"$DBL_DIR/silent.err" </dev/null &
+SILENT_PID=$!
+for i in $(seq 100); do grep -q '^LISTEN ' "$DBL_DIR/silent.out" 2>/dev/null && break; sleep 0.1; done
+SILENT_URL=http://$(sed -n 's/^LISTEN //p' "$DBL_DIR/silent.out")
+ctl up --login-server "$SILENT_URL" --auth-key tskey-right >"$DBL_DIR/silent.ctl" 2>&1 &
+UP_PID=$!
+for i in $(seq 200); do grep -q '^PEER ' "$DBL_DIR/silent.out" && break; sleep 0.1; done
+check "an Up is waiting on the silent server" grep -q '^PEER ' "$DBL_DIR/silent.out"
+check "SIGTERM during that Up: hyphaed exits within 10 s" dbl_daemon_stop s
+wait "$UP_PID"
+UP_RC=$?
+check "… and the waiting hyphaectl up is told (exit $EXIT_NO_DAEMON, got $UP_RC)" test "$UP_RC" = $EXIT_NO_DAEMON
+dbl_kill "$SILENT_PID"
+
 # ------------------------------------------------------------ restart keeps prefs
 
-check "SIGTERM: hyphaed exits within 10 s" dbl_daemon_stop s
 check "… and releases the name" not has_owner
 expect_rc "status reactivates hyphaed" 0 ctl status --json
 PID2=$(dbl_daemon_pid s)
