@@ -13,9 +13,11 @@
 # refused with NotAuthorized / exit 4, root allowed, no polkitd = refused);
 # Prefs changes arrive as PropertiesChanged; wrong a{sv} types and unknown keys
 # are InvalidArgument; SetKeys never echoes a key; against the Go control
-# server: wrong auth key (exit 6), interactive login prints the URL (exit 7);
-# unreachable control server (exit 5); a restart keeps the prefs; the daemon
-# leaves when the bus goes away; no daemon (exit 3).
+# server: wrong auth key (exit 6), interactive login prints the URL (exit 7),
+# right key → Running (status [--json], ip, netmap --json; SIGTERM removes the
+# tunnel and the node comes back by itself; down; logout), SIGTERM during an Up
+# on a silent server; unreachable control server (exit 5); a restart keeps the
+# prefs; the daemon leaves when the bus goes away; no daemon (exit 3).
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -235,6 +237,58 @@ else
 		$EXIT_NEEDS_LOGIN ctl up --login-server "$CONTROL_URL" --timeout 5
 	check "… prints the URL as tailscale does" grep -qP '^To authenticate, visit:$|^\thttps?://' "$OUT"
 	check "… AuthURL property is set" prop_has AuthURL "http"
+fi
+
+# ------------------------------------------------------------ a node that runs
+
+wait_state() {   # wait_state STATE: the State property becomes STATE within 60 s
+	local i
+	for i in $(seq 600); do prop_has State "'$1'" && return 0; sleep 0.1; done
+	return 1
+}
+if [ "$CONTROL_URL" != http:// ]; then
+	expect_rc "up --auth-key (right key): Running" 0 \
+		ctl up --login-server "$CONTROL_URL" --auth-key tskey-right --hostname dbus-node --timeout 60
+	expect_rc "status --json while Running" 0 ctl status --json
+	cp "$OUT" "$DBL_DIR/status1.json"
+	check "status --json: tailscale's fields, Running, Self with addresses and node key" \
+		"$PY" - "$DBL_DIR/status1.json" <<'EOF2'
+import json, sys
+st = json.load(open(sys.argv[1]))
+assert st["BackendState"] == "Running", st["BackendState"]
+me = st["Self"]
+for k in ("ID", "PublicKey", "HostName", "DNSName", "OS", "TailscaleIPs", "Online", "ExitNode",
+          "ExitNodeOption", "CurAddr", "Relay", "RxBytes", "TxBytes", "LastSeen"):
+    assert k in me, k
+assert me["HostName"] == "dbus-node", me["HostName"]
+assert me["PublicKey"].startswith("nodekey:") and len(me["PublicKey"]) == 8 + 64, me["PublicKey"]
+assert me["TailscaleIPs"] and st["TailscaleIPs"] == me["TailscaleIPs"], st["TailscaleIPs"]
+assert me["DNSName"].startswith("dbus-node."), me["DNSName"]
+assert st["CurrentTailnet"]["MagicDNSSuffix"] == st["MagicDNSSuffix"] != ""
+assert isinstance(st["Peer"], dict)
+print(next(ip for ip in me["TailscaleIPs"] if ":" not in ip), file=open(sys.argv[1] + ".v4", "w"))
+EOF2
+	V4=$(cat "$DBL_DIR/status1.json.v4" 2>/dev/null)
+	expect_rc "status (text) while Running" 0 ctl status
+	check "… its first line is this node: IP, name, owner, OS" grep -qE "^${V4//./\\.} +dbus-node +[^ ]+ +linux +-" "$OUT"
+	expect_rc "ip -4" 0 ctl ip -4
+	check "… prints the node's IPv4 only" test "$(cat "$OUT")" = "$V4"
+	expect_rc "netmap --json" 0 ctl netmap --json
+	check "… is JSON with Self" "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["Self"]' "$OUT"
+
+	check "SIGTERM while Running: hyphaed exits within 10 s" dbl_daemon_stop s
+	check "… the tunnel went with it" not ip -n "$NS" link show hyphae0 2>/dev/null
+	expect_rc "status reactivates hyphaed" 0 ctl status --json
+	check "… which comes back Running by itself" wait_state Running
+
+	expect_rc "down" 0 ctl down
+	expect_rc "status after down: stopped (exit 1)" 1 ctl status
+	check "… says so" grep -q "stopped" "$OUT"
+	expect_rc "logout" 0 ctl logout
+	check "… State NeedsLogin" wait_state NeedsLogin
+	expect_rc "status after logout (exit 1)" 1 ctl status
+	check "… says Logged out." grep -q "Logged out." "$OUT"
+	expect_rc "ip after logout: no addresses (exit 1)" 1 ctl ip
 fi
 
 # SIGTERM while an Up waits for a server that went silent after the handshake:
