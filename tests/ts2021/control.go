@@ -1172,7 +1172,7 @@ func (s *server) handleRegister(w http.ResponseWriter, r *http.Request, mk machi
 		return
 	}
 	var req RegisterRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		logf("h2 /machine/register: %v", err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -1196,6 +1196,16 @@ func (s *server) handleRegister(w http.ResponseWriter, r *http.Request, mk machi
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(mustJSON(resp))
+}
+
+// decodeBody unmarshals the whole request body (at most 1 MiB, as headscale
+// reads) with encoding/json, so trailing bytes are an error too.
+func decodeBody(r *http.Request, v interface{}) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }
 
 func (s *server) register(ctx context.Context, mk machineKey, req *RegisterRequest) (*registerResponse, int, string) {
@@ -1391,7 +1401,7 @@ func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey
 		return
 	}
 	var req MapRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+	if err := decodeBody(r, &req); err != nil {
 		logf("h2 /machine/map: %v", err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
