@@ -62,6 +62,7 @@ struct _HyphaeMapUpdate {
   gboolean    keepalive;
   gboolean    changes;         /* carries anything besides KeepAlive / session fields */
   char       *pop_browser_url;
+  gint64      control_time;    /* ControlTime (unix seconds), 0 if absent */
   HyphaeNode *node;            /* Node, or NULL */
   GPtrArray  *peers;           /* Peers (HyphaeNode*), NULL if absent */
   GPtrArray  *peers_changed;   /* HyphaeNode*, NULL if absent */
@@ -495,7 +496,14 @@ gboolean
 hyphae_map_update_is_keepalive (const HyphaeMapUpdate *update)
 {
   g_return_val_if_fail (update != NULL, FALSE);
-  return update->keepalive && !update->changes;
+  return update->keepalive;
+}
+
+gint64
+hyphae_map_update_get_control_time (const HyphaeMapUpdate *update)
+{
+  g_return_val_if_fail (update != NULL, 0);
+  return update->control_time;
 }
 
 const char *
@@ -2358,6 +2366,8 @@ scan_map_response (JsonScan        *s,
         ok = scan_bool (s, NULL, &u->keepalive);
       else if (key_is (k, "PopBrowserURL"))
         ok = scan_dup (s, &u->pop_browser_url);
+      else if (key_is (k, "ControlTime"))
+        ok = scan_time (s, NULL, &u->control_time);
       else if (key_is (k, "Node"))
         {
           if (take_null (s))
@@ -2419,6 +2429,25 @@ hyphae_map_update_parse_json (const char  *json,
 
   if (u->pop_browser_url != NULL && u->pop_browser_url[0] == '\0')
     g_clear_pointer (&u->pop_browser_url, g_free);
+  if (u->keepalive)
+    {
+      /* "When true, all other fields except PingRequest, ControlTime, and
+       * PopBrowserURL are ignored" (tailcfg.MapResponse.KeepAlive; direct.go
+       * skips the netmap for it). */
+      g_clear_pointer (&u->node, hyphae_node_unref);
+      g_clear_pointer (&u->peers, g_ptr_array_unref);
+      g_clear_pointer (&u->peers_changed, g_ptr_array_unref);
+      g_array_set_size (u->peers_removed, 0);
+      g_array_set_size (u->patches, 0);
+      g_array_set_size (u->online_change, 0);
+      g_array_set_size (u->seen_change, 0);
+      g_clear_pointer (&u->user_profiles, g_ptr_array_unref);
+      g_clear_pointer (&u->domain, g_free);
+      g_clear_pointer (&u->packet_filter, g_ref_string_release);
+      g_clear_pointer (&u->packet_filters, g_ptr_array_unref);
+      g_clear_pointer (&u->dns_config, g_ref_string_release);
+      g_clear_pointer (&u->derp_map, g_ref_string_release);
+    }
   if (u->domain != NULL && u->domain[0] == '\0')
     g_clear_pointer (&u->domain, g_free);
   u->changes = u->node != NULL || u->peers != NULL || u->peers_changed != NULL ||

@@ -88,8 +88,14 @@ HyphaeMapUpdate *hyphae_map_update_parse     (const char       *json,
                                               gsize             len,
                                               GError          **error);
 void             hyphae_map_update_free      (HyphaeMapUpdate  *update);
-/* {"KeepAlive":true} with nothing else that changes the netmap. */
+/* {"KeepAlive":true} with nothing else that changes the netmap. KeepAlive:true
+ * makes every other netmap field ignored (tailcfg: "all other fields except
+ * PingRequest, ControlTime, and PopBrowserURL are ignored"), so this is TRUE
+ * whenever KeepAlive is true; applying such an update changes nothing. */
 gboolean         hyphae_map_update_is_keepalive (const HyphaeMapUpdate *update);
+/* ControlTime as unix seconds, 0 if absent (added: for the expiry clock delta,
+ * ipnlocal/expiry.go). */
+gint64           hyphae_map_update_get_control_time (const HyphaeMapUpdate *update);
 /* PopBrowserURL, if the message carries one (transfer none), else NULL. */
 const char      *hyphae_map_update_get_pop_browser_url (const HyphaeMapUpdate *update);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeMapUpdate, hyphae_map_update_free)

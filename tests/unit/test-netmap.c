@@ -624,7 +624,8 @@ test_keepalive (void)
   struct { const char *json; gboolean keepalive; } cases[] = {
     { "{\"KeepAlive\":true}", TRUE },
     { "{\"KeepAlive\":true,\"ControlTime\":\"2025-09-30T00:32:16Z\",\"Seq\":5}", TRUE },
-    { "{\"KeepAlive\":true,\"PeersChangedPatch\":[{\"NodeID\":10,\"Online\":true}]}", FALSE },
+    /* KeepAlive:true makes the other netmap fields ignored (tailcfg). */
+    { "{\"KeepAlive\":true,\"PeersChangedPatch\":[{\"NodeID\":10,\"Online\":true}]}", TRUE },
     { "{\"KeepAlive\":false}", FALSE },
     { "{}", FALSE },
     { "{\"Domain\":\"x\"}", FALSE },
@@ -643,11 +644,19 @@ test_keepalive (void)
     const char *j = "{\"PopBrowserURL\":\"https://login.example/a\"}";
     g_autoptr(HyphaeMapUpdate) u = hyphae_map_update_parse (j, strlen (j), NULL);
     g_assert_cmpstr (hyphae_map_update_get_pop_browser_url (u), ==, "https://login.example/a");
+    g_assert_cmpint (hyphae_map_update_get_control_time (u), ==, 0);
+  }
+  {
+    const char *j = "{\"KeepAlive\":true,\"ControlTime\":\"2025-09-30T00:32:16.013505287Z\"}";
+    g_autoptr(HyphaeMapUpdate) u = hyphae_map_update_parse (j, strlen (j), NULL);
+    g_assert_cmpint (hyphae_map_update_get_control_time (u), ==, G_GINT64_CONSTANT (1759192336));
   }
   {
     /* A keep-alive applied to a netmap changes nothing. */
     g_autoptr(HyphaeNetmap) nm0 = apply_ok (NULL, SMALL, NOW);
-    g_autoptr(HyphaeNetmap) nm1 = apply_ok (nm0, "{\"KeepAlive\":true}", NOW);
+    g_autoptr(HyphaeNetmap) nm1 = apply_ok (nm0, "{\"KeepAlive\":true,\"Domain\":\"x\","
+                                                 "\"PeersChangedPatch\":[{\"NodeID\":10,\"Online\":true}],"
+                                                 "\"PeersRemoved\":[20]}", NOW);
     g_autofree char *a = hyphae_netmap_to_json (nm0);
     g_autofree char *b = hyphae_netmap_to_json (nm1);
     g_assert_cmpstr (a, ==, b);
