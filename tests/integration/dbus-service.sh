@@ -303,14 +303,28 @@ UP_PID=$!
 for i in $(seq 200); do grep -q '^PEER ' "$DBL_DIR/silent.out" && break; sleep 0.1; done
 check "an Up is waiting on the silent server" grep -q '^PEER ' "$DBL_DIR/silent.out"
 check "SIGTERM during that Up: hyphaed exits within 10 s" dbl_daemon_stop s
+check "… and releases the name" not has_owner
 wait "$UP_PID"
 UP_RC=$?
 check "… and the waiting hyphaectl up is told (exit $EXIT_NO_DAEMON, got $UP_RC)" test "$UP_RC" = $EXIT_NO_DAEMON
 dbl_kill "$SILENT_PID"
 
+# SetKeys with well-formed keys (what the desktop app does): allowed for root,
+# refused for uid 65534, and the keys appear nowhere in what the daemon says.
+MKEY=privkey:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+NKEY=privkey:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+gd_nobody call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+	--method io.github.hyphae.Mesh1.SetKeys "{'MachineKey': <'$MKEY'>, 'NodeKey': <'$NKEY'>}" >"$OUT" 2>&1
+check "uid 65534: SetKeys is refused" grep -q "Mesh1.Error.NotAuthorized" "$OUT"
+mesh_call SetKeys "{'MachineKey': <'$MKEY'>, 'NodeKey': <'$NKEY'>}"
+check "root: SetKeys with well-formed keys succeeds" grep -qx "()" "$OUT"
+gd introspect --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 -p >"$OUT" 2>&1
+check "… and no property shows a key" not grep -qE "${MKEY#privkey:}|${NKEY#privkey:}" "$OUT" "$DBL_DIR/s/bus.log"
+
 # ------------------------------------------------------------ restart keeps prefs
 
-check "… and releases the name" not has_owner
+PID1=$(dbl_daemon_pid s)
+check "SIGTERM: hyphaed exits within 10 s" dbl_daemon_stop s
 expect_rc "status reactivates hyphaed" 0 ctl status --json
 PID2=$(dbl_daemon_pid s)
 check "a new hyphaed ($PID1 -> $PID2)" test -n "$PID2" -a "$PID2" != "$PID1"
