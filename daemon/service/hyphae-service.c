@@ -432,7 +432,9 @@ on_logout_done (GObject      *source,
   g_autoptr(Call) call = user_data;
   g_autoptr(GError) error = NULL;
 
-  hyphae_ipn_logout_finish (HYPHAE_IPN (source), result, &error);
+  /* The app's keys are forgotten: so is their owner. */
+  if (hyphae_ipn_logout_finish (HYPHAE_IPN (source), result, &error))
+    g_clear_pointer (&call->self->keys_owner, g_free);
   call_return (call->self->skeleton, call->invocation, error);
 }
 

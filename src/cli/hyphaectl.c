@@ -170,6 +170,7 @@ typedef struct {
   GMainLoop   *loop;
   char        *printed_url;
   gboolean     timed_out;
+  gboolean     said_machine_auth;
 } UpWait;
 
 static void
@@ -187,10 +188,19 @@ print_auth_url (UpWait     *w,
 static void
 up_check (UpWait *w)
 {
-  if (g_strcmp0 (hyphae_mesh1_get_state (w->proxy), "Running") == 0)
-    g_main_loop_quit (w->loop);
-  else
-    print_auth_url (w, hyphae_mesh1_get_auth_url (w->proxy));
+  const char *state = hyphae_mesh1_get_state (w->proxy);
+
+  if (g_strcmp0 (state, "Running") == 0)
+    {
+      g_main_loop_quit (w->loop);
+      return;
+    }
+  if (g_strcmp0 (state, "NeedsMachineAuth") == 0 && !w->said_machine_auth)
+    {
+      w->said_machine_auth = TRUE;
+      g_printerr ("Machine is not yet approved by tailnet admin; waiting.\n");
+    }
+  print_auth_url (w, hyphae_mesh1_get_auth_url (w->proxy));
 }
 
 static gboolean
