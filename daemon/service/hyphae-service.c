@@ -65,7 +65,8 @@ call_return (HyphaeMesh1           *skeleton,
              GDBusMethodInvocation *invocation,
              const GError          *error)
 {
-  g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (skeleton));
+  if (skeleton != NULL)   /* NULL once disposed (shutdown) */
+    g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (skeleton));
   if (error != NULL)
     return_error (invocation, error);
   else
