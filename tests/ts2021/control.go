@@ -975,8 +975,6 @@ func (s *server) expired(n *tnode) bool {
 	return !n.expiry.IsZero() && !time.Now().Before(n.expiry)
 }
 
-func prefixOf(s string) netip.Prefix { return netip.MustParsePrefix(s) }
-
 // addresses: 100.64.0.N/32 and fd7a:115c:a1e0::N/128 (N up to 65535).
 func (s *server) addresses(n *tnode) []netip.Prefix {
 	hi, lo := byte(n.id>>8), byte(n.id)
@@ -1122,20 +1120,20 @@ func (s *server) changed(n *tnode, shape string, eps []netip.AddrPort, disco dis
 		return
 	}
 	pc := &PeerChange{NodeID: n.id}
-	any := false
+	patched := false
 	if !equalAddrPorts(eps, n.endpoints) {
-		pc.Endpoints, any = n.endpoints, true
+		pc.Endpoints, patched = n.endpoints, true
 	}
 	if disco != n.disco {
 		d := n.disco
-		pc.DiscoKey, any = &d, true
+		pc.DiscoKey, patched = &d, true
 	}
 	m := &MapResponse{}
 	if now := n.stream != nil; now != online {
-		pc.Online, any = &now, true
+		pc.Online, patched = &now, true
 		m.OnlineChange = map[int64]bool{n.id: now}
 	}
-	if any {
+	if patched {
 		m.PeersChangedPatch = []*PeerChange{pc}
 		s.push(n, m)
 	}
@@ -1390,7 +1388,7 @@ func (sw *streamWriter) raw(b []byte) error {
 	return nil
 }
 
-func (sw *streamWriter) msg(json []byte) error { return sw.raw(frameMsg(json, sw.compress)) }
+func (sw *streamWriter) msg(b []byte) error { return sw.raw(frameMsg(b, sw.compress)) }
 
 func isMapMode(m string) bool { return strings.HasPrefix(m, "map-") }
 
@@ -1464,6 +1462,7 @@ func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey
 		script = nil
 	}
 	if hostile == "map-500" {
+		s.changed(n, shape, eps, disco, online)
 		s.net.mu.Unlock()
 		logf("hostile map-500: answering 500")
 		http.Error(w, "hostile: internal server error", http.StatusInternalServerError)
@@ -1485,7 +1484,8 @@ func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey
 	s.net.mu.Lock()
 	if n.stream != st {
 		s.net.mu.Unlock()
-		return // logged out or replaced meanwhile
+		close(st.done) // logged out or replaced meanwhile
+		return
 	}
 	s.changed(n, shape, eps, disco, online)
 	first := s.fullMap(n)
