@@ -46,6 +46,10 @@ typedef enum {
   HYPHAE_CONTROL_STATE_BACKOFF,       /* lost the connection; retrying */
 } HyphaeControlState;
 
+/* The GEnum of HyphaeControlState (the "state" property's type). */
+#define HYPHAE_TYPE_CONTROL_STATE (hyphae_control_state_get_type ())
+GType hyphae_control_state_get_type (void);
+
 #define HYPHAE_TYPE_CONTROL_CLIENT (hyphae_control_client_get_type ())
 G_DECLARE_FINAL_TYPE (HyphaeControlClient, hyphae_control_client, HYPHAE, CONTROL_CLIENT, GObject)
 
@@ -56,6 +60,9 @@ typedef struct {
   guint8        disco_pub[32];      /* MapRequest.DiscoKey */
   const char   *hostname;           /* Hostinfo.Hostname */
   const char   *os;                 /* Hostinfo.OS ("linux") */
+  /* Added after the contract (may stay NULL): */
+  const char   *ipn_version;        /* Hostinfo.IPNVersion; NULL = omitted */
+  const char * const *routable_ips; /* Hostinfo.RoutableIPs (copied); NULL = none */
 } HyphaeControlConfig;
 
 /*

@@ -440,8 +440,7 @@ h2_end_cb (HyphaeH2Stream *h2,
   if (stream->done)
     return;
   if (error)
-    stream_finish (stream, g_error_new (error->domain, error->code, "map stream: %s",
-                                        error->message));
+    stream_finish (stream, g_error_copy (error));
   else if (stream->status != 200)
     {
       g_autofree char *quoted = quote_body (stream->error_body->data, stream->error_body->len);

@@ -295,6 +295,7 @@ ts2021_fixture_server_start (Ts2021Fixture *f,
 
   listen = ts2021_fixture_server_expect (f, "LISTEN");
   g_assert_true (g_str_has_prefix (listen, "127.0.0.1:"));
+  g_free (f->url);   /* a restarted server */
   f->url = g_strdup_printf ("http://%s", listen);
   pub = ts2021_fixture_server_expect (f, "PUB");
   g_assert_cmpuint (strlen (pub), ==, KEY_HEX_LEN);

@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/control/hyphae-control-client.c (the session: dial, register, map
+ * stream, reconnects) against the independent Go control server
+ * (tests/ts2021/control.go in its tailnet mode): auth keys good and bad, the
+ * interactive AuthURL flow approved over plain HTTP, node-key expiry and
+ * rotation, logout, a server killed and restarted on the same port, and
+ * every hostile map mode (the client must survive, keep its netmap, report
+ * Health and come back SYNCED).
+ *
+ * No timing assumptions: the test hooks shorten the backoff cap and the
+ * watchdog so that recoveries are quick, but every wait is "eventually",
+ * bounded by a hang guard.
+ */
+#include <string.h>
+
+#include <gio/gio.h>
+#include <sodium.h>
+
+#include "crypto/keys.h"
+#include "hyphae-control-client.h"
+#include "netmap.h"
+#include "ts2021-fixture.h"
+
+#define AUTH_KEY     "tskey-test"
+#define BACKOFF_MS   200
+#define GUARD_S      30
+
+/* ---- a client and what it told us ------------------------------------------- */
+
+typedef struct
+{
+  HyphaeControlClient *client;
+  guint8               node_priv[32];
+  guint8               node_pub[32];
+  GPtrArray           *netmaps;        /* from "netmap" (a reference each) */
+  GArray              *states;         /* HyphaeControlState, each change */
+  GPtrArray           *healths;        /* the first Health string of each non-empty change */
+  char                *auth_url;
+  GBytes              *rotated;        /* the last "node-key-rotated" */
+  guint                n_rotated;
+  gboolean             backoff_kept_netmap;  /* at every BACKOFF: netmap == last handed out */
+  guint                n_backoff;
+  GAsyncResult        *result;
+} Client;
+
+static void
+on_netmap (HyphaeControlClient *client,
+           HyphaeNetmap        *nm,
+           Client              *c)
+{
+  g_assert_nonnull (nm);
+  g_assert_true (hyphae_control_client_get_netmap (client) == nm);
+  g_ptr_array_add (c->netmaps, hyphae_netmap_ref (nm));
+}
+
+static void
+on_state (HyphaeControlClient *client,
+          GParamSpec          *pspec,
+          Client              *c)
+{
+  HyphaeControlState st = hyphae_control_client_get_state (client);
+
+  g_array_append_val (c->states, st);
+  g_test_message ("state %u", st);
+  if (st == HYPHAE_CONTROL_STATE_BACKOFF)
+    {
+      HyphaeNetmap *last = c->netmaps->len ? g_ptr_array_index (c->netmaps, c->netmaps->len - 1)
+                                           : NULL;
+
+      c->n_backoff++;
+      if (hyphae_control_client_get_netmap (client) != last)
+        c->backoff_kept_netmap = FALSE;
+    }
+}
+
+static void
+on_health (HyphaeControlClient *client,
+           Client              *c)
+{
+  const char * const *h = hyphae_control_client_get_health (client);
+
+  g_assert_nonnull (h);
+  if (h[0])
+    {
+      g_test_message ("health: %s", h[0]);
+      g_ptr_array_add (c->healths, g_strdup (h[0]));
+    }
+}
+
+static void
+on_auth_url (HyphaeControlClient *client,
+             const char          *url,
+             Client              *c)
+{
+  g_test_message ("auth-url %s", url);
+  g_free (c->auth_url);
+  c->auth_url = g_strdup (url);
+}
+
+static void
+on_rotated (HyphaeControlClient *client,
+            GBytes              *priv,
+            Client              *c)
+{
+  g_assert_cmpuint (g_bytes_get_size (priv), ==, 32);
+  g_clear_pointer (&c->rotated, g_bytes_unref);
+  c->rotated = g_bytes_ref (priv);
+  c->n_rotated++;
+}
+
+static void
+client_init (Client        *c,
+             Ts2021Fixture *f,
+             const char    *hostname,
+             guint          watchdog_ms)
+{
+  HyphaeControlConfig config = { 0 };
+  guint8 disco_priv[32];
+
+  memset (c, 0, sizeof *c);
+  c->netmaps = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_netmap_unref);
+  c->states = g_array_new (FALSE, FALSE, sizeof (HyphaeControlState));
+  c->healths = g_ptr_array_new_with_free_func (g_free);
+  c->backoff_kept_netmap = TRUE;
+
+  config.control_url = f->url;
+  key_generate_private (config.machine_priv);
+  key_generate_private (c->node_priv);
+  g_assert_true (key_public_from_private (c->node_pub, c->node_priv));
+  memcpy (config.node_priv, c->node_priv, 32);
+  key_generate_private (disco_priv);
+  g_assert_true (key_public_from_private (config.disco_pub, disco_priv));
+  config.hostname = hostname;
+  config.os = "linux";
+  c->client = hyphae_control_client_new (&config);
+  sodium_memzero (&config, sizeof config);
+  sodium_memzero (disco_priv, sizeof disco_priv);
+  g_assert_nonnull (c->client);
+  g_assert_cmpint (hyphae_control_client_get_state (c->client), ==, HYPHAE_CONTROL_STATE_IDLE);
+  hyphae_control_client_set_timeouts_for_testing (c->client, BACKOFF_MS, watchdog_ms);
+
+  g_signal_connect (c->client, "netmap", G_CALLBACK (on_netmap), c);
+  g_signal_connect (c->client, "notify::state", G_CALLBACK (on_state), c);
+  g_signal_connect (c->client, "health-changed", G_CALLBACK (on_health), c);
+  g_signal_connect (c->client, "auth-url", G_CALLBACK (on_auth_url), c);
+  g_signal_connect (c->client, "node-key-rotated", G_CALLBACK (on_rotated), c);
+}
+
+static void
+client_clear (Client *c)
+{
+  if (c->client)
+    {
+      hyphae_control_client_stop (c->client);
+      g_signal_handlers_disconnect_by_data (c->client, c);
+      g_clear_object (&c->client);
+    }
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_clear_pointer (&c->netmaps, g_ptr_array_unref);
+  g_clear_pointer (&c->states, g_array_unref);
+  g_clear_pointer (&c->healths, g_ptr_array_unref);
+  g_clear_pointer (&c->auth_url, g_free);
+  g_clear_pointer (&c->rotated, g_bytes_unref);
+  g_clear_object (&c->result);
+  sodium_memzero (c->node_priv, sizeof c->node_priv);
+}
+
+static void
+store_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  Client *c = user_data;
+
+  g_assert_null (c->result);
+  c->result = g_object_ref (result);
+}
+
+static gboolean
+has_result (gpointer data)
+{
+  return ((Client *) data)->result != NULL;
+}
+
+/* Start and wait for the start to complete; returns its outcome. */
+static gboolean
+client_start (Client      *c,
+              const char  *auth_key,
+              GError     **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  hyphae_control_client_start_async (c->client, auth_key, NULL, store_cb, c);
+  ts2021_fixture_wait_until (has_result, c, GUARD_S, "start to complete");
+  result = g_steal_pointer (&c->result);
+  return hyphae_control_client_start_finish (c->client, result, error);
+}
+
+typedef struct
+{
+  Client             *client;
+  HyphaeControlState  state;
+} StateCond;
+
+static gboolean
+in_state (gpointer data)
+{
+  StateCond *s = data;
+
+  return hyphae_control_client_get_state (s->client->client) == s->state;
+}
+
+static void
+wait_state (Client             *c,
+            HyphaeControlState  state)
+{
+  StateCond s = { c, state };
+  g_autofree char *what = g_strdup_printf ("state %u", state);
+
+  ts2021_fixture_wait_until (in_state, &s, GUARD_S, what);
+}
+
+static gboolean
+saw_state (Client             *c,
+           HyphaeControlState  state)
+{
+  for (guint i = 0; i < c->states->len; i++)
+    if (g_array_index (c->states, HyphaeControlState, i) == state)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+health_empty (Client *c)
+{
+  return hyphae_control_client_get_health (c->client)[0] == NULL;
+}
+
+static gboolean
+start_server (Ts2021Fixture *f,
+              const char    *flag,
+              const char    *value)
+{
+  return ts2021_fixture_server_start (f, flag, value, NULL);
+}
+
+static const HyphaeNode *
+self_node (Client *c)
+{
+  HyphaeNetmap *nm = hyphae_control_client_get_netmap (c->client);
+
+  g_assert_nonnull (nm);
+  return hyphae_netmap_get_self (nm);
+}
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+static void
+test_auth_key (Ts2021Fixture *f,
+               gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  const HyphaeNode *me;
+  Client c;
+
+  if (!start_server (f, NULL, NULL))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_true (client_start (&c, AUTH_KEY, &error));
+  g_assert_no_error (error);
+  wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
+  g_assert_true (saw_state (&c, HYPHAE_CONTROL_STATE_REGISTERING));
+  g_assert_true (saw_state (&c, HYPHAE_CONTROL_STATE_MAPPING));
+  g_assert_cmpuint (c.netmaps->len, >=, 1);
+  me = self_node (&c);
+  g_assert_cmpint (me->id, ==, 1);
+  g_assert_cmpstr (me->hostname, ==, "alpha");
+  g_assert_true (key_equal (me->key, c.node_pub));
+  g_assert_cmpstr (me->addresses[0], ==, "100.64.0.1/32");
+  g_assert_cmpstr (me->addresses[1], ==, "fd7a:115c:a1e0::1/128");
+  g_assert_true (health_empty (&c));
+  g_assert_null (hyphae_control_client_get_auth_url (c.client));
+
+  /* stop: IDLE, the netmap stays readable. */
+  hyphae_control_client_stop (c.client);
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_IDLE);
+  g_assert_nonnull (hyphae_control_client_get_netmap (c.client));
+  g_free (ts2021_fixture_server_expect_prefix (f, "map-stream 1 closed"));
+  client_clear (&c);
+}
+
+static void
+test_bad_auth_key (Ts2021Fixture *f,
+                   gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  Client c;
+
+  if (!start_server (f, NULL, NULL))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_false (client_start (&c, "tskey-wrong", &error));
+  g_assert_error (error, HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_BAD_AUTH_KEY);
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_IDLE);
+  g_assert_null (hyphae_control_client_get_netmap (c.client));
+  g_assert_false (health_empty (&c));
+  client_clear (&c);
+}
+
+static void
+test_unreachable (Ts2021Fixture *f,
+                  gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  guint16 port;
+  Client c;
+
+  if (!start_server (f, NULL, NULL))
+    return;
+  /* A port where nothing listens any more. */
+  port = ts2021_fixture_port (f);
+  ts2021_fixture_server_kill (f);
+  client_init (&c, f, "alpha", 0);
+  g_assert_false (client_start (&c, AUTH_KEY, &error));
+  g_assert_error (error, HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_UNREACHABLE);
+  /* It keeps trying. */
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_BACKOFF);
+  g_assert_false (health_empty (&c));
+  (void) port;
+  client_clear (&c);
+}
+
+static void
+test_interactive (Ts2021Fixture *f,
+                  gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  const char *path;
+  guint status = 0;
+  Client c;
+
+  if (!start_server (f, "-interactive", NULL))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_true (client_start (&c, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==,
+                   HYPHAE_CONTROL_STATE_WAIT_AUTH_URL);
+  g_assert_nonnull (c.auth_url);
+  g_assert_cmpstr (hyphae_control_client_get_auth_url (c.client), ==, c.auth_url);
+  path = strstr (c.auth_url, "/auth/");
+  g_assert_nonnull (path);
+  g_assert_null (hyphae_control_client_get_netmap (c.client));
+
+  body = ts2021_fixture_http (f, "GET", path, &status);
+  g_assert_cmpuint (status, ==, 200);
+  wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
+  g_assert_null (hyphae_control_client_get_auth_url (c.client));
+  g_assert_cmpint (self_node (&c)->id, ==, 1);
+  g_assert_true (health_empty (&c));
+  client_clear (&c);
+}
+
+static gboolean
+rotated (gpointer data)
+{
+  Client *c = data;
+
+  return c->n_rotated > 0 &&
+         hyphae_control_client_get_state (c->client) == HYPHAE_CONTROL_STATE_SYNCED &&
+         !self_node (c)->expired;
+}
+
+static void
+test_key_expiry (Ts2021Fixture *f,
+                 gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_auto(GStrv) addresses = NULL;
+  const HyphaeNode *me;
+  guint8 new_pub[32];
+  guint status = 0;
+  gint64 id;
+  Client c;
+
+  if (!start_server (f, NULL, NULL))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_true (client_start (&c, AUTH_KEY, &error));
+  wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
+  me = self_node (&c);
+  id = me->id;
+  addresses = g_strdupv (me->addresses);
+
+  body = ts2021_fixture_http (f, "POST", "/debug/expire?node=1", &status);
+  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_wait_until (rotated, &c, GUARD_S, "the node key rotation");
+  g_assert_cmpuint (c.n_rotated, ==, 1);
+  g_assert_true (key_public_from_private (new_pub, g_bytes_get_data (c.rotated, NULL)));
+  g_assert_false (key_equal (new_pub, c.node_pub));
+  me = self_node (&c);
+  g_assert_true (key_equal (me->key, new_pub));
+  g_assert_cmpint (me->id, ==, id);
+  g_assert_cmpstrv (me->addresses, addresses);
+  g_assert_true (health_empty (&c));
+  client_clear (&c);
+}
+
+typedef struct
+{
+  Client     *client;
+  const char *peer;
+  gboolean    present;
+} PeerCond;
+
+static gboolean
+peer_cond (gpointer data)
+{
+  PeerCond *p = data;
+  HyphaeNetmap *nm = hyphae_control_client_get_netmap (p->client->client);
+  gboolean found = FALSE;
+
+  if (!nm)
+    return FALSE;
+  for (guint i = 0; i < hyphae_netmap_get_n_peers (nm); i++)
+    if (g_strcmp0 (hyphae_netmap_get_peer (nm, i)->hostname, p->peer) == 0)
+      found = TRUE;
+  return found == p->present;
+}
+
+static void
+test_logout (Ts2021Fixture *f,
+             gconstpointer  user_data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  PeerCond pc;
+  Client a, b;
+
+  if (!start_server (f, NULL, NULL))
+    return;
+  client_init (&a, f, "alpha", 0);
+  client_init (&b, f, "bravo", 0);
+  g_assert_true (client_start (&a, AUTH_KEY, &error));
+  g_assert_true (client_start (&b, AUTH_KEY, &error));
+  wait_state (&a, HYPHAE_CONTROL_STATE_SYNCED);
+  wait_state (&b, HYPHAE_CONTROL_STATE_SYNCED);
+  pc = (PeerCond) { &b, "alpha", TRUE };
+  ts2021_fixture_wait_until (peer_cond, &pc, GUARD_S, "alpha in bravo's netmap");
+
+  hyphae_control_client_logout_async (a.client, NULL, store_cb, &a);
+  ts2021_fixture_wait_until (has_result, &a, GUARD_S, "the logout");
+  result = g_steal_pointer (&a.result);
+  g_assert_true (hyphae_control_client_logout_finish (a.client, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_control_client_get_state (a.client), ==, HYPHAE_CONTROL_STATE_IDLE);
+
+  /* The others learn it: alpha leaves bravo's netmap. */
+  pc = (PeerCond) { &b, "alpha", FALSE };
+  ts2021_fixture_wait_until (peer_cond, &pc, GUARD_S, "alpha gone from bravo's netmap");
+  client_clear (&a);
+  client_clear (&b);
+}
+
+static gboolean
+in_backoff_with_health (gpointer data)
+{
+  Client *c = data;
+
+  return hyphae_control_client_get_state (c->client) == HYPHAE_CONTROL_STATE_BACKOFF &&
+         !health_empty (c);
+}
+
+static void
+test_server_restart (Ts2021Fixture *f,
+                     gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *listen = NULL;
+  HyphaeNetmap *before;
+  Client c;
+
+  if (!start_server (f, NULL, NULL))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_true (client_start (&c, AUTH_KEY, &error));
+  wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
+  before = hyphae_control_client_get_netmap (c.client);
+
+  listen = g_strdup_printf ("127.0.0.1:%u", ts2021_fixture_port (f));
+  ts2021_fixture_server_kill (f);
+  ts2021_fixture_wait_until (in_backoff_with_health, &c, GUARD_S, "BACKOFF with Health");
+  g_assert_true (hyphae_control_client_get_netmap (c.client) == before);
+
+  /* A new server on the same port (new Noise key, no memory of us). */
+  g_assert_true (start_server (f, "-listen", listen));
+  wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
+  g_assert_true (hyphae_control_client_get_netmap (c.client) != before);
+  g_assert_cmpint (self_node (&c)->id, ==, 1);
+  g_assert_true (health_empty (&c));
+  g_assert_true (c.backoff_kept_netmap);
+  client_clear (&c);
+}
+
+/* Lite updates from the client: endpoints and the exit node reach the server. */
+static gboolean
+server_has_endpoint (gpointer data)
+{
+  Ts2021Fixture *f = data;
+  g_autoptr(GBytes) body = NULL;
+  guint status = 0;
+  gsize len;
+  const char *s;
+
+  body = ts2021_fixture_http (f, "GET", "/debug/nodes", &status);
+  s = g_bytes_get_data (body, &len);
+  return status == 200 && g_strstr_len (s, (gssize) len, "192.0.2.55:41641") &&
+         g_strstr_len (s, (gssize) len, "\"ExitNodeID\":\"stable-9\"");
+}
+
+static void
+test_lite_update (Ts2021Fixture *f,
+                  gconstpointer  user_data)
+{
+  const char *eps[] = { "192.0.2.55:41641", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  Client c;
+
+  if (!start_server (f, NULL, NULL))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_true (client_start (&c, AUTH_KEY, &error));
+  wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
+  hyphae_control_client_set_endpoints (c.client, eps);
+  hyphae_control_client_set_exit_node_id (c.client, "stable-9");
+  line = ts2021_fixture_server_expect_prefix (f, "lite-update ");
+  g_assert_cmpstr (line, ==, "1");
+  /* Each lite update is a real request: poll the server until it has both. */
+  ts2021_fixture_wait_until (server_has_endpoint, f, GUARD_S, "the lite update on the server");
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_SYNCED);
+  client_clear (&c);
+}
+
+/* ---- hostile map streams ------------------------------------------------------- */
+
+typedef struct
+{
+  const char *mode;
+  gboolean    good_first;   /* a good netmap arrives before the fault */
+  guint       watchdog_ms;
+} Hostile;
+
+static gboolean
+recovered (gpointer data)
+{
+  Client *c = data;
+
+  return c->n_backoff > 0 &&
+         hyphae_control_client_get_state (c->client) == HYPHAE_CONTROL_STATE_SYNCED;
+}
+
+static void
+test_hostile (Ts2021Fixture *f,
+              gconstpointer  user_data)
+{
+  const Hostile *h = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean saw_map_health = FALSE;
+  HyphaeNetmap *first = NULL;
+  Client c;
+
+  if (!start_server (f, "-hostile", h->mode))
+    return;
+  client_init (&c, f, "alpha", h->watchdog_ms);
+  g_assert_true (client_start (&c, AUTH_KEY, &error));
+  g_assert_no_error (error);
+  ts2021_fixture_wait_until (recovered, &c, GUARD_S, "SYNCED again after the hostile stream");
+
+  g_assert_true (c.backoff_kept_netmap);
+  for (guint i = 0; i < c.healths->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (c.healths, i), "control: map stream: "))
+      saw_map_health = TRUE;
+  g_assert_true (saw_map_health);
+  g_assert_true (health_empty (&c));
+  g_assert_cmpuint (c.netmaps->len, >=, h->good_first ? 2 : 1);
+  if (h->good_first)
+    {
+      first = g_ptr_array_index (c.netmaps, 0);
+      /* The snapshot handed out before the fault is intact. */
+      g_assert_cmpint (hyphae_netmap_get_self (first)->id, ==, 1);
+      g_assert_cmpstr (hyphae_netmap_get_self (first)->addresses[0], ==, "100.64.0.1/32");
+    }
+  g_assert_cmpint (self_node (&c)->id, ==, 1);
+  client_clear (&c);
+}
+
+static const Hostile hostiles[] = {
+  { "map-goaway", TRUE, 0 },
+  { "map-rst", TRUE, 0 },
+  { "map-500", FALSE, 0 },
+  { "map-len-over-cap", TRUE, 0 },
+  { "map-zstd-bomb", TRUE, 0 },
+  { "map-zstd-truncated", TRUE, 0 },
+  { "map-depth-bomb", TRUE, 0 },
+  { "map-no-node", FALSE, 0 },
+  { "map-patch-unknown", TRUE, 0 },
+  { "map-remove-unknown", TRUE, 0 },
+  { "map-silence", TRUE, 1000 },
+};
+
+int
+main (int   argc,
+      char *argv[])
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  TS2021_FIXTURE_ADD ("/control-client/auth-key", NULL, test_auth_key);
+  TS2021_FIXTURE_ADD ("/control-client/bad-auth-key", NULL, test_bad_auth_key);
+  TS2021_FIXTURE_ADD ("/control-client/unreachable", NULL, test_unreachable);
+  TS2021_FIXTURE_ADD ("/control-client/interactive", NULL, test_interactive);
+  TS2021_FIXTURE_ADD ("/control-client/key-expiry", NULL, test_key_expiry);
+  TS2021_FIXTURE_ADD ("/control-client/logout", NULL, test_logout);
+  TS2021_FIXTURE_ADD ("/control-client/server-restart", NULL, test_server_restart);
+  TS2021_FIXTURE_ADD ("/control-client/lite-update", NULL, test_lite_update);
+  for (guint i = 0; i < G_N_ELEMENTS (hostiles); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/control-client/hostile/%s", hostiles[i].mode);
+
+      TS2021_FIXTURE_ADD (path, &hostiles[i], test_hostile);
+    }
+  ret = g_test_run ();
+  ts2021_fixture_cleanup ();
+  return ret;
+}
