@@ -1,0 +1,1190 @@
+/* SPDX-License-Identifier: MIT */
+#include "hyphae-ipn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <glib-unix.h>
+#include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "crypto/keys.h"
+#include "crypto/secmem.h"
+#include "engine-config.h"
+#include "hyphae-control-client.h"
+#include "hyphae-netcfg.h"
+#include "prefs.h"
+#include "profile-keys.h"
+#include "uapi/uapi.h"
+#include "wireguard/wg-runner.h"
+
+#define DEFAULT_IFNAME "hyphae0"
+#define DEFAULT_PORT   41641
+#define PROFILE        "default"
+
+G_DEFINE_QUARK (hyphae-ipn-error-quark, hyphae_ipn_error)
+
+struct _HyphaeIpn
+{
+  GObject parent_instance;
+
+  char     *state_dir;
+  char     *ifname;
+  guint16   listen_port;
+  char     *uapi_dir;
+
+  HyphaeIpnPrefs     prefs;
+  HyphaeIpnState     state;
+  char              *auth_url;
+  char             **health;
+  char              *prefs_warning;   /* a corrupt prefs.json, reported in health */
+  char              *engine_error;    /* the last engine/netcfg failure, or NULL */
+
+  HyphaeProfileKeys *keys;            /* NULL: none (NoState / logged out) */
+  guint8            *disco_priv;      /* secmem, fresh per start */
+  gboolean           ever_logged_in;  /* NoState vs NeedsLogin */
+
+  HyphaeControlClient *control;
+  HyphaeNetmap        *netmap;
+  gboolean             authorized;    /* this session got past registration */
+
+  struct wg_runner   *runner;
+  HyphaeNetcfg       *netcfg;
+  gboolean            netmap_applied;
+
+  int                 addr_watch_fd;  /* rtnetlink address events, -1 = none */
+  guint               addr_watch_id;
+  char              **endpoints;      /* last reported */
+
+  GTask              *up_task;        /* a pending Up */
+};
+
+G_DEFINE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, G_TYPE_OBJECT)
+
+enum { PROP_0, PROP_STATE, PROP_AUTH_URL, PROP_HEALTH, PROP_PROFILE, N_PROPS };
+static GParamSpec *props[N_PROPS];
+
+enum { SIG_PEERS_CHANGED, SIG_PREFS_CHANGED, SIG_SELF_CHANGED, SIG_KEYS_ROTATED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void engine_stop (HyphaeIpn *self);
+static void control_stop (HyphaeIpn *self);
+static void recompute_state (HyphaeIpn *self);
+
+const char *
+hyphae_ipn_state_to_string (HyphaeIpnState state)
+{
+  switch (state)
+    {
+    case HYPHAE_IPN_STATE_NO_STATE: return "NoState";
+    case HYPHAE_IPN_STATE_NEEDS_LOGIN: return "NeedsLogin";
+    case HYPHAE_IPN_STATE_NEEDS_MACHINE_AUTH: return "NeedsMachineAuth";
+    case HYPHAE_IPN_STATE_STOPPED: return "Stopped";
+    case HYPHAE_IPN_STATE_STARTING: return "Starting";
+    case HYPHAE_IPN_STATE_RUNNING: return "Running";
+    }
+  return "NoState";
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static gboolean
+have_node_key (HyphaeIpn *self)
+{
+  return self->keys != NULL && self->keys->has_machine && self->keys->has_node;
+}
+
+static void
+set_auth_url (HyphaeIpn *self, const char *url)
+{
+  if (g_strcmp0 (self->auth_url, url ? url : "") == 0)
+    return;
+  g_free (self->auth_url);
+  self->auth_url = g_strdup (url ? url : "");
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_AUTH_URL]);
+}
+
+static void
+set_state (HyphaeIpn *self, HyphaeIpnState state)
+{
+  if (self->state == state)
+    return;
+  g_debug ("state %s → %s", hyphae_ipn_state_to_string (self->state),
+           hyphae_ipn_state_to_string (state));
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
+}
+
+/* Health = control's problems + ours. */
+static void
+update_health (HyphaeIpn *self)
+{
+  g_autoptr(GStrvBuilder) b = g_strv_builder_new ();
+  g_auto(GStrv) health = NULL;
+
+  if (self->control != NULL)
+    {
+      const char * const *c = hyphae_control_client_get_health (self->control);
+
+      for (; c != NULL && *c != NULL; c++)
+        g_strv_builder_add (b, *c);
+    }
+  if (self->engine_error != NULL)
+    g_strv_builder_add (b, self->engine_error);
+  if (self->prefs_warning != NULL)
+    g_strv_builder_add (b, self->prefs_warning);
+  health = g_strv_builder_end (b);
+  if (self->health != NULL && g_strv_equal ((const char * const *) self->health,
+                                            (const char * const *) health))
+    return;
+  g_strfreev (self->health);
+  self->health = g_steal_pointer (&health);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_HEALTH]);
+}
+
+static void
+set_engine_error (HyphaeIpn *self, const char *what, const char *detail)
+{
+  g_free (self->engine_error);
+  self->engine_error = what ? g_strdup_printf ("%s: %s", what, detail) : NULL;
+  if (what)
+    g_warning ("%s", self->engine_error);
+  update_health (self);
+}
+
+static gboolean
+save_prefs (HyphaeIpn *self, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+
+  if (!hyphae_ipn_prefs_save (self->state_dir, &self->prefs, &local))
+    {
+      g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_FAILED,
+                   "Cannot save prefs: %s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+save_keys (HyphaeIpn *self, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+
+  if (self->keys == NULL || !self->keys->persist)
+    return TRUE;    /* keys given by the app are never written */
+  if (!hyphae_profile_keys_save (self->keys, self->state_dir, PROFILE, &local))
+    {
+      g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_FAILED,
+                   "Cannot save keys: %s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- endpoints ----------------------------------------------------------- */
+
+static gboolean
+is_reportable (const struct sockaddr *sa, const char *ifname, const char *our_if)
+{
+  if (g_strcmp0 (ifname, our_if) == 0)
+    return FALSE;
+  if (sa->sa_family == AF_INET)
+    {
+      const guint8 *a = (const guint8 *) &((const struct sockaddr_in *) sa)->sin_addr;
+
+      /* Not loopback, not a tailnet (CGNAT) address. */
+      return a[0] != 127 && !(a[0] == 100 && (a[1] & 0xc0) == 64) && a[0] != 0;
+    }
+  if (sa->sa_family == AF_INET6)
+    {
+      const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
+      static const guint8 ula[6] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0 };
+
+      return !IN6_IS_ADDR_LOOPBACK (a) && !IN6_IS_ADDR_LINKLOCAL (a) &&
+             !IN6_IS_ADDR_UNSPECIFIED (a) && memcmp (a, ula, sizeof ula) != 0;
+    }
+  return FALSE;
+}
+
+static int
+cmp_str (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char * const *) a, *(char * const *) b);
+}
+
+/* The node's local addresses with our UDP port, sorted. */
+static char **
+local_endpoints (HyphaeIpn *self, guint16 port)
+{
+  g_autoptr(GPtrArray) list = g_ptr_array_new ();
+  struct ifaddrs *ifa0 = NULL;
+
+  if (getifaddrs (&ifa0) == 0)
+    {
+      for (struct ifaddrs *ifa = ifa0; ifa != NULL; ifa = ifa->ifa_next)
+        {
+          char ip[INET6_ADDRSTRLEN];
+
+          if (ifa->ifa_addr == NULL || !(ifa->ifa_flags & IFF_UP) || (ifa->ifa_flags & IFF_LOOPBACK) ||
+              !is_reportable (ifa->ifa_addr, ifa->ifa_name, self->ifname))
+            continue;
+          if (ifa->ifa_addr->sa_family == AF_INET)
+            {
+              inet_ntop (AF_INET, &((struct sockaddr_in *) ifa->ifa_addr)->sin_addr, ip, sizeof ip);
+              g_ptr_array_add (list, g_strdup_printf ("%s:%u", ip, port));
+            }
+          else
+            {
+              inet_ntop (AF_INET6, &((struct sockaddr_in6 *) ifa->ifa_addr)->sin6_addr, ip, sizeof ip);
+              g_ptr_array_add (list, g_strdup_printf ("[%s]:%u", ip, port));
+            }
+        }
+      freeifaddrs (ifa0);
+    }
+  g_ptr_array_sort (list, cmp_str);
+  g_ptr_array_add (list, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
+}
+
+static void
+report_endpoints (HyphaeIpn *self)
+{
+  g_auto(GStrv) eps = NULL;
+
+  if (self->control == NULL || self->runner == NULL)
+    return;
+  eps = local_endpoints (self, wg_runner_get_listen_port (self->runner));
+  if (self->endpoints != NULL &&
+      g_strv_equal ((const char * const *) eps, (const char * const *) self->endpoints))
+    return;
+  g_strfreev (self->endpoints);
+  self->endpoints = g_steal_pointer (&eps);
+  hyphae_control_client_set_endpoints (self->control, (const char * const *) self->endpoints);
+}
+
+/* Address added/removed anywhere: report the endpoints again if they changed. */
+static gboolean
+on_addr_event (int fd, GIOCondition cond, gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+  guint8 buf[8192];
+
+  while (recv (fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+    ;
+  report_endpoints (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+addr_watch_start (HyphaeIpn *self)
+{
+  struct sockaddr_nl sa = {
+    .nl_family = AF_NETLINK,
+    .nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_LINK,
+  };
+  int fd;
+
+  if (self->addr_watch_fd >= 0)
+    return;
+  fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+  if (fd < 0)
+    return;
+  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+    {
+      close (fd);
+      return;
+    }
+  self->addr_watch_fd = fd;
+  self->addr_watch_id = g_unix_fd_add (fd, G_IO_IN, on_addr_event, self);
+}
+
+static void
+addr_watch_stop (HyphaeIpn *self)
+{
+  g_clear_handle_id (&self->addr_watch_id, g_source_remove);
+  if (self->addr_watch_fd >= 0)
+    close (self->addr_watch_fd);
+  self->addr_watch_fd = -1;
+  g_clear_pointer (&self->endpoints, g_strfreev);
+}
+
+/* ---- the engine (WireGuard runner + netcfg) ------------------------------ */
+
+static gboolean
+engine_start (HyphaeIpn *self)
+{
+  g_autoptr(GError) error = NULL;
+  struct wg_runner_config cfg = {
+    .ifname = self->ifname,
+    .listen_port = self->listen_port,
+    .private_key = self->keys->node,
+    .fwmark = HYPHAE_NETCFG_BYPASS_MARK,
+    .uapi_dir = self->uapi_dir,
+    .mtu = HYPHAE_NETCFG_MTU,
+  };
+  int r;
+
+  if (self->runner != NULL)
+    return TRUE;
+  r = wg_runner_start (&cfg, &self->runner);
+  if (r < 0)
+    {
+      set_engine_error (self, "Cannot start the WireGuard engine", g_strerror (-r));
+      return FALSE;
+    }
+  self->netcfg = hyphae_netcfg_new (self->ifname, &error);
+  if (self->netcfg == NULL)
+    {
+      set_engine_error (self, "Cannot configure the network", error->message);
+      engine_stop (self);
+      return FALSE;
+    }
+  set_engine_error (self, NULL, NULL);
+  addr_watch_start (self);
+  report_endpoints (self);
+  return TRUE;
+}
+
+static void
+engine_stop (HyphaeIpn *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  addr_watch_stop (self);
+  if (self->netcfg != NULL && !hyphae_netcfg_remove (self->netcfg, &error))
+    g_warning ("Cannot remove the network configuration: %s", error->message);
+  g_clear_pointer (&self->netcfg, hyphae_netcfg_free);
+  g_clear_pointer (&self->runner, wg_runner_stop);
+  self->netmap_applied = FALSE;
+}
+
+/* netmap + prefs → runner + OS. */
+static void
+engine_apply (HyphaeIpn *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeEngineConfig) cfg = NULL;
+  struct uapi_device_state current;
+  struct uapi_set *set;
+  guint8 node_pub[32];
+  HyphaeNetcfgConfig nc;
+  int r;
+
+  if (self->netmap == NULL || !have_node_key (self) || !engine_start (self))
+    return;
+  key_public_from_private (node_pub, self->keys->node);
+  cfg = hyphae_engine_config_new (self->netmap, &self->prefs, node_pub);
+
+  r = wg_runner_get (self->runner, &current);
+  if (r < 0)
+    {
+      set_engine_error (self, "Cannot read the WireGuard state", g_strerror (-r));
+      return;
+    }
+  set = hyphae_engine_config_to_uapi (cfg, &current);
+  uapi_device_state_clear (&current);
+  if (set == NULL)
+    {
+      set_engine_error (self, "Cannot configure WireGuard", g_strerror (ENOMEM));
+      return;
+    }
+  r = wg_runner_apply (self->runner, set);
+  uapi_set_free (set);
+  if (r < 0)
+    {
+      set_engine_error (self, "Cannot configure WireGuard", g_strerror (-r));
+      return;
+    }
+
+  nc = (HyphaeNetcfgConfig) {
+    .addresses = (const char * const *) cfg->addresses,
+    .routes = (const char * const *) cfg->routes,
+    .allow_lan = cfg->exit_node_allow_lan_access,
+  };
+  if (!hyphae_netcfg_apply (self->netcfg, &nc, &error))
+    {
+      set_engine_error (self, "Cannot configure the network", error->message);
+      return;
+    }
+  set_engine_error (self, NULL, NULL);
+  self->netmap_applied = TRUE;
+}
+
+/* ---- state --------------------------------------------------------------- */
+
+static void
+recompute_state (HyphaeIpn *self)
+{
+  HyphaeControlState cs = self->control ? hyphae_control_client_get_state (self->control)
+                                        : HYPHAE_CONTROL_STATE_IDLE;
+  HyphaeIpnState s;
+
+  if (!have_node_key (self))
+    s = self->ever_logged_in ? HYPHAE_IPN_STATE_NEEDS_LOGIN : HYPHAE_IPN_STATE_NO_STATE;
+  else if (!self->prefs.want_running || self->control == NULL)
+    s = HYPHAE_IPN_STATE_STOPPED;
+  else
+    switch (cs)
+      {
+      case HYPHAE_CONTROL_STATE_WAIT_AUTH_URL:
+        s = HYPHAE_IPN_STATE_NEEDS_LOGIN;
+        break;
+      case HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH:
+        s = HYPHAE_IPN_STATE_NEEDS_MACHINE_AUTH;
+        break;
+      case HYPHAE_CONTROL_STATE_IDLE:
+      case HYPHAE_CONTROL_STATE_REGISTERING:
+      case HYPHAE_CONTROL_STATE_BACKOFF:
+        /* Once authorized, a lost control connection does not stop the tunnel. */
+        if (!self->authorized)
+          s = HYPHAE_IPN_STATE_NEEDS_LOGIN;
+        else
+          s = self->netmap_applied ? HYPHAE_IPN_STATE_RUNNING : HYPHAE_IPN_STATE_STARTING;
+        break;
+      case HYPHAE_CONTROL_STATE_MAPPING:
+      case HYPHAE_CONTROL_STATE_SYNCED:
+      default:
+        s = self->netmap_applied ? HYPHAE_IPN_STATE_RUNNING : HYPHAE_IPN_STATE_STARTING;
+        break;
+      }
+  if (s != HYPHAE_IPN_STATE_NEEDS_LOGIN || self->control == NULL ||
+      cs != HYPHAE_CONTROL_STATE_WAIT_AUTH_URL)
+    set_auth_url (self, "");
+  set_state (self, s);
+}
+
+/* ---- control client ------------------------------------------------------ */
+
+static void
+on_control_state (GObject *obj, GParamSpec *pspec, gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+  HyphaeControlState cs = hyphae_control_client_get_state (self->control);
+
+  if (cs == HYPHAE_CONTROL_STATE_MAPPING || cs == HYPHAE_CONTROL_STATE_SYNCED)
+    {
+      self->authorized = TRUE;
+      self->ever_logged_in = TRUE;
+      /* Authorized: start the engine now, configure it with the netmap. */
+      (void) engine_start (self);
+    }
+  recompute_state (self);
+}
+
+static void
+on_control_netmap (HyphaeControlClient *client, HyphaeNetmap *nm, gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  g_clear_pointer (&self->netmap, hyphae_netmap_unref);
+  self->netmap = hyphae_netmap_ref (nm);
+  self->authorized = TRUE;
+  self->ever_logged_in = TRUE;
+  engine_apply (self);
+  recompute_state (self);
+  g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
+  g_signal_emit (self, signals[SIG_SELF_CHANGED], 0);
+}
+
+static void
+on_control_auth_url (HyphaeControlClient *client, const char *url, gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  self->ever_logged_in = TRUE;
+  set_auth_url (self, url);
+  recompute_state (self);
+  /* The URL is what a pending Up waits for. */
+  if (self->up_task != NULL)
+    {
+      GTask *task = g_steal_pointer (&self->up_task);
+
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
+}
+
+static void
+on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+  g_autoptr(GError) error = NULL;
+  char text[8 + KEY_HEX_LEN + 1];
+  GVariantBuilder b;
+  gsize len = 0;
+  const guint8 *k = g_bytes_get_data (new_priv, &len);
+
+  if (len != 32 || self->keys == NULL)
+    return;
+  memcpy (self->keys->node, k, 32);
+  self->keys->has_node = TRUE;
+  if (!save_keys (self, &error))
+    g_warning ("%s", error->message);
+  /* The engine's static key follows. */
+  if (self->runner != NULL)
+    {
+      struct uapi_set set = { .has_private_key = TRUE };
+
+      memcpy (set.private_key, self->keys->node, 32);
+      (void) wg_runner_apply (self->runner, &set);
+      memset (set.private_key, 0, 32);
+    }
+  key_to_text (text, sizeof text, KEY_PREFIX_PRIVATE, self->keys->node);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "node-key", g_variant_new_string (text));
+  g_variant_builder_add (&b, "{sv}", "profile", g_variant_new_string (PROFILE));
+  memset (text, 0, sizeof text);
+  g_signal_emit (self, signals[SIG_KEYS_ROTATED], 0, g_variant_builder_end (&b));
+}
+
+static void
+on_control_health (HyphaeControlClient *client, gpointer user_data)
+{
+  update_health (HYPHAE_IPN (user_data));
+}
+
+static gboolean
+unref_idle (gpointer data)
+{
+  g_object_unref (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* We may be inside one of the client's own callbacks: let it return first. */
+static void
+unref_later (gpointer object)
+{
+  g_idle_add (unref_idle, object);
+}
+
+static void
+control_stop (HyphaeIpn *self)
+{
+  if (self->control == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (self->control, self);
+  hyphae_control_client_stop (self->control);
+  unref_later (g_steal_pointer (&self->control));
+  self->authorized = FALSE;
+  update_health (self);
+}
+
+static void
+control_create (HyphaeIpn *self)
+{
+  HyphaeControlConfig cfg = { 0 };
+  const char *hostname = self->prefs.hostname && *self->prefs.hostname
+                         ? self->prefs.hostname : g_get_host_name ();
+
+  control_stop (self);
+  if (self->disco_priv == NULL)
+    {
+      self->disco_priv = secmem_alloc (32);
+      key_generate_private (self->disco_priv);
+    }
+  cfg.control_url = self->prefs.control_url;
+  memcpy (cfg.machine_priv, self->keys->machine, 32);
+  memcpy (cfg.node_priv, self->keys->node, 32);
+  key_public_from_private (cfg.disco_pub, self->disco_priv);
+  cfg.hostname = hostname;
+  cfg.os = "linux";
+  self->control = hyphae_control_client_new (&cfg);
+  memset (cfg.machine_priv, 0, 32);
+  memset (cfg.node_priv, 0, 32);
+  hyphae_control_client_set_exit_node_id (self->control, self->prefs.exit_node_id);
+  g_signal_connect (self->control, "notify::state", G_CALLBACK (on_control_state), self);
+  g_signal_connect (self->control, "netmap", G_CALLBACK (on_control_netmap), self);
+  g_signal_connect (self->control, "auth-url", G_CALLBACK (on_control_auth_url), self);
+  g_signal_connect (self->control, "node-key-rotated", G_CALLBACK (on_control_node_key_rotated), self);
+  g_signal_connect (self->control, "health-changed", G_CALLBACK (on_control_health), self);
+}
+
+static HyphaeIpnError
+map_control_error (const GError *error)
+{
+  if (error->domain == HYPHAE_CONTROL_ERROR)
+    switch (error->code)
+      {
+      case HYPHAE_CONTROL_ERROR_UNREACHABLE: return HYPHAE_IPN_ERROR_UNREACHABLE;
+      case HYPHAE_CONTROL_ERROR_BAD_AUTH_KEY: return HYPHAE_IPN_ERROR_BAD_AUTH_KEY;
+      case HYPHAE_CONTROL_ERROR_NEEDS_LOGIN: return HYPHAE_IPN_ERROR_NEEDS_LOGIN;
+      default: break;
+      }
+  return HYPHAE_IPN_ERROR_FAILED;
+}
+
+static void
+control_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  HyphaeIpn *self = user_data;   /* a ref held for us */
+  g_autoptr(GError) error = NULL;
+  gboolean ok = hyphae_control_client_start_finish (HYPHAE_CONTROL_CLIENT (source), result, &error);
+  GTask *task = NULL;
+
+  /* A later Up or Down replaced this client: its result is stale. */
+  if ((gpointer) source == (gpointer) self->control)
+    {
+      /* After BAD_AUTH_KEY the client stopped itself (IDLE): NeedsLogin. */
+      task = g_steal_pointer (&self->up_task);
+      recompute_state (self);
+    }
+  if (task != NULL)
+    {
+      if (ok)
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_new_error (task, HYPHAE_IPN_ERROR, map_control_error (error),
+                                 "%s", error->message);
+      g_object_unref (task);
+    }
+  g_object_unref (self);
+}
+
+/* Make sure there are keys: the app's (SetKeys) or the daemon's own. */
+static gboolean
+ensure_keys (HyphaeIpn *self, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+
+  if (have_node_key (self))
+    return TRUE;
+  if (self->keys == NULL)
+    {
+      self->keys = hyphae_profile_keys_new ();
+      if (!hyphae_profile_keys_load (self->keys, self->state_dir, PROFILE, &local) &&
+          !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("Replacing unreadable keys: %s", local->message);
+      self->keys->persist = TRUE;
+    }
+  /* Keys the app gave are whole; only daemon-owned ones are generated. */
+  if (!self->keys->persist)
+    {
+      g_set_error_literal (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_NEEDS_LOGIN,
+                           "The keys given with SetKeys are incomplete");
+      return FALSE;
+    }
+  if (hyphae_profile_keys_fill (self->keys))
+    return save_keys (self, error);
+  return TRUE;
+}
+
+static void
+start_session (HyphaeIpn *self, const char *auth_key)
+{
+  control_create (self);
+  recompute_state (self);
+  hyphae_control_client_start_async (self->control, auth_key, NULL, control_started_cb,
+                                     g_object_ref (self));
+}
+
+/* ---- GObject ------------------------------------------------------------- */
+
+static void
+hyphae_ipn_dispose (GObject *object)
+{
+  HyphaeIpn *self = HYPHAE_IPN (object);
+
+  control_stop (self);
+  engine_stop (self);
+  g_clear_pointer (&self->netmap, hyphae_netmap_unref);
+  G_OBJECT_CLASS (hyphae_ipn_parent_class)->dispose (object);
+}
+
+static void
+hyphae_ipn_finalize (GObject *object)
+{
+  HyphaeIpn *self = HYPHAE_IPN (object);
+
+  g_free (self->state_dir);
+  g_free (self->ifname);
+  g_free (self->uapi_dir);
+  hyphae_ipn_prefs_clear (&self->prefs);
+  g_free (self->auth_url);
+  g_strfreev (self->health);
+  g_free (self->prefs_warning);
+  g_free (self->engine_error);
+  g_clear_pointer (&self->keys, hyphae_profile_keys_free);
+  if (self->disco_priv != NULL)
+    secmem_free (self->disco_priv, 32);
+  G_OBJECT_CLASS (hyphae_ipn_parent_class)->finalize (object);
+}
+
+static void
+hyphae_ipn_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  HyphaeIpn *self = HYPHAE_IPN (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_int (value, self->state);
+      break;
+    case PROP_AUTH_URL:
+      g_value_set_string (value, self->auth_url);
+      break;
+    case PROP_HEALTH:
+      g_value_set_boxed (value, self->health);
+      break;
+    case PROP_PROFILE:
+      g_value_set_string (value, PROFILE);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+hyphae_ipn_class_init (HyphaeIpnClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = hyphae_ipn_dispose;
+  object_class->finalize = hyphae_ipn_finalize;
+  object_class->get_property = hyphae_ipn_get_property;
+
+  props[PROP_STATE] = g_param_spec_int ("state", NULL, NULL, HYPHAE_IPN_STATE_NO_STATE,
+                                        HYPHAE_IPN_STATE_RUNNING, HYPHAE_IPN_STATE_NO_STATE,
+                                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_AUTH_URL] = g_param_spec_string ("auth-url", NULL, NULL, "",
+                                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_HEALTH] = g_param_spec_boxed ("health", NULL, NULL, G_TYPE_STRV,
+                                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_PROFILE] = g_param_spec_string ("profile", NULL, NULL, PROFILE,
+                                             G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+
+  signals[SIG_PEERS_CHANGED] = g_signal_new ("peers-changed", G_TYPE_FROM_CLASS (klass),
+                                             G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIG_PREFS_CHANGED] = g_signal_new ("prefs-changed", G_TYPE_FROM_CLASS (klass),
+                                             G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIG_SELF_CHANGED] = g_signal_new ("self-changed", G_TYPE_FROM_CLASS (klass),
+                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIG_KEYS_ROTATED] = g_signal_new ("keys-rotated", G_TYPE_FROM_CLASS (klass),
+                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                            1, G_TYPE_VARIANT);
+}
+
+static void
+hyphae_ipn_init (HyphaeIpn *self)
+{
+  self->auth_url = g_strdup ("");
+  self->health = g_new0 (char *, 1);
+  self->addr_watch_fd = -1;
+  hyphae_ipn_prefs_init_defaults (&self->prefs);
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+HyphaeIpn *
+hyphae_ipn_new (const HyphaeIpnOptions  *options,
+                GError                 **error)
+{
+  g_autoptr(HyphaeIpn) self = g_object_new (HYPHAE_TYPE_IPN, NULL);
+  g_autoptr(GError) local = NULL;
+  g_autofree char *warning = NULL;
+  HyphaeProfileKeys *keys;
+
+  g_return_val_if_fail (options != NULL && options->state_dir != NULL, NULL);
+  self->state_dir = g_strdup (options->state_dir);
+  self->ifname = g_strdup (options->ifname ? options->ifname : DEFAULT_IFNAME);
+  self->listen_port = options->listen_port ? options->listen_port : DEFAULT_PORT;
+  self->uapi_dir = g_strdup (options->uapi_dir);
+  if (strlen (self->ifname) >= IFNAMSIZ)
+    {
+      g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT,
+                   "Interface name too long: %s", self->ifname);
+      return NULL;
+    }
+  if (g_mkdir_with_parents (self->state_dir, 0700) != 0)
+    {
+      int e = errno;
+
+      g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_FAILED,
+                   "Cannot create %s: %s", self->state_dir, g_strerror (e));
+      return NULL;
+    }
+  if (!hyphae_ipn_prefs_load (self->state_dir, &self->prefs, &warning, &local))
+    {
+      g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_FAILED, "%s", local->message);
+      return NULL;
+    }
+  if (warning != NULL)
+    {
+      g_warning ("%s", warning);
+      self->prefs_warning = g_steal_pointer (&warning);
+    }
+
+  keys = hyphae_profile_keys_new ();
+  if (hyphae_profile_keys_load (keys, self->state_dir, PROFILE, &local))
+    {
+      self->keys = keys;
+      self->ever_logged_in = TRUE;
+    }
+  else
+    {
+      if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_warning ("Ignoring keys: %s", local->message);
+      hyphae_profile_keys_free (keys);
+    }
+  g_clear_error (&local);
+  update_health (self);
+  recompute_state (self);
+
+  /* Back after a restart: the node comes up again by itself. */
+  if (self->prefs.want_running && have_node_key (self))
+    start_session (self, NULL);
+  return g_steal_pointer (&self);
+}
+
+void
+hyphae_ipn_up_async (HyphaeIpn                *self,
+                     const HyphaeIpnUpOptions *options,
+                     GCancellable             *cancellable,
+                     GAsyncReadyCallback       callback,
+                     gpointer                  user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
+  gboolean changed = FALSE;
+
+  g_task_set_source_tag (task, hyphae_ipn_up_async);
+  if (options != NULL && options->control_url != NULL)
+    {
+      if (!g_str_has_prefix (options->control_url, "https://") &&
+          !g_str_has_prefix (options->control_url, "http://"))
+        {
+          g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT,
+                                   "Not an http(s) URL: %s", options->control_url);
+          return;
+        }
+      changed |= g_strcmp0 (self->prefs.control_url, options->control_url) != 0;
+      g_free (self->prefs.control_url);
+      self->prefs.control_url = g_strdup (options->control_url);
+    }
+  if (options != NULL && options->hostname != NULL)
+    {
+      changed |= g_strcmp0 (self->prefs.hostname, options->hostname) != 0;
+      g_free (self->prefs.hostname);
+      self->prefs.hostname = g_strdup (options->hostname);
+    }
+  if (!ensure_keys (self, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  self->prefs.want_running = TRUE;
+  if (!save_prefs (self, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_signal_emit (self, signals[SIG_PREFS_CHANGED], 0);
+
+  /* Already up with the same server and no new auth key: nothing to do. */
+  if (self->control != NULL && !changed && (options == NULL || options->auth_key == NULL) &&
+      self->authorized)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (self->up_task != NULL)
+    {
+      GTask *old = g_steal_pointer (&self->up_task);
+
+      g_task_return_new_error (old, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Superseded by a new Up");
+      g_object_unref (old);
+    }
+  self->up_task = g_steal_pointer (&task);
+  start_session (self, options ? options->auth_key : NULL);
+}
+
+gboolean
+hyphae_ipn_up_finish (HyphaeIpn     *self,
+                      GAsyncResult  *result,
+                      GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+fail_pending_up (HyphaeIpn *self, const char *why)
+{
+  GTask *task = g_steal_pointer (&self->up_task);
+
+  if (task == NULL)
+    return;
+  g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_FAILED, "%s", why);
+  g_object_unref (task);
+}
+
+gboolean
+hyphae_ipn_down (HyphaeIpn  *self,
+                 GError    **error)
+{
+  gboolean had_netmap = self->netmap != NULL;
+
+  fail_pending_up (self, "Interrupted by Down");
+  self->prefs.want_running = FALSE;
+  control_stop (self);
+  engine_stop (self);
+  g_clear_pointer (&self->netmap, hyphae_netmap_unref);
+  set_engine_error (self, NULL, NULL);
+  recompute_state (self);
+  g_signal_emit (self, signals[SIG_PREFS_CHANGED], 0);
+  if (had_netmap)
+    g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
+  return save_prefs (self, error);
+}
+
+/* Forget this node locally: engine down, app keys gone, daemon node key deleted. */
+static void
+logout_local (HyphaeIpn *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  control_stop (self);
+  engine_stop (self);
+  g_clear_pointer (&self->netmap, hyphae_netmap_unref);
+  self->prefs.want_running = FALSE;
+  if (!save_prefs (self, &error))
+    g_warning ("%s", error->message);
+  g_clear_error (&error);
+  if (self->keys != NULL && self->keys->persist)
+    {
+      /* Same machine, new node: the machine key stays. */
+      self->keys->has_node = FALSE;
+      memset (self->keys->node, 0, 32);
+      if (!save_keys (self, &error))
+        g_warning ("%s", error->message);
+    }
+  else
+    g_clear_pointer (&self->keys, hyphae_profile_keys_free);
+  self->ever_logged_in = TRUE;
+  set_engine_error (self, NULL, NULL);
+  recompute_state (self);
+  g_signal_emit (self, signals[SIG_PREFS_CHANGED], 0);
+  g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
+  g_signal_emit (self, signals[SIG_SELF_CHANGED], 0);
+}
+
+static void
+control_logout_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  HyphaeIpn *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+
+  /* The server may be unreachable: we forget the node locally all the same. */
+  if (!hyphae_control_client_logout_finish (HYPHAE_CONTROL_CLIENT (source), result, &error))
+    g_warning ("Logout at the control server failed: %s", error->message);
+  unref_later (source);
+  logout_local (self);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+hyphae_ipn_logout_async (HyphaeIpn           *self,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  HyphaeControlClient *client;
+
+  g_task_set_source_tag (task, hyphae_ipn_logout_async);
+  fail_pending_up (self, "Interrupted by Logout");
+  if (!have_node_key (self))
+    {
+      logout_local (self);
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  /* Tell the server with the client we have, or a fresh one (Stopped). */
+  if (self->control == NULL)
+    control_create (self);
+  client = g_object_ref (self->control);
+  g_signal_handlers_disconnect_by_data (client, self);
+  g_clear_object (&self->control);
+  hyphae_control_client_logout_async (client, cancellable, control_logout_cb, task);
+}
+
+gboolean
+hyphae_ipn_logout_finish (HyphaeIpn     *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+gboolean
+hyphae_ipn_set_prefs (HyphaeIpn            *self,
+                      const HyphaeIpnPrefs *prefs,
+                      HyphaeIpnPrefMask     mask,
+                      GError              **error)
+{
+  HyphaeIpnPrefs next = { 0 };
+  gboolean was_running = self->prefs.want_running;
+  gboolean engine_affected, server_affected;
+
+  if ((mask & HYPHAE_IPN_PREF_CONTROL_URL) &&
+      (prefs->control_url == NULL ||
+       (!g_str_has_prefix (prefs->control_url, "https://") &&
+        !g_str_has_prefix (prefs->control_url, "http://"))))
+    {
+      g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT,
+                   "Not an http(s) URL: %s", prefs->control_url ? prefs->control_url : "(null)");
+      return FALSE;
+    }
+  hyphae_ipn_prefs_copy (&next, &self->prefs);
+  hyphae_ipn_prefs_merge (&next, prefs, mask);
+  if (hyphae_ipn_prefs_equal (&next, &self->prefs))
+    {
+      hyphae_ipn_prefs_clear (&next);
+      return TRUE;
+    }
+  engine_affected = g_strcmp0 (next.exit_node_id, self->prefs.exit_node_id) != 0 ||
+                    !next.route_all != !self->prefs.route_all ||
+                    !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access;
+  server_affected = g_strcmp0 (next.control_url, self->prefs.control_url) != 0 ||
+                    g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
+  hyphae_ipn_prefs_copy (&self->prefs, &next);
+  hyphae_ipn_prefs_clear (&next);
+  if (!save_prefs (self, error))
+    return FALSE;
+  g_signal_emit (self, signals[SIG_PREFS_CHANGED], 0);
+
+  if (self->control != NULL)
+    hyphae_control_client_set_exit_node_id (self->control, self->prefs.exit_node_id);
+  if (was_running && !self->prefs.want_running)
+    return hyphae_ipn_down (self, error);
+  if (self->prefs.want_running && have_node_key (self) &&
+      (!was_running || server_affected || self->control == NULL))
+    start_session (self, NULL);
+  else if (engine_affected && self->runner != NULL)
+    {
+      engine_apply (self);
+      g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
+    }
+  recompute_state (self);
+  return TRUE;
+}
+
+gboolean
+hyphae_ipn_set_exit_node (HyphaeIpn   *self,
+                          const char  *stable_id,
+                          GError     **error)
+{
+  HyphaeIpnPrefs p = { .exit_node_id = (char *) (stable_id ? stable_id : "") };
+
+  if (p.exit_node_id[0] != '\0')
+    {
+      const HyphaeNode *node = self->netmap ? hyphae_netmap_lookup_stable_id (self->netmap, p.exit_node_id)
+                                            : NULL;
+
+      if (node == NULL || !node->exit_node_option)
+        {
+          g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT,
+                       "%s is not an exit node of this tailnet", p.exit_node_id);
+          return FALSE;
+        }
+    }
+  return hyphae_ipn_set_prefs (self, &p, HYPHAE_IPN_PREF_EXIT_NODE_ID, error);
+}
+
+gboolean
+hyphae_ipn_set_keys (HyphaeIpn     *self,
+                     const guint8   machine_priv[32],
+                     const guint8   node_priv[32],
+                     GError       **error)
+{
+  guint8 pub[32];
+
+  if (!key_public_from_private (pub, machine_priv) || !key_public_from_private (pub, node_priv))
+    {
+      g_set_error_literal (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT,
+                           "A key is all zero");
+      return FALSE;
+    }
+  if (self->keys == NULL)
+    self->keys = hyphae_profile_keys_new ();
+  memcpy (self->keys->machine, machine_priv, 32);
+  memcpy (self->keys->node, node_priv, 32);
+  key_clamp (self->keys->machine);
+  key_clamp (self->keys->node);
+  self->keys->has_machine = self->keys->has_node = TRUE;
+  /* Held in locked memory only, never written. */
+  self->keys->persist = FALSE;
+  recompute_state (self);
+  return TRUE;
+}
+
+HyphaeIpnState
+hyphae_ipn_get_state (HyphaeIpn *self)
+{
+  return self->state;
+}
+
+const HyphaeIpnPrefs *
+hyphae_ipn_get_prefs (HyphaeIpn *self)
+{
+  return &self->prefs;
+}
+
+const char *
+hyphae_ipn_get_auth_url (HyphaeIpn *self)
+{
+  return self->auth_url;
+}
+
+const char * const *
+hyphae_ipn_get_health (HyphaeIpn *self)
+{
+  return (const char * const *) self->health;
+}
+
+const char *
+hyphae_ipn_get_profile (HyphaeIpn *self)
+{
+  return PROFILE;
+}
+
+HyphaeNetmap *
+hyphae_ipn_get_netmap (HyphaeIpn *self)
+{
+  return self->netmap;
+}
+
+gboolean
+hyphae_ipn_get_peer_stats (HyphaeIpn          *self,
+                           const guint8        node_key[32],
+                           HyphaeIpnPeerStats *out)
+{
+  struct wg_runner_peer_stats st;
+  char ip[INET6_ADDRSTRLEN];
+
+  memset (out, 0, sizeof *out);
+  if (self->runner == NULL || wg_runner_get_peer_stats (self->runner, node_key, &st) < 0)
+    return FALSE;
+  out->rx_bytes = st.rx_bytes;
+  out->tx_bytes = st.tx_bytes;
+  out->last_handshake_unix = st.last_handshake_sec;
+  if (st.has_endpoint && st.endpoint.sa.sa_family == AF_INET)
+    {
+      inet_ntop (AF_INET, &st.endpoint.in4.sin_addr, ip, sizeof ip);
+      g_snprintf (out->endpoint, sizeof out->endpoint, "%s:%u", ip, ntohs (st.endpoint.in4.sin_port));
+    }
+  else if (st.has_endpoint && st.endpoint.sa.sa_family == AF_INET6)
+    {
+      inet_ntop (AF_INET6, &st.endpoint.in6.sin6_addr, ip, sizeof ip);
+      g_snprintf (out->endpoint, sizeof out->endpoint, "[%s]:%u", ip, ntohs (st.endpoint.in6.sin6_port));
+    }
+  return TRUE;
+}

@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HyphaeIpn end to end against the independent Go control server
+ * (tests/ts2021/control.go in its tailnet mode): Up with an auth key →
+ * Running with the 100.64.0.N address on the TUN and the policy rules in
+ * place; a second node (a plain HyphaeControlClient) registers and shows up
+ * as a WireGuard peer (checked with the real `wg show`), and sees our
+ * endpoint; Down → Stopped with the TUN, addresses, routes and rules gone;
+ * Up again; a new HyphaeIpn on the same state dir comes back by itself with
+ * the same keys; Logout → NeedsLogin with the node key deleted and the
+ * machine key kept.
+ *
+ * Runs in a network and mount namespace of its own (unshared at the start of
+ * main, before any thread): the Go server listens on that namespace's
+ * loopback, a veth gives the node a LAN address to report, and a private
+ * tmpfs on /run/wireguard lets `wg show` find our UAPI socket.
+ * Needs root; skipped otherwise, unless $CI is set.
+ */
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/keys.h"
+#include "hyphae-control-client.h"
+#include "hyphae-ipn.h"
+#include "profile-keys.h"
+#include "ts2021-fixture.h"
+
+#define TUN "hyi0"
+#define GUARD_S 30
+
+static gboolean in_namespaces;
+
+static char *
+run_status (const char *cmdline, gboolean *ok)
+{
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+  int status = 0;
+
+  g_assert_true (g_spawn_command_line_sync (cmdline, &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  *ok = g_spawn_check_wait_status (status, NULL);
+  return out;
+}
+
+static char *
+run (const char *cmdline)
+{
+  gboolean ok;
+  char *out = run_status (cmdline, &ok);
+
+  if (!ok)
+    g_error ("%s failed", cmdline);
+  return out;
+}
+
+static gboolean
+enter_namespaces (void)
+{
+  if (geteuid () != 0 || unshare (CLONE_NEWNET | CLONE_NEWNS) != 0)
+    return FALSE;
+  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    return FALSE;
+  g_mkdir_with_parents ("/run/wireguard", 0755);
+  if (mount ("tmpfs", "/run/wireguard", "tmpfs", 0, "mode=0755") != 0)
+    return FALSE;
+  g_free (run ("ip link set lo up"));
+  g_free (run ("ip link add hyi-lan type veth peer name hyi-lan1"));
+  g_free (run ("ip link set hyi-lan up"));
+  g_free (run ("ip link set hyi-lan1 up"));
+  g_free (run ("ip addr add 192.168.88.1/24 dev hyi-lan"));
+  return TRUE;
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+typedef struct {
+  HyphaeIpn      *ipn;
+  HyphaeIpnState  state;
+} StateWait;
+
+static gboolean
+state_is (gpointer data)
+{
+  StateWait *w = data;
+
+  return hyphae_ipn_get_state (w->ipn) == w->state;
+}
+
+static void
+wait_state (HyphaeIpn *ipn, HyphaeIpnState state)
+{
+  StateWait w = { ipn, state };
+  g_autofree char *what = g_strdup_printf ("state %s", hyphae_ipn_state_to_string (state));
+
+  ts2021_fixture_wait_until (state_is, &w, GUARD_S, what);
+}
+
+static gboolean
+ipn_has_one_peer (gpointer data)
+{
+  HyphaeNetmap *nm = hyphae_ipn_get_netmap (data);
+
+  return nm != NULL && hyphae_netmap_get_n_peers (nm) == 1;
+}
+
+typedef struct {
+  HyphaeControlClient *client;
+  const char          *prefix;
+} EndpointWait;
+
+static gboolean
+client_sees_endpoint (gpointer data)
+{
+  EndpointWait *w = data;
+  HyphaeNetmap *nm = hyphae_control_client_get_netmap (w->client);
+
+  if (nm == NULL || hyphae_netmap_get_n_peers (nm) != 1)
+    return FALSE;
+  for (char **e = hyphae_netmap_get_peer (nm, 0)->endpoints; e && *e; e++)
+    if (g_str_has_prefix (*e, w->prefix))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+client_authorized (gpointer data)
+{
+  HyphaeControlState s = hyphae_control_client_get_state (data);
+
+  return s == HYPHAE_CONTROL_STATE_SYNCED;
+}
+
+static void
+up (Ts2021Fixture *f, HyphaeIpn *ipn, const char *auth_key)
+{
+  HyphaeIpnUpOptions opts = {
+    .control_url = f->url, .auth_key = auth_key, .hostname = "ipn-test", .unattended = TRUE,
+  };
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GError) error = NULL;
+
+  hyphae_ipn_up_async (ipn, &opts, NULL, ts2021_fixture_store_result_cb, f);
+  res = ts2021_fixture_wait_result (f, "Up");
+  g_assert_true (hyphae_ipn_up_finish (ipn, res, &error));
+  g_assert_no_error (error);
+  wait_state (ipn, HYPHAE_IPN_STATE_RUNNING);
+}
+
+static const char *
+self_v4 (HyphaeIpn *ipn)
+{
+  const HyphaeNode *self = hyphae_netmap_get_self (hyphae_ipn_get_netmap (ipn));
+
+  g_assert_nonnull (self);
+  for (char **a = self->addresses; a && *a; a++)
+    if (g_str_has_prefix (*a, "100.64.0."))
+      return *a;
+  g_assert_not_reached ();
+}
+
+static void
+assert_tun_up_with (const char *addr)
+{
+  g_autofree char *out = run ("ip -o addr show dev " TUN);
+  g_autofree char *rules = run ("ip rule show");
+  g_autofree char *routes = run ("ip route show table 52");
+
+  g_assert_nonnull (strstr (out, addr));
+  g_assert_nonnull (strstr (rules, "5270:"));
+  g_assert_nonnull (strstr (routes, "100.64.0.0/10 dev " TUN));
+}
+
+static void
+assert_tun_gone (void)
+{
+  gboolean ok;
+  g_autofree char *out = run_status ("ip link show " TUN, &ok);
+  g_autofree char *rules = run ("ip rule show");
+  g_autofree char *routes = run ("ip route show table 52");
+
+  g_assert_false (ok);
+  g_assert_null (strstr (rules, "5270:"));
+  g_assert_cmpstr (routes, ==, "");
+}
+
+static char *
+file_text (const char *dir, const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return text;
+}
+
+static void
+rm_rf (const char *path)
+{
+  g_autofree char *cmd = g_strdup_printf ("rm -rf %s", path);
+
+  g_free (run (cmd));
+}
+
+static void
+count_cb (HyphaeIpn *ipn, gpointer user_data)
+{
+  (*(int *) user_data)++;
+}
+
+static void
+test_lifecycle (Ts2021Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = TUN };
+  g_autoptr(HyphaeIpn) ipn = NULL;
+  g_autoptr(HyphaeControlClient) peer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *addr = NULL, *prefs = NULL, *keys_before = NULL, *keys_after = NULL;
+  HyphaeControlConfig pc = { .hostname = "peer2", .os = "linux" };
+  guint8 peer_pub[32];
+  char peer_b64[KEY_BASE64_LEN + 1];
+  HyphaeIpnPeerStats st;
+  int peers_changed = 0;
+
+  if (!in_namespaces)
+    {
+      if (getenv ("CI"))
+        g_test_fail_printf ("needs root and unshare(CLONE_NEWNET|CLONE_NEWNS) (CI is set)");
+      else
+        g_test_skip ("needs root and unshare(CLONE_NEWNET|CLONE_NEWNS)");
+      return;
+    }
+  if (!ts2021_fixture_server_start (f, NULL))
+    return;
+
+  /* Nothing yet. */
+  ipn = hyphae_ipn_new (&opts, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NO_STATE);
+  g_assert_null (hyphae_ipn_get_netmap (ipn));
+  g_assert_cmpstr (hyphae_ipn_get_profile (ipn), ==, "default");
+  g_signal_connect (ipn, "peers-changed", G_CALLBACK (count_cb), &peers_changed);
+
+  /* A wrong auth key is refused. */
+  {
+    HyphaeIpnUpOptions bad = { .control_url = f->url, .auth_key = "tskey-wrong", .unattended = TRUE };
+    g_autoptr(GAsyncResult) res = NULL;
+
+    hyphae_ipn_up_async (ipn, &bad, NULL, ts2021_fixture_store_result_cb, f);
+    res = ts2021_fixture_wait_result (f, "Up with a bad key");
+    g_assert_false (hyphae_ipn_up_finish (ipn, res, &error));
+    g_assert_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_BAD_AUTH_KEY);
+    g_clear_error (&error);
+    g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NEEDS_LOGIN);
+  }
+
+  /* Up with the auth key → Running, address on the TUN, rules and routes. */
+  up (f, ipn, "tskey-test");
+  addr = g_strdup (self_v4 (ipn));
+  assert_tun_up_with (addr);
+  g_assert_cmpint (peers_changed, >, 0);
+  prefs = file_text (dir, "prefs.json");
+  g_assert_nonnull (strstr (prefs, "\"WantRunning\" : true"));
+  g_assert_nonnull (strstr (prefs, f->url));
+  keys_before = file_text (dir, "profiles/default/keys");
+
+  /* A second node registers; it becomes our WireGuard peer. */
+  key_generate_private (pc.machine_priv);
+  key_generate_private (pc.node_priv);
+  key_generate_private (pc.disco_pub);
+  pc.control_url = f->url;
+  key_public_from_private (peer_pub, pc.node_priv);
+  key_to_base64 (peer_b64, peer_pub);
+  peer = hyphae_control_client_new (&pc);
+  {
+    const char *eps[] = { "192.0.2.9:41641", NULL };
+    g_autoptr(GAsyncResult) res = NULL;
+
+    hyphae_control_client_set_endpoints (peer, eps);
+    hyphae_control_client_start_async (peer, "tskey-test", NULL, ts2021_fixture_store_result_cb, f);
+    res = ts2021_fixture_wait_result (f, "second node");
+    g_assert_true (hyphae_control_client_start_finish (peer, res, &error));
+    g_assert_no_error (error);
+  }
+  ts2021_fixture_wait_until (client_authorized, peer, GUARD_S, "second node synced");
+  ts2021_fixture_wait_until (ipn_has_one_peer, ipn, GUARD_S, "the peer in our netmap");
+  {
+    g_autofree char *dump = run ("wg show " TUN " dump");
+    const HyphaeNode *p = hyphae_netmap_get_peer (hyphae_ipn_get_netmap (ipn), 0);
+    g_autofree char *want = g_strdup_printf ("%s\t(none)\t192.0.2.9:41641\t%s", peer_b64, p->addresses[0]);
+
+    g_test_message ("%s", dump);
+    g_assert_nonnull (strstr (dump, want));
+  }
+  g_assert_true (hyphae_ipn_get_peer_stats (ipn, peer_pub, &st));
+  g_assert_cmpstr (st.endpoint, ==, "192.0.2.9:41641");
+  g_assert_cmpint (st.last_handshake_unix, ==, 0);
+  /* Our endpoint (the LAN address with our port) reached the other node. */
+  {
+    EndpointWait w = { peer, "192.168.88.1:41641" };
+
+    ts2021_fixture_wait_until (client_sees_endpoint, &w, GUARD_S, "our endpoint at the peer");
+    /* A new address is reported again (rtnetlink address watch). */
+    g_free (run ("ip addr add 192.168.89.1/24 dev hyi-lan"));
+    w.prefix = "192.168.89.1:41641";
+    ts2021_fixture_wait_until (client_sees_endpoint, &w, GUARD_S, "our new endpoint at the peer");
+  }
+
+  /* Exit nodes: an unknown one is refused, and the peer offers none. */
+  g_assert_false (hyphae_ipn_set_exit_node (ipn, "no-such-node", &error));
+  g_assert_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (hyphae_ipn_set_exit_node (ipn, "", &error));
+  g_assert_no_error (error);
+
+  /* Down → Stopped: the TUN, its addresses, table 52 and the rules are gone. */
+  g_assert_true (hyphae_ipn_down (ipn, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_STOPPED);
+  assert_tun_gone ();
+  g_assert_false (hyphae_ipn_get_peer_stats (ipn, peer_pub, &st));
+  g_clear_pointer (&prefs, g_free);
+  prefs = file_text (dir, "prefs.json");
+  g_assert_nonnull (strstr (prefs, "\"WantRunning\" : false"));
+
+  /* Up again, without an auth key: the registration is kept. */
+  up (f, ipn, NULL);
+  g_assert_cmpstr (self_v4 (ipn), ==, addr);
+  assert_tun_up_with (addr);
+
+  /* The daemon restarts: the new instance comes back by itself, same node. */
+  g_clear_object (&ipn);
+  assert_tun_gone ();
+  ipn = hyphae_ipn_new (&opts, &error);
+  g_assert_no_error (error);
+  wait_state (ipn, HYPHAE_IPN_STATE_RUNNING);
+  g_assert_cmpstr (self_v4 (ipn), ==, addr);
+  assert_tun_up_with (addr);
+  g_assert_true (hyphae_ipn_get_prefs (ipn)->want_running);
+  g_assert_cmpstr (hyphae_ipn_get_prefs (ipn)->control_url, ==, f->url);
+
+  /* Logout → NeedsLogin; the node key is deleted, the machine key stays. */
+  {
+    g_autoptr(GAsyncResult) res = NULL;
+    g_autoptr(HyphaeProfileKeys) k = hyphae_profile_keys_new ();
+
+    hyphae_ipn_logout_async (ipn, NULL, ts2021_fixture_store_result_cb, f);
+    res = ts2021_fixture_wait_result (f, "Logout");
+    g_assert_true (hyphae_ipn_logout_finish (ipn, res, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NEEDS_LOGIN);
+    assert_tun_gone ();
+    g_assert_true (hyphae_profile_keys_load (k, dir, "default", &error));
+    g_assert_no_error (error);
+    g_assert_true (k->has_machine);
+    g_assert_false (k->has_node);
+    keys_after = file_text (dir, "profiles/default/keys");
+    g_assert_true (strncmp (keys_before, keys_after, strlen ("machine=privkey:") + 64) == 0);
+  }
+
+  hyphae_control_client_stop (peer);
+  g_clear_object (&ipn);
+  /* Objects released from idle callbacks. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  rm_rf (dir);
+}
+
+static gboolean
+check_env (void)
+{
+  if (in_namespaces)
+    return TRUE;
+  if (getenv ("CI"))
+    g_test_fail_printf ("needs root and unshare(CLONE_NEWNET|CLONE_NEWNS) (CI is set)");
+  else
+    g_test_skip ("needs root and unshare(CLONE_NEWNET|CLONE_NEWNS)");
+  return FALSE;
+}
+
+/* Keys from the desktop app: used, never written, forgotten on logout. */
+static void
+test_app_keys (Ts2021Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
+  g_autofree char *keys_path = g_build_filename (dir, "profiles", "default", "keys", NULL);
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = TUN };
+  g_autoptr(HyphaeIpn) ipn = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 machine[32], node[32], zero[32] = { 0 };
+
+  if (!check_env () || !ts2021_fixture_server_start (f, NULL))
+    return;
+  ipn = hyphae_ipn_new (&opts, &error);
+  g_assert_no_error (error);
+  g_assert_false (hyphae_ipn_set_keys (ipn, zero, zero, &error));
+  g_assert_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  key_generate_private (machine);
+  key_generate_private (node);
+  g_assert_true (hyphae_ipn_set_keys (ipn, machine, node, &error));
+  g_assert_no_error (error);
+  up (f, ipn, "tskey-test");
+  assert_tun_up_with ("100.64.0.");
+  {
+    const HyphaeNode *self = hyphae_netmap_get_self (hyphae_ipn_get_netmap (ipn));
+    guint8 pub[32];
+
+    key_public_from_private (pub, node);
+    g_assert_cmpmem (self->key, 32, pub, 32);
+  }
+  g_assert_false (g_file_test (keys_path, G_FILE_TEST_EXISTS));
+
+  {
+    g_autoptr(GAsyncResult) res = NULL;
+
+    hyphae_ipn_logout_async (ipn, NULL, ts2021_fixture_store_result_cb, f);
+    res = ts2021_fixture_wait_result (f, "Logout");
+    g_assert_true (hyphae_ipn_logout_finish (ipn, res, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NEEDS_LOGIN);
+  g_assert_false (g_file_test (keys_path, G_FILE_TEST_EXISTS));
+  assert_tun_gone ();
+  g_clear_object (&ipn);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  rm_rf (dir);
+}
+
+typedef struct {
+  HyphaeIpn  *ipn;
+  const char *hostname;
+} ExitWait;
+
+static const HyphaeNode *
+find_exit (HyphaeIpn *ipn, const char *hostname)
+{
+  HyphaeNetmap *nm = hyphae_ipn_get_netmap (ipn);
+
+  for (guint i = 0; nm != NULL && i < hyphae_netmap_get_n_peers (nm); i++)
+    {
+      const HyphaeNode *p = hyphae_netmap_get_peer (nm, i);
+
+      if (g_strcmp0 (p->hostname, hostname) == 0 && p->exit_node_option)
+        return p;
+    }
+  return NULL;
+}
+
+static gboolean
+exit_offered (gpointer data)
+{
+  ExitWait *w = data;
+
+  return find_exit (w->ipn, w->hostname) != NULL;
+}
+
+static char *
+route_dev (const char *args)
+{
+  g_autofree char *cmd = g_strdup_printf ("ip -o route get %s", args);
+  gboolean ok;
+  g_autofree char *out = run_status (cmd, &ok);
+  const char *dev;
+
+  if (!ok)
+    return g_strdup ("unreachable");
+  dev = strstr (out, " dev ");
+  g_assert_nonnull (dev);
+  return g_strndup (dev + 5, strcspn (dev + 5, " \n"));
+}
+
+static void
+assert_route_dev (const char *args, const char *want)
+{
+  g_autofree char *dev = route_dev (args);
+
+  g_assert_cmpstr (dev, ==, want);
+}
+
+/* An exit node offered by another node (Tailscale's Go-side map client,
+ * routes approved by the server): selecting it routes /0 into the TUN and
+ * gives that peer 0.0.0.0/0 and ::/0; RouteAll takes its subnet route. */
+static void
+test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
+{
+  const char *bin = g_getenv ("HYPHAE_TS2021_CONTROL");
+  g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = TUN };
+  g_autoptr(HyphaeIpn) ipn = NULL;
+  g_autoptr(GSubprocess) exit_node = NULL;
+  g_autoptr(GError) error = NULL;
+  ExitWait w;
+  HyphaeIpnPrefs p = { 0 };
+  const HyphaeNode *node;
+  g_autofree char *stable_id = NULL;
+
+  if (!check_env ())
+    return;
+  if (bin == NULL)
+    {
+      if (getenv ("CI"))
+        g_test_fail_printf ("HYPHAE_TS2021_CONTROL is not set (CI is set)");
+      else
+        g_test_skip ("HYPHAE_TS2021_CONTROL is not set (run through meson test)");
+      return;
+    }
+  if (!ts2021_fixture_server_start (f, "-approve-routes", NULL))
+    return;
+  ipn = hyphae_ipn_new (&opts, &error);
+  g_assert_no_error (error);
+  up (f, ipn, "tskey-test");
+
+  exit_node = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, bin,
+                                "-role", "mapclient", "-url", f->url, "-auth-key", "tskey-test",
+                                "-hostname", "exit1", "-endpoints", "192.0.2.7:41641",
+                                "-routes", "0.0.0.0/0,::/0,10.9.0.0/16", "-timeout", "120s", NULL);
+  g_assert_no_error (error);
+  w = (ExitWait) { ipn, "exit1" };
+  ts2021_fixture_wait_until (exit_offered, &w, GUARD_S, "the exit node in our netmap");
+  node = find_exit (ipn, "exit1");
+  stable_id = g_strdup (node->stable_id);
+
+  /* No exit node yet: /0 stays on the LAN side; no subnet route. */
+  assert_route_dev ("8.8.8.8", "unreachable");
+  assert_route_dev ("10.9.1.1", "unreachable");
+
+  g_assert_true (hyphae_ipn_set_exit_node (ipn, stable_id, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (hyphae_ipn_get_prefs (ipn)->exit_node_id, ==, stable_id);
+  assert_route_dev ("8.8.8.8", TUN);
+  assert_route_dev ("2001:4860::1", TUN);
+  assert_route_dev ("192.168.88.7", TUN);         /* no LAN access: into the tunnel */
+  assert_route_dev ("8.8.8.8 mark 0x80000", "unreachable");   /* our UDP bypasses */
+  {
+    g_autofree char *ips = run ("wg show " TUN " allowed-ips");
+
+    g_test_message ("%s", ips);
+    g_assert_nonnull (strstr (ips, "0.0.0.0/0"));
+    g_assert_nonnull (strstr (ips, "::/0"));
+    g_assert_null (strstr (ips, "10.9.0.0/16"));
+  }
+
+  /* LAN access and RouteAll. */
+  p.exit_node_allow_lan_access = TRUE;
+  p.route_all = TRUE;
+  g_assert_true (hyphae_ipn_set_prefs (ipn, &p, HYPHAE_IPN_PREF_EXIT_NODE_ALLOW_LAN_ACCESS |
+                                       HYPHAE_IPN_PREF_ROUTE_ALL, &error));
+  g_assert_no_error (error);
+  assert_route_dev ("192.168.88.7", "hyi-lan");
+  assert_route_dev ("10.9.1.1", TUN);
+  {
+    g_autofree char *ips = run ("wg show " TUN " allowed-ips");
+
+    g_assert_nonnull (strstr (ips, "10.9.0.0/16"));
+  }
+
+  /* Cleared: no /0 anywhere. */
+  g_assert_true (hyphae_ipn_set_exit_node (ipn, "", &error));
+  g_assert_no_error (error);
+  assert_route_dev ("8.8.8.8", "unreachable");
+  {
+    g_autofree char *ips = run ("wg show " TUN " allowed-ips");
+
+    g_assert_null (strstr (ips, "0.0.0.0/0"));
+  }
+
+  g_subprocess_force_exit (exit_node);
+  g_subprocess_wait (exit_node, NULL, NULL);
+  g_assert_true (hyphae_ipn_down (ipn, &error));
+  g_clear_object (&ipn);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  rm_rf (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  in_namespaces = enter_namespaces ();
+  g_test_init (&argc, &argv, NULL);
+  TS2021_FIXTURE_ADD ("/ipn/lifecycle", NULL, test_lifecycle);
+  TS2021_FIXTURE_ADD ("/ipn/app-keys", NULL, test_app_keys);
+  TS2021_FIXTURE_ADD ("/ipn/exit-node", NULL, test_exit_node);
+  ret = g_test_run ();
+  ts2021_fixture_cleanup ();
+  return ret;
+}
