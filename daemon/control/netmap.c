@@ -2008,12 +2008,18 @@ scan_hostinfo (JsonScan   *s,
   return r == 0;
 }
 
+/* What a node carries that only matters while parsing it. */
+typedef struct {
+  char  *derp;          /* legacy DERP "127.3.3.40:N" */
+  char **capabilities;  /* deprecated Capabilities */
+} NodeExtras;
+
 /* One tailcfg.Node member. */
 static gboolean
 scan_node_field (JsonScan    *s,
                  const char  *k,
                  HyphaeNode  *n,
-                 char       **derp)
+                 NodeExtras  *x)
 {
   switch (k[0])
     {
@@ -2028,12 +2034,14 @@ scan_node_field (JsonScan    *s,
         return scan_int (s, &n->cap);
       if (key_is (k, "CapMap"))
         return scan_raw_dup (s, JSON_SCAN_OBJECT, &n->cap_map_json);
+      if (key_is (k, "Capabilities"))
+        return scan_list (s, dup_item, &x->capabilities);
       break;
     case 'D':
       if (key_is (k, "DiscoKey"))
         return scan_key (s, KEY_PREFIX_DISCO, &n->has_disco_key, n->disco_key);
       if (key_is (k, "DERP"))
-        return scan_dup (s, derp);
+        return scan_dup (s, &x->derp);
       break;
     case 'E':
       if (key_is (k, "Endpoints"))
@@ -2109,25 +2117,54 @@ scan_node_field (JsonScan    *s,
   return json_scan_skip (s);
 }
 
+/* An old server's self Capabilities become CapMap keys with no value
+ * (map.go handleNonKeepAliveMapResponse), so later layers read only CapMap. */
+static void
+merge_capabilities (HyphaeNode *n,
+                    char      **caps)
+{
+  g_autoptr(JsonNode) root = json_from_string (n->cap_map_json != NULL ? n->cap_map_json : "{}",
+                                               NULL);
+  JsonObject *o;
+
+  if (caps == NULL || caps[0] == NULL || root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return;
+  o = json_node_get_object (root);
+  for (guint i = 0; caps[i] != NULL; i++)
+    if (!json_object_has_member (o, caps[i]))
+      json_object_set_null_member (o, caps[i]);
+  g_free (n->cap_map_json);
+  n->cap_map_json = json_to_string (root, FALSE);
+}
+
 static HyphaeNode *
-scan_node (JsonScan *s)
+scan_node (JsonScan *s,
+           gboolean  self)
 {
   g_autoptr(HyphaeNode) node = hyphae_node_new ();
-  g_autofree char *derp = NULL;
+  NodeExtras x = { NULL, NULL };
   const char *k;
   int r;
 
   if (!json_scan_object_begin (s))
     return NULL;
   while ((r = json_scan_object_next (s, &k, NULL)) > 0)
-    if (!scan_node_field (s, k, node, &derp))
+    if (!scan_node_field (s, k, node, &x))
+      break;
+  if (r != 0)
+    {
+      g_free (x.derp);
+      g_strfreev (x.capabilities);
       return NULL;
-  if (r < 0)
-    return NULL;
+    }
   if (node->has_disco_key && key_is_zero (node->disco_key))
     node->has_disco_key = FALSE;
   node->expired = node->expired_by_control;
-  hyphae_node_finish (node, derp);
+  if (self)
+    merge_capabilities (node, x.capabilities);
+  hyphae_node_finish (node, x.derp);
+  g_free (x.derp);
+  g_strfreev (x.capabilities);
   return g_steal_pointer (&node);
 }
 
@@ -2146,7 +2183,7 @@ scan_node_list (JsonScan   *s,
   *out = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_node_unref);
   while ((r = json_scan_array_next (s)) > 0)
     {
-      HyphaeNode *node = scan_node (s);
+      HyphaeNode *node = scan_node (s, FALSE);
 
       if (node == NULL)
         return FALSE;
@@ -2373,7 +2410,7 @@ scan_map_response (JsonScan        *s,
           if (take_null (s))
             continue;
           g_clear_pointer (&u->node, hyphae_node_unref);
-          u->node = scan_node (s);
+          u->node = scan_node (s, TRUE);
           ok = u->node != NULL;
         }
       else if (key_is (k, "Peers"))

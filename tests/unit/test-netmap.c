@@ -849,6 +849,24 @@ test_exit_node_option (void)
 }
 
 static void
+test_capabilities (void)
+{
+  /* An old server's Capabilities on the self node become CapMap keys;
+   * a peer's are not converted (map.go only does it for resp.Node). */
+  g_autoptr(HyphaeNetmap) nm = apply_ok (NULL,
+    "{\"Node\":{\"ID\":1,\"Key\":\"" KEY_A "\",\"Capabilities\":[\"cap-a\",\"cap-b\"],"
+    "\"CapMap\":{\"cap-b\":[{\"x\":1}]}},"
+    "\"PeersChanged\":[{\"ID\":2,\"Key\":\"" KEY_B "\",\"Capabilities\":[\"cap-c\"]}]}", NOW);
+  g_autoptr(JsonNode) cm = json_from_string (hyphae_netmap_get_self (nm)->cap_map_json, NULL);
+  JsonObject *o = json_node_get_object (cm);
+
+  g_assert_true (json_object_has_member (o, "cap-a"));
+  g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (o, "cap-a")));
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (json_object_get_member (o, "cap-b")));
+  g_assert_null (hyphae_netmap_lookup_id (nm, 2)->cap_map_json);
+}
+
+static void
 test_sharing (void)
 {
   g_autofree char *json = read_data ("tailscale-saas-map_response.json");
@@ -1147,6 +1165,7 @@ main (int argc, char **argv)
   g_test_add_func ("/netmap/big-ids", test_big_ids);
   g_test_add_func ("/netmap/expiry", test_expiry);
   g_test_add_func ("/netmap/exit-node-and-extras", test_exit_node_option);
+  g_test_add_func ("/netmap/capabilities", test_capabilities);
   g_test_add_func ("/netmap/sharing", test_sharing);
   g_test_add_func ("/netmap/many-peers", test_many_peers);
   g_test_add_func ("/netmap/json-scan/valid", test_scan_valid);
