@@ -1,16 +1,23 @@
 # SPDX-License-Identifier: MIT
 # A private system bus with activation and a real polkitd, one per hyphaed
 # (TESTING.md "A private system bus…", "Several daemons side by side").
-# Source it from bash; it starts nothing by itself.  Needs root: polkitd reads
-# actions only from /usr/share/polkit-1/actions, so our .policy goes there for
-# the test's lifetime (restored on dbl_cleanup).
+# Source it from bash; it starts nothing by itself.  Needs root.
 #
-#   dbl_install_policy DATA_DIR       put DATA_DIR/io.github.hyphae.policy in place
+# polkitd 122 reads actions only from /usr/share/polkit-1/actions. Rather than
+# installing our .policy there (shared by every test running at the same time,
+# and left behind by a killed test), each polkitd runs in its own mount
+# namespace where that directory is a bind mount of $DBL_DIR/actions: the
+# system's actions plus ours (SYSTEM.md §2 "Real polkitd in a test").
+#
+#   dbl_install_policy [DATA_DIR]     stage DATA_DIR/io.github.hyphae.policy (default
+#                                     DBL_DATA_DIR) in $DBL_DIR/actions
 #   dbl_bus_start NAME NS STATE [ARGS…]
 #                                     bus NAME inside netns NS ("" = this one) whose
-#                                     service file runs `$HYPHAED --state-dir STATE ARGS…`,
-#                                     plus polkitd on it; the bus policy is DATA_DIR's
-#                                     io.github.hyphae.Mesh1.conf (DBL_DATA_DIR)
+#                                     service file runs `$HYPHAED --state-dir STATE ARGS…`
+#                                     (plus --uapi-dir $DBL_DIR/NAME/uapi unless ARGS
+#                                     has one: the host's /var/run/wireguard stays
+#                                     untouched), and polkitd on it; the bus policy is
+#                                     DBL_DATA_DIR's io.github.hyphae.Mesh1.conf
 #   dbl_addr NAME                     its address, for DBUS_SYSTEM_BUS_ADDRESS
 #   dbl_run NAME CMD…                 CMD in NAME's netns with NAME's bus as system bus
 #   dbl_run_nobody NAME CMD…          the same as uid/gid 65534 without groups
@@ -20,7 +27,7 @@
 #   dbl_polkit_start NAME             start it again
 #   dbl_bus_stop NAME                 stop daemon, polkitd and bus
 #   dbl_bus_restart NAME              start NAME's bus again (same files; no polkitd)
-#   dbl_cleanup                       stop everything, restore the policy, remove DBL_DIR
+#   dbl_cleanup                       stop everything, remove DBL_DIR
 #
 # Each bus keeps its files in $DBL_DIR/NAME (mode 755: polkitd drops to user
 # polkitd and must reach the socket): bus.conf, services/, system.d/, bus.log
@@ -30,12 +37,11 @@
 
 DBL_BUS_NAME=io.github.hyphae.Mesh1
 DBL_POLKITD=${DBL_POLKITD:-/usr/lib/polkit-1/polkitd}
-DBL_ACTIONS_DIR=/usr/share/polkit-1/actions
+DBL_SYSTEM_ACTIONS=/usr/share/polkit-1/actions
 DBL_DATA_DIR=${DBL_DATA_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../data" && pwd)}
 DBL_DIR=${DBL_DIR:-$(mktemp -d /tmp/hyphae-dbus.XXXXXX)}
 chmod 755 "$DBL_DIR"
-DBL_POLICY_DST=          # set once we installed the policy
-DBL_POLICY_BACKUP=
+DBL_ACTIONS=$DBL_DIR/actions     # what our polkitds see as /usr/share/polkit-1/actions
 declare -A DBL_NS=() DBL_BUS_PID=() DBL_POLKIT_PID=()
 
 dbl_log() { printf '%s\n' "$*" >&2; }
@@ -52,17 +58,16 @@ dbl_kill() {
 }
 
 dbl_install_policy() {
-	local src=${1:-$DBL_DATA_DIR}/io.github.hyphae.policy dst=$DBL_ACTIONS_DIR/io.github.hyphae.policy
+	local src=${1:-$DBL_DATA_DIR}/io.github.hyphae.policy
 	[ -f "$src" ] || { dbl_log "no $src"; return 1; }
-	mkdir -p "$DBL_ACTIONS_DIR" || return 1
-	if [ -z "$DBL_POLICY_DST" ]; then
-		if [ -e "$dst" ]; then
-			DBL_POLICY_BACKUP=$DBL_DIR/policy.orig
-			cp -p "$dst" "$DBL_POLICY_BACKUP" || return 1
-		fi
-		DBL_POLICY_DST=$dst
-	fi
-	install -m 644 "$src" "$dst"
+	dbl_stage_actions && install -m 644 "$src" "$DBL_ACTIONS/io.github.hyphae.policy"
+}
+
+dbl_stage_actions() {
+	[ -d "$DBL_ACTIONS" ] && return 0
+	mkdir -p "$DBL_ACTIONS" && chmod 755 "$DBL_ACTIONS" || return 1
+	[ -d "$DBL_SYSTEM_ACTIONS" ] || { dbl_log "no $DBL_SYSTEM_ACTIONS (is polkitd installed?)"; return 1; }
+	cp -rp "$DBL_SYSTEM_ACTIONS"/. "$DBL_ACTIONS"/
 }
 
 dbl_addr() { printf 'unix:path=%s/%s/system_bus_socket' "$DBL_DIR" "$1"; }
@@ -143,6 +148,10 @@ dbl_bus_start() {
 	mkdir -p "$d/services" "$d/system.d" "$state" && chmod 755 "$d" && chmod 700 "$state" || return 1
 	cp "$DBL_DATA_DIR/io.github.hyphae.Mesh1.conf" "$d/system.d/" || return 1
 	dbl_write_conf "$d"
+	case " $* " in
+	*" --uapi-dir "*) ;;
+	*) mkdir -p "$d/uapi" && set -- "$@" --uapi-dir "$d/uapi" ;;
+	esac
 	dbl_service_file "$n" "$state" "$@"
 	# The activated hyphaed inherits the bus's environment and its stderr.
 	dbl_bus_restart "$n" && dbl_polkit_start "$n"
@@ -167,9 +176,13 @@ dbl_bus_restart() {
 
 dbl_polkit_start() {
 	local n=$1 d=$DBL_DIR/$1
+	dbl_stage_actions || return 1
 	dbl_prefix "$n"
+	# Its own mount namespace (unshare -m: private propagation) with our actions
+	# dir over the system's; ip, env, unshare and sh all exec, so $! is polkitd.
 	"${DBL_PREFIX[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$(dbl_addr "$n")" \
-		"$DBL_POLKITD" --no-debug >>"$d/polkitd.log" 2>&1 </dev/null &
+		unshare -m sh -c 'mount --bind "$1" "$2" && exec "$3" --no-debug' sh \
+		"$DBL_ACTIONS" "$DBL_SYSTEM_ACTIONS" "$DBL_POLKITD" >>"$d/polkitd.log" 2>&1 </dev/null &
 	DBL_POLKIT_PID[$n]=$!
 	dbl_run "$n" gdbus wait --system --timeout 20 org.freedesktop.PolicyKit1 || {
 		dbl_log "bus $n: polkitd did not appear"; cat "$d/polkitd.log" >&2; return 1; }
@@ -211,10 +224,5 @@ dbl_cleanup() {
 	local n
 	for n in "${!DBL_BUS_PID[@]}"; do dbl_bus_stop "$n"; done
 	for n in "${!DBL_POLKIT_PID[@]}"; do dbl_polkit_stop "$n"; done
-	if [ -n "$DBL_POLICY_DST" ]; then
-		if [ -n "$DBL_POLICY_BACKUP" ]; then mv -f "$DBL_POLICY_BACKUP" "$DBL_POLICY_DST"
-		else rm -f "$DBL_POLICY_DST"; fi
-		DBL_POLICY_DST=
-	fi
 	if [ -n "${DBL_KEEP_TMP:-}" ]; then dbl_log "kept $DBL_DIR"; else rm -rf "$DBL_DIR"; fi
 }

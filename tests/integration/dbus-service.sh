@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # The D-Bus service io.github.hyphae.Mesh1 and hyphaectl on a private system bus
 # with activation and a real polkitd (TESTING.md), inside a fresh network
-# namespace made here and removed on exit. Needs root (namespaces, polkitd, our
-# .policy in /usr/share/polkit-1/actions for the test's lifetime).
+# namespace made here and removed on exit. Needs root (namespaces, polkitd; our
+# .policy is seen by polkitd through a bind mount over
+# /usr/share/polkit-1/actions in polkitd's own mount namespace, dbus-lib.sh).
 #
 #   HYPHAED=build/daemon/service/hyphaed HYPHAECTL=build/src/cli/hyphaectl \
 #   HYPHAE_TS2021_CONTROL=build/tests/ts2021/ts2021-control tests/integration/dbus-service.sh
@@ -61,7 +62,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 [ "$(id -u)" = 0 ] || cannot_run "needs root (network namespace, polkitd, /usr/share/polkit-1/actions)"
-for c in ip dbus-daemon gdbus setpriv timeout "$PY" "$DBL_POLKITD"; do
+for c in ip dbus-daemon gdbus setpriv unshare mount timeout "$PY" "$DBL_POLKITD"; do
 	command -v "$c" >/dev/null 2>&1 || cannot_run "missing command: $c"
 done
 [ -n "${HYPHAED:-}" ] && [ -x "$HYPHAED" ] || cannot_run "HYPHAED is not an executable hyphaed"
@@ -113,7 +114,7 @@ expect_rc() {
 }
 OUT=$DBL_DIR/out
 
-dbl_install_policy || { fail "install the polkit policy"; exit 1; }
+dbl_install_policy || { fail "stage the polkit policy"; exit 1; }
 # Our own UAPI dir: the namespace's hyphae0 must not touch the host's /var/run/wireguard.
 dbl_bus_start s "$NS" "$STATE" --ifname hyphae0 --uapi-dir "$UAPI" || { fail "private bus + polkitd"; exit 1; }
 
@@ -170,6 +171,15 @@ gd_nobody call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/h
 	--method io.github.hyphae.Mesh1.SetPrefs "{'ShieldsUp': <true>}" >"$OUT" 2>&1
 check "uid 65534: raw SetPrefs gets io.github.hyphae.Mesh1.Error.NotAuthorized" \
 	grep -q "io.github.hyphae.Mesh1.Error.NotAuthorized" "$OUT"
+# polkit itself decided (allow_any=auth_admin: a challenge nobody answers), not an
+# error about an unknown action.
+check "… because polkit asked for authentication (action known)" \
+	grep -q "io.github.hyphae.Mesh1.set-prefs (authentication required" "$OUT"
+gd call --system --dest org.freedesktop.PolicyKit1 --object-path /org/freedesktop/PolicyKit1/Authority \
+	--method org.freedesktop.PolicyKit1.Authority.EnumerateActions "" >"$DBL_DIR/actions.list" 2>&1
+check "polkitd knows the 7 actions of data/io.github.hyphae.policy" test "$(grep -o \
+	"'io\.github\.hyphae\.Mesh1\.\(up\|down\|login\|logout\|set-prefs\|set-exit-node\|set-keys\)'" \
+	"$DBL_DIR/actions.list" | sort -u | wc -l)" = 7
 expect_rc "uid 65534 may still read: status --json" 0 ctl_nobody status --json
 check "the refused change did not happen" prop_has Prefs "'ShieldsUp': <false>"
 
