@@ -329,8 +329,11 @@ engine_start (HyphaeIpn *self)
   };
   int r;
 
-  if (self->runner != NULL)
+  if (self->runner != NULL && wg_runner_is_alive (self->runner))
     return TRUE;
+  /* The TUN vanished under us (deleted by hand): start over. */
+  if (self->runner != NULL)
+    engine_stop (self);
   r = wg_runner_start (&cfg, &self->runner);
   if (r < 0)
     {
@@ -452,6 +455,10 @@ recompute_state (HyphaeIpn *self)
         s = self->netmap_applied ? HYPHAE_IPN_STATE_RUNNING : HYPHAE_IPN_STATE_STARTING;
         break;
       }
+  /* Our own node key expired (until the client rotates it or the user logs in again). */
+  if ((s == HYPHAE_IPN_STATE_RUNNING || s == HYPHAE_IPN_STATE_STARTING) && self->netmap != NULL &&
+      hyphae_netmap_get_self (self->netmap) != NULL && hyphae_netmap_get_self (self->netmap)->expired)
+    s = HYPHAE_IPN_STATE_NEEDS_LOGIN;
   if (s != HYPHAE_IPN_STATE_NEEDS_LOGIN || self->control == NULL ||
       cs != HYPHAE_CONTROL_STATE_WAIT_AUTH_URL)
     set_auth_url (self, "");

@@ -583,6 +583,84 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
   rm_rf (dir);
 }
 
+typedef struct {
+  HyphaeIpn *ipn;
+  GVariant  *rotated;     /* the last "keys-rotated" a{sv} */
+} RotationWait;
+
+static void
+on_keys_rotated (HyphaeIpn *ipn, GVariant *keys, gpointer user_data)
+{
+  RotationWait *w = user_data;
+
+  g_clear_pointer (&w->rotated, g_variant_unref);
+  w->rotated = g_variant_ref (keys);
+}
+
+static gboolean
+rotated_and_running (gpointer data)
+{
+  RotationWait *w = data;
+
+  return w->rotated != NULL && hyphae_ipn_get_state (w->ipn) == HYPHAE_IPN_STATE_RUNNING;
+}
+
+/* The server expires our node key: the client rotates it; we persist it,
+ * tell the keyring owner, and the engine takes the new static key. */
+static void
+test_key_rotation (Ts2021Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = TUN };
+  g_autoptr(HyphaeIpn) ipn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(HyphaeProfileKeys) k = hyphae_profile_keys_new ();
+  RotationWait w = { 0 };
+  const char *text = NULL, *profile = NULL;
+  guint8 new_priv[32], new_pub[32], old_node[32];
+  char b64[KEY_BASE64_LEN + 1];
+  guint status = 0;
+
+  if (!check_env () || !ts2021_fixture_server_start (f, NULL))
+    return;
+  ipn = hyphae_ipn_new (&opts, &error);
+  g_assert_no_error (error);
+  w.ipn = ipn;
+  g_signal_connect (ipn, "keys-rotated", G_CALLBACK (on_keys_rotated), &w);
+  up (f, ipn, "tskey-test");
+  g_assert_true (hyphae_profile_keys_load (k, dir, "default", &error));
+  memcpy (old_node, k->node, 32);
+
+  body = ts2021_fixture_http (f, "POST", "/debug/expire?node=1", &status);
+  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_wait_until (rotated_and_running, &w, GUARD_S, "the node key rotation");
+
+  g_assert_true (g_variant_lookup (w.rotated, "node-key", "&s", &text));
+  g_assert_true (g_variant_lookup (w.rotated, "profile", "&s", &profile));
+  g_assert_cmpstr (profile, ==, "default");
+  g_assert_cmpint (key_from_text (new_priv, KEY_PREFIX_PRIVATE, text, strlen (text)), ==, 0);
+  g_assert_true (key_public_from_private (new_pub, new_priv));
+  g_assert_cmpmem (hyphae_netmap_get_self (hyphae_ipn_get_netmap (ipn))->key, 32, new_pub, 32);
+  /* Persisted (daemon-owned profile) … */
+  g_assert_true (hyphae_profile_keys_load (k, dir, "default", &error));
+  g_assert_cmpmem (k->node, 32, new_priv, 32);
+  g_assert_false (key_equal (k->node, old_node));
+  /* … and the engine's static key. */
+  {
+    g_autofree char *pub = run ("wg show " TUN " public-key");
+
+    key_to_base64 (b64, new_pub);
+    g_assert_nonnull (strstr (pub, b64));
+  }
+  g_clear_pointer (&w.rotated, g_variant_unref);
+  g_assert_true (hyphae_ipn_down (ipn, &error));
+  g_clear_object (&ipn);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -593,6 +671,7 @@ main (int argc, char **argv)
   TS2021_FIXTURE_ADD ("/ipn/lifecycle", NULL, test_lifecycle);
   TS2021_FIXTURE_ADD ("/ipn/app-keys", NULL, test_app_keys);
   TS2021_FIXTURE_ADD ("/ipn/exit-node", NULL, test_exit_node);
+  TS2021_FIXTURE_ADD ("/ipn/key-rotation", NULL, test_key_rotation);
   ret = g_test_run ();
   ts2021_fixture_cleanup ();
   return ret;
