@@ -202,6 +202,7 @@ typedef struct {
   double kept_mib;       /* heap the snapshot keeps (update freed) */
   double heap_end_mib;   /* heap after unref + malloc_trim, vs before */
   double rss_end_mib;    /* RSS after unref + malloc_trim, vs before */
+  double heap_second_mib; /* heap after a second cycle, vs after the first */
   double jg_ms;          /* json-glib: tree load time */
   double jg_peak_mib;    /* json-glib: VmHWM − RSS before */
   double jg_heap_mib;    /* json-glib: heap of the tree */
@@ -241,6 +242,16 @@ measure_memory (const char *json,
   malloc_trim (0);
   m->heap_end_mib = ((double) heap_in_use () - (double) heap0) / 1048576.0;
   m->rss_end_mib = (status_kib ("VmRSS") - rss0) / 1024.0;
+
+  /* A second cycle: what stayed after the first must be one-time state. */
+  {
+    size_t heap1 = heap_in_use ();
+    HyphaeNetmap *nm = apply_json (NULL, json, len);
+
+    hyphae_netmap_unref (nm);
+    malloc_trim (0);
+    m->heap_second_mib = ((double) heap_in_use () - (double) heap1) / 1048576.0;
+  }
 
   /* For comparison: json-glib's tree of the same text, alone. */
   heap0 = heap_in_use ();
@@ -368,6 +379,7 @@ main (int argc, char **argv)
   printf ("| heap kept by the snapshot                  | %7.1f MiB |          |\n", m.kept_mib);
   printf ("| heap after unref + malloc_trim, vs before  | %+7.2f MiB |  0       |\n", m.heap_end_mib);
   printf ("| RSS after unref + malloc_trim, vs before   | %+7.1f MiB |  ≈ 0     |\n", m.rss_end_mib);
+  printf ("| heap after a 2nd cycle, vs after the 1st   | %+7.2f MiB |  0       |\n", m.heap_second_mib);
   printf ("| json-glib tree alone: load time            | %7.1f ms  |          |\n", m.jg_ms);
   printf ("| json-glib tree alone: peak RSS added       | %7.1f MiB |          |\n", m.jg_peak_mib);
   printf ("| json-glib tree alone: heap                 | %7.1f MiB |          |\n", m.jg_heap_mib);
