@@ -907,6 +907,14 @@ hyphae_ipn_up_async (HyphaeIpn                *self,
       g_object_unref (old);
     }
   self->up_task = g_steal_pointer (&task);
+  /* Another server (or name) is another node: drop what the old one said. */
+  if (changed && self->netmap != NULL)
+    {
+      control_stop (self);
+      engine_stop (self);
+      g_clear_pointer (&self->netmap, hyphae_netmap_unref);
+      g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
+    }
   start_session (self, options ? options->auth_key : NULL);
 }
 

@@ -661,6 +661,47 @@ test_key_rotation (Ts2021Fixture *f, gconstpointer user_data)
   rm_rf (dir);
 }
 
+/* No auth key: Up completes with the AuthURL waiting (NeedsLogin); opening
+ * it (the server approves on GET) brings the node to Running. */
+static void
+test_interactive (Ts2021Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = TUN };
+  HyphaeIpnUpOptions up_opts = { .unattended = TRUE };
+  g_autoptr(HyphaeIpn) ipn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GBytes) body = NULL;
+  const char *url, *path;
+  guint status = 0;
+
+  if (!check_env () || !ts2021_fixture_server_start (f, "-interactive", NULL))
+    return;
+  ipn = hyphae_ipn_new (&opts, &error);
+  g_assert_no_error (error);
+  up_opts.control_url = f->url;
+  hyphae_ipn_up_async (ipn, &up_opts, NULL, ts2021_fixture_store_result_cb, f);
+  res = ts2021_fixture_wait_result (f, "Up (interactive)");
+  g_assert_true (hyphae_ipn_up_finish (ipn, res, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NEEDS_LOGIN);
+  url = hyphae_ipn_get_auth_url (ipn);
+  g_assert_true (g_str_has_prefix (url, f->url));
+  path = strstr (url, "/auth/");
+  g_assert_nonnull (path);
+  body = ts2021_fixture_http (f, "GET", path, &status);
+  g_assert_cmpuint (status, ==, 200);
+  wait_state (ipn, HYPHAE_IPN_STATE_RUNNING);
+  g_assert_cmpstr (hyphae_ipn_get_auth_url (ipn), ==, "");
+  assert_tun_up_with ("100.64.0.");
+  g_assert_true (hyphae_ipn_down (ipn, &error));
+  g_clear_object (&ipn);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -672,6 +713,7 @@ main (int argc, char **argv)
   TS2021_FIXTURE_ADD ("/ipn/app-keys", NULL, test_app_keys);
   TS2021_FIXTURE_ADD ("/ipn/exit-node", NULL, test_exit_node);
   TS2021_FIXTURE_ADD ("/ipn/key-rotation", NULL, test_key_rotation);
+  TS2021_FIXTURE_ADD ("/ipn/interactive", NULL, test_interactive);
   ret = g_test_run ();
   ts2021_fixture_cleanup ();
   return ret;
