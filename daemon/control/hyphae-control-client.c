@@ -450,6 +450,7 @@ register_cb (GObject      *source,
       hyphae_register_response_clear (&resp);
       return;
     }
+  g_clear_handle_id (&self->dial_timeout_id, g_source_remove);
   if (!ok)
     {
       if (g_error_matches (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_REFUSED))
@@ -540,6 +541,8 @@ send_register (HyphaeControlClient *self)
   if (self->secrets->auth_key[0])
     req.auth_key = self->secrets->auth_key;
   req.followup = self->auth_url;
+  if (req.followup)
+    g_clear_handle_id (&self->dial_timeout_id, g_source_remove);
   hyphae_register_async (self->h2, &req, self->attempt, register_cb, op_new (self));
 }
 
@@ -647,7 +650,6 @@ dial_cb (GObject      *source,
       attempt_failed (self, NULL, error);
       return;
     }
-  g_clear_handle_id (&self->dial_timeout_id, g_source_remove);
   self->h2 = hyphae_h2_client_new (conn, self->authority);
   if (self->logging_out)
     send_logout (self);
@@ -677,7 +679,9 @@ fetch_key_cb (GObject      *source,
                             self->attempt, dial_cb, g_steal_pointer (&op));
 }
 
-/* Connecting is bounded like the stream: a silent server must not hang us. */
+/* Connecting (/key, the dial, the first register answer; not a Followup,
+ * which waits for a human) is bounded like the stream: a silent server must
+ * not hang us. */
 static gboolean
 dial_timeout_cb (gpointer user_data)
 {

@@ -332,6 +332,25 @@ test_unreachable (Ts2021Fixture *f,
   client_clear (&c);
 }
 
+/* A server that accepts the connection and then says nothing: the connect
+ * timeout (the watchdog's, 1 s here) turns it into a retry. */
+static void
+test_silent_server (Ts2021Fixture *f,
+                    gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  Client c;
+
+  if (!start_server (f, "-hostile", "silence"))
+    return;
+  client_init (&c, f, "alpha", 1000);
+  g_assert_false (client_start (&c, AUTH_KEY, &error));
+  g_assert_error (error, HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_UNREACHABLE);
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_BACKOFF);
+  g_assert_false (health_empty (&c));
+  client_clear (&c);
+}
+
 static void
 test_interactive (Ts2021Fixture *f,
                   gconstpointer  user_data)
@@ -623,6 +642,7 @@ main (int   argc,
   TS2021_FIXTURE_ADD ("/control-client/auth-key", NULL, test_auth_key);
   TS2021_FIXTURE_ADD ("/control-client/bad-auth-key", NULL, test_bad_auth_key);
   TS2021_FIXTURE_ADD ("/control-client/unreachable", NULL, test_unreachable);
+  TS2021_FIXTURE_ADD ("/control-client/silent-server", NULL, test_silent_server);
   TS2021_FIXTURE_ADD ("/control-client/interactive", NULL, test_interactive);
   TS2021_FIXTURE_ADD ("/control-client/key-expiry", NULL, test_key_expiry);
   TS2021_FIXTURE_ADD ("/control-client/logout", NULL, test_logout);

@@ -2,10 +2,12 @@
 /*
  * The shared fixture of the tests that talk to the independent Go control
  * server (tests/ts2021/control.go + cbase.go: net/http, flynn/noise,
- * x/net/http2): test-ts2021-dial.c, test-h2.c and test-register.c.
+ * x/net/http2): test-ts2021-dial.c, test-h2.c, test-register.c,
+ * test-map-stream.c and test-control-client.c.
  *
- * The server is built at the first use in a temporary directory, offline, in
- * GOPATH mode against Debian's packages (golang-go,
+ * The server is the one meson built ($HYPHAE_TS2021_CONTROL, see
+ * tests/ts2021/meson.build) or, without it, is built at the first use in a
+ * temporary directory, offline, in GOPATH mode against Debian's packages (golang-go,
  * golang-github-flynn-noise-dev, golang-golang-x-crypto-dev,
  * golang-golang-x-net-dev). Without them the tests skip, unless $CI is set:
  * then they fail. Each test runs its own server on 127.0.0.1:0 and its own
