@@ -508,6 +508,8 @@ scan_node_field (JsonScan    *s,
     case 'S':
       if (key_is (k, "StableID"))
         return scan_dup (s, &n->stable_id);
+      if (key_is (k, "Sharer"))
+        return scan_i64 (s, &n->sharer_id);
       if (key_is (k, "SelfNodeV4MasqAddrForThisPeer"))
         return scan_addr (s, &n->self_v4_masq_addr);
       if (key_is (k, "SelfNodeV6MasqAddrForThisPeer"))

@@ -1086,6 +1086,8 @@ add_node (JsonBuilder      *b,
   add_string (b, "StableID", n->stable_id);
   add_string (b, "Name", n->name);
   add_int (b, "User", n->user_id);
+  if (n->sharer_id != 0)
+    add_int (b, "Sharer", n->sharer_id);
   add_key (b, "Key", KEY_PREFIX_NODE, n->key);
   if (n->key_expiry_unix != 0)
     add_time (b, "KeyExpiry", n->key_expiry_unix);

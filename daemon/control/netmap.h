@@ -74,6 +74,7 @@ typedef struct {
   char     *exit_node_dns_resolvers_json; /* ExitNodeDNSResolvers raw JSON array, NULL if absent */
   int       peerapi4_port;       /* Hostinfo.Services "peerapi4" port, 0 if none */
   int       peerapi6_port;       /* Hostinfo.Services "peerapi6" port, 0 if none */
+  gint64    sharer_id;           /* Node.Sharer: who shared this node in, 0 if not shared */
 } HyphaeNode;
 
 HyphaeNode *hyphae_node_ref   (HyphaeNode *node);

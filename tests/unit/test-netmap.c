@@ -819,7 +819,8 @@ test_exit_node_option (void)
     "{\"ID\":5,\"Key\":\"" KEY_A "\",\"AllowedIPs\":[\"0:0::0/0\",\"0.0.0.0/0\"],"
     " \"SelfNodeV4MasqAddrForThisPeer\":\"100.64.9.9\",\"SelfNodeV6MasqAddrForThisPeer\":\"fd7a::9\","
     " \"IsWireGuardOnly\":true,\"IsJailed\":true,\"Machine\":\"mkey:" "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\","
-    " \"ExitNodeDNSResolvers\":[{\"Addr\":\"1.1.1.1\"}],\"Tags\":[\"tag:x\"],\"PrimaryRoutes\":[\"10.1.0.0/16\"]}]}",
+    " \"ExitNodeDNSResolvers\":[{\"Addr\":\"1.1.1.1\"}],\"Tags\":[\"tag:x\"],\"PrimaryRoutes\":[\"10.1.0.0/16\"],"
+    " \"Sharer\":42}]}",
     NOW);
   const HyphaeNode *p5 = hyphae_netmap_lookup_id (nm, 5);
 
@@ -840,11 +841,14 @@ test_exit_node_option (void)
   assert_strv (p5->tags, "tag:x", NULL);
   assert_strv (p5->primary_routes, "10.1.0.0/16", NULL);
   g_assert_null (hyphae_netmap_lookup_id (nm, 2)->self_v4_masq_addr);
+  g_assert_cmpint (p5->sharer_id, ==, 42);
+  g_assert_cmpint (hyphae_netmap_lookup_id (nm, 2)->sharer_id, ==, 0);
 
   {
     g_autofree char *json = hyphae_netmap_to_json (nm);
     g_assert_nonnull (strstr (json, "\"SelfNodeV4MasqAddrForThisPeer\":\"100.64.9.9\""));
     g_assert_nonnull (strstr (json, "\"IsWireGuardOnly\":true"));
+    g_assert_nonnull (strstr (json, "\"Sharer\":42"));
   }
 }
 
