@@ -1070,7 +1070,7 @@ test_many_peers (void)
       g_autoptr(GTree) next_model = g_tree_new_full (cmp_i64, NULL, g_free, NULL);
       GTreeNode *t;
       HyphaeNetmap *next;
-      int op = g_rand_int_range (r, 0, 3);
+      int op = g_rand_int_range (r, 0, 13) / 4;   /* 0–2 deltas, 3 (rarely) a full Peers */
       int cap = round + 1;
 
       for (t = g_tree_node_first (model); t != NULL; t = g_tree_node_next (t))
@@ -1106,6 +1106,37 @@ test_many_peers (void)
               g_string_append_printf (msg, "%s%" G_GINT64_FORMAT, first ? "" : ",",
                                       *(gint64 *) g_tree_node_key (t));
               g_tree_remove (next_model, g_tree_node_key (t));
+              first = FALSE;
+            }
+          g_string_append (msg, "]");
+        }
+      else if (op == 3)
+        {
+          /* A full Peers list: the model's peers minus some, plus some new
+           * (chunks rebuilt from scratch; the deltas beside it are ignored). */
+          gboolean first = TRUE;
+
+          g_string_append (msg, "\"PeersRemoved\":[1234567],\"Peers\":[");
+          for (t = g_tree_node_first (model); t != NULL; t = g_tree_node_next (t))
+            {
+              gint64 id = *(gint64 *) g_tree_node_key (t);
+
+              if (g_rand_int_range (r, 0, 10) == 0)
+                {
+                  g_tree_remove (next_model, &id);
+                  continue;
+                }
+              g_string_append_printf (msg, "%s{\"ID\":%" G_GINT64_FORMAT ",\"Key\":\"" KEY_A "\","
+                                      "\"Cap\":%d}", first ? "" : ",", id, cap);
+              g_tree_insert (next_model, g_memdup2 (&id, sizeof id), GINT_TO_POINTER (cap));
+              first = FALSE;
+            }
+          for (int k = 0; k < 20; k++)
+            {
+              gint64 id = g_rand_int_range (r, 600, 700);
+              g_string_append_printf (msg, "%s{\"ID\":%" G_GINT64_FORMAT ",\"Key\":\"" KEY_A "\","
+                                      "\"Cap\":%d}", first ? "" : ",", id, cap);
+              g_tree_insert (next_model, g_memdup2 (&id, sizeof id), GINT_TO_POINTER (cap));
               first = FALSE;
             }
           g_string_append (msg, "]");
