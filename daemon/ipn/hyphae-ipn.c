@@ -691,11 +691,16 @@ start_session (HyphaeIpn *self, const char *auth_key)
 
 /* ---- GObject ------------------------------------------------------------- */
 
+static void fail_pending_up (HyphaeIpn *self, const char *why);
+
 static void
 hyphae_ipn_dispose (GObject *object)
 {
   HyphaeIpn *self = HYPHAE_IPN (object);
 
+  /* A pending Up's GTask holds us: end it, or the two keep each other alive
+   * (hyphaed disposes us at shutdown even with an Up in flight). */
+  fail_pending_up (self, "hyphaed is shutting down");
   control_stop (self);
   engine_stop (self);
   g_clear_pointer (&self->netmap, hyphae_netmap_unref);

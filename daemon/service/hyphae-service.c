@@ -592,7 +592,7 @@ authorize_and_run (HyphaeService         *self,
   call->self = g_object_ref (self);
   call->invocation = g_object_ref (invocation);
   call->op = op;
-  call->arg = arg ? g_variant_ref (arg) : NULL;
+  call->arg = arg ? g_variant_ref_sink (arg) : NULL;
   hyphae_polkit_check_async (g_dbus_method_invocation_get_connection (invocation),
                              g_dbus_method_invocation_get_sender (invocation),
                              op_actions[op], interactive, self->cancellable,

@@ -73,6 +73,10 @@ done
 ip netns add "$NS" || cannot_run "ip netns does not work"
 ip -n "$NS" link set lo up
 
+# GLib's slice allocator hides leaked GVariants and GObjects from LeakSanitizer;
+# plain malloc lets it see hyphaed's (and hyphaectl's) leaks.
+export G_SLICE=always-malloc G_DEBUG=gc-friendly
+
 STATE=$DBL_DIR/state
 UAPI=$DBL_DIR/uapi
 mkdir -p "$UAPI"
@@ -208,6 +212,8 @@ dbl_polkit_start s || fail "restart polkitd"
 
 # ------------------------------------------------------------ argument validation
 
+mesh_call SetExitNode "'nosuchnode'"
+check "SetExitNode with an unknown peer: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
 mesh_call SetPrefs "{'ShieldsUp': <'yes'>}"
 check "SetPrefs with a wrongly typed value: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
 mesh_call SetPrefs "{'NoSuchPref': <true>}"
