@@ -95,6 +95,7 @@ struct _HyphaeControlClient
   Secrets            *secrets;
   guint8              node_pub[32];
   guint8              disco_pub[32];
+  guint8              expiry_checked[32]; /* the node key we re-registered for as expired */
   char              **endpoints;
   char               *exit_node_id;
   guint               backoff_cap_ms;
@@ -349,9 +350,11 @@ map_netmap_cb (HyphaeMapStream *stream,
   if (self->stream != stream)
     return;   /* a handler stopped or restarted us */
 
-  if (me && me->expired)
+  if (me && me->expired && !key_equal (self->expiry_checked, self->node_pub))
     {
-      /* Register again: the server answers NodeKeyExpired and we rotate. */
+      /* Register again: the server answers NodeKeyExpired and we rotate.
+       * Once per key: a server that disagrees (clocks) must not make us loop. */
+      memcpy (self->expiry_checked, self->node_pub, 32);
       g_autoptr(GError) error = g_error_new_literal (HYPHAE_CONTROL_ERROR,
                                                      HYPHAE_CONTROL_ERROR_NEEDS_LOGIN,
                                                      "the node key has expired");

@@ -680,10 +680,15 @@ on_frame_recv_cb (nghttp2_session     *session,
           {
             HyphaeH2Stream *stream = l->data;
 
-            if (stream->stream_id > 0)
-              stream_fail (client, stream, HYPHAE_H2_ERROR_GOAWAY,
-                           "the control server is going away (code %u)",
-                           frame->goaway.error_code);
+            if (stream->stream_id <= 0)
+              continue;
+            /* Tell the server too, so that it need not wait for it. */
+            if (stream->stream_id <= last)
+              nghttp2_submit_rst_stream (session, NGHTTP2_FLAG_NONE, stream->stream_id,
+                                         NGHTTP2_CANCEL);
+            stream_fail (client, stream, HYPHAE_H2_ERROR_GOAWAY,
+                         "the control server is going away (code %u)",
+                         frame->goaway.error_code);
           }
       }
       break;

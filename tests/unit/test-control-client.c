@@ -429,6 +429,47 @@ test_key_expiry (Ts2021Fixture *f,
   client_clear (&c);
 }
 
+/* Interactive, then the key expires: the rotation needs a new approval. */
+static void
+test_key_expiry_interactive (Ts2021Fixture *f,
+                             gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autofree char *first_url = NULL;
+  guint8 new_pub[32];
+  guint status = 0;
+  Client c;
+
+  if (!start_server (f, "-interactive", NULL))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_true (client_start (&c, NULL, &error));
+  g_assert_nonnull (c.auth_url);
+  body = ts2021_fixture_http (f, "GET", strstr (c.auth_url, "/auth/"), &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&body, g_bytes_unref);
+  wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
+  first_url = g_steal_pointer (&c.auth_url);
+
+  body = ts2021_fixture_http (f, "POST", "/debug/expire?node=1", &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&body, g_bytes_unref);
+  wait_state (&c, HYPHAE_CONTROL_STATE_WAIT_AUTH_URL);
+  g_assert_nonnull (c.auth_url);
+  g_assert_cmpstr (c.auth_url, !=, first_url);
+  g_assert_cmpuint (c.n_rotated, ==, 0);   /* not before the server took the new key */
+
+  body = ts2021_fixture_http (f, "GET", strstr (c.auth_url, "/auth/"), &status);
+  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_wait_until (rotated, &c, GUARD_S, "the node key rotation");
+  g_assert_true (key_public_from_private (new_pub, g_bytes_get_data (c.rotated, NULL)));
+  g_assert_true (key_equal (self_node (&c)->key, new_pub));
+  g_assert_false (key_equal (new_pub, c.node_pub));
+  g_assert_cmpint (self_node (&c)->id, ==, 1);
+  client_clear (&c);
+}
+
 typedef struct
 {
   Client     *client;
@@ -645,6 +686,8 @@ main (int   argc,
   TS2021_FIXTURE_ADD ("/control-client/silent-server", NULL, test_silent_server);
   TS2021_FIXTURE_ADD ("/control-client/interactive", NULL, test_interactive);
   TS2021_FIXTURE_ADD ("/control-client/key-expiry", NULL, test_key_expiry);
+  TS2021_FIXTURE_ADD ("/control-client/key-expiry-interactive", NULL,
+                      test_key_expiry_interactive);
   TS2021_FIXTURE_ADD ("/control-client/logout", NULL, test_logout);
   TS2021_FIXTURE_ADD ("/control-client/server-restart", NULL, test_server_restart);
   TS2021_FIXTURE_ADD ("/control-client/lite-update", NULL, test_lite_update);
