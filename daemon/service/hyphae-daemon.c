@@ -11,8 +11,9 @@
 #include "hyphae-service.h"
 
 typedef struct {
-  GMainLoop     *loop;
-  HyphaeService *service;
+  GMainLoop       *loop;
+  HyphaeService   *service;
+  GDBusConnection *connection;
   gboolean       name_acquired;
   int            status;
 } Daemon;
@@ -38,6 +39,7 @@ on_bus_acquired (GDBusConnection *connection,
   /* A closed bus ends the main loop through name-lost, not with a raise(SIGTERM)
    * behind our back, so shutdown stays orderly. */
   g_dbus_connection_set_exit_on_close (connection, FALSE);
+  g_set_object (&d->connection, connection);
   /* Export before the name is ours, so queued activation calls find the object. */
   if (!hyphae_service_export (d->service, connection, &error))
     {
@@ -121,9 +123,13 @@ hyphae_daemon_main (const struct hyphae_daemon_options *options)
    * dispose runs now all the same, so the tunnel and its routes go. */
   g_object_run_dispose (G_OBJECT (d.service));
   g_object_run_dispose (G_OBJECT (ipn));
-  /* Let callbacks that dispose triggered run (they free their calls). */
+  /* Let callbacks that dispose triggered run: calls cut short get their
+   * error reply ("hyphaed is shutting down"), sent before we exit. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
+  if (d.connection != NULL && !g_dbus_connection_is_closed (d.connection))
+    g_dbus_connection_flush_sync (d.connection, NULL, NULL);
+  g_clear_object (&d.connection);
   g_clear_object (&d.service);
   g_clear_object (&ipn);
   g_main_loop_unref (d.loop);

@@ -62,12 +62,18 @@ return_error (GDBusMethodInvocation *invocation,
  * state a method produced as soon as the method returns. */
 static void
 call_return (HyphaeMesh1           *skeleton,
+             GCancellable          *shutdown,
              GDBusMethodInvocation *invocation,
              const GError          *error)
 {
   if (skeleton != NULL)   /* NULL once disposed (shutdown) */
     g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (skeleton));
-  if (error != NULL)
+  /* Our cancellable is cancelled only when hyphaed stops. */
+  if (error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      g_cancellable_is_cancelled (shutdown))
+    g_dbus_method_invocation_return_error_literal (invocation, HYPHAE_MESH_ERROR,
+                                                   HYPHAE_MESH_ERROR_FAILED, "hyphaed is shutting down");
+  else if (error != NULL)
     return_error (invocation, error);
   else
     g_dbus_method_invocation_return_value (invocation, NULL);
@@ -422,7 +428,7 @@ on_up_done (GObject      *source,
   g_autoptr(GError) error = NULL;
 
   hyphae_ipn_up_finish (HYPHAE_IPN (source), result, &error);
-  call_return (call->self->skeleton, call->invocation, error);
+  call_return (call->self->skeleton, call->self->cancellable, call->invocation, error);
 }
 
 static void
@@ -436,7 +442,7 @@ on_logout_done (GObject      *source,
   /* The app's keys are forgotten: so is their owner. */
   if (hyphae_ipn_logout_finish (HYPHAE_IPN (source), result, &error))
     g_clear_pointer (&call->self->keys_owner, g_free);
-  call_return (call->self->skeleton, call->invocation, error);
+  call_return (call->self->skeleton, call->self->cancellable, call->invocation, error);
 }
 
 static void
@@ -552,7 +558,7 @@ run_call (Call *call)
     }
   if (!ok && error == NULL)
     g_set_error_literal (&error, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_FAILED, "Failed");
-  call_return (call->self->skeleton, call->invocation, ok ? NULL : error);
+  call_return (call->self->skeleton, call->self->cancellable, call->invocation, ok ? NULL : error);
   call_free (call);
 }
 
@@ -739,7 +745,6 @@ hyphae_service_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->skeleton, self);
   g_clear_object (&self->skeleton);
   g_clear_object (&self->ipn);
-  g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (hyphae_service_parent_class)->dispose (object);
 }
@@ -751,6 +756,8 @@ hyphae_service_finalize (GObject *object)
 
   g_free (self->keys_owner);
   g_free (self->exit_node_id);
+  /* Kept past dispose: calls that end during shutdown look at it. */
+  g_clear_object (&self->cancellable);
 
   G_OBJECT_CLASS (hyphae_service_parent_class)->finalize (object);
 }

@@ -44,9 +44,10 @@ ctl_error_exit (const GError *error)
 {
   g_autofree char *remote = g_dbus_error_get_remote_error (error);
   g_autoptr(GError) stripped = g_error_copy (error);
-  const char *message = stripped->message;
+  const char *message;
 
   g_dbus_error_strip_remote_error (stripped);
+  message = stripped->message;
 
   if (error->domain == HYPHAE_MESH_ERROR)
     {

@@ -305,6 +305,32 @@ EOF2
 	expect_rc "status after logout (exit 1)" 1 ctl status
 	check "… says Logged out." grep -q "Logged out." "$OUT"
 	expect_rc "ip after logout: no addresses (exit 1)" 1 ctl ip
+
+	# The desktop app's part (DESIGN.md "Keys"): SetKeys + Up with Unattended
+	# false; the server expires the node key; the rotated key goes to the keys'
+	# owner as a unicast KeysRotated, and a plain listener does not see it.
+	timeout 120 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" \
+		gdbus monitor --system --dest io.github.hyphae.Mesh1 >"$DBL_DIR/monitor2" 2>&1 &
+	MON2=$!
+	for i in $(seq 100); do grep -q "Monitoring" "$DBL_DIR/monitor2" 2>/dev/null && break; sleep 0.1; done
+	timeout 120 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" \
+		"$PY" "$HERE/dbus-keys-owner.py" "$CONTROL_URL" tskey-right 60 >"$DBL_DIR/owner.out" 2>&1 &
+	OWNER=$!
+	for i in $(seq 600); do grep -q "^READY\|^FAIL\|Error" "$DBL_DIR/owner.out" && break; sleep 0.1; done
+	NODEID=$(sed -n 's/^READY //p' "$DBL_DIR/owner.out")
+	check "SetKeys + Up with the app's keys: Running" test -n "$NODEID"
+	[ -n "$NODEID" ] && ip netns exec "$NS" "$PY" -c 'import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeout=30)' \
+		"$CONTROL_URL/debug/expire?node=$NODEID" >"$OUT" 2>&1
+	wait "$OWNER"
+	OWNER_RC=$?
+	check "the node key expires: the keys' owner gets KeysRotated with a new key (exit $OWNER_RC)" \
+		grep -q "^ROTATED" "$DBL_DIR/owner.out"
+	[ "$OWNER_RC" = 0 ] || sed 's/^/    /' "$DBL_DIR/owner.out" >&2
+	check "… and a plain listener on the bus does not see it" not grep -q "KeysRotated" "$DBL_DIR/monitor2"
+	check "… while it saw the broadcast PeersChanged" grep -q "PeersChanged" "$DBL_DIR/monitor2"
+	dbl_kill "$MON2"
+	expect_rc "logout of the app's node" 0 ctl logout
 fi
 
 # SIGTERM while an Up waits for a server that went silent after the handshake:
@@ -322,7 +348,8 @@ check "SIGTERM during that Up: hyphaed exits within 10 s" dbl_daemon_stop s
 check "… and releases the name" not has_owner
 wait "$UP_PID"
 UP_RC=$?
-check "… and the waiting hyphaectl up is told (exit $EXIT_NO_DAEMON, got $UP_RC)" test "$UP_RC" = $EXIT_NO_DAEMON
+check "… and the waiting hyphaectl up is told (exit 1, got $UP_RC)" test "$UP_RC" = 1
+check "… that hyphaed is shutting down" grep -q "shutting down" "$DBL_DIR/silent.ctl"
 dbl_kill "$SILENT_PID"
 
 # SetKeys with well-formed keys (what the desktop app does): allowed for root,
