@@ -69,6 +69,7 @@ done
 [ -n "${HYPHAECTL:-}" ] && [ -x "$HYPHAECTL" ] || cannot_run "HYPHAECTL is not an executable hyphaectl"
 [ -n "${HYPHAE_TS2021_CONTROL:-}" ] && [ -x "$HYPHAE_TS2021_CONTROL" ] ||
 	cannot_run "HYPHAE_TS2021_CONTROL is not the built Go control server"
+"$PY" -c 'import gi; gi.require_version("Gio", "2.0")' 2>/dev/null || cannot_run "no python3-gi (Gio for Python)"
 [ -c /dev/net/tun ] || cannot_run "no /dev/net/tun"
 ip netns add "$NS" || cannot_run "ip netns does not work"
 ip -n "$NS" link set lo up
