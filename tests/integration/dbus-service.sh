@@ -238,7 +238,7 @@ expect_rc "up against a closed port: unreachable (exit $EXIT_UNREACHABLE)" $EXIT
 check "… with a message saying so" grep -q "cannot reach the control server" "$OUT"
 
 # The Go control server (tests/ts2021/control.go) inside the namespace.
-ip netns exec "$NS" "$HYPHAE_TS2021_CONTROL" -listen 127.0.0.1:0 -auth-key tskey-right -timeout 600s \
+ip netns exec "$NS" "$HYPHAE_TS2021_CONTROL" -listen 127.0.0.1:0 -auth-key tskey-right -approve-routes -timeout 600s \
 	>"$DBL_DIR/control.out" 2>"$DBL_DIR/control.err" </dev/null &
 CONTROL_PID=$!
 for i in $(seq 100); do grep -q '^LISTEN ' "$DBL_DIR/control.out" 2>/dev/null && break; sleep 0.1; done
@@ -292,6 +292,46 @@ EOF2
 	check "… prints the node's IPv4 only" test "$(cat "$OUT")" = "$V4"
 	expect_rc "netmap --json" 0 ctl netmap --json
 	check "… is JSON with Self" "$PY" -c 'import json,sys; assert json.load(open(sys.argv[1]))["Self"]' "$OUT"
+
+	# A peer that offers to be an exit node (the Go map client, advertising /0s
+	# that the server approves): status, ip PEER, set --exit-node.
+	ip netns exec "$NS" "$HYPHAE_TS2021_CONTROL" -role mapclient -url "$CONTROL_URL" -auth-key tskey-right \
+		-hostname exit-peer -endpoints 127.0.0.1:41999 -routes 0.0.0.0/0,::/0 -timeout 600s \
+		>"$DBL_DIR/peer.out" 2>&1 </dev/null &
+	PEER_PID=$!
+	peer_json() {   # peer_json EXPR: EXPR over the exit-peer entry of status --json
+		ctl status --json >"$DBL_DIR/st.json" 2>/dev/null &&
+		"$PY" - "$DBL_DIR/st.json" "$1" <<'EOF2'
+import json, sys
+st = json.load(open(sys.argv[1]))
+peers = [p for k, p in (st["Peer"] or {}).items() if p["HostName"] == "exit-peer" and k == p["PublicKey"]]
+assert len(peers) == 1
+p = peers[0]
+assert eval(sys.argv[2]), (sys.argv[2], p, st.get("ExitNodeStatus"))
+EOF2
+	}
+	for i in $(seq 300); do peer_json True 2>/dev/null && break; sleep 0.1; done
+	check "status --json lists the peer under its node key" \
+		peer_json 'p["PublicKey"].startswith("nodekey:") and p["Online"] and p["TailscaleIPs"] and p["ID"]'
+	check "… as offering to be an exit node, not selected" peer_json 'p["ExitNodeOption"] and not p["ExitNode"]'
+	PEER_V4=$("$PY" -c 'import json,sys; st=json.load(open(sys.argv[1]))
+print([ip for p in st["Peer"].values() if p["HostName"] == "exit-peer" for ip in p["TailscaleIPs"] if ":" not in ip][0])' \
+		"$DBL_DIR/st.json" 2>/dev/null)
+	expect_rc "status (text) with a peer" 0 ctl status
+	check "… the peer's line: IP, name, OS, offers exit node" \
+		grep -qE "^${PEER_V4//./\\.} +exit-peer +[^ ]+ +linux +idle; offers exit node" "$OUT"
+	expect_rc "ip -4 exit-peer" 0 ctl ip -4 exit-peer
+	check "… prints the peer's IPv4" test "$(cat "$OUT")" = "$PEER_V4"
+	expect_rc "set --exit-node exit-peer" 0 ctl set --exit-node exit-peer --exit-node-allow-lan-access
+	check "… selects it (ExitNode, ExitNodeStatus)" \
+		peer_json 'p["ExitNode"] and st["ExitNodeStatus"]["ID"] == p["ID"]'
+	check "… Prefs: ExitNodeID and ExitNodeAllowLANAccess" prop_has Prefs "'ExitNodeID': <'[^']\+'>, 'ExitNodeAllowLANAccess': <true>"
+	expect_rc "status (text) shows the exit node" 0 ctl status
+	check "… as such" grep -qE "^${PEER_V4//./\\.} +exit-peer .*exit node" "$OUT"
+	expect_rc "set --exit-node= clears it" 0 ctl set --exit-node= --exit-node-allow-lan-access=false
+	check "… ExitNodeID is empty again" prop_has Prefs "'ExitNodeID': <''>"
+	check "… and the peer is no longer the exit node" peer_json 'not p["ExitNode"] and "ExitNodeStatus" not in st'
+	dbl_kill "$PEER_PID"
 
 	check "SIGTERM while Running: hyphaed exits within 10 s" dbl_daemon_stop s
 	check "… the tunnel went with it" not ip -n "$NS" link show hyphae0 2>/dev/null
