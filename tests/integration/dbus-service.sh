@@ -347,6 +347,21 @@ print([ip for p in st["Peer"].values() if p["HostName"] == "exit-peer" for ip in
 	check "… says Logged out." grep -q "Logged out." "$OUT"
 	expect_rc "ip after logout: no addresses (exit 1)" 1 ctl ip
 
+	# A browser login that completes: hyphaectl up prints the URL and waits;
+	# opening it (the Go server approves on GET) brings the node to Running.
+	ctl up --login-server "$CONTROL_URL" --hostname browser-node --timeout 60 >"$DBL_DIR/login.out" 2>&1 &
+	LOGIN_PID=$!
+	for i in $(seq 300); do grep -q "^	http" "$DBL_DIR/login.out" && break; sleep 0.1; done
+	AUTH_URL=$(sed -n 's/^\t\(http.*\)$/\1/p' "$DBL_DIR/login.out" | head -n 1)
+	check "up without a key prints the login URL and waits" test -n "$AUTH_URL"
+	[ -n "$AUTH_URL" ] && ip netns exec "$NS" "$PY" -c 'import sys, urllib.request
+urllib.request.urlopen(sys.argv[1], timeout=30).read()' "$AUTH_URL" >"$OUT" 2>&1
+	wait "$LOGIN_PID"
+	LOGIN_RC=$?
+	check "… opening the URL completes it: up exits 0 (got $LOGIN_RC)" test "$LOGIN_RC" = 0
+	check "… State Running" prop_has State "'Running'"
+	expect_rc "logout of the browser-logged-in node" 0 ctl logout
+
 	# The desktop app's part (DESIGN.md "Keys"): SetKeys + Up with Unattended
 	# false; the server expires the node key; the rotated key goes to the keys'
 	# owner as a unicast KeysRotated, and a plain listener does not see it.
