@@ -54,6 +54,7 @@ struct _HyphaeIpn
 
   struct wg_runner   *runner;
   HyphaeNetcfg       *netcfg;
+  HyphaeEngineConfig *applied;        /* the last config given to the runner */
   gboolean            netmap_applied;
 
   int                 addr_watch_fd;  /* rtnetlink address events, -1 = none */
@@ -363,6 +364,7 @@ engine_stop (HyphaeIpn *self)
     g_warning ("Cannot remove the network configuration: %s", error->message);
   g_clear_pointer (&self->netcfg, hyphae_netcfg_free);
   g_clear_pointer (&self->runner, wg_runner_stop);
+  g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->netmap_applied = FALSE;
 }
 
@@ -390,9 +392,9 @@ engine_apply (HyphaeIpn *self)
       return;
     }
   set = hyphae_engine_config_to_uapi (cfg, &current);
-  uapi_device_state_clear (&current);
   if (set == NULL)
     {
+      uapi_device_state_clear (&current);
       set_engine_error (self, "Cannot configure WireGuard", g_strerror (ENOMEM));
       return;
     }
@@ -400,14 +402,32 @@ engine_apply (HyphaeIpn *self)
   uapi_set_free (set);
   if (r < 0)
     {
+      uapi_device_state_clear (&current);
       set_engine_error (self, "Cannot configure WireGuard", g_strerror (-r));
       return;
     }
+  uapi_device_state_clear (&current);
+  /* A peer that is new, or reachable at a new endpoint: handshake now. If it
+   * saw us vanish and come back (or we it), the old session is dead on one
+   * side, and waiting for traffic would leave the other side sending into
+   * the void until WireGuard's 15 s no-reply timer. Direct UDP only for now,
+   * so this costs one initiation per such peer. */
+  for (guint i = 0; i < cfg->peers->len; i++)
+    {
+      const HyphaeEnginePeer *p = cfg->peers->pdata[i];
+      const HyphaeEnginePeer *before = self->applied
+        ? hyphae_engine_config_lookup_peer (self->applied, p->public_key) : NULL;
+
+      if (p->endpoint != NULL && (before == NULL || g_strcmp0 (before->endpoint, p->endpoint) != 0))
+        (void) wg_runner_initiate_handshake (self->runner, p->public_key);
+    }
+  g_clear_pointer (&self->applied, hyphae_engine_config_free);
+  self->applied = g_steal_pointer (&cfg);
 
   nc = (HyphaeNetcfgConfig) {
-    .addresses = (const char * const *) cfg->addresses,
-    .routes = (const char * const *) cfg->routes,
-    .allow_lan = cfg->exit_node_allow_lan_access,
+    .addresses = (const char * const *) self->applied->addresses,
+    .routes = (const char * const *) self->applied->routes,
+    .allow_lan = self->applied->exit_node_allow_lan_access,
   };
   if (!hyphae_netcfg_apply (self->netcfg, &nc, &error))
     {

@@ -618,6 +618,19 @@ wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[32],
     return p ? 0 : -ENOENT;
 }
 
+int
+wg_runner_initiate_handshake(struct wg_runner *r, const uint8_t public_key[32])
+{
+    struct wg_peer *p;
+
+    wg_device_lock(r->dev);
+    p = wg_device_lookup_peer(r->dev, public_key);
+    if (p)
+        wg_device_send_handshake_initiation(p, false, now_ns());
+    wg_device_unlock(r->dev);
+    return p ? 0 : -ENOENT;
+}
+
 uint16_t
 wg_runner_get_listen_port(struct wg_runner *r)
 {

@@ -46,6 +46,13 @@ struct wg_runner_peer_stats {
 /* One peer's counters without copying the rest; -ENOENT if no such peer. */
 int wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[32],
                              struct wg_runner_peer_stats *out);
+/*
+ * Start a handshake with a peer now (at most one per REKEY_TIMEOUT, only with
+ * an endpoint), instead of waiting for traffic: a peer that forgot our
+ * session (its daemon restarted, or we re-added it) would otherwise drop
+ * what we send until WireGuard's 15 s no-reply timer. -ENOENT if no such peer.
+ */
+int wg_runner_initiate_handshake(struct wg_runner *r, const uint8_t public_key[32]);
 uint16_t wg_runner_get_listen_port(struct wg_runner *r);
 const char *wg_runner_get_ifname(struct wg_runner *r);
 /* false once a thread stopped on its own (the TUN disappeared). */
