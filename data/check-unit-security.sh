@@ -1,11 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # systemd-analyze security --offline=yes scores the installed unit's hardening;
-# it must be <= 3.0 (issue 3 item 4). Outside CI a missing systemd-analyze
-# skips (77); in CI it is a failure.
-#   check-unit-security.sh BUILD/data/hyphaed.service
+# it must be <= 3.0 (issue 3 item 4). With HYPHAED, `systemd-analyze verify`
+# also checks a copy whose ExecStart runs that binary: any complaint (unknown
+# key, bad setting) fails. Outside CI a missing systemd-analyze skips (77); in
+# CI it is a failure.
+#   check-unit-security.sh BUILD/data/hyphaed.service [BUILD/daemon/service/hyphaed]
 set -u
-unit=${1:?usage: $0 UNIT-FILE}
+unit=${1:?usage: $0 UNIT-FILE [HYPHAED]}
+hyphaed=${2:-}
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	if [ -n "${CI:-}" ]; then echo "FAIL systemd-analyze missing in CI"; exit 1; fi
 	echo "SKIP systemd-analyze missing"; exit 77
@@ -20,3 +23,15 @@ if [ "$rc" != 0 ] || awk -v s="$score" 'BEGIN { exit !(s > 3.0) }'; then
 	echo "FAIL exposure $score > 3.0 (rc $rc)"; exit 1
 fi
 echo "PASS exposure $score <= 3.0"
+
+if [ -n "$hyphaed" ]; then
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	sed "s|^ExecStart=[^ ]*|ExecStart=$hyphaed|" "$unit" >"$tmp/hyphaed.service"
+	vout=$(systemd-analyze verify --no-pager "$tmp/hyphaed.service" 2>&1)
+	vrc=$?
+	if [ "$vrc" != 0 ] || [ -n "$vout" ]; then
+		echo "FAIL systemd-analyze verify (rc $vrc):"; printf '%s\n' "$vout"; exit 1
+	fi
+	echo "PASS systemd-analyze verify"
+fi
