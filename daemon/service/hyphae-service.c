@@ -164,6 +164,32 @@ validate_prefs (GVariant  *dict,
 
 /* ---------------------------------------------------------- node → a{sv} */
 
+/* D-Bus strings must be UTF-8; text that came from a server is made valid
+ * rather than trusted (GVariant would refuse it). NULL becomes "". */
+static GVariant *
+str_variant (const char *s)
+{
+  g_autofree char *fixed = NULL;
+
+  if (s == NULL)
+    return g_variant_new_string ("");
+  if (g_utf8_validate (s, -1, NULL))
+    return g_variant_new_string (s);
+  fixed = g_utf8_make_valid (s, -1);
+  return g_variant_new_string (fixed);
+}
+
+static GVariant *
+strv_variant (char * const *strv)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_STRING_ARRAY);
+  for (gsize i = 0; strv != NULL && strv[i] != NULL; i++)
+    g_variant_builder_add_value (&b, str_variant (strv[i]));
+  return g_variant_builder_end (&b);
+}
+
 /* "100.64.0.1/32" → "100.64.0.1". */
 static GVariant *
 addresses_variant (char * const *prefixes)
@@ -177,15 +203,9 @@ addresses_variant (char * const *prefixes)
       g_autofree char *ip = slash ? g_strndup (prefixes[i], slash - prefixes[i])
                                   : g_strdup (prefixes[i]);
 
-      g_variant_builder_add (&b, "s", ip);
+      g_variant_builder_add_value (&b, str_variant (ip));
     }
   return g_variant_builder_end (&b);
-}
-
-static GVariant *
-strv_variant (char * const *strv)
-{
-  return g_variant_new_strv ((const char * const *) strv, strv ? -1 : 0);
 }
 
 GVariant *
@@ -202,14 +222,14 @@ hyphae_service_node_to_variant (HyphaeNetmap             *netmap,
 
   key_to_text (public_key, sizeof public_key, KEY_PREFIX_NODE, node->key);
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "ID", g_variant_new_string (node->stable_id ? node->stable_id : ""));
+  g_variant_builder_add (&b, "{sv}", "ID", str_variant (node->stable_id));
   g_variant_builder_add (&b, "{sv}", "NodeID", g_variant_new_int64 (node->id));
   g_variant_builder_add (&b, "{sv}", "PublicKey", g_variant_new_string (public_key));
-  g_variant_builder_add (&b, "{sv}", "HostName", g_variant_new_string (node->hostname ? node->hostname : ""));
-  g_variant_builder_add (&b, "{sv}", "DNSName", g_variant_new_string (node->name ? node->name : ""));
-  g_variant_builder_add (&b, "{sv}", "OS", g_variant_new_string (node->os ? node->os : ""));
+  g_variant_builder_add (&b, "{sv}", "HostName", str_variant (node->hostname));
+  g_variant_builder_add (&b, "{sv}", "DNSName", str_variant (node->name));
+  g_variant_builder_add (&b, "{sv}", "OS", str_variant (node->os));
   g_variant_builder_add (&b, "{sv}", "UserID", g_variant_new_int64 (node->user_id));
-  g_variant_builder_add (&b, "{sv}", "UserLoginName", g_variant_new_string (login ? login : ""));
+  g_variant_builder_add (&b, "{sv}", "UserLoginName", str_variant (login));
   g_variant_builder_add (&b, "{sv}", "TailscaleIPs", addresses_variant (node->addresses));
   g_variant_builder_add (&b, "{sv}", "Online", g_variant_new_boolean (online));
   g_variant_builder_add (&b, "{sv}", "LastSeen", g_variant_new_int64 (node->last_seen_unix));
@@ -244,9 +264,9 @@ prefs_variant (const HyphaeIpnPrefs *p)
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "WantRunning", g_variant_new_boolean (p->want_running));
-  g_variant_builder_add (&b, "{sv}", "ControlURL", g_variant_new_string (p->control_url ? p->control_url : ""));
-  g_variant_builder_add (&b, "{sv}", "Hostname", g_variant_new_string (p->hostname ? p->hostname : ""));
-  g_variant_builder_add (&b, "{sv}", "ExitNodeID", g_variant_new_string (p->exit_node_id ? p->exit_node_id : ""));
+  g_variant_builder_add (&b, "{sv}", "ControlURL", str_variant (p->control_url));
+  g_variant_builder_add (&b, "{sv}", "Hostname", str_variant (p->hostname));
+  g_variant_builder_add (&b, "{sv}", "ExitNodeID", str_variant (p->exit_node_id));
   g_variant_builder_add (&b, "{sv}", "ExitNodeAllowLANAccess", g_variant_new_boolean (p->exit_node_allow_lan_access));
   g_variant_builder_add (&b, "{sv}", "CorpDNS", g_variant_new_boolean (p->corp_dns));
   g_variant_builder_add (&b, "{sv}", "RouteAll", g_variant_new_boolean (p->route_all));
@@ -291,9 +311,9 @@ update_self (HyphaeService *self)
                          hyphae_service_node_to_variant (nm, node, NULL, TRUE,
                                                          hyphae_ipn_get_state (self->ipn) == HYPHAE_IPN_STATE_RUNNING,
                                                          FALSE));
-  g_variant_builder_add (&tailnet, "{sv}", "Name", g_variant_new_string (hyphae_netmap_get_domain (nm)));
+  g_variant_builder_add (&tailnet, "{sv}", "Name", str_variant (hyphae_netmap_get_domain (nm)));
   g_variant_builder_add (&tailnet, "{sv}", "MagicDNSSuffix",
-                         g_variant_new_string (hyphae_netmap_get_magicdns_suffix (nm)));
+                         str_variant (hyphae_netmap_get_magicdns_suffix (nm)));
   g_variant_builder_add (&tailnet, "{sv}", "MagicDNSEnabled", g_variant_new_boolean (magicdns_enabled (nm)));
   hyphae_mesh1_set_tailnet (self->skeleton, g_variant_builder_end (&tailnet));
 }
@@ -310,17 +330,22 @@ static void
 on_auth_url (HyphaeService *self)
 {
   const char *url = hyphae_ipn_get_auth_url (self->ipn);
+  g_autofree char *fixed = url ? g_utf8_make_valid (url, -1) : g_strdup ("");
 
-  hyphae_mesh1_set_auth_url (self->skeleton, url ? url : "");
+  hyphae_mesh1_set_auth_url (self->skeleton, fixed);
 }
 
+/* Health messages may quote what a server said: made valid UTF-8. */
 static void
 on_health (HyphaeService *self)
 {
   const char * const *health = hyphae_ipn_get_health (self->ipn);
-  const char * const empty[] = { NULL };
+  g_autoptr(GPtrArray) fixed = g_ptr_array_new_with_free_func (g_free);
 
-  hyphae_mesh1_set_health (self->skeleton, health ? health : empty);
+  for (gsize i = 0; health != NULL && health[i] != NULL; i++)
+    g_ptr_array_add (fixed, g_utf8_make_valid (health[i], -1));
+  g_ptr_array_add (fixed, NULL);
+  hyphae_mesh1_set_health (self->skeleton, (const char * const *) fixed->pdata);
 }
 
 static void
@@ -371,7 +396,7 @@ on_keys_rotated (HyphaeService *self,
   if (node_key == NULL)
     return;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "Profile", g_variant_new_string (profile ? profile : ""));
+  g_variant_builder_add (&b, "{sv}", "Profile", str_variant (profile));
   g_variant_builder_add (&b, "{sv}", "NodeKey", g_variant_new_string (node_key));
   if (!g_dbus_connection_emit_signal (self->connection, self->keys_owner,
                                       HYPHAE_MESH_OBJECT_PATH, "io.github.hyphae.Mesh1",
