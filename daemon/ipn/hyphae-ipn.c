@@ -664,6 +664,8 @@ control_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     {
       if (ok)
         g_task_return_boolean (task, TRUE);
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_task_return_error (task, g_steal_pointer (&error));
       else
         g_task_return_new_error (task, HYPHAE_IPN_ERROR, map_control_error (error),
                                  "%s", error->message);
@@ -700,12 +702,13 @@ ensure_keys (HyphaeIpn *self, GError **error)
   return TRUE;
 }
 
+/* cancellable: the Up's (a daemon shutting down cancels it). */
 static void
-start_session (HyphaeIpn *self, const char *auth_key)
+start_session (HyphaeIpn *self, const char *auth_key, GCancellable *cancellable)
 {
   control_create (self);
   recompute_state (self);
-  hyphae_control_client_start_async (self->control, auth_key, NULL, control_started_cb,
+  hyphae_control_client_start_async (self->control, auth_key, cancellable, control_started_cb,
                                      g_object_ref (self));
 }
 
@@ -869,7 +872,7 @@ hyphae_ipn_new (const HyphaeIpnOptions  *options,
 
   /* Back after a restart: the node comes up again by itself. */
   if (self->prefs.want_running && have_node_key (self))
-    start_session (self, NULL);
+    start_session (self, NULL, NULL);
   return g_steal_pointer (&self);
 }
 
@@ -940,7 +943,7 @@ hyphae_ipn_up_async (HyphaeIpn                *self,
       g_clear_pointer (&self->netmap, hyphae_netmap_unref);
       g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
     }
-  start_session (self, options ? options->auth_key : NULL);
+  start_session (self, options ? options->auth_key : NULL, cancellable);
 }
 
 gboolean
@@ -1107,7 +1110,7 @@ hyphae_ipn_set_prefs (HyphaeIpn            *self,
     return hyphae_ipn_down (self, error);
   if (self->prefs.want_running && have_node_key (self) &&
       (!was_running || server_affected || self->control == NULL))
-    start_session (self, NULL);
+    start_session (self, NULL, NULL);
   else if (engine_affected && self->runner != NULL)
     {
       engine_apply (self);
