@@ -334,6 +334,112 @@ ctl_print_status (HyphaeMesh1 *proxy,
 
 /* ------------------------------------------------------------------- JSON */
 
+/* Output as Go's json.MarshalIndent(v, "", "  ") writes it, as
+ * `tailscale status --json` does: `"key": value`, `{}` and `[]` when empty,
+ * and <, >, &, U+2028, U+2029 escaped, so even scripts that grep the text
+ * keep working. */
+static void
+go_json_string (GString    *out,
+                const char *s)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = s; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      switch (c)
+        {
+        case '"':  g_string_append (out, "\\\""); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        case '<': case '>': case '&': case 0x2028: case 0x2029:
+          g_string_append_printf (out, "\\u%04x", c);
+          break;
+        default:
+          if (c < 0x20)
+            g_string_append_printf (out, "\\u%04x", c);
+          else
+            g_string_append_unichar (out, c);
+        }
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+go_json_node (GString  *out,
+              JsonNode *node,
+              guint     depth)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *obj = json_node_get_object (node);
+        g_autoptr(GList) members = json_object_get_members (obj);
+
+        if (members == NULL)
+          {
+            g_string_append (out, "{}");
+            return;
+          }
+        g_string_append (out, "{\n");
+        for (GList *l = members; l != NULL; l = l->next)
+          {
+            g_string_append_printf (out, "%*s", (int) (depth + 1) * 2, "");
+            go_json_string (out, l->data);
+            g_string_append (out, ": ");
+            go_json_node (out, json_object_get_member (obj, l->data), depth + 1);
+            g_string_append (out, l->next ? ",\n" : "\n");
+          }
+        g_string_append_printf (out, "%*s}", (int) depth * 2, "");
+        return;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *arr = json_node_get_array (node);
+        guint n = json_array_get_length (arr);
+
+        if (n == 0)
+          {
+            g_string_append (out, "[]");
+            return;
+          }
+        g_string_append (out, "[\n");
+        for (guint i = 0; i < n; i++)
+          {
+            g_string_append_printf (out, "%*s", (int) (depth + 1) * 2, "");
+            go_json_node (out, json_array_get_element (arr, i), depth + 1);
+            g_string_append (out, i + 1 < n ? ",\n" : "\n");
+          }
+        g_string_append_printf (out, "%*s]", (int) depth * 2, "");
+        return;
+      }
+    case JSON_NODE_NULL:
+      g_string_append (out, "null");
+      return;
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_BOOLEAN:
+          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          return;
+        case G_TYPE_INT64:
+          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          return;
+        case G_TYPE_STRING:
+          go_json_string (out, json_node_get_string (node));
+          return;
+        default:
+          g_string_append_printf (out, "%g", json_node_get_double (node));
+          return;
+        }
+    default:
+      g_string_append (out, "null");
+    }
+}
+
 /* Go's time.Time JSON: RFC 3339, the zero time for "never". */
 static void
 add_time (JsonBuilder *b,
@@ -462,7 +568,7 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
                        GVariant    *peers)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GVariant) self_node = hyphae_mesh1_dup_self (proxy);
   g_autoptr(GVariant) tailnet = hyphae_mesh1_dup_tailnet (proxy);
@@ -470,7 +576,6 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
   g_auto(GStrv) self_ips = NULL;
   const char * const *health = hyphae_mesh1_get_health (proxy);
   gboolean have_self = self_node != NULL && g_variant_n_children (self_node) > 0;
-  g_autofree char *out = NULL;
   GVariant *exit_peer = NULL;
   GVariantIter iter;
   GVariant *peer;
@@ -576,11 +681,8 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_indent (gen, 2);
-  out = json_generator_to_data (gen, NULL);
-  printf ("%s\n", out);
+  go_json_node (out, root, 0);
+  printf ("%s\n", out->str);
   return CTL_EXIT_OK;
 }
 

@@ -285,6 +285,8 @@ assert st["CurrentTailnet"]["MagicDNSSuffix"] == st["MagicDNSSuffix"] != ""
 assert isinstance(st["Peer"], dict)
 print(next(ip for ip in me["TailscaleIPs"] if ":" not in ip), file=open(sys.argv[1] + ".v4", "w"))
 EOF2
+	check "… laid out as Go's json.MarshalIndent (scripts that grep it keep working)" \
+		grep -qx '  "BackendState": "Running",' "$DBL_DIR/status1.json"
 	V4=$(cat "$DBL_DIR/status1.json.v4" 2>/dev/null)
 	expect_rc "status (text) while Running" 0 ctl status
 	check "… its first line is this node: IP, name, owner, OS" grep -qE "^${V4//./\\.} +dbus-node +[^ ]+ +linux +-" "$OUT"
