@@ -215,10 +215,15 @@ one_round(int round)
     link_up("hyr-a");
     cmd = g_strdup("ip route add 10.61.0.2/32 dev hyr-a");
     g_free(run(cmd));
+    /* b dates the handshake when a's first data packet reaches it, which
+     * may be after a already counts it sent: wait for both sides. */
     for (i = 0; i < 200; i++) {
+        struct wg_runner_peer_stats sb;
+
         send_udp("10.61.0.2");
         g_assert_cmpint(wg_runner_get_peer_stats(a, pub_b, &st), ==, 0);
-        if (st.last_handshake_sec && st.tx_bytes > 0)
+        g_assert_cmpint(wg_runner_get_peer_stats(b, pub_a, &sb), ==, 0);
+        if (st.last_handshake_sec && st.tx_bytes > 0 && sb.last_handshake_sec && sb.rx_bytes > 0)
             break;
         g_usleep(50 * 1000);    /* a hang guard, not a timing assumption */
     }
