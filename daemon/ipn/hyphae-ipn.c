@@ -150,10 +150,13 @@ update_health (HyphaeIpn *self)
 static void
 set_engine_error (HyphaeIpn *self, const char *what, const char *detail)
 {
+  char *msg = what ? g_strdup_printf ("%s: %s", what, detail) : NULL;
+
+  /* Logged once, not again on every netmap that meets the same failure. */
+  if (msg != NULL && g_strcmp0 (msg, self->engine_error) != 0)
+    g_warning ("%s", msg);
   g_free (self->engine_error);
-  self->engine_error = what ? g_strdup_printf ("%s: %s", what, detail) : NULL;
-  if (what)
-    g_warning ("%s", self->engine_error);
+  self->engine_error = msg;
   update_health (self);
 }
 

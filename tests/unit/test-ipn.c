@@ -702,6 +702,53 @@ test_interactive (Ts2021Fixture *f, gconstpointer user_data)
   rm_rf (dir);
 }
 
+static gboolean
+health_mentions_engine (gpointer data)
+{
+  const char * const *h = hyphae_ipn_get_health (data);
+
+  for (; h != NULL && *h != NULL; h++)
+    if (strstr (*h, "WireGuard engine") != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+/* The TUN cannot be made (a veth holds the name): Health says so, the node
+ * stays Starting; Down clears it. */
+static void
+test_engine_failure (Ts2021Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = "hyi-busy" };
+  HyphaeIpnUpOptions up_opts = { .auth_key = "tskey-test", .unattended = TRUE };
+  g_autoptr(HyphaeIpn) ipn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) res = NULL;
+
+  if (!check_env () || !ts2021_fixture_server_start (f, NULL))
+    return;
+  g_free (run ("ip link add hyi-busy type veth peer name hyi-busy1"));
+  ipn = hyphae_ipn_new (&opts, &error);
+  g_assert_no_error (error);
+  up_opts.control_url = f->url;
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "Cannot start the WireGuard engine*");
+  hyphae_ipn_up_async (ipn, &up_opts, NULL, ts2021_fixture_store_result_cb, f);
+  res = ts2021_fixture_wait_result (f, "Up");
+  g_assert_true (hyphae_ipn_up_finish (ipn, res, &error));
+  g_assert_no_error (error);
+  ts2021_fixture_wait_until (health_mentions_engine, ipn, GUARD_S, "the engine failure in Health");
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_STARTING);
+  g_assert_true (hyphae_ipn_down (ipn, &error));
+  g_assert_false (health_mentions_engine (ipn));
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_STOPPED);
+  g_free (run ("ip link del hyi-busy"));
+  g_clear_object (&ipn);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -714,6 +761,7 @@ main (int argc, char **argv)
   TS2021_FIXTURE_ADD ("/ipn/exit-node", NULL, test_exit_node);
   TS2021_FIXTURE_ADD ("/ipn/key-rotation", NULL, test_key_rotation);
   TS2021_FIXTURE_ADD ("/ipn/interactive", NULL, test_interactive);
+  TS2021_FIXTURE_ADD ("/ipn/engine-failure", NULL, test_engine_failure);
   ret = g_test_run ();
   ts2021_fixture_cleanup ();
   return ret;
