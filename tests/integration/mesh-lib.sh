@@ -34,9 +34,8 @@ MESH_URL=http://$MESH_HUB_IP:$MESH_PORT
 MESH_AUTHKEY=tskey-mesh-$WGT_ID
 MESH_BUS_NAME=io.github.hyphae.Mesh1
 MESH_DATA_DIR=${HYPHAE_DATA_DIR:-$(cd "$WGT_TESTS_DIR/../../data" && pwd)}
-# Exit code of hyphaectl for "not authorized" (src/cli: 4, like EX_NOPERM's spirit;
-# overridable until the CLI's table is final).
-MESH_EXIT_NOT_AUTHORIZED=${MESH_EXIT_NOT_AUTHORIZED:-4}
+# hyphaectl's exit code for "not authorized" (`hyphaectl --help`, src/cli/hyphaectl.h).
+MESH_EXIT_NOT_AUTHORIZED=4
 
 MESH_DIR=$(mktemp -d /tmp/hyphae-mesh.XXXXXX)
 # dbus-lib.sh keeps each node's bus in $MESH_DIR/<node>/ and removes $MESH_DIR.
@@ -172,6 +171,24 @@ k = json.load(urllib.request.urlopen(sys.argv[1] + "/key?v=130", timeout=10))
 sys.exit(0 if k.get("publicKey", "").startswith("mkey:") else 1)' "$MESH_URL"
 }
 
+# mesh_server_nodes: "<Hostname> <NodeKey> <Online>" per node the running server
+# knows (its GET /debug/nodes, asked from the hub).
+mesh_server_nodes() {
+	ip netns exec "$MESH_NS_HUB" "$WGT_PY" -c '
+import json, sys, urllib.request
+for n in json.load(urllib.request.urlopen(sys.argv[1] + "/debug/nodes", timeout=10)):
+    print(n["Hostname"], n["NodeKey"], n["Online"])' "$MESH_URL"
+}
+
+# mesh_server_has_online HOST...: every HOST is registered and has a live map stream.
+mesh_server_has_online() {
+	local nodes h
+	nodes=$(mesh_server_nodes 2>/dev/null) || return 1
+	for h in "$@"; do
+		grep -q "^$h nodekey:[0-9a-f]* True$" <<<"$nodes" || return 1
+	done
+}
+
 # ---------------------------------------------------------------- node buses
 
 # mesh_buses: the polkit actions installed, then for each node a private system
@@ -181,7 +198,11 @@ mesh_buses() {
 	local n
 	dbl_install_policy "$MESH_DATA_DIR" || return 1
 	for n in a b; do
-		dbl_bus_start "$n" "${MESH_NS[$n]}" "$MESH_DIR/$n/state" --ifname "$MESH_IF" || return 1
+		# Each daemon its own UAPI dir: the default /var/run/wireguard/$MESH_IF.sock
+		# is one path for every namespace.
+		mkdir -p "$MESH_DIR/$n/uapi" || return 1
+		dbl_bus_start "$n" "${MESH_NS[$n]}" "$MESH_DIR/$n/state" --ifname "$MESH_IF" \
+			--uapi-dir "$MESH_DIR/$n/uapi" || return 1
 	done
 }
 
@@ -264,6 +285,35 @@ mesh_sees() {   # mesh_sees NODE OTHER: Running, and OTHER is a peer with addres
 	mesh_is_running "$1" || return 1
 	p=$(mesh_json "$1" peer "${MESH_HOST[$2]}")
 	[ -n "$p" ] && [ "${p%% *}" != "" ]
+}
+
+# mesh_uapi_get NODE: the daemon's WireGuard state as `wg` would read it (UAPI get=1).
+mesh_uapi_get() {
+	"$WGT_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"get=1\n\n")
+out = b""
+while not out.endswith(b"\n\n"):
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+print(out.decode(errors="replace").strip())' "$MESH_DIR/$1/uapi/$MESH_IF.sock"
+}
+
+# mesh_diag NODE: addresses, rules, routes and WireGuard state of NODE (stderr).
+mesh_diag() {
+	local ns=${MESH_NS[$1]}
+	{
+		echo "--- node ${1^^} ($ns):"
+		ip -n "$ns" -br addr
+		ip -n "$ns" rule
+		ip -n "$ns" route show table all | grep -v -e '^local' -e '^broadcast' -e '^multicast' -e 'fe80::' -e 'ff00::'
+		mesh_uapi_get "$1" | grep -v -e private_key -e preshared_key
+	} 2>&1 | sed 's/^/    /' >&2
 }
 
 # mesh_dump NODE: the end of NODE's logs (bus + activated hyphaed, polkitd).
