@@ -1078,7 +1078,7 @@ hyphae_ipn_set_prefs (HyphaeIpn            *self,
 {
   HyphaeIpnPrefs next = { 0 };
   gboolean was_running = self->prefs.want_running;
-  gboolean engine_affected, server_affected;
+  gboolean engine_affected, server_affected, url_changed;
 
   if ((mask & HYPHAE_IPN_PREF_CONTROL_URL) &&
       (prefs->control_url == NULL ||
@@ -1099,8 +1099,8 @@ hyphae_ipn_set_prefs (HyphaeIpn            *self,
   engine_affected = g_strcmp0 (next.exit_node_id, self->prefs.exit_node_id) != 0 ||
                     !next.route_all != !self->prefs.route_all ||
                     !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access;
-  server_affected = g_strcmp0 (next.control_url, self->prefs.control_url) != 0 ||
-                    g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
+  url_changed = g_strcmp0 (next.control_url, self->prefs.control_url) != 0;
+  server_affected = url_changed || g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
   hyphae_ipn_prefs_copy (&self->prefs, &next);
   hyphae_ipn_prefs_clear (&next);
   if (!save_prefs (self, error))
@@ -1113,7 +1113,17 @@ hyphae_ipn_set_prefs (HyphaeIpn            *self,
     return hyphae_ipn_down (self, error);
   if (self->prefs.want_running && have_node_key (self) &&
       (!was_running || server_affected || self->control == NULL))
-    start_session (self, NULL, NULL);
+    {
+      /* Another server is another tailnet: nothing of the old one stays. */
+      if (url_changed && self->netmap != NULL)
+        {
+          control_stop (self);
+          engine_stop (self);
+          g_clear_pointer (&self->netmap, hyphae_netmap_unref);
+          g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
+        }
+      start_session (self, NULL, NULL);
+    }
   else if (engine_affected && self->runner != NULL)
     {
       engine_apply (self);
