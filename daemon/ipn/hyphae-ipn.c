@@ -997,6 +997,7 @@ logout_local (HyphaeIpn *self)
   control_stop (self);
   engine_stop (self);
   g_clear_pointer (&self->netmap, hyphae_netmap_unref);
+  self->authorized = FALSE;
   self->prefs.want_running = FALSE;
   if (!save_prefs (self, &error))
     g_warning ("%s", error->message);
