@@ -366,6 +366,19 @@ test_lifecycle (Ts2021Fixture *f, gconstpointer user_data)
     g_assert_true (strncmp (keys_before, keys_after, strlen ("machine=privkey:") + 64) == 0);
   }
 
+  /* Logged out, the same machine logs in again: a new node key. */
+  up (f, ipn, "tskey-test");
+  {
+    g_autofree char *keys_again = file_text (dir, "profiles/default/keys");
+    gsize machine_line = strlen ("machine=privkey:") + 64 + 1;
+
+    g_assert_true (strncmp (keys_before, keys_again, machine_line) == 0);
+    g_assert_nonnull (strstr (keys_again, "\nnode=privkey:"));
+    g_assert_cmpstr (keys_before + machine_line, !=, keys_again + machine_line);
+  }
+  g_assert_true (hyphae_ipn_down (ipn, &error));
+  g_assert_no_error (error);
+
   hyphae_control_client_stop (peer);
   g_clear_object (&ipn);
   /* Objects released from idle callbacks. */
