@@ -83,7 +83,9 @@ nl_talk (HyphaeNetcfg *nc, struct nlmsghdr *h)
     return -errno;
   for (;;)
     {
-      ssize_t n = recv (nc->fd, nc->rx, NL_BUF, 0);
+      /* MSG_TRUNC: the real size, so a reply larger than our buffer is an
+       * error rather than silently cut. */
+      ssize_t n = recv (nc->fd, nc->rx, NL_BUF, MSG_TRUNC);
       struct nlmsghdr *r;
       int len;
 
@@ -93,6 +95,8 @@ nl_talk (HyphaeNetcfg *nc, struct nlmsghdr *h)
             continue;
           return -errno;
         }
+      if (n > NL_BUF)
+        return -EMSGSIZE;
       len = (int) n;
       for (r = (struct nlmsghdr *) nc->rx; NLMSG_OK (r, len); r = NLMSG_NEXT (r, len))
         {
@@ -119,7 +123,9 @@ nl_dump (HyphaeNetcfg *nc, struct nlmsghdr *h, DumpFn fn, gpointer user_data)
     return -errno;
   for (;;)
     {
-      ssize_t n = recv (nc->fd, nc->rx, NL_BUF, 0);
+      /* MSG_TRUNC: the real size, so a reply larger than our buffer is an
+       * error rather than silently cut. */
+      ssize_t n = recv (nc->fd, nc->rx, NL_BUF, MSG_TRUNC);
       struct nlmsghdr *r;
       int len;
 
@@ -129,6 +135,8 @@ nl_dump (HyphaeNetcfg *nc, struct nlmsghdr *h, DumpFn fn, gpointer user_data)
             continue;
           return -errno;
         }
+      if (n > NL_BUF)
+        return -EMSGSIZE;
       len = (int) n;
       for (r = (struct nlmsghdr *) nc->rx; NLMSG_OK (r, len); r = NLMSG_NEXT (r, len))
         {
