@@ -632,6 +632,9 @@ control_create (HyphaeIpn *self)
   g_signal_connect (self->control, "auth-url", G_CALLBACK (on_control_auth_url), self);
   g_signal_connect (self->control, "node-key-rotated", G_CALLBACK (on_control_node_key_rotated), self);
   g_signal_connect (self->control, "health-changed", G_CALLBACK (on_control_health), self);
+  /* A new client knows none of our endpoints yet. */
+  g_clear_pointer (&self->endpoints, g_strfreev);
+  report_endpoints (self);
 }
 
 static HyphaeIpnError
