@@ -215,11 +215,16 @@ mesh_ctl() {
 		"$HYPHAECTL" "$@"
 }
 
-# mesh_ctl_nobody NODE ARGS...: the same as uid/gid 65534 with no groups.
+# mesh_ctl_nobody NODE ARGS...: the same as uid/gid 65534 with no groups.  It runs
+# a copy in $MESH_DIR (mode 755): the build tree may sit where uid 65534 cannot
+# reach (a checkout under /root).
 mesh_ctl_nobody() {
-	local n=$1; shift
+	local n=$1 bin=$MESH_DIR/bin/hyphaectl; shift
+	if [ ! -x "$bin" ]; then
+		mkdir -p "$MESH_DIR/bin" && install -m 755 "$HYPHAECTL" "$bin" || return 1
+	fi
 	timeout 90 ip netns exec "${MESH_NS[$n]}" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env DBUS_SYSTEM_BUS_ADDRESS="$(dbl_addr "$n")" "$HYPHAECTL" "$@"
+		env DBUS_SYSTEM_BUS_ADDRESS="$(dbl_addr "$n")" "$bin" "$@"
 }
 
 # mesh_up NODE [ARGS...]: `hyphaectl up` against the hub's control server.
