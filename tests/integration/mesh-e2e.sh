@@ -24,7 +24,8 @@
 #   Running and see each other again; ping works on the addresses they have now;
 #   `hyphaectl down` on A: Stopped, no tailnet address left on A's tunnel;
 #   `hyphaectl up` on A again: Running, sees B, ping A->B;
-#   both daemons still the processes the bus first activated, no sanitizer report.
+#   both daemons still the processes the bus first activated; each exits on
+#   SIGTERM and removes its tunnel; no sanitizer report (LSan runs at that exit).
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
 set -u
 . "$(dirname "$0")/mesh-lib.sh"
@@ -289,6 +290,10 @@ wgt_check "after up again: ping IPv4 B->A (${SELF4:-?})" ping_to b "${SELF4:-0.0
 
 wgt_check "both hyphaed are the processes first activated (A $DPID_A, B $DPID_B)" \
 	eval '[ "$(daemon_pid a)" = "$DPID_A" ] && [ "$(daemon_pid b)" = "$DPID_B" ]'
-wgt_check "no sanitizer report in the daemons' logs" \
+for n in a b; do
+	wgt_check "${n^^}: hyphaed exits on SIGTERM within 10 s and takes $MESH_IF with it" \
+		eval 'dbl_daemon_stop "$n" && ! ip -n "${MESH_NS[$n]}" link show "$MESH_IF" >/dev/null 2>&1'
+done
+wgt_check "no sanitizer report (ASan, LSan at exit, UBSan) in the daemons' logs" \
 	eval '! grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$MESH_DIR"/[ab]/bus.log'
 finish
