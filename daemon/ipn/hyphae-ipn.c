@@ -62,6 +62,10 @@ struct _HyphaeIpn
   char              **endpoints;      /* last reported */
 
   GTask              *up_task;        /* a pending Up */
+
+  GPtrArray          *deferred_peers; /* GBytes node keys we handshake with later */
+  gint64              deferred_since; /* realtime s when they were deferred */
+  guint               deferred_id;    /* the timeout that does it */
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, G_TYPE_OBJECT)
@@ -357,12 +361,57 @@ engine_start (HyphaeIpn *self)
   return TRUE;
 }
 
+/* ---- handshakes with new peers (see engine_apply) ----------------------- */
+
+#define HANDSHAKE_DEFER_MS 1000
+
+static gboolean
+deferred_handshakes_cb (gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  self->deferred_id = 0;
+  for (guint i = 0; self->runner != NULL && i < self->deferred_peers->len; i++)
+    {
+      const guint8 *key = g_bytes_get_data (self->deferred_peers->pdata[i], NULL);
+      struct wg_runner_peer_stats st = { 0 };
+
+      /* Gone, or the other side already made a session: nothing to do. */
+      if (wg_runner_get_peer_stats (self->runner, key, &st) < 0 ||
+          st.last_handshake_sec >= self->deferred_since)
+        continue;
+      (void) wg_runner_initiate_handshake (self->runner, key);
+    }
+  g_ptr_array_set_size (self->deferred_peers, 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+defer_handshake (HyphaeIpn    *self,
+                 const guint8  public_key[32])
+{
+  if (self->deferred_id == 0)
+    {
+      self->deferred_since = g_get_real_time () / G_USEC_PER_SEC;
+      self->deferred_id = g_timeout_add (HANDSHAKE_DEFER_MS, deferred_handshakes_cb, self);
+    }
+  g_ptr_array_add (self->deferred_peers, g_bytes_new (public_key, 32));
+}
+
+static void
+deferred_handshakes_cancel (HyphaeIpn *self)
+{
+  g_clear_handle_id (&self->deferred_id, g_source_remove);
+  g_ptr_array_set_size (self->deferred_peers, 0);
+}
+
 static void
 engine_stop (HyphaeIpn *self)
 {
   g_autoptr(GError) error = NULL;
 
   addr_watch_stop (self);
+  deferred_handshakes_cancel (self);
   if (self->netcfg != NULL && !hyphae_netcfg_remove (self->netcfg, &error))
     g_warning ("Cannot remove the network configuration: %s", error->message);
   g_clear_pointer (&self->netcfg, hyphae_netcfg_free);
@@ -410,19 +459,26 @@ engine_apply (HyphaeIpn *self)
       return;
     }
   uapi_device_state_clear (&current);
-  /* A peer that is new, or reachable at a new endpoint: handshake now. If it
+  /* A peer that is new, or reachable at a new endpoint: handshake soon. If it
    * saw us vanish and come back (or we it), the old session is dead on one
    * side, and waiting for traffic would leave the other side sending into
-   * the void until WireGuard's 15 s no-reply timer. Direct UDP only for now,
-   * so this costs one initiation per such peer. */
+   * the void until WireGuard's 15 s no-reply timer. When two nodes learn of
+   * each other at once, both initiating would cross: each answers the other
+   * and drops its own attempt, both end up responders and nothing flows
+   * until the 5 s retry. So the side with the lower public key initiates
+   * now, the other only if no handshake happened within HANDSHAKE_DEFER_MS. */
   for (guint i = 0; i < cfg->peers->len; i++)
     {
       const HyphaeEnginePeer *p = cfg->peers->pdata[i];
       const HyphaeEnginePeer *before = self->applied
         ? hyphae_engine_config_lookup_peer (self->applied, p->public_key) : NULL;
 
-      if (p->endpoint != NULL && (before == NULL || g_strcmp0 (before->endpoint, p->endpoint) != 0))
+      if (p->endpoint == NULL || (before != NULL && g_strcmp0 (before->endpoint, p->endpoint) == 0))
+        continue;
+      if (memcmp (node_pub, p->public_key, 32) < 0)
         (void) wg_runner_initiate_handshake (self->runner, p->public_key);
+      else
+        defer_handshake (self, p->public_key);
     }
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->applied = g_steal_pointer (&cfg);
@@ -741,6 +797,7 @@ hyphae_ipn_finalize (GObject *object)
 {
   HyphaeIpn *self = HYPHAE_IPN (object);
 
+  g_ptr_array_unref (self->deferred_peers);
   g_free (self->state_dir);
   g_free (self->ifname);
   g_free (self->uapi_dir);
@@ -816,6 +873,7 @@ hyphae_ipn_init (HyphaeIpn *self)
   self->auth_url = g_strdup ("");
   self->health = g_new0 (char *, 1);
   self->addr_watch_fd = -1;
+  self->deferred_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   hyphae_ipn_prefs_init_defaults (&self->prefs);
 }
 

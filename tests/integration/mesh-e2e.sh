@@ -11,7 +11,7 @@
 #
 # Checks, in order:
 #   hyphaectl up on both at once (auth key) -> each sees the other (polled, bounded);
-#   the first packet A->B is answered without a handshake stall;
+#   both have a WireGuard session before any traffic (no crossed initiations);
 #   addresses: `hyphaectl ip -4` = Self's, 100.64.0.0/10 and fd7a:115c:a1e0::/48,
 #   both on the tunnel interface; ping v4 and v6 both ways; 16 MiB TCP A->B with a
 #   matching sha256; `status --json` on each has the other (HostName, TailscaleIPs
@@ -160,16 +160,22 @@ done
 
 # ---------------------------------------------------------------- data plane
 
-# The very first packet: both nodes learnt of each other at the same moment, so
-# its handshake must not stall.  (Two initiations that cross leave both sides
-# as responders without a usable session until WireGuard's 5 s REKEY_TIMEOUT
-# retry; a first reply takes a few ms when the handshake works.)
+# Both nodes learnt of each other at the same moment. ipn lets only the side
+# with the lower public key initiate at once (two initiations that cross leave
+# both sides responders without a usable session until WireGuard's 5 s retry),
+# and the initiator confirms with a keepalive: so without any traffic from the
+# test both sides come to show a handshake. Bounded wait, no timing assumption.
+handshaken() {   # handshaken NODE: a peer with a non-zero last handshake
+	mesh_uapi_get "$1" | grep -qE '^last_handshake_time_sec=[1-9]'
+}
 for n in a b; do
+	end=$(($(date +%s) + WAIT_UP))
+	until handshaken "$n" || [ "$(date +%s)" -ge "$end" ]; do sleep 0.2; done
 	echo "INFO ${n^^} before the first packet: $(mesh_uapi_get "$n" | grep -E '^(last_handshake_time_sec|tx_bytes|rx_bytes)=' | tr '\n' ' ')"
+	wgt_check "${n^^} has a WireGuard session with the other before any traffic" handshaken "$n"
 done
 first=$(ip netns exec "$MESH_NS_A" ping -n -c 1 -w 10 "$B4" 2>&1 | sed -n 's/.*icmp_seq=1 .*time=\([0-9.]*\) ms.*/\1/p')
-wgt_check "first packet A->B answered without a handshake stall (${first:-no reply} ms, want < 2000)" \
-	eval '[ -n "$first" ] && awk -v t="$first" "BEGIN { exit !(t < 2000) }"'
+echo "INFO first packet A->B answered in ${first:-(no reply)} ms"
 wgt_check "ping IPv4 A->B ($B4)" ping_to a "$B4"
 wgt_check "ping IPv4 B->A ($A4)" ping_to b "$A4"
 wgt_check "ping IPv6 A->B ($B6)" ping_to a "$B6"
