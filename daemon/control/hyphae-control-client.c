@@ -14,6 +14,10 @@
  *   AuthURL           → WAIT_AUTH_URL, "auth-url", resent with Followup
  *                       (the server holds that request until approval)
  *   authorized        → MAPPING, then SYNCED at the first netmap
+ *   not authorized    → WAIT_MACHINE_AUTH, the map stream all the same: as
+ *                       with tailscale's client, the admin's approval
+ *                       arrives there (a self Node with MachineAuthorized),
+ *                       then SYNCED; no polling register needed
  *
  * Any failure (dial, register, the map stream and its watchdog, a netmap
  * saying our key expired) tears the whole connection down, keeps the last

@@ -235,6 +235,7 @@ type server struct {
 	interactive   bool          // ignore auth keys: every new machine gets an AuthURL
 	approveRoutes bool          // approve every Hostinfo.RoutableIPs
 	keyExpiry     time.Duration // node key lifetime, 0 = never
+	machineAuth   bool          // new machines wait for POST /debug/authorize
 	keepAlive     time.Duration // map stream keep-alive period
 	script        []scriptStep  // -map-script: played on the first map stream
 	baseURL       string        // http://<listen address>, for AuthURLs
@@ -619,6 +620,7 @@ func runServer(s *server, listen, keyHex string) {
 	mux.HandleFunc("/auth/", s.handleAuth)
 	mux.HandleFunc("/debug/nodes", s.handleDebugNodes)
 	mux.HandleFunc("/debug/expire", s.handleDebugExpire)
+	mux.HandleFunc("/debug/authorize", s.handleDebugAuthorize)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: drainTimeout}
 	say("LISTEN %s", ln.Addr())
 	say("PUB %s", hex.EncodeToString(s.static.Public))
@@ -945,6 +947,10 @@ type tnode struct {
 	mapCount  int
 	stream    *mapStream // the live map stream, if any
 	expTimer  *time.Timer
+	// authorized is MachineAuthorized: false (with -machine-auth) until
+	// POST /debug/authorize. An unauthorized node sees no peers and is no
+	// one's peer.
+	authorized bool
 }
 
 // mapStream is one live Stream:true map request; others push JSON messages
@@ -1020,7 +1026,7 @@ func (s *server) view(n *tnode, online bool) *Node {
 		Hostinfo:          &Hostinfo{Hostname: host, OS: osName},
 		Created:           n.created,
 		Cap:               n.last.Version,
-		MachineAuthorized: true,
+		MachineAuthorized: n.authorized,
 		Expired:           s.expired(n),
 	}
 	for _, r := range routes {
@@ -1063,7 +1069,9 @@ func (s *server) sortedNodes() []*tnode {
 
 var allowAll = []FilterRule{{SrcIPs: []string{"*"}, DstPorts: []NetPortRange{{IP: "*", Ports: PortRange{0, 65535}}}}}
 
-// fullMap is the first message of a stream for n.
+// fullMap is the first message of a stream for n. Like Tailscale's control
+// (ipn/ipnlocal/local.go turns a self Node without MachineAuthorized into
+// NeedsMachineAuth), an unauthorized node gets a map of itself only.
 func (s *server) fullMap(n *tnode) *MapResponse {
 	now := time.Now().UTC()
 	m := &MapResponse{
@@ -1075,12 +1083,22 @@ func (s *server) fullMap(n *tnode) *MapResponse {
 		CollectServices: "true",
 		ControlTime:     &now,
 	}
+	if !n.authorized {
+		return m
+	}
+	m.Peers = s.authorizedPeers(n)
+	return m
+}
+
+// authorizedPeers is every authorized node but n, sorted by ID, as peers.
+func (s *server) authorizedPeers(n *tnode) []*Node {
+	var out []*Node
 	for _, p := range s.sortedNodes() {
-		if p != n {
-			m.Peers = append(m.Peers, s.view(p, true))
+		if p != n && p.authorized {
+			out = append(out, s.view(p, true))
 		}
 	}
-	return m
+	return out
 }
 
 func mustJSON(v interface{}) []byte {
@@ -1091,11 +1109,12 @@ func mustJSON(v interface{}) []byte {
 	return b
 }
 
-// push queues a message for every live stream but the one of except.
+// push queues a message for every live stream but the one of except (and
+// those of unauthorized nodes, which have no peers).
 func (s *server) push(except *tnode, m *MapResponse) {
 	b := mustJSON(m)
 	for _, n := range s.net.nodes {
-		if n != except && n.stream != nil {
+		if n != except && n.stream != nil && n.authorized {
 			n.stream.enqueue(b)
 		}
 	}
@@ -1115,6 +1134,9 @@ func (st *mapStream) enqueue(b []byte) {
 // PeersChangedPatch with the endpoints, disco key and online state that
 // changed (and OnlineChange when it went on- or offline).
 func (s *server) changed(n *tnode, shape string, eps []netip.AddrPort, disco discoKey, online bool) {
+	if !n.authorized {
+		return // no one's peer yet
+	}
 	if s.shape(n) != shape {
 		s.push(n, &MapResponse{PeersChanged: []*Node{s.view(n, true)}})
 		return
@@ -1153,10 +1175,10 @@ func equalAddrPorts(a, b []netip.AddrPort) bool {
 
 // ---- registration ------------------------------------------------------------
 
-func (s *server) registered() registerResponse {
-	yes := true
+func (s *server) registered(n *tnode) registerResponse {
+	authorized := n.authorized
 	return registerResponse{
-		MachineAuthorized: &yes,
+		MachineAuthorized: &authorized,
 		User:              &registerUser{ID: userID, DisplayName: testDisplayName},
 		Login:             &registerLogin{ID: userID, Provider: "hyphae-test", LoginName: "test@example.com", DisplayName: testDisplayName},
 	}
@@ -1278,7 +1300,7 @@ func (s *server) admit(mk machineKey, req *RegisterRequest) registerResponse {
 	if n == nil {
 		s.net.nextID++
 		n = &tnode{id: s.net.nextID, machine: mk, created: time.Now().UTC().Truncate(time.Second),
-			retired: map[nodeKey]bool{}}
+			retired: map[nodeKey]bool{}, authorized: !s.machineAuth}
 		s.net.nodes[n.id] = n
 		s.net.byMachine[mk] = n
 	} else {
@@ -1300,7 +1322,7 @@ func (s *server) admit(mk machineKey, req *RegisterRequest) registerResponse {
 	s.armExpiry(n)
 	logf("node %d (%s) registered with %s", n.id, s.view(n, false).Name, n.key)
 	s.changed(n, shape, eps, disco, online)
-	return s.registered()
+	return s.registered(n)
 }
 
 // armExpiry tells the peers when n's key expires by itself.
@@ -1325,7 +1347,9 @@ func (s *server) armExpiry(n *tnode) {
 // announceExpiry pushes n (now expired) to its peers and to itself.
 func (s *server) announceExpiry(n *tnode) {
 	logf("node %d: key %s expired", n.id, n.key)
-	s.push(n, &MapResponse{PeersChanged: []*Node{s.view(n, true)}})
+	if n.authorized {
+		s.push(n, &MapResponse{PeersChanged: []*Node{s.view(n, true)}})
+	}
 	if n.stream != nil {
 		n.stream.enqueue(mustJSON(&MapResponse{Node: s.view(n, false)}))
 	}
@@ -1350,7 +1374,9 @@ func (s *server) logout(mk machineKey) {
 		n.stream = nil
 		close(st.replaced)
 	}
-	s.push(n, &MapResponse{PeersRemoved: []int64{n.id}})
+	if n.authorized {
+		s.push(n, &MapResponse{PeersRemoved: []int64{n.id}})
+	}
 }
 
 // ---- the map ------------------------------------------------------------------
@@ -1733,6 +1759,8 @@ type debugNode struct {
 	DebugFlags    []string
 	MapRequests   int
 	Online        bool
+	// MachineAuthorized is false until POST /debug/authorize (-machine-auth).
+	MachineAuthorized bool
 }
 
 func (s *server) handleDebugNodes(w http.ResponseWriter, r *http.Request) {
@@ -1747,7 +1775,7 @@ func (s *server) handleDebugNodes(w http.ResponseWriter, r *http.Request) {
 			KeyExpiry: v.KeyExpiry, Expired: v.Expired, Version: n.last.Version,
 			Stream: n.last.Stream, KeepAlive: n.last.KeepAlive, Compress: n.last.Compress,
 			OmitPeers: n.last.OmitPeers, ReadOnly: n.last.ReadOnly, DebugFlags: n.last.DebugFlags,
-			MapRequests: n.mapCount, Online: n.stream != nil,
+			MapRequests: n.mapCount, Online: n.stream != nil, MachineAuthorized: n.authorized,
 		})
 	}
 	b := mustJSON(out)
@@ -1778,6 +1806,38 @@ func (s *server) handleDebugExpire(w http.ResponseWriter, r *http.Request) {
 	s.armExpiry(n)
 	s.announceExpiry(n)
 	io.WriteString(w, "expired\n")
+}
+
+// handleDebugAuthorize: POST /debug/authorize?node=N, an admin approving
+// machine N (-machine-auth). Its live map stream gets its self Node, now
+// MachineAuthorized, and the peers it could not see; the others get it as a
+// new peer. Its next register answers MachineAuthorized:true.
+func (s *server) handleDebugAuthorize(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	id, err := strconv.ParseInt(r.URL.Query().Get("node"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad node parameter", http.StatusBadRequest)
+		return
+	}
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	n := s.net.nodes[id]
+	if n == nil {
+		http.Error(w, "no such node", http.StatusNotFound)
+		return
+	}
+	if !n.authorized {
+		n.authorized = true
+		logf("node %d: machine authorized", n.id)
+		if n.stream != nil {
+			n.stream.enqueue(mustJSON(&MapResponse{Node: s.view(n, false), PeersChanged: s.authorizedPeers(n)}))
+		}
+		s.push(n, &MapResponse{PeersChanged: []*Node{s.view(n, true)}})
+	}
+	io.WriteString(w, "authorized\n")
 }
 
 // ---- client -------------------------------------------------------------
@@ -2101,6 +2161,7 @@ func main() {
 	interactive := flag.Bool("interactive", false, "server: ignore auth keys; new machines get an AuthURL")
 	approveRoutes := flag.Bool("approve-routes", false, "server: approve the routes nodes advertise in Hostinfo.RoutableIPs")
 	keyExpiry := flag.Duration("key-expiry", 0, "server: node key lifetime (0 = never expires)")
+	machineAuth := flag.Bool("machine-auth", false, "server: new machines are MachineAuthorized only after POST /debug/authorize?node=N")
 	keepAlive := flag.Duration("keepalive", 50*time.Second, "server: map stream keep-alive period")
 	mapScript := flag.String("map-script", "", "server: JSON steps played on the first map stream after the full map")
 	listHostile := flag.Bool("list-hostile", false, "list the -hostile modes and exit")
@@ -2143,7 +2204,7 @@ func main() {
 		}
 		s := &server{minVersion: *minVersion, early: early, hostile: *hostile, authKey: *authKey,
 			interactive: *interactive, approveRoutes: *approveRoutes, keyExpiry: *keyExpiry,
-			keepAlive: *keepAlive}
+			keepAlive: *keepAlive, machineAuth: *machineAuth}
 		if *mapScript != "" {
 			s.script = loadScript(*mapScript)
 		}

@@ -3,8 +3,8 @@
  * daemon/control/hyphae-control-client.c (the session: dial, register, map
  * stream, reconnects) against the independent Go control server
  * (tests/ts2021/control.go in its tailnet mode): auth keys good and bad, the
- * interactive AuthURL flow approved over plain HTTP, node-key expiry and
- * rotation, logout, a server killed and restarted on the same port, and
+ * interactive AuthURL flow approved over plain HTTP, a machine waiting for
+ * an admin's approval (-machine-auth), node-key expiry and rotation, logout, a server killed and restarted on the same port, and
  * every hostile map mode (the client must survive, keep its netmap, report
  * Health and come back SYNCED).
  *
@@ -527,6 +527,86 @@ test_logout (Ts2021Fixture *f,
 }
 
 static gboolean
+has_netmap (gpointer data)
+{
+  return ((Client *) data)->netmaps->len > 0;
+}
+
+/* -machine-auth: registered but not MachineAuthorized until an admin
+ * approves the machine. Like tailscale's client, ours keeps its map stream
+ * meanwhile (a map of itself only) and learns of the approval there, when
+ * the server pushes its self Node with MachineAuthorized. */
+static void
+test_machine_auth (Ts2021Fixture *f,
+                   gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  const HyphaeNode *me;
+  guint status = 0;
+  PeerCond pc;
+  Client a, b;
+
+  if (!start_server (f, "-machine-auth", NULL))
+    return;
+
+  /* bravo: node 1, approved, SYNCED. */
+  client_init (&b, f, "bravo", 0);
+  g_assert_true (client_start (&b, AUTH_KEY, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_control_client_get_state (b.client), ==,
+                   HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
+  body = ts2021_fixture_http (f, "POST", "/debug/authorize?node=1", &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&body, g_bytes_unref);
+  wait_state (&b, HYPHAE_CONTROL_STATE_SYNCED);
+
+  /* alpha: node 2. The start completes once registered, not authorized. */
+  client_init (&a, f, "alpha", 0);
+  g_assert_true (client_start (&a, AUTH_KEY, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_control_client_get_state (a.client), ==,
+                   HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
+  g_assert_false (saw_state (&a, HYPHAE_CONTROL_STATE_MAPPING));
+  g_assert_true (health_empty (&a));
+  ts2021_fixture_wait_until (has_netmap, &a, GUARD_S, "alpha's first netmap");
+  me = self_node (&a);
+  g_assert_cmpint (me->id, ==, 2);
+  g_assert_false (me->machine_authorized);
+  g_assert_cmpuint (hyphae_netmap_get_n_peers (hyphae_control_client_get_netmap (a.client)), ==,
+                    0);
+  g_assert_cmpint (hyphae_control_client_get_state (a.client), ==,
+                   HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
+
+  /* Refused requests change nothing; then the admin approves alpha. */
+  body = ts2021_fixture_http (f, "GET", "/debug/authorize?node=2", &status);
+  g_assert_cmpuint (status, ==, 405);
+  g_clear_pointer (&body, g_bytes_unref);
+  body = ts2021_fixture_http (f, "POST", "/debug/authorize?node=9", &status);
+  g_assert_cmpuint (status, ==, 404);
+  g_clear_pointer (&body, g_bytes_unref);
+  g_assert_cmpint (hyphae_control_client_get_state (a.client), ==,
+                   HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
+  body = ts2021_fixture_http (f, "POST", "/debug/authorize?node=2", &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_clear_pointer (&body, g_bytes_unref);
+
+  /* The approval arrives on the same map stream: no reconnect. */
+  wait_state (&a, HYPHAE_CONTROL_STATE_SYNCED);
+  me = self_node (&a);
+  g_assert_cmpint (me->id, ==, 2);
+  g_assert_true (me->machine_authorized);
+  g_assert_cmpuint (a.n_backoff, ==, 0);
+  pc = (PeerCond) { &a, "bravo", TRUE };
+  ts2021_fixture_wait_until (peer_cond, &pc, GUARD_S, "bravo in alpha's netmap");
+  pc = (PeerCond) { &b, "alpha", TRUE };
+  ts2021_fixture_wait_until (peer_cond, &pc, GUARD_S, "alpha in bravo's netmap");
+  g_assert_true (health_empty (&a));
+  client_clear (&a);
+  client_clear (&b);
+}
+
+static gboolean
 in_backoff_with_health (gpointer data)
 {
   Client *c = data;
@@ -688,6 +768,7 @@ main (int   argc,
   TS2021_FIXTURE_ADD ("/control-client/key-expiry", NULL, test_key_expiry);
   TS2021_FIXTURE_ADD ("/control-client/key-expiry-interactive", NULL,
                       test_key_expiry_interactive);
+  TS2021_FIXTURE_ADD ("/control-client/machine-auth", NULL, test_machine_auth);
   TS2021_FIXTURE_ADD ("/control-client/logout", NULL, test_logout);
   TS2021_FIXTURE_ADD ("/control-client/server-restart", NULL, test_server_restart);
   TS2021_FIXTURE_ADD ("/control-client/lite-update", NULL, test_lite_update);

@@ -8,7 +8,8 @@
  * endpoint; Down → Stopped with the TUN, addresses, routes and rules gone;
  * Up again; a new HyphaeIpn on the same state dir comes back by itself with
  * the same keys; Logout → NeedsLogin with the node key deleted and the
- * machine key kept.
+ * machine key kept; a machine the server has not authorized yet waits in
+ * NeedsMachineAuth until the admin approves it.
  *
  * Runs in a network and mount namespace of its own (unshared at the start of
  * main, before any thread): the Go server listens on that namespace's
@@ -716,6 +717,56 @@ test_interactive (Ts2021Fixture *f, gconstpointer user_data)
 }
 
 static gboolean
+ipn_has_netmap (gpointer data)
+{
+  return hyphae_ipn_get_netmap (data) != NULL;
+}
+
+/* The server requires an admin's approval of new machines (-machine-auth):
+ * Up completes once registered, the node waits in NeedsMachineAuth, and the
+ * approval (pushed on the map stream) brings it to Running. */
+static void
+test_machine_auth (Ts2021Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = TUN };
+  HyphaeIpnUpOptions up_opts = { .auth_key = "tskey-test", .unattended = TRUE };
+  g_autoptr(HyphaeIpn) ipn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) res = NULL;
+  g_autoptr(GBytes) body = NULL;
+  guint status = 0;
+
+  if (!check_env () || !ts2021_fixture_server_start (f, "-machine-auth", NULL))
+    return;
+  ipn = hyphae_ipn_new (&opts, &error);
+  g_assert_no_error (error);
+  up_opts.control_url = f->url;
+  hyphae_ipn_up_async (ipn, &up_opts, NULL, ts2021_fixture_store_result_cb, f);
+  res = ts2021_fixture_wait_result (f, "Up (machine auth)");
+  g_assert_true (hyphae_ipn_up_finish (ipn, res, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NEEDS_MACHINE_AUTH);
+  g_assert_cmpstr (hyphae_ipn_get_auth_url (ipn), ==, "");
+  /* The map of ourselves alone arrives; still waiting for the admin. */
+  ts2021_fixture_wait_until (ipn_has_netmap, ipn, GUARD_S, "the unauthorized netmap");
+  g_assert_false (hyphae_netmap_get_self (hyphae_ipn_get_netmap (ipn))->machine_authorized);
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NEEDS_MACHINE_AUTH);
+
+  body = ts2021_fixture_http (f, "POST", "/debug/authorize?node=1", &status);
+  g_assert_cmpuint (status, ==, 200);
+  wait_state (ipn, HYPHAE_IPN_STATE_RUNNING);
+  g_assert_true (hyphae_netmap_get_self (hyphae_ipn_get_netmap (ipn))->machine_authorized);
+  assert_tun_up_with (self_v4 (ipn));
+  g_assert_true (hyphae_ipn_down (ipn, &error));
+  g_assert_no_error (error);
+  g_clear_object (&ipn);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  rm_rf (dir);
+}
+
+static gboolean
 health_mentions_engine (gpointer data)
 {
   const char * const *h = hyphae_ipn_get_health (data);
@@ -774,6 +825,7 @@ main (int argc, char **argv)
   TS2021_FIXTURE_ADD ("/ipn/exit-node", NULL, test_exit_node);
   TS2021_FIXTURE_ADD ("/ipn/key-rotation", NULL, test_key_rotation);
   TS2021_FIXTURE_ADD ("/ipn/interactive", NULL, test_interactive);
+  TS2021_FIXTURE_ADD ("/ipn/machine-auth", NULL, test_machine_auth);
   TS2021_FIXTURE_ADD ("/ipn/engine-failure", NULL, test_engine_failure);
   ret = g_test_run ();
   ts2021_fixture_cleanup ();
