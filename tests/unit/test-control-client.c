@@ -606,6 +606,39 @@ test_machine_auth (Ts2021Fixture *f,
   client_clear (&b);
 }
 
+/* Approved while the client was stopped: the next register says so. */
+static void
+test_machine_auth_register (Ts2021Fixture *f,
+                            gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  guint status = 0;
+  Client c;
+
+  if (!start_server (f, "-machine-auth", NULL))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_true (client_start (&c, AUTH_KEY, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==,
+                   HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
+  hyphae_control_client_stop (c.client);
+
+  body = ts2021_fixture_http (f, "POST", "/debug/authorize?node=1", &status);
+  g_assert_cmpuint (status, ==, 200);
+  g_array_set_size (c.states, 0);
+  /* No auth key: the re-register with the same node key is admitted. */
+  g_assert_true (client_start (&c, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_MAPPING);
+  g_assert_false (saw_state (&c, HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH));
+  wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
+  g_assert_true (self_node (&c)->machine_authorized);
+  g_assert_cmpint (self_node (&c)->id, ==, 1);
+  client_clear (&c);
+}
+
 static gboolean
 in_backoff_with_health (gpointer data)
 {
@@ -769,6 +802,8 @@ main (int   argc,
   TS2021_FIXTURE_ADD ("/control-client/key-expiry-interactive", NULL,
                       test_key_expiry_interactive);
   TS2021_FIXTURE_ADD ("/control-client/machine-auth", NULL, test_machine_auth);
+  TS2021_FIXTURE_ADD ("/control-client/machine-auth-register", NULL,
+                      test_machine_auth_register);
   TS2021_FIXTURE_ADD ("/control-client/logout", NULL, test_logout);
   TS2021_FIXTURE_ADD ("/control-client/server-restart", NULL, test_server_restart);
   TS2021_FIXTURE_ADD ("/control-client/lite-update", NULL, test_lite_update);
