@@ -351,6 +351,13 @@ handle_message (HyphaeMapStream *stream,
       stream_finish (stream, error);
       return FALSE;
     }
+  if (stream->callbacks.ping && hyphae_map_update_get_ping_request (update))
+    {
+      stream->callbacks.ping (stream, hyphae_map_update_get_ping_request (update),
+                              stream->user_data);
+      if (stream->done)
+        return FALSE;
+    }
   if (hyphae_map_update_is_keepalive (update))
     return TRUE;
   next = hyphae_netmap_apply (stream->netmap, update, g_get_real_time () / G_USEC_PER_SEC,

@@ -84,12 +84,17 @@ typedef struct _HyphaeMapStream HyphaeMapStream;
  *   end:      exactly once, with why the stream ended (never NULL: even a
  *             clean end of a long-poll is HYPHAE_MAP_ERROR_ENDED). The
  *             stream may be freed inside any callback.
+ *   ping:     (optional, added) the message carried a PingRequest (keep-alives
+ *             too); runs before the message's netmap is applied, as direct.go
+ *             does. Must not block: answer asynchronously.
  * Errors are HYPHAE_MAP_ERROR, HYPHAE_H2_ERROR or HYPHAE_NETMAP_ERROR.
  */
 typedef struct {
   void (*netmap)   (HyphaeMapStream *stream, HyphaeNetmap *nm, gpointer user_data);
   void (*activity) (HyphaeMapStream *stream, gpointer user_data);
   void (*end)      (HyphaeMapStream *stream, const GError *error, gpointer user_data);
+  void (*ping)     (HyphaeMapStream *stream, const HyphaeMapPingRequest *ping,
+                    gpointer user_data);
 } HyphaeMapStreamCallbacks;
 
 /*

@@ -19,6 +19,16 @@ static HyphaeMapUpdate *scan_update (const char  *json,
 
 /* ---- updates --------------------------------------------------------------- */
 
+static void
+ping_request_free (HyphaeMapPingRequest *ping)
+{
+  g_free (ping->url);
+  g_free (ping->types);
+  g_free (ping->ip);
+  g_clear_pointer (&ping->payload, g_bytes_unref);
+  g_free (ping);
+}
+
 void
 hyphae_map_update_free (HyphaeMapUpdate *update)
 {
@@ -38,6 +48,7 @@ hyphae_map_update_free (HyphaeMapUpdate *update)
   g_clear_pointer (&update->packet_filters, g_ptr_array_unref);
   g_clear_pointer (&update->dns_config, g_ref_string_release);
   g_clear_pointer (&update->derp_map, g_ref_string_release);
+  g_clear_pointer (&update->ping, ping_request_free);
   g_free (update);
 }
 
@@ -102,6 +113,13 @@ hyphae_map_update_get_pop_browser_url (const HyphaeMapUpdate *update)
 {
   g_return_val_if_fail (update != NULL, NULL);
   return update->pop_browser_url;
+}
+
+const HyphaeMapPingRequest *
+hyphae_map_update_get_ping_request (const HyphaeMapUpdate *update)
+{
+  g_return_val_if_fail (update != NULL, NULL);
+  return update->ping;
 }
 
 HyphaeMapUpdate *
@@ -800,6 +818,122 @@ scan_packet_filters (JsonScan  *s,
   return r == 0;
 }
 
+/* Standard base64 with padding, as Go's encoding/json writes []byte; NULL
+ * (and *too_big) when over max decoded bytes. g_base64_decode validates
+ * nothing, so the alphabet and padding are checked here first. */
+static GBytes *
+decode_base64_strict (const char *v,
+                      gsize       len,
+                      gsize       max,
+                      gboolean   *too_big)
+{
+  g_autofree char *copy = NULL;
+  gsize pad = 0, out_len = 0;
+  guchar *out;
+
+  *too_big = FALSE;
+  if (len % 4 != 0)
+    return NULL;
+  if (len / 4 * 3 > max + 2)
+    {
+      *too_big = TRUE;
+      return NULL;
+    }
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = v[i];
+
+      if (c == '=')
+        {
+          if (i < len - 2)
+            return NULL;
+          pad++;
+        }
+      else if (pad > 0 || !(g_ascii_isalnum (c) || c == '+' || c == '/'))
+        return NULL;
+    }
+  if (len == 0)
+    return g_bytes_new (NULL, 0);
+  copy = g_strndup (v, len);
+  out = g_base64_decode (copy, &out_len);
+  if (out_len > max)
+    {
+      g_free (out);
+      *too_big = TRUE;
+      return NULL;
+    }
+  return g_bytes_new_take (out, out_len);
+}
+
+/* tailcfg.PingRequest; null: absent. */
+static gboolean
+scan_ping_request (JsonScan              *s,
+                   HyphaeMapPingRequest **out)
+{
+  g_autoptr(GBytes) payload = NULL;
+  g_autofree char *url = NULL, *types = NULL, *ip = NULL;
+  gboolean noise = FALSE, log = FALSE;
+  const char *k;
+  int r;
+
+  if (take_null (s))
+    return TRUE;
+  if (!json_scan_object_begin (s))
+    return FALSE;
+  while ((r = json_scan_object_next (s, &k, NULL)) > 0)
+    {
+      gboolean ok;
+
+      if (key_is (k, "URL"))
+        ok = scan_dup (s, &url);
+      else if (key_is (k, "URLIsNoise"))
+        ok = scan_bool (s, NULL, &noise);
+      else if (key_is (k, "Log"))
+        ok = scan_bool (s, NULL, &log);
+      else if (key_is (k, "Types"))
+        ok = scan_dup (s, &types);
+      else if (key_is (k, "IP"))
+        ok = scan_addr (s, &ip);
+      else if (key_is (k, "Payload"))
+        {
+          const char *v;
+          gsize len;
+          gboolean too_big;
+
+          g_clear_pointer (&payload, g_bytes_unref);
+          if (take_null (s))
+            continue;
+          if (!json_scan_string (s, &v, &len))
+            return FALSE;
+          payload = decode_base64_strict (v, len, HYPHAE_PING_PAYLOAD_MAX, &too_big);
+          if (payload == NULL && too_big)
+            return json_scan_fail (s, "PingRequest.Payload over %u bytes",
+                                   (guint) HYPHAE_PING_PAYLOAD_MAX);
+          if (payload == NULL)
+            return json_scan_fail (s, "PingRequest.Payload is not base64");
+          ok = TRUE;
+        }
+      else
+        ok = json_scan_skip (s);
+      if (!ok)
+        return FALSE;
+    }
+  if (r != 0)
+    return FALSE;
+  if (url != NULL && strlen (url) > HYPHAE_PING_URL_MAX)
+    return json_scan_fail (s, "PingRequest.URL over %u bytes", (guint) HYPHAE_PING_URL_MAX);
+  if (*out != NULL)
+    ping_request_free (*out);
+  *out = g_new0 (HyphaeMapPingRequest, 1);
+  (*out)->url = url != NULL ? g_steal_pointer (&url) : g_strdup ("");
+  (*out)->types = types != NULL ? g_steal_pointer (&types) : g_strdup ("");
+  (*out)->ip = g_steal_pointer (&ip);
+  (*out)->url_is_noise = noise;
+  (*out)->log = log;
+  (*out)->payload = g_steal_pointer (&payload);
+  return TRUE;
+}
+
 static gboolean
 scan_map_response (JsonScan        *s,
                    HyphaeMapUpdate *u)
@@ -851,6 +985,8 @@ scan_map_response (JsonScan        *s,
         ok = scan_raw (s, JSON_SCAN_OBJECT, &u->dns_config);
       else if (key_is (k, "DERPMap"))
         ok = scan_raw (s, JSON_SCAN_OBJECT, &u->derp_map);
+      else if (key_is (k, "PingRequest"))
+        ok = scan_ping_request (s, &u->ping);
       else
         ok = json_scan_skip (s);
       if (!ok)

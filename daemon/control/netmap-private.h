@@ -67,6 +67,7 @@ struct _HyphaeMapUpdate {
   GPtrArray  *packet_filters;  /* HyphaeNamedFilter*, NULL if absent */
   char       *dns_config;      /* GRefString */
   char       *derp_map;        /* GRefString */
+  HyphaeMapPingRequest *ping;  /* PingRequest, NULL if absent or null */
 };
 
 /* Nodes (netmap-node.c). */

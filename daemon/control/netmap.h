@@ -99,6 +99,26 @@ gboolean         hyphae_map_update_is_keepalive (const HyphaeMapUpdate *update);
 gint64           hyphae_map_update_get_control_time (const HyphaeMapUpdate *update);
 /* PopBrowserURL, if the message carries one (transfer none), else NULL. */
 const char      *hyphae_map_update_get_pop_browser_url (const HyphaeMapUpdate *update);
+/* MapResponse.PingRequest (tailcfg.PingRequest; capver 12/31/38): control
+ * asks us to prove we are alive by answering at url (added: for the control
+ * client's ping answers). Honoured even with KeepAlive:true, as tailcfg says.
+ * Bounded: url ≤ HYPHAE_PING_URL_MAX bytes, payload ≤ HYPHAE_PING_PAYLOAD_MAX
+ * decoded bytes (strict standard base64, as Go's []byte); over that, or a
+ * wrong type, refuses the message like any other field. */
+#define HYPHAE_PING_URL_MAX     4096
+#define HYPHAE_PING_PAYLOAD_MAX (64 * 1024)
+
+typedef struct {
+  char     *url;           /* URL, "" if absent */
+  gboolean  url_is_noise;  /* URLIsNoise: over the Noise connection to control */
+  gboolean  log;           /* Log: log the answer */
+  char     *types;         /* Types: "" (HEAD), "c2n", or "disco,TSMP,…"; "" if absent */
+  char     *ip;            /* IP, canonical, NULL if absent */
+  GBytes   *payload;       /* Payload (for c2n: an HTTP/1.1 request), NULL if absent */
+} HyphaeMapPingRequest;
+
+/* The message's PingRequest (transfer none), or NULL when it carries none. */
+const HyphaeMapPingRequest *hyphae_map_update_get_ping_request (const HyphaeMapUpdate *update);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeMapUpdate, hyphae_map_update_free)
 
 typedef struct _HyphaeNetmap HyphaeNetmap;

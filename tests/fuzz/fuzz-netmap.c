@@ -87,6 +87,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
           /* The scanner's JSON is JSON for json-glib too. */
           g_autoptr(JsonParser) parser = json_parser_new_immutable ();
           g_autoptr(GError) jg_error = NULL;
+          const HyphaeMapPingRequest *ping = hyphae_map_update_get_ping_request (u);
+
+          /* A PingRequest, if any, within its bounds. */
+          if (ping != NULL)
+            {
+              CHECK (ping->url != NULL && strlen (ping->url) <= HYPHAE_PING_URL_MAX);
+              CHECK (ping->types != NULL);
+              CHECK (ping->payload == NULL ||
+                     g_bytes_get_size (ping->payload) <= HYPHAE_PING_PAYLOAD_MAX);
+            }
 
           if (!json_parser_load_from_data (parser, msg, len, &jg_error))
             {

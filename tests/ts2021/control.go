@@ -42,7 +42,9 @@
 //     opened|closed", "lite-update N"); every other path answers 200
 //     "hello from ts2021 test server\n".
 //   - GET /auth/<id> approves an interactive registration; GET /debug/nodes
-//     and POST /debug/expire?node=N observe and poke the tailnet.
+//     and POST /debug/expire?node=N observe and poke the tailnet; POST
+//     /debug/ping?node=N&noise=1&type=T sends a PingRequest on N's map stream
+//     and GET /debug/pings shows what came back (handleDebugPing).
 //
 // -no-early-payload omits the early payload (the server's HTTP/2 SETTINGS is
 // then the first plaintext); the early-* hostile modes ignore it. -hostile MODE makes the server misbehave; see
@@ -241,6 +243,8 @@ type server struct {
 	baseURL       string        // http://<listen address>, for AuthURLs
 	bomb          []byte        // map-zstd-bomb's message, made at startup
 	net           tailnet
+	pingMu        sync.Mutex    // guards pings
+	pings         []*pingRecord // POST /debug/ping, in ID order (ID = index+1)
 }
 
 // h2conn is one Noise connection's HTTP/2 server; its http.Server exists
@@ -571,6 +575,9 @@ func (s *server) serveH2(w http.ResponseWriter, r *http.Request, mk machineKey, 
 		<-r.Context().Done()
 		logf("h2 /slow: %v", r.Context().Err())
 		return
+	case strings.HasPrefix(p, "/ping/"):
+		s.answerPing(w, r, true)
+		return
 	}
 	io.Copy(io.Discard, r.Body)
 	io.WriteString(w, helloBody)
@@ -621,6 +628,9 @@ func runServer(s *server, listen, keyHex string) {
 	mux.HandleFunc("/debug/nodes", s.handleDebugNodes)
 	mux.HandleFunc("/debug/expire", s.handleDebugExpire)
 	mux.HandleFunc("/debug/authorize", s.handleDebugAuthorize)
+	mux.HandleFunc("/debug/ping", s.handleDebugPing)
+	mux.HandleFunc("/debug/pings", s.handleDebugPings)
+	mux.HandleFunc("/ping/", func(w http.ResponseWriter, r *http.Request) { s.answerPing(w, r, false) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: drainTimeout}
 	say("LISTEN %s", ln.Addr())
 	say("PUB %s", hex.EncodeToString(s.static.Public))
@@ -912,6 +922,16 @@ type MapResponse struct {
 	PacketFilter      []FilterRule   `json:",omitempty"`
 	UserProfiles      []UserProfile  `json:",omitempty"`
 	ControlTime       *time.Time     `json:",omitempty"`
+	PingRequest       *PingRequest   `json:",omitempty"`
+}
+
+// PingRequest is tailcfg.PingRequest (the fields we send).
+type PingRequest struct {
+	URL        string
+	URLIsNoise bool   `json:",omitempty"`
+	Log        bool   `json:",omitempty"`
+	Types      string `json:",omitempty"`
+	Payload    []byte `json:",omitempty"`
 }
 
 // ---- tailnet: nodes, registration, map streams -------------------------------
@@ -1838,6 +1858,112 @@ func (s *server) handleDebugAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.push(n, &MapResponse{PeersChanged: []*Node{s.view(n, true)}})
 	}
 	io.WriteString(w, "authorized\n")
+}
+
+// pingRecord is one PingRequest sent by POST /debug/ping and what came back
+// to its URL (GET /debug/pings).
+type pingRecord struct {
+	ID    int64
+	Node  int64
+	URL   string
+	Noise bool     // URLIsNoise as sent
+	Type  string   // Types as sent
+	Heads int      // HEAD requests to URL
+	Posts []string // bodies POSTed to URL
+	Other int      // any other request to URL
+	Wrong int      // requests that came over the wrong transport (Noise vs plain)
+}
+
+// c2nPayload is the HTTP/1.1 request a c2n PingRequest carries.
+const c2nPayload = "GET /debug/ping-c2n HTTP/1.1\r\nHost: node\r\n\r\n"
+
+// handleDebugPing: POST /debug/ping?node=N[&noise=1][&type=T][&repeat=K]
+// pushes {"PingRequest":{"URL":<base>/ping/<id>,"URLIsNoise":…,"Types":T}}
+// (with a c2n request as Payload when T is "c2n") K times (default 1, ≤ 8:
+// the same URL, to check the client's dedup) on node N's live map stream.
+// The URL is served over Noise HTTP/2 and plain HTTP alike; what arrives is
+// counted in GET /debug/pings. Answers {"ID":id,"URL":url}; 409 when N has
+// no map stream.
+func (s *server) handleDebugPing(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	q := r.URL.Query()
+	id, err := strconv.ParseInt(q.Get("node"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad node parameter", http.StatusBadRequest)
+		return
+	}
+	repeat := 1
+	if v := q.Get("repeat"); v != "" {
+		if repeat, err = strconv.Atoi(v); err != nil || repeat < 1 || repeat > 8 {
+			http.Error(w, "bad repeat parameter", http.StatusBadRequest)
+			return
+		}
+	}
+	pr := &PingRequest{URLIsNoise: q.Get("noise") == "1", Types: q.Get("type")}
+	if pr.Types == "c2n" {
+		pr.Payload = []byte(c2nPayload)
+	}
+	s.net.mu.Lock()
+	defer s.net.mu.Unlock()
+	n := s.net.nodes[id]
+	if n == nil {
+		http.Error(w, "no such node", http.StatusNotFound)
+		return
+	}
+	if n.stream == nil {
+		http.Error(w, "node has no map stream", http.StatusConflict)
+		return
+	}
+	s.pingMu.Lock()
+	rec := &pingRecord{ID: int64(len(s.pings) + 1), Node: id, Noise: pr.URLIsNoise, Type: pr.Types}
+	rec.URL = fmt.Sprintf("%s/ping/%d", s.baseURL, rec.ID)
+	s.pings = append(s.pings, rec)
+	s.pingMu.Unlock()
+	pr.URL = rec.URL
+	for i := 0; i < repeat; i++ {
+		n.stream.enqueue(mustJSON(&MapResponse{PingRequest: pr}))
+	}
+	logf("node %d: PingRequest %s noise=%v type=%q ×%d", id, rec.URL, pr.URLIsNoise, pr.Types, repeat)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(mustJSON(map[string]interface{}{"ID": rec.ID, "URL": rec.URL}))
+}
+
+// answerPing serves /ping/<id> (plain HTTP, or over Noise when noise) and
+// records the request; 200 with an empty body.
+func (s *server) answerPing(w http.ResponseWriter, r *http.Request, noise bool) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/ping/"), 10, 64)
+	s.pingMu.Lock()
+	defer s.pingMu.Unlock()
+	if err != nil || id < 1 || id > int64(len(s.pings)) {
+		http.Error(w, "no such ping", http.StatusNotFound)
+		return
+	}
+	rec := s.pings[id-1]
+	logf("ping %d: %s over %s", id, r.Method, map[bool]string{true: "noise", false: "plain HTTP"}[noise])
+	// c2n answers always come over Noise (direct.go answerPing).
+	if noise != (rec.Noise || rec.Type == "c2n") {
+		rec.Wrong++
+	}
+	switch r.Method {
+	case http.MethodHead:
+		rec.Heads++
+	case http.MethodPost:
+		rec.Posts = append(rec.Posts, string(body))
+	default:
+		rec.Other++
+	}
+}
+
+// handleDebugPings: GET /debug/pings, every pingRecord as a JSON array.
+func (s *server) handleDebugPings(w http.ResponseWriter, r *http.Request) {
+	s.pingMu.Lock()
+	defer s.pingMu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(mustJSON(s.pings))
 }
 
 // ---- client -------------------------------------------------------------

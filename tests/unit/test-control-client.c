@@ -4,7 +4,8 @@
  * stream, reconnects) against the independent Go control server
  * (tests/ts2021/control.go in its tailnet mode): auth keys good and bad, the
  * interactive AuthURL flow approved over plain HTTP, a machine waiting for
- * an admin's approval (-machine-auth), node-key expiry and rotation, logout, a server killed and restarted on the same port, and
+ * an admin's approval (-machine-auth), node-key expiry and rotation, logout, a server killed and restarted on the same port,
+ * PingRequests (HEAD over Noise and plain HTTP, dedup, c2n, unknown types), and
  * every hostile map mode (the client must survive, keep its netmap, report
  * Health and come back SYNCED).
  *
@@ -15,6 +16,8 @@
 #include <string.h>
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 #include <sodium.h>
 
 #include "crypto/keys.h"
@@ -772,6 +775,241 @@ test_hostile (Ts2021Fixture *f,
   client_clear (&c);
 }
 
+/* ---- PingRequest --------------------------------------------------------------- */
+
+/* POST /debug/ping?<query>: the PingRequest's ID in GET /debug/pings. */
+static gint64
+send_ping (Ts2021Fixture *f,
+           const char    *query)
+{
+  g_autofree char *path = g_strdup_printf ("/debug/ping?%s", query);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  guint status;
+  gsize len;
+  const char *data;
+
+  body = ts2021_fixture_http (f, "POST", path, &status);
+  g_assert_cmpuint (status, ==, 200);
+  data = g_bytes_get_data (body, &len);
+  g_assert_true (json_parser_load_from_data (parser, data, (gssize) len, &error));
+  g_assert_no_error (error);
+  return json_object_get_int_member (json_node_get_object (json_parser_get_root (parser)), "ID");
+}
+
+typedef struct
+{
+  guint  heads;
+  guint  others;   /* requests with another method */
+  guint  wrong;    /* requests over the wrong transport */
+  char  *post;     /* the last POST body, NULL if none */
+  guint  posts;
+} PingSeen;
+
+static void
+ping_seen_clear (PingSeen *seen)
+{
+  g_clear_pointer (&seen->post, g_free);
+  memset (seen, 0, sizeof *seen);
+}
+
+/* What the server recorded for PingRequest id (GET /debug/pings). */
+static void
+ping_seen (Ts2021Fixture *f,
+           gint64         id,
+           PingSeen      *seen)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonArray *all, *posts;
+  JsonObject *rec;
+  guint status;
+  gsize len;
+  const char *data;
+
+  ping_seen_clear (seen);
+  body = ts2021_fixture_http (f, "GET", "/debug/pings", &status);
+  g_assert_cmpuint (status, ==, 200);
+  data = g_bytes_get_data (body, &len);
+  g_assert_true (json_parser_load_from_data (parser, data, (gssize) len, &error));
+  g_assert_no_error (error);
+  all = json_node_get_array (json_parser_get_root (parser));
+  g_assert_cmpint (id, >=, 1);
+  g_assert_cmpint (id, <=, json_array_get_length (all));
+  rec = json_array_get_object_element (all, (guint) id - 1);
+  g_assert_cmpint (json_object_get_int_member (rec, "ID"), ==, id);
+  seen->heads = (guint) json_object_get_int_member (rec, "Heads");
+  seen->others = (guint) json_object_get_int_member (rec, "Other");
+  seen->wrong = (guint) json_object_get_int_member (rec, "Wrong");
+  posts = JSON_NODE_HOLDS_ARRAY (json_object_get_member (rec, "Posts"))
+          ? json_object_get_array_member (rec, "Posts") : NULL;
+  seen->posts = posts ? json_array_get_length (posts) : 0;
+  if (seen->posts)
+    seen->post = g_strdup (json_array_get_string_element (posts, seen->posts - 1));
+}
+
+typedef struct
+{
+  Ts2021Fixture *f;
+  gint64         id;
+} PingCond;
+
+static gboolean
+ping_answered (gpointer data)
+{
+  PingCond *p = data;
+  PingSeen seen = { 0 };
+  gboolean answered;
+
+  ping_seen (p->f, p->id, &seen);
+  answered = seen.heads + seen.posts + seen.others > 0;
+  ping_seen_clear (&seen);
+  return answered;
+}
+
+/* Wait until the server saw something at PingRequest id's URL. The client
+ * gets an answer from the server after it was recorded, so every iteration
+ * that could make this true is woken by the client's I/O. */
+static void
+wait_ping (Ts2021Fixture *f,
+           gint64         id)
+{
+  PingCond p = { f, id };
+  g_autofree char *what = g_strdup_printf ("an answer to PingRequest %" G_GINT64_FORMAT, id);
+
+  ts2021_fixture_wait_until (ping_answered, &p, GUARD_S, what);
+}
+
+/* A SYNCED client "alpha" (node 1) on a fresh server. */
+static gboolean
+ping_client_start (Ts2021Fixture *f,
+                   Client        *c)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!start_server (f, NULL, NULL))
+    return FALSE;
+  client_init (c, f, "alpha", 0);
+  g_assert_true (client_start (c, AUTH_KEY, &error));
+  g_assert_no_error (error);
+  wait_state (c, HYPHAE_CONTROL_STATE_SYNCED);
+  return TRUE;
+}
+
+/* Types "": HEAD to the URL, over Noise (URLIsNoise) or plain HTTP. */
+static void
+test_ping_head (Ts2021Fixture *f,
+                gconstpointer  user_data)
+{
+  gboolean noise = GPOINTER_TO_INT (user_data);
+  PingSeen seen = { 0 };
+  Client c;
+  gint64 id;
+
+  if (!ping_client_start (f, &c))
+    return;
+  id = send_ping (f, noise ? "node=1&noise=1" : "node=1");
+  wait_ping (f, id);
+  ping_seen (f, id, &seen);
+  g_assert_cmpuint (seen.heads, ==, 1);
+  g_assert_cmpuint (seen.posts, ==, 0);
+  g_assert_cmpuint (seen.others, ==, 0);
+  g_assert_cmpuint (seen.wrong, ==, 0);   /* it came over the transport asked for */
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_SYNCED);
+  g_assert_cmpuint (c.n_backoff, ==, 0);
+  ping_seen_clear (&seen);
+  client_clear (&c);
+}
+
+/* The same URL twice (two messages) is answered once (direct.go
+ * isUniquePingRequest). The barrier: a later PingRequest, sent only after the
+ * first was answered, so the client handled the duplicate before it. */
+static void
+test_ping_dedup (Ts2021Fixture *f,
+                 gconstpointer  user_data)
+{
+  PingSeen seen = { 0 };
+  Client c;
+  gint64 id, barrier;
+
+  if (!ping_client_start (f, &c))
+    return;
+  id = send_ping (f, "node=1&noise=1&repeat=2");
+  wait_ping (f, id);
+  barrier = send_ping (f, "node=1&noise=1");
+  wait_ping (f, barrier);
+  ping_seen (f, id, &seen);
+  g_assert_cmpuint (seen.heads, ==, 1);
+  ping_seen (f, barrier, &seen);
+  g_assert_cmpuint (seen.heads, ==, 1);
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_SYNCED);
+  ping_seen_clear (&seen);
+  client_clear (&c);
+}
+
+/* c2n: the answer is an HTTP/1.1 response (a 404: no c2n handlers yet),
+ * POSTed to the URL over Noise. */
+static void
+test_ping_c2n (Ts2021Fixture *f,
+               gconstpointer  user_data)
+{
+  g_autoptr(SoupMessageHeaders) headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
+  g_autofree char *reason = NULL;
+  PingSeen seen = { 0 };
+  SoupHTTPVersion version;
+  const char *end;
+  guint status;
+  Client c;
+  gint64 id;
+
+  if (!ping_client_start (f, &c))
+    return;
+  id = send_ping (f, "node=1&noise=1&type=c2n");
+  wait_ping (f, id);
+  ping_seen (f, id, &seen);
+  g_assert_cmpuint (seen.posts, ==, 1);
+  g_assert_cmpuint (seen.heads, ==, 0);
+  g_assert_cmpuint (seen.wrong, ==, 0);
+  g_assert_nonnull (seen.post);
+  g_test_message ("c2n answer: %s", seen.post);
+  end = strstr (seen.post, "\r\n\r\n");
+  g_assert_nonnull (end);
+  g_assert_true (soup_headers_parse_response (seen.post, (int) (end + 4 - seen.post), headers,
+                                              &version, &status, &reason));
+  g_assert_cmpint (version, ==, SOUP_HTTP_1_1);
+  g_assert_cmpuint (status, ==, 404);
+  g_assert_cmpstr (reason, ==, "Not Found");
+  g_assert_cmpint (soup_message_headers_get_content_length (headers), ==, strlen (end + 4));
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_SYNCED);
+  ping_seen_clear (&seen);
+  client_clear (&c);
+}
+
+/* A type we cannot answer yet (disco needs the data plane): no request, and
+ * the session goes on. The barrier as in dedup. */
+static void
+test_ping_unsupported (Ts2021Fixture *f,
+                       gconstpointer  user_data)
+{
+  PingSeen seen = { 0 };
+  Client c;
+  gint64 id, barrier;
+
+  if (!ping_client_start (f, &c))
+    return;
+  id = send_ping (f, "node=1&noise=1&type=disco");
+  barrier = send_ping (f, "node=1&noise=1");
+  wait_ping (f, barrier);
+  ping_seen (f, id, &seen);
+  g_assert_cmpuint (seen.heads + seen.posts + seen.others, ==, 0);
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_SYNCED);
+  g_assert_cmpuint (c.n_backoff, ==, 0);
+  ping_seen_clear (&seen);
+  client_clear (&c);
+}
+
 static const Hostile hostiles[] = {
   { "map-goaway", TRUE, 0 },
   { "map-rst", TRUE, 0 },
@@ -807,6 +1045,11 @@ main (int   argc,
   TS2021_FIXTURE_ADD ("/control-client/logout", NULL, test_logout);
   TS2021_FIXTURE_ADD ("/control-client/server-restart", NULL, test_server_restart);
   TS2021_FIXTURE_ADD ("/control-client/lite-update", NULL, test_lite_update);
+  TS2021_FIXTURE_ADD ("/control-client/ping/noise-head", GINT_TO_POINTER (TRUE), test_ping_head);
+  TS2021_FIXTURE_ADD ("/control-client/ping/http-head", GINT_TO_POINTER (FALSE), test_ping_head);
+  TS2021_FIXTURE_ADD ("/control-client/ping/dedup", NULL, test_ping_dedup);
+  TS2021_FIXTURE_ADD ("/control-client/ping/c2n", NULL, test_ping_c2n);
+  TS2021_FIXTURE_ADD ("/control-client/ping/unsupported", NULL, test_ping_unsupported);
   for (guint i = 0; i < G_N_ELEMENTS (hostiles); i++)
     {
       g_autofree char *path = g_strdup_printf ("/control-client/hostile/%s", hostiles[i].mode);
