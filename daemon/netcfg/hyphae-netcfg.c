@@ -71,41 +71,65 @@ msg_attr_u32 (NlMsg *m, guint16 type, guint32 v)
   msg_attr (m, type, &v, sizeof v);
 }
 
-/* Send one request and wait for its ack. Returns 0 or a negative errno. */
+/* Send a request under the next sequence number. 0 or a negative errno. */
 static int
-nl_talk (HyphaeNetcfg *nc, struct nlmsghdr *h)
+nl_send (HyphaeNetcfg *nc, struct nlmsghdr *h)
 {
   struct sockaddr_nl to = { .nl_family = AF_NETLINK };
 
-  h->nlmsg_flags |= NLM_F_ACK;
   h->nlmsg_seq = ++nc->seq;
   if (sendto (nc->fd, h, h->nlmsg_len, 0, (struct sockaddr *) &to, sizeof to) < 0)
     return -errno;
+  return 0;
+}
+
+/* Receive one datagram into nc->rx: its length, or a negative errno. */
+static int
+nl_recv (HyphaeNetcfg *nc)
+{
   for (;;)
     {
       /* MSG_TRUNC: the real size, so a reply larger than our buffer is an
        * error rather than silently cut. */
       ssize_t n = recv (nc->fd, nc->rx, NL_BUF, MSG_TRUNC);
-      struct nlmsghdr *r;
-      int len;
 
+      if (n < 0 && errno == EINTR)
+        continue;
       if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return -errno;
-        }
+        return -errno;
       if (n > NL_BUF)
         return -EMSGSIZE;
-      len = (int) n;
+      return (int) n;
+    }
+}
+
+/* The errno an NLMSG_ERROR message carries (0 = ack), or -EPROTO if short. */
+static int
+nl_error (struct nlmsghdr *r)
+{
+  if (r->nlmsg_len < NLMSG_LENGTH (sizeof (struct nlmsgerr)))
+    return -EPROTO;
+  return ((struct nlmsgerr *) NLMSG_DATA (r))->error;
+}
+
+/* Send one request and wait for its ack. Returns 0 or a negative errno. */
+static int
+nl_talk (HyphaeNetcfg *nc, struct nlmsghdr *h)
+{
+  int len;
+
+  h->nlmsg_flags |= NLM_F_ACK;
+  if ((len = nl_send (nc, h)) < 0)
+    return len;
+  for (;;)
+    {
+      struct nlmsghdr *r;
+
+      if ((len = nl_recv (nc)) < 0)
+        return len;
       for (r = (struct nlmsghdr *) nc->rx; NLMSG_OK (r, len); r = NLMSG_NEXT (r, len))
-        {
-          if (r->nlmsg_seq != nc->seq || r->nlmsg_type != NLMSG_ERROR)
-            continue;
-          if (r->nlmsg_len < NLMSG_LENGTH (sizeof (struct nlmsgerr)))
-            return -EPROTO;
-          return ((struct nlmsgerr *) NLMSG_DATA (r))->error;
-        }
+        if (r->nlmsg_seq == nc->seq && r->nlmsg_type == NLMSG_ERROR)
+          return nl_error (r);
     }
 }
 
@@ -115,29 +139,17 @@ typedef void (*DumpFn) (struct nlmsghdr *h, gpointer user_data);
 static int
 nl_dump (HyphaeNetcfg *nc, struct nlmsghdr *h, DumpFn fn, gpointer user_data)
 {
-  struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+  int len;
 
   h->nlmsg_flags |= NLM_F_DUMP;
-  h->nlmsg_seq = ++nc->seq;
-  if (sendto (nc->fd, h, h->nlmsg_len, 0, (struct sockaddr *) &to, sizeof to) < 0)
-    return -errno;
+  if ((len = nl_send (nc, h)) < 0)
+    return len;
   for (;;)
     {
-      /* MSG_TRUNC: the real size, so a reply larger than our buffer is an
-       * error rather than silently cut. */
-      ssize_t n = recv (nc->fd, nc->rx, NL_BUF, MSG_TRUNC);
       struct nlmsghdr *r;
-      int len;
 
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return -errno;
-        }
-      if (n > NL_BUF)
-        return -EMSGSIZE;
-      len = (int) n;
+      if ((len = nl_recv (nc)) < 0)
+        return len;
       for (r = (struct nlmsghdr *) nc->rx; NLMSG_OK (r, len); r = NLMSG_NEXT (r, len))
         {
           if (r->nlmsg_seq != nc->seq)
@@ -145,11 +157,7 @@ nl_dump (HyphaeNetcfg *nc, struct nlmsghdr *h, DumpFn fn, gpointer user_data)
           if (r->nlmsg_type == NLMSG_DONE)
             return 0;
           if (r->nlmsg_type == NLMSG_ERROR)
-            {
-              if (r->nlmsg_len < NLMSG_LENGTH (sizeof (struct nlmsgerr)))
-                return -EPROTO;
-              return ((struct nlmsgerr *) NLMSG_DATA (r))->error;
-            }
+            return nl_error (r);
           fn (r, user_data);
         }
     }
