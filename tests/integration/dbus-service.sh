@@ -86,9 +86,14 @@ BUS_ADDR=$(dbl_addr s)
 # Everything below runs inside the namespace with our bus as the system bus;
 # `timeout` is the hang guard of each call.
 ctl() { timeout 120 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$HYPHAECTL" "$@"; }
+# uid 65534 runs a copy of hyphaectl in $DBL_DIR (mode 755, as polkitd needs):
+# the build tree may sit where it cannot go (a clone under a 0700 mktemp dir).
+NOBODY_CTL=$DBL_DIR/bin/hyphaectl
+mkdir -p "$DBL_DIR/bin" && install -m 755 "$HYPHAECTL" "$NOBODY_CTL" ||
+	cannot_run "cannot copy hyphaectl to $NOBODY_CTL"
 ctl_nobody() {
 	timeout 120 ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$HYPHAECTL" "$@"
+		env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" "$NOBODY_CTL" "$@"
 }
 gd() { timeout 60 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" gdbus "$@"; }
 gd_nobody() {
