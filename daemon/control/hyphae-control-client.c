@@ -725,7 +725,7 @@ commit_rotation (HyphaeControlClient *self)
   if (!copy)
     g_error ("secmem_alloc: out of locked memory");
   memcpy (self->secrets->node, self->secrets->trying, 32);
-  memset (self->secrets->trying, 0, 32);
+  sodium_memzero (self->secrets->trying, sizeof self->secrets->trying);
   key_public_from_private (self->node_pub, self->secrets->node);
   self->rotating = FALSE;
   memcpy (copy, self->secrets->node, 32);
@@ -1249,7 +1249,7 @@ hyphae_control_client_stop (HyphaeControlClient *self)
   g_clear_handle_id (&self->retry_id, g_source_remove);
   self->running = FALSE;
   self->rotating = FALSE;
-  memset (self->secrets->trying, 0, sizeof self->secrets->trying);
+  sodium_memzero (self->secrets->trying, sizeof self->secrets->trying);
   set_auth_url (self, NULL);
   complete_start (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                              "the control client was stopped"));

@@ -12,11 +12,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "engine-config.h"
 #include "hyphae-control-client.h"
 #include "hyphae-netcfg.h"
+#include "hyphae-secret.h"
 #include "prefs.h"
 #include "profile-keys.h"
 #include "uapi/uapi.h"
@@ -618,13 +621,13 @@ on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpoi
 
       memcpy (set.private_key, self->keys->node, 32);
       (void) wg_runner_apply (self->runner, &set);
-      memset (set.private_key, 0, 32);
+      sodium_memzero (set.private_key, sizeof set.private_key);
     }
   key_to_text (text, sizeof text, KEY_PREFIX_PRIVATE, self->keys->node);
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "node-key", g_variant_new_string (text));
+  g_variant_builder_add (&b, "{sv}", "node-key", hyphae_secret_variant_new_string (text));
   g_variant_builder_add (&b, "{sv}", "profile", g_variant_new_string (PROFILE));
-  memset (text, 0, sizeof text);
+  sodium_memzero (text, sizeof text);
   g_signal_emit (self, signals[SIG_KEYS_ROTATED], 0, g_variant_builder_end (&b));
 }
 
@@ -680,8 +683,8 @@ control_create (HyphaeIpn *self)
   cfg.hostname = hostname;
   cfg.os = "linux";
   self->control = hyphae_control_client_new (&cfg);
-  memset (cfg.machine_priv, 0, 32);
-  memset (cfg.node_priv, 0, 32);
+  sodium_memzero (cfg.machine_priv, sizeof cfg.machine_priv);
+  sodium_memzero (cfg.node_priv, sizeof cfg.node_priv);
   hyphae_control_client_set_exit_node_id (self->control, self->prefs.exit_node_id);
   g_signal_connect (self->control, "notify::state", G_CALLBACK (on_control_state), self);
   g_signal_connect (self->control, "netmap", G_CALLBACK (on_control_netmap), self);
@@ -1067,7 +1070,7 @@ logout_local (HyphaeIpn *self)
     {
       /* Same machine, new node: the machine key stays. */
       self->keys->has_node = FALSE;
-      memset (self->keys->node, 0, 32);
+      sodium_memzero (self->keys->node, sizeof self->keys->node);
       if (!save_keys (self, &error))
         g_warning ("%s", error->message);
     }
