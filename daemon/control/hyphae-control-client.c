@@ -35,6 +35,10 @@
  *
  * MapResponse.PingRequest is answered on the side (hyphae-ping-answer.c):
  * never blocking the map stream, failures only logged.
+ *
+ * Error text may come from the server (RegisterResponse.Error, HTTP bodies
+ * and reasons): it is escaped (hyphae_log_escape) before it reaches a log,
+ * Health, or the GError handed to our caller.
  */
 #include "hyphae-control-client.h"
 
@@ -46,6 +50,7 @@
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "hyphae-h2.h"
+#include "hyphae-log-escape.h"
 #include "hyphae-map.h"
 #include "hyphae-ping-answer.h"
 #include "hyphae-register.h"
@@ -317,8 +322,10 @@ lite_update_cb (GObject      *source,
   self->lite_in_flight = FALSE;
   if (error)
     {
+      g_autofree char *text = hyphae_log_escape_gerror (error);
+
       /* The next map request carries the same; resend once synced. */
-      g_debug ("lite update: %s", error->message);
+      g_debug ("lite update: %s", text);
       self->lite_dirty = TRUE;
       return;
     }
@@ -452,7 +459,8 @@ static void
 bad_auth_key (HyphaeControlClient *self,
               const GError        *error)
 {
-  g_autofree char *health = g_strdup_printf ("control: %s", error->message);
+  g_autofree char *text = hyphae_log_escape_gerror (error);
+  g_autofree char *health = g_strdup_printf ("control: %s", text);
 
   forget_auth_key (self);
   teardown (self);
@@ -460,8 +468,8 @@ bad_auth_key (HyphaeControlClient *self,
   self->running = FALSE;
   self->rotating = FALSE;
   set_auth_url (self, NULL);
-  complete_start (self, g_error_new (HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_BAD_AUTH_KEY,
-                                     "%s", error->message));
+  complete_start (self, g_error_new_literal (HYPHAE_CONTROL_ERROR,
+                                             HYPHAE_CONTROL_ERROR_BAD_AUTH_KEY, text));
   set_health (self, health);
   set_state (self, HYPHAE_CONTROL_STATE_IDLE);
 }
@@ -588,15 +596,19 @@ logout_cb (GObject      *source,
   HyphaeRegisterResponse resp = { 0 };
   HyphaeControlClient *self = op->self;
   gboolean ok = hyphae_register_finish (result, &resp, &error);
+  g_autofree char *text = NULL;
 
   hyphae_register_response_clear (&resp);
   if (op_stale (op))
     return;
   if (ok)
-    complete_logout (self, NULL);
-  else
-    complete_logout (self, g_error_new (HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_UNREACHABLE,
-                                        "logout: %s", error->message));
+    {
+      complete_logout (self, NULL);
+      return;
+    }
+  text = hyphae_log_escape_gerror (error);
+  complete_logout (self, g_error_new (HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_UNREACHABLE,
+                                      "logout: %s", text));
 }
 
 static void
@@ -640,6 +652,7 @@ attempt_failed (HyphaeControlClient *self,
                 const char          *what,
                 const GError        *error)
 {
+  g_autofree char *text = hyphae_log_escape_gerror (error);
   g_autofree char *health = NULL;
   guint delay;
 
@@ -647,11 +660,11 @@ attempt_failed (HyphaeControlClient *self,
   if (self->logging_out)
     {
       complete_logout (self, g_error_new (HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_UNREACHABLE,
-                                          "logout: %s", error->message));
+                                          "logout: %s", text));
       return;
     }
-  health = what ? g_strdup_printf ("control: %s: %s", what, error->message)
-                : g_strdup_printf ("control: %s", error->message);
+  health = what ? g_strdup_printf ("control: %s: %s", what, text)
+                : g_strdup_printf ("control: %s", text);
   g_debug ("%s", health);
   self->n_failures++;
   delay = backoff_delay_ms (self);

@@ -22,6 +22,10 @@ void                hyphae_ping_answerer_handle     (HyphaePingAnswerer         
  * callbacks, whenever they come, only free what they own. */
 void                hyphae_ping_answerer_cancel_all (HyphaePingAnswerer         *self);
 
+/* Why a plain-HTTP ping may not go to address (a static string), or NULL if
+ * it may. */
+const char         *hyphae_ping_address_refusal     (GInetAddress               *address);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaePingAnswerer, hyphae_ping_answerer_free)
 
 G_END_DECLS
