@@ -8,8 +8,10 @@
  * Bytes 0x20–0x7e are kept, except the backslash, which is doubled so that
  * an escape cannot be faked either; \n, \r and \t are written as such, every
  * other byte as \xNN (non-ASCII UTF-8 too: one rule for all bytes, no
- * validation to get wrong). At most HYPHAE_LOG_ESCAPE_MAX input bytes are
- * shown, followed by "...(N more bytes)".
+ * validation to get wrong), except GLib's own typographic quotes (U+2018,
+ * U+2019, U+201C, U+201D, in its resolver and I/O errors: "Error resolving
+ * “host”"), which become ' and ". At most HYPHAE_LOG_ESCAPE_MAX input bytes
+ * are shown, followed by "...(N more bytes)".
  */
 #include "hyphae-log-escape.h"
 
@@ -31,6 +33,18 @@ hyphae_log_escape (const char *text,
   for (gsize i = 0; i < shown; i++)
     {
       guchar c = (guchar) text[i];
+
+      if (c == 0xe2 && i + 2 < shown && (guchar) text[i + 1] == 0x80)
+        {
+          guchar q = (guchar) text[i + 2];
+
+          if (q == 0x98 || q == 0x99 || q == 0x9c || q == 0x9d)
+            {
+              g_string_append_c (out, q >= 0x9c ? '"' : '\'');
+              i += 2;
+              continue;
+            }
+        }
 
       switch (c)
         {

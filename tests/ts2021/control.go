@@ -1935,7 +1935,7 @@ func (s *server) handleDebugPing(w http.ResponseWriter, r *http.Request) {
 	for i := 0; i < repeat; i++ {
 		n.stream.enqueue(mustJSON(&MapResponse{PingRequest: pr}))
 	}
-	logf("node %d: PingRequest %s noise=%v type=%q ×%d", id, rec.URL, pr.URLIsNoise, pr.Types, repeat)
+	logf("node %d: PingRequest %q noise=%v type=%q ×%d", id, rec.URL, pr.URLIsNoise, pr.Types, repeat)
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(mustJSON(map[string]interface{}{"ID": rec.ID, "URL": rec.URL}))
 }

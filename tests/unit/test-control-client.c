@@ -1132,9 +1132,13 @@ static void
 test_ping_refused (Ts2021Fixture *f,
                    gconstpointer  user_data)
 {
-  static const char * const hosts[] = {
-    "127.0.0.2", "127.0.0.1", "[::1]", "169.254.1.1", "[fe80::1]", "0.0.0.0", "localhost",
-    "224.0.0.1", "[::ffff:127.0.0.1]", "[::]",
+  /* refused: the client must say so; the inet_aton spellings of 127.0.0.1
+   * and .2 are declined by GLib's resolver today: whatever it does, they
+   * must not connect. */
+  static const struct { const char *host; gboolean refused; } targets[] = {
+    { "127.0.0.2", TRUE }, { "127.0.0.1", TRUE }, { "[::1]", TRUE }, { "169.254.1.1", TRUE },
+    { "[fe80::1]", TRUE }, { "0.0.0.0", TRUE }, { "localhost", TRUE }, { "224.0.0.1", TRUE },
+    { "[::ffff:127.0.0.1]", TRUE }, { "[::]", TRUE }, { "127.1", FALSE }, { "0x7f000002", FALSE },
   };
   Trap trap = { 0 };
   Client c;
@@ -1142,9 +1146,9 @@ test_ping_refused (Ts2021Fixture *f,
   if (!ping_client_start (f, &c))
     return;
   trap_start (&trap);
-  for (guint i = 0; i < G_N_ELEMENTS (hosts); i++)
+  for (guint i = 0; i < G_N_ELEMENTS (targets); i++)
     {
-      g_autofree char *url = g_strdup_printf ("http://%s:%u/trap", hosts[i], trap.port);
+      g_autofree char *url = g_strdup_printf ("http://%s:%u/trap", targets[i].host, trap.port);
       const char *line;
 
       g_test_message ("ping to %s", url);
@@ -1153,7 +1157,8 @@ test_ping_refused (Ts2021Fixture *f,
       ts2021_fixture_wait_until (trap_or_logged, &trap, GUARD_S, url);
       g_assert_cmpuint (trap.connections, ==, 0);
       line = captured_with (url);
-      g_assert_nonnull (strstr (line, "refused"));
+      if (targets[i].refused)
+        g_assert_nonnull (strstr (line, "refused"));
     }
   g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_SYNCED);
   trap_stop (&trap);
@@ -1260,11 +1265,15 @@ test_log_escape (void)
   g_autofree char *big_in = g_strnfill (HYPHAE_LOG_ESCAPE_MAX + 100, 'x');
   g_autofree char *big = hyphae_log_escape (big_in, -1);
   g_autofree char *null = hyphae_log_escape (NULL, -1);
+  g_autofree char *quotes = hyphae_log_escape ("Error resolving \u201chost\u201d, \u2018x\u2019 "
+                                               "\u201e \xe2\x80", -1);
 
   g_assert_cmpstr (bytes, ==, "a\\xff\\xc3(\\x00z\\\\");
   g_assert_cmpuint (strlen (big), ==, HYPHAE_LOG_ESCAPE_MAX + strlen ("...(100 more bytes)"));
   g_assert_true (g_str_has_suffix (big, "...(100 more bytes)"));
   g_assert_cmpstr (null, ==, "(null)");
+  /* GLib's quotes become ASCII ones; other non-ASCII stays escaped. */
+  g_assert_cmpstr (quotes, ==, "Error resolving \"host\", 'x' \\xe2\\x80\\x9e \\xe2\\x80");
 }
 
 static const Hostile hostiles[] = {
