@@ -17,6 +17,7 @@
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "engine-config.h"
+#include "handshake-order.h"
 #include "hyphae-control-client.h"
 #include "hyphae-netcfg.h"
 #include "hyphae-secret.h"
@@ -366,8 +367,6 @@ engine_start (HyphaeIpn *self)
 
 /* ---- handshakes with new peers (see engine_apply) ----------------------- */
 
-#define HANDSHAKE_DEFER_MS 1000
-
 static gboolean
 deferred_handshakes_cb (gpointer user_data)
 {
@@ -381,7 +380,7 @@ deferred_handshakes_cb (gpointer user_data)
 
       /* Gone, or the other side already made a session: nothing to do. */
       if (wg_runner_get_peer_stats (self->runner, key, &st) < 0 ||
-          st.last_handshake_sec >= self->deferred_since)
+          !handshake_deferred_needed (st.last_handshake_sec, self->deferred_since))
         continue;
       (void) wg_runner_initiate_handshake (self->runner, key);
     }
@@ -462,14 +461,8 @@ engine_apply (HyphaeIpn *self)
       return;
     }
   uapi_device_state_clear (&current);
-  /* A peer that is new, or reachable at a new endpoint: handshake soon. If it
-   * saw us vanish and come back (or we it), the old session is dead on one
-   * side, and waiting for traffic would leave the other side sending into
-   * the void until WireGuard's 15 s no-reply timer. When two nodes learn of
-   * each other at once, both initiating would cross: each answers the other
-   * and drops its own attempt, both end up responders and nothing flows
-   * until the 5 s retry. So the side with the lower public key initiates
-   * now, the other only if no handshake happened within HANDSHAKE_DEFER_MS. */
+  /* A peer that is new, or reachable at a new endpoint: handshake soon, one
+   * side first so that the two do not cross (handshake-order.c). */
   for (guint i = 0; i < cfg->peers->len; i++)
     {
       const HyphaeEnginePeer *p = cfg->peers->pdata[i];
@@ -478,7 +471,7 @@ engine_apply (HyphaeIpn *self)
 
       if (p->endpoint == NULL || (before != NULL && g_strcmp0 (before->endpoint, p->endpoint) == 0))
         continue;
-      if (memcmp (node_pub, p->public_key, 32) < 0)
+      if (handshake_initiate_delay_ms (node_pub, p->public_key) == 0)
         (void) wg_runner_initiate_handshake (self->runner, p->public_key);
       else
         defer_handshake (self, p->public_key);
