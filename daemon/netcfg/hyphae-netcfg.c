@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "hyphae-netcfg.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
@@ -11,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "common/ip.h"
 
 /* ---- a tiny rtnetlink client ------------------------------------------- */
 
@@ -23,12 +24,8 @@ struct _HyphaeNetcfg {
   guint8  *rx;          /* NL_BUF bytes */
 };
 
-/* One prefix as rtnetlink sees it. */
-typedef struct {
-  guint8 family;
-  guint8 len;
-  guint8 addr[16];
-} Prefix;
+/* One prefix (common/ip.h): unused bytes zero, so equal is memcmp. */
+typedef struct ip_prefix Prefix;
 
 typedef struct {
   struct nlmsghdr h;
@@ -205,50 +202,7 @@ addr_bytes (int family)
 static gboolean
 parse_prefix (const char *text, Prefix *p)
 {
-  g_autofree char *ip = NULL;
-  const char *slash = text ? strchr (text, '/') : NULL;
-  guint64 bits;
-  char *end;
-
-  if (slash == NULL || !g_ascii_isdigit (slash[1]))
-    return FALSE;
-  ip = g_strndup (text, slash - text);
-  memset (p, 0, sizeof *p);
-  if (inet_pton (AF_INET, ip, p->addr) == 1)
-    p->family = AF_INET;
-  else if (inet_pton (AF_INET6, ip, p->addr) == 1)
-    p->family = AF_INET6;
-  else
-    return FALSE;
-  bits = g_ascii_strtoull (slash + 1, &end, 10);
-  if (*end != '\0' || bits > (guint64) addr_bytes (p->family) * 8)
-    return FALSE;
-  p->len = (guint8) bits;
-  return TRUE;
-}
-
-/* Zero the host bits, as the kernel stores route destinations. */
-static void
-mask_prefix (Prefix *p)
-{
-  int bytes = addr_bytes (p->family);
-
-  for (int i = 0; i < bytes; i++)
-    {
-      int keep = (int) p->len - i * 8;
-
-      if (keep <= 0)
-        p->addr[i] = 0;
-      else if (keep < 8)
-        p->addr[i] &= (guint8) (0xff << (8 - keep));
-    }
-}
-
-static gboolean
-prefix_equal (const Prefix *a, const Prefix *b)
-{
-  return a->family == b->family && a->len == b->len &&
-         memcmp (a->addr, b->addr, addr_bytes (a->family)) == 0;
+  return text != NULL && ip_prefix_parse (p, text, strlen (text));
 }
 
 /* ---- link -------------------------------------------------------------- */
@@ -289,6 +243,21 @@ addr_dump_cb (struct nlmsghdr *h, gpointer user_data)
   collect (d->msgs, h);
 }
 
+enum { ADDR_FLAGS = IFA_F_NOPREFIXROUTE };
+
+/* IFA_FLAGS when the kernel sends it (it has the high flags), else ifa_flags. */
+static guint32
+addr_flags (struct nlmsghdr *h)
+{
+  struct ifaddrmsg *ifa = NLMSG_DATA (h);
+  struct rtattr *tb[IFA_MAX + 1];
+  guint32 flags = ifa->ifa_flags;
+
+  parse_attrs (h, sizeof *ifa, tb, IFA_MAX);
+  (void) attr_u32 (tb[IFA_FLAGS], &flags);
+  return flags;
+}
+
 static gboolean
 addr_of (struct nlmsghdr *h, Prefix *p)
 {
@@ -302,9 +271,9 @@ addr_of (struct nlmsghdr *h, Prefix *p)
       RTA_PAYLOAD (a) < (unsigned) addr_bytes (ifa->ifa_family))
     return FALSE;
   memset (p, 0, sizeof *p);
-  p->family = ifa->ifa_family;
-  p->len = ifa->ifa_prefixlen;
-  memcpy (p->addr, RTA_DATA (a), addr_bytes (p->family));
+  p->addr.family = ifa->ifa_family;
+  p->bits = ifa->ifa_prefixlen;
+  memcpy (p->addr.bytes, RTA_DATA (a), addr_bytes (p->addr.family));
   return TRUE;
 }
 
@@ -314,14 +283,18 @@ addr_add (HyphaeNetcfg *nc, int ifindex, const Prefix *p)
   NlMsg m;
   struct ifaddrmsg *ifa = msg_init (&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, sizeof *ifa);
 
-  ifa->ifa_family = p->family;
-  ifa->ifa_prefixlen = p->len;
+  ifa->ifa_family = p->addr.family;
+  ifa->ifa_prefixlen = p->bits;
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   ifa->ifa_index = ifindex;
   /* No duplicate address detection on a point-to-point TUN: usable at once. */
-  ifa->ifa_flags = p->family == AF_INET6 ? IFA_F_NODAD : 0;
-  msg_attr (&m, IFA_LOCAL, p->addr, addr_bytes (p->family));
-  msg_attr (&m, IFA_ADDRESS, p->addr, addr_bytes (p->family));
+  ifa->ifa_flags = p->addr.family == AF_INET6 ? IFA_F_NODAD : 0;
+  msg_attr (&m, IFA_LOCAL, p->addr.bytes, addr_bytes (p->addr.family));
+  msg_attr (&m, IFA_ADDRESS, p->addr.bytes, addr_bytes (p->addr.family));
+  /* No prefix route: the kernel would put one in main (for an IPv6 /128
+   * too), and every route of ours lives in table 52. The flag only fits the
+   * 32-bit IFA_FLAGS attribute. */
+  msg_attr_u32 (&m, IFA_FLAGS, ADDR_FLAGS | ifa->ifa_flags);
   return nl_talk (nc, &m.h);
 }
 
@@ -359,8 +332,9 @@ sync_addresses (HyphaeNetcfg *nc, int ifindex, GArray *want, GError **error)
 
       if (!addr_of (have->pdata[i], &p))
         continue;
-      for (guint k = 0; k < want->len; k++)
-        if (prefix_equal (&p, &g_array_index (want, Prefix, k)))
+      /* One of ours from before the flag (or someone's copy): replaced. */
+      for (guint k = 0; (addr_flags (have->pdata[i]) & ADDR_FLAGS) == ADDR_FLAGS && k < want->len; k++)
+        if (ip_prefix_equal (&p, &g_array_index (want, Prefix, k)))
           wanted = present[k] = TRUE;
       if (!wanted && (r = delete_dumped (nc, have->pdata[i], RTM_DELADDR)) < 0)
         return set_errno_error (error, -r, "Cannot remove an address");
@@ -426,12 +400,12 @@ route_of (struct nlmsghdr *h, Route *rt, int *oif)
 
   parse_attrs (h, sizeof *rtm, tb, RTA_MAX);
   memset (rt, 0, sizeof *rt);
-  rt->dst.family = rtm->rtm_family;
-  rt->dst.len = rtm->rtm_dst_len;
+  rt->dst.addr.family = rtm->rtm_family;
+  rt->dst.bits = rtm->rtm_dst_len;
   rt->type = rtm->rtm_type;
   if (tb[RTA_DST] != NULL && (rtm->rtm_family == AF_INET || rtm->rtm_family == AF_INET6) &&
       RTA_PAYLOAD (tb[RTA_DST]) >= (unsigned) addr_bytes (rtm->rtm_family))
-    memcpy (rt->dst.addr, RTA_DATA (tb[RTA_DST]), addr_bytes (rtm->rtm_family));
+    memcpy (rt->dst.addr.bytes, RTA_DATA (tb[RTA_DST]), addr_bytes (rtm->rtm_family));
   (void) attr_u32 (tb[RTA_OIF], &o);
   *oif = (int) o;
 }
@@ -442,14 +416,14 @@ route_add (HyphaeNetcfg *nc, int ifindex, const Route *rt)
   NlMsg m;
   struct rtmsg *rtm = msg_init (&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof *rtm);
 
-  rtm->rtm_family = rt->dst.family;
-  rtm->rtm_dst_len = rt->dst.len;
+  rtm->rtm_family = rt->dst.addr.family;
+  rtm->rtm_dst_len = rt->dst.bits;
   rtm->rtm_table = HYPHAE_NETCFG_TABLE;
   rtm->rtm_protocol = RTPROT_STATIC;
   rtm->rtm_type = rt->type;
   rtm->rtm_scope = rt->type == RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
-  if (rt->dst.len > 0)
-    msg_attr (&m, RTA_DST, rt->dst.addr, addr_bytes (rt->dst.family));
+  if (rt->dst.bits > 0)
+    msg_attr (&m, RTA_DST, rt->dst.addr.bytes, addr_bytes (rt->dst.addr.family));
   msg_attr_u32 (&m, RTA_TABLE, HYPHAE_NETCFG_TABLE);
   if (rt->type == RTN_UNICAST)
     msg_attr_u32 (&m, RTA_OIF, (guint32) ifindex);
@@ -473,13 +447,14 @@ lan_prefixes (GPtrArray *main_routes, int ifindex, GArray *want)
       parse_attrs (h, sizeof *rtm, tb, RTA_MAX);
       /* On-link: through a device, no gateway (IPv6 has no link scope). */
       if (tb[RTA_GATEWAY] != NULL || tb[RTA_MULTIPATH] != NULL || oif == 0 ||
-          rt.type != RTN_UNICAST || rt.dst.len == 0 || oif == ifindex ||
-          (rt.dst.family != AF_INET && rt.dst.family != AF_INET6) ||
-          (rt.dst.family == AF_INET && rtm->rtm_scope != RT_SCOPE_LINK))
+          rt.type != RTN_UNICAST || rt.dst.bits == 0 || oif == ifindex ||
+          (rt.dst.addr.family != AF_INET && rt.dst.addr.family != AF_INET6) ||
+          (rt.dst.addr.family == AF_INET && rtm->rtm_scope != RT_SCOPE_LINK))
         continue;
       /* IPv6 link-local and multicast are never routed through table 52's /0 by scope. */
-      if (rt.dst.family == AF_INET6 && (rt.dst.addr[0] == 0xff ||
-                                        (rt.dst.addr[0] == 0xfe && (rt.dst.addr[1] & 0xc0) == 0x80)))
+      if (rt.dst.addr.family == AF_INET6 &&
+          (rt.dst.addr.bytes[0] == 0xff ||
+           (rt.dst.addr.bytes[0] == 0xfe && (rt.dst.addr.bytes[1] & 0xc0) == 0x80)))
         continue;
       rt.type = RTN_THROW;
       g_array_append_val (want, rt);
@@ -506,7 +481,7 @@ sync_routes (HyphaeNetcfg *nc, int ifindex, GArray *want, GError **error)
         {
           const Route *w = &g_array_index (want, Route, k);
 
-          if (prefix_equal (&rt.dst, &w->dst) && rt.type == w->type &&
+          if (ip_prefix_equal (&rt.dst, &w->dst) && rt.type == w->type &&
               (w->type != RTN_UNICAST || oif == ifindex) && !present[k])
             wanted = present[k] = TRUE;
         }
@@ -724,10 +699,10 @@ hyphae_netcfg_apply (HyphaeNetcfg              *nc,
     return FALSE;
   for (guint i = 0; i < dsts->len; i++)
     {
-      Route rt = { .dst = g_array_index (dsts, Prefix, i), .type = RTN_UNICAST };
+      Route rt = { .dst = ip_prefix_masked (&g_array_index (dsts, Prefix, i)),
+                   .type = RTN_UNICAST };
 
-      mask_prefix (&rt.dst);
-      has_default |= rt.dst.len == 0;
+      has_default |= rt.dst.bits == 0;
       g_array_append_val (routes, rt);
     }
   if (has_default && config->allow_lan)
