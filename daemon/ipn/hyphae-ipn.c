@@ -436,6 +436,7 @@ engine_apply (HyphaeIpn *self)
     return;
   key_public_from_private (node_pub, self->keys->node);
   cfg = hyphae_engine_config_new (self->netmap, &self->prefs, node_pub);
+  (void) hyphae_engine_config_log_rejected (cfg, self->applied);
 
   r = wg_runner_get (self->runner, &current);
   if (r < 0)
