@@ -103,14 +103,33 @@ first_endpoint (const HyphaeNode *node)
   return NULL;
 }
 
-/* A wide route as text: /0 always as the network ("1.2.3.4/0" is 0.0.0.0/0). */
+/* A /0 always as the network ("1.2.3.4/0" is 0.0.0.0/0). */
+static struct ip_prefix
+canonical_prefix (const struct ip_prefix *p)
+{
+  return ip_prefix_is_default (p) ? ip_prefix_masked (p) : *p;
+}
+
+/* As text (a peer's AllowedIPs). */
 static void
 add_prefix (GPtrArray *list, const struct ip_prefix *p)
 {
-  struct ip_prefix m = ip_prefix_is_default (p) ? ip_prefix_masked (p) : *p;
+  struct ip_prefix m = canonical_prefix (p);
   g_autofree char *text = prefix_text (&m);
 
   add_unique (list, text);
+}
+
+/* As a typed value (what netcfg takes). */
+static void
+add_prefix_value (GArray *list, const struct ip_prefix *p)
+{
+  struct ip_prefix m = canonical_prefix (p);
+
+  for (guint i = 0; i < list->len; i++)
+    if (ip_prefix_equal (&g_array_index (list, struct ip_prefix, i), &m))
+      return;
+  g_array_append_val (list, m);
 }
 
 /*
@@ -120,14 +139,14 @@ add_prefix (GPtrArray *list, const struct ip_prefix *p)
  * wider one (10.200.0.1/16) would put the whole LAN behind the TUN.
  */
 static void
-add_self_addresses (const HyphaeNode *self, GPtrArray *addrs, GPtrArray *rejected)
+add_self_addresses (const HyphaeNode *self, GArray *addrs, GPtrArray *rejected)
 {
   for (char **a = self != NULL ? self->addresses : NULL; a != NULL && *a != NULL; a++)
     {
       struct ip_prefix p;
 
       if (parse_prefix_text (*a, &p) && ip_prefix_is_host (&p) && ip_addr_is_tailnet (&p.addr))
-        add_prefix (addrs, &p);
+        add_prefix_value (addrs, &p);
       else
         g_ptr_array_add (rejected, g_strdup_printf ("self Address %s ignored: not a /32 in "
                                                     "100.64.0.0/10 nor a /128 in "
@@ -165,8 +184,8 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
 {
   HyphaeEngineConfig *cfg = g_new0 (HyphaeEngineConfig, 1);
   const char *exit_id = prefs->exit_node_id != NULL ? prefs->exit_node_id : "";
-  g_autoptr(GPtrArray) routes = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GPtrArray) addrs = g_ptr_array_new_with_free_func (g_free);
+  GArray *routes = g_array_new (FALSE, TRUE, sizeof (struct ip_prefix));
+  GArray *addrs = g_array_new (FALSE, TRUE, sizeof (struct ip_prefix));
   g_autoptr(GPtrArray) rejected = g_ptr_array_new_with_free_func (g_free);
   const HyphaeNode *self = hyphae_netmap_get_self (nm);
   guint n = hyphae_netmap_get_n_peers (nm);
@@ -176,8 +195,8 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
   cfg->exit_node_allow_lan_access = prefs->exit_node_allow_lan_access;
 
   add_self_addresses (self, addrs, rejected);
-  add_prefix (routes, &ip_tailnet_v4);
-  add_prefix (routes, &ip_tailnet_v6);
+  add_prefix_value (routes, &ip_tailnet_v4);
+  add_prefix_value (routes, &ip_tailnet_v6);
 
   for (guint i = 0; i < n; i++)
     {
@@ -206,7 +225,7 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
             {
               add_prefix (allowed, &p);
               if (!ip_prefix_is_tailnet (&p))
-                add_prefix (routes, &p);
+                add_prefix_value (routes, &p);
             }
         }
       if (is_exit && node->exit_node_option)
@@ -224,11 +243,14 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
 
   if (cfg->exit_node_selected)
     {
-      add_unique (routes, "0.0.0.0/0");
-      add_unique (routes, "::/0");
+      static const struct ip_prefix v4 = { .addr.family = AF_INET };
+      static const struct ip_prefix v6 = { .addr.family = AF_INET6 };
+
+      add_prefix_value (routes, &v4);
+      add_prefix_value (routes, &v6);
     }
-  cfg->addresses = strv_from_list (g_steal_pointer (&addrs));
-  cfg->routes = strv_from_list (g_steal_pointer (&routes));
+  cfg->addresses = addrs;
+  cfg->routes = routes;
   cfg->rejected = strv_from_list (g_steal_pointer (&rejected));
   return cfg;
 }
@@ -256,8 +278,8 @@ hyphae_engine_config_free (HyphaeEngineConfig *cfg)
   if (cfg == NULL)
     return;
   g_ptr_array_unref (cfg->peers);
-  g_strfreev (cfg->addresses);
-  g_strfreev (cfg->routes);
+  g_array_unref (cfg->addresses);
+  g_array_unref (cfg->routes);
   g_strfreev (cfg->rejected);
   g_free (cfg);
 }

@@ -5,6 +5,7 @@
 
 #include "hyphae-ipn.h"
 #include "netmap.h"
+#include "common/ip.h"
 
 G_BEGIN_DECLS
 
@@ -47,8 +48,8 @@ typedef struct {
 
 typedef struct {
   GPtrArray *peers;           /* HyphaeEnginePeer*, netmap order (by ID) */
-  char     **addresses;       /* self "ip/len" */
-  char     **routes;          /* OS routes into the TUN, "ip/len" */
+  GArray    *addresses;       /* struct ip_prefix: self addresses on the TUN */
+  GArray    *routes;          /* struct ip_prefix: OS routes into the TUN */
   char     **rejected;        /* netmap entries left out, one message each */
   gboolean   exit_node_selected;   /* ExitNodeID pref set */
   gboolean   exit_node_found;      /* ... and the peer is usable (in netmap, not expired) */

@@ -199,12 +199,6 @@ addr_bytes (int family)
   return family == AF_INET ? 4 : 16;
 }
 
-static gboolean
-parse_prefix (const char *text, Prefix *p)
-{
-  return text != NULL && ip_prefix_parse (p, text, strlen (text));
-}
-
 /* ---- link -------------------------------------------------------------- */
 
 static int
@@ -662,20 +656,17 @@ hyphae_netcfg_free (HyphaeNetcfg *nc)
   g_free (nc);
 }
 
+/* What ip_prefix_parse could have made (a zeroed struct is not). */
 static gboolean
-prefixes_from_strv (const char * const *v, GArray *out, GError **error)
+prefixes_valid (const Prefix *v, guint n, GError **error)
 {
-  for (; v != NULL && *v != NULL; v++)
-    {
-      Prefix p;
-
-      if (!parse_prefix (*v, &p))
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Bad prefix “%s”", *v);
-          return FALSE;
-        }
-      g_array_append_val (out, p);
-    }
+  for (guint i = 0; i < n; i++)
+    if (ip_addr_bitlen (&v[i].addr) == 0 || v[i].bits > ip_addr_bitlen (&v[i].addr))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Bad prefix (family %u, /%u)",
+                     v[i].addr.family, v[i].bits);
+        return FALSE;
+      }
   return TRUE;
 }
 
@@ -685,7 +676,6 @@ hyphae_netcfg_apply (HyphaeNetcfg              *nc,
                      GError                   **error)
 {
   g_autoptr(GArray) addrs = g_array_new (FALSE, TRUE, sizeof (Prefix));
-  g_autoptr(GArray) dsts = g_array_new (FALSE, TRUE, sizeof (Prefix));
   g_autoptr(GArray) routes = g_array_new (FALSE, TRUE, sizeof (Route));
   guint32 mark = config->fwmark ? config->fwmark : HYPHAE_NETCFG_BYPASS_MARK;
   int ifindex = (int) if_nametoindex (nc->ifname);
@@ -694,13 +684,13 @@ hyphae_netcfg_apply (HyphaeNetcfg              *nc,
 
   if (ifindex == 0)
     return set_errno_error (error, ENODEV, nc->ifname);
-  if (!prefixes_from_strv (config->addresses, addrs, error) ||
-      !prefixes_from_strv (config->routes, dsts, error))
+  if (!prefixes_valid (config->addresses, config->n_addresses, error) ||
+      !prefixes_valid (config->routes, config->n_routes, error))
     return FALSE;
-  for (guint i = 0; i < dsts->len; i++)
+  g_array_append_vals (addrs, config->addresses, config->n_addresses);
+  for (guint i = 0; i < config->n_routes; i++)
     {
-      Route rt = { .dst = ip_prefix_masked (&g_array_index (dsts, Prefix, i)),
-                   .type = RTN_UNICAST };
+      Route rt = { .dst = ip_prefix_masked (&config->routes[i]), .type = RTN_UNICAST };
 
       has_default |= rt.dst.bits == 0;
       g_array_append_val (routes, rt);

@@ -86,11 +86,32 @@ check_env (void)
   return FALSE;
 }
 
+/* "ip/len" strings → struct ip_prefix array. */
+static GArray *
+prefixes (const char * const *v)
+{
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (struct ip_prefix));
+
+  for (; v != NULL && *v != NULL; v++)
+    {
+      struct ip_prefix p;
+
+      g_assert_true (ip_prefix_parse (&p, *v, strlen (*v)));
+      g_array_append_val (out, p);
+    }
+  return out;
+}
+
 static void
 apply (HyphaeNetcfg *nc, const char * const *addrs, const char * const *routes, gboolean lan)
 {
   g_autoptr(GError) error = NULL;
-  HyphaeNetcfgConfig cfg = { .addresses = addrs, .routes = routes, .allow_lan = lan };
+  g_autoptr(GArray) a = prefixes (addrs), r = prefixes (routes);
+  HyphaeNetcfgConfig cfg = {
+    .addresses = (struct ip_prefix *) (gpointer) a->data, .n_addresses = a->len,
+    .routes = (struct ip_prefix *) (gpointer) r->data, .n_routes = r->len,
+    .allow_lan = lan,
+  };
 
   g_assert_true (hyphae_netcfg_apply (nc, &cfg, &error));
   g_assert_no_error (error);
@@ -303,10 +324,10 @@ test_no_prefix_route (void)
 static void
 test_errors (void)
 {
-  const char *bad[] = { "100.64.0.1", NULL };
+  const struct ip_prefix bad[] = { { .bits = 32 } };    /* no family */
   g_autoptr(GError) error = NULL;
   g_autoptr(HyphaeNetcfg) nc = NULL;
-  HyphaeNetcfgConfig cfg = { .addresses = bad };
+  HyphaeNetcfgConfig cfg = { .addresses = bad, .n_addresses = 1 };
   struct tun tun;
 
   if (!check_env ())
