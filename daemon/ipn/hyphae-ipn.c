@@ -438,6 +438,7 @@ engine_apply (HyphaeIpn *self)
     return;
   key_public_from_private (node_pub, self->keys->node);
   cfg = hyphae_engine_config_new (self->netmap, &self->prefs, node_pub);
+  (void) hyphae_engine_config_log_rejected (cfg, self->applied);
 
   r = wg_runner_get (self->runner, &current);
   if (r < 0)
@@ -480,8 +481,10 @@ engine_apply (HyphaeIpn *self)
   self->applied = g_steal_pointer (&cfg);
 
   nc = (HyphaeNetcfgConfig) {
-    .addresses = (const char * const *) self->applied->addresses,
-    .routes = (const char * const *) self->applied->routes,
+    .addresses = (const struct ip_prefix *) (gpointer) self->applied->addresses->data,
+    .n_addresses = self->applied->addresses->len,
+    .routes = (const struct ip_prefix *) (gpointer) self->applied->routes->data,
+    .n_routes = self->applied->routes->len,
     .allow_lan = self->applied->exit_node_allow_lan_access,
   };
   if (!hyphae_netcfg_apply (self->netcfg, &nc, &error))
