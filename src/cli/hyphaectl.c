@@ -322,6 +322,13 @@ cmd_up (int    argc,
       return ctl_error_exit (error);
     }
   drain_events ();
+  /* Had the signal been lost, the caller of Up may still ask for the URL. */
+  if (w.printed_url == NULL && g_strcmp0 (hyphae_mesh1_get_state (proxy), "NeedsLogin") == 0)
+    {
+      g_autofree char *url = ctl_get_auth_url (proxy);
+
+      print_auth_url (&w, url);
+    }
 
   g_signal_connect_swapped (proxy, "notify::state", G_CALLBACK (up_check), &w);
   g_signal_connect_swapped (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &w);

@@ -194,9 +194,9 @@ check "… because polkit asked for authentication (action known)" \
 	grep -q "io.github.hyphae.Mesh1.set-prefs (authentication required" "$OUT"
 gd call --system --dest org.freedesktop.PolicyKit1 --object-path /org/freedesktop/PolicyKit1/Authority \
 	--method org.freedesktop.PolicyKit1.Authority.EnumerateActions "" >"$DBL_DIR/actions.list" 2>&1
-check "polkitd knows the 7 actions of data/io.github.hyphae.policy" test "$(grep -o \
-	"'io\.github\.hyphae\.Mesh1\.\(up\|down\|login\|logout\|set-prefs\|set-exit-node\|set-keys\)'" \
-	"$DBL_DIR/actions.list" | sort -u | wc -l)" = 7
+check "polkitd knows the 8 actions of data/io.github.hyphae.policy" test "$(grep -o \
+	"'io\.github\.hyphae\.Mesh1\.\(up\|down\|login\|logout\|set-prefs\|set-exit-node\|set-keys\|get-auth-url\)'" \
+	"$DBL_DIR/actions.list" | sort -u | wc -l)" = 8
 expect_rc "uid 65534 may still read: status --json" 0 ctl_nobody status --json
 check "the refused change did not happen" prop_has Prefs "'ShieldsUp': <false>"
 
