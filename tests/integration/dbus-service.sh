@@ -261,6 +261,7 @@ else
 	expect_rc "up --auth-key wrong: bad auth key (exit $EXIT_BAD_AUTH_KEY)" $EXIT_BAD_AUTH_KEY \
 		ctl up --login-server "$CONTROL_URL" --auth-key wrong --timeout 60
 	check "… with a message saying so" grep -q "refused the auth key" "$OUT"
+	check "… and Health says why" prop_has Health "control: "
 	check "… and the key is not logged" not grep -q "wrong" "$DBL_DIR/s/bus.log"
 	# uid 65534 watches everything the daemon broadcasts while root logs in.
 	timeout 60 ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
