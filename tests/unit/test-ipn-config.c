@@ -15,6 +15,7 @@
 
 #include <glib/gstdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine-config.h"
 #include "prefs.h"
@@ -753,8 +754,30 @@ test_profile_keys (void)
   g_assert_false (b->has_node);
   g_assert_cmpmem (a->machine, 32, b->machine, 32);
 
+  /* Readable by others: refused unread, whatever it holds (issue 8). */
+  g_assert_cmpint (chmod (path, 0644), ==, 0);
+  g_assert_false (hyphae_profile_keys_load (b, dir, "default", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "mode 0644"));
+  g_clear_error (&error);
+  g_assert_false (b->has_machine);
+  g_assert_cmpint (chmod (path, 0600), ==, 0);
+  /* A symlink is not followed. */
+  {
+    g_autofree char *elsewhere = g_build_filename (dir, "elsewhere", NULL);
+
+    g_assert_cmpint (g_rename (path, elsewhere), ==, 0);
+    g_assert_cmpint (symlink (elsewhere, path), ==, 0);
+    g_assert_false (hyphae_profile_keys_load (b, dir, "default", &error));
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+    g_assert_cmpint (g_remove (path), ==, 0);
+    g_assert_cmpint (g_rename (elsewhere, path), ==, 0);
+  }
+
   /* A damaged file is refused, not half-read. */
-  g_assert_true (g_file_set_contents (path, "machine=privkey:00\n", -1, NULL));
+  g_assert_true (g_file_set_contents_full (path, "machine=privkey:00\n", -1,
+                                           G_FILE_SET_CONTENTS_NONE, 0600, NULL));
   g_assert_false (hyphae_profile_keys_load (b, dir, "default", &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   g_assert_false (b->has_machine);
