@@ -45,6 +45,7 @@ hyphae_harden_drop_capabilities (GError **error)
 {
   struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
   struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+  gboolean extra_permitted = FALSE;
 
   /* The bounding set first: dropping from it needs CAP_SETPCAP, which goes
    * with the capset below. PR_CAPBSET_READ fails (EINVAL) past the last
@@ -77,6 +78,9 @@ hyphae_harden_drop_capabilities (GError **error)
       guint32 bit = 1u << (cap % 32);
       int word = cap / 32;
 
+      if ((data[word].permitted & bit) && !is_kept (cap))
+        extra_permitted = TRUE;
+
       /* A kept capability we never had stays missing: capset cannot add it. */
       if (!is_kept (cap) || !(data[word].permitted & bit))
         {
@@ -88,6 +92,18 @@ hyphae_harden_drop_capabilities (GError **error)
       data[word].inheritable = 0;
     }
   if (syscall (SYS_capset, &header, data) != 0)
-    return set_errno_error (error, "capset");
+    {
+      /* The unit's SystemCallFilter=~@privileged answers capset with EPERM.
+       * systemd already gave us only what we keep (User=hyphae,
+       * AmbientCapabilities=CAP_NET_ADMIN): then nothing is left to drop
+       * but the inheritable copy, which exec alone could use, and
+       * NoNewPrivileges plus the cleared ambient set make that moot. */
+      if (errno == EPERM && !extra_permitted)
+        {
+          g_debug ("capset refused (seccomp); nothing beyond the kept capabilities is permitted");
+          return TRUE;
+        }
+      return set_errno_error (error, "capset");
+    }
   return TRUE;
 }
