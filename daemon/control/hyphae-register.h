@@ -44,9 +44,13 @@ typedef struct {
 
 void hyphae_register_response_clear (HyphaeRegisterResponse *resp);
 
+/* A longer RegisterResponse is refused: Tailscale reads at most 1 MiB of it
+ * (control/controlclient/direct.go, decode); ours are < 2 KiB. */
+enum { HYPHAE_REGISTER_RESPONSE_MAX = 1 << 20 };
+
 /* The JSON body (exposed for tests). Transfer full. */
 char *hyphae_register_request_to_json (const HyphaeRegisterRequest *req);
-/* Parse a RegisterResponse body. */
+/* Parse a RegisterResponse body: one strict JSON object (hyphae-json.h). */
 gboolean hyphae_register_response_parse (const char             *json,
                                          gsize                   len,
                                          HyphaeRegisterResponse *out,
