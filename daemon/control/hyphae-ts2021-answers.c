@@ -104,8 +104,8 @@ check_upgrade_headers (const char  *block,
   text = g_strndup (block, len);
   lines = g_strsplit (text, "\r\n", -1);
 
-  /* HTTP/1.x SP 3DIGIT [SP reason] */
-  status_line = lines[0];
+  /* HTTP/1.x SP 3DIGIT [SP reason]; an empty block splits into no lines. */
+  status_line = lines[0] != NULL ? lines[0] : "";
   if (!g_str_has_prefix (status_line, "HTTP/1.") || strlen (status_line) < 12 ||
       !g_ascii_isdigit (status_line[7]) || status_line[8] != ' ' ||
       !g_ascii_isdigit (status_line[9]) || !g_ascii_isdigit (status_line[10]) ||

@@ -456,6 +456,13 @@ test_upgrade_answer (void)
   g_assert_cmpint (hyphae_ts2021_parse_upgrade_answer ((const guint8 *) "HTTP/1.1 200 OK\r\n\r\n",
                                                        19, &consumed, &error), ==, -1);
   g_assert_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE);
+  g_clear_error (&error);
+
+  /* No status line at all (found by fuzz-upgrade-answer: a NULL dereference). */
+  g_assert_cmpint (hyphae_ts2021_parse_upgrade_answer ((const guint8 *) "\r\n\r\nP", 5,
+                                                       &consumed, &error), ==, -1);
+  g_assert_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE);
+  g_assert_nonnull (strstr (error->message, "malformed status line"));
 }
 
 int
