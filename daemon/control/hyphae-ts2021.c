@@ -460,7 +460,6 @@ dial_handle_plaintext (DialData  *data,
                        gboolean  *done,
                        GError   **error)
 {
-  const char *json = (const char *) data->plain->data + HYPHAE_TS2021_EARLY_HEADER_LEN;
   gsize frame_len;
   int ret;
 
@@ -469,6 +468,8 @@ dial_handle_plaintext (DialData  *data,
     return ret == 0;
   if (frame_len > 0)
     {
+      const char *json = (const char *) data->plain->data + HYPHAE_TS2021_EARLY_HEADER_LEN;
+
       /* Strict JSON: no NUL or control bytes. */
       data->early_payload = g_strndup (json, frame_len - HYPHAE_TS2021_EARLY_HEADER_LEN);
       g_byte_array_remove_range (data->plain, 0, frame_len);
