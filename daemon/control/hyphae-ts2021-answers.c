@@ -11,20 +11,10 @@
 #include <string.h>
 
 #include "crypto/keys.h"
+#include "hyphae-log-escape.h"
 
 #define EARLY_MAGIC     "\xff\xff\xffTS"
 #define EARLY_MAGIC_LEN 5
-
-char *
-hyphae_ts2021_printable (const char *text)
-{
-  char *copy = g_strdup (text);
-
-  for (char *p = copy; *p; p++)
-    if (!g_ascii_isprint (*p))
-      *p = '?';
-  return copy;
-}
 
 /* ---- GET /key ------------------------------------------------------------- */
 
@@ -112,7 +102,7 @@ check_upgrade_headers (const char  *block,
       !g_ascii_isdigit (status_line[11]) ||
       (status_line[12] != '\0' && status_line[12] != ' '))
     {
-      g_autofree char *shown = hyphae_ts2021_printable (status_line);
+      g_autofree char *shown = hyphae_log_escape (status_line, -1);
 
       g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
                    "HTTP upgrade: malformed status line “%.64s”", shown);
@@ -151,7 +141,7 @@ check_upgrade_headers (const char  *block,
     }
   if (strcmp (upgrade, HYPHAE_TS2021_UPGRADE) != 0)
     {
-      g_autofree char *shown = hyphae_ts2021_printable (upgrade);
+      g_autofree char *shown = hyphae_log_escape (upgrade, -1);
 
       g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
                    "HTTP upgrade: status 101 with Upgrade “%.64s” (want “"

@@ -61,8 +61,4 @@ int      hyphae_ts2021_parse_early_payload  (const guint8  *plain,
                                              gsize         *consumed,
                                              GError       **error);
 
-/* A copy with every byte that is not printable ASCII replaced by '?'
- * (server text is unauthenticated, and goes to logs). */
-char    *hyphae_ts2021_printable            (const char    *text);
-
 G_END_DECLS

@@ -12,6 +12,7 @@
  * payload) is read by the pure functions of hyphae-ts2021-answers.c.
  */
 #include "hyphae-ts2021.h"
+#include "hyphae-log-escape.h"
 #include "hyphae-ts2021-answers.h"
 
 #include <errno.h>
@@ -557,7 +558,7 @@ dial_process (DialData  *data,
         {
           if (ret == -ECONNREFUSED)
             {
-              g_autofree char *shown = hyphae_ts2021_printable (server_error);
+              g_autofree char *shown = hyphae_log_escape (server_error, -1);
 
               g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_HANDSHAKE,
                            "Noise handshake: the server refused: %s", shown);
