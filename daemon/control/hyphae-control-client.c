@@ -33,21 +33,26 @@
  * Private keys (machine, node, the node key being tried, the auth key) live
  * in one secmem block and are never logged.
  *
- * MapResponse.PingRequest is answered on the side (see "PingRequest" below):
+ * MapResponse.PingRequest is answered on the side (hyphae-ping-answer.c):
  * never blocking the map stream, failures only logged.
+ *
+ * Error text may come from the server (RegisterResponse.Error, HTTP bodies
+ * and reasons): it is escaped (hyphae_log_escape) before it reaches a log,
+ * Health, or the GError handed to our caller.
  */
 #include "hyphae-control-client.h"
 
 #include <string.h>
 #include <sys/utsname.h>
 
-#include <libsoup/soup.h>
 #include <sodium.h>
 
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "hyphae-h2.h"
+#include "hyphae-log-escape.h"
 #include "hyphae-map.h"
+#include "hyphae-ping-answer.h"
 #include "hyphae-register.h"
 #include "hyphae-ts2021.h"
 
@@ -127,9 +132,7 @@ struct _HyphaeControlClient
   guint               n_failures;
   gboolean            lite_in_flight;
   gboolean            lite_dirty;
-  GPtrArray          *pings;         /* Ping *, in flight (not owned: see ping_finish) */
-  char               *last_ping_url; /* PingRequest dedup, as direct.go's lastPingURL */
-  guint               ping_unsupported_logged;  /* bits: a type's "not supported" logged */
+  HyphaePingAnswerer *pinger;        /* PingRequest answers, dedup across attempts */
   GTask              *start_task;
   GSource            *start_cancel_source;
   GTask              *logout_task;
@@ -258,8 +261,6 @@ op_stale (Op *op)
   return g_cancellable_is_cancelled (op->cancellable);
 }
 
-static void pings_cancel_all (HyphaeControlClient *self);
-
 /* Drop the connection, its stream and pending operations; the netmap stays. */
 static void
 teardown (HyphaeControlClient *self)
@@ -270,7 +271,8 @@ teardown (HyphaeControlClient *self)
   g_clear_object (&self->attempt);
   g_clear_handle_id (&self->dial_timeout_id, g_source_remove);
   g_clear_pointer (&self->stream, hyphae_map_stream_free);
-  pings_cancel_all (self);
+  if (self->pinger)
+    hyphae_ping_answerer_cancel_all (self->pinger);
   g_clear_pointer (&self->h2, hyphae_h2_client_free);
   self->lite_in_flight = FALSE;
 }
@@ -320,8 +322,10 @@ lite_update_cb (GObject      *source,
   self->lite_in_flight = FALSE;
   if (error)
     {
+      g_autofree char *text = hyphae_log_escape_gerror (error);
+
       /* The next map request carries the same; resend once synced. */
-      g_debug ("lite update: %s", error->message);
+      g_debug ("lite update: %s", text);
       self->lite_dirty = TRUE;
       return;
     }
@@ -413,298 +417,15 @@ start_map (HyphaeControlClient *self)
 
 /* ---- PingRequest ------------------------------------------------------------- */
 
-/*
- * Control asks "are you alive?" with MapResponse.PingRequest (tailcfg.go
- * PingRequest; direct.go answerPing, answerHeadPing; feature/c2n answerC2NPing):
- *
- *   Types ""     → HEAD URL: over the Noise HTTP/2 connection when URLIsNoise
- *                  (only the URL's path and query matter: the connection is to
- *                  control), else plain HTTP(S) with libsoup
- *   Types "c2n"  → Payload is an HTTP/1.1 request for the node; we have no
- *                  c2n handlers yet, so the answer is a serialized HTTP/1.1
- *                  404, POSTed to URL, always over Noise (as direct.go does)
- *   anything else (disco, TSMP, ICMP, peerapi: need the data plane) → logged
- *                  once per type as not supported, not answered
- *
- * A URL equal to the previous one is ignored (direct.go isUniquePingRequest).
- * At most PINGS_MAX answers are in flight (more are dropped), each bounded by
- * PING_TIMEOUT_MS; teardown cancels them. An answer's callback that comes
- * after its attempt was cancelled touches nothing but the Ping.
- */
-#define PINGS_MAX        4
-#define PING_TIMEOUT_MS  (15 * 1000)   /* answerHeadPing's context timeout */
-
-/* What Go's http.NotFound answers, as http.Response.Write serializes it. */
-static const char c2n_not_found[] =
-  "HTTP/1.1 404 Not Found\r\n"
-  "Content-Length: 19\r\n"
-  "Content-Type: text/plain; charset=utf-8\r\n"
-  "X-Content-Type-Options: nosniff\r\n"
-  "\r\n"
-  "404 page not found\n";
-
-typedef struct
-{
-  HyphaeControlClient *self;          /* not a reference: see the top comment */
-  GCancellable        *attempt;       /* stale once cancelled */
-  GCancellable        *cancellable;   /* this answer: the timeout or teardown */
-  guint                timeout_id;
-  gboolean             timed_out;
-  gboolean             log;
-  const char          *what;          /* "HEAD" or "c2n POST" */
-  char                *url;
-  SoupSession         *soup;          /* plain HTTP only */
-  SoupMessage         *msg;
-} Ping;
-
-static void
-ping_free (Ping *ping)
-{
-  g_clear_handle_id (&ping->timeout_id, g_source_remove);
-  g_object_unref (ping->attempt);
-  g_object_unref (ping->cancellable);
-  g_free (ping->url);
-  g_clear_object (&ping->msg);
-  g_clear_object (&ping->soup);
-  g_free (ping);
-}
-
-static gboolean
-ping_timeout_cb (gpointer user_data)
-{
-  Ping *ping = user_data;
-
-  ping->timeout_id = 0;
-  ping->timed_out = TRUE;
-  /* May finish (and free) the ping at once. */
-  g_cancellable_cancel (ping->cancellable);
-  return G_SOURCE_REMOVE;
-}
-
-static Ping *
-ping_new (HyphaeControlClient        *self,
-          const HyphaeMapPingRequest *pr,
-          const char                 *what)
-{
-  Ping *ping = g_new0 (Ping, 1);
-
-  ping->self = self;
-  ping->attempt = g_object_ref (self->attempt);
-  ping->cancellable = g_cancellable_new ();
-  ping->timeout_id = g_timeout_add (PING_TIMEOUT_MS, ping_timeout_cb, ping);
-  ping->log = pr->log;
-  ping->what = what;
-  ping->url = g_strdup (pr->url);
-  g_ptr_array_add (self->pings, ping);
-  return ping;
-}
-
-/* The end of every answer, whatever happened; frees the ping. */
-static void
-ping_finish (Ping         *ping,
-             guint         status,
-             const GError *error)
-{
-  if (!g_cancellable_is_cancelled (ping->attempt))
-    {
-      g_ptr_array_remove_fast (ping->self->pings, ping);
-      if (error)
-        g_message ("PingRequest: %s %s: %s", ping->what, ping->url,
-                   ping->timed_out ? "timed out" : error->message);
-      else if (ping->log)
-        g_message ("PingRequest: %s %s answered (HTTP %u)", ping->what, ping->url, status);
-    }
-  ping_free (ping);
-}
-
-static void
-pings_cancel_all (HyphaeControlClient *self)
-{
-  g_autoptr(GPtrArray) pings = NULL;
-
-  if (!self->pings)
-    return;
-  /* Each callback then sees its attempt cancelled and only frees its Ping. */
-  pings = g_steal_pointer (&self->pings);
-  self->pings = g_ptr_array_new ();
-  for (guint i = 0; i < pings->len; i++)
-    {
-      Ping *ping = g_ptr_array_index (pings, i);
-      g_autoptr(GCancellable) cancellable = g_object_ref (ping->cancellable);
-
-      g_clear_handle_id (&ping->timeout_id, g_source_remove);
-      g_cancellable_cancel (cancellable);   /* may free ping */
-    }
-}
-
-static void
-ping_h2_cb (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
-{
-  Ping *ping = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
-  guint status = 0;
-
-  body = hyphae_h2_client_request_finish ((HyphaeH2Client *) source, result, &status, &error);
-  ping_finish (ping, status, error);
-}
-
-static void
-ping_soup_cb (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  Ping *ping = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
-
-  body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
-  ping_finish (ping, error ? 0 : soup_message_get_status (ping->msg), error);
-}
-
-/* The path and query of an http(s) URL, for a request over Noise; NULL if
- * the URL is not one. */
-static char *
-noise_path (const char *url)
-{
-  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_ENCODED, NULL);
-  const char *path;
-
-  if (!uri || !g_uri_get_scheme (uri) ||
-      (g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") != 0 &&
-       g_ascii_strcasecmp (g_uri_get_scheme (uri), "https") != 0))
-    return NULL;
-  path = g_uri_get_path (uri);
-  if (!path[0])
-    path = "/";
-  if (path[0] != '/')
-    return NULL;
-  if (g_uri_get_query (uri))
-    return g_strconcat (path, "?", g_uri_get_query (uri), NULL);
-  return g_strdup (path);
-}
-
-/* What Go's http.ReadRequest needs first: "METHOD SP target SP HTTP/1.x" and
- * a line end, no NUL. We answer 404 to any such request. */
-static gboolean
-c2n_request_ok (GBytes *payload)
-{
-  g_auto(GStrv) parts = NULL;
-  g_autofree char *line = NULL;
-  const char *data, *eol;
-  gsize len, n;
-
-  if (!payload)
-    return FALSE;
-  data = g_bytes_get_data (payload, &len);
-  eol = data ? memchr (data, '\n', len) : NULL;
-  if (!eol)
-    return FALSE;
-  n = (gsize) (eol - data);
-  if (n > 0 && data[n - 1] == '\r')
-    n--;
-  if (n == 0 || memchr (data, '\0', n))
-    return FALSE;
-  line = g_strndup (data, n);
-  parts = g_strsplit (line, " ", 4);
-  if (g_strv_length (parts) != 3 || !parts[0][0] || !parts[1][0] ||
-      !g_str_has_prefix (parts[2], "HTTP/1."))
-    return FALSE;
-  for (const char *c = parts[0]; *c; c++)
-    if (!g_ascii_isalpha (*c))
-      return FALSE;
-  return TRUE;
-}
-
-static void
-ping_unsupported (HyphaeControlClient *self,
-                  const char          *type)
-{
-  static const char * const known[] = { "disco", "TSMP", "ICMP", "peerapi" };
-  guint bit = G_N_ELEMENTS (known);   /* any other type */
-
-  for (guint i = 0; i < G_N_ELEMENTS (known); i++)
-    if (strcmp (type, known[i]) == 0)
-      bit = i;
-  if (self->ping_unsupported_logged & (1u << bit))
-    return;
-  self->ping_unsupported_logged |= 1u << bit;
-  g_message ("PingRequest: type \"%s\" is not supported yet; not answered%s", type,
-             bit == G_N_ELEMENTS (known) ? " (nor other unknown types)" : "");
-}
-
+/* Answered on the side by hyphae-ping-answer.c; teardown cancels them. */
 static void
 map_ping_cb (HyphaeMapStream            *stream,
              const HyphaeMapPingRequest *pr,
              gpointer                    user_data)
 {
   HyphaeControlClient *self = user_data;
-  gboolean c2n = strcmp (pr->types, "c2n") == 0;
-  Ping *ping;
 
-  if (!pr->url[0])
-    {
-      g_message ("PingRequest without URL: ignored");
-      return;
-    }
-  if (g_strcmp0 (pr->url, self->last_ping_url) == 0)
-    return;
-  g_free (self->last_ping_url);
-  self->last_ping_url = g_strdup (pr->url);
-
-  if (pr->types[0] && !c2n)
-    {
-      g_auto(GStrv) types = g_strsplit (pr->types, ",", 8);
-
-      for (guint i = 0; types[i]; i++)
-        ping_unsupported (self, types[i]);
-      return;
-    }
-  if (c2n && !c2n_request_ok (pr->payload))
-    {
-      g_message ("PingRequest c2n to %s: the payload is not an HTTP/1.1 request", pr->url);
-      return;
-    }
-  if (self->pings->len >= PINGS_MAX)
-    {
-      g_message ("PingRequest to %s dropped: %u answers in flight", pr->url, PINGS_MAX);
-      return;
-    }
-
-  if (c2n || pr->url_is_noise)
-    {
-      g_autofree char *path = noise_path (pr->url);
-      g_autoptr(GBytes) body = NULL;
-
-      if (!path)
-        {
-          g_message ("PingRequest: %s is not an http(s) URL", pr->url);
-          return;
-        }
-      if (c2n)
-        body = g_bytes_new_static (c2n_not_found, sizeof c2n_not_found - 1);
-      ping = ping_new (self, pr, c2n ? "c2n POST" : "HEAD");
-      hyphae_h2_client_request_async (self->h2, c2n ? "POST" : "HEAD", path, NULL, body,
-                                      ping->cancellable, ping_h2_cb, ping);
-      return;
-    }
-
-  {
-    g_autoptr(SoupMessage) msg = soup_message_new (SOUP_METHOD_HEAD, pr->url);
-
-    if (!msg)
-      {
-        g_message ("PingRequest: %s is not an http(s) URL", pr->url);
-        return;
-      }
-    ping = ping_new (self, pr, "HEAD");
-    ping->msg = g_steal_pointer (&msg);
-    ping->soup = soup_session_new ();
-    soup_session_send_and_read_async (ping->soup, ping->msg, G_PRIORITY_DEFAULT,
-                                      ping->cancellable, ping_soup_cb, ping);
-  }
+  hyphae_ping_answerer_handle (self->pinger, self->h2, pr);
 }
 
 /* ---- registration ------------------------------------------------------------ */
@@ -725,7 +446,7 @@ commit_rotation (HyphaeControlClient *self)
   if (!copy)
     g_error ("secmem_alloc: out of locked memory");
   memcpy (self->secrets->node, self->secrets->trying, 32);
-  memset (self->secrets->trying, 0, 32);
+  sodium_memzero (self->secrets->trying, sizeof self->secrets->trying);
   key_public_from_private (self->node_pub, self->secrets->node);
   self->rotating = FALSE;
   memcpy (copy, self->secrets->node, 32);
@@ -738,7 +459,8 @@ static void
 bad_auth_key (HyphaeControlClient *self,
               const GError        *error)
 {
-  g_autofree char *health = g_strdup_printf ("control: %s", error->message);
+  g_autofree char *text = hyphae_log_escape_gerror (error);
+  g_autofree char *health = g_strdup_printf ("control: %s", text);
 
   forget_auth_key (self);
   teardown (self);
@@ -746,8 +468,8 @@ bad_auth_key (HyphaeControlClient *self,
   self->running = FALSE;
   self->rotating = FALSE;
   set_auth_url (self, NULL);
-  complete_start (self, g_error_new (HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_BAD_AUTH_KEY,
-                                     "%s", error->message));
+  complete_start (self, g_error_new_literal (HYPHAE_CONTROL_ERROR,
+                                             HYPHAE_CONTROL_ERROR_BAD_AUTH_KEY, text));
   set_health (self, health);
   set_state (self, HYPHAE_CONTROL_STATE_IDLE);
 }
@@ -874,15 +596,19 @@ logout_cb (GObject      *source,
   HyphaeRegisterResponse resp = { 0 };
   HyphaeControlClient *self = op->self;
   gboolean ok = hyphae_register_finish (result, &resp, &error);
+  g_autofree char *text = NULL;
 
   hyphae_register_response_clear (&resp);
   if (op_stale (op))
     return;
   if (ok)
-    complete_logout (self, NULL);
-  else
-    complete_logout (self, g_error_new (HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_UNREACHABLE,
-                                        "logout: %s", error->message));
+    {
+      complete_logout (self, NULL);
+      return;
+    }
+  text = hyphae_log_escape_gerror (error);
+  complete_logout (self, g_error_new (HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_UNREACHABLE,
+                                      "logout: %s", text));
 }
 
 static void
@@ -926,6 +652,7 @@ attempt_failed (HyphaeControlClient *self,
                 const char          *what,
                 const GError        *error)
 {
+  g_autofree char *text = hyphae_log_escape_gerror (error);
   g_autofree char *health = NULL;
   guint delay;
 
@@ -933,11 +660,11 @@ attempt_failed (HyphaeControlClient *self,
   if (self->logging_out)
     {
       complete_logout (self, g_error_new (HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_UNREACHABLE,
-                                          "logout: %s", error->message));
+                                          "logout: %s", text));
       return;
     }
-  health = what ? g_strdup_printf ("control: %s: %s", what, error->message)
-                : g_strdup_printf ("control: %s", error->message);
+  health = what ? g_strdup_printf ("control: %s: %s", what, text)
+                : g_strdup_printf ("control: %s", text);
   g_debug ("%s", health);
   self->n_failures++;
   delay = backoff_delay_ms (self);
@@ -1059,8 +786,7 @@ hyphae_control_client_finalize (GObject *object)
   g_clear_pointer (&self->netmap, hyphae_netmap_unref);
   g_ptr_array_unref (self->health);
   g_free (self->auth_url);
-  g_clear_pointer (&self->pings, g_ptr_array_unref);
-  g_free (self->last_ping_url);
+  g_clear_pointer (&self->pinger, hyphae_ping_answerer_free);
   G_OBJECT_CLASS (hyphae_control_client_parent_class)->finalize (object);
 }
 
@@ -1116,7 +842,6 @@ hyphae_control_client_init (HyphaeControlClient *self)
 {
   self->health = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (self->health, NULL);
-  self->pings = g_ptr_array_new ();
   self->state = HYPHAE_CONTROL_STATE_IDLE;
 }
 
@@ -1157,6 +882,7 @@ hyphae_control_client_new (const HyphaeControlConfig *config)
 
   self = g_object_new (HYPHAE_TYPE_CONTROL_CLIENT, NULL);
   self->control_url = g_strdup (config->control_url);
+  self->pinger = hyphae_ping_answerer_new (config->control_url);
   /* A URL that is no URL fails at the first dial, with the dial's error. */
   self->authority = url_authority (config->control_url);
   if (!self->authority)
@@ -1249,7 +975,7 @@ hyphae_control_client_stop (HyphaeControlClient *self)
   g_clear_handle_id (&self->retry_id, g_source_remove);
   self->running = FALSE;
   self->rotating = FALSE;
-  memset (self->secrets->trying, 0, sizeof self->secrets->trying);
+  sodium_memzero (self->secrets->trying, sizeof self->secrets->trying);
   set_auth_url (self, NULL);
   complete_start (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                              "the control client was stopped"));

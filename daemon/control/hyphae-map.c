@@ -23,6 +23,7 @@
 #include <json-glib/json-glib.h>
 
 #include "crypto/keys.h"
+#include "hyphae-log-escape.h"
 #include "mapframe.h"
 
 #define MAP_PATH        "/machine/map"
@@ -302,11 +303,13 @@ stream_finish (HyphaeMapStream *stream,
 {
   g_autoptr(HyphaeMapStreamRef) self = stream_ref (stream);
   g_autoptr(GError) owned = error;
+  g_autofree char *text = NULL;
 
   if (stream->done)
     return;
   stream_stop (stream);
-  g_debug ("map stream ended after %u messages: %s", stream->n_messages, error->message);
+  text = hyphae_log_escape_gerror (error);
+  g_debug ("map stream ended after %u messages: %s", stream->n_messages, text);
   if (stream->callbacks.end)
     stream->callbacks.end (stream, error, stream->user_data);
 }

@@ -18,10 +18,12 @@
  */
 #include "hyphae-register.h"
 #include "hyphae-json.h"
+#include "hyphae-secret.h"
 
 #include <string.h>
 
 #include <json-glib/json-glib.h>
+#include <sodium.h>
 
 #include "crypto/keys.h"
 
@@ -74,6 +76,45 @@ expiry_text (gint64 unix_time)
   return g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ");
 }
 
+/* The auth key is written into the request by hand, never handed to
+ * json-glib, whose builder, escaper and generator would leave copies of it
+ * in freed memory: it goes between the quotes of the empty "AuthKey" value
+ * in json (which holds no secret), escaped as JSON needs, in a buffer sized
+ * once for the worst case so that it never reallocates. */
+static char *
+with_auth_key (const char *json,
+               const char *key)
+{
+  static const char member[] = "\"AuthKey\":\"";
+  const char *at = strstr (json, member);
+  GString *out = g_string_sized_new (strlen (json) + 6 * strlen (key) + 1);
+  gsize pos;
+
+  g_assert (at != NULL);
+  g_string_append (out, json);
+  pos = (gsize) (at - json) + strlen (member);
+  for (const char *c = key; *c; c++)
+    {
+      char esc[8];
+      gsize n = 0;
+
+      if (*c == '"' || *c == '\\')
+        {
+          esc[n++] = '\\';
+          esc[n++] = *c;
+        }
+      else if ((guchar) *c < 0x20)
+        n = (gsize) g_snprintf (esc, sizeof esc, "\\u%04x", (guchar) *c);
+      else
+        esc[n++] = *c;
+      g_assert (out->len + n < out->allocated_len);
+      g_string_insert_len (out, (gssize) pos, esc, (gssize) n);
+      pos += n;
+      sodium_memzero (esc, sizeof esc);
+    }
+  return g_string_free (out, FALSE);
+}
+
 char *
 hyphae_register_request_to_json (const HyphaeRegisterRequest *req)
 {
@@ -81,6 +122,7 @@ hyphae_register_request_to_json (const HyphaeRegisterRequest *req)
   g_autoptr(JsonGenerator) generator = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *expiry = NULL;
+  g_autofree char *json = NULL;
   static const guint8 zero_key[32] = { 0 };
 
   g_return_val_if_fail (req != NULL, NULL);
@@ -100,7 +142,7 @@ hyphae_register_request_to_json (const HyphaeRegisterRequest *req)
       json_builder_set_member_name (builder, "Auth");
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "AuthKey");
-      json_builder_add_string_value (builder, req->auth_key);
+      json_builder_add_string_value (builder, "");  /* the key goes in below */
       json_builder_end_object (builder);
     }
 
@@ -123,7 +165,10 @@ hyphae_register_request_to_json (const HyphaeRegisterRequest *req)
 
   root = json_builder_get_root (builder);
   json_generator_set_root (generator, root);
-  return json_generator_to_data (generator, NULL);
+  json = json_generator_to_data (generator, NULL);
+  if (req->auth_key)
+    return with_auth_key (json, req->auth_key);
+  return g_steal_pointer (&json);
 }
 
 /* ---- response --------------------------------------------------------------- */
@@ -373,7 +418,7 @@ hyphae_register_async (HyphaeH2Client              *client,
   g_task_set_task_data (task, client, NULL);
 
   json = hyphae_register_request_to_json (req);
-  body = g_bytes_new_take (json, strlen (json));
+  body = hyphae_secret_bytes_new_take (json, strlen (json));  /* may carry the auth key */
   hyphae_h2_client_request_async (client, "POST", REGISTER_PATH, "application/json", body,
                                   cancellable, register_request_cb, g_steal_pointer (&task));
 }

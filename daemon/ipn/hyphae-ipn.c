@@ -12,11 +12,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "engine-config.h"
+#include "handshake-order.h"
 #include "hyphae-control-client.h"
 #include "hyphae-netcfg.h"
+#include "hyphae-secret.h"
 #include "prefs.h"
 #include "profile-keys.h"
 #include "uapi/uapi.h"
@@ -363,8 +367,6 @@ engine_start (HyphaeIpn *self)
 
 /* ---- handshakes with new peers (see engine_apply) ----------------------- */
 
-#define HANDSHAKE_DEFER_MS 1000
-
 static gboolean
 deferred_handshakes_cb (gpointer user_data)
 {
@@ -378,7 +380,7 @@ deferred_handshakes_cb (gpointer user_data)
 
       /* Gone, or the other side already made a session: nothing to do. */
       if (wg_runner_get_peer_stats (self->runner, key, &st) < 0 ||
-          st.last_handshake_sec >= self->deferred_since)
+          !handshake_deferred_needed (st.last_handshake_sec, self->deferred_since))
         continue;
       (void) wg_runner_initiate_handshake (self->runner, key);
     }
@@ -459,14 +461,8 @@ engine_apply (HyphaeIpn *self)
       return;
     }
   uapi_device_state_clear (&current);
-  /* A peer that is new, or reachable at a new endpoint: handshake soon. If it
-   * saw us vanish and come back (or we it), the old session is dead on one
-   * side, and waiting for traffic would leave the other side sending into
-   * the void until WireGuard's 15 s no-reply timer. When two nodes learn of
-   * each other at once, both initiating would cross: each answers the other
-   * and drops its own attempt, both end up responders and nothing flows
-   * until the 5 s retry. So the side with the lower public key initiates
-   * now, the other only if no handshake happened within HANDSHAKE_DEFER_MS. */
+  /* A peer that is new, or reachable at a new endpoint: handshake soon, one
+   * side first so that the two do not cross (handshake-order.c). */
   for (guint i = 0; i < cfg->peers->len; i++)
     {
       const HyphaeEnginePeer *p = cfg->peers->pdata[i];
@@ -475,7 +471,7 @@ engine_apply (HyphaeIpn *self)
 
       if (p->endpoint == NULL || (before != NULL && g_strcmp0 (before->endpoint, p->endpoint) == 0))
         continue;
-      if (memcmp (node_pub, p->public_key, 32) < 0)
+      if (handshake_initiate_delay_ms (node_pub, p->public_key) == 0)
         (void) wg_runner_initiate_handshake (self->runner, p->public_key);
       else
         defer_handshake (self, p->public_key);
@@ -618,13 +614,13 @@ on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpoi
 
       memcpy (set.private_key, self->keys->node, 32);
       (void) wg_runner_apply (self->runner, &set);
-      memset (set.private_key, 0, 32);
+      sodium_memzero (set.private_key, sizeof set.private_key);
     }
   key_to_text (text, sizeof text, KEY_PREFIX_PRIVATE, self->keys->node);
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "node-key", g_variant_new_string (text));
+  g_variant_builder_add (&b, "{sv}", "node-key", hyphae_secret_variant_new_string (text));
   g_variant_builder_add (&b, "{sv}", "profile", g_variant_new_string (PROFILE));
-  memset (text, 0, sizeof text);
+  sodium_memzero (text, sizeof text);
   g_signal_emit (self, signals[SIG_KEYS_ROTATED], 0, g_variant_builder_end (&b));
 }
 
@@ -680,8 +676,8 @@ control_create (HyphaeIpn *self)
   cfg.hostname = hostname;
   cfg.os = "linux";
   self->control = hyphae_control_client_new (&cfg);
-  memset (cfg.machine_priv, 0, 32);
-  memset (cfg.node_priv, 0, 32);
+  sodium_memzero (cfg.machine_priv, sizeof cfg.machine_priv);
+  sodium_memzero (cfg.node_priv, sizeof cfg.node_priv);
   hyphae_control_client_set_exit_node_id (self->control, self->prefs.exit_node_id);
   g_signal_connect (self->control, "notify::state", G_CALLBACK (on_control_state), self);
   g_signal_connect (self->control, "netmap", G_CALLBACK (on_control_netmap), self);
@@ -1067,7 +1063,7 @@ logout_local (HyphaeIpn *self)
     {
       /* Same machine, new node: the machine key stays. */
       self->keys->has_node = FALSE;
-      memset (self->keys->node, 0, 32);
+      sodium_memzero (self->keys->node, sizeof self->keys->node);
       if (!save_keys (self, &error))
         g_warning ("%s", error->message);
     }

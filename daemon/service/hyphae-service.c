@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include <json-glib/json-glib.h>
+#include <sodium.h>
 
 #include "crypto/keys.h"
 #include "hyphae-mesh-error.h"
 #include "hyphae-mesh1-generated.h"
 #include "hyphae-polkit.h"
+#include "hyphae-secret.h"
 
 struct _HyphaeService
 {
@@ -397,7 +399,7 @@ on_keys_rotated (HyphaeService *self,
     return;
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&b, "{sv}", "Profile", str_variant (profile));
-  g_variant_builder_add (&b, "{sv}", "NodeKey", g_variant_new_string (node_key));
+  g_variant_builder_add (&b, "{sv}", "NodeKey", hyphae_secret_variant_new_string (node_key));
   if (!g_dbus_connection_emit_signal (self->connection, self->keys_owner,
                                       HYPHAE_MESH_OBJECT_PATH, "io.github.hyphae.Mesh1",
                                       "KeysRotated", g_variant_new ("(@a{sv})", g_variant_builder_end (&b)),
@@ -540,8 +542,8 @@ run_set_keys (Call    *call,
                          "Keys must be “privkey:” followed by 64 hex digits, not all zero");
   else
     ok = hyphae_ipn_set_keys (call->self->ipn, machine_priv, node_priv, error);
-  explicit_bzero (machine_priv, sizeof machine_priv);
-  explicit_bzero (node_priv, sizeof node_priv);
+  sodium_memzero (machine_priv, sizeof machine_priv);
+  sodium_memzero (node_priv, sizeof node_priv);
   if (ok)
     {
       g_free (call->self->keys_owner);

@@ -261,6 +261,7 @@ type server struct {
 	hostile       string
 	hostileLive   bool          // set by POST /debug/hostile: map modes act on every stream
 	authKey       string        // the pre-auth key /machine/register accepts
+	authError     string        // RegisterResponse.Error for a wrong auth key
 	interactive   bool          // ignore auth keys: every new machine gets an AuthURL
 	approveRoutes bool          // approve every Hostinfo.RoutableIPs
 	keyExpiry     time.Duration // node key lifetime, 0 = never
@@ -1352,7 +1353,7 @@ func (s *server) register(ctx context.Context, mk machineKey, req *RegisterReque
 		authKey = req.Auth.AuthKey
 	}
 	if !s.interactive && authKey != "" && authKey != s.authKey {
-		return &registerResponse{Error: "invalid auth key"}, 0, ""
+		return &registerResponse{Error: s.authError}, 0, ""
 	}
 	s.net.mu.Lock()
 	n := s.net.byMachine[mk]
@@ -2050,18 +2051,22 @@ type pingRecord struct {
 	Posts []string // bodies POSTed to URL
 	Other int      // any other request to URL
 	Wrong int      // requests that came over the wrong transport (Noise vs plain)
+	// Redirect: answer with a 302 to this URL (redirect=…)
+	Redirect string `json:",omitempty"`
 }
 
 // c2nPayload is the HTTP/1.1 request a c2n PingRequest carries.
 const c2nPayload = "GET /debug/ping-c2n HTTP/1.1\r\nHost: node\r\n\r\n"
 
 // handleDebugPing: POST /debug/ping?node=N[&noise=1][&type=T][&repeat=K]
-// pushes {"PingRequest":{"URL":<base>/ping/<id>,"URLIsNoise":…,"Types":T}}
+// [&log=1][&url=U][&redirect=R] pushes {"PingRequest":{"URL":<base>/ping/<id>,"URLIsNoise":…,"Types":T}}
 // (with a c2n request as Payload when T is "c2n") K times (default 1, ≤ 8:
 // the same URL, to check the client's dedup) on node N's live map stream.
 // The URL is served over Noise HTTP/2 and plain HTTP alike; what arrives is
-// counted in GET /debug/pings. Answers {"ID":id,"URL":url}; 409 when N has
-// no map stream.
+// counted in GET /debug/pings. log=1 sets Log; url=U sends U instead (for
+// targets the client must refuse: nothing here sees them); redirect=R makes
+// the URL answer 302 to R. Answers {"ID":id,"URL":url}; 409 when N has no
+// map stream.
 func (s *server) handleDebugPing(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -2080,7 +2085,7 @@ func (s *server) handleDebugPing(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	pr := &PingRequest{URLIsNoise: q.Get("noise") == "1", Types: q.Get("type")}
+	pr := &PingRequest{URLIsNoise: q.Get("noise") == "1", Types: q.Get("type"), Log: q.Get("log") == "1"}
 	if pr.Types == "c2n" {
 		pr.Payload = []byte(c2nPayload)
 	}
@@ -2098,13 +2103,17 @@ func (s *server) handleDebugPing(w http.ResponseWriter, r *http.Request) {
 	s.pingMu.Lock()
 	rec := &pingRecord{ID: int64(len(s.pings) + 1), Node: id, Noise: pr.URLIsNoise, Type: pr.Types}
 	rec.URL = fmt.Sprintf("%s/ping/%d", s.baseURL, rec.ID)
+	if u := q.Get("url"); u != "" {
+		rec.URL = u
+	}
+	rec.Redirect = q.Get("redirect")
 	s.pings = append(s.pings, rec)
 	s.pingMu.Unlock()
 	pr.URL = rec.URL
 	for i := 0; i < repeat; i++ {
 		n.stream.enqueue(mustJSON(&MapResponse{PingRequest: pr}))
 	}
-	logf("node %d: PingRequest %s noise=%v type=%q ×%d", id, rec.URL, pr.URLIsNoise, pr.Types, repeat)
+	logf("node %d: PingRequest %q noise=%v type=%q ×%d", id, rec.URL, pr.URLIsNoise, pr.Types, repeat)
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(mustJSON(map[string]interface{}{"ID": rec.ID, "URL": rec.URL}))
 }
@@ -2133,6 +2142,9 @@ func (s *server) answerPing(w http.ResponseWriter, r *http.Request, noise bool) 
 		rec.Posts = append(rec.Posts, string(body))
 	default:
 		rec.Other++
+	}
+	if rec.Redirect != "" {
+		http.Redirect(w, r, rec.Redirect, http.StatusFound)
 	}
 }
 
@@ -2462,6 +2474,7 @@ func main() {
 	noEarly := flag.Bool("no-early-payload", false, "server: send no early payload")
 	hostile := flag.String("hostile", "", "server: misbehave (see -list-hostile)")
 	authKey := flag.String("auth-key", "tskey-test", "server: the auth key /machine/register accepts")
+	authError := flag.String("auth-error", "invalid auth key", "server: RegisterResponse.Error for a wrong auth key")
 	interactive := flag.Bool("interactive", false, "server: ignore auth keys; new machines get an AuthURL")
 	approveRoutes := flag.Bool("approve-routes", false, "server: approve the routes nodes advertise in Hostinfo.RoutableIPs")
 	keyExpiry := flag.Duration("key-expiry", 0, "server: node key lifetime (0 = never expires)")
@@ -2504,7 +2517,7 @@ func main() {
 		if *keepAlive <= 0 {
 			fatalf("-keepalive must be positive")
 		}
-		s := &server{minVersion: *minVersion, early: !*noEarly, hostile: *hostile, authKey: *authKey,
+		s := &server{minVersion: *minVersion, early: !*noEarly, hostile: *hostile, authKey: *authKey, authError: *authError,
 			interactive: *interactive, approveRoutes: *approveRoutes, keyExpiry: *keyExpiry,
 			keepAlive: *keepAlive, machineAuth: *machineAuth}
 		if *mapScript != "" {

@@ -5,7 +5,9 @@
  * (tests/ts2021/control.go in its tailnet mode): auth keys good and bad, the
  * interactive AuthURL flow approved over plain HTTP, a machine waiting for
  * an admin's approval (-machine-auth), node-key expiry and rotation, logout, a server killed and restarted on the same port,
- * PingRequests (HEAD over Noise and plain HTTP, dedup, c2n, unknown types), and
+ * PingRequests (HEAD over Noise and plain HTTP, dedup, c2n, unknown types;
+ * plain HTTP refused to loopback, link-local and other local targets and
+ * never redirected), server text escaped in logs and Health, and
  * every hostile map mode (the client must survive, keep its netmap, report
  * Health and come back SYNCED).
  *
@@ -22,6 +24,7 @@
 
 #include "crypto/keys.h"
 #include "hyphae-control-client.h"
+#include "hyphae-log-escape.h"
 #include "netmap.h"
 #include "ts2021-fixture.h"
 
@@ -1010,6 +1013,269 @@ test_ping_unsupported (Ts2021Fixture *f,
   client_clear (&c);
 }
 
+/* ---- PingRequest targets and server text ------------------------------------ */
+
+/* The "hyphae-control" messages of the running test (g_message). */
+static GPtrArray *captured;
+
+static void
+capture_cb (const char     *domain,
+            GLogLevelFlags  level,
+            const char     *message,
+            gpointer        user_data)
+{
+  g_ptr_array_add (captured, g_strdup (message));
+  g_log_default_handler (domain, level, message, user_data);
+}
+
+static guint
+capture_start (void)
+{
+  captured = g_ptr_array_new_with_free_func (g_free);
+  return g_log_set_handler ("hyphae-control", G_LOG_LEVEL_MESSAGE, capture_cb, NULL);
+}
+
+static void
+capture_stop (guint handler)
+{
+  g_log_remove_handler ("hyphae-control", handler);
+  g_clear_pointer (&captured, g_ptr_array_unref);
+}
+
+static const char *
+captured_with (const char *needle)
+{
+  for (guint i = 0; i < captured->len; i++)
+    if (strstr (captured->pdata[i], needle))
+      return captured->pdata[i];
+  return NULL;
+}
+
+static gboolean
+logged (gpointer needle)
+{
+  return captured_with (needle) != NULL;
+}
+
+/* Where a ping that must not be sent would land: one port on every local
+ * address (the wildcard, IPv6 and IPv4), counting connections; and the
+ * client's messages captured meanwhile. */
+typedef struct
+{
+  GSocketService *service;
+  guint16         port;
+  guint           connections;
+  const char     *awaited;     /* a log line with this ends the wait */
+  guint           log_handler;
+} Trap;
+
+static gboolean
+trap_incoming_cb (GSocketService    *service,
+                  GSocketConnection *connection,
+                  GObject           *source,
+                  gpointer           user_data)
+{
+  ((Trap *) user_data)->connections++;
+  return FALSE;   /* closed when dropped */
+}
+
+static void
+trap_start (Trap *trap)
+{
+  g_autoptr(GError) error = NULL;
+
+  trap->service = g_socket_service_new ();
+  trap->port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (trap->service), NULL,
+                                                    &error);
+  g_assert_no_error (error);
+  g_signal_connect (trap->service, "incoming", G_CALLBACK (trap_incoming_cb), trap);
+  g_socket_service_start (trap->service);
+  trap->log_handler = capture_start ();
+}
+
+static void
+trap_stop (Trap *trap)
+{
+  g_socket_service_stop (trap->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (trap->service));
+  g_clear_object (&trap->service);
+  capture_stop (trap->log_handler);
+}
+
+/* The client logged its verdict on the awaited URL, or it reached the trap. */
+static gboolean
+trap_or_logged (gpointer data)
+{
+  Trap *trap = data;
+
+  return trap->connections > 0 || captured_with (trap->awaited) != NULL;
+}
+
+/* A PingRequest for url (plain HTTP, Log set); extra: more query, or "". */
+static gint64
+send_ping_url (Ts2021Fixture *f,
+               const char    *url,
+               const char    *extra)
+{
+  g_autofree char *escaped = g_uri_escape_string (url, NULL, FALSE);
+  g_autofree char *query = g_strdup_printf ("node=1&log=1&url=%s%s", escaped, extra);
+
+  return send_ping (f, query);
+}
+
+/* Plain-HTTP pings to loopback, link-local, unspecified and multicast
+ * targets, as literals and as a name ("localhost"), are not fetched: the
+ * trap on those addresses sees no connection, and the client says why.
+ * 127.0.0.1 is the control server's host, but another port is another
+ * origin. The allowed case (the control server's own URL) is ping/http-head. */
+static void
+test_ping_refused (Ts2021Fixture *f,
+                   gconstpointer  user_data)
+{
+  /* refused: the client must say so; the inet_aton spellings of 127.0.0.1
+   * and .2 are declined by GLib's resolver today: whatever it does, they
+   * must not connect. */
+  static const struct { const char *host; gboolean refused; } targets[] = {
+    { "127.0.0.2", TRUE }, { "127.0.0.1", TRUE }, { "[::1]", TRUE }, { "169.254.1.1", TRUE },
+    { "[fe80::1]", TRUE }, { "0.0.0.0", TRUE }, { "localhost", TRUE }, { "224.0.0.1", TRUE },
+    { "[::ffff:127.0.0.1]", TRUE }, { "[::]", TRUE }, { "127.1", FALSE }, { "0x7f000002", FALSE },
+  };
+  Trap trap = { 0 };
+  Client c;
+
+  if (!ping_client_start (f, &c))
+    return;
+  trap_start (&trap);
+  for (guint i = 0; i < G_N_ELEMENTS (targets); i++)
+    {
+      g_autofree char *url = g_strdup_printf ("http://%s:%u/trap", targets[i].host, trap.port);
+      const char *line;
+
+      g_test_message ("ping to %s", url);
+      send_ping_url (f, url, "");
+      trap.awaited = url;
+      ts2021_fixture_wait_until (trap_or_logged, &trap, GUARD_S, url);
+      g_assert_cmpuint (trap.connections, ==, 0);
+      line = captured_with (url);
+      if (targets[i].refused)
+        g_assert_nonnull (strstr (line, "refused"));
+    }
+  g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_SYNCED);
+  trap_stop (&trap);
+  client_clear (&c);
+}
+
+/* The control server's own URL answers 302 to a forbidden target: the 302
+ * is the answer, the redirect is not followed. */
+static void
+test_ping_redirect (Ts2021Fixture *f,
+                    gconstpointer  user_data)
+{
+  g_autofree char *target = NULL, *escaped = NULL, *extra = NULL, *own = NULL;
+  g_autofree char *answered = NULL;
+  PingSeen seen = { 0 };
+  Trap trap = { 0 };
+  gint64 id;
+  Client c;
+
+  if (!ping_client_start (f, &c))
+    return;
+  trap_start (&trap);
+  target = g_strdup_printf ("http://127.0.0.2:%u/after-redirect", trap.port);
+  escaped = g_uri_escape_string (target, NULL, FALSE);
+  extra = g_strdup_printf ("node=1&log=1&redirect=%s", escaped);
+  id = send_ping (f, extra);
+  own = g_strdup_printf ("/ping/%" G_GINT64_FORMAT " ", id);
+  trap.awaited = own;
+  ts2021_fixture_wait_until (trap_or_logged, &trap, GUARD_S, "the redirected ping");
+  g_assert_cmpuint (trap.connections, ==, 0);
+  answered = g_strdup_printf ("/ping/%" G_GINT64_FORMAT " answered (HTTP 302)", id);
+  g_assert_nonnull (captured_with (answered));
+  ping_seen (f, id, &seen);
+  g_assert_cmpuint (seen.heads, ==, 1);
+  ping_seen_clear (&seen);
+  trap_stop (&trap);
+  client_clear (&c);
+}
+
+static void
+assert_escaped (const char *text)
+{
+  g_assert_null (strchr (text, '\n'));
+  g_assert_null (strchr (text, '\r'));
+  g_assert_null (strchr (text, '\x1b'));
+  for (const char *p = text; *p; p++)
+    g_assert_true (*p >= 0x20 && *p < 0x7f);
+}
+
+/* A PingRequest URL with CR, LF and ESC reaches the log escaped: one line,
+ * printable ASCII, the forged "line" visible as text. */
+static void
+test_ping_log_escaped (Ts2021Fixture *f,
+                       gconstpointer  user_data)
+{
+  const char *line;
+  guint handler;
+  Client c;
+
+  if (!ping_client_start (f, &c))
+    return;
+  handler = capture_start ();
+  send_ping_url (f, "http://127.0.0.2:1/x\r\n** Message: FORGED \x1b[2J", "");
+  ts2021_fixture_wait_until (logged, "FORGED", GUARD_S, "the escaped log line");
+  line = captured_with ("FORGED");
+  g_test_message ("logged: %s", line);
+  assert_escaped (line);
+  g_assert_nonnull (strstr (line, "/x\\r\\n** Message: FORGED \\x1b[2J"));
+  capture_stop (handler);
+  client_clear (&c);
+}
+
+/* RegisterResponse.Error with CR, LF, ESC and a byte that is not UTF-8 (Go
+ * sends U+FFFD for it): Health and the error our caller gets are escaped. */
+static void
+test_server_error_escaped (Ts2021Fixture *f,
+                           gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  const char *health;
+  Client c;
+
+  if (!start_server (f, "-auth-error", "bad\r\nkey \x1b[2J\xff"))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_false (client_start (&c, "tskey-wrong", &error));
+  g_assert_error (error, HYPHAE_CONTROL_ERROR, HYPHAE_CONTROL_ERROR_BAD_AUTH_KEY);
+  health = hyphae_control_client_get_health (c.client)[0];
+  g_assert_nonnull (health);
+  g_test_message ("Health: %s", health);
+  assert_escaped (health);
+  assert_escaped (error->message);
+  g_assert_nonnull (strstr (health, "bad\\r\\nkey \\x1b[2J\\xef\\xbf\\xbd"));
+  g_assert_nonnull (strstr (error->message, "bad\\r\\nkey"));
+  client_clear (&c);
+}
+
+/* The helper itself, on what JSON cannot carry: bytes that are not UTF-8,
+ * NUL inside a counted string, and the length cap. */
+static void
+test_log_escape (void)
+{
+  g_autofree char *bytes = hyphae_log_escape ("a\xff\xc3(\0z\\", 7);
+  g_autofree char *big_in = g_strnfill (HYPHAE_LOG_ESCAPE_MAX + 100, 'x');
+  g_autofree char *big = hyphae_log_escape (big_in, -1);
+  g_autofree char *null = hyphae_log_escape (NULL, -1);
+  g_autofree char *quotes = hyphae_log_escape ("Error resolving \u201chost\u201d, \u2018x\u2019 "
+                                               "\u201e \xe2\x80", -1);
+
+  g_assert_cmpstr (bytes, ==, "a\\xff\\xc3(\\x00z\\\\");
+  g_assert_cmpuint (strlen (big), ==, HYPHAE_LOG_ESCAPE_MAX + strlen ("...(100 more bytes)"));
+  g_assert_true (g_str_has_suffix (big, "...(100 more bytes)"));
+  g_assert_cmpstr (null, ==, "(null)");
+  /* GLib's quotes become ASCII ones; other non-ASCII stays escaped. */
+  g_assert_cmpstr (quotes, ==, "Error resolving \"host\", 'x' \\xe2\\x80\\x9e \\xe2\\x80");
+}
+
 static const Hostile hostiles[] = {
   { "map-goaway", TRUE, 0 },
   { "map-rst", TRUE, 0 },
@@ -1050,6 +1316,11 @@ main (int   argc,
   TS2021_FIXTURE_ADD ("/control-client/ping/dedup", NULL, test_ping_dedup);
   TS2021_FIXTURE_ADD ("/control-client/ping/c2n", NULL, test_ping_c2n);
   TS2021_FIXTURE_ADD ("/control-client/ping/unsupported", NULL, test_ping_unsupported);
+  TS2021_FIXTURE_ADD ("/control-client/ping/refused", NULL, test_ping_refused);
+  TS2021_FIXTURE_ADD ("/control-client/ping/redirect", NULL, test_ping_redirect);
+  TS2021_FIXTURE_ADD ("/control-client/ping/log-escaped", NULL, test_ping_log_escaped);
+  TS2021_FIXTURE_ADD ("/control-client/server-error-escaped", NULL, test_server_error_escaped);
+  g_test_add_func ("/control-client/log-escape", test_log_escape);
   for (guint i = 0; i < G_N_ELEMENTS (hostiles); i++)
     {
       g_autofree char *path = g_strdup_printf ("/control-client/hostile/%s", hostiles[i].mode);

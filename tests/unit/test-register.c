@@ -92,8 +92,11 @@ test_request_json (void)
   key_generate_private (priv);
   g_assert_true (key_public_from_private (req.node_key, priv));
   req.capver = 130;
-  req.auth_key = "tskey-abc\"\\";
-  req.hostname = "host-a";
+  /* The key is escaped by our own code (json-glib never sees it): quotes,
+   * backslashes and control characters; a hostname that mimics the member
+   * must not be where it goes. */
+  req.auth_key = "tskey-abc\"\\\x01";
+  req.hostname = "host-a\",\"AuthKey\":\"";
   nk = node_key_text (req.node_key);
 
   json = hyphae_register_request_to_json (&req);
@@ -122,14 +125,14 @@ test_request_json (void)
   g_clear_pointer (&names, g_free);
   names = member_names (sub);
   g_assert_cmpstr (names, ==, "AuthKey");
-  g_assert_cmpstr (string_member (sub, "AuthKey"), ==, "tskey-abc\"\\");
+  g_assert_cmpstr (string_member (sub, "AuthKey"), ==, "tskey-abc\"\\\x01");
 
   sub = json_object_get_object_member (object, "Hostinfo");
   g_assert_nonnull (sub);
   g_clear_pointer (&names, g_free);
   names = member_names (sub);
   g_assert_cmpstr (names, ==, "Hostname");
-  g_assert_cmpstr (string_member (sub, "Hostname"), ==, "host-a");
+  g_assert_cmpstr (string_member (sub, "Hostname"), ==, "host-a\",\"AuthKey\":\"");
   sodium_memzero (priv, sizeof priv);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "crypto/keys.h"
+#include "handshake-order.h"
 #include "wg/device.h"
 #include "wg/handshake.h"
 #include "wg/messages.h"
@@ -502,6 +503,91 @@ test_cryptokey_routing(void)
     net_free(net);
 }
 
+/*
+ * Crossed initiation (daemon/ipn/handshake-order.c): both nodes learn of each
+ * other in the same tick (net_new adds both peers at one `now`), as when one
+ * netmap introduces them. Each applies `rule` as hyphae-ipn.c does: initiate
+ * now, or after the delay unless a handshake completed meanwhile. Returns
+ * the fake time until both first held a confirmed session (kp_current),
+ * stepping 50 ms through 10 s in all; UINT64_MAX if they never did.
+ */
+#define CROSSED_STEP (50 * 1000000ULL)
+
+static void
+initiate(struct net *net, struct node *n)
+{
+    wg_device_lock(n->dev);
+    wg_device_send_handshake_initiation(n->peer, false, net->now);
+    wg_device_unlock(n->dev);
+}
+
+static uint64_t
+crossed_run(struct net *net, bool rule)
+{
+    struct node *nodes[2] = { &net->a, &net->b };
+    uint64_t start = net->now, due[2] = { 0, 0 }, took = UINT64_MAX;
+    int64_t since[2] = { 0, 0 };
+
+    for (int i = 0; i < 2; i++) {
+        unsigned int delay = rule ? handshake_initiate_delay_ms(nodes[i]->pub, nodes[1 - i]->pub) : 0;
+
+        if (delay == 0) {
+            initiate(net, nodes[i]);
+        } else {
+            due[i] = net->now + (uint64_t)delay * 1000000ULL;
+            since[i] = (int64_t)net->now + nodes[i]->dev->realtime_offset_ns;
+        }
+    }
+    while (net->now - start <= WG_NS(10)) {
+        deliver_all(net);
+        if (took == UINT64_MAX && net->a.peer->kp_current && net->b.peer->kp_current)
+            took = net->now - start;
+        for (int i = 0; i < 2; i++) {
+            if (due[i] == 0 || net->now < due[i])
+                continue;
+            due[i] = 0;
+            if (handshake_deferred_needed(nodes[i]->peer->last_handshake_realtime_ns, since[i]))
+                initiate(net, nodes[i]);
+        }
+        deliver_all(net);
+        net->now += CROSSED_STEP;
+        tick_both(net);
+    }
+    return took;
+}
+
+/* With the rule, one side initiates and both have a session at once (well
+ * within the 1 s deferral); the deferred side then sees that handshake and
+ * starts none of its own. */
+static void
+test_crossed_initiation(void)
+{
+    struct net *net = net_new();
+    uint64_t took = crossed_run(net, true);
+
+    g_test_message("both sessions after %" G_GUINT64_FORMAT " ms of fake time", took / 1000000);
+    g_assert_cmpuint(took, <, WG_NS(1));
+    /* One handshake in the 10 s: nothing replaced the first session. */
+    g_assert_true(net->a.peer->kp_previous == NULL && net->b.peer->kp_previous == NULL);
+    net_free(net);
+}
+
+/* Without it (both initiate at once) the initiations cross: both become
+ * responders, drop the response to their own, and wait for the retry after
+ * REKEY_TIMEOUT (5 s). What the test above guards against, shown to happen. */
+static void
+test_crossed_initiation_stall(void)
+{
+    struct net *net = net_new();
+    uint64_t took = crossed_run(net, false);
+
+    g_test_message("both sessions after %" G_GUINT64_FORMAT " ms of fake time", took / 1000000);
+    /* Not before the retry. (After it, the jittered retries may cross again
+     * when they fire in the same step: "never within 10 s" counts too.) */
+    g_assert_cmpuint(took, >=, WG_REKEY_TIMEOUT);
+    net_free(net);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -519,5 +605,7 @@ main(int argc, char **argv)
     g_test_add_func("/wg/device/ratelimit-under-load", test_ratelimit_under_load);
     g_test_add_func("/wg/device/roaming", test_roaming);
     g_test_add_func("/wg/device/cryptokey-routing", test_cryptokey_routing);
+    g_test_add_func("/wg/device/crossed-initiation", test_crossed_initiation);
+    g_test_add_func("/wg/device/crossed-initiation-stall", test_crossed_initiation_stall);
     return g_test_run();
 }

@@ -16,6 +16,7 @@
 #include "wg/ratelimiter.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -138,7 +139,7 @@ ratelimiter_new(void)
         got += (size_t)n;
     }
     memcpy(r->key, key, sizeof(key));
-    explicit_bzero(key, sizeof(key));
+    sodium_memzero(key, sizeof(key));
     return r;
 }
 
@@ -148,7 +149,7 @@ ratelimiter_free(struct ratelimiter *r)
     if (!r)
         return;
     /* The SipHash key is the one secret here. */
-    explicit_bzero(r->key, sizeof(r->key));
+    sodium_memzero(r->key, sizeof(r->key));
     free(r);
 }
 
