@@ -179,7 +179,8 @@ mf_zstd_error(size_t ret)
     return ZSTD_getErrorCode(ret) == ZSTD_error_memory_allocation ? -ENOMEM : -EBADMSG;
 }
 
-/* An output buffer of at least cap bytes: a small one kept from before, else a fresh one (never a copy). */
+/* An output buffer of at least cap bytes: a small one kept from before, else a fresh one
+ * (never a copy). */
 static int
 mf_out_exact(struct mapframe_reader *r, size_t cap)
 {

@@ -654,7 +654,10 @@ test_zstd_bomb(void)
     expect_bomb_refused(bomb, MAPFRAME_MAX_DECODED + z + DCTX_MAX);
 }
 
-/* 1 GiB of RLE blocks (32 KiB): declared, refused before any output buffer; undeclared, at the cap. */
+/*
+ * 1 GiB of RLE blocks (32 KiB): declared, refused before any output buffer;
+ * undeclared, at the cap.
+ */
 static void
 test_zstd_rle_bomb(void)
 {
