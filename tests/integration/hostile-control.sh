@@ -31,9 +31,10 @@
 #   had before;
 #   bombs: B's VmHWM (/proc/PID/status) stays under 64 MiB;
 #   addr-wide: the new peer IS applied (netmap and WireGuard), but hyphae0 has
-#   no 10.200.0.1/16 or fd00:200::1/64, the main table no route for them, and
-#   no WireGuard peer has 0.0.0.0/0 or ::/0, the self and peer addresses stay
-#   the tailnet ones;
+#   no 10.200.0.1/16 or fd00:200::1/64 (exactly the addresses it had), the main
+#   table no route for them, and no WireGuard peer has 0.0.0.0/0 or ::/0 (the
+#   peer has exactly the allowed IPs it had); the netmap itself may record
+#   what the server sent;
 #   back to normal: Running, the server sees a live map stream, netmap as before.
 # A daemon that died is activated again (`hyphaectl up`) so the next mode still
 # runs. Every wait is a deadline on an event, never a delay.
@@ -52,7 +53,7 @@ MEM_LIMIT_KB=$((64 << 10))
 ALL_MODES="json-comment-key json-comment-early json-comment-register json-comment-map"
 ALL_MODES+=" map-zstd-bomb map-zstd-bomb-declared addr-wide"
 read -ra MODES <<<"${HOSTILE_MODES:-$ALL_MODES}"
-declare -A NODE_IP=([a]=$MESH_IP_A [b]=$MESH_IP_B) DPID=() NM0=()
+declare -A NODE_IP=([a]=$MESH_IP_A [b]=$MESH_IP_B) DPID=() NM0=() TUN0=() WG0=()
 T0=$(date +%s)
 
 finish() { mesh_finish hostile-control "$T0"; }
@@ -95,6 +96,11 @@ def line(tag, n):
 print(line("self", nm["Self"]))
 for p in sorted(nm.get("Peers") or [], key=lambda p: p.get("ID", 0)):
     print(line("peer", p))'
+}
+
+# tunnel_addrs NODE: the global addresses on NODE's tunnel, sorted, one a line.
+tunnel_addrs() {
+	ip -n "${MESH_NS[$1]}" -o addr show dev "$MESH_IF" scope global 2>/dev/null | awk '{ print $4 }' | sort
 }
 
 # The WireGuard peers' allowed IPs of NODE (UAPI get), one "pubhex prefix" a line.
@@ -163,9 +169,20 @@ for n in a b; do
 done
 mesh_wait a "$WAIT_UP" mesh_sees a b || fatal "A is Running and sees B"
 mesh_wait b "$WAIT_UP" mesh_sees b a || fatal "B is Running and sees A"
+# settled NODE OTHER: NODE's tunnel carries its addresses, its WireGuard has OTHER's.
+settled() {
+	tunnel_addrs "$1" | grep -qxF "$(mesh_json "$1" self4)/32" &&
+		tunnel_addrs "$1" | grep -qxF "$(mesh_json "$1" self6)/128" &&
+		wg_allowed "$1" | grep -q " $(mesh_json "$2" self4)/32$"
+}
+mesh_status a && mesh_status b || fatal "status --json on A and B"
+mesh_wait a "$WAIT_UP" settled a b || fatal "A's tunnel and WireGuard carry the netmap"
+mesh_wait b "$WAIT_UP" settled b a || fatal "B's tunnel and WireGuard carry the netmap"
 for n in a b; do
 	DPID[$n]=$(mesh_daemon_pid "$n") || fatal "hyphaed runs in ${n^^}"
 	NM0[$n]=$(nm_summary "$n") || fatal "${n^^}: hyphaectl netmap --json"
+	TUN0[$n]=$(tunnel_addrs "$n")
+	WG0[$n]=$(wg_allowed "$n" | sort)
 done
 wgt_pass "A and B are Running and see each other (hyphaed A ${DPID[a]}, B ${DPID[b]})"
 printf '    netmap of A at the start:\n%s\n' "${NM0[a]}" | sed 's/^/    /'
@@ -202,9 +219,14 @@ for mode in "${MODES[@]}"; do
 				eval '! grep -qE "(^|;)(10\.200\.0\.0/16|fd00:200::/64) " <<<"$routes"'
 			wide=$(wg_allowed "$n" | awk '$2 == "0.0.0.0/0" || $2 == "::/0"' | tr '\n' ' ')
 			wgt_check "addr-wide: no WireGuard peer of ${n^^} has 0.0.0.0/0 or ::/0 (found: '$wide')" [ -z "$wide" ]
-			now=$(nm_summary "$n" | grep -v "^peer 65534 ")
-			wgt_check "addr-wide: ${n^^}'s own and its peer's addresses are the tailnet ones it had" \
-				[ "$now" = "${NM0[$n]}" ] || printf '%s\n' "$now" | sed 's/^/    now: /'
+			# The netmap may keep what the server sent; what counts is what
+			# reaches the kernel and WireGuard.
+			now=$(tunnel_addrs "$n")
+			wgt_check "addr-wide: ${n^^}'s $MESH_IF carries exactly the tailnet addresses it had" \
+				[ "$now" = "${TUN0[$n]}" ]
+			now=$(wg_allowed "$n" | grep -v " 100.64.255.254/32$\| fd7a:115c:a1e0::fffe/128$" | sort)
+			wgt_check "addr-wide: ${n^^}'s WireGuard peer has exactly the allowed IPs it had" \
+				[ "$now" = "${WG0[$n]}" ] || printf '%s\n' "$now" | sed 's/^/    now: /'
 		else
 			now=$(nm_summary "$n")
 			wgt_check "$mode: ${n^^} kept the netmap it had" [ "$now" = "${NM0[$n]}" ] ||
