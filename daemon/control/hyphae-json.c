@@ -1,35 +1,74 @@
 /* SPDX-License-Identifier: MIT */
 #include "hyphae-json.h"
 
+#include "json-scan.h"
+
 gboolean
-hyphae_json_depth_ok (const guint8 *s,
-                      gsize         len)
+hyphae_json_check_object (const char  *data,
+                          gsize        len,
+                          gsize        max_len,
+                          GError     **error)
 {
-  gboolean in_string = FALSE, escaped = FALSE;
-  guint depth = 0;
+  JsonScan s;
+  JsonScanType type;
+  gboolean ok;
 
-  for (gsize i = 0; i < len; i++)
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  g_return_val_if_fail (max_len <= G_MAXSSIZE, FALSE);
+
+  if (len == 0)
     {
-      guint8 c = s[i];
-
-      if (in_string)
-        {
-          if (escaped)
-            escaped = FALSE;
-          else if (c == '\\')
-            escaped = TRUE;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '[' || c == '{')
-        {
-          if (++depth > HYPHAE_JSON_MAX_DEPTH)
-            return FALSE;
-        }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "empty, not JSON");
+      return FALSE;
     }
-  return TRUE;
+  if (len > max_len)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%" G_GSIZE_FORMAT " bytes of JSON (limit %" G_GSIZE_FORMAT ")", len, max_len);
+      return FALSE;
+    }
+
+  /* The whole text first, so a depth bomb is called one whatever its root. */
+  json_scan_init (&s, data, len);
+  type = json_scan_peek (&s);
+  ok = json_scan_skip (&s) && json_scan_end (&s);
+  if (!ok)
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, json_scan_error (&s));
+  else if (type != JSON_SCAN_OBJECT)
+    {
+      ok = FALSE;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a JSON object");
+    }
+  json_scan_clear (&s);
+  return ok;
+}
+
+JsonObject *
+hyphae_json_parse_object (const char  *data,
+                          gsize        len,
+                          gsize        max_len,
+                          GError     **error)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
+
+  if (!hyphae_json_check_object (data, len, max_len, error))
+    return NULL;
+
+  parser = json_parser_new_immutable ();
+  /* The scanner accepted an object, so json-glib should too (the fuzz
+   * targets check that it does); if it ever disagrees, the text is refused. */
+  if (!json_parser_load_from_data (parser, data, (gssize) len, &local_error))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s", local_error->message);
+      return NULL;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a JSON object");
+      return NULL;
+    }
+  return json_object_ref (json_node_get_object (root));
 }

@@ -260,12 +260,11 @@ hyphae_register_response_parse (const char              *json,
                                 HyphaeRegisterResponse  *out,
                                 GError                 **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonObject) object = NULL;
   g_autoptr(GError) local_error = NULL;
   g_autofree char *refusal = NULL;
   HyphaeRegisterResponse resp = { 0 };
-  JsonObject *object, *user, *login;
-  JsonNode *root;
+  JsonObject *user, *login;
 
   g_return_val_if_fail (json != NULL || len == 0, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
@@ -273,40 +272,13 @@ hyphae_register_response_parse (const char              *json,
 
   memset (out, 0, sizeof *out);
 
-  if (len == 0)
-    {
-      g_set_error_literal (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_BAD_REPLY,
-                           "RegisterResponse: empty body");
-      return FALSE;
-    }
-  if (len > G_MAXSSIZE)
-    {
-      g_set_error_literal (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_BAD_REPLY,
-                           "RegisterResponse: body too large");
-      return FALSE;
-    }
-  if (!hyphae_json_depth_ok ((const guint8 *) json, len))
-    {
-      g_set_error_literal (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_BAD_REPLY,
-                           "RegisterResponse: JSON nested too deep");
-      return FALSE;
-    }
-
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, json, (gssize) len, &local_error))
+  object = hyphae_json_parse_object (json, len, HYPHAE_REGISTER_RESPONSE_MAX, &local_error);
+  if (object == NULL)
     {
       g_set_error (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_BAD_REPLY,
-                   "RegisterResponse: not JSON: %s", local_error->message);
+                   "RegisterResponse: %s", local_error->message);
       return FALSE;
     }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error_literal (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_BAD_REPLY,
-                           "RegisterResponse: not a JSON object");
-      return FALSE;
-    }
-  object = json_node_get_object (root);
 
   /* Every field is type-checked before the refusal is reported, so that a
    * malformed reply is always BAD_REPLY. */

@@ -44,9 +44,14 @@ typedef struct {
 
 void hyphae_register_response_clear (HyphaeRegisterResponse *resp);
 
+/* A longer RegisterResponse is refused. Real ones are < 2 KiB; Tailscale
+ * reads at most 1 MiB (control/controlclient/direct.go, decode), but
+ * json-glib's tree is ~40 times the text, so we keep a quarter of that. */
+enum { HYPHAE_REGISTER_RESPONSE_MAX = 256 << 10 };
+
 /* The JSON body (exposed for tests). Transfer full. */
 char *hyphae_register_request_to_json (const HyphaeRegisterRequest *req);
-/* Parse a RegisterResponse body. */
+/* Parse a RegisterResponse body: one strict JSON object (hyphae-json.h). */
 gboolean hyphae_register_response_parse (const char             *json,
                                          gsize                   len,
                                          HyphaeRegisterResponse *out,

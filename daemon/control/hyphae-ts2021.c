@@ -8,28 +8,23 @@
  * the bytes that follow the 101's headers are the Noise stream and must not
  * be lost or interpreted as HTTP. Everything is asynchronous: a small state
  * machine in a GTask reads into one bounded buffer and hands the bytes to the
- * sans-I/O controlbase.
+ * sans-I/O controlbase. What the server answers (/key, the 101, the early
+ * payload) is read by the pure functions of hyphae-ts2021-answers.c.
  */
 #include "hyphae-ts2021.h"
-#include "hyphae-json.h"
+#include "hyphae-log-escape.h"
+#include "hyphae-ts2021-answers.h"
 
 #include <errno.h>
 #include <string.h>
 
-#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 #include <sodium.h>
 
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 
-#define UPGRADE_VALUE      "tailscale-control-protocol"
-#define KEY_BODY_MAX       (64 * 1024)
 #define KEY_READ_CHUNK     (8 * 1024)
-#define HEADERS_MAX        (16 * 1024)
-#define EARLY_MAGIC        "\xff\xff\xffTS"
-#define EARLY_MAGIC_LEN    5
-#define EARLY_HEADER_LEN   9    /* magic ‖ u32 BE length; also an HTTP/2 frame header */
 #define SERVER_ERROR_MAX   256  /* how much of a server's error frame text we report */
 
 G_DEFINE_QUARK (hyphae-ts2021-error-quark, hyphae_ts2021_error)
@@ -152,75 +147,6 @@ fetch_key_data_free (FetchKeyData *data)
   g_free (data);
 }
 
-static gboolean
-parse_key_response (const guint8  *body,
-                    gsize          len,
-                    guint8         out_key[32],
-                    GError       **error)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) local_error = NULL;
-  JsonNode *root;
-  JsonNode *member;
-  JsonObject *object;
-  const char *text;
-
-  if (len == 0)
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_KEY,
-                           "GET /key: empty body (capability version too old for the server?)");
-      return FALSE;
-    }
-
-  if (!hyphae_json_depth_ok (body, len))
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_KEY,
-                           "GET /key: JSON nested too deep");
-      return FALSE;
-    }
-  if (!json_parser_load_from_data (parser, (const char *) body, (gssize) len, &local_error))
-    {
-      g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_KEY,
-                   "GET /key: body is not JSON: %s", local_error->message);
-      return FALSE;
-    }
-
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_KEY,
-                           "GET /key: body is not a JSON object");
-      return FALSE;
-    }
-
-  object = json_node_get_object (root);
-  member = json_object_get_member (object, "publicKey");
-  if (member == NULL || !JSON_NODE_HOLDS_VALUE (member) ||
-      json_node_get_value_type (member) != G_TYPE_STRING)
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_KEY,
-                           "GET /key: no publicKey string");
-      return FALSE;
-    }
-
-  text = json_node_get_string (member);
-  if (key_from_text (out_key, KEY_PREFIX_MACHINE, text, strlen (text)) != 0)
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_KEY,
-                           "GET /key: publicKey is not “mkey:” followed by 64 hex digits");
-      return FALSE;
-    }
-
-  if (key_is_zero (out_key))
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_KEY,
-                           "GET /key: publicKey is the zero key");
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
 static void fetch_key_read_next (GTask *task);
 
 static void
@@ -244,10 +170,11 @@ fetch_key_read_cb (GObject      *source,
 
   if (n > 0)
     {
-      if (data->body->len + (gsize) n > KEY_BODY_MAX)
+      if (data->body->len + (gsize) n > HYPHAE_TS2021_KEY_ANSWER_MAX)
         {
           g_task_return_new_error (task, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_KEY,
-                                   "GET /key: body larger than %u bytes", KEY_BODY_MAX);
+                                   "GET /key: body larger than %u bytes",
+                                   (guint) HYPHAE_TS2021_KEY_ANSWER_MAX);
           return;
         }
       g_byte_array_append (data->body, data->chunk, (guint) n);
@@ -255,7 +182,7 @@ fetch_key_read_cb (GObject      *source,
       return;
     }
 
-  if (!parse_key_response (data->body->data, data->body->len, key, &error))
+  if (!hyphae_ts2021_parse_key_answer (data->body->data, data->body->len, key, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -455,8 +382,7 @@ typedef enum
 {
   DIAL_PHASE_HEADERS,     /* reading the HTTP response headers */
   DIAL_PHASE_HANDSHAKE,   /* waiting for the Noise response frame */
-  DIAL_PHASE_PEEK,        /* collecting the first 9 plaintext bytes */
-  DIAL_PHASE_EARLY,       /* collecting the early payload's JSON */
+  DIAL_PHASE_EARLY,       /* collecting the early payload (or the first 9 bytes of HTTP/2) */
 } DialPhase;
 
 typedef struct
@@ -467,11 +393,10 @@ typedef struct
   struct controlbase *noise;
   char               *request;
   DialPhase           phase;
-  guint32             early_len;
   GByteArray         *plain;              /* decrypted bytes not yet handed out */
   char               *early_payload;
   gsize               len;                /* bytes in buf */
-  guint8              buf[HEADERS_MAX];
+  guint8              buf[HYPHAE_TS2021_UPGRADE_ANSWER_MAX];
   guint8              record[CONTROLBASE_MAX_PLAINTEXT];
 } DialData;
 
@@ -509,7 +434,6 @@ dial_phase_error (DialData *data)
       return HYPHAE_TS2021_ERROR_UPGRADE;
     case DIAL_PHASE_HANDSHAKE:
       return HYPHAE_TS2021_ERROR_HANDSHAKE;
-    case DIAL_PHASE_PEEK:
     case DIAL_PHASE_EARLY:
       return HYPHAE_TS2021_ERROR_PROTOCOL;
     }
@@ -525,139 +449,10 @@ dial_phase_name (DialData *data)
       return "before the 101 response";
     case DIAL_PHASE_HANDSHAKE:
       return "before the Noise response";
-    case DIAL_PHASE_PEEK:
     case DIAL_PHASE_EARLY:
       return "before the early payload";
     }
   g_assert_not_reached ();
-}
-
-/* Printable ASCII only: the server's error text is unauthenticated. */
-static char *
-sanitize_text (const char *text)
-{
-  char *copy = g_strdup (text);
-
-  for (char *p = copy; *p; p++)
-    if (!g_ascii_isprint (*p))
-      *p = '?';
-  return copy;
-}
-
-/* Whether the header block (status line + headers, no final CRLF CRLF) is a good 101. */
-static gboolean
-check_upgrade_response (const char  *block,
-                        gsize        len,
-                        GError     **error)
-{
-  g_auto(GStrv) lines = NULL;
-  g_autofree char *text = NULL;
-  const char *upgrade = NULL;
-  const char *status_line;
-  guint status = 0;
-
-  if (memchr (block, '\0', len) != NULL)
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
-                           "HTTP upgrade: NUL byte in the response headers");
-      return FALSE;
-    }
-  text = g_strndup (block, len);
-  lines = g_strsplit (text, "\r\n", -1);
-
-  /* HTTP/1.x SP 3DIGIT [SP reason] */
-  status_line = lines[0];
-  if (!g_str_has_prefix (status_line, "HTTP/1.") || strlen (status_line) < 12 ||
-      !g_ascii_isdigit (status_line[7]) || status_line[8] != ' ' ||
-      !g_ascii_isdigit (status_line[9]) || !g_ascii_isdigit (status_line[10]) ||
-      !g_ascii_isdigit (status_line[11]) ||
-      (status_line[12] != '\0' && status_line[12] != ' '))
-    {
-      g_autofree char *shown = sanitize_text (status_line);
-
-      g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
-                   "HTTP upgrade: malformed status line “%.64s”", shown);
-      return FALSE;
-    }
-  status = (guint) (status_line[9] - '0') * 100 + (guint) (status_line[10] - '0') * 10 +
-           (guint) (status_line[11] - '0');
-  if (status != 101)
-    {
-      g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
-                   "HTTP upgrade: status %u (want 101 Switching Protocols)", status);
-      return FALSE;
-    }
-
-  for (guint i = 1; lines[i] != NULL; i++)
-    {
-      char *colon = strchr (lines[i], ':');
-
-      if (colon == NULL)
-        {
-          g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
-                               "HTTP upgrade: malformed header line in the 101 response");
-          return FALSE;
-        }
-      *colon = '\0';
-      /* Like Go's Header.Get: the first Upgrade header counts. */
-      if (upgrade == NULL && g_ascii_strcasecmp (lines[i], "Upgrade") == 0)
-        upgrade = g_strstrip (colon + 1);
-    }
-
-  if (upgrade == NULL)
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
-                           "HTTP upgrade: status 101 without an Upgrade header");
-      return FALSE;
-    }
-  if (strcmp (upgrade, UPGRADE_VALUE) != 0)
-    {
-      g_autofree char *shown = sanitize_text (upgrade);
-
-      g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
-                   "HTTP upgrade: status 101 with Upgrade “%.64s” (want “" UPGRADE_VALUE "”)",
-                   shown);
-      return FALSE;
-    }
-
-  return TRUE;
-}
-
-static gboolean
-check_early_payload (const guint8  *json,
-                     gsize          len,
-                     GError       **error)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) local_error = NULL;
-  JsonNode *root;
-
-  if (memchr (json, '\0', len) != NULL || !g_utf8_validate ((const char *) json, (gssize) len, NULL))
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_PROTOCOL,
-                           "Early payload: not UTF-8 text");
-      return FALSE;
-    }
-  if (!hyphae_json_depth_ok (json, len))
-    {
-      g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_PROTOCOL,
-                   "Early payload: JSON nested deeper than %d", HYPHAE_JSON_MAX_DEPTH);
-      return FALSE;
-    }
-  if (!json_parser_load_from_data (parser, (const char *) json, (gssize) len, &local_error))
-    {
-      g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_PROTOCOL,
-                   "Early payload: not JSON: %s", local_error->message);
-      return FALSE;
-    }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error_literal (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_PROTOCOL,
-                           "Early payload: not a JSON object");
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /* Decide on the early payload from the plaintext collected so far. Sets *done. */
@@ -666,41 +461,21 @@ dial_handle_plaintext (DialData  *data,
                        gboolean  *done,
                        GError   **error)
 {
-  if (data->phase == DIAL_PHASE_PEEK)
+  gsize frame_len;
+  int ret;
+
+  ret = hyphae_ts2021_parse_early_payload (data->plain->data, data->plain->len, &frame_len, error);
+  if (ret <= 0)
+    return ret == 0;
+  if (frame_len > 0)
     {
-      const guint8 *p = data->plain->data;
+      const char *json = (const char *) data->plain->data + HYPHAE_TS2021_EARLY_HEADER_LEN;
 
-      if (data->plain->len < EARLY_HEADER_LEN)
-        return TRUE;
-      if (memcmp (p, EARLY_MAGIC, EARLY_MAGIC_LEN) != 0)
-        {
-          /* No early payload: these bytes are HTTP/2. */
-          *done = TRUE;
-          return TRUE;
-        }
-      data->early_len = (guint32) p[5] << 24 | (guint32) p[6] << 16 | (guint32) p[7] << 8 | p[8];
-      if (data->early_len > HYPHAE_TS2021_EARLY_PAYLOAD_MAX)
-        {
-          g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_PROTOCOL,
-                       "Early payload: %u bytes (limit %u)", data->early_len,
-                       (guint) HYPHAE_TS2021_EARLY_PAYLOAD_MAX);
-          return FALSE;
-        }
-      g_byte_array_remove_range (data->plain, 0, EARLY_HEADER_LEN);
-      data->phase = DIAL_PHASE_EARLY;
+      /* Strict JSON: no NUL or control bytes. */
+      data->early_payload = g_strndup (json, frame_len - HYPHAE_TS2021_EARLY_HEADER_LEN);
+      g_byte_array_remove_range (data->plain, 0, frame_len);
     }
-
-  if (data->phase == DIAL_PHASE_EARLY)
-    {
-      if (data->plain->len < data->early_len)
-        return TRUE;
-      if (!check_early_payload (data->plain->data, data->early_len, error))
-        return FALSE;
-      data->early_payload = g_strndup ((const char *) data->plain->data, data->early_len);
-      g_byte_array_remove_range (data->plain, 0, data->early_len);
-      *done = TRUE;
-    }
-
+  *done = TRUE;
   return TRUE;
 }
 
@@ -754,28 +529,13 @@ dial_process (DialData  *data,
 {
   if (data->phase == DIAL_PHASE_HEADERS)
     {
-      const guint8 *end = NULL;
+      gsize headers_len;
+      int ret = hyphae_ts2021_parse_upgrade_answer (data->buf, data->len, &headers_len, error);
 
-      for (gsize i = 0; i + 4 <= data->len; i++)
-        if (memcmp (data->buf + i, "\r\n\r\n", 4) == 0)
-          {
-            end = data->buf + i;
-            break;
-          }
-      if (end == NULL)
-        {
-          if (data->len == sizeof data->buf)
-            {
-              g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
-                           "HTTP upgrade: response headers larger than %u bytes", HEADERS_MAX);
-              return FALSE;
-            }
-          return TRUE;
-        }
-      if (!check_upgrade_response ((const char *) data->buf, (gsize) (end - data->buf), error))
-        return FALSE;
+      if (ret <= 0)
+        return ret == 0;
       /* Whatever followed the headers is already the Noise stream. */
-      dial_consume (data, (gsize) (end - data->buf) + 4);
+      dial_consume (data, headers_len);
       data->phase = DIAL_PHASE_HANDSHAKE;
     }
 
@@ -798,7 +558,7 @@ dial_process (DialData  *data,
         {
           if (ret == -ECONNREFUSED)
             {
-              g_autofree char *shown = sanitize_text (server_error);
+              g_autofree char *shown = hyphae_log_escape (server_error, -1);
 
               g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_HANDSHAKE,
                            "Noise handshake: the server refused: %s", shown);
@@ -813,7 +573,7 @@ dial_process (DialData  *data,
           return FALSE;
         }
       dial_consume (data, (gsize) ret);
-      data->phase = DIAL_PHASE_PEEK;
+      data->phase = DIAL_PHASE_EARLY;
       g_debug ("TS2021: Noise handshake with %s complete", data->target.host_header);
     }
 
@@ -1022,7 +782,7 @@ hyphae_ts2021_dial_async (const char          *control_url,
   handshake_b64 = g_base64_encode (initiation, sizeof initiation);
   data->request = g_strdup_printf ("POST /ts2021 HTTP/1.1\r\n"
                                    "Host: %s\r\n"
-                                   "Upgrade: " UPGRADE_VALUE "\r\n"
+                                   "Upgrade: " HYPHAE_TS2021_UPGRADE "\r\n"
                                    "Connection: upgrade\r\n"
                                    "X-Tailscale-Handshake: %s\r\n"
                                    "Content-Length: 0\r\n"

@@ -20,6 +20,9 @@ G_BEGIN_DECLS
  *      FF FF FF 'T' 'S' ‖ u32 BE length ‖ JSON (≤ 10 MiB), or HTTP/2 directly:
  *      read 9 bytes; if they are not the magic they belong to HTTP/2.
  *
+ * The server's answers are read by the pure functions in
+ * hyphae-ts2021-answers.h (strict JSON through hyphae-json.h).
+ *
  * http:// and https:// URLs; https uses GTlsClientConnection with no ALPN and
  * certificate errors ignored (Noise authenticates the server); /key keeps
  * libsoup's certificate checks (its answer is what Noise authenticates
@@ -39,8 +42,6 @@ typedef enum {
   HYPHAE_TS2021_ERROR_HANDSHAKE,    /* error frame, bad response, failed authentication */
   HYPHAE_TS2021_ERROR_PROTOCOL,     /* bad record, early payload too big or not JSON */
 } HyphaeTs2021Error;
-
-enum { HYPHAE_TS2021_EARLY_PAYLOAD_MAX = 10 << 20 };
 
 /* Fetch the server's Noise public key (publicKey, strict "mkey:" + 64 hex). */
 void     hyphae_ts2021_fetch_key_async  (const char          *control_url,

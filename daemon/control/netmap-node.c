@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "common/ip.h"
 #include "crypto/keys.h"
 
 /* ---- nodes ----------------------------------------------------------------- */
@@ -261,83 +262,35 @@ hyphae_netmap_format_time (gint64 t,
               y, m, d, (int) (secs / 3600), (int) (secs / 60 % 60), (int) (secs % 60));
 }
 
-/* An IP literal as Go's netip.ParseAddr takes it (no zone); canonical text. */
+/* IP values go through the one typed parser (common/ip.h: netip's rules, no
+ * zones) and come back in its canonical text. */
 gboolean
 hyphae_netmap_parse_addr (const char *s,
-            gsize       len,
-            int        *family,
-            char        canon[INET6_ADDRSTRLEN])
+                          gsize       len,
+                          int        *family,
+                          char        canon[INET6_ADDRSTRLEN])
 {
-  char buf[INET6_ADDRSTRLEN];
-  guint8 bin[16];
+  struct ip_addr a;
 
-  if (len == 0 || len >= sizeof buf || memchr (s, '\0', len) != NULL)
+  G_STATIC_ASSERT (INET6_ADDRSTRLEN >= IP_ADDR_STRLEN);
+  if (!ip_addr_parse (&a, s, len))
     return FALSE;
-  memcpy (buf, s, len);
-  buf[len] = '\0';
-  if (inet_pton (AF_INET, buf, bin) == 1)
-    *family = AF_INET;
-  else if (inet_pton (AF_INET6, buf, bin) == 1)
-    *family = AF_INET6;
-  else
-    return FALSE;
-  return inet_ntop (*family, bin, canon, INET6_ADDRSTRLEN) != NULL;
+  *family = a.family;
+  ip_addr_format (&a, canon);
+  return TRUE;
 }
 
-/* open + canon + close + sep + decimal n, without printf (hot: every
- * address and endpoint of a 10 000-peer map). */
-static char *
-join_number (const char *open,
-             const char *canon,
-             const char *close_sep,
-             guint       n)
-{
-  char digits[8], *out, *p;
-  int nd = 0;
-  gsize lo = strlen (open), lc = strlen (canon), ls = strlen (close_sep);
-
-  do
-    digits[nd++] = (char) ('0' + n % 10);
-  while ((n /= 10) > 0);
-  out = g_malloc (lo + lc + ls + nd + 1);
-  p = out;
-  memcpy (p, open, lo);
-  p += lo;
-  memcpy (p, canon, lc);
-  p += lc;
-  memcpy (p, close_sep, ls);
-  p += ls;
-  while (nd > 0)
-    *p++ = digits[--nd];
-  *p = '\0';
-  return out;
-}
-
-/* "ip/len" (netip.ParsePrefix: decimal length without leading zeros). */
+/* "ip/len" (netip.ParsePrefix); host bits kept, as Go keeps them. */
 char *
 hyphae_netmap_parse_prefix (const char *s,
                             gsize       len)
 {
-  const char *slash = memchr (s, '/', len);
-  char canon[INET6_ADDRSTRLEN];
-  int family, bits = 0;
-  gsize nd;
+  struct ip_prefix p;
+  char canon[IP_PREFIX_STRLEN];
 
-  if (slash == NULL || !hyphae_netmap_parse_addr (s, slash - s, &family, canon))
+  if (!ip_prefix_parse (&p, s, len))
     return NULL;
-  nd = len - (slash - s) - 1;
-  if (nd == 0 || nd > 3 || (nd > 1 && slash[1] == '0'))
-    return NULL;
-  for (gsize i = 0; i < nd; i++)
-    {
-      char c = slash[1 + i];
-      if (c < '0' || c > '9')
-        return NULL;
-      bits = bits * 10 + (c - '0');
-    }
-  if (bits > (family == AF_INET ? 32 : 128))
-    return NULL;
-  return join_number ("", canon, "/", (guint) bits);
+  return g_strndup (canon, ip_prefix_format (&p, canon));
 }
 
 /* "ip4:port" or "[ip6]:port" (netip.ParseAddrPort, without zones). */
@@ -345,41 +298,10 @@ char *
 hyphae_netmap_parse_addr_port (const char *s,
                                gsize       len)
 {
-  const char *colon = NULL, *port;
-  char canon[INET6_ADDRSTRLEN];
-  int family;
-  guint v = 0;
-  gsize np;
+  struct ip_port p;
+  char canon[IP_PORT_STRLEN];
 
-  for (gsize i = len; i > 0; i--)
-    if (s[i - 1] == ':')
-      {
-        colon = s + i - 1;
-        break;
-      }
-  if (colon == NULL)
+  if (!ip_port_parse (&p, s, len))
     return NULL;
-  port = colon + 1;
-  np = len - (port - s);
-  if (np == 0 || np > 5)
-    return NULL;
-  for (gsize i = 0; i < np; i++)
-    {
-      if (port[i] < '0' || port[i] > '9')
-        return NULL;
-      v = v * 10 + (port[i] - '0');
-    }
-  if (v > 65535)
-    return NULL;
-  if (s[0] == '[')
-    {
-      if (colon - s < 2 || colon[-1] != ']' ||
-          !hyphae_netmap_parse_addr (s + 1, colon - s - 2, &family, canon) || family != AF_INET6)
-        return NULL;
-      return join_number ("[", canon, "]:", v);
-    }
-  if (!hyphae_netmap_parse_addr (s, colon - s, &family, canon) || family != AF_INET)
-    return NULL;
-  return join_number ("", canon, ":", v);
+  return g_strndup (canon, ip_port_format (&p, canon));
 }
-

@@ -6,11 +6,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/ip.h"
 #include "uapi/uapi.h"
 
-/* Tailscale's ranges (net/tsaddr): routed into the TUN as two coarse routes. */
-#define CGNAT_RANGE "100.64.0.0/10"
-#define ULA_RANGE   "fd7a:115c:a1e0::/48"
+/* "ip/len" through the one typed parser (common/ip.h). */
+static gboolean
+parse_prefix_text (const char *text, struct ip_prefix *p)
+{
+  return text != NULL && ip_prefix_parse (p, text, strlen (text));
+}
 
 gboolean
 hyphae_parse_prefix (const char *text,
@@ -18,38 +22,21 @@ hyphae_parse_prefix (const char *text,
                      guint8      addr[16],
                      guint8     *len)
 {
-  const char *slash;
-  char ip[INET6_ADDRSTRLEN];
-  guint64 bits;
-  char *end;
-  int max;
+  struct ip_prefix p;
 
-  if (text == NULL || (slash = strchr (text, '/')) == NULL)
+  if (!parse_prefix_text (text, &p))
     return FALSE;
-  if ((gsize) (slash - text) >= sizeof ip || slash[1] == '\0')
-    return FALSE;
-  memcpy (ip, text, slash - text);
-  ip[slash - text] = '\0';
-  memset (addr, 0, 16);
-  if (inet_pton (AF_INET, ip, addr) == 1)
-    {
-      *family = AF_INET;
-      max = 32;
-    }
-  else if (inet_pton (AF_INET6, ip, addr) == 1)
-    {
-      *family = AF_INET6;
-      max = 128;
-    }
-  else
-    return FALSE;
-  if (!g_ascii_isdigit (slash[1]))
-    return FALSE;
-  bits = g_ascii_strtoull (slash + 1, &end, 10);
-  if (*end != '\0' || bits > (guint64) max)
-    return FALSE;
-  *len = (guint8) bits;
+  *family = p.addr.family;
+  memcpy (addr, p.addr.bytes, 16);
+  *len = p.bits;
   return TRUE;
+}
+
+/* "ip:port" / "[ip6]:port"; port 0 is no endpoint. */
+static gboolean
+parse_endpoint_text (const char *text, struct ip_port *ep)
+{
+  return text != NULL && ip_port_parse (ep, text, strlen (text)) && ep->port != 0;
 }
 
 gboolean
@@ -58,64 +45,22 @@ hyphae_parse_endpoint (const char *text,
                        guint8      addr[16],
                        guint16    *port)
 {
-  char ip[INET6_ADDRSTRLEN];
-  const char *colon, *host = text;
-  gsize host_len;
-  guint64 p;
-  char *end;
+  struct ip_port ep;
 
-  if (text == NULL)
+  if (!parse_endpoint_text (text, &ep))
     return FALSE;
-  if (text[0] == '[')
-    {
-      const char *close = strchr (text, ']');
-
-      if (close == NULL || close[1] != ':')
-        return FALSE;
-      host = text + 1;
-      host_len = close - host;
-      colon = close + 1;
-    }
-  else
-    {
-      colon = strrchr (text, ':');
-      if (colon == NULL || memchr (text, ':', colon - text) != NULL)
-        return FALSE;   /* a bare IPv6 address needs brackets */
-      host_len = colon - text;
-    }
-  if (host_len == 0 || host_len >= sizeof ip || !g_ascii_isdigit (colon[1]))
-    return FALSE;
-  memcpy (ip, host, host_len);
-  ip[host_len] = '\0';
-  p = g_ascii_strtoull (colon + 1, &end, 10);
-  if (*end != '\0' || p == 0 || p > 65535)
-    return FALSE;
-  memset (addr, 0, 16);
-  if (text[0] != '[' && inet_pton (AF_INET, ip, addr) == 1)
-    *family = AF_INET;
-  else if (text[0] == '[' && inet_pton (AF_INET6, ip, addr) == 1)
-    *family = AF_INET6;
-  else
-    return FALSE;
-  *port = (guint16) p;
+  *family = ep.addr.family;
+  memcpy (addr, ep.addr.bytes, 16);
+  *port = ep.port;
   return TRUE;
 }
 
-static gboolean
-is_exit_route (const char *prefix)
+static char *
+prefix_text (const struct ip_prefix *p)
 {
-  return g_strcmp0 (prefix, "0.0.0.0/0") == 0 || g_strcmp0 (prefix, "::/0") == 0;
-}
+  char buf[IP_PREFIX_STRLEN];
 
-/* Is the prefix inside 100.64.0.0/10 or fd7a:115c:a1e0::/48? */
-static gboolean
-in_tailnet_ranges (int family, const guint8 addr[16], guint8 len)
-{
-  static const guint8 ula[6] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0 };
-
-  if (family == AF_INET)
-    return len >= 10 && addr[0] == 100 && (addr[1] & 0xc0) == 64;
-  return len >= 48 && memcmp (addr, ula, sizeof ula) == 0;
+  return g_strndup (buf, ip_prefix_format (p, buf));
 }
 
 static void
@@ -150,14 +95,86 @@ first_endpoint (const HyphaeNode *node)
 {
   for (char **e = node->endpoints; e != NULL && *e != NULL; e++)
     {
-      int family;
-      guint8 addr[16];
-      guint16 port;
+      struct ip_port ep;
 
-      if (hyphae_parse_endpoint (*e, &family, addr, &port))
+      if (parse_endpoint_text (*e, &ep))
         return *e;
     }
   return NULL;
+}
+
+/* A /0 always as the network ("1.2.3.4/0" is 0.0.0.0/0). */
+static struct ip_prefix
+canonical_prefix (const struct ip_prefix *p)
+{
+  return ip_prefix_is_default (p) ? ip_prefix_masked (p) : *p;
+}
+
+/* As text (a peer's AllowedIPs). */
+static void
+add_prefix (GPtrArray *list, const struct ip_prefix *p)
+{
+  struct ip_prefix m = canonical_prefix (p);
+  g_autofree char *text = prefix_text (&m);
+
+  add_unique (list, text);
+}
+
+/* As a typed value (what netcfg takes). */
+static void
+add_prefix_value (GArray *list, const struct ip_prefix *p)
+{
+  struct ip_prefix m = canonical_prefix (p);
+
+  for (guint i = 0; i < list->len; i++)
+    if (ip_prefix_equal (&g_array_index (list, struct ip_prefix, i), &m))
+      return;
+  g_array_append_val (list, m);
+}
+
+/*
+ * This node's Addresses: only single tailnet IPs go onto the TUN. Tailscale's
+ * control only ever assigns those (net/tsaddr; ipn/ipnlocal/local.go counts
+ * a node's Tailscale IPs as addr.IsSingleIP() && tsaddr.IsTailscaleIP()); a
+ * wider one (10.200.0.1/16) would put the whole LAN behind the TUN.
+ */
+static void
+add_self_addresses (const HyphaeNode *self, GArray *addrs, GPtrArray *rejected)
+{
+  for (char **a = self != NULL ? self->addresses : NULL; a != NULL && *a != NULL; a++)
+    {
+      struct ip_prefix p;
+
+      if (parse_prefix_text (*a, &p) && ip_prefix_is_host (&p) && ip_addr_is_tailnet (&p.addr))
+        add_prefix_value (addrs, &p);
+      else
+        g_ptr_array_add (rejected, g_strdup_printf ("self Address %s ignored: not a /32 in "
+                                                    "100.64.0.0/10 nor a /128 in "
+                                                    "fd7a:115c:a1e0::/48", *a));
+    }
+}
+
+/*
+ * A peer's Addresses: only single IPs count as the peer's own (always
+ * routed to it). Anything wider is a route like any AllowedIPs entry, so it
+ * needs RouteAll, and /0 needs the exit-node choice (as
+ * net/routemanager/routemanager.go splits self addresses from routes).
+ */
+static void
+add_peer_addresses (const HyphaeNode *node, GPtrArray *allowed, GPtrArray *rejected)
+{
+  for (char **a = node->addresses; a != NULL && *a != NULL; a++)
+    {
+      struct ip_prefix p;
+
+      if (parse_prefix_text (*a, &p) && ip_prefix_is_host (&p))
+        add_prefix (allowed, &p);
+      else
+        g_ptr_array_add (rejected, g_strdup_printf ("peer %" G_GINT64_FORMAT " Address %s is "
+                                                    "not a single IP: not one of its addresses, "
+                                                    "only a route the user may accept",
+                                                    node->id, *a));
+    }
 }
 
 HyphaeEngineConfig *
@@ -167,8 +184,9 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
 {
   HyphaeEngineConfig *cfg = g_new0 (HyphaeEngineConfig, 1);
   const char *exit_id = prefs->exit_node_id != NULL ? prefs->exit_node_id : "";
-  g_autoptr(GPtrArray) routes = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GPtrArray) addrs = g_ptr_array_new_with_free_func (g_free);
+  GArray *routes = g_array_new (FALSE, TRUE, sizeof (struct ip_prefix));
+  GArray *addrs = g_array_new (FALSE, TRUE, sizeof (struct ip_prefix));
+  g_autoptr(GPtrArray) rejected = g_ptr_array_new_with_free_func (g_free);
   const HyphaeNode *self = hyphae_netmap_get_self (nm);
   guint n = hyphae_netmap_get_n_peers (nm);
 
@@ -176,10 +194,9 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
   cfg->exit_node_selected = exit_id[0] != '\0';
   cfg->exit_node_allow_lan_access = prefs->exit_node_allow_lan_access;
 
-  for (char **a = self != NULL ? self->addresses : NULL; a != NULL && *a != NULL; a++)
-    add_unique (addrs, *a);
-  add_unique (routes, CGNAT_RANGE);
-  add_unique (routes, ULA_RANGE);
+  add_self_addresses (self, addrs, rejected);
+  add_prefix_value (routes, &ip_tailnet_v4);
+  add_prefix_value (routes, &ip_tailnet_v6);
 
   for (guint i = 0; i < n; i++)
     {
@@ -192,25 +209,23 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
       if (node->expired || memcmp (node->key, self_node_pub, 32) == 0)
         continue;
 
-      for (char **a = node->addresses; a != NULL && *a != NULL; a++)
-        add_unique (allowed, *a);
+      add_peer_addresses (node, allowed, rejected);
       for (char **a = node->allowed_ips; a != NULL && *a != NULL; a++)
         {
-          int family;
-          guint8 addr[16], len;
+          struct ip_prefix p;
 
-          if (!hyphae_parse_prefix (*a, &family, addr, &len))
+          if (!parse_prefix_text (*a, &p))
             continue;
-          if (is_exit_route (*a))
+          if (ip_prefix_is_default (&p))
             {
               if (is_exit)
-                add_unique (allowed, *a);
+                add_prefix (allowed, &p);
             }
           else if (prefs->route_all)
             {
-              add_unique (allowed, *a);
-              if (!in_tailnet_ranges (family, addr, len))
-                add_unique (routes, *a);
+              add_prefix (allowed, &p);
+              if (!ip_prefix_is_tailnet (&p))
+                add_prefix_value (routes, &p);
             }
         }
       if (is_exit && node->exit_node_option)
@@ -228,12 +243,33 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
 
   if (cfg->exit_node_selected)
     {
-      add_unique (routes, "0.0.0.0/0");
-      add_unique (routes, "::/0");
+      static const struct ip_prefix v4 = { .addr.family = AF_INET };
+      static const struct ip_prefix v6 = { .addr.family = AF_INET6 };
+
+      add_prefix_value (routes, &v4);
+      add_prefix_value (routes, &v6);
     }
-  cfg->addresses = strv_from_list (g_steal_pointer (&addrs));
-  cfg->routes = strv_from_list (g_steal_pointer (&routes));
+  cfg->addresses = addrs;
+  cfg->routes = routes;
+  cfg->rejected = strv_from_list (g_steal_pointer (&rejected));
   return cfg;
+}
+
+guint
+hyphae_engine_config_log_rejected (const HyphaeEngineConfig *cfg,
+                                   const HyphaeEngineConfig *prev)
+{
+  guint n = 0;
+
+  for (char **r = cfg->rejected; r != NULL && *r != NULL; r++)
+    {
+      if (prev != NULL && prev->rejected != NULL &&
+          g_strv_contains ((const char * const *) prev->rejected, *r))
+        continue;
+      g_warning ("Netmap: %s", *r);
+      n++;
+    }
+  return n;
 }
 
 void
@@ -242,8 +278,9 @@ hyphae_engine_config_free (HyphaeEngineConfig *cfg)
   if (cfg == NULL)
     return;
   g_ptr_array_unref (cfg->peers);
-  g_strfreev (cfg->addresses);
-  g_strfreev (cfg->routes);
+  g_array_unref (cfg->addresses);
+  g_array_unref (cfg->routes);
+  g_strfreev (cfg->rejected);
   g_free (cfg);
 }
 

@@ -5,6 +5,7 @@
 
 #include "hyphae-ipn.h"
 #include "netmap.h"
+#include "common/ip.h"
 
 G_BEGIN_DECLS
 
@@ -19,11 +20,17 @@ G_BEGIN_DECLS
  *  - one WireGuard peer per netmap peer, public key = Node.Key; expired peers
  *    (Node.Expired or KeyExpiry past, as netmap.c decided at apply time) get
  *    no WireGuard peer at all, so no traffic;
- *  - a peer's AllowedIPs: its addresses; its other, non-/0 AllowedIPs only
- *    with RouteAll; 0.0.0.0/0 and ::/0 only for the one peer whose StableID
- *    is the ExitNodeID pref;
+ *  - a peer's AllowedIPs: its addresses that are single IPs (/32, /128);
+ *    its other, non-/0 AllowedIPs only with RouteAll; a /0 (whatever its
+ *    host bits) only for the one peer whose StableID is the ExitNodeID pref.
+ *    A wider Address (a /16, 0.0.0.0/0) is not one of the peer's addresses:
+ *    it reaches AllowedIPs only as an AllowedIPs entry under those choices
+ *    (null AllowedIPs = Addresses, so it usually is one);
  *  - endpoint: the peer's first parseable "ip:port" (direct UDP only for now);
- *  - TUN addresses: the self node's Addresses;
+ *  - TUN addresses: the self node's Addresses that are a /32 inside
+ *    100.64.0.0/10 or a /128 inside fd7a:115c:a1e0::/48, nothing else;
+ *  - every entry left out by these two address rules is listed in rejected,
+ *    for hyphae_engine_config_log_rejected;
  *  - OS routes into the TUN: 100.64.0.0/10 and fd7a:115c:a1e0::/48, the
  *    RouteAll subnet routes outside those ranges, and 0.0.0.0/0 + ::/0
  *    whenever an exit node is selected, even when it is not in the netmap
@@ -41,8 +48,9 @@ typedef struct {
 
 typedef struct {
   GPtrArray *peers;           /* HyphaeEnginePeer*, netmap order (by ID) */
-  char     **addresses;       /* self "ip/len" */
-  char     **routes;          /* OS routes into the TUN, "ip/len" */
+  GArray    *addresses;       /* struct ip_prefix: self addresses on the TUN */
+  GArray    *routes;          /* struct ip_prefix: OS routes into the TUN */
+  char     **rejected;        /* netmap entries left out, one message each */
   gboolean   exit_node_selected;   /* ExitNodeID pref set */
   gboolean   exit_node_found;      /* ... and the peer is usable (in netmap, not expired) */
   gboolean   exit_node_allow_lan_access;
@@ -54,15 +62,22 @@ HyphaeEngineConfig *hyphae_engine_config_new  (const HyphaeNetmap   *nm,
 void                hyphae_engine_config_free (HyphaeEngineConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeEngineConfig, hyphae_engine_config_free)
 
+/* Log (g_warning) each entry of cfg->rejected that prev (the config applied
+ * before, may be NULL) did not already have, so a bad entry is logged once
+ * and not on every netmap. Returns how many were logged. */
+guint hyphae_engine_config_log_rejected (const HyphaeEngineConfig *cfg,
+                                         const HyphaeEngineConfig *prev);
+
 const HyphaeEnginePeer *hyphae_engine_config_lookup_peer (const HyphaeEngineConfig *cfg,
                                                           const guint8              key[32]);
 
-/* "ip/len" → family (AF_INET/AF_INET6), 16-byte address, prefix length. */
+/* "ip/len" → family (AF_INET/AF_INET6), 16-byte address, prefix length
+ * (common/ip.h: netip.ParsePrefix rules). */
 gboolean hyphae_parse_prefix   (const char *text,
                                 int        *family,
                                 guint8      addr[16],
                                 guint8     *len);
-/* "ip:port" / "[ip6]:port" → family, address, port (host order). */
+/* "ip:port" / "[ip6]:port" → family, address, port (host order, not 0). */
 gboolean hyphae_parse_endpoint (const char *text,
                                 int        *family,
                                 guint8      addr[16],

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <ifaddrs.h>
 #include <linux/netlink.h>
@@ -10,6 +11,7 @@
 #include <net/if.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -46,6 +48,7 @@ struct _HyphaeIpn
   char              *auth_url;
   char             **health;
   char              *prefs_warning;   /* a corrupt prefs.json, reported in health */
+  char              *keys_warning;    /* a refused keys file, reported in health */
   char              *engine_error;    /* the last engine/netcfg failure, or NULL */
 
   HyphaeProfileKeys *keys;            /* NULL: none (NoState / logged out) */
@@ -66,6 +69,7 @@ struct _HyphaeIpn
   char              **endpoints;      /* last reported */
 
   GTask              *up_task;        /* a pending Up */
+  gboolean            up_waits_running; /* authorized: it waits for Running */
 
   GPtrArray          *deferred_peers; /* GBytes node keys we handshake with later */
   gint64              deferred_since; /* realtime s when they were deferred */
@@ -83,6 +87,7 @@ static guint signals[N_SIGNALS];
 static void engine_stop (HyphaeIpn *self);
 static void control_stop (HyphaeIpn *self);
 static void recompute_state (HyphaeIpn *self);
+static void fail_start (HyphaeIpn *self);
 
 const char *
 hyphae_ipn_state_to_string (HyphaeIpnState state)
@@ -146,6 +151,8 @@ update_health (HyphaeIpn *self)
     g_strv_builder_add (b, self->engine_error);
   if (self->prefs_warning != NULL)
     g_strv_builder_add (b, self->prefs_warning);
+  if (self->keys_warning != NULL)
+    g_strv_builder_add (b, self->keys_warning);
   health = g_strv_builder_end (b);
   if (self->health != NULL && g_strv_equal ((const char * const *) self->health,
                                             (const char * const *) health))
@@ -434,23 +441,26 @@ engine_apply (HyphaeIpn *self)
   HyphaeNetcfgConfig nc;
   int r;
 
-  if (self->netmap == NULL || !have_node_key (self) || !engine_start (self))
+  if (self->netmap == NULL || !have_node_key (self))
     return;
+  if (!engine_start (self))
+    goto failed;
   key_public_from_private (node_pub, self->keys->node);
   cfg = hyphae_engine_config_new (self->netmap, &self->prefs, node_pub);
+  (void) hyphae_engine_config_log_rejected (cfg, self->applied);
 
   r = wg_runner_get (self->runner, &current);
   if (r < 0)
     {
       set_engine_error (self, "Cannot read the WireGuard state", g_strerror (-r));
-      return;
+      goto failed;
     }
   set = hyphae_engine_config_to_uapi (cfg, &current);
   if (set == NULL)
     {
       uapi_device_state_clear (&current);
       set_engine_error (self, "Cannot configure WireGuard", g_strerror (ENOMEM));
-      return;
+      goto failed;
     }
   r = wg_runner_apply (self->runner, set);
   uapi_set_free (set);
@@ -458,7 +468,7 @@ engine_apply (HyphaeIpn *self)
     {
       uapi_device_state_clear (&current);
       set_engine_error (self, "Cannot configure WireGuard", g_strerror (-r));
-      return;
+      goto failed;
     }
   uapi_device_state_clear (&current);
   /* A peer that is new, or reachable at a new endpoint: handshake soon, one
@@ -480,17 +490,45 @@ engine_apply (HyphaeIpn *self)
   self->applied = g_steal_pointer (&cfg);
 
   nc = (HyphaeNetcfgConfig) {
-    .addresses = (const char * const *) self->applied->addresses,
-    .routes = (const char * const *) self->applied->routes,
+    .addresses = (const struct ip_prefix *) (gpointer) self->applied->addresses->data,
+    .n_addresses = self->applied->addresses->len,
+    .routes = (const struct ip_prefix *) (gpointer) self->applied->routes->data,
+    .n_routes = self->applied->routes->len,
     .allow_lan = self->applied->exit_node_allow_lan_access,
   };
   if (!hyphae_netcfg_apply (self->netcfg, &nc, &error))
     {
       set_engine_error (self, "Cannot configure the network", error->message);
-      return;
+      goto failed;
     }
   set_engine_error (self, NULL, NULL);
   self->netmap_applied = TRUE;
+  return;
+
+failed:
+  /* Running already: the tunnel keeps its last config, Health says why. */
+  if (!self->netmap_applied)
+    fail_start (self);
+}
+
+/* The engine or netcfg failed before the node got Running. It will not get
+ * there by itself (the UDP port or the UAPI socket is taken, no TUN, routes
+ * refused), and retrying on every netmap would keep a half-up node talking
+ * to control: the session stops (State Stopped), Health keeps the reason and
+ * a pending Up returns it. A new Up (or a restart) tries again. */
+static void
+fail_start (HyphaeIpn *self)
+{
+  GTask *task = g_steal_pointer (&self->up_task);
+
+  control_stop (self);
+  engine_stop (self);
+  recompute_state (self);
+  if (task == NULL)
+    return;
+  g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_ENGINE, "%s",
+                           self->engine_error ? self->engine_error : "The WireGuard engine failed");
+  g_object_unref (task);
 }
 
 /* ---- state --------------------------------------------------------------- */
@@ -538,6 +576,14 @@ recompute_state (HyphaeIpn *self)
       cs != HYPHAE_CONTROL_STATE_WAIT_AUTH_URL)
     set_auth_url (self, "");
   set_state (self, s);
+  /* An authorized Up waits for the engine: Running, or anything but Starting. */
+  if (self->up_task != NULL && self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
+    {
+      GTask *task = g_steal_pointer (&self->up_task);
+
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+    }
 }
 
 /* ---- control client ------------------------------------------------------ */
@@ -553,7 +599,11 @@ on_control_state (GObject *obj, GParamSpec *pspec, gpointer user_data)
       self->authorized = TRUE;
       self->ever_logged_in = TRUE;
       /* Authorized: start the engine now, configure it with the netmap. */
-      (void) engine_start (self);
+      if (!engine_start (self))
+        {
+          fail_start (self);
+          return;
+        }
     }
   recompute_state (self);
 }
@@ -718,6 +768,12 @@ control_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       task = g_steal_pointer (&self->up_task);
       recompute_state (self);
     }
+  /* Authorized, engine still starting: the Up waits for Running (or its failure). */
+  if (task != NULL && ok && self->state == HYPHAE_IPN_STATE_STARTING && self->up_task == NULL)
+    {
+      self->up_task = g_steal_pointer (&task);
+      self->up_waits_running = TRUE;
+    }
   if (task != NULL)
     {
       if (ok)
@@ -732,6 +788,23 @@ control_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_object_unref (self);
 }
 
+/* A keys file we refuse to read (another owner, readable by others) is
+ * reported, and never replaced: the user decides what it was. TRUE if so. */
+static gboolean
+keys_refused (HyphaeIpn *self, const GError *error)
+{
+  gboolean refused = error != NULL &&
+                     g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  char *warning = refused ? g_strdup (error->message) : NULL;
+
+  if (refused && g_strcmp0 (warning, self->keys_warning) != 0)
+    g_warning ("%s", warning);
+  g_free (self->keys_warning);
+  self->keys_warning = warning;
+  update_health (self);
+  return refused;
+}
+
 /* Make sure there are keys: the app's (SetKeys) or the daemon's own. */
 static gboolean
 ensure_keys (HyphaeIpn *self, GError **error)
@@ -742,10 +815,17 @@ ensure_keys (HyphaeIpn *self, GError **error)
     return TRUE;
   if (self->keys == NULL)
     {
-      self->keys = hyphae_profile_keys_new ();
-      if (!hyphae_profile_keys_load (self->keys, self->state_dir, PROFILE, &local) &&
-          !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      g_autoptr(HyphaeProfileKeys) keys = hyphae_profile_keys_new ();
+      gboolean loaded = hyphae_profile_keys_load (keys, self->state_dir, PROFILE, &local);
+
+      if (keys_refused (self, local))
+        {
+          g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_FAILED, "%s", local->message);
+          return FALSE;
+        }
+      if (!loaded && !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_warning ("Replacing unreadable keys: %s", local->message);
+      self->keys = g_steal_pointer (&keys);
       self->keys->persist = TRUE;
     }
   /* Keys the app gave are whole; only daemon-owned ones are generated. */
@@ -801,6 +881,7 @@ hyphae_ipn_finalize (GObject *object)
   g_free (self->auth_url);
   g_strfreev (self->health);
   g_free (self->prefs_warning);
+  g_free (self->keys_warning);
   g_free (self->engine_error);
   g_clear_pointer (&self->keys, hyphae_profile_keys_free);
   if (self->disco_priv != NULL)
@@ -875,6 +956,36 @@ hyphae_ipn_init (HyphaeIpn *self)
 
 /* ---- public API ---------------------------------------------------------- */
 
+/* A state dir made earlier (by hand, an older version, a package) may be
+ * 0755: the keys' directory is ours alone. Returns FALSE with errno set. */
+static gboolean
+tighten_state_dir (const char *dir)
+{
+  struct stat st;
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  gboolean ok;
+
+  if (fd < 0)
+    return FALSE;
+  ok = fstat (fd, &st) == 0;
+  if (ok && (st.st_mode & 07777) != 0700)
+    {
+      ok = fchmod (fd, 0700) == 0;
+      if (ok)
+        g_message ("%s was mode %04o, now 0700", dir, (unsigned) (st.st_mode & 07777));
+    }
+  if (!ok)
+    {
+      int e = errno;
+
+      close (fd);
+      errno = e;
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
 HyphaeIpn *
 hyphae_ipn_new (const HyphaeIpnOptions  *options,
                 GError                 **error)
@@ -895,7 +1006,7 @@ hyphae_ipn_new (const HyphaeIpnOptions  *options,
                    "Interface name too long: %s", self->ifname);
       return NULL;
     }
-  if (g_mkdir_with_parents (self->state_dir, 0700) != 0)
+  if (g_mkdir_with_parents (self->state_dir, 0700) != 0 || !tighten_state_dir (self->state_dir))
     {
       int e = errno;
 
@@ -922,7 +1033,7 @@ hyphae_ipn_new (const HyphaeIpnOptions  *options,
     }
   else
     {
-      if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      if (!keys_refused (self, local) && !g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_warning ("Ignoring keys: %s", local->message);
       hyphae_profile_keys_free (keys);
     }
@@ -995,6 +1106,7 @@ hyphae_ipn_up_async (HyphaeIpn                *self,
       g_object_unref (old);
     }
   self->up_task = g_steal_pointer (&task);
+  self->up_waits_running = FALSE;
   /* Another server (or name) is another node: drop what the old one said. */
   if (changed && self->netmap != NULL)
     {

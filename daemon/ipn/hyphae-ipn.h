@@ -25,7 +25,8 @@ typedef enum {
   HYPHAE_IPN_ERROR_UNREACHABLE,       /* control server unreachable */
   HYPHAE_IPN_ERROR_BAD_AUTH_KEY,      /* control refused the auth key */
   HYPHAE_IPN_ERROR_INVALID_ARGUMENT,  /* bad URL, unknown exit node, bad key … */
-  HYPHAE_IPN_ERROR_FAILED,            /* anything else (engine, disk) */
+  HYPHAE_IPN_ERROR_FAILED,            /* anything else (disk, …) */
+  HYPHAE_IPN_ERROR_ENGINE,            /* the engine or netcfg failed before Running */
 } HyphaeIpnError;
 
 typedef enum {
@@ -92,8 +93,11 @@ G_DECLARE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, HYPHAE, IPN, GObject)
 HyphaeIpn *hyphae_ipn_new (const HyphaeIpnOptions *options,
                            GError                **error);
 
-/* Completes when authorized (state Starting/Running), when an AuthURL waits
- * (NeedsLogin with auth-url set), or with a HYPHAE_IPN_ERROR. */
+/* Completes when the node is Running (or waits for the admin's approval,
+ * NeedsMachineAuth), when an AuthURL waits (NeedsLogin with auth-url set), or
+ * with a HYPHAE_IPN_ERROR: _ENGINE when the WireGuard engine or the network
+ * configuration failed on the way (the session is then stopped: State
+ * Stopped, Health says why, a new Up tries again). */
 void     hyphae_ipn_up_async   (HyphaeIpn                *ipn,
                                 const HyphaeIpnUpOptions *options,
                                 GCancellable             *cancellable,

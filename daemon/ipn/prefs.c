@@ -156,26 +156,13 @@ hyphae_ipn_prefs_from_json (const char      *json,
                             HyphaeIpnPrefs  *prefs,
                             GError         **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonObject) o = NULL;
   HyphaeIpnPrefs p;
-  JsonNode *root;
-  JsonObject *o;
 
   hyphae_ipn_prefs_init_defaults (&p);
-  if (len > PREFS_MAX_FILE || !hyphae_json_depth_ok ((const guint8 *) json, len))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "too large or too deep");
-      goto fail;
-    }
-  if (!json_parser_load_from_data (parser, json, (gssize) len, error))
+  o = hyphae_json_parse_object (json, len, PREFS_MAX_FILE, error);
+  if (o == NULL)
     goto fail;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a JSON object");
-      goto fail;
-    }
-  o = json_node_get_object (root);
   if (!get_bool (o, "WantRunning", &p.want_running, error) ||
       !get_string (o, "ControlURL", &p.control_url, error) ||
       !get_string (o, "Hostname", &p.hostname, error) ||

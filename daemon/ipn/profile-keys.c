@@ -2,10 +2,13 @@
 #include "profile-keys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sodium.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
@@ -61,6 +64,76 @@ parse_line (HyphaeProfileKeys *keys,
   return TRUE;
 }
 
+/* The keys file, read only if it is a regular file of ours that no one else
+ * may read: a file planted by another user would give us their keys, one
+ * left group/world readable may have been read already. Never follows a
+ * symlink. The refusal is G_IO_ERROR_PERMISSION_DENIED, saying what to fix. */
+static gboolean
+read_keys_file (const char  *path,
+                char       **data,
+                gsize       *len,
+                GError     **error)
+{
+  struct stat st;
+  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  char *buf;
+  gsize got = 0;
+
+  if (fd < 0)
+    {
+      int e = errno;
+
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+                   "Cannot open %s: %s", path, g_strerror (e));
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "Refusing the keys file %s: not a regular file", path);
+      return FALSE;
+    }
+  if (st.st_uid != geteuid () || (st.st_mode & 077) != 0)
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "Refusing the keys file %s: owned by uid %u with mode %04o; it must be "
+                   "owned by uid %u (hyphaed) and not readable by group or others "
+                   "(chown/chmod 600 it if it is yours, or remove it)",
+                   path, (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777),
+                   (unsigned) geteuid ());
+      return FALSE;
+    }
+  /* One byte more than allowed tells a file that is too long. */
+  buf = g_malloc (KEYS_MAX_FILE + 1);
+  while (got < KEYS_MAX_FILE + 1)
+    {
+      ssize_t r = read (fd, buf + got, KEYS_MAX_FILE + 1 - got);
+
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        {
+          int e = errno;
+
+          close (fd);
+          sodium_memzero (buf, KEYS_MAX_FILE + 1);
+          g_free (buf);
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e),
+                       "Cannot read %s: %s", path, g_strerror (e));
+          return FALSE;
+        }
+      if (r == 0)
+        break;
+      got += (gsize) r;
+    }
+  close (fd);
+  *data = buf;
+  *len = got;
+  return TRUE;
+}
+
 gboolean
 hyphae_profile_keys_load (HyphaeProfileKeys  *keys,
                           const char         *state_dir,
@@ -73,7 +146,7 @@ hyphae_profile_keys_load (HyphaeProfileKeys  *keys,
   gboolean ok = TRUE;
 
   sodium_memzero (keys, sizeof *keys);
-  if (!g_file_get_contents (path, &data, &len, error))
+  if (!read_keys_file (path, &data, &len, error))
     return FALSE;
   if (len > KEYS_MAX_FILE)
     ok = FALSE;
@@ -86,7 +159,7 @@ hyphae_profile_keys_load (HyphaeProfileKeys  *keys,
         ok = parse_line (keys, data + pos, line_len);
       pos += line_len + 1;
     }
-  sodium_memzero (data, len);
+  sodium_memzero (data, KEYS_MAX_FILE + 1);
   g_free (data);
   if (!ok)
     {

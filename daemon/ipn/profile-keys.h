@@ -30,7 +30,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeProfileKeys, hyphae_profile_keys_free)
 char    *hyphae_profile_keys_path (const char *state_dir,
                                    const char *profile);
 /* FALSE with G_FILE_ERROR_NOENT when there is no file; G_IO_ERROR_INVALID_DATA
- * when it does not parse (keys are left empty). Sets persist. */
+ * when it does not parse (keys are left empty); G_IO_ERROR_PERMISSION_DENIED,
+ * without reading it, when the file is not a regular file owned by our euid
+ * with no group/other permission bits. Sets persist. */
 gboolean hyphae_profile_keys_load (HyphaeProfileKeys *keys,
                                    const char        *state_dir,
                                    const char        *profile,

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "hyphae-netcfg.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/fib_rules.h>
 #include <linux/if_addr.h>
@@ -11,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "common/ip.h"
 
 /* ---- a tiny rtnetlink client ------------------------------------------- */
 
@@ -23,12 +24,8 @@ struct _HyphaeNetcfg {
   guint8  *rx;          /* NL_BUF bytes */
 };
 
-/* One prefix as rtnetlink sees it. */
-typedef struct {
-  guint8 family;
-  guint8 len;
-  guint8 addr[16];
-} Prefix;
+/* One prefix (common/ip.h): unused bytes zero, so equal is memcmp. */
+typedef struct ip_prefix Prefix;
 
 typedef struct {
   struct nlmsghdr h;
@@ -202,55 +199,6 @@ addr_bytes (int family)
   return family == AF_INET ? 4 : 16;
 }
 
-static gboolean
-parse_prefix (const char *text, Prefix *p)
-{
-  g_autofree char *ip = NULL;
-  const char *slash = text ? strchr (text, '/') : NULL;
-  guint64 bits;
-  char *end;
-
-  if (slash == NULL || !g_ascii_isdigit (slash[1]))
-    return FALSE;
-  ip = g_strndup (text, slash - text);
-  memset (p, 0, sizeof *p);
-  if (inet_pton (AF_INET, ip, p->addr) == 1)
-    p->family = AF_INET;
-  else if (inet_pton (AF_INET6, ip, p->addr) == 1)
-    p->family = AF_INET6;
-  else
-    return FALSE;
-  bits = g_ascii_strtoull (slash + 1, &end, 10);
-  if (*end != '\0' || bits > (guint64) addr_bytes (p->family) * 8)
-    return FALSE;
-  p->len = (guint8) bits;
-  return TRUE;
-}
-
-/* Zero the host bits, as the kernel stores route destinations. */
-static void
-mask_prefix (Prefix *p)
-{
-  int bytes = addr_bytes (p->family);
-
-  for (int i = 0; i < bytes; i++)
-    {
-      int keep = (int) p->len - i * 8;
-
-      if (keep <= 0)
-        p->addr[i] = 0;
-      else if (keep < 8)
-        p->addr[i] &= (guint8) (0xff << (8 - keep));
-    }
-}
-
-static gboolean
-prefix_equal (const Prefix *a, const Prefix *b)
-{
-  return a->family == b->family && a->len == b->len &&
-         memcmp (a->addr, b->addr, addr_bytes (a->family)) == 0;
-}
-
 /* ---- link -------------------------------------------------------------- */
 
 static int
@@ -289,6 +237,21 @@ addr_dump_cb (struct nlmsghdr *h, gpointer user_data)
   collect (d->msgs, h);
 }
 
+enum { ADDR_FLAGS = IFA_F_NOPREFIXROUTE };
+
+/* IFA_FLAGS when the kernel sends it (it has the high flags), else ifa_flags. */
+static guint32
+addr_flags (struct nlmsghdr *h)
+{
+  struct ifaddrmsg *ifa = NLMSG_DATA (h);
+  struct rtattr *tb[IFA_MAX + 1];
+  guint32 flags = ifa->ifa_flags;
+
+  parse_attrs (h, sizeof *ifa, tb, IFA_MAX);
+  (void) attr_u32 (tb[IFA_FLAGS], &flags);
+  return flags;
+}
+
 static gboolean
 addr_of (struct nlmsghdr *h, Prefix *p)
 {
@@ -302,9 +265,9 @@ addr_of (struct nlmsghdr *h, Prefix *p)
       RTA_PAYLOAD (a) < (unsigned) addr_bytes (ifa->ifa_family))
     return FALSE;
   memset (p, 0, sizeof *p);
-  p->family = ifa->ifa_family;
-  p->len = ifa->ifa_prefixlen;
-  memcpy (p->addr, RTA_DATA (a), addr_bytes (p->family));
+  p->addr.family = ifa->ifa_family;
+  p->bits = ifa->ifa_prefixlen;
+  memcpy (p->addr.bytes, RTA_DATA (a), addr_bytes (p->addr.family));
   return TRUE;
 }
 
@@ -314,14 +277,18 @@ addr_add (HyphaeNetcfg *nc, int ifindex, const Prefix *p)
   NlMsg m;
   struct ifaddrmsg *ifa = msg_init (&m, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, sizeof *ifa);
 
-  ifa->ifa_family = p->family;
-  ifa->ifa_prefixlen = p->len;
+  ifa->ifa_family = p->addr.family;
+  ifa->ifa_prefixlen = p->bits;
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
   ifa->ifa_index = ifindex;
   /* No duplicate address detection on a point-to-point TUN: usable at once. */
-  ifa->ifa_flags = p->family == AF_INET6 ? IFA_F_NODAD : 0;
-  msg_attr (&m, IFA_LOCAL, p->addr, addr_bytes (p->family));
-  msg_attr (&m, IFA_ADDRESS, p->addr, addr_bytes (p->family));
+  ifa->ifa_flags = p->addr.family == AF_INET6 ? IFA_F_NODAD : 0;
+  msg_attr (&m, IFA_LOCAL, p->addr.bytes, addr_bytes (p->addr.family));
+  msg_attr (&m, IFA_ADDRESS, p->addr.bytes, addr_bytes (p->addr.family));
+  /* No prefix route: the kernel would put one in main (for an IPv6 /128
+   * too), and every route of ours lives in table 52. The flag only fits the
+   * 32-bit IFA_FLAGS attribute. */
+  msg_attr_u32 (&m, IFA_FLAGS, ADDR_FLAGS | ifa->ifa_flags);
   return nl_talk (nc, &m.h);
 }
 
@@ -359,8 +326,9 @@ sync_addresses (HyphaeNetcfg *nc, int ifindex, GArray *want, GError **error)
 
       if (!addr_of (have->pdata[i], &p))
         continue;
-      for (guint k = 0; k < want->len; k++)
-        if (prefix_equal (&p, &g_array_index (want, Prefix, k)))
+      /* One of ours from before the flag (or someone's copy): replaced. */
+      for (guint k = 0; (addr_flags (have->pdata[i]) & ADDR_FLAGS) == ADDR_FLAGS && k < want->len; k++)
+        if (ip_prefix_equal (&p, &g_array_index (want, Prefix, k)))
           wanted = present[k] = TRUE;
       if (!wanted && (r = delete_dumped (nc, have->pdata[i], RTM_DELADDR)) < 0)
         return set_errno_error (error, -r, "Cannot remove an address");
@@ -426,12 +394,12 @@ route_of (struct nlmsghdr *h, Route *rt, int *oif)
 
   parse_attrs (h, sizeof *rtm, tb, RTA_MAX);
   memset (rt, 0, sizeof *rt);
-  rt->dst.family = rtm->rtm_family;
-  rt->dst.len = rtm->rtm_dst_len;
+  rt->dst.addr.family = rtm->rtm_family;
+  rt->dst.bits = rtm->rtm_dst_len;
   rt->type = rtm->rtm_type;
   if (tb[RTA_DST] != NULL && (rtm->rtm_family == AF_INET || rtm->rtm_family == AF_INET6) &&
       RTA_PAYLOAD (tb[RTA_DST]) >= (unsigned) addr_bytes (rtm->rtm_family))
-    memcpy (rt->dst.addr, RTA_DATA (tb[RTA_DST]), addr_bytes (rtm->rtm_family));
+    memcpy (rt->dst.addr.bytes, RTA_DATA (tb[RTA_DST]), addr_bytes (rtm->rtm_family));
   (void) attr_u32 (tb[RTA_OIF], &o);
   *oif = (int) o;
 }
@@ -442,14 +410,14 @@ route_add (HyphaeNetcfg *nc, int ifindex, const Route *rt)
   NlMsg m;
   struct rtmsg *rtm = msg_init (&m, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, sizeof *rtm);
 
-  rtm->rtm_family = rt->dst.family;
-  rtm->rtm_dst_len = rt->dst.len;
+  rtm->rtm_family = rt->dst.addr.family;
+  rtm->rtm_dst_len = rt->dst.bits;
   rtm->rtm_table = HYPHAE_NETCFG_TABLE;
   rtm->rtm_protocol = RTPROT_STATIC;
   rtm->rtm_type = rt->type;
   rtm->rtm_scope = rt->type == RTN_UNICAST ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
-  if (rt->dst.len > 0)
-    msg_attr (&m, RTA_DST, rt->dst.addr, addr_bytes (rt->dst.family));
+  if (rt->dst.bits > 0)
+    msg_attr (&m, RTA_DST, rt->dst.addr.bytes, addr_bytes (rt->dst.addr.family));
   msg_attr_u32 (&m, RTA_TABLE, HYPHAE_NETCFG_TABLE);
   if (rt->type == RTN_UNICAST)
     msg_attr_u32 (&m, RTA_OIF, (guint32) ifindex);
@@ -473,13 +441,14 @@ lan_prefixes (GPtrArray *main_routes, int ifindex, GArray *want)
       parse_attrs (h, sizeof *rtm, tb, RTA_MAX);
       /* On-link: through a device, no gateway (IPv6 has no link scope). */
       if (tb[RTA_GATEWAY] != NULL || tb[RTA_MULTIPATH] != NULL || oif == 0 ||
-          rt.type != RTN_UNICAST || rt.dst.len == 0 || oif == ifindex ||
-          (rt.dst.family != AF_INET && rt.dst.family != AF_INET6) ||
-          (rt.dst.family == AF_INET && rtm->rtm_scope != RT_SCOPE_LINK))
+          rt.type != RTN_UNICAST || rt.dst.bits == 0 || oif == ifindex ||
+          (rt.dst.addr.family != AF_INET && rt.dst.addr.family != AF_INET6) ||
+          (rt.dst.addr.family == AF_INET && rtm->rtm_scope != RT_SCOPE_LINK))
         continue;
       /* IPv6 link-local and multicast are never routed through table 52's /0 by scope. */
-      if (rt.dst.family == AF_INET6 && (rt.dst.addr[0] == 0xff ||
-                                        (rt.dst.addr[0] == 0xfe && (rt.dst.addr[1] & 0xc0) == 0x80)))
+      if (rt.dst.addr.family == AF_INET6 &&
+          (rt.dst.addr.bytes[0] == 0xff ||
+           (rt.dst.addr.bytes[0] == 0xfe && (rt.dst.addr.bytes[1] & 0xc0) == 0x80)))
         continue;
       rt.type = RTN_THROW;
       g_array_append_val (want, rt);
@@ -506,7 +475,7 @@ sync_routes (HyphaeNetcfg *nc, int ifindex, GArray *want, GError **error)
         {
           const Route *w = &g_array_index (want, Route, k);
 
-          if (prefix_equal (&rt.dst, &w->dst) && rt.type == w->type &&
+          if (ip_prefix_equal (&rt.dst, &w->dst) && rt.type == w->type &&
               (w->type != RTN_UNICAST || oif == ifindex) && !present[k])
             wanted = present[k] = TRUE;
         }
@@ -687,20 +656,17 @@ hyphae_netcfg_free (HyphaeNetcfg *nc)
   g_free (nc);
 }
 
+/* What ip_prefix_parse could have made (a zeroed struct is not). */
 static gboolean
-prefixes_from_strv (const char * const *v, GArray *out, GError **error)
+prefixes_valid (const Prefix *v, guint n, GError **error)
 {
-  for (; v != NULL && *v != NULL; v++)
-    {
-      Prefix p;
-
-      if (!parse_prefix (*v, &p))
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Bad prefix “%s”", *v);
-          return FALSE;
-        }
-      g_array_append_val (out, p);
-    }
+  for (guint i = 0; i < n; i++)
+    if (ip_addr_bitlen (&v[i].addr) == 0 || v[i].bits > ip_addr_bitlen (&v[i].addr))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Bad prefix (family %u, /%u)",
+                     v[i].addr.family, v[i].bits);
+        return FALSE;
+      }
   return TRUE;
 }
 
@@ -710,7 +676,6 @@ hyphae_netcfg_apply (HyphaeNetcfg              *nc,
                      GError                   **error)
 {
   g_autoptr(GArray) addrs = g_array_new (FALSE, TRUE, sizeof (Prefix));
-  g_autoptr(GArray) dsts = g_array_new (FALSE, TRUE, sizeof (Prefix));
   g_autoptr(GArray) routes = g_array_new (FALSE, TRUE, sizeof (Route));
   guint32 mark = config->fwmark ? config->fwmark : HYPHAE_NETCFG_BYPASS_MARK;
   int ifindex = (int) if_nametoindex (nc->ifname);
@@ -719,15 +684,15 @@ hyphae_netcfg_apply (HyphaeNetcfg              *nc,
 
   if (ifindex == 0)
     return set_errno_error (error, ENODEV, nc->ifname);
-  if (!prefixes_from_strv (config->addresses, addrs, error) ||
-      !prefixes_from_strv (config->routes, dsts, error))
+  if (!prefixes_valid (config->addresses, config->n_addresses, error) ||
+      !prefixes_valid (config->routes, config->n_routes, error))
     return FALSE;
-  for (guint i = 0; i < dsts->len; i++)
+  g_array_append_vals (addrs, config->addresses, config->n_addresses);
+  for (guint i = 0; i < config->n_routes; i++)
     {
-      Route rt = { .dst = g_array_index (dsts, Prefix, i), .type = RTN_UNICAST };
+      Route rt = { .dst = ip_prefix_masked (&config->routes[i]), .type = RTN_UNICAST };
 
-      mask_prefix (&rt.dst);
-      has_default |= rt.dst.len == 0;
+      has_default |= rt.dst.bits == 0;
       g_array_append_val (routes, rt);
     }
   if (has_default && config->allow_lan)

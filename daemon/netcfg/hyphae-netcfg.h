@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "common/ip.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -37,8 +39,10 @@ G_BEGIN_DECLS
 #define HYPHAE_NETCFG_MTU          1280
 
 typedef struct {
-  const char * const *addresses;  /* "ip/len" on the TUN */
-  const char * const *routes;     /* "ip/len" into the TUN (table 52) */
+  const struct ip_prefix *addresses;  /* on the TUN (IFA_F_NOPREFIXROUTE) */
+  guint                   n_addresses;
+  const struct ip_prefix *routes;     /* into the TUN (table 52), host bits ignored */
+  guint                   n_routes;
   gboolean            allow_lan;  /* with a /0 in routes: throw routes for the LAN */
   guint32             mtu;        /* 0: HYPHAE_NETCFG_MTU */
   guint32             fwmark;     /* 0: HYPHAE_NETCFG_BYPASS_MARK */

@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
+#include "hyphae-harden.h"
 #include "hyphae-ipn.h"
 #include "hyphae-mesh-error.h"
 #include "hyphae-service.h"
@@ -94,10 +95,23 @@ hyphae_daemon_main (const struct hyphae_daemon_options *options)
   Daemon d = { 0 };
   guint owner_id, sigterm_id, sigint_id;
 
+  /* Before any secret is in memory: no core file, no /proc/PID/mem. */
+  if (!hyphae_harden_not_dumpable (&error))
+    {
+      g_printerr ("hyphaed: %s\n", error->message);
+      return 1;
+    }
   ipn = hyphae_ipn_new (&ipn_options, &error);
   if (ipn == NULL)
     {
       g_printerr ("hyphaed: %s\n", error->message);
+      return 1;
+    }
+  /* The state dir is made (and tightened): from here on CAP_NET_ADMIN is all
+   * it takes (TUN, routes, SO_MARK; files it owns). */
+  if (!hyphae_harden_drop_capabilities (&error))
+    {
+      g_printerr ("hyphaed: cannot drop capabilities: %s\n", error->message);
       return 1;
     }
   d.loop = g_main_loop_new (NULL, FALSE);

@@ -8,9 +8,11 @@ static const GDBusErrorEntry mesh_error_entries[] = {
   { HYPHAE_MESH_ERROR_BAD_AUTH_KEY,     "io.github.hyphae.Mesh1.Error.BadAuthKey" },
   { HYPHAE_MESH_ERROR_INVALID_ARGUMENT, "io.github.hyphae.Mesh1.Error.InvalidArgument" },
   { HYPHAE_MESH_ERROR_FAILED,           "io.github.hyphae.Mesh1.Error.Failed" },
+  { HYPHAE_MESH_ERROR_ENGINE_FAILED,    "io.github.hyphae.Mesh1.Error.EngineFailed" },
+  { HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS, "io.github.hyphae.Mesh1.Error.TooManyRequests" },
 };
 
-G_STATIC_ASSERT (G_N_ELEMENTS (mesh_error_entries) == HYPHAE_MESH_ERROR_FAILED + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (mesh_error_entries) == HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS + 1);
 
 GQuark
 hyphae_mesh_error_quark (void)

@@ -1,21 +1,72 @@
 /* SPDX-License-Identifier: MIT */
 #include "hyphae-polkit.h"
 
+#include <stdlib.h>
+
 #include "hyphae-mesh-error.h"
 
 /* polkit's CheckAuthorizationFlags: AllowUserInteraction. */
 #define POLKIT_FLAG_ALLOW_USER_INTERACTION 1u
+
+/* Long enough for a password typed into an authentication dialog; after it
+ * the check is a denial (SYSTEM.md §2). HYPHAED_POLKIT_TIMEOUT_MS (read once)
+ * shortens it for tests. */
+#define POLKIT_TIMEOUT_MS (120 * 1000)
+
+/* uid → number of CheckAuthorization calls in flight for it. */
+static GHashTable *pending_by_uid;
 
 typedef struct {
   GDBusConnection *connection;
   char            *sender;
   char            *action_id;
   gboolean         interactive;
+  guint32          uid;
+  gboolean         counted;      /* holds one of pending_by_uid[uid] */
 } CheckData;
+
+static guint
+pending_get (guint32 uid)
+{
+  return pending_by_uid ? GPOINTER_TO_UINT (g_hash_table_lookup (pending_by_uid, GUINT_TO_POINTER (uid))) : 0;
+}
+
+static void
+pending_set (guint32 uid,
+             guint   n)
+{
+  if (pending_by_uid == NULL)
+    pending_by_uid = g_hash_table_new (NULL, NULL);
+  if (n == 0)
+    g_hash_table_remove (pending_by_uid, GUINT_TO_POINTER (uid));
+  else
+    g_hash_table_insert (pending_by_uid, GUINT_TO_POINTER (uid), GUINT_TO_POINTER (n));
+  if (g_hash_table_size (pending_by_uid) == 0)
+    g_clear_pointer (&pending_by_uid, g_hash_table_unref);
+}
+
+static int
+polkit_timeout_ms (void)
+{
+  static gsize once;
+  static int timeout_ms;
+
+  if (g_once_init_enter (&once))
+    {
+      const char *env = g_getenv ("HYPHAED_POLKIT_TIMEOUT_MS");
+      long v = env ? strtol (env, NULL, 10) : 0;
+
+      timeout_ms = v > 0 && v <= POLKIT_TIMEOUT_MS ? (int) v : POLKIT_TIMEOUT_MS;
+      g_once_init_leave (&once, 1);
+    }
+  return timeout_ms;
+}
 
 static void
 check_data_free (CheckData *data)
 {
+  if (data->counted)
+    pending_set (data->uid, pending_get (data->uid) - 1);
   g_clear_object (&data->connection);
   g_free (data->sender);
   g_free (data->action_id);
@@ -76,8 +127,7 @@ ask_polkit (GTask *task)
   g_variant_builder_add (&subject_details, "{sv}", "name", g_variant_new_string (data->sender));
   g_variant_builder_init (&details, G_VARIANT_TYPE ("a{ss}"));
 
-  /* No timeout: an authentication dialog waits for the user (SYSTEM.md §2).
-   * The cancellation id is "" (not cancellable by id). */
+  /* The cancellation id is "" (not cancellable by id). */
   g_dbus_connection_call (data->connection,
                           "org.freedesktop.PolicyKit1",
                           "/org/freedesktop/PolicyKit1/Authority",
@@ -90,7 +140,7 @@ ask_polkit (GTask *task)
                                          ""),
                           G_VARIANT_TYPE ("((bba{ss}))"),
                           G_DBUS_CALL_FLAGS_NONE,
-                          G_MAXINT,
+                          polkit_timeout_ms (),
                           g_task_get_cancellable (task),
                           on_check_authorization,
                           task);
@@ -102,8 +152,9 @@ on_get_unix_user (GObject      *source,
                   gpointer      user_data)
 {
   GTask *task = user_data;
+  CheckData *data = g_task_get_task_data (task);
   g_autoptr(GVariant) reply = NULL;
-  guint32 uid;
+  guint32 uid = G_MAXUINT32;    /* unknown: one budget for all we cannot tell */
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
   if (reply != NULL)
@@ -116,7 +167,21 @@ on_get_unix_user (GObject      *source,
           return;
         }
     }
-  /* Not root, or the bus could not tell: polkit decides. */
+  /* Not root, or the bus could not tell: polkit decides, for a bounded
+   * number of calls per uid (one client may open many connections). */
+  if (pending_get (uid) >= HYPHAE_POLKIT_MAX_PENDING)
+    {
+      g_message ("polkit check of %s for %s (uid %u) refused: %u already pending",
+                 data->action_id, data->sender, uid, HYPHAE_POLKIT_MAX_PENDING);
+      g_task_return_new_error (task, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS,
+                               "Too many requests: %u authorization checks of this user are pending",
+                               HYPHAE_POLKIT_MAX_PENDING);
+      g_object_unref (task);
+      return;
+    }
+  data->uid = uid;
+  data->counted = TRUE;
+  pending_set (uid, pending_get (uid) + 1);
   ask_polkit (task);
 }
 

@@ -16,9 +16,16 @@ G_BEGIN_DECLS
  * does), so root can drive hyphaed on machines without polkitd.
  *
  * _finish returns TRUE only for an explicit "authorized" answer. A denial, a
- * challenge nobody answered, a polkit error or no polkit at all are all a
- * HYPHAE_MESH_ERROR_NOT_AUTHORIZED error.
+ * challenge nobody answered, a polkit error, no answer within 120 s
+ * (HYPHAED_POLKIT_TIMEOUT_MS at start shortens it) or no polkit at all are
+ * all a HYPHAE_MESH_ERROR_NOT_AUTHORIZED error.
+ *
+ * At most HYPHAE_POLKIT_MAX_PENDING checks wait for polkit per caller uid;
+ * more are HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS at once, so a flood from one
+ * unprivileged user neither grows without bound nor reaches polkitd.
  */
+#define HYPHAE_POLKIT_MAX_PENDING 16u
+
 void     hyphae_polkit_check_async  (GDBusConnection     *connection,
                                      const char          *sender,
                                      const char          *action_id,

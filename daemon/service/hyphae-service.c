@@ -21,6 +21,8 @@ struct _HyphaeService
   GDBusConnection *connection;
   GCancellable    *cancellable;     /* pending polkit checks and ipn calls */
   char            *keys_owner;      /* unique name of the last SetKeys caller */
+  GPtrArray       *login_callers;   /* unique names of authorized Up/Login callers
+                                     * since the last time no login URL was pending */
   char            *exit_node_id;    /* last seen ExitNodeID, to spot changes */
 };
 
@@ -45,6 +47,7 @@ to_mesh_error (const GError *error)
         case HYPHAE_IPN_ERROR_BAD_AUTH_KEY:     code = HYPHAE_MESH_ERROR_BAD_AUTH_KEY; break;
         case HYPHAE_IPN_ERROR_INVALID_ARGUMENT: code = HYPHAE_MESH_ERROR_INVALID_ARGUMENT; break;
         case HYPHAE_IPN_ERROR_FAILED:           code = HYPHAE_MESH_ERROR_FAILED; break;
+        case HYPHAE_IPN_ERROR_ENGINE:           code = HYPHAE_MESH_ERROR_ENGINE_FAILED; break;
         default:                                code = HYPHAE_MESH_ERROR_FAILED; break;
         }
     }
@@ -328,13 +331,70 @@ on_state (HyphaeService *self)
   update_self (self);
 }
 
+/* The login URL is a bearer secret: whoever opens it first logs this machine
+ * into their account. So it is no property (every bus user could read it) but
+ * a unicast AuthURLReady to the callers of Up/Login, and GetAuthURL for
+ * callers polkit lets administer the daemon. */
+#define MAX_LOGIN_CALLERS 16
+
+static char *
+auth_url_text (HyphaeService *self)
+{
+  const char *url = hyphae_ipn_get_auth_url (self->ipn);
+
+  return url ? g_utf8_make_valid (url, -1) : g_strdup ("");
+}
+
+static void
+send_auth_url (HyphaeService *self,
+               const char    *destination)
+{
+  g_autofree char *url = auth_url_text (self);
+  g_autoptr(GError) error = NULL;
+
+  if (self->connection == NULL || *url == '\0')
+    return;
+  if (!g_dbus_connection_emit_signal (self->connection, destination,
+                                      HYPHAE_MESH_OBJECT_PATH, "io.github.hyphae.Mesh1",
+                                      "AuthURLReady", g_variant_new ("(s)", url), &error))
+    g_message ("AuthURLReady to %s: %s", destination, error->message);
+}
+
+static gboolean
+is_login_caller (HyphaeService *self,
+                 const char    *sender)
+{
+  for (guint i = 0; sender != NULL && i < self->login_callers->len; i++)
+    if (g_strcmp0 (self->login_callers->pdata[i], sender) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+add_login_caller (HyphaeService *self,
+                  const char    *sender)
+{
+  if (sender == NULL || is_login_caller (self, sender))
+    return;
+  /* Bounded: the oldest caller loses its claim first. */
+  if (self->login_callers->len >= MAX_LOGIN_CALLERS)
+    g_ptr_array_remove_index (self->login_callers, 0);
+  g_ptr_array_add (self->login_callers, g_strdup (sender));
+}
+
 static void
 on_auth_url (HyphaeService *self)
 {
   const char *url = hyphae_ipn_get_auth_url (self->ipn);
-  g_autofree char *fixed = url ? g_utf8_make_valid (url, -1) : g_strdup ("");
 
-  hyphae_mesh1_set_auth_url (self->skeleton, fixed);
+  /* Logged in (or gone back to no login): the callers' claim ends with it. */
+  if (url == NULL || *url == '\0')
+    {
+      g_ptr_array_set_size (self->login_callers, 0);
+      return;
+    }
+  for (guint i = 0; i < self->login_callers->len; i++)
+    send_auth_url (self, self->login_callers->pdata[i]);
 }
 
 /* Health messages may quote what a server said: made valid UTF-8. */
@@ -417,6 +477,7 @@ typedef enum {
   OP_SET_PREFS,
   OP_SET_EXIT_NODE,
   OP_SET_KEYS,
+  OP_GET_AUTH_URL,
 } Op;
 
 static const char * const op_actions[] = {
@@ -427,6 +488,7 @@ static const char * const op_actions[] = {
   [OP_SET_PREFS]     = "io.github.hyphae.Mesh1.set-prefs",
   [OP_SET_EXIT_NODE] = "io.github.hyphae.Mesh1.set-exit-node",
   [OP_SET_KEYS]      = "io.github.hyphae.Mesh1.set-keys",
+  [OP_GET_AUTH_URL]  = "io.github.hyphae.Mesh1.get-auth-url",
 };
 
 typedef struct {
@@ -454,7 +516,9 @@ on_up_done (GObject      *source,
   g_autoptr(Call) call = user_data;
   g_autoptr(GError) error = NULL;
 
-  hyphae_ipn_up_finish (HYPHAE_IPN (source), result, &error);
+  /* The URL goes out before the reply: the caller has it when Up returns. */
+  if (hyphae_ipn_up_finish (HYPHAE_IPN (source), result, &error))
+    send_auth_url (call->self, g_dbus_method_invocation_get_sender (call->invocation));
   call_return (call->self->skeleton, call->self->cancellable, call->invocation, error);
 }
 
@@ -481,6 +545,7 @@ run_up (Call *call)
   g_variant_lookup (call->arg, "AuthKey", "&s", &options.auth_key);
   g_variant_lookup (call->arg, "Hostname", "&s", &options.hostname);
   g_variant_lookup (call->arg, "Unattended", "b", &options.unattended);
+  add_login_caller (call->self, g_dbus_method_invocation_get_sender (call->invocation));
   /* Login and Up share the ipn's registration path; Up also sets WantRunning
    * (done by the ipn), Login is Up for a node that is to stay as it is. */
   hyphae_ipn_up_async (call->self->ipn, &options, call->self->cancellable, on_up_done, call);
@@ -552,6 +617,18 @@ run_set_keys (Call    *call,
   return ok;
 }
 
+static void
+return_auth_url (HyphaeService         *self,
+                 GDBusMethodInvocation *invocation)
+{
+  g_autofree char *url = auth_url_text (self);
+
+  if (self->skeleton != NULL)
+    hyphae_mesh1_complete_get_auth_url (self->skeleton, invocation, url);
+  else
+    g_dbus_method_invocation_return_value (invocation, g_variant_new ("(s)", url));
+}
+
 /* Runs the operation once polkit said yes; owns call. */
 static void
 run_call (Call *call)
@@ -580,6 +657,10 @@ run_call (Call *call)
     case OP_SET_KEYS:
       ok = run_set_keys (call, &error);
       break;
+    case OP_GET_AUTH_URL:
+      return_auth_url (call->self, call->invocation);
+      call_free (call);
+      return;
     default:
       g_assert_not_reached ();
     }
@@ -719,6 +800,21 @@ handle_set_keys (HyphaeMesh1           *skeleton,
   return authorize_and_run (self, invocation, OP_SET_KEYS, keys);
 }
 
+/* The callers of Up/Login get the URL they asked for; anyone else needs
+ * polkit's io.github.hyphae.Mesh1.get-auth-url (an administrator). */
+static gboolean
+handle_get_auth_url (HyphaeMesh1           *skeleton,
+                     GDBusMethodInvocation *invocation,
+                     HyphaeService         *self)
+{
+  if (is_login_caller (self, g_dbus_method_invocation_get_sender (invocation)))
+    {
+      return_auth_url (self, invocation);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  return authorize_and_run (self, invocation, OP_GET_AUTH_URL, NULL);
+}
+
 /* ------------------------------------------------------ read-only methods */
 
 static gboolean
@@ -783,6 +879,7 @@ hyphae_service_finalize (GObject *object)
 
   g_free (self->keys_owner);
   g_free (self->exit_node_id);
+  g_ptr_array_unref (self->login_callers);
   /* Kept past dispose: calls that end during shutdown look at it. */
   g_clear_object (&self->cancellable);
 
@@ -805,6 +902,7 @@ hyphae_service_init (HyphaeService *self)
 {
   self->cancellable = g_cancellable_new ();
   self->skeleton = hyphae_mesh1_skeleton_new ();
+  self->login_callers = g_ptr_array_new_with_free_func (g_free);
 }
 
 HyphaeService *
@@ -842,6 +940,7 @@ hyphae_service_new (HyphaeIpn *ipn)
   g_signal_connect (self->skeleton, "handle-set-prefs", G_CALLBACK (handle_set_prefs), self);
   g_signal_connect (self->skeleton, "handle-set-exit-node", G_CALLBACK (handle_set_exit_node), self);
   g_signal_connect (self->skeleton, "handle-set-keys", G_CALLBACK (handle_set_keys), self);
+  g_signal_connect (self->skeleton, "handle-get-auth-url", G_CALLBACK (handle_get_auth_url), self);
   g_signal_connect (self->skeleton, "handle-get-peers", G_CALLBACK (handle_get_peers), self);
   g_signal_connect (self->skeleton, "handle-get-netmap-json", G_CALLBACK (handle_get_netmap_json), self);
   return self;

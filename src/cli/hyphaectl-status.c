@@ -237,7 +237,7 @@ not_running_text (HyphaeMesh1 *proxy,
                   int         *exit_code)
 {
   const char *state = hyphae_mesh1_get_state (proxy);
-  const char *url = hyphae_mesh1_get_auth_url (proxy);
+  g_autofree char *url = NULL;
 
   *exit_code = CTL_EXIT_FAILED;
   if (g_strcmp0 (state, "Running") == 0 || g_strcmp0 (state, "Starting") == 0)
@@ -246,6 +246,7 @@ not_running_text (HyphaeMesh1 *proxy,
     return g_strdup ("Hyphae is stopped.");
   if (g_strcmp0 (state, "NeedsLogin") == 0)
     {
+      url = ctl_get_auth_url (proxy);
       if (url != NULL && *url != '\0')
         {
           *exit_code = CTL_EXIT_NEEDS_LOGIN;
@@ -577,6 +578,8 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
   const char * const *health = hyphae_mesh1_get_health (proxy);
   gboolean have_self = self_node != NULL && g_variant_n_children (self_node) > 0;
   GVariant *exit_peer = NULL;
+  g_autofree char *auth_url = g_strcmp0 (hyphae_mesh1_get_state (proxy), "NeedsLogin") == 0
+                              ? ctl_get_auth_url (proxy) : NULL;
   GVariantIter iter;
   GVariant *peer;
   GHashTableIter hi;
@@ -587,7 +590,8 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
   add_str (b, "Version", hyphae_mesh1_get_version (proxy) ? hyphae_mesh1_get_version (proxy) : "");
   add_bool (b, "TUN", TRUE);
   add_str (b, "BackendState", hyphae_mesh1_get_state (proxy) ? hyphae_mesh1_get_state (proxy) : "NoState");
-  add_str (b, "AuthURL", hyphae_mesh1_get_auth_url (proxy) ? hyphae_mesh1_get_auth_url (proxy) : "");
+  /* "" unless the daemon lets us see it (DESIGN.md: the URL is a secret). */
+  add_str (b, "AuthURL", auth_url ? auth_url : "");
   add_strv (b, "TailscaleIPs", self_ips, TRUE);
 
   json_builder_set_member_name (b, "Self");

@@ -35,7 +35,10 @@ static const char summary[] =
   "  4  not authorized (polkit refused the action)\n"
   "  5  the control server cannot be reached\n"
   "  6  the control server refused the auth key\n"
-  "  7  a browser login is needed (the URL is printed)";
+  "  7  a browser login is needed (the URL is printed)\n"
+  "  8  the node cannot reach Running: the WireGuard engine or the network setup\n"
+  "     failed (UDP port or UAPI socket taken, no TUN, routes refused)\n"
+  "  9  too many of this user's requests wait for authorization; retry later";
 
 /* ------------------------------------------------------------------ errors */
 
@@ -66,6 +69,12 @@ ctl_error_exit (const GError *error)
         case HYPHAE_MESH_ERROR_BAD_AUTH_KEY:
           g_printerr ("hyphaectl: the control server refused the auth key: %s\n", message);
           return CTL_EXIT_BAD_AUTH_KEY;
+        case HYPHAE_MESH_ERROR_ENGINE_FAILED:
+          g_printerr ("hyphaectl: the node cannot start: %s\n", message);
+          return CTL_EXIT_ENGINE;
+        case HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS:
+          g_printerr ("hyphaectl: too many requests: %s\n", message);
+          return CTL_EXIT_TOO_MANY;
         case HYPHAE_MESH_ERROR_INVALID_ARGUMENT:
           g_printerr ("hyphaectl: invalid argument: %s\n", message);
           return CTL_EXIT_USAGE;
@@ -164,6 +173,17 @@ drain_events (void)
 /* polkit may wait for the user: no timeout on mutating calls. */
 #define MUTATE_TIMEOUT G_MAXINT
 
+char *
+ctl_get_auth_url (HyphaeMesh1 *proxy)
+{
+  g_autofree char *url = NULL;
+
+  if (!hyphae_mesh1_call_get_auth_url_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &url, NULL, NULL) ||
+      *url == '\0')
+    return NULL;
+  return g_steal_pointer (&url);
+}
+
 /* --------------------------------------------------------------------- up */
 
 typedef struct {
@@ -172,6 +192,7 @@ typedef struct {
   char        *printed_url;
   gboolean     timed_out;
   gboolean     said_machine_auth;
+  gboolean     stopped;
 } UpWait;
 
 static void
@@ -196,12 +217,26 @@ up_check (UpWait *w)
       g_main_loop_quit (w->loop);
       return;
     }
+  /* The session stopped by itself: the engine or the network setup failed. */
+  if (g_strcmp0 (state, "Stopped") == 0)
+    {
+      w->stopped = TRUE;
+      g_main_loop_quit (w->loop);
+      return;
+    }
   if (g_strcmp0 (state, "NeedsMachineAuth") == 0 && !w->said_machine_auth)
     {
       w->said_machine_auth = TRUE;
       g_printerr ("Machine is not yet approved by tailnet admin; waiting.\n");
     }
-  print_auth_url (w, hyphae_mesh1_get_auth_url (w->proxy));
+}
+
+/* AuthURLReady: unicast to us, the caller of Up. */
+static void
+on_auth_url_ready (UpWait     *w,
+                   const char *url)
+{
+  print_auth_url (w, url);
 }
 
 static gboolean
@@ -274,20 +309,33 @@ cmd_up (int    argc,
   /* hyphaectl always makes a daemon-owned profile (DESIGN.md "Keys"). */
   g_variant_builder_add (&options, "{sv}", "Unattended", g_variant_new_boolean (TRUE));
 
-  if (!hyphae_mesh1_call_up_sync (proxy, g_variant_builder_end (&options), MUTATE_FLAGS,
-                                  timeout_s > 0 ? timeout_s * 1000 : MUTATE_TIMEOUT, NULL, &error))
-    return ctl_error_exit (error);
-  drain_events ();
-
   w.proxy = proxy;
   w.loop = g_main_loop_new (NULL, FALSE);
+  /* Before the call: the daemon sends the URL just before Up's reply. */
+  g_signal_connect_swapped (proxy, "auth-url-ready", G_CALLBACK (on_auth_url_ready), &w);
+  if (!hyphae_mesh1_call_up_sync (proxy, g_variant_builder_end (&options), MUTATE_FLAGS,
+                                  timeout_s > 0 ? timeout_s * 1000 : MUTATE_TIMEOUT, NULL, &error))
+    {
+      g_signal_handlers_disconnect_by_data (proxy, &w);
+      g_main_loop_unref (w.loop);
+      g_free (w.printed_url);
+      return ctl_error_exit (error);
+    }
+  drain_events ();
+  /* Had the signal been lost, the caller of Up may still ask for the URL. */
+  if (w.printed_url == NULL && g_strcmp0 (hyphae_mesh1_get_state (proxy), "NeedsLogin") == 0)
+    {
+      g_autofree char *url = ctl_get_auth_url (proxy);
+
+      print_auth_url (&w, url);
+    }
+
   g_signal_connect_swapped (proxy, "notify::state", G_CALLBACK (up_check), &w);
-  g_signal_connect_swapped (proxy, "notify::auth-url", G_CALLBACK (up_check), &w);
   g_signal_connect_swapped (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), &w);
   if (timeout_s > 0)
     timeout_id = g_timeout_add_seconds (timeout_s, up_timeout, &w);
   up_check (&w);
-  if (g_strcmp0 (hyphae_mesh1_get_state (proxy), "Running") != 0)
+  if (g_strcmp0 (hyphae_mesh1_get_state (proxy), "Running") != 0 && !w.stopped)
     g_main_loop_run (w.loop);
   g_signal_handlers_disconnect_by_data (proxy, &w);
   if (timeout_id != 0 && !w.timed_out)
@@ -295,6 +343,14 @@ cmd_up (int    argc,
 
   if (g_strcmp0 (hyphae_mesh1_get_state (proxy), "Running") == 0)
     code = CTL_EXIT_OK;
+  else if (w.stopped)
+    {
+      const char * const *health = hyphae_mesh1_get_health (proxy);
+
+      g_printerr ("hyphaectl: the node cannot start: %s\n",
+                  health != NULL && health[0] != NULL ? health[0] : "it stopped");
+      code = CTL_EXIT_ENGINE;
+    }
   else if (!w.timed_out)
     {
       g_printerr ("hyphaectl: hyphaed went away while connecting\n");

@@ -17,10 +17,16 @@ enum {
   CTL_EXIT_UNREACHABLE    = 5,  /* the control server cannot be reached */
   CTL_EXIT_BAD_AUTH_KEY   = 6,  /* the control server refused the auth key */
   CTL_EXIT_NEEDS_LOGIN    = 7,  /* a browser login is needed (the URL was printed) */
+  CTL_EXIT_ENGINE         = 8,  /* the WireGuard engine or the network setup failed */
+  CTL_EXIT_TOO_MANY       = 9,  /* too many requests of this user wait for polkit */
 };
 
 /* Prints "hyphaectl: …" for error and returns the matching exit code. */
 int ctl_error_exit (const GError *error);
+
+/* The pending login URL if the daemon gives it to us (we called Up/Login, or
+ * polkit lets us administer it; asked without interaction), else NULL. */
+char *ctl_get_auth_url (HyphaeMesh1 *proxy);
 
 /* hyphaectl-status.c: `status`, `status --json`, `ip`. peers is aa{sv}. */
 int ctl_print_status      (HyphaeMesh1 *proxy,

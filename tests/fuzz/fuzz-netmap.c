@@ -21,18 +21,8 @@
 
 #include <json-glib/json-glib.h>
 
+#include "fuzz-check.h"
 #include "netmap.h"
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      {                                                                        \
-        fprintf (stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-        abort ();                                                              \
-      }                                                                        \
-  } while (0)
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
 check_snapshot (const HyphaeNetmap *nm,

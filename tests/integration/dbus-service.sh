@@ -19,6 +19,13 @@
 # tunnel and the node comes back by itself; down; logout), SIGTERM during an Up
 # on a silent server; unreachable control server (exit 5); a restart keeps the
 # prefs; the daemon leaves when the bus goes away; no daemon (exit 3).
+# Local users (issue 8): the login URL reaches the caller of up and root, never
+# uid 65534 (Properties, PropertiesChanged, status --json, GetAuthURL); an
+# engine that cannot start (UAPI socket taken) fails up at once (exit 8) with
+# the reason in Health; hyphaed runs with CAP_NET_ADMIN only and is not
+# dumpable; a state dir left 0755 is 0700 again after a start; a flood of
+# calls from uid 65534 gets at most 16 polkit checks and TooManyRequests
+# (exit 9) for the rest, and each check ends after the polkit timeout.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +39,7 @@ CONTROL_PID=
 
 # Exit codes of hyphaectl (src/cli/hyphaectl.h, `hyphaectl --help`).
 EXIT_USAGE=2 EXIT_NO_DAEMON=3 EXIT_NOT_AUTHORIZED=4 EXIT_UNREACHABLE=5
-EXIT_BAD_AUTH_KEY=6 EXIT_NEEDS_LOGIN=7
+EXIT_BAD_AUTH_KEY=6 EXIT_NEEDS_LOGIN=7 EXIT_ENGINE=8 EXIT_TOO_MANY=9
 
 pass() { PASSES=$((PASSES + 1)); printf 'PASS %s\n' "$*"; }
 fail() { FAILS=$((FAILS + 1)); printf 'FAIL %s\n' "$*"; }
@@ -187,9 +194,9 @@ check "… because polkit asked for authentication (action known)" \
 	grep -q "io.github.hyphae.Mesh1.set-prefs (authentication required" "$OUT"
 gd call --system --dest org.freedesktop.PolicyKit1 --object-path /org/freedesktop/PolicyKit1/Authority \
 	--method org.freedesktop.PolicyKit1.Authority.EnumerateActions "" >"$DBL_DIR/actions.list" 2>&1
-check "polkitd knows the 7 actions of data/io.github.hyphae.policy" test "$(grep -o \
-	"'io\.github\.hyphae\.Mesh1\.\(up\|down\|login\|logout\|set-prefs\|set-exit-node\|set-keys\)'" \
-	"$DBL_DIR/actions.list" | sort -u | wc -l)" = 7
+check "polkitd knows the 8 actions of data/io.github.hyphae.policy" test "$(grep -o \
+	"'io\.github\.hyphae\.Mesh1\.\(up\|down\|login\|logout\|set-prefs\|set-exit-node\|set-keys\|get-auth-url\)'" \
+	"$DBL_DIR/actions.list" | sort -u | wc -l)" = 8
 expect_rc "uid 65534 may still read: status --json" 0 ctl_nobody status --json
 check "the refused change did not happen" prop_has Prefs "'ShieldsUp': <false>"
 
@@ -254,11 +261,60 @@ else
 	expect_rc "up --auth-key wrong: bad auth key (exit $EXIT_BAD_AUTH_KEY)" $EXIT_BAD_AUTH_KEY \
 		ctl up --login-server "$CONTROL_URL" --auth-key wrong --timeout 60
 	check "… with a message saying so" grep -q "refused the auth key" "$OUT"
+	check "… and Health says why" prop_has Health "control: "
 	check "… and the key is not logged" not grep -q "wrong" "$DBL_DIR/s/bus.log"
+	# uid 65534 watches everything the daemon broadcasts while root logs in.
+	timeout 60 ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" gdbus monitor --system --dest io.github.hyphae.Mesh1 \
+		>"$DBL_DIR/monitor-nobody" 2>&1 &
+	MON3=$!
+	for i in $(seq 100); do grep -q "Monitoring" "$DBL_DIR/monitor-nobody" 2>/dev/null && break; sleep 0.1; done
 	expect_rc "up without a key: browser login needed (exit $EXIT_NEEDS_LOGIN after --timeout)" \
 		$EXIT_NEEDS_LOGIN ctl up --login-server "$CONTROL_URL" --timeout 5
 	check "… prints the URL as tailscale does" grep -qP '^To authenticate, visit:$|^\thttps?://' "$OUT"
-	check "… AuthURL property is set" prop_has AuthURL "http"
+	LOGIN_URL=$(sed -n 's/^\t\(http.*\)$/\1/p' "$OUT" | head -n 1)
+	check "… State NeedsLogin" prop_has State "'NeedsLogin'"
+	mesh_call GetAuthURL
+	check "root (not sent to polkit) gets the URL with GetAuthURL" grep -qF "('$LOGIN_URL',)" "$OUT"
+	check "there is no AuthURL property" not prop_has AuthURL "http"
+	gd_nobody call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+		--method org.freedesktop.DBus.Properties.GetAll io.github.hyphae.Mesh1 >"$OUT" 2>&1
+	# (ControlURL in Prefs is an http:// URL too: look for the login URL itself.)
+	no_login_url() { test -n "$LOGIN_URL" && grep -q NeedsLogin "$1" && ! grep -qF "$LOGIN_URL" "$1"; }
+	check "uid 65534: GetAll has no URL" no_login_url "$OUT"
+	gd_nobody call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+		--method io.github.hyphae.Mesh1.GetAuthURL >"$OUT" 2>&1
+	check "uid 65534: GetAuthURL is NotAuthorized" grep -q "Mesh1.Error.NotAuthorized" "$OUT"
+	check "… by polkit's get-auth-url action" grep -q "io.github.hyphae.Mesh1.get-auth-url" "$OUT"
+	expect_rc "uid 65534: status --json" 0 ctl_nobody status --json
+	check "… BackendState NeedsLogin and AuthURL empty" "$PY" -c 'import json, sys
+st = json.load(open(sys.argv[1]))
+assert st["BackendState"] == "NeedsLogin" and st["AuthURL"] == "", st' "$OUT"
+	ctl_nobody status >"$OUT" 2>&1
+	check "uid 65534: status says logged out, without the URL" \
+		sh -c "grep -q 'Logged out' '$OUT' && ! grep -qF '$LOGIN_URL' '$OUT'"
+	expect_rc "root: status shows the URL to log in" $EXIT_NEEDS_LOGIN ctl status
+	check "… as Log in at: URL" grep -qF "Log in at: $LOGIN_URL" "$OUT"
+	dbl_kill "$MON3"
+	# (State was NeedsLogin already: the login may change nothing broadcast.)
+	check "uid 65534's monitor of PropertiesChanged and signals saw no URL" sh -c \
+		"test -n '$LOGIN_URL' && grep -q Monitoring '$DBL_DIR/monitor-nobody' && ! grep -qF '$LOGIN_URL' '$DBL_DIR/monitor-nobody'"
+
+	# Another daemon holds our UAPI socket (as a second hyphaed would): up
+	# fails within its own call, with the reason, and Health keeps it.
+	"$PY" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+print("LISTENING", flush=True); time.sleep(600)' "$UAPI/hyphae0.sock" >"$DBL_DIR/uapi-holder.out" 2>&1 &
+	HOLDER=$!
+	for i in $(seq 100); do grep -q LISTENING "$DBL_DIR/uapi-holder.out" 2>/dev/null && break; sleep 0.1; done
+	expect_rc "UAPI socket taken: up fails (exit $EXIT_ENGINE)" $EXIT_ENGINE \
+		ctl up --login-server "$CONTROL_URL" --auth-key tskey-right --timeout 60
+	check "… saying why" grep -q "cannot start: Cannot start the WireGuard engine: Address already in use" "$OUT"
+	check "… Health says so too" prop_has Health "Cannot start the WireGuard engine: Address already in use"
+	check "… State Stopped" prop_has State "'Stopped'"
+	check "… no tunnel left behind" not ip -n "$NS" link show hyphae0 2>/dev/null
+	dbl_kill "$HOLDER"
+	rm -f "$UAPI/hyphae0.sock"
 fi
 
 # ------------------------------------------------------------ a node that runs
@@ -427,15 +483,71 @@ check "root: SetKeys with well-formed keys succeeds" grep -qx "()" "$OUT"
 gd introspect --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 -p >"$OUT" 2>&1
 check "… and no property shows a key" not grep -qE "${MKEY#privkey:}|${NKEY#privkey:}" "$OUT" "$DBL_DIR/s/bus.log"
 
-# ------------------------------------------------------------ restart keeps prefs
+# ------------------------------------------------------------ the daemon process
 
 PID1=$(dbl_daemon_pid s)
+caps() { sed -n "s/^$1:[[:space:]]*//p" "/proc/${PID1:-0}/status"; }
+# CAP_NET_ADMIN is bit 12: 0x1000.
+check "hyphaed keeps only CAP_NET_ADMIN (CapEff, CapPrm, CapBnd 0x1000; got $(caps CapEff) $(caps CapPrm) $(caps CapBnd))" \
+	test "$(caps CapEff)$(caps CapPrm)$(caps CapBnd)" = 000000000000100000000000000010000000000000001000
+check "… and no inheritable or ambient ones" test "$(caps CapInh)$(caps CapAmb)" = 00000000000000000000000000000000
+# Not dumpable: a uid-0 reader with exactly hyphaed's capabilities (so neither
+# the uid nor the capability rule stops it) cannot read its environ, while it
+# can that of a process with the same uid and capabilities that is dumpable.
+READER=(setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=-all,+net_admin)
+reads_environ() { "${READER[@]}" cat "/proc/$1/environ" >/dev/null 2>&1; }
+"${READER[@]}" sleep 60 &
+DUMPABLE=$!
+# Until setpriv (all capabilities) has become sleep (CAP_NET_ADMIN only).
+for i in $(seq 100); do [ "$(cat "/proc/$DUMPABLE/comm" 2>/dev/null)" = sleep ] && break; sleep 0.1; done
+check "control: such a reader can read a dumpable process's environ" reads_environ "$DUMPABLE"
+kill "$DUMPABLE"; wait "$DUMPABLE" 2>/dev/null
+check "… but not hyphaed's (PR_SET_DUMPABLE 0)" not reads_environ "$PID1"
+
+# ------------------------------------------------------------ restart keeps prefs
+
+chmod 755 "$STATE"
+
 check "SIGTERM: hyphaed exits within 10 s" dbl_daemon_stop s
 expect_rc "status reactivates hyphaed" 0 ctl status --json
 PID2=$(dbl_daemon_pid s)
 check "a new hyphaed ($PID1 -> $PID2)" test -n "$PID2" -a "$PID2" != "$PID1"
 check "prefs survived the restart (ShieldsUp, RouteAll, CorpDNS)" prop_has Prefs \
 	"'CorpDNS': <false>.*'RouteAll': <true>, 'ShieldsUp': <true>"
+check "a state dir left 0755 is 0700 again" test "$(stat -c %a "$STATE")" = 700
+
+# ------------------------------------------------------------ a flood from uid 65534
+
+# A second bus whose hyphaed gives up on polkit after 15 s (it takes
+# hyphaectl far less to start, so the budget is still spent when it asks); its polkitd is
+# stopped (SIGSTOP), so every check stays pending: exactly 16 of them.
+mkdir -p "$DBL_DIR/pstate"
+if HYPHAED_POLKIT_TIMEOUT_MS=15000 dbl_bus_start p "$NS" "$DBL_DIR/pstate" --ifname hyphae9; then
+	PADDR=$(dbl_addr p)
+	timeout 60 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$PADDR" "$HYPHAECTL" status --json >/dev/null 2>&1
+	install -m 755 "$HERE/dbus-flood.py" "$DBL_DIR/bin/dbus-flood.py"
+	kill -STOP "${DBL_POLKIT_PID[p]}"
+	timeout 120 ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env DBUS_SYSTEM_BUS_ADDRESS="$PADDR" "$PY" "$DBL_DIR/bin/dbus-flood.py" 40 "$NOBODY_CTL" \
+		>"$DBL_DIR/flood.out" 2>&1
+	FLOOD_RC=$?
+	kill -CONT "${DBL_POLKIT_PID[p]}"
+	sed 's/^/    /' "$DBL_DIR/flood.out"
+	check "flood of 40 calls: every call answered (exit $FLOOD_RC)" test "$FLOOD_RC" = 0
+	check "… 24 refused at once with TooManyRequests" grep -qx "REFUSED 24" "$DBL_DIR/flood.out"
+	check "… reads answered meanwhile" grep -qx "READ ok" "$DBL_DIR/flood.out"
+	check "… hyphaectl says so (exit $EXIT_TOO_MANY)" grep -q "^CTL $EXIT_TOO_MANY .*too many requests" "$DBL_DIR/flood.out"
+	check "… the 16 that waited end NotAuthorized after the polkit timeout" grep -qx "DENIED 16" "$DBL_DIR/flood.out"
+	check "… no other error" not grep -q "^OTHER" "$DBL_DIR/flood.out"
+	expect_rc "afterwards uid 65534 gets polkit's answer again (exit $EXIT_NOT_AUTHORIZED)" $EXIT_NOT_AUTHORIZED \
+		timeout 60 ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env DBUS_SYSTEM_BUS_ADDRESS="$PADDR" "$NOBODY_CTL" set --shields-up
+	check "no sanitizer report from the second hyphaed" not grep -E \
+		'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$DBL_DIR/p/bus.log"
+	dbl_bus_stop p
+else
+	fail "second private bus + polkitd"
+fi
 
 # ------------------------------------------------------------ no daemon
 

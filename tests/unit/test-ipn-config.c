@@ -15,6 +15,7 @@
 
 #include <glib/gstdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine-config.h"
 #include "prefs.h"
@@ -140,6 +141,34 @@ join (char **v)
   return g_strjoinv (" ", v);
 }
 
+/* Canonical texts of a struct ip_prefix array, joined by " ". */
+static char *
+join_prefixes (GArray *v)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < v->len; i++)
+    {
+      char buf[IP_PREFIX_STRLEN];
+
+      ip_prefix_format (&g_array_index (v, struct ip_prefix, i), buf);
+      g_string_append_printf (s, "%s%s", i ? " " : "", buf);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+prefixes_has (GArray *v, const char *text)
+{
+  struct ip_prefix p;
+
+  g_assert_true (ip_prefix_parse (&p, text, strlen (text)));
+  for (guint i = 0; i < v->len; i++)
+    if (ip_prefix_equal (&g_array_index (v, struct ip_prefix, i), &p))
+      return TRUE;
+  return FALSE;
+}
+
 static void
 test_default_prefs (void)
 {
@@ -152,9 +181,9 @@ test_default_prefs (void)
   key_of (self, 1);
   cfg = hyphae_engine_config_new (nm, &prefs, self);
 
-  addrs = join (cfg->addresses);
+  addrs = join_prefixes (cfg->addresses);
   g_assert_cmpstr (addrs, ==, "100.64.0.1/32 fd7a:115c:a1e0::1/128");
-  routes = join (cfg->routes);
+  routes = join_prefixes (cfg->routes);
   g_assert_cmpstr (routes, ==, "100.64.0.0/10 fd7a:115c:a1e0::/48");
   g_assert_false (cfg->exit_node_selected);
   g_assert_false (cfg->exit_node_found);
@@ -200,7 +229,7 @@ test_route_all (void)
   a5 = join (peer_n (cfg, 5)->allowed_ips);
   g_assert_cmpstr (a5, ==, "100.64.0.5/32 fd7a:115c:a1e0::5/128 192.168.50.0/24 100.100.0.0/16 fd00:5::/64");
   /* Subnet routes outside the tailnet ranges become OS routes; never /0. */
-  routes = join (cfg->routes);
+  routes = join_prefixes (cfg->routes);
   g_assert_cmpstr (routes, ==, "100.64.0.0/10 fd7a:115c:a1e0::/48 10.3.0.0/16 192.168.50.0/24 fd00:5::/64");
   for (guint i = 0; i < cfg->peers->len; i++)
     {
@@ -234,7 +263,7 @@ test_exit_node (void)
   g_assert_cmpstr (a3, ==, "100.64.0.3/32 fd7a:115c:a1e0::3/128 0.0.0.0/0 ::/0");
   g_assert_false (strv_has (peer_n (cfg, 7)->allowed_ips, "0.0.0.0/0"));
   g_assert_false (peer_n (cfg, 7)->is_exit_node);
-  routes = join (cfg->routes);
+  routes = join_prefixes (cfg->routes);
   g_assert_cmpstr (routes, ==, "100.64.0.0/10 fd7a:115c:a1e0::/48 0.0.0.0/0 ::/0");
 }
 
@@ -257,8 +286,8 @@ test_exit_node_blackhole (void)
       g_assert_true (cfg->exit_node_selected);
       /* stable-2 exists but offers no exit: not "found" either. */
       g_assert_false (cfg->exit_node_found);
-      g_assert_true (strv_has (cfg->routes, "0.0.0.0/0"));
-      g_assert_true (strv_has (cfg->routes, "::/0"));
+      g_assert_true (prefixes_has (cfg->routes, "0.0.0.0/0"));
+      g_assert_true (prefixes_has (cfg->routes, "::/0"));
       for (guint i = 0; i < cfg->peers->len; i++)
         {
           const HyphaeEnginePeer *p = cfg->peers->pdata[i];
@@ -348,6 +377,164 @@ test_parsers (void)
     g_assert_false (hyphae_parse_endpoint (bad_endpoints[i], &family, addr, &port));
 }
 
+/*
+ * A hostile netmap (issue 8, row 2): self gets extra Addresses that are not
+ * single tailnet IPs; peer 2 has the Address 0.0.0.0/0 and peer 3 ::/0 (null
+ * AllowedIPs, so they are AllowedIPs too), peer 3 also a /16 and a /64
+ * Address, peer 5 the AllowedIPs 1.2.3.4/0 and 1::/0 (a /0 spelt with host
+ * bits). None of them is an exit node anyone chose.
+ */
+static HyphaeNetmap *
+hostile_netmap (void)
+{
+  g_autofree char *self = key_text (1), *k2 = key_text (2), *k3 = key_text (3), *k5 = key_text (5);
+  g_autofree char *json = g_strdup_printf (
+      "{\"Node\":{\"ID\":1,\"StableID\":\"stable-1\",\"Name\":\"self.example.ts.net.\","
+      "\"Key\":\"%s\",\"Addresses\":[\"100.64.0.1/32\",\"10.200.0.1/16\",\"fd7a:115c:a1e0::1/128\","
+      "\"fd00:200::1/64\",\"10.9.9.9/32\",\"fd00::9/128\",\"100.64.0.0/10\",\"fd7a:115c:a1e0::/48\","
+      "\"::ffff:100.64.0.1/128\"],\"MachineAuthorized\":true},"
+      "\"Peers\":["
+      "{\"ID\":2,\"StableID\":\"stable-2\",\"Key\":\"%s\",\"MachineAuthorized\":true,"
+      "\"Addresses\":[\"100.64.0.2/32\",\"0.0.0.0/0\",\"fd7a:115c:a1e0::2/128\"]},"
+      "{\"ID\":3,\"StableID\":\"stable-3\",\"Key\":\"%s\",\"MachineAuthorized\":true,"
+      "\"Addresses\":[\"100.64.0.3/32\",\"fd7a:115c:a1e0::3/128\",\"::/0\",\"10.200.0.0/16\","
+      "\"fd00:200::/64\"]},"
+      "{\"ID\":5,\"StableID\":\"stable-5\",\"Key\":\"%s\",\"MachineAuthorized\":true,"
+      "\"Addresses\":[\"100.64.0.5/32\",\"fd7a:115c:a1e0::5/128\"],"
+      "\"AllowedIPs\":[\"100.64.0.5/32\",\"fd7a:115c:a1e0::5/128\",\"1.2.3.4/0\",\"1::/0\"]}]}",
+      self, k2, k3, k5);
+
+  return netmap_from_json (json, NOW_2026_01_01);
+}
+
+static void
+assert_no_default (const HyphaeEngineConfig *cfg)
+{
+  for (guint i = 0; i < cfg->peers->len; i++)
+    {
+      const HyphaeEnginePeer *p = cfg->peers->pdata[i];
+
+      for (char **a = p->allowed_ips; *a != NULL; a++)
+        {
+          int family;
+          guint8 addr[16], len;
+
+          g_assert_true (hyphae_parse_prefix (*a, &family, addr, &len));
+          if (len == 0)
+            g_error ("peer %" G_GINT64_FORMAT " got AllowedIP %s", p->node_id, *a);
+        }
+    }
+}
+
+/* Only single tailnet IPs of self reach the TUN, whatever the prefs. */
+static void
+test_hostile_self_addresses (void)
+{
+  g_autoptr(HyphaeNetmap) nm = hostile_netmap ();
+  guint8 self[32];
+
+  key_of (self, 1);
+  for (int route_all = 0; route_all <= 1; route_all++)
+    {
+      HyphaeIpnPrefs prefs = default_prefs ();
+      g_autoptr(HyphaeEngineConfig) cfg = NULL;
+      g_autofree char *addrs = NULL;
+
+      prefs.route_all = route_all;
+      cfg = hyphae_engine_config_new (nm, &prefs, self);
+      addrs = join_prefixes (cfg->addresses);
+      g_assert_cmpstr (addrs, ==, "100.64.0.1/32 fd7a:115c:a1e0::1/128");
+      /* ... and no route for what was refused (with RouteAll, peer 3's
+       * 10.200.0.0/16 is a route the user took: see the next test). */
+      if (!route_all)
+        {
+          g_autofree char *routes = join_prefixes (cfg->routes);
+
+          g_assert_cmpstr (routes, ==, "100.64.0.0/10 fd7a:115c:a1e0::/48");
+        }
+    }
+}
+
+/* A peer's wide Addresses: no /0 without an exit node chosen, a /16 only
+ * with RouteAll, the peer's host addresses always. */
+static void
+test_hostile_peer_addresses (void)
+{
+  g_autoptr(HyphaeNetmap) nm = hostile_netmap ();
+  HyphaeIpnPrefs prefs = default_prefs ();
+  g_autoptr(HyphaeEngineConfig) cfg = NULL, all = NULL, exit2 = NULL;
+  g_autofree char *a2 = NULL, *a3 = NULL, *a5 = NULL, *all3 = NULL, *all5 = NULL, *routes = NULL;
+  g_autofree char *exit_a2 = NULL, *exit_a3 = NULL, *exit_a5 = NULL;
+  guint8 self[32];
+
+  key_of (self, 1);
+  cfg = hyphae_engine_config_new (nm, &prefs, self);
+  assert_no_default (cfg);
+  a2 = join (peer_n (cfg, 2)->allowed_ips);
+  g_assert_cmpstr (a2, ==, "100.64.0.2/32 fd7a:115c:a1e0::2/128");
+  a3 = join (peer_n (cfg, 3)->allowed_ips);
+  g_assert_cmpstr (a3, ==, "100.64.0.3/32 fd7a:115c:a1e0::3/128");
+  a5 = join (peer_n (cfg, 5)->allowed_ips);
+  g_assert_cmpstr (a5, ==, "100.64.0.5/32 fd7a:115c:a1e0::5/128");
+
+  /* RouteAll: the /16 and /64 are routes the user accepts; /0 still not. */
+  prefs.route_all = TRUE;
+  all = hyphae_engine_config_new (nm, &prefs, self);
+  assert_no_default (all);
+  all3 = join (peer_n (all, 3)->allowed_ips);
+  g_assert_cmpstr (all3, ==, "100.64.0.3/32 fd7a:115c:a1e0::3/128 10.200.0.0/16 fd00:200::/64");
+  all5 = join (peer_n (all, 5)->allowed_ips);
+  g_assert_cmpstr (all5, ==, "100.64.0.5/32 fd7a:115c:a1e0::5/128");
+  routes = join_prefixes (all->routes);
+  g_assert_cmpstr (routes, ==, "100.64.0.0/10 fd7a:115c:a1e0::/48 10.200.0.0/16 fd00:200::/64");
+
+  /* Choosing peer 5 as exit node gives it the /0s (as networks), nobody else. */
+  prefs.route_all = FALSE;
+  prefs.exit_node_id = (char *) "stable-5";
+  exit2 = hyphae_engine_config_new (nm, &prefs, self);
+  exit_a5 = join (peer_n (exit2, 5)->allowed_ips);
+  g_assert_cmpstr (exit_a5, ==, "100.64.0.5/32 fd7a:115c:a1e0::5/128 0.0.0.0/0 ::/0");
+  exit_a2 = join (peer_n (exit2, 2)->allowed_ips);
+  g_assert_cmpstr (exit_a2, ==, "100.64.0.2/32 fd7a:115c:a1e0::2/128");
+  exit_a3 = join (peer_n (exit2, 3)->allowed_ips);
+  g_assert_cmpstr (exit_a3, ==, "100.64.0.3/32 fd7a:115c:a1e0::3/128");
+}
+
+/* Each refused entry is logged once, not again on the next netmap apply;
+ * the rest of the netmap is applied (the tests above). */
+static void
+test_rejected_logged_once (void)
+{
+  g_autoptr(HyphaeNetmap) nm = hostile_netmap ();
+  HyphaeIpnPrefs prefs = default_prefs ();
+  g_autoptr(HyphaeEngineConfig) first = NULL, second = NULL;
+  guint8 self[32];
+
+  key_of (self, 1);
+  first = hyphae_engine_config_new (nm, &prefs, self);
+  /* self: 7 refused; peer 2: 1; peer 3: 3. Peer 5's AllowedIPs are routes. */
+  g_assert_cmpuint (g_strv_length (first->rejected), ==, 11);
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*self Address 10.200.0.1/16*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*self Address fd00:200::1/64*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*self Address 10.9.9.9/32*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*self Address fd00::9/128*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*self Address 100.64.0.0/10*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*self Address fd7a:115c:a1e0::/48*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*self Address ::ffff:100.64.0.1/128*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*peer 2 Address 0.0.0.0/0*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*peer 3 Address ::/0*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*peer 3 Address 10.200.0.0/16*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "*peer 3 Address fd00:200::/64*");
+  g_assert_cmpuint (hyphae_engine_config_log_rejected (first, NULL), ==, 11);
+  g_test_assert_expected_messages ();
+
+  /* The next apply of the same netmap: nothing new, nothing logged (an
+   * unexpected warning would abort the test). */
+  second = hyphae_engine_config_new (nm, &prefs, self);
+  g_assert_cmpuint (hyphae_engine_config_log_rejected (second, first), ==, 0);
+  g_test_assert_expected_messages ();
+}
+
 /* The real tailscale.com MapResponse: every live peer becomes a WireGuard peer. */
 static void
 test_saas_fixture (void)
@@ -371,10 +558,10 @@ test_saas_fixture (void)
 
     g_assert_cmpuint (hyphae_netmap_get_n_peers (nm), ==, 5);
     g_assert_cmpuint (cfg->peers->len, ==, 5);
-    routes = join (cfg->routes);
+    routes = join_prefixes (cfg->routes);
     g_assert_cmpstr (routes, ==, "100.64.0.0/10 fd7a:115c:a1e0::/48");
-    g_assert_true (strv_has (cfg->addresses, "100.93.205.110/32"));
-    g_assert_true (strv_has (cfg->addresses, "fd7a:115c:a1e0::b601:cd6e/128"));
+    g_assert_true (prefixes_has (cfg->addresses, "100.93.205.110/32"));
+    g_assert_true (prefixes_has (cfg->addresses, "fd7a:115c:a1e0::b601:cd6e/128"));
     for (guint i = 0; i < cfg->peers->len; i++)
       {
         p = cfg->peers->pdata[i];
@@ -567,8 +754,30 @@ test_profile_keys (void)
   g_assert_false (b->has_node);
   g_assert_cmpmem (a->machine, 32, b->machine, 32);
 
+  /* Readable by others: refused unread, whatever it holds (issue 8). */
+  g_assert_cmpint (chmod (path, 0644), ==, 0);
+  g_assert_false (hyphae_profile_keys_load (b, dir, "default", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "mode 0644"));
+  g_clear_error (&error);
+  g_assert_false (b->has_machine);
+  g_assert_cmpint (chmod (path, 0600), ==, 0);
+  /* A symlink is not followed. */
+  {
+    g_autofree char *elsewhere = g_build_filename (dir, "elsewhere", NULL);
+
+    g_assert_cmpint (g_rename (path, elsewhere), ==, 0);
+    g_assert_cmpint (symlink (elsewhere, path), ==, 0);
+    g_assert_false (hyphae_profile_keys_load (b, dir, "default", &error));
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+    g_assert_cmpint (g_remove (path), ==, 0);
+    g_assert_cmpint (g_rename (elsewhere, path), ==, 0);
+  }
+
   /* A damaged file is refused, not half-read. */
-  g_assert_true (g_file_set_contents (path, "machine=privkey:00\n", -1, NULL));
+  g_assert_true (g_file_set_contents_full (path, "machine=privkey:00\n", -1,
+                                           G_FILE_SET_CONTENTS_NONE, 0600, NULL));
   g_assert_false (hyphae_profile_keys_load (b, dir, "default", &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
   g_assert_false (b->has_machine);
@@ -593,6 +802,9 @@ main (int argc, char **argv)
   g_test_add_func ("/ipn-config/exit-node-blackhole", test_exit_node_blackhole);
   g_test_add_func ("/ipn-config/uapi", test_uapi);
   g_test_add_func ("/ipn-config/parsers", test_parsers);
+  g_test_add_func ("/ipn-config/hostile-self-addresses", test_hostile_self_addresses);
+  g_test_add_func ("/ipn-config/hostile-peer-addresses", test_hostile_peer_addresses);
+  g_test_add_func ("/ipn-config/rejected-logged-once", test_rejected_logged_once);
   g_test_add_func ("/ipn-config/saas-fixture", test_saas_fixture);
   g_test_add_func ("/ipn-prefs/roundtrip", test_prefs_roundtrip);
   g_test_add_func ("/ipn-prefs/corrupt", test_prefs_corrupt);

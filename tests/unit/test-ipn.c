@@ -17,6 +17,7 @@
  * tmpfs on /run/wireguard lets `wg show` find our UAPI socket.
  * Needs root; skipped otherwise, unless $CI is set.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <net/if.h>
@@ -24,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "crypto/keys.h"
@@ -766,50 +769,213 @@ test_machine_auth (Ts2021Fixture *f, gconstpointer user_data)
   rm_rf (dir);
 }
 
-static gboolean
-health_mentions_engine (gpointer data)
+/* What keeps the engine from starting, each a separate case. */
+typedef enum {
+  BUSY_TUN,    /* a veth holds the TUN's name */
+  BUSY_UAPI,   /* another daemon listens on the UAPI socket */
+  BUSY_PORT,   /* another socket holds the UDP port */
+} Busy;
+
+typedef struct {
+  const char *ifname;
+  Busy        busy;
+  const char *health;   /* what Health and the error say */
+} EngineCase;
+
+static const EngineCase engine_cases[] = {
+  { "hyi-busy", BUSY_TUN,  "Cannot start the WireGuard engine" },
+  { "hyi-uapi", BUSY_UAPI, "Cannot start the WireGuard engine: Address already in use" },
+  { "hyi-port", BUSY_PORT, "Cannot start the WireGuard engine: Address already in use" },
+};
+
+#define BUSY_UDP_PORT 41777
+
+/* Returns the fd that holds the resource (or -1 for the veth). */
+static int
+occupy (const EngineCase *c)
 {
-  const char * const *h = hyphae_ipn_get_health (data);
+  int fd = -1;
+
+  switch (c->busy)
+    {
+    case BUSY_TUN:
+      g_free (run ("ip link add hyi-busy type veth peer name hyi-busy1"));
+      break;
+    case BUSY_UAPI:
+      {
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+        g_snprintf (sun.sun_path, sizeof sun.sun_path, "/run/wireguard/%s.sock", c->ifname);
+        fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        g_assert_cmpint (fd, >=, 0);
+        g_assert_cmpint (bind (fd, (struct sockaddr *) &sun, sizeof sun), ==, 0);
+        g_assert_cmpint (listen (fd, 1), ==, 0);
+        break;
+      }
+    case BUSY_PORT:
+      {
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons (BUSY_UDP_PORT) };
+
+        fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        g_assert_cmpint (fd, >=, 0);
+        g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+        break;
+      }
+    }
+  return fd;
+}
+
+static gboolean
+health_mentions (HyphaeIpn *ipn, const char *what)
+{
+  const char * const *h = hyphae_ipn_get_health (ipn);
 
   for (; h != NULL && *h != NULL; h++)
-    if (strstr (*h, "WireGuard engine") != NULL)
+    if (strstr (*h, what) != NULL)
       return TRUE;
   return FALSE;
 }
 
-/* The TUN cannot be made (a veth holds the name): Health says so, the node
- * stays Starting; Down clears it. */
+/* The engine cannot start: the Up itself fails with HYPHAE_IPN_ERROR_ENGINE
+ * and the reason (it used to succeed and leave the node Starting for ever,
+ * and `hyphaectl up` waiting in silence); the session stops (State Stopped,
+ * no TUN left), Health keeps the reason until Down. */
 static void
 test_engine_failure (Ts2021Fixture *f, gconstpointer user_data)
 {
+  const EngineCase *c = user_data;
   g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
-  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = "hyi-busy" };
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = c->ifname };
   HyphaeIpnUpOptions up_opts = { .auth_key = "tskey-test", .unattended = TRUE };
   g_autoptr(HyphaeIpn) ipn = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) res = NULL;
+  g_autofree char *show = g_strdup_printf ("ip link show %s", c->ifname);
+  g_autofree char *out = NULL;
+  gboolean ok;
+  int fd;
 
   if (!check_env () || !ts2021_fixture_server_start (f, NULL))
     return;
-  g_free (run ("ip link add hyi-busy type veth peer name hyi-busy1"));
+  if (c->busy == BUSY_PORT)
+    opts.listen_port = BUSY_UDP_PORT;
+  fd = occupy (c);
   ipn = hyphae_ipn_new (&opts, &error);
   g_assert_no_error (error);
   up_opts.control_url = f->url;
   g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "Cannot start the WireGuard engine*");
   hyphae_ipn_up_async (ipn, &up_opts, NULL, ts2021_fixture_store_result_cb, f);
   res = ts2021_fixture_wait_result (f, "Up");
-  g_assert_true (hyphae_ipn_up_finish (ipn, res, &error));
-  g_assert_no_error (error);
-  ts2021_fixture_wait_until (health_mentions_engine, ipn, GUARD_S, "the engine failure in Health");
+  g_assert_false (hyphae_ipn_up_finish (ipn, res, &error));
+  g_assert_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_ENGINE);
+  g_assert_nonnull (strstr (error->message, c->health));
+  g_clear_error (&error);
   g_test_assert_expected_messages ();
-  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_STARTING);
-  g_assert_true (hyphae_ipn_down (ipn, &error));
-  g_assert_false (health_mentions_engine (ipn));
   g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_STOPPED);
-  g_free (run ("ip link del hyi-busy"));
+  g_assert_true (health_mentions (ipn, c->health));
+  if (c->busy != BUSY_TUN)
+    {
+      out = run_status (show, &ok);
+      g_assert_false (ok);
+    }
+  g_assert_true (hyphae_ipn_down (ipn, &error));
+  g_assert_false (health_mentions (ipn, "WireGuard engine"));
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_STOPPED);
+  if (c->busy == BUSY_TUN)
+    g_free (run ("ip link del hyi-busy"));
+  if (fd >= 0)
+    close (fd);
+  if (c->busy == BUSY_UAPI)
+    g_unlink ("/run/wireguard/hyi-uapi.sock");
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
     ;
+  rm_rf (dir);
+}
+
+static void
+write_keys_file (const char *dir, mode_t mode, uid_t uid)
+{
+  g_autofree char *kdir = g_build_filename (dir, "profiles", "default", NULL);
+  g_autofree char *path = g_build_filename (kdir, "keys", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = g_strdup_printf ("machine=privkey:%s\nnode=privkey:%s\n",
+                                           "11111111111111111111111111111111"
+                                           "11111111111111111111111111111111",
+                                           "22222222222222222222222222222222"
+                                           "22222222222222222222222222222222");
+
+  g_assert_cmpint (g_mkdir_with_parents (kdir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE, mode, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (chmod (path, mode), ==, 0);
+  g_assert_cmpint (chown (path, uid, (gid_t) -1), ==, 0);
+}
+
+/* A keys file that another user owns, or that others may read, is refused
+ * with a clear error in the log and Health, never read and never replaced;
+ * a state dir that already exists with mode 0755 is tightened to 0700. */
+static void
+test_keys_file_checks (Ts2021Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
+  g_autofree char *keys_path = g_build_filename (dir, "profiles", "default", "keys", NULL);
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = "hyi-keys" };
+  HyphaeIpnUpOptions up_opts = { .control_url = "http://127.0.0.1:1", .unattended = TRUE };
+  const struct { mode_t mode; uid_t uid; } bad[] = { { 0644, 0 }, { 0640, 0 }, { 0600, 65534 } };
+  g_autofree char *before = NULL;
+  struct stat st;
+
+  if (!check_env ())
+    return;
+  g_assert_cmpint (chmod (dir, 0755), ==, 0);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HyphaeIpn) ipn = hyphae_ipn_new (&opts, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (stat (dir, &st), ==, 0);
+    g_assert_cmpuint (st.st_mode & 07777, ==, 0700);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(HyphaeIpn) ipn = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GAsyncResult) res = NULL;
+      g_autofree char *after = NULL;
+
+      write_keys_file (dir, bad[i].mode, bad[i].uid);
+      g_clear_pointer (&before, g_free);
+      g_assert_true (g_file_get_contents (keys_path, &before, NULL, NULL));
+      g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "Refusing the keys file*");
+      ipn = hyphae_ipn_new (&opts, &error);
+      g_assert_no_error (error);
+      g_test_assert_expected_messages ();
+      g_assert_true (health_mentions (ipn, "Refusing the keys file"));
+      /* Not read: no keys, so not logged in. */
+      g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NO_STATE);
+      /* Up neither reads nor replaces it. */
+      hyphae_ipn_up_async (ipn, &up_opts, NULL, ts2021_fixture_store_result_cb, f);
+      res = ts2021_fixture_wait_result (f, "Up with a refused keys file");
+      g_assert_false (hyphae_ipn_up_finish (ipn, res, &error));
+      g_assert_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_FAILED);
+      g_assert_nonnull (strstr (error->message, "Refusing the keys file"));
+      g_assert_true (g_file_get_contents (keys_path, &after, NULL, NULL));
+      g_assert_cmpstr (after, ==, before);
+      g_clear_object (&ipn);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+  /* Ours and 0600: read. */
+  write_keys_file (dir, 0600, geteuid ());
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(HyphaeIpn) ipn = hyphae_ipn_new (&opts, &error);
+
+    g_assert_no_error (error);
+    g_assert_false (health_mentions (ipn, "Refusing"));
+    g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_STOPPED);
+  }
   rm_rf (dir);
 }
 
@@ -826,7 +992,10 @@ main (int argc, char **argv)
   TS2021_FIXTURE_ADD ("/ipn/key-rotation", NULL, test_key_rotation);
   TS2021_FIXTURE_ADD ("/ipn/interactive", NULL, test_interactive);
   TS2021_FIXTURE_ADD ("/ipn/machine-auth", NULL, test_machine_auth);
-  TS2021_FIXTURE_ADD ("/ipn/engine-failure", NULL, test_engine_failure);
+  TS2021_FIXTURE_ADD ("/ipn/engine-failure/tun", &engine_cases[0], test_engine_failure);
+  TS2021_FIXTURE_ADD ("/ipn/engine-failure/uapi-socket", &engine_cases[1], test_engine_failure);
+  TS2021_FIXTURE_ADD ("/ipn/engine-failure/udp-port", &engine_cases[2], test_engine_failure);
+  TS2021_FIXTURE_ADD ("/ipn/keys-file-checks", NULL, test_keys_file_checks);
   ret = g_test_run ();
   ts2021_fixture_cleanup ();
   return ret;

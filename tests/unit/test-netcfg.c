@@ -86,11 +86,32 @@ check_env (void)
   return FALSE;
 }
 
+/* "ip/len" strings → struct ip_prefix array. */
+static GArray *
+prefixes (const char * const *v)
+{
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (struct ip_prefix));
+
+  for (; v != NULL && *v != NULL; v++)
+    {
+      struct ip_prefix p;
+
+      g_assert_true (ip_prefix_parse (&p, *v, strlen (*v)));
+      g_array_append_val (out, p);
+    }
+  return out;
+}
+
 static void
 apply (HyphaeNetcfg *nc, const char * const *addrs, const char * const *routes, gboolean lan)
 {
   g_autoptr(GError) error = NULL;
-  HyphaeNetcfgConfig cfg = { .addresses = addrs, .routes = routes, .allow_lan = lan };
+  g_autoptr(GArray) a = prefixes (addrs), r = prefixes (routes);
+  HyphaeNetcfgConfig cfg = {
+    .addresses = (struct ip_prefix *) (gpointer) a->data, .n_addresses = a->len,
+    .routes = (struct ip_prefix *) (gpointer) r->data, .n_routes = r->len,
+    .allow_lan = lan,
+  };
 
   g_assert_true (hyphae_netcfg_apply (nc, &cfg, &error));
   g_assert_no_error (error);
@@ -248,13 +269,65 @@ test_apply_change_remove (void)
   assert_lines ("ip -6 route show table 52", "");
 }
 
+/* Routes of ours outside table 52: main's routes through the TUN, minus the
+ * kernel's own IPv6 link-local and multicast ones. */
+#define MAIN_ROUTES_VIA_TUN \
+  "sh -c 'ip route show table main dev " TUN "; " \
+  "ip -6 route show table main dev " TUN " | grep -v -e ^fe80: -e ^ff00: || true'"
+
+/*
+ * Addresses carry IFA_F_NOPREFIXROUTE, so the kernel adds no prefix route to
+ * main, for a /128 nor for a wider address that got this far (engine-config
+ * keeps those out; netcfg must not route a LAN even then). An address of
+ * ours without the flag (an older hyphaed's) is replaced.
+ */
+static void
+test_no_prefix_route (void)
+{
+  const char *addrs[] = { "100.64.0.5/32", "fd7a:115c:a1e0::5/128", "10.200.0.1/16",
+                          "fd00:200::1/64", NULL };
+  const char *addrs2[] = { "100.64.0.7/32", NULL };
+  const char *routes[] = { "100.64.0.0/10", "fd7a:115c:a1e0::/48", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeNetcfg) nc = NULL;
+  struct tun tun;
+
+  if (!check_env ())
+    return;
+  g_assert_cmpint (tun_open (&tun, TUN), ==, 0);
+  nc = hyphae_netcfg_new (TUN, &error);
+  g_assert_no_error (error);
+
+  apply (nc, addrs, routes, FALSE);
+  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
+                "10.200.0.1/16|100.64.0.5/32|fd00:200::1/64|fd7a:115c:a1e0::5/128");
+  assert_lines ("sh -c 'ip -o addr show dev " TUN " scope global | grep -vc noprefixroute || true'",
+                "0");
+  assert_lines (MAIN_ROUTES_VIA_TUN, "");
+  assert_dev ("10.200.5.5", NULL, "lan0");
+  assert_dev ("fd00:200::9", NULL, "lan0");
+
+  /* Someone else's copy of the address, with a prefix route: replaced. */
+  g_free (run ("ip addr add 100.64.0.7/32 dev " TUN));
+  g_free (run ("ip -6 addr add fd7a:115c:a1e0::7/128 dev " TUN " nodad"));
+  apply (nc, addrs2, routes, FALSE);
+  assert_lines ("sh -c 'ip -o addr show dev " TUN " scope global | grep -c noprefixroute'", "1");
+  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
+                "100.64.0.7/32");
+  assert_lines (MAIN_ROUTES_VIA_TUN, "");
+
+  g_assert_true (hyphae_netcfg_remove (nc, &error));
+  g_assert_no_error (error);
+  tun_close (&tun);
+}
+
 static void
 test_errors (void)
 {
-  const char *bad[] = { "100.64.0.1", NULL };
+  const struct ip_prefix bad[] = { { .bits = 32 } };    /* no family */
   g_autoptr(GError) error = NULL;
   g_autoptr(HyphaeNetcfg) nc = NULL;
-  HyphaeNetcfgConfig cfg = { .addresses = bad };
+  HyphaeNetcfgConfig cfg = { .addresses = bad, .n_addresses = 1 };
   struct tun tun;
 
   if (!check_env ())
@@ -296,6 +369,7 @@ main (int argc, char **argv)
   in_netns = enter_netns ();
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/netcfg/apply-change-remove", test_apply_change_remove);
+  g_test_add_func ("/netcfg/no-prefix-route", test_no_prefix_route);
   g_test_add_func ("/netcfg/errors", test_errors);
   return g_test_run ();
 }

@@ -23,6 +23,7 @@
  * requests over UAPI_MAX_REQUEST are rejected.
  */
 #include "uapi/uapi.h"
+#include "common/ip.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -138,21 +139,16 @@ copy_text(char *buf, size_t size, const char *v, size_t len)
     return true;
 }
 
+/* One address of the given family through the one typed parser (common/ip.h). */
 static bool
-parse_ipv4(const char *v, size_t len, struct in_addr *out)
+parse_ip(const char *v, size_t len, int family, void *out)
 {
-    char buf[INET_ADDRSTRLEN];
+    struct ip_addr a;
 
-    /* glibc's inet_pton: exactly four decimal octets, no leading zeros. */
-    return copy_text(buf, sizeof(buf), v, len) && inet_pton(AF_INET, buf, out) == 1;
-}
-
-static bool
-parse_ipv6(const char *v, size_t len, struct in6_addr *out)
-{
-    char buf[INET6_ADDRSTRLEN];
-
-    return copy_text(buf, sizeof(buf), v, len) && inet_pton(AF_INET6, buf, out) == 1;
+    if (!ip_addr_parse(&a, v, len) || a.family != family)
+        return false;
+    memcpy(out, a.bytes, family == AF_INET ? 4 : 16);
+    return true;
 }
 
 static bool
@@ -205,7 +201,7 @@ parse_endpoint(const char *v, size_t len, union wg_sockaddr *out)
                 return false;
             host_len = (size_t)(pct - host);
         }
-        if (!parse_ipv6(host, host_len, &out->in6.sin6_addr))
+        if (!parse_ip(host, host_len, AF_INET6, &out->in6.sin6_addr))
             return false;
         if (!parse_uint(port_text, port_len, UINT16_MAX, &port))
             return false;
@@ -221,7 +217,7 @@ parse_endpoint(const char *v, size_t len, union wg_sockaddr *out)
     port_text = colon + 1;
     port_len = len - (size_t)(port_text - v);
     out->in4.sin_family = AF_INET;
-    if (!parse_ipv4(v, (size_t)(colon - v), &out->in4.sin_addr))
+    if (!parse_ip(v, (size_t)(colon - v), AF_INET, &out->in4.sin_addr))
         return false;
     if (!parse_uint(port_text, port_len, UINT16_MAX, &port))
         return false;
@@ -233,37 +229,14 @@ parse_endpoint(const char *v, size_t len, union wg_sockaddr *out)
 static bool
 parse_allowed_ip(const char *v, size_t len, struct uapi_allowed_ip *out)
 {
-    const char *slash = memchr(v, '/', len);
-    const char *bits;
-    size_t addr_len, bits_len;
-    uint64_t cidr;
+    struct ip_prefix p;
 
     memset(out, 0, sizeof(*out));
-    if (!slash)
+    if (!ip_prefix_parse(&p, v, len))
         return false;
-    addr_len = (size_t)(slash - v);
-    bits = slash + 1;
-    bits_len = len - addr_len - 1;
-    if (bits_len == 0 || bits_len > 3 || (bits_len > 1 && bits[0] == '0'))
-        return false;
-    if (!parse_uint(bits, bits_len, 128, &cidr))
-        return false;
-    if (memchr(v, ':', addr_len)) {
-        struct in6_addr a;
-
-        if (!parse_ipv6(v, addr_len, &a))
-            return false;
-        out->family = AF_INET6;
-        memcpy(out->addr, &a, 16);
-    } else {
-        struct in_addr a;
-
-        if (cidr > 32 || !parse_ipv4(v, addr_len, &a))
-            return false;
-        out->family = AF_INET;
-        memcpy(out->addr, &a, 4);
-    }
-    out->cidr = (uint8_t)cidr;
+    out->family = p.addr.family;
+    out->cidr = p.bits;
+    memcpy(out->addr, p.addr.bytes, sizeof(out->addr));
     return true;
 }
 
