@@ -18,8 +18,8 @@
 #
 # Modes (HOSTILE_MODES="m1 m2 …" runs only those): json-comment-key,
 # json-comment-early, json-comment-register, json-comment-map (`/*"*/` +
-# 300 000 `[` as the early payload, the RegisterResponse, a MapResponse; 65 431
-# `[` as the /key answer, to fit our 64 KiB cap on it), map-zstd-bomb and
+# 300 000 `[` as the early payload and a MapResponse; as the /key answer and
+# the RegisterResponse, 65 431 and 262 039 `[`, to fit our caps on them), map-zstd-bomb and
 # map-zstd-bomb-declared (a zstd frame of 1 GiB, without and with a declared
 # content size), addr-wide (the node gets 10.200.0.1/16 + fd00:200::1/64, its
 # peer 0.0.0.0/0 + ::/0, and a new peer appears). For each, on both nodes:

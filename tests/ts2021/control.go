@@ -143,7 +143,7 @@ var hostileModes = []struct{ name, what string }{
 	{"map-silence", "first map stream: full map, then nothing (no keep-alives) for 130 s"},
 	{"json-comment-key", "/key answers 200 application/json: /*\"*/ then 65431 [ (64 KiB - 100 bytes)"},
 	{"json-comment-early", "early payload /*\"*/ then 300000 [, then HTTP/2"},
-	{"json-comment-register", "RegisterResponse body /*\"*/ then 300000 [ (the node is registered all the same)"},
+	{"json-comment-register", "RegisterResponse body /*\"*/ then 262039 [ (256 KiB - 100 bytes; the node is registered all the same)"},
 	{"json-comment-map", "first map stream: its first message is /*\"*/ then 300000 [ (zstd as asked), then silence"},
 	{"addr-wide", "first map stream: full map giving the node 10.200.0.1/16 + fd00:200::1/64, every peer 0.0.0.0/0 + ::/0, and a new peer"},
 }
@@ -151,10 +151,12 @@ var hostileModes = []struct{ name, what string }{
 // commentDepth is how deep json-comment-* nest: a quote inside a comment
 // makes a depth guard that tracks strings but not comments (json-glib
 // accepts comments) believe all the brackets are inside a string. The /key
-// answer nests less, to fit a client's 64 KiB cap on that body (ours).
+// answer and the RegisterResponse nest less, to fit our client's caps on
+// those bodies (64 KiB, 256 KiB), so that the text reaches its JSON checks.
 const (
-	commentDepth    = 300000
-	keyCommentDepth = 64<<10 - 5 - 100
+	commentDepth         = 300000
+	keyCommentDepth      = 64<<10 - 5 - 100
+	registerCommentDepth = 256<<10 - 5 - 100
 )
 
 func commentNesting(depth int) []byte {
@@ -1306,7 +1308,7 @@ func (s *server) handleRegister(w http.ResponseWriter, r *http.Request, mk machi
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if mode, _ := s.mode(); mode == "json-comment-register" {
-		if _, err := w.Write(commentNesting(commentDepth)); err == nil {
+		if _, err := w.Write(commentNesting(registerCommentDepth)); err == nil {
 			s.served(mode, r.RemoteAddr, &mk)
 		}
 		return
