@@ -7,13 +7,19 @@
  * buffer growing as bytes really arrive) and decoded in one pass when its
  * last byte is in: libzstd's streaming decoder judges some malformed frames
  * differently depending on how the input is chunked (found by fuzz-mapframe),
- * and the outcome must not depend on how TCP split the stream. The output buffer
- * grows geometrically from what was actually decoded, capped at
- * MAPFRAME_MAX_DECODED; once it is full, decoding continues into a 1-byte
- * probe and any further byte is -EMSGSIZE. The frame's declared content size
- * is only a hint for the first reservation, capped at MF_HINT_CAP.
- * Buffers (ours and the DCtx's) above MF_KEEP_MAX are released after a
- * message has been handed out.
+ * and the outcome must not depend on how TCP split the stream.
+ *
+ * The decoded message goes straight into one buffer that is never grown
+ * (issue 8: a growing buffer that is copied held old + new at once, 176 MiB
+ * for a bomb): exactly the frame's declared content size (a declared size
+ * over MAPFRAME_MAX_DECODED is refused before anything is allocated), or,
+ * when the frame declares none, MAPFRAME_MAX_DECODED with decoding stopped
+ * there (-EMSGSIZE). libzstd's one-shot decoder writes into it directly,
+ * with no window buffer of its own. A block that big is fresh pages from the
+ * kernel (glibc mmaps it), which become resident only as they are written:
+ * a bomb costs at most the cap, once.
+ * Buffers above MF_KEEP_MAX are released after a message has been handed out;
+ * the compressed one as soon as its message is decoded.
  */
 #include "mapframe.h"
 
@@ -25,13 +31,7 @@
 #include <zstd_errors.h>
 
 #define MF_MIN_ALLOC ((size_t)64 << 10)
-#define MF_HINT_CAP  ((size_t)4 << 20)
 #define MF_KEEP_MAX  ((size_t)1 << 20)
-/* 2^27 = MAPFRAME_MAX_DECODED: a single-segment frame's window is its content size. */
-#define MF_WINDOW_LOG_MAX 27
-
-_Static_assert((size_t)1 << MF_WINDOW_LOG_MAX == (size_t)MAPFRAME_MAX_DECODED,
-               "window limit must match the decoded cap");
 
 enum mf_state {
     MF_HDR,  /* collecting the 4-byte length */
@@ -47,9 +47,6 @@ struct mapframe_reader {
     size_t hdr_len;
     size_t remaining; /* message bytes still to come */
     size_t total;     /* the current message's length */
-    bool frame_done;  /* zstd: the frame ended (only allowed at the message end) */
-    uint8_t fhdr[18]; /* zstd: the message's first bytes (ZSTD_FRAMEHEADERSIZE_MAX) */
-    size_t fhdr_len;
     uint8_t *out;
     size_t out_len, out_cap;
     uint8_t *in;      /* zstd: the compressed message being collected */
@@ -179,107 +176,68 @@ mapframe_reader_peak_buffer_size(const struct mapframe_reader *r)
 static int
 mf_zstd_error(size_t ret)
 {
-    ZSTD_ErrorCode code = ZSTD_getErrorCode(ret);
-
-    if (code == ZSTD_error_memory_allocation)
-        return -ENOMEM;
-    /* A window (or single-segment content size) over 2^27 = the decoded cap. */
-    if (code == ZSTD_error_frameParameter_windowTooLarge)
-        return -EMSGSIZE;
-    return -EBADMSG;
+    return ZSTD_getErrorCode(ret) == ZSTD_error_memory_allocation ? -ENOMEM : -EBADMSG;
 }
 
+/* An output buffer of at least cap bytes: a small one kept from before, else a fresh one
+ * (never a copy). */
 static int
-mf_begin_body(struct mapframe_reader *r, const uint8_t *p, size_t avail)
+mf_out_exact(struct mapframe_reader *r, size_t cap)
 {
-    r->out_len = 0;
-    r->frame_done = false;
-    r->fhdr_len = 0;
-    if (!r->zstd)
-        /* Raw: the length is capped at 16 MiB, but grow as bytes really arrive. */
-        return mf_reserve(r, r->remaining < MF_MIN_ALLOC ? r->remaining : MF_MIN_ALLOC);
+    if (cap == 0)
+        cap = 1;
+    if (r->out_cap >= cap && r->out_cap <= MF_KEEP_MAX)
+        return 0;
+    free(r->out);   /* first: the old and the new buffer never coexist */
+    r->out_cap = 0;
+    r->out = malloc(cap);
+    if (!r->out)
+        return -ENOMEM;
+    r->out_cap = cap;
+    mf_note_peak(r);
+    return 0;
+}
 
+/*
+ * Decode the collected message: exactly one zstd frame (a skippable frame is
+ * an empty message), nothing after it.
+ */
+static int
+mf_decode_whole(struct mapframe_reader *r)
+{
+    unsigned long long fcs = ZSTD_getFrameContentSize(r->in, r->in_len);
+    size_t frame_len, cap, n;
+    int err;
+
+    r->out_len = 0;
+    if (fcs == ZSTD_CONTENTSIZE_ERROR)
+        return -EBADMSG;   /* not a zstd frame, or its header is cut short */
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs > MAPFRAME_MAX_DECODED)
+        return -EMSGSIZE;  /* a declared bomb: refused before allocating */
+    /* Walks the block headers only: a truncated frame or trailing bytes cost nothing. */
+    frame_len = ZSTD_findFrameCompressedSize(r->in, r->in_len);
+    if (ZSTD_isError(frame_len) || frame_len != r->in_len)
+        return -EBADMSG;
+    cap = fcs == ZSTD_CONTENTSIZE_UNKNOWN ? (size_t)MAPFRAME_MAX_DECODED : (size_t)fcs;
     if (!r->dctx) {
         r->dctx = ZSTD_createDCtx();
         if (!r->dctx)
             return -ENOMEM;
-        if (ZSTD_isError(ZSTD_DCtx_setParameter(r->dctx, ZSTD_d_windowLogMax, MF_WINDOW_LOG_MAX)))
-            return -ENOMEM;
-    } else {
-        ZSTD_DCtx_reset(r->dctx, ZSTD_reset_session_only);
-    }
-    /* The declared content size is a hint only, and only when the header is here already. */
-    unsigned long long fcs = ZSTD_getFrameContentSize(p, avail);   /* p: the whole message */
-    size_t hint = MF_MIN_ALLOC;
-    /*
-     * Over the cap, the decoder refuses the frame's window (-EMSGSIZE) unless
-     * it finds another fault first; leaving that to it keeps the outcome
-     * independent of how the bytes were split.
-     */
-    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != ZSTD_CONTENTSIZE_ERROR)
-        hint = fcs < MF_HINT_CAP ? (size_t)fcs : MF_HINT_CAP;
-    return mf_reserve(r, hint ? hint : 1);
-}
-
-/* Feed n message bytes to the zstd decoder. */
-static int
-mf_decode(struct mapframe_reader *r, const uint8_t *p, size_t n)
-{
-    ZSTD_inBuffer in = { p, n, 0 };
-    uint8_t probe;
-    bool out_full;
-    size_t keep = sizeof(r->fhdr) - r->fhdr_len;
-
-    if (keep > n)
-        keep = n;
-    memcpy(r->fhdr + r->fhdr_len, p, keep);
-    r->fhdr_len += keep;
-
-    do {
-        ZSTD_outBuffer o;
-        bool probing = false;
-        size_t in_before = in.pos, ret;
-        int err;
-
-        if (r->frame_done)
-            return in.pos < in.size ? -EBADMSG : 0; /* bytes after the frame */
-        if (r->out_len == r->out_cap) {
-            if (r->out_cap < MAPFRAME_MAX_DECODED) {
-                err = mf_reserve(r, r->out_cap + 1);
-                if (err < 0)
-                    return err;
-            } else {
-                probing = true;
-            }
-        }
-        if (probing)
-            o = (ZSTD_outBuffer){ &probe, 1, 0 };
-        else
-            o = (ZSTD_outBuffer){ r->out + r->out_len, r->out_cap - r->out_len, 0 };
-        ret = ZSTD_decompressStream(r->dctx, &o, &in);
         mf_note_peak(r);
-        if (ZSTD_isError(ret))
-            return mf_zstd_error(ret);
-        if (probing && o.pos > 0)
+    }
+    err = mf_out_exact(r, cap);
+    if (err < 0)
+        return err;
+    n = ZSTD_decompressDCtx(r->dctx, r->out, cap, r->in, r->in_len);
+    if (ZSTD_isError(n)) {
+        /* Undeclared size: more than the cap. Declared: the frame lied. */
+        if (ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall && fcs == ZSTD_CONTENTSIZE_UNKNOWN)
             return -EMSGSIZE;
-        r->out_len += o.pos;
-        if (ret == 0) {
-            /*
-             * libzstd's streaming decoder does not always check the declared
-             * content size (e.g. an empty last raw block): check it here.
-             */
-            unsigned long long fcs = ZSTD_getFrameContentSize(r->fhdr, r->fhdr_len);
-
-            if (fcs != ZSTD_CONTENTSIZE_UNKNOWN &&
-                (fcs == ZSTD_CONTENTSIZE_ERROR || fcs != (unsigned long long)r->out_len))
-                return -EBADMSG;
-            r->frame_done = true;
-        }
-        out_full = o.pos == o.size;
-        if (!out_full && in.pos == in_before && o.pos == 0 && in.pos < in.size)
-            return -EBADMSG; /* no progress: cannot happen with a sane decoder */
-        /* A full output may hide decoded data still inside the DCtx: flush it. */
-    } while (in.pos < in.size || (out_full && !r->frame_done));
+        return mf_zstd_error(n);
+    }
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && n != fcs)
+        return -EBADMSG;   /* libzstd checks this too; cheap to be sure */
+    r->out_len = n;
     return 0;
 }
 
@@ -352,8 +310,10 @@ mapframe_read(struct mapframe_reader *r, const uint8_t *buf, size_t len, const u
             }
             r->in_len = 0;
             r->total = r->remaining;
+            r->out_len = 0;
             if (!r->zstd) {
-                err = mf_begin_body(r, buf + used, len - used);
+                /* Raw: the length is capped at 16 MiB, but grow as bytes really arrive. */
+                err = mf_reserve(r, r->remaining < MF_MIN_ALLOC ? r->remaining : MF_MIN_ALLOC);
                 if (err < 0)
                     return mf_die(r, err);
             }
@@ -371,13 +331,15 @@ mapframe_read(struct mapframe_reader *r, const uint8_t *buf, size_t len, const u
         if (r->remaining == 0) {
             if (r->zstd) {
                 /* The whole message is here: decode it in one pass. */
-                err = mf_begin_body(r, r->in, r->in_len);
-                if (err == 0)
-                    err = mf_decode(r, r->in, r->in_len);
+                err = mf_decode_whole(r);
                 if (err < 0)
                     return mf_die(r, err);
-                if (!r->frame_done)
-                    return mf_die(r, -EBADMSG); /* the frame is truncated */
+                if (r->in_cap > MF_KEEP_MAX) {
+                    /* Not needed while the caller parses the text. */
+                    free(r->in);
+                    r->in = NULL;
+                    r->in_cap = 0;
+                }
             }
             goto complete;
         }

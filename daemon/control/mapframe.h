@@ -12,14 +12,18 @@
  * said Compress:"zstd", else raw JSON. Sans-I/O plain C: feed the HTTP/2
  * body bytes as they arrive, take out whole decoded messages.
  *
- * Caps (issue 3): a compressed message over 16 MiB or a decoded one over
- * 128 MiB is refused without being buffered or decoded in full (zstd bombs);
- * truncated or corrupt zstd is refused. Any error kills the reader
- * (-EPIPE afterwards), so the caller keeps its previous netmap and reconnects.
+ * Caps (issues 3 and 8): a compressed message over 16 MiB or a decoded one
+ * over 32 MiB (a 10 000-peer map is 7.2 MB) is refused without being
+ * buffered or decoded in full (zstd bombs): a declared content size over the
+ * cap before anything is allocated, an undeclared one once the cap is
+ * decoded; the decoded bytes are never copied to a bigger buffer, so a bomb
+ * costs at most the cap once. Truncated or corrupt zstd, or bytes after the
+ * frame, are refused. Any error kills the reader (-EPIPE afterwards), so the
+ * caller keeps its previous netmap and reconnects.
  */
 enum {
     MAPFRAME_MAX_COMPRESSED = 16 << 20,
-    MAPFRAME_MAX_DECODED = 128 << 20,
+    MAPFRAME_MAX_DECODED = 32 << 20,
 };
 
 struct mapframe_reader;
@@ -39,10 +43,11 @@ int mapframe_read(struct mapframe_reader *r, const uint8_t *buf, size_t len, con
                   size_t *msg_len);
 
 /*
- * For tests: bytes currently held by the reader (its output buffer plus the
- * zstd decoder's own allocation), and the high-water mark of that since
- * mapframe_reader_new(). Bounded by about MAPFRAME_MAX_DECODED plus the
- * decoder's window (at most 2^27 bytes).
+ * For tests: bytes currently allocated by the reader (its output and
+ * compressed-input buffers plus the zstd decoder's context, whether or not
+ * the pages were touched), and the high-water mark of that since
+ * mapframe_reader_new(). Bounded by MAPFRAME_MAX_DECODED +
+ * MAPFRAME_MAX_COMPRESSED + the decoder's context (about 160 KiB).
  */
 size_t mapframe_reader_buffer_size(const struct mapframe_reader *r);
 size_t mapframe_reader_peak_buffer_size(const struct mapframe_reader *r);

@@ -40,27 +40,9 @@ WAIT_REJOIN=90
 WAIT_STATE=30
 T0=$(date +%s)
 
-finish() {
-	local a b
-	echo "mesh-e2e: $WGT_PASSES passed, $WGT_FAILS failed in $(($(date +%s) - T0)) s"
-	[ "$WGT_FAILS" = 0 ] && exit 0
-	for a in a b; do mesh_dump "$a"; done
-	for b in "$MESH_DIR"/control.*.err; do
-		[ -s "$b" ] && { wgt_log "--- end of $b:"; tail -n 30 "$b" | sed 's/^/    /' >&2; }
-	done
-	exit 1
-}
+finish() { mesh_finish mesh-e2e "$T0"; }
 # fatal MSG: a check everything after depends on failed.
 fatal() { wgt_fail "$*"; wgt_log "stopping: the remaining checks depend on this one"; finish; }
-
-# The hyphaed the bus activated in NODE's namespace.
-daemon_pid() {
-	local pid
-	for pid in $(ip netns pids "${MESH_NS[$1]}"); do
-		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = hyphaed ] && { echo "$pid"; return 0; }
-	done
-	return 1
-}
 
 # tunnel_addrs NODE: the global addresses on NODE's tunnel interface, one a line.
 tunnel_addrs() {
@@ -138,7 +120,7 @@ for n in a b; do
 	[ "$rc" = 0 ] || fatal "hyphaectl up on ${n^^} (exit $rc)"
 	wgt_pass "hyphaectl up on ${n^^} (hostname ${MESH_HOST[$n]})"
 done
-DPID_A=$(daemon_pid a) && DPID_B=$(daemon_pid b) ||
+DPID_A=$(mesh_daemon_pid a) && DPID_B=$(mesh_daemon_pid b) ||
 	fatal "hyphaed was activated in both namespaces (A '${DPID_A:-}', B '${DPID_B:-}')"
 
 mesh_wait a "$WAIT_UP" mesh_sees a b || fatal "A is Running and sees B within ${WAIT_UP} s (state '$(mesh_json a state)')"
@@ -295,7 +277,7 @@ wgt_check "after up again: ping IPv4 B->A (${SELF4:-?})" ping_to b "${SELF4:-0.0
 # ---------------------------------------------------------------- daemons' health
 
 wgt_check "both hyphaed are the processes first activated (A $DPID_A, B $DPID_B)" \
-	eval '[ "$(daemon_pid a)" = "$DPID_A" ] && [ "$(daemon_pid b)" = "$DPID_B" ]'
+	eval '[ "$(mesh_daemon_pid a)" = "$DPID_A" ] && [ "$(mesh_daemon_pid b)" = "$DPID_B" ]'
 for n in a b; do
 	wgt_check "${n^^}: hyphaed exits on SIGTERM within 10 s and takes $MESH_IF with it" \
 		eval 'dbl_daemon_stop "$n" && ! ip -n "${MESH_NS[$n]}" link show "$MESH_IF" >/dev/null 2>&1'

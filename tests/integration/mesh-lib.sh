@@ -321,6 +321,29 @@ mesh_diag() {
 	} 2>&1 | sed 's/^/    /' >&2
 }
 
+# mesh_daemon_pid NODE: the hyphaed the bus activated in NODE's namespace (found
+# by /proc, without a bus call that could activate another).
+mesh_daemon_pid() {
+	local pid
+	for pid in $(ip netns pids "${MESH_NS[$1]}"); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = hyphaed ] && { echo "$pid"; return 0; }
+	done
+	return 1
+}
+
+# mesh_finish NAME T0: the summary line; on a failure the end of the nodes' and
+# the server's logs; exit 0 if every check passed, else 1.
+mesh_finish() {
+	local n b
+	echo "$1: $WGT_PASSES passed, $WGT_FAILS failed in $(($(date +%s) - $2)) s"
+	[ "$WGT_FAILS" = 0 ] && exit 0
+	for n in a b; do mesh_dump "$n"; done
+	for b in "$MESH_DIR"/control.*.err; do
+		[ -s "$b" ] && { wgt_log "--- end of $b:"; tail -n 30 "$b" | sed 's/^/    /' >&2; }
+	done
+	exit 1
+}
+
 # mesh_dump NODE: the end of NODE's logs (bus + activated hyphaed, polkitd).
 mesh_dump() {
 	local d=$MESH_DIR/$1 f

@@ -133,13 +133,40 @@ var hostileModes = []struct{ name, what string }{
 	{"map-rst", "first map stream: full map, then RST_STREAM INTERNAL_ERROR"},
 	{"map-500", "first map request: HTTP 500, no map"},
 	{"map-len-over-cap", "first map stream: full map, then a length prefix of 16 MiB + 1, then silence"},
-	{"map-zstd-bomb", "first map stream: full map, then one zstd frame of 256 MiB of zeros (no content size)"},
+	{"map-zstd-bomb", "first map stream: full map, then a zstd frame of 1 GiB (JSON-ish prefix, 'x' filler), no content size"},
+	{"map-zstd-bomb-declared", "first map stream: full map, then the same 1 GiB zstd frame declaring its content size"},
 	{"map-zstd-truncated", "first map stream: full map, then the first half of a zstd frame as a message, then a keep-alive"},
 	{"map-depth-bomb", "first map stream: full map, then JSON nested 100000 deep (zstd as asked)"},
 	{"map-no-node", "first map stream: a full map without Node, then silence"},
 	{"map-patch-unknown", "first map stream: full map, then PeersChangedPatch for node 999999"},
 	{"map-remove-unknown", "first map stream: full map, then PeersRemoved [999999]"},
 	{"map-silence", "first map stream: full map, then nothing (no keep-alives) for 130 s"},
+	{"json-comment-key", "/key answers 200 application/json: /*\"*/ then 65431 [ (64 KiB - 100 bytes)"},
+	{"json-comment-early", "early payload /*\"*/ then 300000 [, then HTTP/2"},
+	{"json-comment-register", "RegisterResponse body /*\"*/ then 262039 [ (256 KiB - 100 bytes; the node is registered all the same)"},
+	{"json-comment-map", "first map stream: its first message is /*\"*/ then 300000 [ (zstd as asked), then silence"},
+	{"addr-wide", "first map stream: full map giving the node 10.200.0.1/16 + fd00:200::1/64, every peer 0.0.0.0/0 + ::/0, and a new peer"},
+}
+
+// commentDepth is how deep json-comment-* nest: a quote inside a comment
+// makes a depth guard that tracks strings but not comments (json-glib
+// accepts comments) believe all the brackets are inside a string. The /key
+// answer and the RegisterResponse nest less, to fit our client's caps on
+// those bodies (64 KiB, 256 KiB), so that the text reaches its JSON checks.
+const (
+	commentDepth         = 300000
+	keyCommentDepth      = 64<<10 - 5 - 100
+	registerCommentDepth = 256<<10 - 5 - 100
+)
+
+func commentNesting(depth int) []byte {
+	return append([]byte(`/*"*/`), bytes.Repeat([]byte("["), depth)...)
+}
+
+// mapAffecting: modes that act on a map stream (the first one, or every one
+// once switched on by POST /debug/hostile).
+func mapAffecting(m string) bool {
+	return isMapMode(m) || m == "json-comment-map" || m == "addr-wide"
 }
 
 func validHostile(m string) bool {
@@ -232,7 +259,9 @@ type server struct {
 	static        noise.DHKey
 	minVersion    int
 	early         bool
+	modeMu        sync.Mutex // guards hostile and hostileLive
 	hostile       string
+	hostileLive   bool          // set by POST /debug/hostile: map modes act on every stream
 	authKey       string        // the pre-auth key /machine/register accepts
 	authError     string        // RegisterResponse.Error for a wrong auth key
 	interactive   bool          // ignore auth keys: every new machine gets an AuthURL
@@ -242,7 +271,7 @@ type server struct {
 	keepAlive     time.Duration // map stream keep-alive period
 	script        []scriptStep  // -map-script: played on the first map stream
 	baseURL       string        // http://<listen address>, for AuthURLs
-	bomb          []byte        // map-zstd-bomb's message, made at startup
+	widePeer      []byte        // addr-wide's extra peer: its node public key
 	net           tailnet
 	pingMu        sync.Mutex    // guards pings
 	pings         []*pingRecord // POST /debug/ping, in ID order (ID = index+1)
@@ -253,6 +282,31 @@ type server struct {
 // (http2.ConfigureServer registers the conn-wide shutdown hook).
 type h2conn struct {
 	hs *http.Server
+}
+
+// mode is the hostile mode now, and whether POST /debug/hostile set it.
+func (s *server) mode() (string, bool) {
+	s.modeMu.Lock()
+	defer s.modeMu.Unlock()
+	return s.hostile, s.hostileLive
+}
+
+// served prints "HOSTILE <mode> <client IP> <node ID or ->" on stdout once a
+// hostile payload was written to that client.
+func (s *server) served(mode, remote string, mk *machineKey) {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	node := "-"
+	if mk != nil {
+		s.net.mu.Lock()
+		if n := s.net.byMachine[*mk]; n != nil {
+			node = strconv.FormatInt(n.id, 10)
+		}
+		s.net.mu.Unlock()
+	}
+	say("HOSTILE %s %s %s", mode, host, node)
 }
 
 type keyResponse struct {
@@ -280,7 +334,14 @@ func (s *server) handleKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pub := hex.EncodeToString(s.static.Public)
-	switch s.hostile {
+	mode, _ := s.mode()
+	switch mode {
+	case "json-comment-key":
+		w.Header().Set("Content-Type", "application/json")
+		if _, err := w.Write(commentNesting(keyCommentDepth)); err == nil {
+			s.served(mode, r.RemoteAddr, nil)
+		}
+		return
 	case "key-404":
 		http.NotFound(w, r)
 		return
@@ -333,6 +394,7 @@ func finish(conn net.Conn, rd io.Reader) {
 
 func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	logf("%s %s from %s", r.Method, r.URL.RequestURI(), r.RemoteAddr)
+	mode, _ := s.mode()
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
@@ -359,7 +421,7 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid handshake initiation", http.StatusBadRequest)
 		return
 	}
-	if s.hostile == "upgrade-200" {
+	if mode == "upgrade-200" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "hostile: this is not an upgrade\n")
 		logf("hostile upgrade-200: answered 200")
@@ -374,7 +436,7 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	conn.SetDeadline(time.Time{})
 	rd := brw.Reader
 
-	if s.hostile == "upgrade-close" {
+	if mode == "upgrade-close" {
 		logf("hostile upgrade-close: closing")
 		conn.Close()
 		return
@@ -385,7 +447,7 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		finish(conn, rd)
 		return
 	}
-	if s.hostile == "noise-error" {
+	if mode == "noise-error" {
 		conn.Write(append([]byte(switching), errorFrame(hostileErrTxt)...))
 		logf("hostile noise-error: sent error frame")
 		finish(conn, rd)
@@ -412,14 +474,14 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	if err != nil || csI2R == nil || len(resp) != respPayloadLen {
 		fatalf("write response: %v (len %d)", err, len(resp))
 	}
-	if s.hostile == "noise-badtag" {
+	if mode == "noise-badtag" {
 		resp[len(resp)-1] ^= 0x01
 	}
 	out := []byte(switching)
-	if s.hostile == "upgrade-wrong" {
+	if mode == "upgrade-wrong" {
 		out = []byte(switchingWS)
 	}
-	switch s.hostile {
+	switch mode {
 	case "noise-wrongtype":
 		out = append(out, msgRecord, 0, respPayloadLen)
 	case "noise-wronglen":
@@ -431,10 +493,10 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	out = append(out, resp...)
 	t := &transport{conn: conn, rd: rd, rx: aeadOf(csI2R), tx: aeadOf(csR2I)}
 
-	switch s.hostile {
+	switch mode {
 	case "noise-wrongtype", "noise-wronglen":
 		conn.Write(out)
-		logf("hostile %s: sent a bad response frame", s.hostile)
+		logf("hostile %s: sent a bad response frame", mode)
 		finish(conn, rd)
 		return
 	case "record-truncated":
@@ -472,8 +534,9 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	// The early payload; its first record goes out with the headers and the
 	// response, the rest (only for early-big) follows.
 	var rest []byte
-	if s.early {
-		ep := earlyPayload(s.hostile)
+	// The early-* modes are about the early payload, so they always send one.
+	if s.early || strings.HasPrefix(mode, "early-") || mode == "json-comment-early" {
+		ep := earlyPayload(mode)
 		n := len(ep)
 		if n > maxPlaintext {
 			n = maxPlaintext
@@ -495,10 +558,13 @@ func (s *server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		}
 		logf("sent an early payload of %d bytes", len(rest)+maxPlaintext)
 	}
-
-	nc := &noiseConn{t: t, conn: conn}
 	var mk machineKey
 	copy(mk[:], hs.PeerStatic())
+	if mode == "json-comment-early" {
+		s.served(mode, r.RemoteAddr, &mk)
+	}
+
+	nc := &noiseConn{t: t, conn: conn}
 	c := &h2conn{hs: &http.Server{}}
 	h2s := &http2.Server{}
 	if err := http2.ConfigureServer(c.hs, h2s); err != nil {
@@ -599,6 +665,8 @@ func earlyPayload(hostile string) []byte {
 		body = []byte("{bad}")
 	case "early-deep":
 		body = bytes.Repeat([]byte("["), 100000)
+	case "json-comment-early":
+		body = commentNesting(commentDepth)
 	case "early-big":
 		// Valid JSON of exactly earlyBigLen bytes, so only the size is wrong.
 		pre := append(body[:len(body)-1], `,"pad":"`...)
@@ -619,9 +687,7 @@ func runServer(s *server, listen, keyHex string) {
 		fatalf("listen: %v", err)
 	}
 	s.baseURL = "http://" + ln.Addr().String()
-	if s.hostile == "map-zstd-bomb" {
-		s.bomb = zstdBomb() // about a second of CPU; not while a client waits
-	}
+	s.widePeer = keypair("", "addr-wide peer key").Public
 	mux := http.NewServeMux()
 	mux.HandleFunc("/key", s.handleKey)
 	mux.HandleFunc("/ts2021", s.handleUpgrade)
@@ -629,14 +695,15 @@ func runServer(s *server, listen, keyHex string) {
 	mux.HandleFunc("/debug/nodes", s.handleDebugNodes)
 	mux.HandleFunc("/debug/expire", s.handleDebugExpire)
 	mux.HandleFunc("/debug/authorize", s.handleDebugAuthorize)
+	mux.HandleFunc("/debug/hostile", s.handleDebugHostile)
 	mux.HandleFunc("/debug/ping", s.handleDebugPing)
 	mux.HandleFunc("/debug/pings", s.handleDebugPings)
 	mux.HandleFunc("/ping/", func(w http.ResponseWriter, r *http.Request) { s.answerPing(w, r, false) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: drainTimeout}
 	say("LISTEN %s", ln.Addr())
 	say("PUB %s", hex.EncodeToString(s.static.Public))
-	if s.hostile != "" {
-		logf("hostile mode %s", s.hostile)
+	if m, _ := s.mode(); m != "" {
+		logf("hostile mode %s", m)
 	}
 	fatalf("serve: %v", srv.Serve(ln))
 }
@@ -947,7 +1014,7 @@ const (
 	silenceHold     = 130 * time.Second
 	unknownNodeID   = 999999
 	mapLenOverCap   = 16<<20 + 1
-	zstdBombSize    = 256 << 20
+	zstdBombSize    = 1 << 30
 	depthBombDepth  = 100000
 )
 
@@ -980,9 +1047,13 @@ type mapStream struct {
 	node     *tnode
 	queue    [][]byte
 	wake     chan struct{} // capacity 1: "the queue is not empty"
-	replaced chan struct{} // closed when a newer stream or a logout ends this one
+	replaced chan struct{} // closed by end(): a newer stream, a logout or a mode switch
+	endOnce  sync.Once
 	done     chan struct{} // closed when the handler has finished
 }
+
+// end makes the stream's handler finish (cleanly: END_STREAM).
+func (st *mapStream) end() { st.endOnce.Do(func() { close(st.replaced) }) }
 
 type pendingAuth struct {
 	approved chan struct{}
@@ -1236,6 +1307,12 @@ func (s *server) handleRegister(w http.ResponseWriter, r *http.Request, mk machi
 		return // the client went away
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if mode, _ := s.mode(); mode == "json-comment-register" {
+		if _, err := w.Write(commentNesting(registerCommentDepth)); err == nil {
+			s.served(mode, r.RemoteAddr, &mk)
+		}
+		return
+	}
 	w.Write(mustJSON(resp))
 }
 
@@ -1393,7 +1470,7 @@ func (s *server) logout(mk machineKey) {
 	}
 	if st := n.stream; st != nil {
 		n.stream = nil
-		close(st.replaced)
+		st.end()
 	}
 	if n.authorized {
 		s.push(n, &MapResponse{PeersRemoved: []int64{n.id}})
@@ -1502,8 +1579,8 @@ func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey
 	s.net.mapStreams++
 	hostile := ""
 	script := s.script
-	if s.net.mapStreams == 1 && isMapMode(s.hostile) {
-		hostile = s.hostile
+	if mode, live := s.mode(); mapAffecting(mode) && (live || s.net.mapStreams == 1) {
+		hostile = mode
 	}
 	if s.net.mapStreams != 1 {
 		script = nil
@@ -1513,6 +1590,7 @@ func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey
 		s.net.mu.Unlock()
 		logf("hostile map-500: answering 500")
 		http.Error(w, "hostile: internal server error", http.StatusInternalServerError)
+		s.served(hostile, r.RemoteAddr, &mk)
 		return
 	}
 	st := &mapStream{node: n, wake: make(chan struct{}, 1), replaced: make(chan struct{}), done: make(chan struct{})}
@@ -1520,7 +1598,7 @@ func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey
 	n.stream = st
 	s.net.mu.Unlock()
 	if old != nil {
-		close(old.replaced)
+		old.end()
 		select {
 		case <-old.done:
 		case <-time.After(replaceWait):
@@ -1551,10 +1629,17 @@ func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey
 
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.WriteHeader(http.StatusOK)
-	if hostile == "map-no-node" {
+	switch hostile {
+	case "map-no-node":
 		first.Node = nil
+	case "addr-wide":
+		s.widen(first)
 	}
-	if err := sw.msg(mustJSON(first)); err != nil {
+	firstMsg := mustJSON(first)
+	if hostile == "json-comment-map" {
+		firstMsg = commentNesting(commentDepth)
+	}
+	if err := sw.msg(firstMsg); err != nil {
 		logf("node %d: writing the full map: %v", n.id, err)
 		return
 	}
@@ -1562,7 +1647,8 @@ func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey
 
 	if hostile != "" {
 		logf("hostile %s on node %d's map stream", hostile, n.id)
-		if !s.mapHostile(hostile, sw, st, ctx, c, first) {
+		cont := s.mapHostile(hostile, sw, st, ctx, c, first, func() { s.served(hostile, r.RemoteAddr, &mk) })
+		if !cont {
 			return
 		}
 	}
@@ -1599,6 +1685,39 @@ func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey
 	}
 }
 
+// Addresses addr-wide adds: the node gets a LAN-sized prefix that is no
+// tailnet host address, each peer (none is an exit node here) the default
+// routes; a new peer is the part of the map a client should apply.
+var (
+	wideSelf     = []netip.Prefix{netip.MustParsePrefix("10.200.0.1/16"), netip.MustParsePrefix("fd00:200::1/64")}
+	widePeerAll  = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+	widePeerAddr = []netip.Prefix{netip.MustParsePrefix("100.64.255.254/32"), netip.MustParsePrefix("fd7a:115c:a1e0::fffe/128")}
+)
+
+const (
+	widePeerID   = 65534
+	widePeerName = "addr-wide-peer"
+)
+
+// widen turns m (a full map) into addr-wide's.
+func (s *server) widen(m *MapResponse) {
+	if m.Node != nil {
+		m.Node.Addresses = append(append([]netip.Prefix(nil), m.Node.Addresses...), wideSelf...)
+	}
+	for _, p := range m.Peers {
+		p.Addresses = append(append([]netip.Prefix(nil), p.Addresses...), widePeerAll...)
+	}
+	var key nodeKey
+	copy(key[:], s.widePeer)
+	on := true
+	m.Peers = append(m.Peers, &Node{
+		ID: widePeerID, StableID: fmt.Sprintf("stable-%d", widePeerID), Name: widePeerName + "." + tailnetDomain + ".",
+		User: userID, Key: key, Addresses: widePeerAddr, AllowedIPs: widePeerAddr,
+		Hostinfo: &Hostinfo{Hostname: widePeerName, OS: "linux"}, Created: time.Now().UTC().Truncate(time.Second),
+		MachineAuthorized: true, Online: &on,
+	})
+}
+
 // hold waits until the client goes away or the stream is replaced (false),
 // or d has passed (true).
 func hold(ctx context.Context, st *mapStream, d time.Duration) bool {
@@ -1618,8 +1737,23 @@ const forever = 1000 * time.Hour
 
 // mapHostile misbehaves on the first map stream after its first message;
 // true: carry on as a normal stream.
-func (s *server) mapHostile(mode string, sw *streamWriter, st *mapStream, ctx context.Context, c *h2conn, first *MapResponse) bool {
+// served is called once the hostile bytes were written.
+func (s *server) mapHostile(mode string, sw *streamWriter, st *mapStream, ctx context.Context, c *h2conn, first *MapResponse,
+	served func()) bool {
 	switch mode {
+	case "json-comment-map", "map-no-node":
+		served()
+		hold(ctx, st, forever)
+		return false
+	case "addr-wide":
+		served()
+		return true
+	case "map-zstd-bomb", "map-zstd-bomb-declared":
+		if sw.raw(zstdBomb(mode == "map-zstd-bomb-declared")) == nil {
+			served()
+		}
+		hold(ctx, st, forever)
+		return false
 	case "map-goaway":
 		// Graceful shutdown of this connection's http2 server: GOAWAY
 		// NO_ERROR with the highest stream ID seen; the stream itself
@@ -1635,10 +1769,6 @@ func (s *server) mapHostile(mode string, sw *streamWriter, st *mapStream, ctx co
 		sw.raw(p[:])
 		hold(ctx, st, forever)
 		return false
-	case "map-zstd-bomb":
-		sw.raw(s.bomb)
-		hold(ctx, st, forever)
-		return false
 	case "map-zstd-truncated":
 		f := zstdEnc.EncodeAll(mustJSON(first), nil)
 		half := f[:len(f)/2]
@@ -1651,9 +1781,6 @@ func (s *server) mapHostile(mode string, sw *streamWriter, st *mapStream, ctx co
 	case "map-depth-bomb":
 		b := append(bytes.Repeat([]byte("["), depthBombDepth), bytes.Repeat([]byte("]"), depthBombDepth)...)
 		return sw.msg(b) == nil
-	case "map-no-node":
-		hold(ctx, st, forever)
-		return false
 	case "map-patch-unknown":
 		on := true
 		return sw.msg(mustJSON(&MapResponse{PeersChangedPatch: []*PeerChange{{NodeID: unknownNodeID,
@@ -1667,23 +1794,39 @@ func (s *server) mapHostile(mode string, sw *streamWriter, st *mapStream, ctx co
 	return false
 }
 
-// zstdBomb: a length prefix and one zstd frame of zstdBombSize zeros, made
-// by klauspost's streaming encoder, which declares no content size.
-func zstdBomb() []byte {
-	var buf bytes.Buffer
-	enc, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
-	if err != nil {
-		fatalf("zstd: %v", err)
+// zstdBomb: a length prefix and one zstd frame (RFC 8878) that decodes to
+// zstdBombSize bytes: a raw block with a JSON-ish prefix, then RLE blocks of
+// 128 KiB of 'x' (4 bytes each: 32 KiB in all). Window 8 MiB, no checksum;
+// declare: the frame header carries the content size (8 bytes), else none
+// (as a streaming encoder writes it). Made by hand: no encoder needs to
+// produce 1 GiB first.
+func zstdBomb(declare bool) []byte {
+	const prefix = `{"Peers":[{"Name":"`
+	const block = 128 << 10
+	f := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x68} // magic, FHD, window 2^(10+13)
+	if declare {
+		f[4] = 0xc0 // Frame_Content_Size_flag 3: 8 bytes
+		f = binary.LittleEndian.AppendUint64(f, zstdBombSize)
 	}
-	zeros := make([]byte, 1<<20)
-	for i := 0; i < zstdBombSize>>20; i++ {
-		enc.Write(zeros)
+	blockHeader := func(size, typ int, last bool) []byte {
+		h := uint32(size)<<3 | uint32(typ)<<1
+		if last {
+			h |= 1
+		}
+		return []byte{byte(h), byte(h >> 8), byte(h >> 16)}
 	}
-	enc.Close()
-	out := make([]byte, 4, 4+buf.Len())
-	binary.LittleEndian.PutUint32(out, uint32(buf.Len()))
-	logf("zstd bomb: %d zeros in a %d-byte frame", zstdBombSize, buf.Len())
-	return append(out, buf.Bytes()...)
+	f = append(append(f, blockHeader(len(prefix), 0, false)...), prefix...)
+	for left := zstdBombSize - len(prefix); left > 0; {
+		n := block
+		if left < n {
+			n = left
+		}
+		left -= n
+		f = append(append(f, blockHeader(n, 1, left == 0)...), 'x')
+	}
+	out := make([]byte, 4, 4+len(f))
+	binary.LittleEndian.PutUint32(out, uint32(len(f)))
+	return append(out, f...)
 }
 
 // scriptStep is one -map-script step: exactly one of Msg (sent as a map
@@ -1859,6 +2002,43 @@ func (s *server) handleDebugAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.push(n, &MapResponse{PeersChanged: []*Node{s.view(n, true)}})
 	}
 	io.WriteString(w, "authorized\n")
+}
+
+// handleDebugHostile: POST /debug/hostile?mode=M switches the server into
+// hostile mode M ("" or "none": normal) from now on: every later /key,
+// upgrade, register and map request gets it, map modes on every stream (not
+// only the first), and every live map stream ends now (cleanly), so that the
+// clients reconnect into it. 200 "hostile M", 400 for an unknown mode.
+func (s *server) handleDebugHostile(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	m := r.URL.Query().Get("mode")
+	if m == "none" {
+		m = ""
+	}
+	if !validHostile(m) {
+		http.Error(w, "unknown mode (see -list-hostile)", http.StatusBadRequest)
+		return
+	}
+	s.modeMu.Lock()
+	s.hostile, s.hostileLive = m, true
+	s.modeMu.Unlock()
+	s.net.mu.Lock()
+	ended := 0
+	for _, n := range s.net.nodes {
+		if n.stream != nil {
+			n.stream.end()
+			ended++
+		}
+	}
+	s.net.mu.Unlock()
+	if m == "" {
+		m = "none"
+	}
+	logf("hostile mode %s from now on; %d map streams ended", m, ended)
+	fmt.Fprintf(w, "hostile %s\n", m)
 }
 
 // pingRecord is one PingRequest sent by POST /debug/ping and what came back
@@ -2321,7 +2501,7 @@ func main() {
 	}
 	if *listHostile {
 		for _, h := range hostileModes {
-			say("%-18s %s", h.name, h.what)
+			say("%-22s %s", h.name, h.what)
 		}
 		return
 	}
@@ -2336,12 +2516,10 @@ func main() {
 
 	switch *role {
 	case "server":
-		// The early-* modes are about the early payload, so they always send one.
-		early := !*noEarly || strings.HasPrefix(*hostile, "early-")
 		if *keepAlive <= 0 {
 			fatalf("-keepalive must be positive")
 		}
-		s := &server{minVersion: *minVersion, early: early, hostile: *hostile, authKey: *authKey, authError: *authError,
+		s := &server{minVersion: *minVersion, early: !*noEarly, hostile: *hostile, authKey: *authKey, authError: *authError,
 			interactive: *interactive, approveRoutes: *approveRoutes, keyExpiry: *keyExpiry,
 			keepAlive: *keepAlive, machineAuth: *machineAuth}
 		if *mapScript != "" {

@@ -512,33 +512,44 @@ test_zstd_declared_too_big(void)
     g_byte_array_append(s, hdr, sizeof(hdr));
     g_byte_array_set_size(s, 4 + 1000);
     memset(s->data + 4 + sizeof(hdr), 0, 1000 - sizeof(hdr));
-    Result res = feed(true, s->data, s->len, 0, NULL, NULL);
-    g_assert_cmpint(res.err, ==, -EMSGSIZE);
-    g_assert_cmpint(res.after_err, ==, -EPIPE);
-    result_clear(&res);
-    /* Fed a byte at a time the header is not seen whole: the decoder refuses the window. */
-    res = feed(true, s->data, s->len, 1, NULL, NULL);
-    g_assert_cmpint(res.err, ==, -EMSGSIZE);
-    g_assert_cmpint(res.after_err, ==, -EPIPE);
-    result_clear(&res);
+    for (long chunk = 0; chunk <= 1; chunk++) {
+        struct mapframe_reader *r = NULL;
+        Result res = feed(true, s->data, s->len, chunk, NULL, &r);
+
+        g_assert_cmpint(res.err, ==, -EMSGSIZE);
+        g_assert_cmpint(res.after_err, ==, -EPIPE);
+        /* Refused on the header: no output buffer was ever allocated. */
+        g_assert_cmpuint(mapframe_reader_peak_buffer_size(r), <, 4096);
+        mapframe_reader_free(r);
+        result_clear(&res);
+    }
 }
 
-/* 200 MiB of zeros in a few KiB, made without allocating 200 MiB. */
+/*
+ * n bytes (a JSON-ish prefix, then 'x' filler) as one libzstd frame, made
+ * 1 MiB at a time; declare: the frame header carries the content size.
+ */
 static GBytes *
-make_bomb(size_t mib)
+make_frame(size_t n, bool declare)
 {
+    static const char prefix[] = "{\"Peers\":[{\"Name\":\"";
     ZSTD_CCtx *cctx = ZSTD_createCCtx();
-    uint8_t *zeros = g_malloc0(MIB);
-    size_t cap = 1 << 20, len = 0;
+    uint8_t *chunk = g_malloc(MIB);
+    size_t cap = 1 << 20, len = 0, done = 0;
     uint8_t *out = g_malloc(cap);
 
+    memset(chunk, 'x', MIB);
     g_assert_nonnull(cctx);
-    g_assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 3)));
-    for (size_t i = 0; i <= mib; i++) {
-        ZSTD_inBuffer in = { zeros, i < mib ? MIB : 0, 0 };
-        ZSTD_EndDirective end = i < mib ? ZSTD_e_continue : ZSTD_e_end;
+    g_assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1)));
+    if (declare)
+        g_assert_false(ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(cctx, n)));
+    do {
+        size_t take = n - done < MIB ? n - done : MIB;
+        ZSTD_EndDirective end = done + take == n ? ZSTD_e_end : ZSTD_e_continue;
+        ZSTD_inBuffer in = { chunk, take, 0 };
         size_t left;
 
+        memcpy(chunk, prefix, done == 0 && take >= sizeof(prefix) ? sizeof(prefix) - 1 : 0);
         do {
             if (cap - len < 65536) {
                 cap *= 2;
@@ -549,49 +560,149 @@ make_bomb(size_t mib)
             g_assert_false(ZSTD_isError(left));
             len += o.pos;
         } while (in.pos < in.size || (end == ZSTD_e_end && left != 0));
-    }
+        memset(chunk, 'x', sizeof(prefix));
+        done += take;
+    } while (done < n);
     ZSTD_freeCCtx(cctx);
-    g_free(zeros);
+    g_free(chunk);
+    g_assert_cmpuint(ZSTD_getFrameContentSize(out, len), ==,
+                     declare ? (unsigned long long)n : ZSTD_CONTENTSIZE_UNKNOWN);
     return g_bytes_new_take(out, len);
 }
 
-static void
-test_zstd_bomb(void)
+/*
+ * A bomb made by hand, as tests/ts2021/control.go makes one: a raw block with
+ * a JSON-ish prefix, then RLE blocks of 128 KiB of 'x' (4 bytes each) up to
+ * total bytes; window 8 MiB, with or without an 8-byte declared content size.
+ */
+static GBytes *
+make_rle_bomb(uint64_t total, bool declare)
 {
-    g_autoptr(GBytes) bomb = make_bomb(200);
+    static const char prefix[] = "{\"Peers\":[{\"Name\":\"";
+    const size_t plen = sizeof(prefix) - 1, block = 128 << 10;
+    GByteArray *f = g_byte_array_new();
+    uint8_t hdr[] = { 0x28, 0xb5, 0x2f, 0xfd, declare ? 0xc0 : 0x00, 0x68 /* window 2^23 */ };
+
+    g_byte_array_append(f, hdr, sizeof(hdr));
+    if (declare)
+        for (int i = 0; i < 8; i++)
+            g_byte_array_append(f, &(uint8_t){ (uint8_t)(total >> (8 * i)) }, 1);
+    uint32_t bh = (uint32_t)plen << 3; /* raw, not last */
+    g_byte_array_append(f, (uint8_t[]){ bh & 0xff, (bh >> 8) & 0xff, bh >> 16 }, 3);
+    g_byte_array_append(f, (const uint8_t *)prefix, (guint)plen);
+    for (uint64_t left = total - plen; left > 0;) {
+        size_t n = left < block ? (size_t)left : block;
+
+        left -= n;
+        bh = (uint32_t)n << 3 | 1u << 1 | (left == 0); /* RLE */
+        g_byte_array_append(f, (uint8_t[]){ bh & 0xff, (bh >> 8) & 0xff, bh >> 16, 'x' }, 4);
+    }
+    return g_byte_array_free_to_bytes(f);
+}
+
+/* The decoded bytes: the prefix make_frame() and make_rle_bomb() write, then 'x'. */
+static void
+check_decoded(GBytes *msg, size_t n)
+{
+    static const char prefix[] = "{\"Peers\":[{\"Name\":\"";
+    gsize len;
+    const uint8_t *p = g_bytes_get_data(msg, &len);
+
+    g_assert_cmpuint(len, ==, n);
+    g_assert_cmpmem(p, sizeof(prefix) - 1, prefix, sizeof(prefix) - 1);
+    for (size_t i = sizeof(prefix) - 1; i < n; i++)
+        if (p[i] != 'x')
+            g_assert_cmpuint(i, ==, n); /* fails, saying where */
+}
+
+/*
+ * A bomb is refused, and what the reader ever allocated stays within the
+ * cap plus the compressed message plus the decoder's context: the decoded
+ * bytes were never copied into a bigger buffer.
+ */
+static void
+expect_bomb_refused(GBytes *bomb, size_t max_alloc)
+{
     g_autoptr(GByteArray) s = g_byte_array_new();
-    struct mapframe_reader *r = NULL;
 
-    g_test_message("200 MiB of zeros -> %" G_GSIZE_FORMAT " bytes", g_bytes_get_size(bomb));
-    g_assert_cmpuint(g_bytes_get_size(bomb), <, 64 * 1024);
     add_msg(s, g_bytes_get_data(bomb, NULL), g_bytes_get_size(bomb));
-
     for (long chunk = 0; chunk <= 1; chunk++) {
+        struct mapframe_reader *r = NULL;
         Result res = feed(true, s->data, s->len, chunk ? 4096 : 0, NULL, &r);
 
         g_assert_cmpint(res.err, ==, -EMSGSIZE);
         g_assert_cmpint(res.after_err, ==, -EPIPE);
         g_test_message("peak %" G_GSIZE_FORMAT, mapframe_reader_peak_buffer_size(r));
-        g_assert_cmpuint(mapframe_reader_peak_buffer_size(r), <=, (size_t)MAPFRAME_MAX_DECODED + 16 * MIB);
+        g_assert_cmpuint(mapframe_reader_peak_buffer_size(r), <=, max_alloc);
         g_assert_cmpuint(mapframe_reader_buffer_size(r), ==, 0); /* released when it died */
         mapframe_reader_free(r);
         result_clear(&res);
     }
 }
 
-/* Exactly the cap decodes; one more byte does not. */
+#define DCTX_MAX ((size_t)512 << 10) /* ZSTD_sizeof_DCtx() is about 160 KiB */
+
+/* libzstd's streaming encoder: 200 MiB in a few KiB, no declared size. */
 static void
-test_zstd_at_cap(void)
+test_zstd_bomb(void)
 {
-    g_autoptr(GBytes) ok = make_bomb(MAPFRAME_MAX_DECODED / MIB);
+    g_autoptr(GBytes) bomb = make_frame(200 * MIB, false);
+    size_t z = g_bytes_get_size(bomb);
+
+    g_test_message("200 MiB -> %" G_GSIZE_FORMAT " bytes", z);
+    g_assert_cmpuint(z, <, 64 * 1024);
+    expect_bomb_refused(bomb, MAPFRAME_MAX_DECODED + z + DCTX_MAX);
+}
+
+/*
+ * 1 GiB of RLE blocks (32 KiB): declared, refused before any output buffer;
+ * undeclared, at the cap.
+ */
+static void
+test_zstd_rle_bomb(void)
+{
+    g_autoptr(GBytes) declared = make_rle_bomb((uint64_t)1 << 30, true);
+    g_autoptr(GBytes) streaming = make_rle_bomb((uint64_t)1 << 30, false);
+    g_autoptr(GBytes) small = make_rle_bomb(3 * MIB + 5, false);
     g_autoptr(GByteArray) s = g_byte_array_new();
 
-    add_msg(s, g_bytes_get_data(ok, NULL), g_bytes_get_size(ok));
+    expect_bomb_refused(declared, g_bytes_get_size(declared) + DCTX_MAX);
+    expect_bomb_refused(streaming, MAPFRAME_MAX_DECODED + g_bytes_get_size(streaming) + DCTX_MAX);
+    /* The same construction, small: it is a valid frame. */
+    add_msg(s, g_bytes_get_data(small, NULL), g_bytes_get_size(small));
     Result res = feed(true, s->data, s->len, 0, NULL, NULL);
     g_assert_cmpint(res.err, ==, 0);
     g_assert_cmpuint(res.msgs->len, ==, 1);
-    g_assert_cmpuint(g_bytes_get_size(res.msgs->pdata[0]), ==, MAPFRAME_MAX_DECODED);
+    check_decoded(res.msgs->pdata[0], 3 * MIB + 5);
     result_clear(&res);
+}
+
+/* The cap exactly and 32 MiB - 100 decode, declared or not; cap + 1 does not. */
+static void
+test_zstd_at_cap(gconstpointer declare)
+{
+    static const size_t sizes[] = { MAPFRAME_MAX_DECODED - 100, MAPFRAME_MAX_DECODED };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        g_autoptr(GBytes) ok = make_frame(sizes[i], GPOINTER_TO_INT(declare));
+        g_autoptr(GByteArray) s = g_byte_array_new();
+        struct mapframe_reader *r = NULL;
+
+        add_msg(s, g_bytes_get_data(ok, NULL), g_bytes_get_size(ok));
+        Result res = feed(true, s->data, s->len, 0, NULL, &r);
+        g_assert_cmpint(res.err, ==, 0);
+        g_assert_cmpuint(res.msgs->len, ==, 1);
+        check_decoded(res.msgs->pdata[0], sizes[i]);
+        /* Decoded in place: one output buffer, no copy of it. */
+        g_assert_cmpuint(mapframe_reader_peak_buffer_size(r), <=,
+                         MAPFRAME_MAX_DECODED + g_bytes_get_size(ok) + DCTX_MAX);
+        mapframe_reader_free(r);
+        result_clear(&res);
+    }
+
+    g_autoptr(GBytes) over = make_frame(MAPFRAME_MAX_DECODED + 1, GPOINTER_TO_INT(declare));
+    expect_bomb_refused(over, (GPOINTER_TO_INT(declare) ? 0 : MAPFRAME_MAX_DECODED) +
+                                  g_bytes_get_size(over) + DCTX_MAX);
 }
 
 int
@@ -614,7 +725,9 @@ main(int argc, char **argv)
     g_test_add_func("/mapframe/zstd/garbage", test_zstd_garbage);
     g_test_add_func("/mapframe/zstd/declared-too-big", test_zstd_declared_too_big);
     g_test_add_func("/mapframe/zstd/bomb", test_zstd_bomb);
-    g_test_add_func("/mapframe/zstd/at-cap", test_zstd_at_cap);
+    g_test_add_func("/mapframe/zstd/rle-bomb", test_zstd_rle_bomb);
+    g_test_add_data_func("/mapframe/zstd/at-cap/undeclared", GINT_TO_POINTER(0), test_zstd_at_cap);
+    g_test_add_data_func("/mapframe/zstd/at-cap/declared", GINT_TO_POINTER(1), test_zstd_at_cap);
     ret = g_test_run();
     cleanup_tmp();
     return ret;
