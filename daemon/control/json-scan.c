@@ -294,14 +294,33 @@ utf8_seq (const guint8 *p,
   return n;
 }
 
-static void
-append_utf8 (GString *b,
-             guint    cp)
-{
-  char out[4];
-  gint n = g_unichar_to_utf8 (cp, out);
 
-  g_string_append_len (b, out, n);
+/* Appends n decoded bytes, within JSON_SCAN_STRING_MAX. */
+static gboolean
+put (JsonScan   *s,
+     const char *data,
+     gsize       n)
+{
+  if (s->buf->len + n > JSON_SCAN_STRING_MAX)
+    return json_scan_fail (s, "string longer than %u bytes", (guint) JSON_SCAN_STRING_MAX);
+  g_string_append_len (s->buf, data, (gssize) n);
+  return TRUE;
+}
+
+static gboolean
+put_c (JsonScan *s,
+       char      c)
+{
+  return put (s, &c, 1);
+}
+
+static gboolean
+put_utf8 (JsonScan *s,
+          guint     cp)
+{
+  char out[6];
+
+  return put (s, out, (gsize) g_unichar_to_utf8 (cp, out));
 }
 
 /* The string at s->p (a '"'); decoded into s->buf when decode is set. */
@@ -325,8 +344,8 @@ scan_string (JsonScan *s,
             break;
           s->p++;
         }
-      if (decode && s->p > run)
-        g_string_append_len (s->buf, run, s->p - run);
+      if (decode && !put (s, run, (gsize) (s->p - run)))
+        return FALSE;
       if (s->p == s->end)
         return json_scan_fail (s, "unterminated string");
       c = (guint8) *s->p;
@@ -343,8 +362,8 @@ scan_string (JsonScan *s,
 
           if (n == 0)
             return json_scan_fail (s, "invalid UTF-8 in a string");
-          if (decode)
-            g_string_append_len (s->buf, s->p, n);
+          if (decode && !put (s, s->p, n))
+            return FALSE;
           s->p += n;
           continue;
         }
@@ -357,14 +376,14 @@ scan_string (JsonScan *s,
       switch (c)
         {
         case '"': case '\\': case '/':
-          if (decode)
-            g_string_append_c (s->buf, c);
+          if (decode && !put_c (s, (char) c))
+            return FALSE;
           break;
-        case 'b': if (decode) g_string_append_c (s->buf, '\b'); break;
-        case 'f': if (decode) g_string_append_c (s->buf, '\f'); break;
-        case 'n': if (decode) g_string_append_c (s->buf, '\n'); break;
-        case 'r': if (decode) g_string_append_c (s->buf, '\r'); break;
-        case 't': if (decode) g_string_append_c (s->buf, '\t'); break;
+        case 'b': if (decode && !put_c (s, '\b')) return FALSE; break;
+        case 'f': if (decode && !put_c (s, '\f')) return FALSE; break;
+        case 'n': if (decode && !put_c (s, '\n')) return FALSE; break;
+        case 'r': if (decode && !put_c (s, '\r')) return FALSE; break;
+        case 't': if (decode && !put_c (s, '\t')) return FALSE; break;
         case 'u':
           {
             guint cp, lo;
@@ -386,8 +405,8 @@ scan_string (JsonScan *s,
               }
             if (decode && cp == 0)
               return json_scan_fail (s, "\\u0000 in a string");
-            if (decode)
-              append_utf8 (s->buf, cp);
+            if (decode && !put_utf8 (s, cp))
+              return FALSE;
             break;
           }
         default:

@@ -1022,6 +1022,35 @@ test_scan_values (void)
   json_scan_init (&s, "\"a\\u0000b\"", 10);
   g_assert_false (json_scan_string (&s, &v, &len));
   json_scan_clear (&s);
+
+  /* A decoded string is capped (a huge Hostname must not double the memory
+   * a message costs); skipping the same text is fine. */
+  {
+    gsize n = JSON_SCAN_STRING_MAX;
+    g_autofree char *big = g_malloc (n + 3);
+
+    big[0] = '"';
+    memset (big + 1, 'a', n);
+    big[n + 1] = '"';
+    big[n + 2] = '\0';
+    json_scan_init (&s, big, n + 2);
+    g_assert_true (json_scan_string (&s, &v, &len));
+    g_assert_cmpuint (len, ==, n);
+    json_scan_clear (&s);
+    g_free (big);
+    n = JSON_SCAN_STRING_MAX + 1;
+    big = g_malloc (n + 3);
+    big[0] = '"';
+    memset (big + 1, 'a', n);
+    big[n + 1] = '"';
+    json_scan_init (&s, big, n + 2);
+    g_assert_false (json_scan_string (&s, &v, &len));
+    g_assert_nonnull (strstr (json_scan_error (&s), "longer than"));
+    json_scan_clear (&s);
+    json_scan_init (&s, big, n + 2);
+    g_assert_true (json_scan_skip (&s) && json_scan_end (&s));
+    json_scan_clear (&s);
+  }
 }
 
 /* ---- many peers against a model ----------------------------------------------------- */
