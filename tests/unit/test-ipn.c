@@ -774,6 +774,7 @@ typedef enum {
   BUSY_TUN,    /* a veth holds the TUN's name */
   BUSY_UAPI,   /* another daemon listens on the UAPI socket */
   BUSY_PORT,   /* another socket holds the UDP port */
+  BUSY_NETCFG, /* IPv6 disabled on new links: the TUN refuses its fd7a: address */
 } Busy;
 
 typedef struct {
@@ -786,6 +787,7 @@ static const EngineCase engine_cases[] = {
   { "hyi-busy", BUSY_TUN,  "Cannot start the WireGuard engine" },
   { "hyi-uapi", BUSY_UAPI, "Cannot start the WireGuard engine: Address already in use" },
   { "hyi-port", BUSY_PORT, "Cannot start the WireGuard engine: Address already in use" },
+  { "hyi-nocfg", BUSY_NETCFG, "Cannot configure the network" },
 };
 
 #define BUSY_UDP_PORT 41777
@@ -821,6 +823,10 @@ occupy (const EngineCase *c)
         g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
         break;
       }
+    case BUSY_NETCFG:
+      /* This test's own network namespace only. */
+      g_free (run ("sysctl -qw net.ipv6.conf.default.disable_ipv6=1"));
+      break;
     }
   return fd;
 }
@@ -852,6 +858,7 @@ test_engine_failure (Ts2021Fixture *f, gconstpointer user_data)
   g_autoptr(GAsyncResult) res = NULL;
   g_autofree char *show = g_strdup_printf ("ip link show %s", c->ifname);
   g_autofree char *out = NULL;
+  g_autofree char *warning = g_strconcat (c->health, "*", NULL);
   gboolean ok;
   int fd;
 
@@ -863,7 +870,7 @@ test_engine_failure (Ts2021Fixture *f, gconstpointer user_data)
   ipn = hyphae_ipn_new (&opts, &error);
   g_assert_no_error (error);
   up_opts.control_url = f->url;
-  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, "Cannot start the WireGuard engine*");
+  g_test_expect_message ("hyphae-ipn", G_LOG_LEVEL_WARNING, warning);
   hyphae_ipn_up_async (ipn, &up_opts, NULL, ts2021_fixture_store_result_cb, f);
   res = ts2021_fixture_wait_result (f, "Up");
   g_assert_false (hyphae_ipn_up_finish (ipn, res, &error));
@@ -887,6 +894,8 @@ test_engine_failure (Ts2021Fixture *f, gconstpointer user_data)
     close (fd);
   if (c->busy == BUSY_UAPI)
     g_unlink ("/run/wireguard/hyi-uapi.sock");
+  if (c->busy == BUSY_NETCFG)
+    g_free (run ("sysctl -qw net.ipv6.conf.default.disable_ipv6=0"));
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
     ;
@@ -995,6 +1004,7 @@ main (int argc, char **argv)
   TS2021_FIXTURE_ADD ("/ipn/engine-failure/tun", &engine_cases[0], test_engine_failure);
   TS2021_FIXTURE_ADD ("/ipn/engine-failure/uapi-socket", &engine_cases[1], test_engine_failure);
   TS2021_FIXTURE_ADD ("/ipn/engine-failure/udp-port", &engine_cases[2], test_engine_failure);
+  TS2021_FIXTURE_ADD ("/ipn/engine-failure/netcfg", &engine_cases[3], test_engine_failure);
   TS2021_FIXTURE_ADD ("/ipn/keys-file-checks", NULL, test_keys_file_checks);
   ret = g_test_run ();
   ts2021_fixture_cleanup ();
