@@ -291,7 +291,12 @@ ts2021_fixture_server_start (Ts2021Fixture *f,
   va_end (ap);
   g_ptr_array_add (argv, NULL);
   cmdline = g_strjoinv (" ", (char **) argv->pdata);
-  g_test_message ("spawn: %s", cmdline);
+  {
+    /* Arguments may hold hostile text (CR, LF, ESC): one TAP comment line. */
+    g_autofree char *shown = g_strescape (cmdline, NULL);
+
+    g_test_message ("spawn: %s", shown);
+  }
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDIN_INHERIT);
