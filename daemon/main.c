@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "wireguard/wg-runner.h"
-#ifdef HYPHAED_HAVE_SERVICE
+#ifndef HYPHAE_WG_ENTRY
 #include "service/hyphae-daemon.h"
 #endif
 
@@ -56,20 +56,21 @@ parse_port(const char *s, unsigned *out)
 }
 #endif
 
+/* hyphae-wg (wg-quick's entry point) has no mesh mode and does not link it. */
 static int
 run_mesh(const char *prog, const char *state_dir, const char *ifname, const char *uapi_dir,
          unsigned port)
 {
-#ifdef HYPHAED_HAVE_SERVICE
+#ifndef HYPHAE_WG_ENTRY
     struct hyphae_daemon_options opts = {
         .state_dir = state_dir, .ifname = ifname, .uapi_dir = uapi_dir, .port = port,
     };
 
+    (void)prog;
     return hyphae_daemon_main(&opts);
 #else
     (void)state_dir, (void)ifname, (void)uapi_dir, (void)port;
-    fprintf(stderr, "%s: built without the mesh service (daemon/ipn missing)\n", prog);
-    return 1;
+    return usage(prog, 2);
 #endif
 }
 
