@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "crypto/keys.h"
+#include "wg/index.h"
 
 void
 wg_tai64n_now(uint8_t out[static WG_TIMESTAMP_LEN], int64_t realtime_ns)

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "crypto/secmem.h"
+#include "wg/allowedips.h"
 #include "wg/device.h"
+#include "wg/index.h"
 
 struct wg_peer *
 wg_peer_ref(struct wg_peer *p)
@@ -153,4 +155,43 @@ wg_peer_purge_staged(struct wg_peer *peer)
         free(peer->staged[i].data);
     }
     peer->n_staged = 0;
+}
+
+/* ---- configuration (device.h) ------------------------------------------ */
+
+void
+wg_peer_set_preshared_key(struct wg_peer *peer, const uint8_t psk[static WG_KEY_LEN])
+{
+    memcpy(peer->preshared_key, psk, WG_KEY_LEN);
+}
+
+void
+wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *addr)
+{
+    memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+    peer->endpoint.addr = *addr;
+}
+
+void
+wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t seconds, uint64_t now_ns)
+{
+    bool was_off = peer->persistent_keepalive_interval == 0;
+
+    peer->persistent_keepalive_interval = seconds;
+    if (!seconds)
+        peer->timer_persistent_keepalive = 0;
+    else if (was_off && peer->device->up && peer->endpoint.addr.sa.sa_family != AF_UNSPEC)
+        wg_device_send_keepalive(peer, now_ns);
+}
+
+int
+wg_peer_add_allowed_ip(struct wg_peer *peer, int family, const uint8_t *addr, uint8_t cidr)
+{
+    return allowedips_insert(peer->device->allowedips, family, addr, cidr, peer);
+}
+
+void
+wg_peer_clear_allowed_ips(struct wg_peer *peer)
+{
+    allowedips_remove_by_peer(peer->device->allowedips, peer);
 }

@@ -3,7 +3,7 @@
 
 #include <sodium.h>
 
-#include "wg/device.h"
+#include "wg/device-private.h"
 
 static uint64_t
 jitter(void)
