@@ -12,6 +12,7 @@
  */
 #include "wg/device.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -54,9 +55,9 @@ wg_device_free(struct wg_device *dev)
 {
     if (!dev)
         return;
-    pthread_mutex_lock(&dev->lock);
+    wg_device_lock(dev);
     wg_device_remove_all_peers(dev);
-    pthread_mutex_unlock(&dev->lock);
+    wg_device_unlock(dev);
     if (dev->allowedips)
         allowedips_free(dev->allowedips);
     if (dev->ratelimiter)
@@ -69,13 +70,31 @@ void
 wg_device_lock(struct wg_device *dev)
 {
     pthread_mutex_lock(&dev->lock);
+#ifndef NDEBUG
+    dev->lock_owner = pthread_self();
+    dev->lock_held = true;
+#endif
 }
 
 void
 wg_device_unlock(struct wg_device *dev)
 {
+#ifndef NDEBUG
+    wg_device_assert_locked(dev);
+    dev->lock_held = false;
+#endif
     pthread_mutex_unlock(&dev->lock);
 }
+
+#ifndef NDEBUG
+void
+wg_device_assert_locked(const struct wg_device *dev)
+{
+    /* Read without the lock only by a caller that breaks the rule: it fails
+     * either way, since lock_owner is ours only while we hold the lock. */
+    assert(dev->lock_held && pthread_equal(dev->lock_owner, pthread_self()));
+}
+#endif
 
 /* ---- peers ------------------------------------------------------------- */
 
@@ -93,6 +112,7 @@ wg_device_lookup_peer(struct wg_device *dev, const uint8_t pub[static WG_KEY_LEN
 {
     struct wg_peer *p = dev->peer_hash[peer_bucket(pub)];
 
+    wg_device_assert_locked(dev);
     while (p && sodium_memcmp(p->public_key, pub, WG_KEY_LEN) != 0)
         p = p->hash_next;
     return p;
@@ -103,6 +123,7 @@ wg_device_add_peer(struct wg_device *dev, const uint8_t pub[static WG_KEY_LEN])
 {
     struct wg_peer *p;
 
+    wg_device_assert_locked(dev);
     if (dev->has_private_key && sodium_memcmp(pub, dev->public_key, WG_KEY_LEN) == 0)
         return NULL;
     if (dev->n_peers >= WG_MAX_PEERS)
@@ -128,6 +149,7 @@ wg_device_remove_peer(struct wg_device *dev, struct wg_peer *peer)
 {
     struct wg_peer **pp;
 
+    wg_device_assert_locked(dev);
     for (pp = &dev->peers; *pp; pp = &(*pp)->next) {
         if (*pp == peer) {
             *pp = peer->next;
@@ -152,6 +174,7 @@ wg_device_remove_peer(struct wg_device *dev, struct wg_peer *peer)
 void
 wg_device_remove_all_peers(struct wg_device *dev)
 {
+    wg_device_assert_locked(dev);
     while (dev->peers)
         wg_device_remove_peer(dev, dev->peers);
 }
@@ -162,6 +185,7 @@ wg_device_set_private_key(struct wg_device *dev, const uint8_t *priv, uint64_t n
     uint8_t pub[WG_KEY_LEN];
     struct wg_peer *p;
 
+    wg_device_assert_locked(dev);
     if (priv && !key_is_zero(priv)) {
         if (dev->has_private_key && sodium_memcmp(priv, dev->private_key, WG_KEY_LEN) == 0)
             return;
@@ -192,6 +216,7 @@ wg_device_set_up(struct wg_device *dev, bool up, uint64_t now_ns)
 {
     struct wg_peer *p;
 
+    wg_device_assert_locked(dev);
     dev->up = up;
     for (p = dev->peers; p; p = p->next) {
         if (!up) {
@@ -210,6 +235,7 @@ wg_device_set_up(struct wg_device *dev, bool up, uint64_t now_ns)
 void
 wg_device_note_timer(struct wg_device *dev, uint64_t deadline_ns)
 {
+    wg_device_assert_locked(dev);
     if (!dev->next_timer_ns || deadline_ns < dev->next_timer_ns) {
         dev->next_timer_ns = deadline_ns;
         if (dev->wake)

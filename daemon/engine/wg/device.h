@@ -35,6 +35,10 @@ struct wg_index_entry;              /* wg/index.h */
 
 struct wg_device {
     pthread_mutex_t lock;
+#ifndef NDEBUG
+    pthread_t lock_owner;               /* set by wg_device_lock, for wg_device_assert_locked */
+    bool lock_held;
+#endif
     wg_send_fn send;
     wg_wake_fn wake;
     void *ctx;

@@ -8,6 +8,8 @@
 #include <sodium.h>
 #include <stdlib.h>
 
+#include "wg/device-private.h"
+
 static unsigned int
 index_bucket(uint32_t index)
 {
@@ -19,6 +21,7 @@ wg_device_index_find(struct wg_device *dev, uint32_t index)
 {
     struct wg_index_entry *e = dev->index_hash[index_bucket(index)];
 
+    wg_device_assert_locked(dev);
     while (e && e->index != index)
         e = e->next;
     return e;
@@ -30,6 +33,7 @@ wg_device_index_add(struct wg_device *dev, struct wg_peer *peer, struct wg_keypa
     struct wg_index_entry *e = malloc(sizeof(*e));
     uint32_t index;
 
+    wg_device_assert_locked(dev);
     if (!e)
         abort();    /* 32 bytes on the handshake path: out of memory is fatal */
     do
@@ -48,6 +52,7 @@ wg_device_index_remove(struct wg_device *dev, uint32_t index)
 {
     struct wg_index_entry **pp = &dev->index_hash[index_bucket(index)];
 
+    wg_device_assert_locked(dev);
     for (; *pp; pp = &(*pp)->next) {
         if ((*pp)->index == index) {
             struct wg_index_entry *e = *pp;

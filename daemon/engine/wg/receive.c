@@ -174,7 +174,7 @@ wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n, u
 {
     size_t i;
 
-    pthread_mutex_lock(&dev->lock);
+    wg_device_lock(dev);
     for (i = 0; i < n; i++) {
         struct wg_rx_packet *p = &pkts[i];
         enum wg_message_type type = wg_message_classify(p->data, p->len);
@@ -200,7 +200,7 @@ wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n, u
             break;
         }
     }
-    pthread_mutex_unlock(&dev->lock);
+    wg_device_unlock(dev);
 
     for (i = 0; i < n; i++) {
         struct wg_rx_packet *p = &pkts[i];
@@ -231,7 +231,7 @@ wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n, u
         p->plain_len = p->len - WG_DATA_OVERHEAD;
     }
 
-    pthread_mutex_lock(&dev->lock);
+    wg_device_lock(dev);
     for (i = 0; i < n; i++) {
         struct wg_rx_packet *p = &pkts[i];
         struct wg_peer *peer;
@@ -261,5 +261,5 @@ wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n, u
         wg_keypair_unref(p->kp);
         p->kp = NULL;
     }
-    pthread_mutex_unlock(&dev->lock);
+    wg_device_unlock(dev);
 }

@@ -22,6 +22,7 @@ wg_device_send_authenticated(struct wg_peer *peer, const uint8_t *data, size_t l
 {
     struct wg_device *dev = peer->device;
 
+    wg_device_assert_locked(dev);
     dev->send(dev->ctx, data, len, &peer->endpoint);
     peer->tx_bytes += len;
     wg_timers_any_authenticated_packet_traversal(peer, now_ns);
@@ -34,6 +35,7 @@ wg_device_send_handshake_initiation(struct wg_peer *peer, bool is_retry, uint64_
     struct wg_device *dev = peer->device;
     struct wg_message_handshake_initiation msg;
 
+    wg_device_assert_locked(dev);
     if (!is_retry)
         peer->handshake_attempts = 0;
     /* At most one initiation per REKEY_TIMEOUT. */
@@ -134,6 +136,7 @@ wg_device_send_staged(struct wg_peer *peer, uint64_t now_ns)
     struct wg_keypair *kp = sendable_keypair(peer, now_ns);
     unsigned int i;
 
+    wg_device_assert_locked(peer->device);
     if (!peer->n_staged)
         return;
     if (!kp || peer->endpoint.addr.sa.sa_family == AF_UNSPEC) {
@@ -167,6 +170,7 @@ wg_device_send_staged(struct wg_peer *peer, uint64_t now_ns)
 void
 wg_device_send_keepalive(struct wg_peer *peer, uint64_t now_ns)
 {
+    wg_device_assert_locked(peer->device);
     if (!peer->n_staged)
         stage_packet(peer, NULL, 0);
     wg_device_send_staged(peer, now_ns);
@@ -193,7 +197,7 @@ wg_device_tx_batch(struct wg_device *dev, struct wg_tx_packet *pkts, size_t n, u
 {
     size_t i;
 
-    pthread_mutex_lock(&dev->lock);
+    wg_device_lock(dev);
     for (i = 0; i < n; i++) {
         struct wg_tx_packet *p = &pkts[i];
         const uint8_t *plain = p->buf + WG_TX_HEADROOM;
@@ -228,7 +232,7 @@ wg_device_tx_batch(struct wg_device *dev, struct wg_tx_packet *pkts, size_t n, u
         p->status = WG_TX_STAGED;
         wg_device_send_handshake_initiation(peer, false, now_ns);
     }
-    pthread_mutex_unlock(&dev->lock);
+    wg_device_unlock(dev);
 
     for (i = 0; i < n; i++) {
         struct wg_tx_packet *p = &pkts[i];
@@ -240,7 +244,7 @@ wg_device_tx_batch(struct wg_device *dev, struct wg_tx_packet *pkts, size_t n, u
             p->status = WG_TX_DROP;
     }
 
-    pthread_mutex_lock(&dev->lock);
+    wg_device_lock(dev);
     for (i = 0; i < n; i++) {
         struct wg_tx_packet *p = &pkts[i];
         struct wg_peer *peer;
@@ -258,5 +262,5 @@ wg_device_tx_batch(struct wg_device *dev, struct wg_tx_packet *pkts, size_t n, u
         wg_keypair_unref(p->kp);
         p->kp = NULL;
     }
-    pthread_mutex_unlock(&dev->lock);
+    wg_device_unlock(dev);
 }
