@@ -758,9 +758,13 @@ wg_runner_start(const struct wg_runner_config *cfg, struct wg_runner **out)
     if (!r->dev || r->rx_wake_fd < 0 || r->tx_wake_fd < 0)
         goto fail;
     r->dev->mtu = atomic_load(&r->mtu);
+    /* No thread runs yet, but device.h's contract holds here too (checked in
+     * debug builds by wg_device_assert_locked). */
+    wg_device_lock(r->dev);
     if (cfg->private_key)
         wg_device_set_private_key(r->dev, cfg->private_key, now_ns());
     wg_device_set_up(r->dev, true, now_ns());
+    wg_device_unlock(r->dev);
     r->tx.mtu = atomic_load(&r->mtu);
     r->tx.read_buf = malloc(TUN_MAX_READ);
     r->rx.batch = udp_rx_batch_new();

@@ -31,15 +31,14 @@ typedef void (*wg_wake_fn)(void *ctx);
 
 enum { WG_INDEX_BUCKETS = 4096, WG_PEER_BUCKETS = 1024 };
 
-struct wg_index_entry {
-    uint32_t index;
-    struct wg_peer *peer;           /* no reference: entries die with their owner */
-    struct wg_keypair *keypair;     /* NULL: the peer's handshake */
-    struct wg_index_entry *next;
-};
+struct wg_index_entry;              /* wg/index.h */
 
 struct wg_device {
     pthread_mutex_t lock;
+#ifndef NDEBUG
+    pthread_t lock_owner;               /* set by wg_device_lock, for wg_device_assert_locked */
+    bool lock_held;
+#endif
     wg_send_fn send;
     wg_wake_fn wake;
     void *ctx;
@@ -149,12 +148,7 @@ void wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t
  */
 uint64_t wg_device_tick(struct wg_device *dev, uint64_t now_ns);
 
-/* Internal helpers shared by device.c, handshake.c and timers.c (lock held). */
-uint32_t wg_device_index_add(struct wg_device *dev, struct wg_peer *peer, struct wg_keypair *kp);
-void wg_device_index_remove(struct wg_device *dev, uint32_t index);
-struct wg_index_entry *wg_device_index_find(struct wg_device *dev, uint32_t index);
+/* Send a handshake initiation or a keepalive now (send.c), lock held; the
+ * timers use them, and so do the runner and the tests. */
 void wg_device_send_handshake_initiation(struct wg_peer *peer, bool is_retry, uint64_t now_ns);
 void wg_device_send_keepalive(struct wg_peer *peer, uint64_t now_ns);
-void wg_device_send_staged(struct wg_peer *peer, uint64_t now_ns);
-bool wg_device_is_under_load(struct wg_device *dev, uint64_t now_ns);
-void wg_device_note_timer(struct wg_device *dev, uint64_t deadline_ns);

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "crypto/keys.h"
+#include "wg/device-private.h"
+#include "wg/index.h"
 
 void
 wg_tai64n_now(uint8_t out[static WG_TIMESTAMP_LEN], int64_t realtime_ns)
@@ -47,6 +49,7 @@ wg_handshake_create_initiation(struct wg_device *dev, struct wg_peer *peer,
     uint8_t timestamp[WG_TIMESTAMP_LEN];
     int r;
 
+    wg_device_assert_locked(dev);
     if (!dev->has_private_key)
         return false;
     handshake_unindex(dev, peer);
@@ -83,6 +86,7 @@ wg_handshake_consume_initiation(struct wg_device *dev,
     bool replay, flood;
     int r;
 
+    wg_device_assert_locked(dev);
     if (!dev->has_private_key)
         return NULL;
     if (!noise_handshake_init(&hs, NOISE_PATTERN_IKPSK2, false, WG_CONSTRUCTION,
@@ -129,6 +133,7 @@ wg_handshake_create_response(struct wg_device *dev, struct wg_peer *peer,
     struct wg_handshake *hs = &peer->handshake;
     int r;
 
+    wg_device_assert_locked(dev);
     if (hs->state != WG_HANDSHAKE_CONSUMED_INITIATION)
         return false;
     memset(msg, 0, sizeof(*msg));
@@ -155,6 +160,7 @@ wg_handshake_consume_response(struct wg_device *dev, const struct wg_message_han
     struct wg_peer *peer;
     int r;
 
+    wg_device_assert_locked(dev);
     if (!e || e->keypair || !dev->has_private_key)
         return NULL;
     peer = e->peer;
@@ -185,6 +191,7 @@ wg_handshake_begin_session(struct wg_device *dev, struct wg_peer *peer, uint64_t
     bool initiator = hs->noise.initiator;
     bool ok = false;
 
+    wg_device_assert_locked(dev);
     noise_split(&hs->noise, send, recv);
     kp = wg_keypair_new(peer, send, recv, initiator, now_ns);
     if (!kp)

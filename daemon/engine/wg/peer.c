@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "crypto/secmem.h"
-#include "wg/device.h"
+#include "wg/allowedips.h"
+#include "wg/device-private.h"
+#include "wg/index.h"
 
 struct wg_peer *
 wg_peer_ref(struct wg_peer *p)
@@ -52,6 +54,7 @@ wg_keypair_new(struct wg_peer *peer, const uint8_t send[static WG_KEY_LEN],
 {
     struct wg_keypair *kp = secmem_alloc(sizeof(*kp));
 
+    wg_device_assert_locked(peer->device);
     if (!kp)
         return NULL;
     memset(kp, 0, sizeof(*kp));
@@ -91,6 +94,7 @@ keypair_drop(struct wg_peer *peer, struct wg_keypair **slot)
 void
 wg_peer_add_keypair(struct wg_peer *peer, struct wg_keypair *kp)
 {
+    wg_device_assert_locked(peer->device);
     if (kp->i_am_initiator) {
         if (peer->kp_next) {
             /* Keep the unconfirmed one usable for receiving. */
@@ -113,6 +117,7 @@ wg_peer_add_keypair(struct wg_peer *peer, struct wg_keypair *kp)
 bool
 wg_peer_received_with_keypair(struct wg_peer *peer, struct wg_keypair *kp)
 {
+    wg_device_assert_locked(peer->device);
     if (peer->kp_next != kp)
         return false;
     keypair_drop(peer, &peer->kp_previous);
@@ -127,6 +132,7 @@ wg_peer_clear_handshake(struct wg_peer *peer)
 {
     struct wg_handshake *hs = &peer->handshake;
 
+    wg_device_assert_locked(peer->device);
     if (hs->in_index_table) {
         wg_device_index_remove(peer->device, hs->local_index);
         hs->in_index_table = false;
@@ -139,6 +145,7 @@ wg_peer_clear_handshake(struct wg_peer *peer)
 void
 wg_peer_clear_keys(struct wg_peer *peer)
 {
+    wg_device_assert_locked(peer->device);
     keypair_drop(peer, &peer->kp_previous);
     keypair_drop(peer, &peer->kp_current);
     keypair_drop(peer, &peer->kp_next);
@@ -148,9 +155,54 @@ wg_peer_clear_keys(struct wg_peer *peer)
 void
 wg_peer_purge_staged(struct wg_peer *peer)
 {
+    wg_device_assert_locked(peer->device);
     for (unsigned int i = 0; i < peer->n_staged; i++) {
         sodium_memzero(peer->staged[i].data, peer->staged[i].len);
         free(peer->staged[i].data);
     }
     peer->n_staged = 0;
+}
+
+/* ---- configuration (device.h) ------------------------------------------ */
+
+void
+wg_peer_set_preshared_key(struct wg_peer *peer, const uint8_t psk[static WG_KEY_LEN])
+{
+    wg_device_assert_locked(peer->device);
+    memcpy(peer->preshared_key, psk, WG_KEY_LEN);
+}
+
+void
+wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *addr)
+{
+    wg_device_assert_locked(peer->device);
+    memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+    peer->endpoint.addr = *addr;
+}
+
+void
+wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t seconds, uint64_t now_ns)
+{
+    bool was_off = peer->persistent_keepalive_interval == 0;
+
+    wg_device_assert_locked(peer->device);
+    peer->persistent_keepalive_interval = seconds;
+    if (!seconds)
+        peer->timer_persistent_keepalive = 0;
+    else if (was_off && peer->device->up && peer->endpoint.addr.sa.sa_family != AF_UNSPEC)
+        wg_device_send_keepalive(peer, now_ns);
+}
+
+int
+wg_peer_add_allowed_ip(struct wg_peer *peer, int family, const uint8_t *addr, uint8_t cidr)
+{
+    wg_device_assert_locked(peer->device);
+    return allowedips_insert(peer->device->allowedips, family, addr, cidr, peer);
+}
+
+void
+wg_peer_clear_allowed_ips(struct wg_peer *peer)
+{
+    wg_device_assert_locked(peer->device);
+    allowedips_remove_by_peer(peer->device->allowedips, peer);
 }

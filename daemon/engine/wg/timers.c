@@ -3,7 +3,7 @@
 
 #include <sodium.h>
 
-#include "wg/device.h"
+#include "wg/device-private.h"
 
 static uint64_t
 jitter(void)
@@ -23,6 +23,7 @@ arm(struct wg_peer *peer, uint64_t *timer, uint64_t deadline)
 void
 wg_timers_data_sent(struct wg_peer *peer, uint64_t now_ns)
 {
+    wg_device_assert_locked(peer->device);
     if (!peer->timer_new_handshake)
         arm(peer, &peer->timer_new_handshake,
             now_ns + WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT + jitter());
@@ -31,6 +32,7 @@ wg_timers_data_sent(struct wg_peer *peer, uint64_t now_ns)
 void
 wg_timers_data_received(struct wg_peer *peer, uint64_t now_ns)
 {
+    wg_device_assert_locked(peer->device);
     if (!peer->timer_send_keepalive)
         arm(peer, &peer->timer_send_keepalive, now_ns + WG_KEEPALIVE_TIMEOUT);
     else
@@ -40,18 +42,21 @@ wg_timers_data_received(struct wg_peer *peer, uint64_t now_ns)
 void
 wg_timers_any_authenticated_packet_sent(struct wg_peer *peer)
 {
+    wg_device_assert_locked(peer->device);
     peer->timer_send_keepalive = 0;
 }
 
 void
 wg_timers_any_authenticated_packet_received(struct wg_peer *peer)
 {
+    wg_device_assert_locked(peer->device);
     peer->timer_new_handshake = 0;
 }
 
 void
 wg_timers_any_authenticated_packet_traversal(struct wg_peer *peer, uint64_t now_ns)
 {
+    wg_device_assert_locked(peer->device);
     if (peer->persistent_keepalive_interval)
         arm(peer, &peer->timer_persistent_keepalive,
             now_ns + WG_NS(peer->persistent_keepalive_interval));
@@ -60,12 +65,14 @@ wg_timers_any_authenticated_packet_traversal(struct wg_peer *peer, uint64_t now_
 void
 wg_timers_handshake_initiated(struct wg_peer *peer, uint64_t now_ns)
 {
+    wg_device_assert_locked(peer->device);
     arm(peer, &peer->timer_retransmit_handshake, now_ns + WG_REKEY_TIMEOUT + jitter());
 }
 
 void
 wg_timers_handshake_complete(struct wg_peer *peer, uint64_t now_ns)
 {
+    wg_device_assert_locked(peer->device);
     peer->timer_retransmit_handshake = 0;
     peer->handshake_attempts = 0;
     peer->sent_lastminute_handshake = false;
@@ -75,12 +82,14 @@ wg_timers_handshake_complete(struct wg_peer *peer, uint64_t now_ns)
 void
 wg_timers_session_derived(struct wg_peer *peer, uint64_t now_ns)
 {
+    wg_device_assert_locked(peer->device);
     arm(peer, &peer->timer_zero_key_material, now_ns + 3 * WG_REJECT_AFTER_TIME);
 }
 
 void
 wg_timers_stop(struct wg_peer *peer)
 {
+    wg_device_assert_locked(peer->device);
     peer->timer_retransmit_handshake = 0;
     peer->timer_send_keepalive = 0;
     peer->timer_new_handshake = 0;
@@ -166,6 +175,7 @@ wg_timers_fire(struct wg_peer *peer, uint64_t now_ns)
 {
     uint64_t next = 0;
 
+    wg_device_assert_locked(peer->device);
     if (expired(&peer->timer_retransmit_handshake, now_ns))
         fire_retransmit_handshake(peer, now_ns);
     if (expired(&peer->timer_send_keepalive, now_ns))
