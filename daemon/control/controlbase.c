@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TS2021 "controlbase" (PROTOCOL.md §1.3–1.4): Noise_IK_25519_ChaChaPoly_BLAKE2s
+ * TS2021 "controlbase" (tailscale control/controlbase): Noise_IK_25519_ChaChaPoly_BLAKE2s
  * with prologue "Tailscale Control Protocol v<version>", empty handshake
  * payloads, then ChaCha20-Poly1305 records with empty AD and the nonce
- * 0^4 ‖ u64 BIG-endian counter (PROTOCOL.md §9 pitfall 1), one counter per
+ * 0^4 ‖ u64 BIG-endian counter (controlbase/conn.go; not Noise's LE), one counter per
  * direction from 0, no rekey, 2^64−1 never used.
  *
  *   initiation  ver u16 BE ‖ 01 ‖ 0060 ‖ msg1 (96)    client → server

@@ -9,7 +9,7 @@
 
 /*
  * TS2021 "controlbase": the Noise transport of Tailscale's control protocol
- * (PROTOCOL.md §1.3–1.4; tailscale control/controlbase/{messages,conn,
+ * (tailscale control/controlbase/{messages,conn,
  * handshake}.go). Sans-I/O plain C: the caller moves the bytes (after the
  * HTTP upgrade), this module builds and checks frames.
  *

@@ -8,7 +8,7 @@
 G_BEGIN_DECLS
 
 /*
- * The capability version we claim (PROTOCOL.md §2.1): /key?v=, the Noise
+ * The capability version we claim (tailcfg.CurrentCapabilityVersion): /key?v=, the Noise
  * header and prologue, RegisterRequest.Version and MapRequest.Version.
  * 113 is the lowest both tailscale.com and headscale accept; docs/ARCHITECTURE.md
  * lists every semantic up to it and how we honour it.

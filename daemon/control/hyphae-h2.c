@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * HTTP/2 with prior knowledge over TS2021 records (PROTOCOL.md §2, RFC 9113).
+ * HTTP/2 with prior knowledge over TS2021 records (control/ts2021/client.go, RFC 9113).
  *
  * nghttp2 runs sans-I/O (nghttp2_session_mem_recv / mem_send). One async read
  * loop takes the stream's bytes, controlbase_read opens them one record at a
@@ -1005,7 +1005,7 @@ submit_request (HyphaeH2Client  *client,
 #define NV(n, v) \
   (nghttp2_nv) { (uint8_t *) (n), (uint8_t *) (v), strlen (n), strlen (v), NGHTTP2_NV_FLAG_NONE }
   nva[nnv++] = NV (":method", method);
-  /* As Tailscale's client sends them (PROTOCOL.md §2.1): the Noise layer is
+  /* As Tailscale's client sends them (control/ts2021/client.go): the Noise layer is
    * the security, the scheme says https whatever the outer transport. */
   nva[nnv++] = NV (":scheme", "https");
   nva[nnv++] = NV (":authority", client->authority);

@@ -9,7 +9,7 @@ G_BEGIN_DECLS
 
 /*
  * HTTP/2 with prior knowledge over an established TS2021 connection
- * (PROTOCOL.md §2): nghttp2 frames the requests, controlbase seals them into
+ * (Tailscale's control/ts2021/client.go): nghttp2 frames the requests, controlbase seals them into
  * records and opens the server's records. The leftover plaintext the dial
  * already decrypted (the server's first SETTINGS) is fed to nghttp2 first.
  * One client per connection; requests may run concurrently (one stream each).

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The map long-poll (PROTOCOL.md §2.4–2.6): MapRequest JSON, one streaming
+ * The map long-poll (control/controlclient/direct.go): MapRequest JSON, one streaming
  * POST /machine/map turned into netmap snapshots, and lite updates.
  *
  * The request uses Go's field names (tailcfg.MapRequest, tailcfg.Hostinfo).

@@ -9,7 +9,7 @@
 G_BEGIN_DECLS
 
 /*
- * The map long-poll and lite updates (PROTOCOL.md §2.4–2.6; tailscale
+ * The map long-poll and lite updates (tailscale
  * control/controlclient/direct.go sendMapRequest): POST /machine/map with a
  * MapRequest in Go's field names, then a stream of u32 LE length-prefixed
  * (zstd) MapResponse messages (mapframe), each parsed (netmap.c) and applied

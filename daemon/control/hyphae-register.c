@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Registration (PROTOCOL.md §2.3): POST /machine/register with a JSON
+ * Registration (controlclient/direct.go doLogin): POST /machine/register with a JSON
  * RegisterRequest over the Noise HTTP/2 connection, parse the
  * RegisterResponse.
  *

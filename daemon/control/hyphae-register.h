@@ -8,7 +8,7 @@
 G_BEGIN_DECLS
 
 /*
- * Registration (PROTOCOL.md §2.3; tailcfg.RegisterRequest/RegisterResponse):
+ * Registration (tailcfg.RegisterRequest/RegisterResponse):
  * POST /machine/register over the Noise HTTP/2 connection with a JSON
  * RegisterRequest using Go's exact field names. Errors that the server
  * reports in a 200 response's "Error" field come back as

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TS2021 dialling (PROTOCOL.md §1.1, §1.2, §1.5): fetch the server's Noise key
+ * TS2021 dialling (control/controlhttp, control/ts2021): fetch the server's Noise key
  * from /key, then POST /ts2021 with the Noise initiation in a header, check
  * the 101, finish the handshake and peel off the optional early payload.
  *
@@ -711,7 +711,7 @@ accept_any_certificate (GTlsConnection       *connection,
                         GTlsCertificateFlags  errors,
                         gpointer              user_data)
 {
-  /* Noise authenticates the server; TLS only hides the upgrade (§1.2). */
+  /* Noise authenticates the server; TLS only hides the upgrade (controlhttp/client.go). */
   g_debug ("TS2021: ignoring TLS certificate errors 0x%x", (guint) errors);
   return TRUE;
 }
@@ -792,7 +792,7 @@ hyphae_ts2021_dial_async (const char          *control_url,
   data->client = g_socket_client_new ();
   if (data->target.tls)
     {
-      /* No ALPN: h2 cannot be upgraded (§1.2). */
+      /* No ALPN: h2 cannot be upgraded (controlhttp/client.go). */
       g_socket_client_set_tls (data->client, TRUE);
       g_signal_connect (data->client, "event", G_CALLBACK (on_socket_client_event), NULL);
     }

@@ -8,7 +8,7 @@
 G_BEGIN_DECLS
 
 /*
- * Dialling a TS2021 control server (PROTOCOL.md §1.1, §1.2, §1.5):
+ * Dialling a TS2021 control server (control/controlhttp, control/ts2021):
  *
  *   1. GET <url>/key?v=<capver>  → {"legacyPublicKey":…,"publicKey":"mkey:<hex>"}
  *   2. POST /ts2021 HTTP/1.1, Upgrade: tailscale-control-protocol,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The map long-poll stream's framing (PROTOCOL.md §2.5): u32 little-endian
+ * The map long-poll stream's framing (control/controlclient/direct.go): u32 little-endian
  * length + that many bytes; one zstd frame per message in zstd mode.
  *
  * A compressed message is collected whole (≤ MAPFRAME_MAX_COMPRESSED, the

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 /*
- * The map long-poll stream's framing (PROTOCOL.md §2.5; tailscale
+ * The map long-poll stream's framing (tailscale
  * control/controlclient/direct.go): each MapResponse is a u32 LITTLE-endian
  * length followed by that many bytes, one zstd frame each when the request
  * said Compress:"zstd", else raw JSON. Sans-I/O plain C: feed the HTTP/2

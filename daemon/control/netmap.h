@@ -6,7 +6,7 @@
 G_BEGIN_DECLS
 
 /*
- * The network map (PROTOCOL.md §2.6, §2.7; tailcfg.MapResponse / tailcfg.Node):
+ * The network map (tailcfg/tailcfg.go: tailcfg.MapResponse / tailcfg.Node):
  * an immutable, reference-counted snapshot, plus the parsed form of one
  * MapResponse message (an update). Applying an update to a snapshot makes a
  * new snapshot and never changes the old one, so a bad message leaves the

@@ -324,7 +324,7 @@ hyphae_engine_config_to_uapi (const HyphaeEngineConfig       *cfg,
       guint16 port;
 
       memcpy (ps->public_key, p->public_key, 32);
-      ps->has_preshared_key = TRUE;     /* zero PSK (PROTOCOL.md §5) */
+      ps->has_preshared_key = TRUE;     /* zero PSK (wgengine/wgcfg has none) */
       ps->has_keepalive = TRUE;         /* off: Tailscale sets none */
       ps->replace_allowed_ips = TRUE;
       ps->allowed_ips = calloc (MAX (n_ips, 1), sizeof *ps->allowed_ips);

@@ -15,7 +15,7 @@ G_BEGIN_DECLS
  * every netmap or prefs change and hands it to the WireGuard runner and
  * netcfg, which diff it against what they have.
  *
- * Rules (PROTOCOL.md §2.7, §5; facts from Tailscale's wgengine/wgcfg/nmcfg
+ * Rules (tailcfg/tailcfg.go Node, net/tsaddr/tsaddr.go; facts from Tailscale's wgengine/wgcfg/nmcfg
  * and net/routemanager):
  *  - one WireGuard peer per netmap peer, public key = Node.Key; expired peers
  *    (Node.Expired or KeyExpiry past, as netmap.c decided at apply time) get

@@ -6,7 +6,7 @@
 G_BEGIN_DECLS
 
 /*
- * A profile's private keys (DESIGN.md "Keys"), in locked memory (secmem).
+ * A profile's private keys (docs/ARCHITECTURE.md "Key owners"), in locked memory (secmem).
  * Daemon-owned profiles keep them in DIR/profiles/NAME/keys (file 0600,
  * directories 0700), one "kind=privkey:<64 hex>" line each:
  *   machine=privkey:…

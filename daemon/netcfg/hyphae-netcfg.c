@@ -562,7 +562,7 @@ rule_add (HyphaeNetcfg *nc, int family, const Rule *w, guint32 mark)
   frh->family = family;
   frh->action = w->action;
   frh->table = w->table < 256 ? w->table : RT_TABLE_UNSPEC;
-  /* Always an explicit priority (SYSTEM.md §5: else the kernel picks one). */
+  /* Always an explicit priority (else the kernel picks one: net/core/fib_rules.c). */
   msg_attr_u32 (&m, FRA_PRIORITY, w->priority);
   if (w->action == FR_ACT_TO_TBL)
     msg_attr_u32 (&m, FRA_TABLE, w->table);

@@ -12,7 +12,7 @@ G_BEGIN_DECLS
  * libmnl): link up + MTU, the node's addresses on the TUN, routes into the
  * TUN and the policy rules that make exit-node routing safe.
  *
- * Layout (Tailscale's, wgengine/router/osrouter/router_linux.go; SYSTEM.md §5):
+ * Layout (Tailscale's, wgengine/router/osrouter/router_linux.go):
  *   - every route we own lives in table 52 (HYPHAE_NETCFG_TABLE), never in
  *     main: the tailnet ranges, RouteAll subnets, and 0.0.0.0/0 + ::/0 when an
  *     exit node is selected;

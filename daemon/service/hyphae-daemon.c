@@ -75,7 +75,7 @@ on_name_lost (GDBusConnection *connection,
   else
     g_warning ("Cannot own %s (another hyphaed runs on this bus?)", name);
   /* Losing the name after having served it is an orderly end (systemd counts
-   * it as the service dying, SYSTEM.md §1); never having had it is an error. */
+   * it as the service dying, systemd.service(5) Type=dbus); never having had it is an error. */
   if (!d->name_acquired)
     d->status = 1;
   g_main_loop_quit (d->loop);

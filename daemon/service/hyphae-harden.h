@@ -6,8 +6,8 @@
 G_BEGIN_DECLS
 
 /*
- * What hyphaed does to itself when it runs as the mesh daemon (SYSTEM.md §7,
- * docs/ARCHITECTURE.md "Local users").
+ * What hyphaed does to itself when it runs as the mesh daemon (prctl(2),
+ * capabilities(7); docs/ARCHITECTURE.md "Local users").
  *
  * hyphae_harden_not_dumpable: PR_SET_DUMPABLE 0: no core file, and /proc/PID/
  * (mem, environ, maps …) and ptrace closed to everyone without

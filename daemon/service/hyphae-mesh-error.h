@@ -6,7 +6,7 @@
 G_BEGIN_DECLS
 
 /*
- * The typed errors of io.github.hyphae.Mesh1 (DESIGN.md "D-Bus API"),
+ * The typed errors of io.github.hyphae.Mesh1 (data/io.github.hyphae.Mesh1.xml),
  * registered as a GDBus error domain: a client that has called
  * hyphae_mesh_error_quark() (the macro does) gets HYPHAE_MESH_ERROR GErrors
  * from the generated proxy instead of G_IO_ERROR_DBUS_ERROR.

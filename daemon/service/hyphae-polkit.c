@@ -9,7 +9,7 @@
 #define POLKIT_FLAG_ALLOW_USER_INTERACTION 1u
 
 /* Long enough for a password typed into an authentication dialog; after it
- * the check is a denial (SYSTEM.md §2). HYPHAED_POLKIT_TIMEOUT_MS (read once)
+ * the check is a denial (ARCHITECTURE.md "polkit and root"). HYPHAED_POLKIT_TIMEOUT_MS (read once)
  * shortens it for tests. */
 #define POLKIT_TIMEOUT_MS (120 * 1000)
 

@@ -8,7 +8,8 @@ G_BEGIN_DECLS
 /*
  * Asks polkit whether the sender of a D-Bus call may do action_id, with a
  * direct call to org.freedesktop.PolicyKit1.Authority.CheckAuthorization and
- * the subject ("system-bus-name", {"name": sender}) (SYSTEM.md §2); no
+ * the subject ("system-bus-name", {"name": sender}) (polkit(8), polkit's
+ * org.freedesktop.PolicyKit1.Authority.xml); no
  * libpolkit. interactive forwards the caller's ALLOW_INTERACTIVE_AUTHORIZATION
  * as polkit's AllowUserInteraction flag.
  *

@@ -249,7 +249,7 @@ hyphae_service_node_to_variant (HyphaeNetmap             *netmap,
       /* A direct path counts once WireGuard has completed a handshake over it. */
       g_variant_builder_add (&b, "{sv}", "CurAddr",
                              g_variant_new_string (handshaken ? stats->endpoint : ""));
-      /* DERP is not used yet (DESIGN.md: direct UDP endpoints only for now). */
+      /* DERP is not used yet (no DERP client yet: direct UDP endpoints only). */
       g_variant_builder_add (&b, "{sv}", "Relay", g_variant_new_string (""));
       g_variant_builder_add (&b, "{sv}", "Addrs", strv_variant (node->endpoints));
       g_variant_builder_add (&b, "{sv}", "RxBytes", g_variant_new_uint64 (stats ? stats->rx_bytes : 0));

@@ -9,7 +9,7 @@
 /*
  * The WireGuard engine on a TUN, as a handle (plain C, no GLib).
  *
- * Threads (DESIGN.md "Threads"): TX reads the TUN in batches, seals and sends
+ * Threads (docs/ARCHITECTURE.md "Threads and locks"): TX reads the TUN in batches, seals and sends
  * with UDP GSO; RX receives with UDP GRO, opens and writes coalesced packets
  * to the TUN; a timer thread sleeps until the next WireGuard timer; a UAPI
  * thread serves wg(8) on UAPI_DIR/IFNAME.sock. The threads block every

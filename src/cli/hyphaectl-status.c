@@ -590,7 +590,7 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
   add_str (b, "Version", hyphae_mesh1_get_version (proxy) ? hyphae_mesh1_get_version (proxy) : "");
   add_bool (b, "TUN", TRUE);
   add_str (b, "BackendState", hyphae_mesh1_get_state (proxy) ? hyphae_mesh1_get_state (proxy) : "NoState");
-  /* "" unless the daemon lets us see it (DESIGN.md: the URL is a secret). */
+  /* "" unless the daemon lets us see it (docs/ARCHITECTURE.md "The login URL is no property"). */
   add_str (b, "AuthURL", auth_url ? auth_url : "");
   add_strv (b, "TailscaleIPs", self_ips, TRUE);
 

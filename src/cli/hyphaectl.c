@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hyphaectl: the command line client of io.github.hyphae.Mesh1 on the system
- * bus (DESIGN.md), with the command names and output habits of the tailscale
+ * bus (data/io.github.hyphae.Mesh1.xml), with the command names and output habits of the tailscale
  * CLI. DBUS_SYSTEM_BUS_ADDRESS selects another bus (tests).
  */
 #include "hyphaectl.h"
@@ -306,7 +306,7 @@ cmd_up (int    argc,
     g_variant_builder_add (&options, "{sv}", "AuthKey", g_variant_new_string (auth_key));
   if (hostname != NULL)
     g_variant_builder_add (&options, "{sv}", "Hostname", g_variant_new_string (hostname));
-  /* hyphaectl always makes a daemon-owned profile (DESIGN.md "Keys"). */
+  /* hyphaectl always makes a daemon-owned profile (docs/ARCHITECTURE.md "Key owners"). */
   g_variant_builder_add (&options, "{sv}", "Unattended", g_variant_new_boolean (TRUE));
 
   w.proxy = proxy;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for daemon/control/mapframe (map stream framing,
- * PROTOCOL.md §2.5). data[0] bit 0 picks zstd (1) or raw (0) mode;
+ * control/controlclient/direct.go). data[0] bit 0 picks zstd (1) or raw (0) mode;
  * data[1..2] (u16 LE, modulo the stream length) is where a second run splits
  * the stream; data[3..] is the stream. The stream is read whole and again in
  * two pieces: both runs must give the same messages and fail with the same

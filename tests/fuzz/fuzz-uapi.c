@@ -19,8 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Included, not linked, so libFuzzer instruments the parser and server
- * (STYLE.md §3.12); the static library's copies are then never pulled in. */
+/* Included, not linked, so libFuzzer instruments the parser and server;
+ * the static library's copies are then never pulled in. */
 #include "uapi/uapi.c"
 #include "uapi/uapi-server.c"
 

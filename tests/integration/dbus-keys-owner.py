@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-# Plays the desktop app's part of DESIGN.md "Keys" against hyphaed on the
+# Plays the desktop app's part of docs/ARCHITECTURE.md "Key owners" against hyphaed on the
 # system bus (DBUS_SYSTEM_BUS_ADDRESS): hands over a machine and node key with
 # SetKeys, brings the node up with them (Unattended false), then waits for the
 # unicast KeysRotated signal that carries the rotated node key.

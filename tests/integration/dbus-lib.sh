@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: MIT
 # A private system bus with activation and a real polkitd, one per hyphaed
-# (TESTING.md "A private system bus…", "Several daemons side by side").
+# (dbus-daemon(1): a bus config of our own, see dbl_write_conf).
 # Source it from bash; it starts nothing by itself.  Needs root.
 #
 # polkitd 122 reads actions only from /usr/share/polkit-1/actions. Rather than
 # installing our .policy there (shared by every test running at the same time,
 # and left behind by a killed test), each polkitd runs in its own mount
 # namespace where that directory is a bind mount of $DBL_DIR/actions: the
-# system's actions plus ours (SYSTEM.md §2 "Real polkitd in a test").
+# system's actions plus ours (polkit 122 reads only /usr/share/polkit-1).
 #
 #   dbl_install_policy [DATA_DIR]     stage DATA_DIR/io.github.hyphae.policy (default
 #                                     DBL_DATA_DIR) in $DBL_DIR/actions
@@ -98,7 +98,7 @@ dbl_run_nobody() {
 		env DBUS_SYSTEM_BUS_ADDRESS="$(dbl_addr "$n")" "$@"
 }
 
-# The bus configuration of TESTING.md: system.conf's default-deny policy, the
+# The bus configuration (dbus-daemon(1)): system.conf's default-deny policy, the
 # PolicyKit1 policy, then our own policy dir (included after, so it wins).
 dbl_write_conf() {
 	local d=$1

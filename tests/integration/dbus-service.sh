@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The D-Bus service io.github.hyphae.Mesh1 and hyphaectl on a private system bus
-# with activation and a real polkitd (TESTING.md), inside a fresh network
+# with activation and a real polkitd (dbus-lib.sh), inside a fresh network
 # namespace made here and removed on exit. Needs root (namespaces, polkitd; our
 # .policy is seen by polkitd through a bind mount over
 # /usr/share/polkit-1/actions in polkitd's own mount namespace, dbus-lib.sh).
@@ -425,7 +425,7 @@ urllib.request.urlopen(sys.argv[1], timeout=30).read()' "$AUTH_URL" >"$OUT" 2>&1
 	check "… State Running" prop_has State "'Running'"
 	expect_rc "logout of the browser-logged-in node" 0 ctl logout
 
-	# The desktop app's part (DESIGN.md "Keys"): SetKeys + Up with Unattended
+	# The desktop app's part (docs/ARCHITECTURE.md "Key owners"): SetKeys + Up with Unattended
 	# false; the server expires the node key; the rotated key goes to the keys'
 	# owner as a unicast KeysRotated, and a plain listener does not see it.
 	timeout 120 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" \

@@ -193,7 +193,7 @@ mesh_server_has_online() {
 
 # mesh_buses: the polkit actions installed, then for each node a private system
 # bus inside its namespace that activates `hyphaed --state-dir $MESH_DIR/NODE/state
-# --ifname $MESH_IF`, with a real polkitd on it (dbus-lib.sh, TESTING.md).
+# --ifname $MESH_IF`, with a real polkitd on it (dbus-lib.sh).
 mesh_buses() {
 	local n
 	dbl_install_policy "$MESH_DATA_DIR" || return 1

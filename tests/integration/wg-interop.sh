@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# WireGuard interoperability in two network namespaces (after the kernel's netns.sh,
-# RELIABILITY.md §2.2): hyphaed against wireguard-go, both ways round, and against itself.
+# WireGuard interoperability in two network namespaces (after the kernel's
+# tools/testing/selftests/wireguard/netns.sh): hyphaed against wireguard-go,
+# both ways round, and against itself.
 #
 #   HYPHAED=build/daemon/service/hyphaed tests/integration/wg-interop.sh
 #

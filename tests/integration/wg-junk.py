@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Throw hostile datagrams at a WireGuard listener during a transfer and prove that
-nothing comes back (RELIABILITY.md §3, U7).  Standard library only; needs root
+nothing comes back (the WireGuard paper §5.1, "Silence is a Virtue").  Standard
+library only; needs root
 (AF_PACKET and raw IPv4 sockets).  Run it in the namespace of the legitimate peer:
 
   wg-junk.py --ifname va --peer 10.200.0.1:51820 --target 10.200.0.2:51821 \

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 
-// Shared TS2021 controlbase code (PROTOCOL.md §1.3–1.4) for the Go test
+// Shared TS2021 controlbase code (control/controlbase) for the Go test
 // programs in this directory: the Noise cipher suite with TS2021's big-endian
 // transport nonces, the frame format and the record transport. Each program
 // is built from its own file plus this one, e.g.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 
 // Command control is an independent TS2021 control-plane test server
-// (PROTOCOL.md §1.1, §1.2, §1.5, §2.1): the /key fetch, the HTTP upgrade that
+// (Tailscale's control/controlhttp, control/ts2021): the /key fetch, the HTTP upgrade that
 // carries the Noise initiation, the early payload, and HTTP/2 over the Noise
 // record stream (golang.org/x/net/http2). The Noise IK handshake is
 // github.com/flynn/noise; the framing and transport are in cbase.go, shared
@@ -710,8 +710,8 @@ func runServer(s *server, listen, keyHex string) {
 
 // ---- tailcfg mirrors -----------------------------------------------------
 //
-// Go structs with tailcfg's field names and JSON types (PROTOCOL.md §2.3–2.7,
-// checked against tailcfg/tailcfg.go), so that encoding/json judges what our C
+// Go structs with tailcfg's field names and JSON types (as in
+// tailcfg/tailcfg.go), so that encoding/json judges what our C
 // client sends as a Go control server would: a wrong type or a bad key text is
 // a decode error, answered with HTTP 400 and Go's error text. Unknown fields
 // are ignored, as Go does.
@@ -1276,7 +1276,7 @@ func (s *server) registered(n *tnode) registerResponse {
 	}
 }
 
-// handleRegister answers POST /machine/register (PROTOCOL.md §2.3) for the
+// handleRegister answers POST /machine/register (tailcfg.RegisterRequest) for the
 // machine mk; see README.md for the rules.
 func (s *server) handleRegister(w http.ResponseWriter, r *http.Request, mk machineKey) {
 	if r.Method != http.MethodPost {
@@ -1516,7 +1516,7 @@ func (sw *streamWriter) msg(b []byte) error { return sw.raw(frameMsg(b, sw.compr
 
 func isMapMode(m string) bool { return strings.HasPrefix(m, "map-") }
 
-// handleMap answers POST /machine/map (PROTOCOL.md §2.4–2.6) for machine mk.
+// handleMap answers POST /machine/map (tailcfg.MapRequest, MapResponse) for machine mk.
 func (s *server) handleMap(w http.ResponseWriter, r *http.Request, mk machineKey, c *h2conn) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)

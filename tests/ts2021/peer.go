@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 
-// Command peer is an independent TS2021 "controlbase" peer (PROTOCOL.md
-// §1.3–1.4) used to test Hyphae's C implementation against code nobody on the
+// Command peer is an independent TS2021 "controlbase" peer (Tailscale's
+// control/controlbase) used to test Hyphae's C implementation against code nobody on the
 // C side wrote. The Noise IK handshake is github.com/flynn/noise; the framing
 // and the transport (big-endian nonces) are written here from the spec.
 //

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 
-// zstdgen writes a map long-poll test stream (PROTOCOL.md §2.5): JSON
+// zstdgen writes a map long-poll test stream (control/controlclient/direct.go): JSON
 // messages, each one zstd frame made by github.com/klauspost/compress/zstd
 // (an encoder nobody on the C side wrote), each behind a u32 LITTLE-endian
 // length. A manifest lists, one per line and in stream order, the lowercase

@@ -3,7 +3,7 @@
  * Interop tests for daemon/control/controlbase against an independent TS2021
  * peer written in Go (tests/ts2021/peer.go: github.com/flynn/noise for the
  * Noise IK handshake, framing and big-endian transport nonces written from
- * PROTOCOL.md §1.3–1.4), built by meson offline in GOPATH mode against
+ * a description of control/controlbase/conn.go), built by meson offline in GOPATH mode against
  * Debian's packages (tests/ts2021/meson.build). Without it the tests skip,
  * unless $CI is set: then they fail.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for daemon/control/mapframe (PROTOCOL.md §2.5): the map long-poll
+ * Tests for daemon/control/mapframe (controlclient/direct.go): the map long-poll
  * stream's u32 little-endian length prefix and per-message zstd frames.
  *
  *  /mapframe/go/...      a stream written by tests/ts2021/zstdgen.go with

@@ -9,7 +9,7 @@
 
 #include "wg/replay.h"
 
-/* Ours (RELIABILITY.md §1.1): 2^64 - 2^13 - 1, as wireguard-go. */
+/* Ours (the WireGuard paper §6.1): 2^64 - 2^13 - 1, as wireguard-go. */
 #define REJECT_AFTER_MESSAGES (UINT64_MAX - (1ULL << 13) + 1 - 1)
 /* The kernel's: U64_MAX - COUNTER_WINDOW_SIZE - 1. */
 #define KERNEL_REJECT_AFTER_MESSAGES (UINT64_MAX - REPLAY_WINDOW - 1)

@@ -7,7 +7,7 @@
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* Scope-bound cleanup for engine setup code only (STYLE.md §3.4). */
+/* Scope-bound cleanup for engine setup code only (docs/ARCHITECTURE.md "Two dialects"). */
 #define _cleanup_(f) __attribute__((__cleanup__(f)))
 
 enum {

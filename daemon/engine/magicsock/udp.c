@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The outer UDP sockets (PERFORMANCE.md §2; facts from wireguard-go
+ * The outer UDP sockets (udp(7) UDP_SEGMENT, UDP_GRO; facts from wireguard-go
  * conn/bind_std.go, sticky_linux.go, features_linux.go).
  *
  * RX: recvmmsg(MSG_WAITFORONE) into preallocated buffers. With UDP_GRO each

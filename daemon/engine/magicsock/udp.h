@@ -14,7 +14,7 @@
  * GSO message of up to 64 segments, chained as iovecs), 7 MiB buffers
  * (SO_*BUFFORCE), sticky source addresses through IP_PKTINFO/IPV6_PKTINFO.
  * GSO falls back to plain sendmmsg on EIO, permanently per family.
- * Facts: PERFORMANCE.md §2.
+ * Facts: udp(7); wireguard-go conn/bind_std.go, conn/errors_linux.go.
  */
 enum {
     UDP_BATCH = 128,                /* datagrams per recv/send batch */

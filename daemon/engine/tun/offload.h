@@ -10,7 +10,7 @@
  * from the TUN into MTU-sized IP packets, and coalescing decrypted TCP/UDP
  * segments into super-packets before writing them (GRO). Pure functions over
  * buffers: no I/O, no allocation per packet. Every length is bounds-checked.
- * Facts: PERFORMANCE.md §1; wireguard-go tun/offload_linux.go (behaviour only).
+ * Facts: drivers/net/tun.c, virtio_net.h; wireguard-go tun/offload_linux.go (behaviour only).
  */
 
 /* include/uapi/linux/virtio_net.h, host byte order. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux TUN device with virtio_net_hdr offloads (include/uapi/linux/if_tun.h,
- * PERFORMANCE.md §1).
+ * drivers/net/tun.c).
  *
  * The device is always opened with IFF_VNET_HDR, so every read and write
  * carries a 10-byte struct virtio_net_hdr, even when the kernel refuses all

@@ -9,7 +9,7 @@
 /*
  * A Linux TUN device opened with IFF_TUN|IFF_NO_PI|IFF_VNET_HDR and as many
  * offloads as the kernel accepts (TUNSETOFFLOAD: CSUM|TSO4|TSO6, then USO4|USO6;
- * try, fall back on EINVAL — PERFORMANCE.md §1). Every read/write then carries a
+ * try, fall back on EINVAL — drivers/net/tun.c set_offload). Every read/write then carries a
  * 10-byte struct virtio_net_hdr in front of the packet.
  */
 enum {
