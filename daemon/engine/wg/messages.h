@@ -6,7 +6,7 @@
 
 /*
  * WireGuard wire messages and protocol constants (whitepaper §5.4, §6;
- * kernel drivers/net/wireguard/messages.h; RELIABILITY.md §1.1).
+ * kernel drivers/net/wireguard/messages.h).
  * All multi-byte integers on the wire are little-endian. The type field is
  * compared as a little-endian u32, so the three reserved bytes must be zero.
  */
