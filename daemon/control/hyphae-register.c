@@ -88,11 +88,9 @@ with_auth_key (const char *json,
   static const char member[] = "\"AuthKey\":\"";
   const char *at = strstr (json, member);
   GString *out = g_string_sized_new (strlen (json) + 6 * strlen (key) + 1);
-  gsize pos;
 
   g_assert (at != NULL);
-  g_string_append (out, json);
-  pos = (gsize) (at - json) + strlen (member);
+  g_string_append_len (out, json, (at - json) + (gssize) strlen (member));
   for (const char *c = key; *c; c++)
     {
       char esc[8];
@@ -108,10 +106,10 @@ with_auth_key (const char *json,
       else
         esc[n++] = *c;
       g_assert (out->len + n < out->allocated_len);
-      g_string_insert_len (out, (gssize) pos, esc, (gssize) n);
-      pos += n;
+      g_string_append_len (out, esc, (gssize) n);
       sodium_memzero (esc, sizeof esc);
     }
+  g_string_append (out, at + strlen (member));
   return g_string_free (out, FALSE);
 }
 
