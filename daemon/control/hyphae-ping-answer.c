@@ -85,7 +85,6 @@ typedef struct
 const char *
 hyphae_ping_address_refusal (GInetAddress *address)
 {
-  g_autoptr(GInetAddress) v4 = NULL;
   const guint8 *b = g_inet_address_to_bytes (address);
 
   if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV6)
