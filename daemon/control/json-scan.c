@@ -224,18 +224,6 @@ json_scan_int64 (JsonScan *s,
   return TRUE;
 }
 
-static int
-hex_value (char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static gboolean
 scan_hex4 (JsonScan *s,
            guint    *out)
@@ -246,7 +234,7 @@ scan_hex4 (JsonScan *s,
     return json_scan_fail (s, "short \\u escape");
   for (int i = 0; i < 4; i++)
     {
-      int h = hex_value (s->p[i]);
+      int h = g_ascii_xdigit_value (s->p[i]);
       if (h < 0)
         return json_scan_fail (s, "bad \\u escape");
       v = v << 4 | (guint) h;
