@@ -364,6 +364,9 @@ map_netmap_cb (HyphaeMapStream *stream,
   set_health (self, NULL);
   set_state (self, (me && !me->machine_authorized) ? HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH
                                                    : HYPHAE_CONTROL_STATE_SYNCED);
+  g_log ("hyphae-map", G_LOG_LEVEL_DEBUG, "netmap %s: %u peers",
+         me && !me->machine_authorized ? "received (machine not authorized yet)" : "applied",
+         hyphae_netmap_get_n_peers (nm));
   g_signal_emit (self, signals[SIGNAL_NETMAP], 0, nm);
   if (self->stream != stream)
     return;   /* a handler stopped or restarted us */
@@ -410,6 +413,7 @@ start_map (HyphaeControlClient *self)
   HyphaeMapRequest req;
 
   fill_map_request (self, &req);
+  g_log ("hyphae-map", G_LOG_LEVEL_DEBUG, "map stream to %s starting", self->authority);
   /* Not a reference: the stream is freed before the client is. */
   self->stream = hyphae_map_stream_start (self->h2, &req, self->watchdog_ms, &map_callbacks,
                                           self);
@@ -495,6 +499,7 @@ register_cb (GObject      *source,
     {
       if (g_error_matches (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_REFUSED))
         {
+          g_debug ("register: the server refused the auth key");
           bad_auth_key (self, error);
           return;
         }
@@ -529,6 +534,8 @@ register_cb (GObject      *source,
     {
       gboolean is_new = g_strcmp0 (resp.auth_url, self->auth_url) != 0;
 
+      /* Never the URL itself: whoever opens it logs the machine in. */
+      g_debug ("register: interactive login needed (the URL goes to the Up caller)");
       set_auth_url (self, resp.auth_url);
       hyphae_register_response_clear (&resp);
       set_state (self, HYPHAE_CONTROL_STATE_WAIT_AUTH_URL);
@@ -550,6 +557,7 @@ register_cb (GObject      *source,
       return;
     }
   set_auth_url (self, NULL);
+  g_debug ("register: node %s", resp.machine_authorized ? "authorized" : "waiting for machine authorization");
   set_state (self, resp.machine_authorized ? HYPHAE_CONTROL_STATE_MAPPING
                                            : HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
   hyphae_register_response_clear (&resp);
@@ -665,9 +673,9 @@ attempt_failed (HyphaeControlClient *self,
     }
   health = what ? g_strdup_printf ("control: %s: %s", what, text)
                 : g_strdup_printf ("control: %s", text);
-  g_debug ("%s", health);
   self->n_failures++;
   delay = backoff_delay_ms (self);
+  g_debug ("%s; failure %u, retrying in %u ms", health, self->n_failures, delay);
   self->retry_id = g_timeout_add (delay, retry_cb, self);
   set_state (self, HYPHAE_CONTROL_STATE_BACKOFF);
   set_health (self, health);
@@ -695,6 +703,8 @@ dial_cb (GObject      *source,
       attempt_failed (self, NULL, error);
       return;
     }
+  g_debug ("connected to %s (TS2021); %s", self->authority,
+           self->logging_out ? "logging out" : "registering");
   self->h2 = hyphae_h2_client_new (conn, self->authority);
   if (self->logging_out)
     send_logout (self);
@@ -748,6 +758,7 @@ attempt_start (HyphaeControlClient *self)
   self->attempt = g_cancellable_new ();
   if (!self->logging_out)
     set_state (self, HYPHAE_CONTROL_STATE_REGISTERING);
+  g_debug ("dialing %s", self->authority);
   self->dial_timeout_id = g_timeout_add (self->watchdog_ms ? self->watchdog_ms
                                                            : HYPHAE_MAP_WATCHDOG_MS,
                                          dial_timeout_cb, self);

@@ -309,7 +309,8 @@ stream_finish (HyphaeMapStream *stream,
     return;
   stream_stop (stream);
   text = hyphae_log_escape_gerror (error);
-  g_debug ("map stream ended after %u messages: %s", stream->n_messages, text);
+  g_log ("hyphae-map", G_LOG_LEVEL_DEBUG, "map stream ended after %u messages: %s",
+         stream->n_messages, text);
   if (stream->callbacks.end)
     stream->callbacks.end (stream, error, stream->user_data);
 }
