@@ -21,7 +21,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +29,8 @@
 
 #include "controlbase.h"
 #include "crypto/keys.h"
+#include "fixture-missing.h"
+#include "fixture-spawn.h"
 
 #define HANG_GUARD_MS  10000
 #define PEER_TIMEOUT   "60s"
@@ -48,12 +49,8 @@ need_peer(void)
 
     if (bin && g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE))
         return bin;
-    if (g_getenv("CI"))
-        g_test_fail_printf("CI is set but the Go peer was not built (HYPHAE_TS2021_PEER=%s)",
-                           bin ? bin : "");
-    else
-        g_test_skip("the Go peer was not built (install golang-go golang-github-flynn-noise-dev "
-                    "and reconfigure; HYPHAE_TS2021_PEER)");
+    fixture_missing("the Go peer was not built (install golang-go golang-github-flynn-noise-dev "
+                    "and reconfigure; HYPHAE_TS2021_PEER=%s)", bin ? bin : "");
     return NULL;
 }
 
@@ -161,13 +158,6 @@ struct peer {
     gboolean eof;
 };
 
-/* In the child before exec: die with the test (an aborted test leaves no peer behind). */
-static void
-peer_child_setup(gpointer unused)
-{
-    (void)unused;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-}
 
 static void
 peer_spawn(struct peer *p, const char *const *args)
@@ -188,7 +178,7 @@ peer_spawn(struct peer *p, const char *const *args)
     memset(p, 0, sizeof(*p));
     if (!g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
                                   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
-                                  peer_child_setup, NULL, &p->pid, NULL, &p->out_fd, NULL, &error))
+                                  fixture_child_setup, NULL, &p->pid, NULL, &p->out_fd, NULL, &error))
         g_error("spawn %s: %s", g_getenv("HYPHAE_TS2021_PEER"), error->message);
     p->buf = g_string_new(NULL);
 }

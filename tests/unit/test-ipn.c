@@ -11,26 +11,27 @@
  * machine key kept; a machine the server has not authorized yet waits in
  * NeedsMachineAuth until the admin approves it.
  *
- * Runs in a network and mount namespace of its own (unshared at the start of
- * main, before any thread): the Go server listens on that namespace's
- * loopback, a veth gives the node a LAN address to report, and a private
- * tmpfs on /run/wireguard lets `wg show` find our UAPI socket.
+ * Runs in a network and mount namespace of its own (fixture-netns.h, entered
+ * at the start of main, before any thread): the Go server listens on that
+ * namespace's loopback, a veth gives the node a LAN address to report, and a
+ * private tmpfs on /run/wireguard lets `wg show` find our UAPI socket.
  * Needs root; skipped otherwise, unless $CI is set.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "crypto/keys.h"
+#include "fixture-missing.h"
+#include "fixture-netns.h"
+#include "fixture-spawn.h"
 #include "hyphae-control-client.h"
 #include "hyphae-ipn.h"
 #include "profile-keys.h"
@@ -39,48 +40,20 @@
 #define TUN "hyi0"
 #define GUARD_S 30
 
-static gboolean in_namespaces;
+/* The whole process is in it: the engine's threads and the Go children too. */
+static FixtureNetns netns;
 
-static char *
-run_status (const char *cmdline, gboolean *ok)
-{
-  g_autoptr(GError) error = NULL;
-  char *out = NULL;
-  int status = 0;
-
-  g_assert_true (g_spawn_command_line_sync (cmdline, &out, NULL, &status, &error));
-  g_assert_no_error (error);
-  *ok = g_spawn_check_wait_status (status, NULL);
-  return out;
-}
-
-static char *
-run (const char *cmdline)
-{
-  gboolean ok;
-  char *out = run_status (cmdline, &ok);
-
-  if (!ok)
-    g_error ("%s failed", cmdline);
-  return out;
-}
-
-static gboolean
+static void
 enter_namespaces (void)
 {
-  if (geteuid () != 0 || unshare (CLONE_NEWNET | CLONE_NEWNS) != 0)
-    return FALSE;
-  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-    return FALSE;
-  g_mkdir_with_parents ("/run/wireguard", 0755);
-  if (mount ("tmpfs", "/run/wireguard", "tmpfs", 0, "mode=0755") != 0)
-    return FALSE;
-  g_free (run ("ip link set lo up"));
-  g_free (run ("ip link add hyi-lan type veth peer name hyi-lan1"));
-  g_free (run ("ip link set hyi-lan up"));
-  g_free (run ("ip link set hyi-lan1 up"));
-  g_free (run ("ip addr add 192.168.88.1/24 dev hyi-lan"));
-  return TRUE;
+  fixture_netns_init ();
+  fixture_netns_setup (&netns, NULL);
+  if (!netns.entered)
+    return;
+  g_free (fixture_run ("ip link add hyi-lan type veth peer name hyi-lan1"));
+  g_free (fixture_run ("ip link set hyi-lan up"));
+  g_free (fixture_run ("ip link set hyi-lan1 up"));
+  g_free (fixture_run ("ip addr add 192.168.88.1/24 dev hyi-lan"));
 }
 
 /* ---- waiting ------------------------------------------------------------- */
@@ -173,9 +146,9 @@ self_v4 (HyphaeIpn *ipn)
 static void
 assert_tun_up_with (const char *addr)
 {
-  g_autofree char *out = run ("ip -o addr show dev " TUN);
-  g_autofree char *rules = run ("ip rule show");
-  g_autofree char *routes = run ("ip route show table 52");
+  g_autofree char *out = fixture_run ("ip -o addr show dev " TUN);
+  g_autofree char *rules = fixture_run ("ip rule show");
+  g_autofree char *routes = fixture_run ("ip route show table 52");
 
   g_assert_nonnull (strstr (out, addr));
   g_assert_nonnull (strstr (rules, "5270:"));
@@ -186,9 +159,9 @@ static void
 assert_tun_gone (void)
 {
   gboolean ok;
-  g_autofree char *out = run_status ("ip link show " TUN, &ok);
-  g_autofree char *rules = run ("ip rule show");
-  g_autofree char *routes = run ("ip route show table 52");
+  g_autofree char *out = fixture_run_status ("ip link show " TUN, &ok);
+  g_autofree char *rules = fixture_run ("ip rule show");
+  g_autofree char *routes = fixture_run ("ip route show table 52");
 
   g_assert_false (ok);
   g_assert_null (strstr (rules, "5270:"));
@@ -205,12 +178,10 @@ file_text (const char *dir, const char *name)
   return text;
 }
 
-static void
-rm_rf (const char *path)
+static gboolean
+check_env (void)
 {
-  g_autofree char *cmd = g_strdup_printf ("rm -rf %s", path);
-
-  g_free (run (cmd));
+  return fixture_netns_ready (&netns);
 }
 
 static void
@@ -234,14 +205,8 @@ test_lifecycle (Ts2021Fixture *f, gconstpointer user_data)
   HyphaeIpnPeerStats st;
   int peers_changed = 0;
 
-  if (!in_namespaces)
-    {
-      if (getenv ("CI"))
-        g_test_fail_printf ("needs root and unshare(CLONE_NEWNET|CLONE_NEWNS) (CI is set)");
-      else
-        g_test_skip ("needs root and unshare(CLONE_NEWNET|CLONE_NEWNS)");
-      return;
-    }
+  if (!check_env ())
+    return;
   if (!ts2021_fixture_server_start (f, NULL))
     return;
 
@@ -297,7 +262,7 @@ test_lifecycle (Ts2021Fixture *f, gconstpointer user_data)
   ts2021_fixture_wait_until (client_authorized, peer, GUARD_S, "second node synced");
   ts2021_fixture_wait_until (ipn_has_one_peer, ipn, GUARD_S, "the peer in our netmap");
   {
-    g_autofree char *dump = run ("wg show " TUN " dump");
+    g_autofree char *dump = fixture_run ("wg show " TUN " dump");
     const HyphaeNode *p = hyphae_netmap_get_peer (hyphae_ipn_get_netmap (ipn), 0);
     g_autofree char *want = g_strdup_printf ("%s\t(none)\t192.0.2.9:41641\t%s", peer_b64, p->addresses[0]);
 
@@ -313,7 +278,7 @@ test_lifecycle (Ts2021Fixture *f, gconstpointer user_data)
 
     ts2021_fixture_wait_until (client_sees_endpoint, &w, GUARD_S, "our endpoint at the peer");
     /* A new address is reported again (rtnetlink address watch). */
-    g_free (run ("ip addr add 192.168.89.1/24 dev hyi-lan"));
+    g_free (fixture_run ("ip addr add 192.168.89.1/24 dev hyi-lan"));
     w.prefix = "192.168.89.1:41641";
     ts2021_fixture_wait_until (client_sees_endpoint, &w, GUARD_S, "our new endpoint at the peer");
   }
@@ -388,19 +353,7 @@ test_lifecycle (Ts2021Fixture *f, gconstpointer user_data)
   /* Objects released from idle callbacks. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  rm_rf (dir);
-}
-
-static gboolean
-check_env (void)
-{
-  if (in_namespaces)
-    return TRUE;
-  if (getenv ("CI"))
-    g_test_fail_printf ("needs root and unshare(CLONE_NEWNET|CLONE_NEWNS) (CI is set)");
-  else
-    g_test_skip ("needs root and unshare(CLONE_NEWNET|CLONE_NEWNS)");
-  return FALSE;
+  fixture_rm_rf (dir);
 }
 
 /* Keys from the desktop app: used, never written, forgotten on logout. */
@@ -450,7 +403,7 @@ test_app_keys (Ts2021Fixture *f, gconstpointer user_data)
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  rm_rf (dir);
+  fixture_rm_rf (dir);
 }
 
 typedef struct {
@@ -481,25 +434,10 @@ exit_offered (gpointer data)
   return find_exit (w->ipn, w->hostname) != NULL;
 }
 
-static char *
-route_dev (const char *args)
-{
-  g_autofree char *cmd = g_strdup_printf ("ip -o route get %s", args);
-  gboolean ok;
-  g_autofree char *out = run_status (cmd, &ok);
-  const char *dev;
-
-  if (!ok)
-    return g_strdup ("unreachable");
-  dev = strstr (out, " dev ");
-  g_assert_nonnull (dev);
-  return g_strndup (dev + 5, strcspn (dev + 5, " \n"));
-}
-
 static void
 assert_route_dev (const char *args, const char *want)
 {
-  g_autofree char *dev = route_dev (args);
+  g_autofree char *dev = fixture_route_dev (args);
 
   g_assert_cmpstr (dev, ==, want);
 }
@@ -525,10 +463,7 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
     return;
   if (bin == NULL)
     {
-      if (getenv ("CI"))
-        g_test_fail_printf ("HYPHAE_TS2021_CONTROL is not set (CI is set)");
-      else
-        g_test_skip ("HYPHAE_TS2021_CONTROL is not set (run through meson test)");
+      fixture_missing ("HYPHAE_TS2021_CONTROL is not set (run through meson test)");
       return;
     }
   if (!ts2021_fixture_server_start (f, "-approve-routes", NULL))
@@ -537,10 +472,13 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
   g_assert_no_error (error);
   up (f, ipn, "tskey-test");
 
-  exit_node = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, bin,
-                                "-role", "mapclient", "-url", f->url, "-auth-key", "tskey-test",
-                                "-hostname", "exit1", "-endpoints", "192.0.2.7:41641",
-                                "-routes", "0.0.0.0/0,::/0,10.9.0.0/16", "-timeout", "120s", NULL);
+  {
+    const char *argv[] = { bin, "-role", "mapclient", "-url", f->url, "-auth-key", "tskey-test",
+                           "-hostname", "exit1", "-endpoints", "192.0.2.7:41641",
+                           "-routes", "0.0.0.0/0,::/0,10.9.0.0/16", "-timeout", "120s", NULL };
+
+    exit_node = fixture_child_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, argv, &error);
+  }
   g_assert_no_error (error);
   w = (ExitWait) { ipn, "exit1" };
   ts2021_fixture_wait_until (exit_offered, &w, GUARD_S, "the exit node in our netmap");
@@ -559,7 +497,7 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
   assert_route_dev ("192.168.88.7", TUN);         /* no LAN access: into the tunnel */
   assert_route_dev ("8.8.8.8 mark 0x80000", "unreachable");   /* our UDP bypasses */
   {
-    g_autofree char *ips = run ("wg show " TUN " allowed-ips");
+    g_autofree char *ips = fixture_run ("wg show " TUN " allowed-ips");
 
     g_test_message ("%s", ips);
     g_assert_nonnull (strstr (ips, "0.0.0.0/0"));
@@ -576,7 +514,7 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
   assert_route_dev ("192.168.88.7", "hyi-lan");
   assert_route_dev ("10.9.1.1", TUN);
   {
-    g_autofree char *ips = run ("wg show " TUN " allowed-ips");
+    g_autofree char *ips = fixture_run ("wg show " TUN " allowed-ips");
 
     g_assert_nonnull (strstr (ips, "10.9.0.0/16"));
   }
@@ -586,18 +524,17 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
   g_assert_no_error (error);
   assert_route_dev ("8.8.8.8", "unreachable");
   {
-    g_autofree char *ips = run ("wg show " TUN " allowed-ips");
+    g_autofree char *ips = fixture_run ("wg show " TUN " allowed-ips");
 
     g_assert_null (strstr (ips, "0.0.0.0/0"));
   }
 
-  g_subprocess_force_exit (exit_node);
-  g_subprocess_wait (exit_node, NULL, NULL);
+  fixture_child_stop (exit_node);
   g_assert_true (hyphae_ipn_down (ipn, &error));
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  rm_rf (dir);
+  fixture_rm_rf (dir);
 }
 
 typedef struct {
@@ -665,7 +602,7 @@ test_key_rotation (Ts2021Fixture *f, gconstpointer user_data)
   g_assert_false (key_equal (k->node, old_node));
   /* … and the engine's static key. */
   {
-    g_autofree char *pub = run ("wg show " TUN " public-key");
+    g_autofree char *pub = fixture_run ("wg show " TUN " public-key");
 
     key_to_base64 (b64, new_pub);
     g_assert_nonnull (strstr (pub, b64));
@@ -675,7 +612,7 @@ test_key_rotation (Ts2021Fixture *f, gconstpointer user_data)
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  rm_rf (dir);
+  fixture_rm_rf (dir);
 }
 
 /* No auth key: Up completes with the AuthURL waiting (NeedsLogin); opening
@@ -716,7 +653,7 @@ test_interactive (Ts2021Fixture *f, gconstpointer user_data)
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  rm_rf (dir);
+  fixture_rm_rf (dir);
 }
 
 static gboolean
@@ -766,7 +703,7 @@ test_machine_auth (Ts2021Fixture *f, gconstpointer user_data)
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  rm_rf (dir);
+  fixture_rm_rf (dir);
 }
 
 /* What keeps the engine from starting, each a separate case. */
@@ -801,7 +738,7 @@ occupy (const EngineCase *c)
   switch (c->busy)
     {
     case BUSY_TUN:
-      g_free (run ("ip link add hyi-busy type veth peer name hyi-busy1"));
+      g_free (fixture_run ("ip link add hyi-busy type veth peer name hyi-busy1"));
       break;
     case BUSY_UAPI:
       {
@@ -825,7 +762,7 @@ occupy (const EngineCase *c)
       }
     case BUSY_NETCFG:
       /* This test's own network namespace only. */
-      g_free (run ("sysctl -qw net.ipv6.conf.default.disable_ipv6=1"));
+      g_free (fixture_run ("sysctl -qw net.ipv6.conf.default.disable_ipv6=1"));
       break;
     }
   return fd;
@@ -882,24 +819,24 @@ test_engine_failure (Ts2021Fixture *f, gconstpointer user_data)
   g_assert_true (health_mentions (ipn, c->health));
   if (c->busy != BUSY_TUN)
     {
-      out = run_status (show, &ok);
+      out = fixture_run_status (show, &ok);
       g_assert_false (ok);
     }
   g_assert_true (hyphae_ipn_down (ipn, &error));
   g_assert_false (health_mentions (ipn, "WireGuard engine"));
   g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_STOPPED);
   if (c->busy == BUSY_TUN)
-    g_free (run ("ip link del hyi-busy"));
+    g_free (fixture_run ("ip link del hyi-busy"));
   if (fd >= 0)
     close (fd);
   if (c->busy == BUSY_UAPI)
     g_unlink ("/run/wireguard/hyi-uapi.sock");
   if (c->busy == BUSY_NETCFG)
-    g_free (run ("sysctl -qw net.ipv6.conf.default.disable_ipv6=0"));
+    g_free (fixture_run ("sysctl -qw net.ipv6.conf.default.disable_ipv6=0"));
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  rm_rf (dir);
+  fixture_rm_rf (dir);
 }
 
 static void
@@ -985,7 +922,7 @@ test_keys_file_checks (Ts2021Fixture *f, gconstpointer user_data)
     g_assert_false (health_mentions (ipn, "Refusing"));
     g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_STOPPED);
   }
-  rm_rf (dir);
+  fixture_rm_rf (dir);
 }
 
 int
@@ -993,7 +930,7 @@ main (int argc, char **argv)
 {
   int ret;
 
-  in_namespaces = enter_namespaces ();
+  enter_namespaces ();
   g_test_init (&argc, &argv, NULL);
   TS2021_FIXTURE_ADD ("/ipn/lifecycle", NULL, test_lifecycle);
   TS2021_FIXTURE_ADD ("/ipn/app-keys", NULL, test_app_keys);
@@ -1008,5 +945,6 @@ main (int argc, char **argv)
   TS2021_FIXTURE_ADD ("/ipn/keys-file-checks", NULL, test_keys_file_checks);
   ret = g_test_run ();
   ts2021_fixture_cleanup ();
+  fixture_netns_teardown (&netns, NULL);
   return ret;
 }

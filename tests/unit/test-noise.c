@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "crypto/aead.h"
+#include "fixture-missing.h"
 #include "crypto/blake2s.h"
 #include "crypto/keys.h"
 #include "noise/noise.h"
@@ -252,12 +253,8 @@ load_flynn_vectors(const char *path)
 static void
 test_flynn_missing(void)
 {
-    if (g_getenv("CI")) {
-        g_test_fail_printf("%s is missing or has no IK vectors: apt-get install "
-                           "golang-github-flynn-noise-dev", FLYNN_VECTORS);
-        return;
-    }
-    g_test_skip("golang-github-flynn-noise-dev is not installed");
+    fixture_missing("%s is missing or has no IK vectors: apt-get install "
+                    "golang-github-flynn-noise-dev", FLYNN_VECTORS);
 }
 
 /* ---- tailscale-rs KATs ------------------------------------------------ */
