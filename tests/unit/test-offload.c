@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "packet-ref.h"
 #include "tun/offload.h"
 
 enum {
@@ -18,49 +19,7 @@ enum {
 
 static uint8_t pattern[PAT_LEN];
 
-/* ---- independent reference checksum (RFC 1071, the textbook loop) ---- */
-
-static uint32_t
-ref_sum(const uint8_t *d, size_t n, uint32_t s)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < n; i += 2)
-        s += (uint32_t)d[i] << 8 | d[i + 1];
-    if (n & 1)
-        s += (uint32_t)d[n - 1] << 8;
-    return s;
-}
-
-static uint16_t
-ref_fold(uint32_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = (v >> 16) & 0xff;
-    p[2] = (v >> 8) & 0xff;
-    p[3] = v & 0xff;
-}
+/* ---- independent reference checksum (packet-ref.h) ---- */
 
 static uint32_t
 ref_pseudo(const uint8_t *ip, bool v6, uint8_t proto, size_t l4len)

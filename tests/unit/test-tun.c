@@ -30,6 +30,7 @@
 
 #include "fixture-missing.h"
 #include "fixture-netns.h"
+#include "packet-ref.h"
 #include "tun/offload.h"
 #include "tun/tun.h"
 
@@ -53,54 +54,6 @@ enum {
 static uint8_t pattern[N_TX];
 
 /* ---- independent packet helpers (RFC 1071 / 791 / 9293 / 768) ---- */
-
-static uint32_t
-ref_sum(const uint8_t *d, size_t n, uint32_t s)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < n; i += 2)
-        s += (uint32_t)d[i] << 8 | d[i + 1];
-    if (n & 1)
-        s += (uint32_t)d[n - 1] << 8;
-    return s;
-}
-
-static uint16_t
-ref_fold(uint32_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = (v >> 16) & 0xff;
-    p[2] = (v >> 8) & 0xff;
-    p[3] = v & 0xff;
-}
 
 static bool
 pkt_csums_ok(const uint8_t *p, size_t len)
