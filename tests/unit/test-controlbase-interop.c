@@ -29,6 +29,7 @@
 
 #include "controlbase.h"
 #include "crypto/keys.h"
+#include "fixture-hex.h"
 #include "fixture-missing.h"
 #include "fixture-spawn.h"
 
@@ -68,39 +69,6 @@ wait_fd(int fd, short events, const char *what)
     g_assert_cmpint(n, >=, 0);
     if (n == 0)
         g_error("hang guard: nothing happened for %d ms while waiting for %s", HANG_GUARD_MS, what);
-}
-
-static GBytes *
-unhex(const char *hex)
-{
-    size_t len = strlen(hex), i;
-    uint8_t *out = g_malloc(len / 2 + 1);
-
-    g_assert_cmpuint(len % 2, ==, 0);
-    for (i = 0; i < len / 2; i++) {
-        int hi = g_ascii_xdigit_value(hex[2 * i]), lo = g_ascii_xdigit_value(hex[2 * i + 1]);
-
-        g_assert_cmpint(hi, >=, 0);
-        g_assert_cmpint(lo, >=, 0);
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return g_bytes_new_take(out, len / 2);
-}
-
-static void
-unhex32(uint8_t out[32], const char *hex)
-{
-    g_assert_cmpuint(strlen(hex), ==, 64);
-    g_assert_true(key_from_hex(out, hex, 64));
-}
-
-static char *
-hex32(const uint8_t k[32])
-{
-    char *s = g_malloc(KEY_HEX_LEN + 1);
-
-    key_to_hex(s, k);
-    return s;
 }
 
 static void
@@ -412,7 +380,7 @@ go_server_start(struct go_server *s, const char *const *flags, size_t feed_max)
     memset(s, 0, sizeof(*s));
     key_generate_private(server_priv);
     g_assert_true(key_public_from_private(expect_pub, server_priv));
-    server_hex = hex32(server_priv);
+    server_hex = fixture_hex32(server_priv);
     g_ptr_array_add(args, (char *)"-role");
     g_ptr_array_add(args, (char *)"server");
     g_ptr_array_add(args, (char *)"-listen");
@@ -426,7 +394,7 @@ go_server_start(struct go_server *s, const char *const *flags, size_t feed_max)
 
     addr = peer_expect(&s->peer, "LISTEN");
     pub = peer_expect(&s->peer, "PUB");
-    unhex32(s->server_pub, pub);
+    fixture_unhex32(s->server_pub, pub);
     /* Go's X25519 and ours agree on the server's public key. */
     g_assert_cmpmem(s->server_pub, 32, expect_pub, 32);
 
@@ -444,9 +412,9 @@ go_server_check_identity(struct go_server *s)
     g_autofree char *hash = peer_expect(&s->peer, "HASH");
     uint8_t k[32];
 
-    unhex32(k, peer);
+    fixture_unhex32(k, peer);
     g_assert_cmpmem(k, 32, s->machine_pub, 32);
-    unhex32(k, hash);
+    fixture_unhex32(k, hash);
     g_assert_cmpmem(k, 32, s->conn.cb.handshake_hash, 32);
     g_assert_false(key_is_zero(s->conn.cb.handshake_hash));
 }
@@ -699,8 +667,8 @@ go_client_start(struct go_client *g, int version, const uint8_t dial_pub[32],
     g->lfd = tcp_listen(&port);
 
     connect_to = g_strdup_printf("127.0.0.1:%u", port);
-    pub_hex = hex32(dial_pub ? dial_pub : g->server_pub);
-    machine_hex = hex32(machine_priv);
+    pub_hex = fixture_hex32(dial_pub ? dial_pub : g->server_pub);
+    machine_hex = fixture_hex32(machine_priv);
     ver = g_strdup_printf("%d", version);
     const char *base[] = { "-role", "client", "-connect", connect_to, "-server-pub", pub_hex,
                            "-version", ver, "-machine-key", machine_hex };
@@ -712,7 +680,7 @@ go_client_start(struct go_client *g, int version, const uint8_t dial_pub[32],
     peer_spawn(&g->peer, (const char *const *)args->pdata);
 
     printed = peer_expect(&g->peer, "PUB");
-    unhex32(k, printed);
+    fixture_unhex32(k, printed);
     g_assert_cmpmem(k, 32, g->machine_pub, 32);
 
     wait_fd(g->lfd, POLLIN, "the Go client to connect");
@@ -808,7 +776,7 @@ test_go_client_echo(gconstpointer data)
 
     /* What the Go client received from us, and its view of the handshake. */
     hash = peer_expect(&g.peer, "HASH");
-    unhex32(k, hash);
+    fixture_unhex32(k, hash);
     g_assert_cmpmem(k, 32, g.conn.cb.handshake_hash, 32);
     for (;;) {
         g_autofree char *line = peer_line(&g.peer);
@@ -823,7 +791,7 @@ test_go_client_echo(gconstpointer data)
         g_assert_true(g_str_has_prefix(line, "RECV "));
         sp = strchr(line + 5, ' ');
         g_assert_nonnull(sp);
-        b = unhex(sp + 1);
+        b = fixture_unhex(sp + 1);
         bd = g_bytes_get_data(b, &bl);
         g_assert_cmpuint(bl, ==, g_ascii_strtoull(line + 5, NULL, 10));
         g_assert_cmpuint(bl, <=, CONTROLBASE_MAX_PLAINTEXT);

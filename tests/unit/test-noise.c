@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "crypto/aead.h"
+#include "fixture-hex.h"
 #include "fixture-missing.h"
 #include "crypto/blake2s.h"
 #include "crypto/keys.h"
@@ -25,36 +26,6 @@
 #define NAME_IK     "Noise_IK_25519_ChaChaPoly_BLAKE2s"
 #define NAME_IKPSK2 "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
 #define WG_PROLOGUE "WireGuard v1 zx2c4 Jason@zx2c4.com"
-
-static GBytes *
-unhex_bytes(const char *hex)
-{
-    size_t len = strlen(hex), i;
-    uint8_t *out;
-
-    g_assert_cmpuint(len % 2, ==, 0);
-    out = g_malloc(len / 2 + 1);
-    for (i = 0; i < len / 2; i++) {
-        int hi = g_ascii_xdigit_value(hex[2 * i]);
-        int lo = g_ascii_xdigit_value(hex[2 * i + 1]);
-
-        g_assert_cmpint(hi, >=, 0);
-        g_assert_cmpint(lo, >=, 0);
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return g_bytes_new_take(out, len / 2);
-}
-
-static void
-unhex32(uint8_t out[32], const char *hex)
-{
-    g_autoptr(GBytes) b = unhex_bytes(hex);
-    gsize n;
-    const uint8_t *d = g_bytes_get_data(b, &n);
-
-    g_assert_cmpuint(n, ==, 32);
-    memcpy(out, d, 32);
-}
 
 static void
 pub_of(uint8_t pub[32], const uint8_t priv[32])
@@ -104,7 +75,7 @@ field_bytes(const Vector *v, const char *key)
 {
     const char *s = field(v, key);
 
-    return s ? unhex_bytes(s) : NULL;
+    return s ? fixture_unhex(s) : NULL;
 }
 
 /* Seals or checks one transport message: the Noise transport nonce is n LE. */
@@ -143,12 +114,12 @@ test_flynn_vector(gconstpointer data)
     uint64_t n_i2r = 0, n_r2i = 0;
     int i, r;
 
-    unhex32(is, field(v, "init_static"));
-    unhex32(rs_priv, field(v, "resp_static"));
-    unhex32(ie, field(v, "gen_init_ephemeral"));
-    unhex32(re, field(v, "gen_resp_ephemeral"));
+    fixture_unhex32(is, field(v, "init_static"));
+    fixture_unhex32(rs_priv, field(v, "resp_static"));
+    fixture_unhex32(ie, field(v, "gen_init_ephemeral"));
+    fixture_unhex32(re, field(v, "gen_resp_ephemeral"));
     if (psk2)
-        unhex32(psk, field(v, "preshared_key"));
+        fixture_unhex32(psk, field(v, "preshared_key"));
     else
         g_assert_null(field(v, "preshared_key"));
     if (prologue)
@@ -297,8 +268,8 @@ run_rs_kat(bool psk2)
     enum noise_pattern pat = psk2 ? NOISE_PATTERN_IKPSK2 : NOISE_PATTERN_IK;
     const char *name = psk2 ? NAME_IKPSK2 : NAME_IK;
     size_t plen = psk2 ? 12 : 0;
-    g_autoptr(GBytes) want1 = unhex_bytes(psk2 ? rs_ikpsk2_init : rs_ik_init);
-    g_autoptr(GBytes) want2 = unhex_bytes(psk2 ? rs_ikpsk2_resp : rs_ik_resp);
+    g_autoptr(GBytes) want1 = fixture_unhex(psk2 ? rs_ikpsk2_init : rs_ik_init);
+    g_autoptr(GBytes) want2 = fixture_unhex(psk2 ? rs_ikpsk2_resp : rs_ik_resp);
     uint8_t is[32], ie[32], rsk[32], re[32], psk[32], is_pub[32], rs_pub[32];
     uint8_t m1[256], m2[256], pay[64];
     uint8_t i_send[32], i_recv[32], r_send[32], r_recv[32];
@@ -445,9 +416,9 @@ test_wg_constants(void)
     g_assert_true(noise_handshake_init(&hs, NOISE_PATTERN_IKPSK2, false, NAME_IKPSK2,
                                        (const uint8_t *)WG_PROLOGUE, strlen(WG_PROLOGUE), s,
                                        NULL, NULL));
-    unhex32(want, "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36");
+    fixture_unhex32(want, "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36");
     g_assert_cmpmem(hs.ck, 32, want, 32);
-    unhex32(h, "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3");
+    fixture_unhex32(h, "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3");
     b2s_init(&st, 32);
     b2s_update(&st, h, 32);
     b2s_update(&st, s_pub, 32);
