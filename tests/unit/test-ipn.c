@@ -568,13 +568,11 @@ test_key_rotation (Ts2021Fixture *f, gconstpointer user_data)
   HyphaeIpnOptions opts = { .state_dir = dir, .ifname = TUN };
   g_autoptr(HyphaeIpn) ipn = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
   g_autoptr(HyphaeProfileKeys) k = hyphae_profile_keys_new ();
   RotationWait w = { 0 };
   const char *text = NULL, *profile = NULL;
   guint8 new_priv[32], new_pub[32], old_node[32];
   char b64[KEY_BASE64_LEN + 1];
-  guint status = 0;
 
   if (!check_env () || !ts2021_fixture_server_start (f, NULL))
     return;
@@ -586,8 +584,7 @@ test_key_rotation (Ts2021Fixture *f, gconstpointer user_data)
   g_assert_true (hyphae_profile_keys_load (k, dir, "default", &error));
   memcpy (old_node, k->node, 32);
 
-  body = ts2021_fixture_http (f, "POST", "/debug/expire?node=1", &status);
-  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_http_ok (f, "POST", "/debug/expire?node=1");
   ts2021_fixture_wait_until (rotated_and_running, &w, GUARD_S, "the node key rotation");
 
   g_assert_true (g_variant_lookup (w.rotated, "node-key", "&s", &text));
@@ -626,9 +623,7 @@ test_interactive (Ts2021Fixture *f, gconstpointer user_data)
   g_autoptr(HyphaeIpn) ipn = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) res = NULL;
-  g_autoptr(GBytes) body = NULL;
   const char *url, *path;
-  guint status = 0;
 
   if (!check_env () || !ts2021_fixture_server_start (f, "-interactive", NULL))
     return;
@@ -644,8 +639,7 @@ test_interactive (Ts2021Fixture *f, gconstpointer user_data)
   g_assert_true (g_str_has_prefix (url, f->url));
   path = strstr (url, "/auth/");
   g_assert_nonnull (path);
-  body = ts2021_fixture_http (f, "GET", path, &status);
-  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_http_ok (f, "GET", path);
   wait_state (ipn, HYPHAE_IPN_STATE_RUNNING);
   g_assert_cmpstr (hyphae_ipn_get_auth_url (ipn), ==, "");
   assert_tun_up_with ("100.64.0.");
@@ -674,8 +668,6 @@ test_machine_auth (Ts2021Fixture *f, gconstpointer user_data)
   g_autoptr(HyphaeIpn) ipn = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) res = NULL;
-  g_autoptr(GBytes) body = NULL;
-  guint status = 0;
 
   if (!check_env () || !ts2021_fixture_server_start (f, "-machine-auth", NULL))
     return;
@@ -693,8 +685,7 @@ test_machine_auth (Ts2021Fixture *f, gconstpointer user_data)
   g_assert_false (hyphae_netmap_get_self (hyphae_ipn_get_netmap (ipn))->machine_authorized);
   g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NEEDS_MACHINE_AUTH);
 
-  body = ts2021_fixture_http (f, "POST", "/debug/authorize?node=1", &status);
-  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_http_ok (f, "POST", "/debug/authorize?node=1");
   wait_state (ipn, HYPHAE_IPN_STATE_RUNNING);
   g_assert_true (hyphae_netmap_get_self (hyphae_ipn_get_netmap (ipn))->machine_authorized);
   assert_tun_up_with (self_v4 (ipn));

@@ -376,6 +376,18 @@ ts2021_fixture_http (Ts2021Fixture *f,
   return body;
 }
 
+void
+ts2021_fixture_http_ok (Ts2021Fixture *f,
+                        const char    *method,
+                        const char    *path)
+{
+  g_autoptr(GBytes) body = NULL;
+  guint status = 0;
+
+  body = ts2021_fixture_http (f, method, path, &status);
+  g_assert_cmpuint (status, ==, 200);
+}
+
 guint16
 ts2021_fixture_port (Ts2021Fixture *f)
 {
