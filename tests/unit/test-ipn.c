@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "crypto/keys.h"
+#include "fixture-files.h"
 #include "fixture-missing.h"
 #include "fixture-netns.h"
 #include "fixture-spawn.h"
@@ -168,16 +169,6 @@ assert_tun_gone (void)
   g_assert_cmpstr (routes, ==, "");
 }
 
-static char *
-file_text (const char *dir, const char *name)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  char *text = NULL;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  return text;
-}
-
 static gboolean
 check_env (void)
 {
@@ -236,10 +227,10 @@ test_lifecycle (Ts2021Fixture *f, gconstpointer user_data)
   addr = g_strdup (self_v4 (ipn));
   assert_tun_up_with (addr);
   g_assert_cmpint (peers_changed, >, 0);
-  prefs = file_text (dir, "prefs.json");
+  prefs = fixture_file_text (dir, "prefs.json");
   g_assert_nonnull (strstr (prefs, "\"WantRunning\" : true"));
   g_assert_nonnull (strstr (prefs, f->url));
-  keys_before = file_text (dir, "profiles/default/keys");
+  keys_before = fixture_file_text (dir, "profiles/default/keys");
 
   /* A second node registers; it becomes our WireGuard peer. */
   key_generate_private (pc.machine_priv);
@@ -297,7 +288,7 @@ test_lifecycle (Ts2021Fixture *f, gconstpointer user_data)
   assert_tun_gone ();
   g_assert_false (hyphae_ipn_get_peer_stats (ipn, peer_pub, &st));
   g_clear_pointer (&prefs, g_free);
-  prefs = file_text (dir, "prefs.json");
+  prefs = fixture_file_text (dir, "prefs.json");
   g_assert_nonnull (strstr (prefs, "\"WantRunning\" : false"));
 
   /* Up again, without an auth key: the registration is kept. */
@@ -331,14 +322,14 @@ test_lifecycle (Ts2021Fixture *f, gconstpointer user_data)
     g_assert_no_error (error);
     g_assert_true (k->has_machine);
     g_assert_false (k->has_node);
-    keys_after = file_text (dir, "profiles/default/keys");
+    keys_after = fixture_file_text (dir, "profiles/default/keys");
     g_assert_true (strncmp (keys_before, keys_after, strlen ("machine=privkey:") + 64) == 0);
   }
 
   /* Logged out, the same machine logs in again: a new node key. */
   up (f, ipn, "tskey-test");
   {
-    g_autofree char *keys_again = file_text (dir, "profiles/default/keys");
+    g_autofree char *keys_again = fixture_file_text (dir, "profiles/default/keys");
     gsize machine_line = strlen ("machine=privkey:") + 64 + 1;
 
     g_assert_true (strncmp (keys_before, keys_again, machine_line) == 0);
