@@ -92,6 +92,23 @@ assert_dev (const char *dst, const char *mark, const char *want)
   g_assert_cmpstr (dev, ==, want);
 }
 
+/* The TUN's global addresses, one a line. */
+#define TUN_ADDRESSES \
+  "sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\""
+
+/* The TUN and a netcfg for it. */
+static HyphaeNetcfg *
+open_tun (struct tun *tun)
+{
+  g_autoptr(GError) error = NULL;
+  HyphaeNetcfg *nc;
+
+  g_assert_cmpint (tun_open (tun, TUN), ==, 0);
+  nc = hyphae_netcfg_new (TUN, &error);
+  g_assert_no_error (error);
+  return nc;
+}
+
 #define RULES4 \
   "5210:\tfrom all fwmark 0x80000/0xff0000 lookup main|" \
   "5230:\tfrom all fwmark 0x80000/0xff0000 lookup default|" \
@@ -132,17 +149,14 @@ test_apply_change_remove (FixtureNetns  *ns,
 
   if (!fixture_netns_ready (ns))
     return;
-  g_assert_cmpint (tun_open (&tun, TUN), ==, 0);
-  nc = hyphae_netcfg_new (TUN, &error);
-  g_assert_no_error (error);
+  nc = open_tun (&tun);
 
   /* 1. The tailnet: link up at MTU 1280, two addresses, two routes, the rules. */
   apply (nc, addrs1, routes1, FALSE);
   link = fixture_run ("ip -o link show " TUN);
   g_assert_nonnull (strstr (link, "mtu 1280"));
   g_assert_nonnull (strstr (link, ",UP"));
-  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
-                "100.64.0.5/32|fd7a:115c:a1e0::5/128");
+  assert_lines (TUN_ADDRESSES, "100.64.0.5/32|fd7a:115c:a1e0::5/128");
   assert_lines ("ip -4 route show table 52", "100.64.0.0/10 dev " TUN " proto static scope link");
   assert_lines ("ip -6 route show table 52", "fd7a:115c:a1e0::/48 dev " TUN " proto static metric 1024 pref medium");
   assert_rules (TRUE);
@@ -159,8 +173,7 @@ test_apply_change_remove (FixtureNetns  *ns,
 
   /* 3. An exit node with LAN access, a subnet route, one address fewer. */
   apply (nc, addrs2, routes2, TRUE);
-  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
-                "100.64.0.6/32");
+  assert_lines (TUN_ADDRESSES, "100.64.0.6/32");
   assert_lines ("ip -4 route show table 52",
                 "10.3.0.0/16 dev " TUN " proto static scope link|"
                 "100.64.0.0/10 dev " TUN " proto static scope link|"
@@ -238,13 +251,10 @@ test_no_prefix_route (FixtureNetns  *ns,
 
   if (!fixture_netns_ready (ns))
     return;
-  g_assert_cmpint (tun_open (&tun, TUN), ==, 0);
-  nc = hyphae_netcfg_new (TUN, &error);
-  g_assert_no_error (error);
+  nc = open_tun (&tun);
 
   apply (nc, addrs, routes, FALSE);
-  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
-                "10.200.0.1/16|100.64.0.5/32|fd00:200::1/64|fd7a:115c:a1e0::5/128");
+  assert_lines (TUN_ADDRESSES, "10.200.0.1/16|100.64.0.5/32|fd00:200::1/64|fd7a:115c:a1e0::5/128");
   assert_lines ("sh -c 'ip -o addr show dev " TUN " scope global | grep -vc noprefixroute || true'",
                 "0");
   assert_lines (MAIN_ROUTES_VIA_TUN, "");
@@ -256,8 +266,7 @@ test_no_prefix_route (FixtureNetns  *ns,
   g_free (fixture_run ("ip -6 addr add fd7a:115c:a1e0::7/128 dev " TUN " nodad"));
   apply (nc, addrs2, routes, FALSE);
   assert_lines ("sh -c 'ip -o addr show dev " TUN " scope global | grep -c noprefixroute'", "1");
-  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
-                "100.64.0.7/32");
+  assert_lines (TUN_ADDRESSES, "100.64.0.7/32");
   assert_lines (MAIN_ROUTES_VIA_TUN, "");
 
   g_assert_true (hyphae_netcfg_remove (nc, &error));
