@@ -98,6 +98,19 @@ check_transport(const uint8_t send[32], const uint8_t recv[32], uint64_t n, GByt
     g_assert_cmpmem(pt, plen, p, plen);
 }
 
+/* Both sides reached the same transcript hash; the split gives each the
+ * other's keys (initiator's send = responder's receive and back). */
+static void
+split_agreed(struct noise_handshake *ini, struct noise_handshake *rsp, uint8_t i_send[32],
+             uint8_t i_recv[32], uint8_t r_send[32], uint8_t r_recv[32])
+{
+    g_assert_cmpmem(ini->h, 32, rsp->h, 32);
+    noise_split(ini, i_send, i_recv);
+    noise_split(rsp, r_send, r_recv);
+    g_assert_cmpmem(i_send, 32, r_recv, 32);
+    g_assert_cmpmem(i_recv, 32, r_send, 32);
+}
+
 static void
 test_flynn_vector(gconstpointer data)
 {
@@ -161,11 +174,7 @@ test_flynn_vector(gconstpointer data)
             r = noise_read_msg2(&ini, w, wlen, pay, sizeof(pay));
             g_assert_cmpint(r, ==, (int)plen);
             g_assert_cmpmem(pay, (gsize)r, p, plen);
-            g_assert_cmpmem(ini.h, 32, rsp.h, 32);
-            noise_split(&ini, i_send, i_recv);
-            noise_split(&rsp, r_send, r_recv);
-            g_assert_cmpmem(i_send, 32, r_recv, 32);
-            g_assert_cmpmem(i_recv, 32, r_send, 32);
+            split_agreed(&ini, &rsp, i_send, i_recv, r_send, r_recv);
             g_assert_true(all_zero(ini.ck, 32) && all_zero(rsp.ck, 32));
         } else if (i % 2 == 0) {
             check_transport(i_send, r_recv, n_i2r++, payload, want);
@@ -308,11 +317,7 @@ run_rs_kat(bool psk2)
     r = noise_read_msg2(&ini, m2, w2, NULL, 0);
     g_assert_cmpint(r, ==, 0);
 
-    g_assert_cmpmem(ini.h, 32, rsp.h, 32);
-    noise_split(&ini, i_send, i_recv);
-    noise_split(&rsp, r_send, r_recv);
-    g_assert_cmpmem(i_send, 32, r_recv, 32);
-    g_assert_cmpmem(i_recv, 32, r_send, 32);
+    split_agreed(&ini, &rsp, i_send, i_recv, r_send, r_recv);
     g_assert_false(key_equal(i_send, i_recv));
 }
 
@@ -454,12 +459,7 @@ test_wg_roundtrip(void)
         g_assert_cmpint(r, ==, 48); /* 92-byte response minus type/indices/MACs */
         r = noise_read_msg2(&ini, m2, 48, NULL, 0);
         g_assert_cmpint(r, ==, 0);
-        g_assert_cmpmem(ini.h, 32, rsp.h, 32);
-
-        noise_split(&ini, i_send, i_recv);
-        noise_split(&rsp, r_send, r_recv);
-        g_assert_cmpmem(i_send, 32, r_recv, 32);
-        g_assert_cmpmem(i_recv, 32, r_send, 32);
+        split_agreed(&ini, &rsp, i_send, i_recv, r_send, r_recv);
         g_assert_true(all_zero(ini.e_priv, 32) && all_zero(rsp.e_priv, 32));
 
         /* A transport packet each way (WireGuard: LE counter nonce, empty AD). */
