@@ -85,8 +85,9 @@ fixture_rm_rf (const char *path)
     g_error ("rm -rf %s: %s", path, error->message);
 }
 
-void
-fixture_child_setup (gpointer unused)
+/* In the child before exec. */
+static void
+die_with_the_test (gpointer unused)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
@@ -99,7 +100,7 @@ fixture_child_new (GSubprocessFlags     flags,
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
 
   log_argv ("spawn", argv);
-  g_subprocess_launcher_set_child_setup (launcher, fixture_child_setup, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_the_test, NULL, NULL);
   return g_subprocess_launcher_spawnv (launcher, argv, error);
 }
 

@@ -35,9 +35,6 @@ void fixture_rm_rf (const char *path);
 GSubprocess *fixture_child_new (GSubprocessFlags     flags,
                                 const char * const  *argv,
                                 GError             **error);
-/* The GSpawnChildSetupFunc fixture_child_new() uses, for g_spawn_*():
- * SIGKILL when the test dies. */
-void fixture_child_setup (gpointer unused);
 /* Kill the child (if it still runs) and reap it. */
 void fixture_child_stop (GSubprocess *child);
 

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <gio/gunixinputstream.h>
 #include <glib.h>
 
 #include "controlbase.h"
@@ -120,19 +120,17 @@ recv_some(int fd, uint8_t *buf, size_t cap)
 /* ---- the Go peer process ------------------------------------------------- */
 
 struct peer {
-    GPid pid;
-    int out_fd;
+    GSubprocess *child;
+    int out_fd;     /* its stdout; the child's pipe stream owns it */
     GString *buf;
     gboolean eof;
 };
-
 
 static void
 peer_spawn(struct peer *p, const char *const *args)
 {
     g_autoptr(GPtrArray) argv = g_ptr_array_new();
     g_autoptr(GError) error = NULL;
-    g_autofree char *cmdline = NULL;
 
     g_ptr_array_add(argv, (char *)g_getenv("HYPHAE_TS2021_PEER"));
     g_ptr_array_add(argv, (char *)"-timeout");
@@ -140,14 +138,14 @@ peer_spawn(struct peer *p, const char *const *args)
     for (; *args; args++)
         g_ptr_array_add(argv, (char *)*args);
     g_ptr_array_add(argv, NULL);
-    cmdline = g_strjoinv(" ", (char **)argv->pdata);
-    g_test_message("spawn: %s", cmdline);
 
     memset(p, 0, sizeof(*p));
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
-                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
-                                  fixture_child_setup, NULL, &p->pid, NULL, &p->out_fd, NULL, &error))
+    p->child = fixture_child_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, (const char *const *)argv->pdata,
+                                 &error);
+    if (!p->child)
         g_error("spawn %s: %s", g_getenv("HYPHAE_TS2021_PEER"), error->message);
+    p->out_fd =
+        g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(g_subprocess_get_stdout_pipe(p->child)));
     p->buf = g_string_new(NULL);
 }
 
@@ -198,23 +196,20 @@ peer_expect(struct peer *p, const char *key)
 static void
 peer_finish(struct peer *p, int want_exit)
 {
+    g_autoptr(GError) error = NULL;
     char *line;
-    int status;
-    pid_t r;
 
     while ((line = peer_line(p))) {
         g_test_message("peer: %s", line);
         g_free(line);
     }
-    close(p->out_fd);
-    do
-        r = waitpid(p->pid, &status, 0); /* the peer's own -timeout bounds this */
-    while (r < 0 && errno == EINTR);
-    g_assert_cmpint(r, ==, p->pid);
-    g_spawn_close_pid(p->pid);
+    /* The peer's own -timeout bounds this. */
+    g_assert_true(g_subprocess_wait(p->child, NULL, &error));
+    g_assert_no_error(error);
     g_string_free(p->buf, TRUE);
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, want_exit);
+    g_assert_true(g_subprocess_get_if_exited(p->child));
+    g_assert_cmpint(g_subprocess_get_exit_status(p->child), ==, want_exit);
+    g_clear_object(&p->child);
 }
 
 /* ---- our C side on a socket ---------------------------------------------- */
