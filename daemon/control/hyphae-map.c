@@ -24,7 +24,7 @@
 
 #include "crypto/keys.h"
 #include "hyphae-log-escape.h"
-#include "mapframe.h"
+#include "ts2021/mapframe.h"
 
 #define MAP_PATH        "/machine/map"
 #define ERROR_BODY_MAX  256   /* how much of a non-200 body we quote */

@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 
 G_BEGIN_DECLS
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for daemon/control/controlbase (TS2021 Noise transport).
+ * libFuzzer target for daemon/engine/ts2021/controlbase (TS2021 Noise transport).
  * data[0] & 3 picks the mode; the rest is the input:
  *   0: a handshake initiation to a server (bit 2: min_version 100); bytes
  *      after the first 101 go to the server as records if it accepted;
@@ -22,8 +22,8 @@
 
 #include <sodium.h>
 
-#include "controlbase.h"
 #include "fuzz-harness.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
 
 #define VERSION        130

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for daemon/control/mapframe (map stream framing,
+ * libFuzzer target for daemon/engine/ts2021/mapframe (map stream framing,
  * control/controlclient/direct.go). data[0] bit 0 picks zstd (1) or raw (0) mode;
  * data[1..2] (u16 LE, modulo the stream length) is where a second run splits
  * the stream; data[3..] is the stream. The stream is read whole and again in
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fuzz-harness.h"
-#include "mapframe.h"
+#include "ts2021/mapframe.h"
 
 
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Interop tests for daemon/control/controlbase against an independent TS2021
+ * Interop tests for daemon/engine/ts2021/controlbase against an independent TS2021
  * peer written in Go (tests/ts2021/peer.go: github.com/flynn/noise for the
  * Noise IK handshake, framing and big-endian transport nonces written from
  * a description of control/controlbase/conn.go), built by meson offline in GOPATH mode against
@@ -27,7 +27,7 @@
 #include <gio/gunixinputstream.h>
 #include <glib.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
 #include "fixture-hex.h"
 #include "fixture-missing.h"

@@ -15,7 +15,7 @@
 #include <gio/gio.h>
 #include <sodium.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
 #include "hyphae-h2.h"
 #include "hyphae-ts2021.h"

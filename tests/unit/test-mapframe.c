@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for daemon/control/mapframe (controlclient/direct.go): the map long-poll
+ * Tests for daemon/engine/ts2021/mapframe (controlclient/direct.go): the map long-poll
  * stream's u32 little-endian length prefix and per-message zstd frames.
  *
  *  /mapframe/go/...      a stream written by tests/ts2021/zstdgen.go with
@@ -20,7 +20,7 @@
 
 #include "fixture-missing.h"
 #include "fixture-spawn.h"
-#include "mapframe.h"
+#include "ts2021/mapframe.h"
 
 #define MIB          ((size_t)1 << 20)
 

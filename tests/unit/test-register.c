@@ -14,7 +14,7 @@
 #include <json-glib/json-glib.h>
 #include <sodium.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
 #include "hyphae-h2.h"
 #include "hyphae-register.h"

@@ -18,7 +18,7 @@
 #include <sodium.h>
 #include <json-glib/json-glib.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
 #include "fixture-hex.h"
 #include "hyphae-ts2021.h"

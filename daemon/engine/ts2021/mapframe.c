@@ -21,7 +21,7 @@
  * Buffers above MF_KEEP_MAX are released after a message has been handed out;
  * the compressed one as soon as its message is decoded.
  */
-#include "mapframe.h"
+#include "ts2021/mapframe.h"
 
 #include <errno.h>
 #include <stdlib.h>

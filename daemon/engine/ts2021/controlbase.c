@@ -21,7 +21,7 @@
 
 #include <sodium.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/aead.h"
 
 #define CB_PROTOCOL_NAME   "Noise_IK_25519_ChaChaPoly_BLAKE2s"
