@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 
 #include "fixture-spawn.h"
@@ -83,6 +84,20 @@ fixture_rm_rf (const char *path)
 
   if (!fixture_spawn_sync (argv, NULL, NULL, &error))
     g_error ("rm -rf %s: %s", path, error->message);
+}
+
+char *
+fixture_line_value (const char *line,
+                    const char *key,
+                    const char *who)
+{
+  size_t klen = strlen (key);
+
+  if (!line)
+    g_error ("%s ended its output; expected a %s line", who, key);
+  if (strncmp (line, key, klen) != 0 || line[klen] != ' ')
+    g_error ("expected a %s line from %s, got \"%s\"", key, who, line);
+  return g_strdup (line + klen + 1);
 }
 
 /* In the child before exec. */

@@ -30,6 +30,12 @@ char *fixture_run (const char *cmdline);
 /* rm -rf -- path: a temporary directory the test made; it must succeed. */
 void fixture_rm_rf (const char *path);
 
+/* The value of a child's output line that must be "<key> <value>"; line is
+ * NULL at the end of its output. who names the child in the failure. */
+char *fixture_line_value (const char *line,
+                          const char *key,
+                          const char *who);
+
 /* Start argv as a child that gets SIGKILL when the test dies; the command
  * line goes to the test log. */
 GSubprocess *fixture_child_new (GSubprocessFlags     flags,

@@ -183,13 +183,8 @@ static char *
 peer_expect(struct peer *p, const char *key)
 {
     g_autofree char *line = peer_line(p);
-    size_t klen = strlen(key);
 
-    if (!line)
-        g_error("the Go peer ended its output; expected a %s line", key);
-    if (strncmp(line, key, klen) != 0 || line[klen] != ' ')
-        g_error("expected a %s line from the Go peer, got \"%s\"", key, line);
-    return g_strdup(line + klen + 1);
+    return fixture_line_value(line, key, "the Go peer");
 }
 
 /* Log the remaining output, reap the peer, check its exit status. */

@@ -226,13 +226,8 @@ ts2021_fixture_server_expect (Ts2021Fixture *f,
                               const char    *key)
 {
   g_autofree char *line = ts2021_fixture_server_line (f);
-  size_t klen = strlen (key);
 
-  if (!line)
-    g_error ("the Go server ended its output; expected a %s line", key);
-  if (strncmp (line, key, klen) != 0 || line[klen] != ' ')
-    g_error ("expected a %s line from the Go server, got \"%s\"", key, line);
-  return g_strdup (line + klen + 1);
+  return fixture_line_value (line, key, "the Go server");
 }
 
 gboolean
