@@ -11,7 +11,7 @@
 
 #include <linux/netlink.h>
 
-#include "fuzz-check.h"
+#include "fuzz-harness.h"
 #include "hyphae-link-monitor.h"
 
 int

@@ -13,17 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-harness.h"
 #include "ts2021/mapframe.h"
 
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct outcome {
     uint8_t *msgs; /* u32 length + bytes, concatenated */

@@ -21,7 +21,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "fuzz-check.h"
+#include "fuzz-harness.h"
 #include "netmap.h"
 
 static void

@@ -2,8 +2,8 @@
 /*
  * daemon/netcfg/hyphae-link-monitor.c. The datagram parser on malformed and
  * well-formed rtnetlink input (no root needed); then the monitor against the
- * real kernel, in a network namespace the process unshares at start (nothing
- * to clean on the host): an address added or removed and a link going down
+ * real kernel, in a fresh network namespace for each test (fixture-netns.h:
+ * nothing to clean on the host): an address added or removed and a link going down
  * each bring a `changed` whose address list shows it, loopback never listed;
  * a burst queued before the main loop runs is one `changed`; a forged
  * address message from a user socket is none.
@@ -14,45 +14,25 @@
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fixture-netns.h"
+#include "fixture-spawn.h"
 #include "hyphae-link-monitor.h"
 
 #define GUARD_S 30
-
-static gboolean in_netns;
 
 /* `ip ARGS`, which must succeed. */
 static void
 ip (const char *args)
 {
   g_autofree char *cmdline = g_strconcat ("ip ", args, NULL);
-  g_autofree char *err = NULL;
-  g_autoptr(GError) error = NULL;
-  int status = 0;
 
-  g_test_message ("%s", cmdline);
-  g_assert_true (g_spawn_command_line_sync (cmdline, NULL, &err, &status, &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
-    g_error ("%s: %s", cmdline, err);
-}
-
-static gboolean
-check_env (void)
-{
-  if (in_netns)
-    return TRUE;
-  if (getenv ("CI"))
-    g_test_fail_printf ("needs root and unshare(CLONE_NEWNET) (CI is set)");
-  else
-    g_test_skip ("needs root and unshare(CLONE_NEWNET)");
-  return FALSE;
+  g_free (fixture_run (cmdline));
 }
 
 /* ---- the parser ---------------------------------------------------------- */
@@ -245,12 +225,13 @@ veth_add (const char *a, const char *b)
 }
 
 static void
-test_changes (void)
+test_changes (FixtureNetns  *ns,
+             gconstpointer  unused)
 {
   g_autoptr(HyphaeLinkMonitor) monitor = NULL;
   Watch w = { 0 };
 
-  if (!check_env ())
+  if (!fixture_netns_ready (ns))
     return;
   veth_add ("hlm0", "hlm1");
   monitor = watch_start (&w);
@@ -280,13 +261,14 @@ test_changes (void)
 }
 
 static void
-test_burst (void)
+test_burst (FixtureNetns  *ns,
+           gconstpointer  unused)
 {
   g_autoptr(HyphaeLinkMonitor) monitor = NULL;
   Watch w = { 0 };
   guint guard;
 
-  if (!check_env ())
+  if (!fixture_netns_ready (ns))
     return;
   veth_add ("hlb0", "hlb1");
   monitor = watch_start (&w);
@@ -338,7 +320,8 @@ monitor_port (guint32 *port, guint *rmem)
 }
 
 static void
-test_foreign_sender (void)
+test_foreign_sender (FixtureNetns  *ns,
+                    gconstpointer  unused)
 {
   g_autoptr(HyphaeLinkMonitor) monitor = NULL;
   Watch w = { 0 };
@@ -353,7 +336,7 @@ test_foreign_sender (void)
   guint rmem = 0;
   int fd;
 
-  if (!check_env ())
+  if (!fixture_netns_ready (ns))
     return;
   monitor = watch_start (&w);
   drain_main_context ();
@@ -382,20 +365,14 @@ test_foreign_sender (void)
   g_clear_pointer (&w.seen, g_array_unref);
 }
 
-static gboolean
-enter_netns (void)
-{
-  return geteuid () == 0 && unshare (CLONE_NEWNET) == 0;
-}
-
 int
 main (int argc, char **argv)
 {
-  in_netns = enter_netns ();
+  fixture_netns_init ();
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/link-monitor/parse", test_parse);
-  g_test_add_func ("/link-monitor/foreign-sender", test_foreign_sender);
-  g_test_add_func ("/link-monitor/burst", test_burst);
-  g_test_add_func ("/link-monitor/changes", test_changes);
+  FIXTURE_NETNS_ADD ("/link-monitor/foreign-sender", NULL, test_foreign_sender);
+  FIXTURE_NETNS_ADD ("/link-monitor/burst", NULL, test_burst);
+  FIXTURE_NETNS_ADD ("/link-monitor/changes", NULL, test_changes);
   return g_test_run ();
 }
