@@ -69,8 +69,8 @@ die(struct controlbase *c, int err)
 
 /* Common start of client_init/server_accept: a fresh handshake for version. */
 static int
-start(struct controlbase *c, bool is_client, uint16_t version, const uint8_t s_priv[static 32],
-      const uint8_t *rs)
+start(struct controlbase *c, bool is_client, uint16_t version,
+      const uint8_t s_priv[static NOISE_KEY_LEN], const uint8_t *rs)
 {
     char prologue[CB_PROLOGUE_CAP];
     int n;
@@ -103,7 +103,8 @@ establish(struct controlbase *c)
 
 int
 controlbase_client_init(struct controlbase *c, uint16_t version,
-                        const uint8_t machine_priv[static 32], const uint8_t server_pub[static 32],
+                        const uint8_t machine_priv[static NOISE_KEY_LEN],
+                        const uint8_t server_pub[static NOISE_KEY_LEN],
                         const uint8_t *e_priv, uint8_t out[static CONTROLBASE_INITIATION_LEN])
 {
     int ret;
@@ -190,7 +191,7 @@ controlbase_client_finish(struct controlbase *c, const uint8_t *buf, size_t len,
 }
 
 int
-controlbase_server_accept(struct controlbase *c, const uint8_t server_priv[static 32],
+controlbase_server_accept(struct controlbase *c, const uint8_t server_priv[static NOISE_KEY_LEN],
                           uint16_t min_version, const uint8_t *initiation, size_t len,
                           const uint8_t *e_priv, uint8_t out[static CONTROLBASE_RESPONSE_LEN])
 {
