@@ -263,6 +263,19 @@ controlbase_sealed_size(size_t plaintext_len)
     return plaintext_len + overhead;
 }
 
+/* Records flow only once the handshake is done and until the first failure. */
+static int
+check_established(const struct controlbase *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (c->state == CONTROLBASE_STATE_DEAD)
+        return -EPIPE;
+    if (c->state != CONTROLBASE_STATE_ESTABLISHED)
+        return -ENOTCONN;
+    return 0;
+}
+
 int
 controlbase_write(struct controlbase *c, const uint8_t *plaintext, size_t len, uint8_t *out,
                   size_t out_cap)
@@ -270,13 +283,11 @@ controlbase_write(struct controlbase *c, const uint8_t *plaintext, size_t len, u
     static const uint8_t empty[1];
     uint8_t nonce[AEAD_NONCE_LEN];
     size_t need, records, off = 0, pos = 0, chunk, i;
+    int r;
 
-    if (!c)
-        return -EINVAL;
-    if (c->state == CONTROLBASE_STATE_DEAD)
-        return -EPIPE;
-    if (c->state != CONTROLBASE_STATE_ESTABLISHED)
-        return -ENOTCONN;
+    r = check_established(c);
+    if (r < 0)
+        return r;
     if ((len && !plaintext) || !out)
         return -EINVAL;
     need = controlbase_sealed_size(len);
@@ -355,12 +366,9 @@ controlbase_read(struct controlbase *c, const uint8_t *buf, size_t len, uint8_t 
         *out_len = 0;
     if (record_done)
         *record_done = false;
-    if (!c)
-        return -EINVAL;
-    if (c->state == CONTROLBASE_STATE_DEAD)
-        return -EPIPE;
-    if (c->state != CONTROLBASE_STATE_ESTABLISHED)
-        return -ENOTCONN;
+    ret = check_established(c);
+    if (ret < 0)
+        return ret;
     if ((len && !buf) || !out || !out_len || !record_done)
         return -EINVAL;
 
