@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <net/if.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,17 +464,30 @@ uapi_parse_set(const char *body, size_t len, struct uapi_set **out)
     return 0;
 }
 
+/* A peer array of either kind: each peer's allowed-IP list, then the array (it holds keys). */
+static void
+free_peers(void *peers, size_t n_peers, size_t peer_size, size_t ips_offset)
+{
+    uint8_t *p = peers;
+    struct uapi_allowed_ip *ips;
+
+    if (!p)
+        return;
+    for (size_t i = 0; i < n_peers; i++) {
+        memcpy(&ips, p + i * peer_size + ips_offset, sizeof(ips));
+        free(ips);
+    }
+    sodium_memzero(p, n_peers * peer_size);
+    free(p);
+}
+
 void
 uapi_set_free(struct uapi_set *set)
 {
     if (!set)
         return;
-    for (size_t i = 0; i < set->n_peers; i++)
-        free(set->peers[i].allowed_ips);
-    if (set->peers) {
-        sodium_memzero(set->peers, set->n_peers * sizeof(*set->peers));
-        free(set->peers);
-    }
+    free_peers(set->peers, set->n_peers, sizeof(*set->peers),
+               offsetof(struct uapi_peer_set, allowed_ips));
     sodium_memzero(set, sizeof(*set));
     free(set);
 }
@@ -630,11 +644,7 @@ uapi_device_state_clear(struct uapi_device_state *state)
 {
     if (!state)
         return;
-    for (size_t i = 0; i < state->n_peers; i++)
-        free(state->peers[i].allowed_ips);
-    if (state->peers) {
-        sodium_memzero(state->peers, state->n_peers * sizeof(*state->peers));
-        free(state->peers);
-    }
+    free_peers(state->peers, state->n_peers, sizeof(*state->peers),
+               offsetof(struct uapi_peer_state, allowed_ips));
     sodium_memzero(state, sizeof(*state));
 }
