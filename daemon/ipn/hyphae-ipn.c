@@ -534,6 +534,17 @@ fail_start (HyphaeIpn *self)
 /* ---- state --------------------------------------------------------------- */
 
 static void
+succeed_pending_up (HyphaeIpn *self)
+{
+  GTask *task = g_steal_pointer (&self->up_task);
+
+  if (task == NULL)
+    return;
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static void
 recompute_state (HyphaeIpn *self)
 {
   HyphaeControlState cs = self->control ? hyphae_control_client_get_state (self->control)
@@ -577,13 +588,8 @@ recompute_state (HyphaeIpn *self)
     set_auth_url (self, "");
   set_state (self, s);
   /* An authorized Up waits for the engine: Running, or anything but Starting. */
-  if (self->up_task != NULL && self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
-    {
-      GTask *task = g_steal_pointer (&self->up_task);
-
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-    }
+  if (self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
+    succeed_pending_up (self);
 }
 
 /* ---- control client ------------------------------------------------------ */
@@ -632,13 +638,7 @@ on_control_auth_url (HyphaeControlClient *client, const char *url, gpointer user
   set_auth_url (self, url);
   recompute_state (self);
   /* The URL is what a pending Up waits for. */
-  if (self->up_task != NULL)
-    {
-      GTask *task = g_steal_pointer (&self->up_task);
-
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-    }
+  succeed_pending_up (self);
 }
 
 static void
