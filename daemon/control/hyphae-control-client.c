@@ -188,17 +188,11 @@ set_auth_url (HyphaeControlClient *self,
   self->auth_url = g_strdup (url);
 }
 
+/* A pending start or logout ends with error (taken) or TRUE; with none pending, error is dropped. */
 static void
-complete_start (HyphaeControlClient *self,
-                GError              *error)
+return_pending (GTask  *task,
+                GError *error)
 {
-  g_autoptr(GTask) task = g_steal_pointer (&self->start_task);
-
-  if (self->start_cancel_source)
-    {
-      g_source_destroy (self->start_cancel_source);
-      g_clear_pointer (&self->start_cancel_source, g_source_unref);
-    }
   if (!task)
     {
       g_clear_error (&error);
@@ -211,6 +205,20 @@ complete_start (HyphaeControlClient *self,
 }
 
 static void
+complete_start (HyphaeControlClient *self,
+                GError              *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->start_task);
+
+  if (self->start_cancel_source)
+    {
+      g_source_destroy (self->start_cancel_source);
+      g_clear_pointer (&self->start_cancel_source, g_source_unref);
+    }
+  return_pending (task, error);
+}
+
+static void
 complete_logout (HyphaeControlClient *self,
                  GError              *error)
 {
@@ -218,15 +226,7 @@ complete_logout (HyphaeControlClient *self,
 
   self->logging_out = FALSE;
   hyphae_control_client_stop (self);
-  if (!task)
-    {
-      g_clear_error (&error);
-      return;
-    }
-  if (error)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return_pending (task, error);
 }
 
 /* An operation of the current attempt: stale once the attempt is cancelled. */
