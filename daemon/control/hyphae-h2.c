@@ -153,29 +153,6 @@ request_complete (HyphaeH2Client *client,
   g_queue_push_tail (&client->completed, req);
 }
 
-static void
-request_fail (HyphaeH2Client *client,
-              Request        *req,
-              gint            code,
-              const char     *format,
-              ...) G_GNUC_PRINTF (4, 5);
-
-static void
-request_fail (HyphaeH2Client *client,
-              Request        *req,
-              gint            code,
-              const char     *format,
-              ...)
-{
-  va_list ap;
-  GError *error;
-
-  va_start (ap, format);
-  error = g_error_new_valist (HYPHAE_H2_ERROR, code, format, ap);
-  va_end (ap);
-  request_complete (client, req, error);
-}
-
 static void flush_streams (HyphaeH2Client *client);
 
 /* Return the completed requests' tasks and hand out what streams received.
@@ -278,29 +255,6 @@ stream_end (HyphaeH2Client *client,
     }
   stream->ended = TRUE;
   stream->error = error;
-}
-
-static void
-stream_fail (HyphaeH2Client *client,
-             HyphaeH2Stream *stream,
-             gint            code,
-             const char     *format,
-             ...) G_GNUC_PRINTF (4, 5);
-
-static void
-stream_fail (HyphaeH2Client *client,
-             HyphaeH2Stream *stream,
-             gint            code,
-             const char     *format,
-             ...)
-{
-  va_list ap;
-  GError *error;
-
-  va_start (ap, format);
-  error = g_error_new_valist (HYPHAE_H2_ERROR, code, format, ap);
-  va_end (ap);
-  stream_end (client, stream, error);
 }
 
 /* No more callbacks: drop it from the client and release what it holds. */
@@ -624,7 +578,8 @@ on_data_chunk_recv_cb (nghttp2_session *session,
       if (stream && stream->status != 0)
         g_byte_array_append (stream->pending, data, (guint) len);
       else if (stream)
-        stream_fail (client, stream, HYPHAE_H2_ERROR_PROTOCOL, "data before the response headers");
+        stream_end (client, stream, g_error_new_literal (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_PROTOCOL,
+                                                         "data before the response headers"));
       return 0;   /* else cancelled or over the cap: the rest is dropped */
     }
   if (len > HYPHAE_H2_MAX_BODY - req->body->len)
@@ -632,8 +587,9 @@ on_data_chunk_recv_cb (nghttp2_session *session,
       ret = nghttp2_submit_rst_stream (session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
       if (ret < 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
-      request_fail (client, req, HYPHAE_H2_ERROR_TOO_BIG,
-                    "the response body is over %d bytes", HYPHAE_H2_MAX_BODY);
+      request_complete (client, req,
+                        g_error_new (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_TOO_BIG,
+                                     "the response body is over %d bytes", HYPHAE_H2_MAX_BODY));
       return 0;
     }
   g_byte_array_append (req->body, data, (guint) len);
@@ -698,9 +654,10 @@ on_frame_recv_cb (nghttp2_session     *session,
             if (stream->stream_id <= last)
               nghttp2_submit_rst_stream (session, NGHTTP2_FLAG_NONE, stream->stream_id,
                                          NGHTTP2_CANCEL);
-            stream_fail (client, stream, HYPHAE_H2_ERROR_GOAWAY,
-                         "the control server is going away (code %u)",
-                         frame->goaway.error_code);
+            stream_end (client, stream,
+                        g_error_new (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_GOAWAY,
+                                     "the control server is going away (code %u)",
+                                     frame->goaway.error_code));
           }
       }
       break;
