@@ -37,7 +37,7 @@ static void
 add_key (JsonBuilder  *builder,
          const char   *name,
          const char   *prefix,
-         const guint8  key[32])
+         const guint8  key[KEY_LEN])
 {
   char text[sizeof KEY_PREFIX_DISCO + KEY_HEX_LEN];
   int n = key_to_text (text, sizeof text, prefix, key);

@@ -367,14 +367,14 @@ deferred_handshakes_cb (gpointer user_data)
 
 static void
 defer_handshake (HyphaeIpn    *self,
-                 const guint8  public_key[32])
+                 const guint8  public_key[KEY_LEN])
 {
   if (self->deferred_id == 0)
     {
       self->deferred_since = g_get_real_time () / G_USEC_PER_SEC;
       self->deferred_id = g_timeout_add (HANDSHAKE_DEFER_MS, deferred_handshakes_cb, self);
     }
-  g_ptr_array_add (self->deferred_peers, g_bytes_new (public_key, 32));
+  g_ptr_array_add (self->deferred_peers, g_bytes_new (public_key, KEY_LEN));
 }
 
 static void
@@ -407,7 +407,7 @@ engine_apply (HyphaeIpn *self)
   g_autoptr(HyphaeEngineConfig) cfg = NULL;
   struct uapi_device_state current;
   struct uapi_set *set;
-  guint8 node_pub[32];
+  guint8 node_pub[KEY_LEN];
   HyphaeNetcfgConfig nc;
   int r;
 
@@ -504,6 +504,17 @@ fail_start (HyphaeIpn *self)
 /* ---- state --------------------------------------------------------------- */
 
 static void
+succeed_pending_up (HyphaeIpn *self)
+{
+  GTask *task = g_steal_pointer (&self->up_task);
+
+  if (task == NULL)
+    return;
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static void
 recompute_state (HyphaeIpn *self)
 {
   HyphaeControlState cs = self->control ? hyphae_control_client_get_state (self->control)
@@ -547,13 +558,8 @@ recompute_state (HyphaeIpn *self)
     set_auth_url (self, "");
   set_state (self, s);
   /* An authorized Up waits for the engine: Running, or anything but Starting. */
-  if (self->up_task != NULL && self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
-    {
-      GTask *task = g_steal_pointer (&self->up_task);
-
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-    }
+  if (self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
+    succeed_pending_up (self);
 }
 
 /* ---- control client ------------------------------------------------------ */
@@ -602,13 +608,7 @@ on_control_auth_url (HyphaeControlClient *client, const char *url, gpointer user
   set_auth_url (self, url);
   recompute_state (self);
   /* The URL is what a pending Up waits for. */
-  if (self->up_task != NULL)
-    {
-      GTask *task = g_steal_pointer (&self->up_task);
-
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-    }
+  succeed_pending_up (self);
 }
 
 static void
@@ -616,14 +616,14 @@ on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpoi
 {
   HyphaeIpn *self = user_data;
   g_autoptr(GError) error = NULL;
-  char text[8 + KEY_HEX_LEN + 1];
+  char text[sizeof KEY_PREFIX_PRIVATE + KEY_HEX_LEN];
   GVariantBuilder b;
   gsize len = 0;
   const guint8 *k = g_bytes_get_data (new_priv, &len);
 
-  if (len != 32 || self->keys == NULL)
+  if (len != KEY_LEN || self->keys == NULL)
     return;
-  memcpy (self->keys->node, k, 32);
+  memcpy (self->keys->node, k, KEY_LEN);
   self->keys->has_node = TRUE;
   if (!save_keys (self, &error))
     g_warning ("%s", error->message);
@@ -632,7 +632,7 @@ on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpoi
     {
       struct uapi_set set = { .has_private_key = TRUE };
 
-      memcpy (set.private_key, self->keys->node, 32);
+      memcpy (set.private_key, self->keys->node, KEY_LEN);
       (void) wg_runner_apply (self->runner, &set);
       sodium_memzero (set.private_key, sizeof set.private_key);
     }
@@ -686,12 +686,12 @@ control_create (HyphaeIpn *self)
   control_stop (self);
   if (self->disco_priv == NULL)
     {
-      self->disco_priv = secmem_alloc (32);
+      self->disco_priv = secmem_alloc (KEY_LEN);
       key_generate_private (self->disco_priv);
     }
   cfg.control_url = self->prefs.control_url;
-  memcpy (cfg.machine_priv, self->keys->machine, 32);
-  memcpy (cfg.node_priv, self->keys->node, 32);
+  memcpy (cfg.machine_priv, self->keys->machine, KEY_LEN);
+  memcpy (cfg.node_priv, self->keys->node, KEY_LEN);
   key_public_from_private (cfg.disco_pub, self->disco_priv);
   cfg.hostname = hostname;
   cfg.os = "linux";
@@ -855,7 +855,7 @@ hyphae_ipn_finalize (GObject *object)
   g_free (self->engine_error);
   g_clear_pointer (&self->keys, hyphae_profile_keys_free);
   if (self->disco_priv != NULL)
-    secmem_free (self->disco_priv, 32);
+    secmem_free (self->disco_priv, KEY_LEN);
   G_OBJECT_CLASS (hyphae_ipn_parent_class)->finalize (object);
 }
 
@@ -1296,11 +1296,11 @@ hyphae_ipn_set_exit_node (HyphaeIpn   *self,
 
 gboolean
 hyphae_ipn_set_keys (HyphaeIpn     *self,
-                     const guint8   machine_priv[32],
-                     const guint8   node_priv[32],
+                     const guint8   machine_priv[KEY_LEN],
+                     const guint8   node_priv[KEY_LEN],
                      GError       **error)
 {
-  guint8 pub[32];
+  guint8 pub[KEY_LEN];
 
   if (!key_public_from_private (pub, machine_priv) || !key_public_from_private (pub, node_priv))
     {
@@ -1310,8 +1310,8 @@ hyphae_ipn_set_keys (HyphaeIpn     *self,
     }
   if (self->keys == NULL)
     self->keys = hyphae_profile_keys_new ();
-  memcpy (self->keys->machine, machine_priv, 32);
-  memcpy (self->keys->node, node_priv, 32);
+  memcpy (self->keys->machine, machine_priv, KEY_LEN);
+  memcpy (self->keys->node, node_priv, KEY_LEN);
   key_clamp (self->keys->machine);
   key_clamp (self->keys->node);
   self->keys->has_machine = self->keys->has_node = TRUE;
@@ -1359,7 +1359,7 @@ hyphae_ipn_get_netmap (HyphaeIpn *self)
 
 gboolean
 hyphae_ipn_get_peer_stats (HyphaeIpn          *self,
-                           const guint8        node_key[32],
+                           const guint8        node_key[KEY_LEN],
                            HyphaeIpnPeerStats *out)
 {
   struct wg_runner_peer_stats st;

@@ -739,17 +739,29 @@ reject (GDBusMethodInvocation *invocation,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* Up, Login and SetKeys: an a{sv} of known keys, then polkit. */
+static gboolean
+validate_dict_and_run (HyphaeService         *self,
+                       GDBusMethodInvocation *invocation,
+                       Op                     op,
+                       GVariant              *dict,
+                       const DictKey         *keys,
+                       gsize                  n_keys)
+{
+  GError *error = NULL;
+
+  if (!validate_dict (dict, keys, n_keys, &error))
+    return reject (invocation, error);
+  return authorize_and_run (self, invocation, op, dict);
+}
+
 static gboolean
 handle_up (HyphaeMesh1           *skeleton,
            GDBusMethodInvocation *invocation,
            GVariant              *options,
            HyphaeService         *self)
 {
-  GError *error = NULL;
-
-  if (!validate_dict (options, up_keys, G_N_ELEMENTS (up_keys), &error))
-    return reject (invocation, error);
-  return authorize_and_run (self, invocation, OP_UP, options);
+  return validate_dict_and_run (self, invocation, OP_UP, options, up_keys, G_N_ELEMENTS (up_keys));
 }
 
 static gboolean
@@ -758,11 +770,8 @@ handle_login (HyphaeMesh1           *skeleton,
               GVariant              *options,
               HyphaeService         *self)
 {
-  GError *error = NULL;
-
-  if (!validate_dict (options, up_keys, G_N_ELEMENTS (up_keys), &error))
-    return reject (invocation, error);
-  return authorize_and_run (self, invocation, OP_LOGIN, options);
+  return validate_dict_and_run (self, invocation, OP_LOGIN, options, up_keys,
+                                G_N_ELEMENTS (up_keys));
 }
 
 static gboolean
@@ -809,11 +818,8 @@ handle_set_keys (HyphaeMesh1           *skeleton,
                  GVariant              *keys,
                  HyphaeService         *self)
 {
-  GError *error = NULL;
-
-  if (!validate_dict (keys, key_keys, G_N_ELEMENTS (key_keys), &error))
-    return reject (invocation, error);
-  return authorize_and_run (self, invocation, OP_SET_KEYS, keys);
+  return validate_dict_and_run (self, invocation, OP_SET_KEYS, keys, key_keys,
+                                G_N_ELEMENTS (key_keys));
 }
 
 static gboolean
