@@ -127,7 +127,6 @@ static char *
 full_map (guint n_peers)
 {
   g_autoptr(GRand) r = g_rand_new_with_seed (42);
-  g_autofree char *fixture = NULL;
   GString *s = g_string_sized_new ((gsize) n_peers * 800 + 65536);
 
   g_string_append (s,

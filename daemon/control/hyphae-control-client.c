@@ -355,7 +355,7 @@ map_netmap_cb (HyphaeMapStream *stream,
                gpointer         user_data)
 {
   HyphaeControlClient *self = user_data;
-  g_autoptr(HyphaeControlClient) hold = g_object_ref (self);
+  G_GNUC_UNUSED g_autoptr(HyphaeControlClient) hold = g_object_ref (self);
   const HyphaeNode *me = hyphae_netmap_get_self (nm);
 
   g_clear_pointer (&self->netmap, hyphae_netmap_unref);

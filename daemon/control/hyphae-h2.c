@@ -325,7 +325,7 @@ flush_streams_once (HyphaeH2Client *client)
 static void
 flush_streams (HyphaeH2Client *client)
 {
-  g_autoptr(HyphaeH2ClientRef) self = client_ref (client);
+  G_GNUC_UNUSED g_autoptr(HyphaeH2ClientRef) self = client_ref (client);
 
   while (flush_streams_once (client))
     ;
@@ -863,7 +863,7 @@ hyphae_h2_client_new (HyphaeTs2021Conn *conn,
 void
 hyphae_h2_client_free (HyphaeH2Client *client)
 {
-  g_autoptr(HyphaeH2ClientRef) self = client;
+  G_GNUC_UNUSED g_autoptr(HyphaeH2ClientRef) self = client;
 
   if (client == NULL)
     return;

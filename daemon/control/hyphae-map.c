@@ -301,8 +301,8 @@ static void
 stream_finish (HyphaeMapStream *stream,
                GError          *error)
 {
-  g_autoptr(HyphaeMapStreamRef) self = stream_ref (stream);
-  g_autoptr(GError) owned = error;
+  G_GNUC_UNUSED g_autoptr(HyphaeMapStreamRef) self = stream_ref (stream);
+  G_GNUC_UNUSED g_autoptr(GError) owned = error;
   g_autofree char *text = NULL;
 
   if (stream->done)

@@ -230,8 +230,8 @@ test_response_absent (void)
     " { } \n",
     "{\"User\":{},\"Login\":{}}",
     /* Go leaves null at the zero value. */
-    "{\"User\":null,\"Login\":null,\"AuthURL\":null,\"MachineAuthorized\":null,"
-    "\"NodeKeyExpired\":null,\"Error\":null}",
+    ("{\"User\":null,\"Login\":null,\"AuthURL\":null,\"MachineAuthorized\":null,"
+     "\"NodeKeyExpired\":null,\"Error\":null}"),
     "{\"User\":{\"DisplayName\":null},\"Login\":{\"LoginName\":\"\"}}",
   };
 
