@@ -533,12 +533,16 @@ cmd_ip (int    argc,
         return ctl_error_exit (error);
       if ((peer = find_peer (peers, argv[1])) == NULL)
         return CTL_EXIT_FAILED;
+      /* clang-format off */
       return ctl_print_ips (proxy, peer, v4 ? 4 : v6 ? 6 : 0);
+      /* clang-format on */
     }
   {
     g_autoptr(GVariant) self_node = hyphae_mesh1_dup_self (proxy);
 
+    /* clang-format off */
     return ctl_print_ips (proxy, self_node, v4 ? 4 : v6 ? 6 : 0);
+    /* clang-format on */
   }
 }
 
