@@ -555,12 +555,14 @@ typedef struct {
   gboolean    value;
 } BoolFlag;
 
+/* clang-format off */
 static BoolFlag set_flags[] = {
   { "ExitNodeAllowLANAccess", FALSE, FALSE },
   { "CorpDNS",                FALSE, FALSE },
   { "RouteAll",               FALSE, FALSE },
   { "ShieldsUp",              FALSE, FALSE },
 };
+/* clang-format on */
 static const char * const set_flag_names[] = {
   "--exit-node-allow-lan-access", "--accept-dns", "--accept-routes", "--shields-up",
 };
