@@ -89,9 +89,9 @@ hyphae_control_state_get_type (void)
 /* In locked memory (secmem), wiped on free. */
 typedef struct
 {
-  guint8 machine[32];
-  guint8 node[32];
-  guint8 trying[32];                 /* the new node key while rotating */
+  guint8 machine[KEY_LEN];
+  guint8 node[KEY_LEN];
+  guint8 trying[KEY_LEN];                 /* the new node key while rotating */
   char   auth_key[AUTH_KEY_MAX + 1]; /* "" = none */
 } Secrets;
 
@@ -108,9 +108,9 @@ struct _HyphaeControlClient
   char               *ipn_version;
   char              **routable_ips;
   Secrets            *secrets;
-  guint8              node_pub[32];
-  guint8              disco_pub[32];
-  guint8              expiry_checked[32]; /* the node key we re-registered for as expired */
+  guint8              node_pub[KEY_LEN];
+  guint8              disco_pub[KEY_LEN];
+  guint8              expiry_checked[KEY_LEN]; /* the node key we re-registered for as expired */
   char              **endpoints;
   char               *exit_node_id;
   guint               backoff_cap_ms;
@@ -190,17 +190,11 @@ set_auth_url (HyphaeControlClient *self,
   self->auth_url = g_strdup (url);
 }
 
+/* A pending start or logout ends with error (taken) or TRUE; with none pending, error is dropped. */
 static void
-complete_start (HyphaeControlClient *self,
-                GError              *error)
+return_pending (GTask  *task,
+                GError *error)
 {
-  g_autoptr(GTask) task = g_steal_pointer (&self->start_task);
-
-  if (self->start_cancel_source)
-    {
-      g_source_destroy (self->start_cancel_source);
-      g_clear_pointer (&self->start_cancel_source, g_source_unref);
-    }
   if (!task)
     {
       g_clear_error (&error);
@@ -213,6 +207,20 @@ complete_start (HyphaeControlClient *self,
 }
 
 static void
+complete_start (HyphaeControlClient *self,
+                GError              *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&self->start_task);
+
+  if (self->start_cancel_source)
+    {
+      g_source_destroy (self->start_cancel_source);
+      g_clear_pointer (&self->start_cancel_source, g_source_unref);
+    }
+  return_pending (task, error);
+}
+
+static void
 complete_logout (HyphaeControlClient *self,
                  GError              *error)
 {
@@ -220,15 +228,7 @@ complete_logout (HyphaeControlClient *self,
 
   self->logging_out = FALSE;
   hyphae_control_client_stop (self);
-  if (!task)
-    {
-      g_clear_error (&error);
-      return;
-    }
-  if (error)
-    g_task_return_error (task, error);
-  else
-    g_task_return_boolean (task, TRUE);
+  return_pending (task, error);
 }
 
 /* An operation of the current attempt: stale once the attempt is cancelled. */
@@ -293,8 +293,8 @@ fill_map_request (HyphaeControlClient *self,
 {
   memset (req, 0, sizeof *req);
   req->capver = HYPHAE_CAPVER;
-  memcpy (req->node_key, self->node_pub, 32);
-  memcpy (req->disco_key, self->disco_pub, 32);
+  memcpy (req->node_key, self->node_pub, KEY_LEN);
+  memcpy (req->disco_key, self->disco_pub, KEY_LEN);
   req->endpoints = (const char * const *) self->endpoints;
   req->stream = TRUE;
   req->keep_alive = TRUE;
@@ -366,6 +366,9 @@ map_netmap_cb (HyphaeMapStream *stream,
   set_health (self, NULL);
   set_state (self, (me && !me->machine_authorized) ? HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH
                                                    : HYPHAE_CONTROL_STATE_SYNCED);
+  g_log ("hyphae-map", G_LOG_LEVEL_DEBUG, "netmap %s: %u peers",
+         me && !me->machine_authorized ? "received (machine not authorized yet)" : "applied",
+         hyphae_netmap_get_n_peers (nm));
   g_signal_emit (self, signals[SIGNAL_NETMAP], 0, nm);
   if (self->stream != stream)
     return;   /* a handler stopped or restarted us */
@@ -374,7 +377,7 @@ map_netmap_cb (HyphaeMapStream *stream,
     {
       /* Register again: the server answers NodeKeyExpired and we rotate.
        * Once per key: a server that disagrees (clocks) must not make us loop. */
-      memcpy (self->expiry_checked, self->node_pub, 32);
+      memcpy (self->expiry_checked, self->node_pub, KEY_LEN);
       g_autoptr(GError) error = g_error_new_literal (HYPHAE_CONTROL_ERROR,
                                                      HYPHAE_CONTROL_ERROR_NEEDS_LOGIN,
                                                      "the node key has expired");
@@ -412,6 +415,7 @@ start_map (HyphaeControlClient *self)
   HyphaeMapRequest req;
 
   fill_map_request (self, &req);
+  g_log ("hyphae-map", G_LOG_LEVEL_DEBUG, "map stream to %s starting", self->authority);
   /* Not a reference: the stream is freed before the client is. */
   self->stream = hyphae_map_stream_start (self->h2, &req, self->watchdog_ms, &map_callbacks,
                                           self);
@@ -435,7 +439,7 @@ map_ping_cb (HyphaeMapStream            *stream,
 static void
 secmem_bytes_free (gpointer data)
 {
-  secmem_free (data, 32);
+  secmem_free (data, KEY_LEN);
 }
 
 /* The server accepted secrets->trying: it is our node key now. */
@@ -443,16 +447,16 @@ static void
 commit_rotation (HyphaeControlClient *self)
 {
   g_autoptr(GBytes) bytes = NULL;
-  guint8 *copy = secmem_alloc (32);
+  guint8 *copy = secmem_alloc (KEY_LEN);
 
   if (!copy)
     g_error ("secmem_alloc: out of locked memory");
-  memcpy (self->secrets->node, self->secrets->trying, 32);
+  memcpy (self->secrets->node, self->secrets->trying, KEY_LEN);
   sodium_memzero (self->secrets->trying, sizeof self->secrets->trying);
   key_public_from_private (self->node_pub, self->secrets->node);
   self->rotating = FALSE;
-  memcpy (copy, self->secrets->node, 32);
-  bytes = g_bytes_new_with_free_func (copy, 32, secmem_bytes_free, copy);
+  memcpy (copy, self->secrets->node, KEY_LEN);
+  bytes = g_bytes_new_with_free_func (copy, KEY_LEN, secmem_bytes_free, copy);
   g_debug ("the node key was rotated");
   g_signal_emit (self, signals[SIGNAL_NODE_KEY_ROTATED], 0, bytes);
 }
@@ -497,6 +501,7 @@ register_cb (GObject      *source,
     {
       if (g_error_matches (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_REFUSED))
         {
+          g_debug ("register: the server refused the auth key");
           bad_auth_key (self, error);
           return;
         }
@@ -531,6 +536,8 @@ register_cb (GObject      *source,
     {
       gboolean is_new = g_strcmp0 (resp.auth_url, self->auth_url) != 0;
 
+      /* Never the URL itself: whoever opens it logs the machine in. */
+      g_debug ("register: interactive login needed (the URL goes to the Up caller)");
       set_auth_url (self, resp.auth_url);
       hyphae_register_response_clear (&resp);
       set_state (self, HYPHAE_CONTROL_STATE_WAIT_AUTH_URL);
@@ -552,6 +559,7 @@ register_cb (GObject      *source,
       return;
     }
   set_auth_url (self, NULL);
+  g_debug ("register: node %s", resp.machine_authorized ? "authorized" : "waiting for machine authorization");
   set_state (self, resp.machine_authorized ? HYPHAE_CONTROL_STATE_MAPPING
                                            : HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
   hyphae_register_response_clear (&resp);
@@ -565,20 +573,20 @@ static void
 send_register (HyphaeControlClient *self)
 {
   HyphaeRegisterRequest req = { 0 };
-  guint8 trying_pub[32];
+  guint8 trying_pub[KEY_LEN];
 
   req.capver = HYPHAE_CAPVER;
   req.hostname = self->hostname;
   if (self->rotating)
     {
       key_public_from_private (trying_pub, self->secrets->trying);
-      memcpy (req.node_key, trying_pub, 32);
-      memcpy (req.old_node_key, self->node_pub, 32);
+      memcpy (req.node_key, trying_pub, KEY_LEN);
+      memcpy (req.old_node_key, self->node_pub, KEY_LEN);
       req.has_old_node_key = TRUE;
     }
   else
     {
-      memcpy (req.node_key, self->node_pub, 32);
+      memcpy (req.node_key, self->node_pub, KEY_LEN);
     }
   if (self->secrets->auth_key[0])
     req.auth_key = self->secrets->auth_key;
@@ -620,7 +628,7 @@ send_logout (HyphaeControlClient *self)
 
   req.capver = HYPHAE_CAPVER;
   req.hostname = self->hostname;
-  memcpy (req.node_key, self->node_pub, 32);
+  memcpy (req.node_key, self->node_pub, KEY_LEN);
   req.expiry_unix = LOGOUT_EXPIRY_UNIX;
   hyphae_register_async (self->h2, &req, self->attempt, logout_cb, op_new (self));
 }
@@ -667,9 +675,9 @@ attempt_failed (HyphaeControlClient *self,
     }
   health = what ? g_strdup_printf ("control: %s: %s", what, text)
                 : g_strdup_printf ("control: %s", text);
-  g_debug ("%s", health);
   self->n_failures++;
   delay = backoff_delay_ms (self);
+  g_debug ("%s; failure %u, retrying in %u ms", health, self->n_failures, delay);
   self->retry_id = g_timeout_add (delay, retry_cb, self);
   set_state (self, HYPHAE_CONTROL_STATE_BACKOFF);
   set_health (self, health);
@@ -697,6 +705,8 @@ dial_cb (GObject      *source,
       attempt_failed (self, NULL, error);
       return;
     }
+  g_debug ("connected to %s (TS2021); %s", self->authority,
+           self->logging_out ? "logging out" : "registering");
   self->h2 = hyphae_h2_client_new (conn, self->authority);
   if (self->logging_out)
     send_logout (self);
@@ -712,7 +722,7 @@ fetch_key_cb (GObject      *source,
   g_autoptr(Op) op = user_data;
   g_autoptr(GError) error = NULL;
   HyphaeControlClient *self = op->self;
-  guint8 server_pub[32];
+  guint8 server_pub[KEY_LEN];
   gboolean ok = hyphae_ts2021_fetch_key_finish (result, server_pub, &error);
 
   if (op_stale (op))
@@ -750,6 +760,7 @@ attempt_start (HyphaeControlClient *self)
   self->attempt = g_cancellable_new ();
   if (!self->logging_out)
     set_state (self, HYPHAE_CONTROL_STATE_REGISTERING);
+  g_debug ("dialing %s", self->authority);
   self->dial_timeout_id = g_timeout_add (self->watchdog_ms ? self->watchdog_ms
                                                            : HYPHAE_MAP_WATCHDOG_MS,
                                          dial_timeout_cb, self);
@@ -895,7 +906,7 @@ hyphae_control_client_new (const HyphaeControlConfig *config)
   self->routable_ips = g_strdupv ((char **) config->routable_ips);
   if (uname (&uts) == 0)
     self->os_version = g_strdup (uts.release);
-  memcpy (self->disco_pub, config->disco_pub, 32);
+  memcpy (self->disco_pub, config->disco_pub, KEY_LEN);
 
   /* secmem_alloc is sodium_malloc, which needs sodium_init (idempotent). */
   if (sodium_init () < 0)
@@ -903,8 +914,8 @@ hyphae_control_client_new (const HyphaeControlConfig *config)
   self->secrets = secmem_alloc (sizeof *self->secrets);
   if (!self->secrets)
     g_error ("secmem_alloc: out of locked memory");
-  memcpy (self->secrets->machine, config->machine_priv, 32);
-  memcpy (self->secrets->node, config->node_priv, 32);
+  memcpy (self->secrets->machine, config->machine_priv, KEY_LEN);
+  memcpy (self->secrets->node, config->node_priv, KEY_LEN);
   key_public_from_private (self->node_pub, self->secrets->node);
   return self;
 }

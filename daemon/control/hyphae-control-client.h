@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "netmap.h"
+#include "crypto/keys.h"
 
 G_BEGIN_DECLS
 
@@ -55,9 +56,9 @@ G_DECLARE_FINAL_TYPE (HyphaeControlClient, hyphae_control_client, HYPHAE, CONTRO
 
 typedef struct {
   const char   *control_url;        /* http(s)://host[:port] */
-  guint8        machine_priv[32];   /* copied into locked memory */
-  guint8        node_priv[32];
-  guint8        disco_pub[32];      /* MapRequest.DiscoKey */
+  guint8        machine_priv[KEY_LEN];   /* copied into locked memory */
+  guint8        node_priv[KEY_LEN];
+  guint8        disco_pub[KEY_LEN];      /* MapRequest.DiscoKey */
   const char   *hostname;           /* Hostinfo.Hostname */
   const char   *os;                 /* Hostinfo.OS ("linux") */
   /* Added after the contract (may stay NULL): */

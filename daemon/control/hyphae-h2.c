@@ -155,29 +155,6 @@ request_complete (HyphaeH2Client *client,
   g_queue_push_tail (&client->completed, req);
 }
 
-static void
-request_fail (HyphaeH2Client *client,
-              Request        *req,
-              gint            code,
-              const char     *format,
-              ...) G_GNUC_PRINTF (4, 5);
-
-static void
-request_fail (HyphaeH2Client *client,
-              Request        *req,
-              gint            code,
-              const char     *format,
-              ...)
-{
-  va_list ap;
-  GError *error;
-
-  va_start (ap, format);
-  error = g_error_new_valist (HYPHAE_H2_ERROR, code, format, ap);
-  va_end (ap);
-  request_complete (client, req, error);
-}
-
 static void flush_streams (HyphaeH2Client *client);
 
 /* Return the completed requests' tasks and hand out what streams received.
@@ -280,29 +257,6 @@ stream_end (HyphaeH2Client *client,
     }
   stream->ended = TRUE;
   stream->error = error;
-}
-
-static void
-stream_fail (HyphaeH2Client *client,
-             HyphaeH2Stream *stream,
-             gint            code,
-             const char     *format,
-             ...) G_GNUC_PRINTF (4, 5);
-
-static void
-stream_fail (HyphaeH2Client *client,
-             HyphaeH2Stream *stream,
-             gint            code,
-             const char     *format,
-             ...)
-{
-  va_list ap;
-  GError *error;
-
-  va_start (ap, format);
-  error = g_error_new_valist (HYPHAE_H2_ERROR, code, format, ap);
-  va_end (ap);
-  stream_end (client, stream, error);
 }
 
 /* No more callbacks: drop it from the client and release what it holds. */
@@ -491,31 +445,14 @@ pump_send (HyphaeH2Client *client)
 
 /* ---- the connection dies ------------------------------------------------------ */
 
-/* Every open stream ends with a copy of error. */
+/* Every pending request, then every open stream, ends with a copy of error. */
 static void
-end_all_streams (HyphaeH2Client *client,
-                 const GError   *error)
-{
-  for (GList *l = client->live_streams.head; l; l = l->next)
-    stream_end (client, l->data, g_error_copy (error));
-}
-
-/* Takes error. Every pending request fails with a copy; later requests too. */
-static void
-client_die (HyphaeH2Client *client,
-            GError         *error)
+end_all (HyphaeH2Client *client,
+         const GError   *error)
 {
   GHashTableIter iter;
   gpointer value;
 
-  if (client->dead)
-    {
-      g_error_free (error);
-      return;
-    }
-  g_debug ("HTTP/2 connection lost: %s", error->message);
-  client->dead = error;
-  g_cancellable_cancel (client->cancellable);
   g_hash_table_iter_init (&iter, client->requests);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
@@ -525,10 +462,51 @@ client_die (HyphaeH2Client *client,
       req->stream_id = 0;
       request_complete (client, req, g_error_copy (error));
     }
-  end_all_streams (client, error);
+  for (GList *l = client->live_streams.head; l; l = l->next)
+    stream_end (client, l->data, g_error_copy (error));
+}
+
+/* Takes error. Every pending request fails with a copy; later requests too. */
+static void
+client_die (HyphaeH2Client *client,
+            GError         *error)
+{
+  if (client->dead)
+    {
+      g_error_free (error);
+      return;
+    }
+  g_debug ("HTTP/2 connection lost: %s", error->message);
+  client->dead = error;
+  g_cancellable_cancel (client->cancellable);
+  end_all (client, error);
 }
 
 /* ---- nghttp2 callbacks -------------------------------------------------------- */
+
+/* How a response that has ended ends: NULL, or an error without a final :status. */
+static GError *
+end_error (guint status)
+{
+  if (status != 0)
+    return NULL;
+  return g_error_new_literal (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_PROTOCOL,
+                              "the response ended without a final :status");
+}
+
+/* Why a stream closed before its end: beyond the server's GOAWAY, or reset. */
+static GError *
+close_error (HyphaeH2Client *client,
+             gint32          stream_id,
+             guint32         error_code)
+{
+  if (client->goaway_last >= 0 && stream_id > client->goaway_last)
+    return g_error_new_literal (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_GOAWAY,
+                                "the control server is going away");
+  return g_error_new (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_RESET,
+                      "the stream was reset (HTTP/2 error %u: %s)", error_code,
+                      nghttp2_http2_strerror (error_code));
+}
 
 static Request *
 lookup_request (HyphaeH2Client *client,
@@ -602,7 +580,8 @@ on_data_chunk_recv_cb (nghttp2_session *session,
       if (stream && stream->status != 0)
         g_byte_array_append (stream->pending, data, (guint) len);
       else if (stream)
-        stream_fail (client, stream, HYPHAE_H2_ERROR_PROTOCOL, "data before the response headers");
+        stream_end (client, stream, g_error_new_literal (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_PROTOCOL,
+                                                         "data before the response headers"));
       return 0;   /* else cancelled or over the cap: the rest is dropped */
     }
   if (len > HYPHAE_H2_MAX_BODY - req->body->len)
@@ -610,8 +589,9 @@ on_data_chunk_recv_cb (nghttp2_session *session,
       ret = nghttp2_submit_rst_stream (session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
       if (ret < 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
-      request_fail (client, req, HYPHAE_H2_ERROR_TOO_BIG,
-                    "the response body is over %d bytes", HYPHAE_H2_MAX_BODY);
+      request_complete (client, req,
+                        g_error_new (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_TOO_BIG,
+                                     "the response body is over %d bytes", HYPHAE_H2_MAX_BODY));
       return 0;
     }
   g_byte_array_append (req->body, data, (guint) len);
@@ -634,23 +614,11 @@ on_frame_recv_cb (nghttp2_session     *session,
         HyphaeH2Stream *stream = lookup_stream (client, frame->hd.stream_id);
 
         if (stream && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
-          {
-            if (stream->status == 0)
-              stream_fail (client, stream, HYPHAE_H2_ERROR_PROTOCOL,
-                           "the response ended without a final :status");
-            else
-              stream_end (client, stream, NULL);
-          }
+          stream_end (client, stream, end_error (stream->status));
       }
       req = lookup_request (client, frame->hd.stream_id);
       if (req && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
-        {
-          if (req->status == 0)
-            request_fail (client, req, HYPHAE_H2_ERROR_PROTOCOL,
-                          "the response ended without a final :status");
-          else
-            request_complete (client, req, NULL);
-        }
+        request_complete (client, req, end_error (req->status));
       break;
     case NGHTTP2_GOAWAY:
       {
@@ -688,9 +656,10 @@ on_frame_recv_cb (nghttp2_session     *session,
             if (stream->stream_id <= last)
               nghttp2_submit_rst_stream (session, NGHTTP2_FLAG_NONE, stream->stream_id,
                                          NGHTTP2_CANCEL);
-            stream_fail (client, stream, HYPHAE_H2_ERROR_GOAWAY,
-                         "the control server is going away (code %u)",
-                         frame->goaway.error_code);
+            stream_end (client, stream,
+                        g_error_new (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_GOAWAY,
+                                     "the control server is going away (code %u)",
+                                     frame->goaway.error_code));
           }
       }
       break;
@@ -712,22 +681,9 @@ on_stream_close_cb (nghttp2_session *session,
 
   g_hash_table_remove (client->bodies, GINT_TO_POINTER (stream_id));
   if (stream)
-    {
-      if (client->goaway_last >= 0 && stream_id > client->goaway_last)
-        stream_fail (client, stream, HYPHAE_H2_ERROR_GOAWAY, "the control server is going away");
-      else
-        stream_fail (client, stream, HYPHAE_H2_ERROR_RESET,
-                     "the stream was reset (HTTP/2 error %u: %s)", error_code,
-                     nghttp2_http2_strerror (error_code));
-    }
-  if (!req)
-    return 0;
-  if (client->goaway_last >= 0 && stream_id > client->goaway_last)
-    request_fail (client, req, HYPHAE_H2_ERROR_GOAWAY, "the control server is going away");
-  else
-    request_fail (client, req, HYPHAE_H2_ERROR_RESET,
-                  "the stream was reset (HTTP/2 error %u: %s)", error_code,
-                  nghttp2_http2_strerror (error_code));
+    stream_end (client, stream, close_error (client, stream_id, error_code));
+  if (req)
+    request_complete (client, req, close_error (client, stream_id, error_code));
   return 0;
 }
 
@@ -910,8 +866,6 @@ void
 hyphae_h2_client_free (HyphaeH2Client *client)
 {
   g_autoptr(HyphaeH2ClientRef) self = client;
-  GHashTableIter iter;
-  gpointer value;
 
   if (client == NULL)
     return;
@@ -921,22 +875,11 @@ hyphae_h2_client_free (HyphaeH2Client *client)
   g_cancellable_cancel (client->cancellable);
   g_clear_pointer (&client->session, nghttp2_session_del);
   g_hash_table_remove_all (client->bodies);
-  g_hash_table_iter_init (&iter, client->requests);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Request *req = value;
-
-      g_hash_table_iter_steal (&iter);
-      req->stream_id = 0;
-      request_complete (client, req,
-                        g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                             "the HTTP/2 client was freed"));
-    }
   {
     g_autoptr(GError) freed = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                                    "the HTTP/2 client was freed");
 
-    end_all_streams (client, freed);
+    end_all (client, freed);
   }
   flush_completed (client);
 }

@@ -24,7 +24,7 @@
 
 #include "crypto/keys.h"
 #include "hyphae-log-escape.h"
-#include "mapframe.h"
+#include "ts2021/mapframe.h"
 
 #define MAP_PATH        "/machine/map"
 #define ERROR_BODY_MAX  256   /* how much of a non-200 body we quote */
@@ -39,7 +39,7 @@ static void
 add_key (JsonBuilder  *builder,
          const char   *name,
          const char   *prefix,
-         const guint8  key[32])
+         const guint8  key[KEY_LEN])
 {
   char text[sizeof KEY_PREFIX_DISCO + KEY_HEX_LEN];
   int n = key_to_text (text, sizeof text, prefix, key);
@@ -311,7 +311,8 @@ stream_finish (HyphaeMapStream *stream,
     return;
   stream_stop (stream);
   text = hyphae_log_escape_gerror (error);
-  g_debug ("map stream ended after %u messages: %s", stream->n_messages, text);
+  g_log ("hyphae-map", G_LOG_LEVEL_DEBUG, "map stream ended after %u messages: %s",
+         stream->n_messages, text);
   if (stream->callbacks.end)
     stream->callbacks.end (stream, error, stream->user_data);
 }

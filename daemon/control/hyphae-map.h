@@ -5,6 +5,7 @@
 
 #include "hyphae-h2.h"
 #include "netmap.h"
+#include "crypto/keys.h"
 
 G_BEGIN_DECLS
 
@@ -42,8 +43,8 @@ typedef enum {
 
 typedef struct {
   guint16             capver;          /* Version */
-  guint8              node_key[32];    /* NodeKey (public) */
-  guint8              disco_key[32];   /* DiscoKey (public); all zero = omitted */
+  guint8              node_key[KEY_LEN];    /* NodeKey (public) */
+  guint8              disco_key[KEY_LEN];   /* DiscoKey (public); all zero = omitted */
   const char * const *endpoints;       /* Endpoints "ip:port" (NULL = none) */
   const guint        *endpoint_types;  /* EndpointTypes, parallel; NULL = all LOCAL */
   gboolean            stream;          /* Stream */

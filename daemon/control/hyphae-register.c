@@ -55,7 +55,7 @@ hyphae_register_response_clear (HyphaeRegisterResponse *resp)
 static void
 add_key (JsonBuilder  *builder,
          const char   *name,
-         const guint8  key[32])
+         const guint8  key[KEY_LEN])
 {
   char text[sizeof KEY_PREFIX_NODE + KEY_HEX_LEN];
   int n = key_to_text (text, sizeof text, KEY_PREFIX_NODE, key);
@@ -123,7 +123,7 @@ hyphae_register_request_to_json (const HyphaeRegisterRequest *req)
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *expiry = NULL;
   g_autofree char *json = NULL;
-  static const guint8 zero_key[32] = { 0 };
+  static const guint8 zero_key[KEY_LEN] = { 0 };
 
   g_return_val_if_fail (req != NULL, NULL);
 

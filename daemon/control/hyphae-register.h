@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "hyphae-h2.h"
+#include "crypto/keys.h"
 
 G_BEGIN_DECLS
 
@@ -25,9 +26,9 @@ typedef enum {
 
 typedef struct {
   guint16      capver;                 /* RegisterRequest.Version */
-  guint8       node_key[32];           /* NodeKey (public) */
+  guint8       node_key[KEY_LEN];           /* NodeKey (public) */
   gboolean     has_old_node_key;
-  guint8       old_node_key[32];       /* OldNodeKey when rotating */
+  guint8       old_node_key[KEY_LEN];       /* OldNodeKey when rotating */
   const char  *auth_key;               /* Auth.AuthKey; NULL for interactive */
   const char  *hostname;               /* Hostinfo.Hostname */
   gint64       expiry_unix;            /* 0: none; in the past: logout */

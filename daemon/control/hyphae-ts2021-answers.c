@@ -21,7 +21,7 @@
 gboolean
 hyphae_ts2021_parse_key_answer (const guint8  *body,
                                 gsize          len,
-                                guint8         out_key[32],
+                                guint8         out_key[KEY_LEN],
                                 GError       **error)
 {
   g_autoptr(JsonObject) object = NULL;

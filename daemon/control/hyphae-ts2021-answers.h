@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "crypto/keys.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -31,7 +33,7 @@ enum {
  */
 gboolean hyphae_ts2021_parse_key_answer     (const guint8  *body,
                                              gsize          len,
-                                             guint8         out_key[32],
+                                             guint8         out_key[KEY_LEN],
                                              GError       **error);
 
 /*

@@ -159,7 +159,7 @@ fetch_key_read_cb (GObject      *source,
   g_autoptr(GTask) task = user_data;
   FetchKeyData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  guint8 key[32];
+  guint8 key[KEY_LEN];
   gssize n;
 
   n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
@@ -293,7 +293,7 @@ hyphae_ts2021_fetch_key_async (const char          *control_url,
 
 gboolean
 hyphae_ts2021_fetch_key_finish (GAsyncResult  *result,
-                                guint8         out_key[32],
+                                guint8         out_key[KEY_LEN],
                                 GError       **error)
 {
   g_autofree guint8 *key = NULL;
@@ -307,7 +307,7 @@ hyphae_ts2021_fetch_key_finish (GAsyncResult  *result,
   if (key == NULL)
     return FALSE;
 
-  memcpy (out_key, key, 32);
+  memcpy (out_key, key, KEY_LEN);
   return TRUE;
 }
 
@@ -736,8 +736,8 @@ on_socket_client_event (GSocketClient      *client,
 void
 hyphae_ts2021_dial_async (const char          *control_url,
                           guint16              capver,
-                          const guint8         machine_priv[32],
-                          const guint8         server_pub[32],
+                          const guint8         machine_priv[KEY_LEN],
+                          const guint8         server_pub[KEY_LEN],
                           GCancellable        *cancellable,
                           GAsyncReadyCallback  callback,
                           gpointer             user_data)

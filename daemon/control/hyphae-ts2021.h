@@ -3,7 +3,8 @@
 
 #include <gio/gio.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
+#include "crypto/keys.h"
 
 G_BEGIN_DECLS
 
@@ -50,7 +51,7 @@ void     hyphae_ts2021_fetch_key_async  (const char          *control_url,
                                          GAsyncReadyCallback  callback,
                                          gpointer             user_data);
 gboolean hyphae_ts2021_fetch_key_finish (GAsyncResult        *result,
-                                         guint8               out_key[32],
+                                         guint8               out_key[KEY_LEN],
                                          GError             **error);
 
 /* An established TS2021 connection: the stream, the Noise state, what came first. */
@@ -58,8 +59,8 @@ typedef struct _HyphaeTs2021Conn HyphaeTs2021Conn;
 
 void              hyphae_ts2021_dial_async  (const char          *control_url,
                                              guint16              capver,
-                                             const guint8         machine_priv[32],
-                                             const guint8         server_pub[32],
+                                             const guint8         machine_priv[KEY_LEN],
+                                             const guint8         server_pub[KEY_LEN],
                                              GCancellable        *cancellable,
                                              GAsyncReadyCallback  callback,
                                              gpointer             user_data);

@@ -180,7 +180,7 @@ add_peer_addresses (const HyphaeNode *node, GPtrArray *allowed, GPtrArray *rejec
 HyphaeEngineConfig *
 hyphae_engine_config_new (const HyphaeNetmap   *nm,
                           const HyphaeIpnPrefs *prefs,
-                          const guint8          self_node_pub[32])
+                          const guint8          self_node_pub[KEY_LEN])
 {
   HyphaeEngineConfig *cfg = g_new0 (HyphaeEngineConfig, 1);
   const char *exit_id = prefs->exit_node_id != NULL ? prefs->exit_node_id : "";
@@ -206,7 +206,7 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
       HyphaeEnginePeer *peer;
 
       /* No WireGuard peer for an expired node (nor for our own key). */
-      if (node->expired || memcmp (node->key, self_node_pub, 32) == 0)
+      if (node->expired || memcmp (node->key, self_node_pub, KEY_LEN) == 0)
         continue;
 
       add_peer_addresses (node, allowed, rejected);
@@ -232,7 +232,7 @@ hyphae_engine_config_new (const HyphaeNetmap   *nm,
         cfg->exit_node_found = TRUE;
 
       peer = g_new0 (HyphaeEnginePeer, 1);
-      memcpy (peer->public_key, node->key, 32);
+      memcpy (peer->public_key, node->key, KEY_LEN);
       peer->node_id = node->id;
       peer->stable_id = g_strdup (node->stable_id);
       peer->allowed_ips = strv_from_list (g_steal_pointer (&allowed));
@@ -286,13 +286,13 @@ hyphae_engine_config_free (HyphaeEngineConfig *cfg)
 
 const HyphaeEnginePeer *
 hyphae_engine_config_lookup_peer (const HyphaeEngineConfig *cfg,
-                                  const guint8              key[32])
+                                  const guint8              key[KEY_LEN])
 {
   for (guint i = 0; i < cfg->peers->len; i++)
     {
       const HyphaeEnginePeer *p = cfg->peers->pdata[i];
 
-      if (memcmp (p->public_key, key, 32) == 0)
+      if (memcmp (p->public_key, key, KEY_LEN) == 0)
         return p;
     }
   return NULL;
@@ -323,7 +323,7 @@ hyphae_engine_config_to_uapi (const HyphaeEngineConfig       *cfg,
       guint8 addr[16];
       guint16 port;
 
-      memcpy (ps->public_key, p->public_key, 32);
+      memcpy (ps->public_key, p->public_key, KEY_LEN);
       ps->has_preshared_key = TRUE;     /* zero PSK (wgengine/wgcfg has none) */
       ps->has_keepalive = TRUE;         /* off: Tailscale sets none */
       ps->replace_allowed_ips = TRUE;
@@ -370,7 +370,7 @@ hyphae_engine_config_to_uapi (const HyphaeEngineConfig       *cfg,
         {
           struct uapi_peer_set *ps = &set->peers[set->n_peers++];
 
-          memcpy (ps->public_key, key, 32);
+          memcpy (ps->public_key, key, KEY_LEN);
           ps->remove = TRUE;
         }
     }

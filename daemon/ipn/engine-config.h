@@ -6,6 +6,7 @@
 #include "hyphae-ipn.h"
 #include "netmap.h"
 #include "common/ip.h"
+#include "crypto/keys.h"
 
 G_BEGIN_DECLS
 
@@ -38,7 +39,7 @@ G_BEGIN_DECLS
  *    blackhole Tailscale keeps instead of leaking to the LAN).
  */
 typedef struct {
-  guint8   public_key[32];
+  guint8   public_key[KEY_LEN];
   gint64   node_id;
   char    *stable_id;
   char   **allowed_ips;       /* canonical "ip/len", NULL-terminated */
@@ -58,7 +59,7 @@ typedef struct {
 
 HyphaeEngineConfig *hyphae_engine_config_new  (const HyphaeNetmap   *nm,
                                                 const HyphaeIpnPrefs *prefs,
-                                                const guint8          self_node_pub[32]);
+                                                const guint8          self_node_pub[KEY_LEN]);
 void                hyphae_engine_config_free (HyphaeEngineConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeEngineConfig, hyphae_engine_config_free)
 
@@ -69,7 +70,7 @@ guint hyphae_engine_config_log_rejected (const HyphaeEngineConfig *cfg,
                                          const HyphaeEngineConfig *prev);
 
 const HyphaeEnginePeer *hyphae_engine_config_lookup_peer (const HyphaeEngineConfig *cfg,
-                                                          const guint8              key[32]);
+                                                          const guint8              key[KEY_LEN]);
 
 /* "ip/len" → family (AF_INET/AF_INET6), 16-byte address, prefix length
  * (common/ip.h: netip.ParsePrefix rules). */

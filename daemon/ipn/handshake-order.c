@@ -20,10 +20,10 @@
 #include <string.h>
 
 unsigned int
-handshake_initiate_delay_ms (const uint8_t our_public[32],
-                             const uint8_t peer_public[32])
+handshake_initiate_delay_ms (const uint8_t our_public[KEY_LEN],
+                             const uint8_t peer_public[KEY_LEN])
 {
-  return memcmp (our_public, peer_public, 32) < 0 ? 0 : HANDSHAKE_DEFER_MS;
+  return memcmp (our_public, peer_public, KEY_LEN) < 0 ? 0 : HANDSHAKE_DEFER_MS;
 }
 
 bool

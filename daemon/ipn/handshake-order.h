@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "crypto/keys.h"
+
 /*
  * Who starts the WireGuard handshake when two nodes learn of each other at
  * once (a new peer, or one at a new endpoint; see handshake-order.c).
@@ -13,8 +15,8 @@
 
 /* 0: initiate now; otherwise initiate after this many ms, and only if
  * handshake_deferred_needed() still says so then. */
-unsigned int handshake_initiate_delay_ms (const uint8_t our_public[32],
-                                          const uint8_t peer_public[32]);
+unsigned int handshake_initiate_delay_ms (const uint8_t our_public[KEY_LEN],
+                                          const uint8_t peer_public[KEY_LEN]);
 
 /* The deferred side, when its delay is up: a handshake completed at or after
  * deferred_since (same clock and unit as last_handshake; 0 = never) means

@@ -4,13 +4,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glib-unix.h>
-#include <ifaddrs.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <net/if.h>
+#include <netinet/in.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +16,7 @@
 #include "engine-config.h"
 #include "handshake-order.h"
 #include "hyphae-control-client.h"
+#include "hyphae-link-monitor.h"
 #include "hyphae-netcfg.h"
 #include "hyphae-secret.h"
 #include "prefs.h"
@@ -66,8 +62,7 @@ struct _HyphaeIpn
   HyphaeEngineConfig *applied;        /* the last config given to the runner */
   gboolean            netmap_applied;
 
-  int                 addr_watch_fd;  /* rtnetlink address events, -1 = none */
-  guint               addr_watch_id;
+  HyphaeLinkMonitor  *link_monitor;   /* link and address events, NULL = none */
   char              **endpoints;      /* last reported */
 
   GTask              *up_task;        /* a pending Up */
@@ -209,25 +204,25 @@ save_keys (HyphaeIpn *self, GError **error)
 
 /* ---- endpoints ----------------------------------------------------------- */
 
+/* Policy: which local addresses are worth telling peers about. Not our own
+ * TUN, not loopback (127/8, ::1), unspecified (0/8, ::), IPv6 link-local, or
+ * an address in the tailnet ranges. */
 static gboolean
-is_reportable (const struct sockaddr *sa, const char *ifname, const char *our_if)
+is_reportable (const HyphaeLocalAddress *la, const char *our_if)
 {
-  if (g_strcmp0 (ifname, our_if) == 0)
+  const struct ip_addr *a = &la->addr;
+
+  if (g_strcmp0 (la->ifname, our_if) == 0 || ip_addr_is_tailnet (a))
     return FALSE;
-  if (sa->sa_family == AF_INET)
+  if (a->family == AF_INET)
+    return a->bytes[0] != 127 && a->bytes[0] != 0;
+  if (a->family == AF_INET6)
     {
-      const guint8 *a = (const guint8 *) &((const struct sockaddr_in *) sa)->sin_addr;
+      struct in6_addr a6;
 
-      /* Not loopback, not a tailnet (CGNAT) address. */
-      return a[0] != 127 && !(a[0] == 100 && (a[1] & 0xc0) == 64) && a[0] != 0;
-    }
-  if (sa->sa_family == AF_INET6)
-    {
-      const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-      static const guint8 ula[6] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0 };
-
-      return !IN6_IS_ADDR_LOOPBACK (a) && !IN6_IS_ADDR_LINKLOCAL (a) &&
-             !IN6_IS_ADDR_UNSPECIFIED (a) && memcmp (a, ula, sizeof ula) != 0;
+      memcpy (&a6, a->bytes, sizeof a6);
+      return !IN6_IS_ADDR_LOOPBACK (&a6) && !IN6_IS_ADDR_LINKLOCAL (&a6) &&
+             !IN6_IS_ADDR_UNSPECIFIED (&a6);
     }
   return FALSE;
 }
@@ -238,34 +233,23 @@ cmp_str (gconstpointer a, gconstpointer b)
   return strcmp (*(char * const *) a, *(char * const *) b);
 }
 
-/* The node's local addresses with our UDP port, sorted. */
+/* The node's reportable local addresses with our UDP port, sorted. */
 static char **
 local_endpoints (HyphaeIpn *self, guint16 port)
 {
   g_autoptr(GPtrArray) list = g_ptr_array_new ();
-  struct ifaddrs *ifa0 = NULL;
+  g_autoptr(GArray) addrs = hyphae_link_monitor_list_addresses (NULL);
 
-  if (getifaddrs (&ifa0) == 0)
+  for (guint i = 0; addrs != NULL && i < addrs->len; i++)
     {
-      for (struct ifaddrs *ifa = ifa0; ifa != NULL; ifa = ifa->ifa_next)
-        {
-          char ip[INET6_ADDRSTRLEN];
+      const HyphaeLocalAddress *la = &g_array_index (addrs, HyphaeLocalAddress, i);
+      struct ip_port ep = { .addr = la->addr, .port = port };
+      char text[IP_PORT_STRLEN];
 
-          if (ifa->ifa_addr == NULL || !(ifa->ifa_flags & IFF_UP) || (ifa->ifa_flags & IFF_LOOPBACK) ||
-              !is_reportable (ifa->ifa_addr, ifa->ifa_name, self->ifname))
-            continue;
-          if (ifa->ifa_addr->sa_family == AF_INET)
-            {
-              inet_ntop (AF_INET, &((struct sockaddr_in *) ifa->ifa_addr)->sin_addr, ip, sizeof ip);
-              g_ptr_array_add (list, g_strdup_printf ("%s:%u", ip, port));
-            }
-          else
-            {
-              inet_ntop (AF_INET6, &((struct sockaddr_in6 *) ifa->ifa_addr)->sin6_addr, ip, sizeof ip);
-              g_ptr_array_add (list, g_strdup_printf ("[%s]:%u", ip, port));
-            }
-        }
-      freeifaddrs (ifa0);
+      if (!is_reportable (la, self->ifname))
+        continue;
+      ip_port_format (&ep, text);
+      g_ptr_array_add (list, g_strdup (text));
     }
   g_ptr_array_sort (list, cmp_str);
   g_ptr_array_add (list, NULL);
@@ -288,49 +272,35 @@ report_endpoints (HyphaeIpn *self)
   hyphae_control_client_set_endpoints (self->control, (const char * const *) self->endpoints);
 }
 
-/* Address added/removed anywhere: report the endpoints again if they changed. */
-static gboolean
-on_addr_event (int fd, GIOCondition cond, gpointer user_data)
+/* A link or address changed somewhere: report the endpoints again if they changed. */
+static void
+on_links_changed (HyphaeLinkMonitor *monitor, gpointer user_data)
 {
-  HyphaeIpn *self = user_data;
-  guint8 buf[8192];
-
-  while (recv (fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
-    ;
-  report_endpoints (self);
-  return G_SOURCE_CONTINUE;
+  report_endpoints (user_data);
 }
 
 static void
-addr_watch_start (HyphaeIpn *self)
+link_watch_start (HyphaeIpn *self)
 {
-  struct sockaddr_nl sa = {
-    .nl_family = AF_NETLINK,
-    .nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_LINK,
-  };
-  int fd;
+  g_autoptr(GError) error = NULL;
 
-  if (self->addr_watch_fd >= 0)
+  if (self->link_monitor != NULL)
     return;
-  fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-  if (fd < 0)
-    return;
-  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+  self->link_monitor = hyphae_link_monitor_new (&error);
+  if (self->link_monitor == NULL)
     {
-      close (fd);
+      g_message ("Endpoints will not follow address changes: %s", error->message);
       return;
     }
-  self->addr_watch_fd = fd;
-  self->addr_watch_id = g_unix_fd_add (fd, G_IO_IN, on_addr_event, self);
+  g_signal_connect (self->link_monitor, "changed", G_CALLBACK (on_links_changed), self);
 }
 
 static void
-addr_watch_stop (HyphaeIpn *self)
+link_watch_stop (HyphaeIpn *self)
 {
-  g_clear_handle_id (&self->addr_watch_id, g_source_remove);
-  if (self->addr_watch_fd >= 0)
-    close (self->addr_watch_fd);
-  self->addr_watch_fd = -1;
+  if (self->link_monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->link_monitor, self);
+  g_clear_object (&self->link_monitor);
   g_clear_pointer (&self->endpoints, g_strfreev);
 }
 
@@ -369,7 +339,7 @@ engine_start (HyphaeIpn *self)
       return FALSE;
     }
   set_engine_error (self, NULL, NULL);
-  addr_watch_start (self);
+  link_watch_start (self);
   report_endpoints (self);
   return TRUE;
 }
@@ -399,14 +369,14 @@ deferred_handshakes_cb (gpointer user_data)
 
 static void
 defer_handshake (HyphaeIpn    *self,
-                 const guint8  public_key[32])
+                 const guint8  public_key[KEY_LEN])
 {
   if (self->deferred_id == 0)
     {
       self->deferred_since = g_get_real_time () / G_USEC_PER_SEC;
       self->deferred_id = g_timeout_add (HANDSHAKE_DEFER_MS, deferred_handshakes_cb, self);
     }
-  g_ptr_array_add (self->deferred_peers, g_bytes_new (public_key, 32));
+  g_ptr_array_add (self->deferred_peers, g_bytes_new (public_key, KEY_LEN));
 }
 
 static void
@@ -421,7 +391,7 @@ engine_stop (HyphaeIpn *self)
 {
   g_autoptr(GError) error = NULL;
 
-  addr_watch_stop (self);
+  link_watch_stop (self);
   deferred_handshakes_cancel (self);
   if (self->netcfg != NULL && !hyphae_netcfg_remove (self->netcfg, &error))
     g_warning ("Cannot remove the network configuration: %s", error->message);
@@ -439,7 +409,7 @@ engine_apply (HyphaeIpn *self)
   g_autoptr(HyphaeEngineConfig) cfg = NULL;
   struct uapi_device_state current;
   struct uapi_set *set;
-  guint8 node_pub[32];
+  guint8 node_pub[KEY_LEN];
   HyphaeNetcfgConfig nc;
   int r;
 
@@ -536,6 +506,17 @@ fail_start (HyphaeIpn *self)
 /* ---- state --------------------------------------------------------------- */
 
 static void
+succeed_pending_up (HyphaeIpn *self)
+{
+  GTask *task = g_steal_pointer (&self->up_task);
+
+  if (task == NULL)
+    return;
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+static void
 recompute_state (HyphaeIpn *self)
 {
   HyphaeControlState cs = self->control ? hyphae_control_client_get_state (self->control)
@@ -579,13 +560,8 @@ recompute_state (HyphaeIpn *self)
     set_auth_url (self, "");
   set_state (self, s);
   /* An authorized Up waits for the engine: Running, or anything but Starting. */
-  if (self->up_task != NULL && self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
-    {
-      GTask *task = g_steal_pointer (&self->up_task);
-
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-    }
+  if (self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
+    succeed_pending_up (self);
 }
 
 /* ---- control client ------------------------------------------------------ */
@@ -634,13 +610,7 @@ on_control_auth_url (HyphaeControlClient *client, const char *url, gpointer user
   set_auth_url (self, url);
   recompute_state (self);
   /* The URL is what a pending Up waits for. */
-  if (self->up_task != NULL)
-    {
-      GTask *task = g_steal_pointer (&self->up_task);
-
-      g_task_return_boolean (task, TRUE);
-      g_object_unref (task);
-    }
+  succeed_pending_up (self);
 }
 
 static void
@@ -648,14 +618,14 @@ on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpoi
 {
   HyphaeIpn *self = user_data;
   g_autoptr(GError) error = NULL;
-  char text[8 + KEY_HEX_LEN + 1];
+  char text[sizeof KEY_PREFIX_PRIVATE + KEY_HEX_LEN];
   GVariantBuilder b;
   gsize len = 0;
   const guint8 *k = g_bytes_get_data (new_priv, &len);
 
-  if (len != 32 || self->keys == NULL)
+  if (len != KEY_LEN || self->keys == NULL)
     return;
-  memcpy (self->keys->node, k, 32);
+  memcpy (self->keys->node, k, KEY_LEN);
   self->keys->has_node = TRUE;
   if (!save_keys (self, &error))
     g_warning ("%s", error->message);
@@ -664,7 +634,7 @@ on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpoi
     {
       struct uapi_set set = { .has_private_key = TRUE };
 
-      memcpy (set.private_key, self->keys->node, 32);
+      memcpy (set.private_key, self->keys->node, KEY_LEN);
       (void) wg_runner_apply (self->runner, &set);
       sodium_memzero (set.private_key, sizeof set.private_key);
     }
@@ -718,12 +688,12 @@ control_create (HyphaeIpn *self)
   control_stop (self);
   if (self->disco_priv == NULL)
     {
-      self->disco_priv = secmem_alloc (32);
+      self->disco_priv = secmem_alloc (KEY_LEN);
       key_generate_private (self->disco_priv);
     }
   cfg.control_url = self->prefs.control_url;
-  memcpy (cfg.machine_priv, self->keys->machine, 32);
-  memcpy (cfg.node_priv, self->keys->node, 32);
+  memcpy (cfg.machine_priv, self->keys->machine, KEY_LEN);
+  memcpy (cfg.node_priv, self->keys->node, KEY_LEN);
   key_public_from_private (cfg.disco_pub, self->disco_priv);
   cfg.hostname = hostname;
   cfg.os = "linux";
@@ -887,7 +857,7 @@ hyphae_ipn_finalize (GObject *object)
   g_free (self->engine_error);
   g_clear_pointer (&self->keys, hyphae_profile_keys_free);
   if (self->disco_priv != NULL)
-    secmem_free (self->disco_priv, 32);
+    secmem_free (self->disco_priv, KEY_LEN);
   G_OBJECT_CLASS (hyphae_ipn_parent_class)->finalize (object);
 }
 
@@ -951,7 +921,6 @@ hyphae_ipn_init (HyphaeIpn *self)
 {
   self->auth_url = g_strdup ("");
   self->health = g_new0 (char *, 1);
-  self->addr_watch_fd = -1;
   self->deferred_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   hyphae_ipn_prefs_init_defaults (&self->prefs);
 }
@@ -1329,11 +1298,11 @@ hyphae_ipn_set_exit_node (HyphaeIpn   *self,
 
 gboolean
 hyphae_ipn_set_keys (HyphaeIpn     *self,
-                     const guint8   machine_priv[32],
-                     const guint8   node_priv[32],
+                     const guint8   machine_priv[KEY_LEN],
+                     const guint8   node_priv[KEY_LEN],
                      GError       **error)
 {
-  guint8 pub[32];
+  guint8 pub[KEY_LEN];
 
   if (!key_public_from_private (pub, machine_priv) || !key_public_from_private (pub, node_priv))
     {
@@ -1343,8 +1312,8 @@ hyphae_ipn_set_keys (HyphaeIpn     *self,
     }
   if (self->keys == NULL)
     self->keys = hyphae_profile_keys_new ();
-  memcpy (self->keys->machine, machine_priv, 32);
-  memcpy (self->keys->node, node_priv, 32);
+  memcpy (self->keys->machine, machine_priv, KEY_LEN);
+  memcpy (self->keys->node, node_priv, KEY_LEN);
   key_clamp (self->keys->machine);
   key_clamp (self->keys->node);
   self->keys->has_machine = self->keys->has_node = TRUE;
@@ -1392,7 +1361,7 @@ hyphae_ipn_get_netmap (HyphaeIpn *self)
 
 gboolean
 hyphae_ipn_get_peer_stats (HyphaeIpn          *self,
-                           const guint8        node_key[32],
+                           const guint8        node_key[KEY_LEN],
                            HyphaeIpnPeerStats *out)
 {
   struct wg_runner_peer_stats st;

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "netmap.h"
+#include "crypto/keys.h"
 
 G_BEGIN_DECLS
 
@@ -126,8 +127,8 @@ gboolean hyphae_ipn_set_exit_node (HyphaeIpn  *ipn,
                                    GError    **error);
 /* Keys owned by the desktop app: held in memory only. */
 gboolean hyphae_ipn_set_keys   (HyphaeIpn    *ipn,
-                                const guint8  machine_priv[32],
-                                const guint8  node_priv[32],
+                                const guint8  machine_priv[KEY_LEN],
+                                const guint8  node_priv[KEY_LEN],
                                 GError      **error);
 
 HyphaeIpnState        hyphae_ipn_get_state    (HyphaeIpn *ipn);
@@ -146,7 +147,7 @@ typedef struct {
   char    endpoint[64];          /* current "ip:port", "" = none */
 } HyphaeIpnPeerStats;
 gboolean hyphae_ipn_get_peer_stats (HyphaeIpn          *ipn,
-                                    const guint8        node_key[32],
+                                    const guint8        node_key[KEY_LEN],
                                     HyphaeIpnPeerStats *out);
 
 G_END_DECLS

@@ -196,7 +196,7 @@ hyphae_profile_keys_save (const HyphaeProfileKeys  *keys,
   /* Two lines of "node=" + "privkey:" + 64 hex + "\n" at most. */
   enum { LINE = 8 + 8 + KEY_HEX_LEN + 2, BUF = 2 * LINE + 1 };
   char *buf = secmem_alloc (BUF);
-  char text[8 + KEY_HEX_LEN + 1];
+  char text[sizeof KEY_PREFIX_PRIVATE + KEY_HEX_LEN];
   gsize len = 0;
   gboolean ok;
 

@@ -3,6 +3,8 @@
 
 #include <glib.h>
 
+#include "crypto/keys.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -16,9 +18,9 @@ G_BEGIN_DECLS
  */
 typedef struct {
   gboolean has_machine;
-  guint8   machine[32];
+  guint8   machine[KEY_LEN];
   gboolean has_node;
-  guint8   node[32];
+  guint8   node[KEY_LEN];
   gboolean persist;       /* daemon-owned: saved in the state dir */
 } HyphaeProfileKeys;
 

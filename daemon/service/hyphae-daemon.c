@@ -8,6 +8,7 @@
 
 #include "hyphae-harden.h"
 #include "hyphae-ipn.h"
+#include "hyphae-log.h"
 #include "hyphae-mesh-error.h"
 #include "hyphae-service.h"
 
@@ -95,6 +96,8 @@ hyphae_daemon_main (const struct hyphae_daemon_options *options)
   Daemon d = { 0 };
   guint owner_id, sigterm_id, sigint_id;
 
+  /* Before the first log line: G_MESSAGES_DEBUG picks the categories. */
+  hyphae_log_init ();
   /* Before any secret is in memory: no core file, no /proc/PID/mem. */
   if (!hyphae_harden_not_dumpable (&error))
     {

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "crypto/keys.h"
+#include "hyphae-log.h"
 #include "hyphae-mesh-error.h"
 #include "hyphae-mesh1-generated.h"
 #include "hyphae-polkit.h"
@@ -469,6 +470,14 @@ on_keys_rotated (HyphaeService *self,
     g_warning ("KeysRotated to %s: %s", self->keys_owner, error->message);
 }
 
+static void
+update_debug_categories (HyphaeService *self)
+{
+  g_auto(GStrv) names = hyphae_log_get_debug ();
+
+  hyphae_mesh1_set_debug_categories (self->skeleton, (const char * const *) names);
+}
+
 /* ------------------------------------------------------ mutating methods */
 
 typedef enum {
@@ -480,6 +489,7 @@ typedef enum {
   OP_SET_EXIT_NODE,
   OP_SET_KEYS,
   OP_GET_AUTH_URL,
+  OP_SET_DEBUG,
 } Op;
 
 static const char * const op_actions[] = {
@@ -491,6 +501,7 @@ static const char * const op_actions[] = {
   [OP_SET_EXIT_NODE] = "io.github.hyphae.Mesh1.set-exit-node",
   [OP_SET_KEYS]      = "io.github.hyphae.Mesh1.set-keys",
   [OP_GET_AUTH_URL]  = "io.github.hyphae.Mesh1.get-auth-url",
+  [OP_SET_DEBUG]     = "io.github.hyphae.Mesh1.set-debug",
 };
 
 typedef struct {
@@ -665,6 +676,11 @@ run_call (Call *call)
       return_auth_url (call->self, call->invocation);
       call_free (call);
       return;
+    case OP_SET_DEBUG:
+      hyphae_log_set_debug_mask (g_variant_get_uint32 (call->arg));
+      update_debug_categories (call->self);
+      ok = TRUE;
+      break;
     default:
       g_assert_not_reached ();
     }
@@ -727,17 +743,29 @@ reject (GDBusMethodInvocation *invocation,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* Up, Login and SetKeys: an a{sv} of known keys, then polkit. */
+static gboolean
+validate_dict_and_run (HyphaeService         *self,
+                       GDBusMethodInvocation *invocation,
+                       Op                     op,
+                       GVariant              *dict,
+                       const DictKey         *keys,
+                       gsize                  n_keys)
+{
+  GError *error = NULL;
+
+  if (!validate_dict (dict, keys, n_keys, &error))
+    return reject (invocation, error);
+  return authorize_and_run (self, invocation, op, dict);
+}
+
 static gboolean
 handle_up (HyphaeMesh1           *skeleton,
            GDBusMethodInvocation *invocation,
            GVariant              *options,
            HyphaeService         *self)
 {
-  GError *error = NULL;
-
-  if (!validate_dict (options, up_keys, G_N_ELEMENTS (up_keys), &error))
-    return reject (invocation, error);
-  return authorize_and_run (self, invocation, OP_UP, options);
+  return validate_dict_and_run (self, invocation, OP_UP, options, up_keys, G_N_ELEMENTS (up_keys));
 }
 
 static gboolean
@@ -746,11 +774,8 @@ handle_login (HyphaeMesh1           *skeleton,
               GVariant              *options,
               HyphaeService         *self)
 {
-  GError *error = NULL;
-
-  if (!validate_dict (options, up_keys, G_N_ELEMENTS (up_keys), &error))
-    return reject (invocation, error);
-  return authorize_and_run (self, invocation, OP_LOGIN, options);
+  return validate_dict_and_run (self, invocation, OP_LOGIN, options, up_keys,
+                                G_N_ELEMENTS (up_keys));
 }
 
 static gboolean
@@ -797,11 +822,22 @@ handle_set_keys (HyphaeMesh1           *skeleton,
                  GVariant              *keys,
                  HyphaeService         *self)
 {
-  GError *error = NULL;
+  return validate_dict_and_run (self, invocation, OP_SET_KEYS, keys, key_keys,
+                                G_N_ELEMENTS (key_keys));
+}
 
-  if (!validate_dict (keys, key_keys, G_N_ELEMENTS (key_keys), &error))
+static gboolean
+handle_set_debug (HyphaeMesh1           *skeleton,
+                  GDBusMethodInvocation *invocation,
+                  const char * const    *categories,
+                  HyphaeService         *self)
+{
+  GError *error = NULL;
+  guint32 mask;
+
+  if (!hyphae_log_mask_from_names (categories, &mask, &error))
     return reject (invocation, error);
-  return authorize_and_run (self, invocation, OP_SET_KEYS, keys);
+  return authorize_and_run (self, invocation, OP_SET_DEBUG, g_variant_new_uint32 (mask));
 }
 
 /* The callers of Up/Login get the URL they asked for; anyone else needs
@@ -922,6 +958,7 @@ hyphae_service_new (HyphaeIpn *ipn)
                                  hyphae_ipn_get_prefs (ipn)->exit_node_id : "");
 
   hyphae_mesh1_set_version (self->skeleton, HYPHAE_VERSION);
+  update_debug_categories (self);
   on_state (self);
   on_auth_url (self);
   on_health (self);
@@ -945,6 +982,7 @@ hyphae_service_new (HyphaeIpn *ipn)
   g_signal_connect (self->skeleton, "handle-set-exit-node", G_CALLBACK (handle_set_exit_node), self);
   g_signal_connect (self->skeleton, "handle-set-keys", G_CALLBACK (handle_set_keys), self);
   g_signal_connect (self->skeleton, "handle-get-auth-url", G_CALLBACK (handle_get_auth_url), self);
+  g_signal_connect (self->skeleton, "handle-set-debug", G_CALLBACK (handle_set_debug), self);
   g_signal_connect (self->skeleton, "handle-get-peers", G_CALLBACK (handle_get_peers), self);
   g_signal_connect (self->skeleton, "handle-get-netmap-json", G_CALLBACK (handle_get_netmap_json), self);
   return self;

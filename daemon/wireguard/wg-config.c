@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/keys.h"
 #include "wg/allowedips.h"
 
 struct collect_ctx {
@@ -63,7 +64,7 @@ wg_config_get(struct wg_device *dev, uint16_t listen_port, uint32_t fwmark,
 
     memset(out, 0, sizeof(*out));
     out->has_private_key = dev->has_private_key;
-    memcpy(out->private_key, dev->private_key, 32);
+    memcpy(out->private_key, dev->private_key, KEY_LEN);
     out->listen_port = listen_port;
     out->fwmark = fwmark;
     out->peers = calloc(dev->n_peers ? dev->n_peers : 1, sizeof(*out->peers));
@@ -76,8 +77,8 @@ wg_config_get(struct wg_device *dev, uint16_t listen_port, uint32_t fwmark,
         struct uapi_peer_state *ps = &out->peers[--i];
         struct collect_ctx c = { .ps = ps };
 
-        memcpy(ps->public_key, p->public_key, 32);
-        memcpy(ps->preshared_key, p->preshared_key, 32);
+        memcpy(ps->public_key, p->public_key, KEY_LEN);
+        memcpy(ps->preshared_key, p->preshared_key, KEY_LEN);
         ps->has_endpoint = p->endpoint.addr.sa.sa_family != AF_UNSPEC;
         ps->endpoint = p->endpoint.addr;
         ps->last_handshake_sec = p->last_handshake_realtime_ns / 1000000000;

@@ -599,7 +599,7 @@ wg_runner_get(struct wg_runner *r, struct uapi_device_state *out)
 }
 
 int
-wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[32],
+wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[KEY_LEN],
                          struct wg_runner_peer_stats *out)
 {
     struct wg_peer *p;
@@ -619,7 +619,7 @@ wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[32],
 }
 
 int
-wg_runner_initiate_handshake(struct wg_runner *r, const uint8_t public_key[32])
+wg_runner_initiate_handshake(struct wg_runner *r, const uint8_t public_key[KEY_LEN])
 {
     struct wg_peer *p;
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "uapi/uapi.h"
+#include "crypto/keys.h"
 
 /*
  * The WireGuard engine on a TUN, as a handle (plain C, no GLib).
@@ -44,7 +45,7 @@ struct wg_runner_peer_stats {
     union wg_sockaddr endpoint;
 };
 /* One peer's counters without copying the rest; -ENOENT if no such peer. */
-int wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[32],
+int wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[KEY_LEN],
                              struct wg_runner_peer_stats *out);
 /*
  * Start a handshake with a peer now (at most one per REKEY_TIMEOUT, only with
@@ -52,7 +53,7 @@ int wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[32],
  * session (its daemon restarted, or we re-added it) would otherwise drop
  * what we send until WireGuard's 15 s no-reply timer. -ENOENT if no such peer.
  */
-int wg_runner_initiate_handshake(struct wg_runner *r, const uint8_t public_key[32]);
+int wg_runner_initiate_handshake(struct wg_runner *r, const uint8_t public_key[KEY_LEN]);
 uint16_t wg_runner_get_listen_port(struct wg_runner *r);
 const char *wg_runner_get_ifname(struct wg_runner *r);
 /* false once a thread stopped on its own (the TUN disappeared). */

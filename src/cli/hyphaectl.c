@@ -26,6 +26,9 @@ static const char summary[] =
   "                  \"\" clears the exit node\n"
   "  logout          log out and forget this node's key\n"
   "  netmap --json   the current network map as JSON\n"
+  "  debug [CATEGORY…|all|off]\n"
+  "                  switch hyphaed's debug log on for exactly these categories (wg, path,\n"
+  "                  control, map); without one, show which are on\n"
   "\n"
   "Exit status:\n"
   "  0  success\n"
@@ -715,6 +718,39 @@ cmd_netmap (int    argc,
   return CTL_EXIT_OK;
 }
 
+/* ------------------------------------------------------------------- debug */
+
+static int
+cmd_debug (int    argc,
+           char **argv)
+{
+  g_autoptr(GOptionContext) context =
+    g_option_context_new ("[CATEGORY…|all|off] - switch debug log categories on (wg, path, control, map)");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMesh1) proxy = NULL;
+  int code = CTL_EXIT_OK;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error ("%s", error->message);
+  if ((proxy = connect_daemon (&code)) == NULL)
+    return code;
+  if (argc == 1)
+    {
+      const char * const *on = hyphae_mesh1_get_debug_categories (proxy);
+      g_autofree char *text = on ? g_strjoinv (" ", (char **) on) : NULL;
+
+      printf ("%s\n", text && *text ? text : "off");
+      return CTL_EXIT_OK;
+    }
+  if (argc == 2 && strcmp (argv[1], "off") == 0)
+    argc = 1;       /* no category: all off */
+  argv[argc] = NULL;
+  if (!hyphae_mesh1_call_set_debug_sync (proxy, (const char * const *) argv + 1, MUTATE_FLAGS,
+                                         MUTATE_TIMEOUT, NULL, &error))
+    return ctl_error_exit (error);
+  return CTL_EXIT_OK;
+}
+
 /* -------------------------------------------------------------------- main */
 
 static const struct {
@@ -728,6 +764,7 @@ static const struct {
   { "set", cmd_set },
   { "logout", cmd_logout },
   { "netmap", cmd_netmap },
+  { "debug", cmd_debug },
 };
 
 static void

@@ -6,7 +6,7 @@
  */
 #pragma once
 
-#include "fuzz-check.h"
+#include "fuzz-harness.h"
 #include "hyphae-json.h"
 
 /* json-glib takes whatever the strict scanner accepts (and builds an object):

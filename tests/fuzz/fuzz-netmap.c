@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for daemon/control/netmap (+ json-scan): the input is a
+ * libFuzzer target for daemon/netmap/netmap (+ json-scan): the input is a
  * sequence of MapResponse messages separated by NUL bytes, fed through
  * hyphae_map_update_parse + hyphae_netmap_apply starting from no netmap,
  * with the clock moving 30 days per message (expiry paths).
@@ -21,7 +21,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "fuzz-check.h"
+#include "fuzz-harness.h"
 #include "netmap.h"
 
 static void

@@ -192,11 +192,17 @@ check "uid 65534: raw SetPrefs gets io.github.hyphae.Mesh1.Error.NotAuthorized" 
 # error about an unknown action.
 check "… because polkit asked for authentication (action known)" \
 	grep -q "io.github.hyphae.Mesh1.set-prefs (authentication required" "$OUT"
+gd_nobody call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+	--method io.github.hyphae.Mesh1.SetDebug "['all']" >"$OUT" 2>&1
+check "uid 65534: SetDebug gets NotAuthorized from polkit's io.github.hyphae.Mesh1.set-debug" \
+	grep -q "io.github.hyphae.Mesh1.Error.NotAuthorized.*io.github.hyphae.Mesh1.set-debug" "$OUT"
+expect_rc "uid 65534: hyphaectl debug all is refused (exit $EXIT_NOT_AUTHORIZED)" $EXIT_NOT_AUTHORIZED \
+	ctl_nobody debug all
 gd call --system --dest org.freedesktop.PolicyKit1 --object-path /org/freedesktop/PolicyKit1/Authority \
 	--method org.freedesktop.PolicyKit1.Authority.EnumerateActions "" >"$DBL_DIR/actions.list" 2>&1
-check "polkitd knows the 8 actions of data/io.github.hyphae.policy" test "$(grep -o \
-	"'io\.github\.hyphae\.Mesh1\.\(up\|down\|login\|logout\|set-prefs\|set-exit-node\|set-keys\|get-auth-url\)'" \
-	"$DBL_DIR/actions.list" | sort -u | wc -l)" = 8
+check "polkitd knows the 9 actions of data/io.github.hyphae.policy" test "$(grep -o \
+	"'io\.github\.hyphae\.Mesh1\.\(up\|down\|login\|logout\|set-prefs\|set-exit-node\|set-keys\|get-auth-url\|set-debug\)'" \
+	"$DBL_DIR/actions.list" | sort -u | wc -l)" = 9
 expect_rc "uid 65534 may still read: status --json" 0 ctl_nobody status --json
 check "the refused change did not happen" prop_has Prefs "'ShieldsUp': <false>"
 

@@ -107,15 +107,9 @@ wgt_check "control server answers /key from A and from B" \
 mesh_buses || fatal "polkit actions installed; a private system bus and polkitd in A and in B"
 wgt_pass "setup: hub + server, buses and polkitd in A and B (${MESH_NS_HUB}, $MESH_NS_A, $MESH_NS_B)"
 
-# Both join at once, as two machines started together would.
-declare -A UP_PID=()
+mesh_up_both
 for n in a b; do
-	mesh_up "$n" >"$MESH_DIR/$n.up.out" 2>&1 &
-	UP_PID[$n]=$!
-done
-for n in a b; do
-	wait "${UP_PID[$n]}"
-	rc=$?
+	rc=${MESH_UP_RC[$n]}
 	sed 's/^/    /' "$MESH_DIR/$n.up.out"
 	[ "$rc" = 0 ] || fatal "hyphaectl up on ${n^^} (exit $rc)"
 	wgt_pass "hyphaectl up on ${n^^} (hostname ${MESH_HOST[$n]})"

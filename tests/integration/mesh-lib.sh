@@ -234,6 +234,23 @@ mesh_up() {
 		--hostname "${MESH_HOST[$n]}" "$@"
 }
 
+# mesh_up_both: `hyphaectl up` on A and B at once, as two machines started
+# together would; each one's output in $MESH_DIR/NODE.up.out, its exit code in
+# MESH_UP_RC[NODE].
+declare -A MESH_UP_RC=()
+mesh_up_both() {
+	local n
+	local -A pid=()
+	for n in a b; do
+		mesh_up "$n" >"$MESH_DIR/$n.up.out" 2>&1 &
+		pid[$n]=$!
+	done
+	for n in a b; do
+		wait "${pid[$n]}"
+		MESH_UP_RC[$n]=$?
+	done
+}
+
 # mesh_status NODE: `hyphaectl status --json` into $MESH_DIR/NODE.status.json.
 mesh_status() {
 	mesh_ctl "$1" status --json >"$MESH_DIR/$1.status.json" 2>"$MESH_DIR/$1.status.err"

@@ -362,9 +362,7 @@ test_interactive (Ts2021Fixture *f,
                   gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
   const char *path;
-  guint status = 0;
   Client c;
 
   if (!start_server (f, "-interactive", NULL))
@@ -380,8 +378,7 @@ test_interactive (Ts2021Fixture *f,
   g_assert_nonnull (path);
   g_assert_null (hyphae_control_client_get_netmap (c.client));
 
-  body = ts2021_fixture_http (f, "GET", path, &status);
-  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_http_ok (f, "GET", path);
   wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
   g_assert_null (hyphae_control_client_get_auth_url (c.client));
   g_assert_cmpint (self_node (&c)->id, ==, 1);
@@ -404,11 +401,9 @@ test_key_expiry (Ts2021Fixture *f,
                  gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
   g_auto(GStrv) addresses = NULL;
   const HyphaeNode *me;
   guint8 new_pub[32];
-  guint status = 0;
   gint64 id;
   Client c;
 
@@ -421,8 +416,7 @@ test_key_expiry (Ts2021Fixture *f,
   id = me->id;
   addresses = g_strdupv (me->addresses);
 
-  body = ts2021_fixture_http (f, "POST", "/debug/expire?node=1", &status);
-  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_http_ok (f, "POST", "/debug/expire?node=1");
   ts2021_fixture_wait_until (rotated, &c, GUARD_S, "the node key rotation");
   g_assert_cmpuint (c.n_rotated, ==, 1);
   g_assert_true (key_public_from_private (new_pub, g_bytes_get_data (c.rotated, NULL)));
@@ -441,10 +435,8 @@ test_key_expiry_interactive (Ts2021Fixture *f,
                              gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
   g_autofree char *first_url = NULL;
   guint8 new_pub[32];
-  guint status = 0;
   Client c;
 
   if (!start_server (f, "-interactive", NULL))
@@ -452,22 +444,17 @@ test_key_expiry_interactive (Ts2021Fixture *f,
   client_init (&c, f, "alpha", 0);
   g_assert_true (client_start (&c, NULL, &error));
   g_assert_nonnull (c.auth_url);
-  body = ts2021_fixture_http (f, "GET", strstr (c.auth_url, "/auth/"), &status);
-  g_assert_cmpuint (status, ==, 200);
-  g_clear_pointer (&body, g_bytes_unref);
+  ts2021_fixture_http_ok (f, "GET", strstr (c.auth_url, "/auth/"));
   wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
   first_url = g_steal_pointer (&c.auth_url);
 
-  body = ts2021_fixture_http (f, "POST", "/debug/expire?node=1", &status);
-  g_assert_cmpuint (status, ==, 200);
-  g_clear_pointer (&body, g_bytes_unref);
+  ts2021_fixture_http_ok (f, "POST", "/debug/expire?node=1");
   wait_state (&c, HYPHAE_CONTROL_STATE_WAIT_AUTH_URL);
   g_assert_nonnull (c.auth_url);
   g_assert_cmpstr (c.auth_url, !=, first_url);
   g_assert_cmpuint (c.n_rotated, ==, 0);   /* not before the server took the new key */
 
-  body = ts2021_fixture_http (f, "GET", strstr (c.auth_url, "/auth/"), &status);
-  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_http_ok (f, "GET", strstr (c.auth_url, "/auth/"));
   ts2021_fixture_wait_until (rotated, &c, GUARD_S, "the node key rotation");
   g_assert_true (key_public_from_private (new_pub, g_bytes_get_data (c.rotated, NULL)));
   g_assert_true (key_equal (self_node (&c)->key, new_pub));
@@ -562,9 +549,7 @@ test_machine_auth (Ts2021Fixture *f,
   g_assert_no_error (error);
   g_assert_cmpint (hyphae_control_client_get_state (b.client), ==,
                    HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
-  body = ts2021_fixture_http (f, "POST", "/debug/authorize?node=1", &status);
-  g_assert_cmpuint (status, ==, 200);
-  g_clear_pointer (&body, g_bytes_unref);
+  ts2021_fixture_http_ok (f, "POST", "/debug/authorize?node=1");
   wait_state (&b, HYPHAE_CONTROL_STATE_SYNCED);
 
   /* alpha: node 2. The start completes once registered, not authorized. */
@@ -593,9 +578,7 @@ test_machine_auth (Ts2021Fixture *f,
   g_clear_pointer (&body, g_bytes_unref);
   g_assert_cmpint (hyphae_control_client_get_state (a.client), ==,
                    HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
-  body = ts2021_fixture_http (f, "POST", "/debug/authorize?node=2", &status);
-  g_assert_cmpuint (status, ==, 200);
-  g_clear_pointer (&body, g_bytes_unref);
+  ts2021_fixture_http_ok (f, "POST", "/debug/authorize?node=2");
 
   /* The approval arrives on the same map stream: no reconnect. */
   wait_state (&a, HYPHAE_CONTROL_STATE_SYNCED);
@@ -618,8 +601,6 @@ test_machine_auth_register (Ts2021Fixture *f,
                             gconstpointer  user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
-  guint status = 0;
   Client c;
 
   if (!start_server (f, "-machine-auth", NULL))
@@ -631,8 +612,7 @@ test_machine_auth_register (Ts2021Fixture *f,
                    HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH);
   hyphae_control_client_stop (c.client);
 
-  body = ts2021_fixture_http (f, "POST", "/debug/authorize?node=1", &status);
-  g_assert_cmpuint (status, ==, 200);
+  ts2021_fixture_http_ok (f, "POST", "/debug/authorize?node=1");
   g_array_set_size (c.states, 0);
   /* No auth key: the re-register with the same node key is admitted. */
   g_assert_true (client_start (&c, NULL, &error));

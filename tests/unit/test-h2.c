@@ -15,7 +15,7 @@
 #include <gio/gio.h>
 #include <sodium.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
 #include "hyphae-h2.h"
 #include "hyphae-ts2021.h"
@@ -111,6 +111,15 @@ assert_reply (Reply      *r,
                    strlen (body));
 }
 
+/* GET / answers the greeting: the connection works (still, after a failure). */
+static void
+assert_hello (Ts2021Fixture *f,
+              Reply         *r)
+{
+  request (f, r, "GET", "/", NULL);
+  assert_reply (r, 200, HELLO);
+}
+
 /* ---- tests ----------------------------------------------------------------- */
 
 static void
@@ -121,8 +130,7 @@ test_get (Ts2021Fixture *f,
 
   if (!ts2021_fixture_client_start (f, NULL, NULL))
     return;
-  request (f, &r, "GET", "/", NULL);
-  assert_reply (&r, 200, HELLO);
+  assert_hello (f, &r);
   /* And again on the same connection. */
   request (f, &r, "GET", "/other", NULL);
   assert_reply (&r, 200, HELLO);
@@ -229,8 +237,7 @@ test_big (Ts2021Fixture *f,
   g_assert_error (r.error, HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_TOO_BIG);
   g_assert_null (r.body);
   /* The stream was reset, the connection lives on. */
-  request (f, &r, "GET", "/", NULL);
-  assert_reply (&r, 200, HELLO);
+  assert_hello (f, &r);
   reply_clear (&r);
 }
 
@@ -244,8 +251,7 @@ test_rst (Ts2021Fixture *f,
     return;
   request (f, &r, "GET", "/rst", NULL);
   g_assert_error (r.error, HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_RESET);
-  request (f, &r, "GET", "/", NULL);
-  assert_reply (&r, 200, HELLO);
+  assert_hello (f, &r);
   reply_clear (&r);
 }
 
@@ -261,8 +267,7 @@ test_cancel (Ts2021Fixture *f,
     return;
   request_start (f, &slow, "GET", "/slow", NULL, cancellable);
   /* The server handles frames in order: once "/" is answered it has /slow. */
-  request (f, &r, "GET", "/", NULL);
-  assert_reply (&r, 200, HELLO);
+  assert_hello (f, &r);
   g_assert_false (slow.done);
 
   g_cancellable_cancel (cancellable);
@@ -270,16 +275,14 @@ test_cancel (Ts2021Fixture *f,
   g_assert_error (slow.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (slow.body);
 
-  request (f, &r, "GET", "/", NULL);
-  assert_reply (&r, 200, HELLO);
+  assert_hello (f, &r);
 
   /* Already cancelled: fails without a stream. */
   g_cancellable_cancel (pre);
   request_start (f, &r, "GET", "/", NULL, pre);
   replies_wait (&r, 1, "an already-cancelled request");
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  request (f, &r, "GET", "/", NULL);
-  assert_reply (&r, 200, HELLO);
+  assert_hello (f, &r);
   reply_clear (&slow);
   reply_clear (&r);
 }
@@ -302,8 +305,7 @@ test_server_killed (Ts2021Fixture *f,
   if (!ts2021_fixture_client_start (f, NULL, NULL))
     return;
   request_start (f, &slow, "GET", "/slow", NULL, NULL);
-  request (f, &r, "GET", "/", NULL);
-  assert_reply (&r, 200, HELLO);
+  assert_hello (f, &r);
 
   g_subprocess_force_exit (f->server);
   replies_wait (&slow, 1, "/slow after the server died");
@@ -324,8 +326,7 @@ test_free_pending (Ts2021Fixture *f,
   if (!ts2021_fixture_client_start (f, NULL, NULL))
     return;
   request_start (f, &slow, "GET", "/slow", NULL, cancellable);
-  request (f, &r, "GET", "/", NULL);
-  assert_reply (&r, 200, HELLO);
+  assert_hello (f, &r);
   g_clear_pointer (&f->client, hyphae_h2_client_free);
   replies_wait (&slow, 1, "/slow after free");
   g_assert_error (slow.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);

@@ -23,6 +23,7 @@
 
 #include <glib.h>
 
+#include "fixture-missing.h"
 #include "hyphae-harden.h"
 
 static void
@@ -97,10 +98,7 @@ is_root (void)
 {
   if (geteuid () == 0)
     return TRUE;
-  if (g_getenv ("CI"))
-    g_test_fail_printf ("needs root (CI is set)");
-  else
-    g_test_skip ("needs root");
+  fixture_missing ("needs root");
   return FALSE;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine-config.h"
+#include "fixture-files.h"
 #include "prefs.h"
 #include "profile-keys.h"
 #include "uapi/uapi.h"
@@ -589,16 +590,6 @@ test_saas_fixture (void)
   }
 }
 
-static char *
-file_text (const char *dir, const char *name)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  char *data = NULL;
-
-  g_assert_true (g_file_get_contents (path, &data, NULL, NULL));
-  return data;
-}
-
 static guint
 file_mode (const char *path)
 {
@@ -644,7 +635,7 @@ test_prefs_roundtrip (void)
   g_assert_null (warning);
   g_assert_true (hyphae_ipn_prefs_equal (&a, &b));
   {
-    g_autofree char *text = file_text (sub, "prefs.json");
+    g_autofree char *text = fixture_file_text (sub, "prefs.json");
 
     g_assert_nonnull (strstr (text, "\"ExitNodeID\" : \"nT8AH9jY7E11CNTRL\""));
     g_assert_nonnull (strstr (text, "\"WantRunning\" : true"));
@@ -695,7 +686,7 @@ test_prefs_corrupt (void)
       g_assert_true (p.corp_dns);
       g_assert_cmpstr (p.control_url, ==, HYPHAE_IPN_DEFAULT_CONTROL_URL);
       g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
-      kept = file_text (dir, "prefs.json.bad");
+      kept = fixture_file_text (dir, "prefs.json.bad");
       g_assert_cmpstr (kept, ==, bad[i]);
       hyphae_ipn_prefs_clear (&p);
     }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Every JSON hyphaed reads from a server or from disk passes the strict,
- * bounded scanner before json-glib (daemon/control/hyphae-json.c). Each
+ * bounded scanner before json-glib (src/common/hyphae-json.c). Each
  * entry point is called directly: the /key answer, the early payload,
  * RegisterResponse and prefs.json. Hostile texts (issue 8 row 1: a comment
  * hiding a quote from the old depth guard, then 300 000 '[' for json-glib

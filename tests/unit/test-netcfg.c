@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * daemon/netcfg against the real kernel: a TUN (daemon/engine/tun) and a
- * dummy "LAN" link in a network namespace the test process unshares at start
- * (nothing to clean on the host). Apply, re-apply (idempotent), change
+ * veth "LAN" link in a fresh network namespace for each test
+ * (fixture-netns.h: nothing to clean on the host). Apply, re-apply (idempotent), change
  * (addresses, subnet and exit routes, LAN access), remove; everything is read
  * back with iproute2 (`ip -o`), and the effect is checked with
  * `ip route get` (with and without our bypass mark).
@@ -10,44 +10,14 @@
  */
 #include <glib.h>
 #include <net/if.h>
-#include <sched.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "fixture-netns.h"
+#include "fixture-spawn.h"
 #include "hyphae-netcfg.h"
 #include "tun/tun.h"
 
 #define TUN "hyn0"
-
-static gboolean in_netns;
-
-static char *
-run_status (const char *cmdline, gboolean *ok)
-{
-  g_autoptr(GError) error = NULL;
-  char *out = NULL, *err = NULL;
-  int status = 0;
-
-  g_assert_true (g_spawn_command_line_sync (cmdline, &out, &err, &status, &error));
-  g_assert_no_error (error);
-  *ok = g_spawn_check_wait_status (status, NULL);
-  if (!*ok)
-    g_test_message ("%s: %s", cmdline, err);
-  g_free (err);
-  return out;
-}
-
-static char *
-run (const char *cmdline)
-{
-  gboolean ok;
-  char *out = run_status (cmdline, &ok);
-
-  if (!ok)
-    g_error ("%s failed", cmdline);
-  return out;
-}
 
 static int
 cmp_lines (gconstpointer a, gconstpointer b)
@@ -59,7 +29,7 @@ cmp_lines (gconstpointer a, gconstpointer b)
 static char *
 lines (const char *cmd)
 {
-  g_autofree char *out = run (cmd);
+  g_autofree char *out = fixture_run (cmd);
   g_auto(GStrv) v = g_strsplit (out, "\n", -1);
   g_autoptr(GPtrArray) keep = g_ptr_array_new ();
 
@@ -72,18 +42,6 @@ lines (const char *cmd)
   g_ptr_array_sort (keep, cmp_lines);
   g_ptr_array_add (keep, NULL);
   return g_strjoinv ("|", (char **) keep->pdata);
-}
-
-static gboolean
-check_env (void)
-{
-  if (in_netns)
-    return TRUE;
-  if (getenv ("CI"))
-    g_test_fail_printf ("needs root and unshare(CLONE_NEWNET) (CI is set)");
-  else
-    g_test_skip ("needs root and unshare(CLONE_NEWNET)");
-  return FALSE;
 }
 
 /* "ip/len" strings → struct ip_prefix array. */
@@ -125,29 +83,30 @@ assert_lines (const char *cmd, const char *want)
   g_assert_cmpstr (got, ==, want);
 }
 
-/* The interface a lookup for dst (with an optional mark) leaves by. */
-static char *
-route_get_dev (const char *dst, const char *mark)
-{
-  g_autofree char *cmd = g_strdup_printf ("ip -o route get %s%s%s", dst,
-                                          mark ? " mark " : "", mark ? mark : "");
-  gboolean ok;
-  g_autofree char *out = run_status (cmd, &ok);
-  const char *dev;
-
-  if (!ok)
-    return g_strdup ("unreachable");
-  dev = strstr (out, " dev ");
-  g_assert_nonnull (dev);
-  return g_strndup (dev + 5, strcspn (dev + 5, " \n"));
-}
-
 static void
 assert_dev (const char *dst, const char *mark, const char *want)
 {
-  g_autofree char *dev = route_get_dev (dst, mark);
+  g_autofree char *args = g_strconcat (dst, mark ? " mark " : "", mark, NULL);
+  g_autofree char *dev = fixture_route_dev (args);
 
   g_assert_cmpstr (dev, ==, want);
+}
+
+/* The TUN's global addresses, one a line. */
+#define TUN_ADDRESSES \
+  "sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\""
+
+/* The TUN and a netcfg for it. */
+static HyphaeNetcfg *
+open_tun (struct tun *tun)
+{
+  g_autoptr(GError) error = NULL;
+  HyphaeNetcfg *nc;
+
+  g_assert_cmpint (tun_open (tun, TUN), ==, 0);
+  nc = hyphae_netcfg_new (TUN, &error);
+  g_assert_no_error (error);
+  return nc;
 }
 
 #define RULES4 \
@@ -175,7 +134,8 @@ assert_rules (gboolean present)
 }
 
 static void
-test_apply_change_remove (void)
+test_apply_change_remove (FixtureNetns  *ns,
+                         gconstpointer  unused)
 {
   const char *addrs1[] = { "100.64.0.5/32", "fd7a:115c:a1e0::5/128", NULL };
   const char *routes1[] = { "100.64.0.0/10", "fd7a:115c:a1e0::/48", NULL };
@@ -187,19 +147,16 @@ test_apply_change_remove (void)
   g_autofree char *snap1 = NULL, *snap2 = NULL, *link = NULL;
   struct tun tun;
 
-  if (!check_env ())
+  if (!fixture_netns_ready (ns))
     return;
-  g_assert_cmpint (tun_open (&tun, TUN), ==, 0);
-  nc = hyphae_netcfg_new (TUN, &error);
-  g_assert_no_error (error);
+  nc = open_tun (&tun);
 
   /* 1. The tailnet: link up at MTU 1280, two addresses, two routes, the rules. */
   apply (nc, addrs1, routes1, FALSE);
-  link = run ("ip -o link show " TUN);
+  link = fixture_run ("ip -o link show " TUN);
   g_assert_nonnull (strstr (link, "mtu 1280"));
   g_assert_nonnull (strstr (link, ",UP"));
-  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
-                "100.64.0.5/32|fd7a:115c:a1e0::5/128");
+  assert_lines (TUN_ADDRESSES, "100.64.0.5/32|fd7a:115c:a1e0::5/128");
   assert_lines ("ip -4 route show table 52", "100.64.0.0/10 dev " TUN " proto static scope link");
   assert_lines ("ip -6 route show table 52", "fd7a:115c:a1e0::/48 dev " TUN " proto static metric 1024 pref medium");
   assert_rules (TRUE);
@@ -216,8 +173,7 @@ test_apply_change_remove (void)
 
   /* 3. An exit node with LAN access, a subnet route, one address fewer. */
   apply (nc, addrs2, routes2, TRUE);
-  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
-                "100.64.0.6/32");
+  assert_lines (TUN_ADDRESSES, "100.64.0.6/32");
   assert_lines ("ip -4 route show table 52",
                 "10.3.0.0/16 dev " TUN " proto static scope link|"
                 "100.64.0.0/10 dev " TUN " proto static scope link|"
@@ -282,7 +238,8 @@ test_apply_change_remove (void)
  * ours without the flag (an older hyphaed's) is replaced.
  */
 static void
-test_no_prefix_route (void)
+test_no_prefix_route (FixtureNetns  *ns,
+                     gconstpointer  unused)
 {
   const char *addrs[] = { "100.64.0.5/32", "fd7a:115c:a1e0::5/128", "10.200.0.1/16",
                           "fd00:200::1/64", NULL };
@@ -292,15 +249,12 @@ test_no_prefix_route (void)
   g_autoptr(HyphaeNetcfg) nc = NULL;
   struct tun tun;
 
-  if (!check_env ())
+  if (!fixture_netns_ready (ns))
     return;
-  g_assert_cmpint (tun_open (&tun, TUN), ==, 0);
-  nc = hyphae_netcfg_new (TUN, &error);
-  g_assert_no_error (error);
+  nc = open_tun (&tun);
 
   apply (nc, addrs, routes, FALSE);
-  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
-                "10.200.0.1/16|100.64.0.5/32|fd00:200::1/64|fd7a:115c:a1e0::5/128");
+  assert_lines (TUN_ADDRESSES, "10.200.0.1/16|100.64.0.5/32|fd00:200::1/64|fd7a:115c:a1e0::5/128");
   assert_lines ("sh -c 'ip -o addr show dev " TUN " scope global | grep -vc noprefixroute || true'",
                 "0");
   assert_lines (MAIN_ROUTES_VIA_TUN, "");
@@ -308,12 +262,11 @@ test_no_prefix_route (void)
   assert_dev ("fd00:200::9", NULL, "lan0");
 
   /* Someone else's copy of the address, with a prefix route: replaced. */
-  g_free (run ("ip addr add 100.64.0.7/32 dev " TUN));
-  g_free (run ("ip -6 addr add fd7a:115c:a1e0::7/128 dev " TUN " nodad"));
+  g_free (fixture_run ("ip addr add 100.64.0.7/32 dev " TUN));
+  g_free (fixture_run ("ip -6 addr add fd7a:115c:a1e0::7/128 dev " TUN " nodad"));
   apply (nc, addrs2, routes, FALSE);
   assert_lines ("sh -c 'ip -o addr show dev " TUN " scope global | grep -c noprefixroute'", "1");
-  assert_lines ("sh -c \"ip -o addr show dev " TUN " scope global | awk '{print \\$4}'\"",
-                "100.64.0.7/32");
+  assert_lines (TUN_ADDRESSES, "100.64.0.7/32");
   assert_lines (MAIN_ROUTES_VIA_TUN, "");
 
   g_assert_true (hyphae_netcfg_remove (nc, &error));
@@ -322,7 +275,8 @@ test_no_prefix_route (void)
 }
 
 static void
-test_errors (void)
+test_errors (FixtureNetns  *ns,
+            gconstpointer  unused)
 {
   const struct ip_prefix bad[] = { { .bits = 32 } };    /* no family */
   g_autoptr(GError) error = NULL;
@@ -330,7 +284,7 @@ test_errors (void)
   HyphaeNetcfgConfig cfg = { .addresses = bad, .n_addresses = 1 };
   struct tun tun;
 
-  if (!check_env ())
+  if (!fixture_netns_ready (ns))
     return;
   nc = hyphae_netcfg_new ("hyn-none", &error);
   g_assert_no_error (error);
@@ -346,30 +300,34 @@ test_errors (void)
   tun_close (&tun);
 }
 
-static gboolean
-enter_netns (void)
+/* A fresh namespace with a LAN and a gateway, so that marked traffic has
+ * somewhere to go. */
+static void
+lan_setup (FixtureNetns  *ns,
+           gconstpointer  unused)
 {
-  if (geteuid () != 0 || unshare (CLONE_NEWNET) != 0)
-    return FALSE;
-  g_free (run ("ip link set lo up"));
-  /* A LAN with a gateway, so that marked traffic has somewhere to go. */
-  g_free (run ("ip link add lan0 type veth peer name lan1"));
-  g_free (run ("ip link set lan1 up"));
-  g_free (run ("ip link set lan0 up"));
-  g_free (run ("ip addr add 192.168.77.10/24 dev lan0"));
-  g_free (run ("ip -6 addr add 2001:db8:77::10/64 dev lan0 nodad"));
-  g_free (run ("ip route add default via 192.168.77.1 dev lan0"));
-  g_free (run ("ip -6 route add default via 2001:db8:77::1 dev lan0"));
-  return TRUE;
+  fixture_netns_setup (ns, unused);
+  if (!ns->entered)
+    return;
+  g_free (fixture_run ("ip link add lan0 type veth peer name lan1"));
+  g_free (fixture_run ("ip link set lan1 up"));
+  g_free (fixture_run ("ip link set lan0 up"));
+  g_free (fixture_run ("ip addr add 192.168.77.10/24 dev lan0"));
+  g_free (fixture_run ("ip -6 addr add 2001:db8:77::10/64 dev lan0 nodad"));
+  g_free (fixture_run ("ip route add default via 192.168.77.1 dev lan0"));
+  g_free (fixture_run ("ip -6 route add default via 2001:db8:77::1 dev lan0"));
 }
+
+#define LAN_TEST_ADD(path, fn) \
+  g_test_add ((path), FixtureNetns, NULL, lan_setup, (fn), fixture_netns_teardown)
 
 int
 main (int argc, char **argv)
 {
-  in_netns = enter_netns ();
+  fixture_netns_init ();
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/netcfg/apply-change-remove", test_apply_change_remove);
-  g_test_add_func ("/netcfg/no-prefix-route", test_no_prefix_route);
-  g_test_add_func ("/netcfg/errors", test_errors);
+  LAN_TEST_ADD ("/netcfg/apply-change-remove", test_apply_change_remove);
+  LAN_TEST_ADD ("/netcfg/no-prefix-route", test_no_prefix_route);
+  LAN_TEST_ADD ("/netcfg/errors", test_errors);
   return g_test_run ();
 }

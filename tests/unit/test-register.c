@@ -14,7 +14,7 @@
 #include <json-glib/json-glib.h>
 #include <sodium.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
 #include "hyphae-h2.h"
 #include "hyphae-register.h"
@@ -425,6 +425,19 @@ expect_register_line (Ts2021Fixture               *f,
   g_assert_cmpstr (line, ==, want);
 }
 
+/* Registers, succeeds, and the server saw it. */
+static void
+register_ok (Ts2021Fixture               *f,
+             const HyphaeRegisterRequest *req,
+             HyphaeRegisterResponse      *resp)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (do_register (f, req, resp, &error));
+  g_assert_no_error (error);
+  expect_register_line (f, req);
+}
+
 static void
 test_interop_authorized (Ts2021Fixture *f,
                          gconstpointer  user_data)
@@ -432,14 +445,11 @@ test_interop_authorized (Ts2021Fixture *f,
   HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-test",
                                 .hostname = "hyphae-test" };
   HyphaeRegisterResponse resp;
-  g_autoptr(GError) error = NULL;
 
   if (!ts2021_fixture_client_start (f, NULL, NULL))
     return;
   random_node_key (&req);
-  g_assert_true (do_register (f, &req, &resp, &error));
-  g_assert_no_error (error);
-  expect_register_line (f, &req);
+  register_ok (f, &req, &resp);
   g_assert_true (resp.machine_authorized);
   g_assert_false (resp.node_key_expired);
   g_assert_null (resp.auth_url);
@@ -451,9 +461,7 @@ test_interop_authorized (Ts2021Fixture *f,
   memcpy (req.old_node_key, req.node_key, sizeof req.node_key);
   req.has_old_node_key = TRUE;
   random_node_key (&req);
-  g_assert_true (do_register (f, &req, &resp, &error));
-  g_assert_no_error (error);
-  expect_register_line (f, &req);
+  register_ok (f, &req, &resp);
   g_assert_true (resp.machine_authorized);
   hyphae_register_response_clear (&resp);
 }
@@ -470,9 +478,7 @@ test_interop_custom_key (Ts2021Fixture *f,
   if (!ts2021_fixture_client_start (f, "-auth-key", "tskey-other"))
     return;
   random_node_key (&req);
-  g_assert_true (do_register (f, &req, &resp, &error));
-  g_assert_no_error (error);
-  expect_register_line (f, &req);
+  register_ok (f, &req, &resp);
   g_assert_true (resp.machine_authorized);
   hyphae_register_response_clear (&resp);
 
@@ -509,14 +515,11 @@ test_interop_interactive (Ts2021Fixture *f,
 {
   HyphaeRegisterRequest req = { .capver = CAPVER, .hostname = "hyphae-test" };
   HyphaeRegisterResponse resp;
-  g_autoptr(GError) error = NULL;
 
   if (!ts2021_fixture_client_start (f, NULL, NULL))
     return;
   random_node_key (&req);
-  g_assert_true (do_register (f, &req, &resp, &error));
-  g_assert_no_error (error);
-  expect_register_line (f, &req);
+  register_ok (f, &req, &resp);
   g_assert_false (resp.machine_authorized);
   /* The Go server answers <its URL>/auth/<random id> (tests/ts2021/README.md). */
   {
@@ -534,23 +537,18 @@ test_interop_logout (Ts2021Fixture *f,
   HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-test",
                                 .hostname = "hyphae-test", .expiry_unix = 123 };
   HyphaeRegisterResponse resp;
-  g_autoptr(GError) error = NULL;
 
   if (!ts2021_fixture_client_start (f, NULL, NULL))
     return;
   random_node_key (&req);
-  g_assert_true (do_register (f, &req, &resp, &error));
-  g_assert_no_error (error);
-  expect_register_line (f, &req);
+  register_ok (f, &req, &resp);
   g_assert_true (resp.node_key_expired);
   g_assert_false (resp.machine_authorized);
   hyphae_register_response_clear (&resp);
 
   /* A future expiry is not a logout. */
   req.expiry_unix = g_get_real_time () / G_USEC_PER_SEC + 86400;
-  g_assert_true (do_register (f, &req, &resp, &error));
-  g_assert_no_error (error);
-  expect_register_line (f, &req);
+  register_ok (f, &req, &resp);
   g_assert_false (resp.node_key_expired);
   g_assert_true (resp.machine_authorized);
   hyphae_register_response_clear (&resp);

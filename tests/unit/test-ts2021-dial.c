@@ -18,8 +18,9 @@
 #include <sodium.h>
 #include <json-glib/json-glib.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
+#include "fixture-hex.h"
 #include "hyphae-ts2021.h"
 #include "ts2021-fixture.h"
 
@@ -161,15 +162,6 @@ check_http2 (Ts2021Fixture    *f,
     }
 }
 
-static char *
-hex32 (const guint8 k[32])
-{
-  char *s = g_malloc (KEY_HEX_LEN + 1);
-
-  key_to_hex (s, k);
-  return s;
-}
-
 /* ---- tests --------------------------------------------------------------- */
 
 static void
@@ -212,7 +204,7 @@ test_dial (Ts2021Fixture *f,
   g_assert_nonnull (conn);
 
   peer = ts2021_fixture_server_expect (f, "PEER");
-  want_peer = hex32 (machine_pub);
+  want_peer = fixture_hex32 (machine_pub);
   g_assert_cmpstr (peer, ==, want_peer);
 
   g_assert_nonnull (hyphae_ts2021_conn_get_stream (conn));

@@ -3,14 +3,14 @@
  * The shared fixture of the tests against the Go control server; see
  * ts2021-fixture.h.
  */
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include <libsoup/soup.h>
 #include <sodium.h>
 
 #include "crypto/keys.h"
+#include "fixture-missing.h"
+#include "fixture-spawn.h"
 #include "ts2021-fixture.h"
 
 #define SERVER_TIMEOUT "60s"
@@ -28,11 +28,8 @@ static gboolean server_tried;
 static void
 missing_dependency (const char *what)
 {
-  if (g_getenv ("CI"))
-    g_test_fail_printf ("CI is set but %s is missing", what);
-  else
-    g_test_skip_printf ("%s is missing (install golang-go golang-github-flynn-noise-dev "
-                        "golang-golang-x-net-dev)", what);
+  fixture_missing ("%s is missing (install golang-go golang-github-flynn-noise-dev "
+                   "golang-golang-x-net-dev)", what);
 }
 
 /* "hyphae-<test>-XXXXXX", <test> being the program's name without "test-". */
@@ -50,11 +47,10 @@ static const char *
 need_server (void)
 {
   const char *const needed[] = { FLYNN_NOISE, X_CHACHAPOLY, X_HTTP2 };
-  g_autofree char *go = NULL, *src = NULL, *shared = NULL, *out = NULL, *err = NULL;
+  g_autofree char *go = NULL, *src = NULL, *shared = NULL;
   g_autofree char *cache = NULL, *bin = NULL, *template = NULL;
   g_auto(GStrv) envp = NULL;
   g_autoptr(GError) error = NULL;
-  int status;
 
   if (server_bin)
     return server_bin;
@@ -111,39 +107,24 @@ need_server (void)
   {
     const char *argv[] = { go, "build", "-o", bin, src, shared, NULL };
 
-    if (!g_spawn_sync (NULL, (char **) argv, envp, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
-                       &out, &err, &status, &error))
+    if (!fixture_spawn_sync (argv, envp, NULL, &error))
       {
-        g_test_fail_printf ("spawning go build: %s", error->message);
+        g_test_fail_printf ("go build %s: %s", src, error->message);
         return NULL;
       }
   }
-  if (!g_spawn_check_wait_status (status, &error))
-    {
-      g_test_message ("go build output:\n%s%s", out, err);
-      g_test_fail_printf ("go build %s: %s", src, error->message);
-      return NULL;
-    }
   server_bin = g_steal_pointer (&bin);
   g_test_message ("built %s", server_bin);
-  {
-    const char *rm[] = { "rm", "-rf", "--", cache, NULL };
-
-    g_spawn_sync (NULL, (char **) rm, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
-                  NULL, NULL, NULL, NULL, NULL, NULL);
-  }
+  fixture_rm_rf (cache);
   return server_bin;
 }
 
 void
 ts2021_fixture_cleanup (void)
 {
-  const char *argv[] = { "rm", "-rf", "--", tmp_dir, NULL };
-
   if (!tmp_dir)
     return;
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
-                NULL, NULL, NULL, NULL, NULL, NULL);
+  fixture_rm_rf (tmp_dir);
   g_clear_pointer (&tmp_dir, g_free);
   g_clear_pointer (&server_bin, g_free);
 }
@@ -181,14 +162,13 @@ ts2021_fixture_server_kill (Ts2021Fixture *f)
 
   if (!f->server)
     return;
-  g_subprocess_force_exit (f->server);
+  fixture_child_stop (f->server);
   /* The server is dead: its stdout reaches EOF. */
   while ((line = g_data_input_stream_read_line (f->server_out, NULL, NULL, NULL)))
     {
       g_test_message ("server: %s", line);
       g_free (line);
     }
-  g_subprocess_wait (f->server, NULL, NULL);
   g_clear_object (&f->server_out);
   g_clear_object (&f->server);
 }
@@ -246,20 +226,8 @@ ts2021_fixture_server_expect (Ts2021Fixture *f,
                               const char    *key)
 {
   g_autofree char *line = ts2021_fixture_server_line (f);
-  size_t klen = strlen (key);
 
-  if (!line)
-    g_error ("the Go server ended its output; expected a %s line", key);
-  if (strncmp (line, key, klen) != 0 || line[klen] != ' ')
-    g_error ("expected a %s line from the Go server, got \"%s\"", key, line);
-  return g_strdup (line + klen + 1);
-}
-
-/* In the child before exec: die with the test (an aborted test leaves no server behind). */
-static void
-server_child_setup (gpointer unused)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  return fixture_line_value (line, key, "the Go server");
 }
 
 gboolean
@@ -267,10 +235,8 @@ ts2021_fixture_server_start (Ts2021Fixture *f,
                              const char    *first_arg,
                              ...)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *cmdline = NULL;
   g_autofree char *listen = NULL;
   g_autofree char *pub = NULL;
   const char *bin = need_server ();
@@ -290,18 +256,8 @@ ts2021_fixture_server_start (Ts2021Fixture *f,
     g_ptr_array_add (argv, (char *) arg);
   va_end (ap);
   g_ptr_array_add (argv, NULL);
-  cmdline = g_strjoinv (" ", (char **) argv->pdata);
-  {
-    /* Arguments may hold hostile text (CR, LF, ESC): one TAP comment line. */
-    g_autofree char *shown = g_strescape (cmdline, NULL);
-
-    g_test_message ("spawn: %s", shown);
-  }
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDIN_INHERIT);
-  g_subprocess_launcher_set_child_setup (launcher, server_child_setup, NULL, NULL);
-  f->server = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  f->server = fixture_child_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDIN_INHERIT,
+                                 (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   f->server_out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->server));
   g_data_input_stream_set_newline_type (f->server_out, G_DATA_STREAM_NEWLINE_TYPE_LF);
@@ -413,6 +369,18 @@ ts2021_fixture_http (Ts2021Fixture *f,
   g_assert_no_error (error);
   *status = soup_message_get_status (msg);
   return body;
+}
+
+void
+ts2021_fixture_http_ok (Ts2021Fixture *f,
+                        const char    *method,
+                        const char    *path)
+{
+  g_autoptr(GBytes) body = NULL;
+  guint status = 0;
+
+  body = ts2021_fixture_http (f, method, path, &status);
+  g_assert_cmpuint (status, ==, 200);
 }
 
 guint16

@@ -96,6 +96,10 @@ GBytes *ts2021_fixture_http (Ts2021Fixture *f,
                              const char    *method,
                              const char    *path,
                              guint         *status);
+/* The same, and it must answer 200 (the body is not wanted). */
+void ts2021_fixture_http_ok (Ts2021Fixture *f,
+                             const char    *method,
+                             const char    *path);
 /* Force-exit the server and reap it (its remaining lines are logged). */
 void ts2021_fixture_server_kill (Ts2021Fixture *f);
 /* The port of f->url. */

@@ -126,29 +126,34 @@ key_to_hex(char out[static KEY_HEX_LEN + 1], const uint8_t k[static KEY_LEN])
     out[KEY_HEX_LEN] = '\0';
 }
 
+/* A decoder's last step: k gets the scratch copy only if no digit was bad; tmp is wiped. */
+static bool
+key_commit(uint8_t k[static KEY_LEN], uint8_t tmp[static KEY_LEN], unsigned err)
+{
+    bool ok = err == 0;
+
+    if (ok)
+        memcpy(k, tmp, KEY_LEN);
+    sodium_memzero(tmp, KEY_LEN);
+    return ok;
+}
+
 bool
 key_from_hex(uint8_t k[static KEY_LEN], const char *hex, size_t len)
 {
     uint8_t tmp[KEY_LEN];
     unsigned err = 0;
     size_t i;
-    bool ok = false;
 
     if (!hex || len != KEY_HEX_LEN)
-        goto out;
+        return false;
     for (i = 0; i < KEY_LEN; i++) {
         unsigned hi = hex_value((unsigned char)hex[2 * i], &err);
         unsigned lo = hex_value((unsigned char)hex[2 * i + 1], &err);
 
         tmp[i] = (uint8_t)((hi << 4) | lo);
     }
-    if (err != 0)
-        goto out;
-    memcpy(k, tmp, KEY_LEN);
-    ok = true;
-out:
-    sodium_memzero(tmp, sizeof(tmp));
-    return ok;
+    return key_commit(k, tmp, err);
 }
 
 int
@@ -233,10 +238,9 @@ key_from_base64(uint8_t k[static KEY_LEN], const char *b64, size_t len)
     unsigned err = 0;
     uint32_t w = 0;
     size_t i, o = 0;
-    bool ok = false;
 
     if (!b64 || len != KEY_BASE64_LEN || b64[KEY_BASE64_LEN - 1] != '=')
-        goto out;
+        return false;
     for (i = 0; i < 40; i += 4) {
         w = (b64_value(in[i], &err) << 18) | (b64_value(in[i + 1], &err) << 12) |
             (b64_value(in[i + 2], &err) << 6) | b64_value(in[i + 3], &err);
@@ -250,12 +254,6 @@ key_from_base64(uint8_t k[static KEY_LEN], const char *b64, size_t len)
     tmp[o++] = (uint8_t)(w >> 8);
     /* Canonical form: the 2 bits below the last byte must be zero. */
     err |= ct_ge(w & 0xff, 1);
-    if (err != 0)
-        goto out;
-    memcpy(k, tmp, KEY_LEN);
-    ok = true;
-out:
-    sodium_memzero(tmp, sizeof(tmp));
     sodium_memzero(&w, sizeof(w));
-    return ok;
+    return key_commit(k, tmp, err);
 }

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/compiler.h"
+#include "common/log.h"
 #include "magicsock/udp.h"
 
 #ifndef SOL_UDP
@@ -208,6 +209,13 @@ udp_open(struct udp_socket *s, uint16_t port, uint32_t fwmark)
         if (r != -EADDRINUSE || port != 0)
             break;
     }
+    if (r < 0)
+        engine_warning(ENGINE_LOG_PATH, "Cannot bind UDP port %u: %s", port, strerror(-r));
+    else
+        engine_info(ENGINE_LOG_PATH,
+                    "UDP port %u bound: IPv4 %s (gso %d, gro %d), IPv6 %s (gso %d, gro %d)",
+                    s->port, s->fd4 >= 0 ? "yes" : "no", s->gso4, s->gro4,
+                    s->fd6 >= 0 ? "yes" : "no", s->gso6, s->gro6);
     return r;
 }
 
@@ -656,6 +664,8 @@ tx_flush(struct udp_socket *s, struct tx_ctx *c, const struct udp_tx *msgs, int 
             if (e == EIO) {
                 /* No TX checksum offload (before 6.11), xfrm: never again here. */
                 __atomic_store_n(gso_flag(s, family), false, __ATOMIC_RELAXED);
+                engine_info(ENGINE_LOG_PATH, "UDP GSO refused (EIO) for IPv%d: sending without it",
+                            family == AF_INET ? 4 : 6);
                 return m->first;
             }
             if (e == EMSGSIZE || e == EINVAL) {
@@ -666,6 +676,8 @@ tx_flush(struct udp_socket *s, struct tx_ctx *c, const struct udp_tx *msgs, int 
         }
         if (*err == 0)
             *err = e;
+        engine_debug(ENGINE_LOG_PATH, "UDP send to %s failed: %s",
+                     ENGINE_LOG_ADDR(&msgs[m->first].to->addr), strerror(e));
         k++;                        /* drop this message, keep going */
     }
     return end;

@@ -188,6 +188,52 @@ read_e(struct noise_handshake *hs, struct symmetric *st, const uint8_t in[static
         sym_mix_key(st, hs->re, NOISE_KEY_LEN);
 }
 
+/* A write's first steps: check the arguments, load (ck, h), send "e". */
+static int
+start_write(struct noise_handshake *hs, struct symmetric *st, bool initiator,
+            const uint8_t *e_priv, const uint8_t *payload, size_t payload_len, uint8_t *out,
+            size_t out_cap, size_t overhead)
+{
+    sym_load(st, hs);
+    if (hs->initiator != initiator || key_is_zero(hs->s_priv) || (payload_len && !payload) || !out)
+        return -EINVAL;
+    if (payload_len > (size_t)INT_MAX - overhead)
+        return -EMSGSIZE;
+    if (out_cap < payload_len + overhead)
+        return -ENOSPC;
+    return write_e(hs, st, e_priv, out);
+}
+
+/* A read's first steps: check the arguments (*payload_len set), load (ck, h), take "e". */
+static int
+start_read(struct noise_handshake *hs, struct symmetric *st, bool initiator, const uint8_t *msg,
+           size_t len, const uint8_t *payload, size_t payload_cap, size_t overhead,
+           size_t *payload_len)
+{
+    sym_load(st, hs);
+    if (hs->initiator != initiator || key_is_zero(hs->s_priv) || !msg)
+        return -EINVAL;
+    if (len < overhead || len - overhead > (size_t)INT_MAX)
+        return -EBADMSG;
+    *payload_len = len - overhead;
+    if (payload_cap < *payload_len || (*payload_len && !payload))
+        return -ENOSPC;
+    read_e(hs, st, msg);
+    return 0;
+}
+
+/* A message's last step: commit (ck, h) on success, else wipe the handshake; ret passes through. */
+static int
+end_message(struct noise_handshake *hs, struct symmetric *st, int ret)
+{
+    if (ret >= 0)
+        sym_commit(hs, st);
+    sodium_memzero(st, sizeof(*st));
+    if (ret < 0)
+        noise_handshake_wipe(hs);
+    return ret;
+}
+
 void
 noise_handshake_wipe(struct noise_handshake *hs)
 {
@@ -245,21 +291,8 @@ noise_write_msg1(struct noise_handshake *hs, const uint8_t *e_priv, const uint8_
     struct symmetric st;
     int ret;
 
-    sym_load(&st, hs);
-    if (!hs->initiator || key_is_zero(hs->s_priv) || (payload_len && !payload) || !out) {
-        ret = -EINVAL;
-        goto out;
-    }
-    if (payload_len > (size_t)INT_MAX - NOISE_MSG1_OVERHEAD) {
-        ret = -EMSGSIZE;
-        goto out;
-    }
-    if (out_cap < payload_len + NOISE_MSG1_OVERHEAD) {
-        ret = -ENOSPC;
-        goto out;
-    }
-
-    ret = write_e(hs, &st, e_priv, out);
+    ret = start_write(hs, &st, true, e_priv, payload, payload_len, out, out_cap,
+                      NOISE_MSG1_OVERHEAD);
     if (ret < 0)
         goto out;
     ret = -EBADMSG;
@@ -271,14 +304,9 @@ noise_write_msg1(struct noise_handshake *hs, const uint8_t *e_priv, const uint8_
         goto out;
     if (!sym_encrypt_and_hash(&st, out + 32 + 48, payload, payload_len))
         goto out;
-
-    sym_commit(hs, &st);
     ret = (int)(payload_len + NOISE_MSG1_OVERHEAD);
 out:
-    sodium_memzero(&st, sizeof(st));
-    if (ret < 0)
-        noise_handshake_wipe(hs);
-    return ret;
+    return end_message(hs, &st, ret);
 }
 
 int
@@ -291,25 +319,13 @@ noise_read_msg1(struct noise_handshake *hs, const uint8_t *msg, size_t len, uint
     size_t payload_len;
     int ret;
 
-    sym_load(&st, hs);
-    if (hs->initiator || key_is_zero(hs->s_priv) || !msg) {
-        ret = -EINVAL;
+    ret = start_read(hs, &st, false, msg, len, payload, payload_cap, NOISE_MSG1_OVERHEAD,
+                     &payload_len);
+    if (ret < 0)
         goto out;
-    }
-    if (len < NOISE_MSG1_OVERHEAD || len - NOISE_MSG1_OVERHEAD > (size_t)INT_MAX) {
-        ret = -EBADMSG;
-        goto out;
-    }
-    payload_len = len - NOISE_MSG1_OVERHEAD;
-    if (payload_cap < payload_len || (payload_len && !payload)) {
-        ret = -ENOSPC;
-        goto out;
-    }
     if (!payload)
         payload = dummy;
-
     ret = -EBADMSG;
-    read_e(hs, &st, msg);
     if (!sym_mix_dh(&st, hs->s_priv, hs->re))                         /* es */
         goto out;
     if (!sym_decrypt_and_hash(&st, rs, msg + 32, NOISE_KEY_LEN + NOISE_TAG_LEN)) /* s */
@@ -318,16 +334,11 @@ noise_read_msg1(struct noise_handshake *hs, const uint8_t *msg, size_t len, uint
         goto out;
     if (!sym_decrypt_and_hash(&st, payload, msg + 32 + 48, payload_len + NOISE_TAG_LEN))
         goto out;
-
     memcpy(hs->rs, rs, NOISE_KEY_LEN);
-    sym_commit(hs, &st);
     ret = (int)payload_len;
 out:
-    sodium_memzero(&st, sizeof(st));
     sodium_memzero(rs, sizeof(rs));
-    if (ret < 0)
-        noise_handshake_wipe(hs);
-    return ret;
+    return end_message(hs, &st, ret);
 }
 
 int
@@ -337,21 +348,8 @@ noise_write_msg2(struct noise_handshake *hs, const uint8_t *e_priv, const uint8_
     struct symmetric st;
     int ret;
 
-    sym_load(&st, hs);
-    if (hs->initiator || key_is_zero(hs->s_priv) || (payload_len && !payload) || !out) {
-        ret = -EINVAL;
-        goto out;
-    }
-    if (payload_len > (size_t)INT_MAX - NOISE_MSG2_OVERHEAD) {
-        ret = -EMSGSIZE;
-        goto out;
-    }
-    if (out_cap < payload_len + NOISE_MSG2_OVERHEAD) {
-        ret = -ENOSPC;
-        goto out;
-    }
-
-    ret = write_e(hs, &st, e_priv, out);
+    ret = start_write(hs, &st, false, e_priv, payload, payload_len, out, out_cap,
+                      NOISE_MSG2_OVERHEAD);
     if (ret < 0)
         goto out;
     ret = -EBADMSG;
@@ -363,14 +361,9 @@ noise_write_msg2(struct noise_handshake *hs, const uint8_t *e_priv, const uint8_
         sym_mix_key_and_hash(&st, hs->psk);     /* psk */
     if (!sym_encrypt_and_hash(&st, out + 32, payload, payload_len))
         goto out;
-
-    sym_commit(hs, &st);
     ret = (int)(payload_len + NOISE_MSG2_OVERHEAD);
 out:
-    sodium_memzero(&st, sizeof(st));
-    if (ret < 0)
-        noise_handshake_wipe(hs);
-    return ret;
+    return end_message(hs, &st, ret);
 }
 
 int
@@ -382,25 +375,13 @@ noise_read_msg2(struct noise_handshake *hs, const uint8_t *msg, size_t len, uint
     size_t payload_len;
     int ret;
 
-    sym_load(&st, hs);
-    if (!hs->initiator || key_is_zero(hs->s_priv) || !msg) {
-        ret = -EINVAL;
+    ret = start_read(hs, &st, true, msg, len, payload, payload_cap, NOISE_MSG2_OVERHEAD,
+                     &payload_len);
+    if (ret < 0)
         goto out;
-    }
-    if (len < NOISE_MSG2_OVERHEAD || len - NOISE_MSG2_OVERHEAD > (size_t)INT_MAX) {
-        ret = -EBADMSG;
-        goto out;
-    }
-    payload_len = len - NOISE_MSG2_OVERHEAD;
-    if (payload_cap < payload_len || (payload_len && !payload)) {
-        ret = -ENOSPC;
-        goto out;
-    }
     if (!payload)
         payload = dummy;
-
     ret = -EBADMSG;
-    read_e(hs, &st, msg);
     if (!sym_mix_dh(&st, hs->e_priv, hs->re))   /* ee */
         goto out;
     if (!sym_mix_dh(&st, hs->s_priv, hs->re))   /* se */
@@ -409,14 +390,9 @@ noise_read_msg2(struct noise_handshake *hs, const uint8_t *msg, size_t len, uint
         sym_mix_key_and_hash(&st, hs->psk);     /* psk */
     if (!sym_decrypt_and_hash(&st, payload, msg + 32, payload_len + NOISE_TAG_LEN))
         goto out;
-
-    sym_commit(hs, &st);
     ret = (int)payload_len;
 out:
-    sodium_memzero(&st, sizeof(st));
-    if (ret < 0)
-        noise_handshake_wipe(hs);
-    return ret;
+    return end_message(hs, &st, ret);
 }
 
 void

@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <net/if.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,9 +244,10 @@ parse_allowed_ip(const char *v, size_t len, struct uapi_allowed_ip *out)
 /*****************************************************************************/
 /* The set=1 parser */
 
-/* Grows an array that may hold secrets: the old block is wiped, never realloc'd. */
+/* Doubles *cap once n reaches it. An array that may hold secrets moves to a fresh block and the
+ * old one is wiped, never realloc'd. */
 static int
-grow_secret(void **arr, size_t *cap, size_t n, size_t elem)
+grow(void **arr, size_t *cap, size_t n, size_t elem, bool secret)
 {
     size_t new_cap;
     void *p;
@@ -255,33 +257,14 @@ grow_secret(void **arr, size_t *cap, size_t n, size_t elem)
     new_cap = *cap ? *cap * 2 : 4;
     if (new_cap > SIZE_MAX / elem)
         return -ENOMEM;
-    p = calloc(new_cap, elem);
+    p = secret ? calloc(new_cap, elem) : realloc(*arr, new_cap * elem);
     if (!p)
         return -ENOMEM;
-    if (*arr) {
+    if (secret && *arr) {
         memcpy(p, *arr, n * elem);
         sodium_memzero(*arr, n * elem);
         free(*arr);
     }
-    *arr = p;
-    *cap = new_cap;
-    return 0;
-}
-
-static int
-grow_plain(void **arr, size_t *cap, size_t n, size_t elem)
-{
-    size_t new_cap;
-    void *p;
-
-    if (n < *cap)
-        return 0;
-    new_cap = *cap ? *cap * 2 : 4;
-    if (new_cap > SIZE_MAX / elem)
-        return -ENOMEM;
-    p = realloc(*arr, new_cap * elem);
-    if (!p)
-        return -ENOMEM;
     *arr = p;
     *cap = new_cap;
     return 0;
@@ -369,8 +352,8 @@ parse_peer_line(struct parser *p, const char *key, size_t klen, const char *v, s
 
         if (!parse_allowed_ip(v, vlen, &ip))
             return -EINVAL;
-        r = grow_plain((void **)&peer->allowed_ips, &p->ips_cap, peer->n_allowed_ips,
-                       sizeof(*peer->allowed_ips));
+        r = grow((void **)&peer->allowed_ips, &p->ips_cap, peer->n_allowed_ips,
+                 sizeof(*peer->allowed_ips), false);
         if (r < 0)
             return r;
         peer->allowed_ips[peer->n_allowed_ips++] = ip;
@@ -392,7 +375,7 @@ parse_public_key(struct parser *p, const char *v, size_t vlen)
 
     if (!uapi_key_from_hex(key, v, vlen))
         return -EINVAL;
-    r = grow_secret((void **)&s->peers, &p->peers_cap, s->n_peers, sizeof(*s->peers));
+    r = grow((void **)&s->peers, &p->peers_cap, s->n_peers, sizeof(*s->peers), true);
     if (r < 0)
         return r;
     memset(&s->peers[s->n_peers], 0, sizeof(s->peers[0]));
@@ -463,17 +446,30 @@ uapi_parse_set(const char *body, size_t len, struct uapi_set **out)
     return 0;
 }
 
+/* A peer array of either kind: each peer's allowed-IP list, then the array (it holds keys). */
+static void
+free_peers(void *peers, size_t n_peers, size_t peer_size, size_t ips_offset)
+{
+    uint8_t *p = peers;
+    struct uapi_allowed_ip *ips;
+
+    if (!p)
+        return;
+    for (size_t i = 0; i < n_peers; i++) {
+        memcpy(&ips, p + i * peer_size + ips_offset, sizeof(ips));
+        free(ips);
+    }
+    sodium_memzero(p, n_peers * peer_size);
+    free(p);
+}
+
 void
 uapi_set_free(struct uapi_set *set)
 {
     if (!set)
         return;
-    for (size_t i = 0; i < set->n_peers; i++)
-        free(set->peers[i].allowed_ips);
-    if (set->peers) {
-        sodium_memzero(set->peers, set->n_peers * sizeof(*set->peers));
-        free(set->peers);
-    }
+    free_peers(set->peers, set->n_peers, sizeof(*set->peers),
+               offsetof(struct uapi_peer_set, allowed_ips));
     sodium_memzero(set, sizeof(*set));
     free(set);
 }
@@ -630,11 +626,7 @@ uapi_device_state_clear(struct uapi_device_state *state)
 {
     if (!state)
         return;
-    for (size_t i = 0; i < state->n_peers; i++)
-        free(state->peers[i].allowed_ips);
-    if (state->peers) {
-        sodium_memzero(state->peers, state->n_peers * sizeof(*state->peers));
-        free(state->peers);
-    }
+    free_peers(state->peers, state->n_peers, sizeof(*state->peers),
+               offsetof(struct uapi_peer_state, allowed_ips));
     sodium_memzero(state, sizeof(*state));
 }

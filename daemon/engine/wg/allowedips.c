@@ -358,6 +358,24 @@ allowedips_free(struct allowedips *t)
     free(t);
 }
 
+/* The checks insert and remove share; the family's root and width, addr/cidr as a masked key. */
+static int
+prefix_args(struct allowedips *t, int family, const uint8_t *addr, uint8_t cidr, const void *peer,
+            struct node ***root, unsigned *bits, uint64_t k[2])
+{
+    if (!t || !addr || !peer)
+        return -EINVAL;
+    *root = root_of(t, family, bits);
+    if (!*root)
+        return -EAFNOSUPPORT;
+    if (cidr > *bits)
+        return -EINVAL;
+    key_from_addr(family, addr, k);
+    k[0] &= mask_word(cidr, 0);
+    k[1] &= mask_word(cidr, 1);
+    return 0;
+}
+
 int
 allowedips_insert(struct allowedips *t, int family, const uint8_t *addr, uint8_t cidr, void *peer)
 {
@@ -366,20 +384,12 @@ allowedips_insert(struct allowedips *t, int family, const uint8_t *addr, uint8_t
     unsigned bits, common;
     int r;
 
-    if (!t || !addr || !peer)
-        return -EINVAL;
-    root = root_of(t, family, &bits);
-    if (!root)
-        return -EAFNOSUPPORT;
-    if (cidr > bits)
-        return -EINVAL;
+    r = prefix_args(t, family, addr, cidr, peer, &root, &bits, k);
+    if (r < 0)
+        return r;
     r = peer_reserve(t);
     if (r < 0)
         return r;
-
-    key_from_addr(family, addr, k);
-    k[0] &= mask_word(cidr, 0);
-    k[1] &= mask_word(cidr, 1);
 
     /* Descend while the node is a prefix of the new key. */
     n = *root;
@@ -466,17 +476,11 @@ allowedips_remove(struct allowedips *t, int family, const uint8_t *addr, uint8_t
     struct node **root, *n;
     uint64_t k[2];
     unsigned bits;
+    int r;
 
-    if (!t || !addr || !peer)
-        return -EINVAL;
-    root = root_of(t, family, &bits);
-    if (!root)
-        return -EAFNOSUPPORT;
-    if (cidr > bits)
-        return -EINVAL;
-    key_from_addr(family, addr, k);
-    k[0] &= mask_word(cidr, 0);
-    k[1] &= mask_word(cidr, 1);
+    r = prefix_args(t, family, addr, cidr, peer, &root, &bits, k);
+    if (r < 0)
+        return r;
 
     for (n = *root; n && n->cidr <= cidr && node_matches(n, k); n = n->child[key_bit(k, n->cidr)]) {
         if (n->cidr == cidr) {

@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "crypto/keys.h"
 #include "wg/device-private.h"
 #include "wg/index.h"
@@ -100,14 +101,19 @@ wg_handshake_consume_initiation(struct wg_device *dev,
     if (r != WG_TIMESTAMP_LEN)
         goto out;
     peer = wg_device_lookup_peer(dev, hs.rs);
-    if (!peer)
+    if (!peer) {
+        engine_debug(ENGINE_LOG_WG, "Ignoring handshake initiation from unknown %s",
+                     wg_public_key_name(hs.rs, (char[WG_PEER_NAME_LEN]){ 0 }));
         goto out;
+    }
 
     /* Strictly newer timestamp, and no more than 50 initiations a second. */
     replay = memcmp(timestamp, peer->latest_timestamp, WG_TIMESTAMP_LEN) <= 0;
     flood = peer->has_consumed_initiation &&
             now_ns - peer->last_initiation_consumed_ns < WG_INITIATION_INTERVAL;
     if (replay || flood) {
+        engine_debug(ENGINE_LOG_WG, "%s - Ignoring handshake initiation: %s", WG_PEER_NAME(peer),
+                     replay ? "timestamp not newer (replay)" : "more than 50 per second");
         peer = NULL;
         goto out;
     }

@@ -2,9 +2,12 @@
 #include "wg/peer.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "wg/allowedips.h"
 #include "wg/device-private.h"
@@ -95,6 +98,9 @@ void
 wg_peer_add_keypair(struct wg_peer *peer, struct wg_keypair *kp)
 {
     wg_device_assert_locked(peer->device);
+    engine_debug(ENGINE_LOG_WG, "%s - New keypair %08x (%s)", WG_PEER_NAME(peer), kp->local_index,
+                 kp->i_am_initiator ? "we initiated: in use now"
+                                    : "they initiated: in use once confirmed");
     if (kp->i_am_initiator) {
         if (peer->kp_next) {
             /* Keep the unconfirmed one usable for receiving. */
@@ -146,6 +152,8 @@ void
 wg_peer_clear_keys(struct wg_peer *peer)
 {
     wg_device_assert_locked(peer->device);
+    if (peer->kp_previous || peer->kp_current || peer->kp_next)
+        engine_debug(ENGINE_LOG_WG, "%s - Removing all keys", WG_PEER_NAME(peer));
     keypair_drop(peer, &peer->kp_previous);
     keypair_drop(peer, &peer->kp_current);
     keypair_drop(peer, &peer->kp_next);
@@ -161,6 +169,22 @@ wg_peer_purge_staged(struct wg_peer *peer)
         free(peer->staged[i].data);
     }
     peer->n_staged = 0;
+}
+
+const char *
+wg_public_key_name(const uint8_t pub[static WG_KEY_LEN], char out[static WG_PEER_NAME_LEN])
+{
+    char b64[KEY_BASE64_LEN + 1];
+
+    key_to_base64(b64, pub);
+    snprintf(out, WG_PEER_NAME_LEN, "peer(%.4s...%.4s)", b64, b64 + KEY_BASE64_LEN - 5);
+    return out;
+}
+
+const char *
+wg_peer_name(const struct wg_peer *peer, char out[static WG_PEER_NAME_LEN])
+{
+    return wg_public_key_name(peer->public_key, out);
 }
 
 /* ---- configuration (device.h) ------------------------------------------ */

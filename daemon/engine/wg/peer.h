@@ -111,3 +111,16 @@ bool wg_peer_received_with_keypair(struct wg_peer *peer, struct wg_keypair *kp);
 void wg_peer_clear_keys(struct wg_peer *peer);
 void wg_peer_clear_handshake(struct wg_peer *peer);
 void wg_peer_purge_staged(struct wg_peer *peer);
+
+/*
+ * "peer(AbCd...WxYz)": the first and last four base64 characters of the
+ * public key, as wireguard-go names peers in its log (device/peer.go,
+ * Peer.String), with ASCII dots: a log in the C locale turns "…" into "?".
+ * For log lines; any thread.
+ */
+enum { WG_PEER_NAME_LEN = 20 };
+const char *wg_peer_name(const struct wg_peer *peer, char out[static WG_PEER_NAME_LEN]);
+/* The same for a public key that may belong to no peer. */
+const char *wg_public_key_name(const uint8_t pub[static WG_KEY_LEN], char out[static WG_PEER_NAME_LEN]);
+/* The same in a buffer that lives as long as the enclosing statement (for log arguments). */
+#define WG_PEER_NAME(peer) wg_peer_name((peer), (char[WG_PEER_NAME_LEN]){ 0 })

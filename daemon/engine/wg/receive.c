@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "common/log.h"
 #include "crypto/aead.h"
 #include "wg/allowedips.h"
 #include "wg/device-private.h"
@@ -40,8 +41,12 @@ static void
 roam(struct wg_peer *peer, const struct wg_endpoint *from)
 {
     /* Only authenticated packets get here, so following them is safe. */
-    if (memcmp(&peer->endpoint, from, sizeof(*from)) != 0)
+    if (memcmp(&peer->endpoint, from, sizeof(*from)) != 0) {
+        if (!wg_sockaddr_equal(&peer->endpoint.addr, &from->addr))
+            engine_debug(ENGINE_LOG_WG, "%s - Endpoint changed from %s to %s", WG_PEER_NAME(peer),
+                         ENGINE_LOG_ADDR(&peer->endpoint.addr), ENGINE_LOG_ADDR(&from->addr));
         peer->endpoint = *from;
+    }
 }
 
 /* Bookkeeping for any packet that authenticated as coming from peer. */
@@ -68,8 +73,13 @@ receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message
         const struct wg_message_handshake_cookie *c = (const void *)p->data;
         struct wg_index_entry *e = wg_device_index_find(dev, c->receiver_index);
 
-        if (e && wg_cookie_consume_reply(&e->peer->cookie_maker, c, now_ns))
+        if (e && wg_cookie_consume_reply(&e->peer->cookie_maker, c, now_ns)) {
+            engine_debug(ENGINE_LOG_WG, "%s - Received cookie reply from %s", WG_PEER_NAME(e->peer),
+                         ENGINE_LOG_ADDR(src));
             p->status = WG_RX_CONSUMED;
+        } else {
+            engine_debug(ENGINE_LOG_WG, "Invalid cookie reply from %s", ENGINE_LOG_ADDR(src));
+        }
         return;
     }
 
@@ -85,6 +95,8 @@ receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message
             memcpy(&sender, p->data + 4, 4);    /* both message types: sender at 4 */
             wg_cookie_create_reply(&dev->cookie_checker, &reply, p->data, p->len, sender, src,
                                    now_ns);
+            engine_debug(ENGINE_LOG_WG, "Under load: sending cookie reply to %s",
+                         ENGINE_LOG_ADDR(src));
             dev->send(dev->ctx, (const uint8_t *)&reply, sizeof(reply), &p->from);
             return;
         }
@@ -100,8 +112,13 @@ receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message
         struct wg_message_handshake_response resp;
 
         peer = wg_handshake_consume_initiation(dev, (const void *)p->data, now_ns);
-        if (!peer)
+        if (!peer) {
+            engine_debug(ENGINE_LOG_WG, "Handshake initiation from %s refused",
+                         ENGINE_LOG_ADDR(src));
             return;
+        }
+        engine_debug(ENGINE_LOG_WG, "%s - Received handshake initiation from %s",
+                     WG_PEER_NAME(peer), ENGINE_LOG_ADDR(src));
         authenticated_rx(peer, p, now_ns);
         p->status = WG_RX_CONSUMED;
         if (!wg_handshake_create_response(dev, peer, &resp, now_ns))
@@ -109,18 +126,24 @@ receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message
         if (!wg_handshake_begin_session(dev, peer, now_ns))
             return;
         wg_timers_session_derived(peer, now_ns);
+        engine_debug(ENGINE_LOG_WG, "%s - Sending handshake response", WG_PEER_NAME(peer));
         wg_cookie_add_macs(&peer->cookie_maker, (uint8_t *)&resp, sizeof(resp), now_ns);
         wg_device_send_authenticated(peer, (const uint8_t *)&resp, sizeof(resp), now_ns);
     } else {
         peer = wg_handshake_consume_response(dev, (const void *)p->data, now_ns);
-        if (!peer)
+        if (!peer) {
+            engine_debug(ENGINE_LOG_WG, "Handshake response from %s refused", ENGINE_LOG_ADDR(src));
             return;
+        }
+        engine_debug(ENGINE_LOG_WG, "%s - Received handshake response from %s", WG_PEER_NAME(peer),
+                     ENGINE_LOG_ADDR(src));
         authenticated_rx(peer, p, now_ns);
         p->status = WG_RX_CONSUMED;
         if (!wg_handshake_begin_session(dev, peer, now_ns))
             return;
         wg_timers_session_derived(peer, now_ns);
         wg_timers_handshake_complete(peer, now_ns);
+        engine_debug(ENGINE_LOG_WG, "%s - Handshake completed (we initiated)", WG_PEER_NAME(peer));
         /* Send what waited, or a keepalive to confirm the session at once. */
         wg_device_send_keepalive(peer, now_ns);
     }
@@ -242,6 +265,8 @@ wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n, u
         if (!peer->removed) {
             if (wg_peer_received_with_keypair(peer, p->kp)) {
                 wg_timers_handshake_complete(peer, now_ns);
+                engine_debug(ENGINE_LOG_WG, "%s - Handshake completed (confirmed by their data)",
+                             WG_PEER_NAME(peer));
                 wg_device_send_staged(peer, now_ns);
             }
             authenticated_rx(peer, p, now_ns);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "crypto/aead.h"
 #include "wg/allowedips.h"
 #include "wg/device-private.h"
@@ -48,6 +49,8 @@ wg_device_send_handshake_initiation(struct wg_peer *peer, bool is_retry, uint64_
     wg_cookie_add_macs(&peer->cookie_maker, (uint8_t *)&msg, sizeof(msg), now_ns);
     peer->last_sent_handshake_ns = now_ns;
     peer->has_sent_handshake = true;
+    engine_debug(ENGINE_LOG_WG, "%s - Sending handshake initiation to %s", WG_PEER_NAME(peer),
+                 ENGINE_LOG_ADDR(&peer->endpoint.addr));
     wg_device_send_authenticated(peer, (const uint8_t *)&msg, sizeof(msg), now_ns);
     wg_timers_handshake_initiated(peer, now_ns);
     sodium_memzero(&msg, sizeof(msg));
@@ -171,8 +174,10 @@ void
 wg_device_send_keepalive(struct wg_peer *peer, uint64_t now_ns)
 {
     wg_device_assert_locked(peer->device);
-    if (!peer->n_staged)
+    if (!peer->n_staged) {
+        engine_debug(ENGINE_LOG_WG, "%s - Sending keepalive packet", WG_PEER_NAME(peer));
         stage_packet(peer, NULL, 0);
+    }
     wg_device_send_staged(peer, now_ns);
 }
 

@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#include "common/log.h"
 #include "wg/device-private.h"
 
 static uint64_t
@@ -119,6 +120,8 @@ fire_retransmit_handshake(struct wg_peer *peer, uint64_t now_ns)
 {
     if (peer->handshake_attempts > WG_MAX_TIMER_HANDSHAKES) {
         /* Give up: drop what waited for this peer, keep keys until they age out. */
+        engine_debug(ENGINE_LOG_WG, "%s - Handshake did not complete after %u attempts, giving up",
+                     WG_PEER_NAME(peer), WG_MAX_TIMER_HANDSHAKES + 2);
         peer->timer_send_keepalive = 0;
         wg_peer_purge_staged(peer);
         if (!peer->timer_zero_key_material)
@@ -126,6 +129,10 @@ fire_retransmit_handshake(struct wg_peer *peer, uint64_t now_ns)
         return;
     }
     peer->handshake_attempts++;
+    engine_debug(ENGINE_LOG_WG,
+                 "%s - Handshake did not complete after %llu seconds, retrying (try %u)",
+                 WG_PEER_NAME(peer), (unsigned long long)(WG_REKEY_TIMEOUT / WG_NS(1)),
+                 peer->handshake_attempts + 1);
     clear_endpoint_source(peer);
     wg_device_send_handshake_initiation(peer, true, now_ns);
 }
@@ -143,6 +150,9 @@ fire_send_keepalive(struct wg_peer *peer, uint64_t now_ns)
 static void
 fire_new_handshake(struct wg_peer *peer, uint64_t now_ns)
 {
+    engine_debug(ENGINE_LOG_WG, "%s - Retrying handshake: no reply to our data for %llu seconds",
+                 WG_PEER_NAME(peer),
+                 (unsigned long long)((WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT) / WG_NS(1)));
     clear_endpoint_source(peer);
     wg_device_send_handshake_initiation(peer, false, now_ns);
 }
@@ -150,6 +160,8 @@ fire_new_handshake(struct wg_peer *peer, uint64_t now_ns)
 static void
 fire_zero_key_material(struct wg_peer *peer)
 {
+    engine_debug(ENGINE_LOG_WG, "%s - No new keys for %llu seconds", WG_PEER_NAME(peer),
+                 (unsigned long long)(3 * WG_REJECT_AFTER_TIME / WG_NS(1)));
     wg_peer_clear_keys(peer);
 }
 

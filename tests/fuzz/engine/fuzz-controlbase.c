@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for daemon/control/controlbase (TS2021 Noise transport).
+ * libFuzzer target for daemon/engine/ts2021/controlbase (TS2021 Noise transport).
  * data[0] & 3 picks the mode; the rest is the input:
  *   0: a handshake initiation to a server (bit 2: min_version 100); bytes
  *      after the first 101 go to the server as records if it accepted;
@@ -22,20 +22,13 @@
 
 #include <sodium.h>
 
-#include "controlbase.h"
+#include "fuzz-harness.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
 
 #define VERSION        130
 #define FUZZ_MAX_INPUT 65536
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t machine_priv[32], server_priv[32], server_pub[32], client_e[32], server_e[32];
 static uint8_t initiation[CONTROLBASE_INITIATION_LEN];
@@ -56,20 +49,7 @@ static void
 write_seed(const char *name, uint8_t mode, const uint8_t *pre, size_t pre_len, const uint8_t *body,
            size_t body_len)
 {
-    const char *dir = getenv("FUZZ_CB_SEED_DIR");
-    char path[512];
-    FILE *f;
-
-    if (!dir)
-        return;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    f = fopen(path, "wb");
-    if (!f)
-        return;
-    fputc(mode, f);
-    fwrite(pre, 1, pre_len, f);
-    fwrite(body, 1, body_len, f);
-    fclose(f);
+    fuzz_write_seed("FUZZ_CB_SEED_DIR", name, mode, pre, pre_len, body, body_len);
 }
 
 static void

@@ -9,10 +9,9 @@
 #include <string.h>
 
 #include "common/ip.h"
+#include "fuzz-harness.h"
 
-#define CHECK(c) do { if (!(c)) { fprintf(stderr, "CHECK failed: %s\n", #c); abort(); } } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for daemon/control/mapframe (map stream framing,
+ * libFuzzer target for daemon/engine/ts2021/mapframe (map stream framing,
  * control/controlclient/direct.go). data[0] bit 0 picks zstd (1) or raw (0) mode;
  * data[1..2] (u16 LE, modulo the stream length) is where a second run splits
  * the stream; data[3..] is the stream. The stream is read whole and again in
@@ -13,17 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mapframe.h"
+#include "fuzz-harness.h"
+#include "ts2021/mapframe.h"
 
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x)) {                                                                                \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct outcome {
     uint8_t *msgs; /* u32 length + bytes, concatenated */

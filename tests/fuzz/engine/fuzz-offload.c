@@ -21,7 +21,8 @@
 /* Included, not linked, so that libFuzzer's coverage instrumentation sees it. */
 #include "tun/offload.c"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-harness.h"
+
 
 enum {
     VNET = VNET_LEN,

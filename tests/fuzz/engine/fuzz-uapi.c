@@ -24,9 +24,9 @@
 #include "uapi/uapi.c"
 #include "uapi/uapi-server.c"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-harness.h"
 
-#define CHECK(x) do { if (!(x)) { fprintf(stderr, "check failed: %s (line %d)\n", #x, __LINE__); abort(); } } while (0)
+
 
 static void
 mask(struct uapi_allowed_ip *ip)

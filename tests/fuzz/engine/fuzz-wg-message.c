@@ -19,11 +19,11 @@
 #include <string.h>
 
 #include "crypto/keys.h"
+#include "fuzz-harness.h"
 #include "wg/device.h"
 
 #define NOW (1000ULL * 1000000000ULL)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct wg_device *dev_a, *dev_b;
 static struct wg_cookie_maker maker_to_a;   /* computes mac1 for messages to A */
@@ -55,19 +55,7 @@ endpoint(struct wg_endpoint *e, const char *ip, uint16_t port)
 static void
 dump_seed(const char *name)
 {
-    const char *dir = getenv("FUZZ_WG_SEED_DIR");
-    char path[512];
-    FILE *f;
-
-    if (!dir)
-        return;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    f = fopen(path, "wb");
-    if (!f)
-        return;
-    fputc(0, f);
-    fwrite(wire, 1, wire_len, f);
-    fclose(f);
+    fuzz_write_seed("FUZZ_WG_SEED_DIR", name, 0, NULL, 0, wire, wire_len);
 }
 
 static void

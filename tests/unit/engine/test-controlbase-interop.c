@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Interop tests for daemon/control/controlbase against an independent TS2021
+ * Interop tests for daemon/engine/ts2021/controlbase against an independent TS2021
  * peer written in Go (tests/ts2021/peer.go: github.com/flynn/noise for the
  * Noise IK handshake, framing and big-endian transport nonces written from
  * a description of control/controlbase/conn.go), built by meson offline in GOPATH mode against
@@ -21,15 +21,17 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <gio/gunixinputstream.h>
 #include <glib.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/keys.h"
+#include "fixture-hex.h"
+#include "fixture-missing.h"
+#include "fixture-spawn.h"
 
 #define HANG_GUARD_MS  10000
 #define PEER_TIMEOUT   "60s"
@@ -48,12 +50,8 @@ need_peer(void)
 
     if (bin && g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE))
         return bin;
-    if (g_getenv("CI"))
-        g_test_fail_printf("CI is set but the Go peer was not built (HYPHAE_TS2021_PEER=%s)",
-                           bin ? bin : "");
-    else
-        g_test_skip("the Go peer was not built (install golang-go golang-github-flynn-noise-dev "
-                    "and reconfigure; HYPHAE_TS2021_PEER)");
+    fixture_missing("the Go peer was not built (install golang-go golang-github-flynn-noise-dev "
+                    "and reconfigure; HYPHAE_TS2021_PEER=%s)", bin ? bin : "");
     return NULL;
 }
 
@@ -71,39 +69,6 @@ wait_fd(int fd, short events, const char *what)
     g_assert_cmpint(n, >=, 0);
     if (n == 0)
         g_error("hang guard: nothing happened for %d ms while waiting for %s", HANG_GUARD_MS, what);
-}
-
-static GBytes *
-unhex(const char *hex)
-{
-    size_t len = strlen(hex), i;
-    uint8_t *out = g_malloc(len / 2 + 1);
-
-    g_assert_cmpuint(len % 2, ==, 0);
-    for (i = 0; i < len / 2; i++) {
-        int hi = g_ascii_xdigit_value(hex[2 * i]), lo = g_ascii_xdigit_value(hex[2 * i + 1]);
-
-        g_assert_cmpint(hi, >=, 0);
-        g_assert_cmpint(lo, >=, 0);
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return g_bytes_new_take(out, len / 2);
-}
-
-static void
-unhex32(uint8_t out[32], const char *hex)
-{
-    g_assert_cmpuint(strlen(hex), ==, 64);
-    g_assert_true(key_from_hex(out, hex, 64));
-}
-
-static char *
-hex32(const uint8_t k[32])
-{
-    char *s = g_malloc(KEY_HEX_LEN + 1);
-
-    key_to_hex(s, k);
-    return s;
 }
 
 static void
@@ -155,26 +120,17 @@ recv_some(int fd, uint8_t *buf, size_t cap)
 /* ---- the Go peer process ------------------------------------------------- */
 
 struct peer {
-    GPid pid;
-    int out_fd;
+    GSubprocess *child;
+    int out_fd;     /* its stdout; the child's pipe stream owns it */
     GString *buf;
     gboolean eof;
 };
-
-/* In the child before exec: die with the test (an aborted test leaves no peer behind). */
-static void
-peer_child_setup(gpointer unused)
-{
-    (void)unused;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-}
 
 static void
 peer_spawn(struct peer *p, const char *const *args)
 {
     g_autoptr(GPtrArray) argv = g_ptr_array_new();
     g_autoptr(GError) error = NULL;
-    g_autofree char *cmdline = NULL;
 
     g_ptr_array_add(argv, (char *)g_getenv("HYPHAE_TS2021_PEER"));
     g_ptr_array_add(argv, (char *)"-timeout");
@@ -182,14 +138,14 @@ peer_spawn(struct peer *p, const char *const *args)
     for (; *args; args++)
         g_ptr_array_add(argv, (char *)*args);
     g_ptr_array_add(argv, NULL);
-    cmdline = g_strjoinv(" ", (char **)argv->pdata);
-    g_test_message("spawn: %s", cmdline);
 
     memset(p, 0, sizeof(*p));
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
-                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
-                                  peer_child_setup, NULL, &p->pid, NULL, &p->out_fd, NULL, &error))
+    p->child = fixture_child_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, (const char *const *)argv->pdata,
+                                 &error);
+    if (!p->child)
         g_error("spawn %s: %s", g_getenv("HYPHAE_TS2021_PEER"), error->message);
+    p->out_fd =
+        g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(g_subprocess_get_stdout_pipe(p->child)));
     p->buf = g_string_new(NULL);
 }
 
@@ -227,36 +183,28 @@ static char *
 peer_expect(struct peer *p, const char *key)
 {
     g_autofree char *line = peer_line(p);
-    size_t klen = strlen(key);
 
-    if (!line)
-        g_error("the Go peer ended its output; expected a %s line", key);
-    if (strncmp(line, key, klen) != 0 || line[klen] != ' ')
-        g_error("expected a %s line from the Go peer, got \"%s\"", key, line);
-    return g_strdup(line + klen + 1);
+    return fixture_line_value(line, key, "the Go peer");
 }
 
 /* Log the remaining output, reap the peer, check its exit status. */
 static void
 peer_finish(struct peer *p, int want_exit)
 {
+    g_autoptr(GError) error = NULL;
     char *line;
-    int status;
-    pid_t r;
 
     while ((line = peer_line(p))) {
         g_test_message("peer: %s", line);
         g_free(line);
     }
-    close(p->out_fd);
-    do
-        r = waitpid(p->pid, &status, 0); /* the peer's own -timeout bounds this */
-    while (r < 0 && errno == EINTR);
-    g_assert_cmpint(r, ==, p->pid);
-    g_spawn_close_pid(p->pid);
+    /* The peer's own -timeout bounds this. */
+    g_assert_true(g_subprocess_wait(p->child, NULL, &error));
+    g_assert_no_error(error);
     g_string_free(p->buf, TRUE);
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, want_exit);
+    g_assert_true(g_subprocess_get_if_exited(p->child));
+    g_assert_cmpint(g_subprocess_get_exit_status(p->child), ==, want_exit);
+    g_clear_object(&p->child);
 }
 
 /* ---- our C side on a socket ---------------------------------------------- */
@@ -422,7 +370,7 @@ go_server_start(struct go_server *s, const char *const *flags, size_t feed_max)
     memset(s, 0, sizeof(*s));
     key_generate_private(server_priv);
     g_assert_true(key_public_from_private(expect_pub, server_priv));
-    server_hex = hex32(server_priv);
+    server_hex = fixture_hex32(server_priv);
     g_ptr_array_add(args, (char *)"-role");
     g_ptr_array_add(args, (char *)"server");
     g_ptr_array_add(args, (char *)"-listen");
@@ -436,7 +384,7 @@ go_server_start(struct go_server *s, const char *const *flags, size_t feed_max)
 
     addr = peer_expect(&s->peer, "LISTEN");
     pub = peer_expect(&s->peer, "PUB");
-    unhex32(s->server_pub, pub);
+    fixture_unhex32(s->server_pub, pub);
     /* Go's X25519 and ours agree on the server's public key. */
     g_assert_cmpmem(s->server_pub, 32, expect_pub, 32);
 
@@ -454,9 +402,9 @@ go_server_check_identity(struct go_server *s)
     g_autofree char *hash = peer_expect(&s->peer, "HASH");
     uint8_t k[32];
 
-    unhex32(k, peer);
+    fixture_unhex32(k, peer);
     g_assert_cmpmem(k, 32, s->machine_pub, 32);
-    unhex32(k, hash);
+    fixture_unhex32(k, hash);
     g_assert_cmpmem(k, 32, s->conn.cb.handshake_hash, 32);
     g_assert_false(key_is_zero(s->conn.cb.handshake_hash));
 }
@@ -709,8 +657,8 @@ go_client_start(struct go_client *g, int version, const uint8_t dial_pub[32],
     g->lfd = tcp_listen(&port);
 
     connect_to = g_strdup_printf("127.0.0.1:%u", port);
-    pub_hex = hex32(dial_pub ? dial_pub : g->server_pub);
-    machine_hex = hex32(machine_priv);
+    pub_hex = fixture_hex32(dial_pub ? dial_pub : g->server_pub);
+    machine_hex = fixture_hex32(machine_priv);
     ver = g_strdup_printf("%d", version);
     const char *base[] = { "-role", "client", "-connect", connect_to, "-server-pub", pub_hex,
                            "-version", ver, "-machine-key", machine_hex };
@@ -722,7 +670,7 @@ go_client_start(struct go_client *g, int version, const uint8_t dial_pub[32],
     peer_spawn(&g->peer, (const char *const *)args->pdata);
 
     printed = peer_expect(&g->peer, "PUB");
-    unhex32(k, printed);
+    fixture_unhex32(k, printed);
     g_assert_cmpmem(k, 32, g->machine_pub, 32);
 
     wait_fd(g->lfd, POLLIN, "the Go client to connect");
@@ -818,7 +766,7 @@ test_go_client_echo(gconstpointer data)
 
     /* What the Go client received from us, and its view of the handshake. */
     hash = peer_expect(&g.peer, "HASH");
-    unhex32(k, hash);
+    fixture_unhex32(k, hash);
     g_assert_cmpmem(k, 32, g.conn.cb.handshake_hash, 32);
     for (;;) {
         g_autofree char *line = peer_line(&g.peer);
@@ -833,7 +781,7 @@ test_go_client_echo(gconstpointer data)
         g_assert_true(g_str_has_prefix(line, "RECV "));
         sp = strchr(line + 5, ' ');
         g_assert_nonnull(sp);
-        b = unhex(sp + 1);
+        b = fixture_unhex(sp + 1);
         bd = g_bytes_get_data(b, &bl);
         g_assert_cmpuint(bl, ==, g_ascii_strtoull(line + 5, NULL, 10));
         g_assert_cmpuint(bl, <=, CONTROLBASE_MAX_PLAINTEXT);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for daemon/control/controlbase: the TS2021 Noise transport,
+ * Unit tests for daemon/engine/ts2021/controlbase: the TS2021 Noise transport,
  * client and server structs talking in process.
  *
  *  /controlbase/handshake/...  layout, keys learnt, handshake hash, determinism
@@ -19,7 +19,7 @@
 #include <glib.h>
 #include <sodium.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/aead.h"
 #include "crypto/keys.h"
 

@@ -15,28 +15,18 @@
 #include "crypto/aead.h"
 #include "crypto/blake2s.h"
 #include "crypto/keys.h"
+#include "fixture-hex.h"
 
 /* Decodes hex (whitespace ignored) into out; returns the byte count. */
 static size_t
 unhex(uint8_t *out, size_t cap, const char *hex)
 {
-    size_t n = 0;
+    g_autoptr(GBytes) b = fixture_unhex(hex);
+    size_t n;
+    const uint8_t *d = g_bytes_get_data(b, &n);
 
-    while (*hex) {
-        int hi, lo;
-
-        if (g_ascii_isspace(*hex)) {
-            hex++;
-            continue;
-        }
-        hi = g_ascii_xdigit_value(hex[0]);
-        lo = g_ascii_xdigit_value(hex[1]);
-        g_assert_cmpint(hi, >=, 0);
-        g_assert_cmpint(lo, >=, 0);
-        g_assert_cmpuint(n, <, cap);
-        out[n++] = (uint8_t)(hi << 4 | lo);
-        hex += 2;
-    }
+    g_assert_cmpuint(n, <=, cap);
+    memcpy(out, d, n);
     return n;
 }
 

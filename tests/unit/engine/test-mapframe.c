@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for daemon/control/mapframe (controlclient/direct.go): the map long-poll
+ * Tests for daemon/engine/ts2021/mapframe (controlclient/direct.go): the map long-poll
  * stream's u32 little-endian length prefix and per-message zstd frames.
  *
  *  /mapframe/go/...      a stream written by tests/ts2021/zstdgen.go with
@@ -18,7 +18,9 @@
 #include <glib.h>
 #include <zstd.h>
 
-#include "mapframe.h"
+#include "fixture-missing.h"
+#include "fixture-spawn.h"
+#include "ts2021/mapframe.h"
 
 #define MIB          ((size_t)1 << 20)
 
@@ -130,35 +132,6 @@ static GBytes *go_stream;
 static char **go_manifest; /* "sha256 len" lines */
 static gboolean go_tried;
 
-static void
-missing_dependency(const char *what)
-{
-    if (g_getenv("CI"))
-        g_test_fail_printf("CI is set but %s is missing", what);
-    else
-        g_test_skip_printf("%s is missing (install golang-go golang-github-klauspost-compress-dev)", what);
-}
-
-static gboolean
-run(const char *const *argv, char **envp, const char *what)
-{
-    g_autofree char *out = NULL, *err = NULL;
-    g_autoptr(GError) error = NULL;
-    int status;
-
-    if (!g_spawn_sync(NULL, (char **)argv, envp, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out, &err,
-                      &status, &error)) {
-        g_test_fail_printf("spawning %s: %s", what, error->message);
-        return FALSE;
-    }
-    g_test_message("%s output:\n%s%s", what, out, err);
-    if (!g_spawn_check_wait_status(status, &error)) {
-        g_test_fail_printf("%s: %s", what, error->message);
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* zstdgen (tests/ts2021/zstdgen.go, built by meson) writes a map stream
  * encoded by klauspost/compress and a manifest of its messages. */
 static gboolean
@@ -173,7 +146,8 @@ need_go_stream(void)
     if (go_stream)
         return TRUE;
     if (!bin || !g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE)) {
-        missing_dependency("zstdgen (HYPHAE_ZSTDGEN, built from tests/ts2021/zstdgen.go)");
+        fixture_missing("zstdgen (HYPHAE_ZSTDGEN, built from tests/ts2021/zstdgen.go) is missing "
+                        "(install golang-go golang-github-klauspost-compress-dev)");
         return FALSE;
     }
     if (go_tried) {
@@ -187,8 +161,10 @@ need_go_stream(void)
     mfile = g_build_filename(tmp_dir, "manifest.txt", NULL);
 
     const char *gen[] = { bin, sfile, mfile, NULL };
-    if (!run(gen, NULL, "zstdgen"))
+    if (!fixture_spawn_sync(gen, NULL, NULL, &error)) {
+        g_test_fail_printf("zstdgen: %s", error->message);
         return FALSE;
+    }
     g_file_get_contents(sfile, &sdata, &slen, &error);
     g_assert_no_error(error);
     g_file_get_contents(mfile, &mtext, NULL, &error);
@@ -203,10 +179,7 @@ static void
 cleanup_tmp(void)
 {
     if (tmp_dir) {
-        const char *argv[] = { "rm", "-rf", "--", tmp_dir, NULL };
-
-        g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
-                     NULL, NULL, NULL, NULL, NULL, NULL);
+        fixture_rm_rf(tmp_dir);
         g_clear_pointer(&tmp_dir, g_free);
     }
     g_clear_pointer(&go_stream, g_bytes_unref);

@@ -16,6 +16,8 @@
 #include <sodium.h>
 
 #include "crypto/aead.h"
+#include "fixture-hex.h"
+#include "fixture-missing.h"
 #include "crypto/blake2s.h"
 #include "crypto/keys.h"
 #include "noise/noise.h"
@@ -24,36 +26,6 @@
 #define NAME_IK     "Noise_IK_25519_ChaChaPoly_BLAKE2s"
 #define NAME_IKPSK2 "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
 #define WG_PROLOGUE "WireGuard v1 zx2c4 Jason@zx2c4.com"
-
-static GBytes *
-unhex_bytes(const char *hex)
-{
-    size_t len = strlen(hex), i;
-    uint8_t *out;
-
-    g_assert_cmpuint(len % 2, ==, 0);
-    out = g_malloc(len / 2 + 1);
-    for (i = 0; i < len / 2; i++) {
-        int hi = g_ascii_xdigit_value(hex[2 * i]);
-        int lo = g_ascii_xdigit_value(hex[2 * i + 1]);
-
-        g_assert_cmpint(hi, >=, 0);
-        g_assert_cmpint(lo, >=, 0);
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return g_bytes_new_take(out, len / 2);
-}
-
-static void
-unhex32(uint8_t out[32], const char *hex)
-{
-    g_autoptr(GBytes) b = unhex_bytes(hex);
-    gsize n;
-    const uint8_t *d = g_bytes_get_data(b, &n);
-
-    g_assert_cmpuint(n, ==, 32);
-    memcpy(out, d, 32);
-}
 
 static void
 pub_of(uint8_t pub[32], const uint8_t priv[32])
@@ -103,7 +75,7 @@ field_bytes(const Vector *v, const char *key)
 {
     const char *s = field(v, key);
 
-    return s ? unhex_bytes(s) : NULL;
+    return s ? fixture_unhex(s) : NULL;
 }
 
 /* Seals or checks one transport message: the Noise transport nonce is n LE. */
@@ -126,6 +98,19 @@ check_transport(const uint8_t send[32], const uint8_t recv[32], uint64_t n, GByt
     g_assert_cmpmem(pt, plen, p, plen);
 }
 
+/* Both sides reached the same transcript hash; the split gives each the
+ * other's keys (initiator's send = responder's receive and back). */
+static void
+split_agreed(struct noise_handshake *ini, struct noise_handshake *rsp, uint8_t i_send[32],
+             uint8_t i_recv[32], uint8_t r_send[32], uint8_t r_recv[32])
+{
+    g_assert_cmpmem(ini->h, 32, rsp->h, 32);
+    noise_split(ini, i_send, i_recv);
+    noise_split(rsp, r_send, r_recv);
+    g_assert_cmpmem(i_send, 32, r_recv, 32);
+    g_assert_cmpmem(i_recv, 32, r_send, 32);
+}
+
 static void
 test_flynn_vector(gconstpointer data)
 {
@@ -142,12 +127,12 @@ test_flynn_vector(gconstpointer data)
     uint64_t n_i2r = 0, n_r2i = 0;
     int i, r;
 
-    unhex32(is, field(v, "init_static"));
-    unhex32(rs_priv, field(v, "resp_static"));
-    unhex32(ie, field(v, "gen_init_ephemeral"));
-    unhex32(re, field(v, "gen_resp_ephemeral"));
+    fixture_unhex32(is, field(v, "init_static"));
+    fixture_unhex32(rs_priv, field(v, "resp_static"));
+    fixture_unhex32(ie, field(v, "gen_init_ephemeral"));
+    fixture_unhex32(re, field(v, "gen_resp_ephemeral"));
     if (psk2)
-        unhex32(psk, field(v, "preshared_key"));
+        fixture_unhex32(psk, field(v, "preshared_key"));
     else
         g_assert_null(field(v, "preshared_key"));
     if (prologue)
@@ -189,11 +174,7 @@ test_flynn_vector(gconstpointer data)
             r = noise_read_msg2(&ini, w, wlen, pay, sizeof(pay));
             g_assert_cmpint(r, ==, (int)plen);
             g_assert_cmpmem(pay, (gsize)r, p, plen);
-            g_assert_cmpmem(ini.h, 32, rsp.h, 32);
-            noise_split(&ini, i_send, i_recv);
-            noise_split(&rsp, r_send, r_recv);
-            g_assert_cmpmem(i_send, 32, r_recv, 32);
-            g_assert_cmpmem(i_recv, 32, r_send, 32);
+            split_agreed(&ini, &rsp, i_send, i_recv, r_send, r_recv);
             g_assert_true(all_zero(ini.ck, 32) && all_zero(rsp.ck, 32));
         } else if (i % 2 == 0) {
             check_transport(i_send, r_recv, n_i2r++, payload, want);
@@ -252,12 +233,8 @@ load_flynn_vectors(const char *path)
 static void
 test_flynn_missing(void)
 {
-    if (g_getenv("CI")) {
-        g_test_fail_printf("%s is missing or has no IK vectors: apt-get install "
-                           "golang-github-flynn-noise-dev", FLYNN_VECTORS);
-        return;
-    }
-    g_test_skip("golang-github-flynn-noise-dev is not installed");
+    fixture_missing("%s is missing or has no IK vectors: apt-get install "
+                    "golang-github-flynn-noise-dev", FLYNN_VECTORS);
 }
 
 /* ---- tailscale-rs KATs ------------------------------------------------ */
@@ -300,8 +277,8 @@ run_rs_kat(bool psk2)
     enum noise_pattern pat = psk2 ? NOISE_PATTERN_IKPSK2 : NOISE_PATTERN_IK;
     const char *name = psk2 ? NAME_IKPSK2 : NAME_IK;
     size_t plen = psk2 ? 12 : 0;
-    g_autoptr(GBytes) want1 = unhex_bytes(psk2 ? rs_ikpsk2_init : rs_ik_init);
-    g_autoptr(GBytes) want2 = unhex_bytes(psk2 ? rs_ikpsk2_resp : rs_ik_resp);
+    g_autoptr(GBytes) want1 = fixture_unhex(psk2 ? rs_ikpsk2_init : rs_ik_init);
+    g_autoptr(GBytes) want2 = fixture_unhex(psk2 ? rs_ikpsk2_resp : rs_ik_resp);
     uint8_t is[32], ie[32], rsk[32], re[32], psk[32], is_pub[32], rs_pub[32];
     uint8_t m1[256], m2[256], pay[64];
     uint8_t i_send[32], i_recv[32], r_send[32], r_recv[32];
@@ -340,11 +317,7 @@ run_rs_kat(bool psk2)
     r = noise_read_msg2(&ini, m2, w2, NULL, 0);
     g_assert_cmpint(r, ==, 0);
 
-    g_assert_cmpmem(ini.h, 32, rsp.h, 32);
-    noise_split(&ini, i_send, i_recv);
-    noise_split(&rsp, r_send, r_recv);
-    g_assert_cmpmem(i_send, 32, r_recv, 32);
-    g_assert_cmpmem(i_recv, 32, r_send, 32);
+    split_agreed(&ini, &rsp, i_send, i_recv, r_send, r_recv);
     g_assert_false(key_equal(i_send, i_recv));
 }
 
@@ -448,9 +421,9 @@ test_wg_constants(void)
     g_assert_true(noise_handshake_init(&hs, NOISE_PATTERN_IKPSK2, false, NAME_IKPSK2,
                                        (const uint8_t *)WG_PROLOGUE, strlen(WG_PROLOGUE), s,
                                        NULL, NULL));
-    unhex32(want, "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36");
+    fixture_unhex32(want, "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36");
     g_assert_cmpmem(hs.ck, 32, want, 32);
-    unhex32(h, "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3");
+    fixture_unhex32(h, "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3");
     b2s_init(&st, 32);
     b2s_update(&st, h, 32);
     b2s_update(&st, s_pub, 32);
@@ -486,12 +459,7 @@ test_wg_roundtrip(void)
         g_assert_cmpint(r, ==, 48); /* 92-byte response minus type/indices/MACs */
         r = noise_read_msg2(&ini, m2, 48, NULL, 0);
         g_assert_cmpint(r, ==, 0);
-        g_assert_cmpmem(ini.h, 32, rsp.h, 32);
-
-        noise_split(&ini, i_send, i_recv);
-        noise_split(&rsp, r_send, r_recv);
-        g_assert_cmpmem(i_send, 32, r_recv, 32);
-        g_assert_cmpmem(i_recv, 32, r_send, 32);
+        split_agreed(&ini, &rsp, i_send, i_recv, r_send, r_recv);
         g_assert_true(all_zero(ini.e_priv, 32) && all_zero(rsp.e_priv, 32));
 
         /* A transport packet each way (WireGuard: LE counter nonce, empty AD). */

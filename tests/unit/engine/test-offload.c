@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <string.h>
 
+#include "packet-ref.h"
 #include "tun/offload.h"
 
 enum {
@@ -18,49 +19,7 @@ enum {
 
 static uint8_t pattern[PAT_LEN];
 
-/* ---- independent reference checksum (RFC 1071, the textbook loop) ---- */
-
-static uint32_t
-ref_sum(const uint8_t *d, size_t n, uint32_t s)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < n; i += 2)
-        s += (uint32_t)d[i] << 8 | d[i + 1];
-    if (n & 1)
-        s += (uint32_t)d[n - 1] << 8;
-    return s;
-}
-
-static uint16_t
-ref_fold(uint32_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = (v >> 16) & 0xff;
-    p[2] = (v >> 8) & 0xff;
-    p[3] = v & 0xff;
-}
+/* ---- independent reference checksum (packet-ref.h) ---- */
 
 static uint32_t
 ref_pseudo(const uint8_t *ip, bool v6, uint8_t proto, size_t l4len)
@@ -693,6 +652,24 @@ assert_coalesced(const struct cap *c, unsigned i, const struct flow *f, unsigned
     slots_clear(&sl);
 }
 
+/* Add all packets of the listed (flow, index) pairs, flush, return captured. */
+static void
+gro_run(struct offload_gro *g, const uint8_t *const *pkts, const size_t *lens, unsigned n, struct cap *c)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        g_assert_cmpint(offload_gro_add(g, pkts[i], lens[i]), ==, 0);
+    g_assert_cmpint(offload_gro_flush(g, cap_write, c), ==, 0);
+}
+
+/* All of F's packets, in order. */
+static void
+gro_run_flow(struct offload_gro *g, const struct flow *f, struct cap *c)
+{
+    gro_run(g, (const uint8_t *const *)f->pkt, f->len, f->n, c);
+}
+
 static void
 gro_roundtrip(bool v6, bool udp, size_t optlen, unsigned n, size_t mss, size_t tail)
 {
@@ -700,13 +677,10 @@ gro_roundtrip(bool v6, bool udp, size_t optlen, unsigned n, size_t mss, size_t t
     struct spec s = spec_default(v6, udp);
     struct cap c = { 0 };
     struct flow f;
-    unsigned i;
 
     s.optlen = optlen;
     flow_build(&f, &s, n, mss, tail, true);
-    for (i = 0; i < n; i++)
-        g_assert_cmpint(offload_gro_add(g, f.pkt[i], f.len[i]), ==, 0);
-    g_assert_cmpint(offload_gro_flush(g, cap_write, &c), ==, 0);
+    gro_run_flow(g, &f, &c);
     g_assert_cmpuint(c.n, ==, 1);
     assert_coalesced(&c, 0, &f, 0, n, &s, mss);
     cap_clear(&c);
@@ -736,17 +710,6 @@ test_gro_udp(void)
     gro_roundtrip(false, true, 0, 10, 1000, 0);
     gro_roundtrip(false, true, 0, 10, 1000, 1);
     gro_roundtrip(true, true, 0, 64, 1000, 0);
-}
-
-/* Add all packets of the listed (flow, index) pairs, flush, return captured. */
-static void
-gro_run(struct offload_gro *g, const uint8_t *const *pkts, const size_t *lens, unsigned n, struct cap *c)
-{
-    unsigned i;
-
-    for (i = 0; i < n; i++)
-        g_assert_cmpint(offload_gro_add(g, pkts[i], lens[i]), ==, 0);
-    g_assert_cmpint(offload_gro_flush(g, cap_write, c), ==, 0);
 }
 
 static void
@@ -823,8 +786,6 @@ test_gro_psh_and_short_end(void)
     struct spec s = spec_default(false, false);
     struct cap c = { 0 };
     struct flow f;
-    const uint8_t *p[5];
-    size_t l[5];
     unsigned i;
 
     /* PSH on packet 1: 0+1 coalesce (PSH kept), 2+3 coalesce */
@@ -838,11 +799,7 @@ test_gro_psh_and_short_end(void)
         e.flags = 0x18;
         f.len[1] = build(&e, f.pkt[1]);
     }
-    for (i = 0; i < 4; i++) {
-        p[i] = f.pkt[i];
-        l[i] = f.len[i];
-    }
-    gro_run(g, p, l, 4, &c);
+    gro_run_flow(g, &f, &c);
     g_assert_cmpuint(c.n, ==, 2);
     assert_coalesced(&c, 0, &f, 0, 2, &s, 1000);
     g_assert_cmphex(c.buf[0][VNET + 20 + 13], ==, 0x18);
@@ -960,18 +917,11 @@ test_gro_bad_csum(void)
     struct spec s = spec_default(false, false);
     struct cap c = { 0 };
     struct flow f;
-    const uint8_t *p[4];
-    size_t l[4];
-    unsigned i;
 
     /* bad middle packet: 0 alone, 1 alone (kernel drops it), 2+3 coalesce */
     flow_build(&f, &s, 4, 1000, 0, false);
     f.pkt[1][500] ^= 0x40;
-    for (i = 0; i < 4; i++) {
-        p[i] = f.pkt[i];
-        l[i] = f.len[i];
-    }
-    gro_run(g, p, l, 4, &c);
+    gro_run_flow(g, &f, &c);
     g_assert_cmpuint(c.n, ==, 3);
     assert_passthrough(&c, 0, f.pkt[0], f.len[0]);
     assert_passthrough(&c, 1, f.pkt[1], f.len[1]);
@@ -981,7 +931,7 @@ test_gro_bad_csum(void)
     /* bad first packet: it goes alone, 1..3 coalesce */
     f.pkt[1][500] ^= 0x40;
     f.pkt[0][700] ^= 0x01;
-    gro_run(g, p, l, 4, &c);
+    gro_run_flow(g, &f, &c);
     g_assert_cmpuint(c.n, ==, 2);
     assert_passthrough(&c, 0, f.pkt[0], f.len[0]);
     assert_coalesced(&c, 1, &f, 1, 4, &s, 1000);
@@ -992,11 +942,7 @@ test_gro_bad_csum(void)
     s = spec_default(true, true);
     flow_build(&f, &s, 3, 800, 0, false);
     f.pkt[2][100] ^= 0x80;
-    for (i = 0; i < 3; i++) {
-        p[i] = f.pkt[i];
-        l[i] = f.len[i];
-    }
-    gro_run(g, p, l, 3, &c);
+    gro_run_flow(g, &f, &c);
     g_assert_cmpuint(c.n, ==, 2);
     assert_coalesced(&c, 0, &f, 0, 2, &s, 800);
     assert_passthrough(&c, 1, f.pkt[2], f.len[2]);
@@ -1015,7 +961,7 @@ test_gro_disabled(void)
     unsigned i;
 
     flow_build(&f, &s, 5, 1000, 0, false);
-    gro_run(g, (const uint8_t *const *)f.pkt, f.len, 5, &c);
+    gro_run_flow(g, &f, &c);
     g_assert_cmpuint(c.n, ==, 5);
     for (i = 0; i < 5; i++)
         assert_passthrough(&c, i, f.pkt[i], f.len[i]);
@@ -1026,7 +972,7 @@ test_gro_disabled(void)
     g = offload_gro_new(false, true);
     s = spec_default(true, false);
     flow_build(&f, &s, 3, 1000, 0, false);
-    gro_run(g, (const uint8_t *const *)f.pkt, f.len, 3, &c);
+    gro_run_flow(g, &f, &c);
     g_assert_cmpuint(c.n, ==, 3);
     cap_clear(&c);
     flow_clear(&f);
@@ -1045,7 +991,7 @@ test_gro_limits(void)
 
     /* 50 × 1400: 46 fit under 65535 with a 40-byte header, then a new super-packet */
     flow_build(&f, &s, 50, 1400, 0, false);
-    gro_run(g, (const uint8_t *const *)f.pkt, f.len, 50, &c);
+    gro_run_flow(g, &f, &c);
     g_assert_cmpuint(c.n, ==, 2);
     assert_coalesced(&c, 0, &f, 0, 46, &s, 1400);
     assert_coalesced(&c, 1, &f, 46, 50, &s, 1400);
@@ -1056,7 +1002,7 @@ test_gro_limits(void)
     /* UDP: at most 64 segments per super-packet */
     s = spec_default(false, true);
     flow_build(&f, &s, 70, 100, 0, false);
-    gro_run(g, (const uint8_t *const *)f.pkt, f.len, 70, &c);
+    gro_run_flow(g, &f, &c);
     g_assert_cmpuint(c.n, ==, 2);
     assert_coalesced(&c, 0, &f, 0, 64, &s, 100);
     assert_coalesced(&c, 1, &f, 64, 70, &s, 100);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A real TUN with offloads, inside a network namespace of its own (each test
- * re-executes itself via g_test_trap_subprocess and unshares CLONE_NEWNET, so
- * the host is never touched and cleanup is the namespace going away).
+ * A real TUN with offloads, inside a fresh network namespace for each test
+ * (fixture-netns.h: the host is never touched and cleanup is the namespace
+ * going away).
  *
  * TX: a kernel TCP client talks to a fake peer written here; the reads must
  * include a TSO super-packet, which offload_split turns into valid packets.
@@ -21,15 +21,16 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixture-missing.h"
+#include "fixture-netns.h"
+#include "packet-ref.h"
 #include "tun/offload.h"
 #include "tun/tun.h"
 
@@ -53,54 +54,6 @@ enum {
 static uint8_t pattern[N_TX];
 
 /* ---- independent packet helpers (RFC 1071 / 791 / 9293 / 768) ---- */
-
-static uint32_t
-ref_sum(const uint8_t *d, size_t n, uint32_t s)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < n; i += 2)
-        s += (uint32_t)d[i] << 8 | d[i + 1];
-    if (n & 1)
-        s += (uint32_t)d[n - 1] << 8;
-    return s;
-}
-
-static uint16_t
-ref_fold(uint32_t s)
-{
-    while (s >> 16)
-        s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = (v >> 16) & 0xff;
-    p[2] = (v >> 8) & 0xff;
-    p[3] = v & 0xff;
-}
 
 static bool
 pkt_csums_ok(const uint8_t *p, size_t len)
@@ -209,7 +162,6 @@ setup_tun(struct tun *t)
     int s;
     FILE *f;
 
-    g_assert_cmpint(unshare(CLONE_NEWNET), ==, 0);
     g_assert_cmpint(tun_open(t, IFNAME), ==, 0);
     g_assert_cmpint(t->fd, >=, 0);
     g_assert_true(t->vnet_hdr);
@@ -225,7 +177,6 @@ setup_tun(struct tun *t)
 
     s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     g_assert_cmpint(s, >=, 0);
-    if_up(s, "lo");
     sin->sin_family = AF_INET;
     sin->sin_addr.s_addr = htonl(LOCAL_ADDR);
     if_set(s, IFNAME, SIOCSIFADDR, &ifr);
@@ -250,46 +201,27 @@ sa4(uint32_t addr, uint16_t port)
     return sa;
 }
 
-/* Can this process make a network namespace (root but no CAP_SYS_ADMIN in some containers)? */
+/* In the fixture's namespace, with a TUN device to open. */
 static bool
-can_unshare_net(void)
+tun_ready(const FixtureNetns *ns)
 {
-    int status;
-    pid_t pid = fork();
-
-    g_assert_cmpint(pid, >=, 0);
-    if (pid == 0)
-        _exit(unshare(CLONE_NEWNET) == 0 ? 0 : 1);
-    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-/* Runs the test body in a re-executed child inside its own netns. */
-static bool
-run_in_netns(void)
-{
-    if (g_test_subprocess())
-        return true;
-    if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0 || !can_unshare_net()) {
-        if (getenv("CI"))
-            g_test_fail_printf("needs root, /dev/net/tun and unshare(CLONE_NEWNET) (CI is set)");
-        else
-            g_test_skip("needs root, /dev/net/tun and unshare(CLONE_NEWNET)");
+    if (!fixture_netns_ready(ns))
+        return false;
+    if (access("/dev/net/tun", R_OK | W_OK) != 0) {
+        fixture_missing("needs /dev/net/tun");
         return false;
     }
-    g_test_trap_subprocess(NULL, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
-    g_test_trap_assert_passed();
-    return false;
+    return true;
 }
 
 /* ---- tests ---- */
 
 static void
-test_open(void)
+test_open(FixtureNetns *ns, gconstpointer unused)
 {
     struct tun t;
 
-    if (!run_in_netns())
+    if (!tun_ready(ns))
         return;
     setup_tun(&t);
     /* this kernel (≥ 6.2) takes CSUM|TSO4|TSO6|USO4|USO6 */
@@ -309,7 +241,7 @@ test_open(void)
 
 /* Kernel TCP client -> TUN -> fake peer: TSO reads are split into valid packets. */
 static void
-test_tcp_tx_split(void)
+test_tcp_tx_split(FixtureNetns *ns, gconstpointer unused)
 {
     static const uint8_t mss_opt[4] = { 2, 4, 1380 >> 8, 1380 & 0xff };
     g_autofree uint8_t *rb = g_malloc(TUN_MAX_READ);
@@ -325,7 +257,7 @@ test_tcp_tx_split(void)
     bool syn_seen = false;
     int sock;
 
-    if (!run_in_netns())
+    if (!tun_ready(ns))
         return;
     setup_tun(&t);
     mem = g_malloc(N_SLOTS * SLOT_CAP);
@@ -439,7 +371,7 @@ tun_write_fn(void *ctx, const uint8_t *buf, size_t len)
 
 /* Fake peer -> GRO -> one GSO write -> kernel TCP server receives every byte. */
 static void
-test_tcp_rx_gro(void)
+test_tcp_rx_gro(FixtureNetns *ns, gconstpointer unused)
 {
     static const uint8_t mss_opt[4] = { 2, 4, 1380 >> 8, 1380 & 0xff };
     enum { SEGS = 20, SEG = 1200 };
@@ -454,7 +386,7 @@ test_tcp_rx_gro(void)
     size_t got = 0, i;
     int lsock, csock, one = 1;
 
-    if (!run_in_netns())
+    if (!tun_ready(ns))
         return;
     setup_tun(&t);
     w.fd = t.fd;
@@ -522,7 +454,7 @@ test_tcp_rx_gro(void)
 
 /* USO both ways: a UDP_SEGMENT send reads as one UDP_L4 packet; GRO writes one back. */
 static void
-test_udp_uso(void)
+test_udp_uso(FixtureNetns *ns, gconstpointer unused)
 {
     enum { DGRAMS = 10, DSIZE = 1000, TAIL = 10 };
     g_autofree uint8_t *rb = g_malloc(TUN_MAX_READ);
@@ -537,7 +469,7 @@ test_udp_uso(void)
     int s, seg = DSIZE, k = 0;
     size_t i;
 
-    if (!run_in_netns())
+    if (!tun_ready(ns))
         return;
     setup_tun(&t);
     if (!t.uso) {
@@ -613,10 +545,11 @@ main(int argc, char **argv)
         x = x * 1664525u + 1013904223u;
         pattern[i] = (uint8_t)(x >> 24);
     }
+    fixture_netns_init();
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/tun/open", test_open);
-    g_test_add_func("/tun/tcp-tx-split", test_tcp_tx_split);
-    g_test_add_func("/tun/tcp-rx-gro", test_tcp_rx_gro);
-    g_test_add_func("/tun/udp-uso", test_udp_uso);
+    FIXTURE_NETNS_ADD("/tun/open", NULL, test_open);
+    FIXTURE_NETNS_ADD("/tun/tcp-tx-split", NULL, test_tcp_tx_split);
+    FIXTURE_NETNS_ADD("/tun/tcp-rx-gro", NULL, test_tcp_rx_gro);
+    FIXTURE_NETNS_ADD("/tun/udp-uso", NULL, test_udp_uso);
     return g_test_run();
 }

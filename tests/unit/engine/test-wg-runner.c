@@ -7,9 +7,10 @@
  * and do it all again (a second start in the same process must work, and
  * LeakSanitizer sees everything freed).
  *
- * Runs in a network and mount namespace of its own (unshared at the start of
- * main, before any thread exists): nothing to clean up on the host, and a
- * private tmpfs on /run/wireguard so `wg show` finds our default-dir socket.
+ * Runs in a network and mount namespace of its own (fixture-netns.h, entered
+ * at the start of main, before any thread exists): nothing to clean up on the
+ * host, and a private tmpfs on /run/wireguard so `wg show` finds our
+ * default-dir socket.
  * Needs root; skipped otherwise, unless $CI is set.
  */
 #include <arpa/inet.h>
@@ -18,23 +19,23 @@
 #include <glib/gstdio.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "crypto/keys.h"
+#include "fixture-netns.h"
+#include "fixture-spawn.h"
 #include "uapi/uapi.h"
 #include "wireguard/wg-runner.h"
 
-static gboolean in_netns;
-static const char *skip_reason;
+/* The whole process is in it: the runners' threads too. */
+static FixtureNetns netns;
 
 static void
 link_up(const char *ifname)
@@ -48,52 +49,6 @@ link_up(const char *ifname)
     ifr.ifr_flags |= IFF_UP;
     g_assert_cmpint(ioctl(fd, SIOCSIFFLAGS, &ifr), ==, 0);
     close(fd);
-}
-
-/* Fresh netns (with lo up) and mount ns with a private /run/wireguard. */
-static gboolean
-enter_namespaces(void)
-{
-    if (geteuid() != 0) {
-        skip_reason = "needs root";
-        return FALSE;
-    }
-    if (unshare(CLONE_NEWNET | CLONE_NEWNS) != 0) {
-        skip_reason = "unshare(CLONE_NEWNET|CLONE_NEWNS) failed";
-        return FALSE;
-    }
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-        return FALSE;
-    g_mkdir_with_parents("/run/wireguard", 0755);
-    if (mount("tmpfs", "/run/wireguard", "tmpfs", 0, "mode=0755") != 0)
-        return FALSE;
-    link_up("lo");
-    return TRUE;
-}
-
-static gboolean
-check_env(void)
-{
-    if (in_netns)
-        return TRUE;
-    if (getenv("CI"))
-        g_test_fail_printf("%s (CI is set)", skip_reason ? skip_reason : "no namespace");
-    else
-        g_test_skip(skip_reason ? skip_reason : "no namespace");
-    return FALSE;
-}
-
-static char *
-run(const char *cmdline)
-{
-    g_autoptr(GError) error = NULL;
-    char *out = NULL;
-    int status = 0;
-
-    g_assert_true(g_spawn_command_line_sync(cmdline, &out, NULL, &status, &error));
-    g_assert_no_error(error);
-    g_assert_true(g_spawn_check_wait_status(status, NULL));
-    return out;
 }
 
 static void
@@ -185,7 +140,7 @@ one_round(int round)
 
     /* The real wg(8), on a's socket in the default directory. */
     key_to_hex(hex_b, pub_b);
-    dump = run("wg show hyr-a dump");
+    dump = fixture_run("wg show hyr-a dump");
     g_test_message("round %d: %s", round, dump);
     g_assert_nonnull(strstr(dump, "\t0x80000\n"));   /* fwmark 0x80000 */
     key_to_base64(b64_a, pub_a);
@@ -214,7 +169,7 @@ one_round(int round)
     /* Traffic into a's TUN makes a handshake with b over loopback. */
     link_up("hyr-a");
     cmd = g_strdup("ip route add 10.61.0.2/32 dev hyr-a");
-    g_free(run(cmd));
+    g_free(fixture_run(cmd));
     /* b dates the handshake when a's first data packet reaches it, which
      * may be after a already counts it sent: wait for both sides. */
     for (i = 0; i < 200; i++) {
@@ -261,7 +216,7 @@ one_round(int round)
 static void
 test_start_apply_stop_twice(void)
 {
-    if (!check_env())
+    if (!fixture_netns_ready(&netns))
         return;
     one_round(1);
     one_round(2);
@@ -273,7 +228,7 @@ test_bad_config(void)
     struct wg_runner_config c = { .ifname = "this-name-is-too-long" };
     struct wg_runner *r = (struct wg_runner *)&c;
 
-    if (!check_env())
+    if (!fixture_netns_ready(&netns))
         return;
     g_assert_cmpint(wg_runner_start(&c, &r), ==, -EINVAL);
     g_assert_null(r);
@@ -283,9 +238,14 @@ test_bad_config(void)
 int
 main(int argc, char **argv)
 {
-    in_netns = enter_namespaces();
+    int ret;
+
+    fixture_netns_init();
+    fixture_netns_setup(&netns, NULL);
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/wg-runner/start-apply-stop-twice", test_start_apply_stop_twice);
     g_test_add_func("/wg-runner/bad-config", test_bad_config);
-    return g_test_run();
+    ret = g_test_run();
+    fixture_netns_teardown(&netns, NULL);
+    return ret;
 }

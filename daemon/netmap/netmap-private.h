@@ -20,9 +20,9 @@ typedef struct {
   gboolean  has_endpoints;
   char    **endpoints;
   gboolean  has_key;
-  guint8    key[32];
+  guint8    key[KEY_LEN];
   gboolean  has_disco_key;
-  guint8    disco_key[32];
+  guint8    disco_key[KEY_LEN];
   gboolean  has_online;
   gboolean  online;
   gboolean  has_last_seen;
@@ -83,7 +83,7 @@ void        hyphae_user_profile_free (gpointer p);
 gboolean hyphae_netmap_parse_key       (const char *text,
                                         gsize       len,
                                         const char *prefix,
-                                        guint8      out[32]);
+                                        guint8      out[KEY_LEN]);
 gboolean hyphae_netmap_parse_time      (const char *s,
                                         gsize       len,
                                         gint64     *out);

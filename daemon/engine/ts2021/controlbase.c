@@ -21,7 +21,7 @@
 
 #include <sodium.h>
 
-#include "controlbase.h"
+#include "ts2021/controlbase.h"
 #include "crypto/aead.h"
 
 #define CB_PROTOCOL_NAME   "Noise_IK_25519_ChaChaPoly_BLAKE2s"
@@ -69,8 +69,8 @@ die(struct controlbase *c, int err)
 
 /* Common start of client_init/server_accept: a fresh handshake for version. */
 static int
-start(struct controlbase *c, bool is_client, uint16_t version, const uint8_t s_priv[static 32],
-      const uint8_t *rs)
+start(struct controlbase *c, bool is_client, uint16_t version,
+      const uint8_t s_priv[static NOISE_KEY_LEN], const uint8_t *rs)
 {
     char prologue[CB_PROLOGUE_CAP];
     int n;
@@ -103,7 +103,8 @@ establish(struct controlbase *c)
 
 int
 controlbase_client_init(struct controlbase *c, uint16_t version,
-                        const uint8_t machine_priv[static 32], const uint8_t server_pub[static 32],
+                        const uint8_t machine_priv[static NOISE_KEY_LEN],
+                        const uint8_t server_pub[static NOISE_KEY_LEN],
                         const uint8_t *e_priv, uint8_t out[static CONTROLBASE_INITIATION_LEN])
 {
     int ret;
@@ -190,7 +191,7 @@ controlbase_client_finish(struct controlbase *c, const uint8_t *buf, size_t len,
 }
 
 int
-controlbase_server_accept(struct controlbase *c, const uint8_t server_priv[static 32],
+controlbase_server_accept(struct controlbase *c, const uint8_t server_priv[static NOISE_KEY_LEN],
                           uint16_t min_version, const uint8_t *initiation, size_t len,
                           const uint8_t *e_priv, uint8_t out[static CONTROLBASE_RESPONSE_LEN])
 {
@@ -262,6 +263,19 @@ controlbase_sealed_size(size_t plaintext_len)
     return plaintext_len + overhead;
 }
 
+/* Records flow only once the handshake is done and until the first failure. */
+static int
+check_established(const struct controlbase *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (c->state == CONTROLBASE_STATE_DEAD)
+        return -EPIPE;
+    if (c->state != CONTROLBASE_STATE_ESTABLISHED)
+        return -ENOTCONN;
+    return 0;
+}
+
 int
 controlbase_write(struct controlbase *c, const uint8_t *plaintext, size_t len, uint8_t *out,
                   size_t out_cap)
@@ -269,13 +283,11 @@ controlbase_write(struct controlbase *c, const uint8_t *plaintext, size_t len, u
     static const uint8_t empty[1];
     uint8_t nonce[AEAD_NONCE_LEN];
     size_t need, records, off = 0, pos = 0, chunk, i;
+    int r;
 
-    if (!c)
-        return -EINVAL;
-    if (c->state == CONTROLBASE_STATE_DEAD)
-        return -EPIPE;
-    if (c->state != CONTROLBASE_STATE_ESTABLISHED)
-        return -ENOTCONN;
+    r = check_established(c);
+    if (r < 0)
+        return r;
     if ((len && !plaintext) || !out)
         return -EINVAL;
     need = controlbase_sealed_size(len);
@@ -354,12 +366,9 @@ controlbase_read(struct controlbase *c, const uint8_t *buf, size_t len, uint8_t 
         *out_len = 0;
     if (record_done)
         *record_done = false;
-    if (!c)
-        return -EINVAL;
-    if (c->state == CONTROLBASE_STATE_DEAD)
-        return -EPIPE;
-    if (c->state != CONTROLBASE_STATE_ESTABLISHED)
-        return -ENOTCONN;
+    ret = check_established(c);
+    if (ret < 0)
+        return ret;
     if ((len && !buf) || !out || !out_len || !record_done)
         return -EINVAL;
 

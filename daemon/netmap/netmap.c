@@ -452,10 +452,10 @@ edit_deltas (PeerEdit               *e,
           n->endpoints = g_strdupv (pc->endpoints);
         }
       if (pc->has_key)
-        memcpy (n->key, pc->key, 32);
+        memcpy (n->key, pc->key, KEY_LEN);
       if (pc->has_disco_key)
         {
-          memcpy (n->disco_key, pc->disco_key, 32);
+          memcpy (n->disco_key, pc->disco_key, KEY_LEN);
           n->has_disco_key = !key_is_zero (pc->disco_key);
         }
       if (pc->has_online)
@@ -1034,7 +1034,7 @@ static void
 add_key (JsonBuilder  *b,
          const char   *name,
          const char   *prefix,
-         const guint8  key[32])
+         const guint8  key[KEY_LEN])
 {
   char text[16 + KEY_HEX_LEN];
 

@@ -21,7 +21,7 @@
  * Buffers above MF_KEEP_MAX are released after a message has been handed out;
  * the compressed one as soon as its message is decoded.
  */
-#include "mapframe.h"
+#include "ts2021/mapframe.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -91,50 +91,46 @@ mf_die(struct mapframe_reader *r, int err)
     return err;
 }
 
-/* Make the output capacity at least want (≤ MAPFRAME_MAX_DECODED), growing geometrically. */
+/* Make *buf_cap at least want (<= max), growing geometrically up to max. */
 static int
-mf_reserve(struct mapframe_reader *r, size_t want)
+mf_grow(struct mapframe_reader *r, uint8_t **buf, size_t *buf_cap, size_t want, size_t max)
 {
     size_t cap;
     uint8_t *p;
 
-    if (want <= r->out_cap)
+    if (want <= *buf_cap)
         return 0;
-    if (want > MAPFRAME_MAX_DECODED)
+    if (want > max)
         return -EMSGSIZE;
-    cap = r->out_cap > MF_MIN_ALLOC ? r->out_cap : MF_MIN_ALLOC;
+    cap = *buf_cap > MF_MIN_ALLOC ? *buf_cap : MF_MIN_ALLOC;
     while (cap < want)
-        cap = cap > MAPFRAME_MAX_DECODED / 2 ? (size_t)MAPFRAME_MAX_DECODED : cap * 2;
-    if (cap > MAPFRAME_MAX_DECODED)
-        cap = MAPFRAME_MAX_DECODED;
-    p = realloc(r->out, cap);
+        cap = cap > max / 2 ? max : cap * 2;
+    if (cap > max)
+        cap = max;
+    p = realloc(*buf, cap);
     if (!p)
         return -ENOMEM;
-    r->out = p;
-    r->out_cap = cap;
+    *buf = p;
+    *buf_cap = cap;
     mf_note_peak(r);
     return 0;
+}
+
+/* Make the output capacity at least want (≤ MAPFRAME_MAX_DECODED). */
+static int
+mf_reserve(struct mapframe_reader *r, size_t want)
+{
+    return mf_grow(r, &r->out, &r->out_cap, want, MAPFRAME_MAX_DECODED);
 }
 
 /* Append n compressed bytes (the total never exceeds the message length ≤ 16 MiB). */
 static int
 mf_collect(struct mapframe_reader *r, const uint8_t *p, size_t n, size_t total)
 {
-    if (r->in_len + n > r->in_cap) {
-        size_t cap = r->in_cap > MF_MIN_ALLOC ? r->in_cap : MF_MIN_ALLOC;
-        uint8_t *q;
+    int err = mf_grow(r, &r->in, &r->in_cap, r->in_len + n, total);
 
-        while (cap < r->in_len + n)
-            cap *= 2;
-        if (cap > total)
-            cap = total;
-        q = realloc(r->in, cap);
-        if (!q)
-            return -ENOMEM;
-        r->in = q;
-        r->in_cap = cap;
-        mf_note_peak(r);
-    }
+    if (err < 0)
+        return err;
     memcpy(r->in + r->in_len, p, n);
     r->in_len += n;
     return 0;

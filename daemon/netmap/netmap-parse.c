@@ -215,7 +215,7 @@ static gboolean
 scan_key (JsonScan   *s,
           const char *prefix,
           gboolean   *present,
-          guint8      out[32])
+          guint8      out[KEY_LEN])
 {
   const char *v;
   gsize len;

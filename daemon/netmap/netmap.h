@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "crypto/keys.h"
+
 G_BEGIN_DECLS
 
 /*
@@ -42,9 +44,9 @@ typedef struct {
   char     *hostname;            /* Hostinfo.Hostname ("" if none) */
   char     *os;                  /* Hostinfo.OS ("" if none) */
   gint64    user_id;             /* Node.User */
-  guint8    key[32];             /* Node.Key (WireGuard public key) */
+  guint8    key[KEY_LEN];             /* Node.Key (WireGuard public key) */
   gboolean  has_disco_key;
-  guint8    disco_key[32];       /* Node.DiscoKey */
+  guint8    disco_key[KEY_LEN];       /* Node.DiscoKey */
   gint64    key_expiry_unix;     /* 0 = never (absent or 0001-01-01) */
   gboolean  expired;             /* Node.Expired, or KeyExpiry in the past at apply time */
   char    **addresses;           /* Node.Addresses, canonical "ip/len" strings, NULL-terminated */
@@ -64,7 +66,7 @@ typedef struct {
    * docs/ARCHITECTURE.md "Capability version 113"). */
   gboolean  expired_by_control;  /* Node.Expired as sent (expired = this || KeyExpiry past) */
   gboolean  has_machine_key;
-  guint8    machine_key[32];     /* Node.Machine */
+  guint8    machine_key[KEY_LEN];     /* Node.Machine */
   char     *self_v4_masq_addr;   /* SelfNodeV4MasqAddrForThisPeer, NULL if none */
   char     *self_v6_masq_addr;   /* SelfNodeV6MasqAddrForThisPeer, NULL if none */
   gboolean  is_wireguard_only;   /* IsWireGuardOnly: no disco, no DERP */

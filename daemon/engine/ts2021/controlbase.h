@@ -48,10 +48,10 @@ struct controlbase {
     bool is_client;
     uint16_t version;
     struct noise_handshake hs;
-    uint8_t tx_key[32], rx_key[32];
+    uint8_t tx_key[NOISE_KEY_LEN], rx_key[NOISE_KEY_LEN];
     uint64_t tx_nonce, rx_nonce;
-    uint8_t handshake_hash[32];
-    uint8_t peer_static[32];        /* server: the client's machine key; client: server_pub */
+    uint8_t handshake_hash[NOISE_HASH_LEN];
+    uint8_t peer_static[NOISE_KEY_LEN]; /* server: the client's machine key; client: server_pub */
     /* Bytes of a frame not yet complete (the reader is incremental). */
     uint8_t rbuf[CONTROLBASE_MAX_FRAME];
     size_t rlen;
@@ -62,7 +62,8 @@ struct controlbase {
  * (tests pass one). Initialises c (any earlier state is wiped).
  */
 int controlbase_client_init(struct controlbase *c, uint16_t version,
-                            const uint8_t machine_priv[static 32], const uint8_t server_pub[static 32],
+                            const uint8_t machine_priv[static NOISE_KEY_LEN],
+                            const uint8_t server_pub[static NOISE_KEY_LEN],
                             const uint8_t *e_priv, uint8_t out[static CONTROLBASE_INITIATION_LEN]);
 /*
  * Client: feed bytes received after the initiation. Returns the number of
@@ -83,9 +84,10 @@ int controlbase_client_finish(struct controlbase *c, const uint8_t *buf, size_t 
  * random. -EPROTO when len ≠ 101 or the type/length fields are wrong,
  * -EBADMSG when it does not authenticate. Initialises c; on failure c is dead.
  */
-int controlbase_server_accept(struct controlbase *c, const uint8_t server_priv[static 32],
-                              uint16_t min_version, const uint8_t *initiation, size_t len,
-                              const uint8_t *e_priv, uint8_t out[static CONTROLBASE_RESPONSE_LEN]);
+int controlbase_server_accept(struct controlbase *c,
+                              const uint8_t server_priv[static NOISE_KEY_LEN], uint16_t min_version,
+                              const uint8_t *initiation, size_t len, const uint8_t *e_priv,
+                              uint8_t out[static CONTROLBASE_RESPONSE_LEN]);
 /*
  * Server: an error frame (before the response) with text (truncated to 65535
  * bytes); returns its length, or -ENOBUFS when out_cap is too small.

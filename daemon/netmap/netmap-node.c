@@ -131,7 +131,7 @@ gboolean
 hyphae_netmap_parse_key (const char *text,
                          gsize       len,
                          const char *prefix,
-                         guint8      out[32])
+                         guint8      out[KEY_LEN])
 {
   return key_from_text (out, prefix, text, len) == 0;
 }
