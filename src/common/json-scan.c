@@ -375,8 +375,8 @@ scan_string (JsonScan *s,
         case 'n': if (decode && !put_c (s, '\n')) return FALSE; break;
         case 'r': if (decode && !put_c (s, '\r')) return FALSE; break;
         case 't': if (decode && !put_c (s, '\t')) return FALSE; break;
-        case 'u':
         /* clang-format on */
+        case 'u':
           {
             guint cp, lo;
 
