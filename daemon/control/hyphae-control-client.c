@@ -61,7 +61,9 @@
 #define LOGOUT_EXPIRY_UNIX  123      /* what Go sends: "far in the past" */
 #define AUTH_KEY_MAX        1024
 
+/* clang-format off */
 G_DEFINE_QUARK (hyphae-control-error-quark, hyphae_control_error)
+/* clang-format on */
 
 GType
 hyphae_control_state_get_type (void)

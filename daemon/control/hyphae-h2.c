@@ -35,7 +35,9 @@
 #define STREAM_WINDOW       (1 << 20)   /* SETTINGS_INITIAL_WINDOW_SIZE we announce */
 #define CONNECTION_WINDOW   (16 << 20)
 
+/* clang-format off */
 G_DEFINE_QUARK (hyphae-h2-error-quark, hyphae_h2_error)
+/* clang-format on */
 
 typedef struct
 {

@@ -29,7 +29,9 @@
 #define MAP_PATH        "/machine/map"
 #define ERROR_BODY_MAX  256   /* how much of a non-200 body we quote */
 
+/* clang-format off */
 G_DEFINE_QUARK (hyphae-map-error-quark, hyphae_map_error)
+/* clang-format on */
 
 /* ---- the request ------------------------------------------------------------ */
 

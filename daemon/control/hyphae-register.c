@@ -34,7 +34,9 @@
 #define UNIX_MAX        G_GINT64_CONSTANT (253402300799)   /* 9999-12-31T23:59:59Z */
 #define ERROR_BODY_MAX  256   /* how much of a non-200 body we quote */
 
+/* clang-format off */
 G_DEFINE_QUARK (hyphae-register-error-quark, hyphae_register_error)
+/* clang-format on */
 
 void
 hyphae_register_response_clear (HyphaeRegisterResponse *resp)

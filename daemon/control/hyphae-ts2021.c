@@ -27,7 +27,9 @@
 #define KEY_READ_CHUNK     (8 * 1024)
 #define SERVER_ERROR_MAX   256  /* how much of a server's error frame text we report */
 
+/* clang-format off */
 G_DEFINE_QUARK (hyphae-ts2021-error-quark, hyphae_ts2021_error)
+/* clang-format on */
 
 struct _HyphaeTs2021Conn
 {
@@ -498,10 +500,12 @@ dial_read_records (DialData  *data,
       if (ret < 0)
         {
           data->len = 0;
+          /* clang-format off */
           g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_PROTOCOL,
                        "Noise record: %s",
                        ret == -EBADMSG ? "authentication failed" :
                        ret == -EPROTO ? "malformed frame" : g_strerror (-ret));
+          /* clang-format on */
           return FALSE;
         }
       off += (gsize) ret;
@@ -565,10 +569,12 @@ dial_process (DialData  *data,
             }
           else
             {
+              /* clang-format off */
               g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_HANDSHAKE,
                            "Noise handshake: %s",
                            ret == -EBADMSG ? "the response does not authenticate" :
                            ret == -EPROTO ? "malformed response frame" : g_strerror (-ret));
+              /* clang-format on */
             }
           return FALSE;
         }

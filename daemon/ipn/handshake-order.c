@@ -12,7 +12,7 @@
  * (REKEY_TIMEOUT) retry. So the side with the lower public key initiates at
  * once and the other waits HANDSHAKE_DEFER_MS, then initiates only if no
  * handshake completed meanwhile (a lost initiation must not leave the pair
- * without a session). tests/unit/test-wg-device.c (crossed-initiation)
+ * without a session). tests/unit/engine/test-wg-device.c (crossed-initiation)
  * drives two engines through both.
  */
 #include "handshake-order.h"

@@ -28,7 +28,9 @@
 #define DEFAULT_PORT   41641
 #define PROFILE        "default"
 
+/* clang-format off */
 G_DEFINE_QUARK (hyphae-ipn-error-quark, hyphae_ipn_error)
+/* clang-format on */
 
 struct _HyphaeIpn
 {

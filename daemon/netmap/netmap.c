@@ -17,7 +17,9 @@
 
 #include "crypto/keys.h"
 
+/* clang-format off */
 G_DEFINE_QUARK (hyphae-netmap-error-quark, hyphae_netmap_error)
+/* clang-format on */
 
 /* ---- the peer list: sorted chunks shared between snapshots ------------------ */
 

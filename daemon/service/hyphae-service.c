@@ -43,6 +43,7 @@ to_mesh_error (const GError *error)
     {
       switch ((HyphaeIpnError) error->code)
         {
+        /* clang-format off */
         case HYPHAE_IPN_ERROR_NEEDS_LOGIN:      code = HYPHAE_MESH_ERROR_NEEDS_LOGIN; break;
         case HYPHAE_IPN_ERROR_UNREACHABLE:      code = HYPHAE_MESH_ERROR_UNREACHABLE; break;
         case HYPHAE_IPN_ERROR_BAD_AUTH_KEY:     code = HYPHAE_MESH_ERROR_BAD_AUTH_KEY; break;
@@ -51,6 +52,7 @@ to_mesh_error (const GError *error)
         case HYPHAE_IPN_ERROR_ENGINE:           code = HYPHAE_MESH_ERROR_ENGINE_FAILED; break;
         default:                                code = HYPHAE_MESH_ERROR_FAILED; break;
         }
+      /* clang-format on */
     }
   return g_error_new_literal (HYPHAE_MESH_ERROR, code, error->message);
 }
@@ -578,6 +580,7 @@ run_set_prefs (Call    *call,
       mask |= pref_keys[i].mask;
       switch (pref_keys[i].mask)
         {
+        /* clang-format off */
         case HYPHAE_IPN_PREF_WANT_RUNNING:  prefs.want_running = g_variant_get_boolean (v); break;
         case HYPHAE_IPN_PREF_CONTROL_URL:   prefs.control_url = (char *) g_variant_get_string (v, NULL); break;
         case HYPHAE_IPN_PREF_HOSTNAME:      prefs.hostname = (char *) g_variant_get_string (v, NULL); break;
@@ -589,6 +592,7 @@ run_set_prefs (Call    *call,
         case HYPHAE_IPN_PREF_SHIELDS_UP:    prefs.shields_up = g_variant_get_boolean (v); break;
         default: g_assert_not_reached ();
         }
+      /* clang-format on */
     }
   /* The strings point into call->arg, alive until we return. */
   return hyphae_ipn_set_prefs (call->self->ipn, &prefs, mask, error);

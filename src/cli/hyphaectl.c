@@ -536,12 +536,16 @@ cmd_ip (int    argc,
         return ctl_error_exit (error);
       if ((peer = find_peer (peers, argv[1])) == NULL)
         return CTL_EXIT_FAILED;
+      /* clang-format off */
       return ctl_print_ips (proxy, peer, v4 ? 4 : v6 ? 6 : 0);
+      /* clang-format on */
     }
   {
     g_autoptr(GVariant) self_node = hyphae_mesh1_dup_self (proxy);
 
+    /* clang-format off */
     return ctl_print_ips (proxy, self_node, v4 ? 4 : v6 ? 6 : 0);
+    /* clang-format on */
   }
 }
 
@@ -554,12 +558,14 @@ typedef struct {
   gboolean    value;
 } BoolFlag;
 
+/* clang-format off */
 static BoolFlag set_flags[] = {
   { "ExitNodeAllowLANAccess", FALSE, FALSE },
   { "CorpDNS",                FALSE, FALSE },
   { "RouteAll",               FALSE, FALSE },
   { "ShieldsUp",              FALSE, FALSE },
 };
+/* clang-format on */
 static const char * const set_flag_names[] = {
   "--exit-node-allow-lan-access", "--accept-dns", "--accept-routes", "--shields-up",
 };

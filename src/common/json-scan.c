@@ -79,6 +79,7 @@ json_scan_peek (JsonScan *s)
     }
   switch (*s->p)
     {
+    /* clang-format off */
     case '{': return JSON_SCAN_OBJECT;
     case '[': return JSON_SCAN_ARRAY;
     case '"': return JSON_SCAN_STRING;
@@ -87,6 +88,7 @@ json_scan_peek (JsonScan *s)
     case '-': case '0': case '1': case '2': case '3': case '4':
     case '5': case '6': case '7': case '8': case '9':
       return JSON_SCAN_NUMBER;
+    /* clang-format on */
     default:
       json_scan_fail (s, "unexpected character 0x%02x", (guint8) *s->p);
       return JSON_SCAN_ERROR;
@@ -363,6 +365,7 @@ scan_string (JsonScan *s,
       c = (guint8) *s->p++;
       switch (c)
         {
+        /* clang-format off */
         case '"': case '\\': case '/':
           if (decode && !put_c (s, (char) c))
             return FALSE;
@@ -372,6 +375,7 @@ scan_string (JsonScan *s,
         case 'n': if (decode && !put_c (s, '\n')) return FALSE; break;
         case 'r': if (decode && !put_c (s, '\r')) return FALSE; break;
         case 't': if (decode && !put_c (s, '\t')) return FALSE; break;
+        /* clang-format on */
         case 'u':
           {
             guint cp, lo;

@@ -10,7 +10,7 @@
  * and handshakes, XChaCha20-Poly1305 for WireGuard cookie replies.
  * Bulk ChaCha20-Poly1305 comes from OpenSSL's EVP (AVX-512 paths) or libsodium,
  * chosen at run time with aead_set_backend(); the default is the measured winner
- * (bench/aead, bench/RESULTS.md). All functions are thread-safe.
+ * (bench/engine/aead.c, bench/RESULTS.md). All functions are thread-safe.
  * dst may equal src (in place). dst must hold len + AEAD_TAG_LEN bytes for seal.
  */
 enum {

@@ -46,7 +46,9 @@
 enum {
     /* One plain datagram per slot when GRO is off: jumbo frames (9000) fit. */
     UDP_RX_SLOT = 16384,
+    /* clang-format off */
     UDP_RX_REGION = MAX(UDP_RX_BUFS * UDP_RX_BUF, UDP_BATCH * UDP_RX_SLOT),
+    /* clang-format on */
     /* in6_pktinfo + UDP_GRO int, plus room for anything unexpected. */
     UDP_RX_CTRL = 128,
     /* in6_pktinfo + UDP_SEGMENT u16. */

@@ -130,6 +130,7 @@ offload_csum_partial(const uint8_t *data, size_t len, uint32_t sum)
     uint32_t s;
 
     while (len >= 64) {
+        /* clang-format off */
         v = ld64(p);      a0 += v; c += a0 < v;
         v = ld64(p + 8);  a1 += v; c += a1 < v;
         v = ld64(p + 16); a2 += v; c += a2 < v;
@@ -138,6 +139,7 @@ offload_csum_partial(const uint8_t *data, size_t len, uint32_t sum)
         v = ld64(p + 40); a1 += v; c += a1 < v;
         v = ld64(p + 48); a2 += v; c += a2 < v;
         v = ld64(p + 56); a3 += v; c += a3 < v;
+        /* clang-format on */
         p += 64;
         len -= 64;
     }

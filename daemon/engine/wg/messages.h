@@ -32,7 +32,9 @@ enum wg_limits {
 #define WG_REJECT_AFTER_MESSAGES_U64 (UINT64_MAX - (1ULL << 13))
 
 /* Times in nanoseconds. */
+/* clang-format off */
 #define WG_NS(s) ((uint64_t)(s) * 1000000000ULL)
+/* clang-format on */
 #define WG_REKEY_AFTER_TIME      WG_NS(120)
 #define WG_REJECT_AFTER_TIME     WG_NS(180)
 #define WG_REKEY_TIMEOUT         WG_NS(5)

@@ -55,6 +55,7 @@ rotl64(uint64_t x, unsigned b)
     return (x << b) | (x >> (64 - b));
 }
 
+/* clang-format off */
 #define SIPROUND(v0, v1, v2, v3)                                                                   \
     do {                                                                                           \
         v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);                             \
@@ -62,6 +63,7 @@ rotl64(uint64_t x, unsigned b)
         v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                                                   \
         v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);                             \
     } while (0)
+/* clang-format on */
 
 static uint64_t
 siphash24_2u64(uint64_t k0, uint64_t k1, uint64_t m0, uint64_t m1)
@@ -72,12 +74,14 @@ siphash24_2u64(uint64_t k0, uint64_t k1, uint64_t m0, uint64_t m1)
     uint64_t v3 = k1 ^ 0x7465646279746573ULL;
     const uint64_t last = (uint64_t)16 << 56; /* message length, no tail bytes */
 
+    /* clang-format off */
     v3 ^= m0; SIPROUND(v0, v1, v2, v3); SIPROUND(v0, v1, v2, v3); v0 ^= m0;
     v3 ^= m1; SIPROUND(v0, v1, v2, v3); SIPROUND(v0, v1, v2, v3); v0 ^= m1;
     v3 ^= last; SIPROUND(v0, v1, v2, v3); SIPROUND(v0, v1, v2, v3); v0 ^= last;
     v2 ^= 0xff;
     SIPROUND(v0, v1, v2, v3); SIPROUND(v0, v1, v2, v3);
     SIPROUND(v0, v1, v2, v3); SIPROUND(v0, v1, v2, v3);
+    /* clang-format on */
     return v0 ^ v1 ^ v2 ^ v3;
 }
 

@@ -482,6 +482,7 @@ test_split_malformed(void)
     RESET();
     g_assert_cmpint(offload_split(rb, rlen, sl.s, 8, 1600), ==, 4);
     /* csum_start beyond the packet, or not the IPv4 header length */
+    /* clang-format off */
     RESET(); put_vnet(rb, 1, VNET_HDR_GSO_TCPV4, 40, 1000, 60000, 16); EXPECT_EINVAL(rlen);
     RESET(); put_vnet(rb, 1, VNET_HDR_GSO_TCPV4, 40, 1000, 24, 16); EXPECT_EINVAL(rlen);
     RESET(); put_vnet(rb, 1, VNET_HDR_GSO_TCPV4, 40, 1000, 0, 16); EXPECT_EINVAL(rlen);
@@ -500,6 +501,7 @@ test_split_malformed(void)
     RESET(); rb[VNET] = 0x44; put_vnet(rb, 1, VNET_HDR_GSO_TCPV4, 40, 1000, 16, 16); EXPECT_EINVAL(rlen);
     /* protocol field disagrees with the GSO type */
     RESET(); rb[VNET + 9] = 17; EXPECT_EINVAL(rlen);
+    /* clang-format on */
     /* truncated everywhere: no crash, no success past the headers */
     for (cut = 0; cut < VNET + 41; cut++) {
         RESET();
@@ -507,7 +509,9 @@ test_split_malformed(void)
         g_assert_cmpint(n, ==, -EINVAL);
     }
     /* IPv6 header claims a TCPV6 GSO but is too short */
+    /* clang-format off */
     RESET(); rb[VNET] = 0x60; put_vnet(rb, 1, VNET_HDR_GSO_TCPV6, 60, 1000, 40, 16); EXPECT_EINVAL(VNET + 50);
+    /* clang-format on */
     /* slot too small for a segment */
     RESET();
     g_assert_cmpint(offload_split(rb, rlen, sl.s, 8, 1039), ==, -EMSGSIZE);
