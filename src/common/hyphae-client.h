@@ -38,6 +38,12 @@ typedef enum {
  * errors. */
 HyphaeMesh1       *hyphae_client_connect_sync    (GCancellable  *cancellable,
                                                   GError       **error);
+/* The same without blocking (a GUI's main loop). */
+void               hyphae_client_connect         (GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+HyphaeMesh1       *hyphae_client_connect_finish  (GAsyncResult  *result,
+                                                  GError       **error);
 
 /* GetPeers() as HyphaePeerInfo (a GPtrArray that unrefs them). */
 GPtrArray         *hyphae_client_get_peers_sync  (HyphaeMesh1   *proxy,
