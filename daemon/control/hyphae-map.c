@@ -23,6 +23,7 @@
 #include <json-glib/json-glib.h>
 
 #include "crypto/keys.h"
+#include "hyphae-json-builder.h"
 #include "hyphae-log-escape.h"
 #include "ts2021/mapframe.h"
 
@@ -45,26 +46,7 @@ add_key (JsonBuilder  *builder,
   int n = key_to_text (text, sizeof text, prefix, key);
 
   g_assert (n > 0);
-  json_builder_set_member_name (builder, name);
-  json_builder_add_string_value (builder, text);
-}
-
-static void
-add_string (JsonBuilder *builder,
-            const char  *name,
-            const char  *value)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_add_string_value (builder, value);
-}
-
-static void
-add_bool (JsonBuilder *builder,
-          const char  *name,
-          gboolean     value)
-{
-  json_builder_set_member_name (builder, name);
-  json_builder_add_boolean_value (builder, value);
+  hyphae_json_add_string (builder, name, text);
 }
 
 static void
@@ -74,14 +56,14 @@ add_hostinfo (JsonBuilder            *builder,
   json_builder_set_member_name (builder, "Hostinfo");
   json_builder_begin_object (builder);
   if (req->hostname)
-    add_string (builder, "Hostname", req->hostname);
-  add_string (builder, "OS", req->os ? req->os : "linux");
+    hyphae_json_add_string (builder, "Hostname", req->hostname);
+  hyphae_json_add_string (builder, "OS", req->os ? req->os : "linux");
   if (req->os_version)
-    add_string (builder, "OSVersion", req->os_version);
+    hyphae_json_add_string (builder, "OSVersion", req->os_version);
   if (req->ipn_version)
-    add_string (builder, "IPNVersion", req->ipn_version);
+    hyphae_json_add_string (builder, "IPNVersion", req->ipn_version);
   if (req->exit_node_id && req->exit_node_id[0])
-    add_string (builder, "ExitNodeID", req->exit_node_id);
+    hyphae_json_add_string (builder, "ExitNodeID", req->exit_node_id);
   if (req->routable_ips)
     {
       json_builder_set_member_name (builder, "RoutableIPs");
@@ -116,8 +98,8 @@ hyphae_map_request_to_json (const HyphaeMapRequest *req)
   json_builder_set_member_name (builder, "Version");
   json_builder_add_int_value (builder, req->capver);
   if (req->compress)
-    add_string (builder, "Compress", "zstd");
-  add_bool (builder, "KeepAlive", req->keep_alive);
+    hyphae_json_add_string (builder, "Compress", "zstd");
+  hyphae_json_add_bool (builder, "KeepAlive", req->keep_alive);
   add_key (builder, "NodeKey", KEY_PREFIX_NODE, req->node_key);
   add_key (builder, "DiscoKey", KEY_PREFIX_DISCO, req->disco_key);
 
@@ -133,8 +115,8 @@ hyphae_map_request_to_json (const HyphaeMapRequest *req)
                                                              : HYPHAE_ENDPOINT_LOCAL);
   json_builder_end_array (builder);
 
-  add_bool (builder, "Stream", req->stream);
-  add_bool (builder, "OmitPeers", req->omit_peers);
+  hyphae_json_add_bool (builder, "Stream", req->stream);
+  hyphae_json_add_bool (builder, "OmitPeers", req->omit_peers);
   add_hostinfo (builder, req);
   json_builder_end_object (builder);
 

@@ -16,6 +16,7 @@
 #include <json-glib/json-glib.h>
 
 #include "crypto/keys.h"
+#include "hyphae-json-builder.h"
 
 /* clang-format off */
 G_DEFINE_QUARK (hyphae-netmap-error-quark, hyphae_netmap_error)
@@ -1004,33 +1005,6 @@ hyphae_netmap_get_derp_map_json (const HyphaeNetmap *nm)
 /* ---- JSON out ----------------------------------------------------------------- */
 
 static void
-add_string (JsonBuilder *b,
-            const char  *name,
-            const char  *value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, value);
-}
-
-static void
-add_int (JsonBuilder *b,
-         const char  *name,
-         gint64       value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, value);
-}
-
-static void
-add_bool (JsonBuilder *b,
-          const char  *name,
-          gboolean     value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_boolean_value (b, value);
-}
-
-static void
 add_key (JsonBuilder  *b,
          const char   *name,
          const char   *prefix,
@@ -1039,7 +1013,7 @@ add_key (JsonBuilder  *b,
   char text[16 + KEY_HEX_LEN];
 
   key_to_text (text, sizeof text, prefix, key);
-  add_string (b, name, text);
+  hyphae_json_add_string (b, name, text);
 }
 
 static void
@@ -1050,33 +1024,7 @@ add_time (JsonBuilder *b,
   char text[32];
 
   hyphae_netmap_format_time (t, text);
-  add_string (b, name, text);
-}
-
-static void
-add_strv (JsonBuilder *b,
-          const char  *name,
-          char       **v)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
-  for (guint i = 0; v != NULL && v[i] != NULL; i++)
-    json_builder_add_string_value (b, v[i]);
-  json_builder_end_array (b);
-}
-
-static void
-add_raw (JsonBuilder *b,
-         const char  *name,
-         const char  *raw)
-{
-  JsonNode *node = raw != NULL ? json_from_string (raw, NULL) : NULL;
-
-  json_builder_set_member_name (b, name);
-  if (node != NULL)
-    json_builder_add_value (b, node);
-  else
-    json_builder_add_null_value (b);
+  hyphae_json_add_string (b, name, text);
 }
 
 static void
@@ -1084,12 +1032,12 @@ add_node (JsonBuilder      *b,
           const HyphaeNode *n)
 {
   json_builder_begin_object (b);
-  add_int (b, "ID", n->id);
-  add_string (b, "StableID", n->stable_id);
-  add_string (b, "Name", n->name);
-  add_int (b, "User", n->user_id);
+  hyphae_json_add_int (b, "ID", n->id);
+  hyphae_json_add_string (b, "StableID", n->stable_id);
+  hyphae_json_add_string (b, "Name", n->name);
+  hyphae_json_add_int (b, "User", n->user_id);
   if (n->sharer_id != 0)
-    add_int (b, "Sharer", n->sharer_id);
+    hyphae_json_add_int (b, "Sharer", n->sharer_id);
   add_key (b, "Key", KEY_PREFIX_NODE, n->key);
   if (n->key_expiry_unix != 0)
     add_time (b, "KeyExpiry", n->key_expiry_unix);
@@ -1097,44 +1045,44 @@ add_node (JsonBuilder      *b,
     add_key (b, "Machine", KEY_PREFIX_MACHINE, n->machine_key);
   if (n->has_disco_key)
     add_key (b, "DiscoKey", KEY_PREFIX_DISCO, n->disco_key);
-  add_strv (b, "Addresses", n->addresses);
-  add_strv (b, "AllowedIPs", n->allowed_ips);
-  add_strv (b, "Endpoints", n->endpoints);
+  hyphae_json_add_strv (b, "Addresses", n->addresses);
+  hyphae_json_add_strv (b, "AllowedIPs", n->allowed_ips);
+  hyphae_json_add_strv (b, "Endpoints", n->endpoints);
   if (n->home_derp != 0)
-    add_int (b, "HomeDERP", n->home_derp);
+    hyphae_json_add_int (b, "HomeDERP", n->home_derp);
   json_builder_set_member_name (b, "Hostinfo");
   json_builder_begin_object (b);
-  add_string (b, "Hostname", n->hostname);
+  hyphae_json_add_string (b, "Hostname", n->hostname);
   if (n->os[0] != '\0')
-    add_string (b, "OS", n->os);
+    hyphae_json_add_string (b, "OS", n->os);
   json_builder_end_object (b);
   if (n->primary_routes != NULL && n->primary_routes[0] != NULL)
-    add_strv (b, "PrimaryRoutes", n->primary_routes);
+    hyphae_json_add_strv (b, "PrimaryRoutes", n->primary_routes);
   if (n->last_seen_unix != 0)
     add_time (b, "LastSeen", n->last_seen_unix);
   if (n->online_known)
-    add_bool (b, "Online", n->online);
-  add_bool (b, "MachineAuthorized", n->machine_authorized);
+    hyphae_json_add_bool (b, "Online", n->online);
+  hyphae_json_add_bool (b, "MachineAuthorized", n->machine_authorized);
   if (n->tags != NULL && n->tags[0] != NULL)
-    add_strv (b, "Tags", n->tags);
+    hyphae_json_add_strv (b, "Tags", n->tags);
   if (n->cap != 0)
-    add_int (b, "Cap", n->cap);
+    hyphae_json_add_int (b, "Cap", n->cap);
   if (n->expired)
-    add_bool (b, "Expired", TRUE);
+    hyphae_json_add_bool (b, "Expired", TRUE);
   if (n->self_v4_masq_addr != NULL)
-    add_string (b, "SelfNodeV4MasqAddrForThisPeer", n->self_v4_masq_addr);
+    hyphae_json_add_string (b, "SelfNodeV4MasqAddrForThisPeer", n->self_v4_masq_addr);
   if (n->self_v6_masq_addr != NULL)
-    add_string (b, "SelfNodeV6MasqAddrForThisPeer", n->self_v6_masq_addr);
+    hyphae_json_add_string (b, "SelfNodeV6MasqAddrForThisPeer", n->self_v6_masq_addr);
   if (n->is_wireguard_only)
-    add_bool (b, "IsWireGuardOnly", TRUE);
+    hyphae_json_add_bool (b, "IsWireGuardOnly", TRUE);
   if (n->is_jailed)
-    add_bool (b, "IsJailed", TRUE);
+    hyphae_json_add_bool (b, "IsJailed", TRUE);
   if (n->unsigned_peer_api_only)
-    add_bool (b, "UnsignedPeerAPIOnly", TRUE);
+    hyphae_json_add_bool (b, "UnsignedPeerAPIOnly", TRUE);
   if (n->cap_map_json != NULL)
-    add_raw (b, "CapMap", n->cap_map_json);
+    hyphae_json_add_raw (b, "CapMap", n->cap_map_json);
   if (n->exit_node_dns_resolvers_json != NULL)
-    add_raw (b, "ExitNodeDNSResolvers", n->exit_node_dns_resolvers_json);
+    hyphae_json_add_raw (b, "ExitNodeDNSResolvers", n->exit_node_dns_resolvers_json);
   json_builder_end_object (b);
 }
 
@@ -1173,8 +1121,8 @@ hyphae_netmap_to_json (const HyphaeNetmap *nm)
         add_node (b, c->nodes[ni]);
     }
   json_builder_end_array (b);
-  add_string (b, "Domain", nm->domain);
-  add_string (b, "MagicDNSSuffix", nm->magicdns_suffix);
+  hyphae_json_add_string (b, "Domain", nm->domain);
+  hyphae_json_add_string (b, "MagicDNSSuffix", nm->magicdns_suffix);
 
   g_hash_table_iter_init (&it, nm->user_profiles);
   while (g_hash_table_iter_next (&it, NULL, &v))
@@ -1186,15 +1134,15 @@ hyphae_netmap_to_json (const HyphaeNetmap *nm)
     {
       HyphaeUserProfile *up = profiles->pdata[i];
       json_builder_begin_object (b);
-      add_int (b, "ID", up->id);
-      add_string (b, "LoginName", up->login_name);
-      add_string (b, "DisplayName", up->display_name);
+      hyphae_json_add_int (b, "ID", up->id);
+      hyphae_json_add_string (b, "LoginName", up->login_name);
+      hyphae_json_add_string (b, "DisplayName", up->display_name);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
-  add_raw (b, "PacketFilter", nm->packet_filter);
-  add_raw (b, "DNSConfig", nm->dns_config);
-  add_raw (b, "DERPMap", nm->derp_map);
+  hyphae_json_add_raw (b, "PacketFilter", nm->packet_filter);
+  hyphae_json_add_raw (b, "DNSConfig", nm->dns_config);
+  hyphae_json_add_raw (b, "DERPMap", nm->derp_map);
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);

@@ -12,93 +12,29 @@
 
 #include <json-glib/json-glib.h>
 
-/* A peer was "active" if WireGuard completed a handshake this recently:
- * WireGuard rekeys every 2 minutes while traffic flows. */
-#define ACTIVE_HANDSHAKE_SECONDS 180
-
-static const char *
-dict_str (GVariant   *dict,
-          const char *key)
-{
-  const char *s = NULL;
-
-  if (dict == NULL || !g_variant_lookup (dict, key, "&s", &s))
-    return "";
-  return s;
-}
+#include "hyphae-json-builder.h"
 
 static gboolean
-dict_bool (GVariant   *dict,
-           const char *key)
+is_active (const HyphaePeerInfo *peer)
 {
-  gboolean b = FALSE;
-
-  if (dict != NULL)
-    g_variant_lookup (dict, key, "b", &b);
-  return b;
-}
-
-static gint64
-dict_x (GVariant   *dict,
-        const char *key)
-{
-  gint64 x = 0;
-
-  if (dict != NULL)
-    g_variant_lookup (dict, key, "x", &x);
-  return x;
-}
-
-static guint64
-dict_t (GVariant   *dict,
-        const char *key)
-{
-  guint64 t = 0;
-
-  if (dict != NULL)
-    g_variant_lookup (dict, key, "t", &t);
-  return t;
-}
-
-static char **
-dict_strv (GVariant   *dict,
-           const char *key)
-{
-  const char **v = NULL;
-  char **copy;
-
-  if (dict == NULL || !g_variant_lookup (dict, key, "^a&s", &v))
-    return g_new0 (char *, 1);
-  copy = g_strdupv ((char **) v);
-  g_free (v);
-  return copy;
-}
-
-static gboolean
-is_active (GVariant *peer)
-{
-  gint64 hs = dict_x (peer, "LastHandshake");
-
-  return hs != 0 && g_get_real_time () / G_USEC_PER_SEC - hs < ACTIVE_HANDSHAKE_SECONDS;
+  return hyphae_peer_info_is_active (peer, g_get_real_time () / G_USEC_PER_SEC);
 }
 
 /* ------------------------------------------------------------------- text */
 
 /* "100.64.0.1" (the first address) or "-". */
 static char *
-first_ip (GVariant *node)
+first_ip (const HyphaePeerInfo *node)
 {
-  g_auto(GStrv) ips = dict_strv (node, "TailscaleIPs");
-
-  return g_strdup (ips[0] ? ips[0] : "-");
+  return g_strdup (node->addresses[0] ? node->addresses[0] : "-");
 }
 
 /* DNSName minus the MagicDNS suffix, else the quoted host name. */
 static char *
-display_name (GVariant   *node,
-              const char *suffix)
+display_name (const HyphaePeerInfo *node,
+              const char           *suffix)
 {
-  g_autofree char *dns = g_strdup (dict_str (node, "DNSName"));
+  g_autofree char *dns = g_strdup (node->dns_name);
   gsize len = strlen (dns);
 
   if (len > 0 && dns[len - 1] == '.')
@@ -108,20 +44,20 @@ display_name (GVariant   *node,
     dns[len - strlen (suffix) - 1] = '\0';
   if (*dns != '\0')
     return g_steal_pointer (&dns);
-  return g_strdup_printf ("(\"%s\")", dict_str (node, "HostName"));
+  return g_strdup_printf ("(\"%s\")", node->host_name);
 }
 
 /* "alice@" from "alice@example.com", as tailscale's ownerLogin. */
 static char *
-owner_login (GVariant *node)
+owner_login (const HyphaePeerInfo *node)
 {
-  const char *login = dict_str (node, "UserLoginName");
+  const char *login = node->user_login_name;
   const char *at = strchr (login, '@');
 
-  if (dict_x (node, "UserID") == 0)
+  if (node->user_id == 0)
     return g_strdup ("-");
   if (*login == '\0')
-    return g_strdup_printf ("%" G_GINT64_FORMAT, dict_x (node, "UserID"));
+    return g_strdup_printf ("%" G_GINT64_FORMAT, node->user_id);
   return at ? g_strndup (login, at - login + 1) : g_strdup (login);
 }
 
@@ -144,16 +80,16 @@ last_seen_fmt (gint64 last_seen)
 
 /* The "Status" column (cmd/tailscale/cli/status.go printPS). */
 static char *
-peer_status_text (GVariant *peer,
-                  gboolean  is_self)
+peer_status_text (const HyphaePeerInfo *peer,
+                  gboolean              is_self)
 {
   GString *s = g_string_new (NULL);
-  gboolean online = dict_bool (peer, "Online");
-  gboolean exit_node = dict_bool (peer, "ExitNode");
-  gboolean exit_option = dict_bool (peer, "ExitNodeOption");
-  guint64 tx = dict_t (peer, "TxBytes"), rx = dict_t (peer, "RxBytes");
+  gboolean online = peer->online;
+  gboolean exit_node = peer->exit_node;
+  gboolean exit_option = peer->exit_node_option;
+  guint64 tx = peer->tx_bytes, rx = peer->rx_bytes;
   gboolean any_traffic = tx != 0 || rx != 0;
-  g_autofree char *seen = last_seen_fmt (dict_x (peer, "LastSeen"));
+  g_autofree char *seen = last_seen_fmt (peer->last_seen);
   g_autofree char *offline = online ? g_strdup ("") : g_strconcat ("; offline", seen, NULL);
 
   if (is_self)
@@ -173,7 +109,7 @@ peer_status_text (GVariant *peer,
     }
   else
     {
-      const char *cur = dict_str (peer, "CurAddr"), *relay = dict_str (peer, "Relay");
+      const char *cur = peer->cur_addr, *relay = peer->relay;
 
       g_string_append (s, "active; ");
       if (exit_node)
@@ -197,13 +133,13 @@ static int
 compare_peers (gconstpointer a,
                gconstpointer b)
 {
-  GVariant *pa = *(GVariant * const *) a, *pb = *(GVariant * const *) b;
+  const HyphaePeerInfo *pa = *(HyphaePeerInfo * const *) a, *pb = *(HyphaePeerInfo * const *) b;
   g_autofree char *ia = first_ip (pa), *ib = first_ip (pb);
   int c;
 
-  if ((c = g_strcmp0 (dict_str (pa, "DNSName"), dict_str (pb, "DNSName"))) != 0)
+  if ((c = g_strcmp0 (pa->dns_name, pb->dns_name)) != 0)
     return c;
-  if ((c = g_strcmp0 (dict_str (pa, "HostName"), dict_str (pb, "HostName"))) != 0)
+  if ((c = g_strcmp0 (pa->host_name, pb->host_name)) != 0)
     return c;
   return g_strcmp0 (ia, ib);
 }
@@ -246,7 +182,7 @@ not_running_text (HyphaeMesh1 *proxy,
     return g_strdup ("Hyphae is stopped.");
   if (g_strcmp0 (state, "NeedsLogin") == 0)
     {
-      url = ctl_get_auth_url (proxy);
+      url = hyphae_client_get_auth_url (proxy);
       if (url != NULL && *url != '\0')
         {
           *exit_code = CTL_EXIT_NEEDS_LOGIN;
@@ -269,20 +205,34 @@ print_health (HyphaeMesh1 *proxy)
     printf ("#     - %s\n", health[i]);
 }
 
+/* One row: IP, name, owner, OS, status. */
+static char **
+node_row (const HyphaePeerInfo *node,
+          const char           *suffix,
+          gboolean              is_self)
+{
+  char **cols = g_new0 (char *, 6);
+
+  cols[0] = first_ip (node);
+  cols[1] = display_name (node, suffix);
+  cols[2] = owner_login (node);
+  cols[3] = g_strdup (node->os);
+  cols[4] = peer_status_text (node, is_self);
+  return cols;
+}
+
 int
 ctl_print_status (HyphaeMesh1 *proxy,
-                  GVariant    *peers)
+                  GPtrArray   *peers)
 {
   g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
-  g_autoptr(GPtrArray) sorted = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
-  g_autoptr(GVariant) self_node = hyphae_mesh1_dup_self (proxy);
-  g_autoptr(GVariant) tailnet = hyphae_mesh1_dup_tailnet (proxy);
+  g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new (peers->len);
+  g_autoptr(HyphaePeerInfo) self_node = hyphae_client_dup_self (proxy);
+  g_autoptr(HyphaeTailnetInfo) tailnet = hyphae_client_dup_tailnet (proxy);
   const char * const *health = hyphae_mesh1_get_health (proxy);
-  const char *suffix = dict_str (tailnet, "MagicDNSSuffix");
+  const char *suffix = tailnet ? tailnet->magicdns_suffix : "";
   int code;
   g_autofree char *description = not_running_text (proxy, &code);
-  GVariantIter iter;
-  GVariant *peer;
 
   if (description != NULL)
     {
@@ -297,33 +247,13 @@ ctl_print_status (HyphaeMesh1 *proxy,
       return code;
     }
 
-  if (self_node != NULL && g_variant_n_children (self_node) > 0)
-    {
-      char **cols = g_new0 (char *, 6);
-
-      cols[0] = first_ip (self_node);
-      cols[1] = display_name (self_node, suffix);
-      cols[2] = owner_login (self_node);
-      cols[3] = g_strdup (dict_str (self_node, "OS"));
-      cols[4] = peer_status_text (self_node, TRUE);
-      g_ptr_array_add (rows, cols);
-    }
-  g_variant_iter_init (&iter, peers);
-  while ((peer = g_variant_iter_next_value (&iter)) != NULL)
-    g_ptr_array_add (sorted, peer);
+  if (self_node != NULL)
+    g_ptr_array_add (rows, node_row (self_node, suffix, TRUE));
+  for (guint i = 0; i < peers->len; i++)
+    g_ptr_array_add (sorted, g_ptr_array_index (peers, i));
   g_ptr_array_sort (sorted, compare_peers);
   for (guint i = 0; i < sorted->len; i++)
-    {
-      GVariant *p = g_ptr_array_index (sorted, i);
-      char **cols = g_new0 (char *, 6);
-
-      cols[0] = first_ip (p);
-      cols[1] = display_name (p, suffix);
-      cols[2] = owner_login (p);
-      cols[3] = g_strdup (dict_str (p, "OS"));
-      cols[4] = peer_status_text (p, FALSE);
-      g_ptr_array_add (rows, cols);
-    }
+    g_ptr_array_add (rows, node_row (g_ptr_array_index (sorted, i), suffix, FALSE));
   print_table (rows);
   if (health != NULL && health[0] != NULL)
     {
@@ -447,155 +377,93 @@ add_time (JsonBuilder *b,
           const char  *name,
           gint64       unix_seconds)
 {
-  g_autoptr(GDateTime) dt = NULL;
-  g_autofree char *s = NULL;
+  g_autoptr(GDateTime) dt = unix_seconds != 0 ? g_date_time_new_from_unix_utc (unix_seconds) : NULL;
+  g_autofree char *s = dt != NULL ? g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ") : NULL;
 
-  json_builder_set_member_name (b, name);
-  if (unix_seconds == 0 || (dt = g_date_time_new_from_unix_utc (unix_seconds)) == NULL)
-    {
-      json_builder_add_string_value (b, "0001-01-01T00:00:00Z");
-      return;
-    }
-  s = g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ");
-  json_builder_add_string_value (b, s);
-}
-
-static void
-add_str (JsonBuilder *b,
-         const char  *name,
-         const char  *value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, value);
-}
-
-static void
-add_bool (JsonBuilder *b,
-          const char  *name,
-          gboolean     value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_boolean_value (b, value);
-}
-
-static void
-add_int (JsonBuilder *b,
-         const char  *name,
-         gint64       value)
-{
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, value);
-}
-
-/* Go encodes a nil slice as null, an empty one as []: we send [] for
- * addresses we know and null where Tailscale's would be nil. */
-static void
-add_strv (JsonBuilder *b,
-          const char  *name,
-          char       **strv,
-          gboolean     null_if_empty)
-{
-  json_builder_set_member_name (b, name);
-  if (null_if_empty && (strv == NULL || strv[0] == NULL))
-    {
-      json_builder_add_null_value (b);
-      return;
-    }
-  json_builder_begin_array (b);
-  for (gsize i = 0; strv != NULL && strv[i] != NULL; i++)
-    json_builder_add_string_value (b, strv[i]);
-  json_builder_end_array (b);
+  hyphae_json_add_string (b, name, s != NULL ? s : "0001-01-01T00:00:00Z");
 }
 
 /* ipnstate.PeerStatus. */
 static void
-add_peer_status (JsonBuilder *b,
-                 GVariant    *node,
-                 gboolean     is_self)
+add_peer_status (JsonBuilder          *b,
+                 const HyphaePeerInfo *node,
+                 gboolean              is_self)
 {
-  g_auto(GStrv) ips = dict_strv (node, "TailscaleIPs");
-  g_auto(GStrv) addrs = dict_strv (node, "Addrs");
-  gint64 key_expiry = dict_x (node, "KeyExpiry");
-
   json_builder_begin_object (b);
-  add_str (b, "ID", dict_str (node, "ID"));
-  add_str (b, "PublicKey", dict_str (node, "PublicKey"));
-  add_str (b, "HostName", dict_str (node, "HostName"));
-  add_str (b, "DNSName", dict_str (node, "DNSName"));
-  add_str (b, "OS", dict_str (node, "OS"));
-  add_int (b, "UserID", dict_x (node, "UserID"));
-  add_strv (b, "TailscaleIPs", ips, TRUE);
-  add_strv (b, "Addrs", addrs, TRUE);
-  add_str (b, "CurAddr", dict_str (node, "CurAddr"));
-  add_str (b, "Relay", dict_str (node, "Relay"));
-  add_int (b, "RxBytes", (gint64) dict_t (node, "RxBytes"));
-  add_int (b, "TxBytes", (gint64) dict_t (node, "TxBytes"));
+  hyphae_json_add_string (b, "ID", node->stable_id);
+  hyphae_json_add_string (b, "PublicKey", node->public_key);
+  hyphae_json_add_string (b, "HostName", node->host_name);
+  hyphae_json_add_string (b, "DNSName", node->dns_name);
+  hyphae_json_add_string (b, "OS", node->os);
+  hyphae_json_add_int (b, "UserID", node->user_id);
+  hyphae_json_add_strv_or_null (b, "TailscaleIPs", node->addresses);
+  hyphae_json_add_strv_or_null (b, "Addrs", node->endpoints);
+  hyphae_json_add_string (b, "CurAddr", node->cur_addr);
+  hyphae_json_add_string (b, "Relay", node->relay);
+  hyphae_json_add_int (b, "RxBytes", (gint64) node->rx_bytes);
+  hyphae_json_add_int (b, "TxBytes", (gint64) node->tx_bytes);
   add_time (b, "Created", 0);
   add_time (b, "LastWrite", 0);
-  add_time (b, "LastSeen", dict_x (node, "LastSeen"));
-  add_time (b, "LastHandshake", dict_x (node, "LastHandshake"));
-  add_bool (b, "Online", dict_bool (node, "Online"));
-  add_bool (b, "ExitNode", dict_bool (node, "ExitNode"));
-  add_bool (b, "ExitNodeOption", dict_bool (node, "ExitNodeOption"));
-  add_bool (b, "Active", !is_self && is_active (node));
-  add_bool (b, "InNetworkMap", TRUE);
-  add_bool (b, "InMagicSock", FALSE);
-  add_bool (b, "InEngine", !is_self);
+  add_time (b, "LastSeen", node->last_seen);
+  add_time (b, "LastHandshake", node->last_handshake);
+  hyphae_json_add_bool (b, "Online", node->online);
+  hyphae_json_add_bool (b, "ExitNode", node->exit_node);
+  hyphae_json_add_bool (b, "ExitNodeOption", node->exit_node_option);
+  hyphae_json_add_bool (b, "Active", !is_self && is_active (node));
+  hyphae_json_add_bool (b, "InNetworkMap", TRUE);
+  hyphae_json_add_bool (b, "InMagicSock", FALSE);
+  hyphae_json_add_bool (b, "InEngine", !is_self);
   /* omitempty in ipnstate.PeerStatus */
-  if (dict_bool (node, "Expired"))
-    add_bool (b, "Expired", TRUE);
-  if (key_expiry != 0)
-    add_time (b, "KeyExpiry", key_expiry);
+  if (node->expired)
+    hyphae_json_add_bool (b, "Expired", TRUE);
+  if (node->key_expiry != 0)
+    add_time (b, "KeyExpiry", node->key_expiry);
   json_builder_end_object (b);
 }
 
 static void
-add_user (GHashTable *users,
-          GVariant   *node)
+add_user (GHashTable           *users,
+          const HyphaePeerInfo *node)
 {
-  gint64 id = dict_x (node, "UserID");
+  gint64 id = node->user_id;
 
   if (id != 0 && !g_hash_table_contains (users, &id))
     {
       gint64 *key = g_new (gint64, 1);
 
       *key = id;
-      g_hash_table_insert (users, key, g_strdup (dict_str (node, "UserLoginName")));
+      g_hash_table_insert (users, key, g_strdup (node->user_login_name));
     }
 }
 
 int
 ctl_print_status_json (HyphaeMesh1 *proxy,
-                       GVariant    *peers)
+                       GPtrArray   *peers)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(JsonNode) root = NULL;
-  g_autoptr(GVariant) self_node = hyphae_mesh1_dup_self (proxy);
-  g_autoptr(GVariant) tailnet = hyphae_mesh1_dup_tailnet (proxy);
+  g_autoptr(HyphaePeerInfo) self_node = hyphae_client_dup_self (proxy);
+  g_autoptr(HyphaeTailnetInfo) tailnet = hyphae_client_dup_tailnet (proxy);
   g_autoptr(GHashTable) users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
-  g_auto(GStrv) self_ips = NULL;
   const char * const *health = hyphae_mesh1_get_health (proxy);
-  gboolean have_self = self_node != NULL && g_variant_n_children (self_node) > 0;
-  GVariant *exit_peer = NULL;
+  const HyphaePeerInfo *exit_peer = NULL;
   g_autofree char *auth_url = g_strcmp0 (hyphae_mesh1_get_state (proxy), "NeedsLogin") == 0
-                              ? ctl_get_auth_url (proxy) : NULL;
-  GVariantIter iter;
-  GVariant *peer;
+                              ? hyphae_client_get_auth_url (proxy) : NULL;
   GHashTableIter hi;
   gpointer k, v;
 
-  self_ips = dict_strv (have_self ? self_node : NULL, "TailscaleIPs");
   json_builder_begin_object (b);
-  add_str (b, "Version", hyphae_mesh1_get_version (proxy) ? hyphae_mesh1_get_version (proxy) : "");
-  add_bool (b, "TUN", TRUE);
-  add_str (b, "BackendState", hyphae_mesh1_get_state (proxy) ? hyphae_mesh1_get_state (proxy) : "NoState");
+  hyphae_json_add_string (b, "Version", hyphae_mesh1_get_version (proxy) ? hyphae_mesh1_get_version (proxy) : "");
+  hyphae_json_add_bool (b, "TUN", TRUE);
+  hyphae_json_add_string (b, "BackendState",
+                          hyphae_mesh1_get_state (proxy) ? hyphae_mesh1_get_state (proxy) : "NoState");
   /* "" unless the daemon lets us see it (docs/ARCHITECTURE.md "The login URL is no property"). */
-  add_str (b, "AuthURL", auth_url ? auth_url : "");
-  add_strv (b, "TailscaleIPs", self_ips, TRUE);
+  hyphae_json_add_string (b, "AuthURL", auth_url ? auth_url : "");
+  hyphae_json_add_strv_or_null (b, "TailscaleIPs", self_node ? self_node->addresses : NULL);
 
   json_builder_set_member_name (b, "Self");
-  if (have_self)
+  if (self_node != NULL)
     {
       add_peer_status (b, self_node, TRUE);
       add_user (users, self_node);
@@ -603,15 +471,15 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
   else
     json_builder_add_null_value (b);
 
-  add_strv (b, "Health", (char **) health, TRUE);
-  add_str (b, "MagicDNSSuffix", dict_str (tailnet, "MagicDNSSuffix"));
+  hyphae_json_add_strv_or_null (b, "Health", (char * const *) health);
+  hyphae_json_add_string (b, "MagicDNSSuffix", tailnet ? tailnet->magicdns_suffix : "");
   json_builder_set_member_name (b, "CurrentTailnet");
-  if (tailnet != NULL && g_variant_n_children (tailnet) > 0)
+  if (tailnet != NULL)
     {
       json_builder_begin_object (b);
-      add_str (b, "Name", dict_str (tailnet, "Name"));
-      add_str (b, "MagicDNSSuffix", dict_str (tailnet, "MagicDNSSuffix"));
-      add_bool (b, "MagicDNSEnabled", dict_bool (tailnet, "MagicDNSEnabled"));
+      hyphae_json_add_string (b, "Name", tailnet->name);
+      hyphae_json_add_string (b, "MagicDNSSuffix", tailnet->magicdns_suffix);
+      hyphae_json_add_bool (b, "MagicDNSEnabled", tailnet->magicdns_enabled);
       json_builder_end_object (b);
     }
   else
@@ -621,18 +489,18 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
 
   /* Peer: keyed by "nodekey:…" (key.NodePublic's text form). */
   json_builder_set_member_name (b, "Peer");
-  if (have_self || g_variant_n_children (peers) > 0)
+  if (self_node != NULL || peers->len > 0)
     {
       json_builder_begin_object (b);
-      g_variant_iter_init (&iter, peers);
-      while ((peer = g_variant_iter_next_value (&iter)) != NULL)
+      for (guint i = 0; i < peers->len; i++)
         {
-          json_builder_set_member_name (b, dict_str (peer, "PublicKey"));
+          const HyphaePeerInfo *peer = g_ptr_array_index (peers, i);
+
+          json_builder_set_member_name (b, peer->public_key);
           add_peer_status (b, peer, FALSE);
           add_user (users, peer);
-          if (dict_bool (peer, "ExitNode") && exit_peer == NULL)
-            exit_peer = g_variant_ref (peer);
-          g_variant_unref (peer);
+          if (peer->exit_node && exit_peer == NULL)
+            exit_peer = peer;
         }
       json_builder_end_object (b);
     }
@@ -651,9 +519,9 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
 
           json_builder_set_member_name (b, id);
           json_builder_begin_object (b);
-          add_int (b, "ID", *(gint64 *) k);
-          add_str (b, "LoginName", v);
-          add_str (b, "DisplayName", "");
+          hyphae_json_add_int (b, "ID", *(gint64 *) k);
+          hyphae_json_add_string (b, "LoginName", v);
+          hyphae_json_add_string (b, "DisplayName", "");
           json_builder_end_object (b);
         }
       json_builder_end_object (b);
@@ -664,12 +532,12 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
   /* ExitNodeStatus (omitempty): the selected exit node. */
   if (exit_peer != NULL)
     {
-      g_auto(GStrv) ips = dict_strv (exit_peer, "TailscaleIPs");
+      char * const *ips = exit_peer->addresses;
 
       json_builder_set_member_name (b, "ExitNodeStatus");
       json_builder_begin_object (b);
-      add_str (b, "ID", dict_str (exit_peer, "ID"));
-      add_bool (b, "Online", dict_bool (exit_peer, "Online"));
+      hyphae_json_add_string (b, "ID", exit_peer->stable_id);
+      hyphae_json_add_bool (b, "Online", exit_peer->online);
       json_builder_set_member_name (b, "TailscaleIPs");
       json_builder_begin_array (b);
       for (gsize i = 0; ips[i] != NULL; i++)
@@ -680,7 +548,6 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
         }
       json_builder_end_array (b);
       json_builder_end_object (b);
-      g_variant_unref (exit_peer);
     }
   json_builder_end_object (b);
 
@@ -693,15 +560,15 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
 /* ------------------------------------------------------------------- ip */
 
 int
-ctl_print_ips (HyphaeMesh1 *proxy,
-               GVariant    *node,
-               int          which)
+ctl_print_ips (HyphaeMesh1  *proxy,
+               char * const *addresses,
+               int           which)
 {
-  g_auto(GStrv) ips = dict_strv (node, "TailscaleIPs");
+  char * const *ips = addresses;
   gboolean printed = FALSE;
 
   for (int pass = 4; pass <= 6; pass += 2)
-    for (gsize i = 0; ips[i] != NULL; i++)
+    for (gsize i = 0; ips != NULL && ips[i] != NULL; i++)
       {
         gboolean v6 = strchr (ips[i], ':') != NULL;
 

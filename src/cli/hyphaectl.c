@@ -2,15 +2,15 @@
 /*
  * hyphaectl: the command line client of io.github.hyphae.Mesh1 on the system
  * bus (data/io.github.hyphae.Mesh1.xml), with the command names and output habits of the tailscale
- * CLI. DBUS_SYSTEM_BUS_ADDRESS selects another bus (tests).
+ * CLI. DBUS_SYSTEM_BUS_ADDRESS selects another bus (tests). Reaching the
+ * daemon, reading its peers and sorting its errors is src/common's
+ * hyphae-client.h; this file turns them into words and exit codes.
  */
 #include "hyphaectl.h"
 
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "hyphae-mesh-error.h"
 
 static const char summary[] =
   "Commands:\n"
@@ -48,70 +48,47 @@ static const char summary[] =
 int
 ctl_error_exit (const GError *error)
 {
-  g_autofree char *remote = g_dbus_error_get_remote_error (error);
-  g_autoptr(GError) stripped = g_error_copy (error);
-  const char *message;
+  g_autofree char *message = hyphae_client_error_message (error);
 
-  g_dbus_error_strip_remote_error (stripped);
-  message = stripped->message;
-
-  if (error->domain == HYPHAE_MESH_ERROR)
+  switch (hyphae_client_error_failure (error))
     {
-      switch ((HyphaeMeshError) error->code)
-        {
-        case HYPHAE_MESH_ERROR_NOT_AUTHORIZED:
-          g_printerr ("hyphaectl: not authorized: %s\n"
-                      "Run it as root, or from the active local session.\n", message);
-          return CTL_EXIT_NOT_AUTHORIZED;
-        case HYPHAE_MESH_ERROR_NEEDS_LOGIN:
-          g_printerr ("hyphaectl: not logged in: %s\nRun `hyphaectl up` to log in.\n", message);
-          return CTL_EXIT_NEEDS_LOGIN;
-        case HYPHAE_MESH_ERROR_UNREACHABLE:
-          g_printerr ("hyphaectl: cannot reach the control server: %s\n", message);
-          return CTL_EXIT_UNREACHABLE;
-        case HYPHAE_MESH_ERROR_BAD_AUTH_KEY:
-          g_printerr ("hyphaectl: the control server refused the auth key: %s\n", message);
-          return CTL_EXIT_BAD_AUTH_KEY;
-        case HYPHAE_MESH_ERROR_ENGINE_FAILED:
-          g_printerr ("hyphaectl: the node cannot start: %s\n", message);
-          return CTL_EXIT_ENGINE;
-        case HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS:
-          g_printerr ("hyphaectl: too many requests: %s\n", message);
-          return CTL_EXIT_TOO_MANY;
-        case HYPHAE_MESH_ERROR_INVALID_ARGUMENT:
-          g_printerr ("hyphaectl: invalid argument: %s\n", message);
-          return CTL_EXIT_USAGE;
-        case HYPHAE_MESH_ERROR_FAILED:
-        default:
-          g_printerr ("hyphaectl: %s\n", message);
-          return CTL_EXIT_FAILED;
-        }
-    }
-  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
-      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
-      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_EXITED) ||
-      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_EXEC_FAILED) ||
-      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_FAILED) ||
-      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SPAWN_CHILD_SIGNALED) ||
-      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
-      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
-    {
-      g_printerr ("hyphaectl: hyphaed is not running or stopped answering: %s\n", message);
-      return CTL_EXIT_NO_DAEMON;
-    }
-  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED) ||
-      g_strcmp0 (remote, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired") == 0)
-    {
-      g_printerr ("hyphaectl: not authorized: %s\n", message);
+    case HYPHAE_CLIENT_FAILURE_NOT_AUTHORIZED:
+      if (g_error_matches (error, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_NOT_AUTHORIZED))
+        g_printerr ("hyphaectl: not authorized: %s\n"
+                    "Run it as root, or from the active local session.\n", message);
+      else
+        g_printerr ("hyphaectl: not authorized: %s\n", message);
       return CTL_EXIT_NOT_AUTHORIZED;
-    }
-  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS))
-    {
+    case HYPHAE_CLIENT_FAILURE_NEEDS_LOGIN:
+      g_printerr ("hyphaectl: not logged in: %s\nRun `hyphaectl up` to log in.\n", message);
+      return CTL_EXIT_NEEDS_LOGIN;
+    case HYPHAE_CLIENT_FAILURE_UNREACHABLE:
+      g_printerr ("hyphaectl: cannot reach the control server: %s\n", message);
+      return CTL_EXIT_UNREACHABLE;
+    case HYPHAE_CLIENT_FAILURE_BAD_AUTH_KEY:
+      g_printerr ("hyphaectl: the control server refused the auth key: %s\n", message);
+      return CTL_EXIT_BAD_AUTH_KEY;
+    case HYPHAE_CLIENT_FAILURE_ENGINE:
+      g_printerr ("hyphaectl: the node cannot start: %s\n", message);
+      return CTL_EXIT_ENGINE;
+    case HYPHAE_CLIENT_FAILURE_TOO_MANY_REQUESTS:
+      g_printerr ("hyphaectl: too many requests: %s\n", message);
+      return CTL_EXIT_TOO_MANY;
+    case HYPHAE_CLIENT_FAILURE_INVALID_ARGUMENT:
       g_printerr ("hyphaectl: invalid argument: %s\n", message);
       return CTL_EXIT_USAGE;
+    case HYPHAE_CLIENT_FAILURE_NO_DAEMON:
+      /* hyphae_client_connect_sync's message says it all already. */
+      if (error->domain == HYPHAE_CLIENT_ERROR)
+        g_printerr ("hyphaectl: %s\n", message);
+      else
+        g_printerr ("hyphaectl: hyphaed is not running or stopped answering: %s\n", message);
+      return CTL_EXIT_NO_DAEMON;
+    case HYPHAE_CLIENT_FAILURE_OTHER:
+    default:
+      g_printerr ("hyphaectl: %s\n", message);
+      return CTL_EXIT_FAILED;
     }
-  g_printerr ("hyphaectl: %s\n", message);
-  return CTL_EXIT_FAILED;
 }
 
 static int usage_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
@@ -137,30 +114,11 @@ static HyphaeMesh1 *
 connect_daemon (int *exit_code)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(HyphaeMesh1) proxy = NULL;
-  g_autofree char *owner = NULL;
+  HyphaeMesh1 *proxy = hyphae_client_connect_sync (NULL, &error);
 
-  proxy = hyphae_mesh1_proxy_new_for_bus_sync (G_BUS_TYPE_SYSTEM, G_DBUS_PROXY_FLAGS_NONE,
-                                               HYPHAE_MESH_BUS_NAME, HYPHAE_MESH_OBJECT_PATH,
-                                               NULL, &error);
   if (proxy == NULL)
-    {
-      g_dbus_error_strip_remote_error (error);
-      g_printerr ("hyphaectl: hyphaed is not running and could not be started: %s\n",
-                  error->message);
-      *exit_code = CTL_EXIT_NO_DAEMON;
-      return NULL;
-    }
-  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (proxy));
-  if (owner == NULL)
-    {
-      g_printerr ("hyphaectl: hyphaed is not running and could not be started "
-                  "(%s has no owner on the system bus; is hyphaed installed?)\n",
-                  HYPHAE_MESH_BUS_NAME);
-      *exit_code = CTL_EXIT_NO_DAEMON;
-      return NULL;
-    }
-  return g_steal_pointer (&proxy);
+    *exit_code = ctl_error_exit (error);
+  return proxy;
 }
 
 /* Lets queued PropertiesChanged signals update the proxy's cache. */
@@ -169,22 +127,6 @@ drain_events (void)
 {
   while (g_main_context_iteration (NULL, FALSE))
     ;
-}
-
-/* Mutating calls let polkit ask for a password if an agent is around. */
-#define MUTATE_FLAGS G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
-/* polkit may wait for the user: no timeout on mutating calls. */
-#define MUTATE_TIMEOUT G_MAXINT
-
-char *
-ctl_get_auth_url (HyphaeMesh1 *proxy)
-{
-  g_autofree char *url = NULL;
-
-  if (!hyphae_mesh1_call_get_auth_url_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &url, NULL, NULL) ||
-      *url == '\0')
-    return NULL;
-  return g_steal_pointer (&url);
 }
 
 /* --------------------------------------------------------------------- up */
@@ -316,8 +258,8 @@ cmd_up (int    argc,
   w.loop = g_main_loop_new (NULL, FALSE);
   /* Before the call: the daemon sends the URL just before Up's reply. */
   g_signal_connect_swapped (proxy, "auth-url-ready", G_CALLBACK (on_auth_url_ready), &w);
-  if (!hyphae_mesh1_call_up_sync (proxy, g_variant_builder_end (&options), MUTATE_FLAGS,
-                                  timeout_s > 0 ? timeout_s * 1000 : MUTATE_TIMEOUT, NULL, &error))
+  if (!hyphae_mesh1_call_up_sync (proxy, g_variant_builder_end (&options), HYPHAE_CLIENT_MUTATE_FLAGS,
+                                  timeout_s > 0 ? timeout_s * 1000 : HYPHAE_CLIENT_MUTATE_TIMEOUT, NULL, &error))
     {
       g_signal_handlers_disconnect_by_data (proxy, &w);
       g_main_loop_unref (w.loop);
@@ -328,7 +270,7 @@ cmd_up (int    argc,
   /* Had the signal been lost, the caller of Up may still ask for the URL. */
   if (w.printed_url == NULL && g_strcmp0 (hyphae_mesh1_get_state (proxy), "NeedsLogin") == 0)
     {
-      g_autofree char *url = ctl_get_auth_url (proxy);
+      g_autofree char *url = hyphae_client_get_auth_url (proxy);
 
       print_auth_url (&w, url);
     }
@@ -394,7 +336,7 @@ no_arg_command (int         argc,
     return usage_error ("%s: unexpected argument “%s”", argv[0], argv[1]);
   if ((proxy = connect_daemon (&code)) == NULL)
     return code;
-  if (!call (proxy, MUTATE_FLAGS, MUTATE_TIMEOUT, NULL, &error))
+  if (!call (proxy, HYPHAE_CLIENT_MUTATE_FLAGS, HYPHAE_CLIENT_MUTATE_TIMEOUT, NULL, &error))
     return ctl_error_exit (error);
   return CTL_EXIT_OK;
 }
@@ -425,7 +367,7 @@ cmd_status (int    argc,
   g_autoptr(GOptionContext) context = g_option_context_new ("- show this node and its peers");
   g_autoptr(GError) error = NULL;
   g_autoptr(HyphaeMesh1) proxy = NULL;
-  g_autoptr(GVariant) peers = NULL;
+  g_autoptr(GPtrArray) peers = NULL;
   int code = CTL_EXIT_OK;
 
   g_option_context_add_main_entries (context, entries, NULL);
@@ -435,7 +377,7 @@ cmd_status (int    argc,
     return usage_error ("status: unexpected argument “%s”", argv[1]);
   if ((proxy = connect_daemon (&code)) == NULL)
     return code;
-  if (!hyphae_mesh1_call_get_peers_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &peers, NULL, &error))
+  if ((peers = hyphae_client_get_peers_sync (proxy, NULL, &error)) == NULL)
     return ctl_error_exit (error);
   drain_events ();
   return json ? ctl_print_status_json (proxy, peers) : ctl_print_status (proxy, peers);
@@ -443,58 +385,26 @@ cmd_status (int    argc,
 
 /* ------------------------------------------------------------- peer lookup */
 
-static const char *
-peer_str (GVariant   *peer,
-          const char *key)
-{
-  const char *s = "";
-
-  g_variant_lookup (peer, key, "&s", &s);
-  return s;
-}
-
 /* A peer by stable id, host name, MagicDNS name (full or first label) or
  * address; NULL if none or ambiguous (message printed). */
-static GVariant *
-find_peer (GVariant   *peers,
+static HyphaePeerInfo *
+find_peer (GPtrArray  *peers,
            const char *what)
 {
-  GVariant *found = NULL;
-  GVariantIter iter;
-  GVariant *peer;
+  HyphaePeerInfo *found = NULL;
   guint matches = 0;
 
-  g_variant_iter_init (&iter, peers);
-  while ((peer = g_variant_iter_next_value (&iter)) != NULL)
-    {
-      const char *dns = peer_str (peer, "DNSName");
-      g_autofree char *dns_trim = g_strdup (dns);
-      g_autofree char *label = NULL;
-      g_autofree const char **ips = NULL;
-      gboolean hit = g_strcmp0 (peer_str (peer, "ID"), what) == 0 ||
-                     g_ascii_strcasecmp (peer_str (peer, "HostName"), what) == 0;
-
-      if (*dns_trim && dns_trim[strlen (dns_trim) - 1] == '.')
-        dns_trim[strlen (dns_trim) - 1] = '\0';
-      label = g_strndup (dns_trim, strcspn (dns_trim, "."));
-      hit = hit || (*dns_trim && (g_ascii_strcasecmp (dns_trim, what) == 0 ||
-                                  g_ascii_strcasecmp (dns, what) == 0 ||
-                                  g_ascii_strcasecmp (label, what) == 0));
-      if (g_variant_lookup (peer, "TailscaleIPs", "^a&s", &ips))
-        for (gsize i = 0; ips[i] != NULL; i++)
-          hit = hit || g_strcmp0 (ips[i], what) == 0;
-      if (hit)
-        {
-          matches++;
-          if (found == NULL)
-            found = g_variant_ref (peer);
-        }
-      g_variant_unref (peer);
-    }
+  for (guint i = 0; i < peers->len; i++)
+    if (hyphae_peer_info_matches (g_ptr_array_index (peers, i), what))
+      {
+        matches++;
+        if (found == NULL)
+          found = hyphae_peer_info_ref (g_ptr_array_index (peers, i));
+      }
   if (matches > 1)
     {
       g_printerr ("hyphaectl: “%s” matches %u peers; use its IP or stable id\n", what, matches);
-      g_clear_pointer (&found, g_variant_unref);
+      g_clear_pointer (&found, hyphae_peer_info_unref);
     }
   else if (matches == 0)
     g_printerr ("hyphaectl: no peer “%s” in the tailnet\n", what);
@@ -529,22 +439,22 @@ cmd_ip (int    argc,
     return code;
   if (argc == 2)
     {
-      g_autoptr(GVariant) peers = NULL;
-      g_autoptr(GVariant) peer = NULL;
+      g_autoptr(GPtrArray) peers = NULL;
+      g_autoptr(HyphaePeerInfo) peer = NULL;
 
-      if (!hyphae_mesh1_call_get_peers_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &peers, NULL, &error))
+      if ((peers = hyphae_client_get_peers_sync (proxy, NULL, &error)) == NULL)
         return ctl_error_exit (error);
       if ((peer = find_peer (peers, argv[1])) == NULL)
         return CTL_EXIT_FAILED;
       /* clang-format off */
-      return ctl_print_ips (proxy, peer, v4 ? 4 : v6 ? 6 : 0);
+      return ctl_print_ips (proxy, peer->addresses, v4 ? 4 : v6 ? 6 : 0);
       /* clang-format on */
     }
   {
-    g_autoptr(GVariant) self_node = hyphae_mesh1_dup_self (proxy);
+    g_autoptr(HyphaePeerInfo) self_node = hyphae_client_dup_self (proxy);
 
     /* clang-format off */
-    return ctl_print_ips (proxy, self_node, v4 ? 4 : v6 ? 6 : 0);
+    return ctl_print_ips (proxy, self_node ? self_node->addresses : NULL, v4 ? 4 : v6 ? 6 : 0);
     /* clang-format on */
   }
 }
@@ -647,13 +557,13 @@ cmd_set (int    argc,
     }
   if (exit_node != NULL)
     {
-      g_autoptr(GVariant) peers = NULL;
-      g_autoptr(GVariant) peer = NULL;
+      g_autoptr(GPtrArray) peers = NULL;
+      g_autoptr(HyphaePeerInfo) peer = NULL;
       const char *id = "";
 
       if (*exit_node != '\0')
         {
-          if (!hyphae_mesh1_call_get_peers_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &peers, NULL, &error))
+          if ((peers = hyphae_client_get_peers_sync (proxy, NULL, &error)) == NULL)
             {
               g_variant_builder_clear (&changes);
               return ctl_error_exit (error);
@@ -663,9 +573,10 @@ cmd_set (int    argc,
               g_variant_builder_clear (&changes);
               return CTL_EXIT_USAGE;
             }
-          id = peer_str (peer, "ID");
+          id = peer->stable_id;
         }
-      if (!hyphae_mesh1_call_set_exit_node_sync (proxy, id, MUTATE_FLAGS, MUTATE_TIMEOUT, NULL, &error))
+      if (!hyphae_mesh1_call_set_exit_node_sync (proxy, id, HYPHAE_CLIENT_MUTATE_FLAGS,
+                                                 HYPHAE_CLIENT_MUTATE_TIMEOUT, NULL, &error))
         {
           g_variant_builder_clear (&changes);
           return ctl_error_exit (error);
@@ -673,8 +584,8 @@ cmd_set (int    argc,
     }
   if (any)
     {
-      if (!hyphae_mesh1_call_set_prefs_sync (proxy, g_variant_builder_end (&changes), MUTATE_FLAGS,
-                                             MUTATE_TIMEOUT, NULL, &error))
+      if (!hyphae_mesh1_call_set_prefs_sync (proxy, g_variant_builder_end (&changes), HYPHAE_CLIENT_MUTATE_FLAGS,
+                                             HYPHAE_CLIENT_MUTATE_TIMEOUT, NULL, &error))
         return ctl_error_exit (error);
     }
   else
@@ -745,8 +656,8 @@ cmd_debug (int    argc,
   if (argc == 2 && strcmp (argv[1], "off") == 0)
     argc = 1;       /* no category: all off */
   argv[argc] = NULL;
-  if (!hyphae_mesh1_call_set_debug_sync (proxy, (const char * const *) argv + 1, MUTATE_FLAGS,
-                                         MUTATE_TIMEOUT, NULL, &error))
+  if (!hyphae_mesh1_call_set_debug_sync (proxy, (const char * const *) argv + 1, HYPHAE_CLIENT_MUTATE_FLAGS,
+                                         HYPHAE_CLIENT_MUTATE_TIMEOUT, NULL, &error))
     return ctl_error_exit (error);
   return CTL_EXIT_OK;
 }
@@ -780,8 +691,6 @@ main (int    argc,
       char **argv)
 {
   setlocale (LC_ALL, "");
-  /* Registers the io.github.hyphae.Mesh1.Error.* names: typed GErrors. */
-  (void) HYPHAE_MESH_ERROR;
 
   if (argc < 2)
     {

@@ -3,7 +3,7 @@
 
 #include <gio/gio.h>
 
-#include "hyphae-mesh1-generated.h"
+#include "hyphae-client.h"
 
 G_BEGIN_DECLS
 
@@ -24,18 +24,14 @@ enum {
 /* Prints "hyphaectl: …" for error and returns the matching exit code. */
 int ctl_error_exit (const GError *error);
 
-/* The pending login URL if the daemon gives it to us (we called Up/Login, or
- * polkit lets us administer it; asked without interaction), else NULL. */
-char *ctl_get_auth_url (HyphaeMesh1 *proxy);
-
-/* hyphaectl-status.c: `status`, `status --json`, `ip`. peers is aa{sv}. */
-int ctl_print_status      (HyphaeMesh1 *proxy,
-                           GVariant    *peers);
-int ctl_print_status_json (HyphaeMesh1 *proxy,
-                           GVariant    *peers);
+/* hyphaectl-status.c: `status`, `status --json`, `ip`. peers: HyphaePeerInfo. */
+int ctl_print_status      (HyphaeMesh1  *proxy,
+                           GPtrArray    *peers);
+int ctl_print_status_json (HyphaeMesh1  *proxy,
+                           GPtrArray    *peers);
 /* IPv4 first, then IPv6, as `tailscale ip`; which: 0 both, 4, 6. */
-int ctl_print_ips         (HyphaeMesh1 *proxy,
-                           GVariant    *node,
-                           int          which);
+int ctl_print_ips         (HyphaeMesh1  *proxy,
+                           char * const *addresses,
+                           int           which);
 
 G_END_DECLS
