@@ -85,8 +85,8 @@ heap_in_use (void)
 
 static void
 append_hex (GString *s,
-            GRand   *r,
-            int      n)
+            GRand *r,
+            int n)
 {
   for (int i = 0; i < n; i++)
     g_string_append_c (s, "0123456789abcdef"[g_rand_int_range (r, 0, 16)]);
@@ -95,26 +95,26 @@ append_hex (GString *s,
 /* One peer shaped like the capture's "relay" node. */
 static void
 append_peer (GString *s,
-             GRand   *r,
-             guint    i)
+             GRand *r,
+             guint i)
 {
   g_string_append_printf (s,
-    "{\"ID\":%" G_GINT64_FORMAT ",\"StableID\":\"n%08uCNTRL\",\"Name\":\"host-%u.tail252fff.ts.net.\","
-    "\"User\":7326703659639870,\"Key\":\"nodekey:",
-    G_GINT64_CONSTANT (1000000000000000) + (gint64) i * 7919, i, i);
+                          "{\"ID\":%" G_GINT64_FORMAT ",\"StableID\":\"n%08uCNTRL\",\"Name\":\"host-%u.tail252fff.ts.net.\","
+                          "\"User\":7326703659639870,\"Key\":\"nodekey:",
+                          G_GINT64_CONSTANT (1000000000000000) + (gint64) i * 7919, i, i);
   append_hex (s, r, 64);
   g_string_append (s, "\",\"KeyExpiry\":\"2026-01-25T18:31:27Z\",\"DiscoKey\":\"discokey:");
   append_hex (s, r, 64);
   g_string_append_printf (s,
-    "\",\"Addresses\":[\"100.%u.%u.%u/32\",\"fd7a:115c:a1e0::%x:%x/128\"],\"AllowedIPs\":null,"
-    "\"HomeDERP\":%u,\"Endpoints\":[\"198.51.%u.%u:41641\",\"10.%u.%u.%u:41641\"],"
-    "\"DERP\":\"127.3.3.40:%u\",\"Hostinfo\":{\"OS\":\"linux\",\"Hostname\":\"host-%u\","
-    "\"Services\":[{\"Proto\":\"peerapi4\",\"Port\":%u},{\"Proto\":\"peerapi6\",\"Port\":%u}],"
-    "\"sshHostKeys\":null},\"Created\":\"2025-07-29T18:31:27.550535802Z\",\"Cap\":127,"
-    "\"Tags\":null,\"Online\":true}",
-    64 + i / 65536 % 64, i / 256 % 256, i % 256, i / 65536, i % 65536,
-    1 + i % 20, i / 256 % 256, i % 256, i / 65536 % 256, i / 256 % 256, i % 256,
-    1 + i % 20, i, 30000 + i % 30000, 30000 + (i * 7) % 30000);
+                          "\",\"Addresses\":[\"100.%u.%u.%u/32\",\"fd7a:115c:a1e0::%x:%x/128\"],\"AllowedIPs\":null,"
+                          "\"HomeDERP\":%u,\"Endpoints\":[\"198.51.%u.%u:41641\",\"10.%u.%u.%u:41641\"],"
+                          "\"DERP\":\"127.3.3.40:%u\",\"Hostinfo\":{\"OS\":\"linux\",\"Hostname\":\"host-%u\","
+                          "\"Services\":[{\"Proto\":\"peerapi4\",\"Port\":%u},{\"Proto\":\"peerapi6\",\"Port\":%u}],"
+                          "\"sshHostKeys\":null},\"Created\":\"2025-07-29T18:31:27.550535802Z\",\"Cap\":127,"
+                          "\"Tags\":null,\"Online\":true}",
+                          64 + i / 65536 % 64, i / 256 % 256, i % 256, i / 65536, i % 65536,
+                          1 + i % 20, i / 256 % 256, i % 256, i / 65536 % 256, i / 256 % 256, i % 256,
+                          1 + i % 20, i, 30000 + i % 30000, 30000 + (i * 7) % 30000);
 }
 
 static gint64
@@ -130,17 +130,17 @@ full_map (guint n_peers)
   GString *s = g_string_sized_new ((gsize) n_peers * 800 + 65536);
 
   g_string_append (s,
-    "{\"Node\":{\"ID\":6523515364831089,\"StableID\":\"nLzY4qgWws11CNTRL\","
-    "\"Name\":\"tailscale-rs1.tail252fff.ts.net.\",\"User\":7326703659639870,"
-    "\"Key\":\"nodekey:7d56c29e77fdd9b76ddcaa1e17e1866a6d4afb1daae3a639fbee46b6b61dcd6d\","
-    "\"KeyExpiry\":\"2026-03-24T05:41:06Z\",\"DiscoKey\":\"discokey:0000000000000000000000000000000000000000000000000000000000000000\","
-    "\"Addresses\":[\"100.93.205.110/32\",\"fd7a:115c:a1e0::b601:cd6e/128\"],"
-    "\"AllowedIPs\":[\"100.93.205.110/32\",\"fd7a:115c:a1e0::b601:cd6e/128\"],"
-    "\"Hostinfo\":{\"Hostname\":\"tailscale-rs1\"},\"MachineAuthorized\":true},"
-    "\"DERPMap\":{\"Regions\":{");
+                   "{\"Node\":{\"ID\":6523515364831089,\"StableID\":\"nLzY4qgWws11CNTRL\","
+                   "\"Name\":\"tailscale-rs1.tail252fff.ts.net.\",\"User\":7326703659639870,"
+                   "\"Key\":\"nodekey:7d56c29e77fdd9b76ddcaa1e17e1866a6d4afb1daae3a639fbee46b6b61dcd6d\","
+                   "\"KeyExpiry\":\"2026-03-24T05:41:06Z\",\"DiscoKey\":\"discokey:0000000000000000000000000000000000000000000000000000000000000000\","
+                   "\"Addresses\":[\"100.93.205.110/32\",\"fd7a:115c:a1e0::b601:cd6e/128\"],"
+                   "\"AllowedIPs\":[\"100.93.205.110/32\",\"fd7a:115c:a1e0::b601:cd6e/128\"],"
+                   "\"Hostinfo\":{\"Hostname\":\"tailscale-rs1\"},\"MachineAuthorized\":true},"
+                   "\"DERPMap\":{\"Regions\":{");
   for (int reg = 1; reg <= 20; reg++)
     g_string_append_printf (s, "%s\"%d\":{\"RegionID\":%d,\"RegionCode\":\"r%d\",\"Nodes\":"
-                            "[{\"Name\":\"%da\",\"RegionID\":%d,\"HostName\":\"derp%d.example.invalid\"}]}",
+                               "[{\"Name\":\"%da\",\"RegionID\":%d,\"HostName\":\"derp%d.example.invalid\"}]}",
                             reg > 1 ? "," : "", reg, reg, reg, reg, reg, reg);
   g_string_append (s, "}},\"Peers\":[");
   for (guint i = 0; i < n_peers; i++)
@@ -170,7 +170,7 @@ delta (guint k,
     {
       guint i = (k * 3 + j) * 2654435761u % n_peers;
       g_string_append_printf (s, "%s{\"NodeID\":%" G_GINT64_FORMAT ",\"Endpoints\":"
-                              "[\"203.0.113.%u:%u\",\"10.9.%u.%u:41641\"],\"Online\":%s}",
+                                 "[\"203.0.113.%u:%u\",\"10.9.%u.%u:41641\"],\"Online\":%s}",
                               j > 0 ? "," : "", peer_id (i), k % 256, 1024 + k % 60000,
                               j, k % 256, k % 2 ? "true" : "false");
     }
@@ -180,8 +180,8 @@ delta (guint k,
 
 static HyphaeNetmap *
 apply_json (HyphaeNetmap *prev,
-            const char   *json,
-            gsize         len)
+            const char *json,
+            gsize len)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(HyphaeMapUpdate) u = hyphae_map_update_parse (json, len, &error);
@@ -196,22 +196,22 @@ apply_json (HyphaeNetmap *prev,
 }
 
 typedef struct {
-  double peak_mib;       /* VmHWM − RSS before */
-  double heap_peak_mib;  /* heap in use after parse / after apply, the larger */
-  double kept_mib;       /* heap the snapshot keeps (update freed) */
-  double heap_end_mib;   /* heap after unref + malloc_trim, vs before */
-  double rss_end_mib;    /* RSS after unref + malloc_trim, vs before */
+  double peak_mib;        /* VmHWM − RSS before */
+  double heap_peak_mib;   /* heap in use after parse / after apply, the larger */
+  double kept_mib;        /* heap the snapshot keeps (update freed) */
+  double heap_end_mib;    /* heap after unref + malloc_trim, vs before */
+  double rss_end_mib;     /* RSS after unref + malloc_trim, vs before */
   double heap_second_mib; /* heap after a second cycle, vs after the first */
-  double jg_ms;          /* json-glib: tree load time */
-  double jg_peak_mib;    /* json-glib: VmHWM − RSS before */
-  double jg_heap_mib;    /* json-glib: heap of the tree */
+  double jg_ms;           /* json-glib: tree load time */
+  double jg_peak_mib;     /* json-glib: VmHWM − RSS before */
+  double jg_heap_mib;     /* json-glib: heap of the tree */
 } Memory;
 
 /* Runs in a fresh child so that no earlier run's freed memory hides the peak. */
 static void
 measure_memory (const char *json,
-                gsize       len,
-                Memory     *m)
+                gsize len,
+                Memory *m)
 {
   size_t heap0;
   long rss0;
@@ -270,8 +270,8 @@ measure_memory (const char *json,
 
 static void
 measure_memory_in_child (const char *json,
-                         gsize       len,
-                         Memory     *m)
+                         gsize len,
+                         Memory *m)
 {
   int fds[2];
   pid_t pid;

@@ -19,116 +19,131 @@
 #endif
 
 static int
-usage(const char *prog, int status)
+usage (const char *prog, int status)
 {
 #ifdef HYPHAE_WG_ENTRY
-    fprintf(status ? stderr : stdout, "Usage: %s [-f/--foreground] INTERFACE-NAME\n", prog);
+  fprintf (status ? stderr : stdout, "Usage: %s [-f/--foreground] INTERFACE-NAME\n", prog);
 #else
-    fprintf(status ? stderr : stdout,
-            "Usage: %s [--state-dir DIR] [--ifname NAME] [--port N] [--uapi-dir DIR]\n"
-            "       %s --wireguard INTERFACE-NAME [--foreground]\n"
-            "\n"
-            "The first form runs the mesh daemon: the service io.github.hyphae.Mesh1 on\n"
-            "the system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured), keys and prefs in DIR\n"
-            "(default /var/lib/hyphae), TUN NAME (hyphae0), UDP port N (41641), the\n"
-            "WireGuard UAPI socket in --uapi-dir (/var/run/wireguard).\n"
-            "The second runs a userspace WireGuard interface configured with wg(8)\n"
-            "through /var/run/wireguard/INTERFACE-NAME.sock.\n",
-            prog, prog);
+  fprintf (status ? stderr : stdout,
+           "Usage: %s [--state-dir DIR] [--ifname NAME] [--port N] [--uapi-dir DIR]\n"
+           "       %s --wireguard INTERFACE-NAME [--foreground]\n"
+           "\n"
+           "The first form runs the mesh daemon: the service io.github.hyphae.Mesh1 on\n"
+           "the system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured), keys and prefs in DIR\n"
+           "(default /var/lib/hyphae), TUN NAME (hyphae0), UDP port N (41641), the\n"
+           "WireGuard UAPI socket in --uapi-dir (/var/run/wireguard).\n"
+           "The second runs a userspace WireGuard interface configured with wg(8)\n"
+           "through /var/run/wireguard/INTERFACE-NAME.sock.\n",
+           prog, prog);
 #endif
-    return status;
+  return status;
 }
 
 #ifndef HYPHAE_WG_ENTRY
 /* Port 1..65535; false otherwise. */
 static bool
-parse_port(const char *s, unsigned *out)
+parse_port (const char *s, unsigned *out)
 {
-    char *end;
-    unsigned long v;
+  char *end;
+  unsigned long v;
 
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v == 0 || v > 65535)
-        return false;
-    *out = (unsigned)v;
-    return true;
+  errno = 0;
+  v = strtoul (s, &end, 10);
+  if (errno || end == s || *end || s[0] == '-' || v == 0 || v > 65535)
+    return false;
+  *out = (unsigned) v;
+  return true;
 }
 #endif
 
 /* hyphae-wg (wg-quick's entry point) has no mesh mode and does not link it. */
 static int
-run_mesh(const char *prog, const char *state_dir, const char *ifname, const char *uapi_dir,
-         unsigned port)
+run_mesh (const char *prog, const char *state_dir, const char *ifname, const char *uapi_dir, unsigned port)
 {
 #ifndef HYPHAE_WG_ENTRY
-    struct hyphae_daemon_options opts = {
-        .state_dir = state_dir, .ifname = ifname, .uapi_dir = uapi_dir, .port = port,
-    };
+  struct hyphae_daemon_options opts = {
+    .state_dir = state_dir,
+    .ifname = ifname,
+    .uapi_dir = uapi_dir,
+    .port = port,
+  };
 
-    (void)prog;
-    return hyphae_daemon_main(&opts);
+  (void) prog;
+  return hyphae_daemon_main (&opts);
 #else
-    (void)state_dir, (void)ifname, (void)uapi_dir, (void)port;
-    return usage(prog, 2);
+  (void) state_dir, (void) ifname, (void) uapi_dir, (void) port;
+  return usage (prog, 2);
 #endif
 }
 
 int
-main(int argc, char **argv)
+main (int argc, char **argv)
 {
-    struct wg_runner_options opts = { 0 };
-    const char *env = getenv("WG_PROCESS_FOREGROUND");
-    const char *state_dir = NULL, *mesh_ifname = NULL, *uapi_dir = NULL;
-    unsigned port = 0;
-    bool wireguard = false, mesh_opts = false;
+  struct wg_runner_options opts = { 0 };
+  const char *env = getenv ("WG_PROCESS_FOREGROUND");
+  const char *state_dir = NULL, *mesh_ifname = NULL, *uapi_dir = NULL;
+  unsigned port = 0;
+  bool wireguard = false, mesh_opts = false;
 
 #ifdef HYPHAE_WG_ENTRY
-    wireguard = true;
-    opts.foreground = env && strcmp(env, "1") == 0;
+  wireguard = true;
+  opts.foreground = env && strcmp (env, "1") == 0;
 #else
-    (void)env;
+  (void) env;
 #endif
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+  for (int i = 1; i < argc; i++)
+    {
+      const char *a = argv[i];
 
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-            return usage(argv[0], 0);
-        else if (strcmp(a, "--version") == 0) {
-            printf("hyphaed " HYPHAE_VERSION "\n");
-            return 0;
-        } else if (strcmp(a, "-f") == 0 || strcmp(a, "--foreground") == 0)
-            opts.foreground = true;
-        else if (strcmp(a, "--wireguard") == 0 && i + 1 < argc) {
-            wireguard = true;
-            opts.ifname = argv[++i];
-        } else if (a[0] != '-' && !opts.ifname && wireguard)
-            opts.ifname = a;
+      if (strcmp (a, "-h") == 0 || strcmp (a, "--help") == 0)
+        return usage (argv[0], 0);
+      else if (strcmp (a, "--version") == 0)
+        {
+          printf ("hyphaed " HYPHAE_VERSION "\n");
+          return 0;
+        }
+      else if (strcmp (a, "-f") == 0 || strcmp (a, "--foreground") == 0)
+        opts.foreground = true;
+      else if (strcmp (a, "--wireguard") == 0 && i + 1 < argc)
+        {
+          wireguard = true;
+          opts.ifname = argv[++i];
+        }
+      else if (a[0] != '-' && !opts.ifname && wireguard)
+        opts.ifname = a;
 #ifndef HYPHAE_WG_ENTRY
-        else if (strcmp(a, "--state-dir") == 0 && i + 1 < argc && !state_dir) {
-            state_dir = argv[++i];
-            mesh_opts = true;
-        } else if (strcmp(a, "--ifname") == 0 && i + 1 < argc && !mesh_ifname) {
-            mesh_ifname = argv[++i];
-            mesh_opts = true;
-        } else if (strcmp(a, "--uapi-dir") == 0 && i + 1 < argc && !uapi_dir) {
-            uapi_dir = argv[++i];
-            mesh_opts = true;
-        } else if (strcmp(a, "--port") == 0 && i + 1 < argc && !port) {
-            if (!parse_port(argv[++i], &port))
-                return usage(argv[0], 2);
-            mesh_opts = true;
+      else if (strcmp (a, "--state-dir") == 0 && i + 1 < argc && !state_dir)
+        {
+          state_dir = argv[++i];
+          mesh_opts = true;
+        }
+      else if (strcmp (a, "--ifname") == 0 && i + 1 < argc && !mesh_ifname)
+        {
+          mesh_ifname = argv[++i];
+          mesh_opts = true;
+        }
+      else if (strcmp (a, "--uapi-dir") == 0 && i + 1 < argc && !uapi_dir)
+        {
+          uapi_dir = argv[++i];
+          mesh_opts = true;
+        }
+      else if (strcmp (a, "--port") == 0 && i + 1 < argc && !port)
+        {
+          if (!parse_port (argv[++i], &port))
+            return usage (argv[0], 2);
+          mesh_opts = true;
         }
 #endif
-        else
-            return usage(argv[0], 2);
+      else
+        return usage (argv[0], 2);
     }
-    if (!wireguard) {
-        if (opts.foreground)
-            return usage(argv[0], 2);
-        return run_mesh(argv[0], state_dir, mesh_ifname, uapi_dir, port);
+  if (!wireguard)
+    {
+      if (opts.foreground)
+        return usage (argv[0], 2);
+      return run_mesh (argv[0], state_dir, mesh_ifname, uapi_dir, port);
     }
-    if (!opts.ifname || mesh_opts)
-        return usage(argv[0], 2);
-    return wg_runner_main(&opts);
+  if (!opts.ifname || mesh_opts)
+    return usage (argv[0], 2);
+  return wg_runner_main (&opts);
 }

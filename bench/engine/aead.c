@@ -136,8 +136,8 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
             i++;
             nbackends = 1;
-            backends[0] = strcmp(argv[i], "libsodium") == 0 ? AEAD_BACKEND_LIBSODIUM
-                                                            : AEAD_BACKEND_OPENSSL;
+            backends[0] =
+                strcmp(argv[i], "libsodium") == 0 ? AEAD_BACKEND_LIBSODIUM : AEAD_BACKEND_OPENSSL;
         } else {
             fprintf(stderr,
                     "usage: %s [--rounds N] [--ms M] [--wall] [--backend openssl|libsodium]\n",
@@ -180,8 +180,8 @@ main(int argc, char **argv)
                 fprintf(stderr, "%s: backend failure\n", aead_backend_name(backends[bi]));
                 return 1;
             }
-            printf("%-10s %7zu %12.1f %9.3f %12.1f %9.3f\n", aead_backend_name(backends[bi]),
-                   len, pair, (double)len / pair, seal, (double)len / seal);
+            printf("%-10s %7zu %12.1f %9.3f %12.1f %9.3f\n", aead_backend_name(backends[bi]), len,
+                   pair, (double)len / pair, seal, (double)len / seal);
             fflush(stdout);
         }
     }

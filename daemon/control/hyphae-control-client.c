@@ -56,10 +56,10 @@
 #include "hyphae-register.h"
 #include "hyphae-ts2021.h"
 
-#define BACKOFF_FIRST_MS    1000
-#define BACKOFF_CAP_MS      30000
-#define LOGOUT_EXPIRY_UNIX  123      /* what Go sends: "far in the past" */
-#define AUTH_KEY_MAX        1024
+#define BACKOFF_FIRST_MS   1000
+#define BACKOFF_CAP_MS     30000
+#define LOGOUT_EXPIRY_UNIX 123 /* what Go sends: "far in the past" */
+#define AUTH_KEY_MAX       1024
 
 /* clang-format off */
 G_DEFINE_QUARK (hyphae-control-error-quark, hyphae_control_error)
@@ -91,61 +91,70 @@ typedef struct
 {
   guint8 machine[KEY_LEN];
   guint8 node[KEY_LEN];
-  guint8 trying[KEY_LEN];                 /* the new node key while rotating */
-  char   auth_key[AUTH_KEY_MAX + 1]; /* "" = none */
+  guint8 trying[KEY_LEN];          /* the new node key while rotating */
+  char auth_key[AUTH_KEY_MAX + 1]; /* "" = none */
 } Secrets;
 
-struct _HyphaeControlClient
-{
-  GObject             parent_instance;
+struct _HyphaeControlClient {
+  GObject parent_instance;
 
   /* configuration */
-  char               *control_url;
-  char               *authority;     /* host[:port] for :authority */
-  char               *hostname;
-  char               *os;
-  char               *os_version;
-  char               *ipn_version;
-  char              **routable_ips;
-  Secrets            *secrets;
-  guint8              node_pub[KEY_LEN];
-  guint8              disco_pub[KEY_LEN];
-  guint8              expiry_checked[KEY_LEN]; /* the node key we re-registered for as expired */
-  char              **endpoints;
-  char               *exit_node_id;
-  guint               backoff_cap_ms;
-  guint               watchdog_ms;
+  char *control_url;
+  char *authority; /* host[:port] for :authority */
+  char *hostname;
+  char *os;
+  char *os_version;
+  char *ipn_version;
+  char **routable_ips;
+  Secrets *secrets;
+  guint8 node_pub[KEY_LEN];
+  guint8 disco_pub[KEY_LEN];
+  guint8 expiry_checked[KEY_LEN]; /* the node key we re-registered for as expired */
+  char **endpoints;
+  char *exit_node_id;
+  guint backoff_cap_ms;
+  guint watchdog_ms;
 
   /* what others see */
-  HyphaeControlState  state;
-  HyphaeNetmap       *netmap;
-  GPtrArray          *health;        /* char *, NULL-terminated */
-  char               *auth_url;
+  HyphaeControlState state;
+  HyphaeNetmap *netmap;
+  GPtrArray *health; /* char *, NULL-terminated */
+  char *auth_url;
 
   /* the session */
-  gboolean            running;
-  gboolean            logging_out;
-  gboolean            rotating;      /* secrets->trying is being registered */
-  GCancellable       *attempt;       /* the current attempt's operations */
-  HyphaeH2Client     *h2;
-  HyphaeMapStream    *stream;
-  guint               dial_timeout_id;
-  guint               retry_id;
-  guint               n_failures;
-  gboolean            lite_in_flight;
-  gboolean            lite_dirty;
-  HyphaePingAnswerer *pinger;        /* PingRequest answers, dedup across attempts */
-  GTask              *start_task;
-  GSource            *start_cancel_source;
-  GTask              *logout_task;
+  gboolean running;
+  gboolean logging_out;
+  gboolean rotating;     /* secrets->trying is being registered */
+  GCancellable *attempt; /* the current attempt's operations */
+  HyphaeH2Client *h2;
+  HyphaeMapStream *stream;
+  guint dial_timeout_id;
+  guint retry_id;
+  guint n_failures;
+  gboolean lite_in_flight;
+  gboolean lite_dirty;
+  HyphaePingAnswerer *pinger; /* PingRequest answers, dedup across attempts */
+  GTask *start_task;
+  GSource *start_cancel_source;
+  GTask *logout_task;
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeControlClient, hyphae_control_client, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_STATE, N_PROPS };
+enum {
+  PROP_0,
+  PROP_STATE,
+  N_PROPS
+};
 static GParamSpec *properties[N_PROPS];
 
-enum { SIGNAL_NETMAP, SIGNAL_AUTH_URL, SIGNAL_NODE_KEY_ROTATED, SIGNAL_HEALTH_CHANGED, N_SIGNALS };
+enum {
+  SIGNAL_NETMAP,
+  SIGNAL_AUTH_URL,
+  SIGNAL_NODE_KEY_ROTATED,
+  SIGNAL_HEALTH_CHANGED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 static void attempt_start (HyphaeControlClient *self);
@@ -156,7 +165,7 @@ static void send_register (HyphaeControlClient *self);
 
 static void
 set_state (HyphaeControlClient *self,
-           HyphaeControlState   state)
+           HyphaeControlState state)
 {
   if (self->state == state)
     return;
@@ -167,7 +176,7 @@ set_state (HyphaeControlClient *self,
 /* message NULL: healthy. */
 static void
 set_health (HyphaeControlClient *self,
-            const char          *message)
+            const char *message)
 {
   gboolean had = self->health->len > 1;
 
@@ -184,7 +193,7 @@ set_health (HyphaeControlClient *self,
 
 static void
 set_auth_url (HyphaeControlClient *self,
-              const char          *url)
+              const char *url)
 {
   g_free (self->auth_url);
   self->auth_url = g_strdup (url);
@@ -192,7 +201,7 @@ set_auth_url (HyphaeControlClient *self,
 
 /* A pending start or logout ends with error (taken) or TRUE; with none pending, error is dropped. */
 static void
-return_pending (GTask  *task,
+return_pending (GTask *task,
                 GError *error)
 {
   if (!task)
@@ -208,7 +217,7 @@ return_pending (GTask  *task,
 
 static void
 complete_start (HyphaeControlClient *self,
-                GError              *error)
+                GError *error)
 {
   g_autoptr(GTask) task = g_steal_pointer (&self->start_task);
 
@@ -222,7 +231,7 @@ complete_start (HyphaeControlClient *self,
 
 static void
 complete_logout (HyphaeControlClient *self,
-                 GError              *error)
+                 GError *error)
 {
   g_autoptr(GTask) task = g_steal_pointer (&self->logout_task);
 
@@ -234,8 +243,8 @@ complete_logout (HyphaeControlClient *self,
 /* An operation of the current attempt: stale once the attempt is cancelled. */
 typedef struct
 {
-  HyphaeControlClient *self;          /* not a reference: see the top comment */
-  GCancellable        *cancellable;
+  HyphaeControlClient *self; /* not a reference: see the top comment */
+  GCancellable *cancellable;
 } Op;
 
 static Op *
@@ -289,7 +298,7 @@ forget_auth_key (HyphaeControlClient *self)
 
 static void
 fill_map_request (HyphaeControlClient *self,
-                  HyphaeMapRequest    *req)
+                  HyphaeMapRequest *req)
 {
   memset (req, 0, sizeof *req);
   req->capver = HYPHAE_CAPVER;
@@ -310,9 +319,9 @@ fill_map_request (HyphaeControlClient *self,
 static void send_lite_update (HyphaeControlClient *self);
 
 static void
-lite_update_cb (GObject      *source,
+lite_update_cb (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   g_autoptr(Op) op = user_data;
   g_autoptr(GError) error = NULL;
@@ -353,8 +362,8 @@ send_lite_update (HyphaeControlClient *self)
 
 static void
 map_netmap_cb (HyphaeMapStream *stream,
-               HyphaeNetmap    *nm,
-               gpointer         user_data)
+               HyphaeNetmap *nm,
+               gpointer user_data)
 {
   HyphaeControlClient *self = user_data;
   G_GNUC_UNUSED g_autoptr(HyphaeControlClient) hold = g_object_ref (self);
@@ -371,7 +380,7 @@ map_netmap_cb (HyphaeMapStream *stream,
          hyphae_netmap_get_n_peers (nm));
   g_signal_emit (self, signals[SIGNAL_NETMAP], 0, nm);
   if (self->stream != stream)
-    return;   /* a handler stopped or restarted us */
+    return; /* a handler stopped or restarted us */
 
   if (me && me->expired && !key_equal (self->expiry_checked, self->node_pub))
     {
@@ -379,8 +388,8 @@ map_netmap_cb (HyphaeMapStream *stream,
        * Once per key: a server that disagrees (clocks) must not make us loop. */
       memcpy (self->expiry_checked, self->node_pub, KEY_LEN);
       g_autoptr(GError) error = g_error_new_literal (HYPHAE_CONTROL_ERROR,
-                                                     HYPHAE_CONTROL_ERROR_NEEDS_LOGIN,
-                                                     "the node key has expired");
+                                                      HYPHAE_CONTROL_ERROR_NEEDS_LOGIN,
+                                                      "the node key has expired");
 
       attempt_failed (self, NULL, error);
       return;
@@ -391,17 +400,17 @@ map_netmap_cb (HyphaeMapStream *stream,
 
 static void
 map_end_cb (HyphaeMapStream *stream,
-            const GError    *error,
-            gpointer         user_data)
+            const GError *error,
+            gpointer user_data)
 {
   HyphaeControlClient *self = user_data;
 
   attempt_failed (self, "map stream", error);
 }
 
-static void map_ping_cb (HyphaeMapStream            *stream,
+static void map_ping_cb (HyphaeMapStream *stream,
                          const HyphaeMapPingRequest *ping,
-                         gpointer                    user_data);
+                         gpointer user_data);
 
 static const HyphaeMapStreamCallbacks map_callbacks = {
   .netmap = map_netmap_cb,
@@ -425,9 +434,9 @@ start_map (HyphaeControlClient *self)
 
 /* Answered on the side by hyphae-ping-answer.c; teardown cancels them. */
 static void
-map_ping_cb (HyphaeMapStream            *stream,
+map_ping_cb (HyphaeMapStream *stream,
              const HyphaeMapPingRequest *pr,
-             gpointer                    user_data)
+             gpointer user_data)
 {
   HyphaeControlClient *self = user_data;
 
@@ -463,7 +472,7 @@ commit_rotation (HyphaeControlClient *self)
 
 static void
 bad_auth_key (HyphaeControlClient *self,
-              const GError        *error)
+              const GError *error)
 {
   g_autofree char *text = hyphae_log_escape_gerror (error);
   g_autofree char *health = g_strdup_printf ("control: %s", text);
@@ -481,9 +490,9 @@ bad_auth_key (HyphaeControlClient *self,
 }
 
 static void
-register_cb (GObject      *source,
+register_cb (GObject *source,
              GAsyncResult *result,
-             gpointer      user_data)
+             gpointer user_data)
 {
   g_autoptr(Op) op = user_data;
   g_autoptr(GError) error = NULL;
@@ -518,9 +527,9 @@ register_cb (GObject      *source,
       if (self->rotating)
         {
           g_autoptr(GError) weird = g_error_new_literal (HYPHAE_CONTROL_ERROR,
-                                                         HYPHAE_CONTROL_ERROR_PROTOCOL,
-                                                         "the server says the new node key "
-                                                         "has expired too");
+                                                          HYPHAE_CONTROL_ERROR_PROTOCOL,
+                                                          "the server says the new node key "
+                                                          "has expired too");
 
           attempt_failed (self, NULL, weird);
           return;
@@ -544,7 +553,7 @@ register_cb (GObject      *source,
       if (is_new)
         g_signal_emit (self, signals[SIGNAL_AUTH_URL], 0, self->auth_url);
       if (op_stale (op))
-        return;   /* a handler stopped us */
+        return; /* a handler stopped us */
       complete_start (self, NULL);
       /* The Followup: the server answers once the user approved. */
       send_register (self);
@@ -597,9 +606,9 @@ send_register (HyphaeControlClient *self)
 }
 
 static void
-logout_cb (GObject      *source,
+logout_cb (GObject *source,
            GAsyncResult *result,
-           gpointer      user_data)
+           gpointer user_data)
 {
   g_autoptr(Op) op = user_data;
   g_autoptr(GError) error = NULL;
@@ -659,8 +668,8 @@ retry_cb (gpointer user_data)
 /* what: a prefix for Health ("map stream"), or NULL. */
 static void
 attempt_failed (HyphaeControlClient *self,
-                const char          *what,
-                const GError        *error)
+                const char *what,
+                const GError *error)
 {
   g_autofree char *text = hyphae_log_escape_gerror (error);
   g_autofree char *health = NULL;
@@ -686,9 +695,9 @@ attempt_failed (HyphaeControlClient *self,
 }
 
 static void
-dial_cb (GObject      *source,
+dial_cb (GObject *source,
          GAsyncResult *result,
-         gpointer      user_data)
+         gpointer user_data)
 {
   g_autoptr(Op) op = user_data;
   g_autoptr(GError) error = NULL;
@@ -715,9 +724,9 @@ dial_cb (GObject      *source,
 }
 
 static void
-fetch_key_cb (GObject      *source,
+fetch_key_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   g_autoptr(Op) op = user_data;
   g_autoptr(GError) error = NULL;
@@ -804,9 +813,9 @@ hyphae_control_client_finalize (GObject *object)
 }
 
 static void
-hyphae_control_client_get_property (GObject    *object,
-                                    guint       prop_id,
-                                    GValue     *value,
+hyphae_control_client_get_property (GObject *object,
+                                    guint prop_id,
+                                    GValue *value,
                                     GParamSpec *pspec)
 {
   HyphaeControlClient *self = HYPHAE_CONTROL_CLIENT (object);
@@ -932,10 +941,10 @@ start_cancelled_cb (gpointer user_data)
 
 void
 hyphae_control_client_start_async (HyphaeControlClient *self,
-                                   const char          *auth_key,
-                                   GCancellable        *cancellable,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data)
+                                   const char *auth_key,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
 
@@ -970,12 +979,13 @@ hyphae_control_client_start_async (HyphaeControlClient *self,
 
 gboolean
 hyphae_control_client_start_finish (HyphaeControlClient *self,
-                                    GAsyncResult        *result,
-                                    GError             **error)
+                                    GAsyncResult *result,
+                                    GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
-                        hyphae_control_client_start_async, FALSE);
+                          hyphae_control_client_start_async,
+                        FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
@@ -1001,9 +1011,9 @@ hyphae_control_client_stop (HyphaeControlClient *self)
 
 void
 hyphae_control_client_logout_async (HyphaeControlClient *self,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
 
@@ -1025,23 +1035,23 @@ hyphae_control_client_logout_async (HyphaeControlClient *self,
 
 gboolean
 hyphae_control_client_logout_finish (HyphaeControlClient *self,
-                                     GAsyncResult        *result,
-                                     GError             **error)
+                                     GAsyncResult *result,
+                                     GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
-                        hyphae_control_client_logout_async, FALSE);
+                          hyphae_control_client_logout_async,
+                        FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 void
 hyphae_control_client_set_endpoints (HyphaeControlClient *self,
-                                     const char * const  *endpoints)
+                                     const char * const *endpoints)
 {
   g_return_if_fail (HYPHAE_IS_CONTROL_CLIENT (self));
 
-  if (self->endpoints && endpoints && g_strv_equal ((const char * const *) self->endpoints,
-                                                    endpoints))
+  if (self->endpoints && endpoints && g_strv_equal ((const char * const *) self->endpoints, endpoints))
     return;
   g_strfreev (self->endpoints);
   self->endpoints = g_strdupv ((char **) endpoints);
@@ -1052,7 +1062,7 @@ hyphae_control_client_set_endpoints (HyphaeControlClient *self,
 
 void
 hyphae_control_client_set_exit_node_id (HyphaeControlClient *self,
-                                        const char          *stable_id)
+                                        const char *stable_id)
 {
   g_return_if_fail (HYPHAE_IS_CONTROL_CLIENT (self));
 
@@ -1097,8 +1107,8 @@ hyphae_control_client_get_auth_url (HyphaeControlClient *self)
 
 void
 hyphae_control_client_set_timeouts_for_testing (HyphaeControlClient *self,
-                                                guint                backoff_cap_ms,
-                                                guint                watchdog_ms)
+                                                guint backoff_cap_ms,
+                                                guint watchdog_ms)
 {
   g_return_if_fail (HYPHAE_IS_CONTROL_CLIENT (self));
   self->backoff_cap_ms = backoff_cap_ms;

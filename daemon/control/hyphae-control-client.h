@@ -31,20 +31,20 @@ G_BEGIN_DECLS
 GQuark hyphae_control_error_quark (void);
 
 typedef enum {
-  HYPHAE_CONTROL_ERROR_UNREACHABLE,   /* cannot reach or talk TS2021 to the server */
-  HYPHAE_CONTROL_ERROR_BAD_AUTH_KEY,  /* register refused (RegisterResponse.Error) */
-  HYPHAE_CONTROL_ERROR_NEEDS_LOGIN,   /* interactive login required / key expired */
-  HYPHAE_CONTROL_ERROR_PROTOCOL,      /* the server sent something we refuse */
+  HYPHAE_CONTROL_ERROR_UNREACHABLE,  /* cannot reach or talk TS2021 to the server */
+  HYPHAE_CONTROL_ERROR_BAD_AUTH_KEY, /* register refused (RegisterResponse.Error) */
+  HYPHAE_CONTROL_ERROR_NEEDS_LOGIN,  /* interactive login required / key expired */
+  HYPHAE_CONTROL_ERROR_PROTOCOL,     /* the server sent something we refuse */
 } HyphaeControlError;
 
 typedef enum {
-  HYPHAE_CONTROL_STATE_IDLE,          /* not started, or stopped */
-  HYPHAE_CONTROL_STATE_REGISTERING,   /* dialling / registering */
-  HYPHAE_CONTROL_STATE_WAIT_AUTH_URL, /* AuthURL shown; Followup pending */
+  HYPHAE_CONTROL_STATE_IDLE,              /* not started, or stopped */
+  HYPHAE_CONTROL_STATE_REGISTERING,       /* dialling / registering */
+  HYPHAE_CONTROL_STATE_WAIT_AUTH_URL,     /* AuthURL shown; Followup pending */
   HYPHAE_CONTROL_STATE_WAIT_MACHINE_AUTH, /* registered but MachineAuthorized false */
-  HYPHAE_CONTROL_STATE_MAPPING,       /* authorized; map stream connecting */
-  HYPHAE_CONTROL_STATE_SYNCED,        /* map stream up, netmap current */
-  HYPHAE_CONTROL_STATE_BACKOFF,       /* lost the connection; retrying */
+  HYPHAE_CONTROL_STATE_MAPPING,           /* authorized; map stream connecting */
+  HYPHAE_CONTROL_STATE_SYNCED,            /* map stream up, netmap current */
+  HYPHAE_CONTROL_STATE_BACKOFF,           /* lost the connection; retrying */
 } HyphaeControlState;
 
 /* The GEnum of HyphaeControlState (the "state" property's type). */
@@ -55,14 +55,14 @@ GType hyphae_control_state_get_type (void);
 G_DECLARE_FINAL_TYPE (HyphaeControlClient, hyphae_control_client, HYPHAE, CONTROL_CLIENT, GObject)
 
 typedef struct {
-  const char   *control_url;        /* http(s)://host[:port] */
-  guint8        machine_priv[KEY_LEN];   /* copied into locked memory */
-  guint8        node_priv[KEY_LEN];
-  guint8        disco_pub[KEY_LEN];      /* MapRequest.DiscoKey */
-  const char   *hostname;           /* Hostinfo.Hostname */
-  const char   *os;                 /* Hostinfo.OS ("linux") */
+  const char *control_url;      /* http(s)://host[:port] */
+  guint8 machine_priv[KEY_LEN]; /* copied into locked memory */
+  guint8 node_priv[KEY_LEN];
+  guint8 disco_pub[KEY_LEN]; /* MapRequest.DiscoKey */
+  const char *hostname;      /* Hostinfo.Hostname */
+  const char *os;            /* Hostinfo.OS ("linux") */
   /* Added after the contract (may stay NULL): */
-  const char   *ipn_version;        /* Hostinfo.IPNVersion; NULL = omitted */
+  const char *ipn_version;          /* Hostinfo.IPNVersion; NULL = omitted */
   const char * const *routable_ips; /* Hostinfo.RoutableIPs (copied); NULL = none */
 } HyphaeControlConfig;
 
@@ -85,43 +85,43 @@ HyphaeControlClient *hyphae_control_client_new (const HyphaeControlConfig *confi
  * _UNREACHABLE after the first failed attempt (the client keeps retrying
  * with backoff).
  */
-void     hyphae_control_client_start_async  (HyphaeControlClient *client,
-                                             const char          *auth_key,
-                                             GCancellable        *cancellable,
-                                             GAsyncReadyCallback  callback,
-                                             gpointer             user_data);
+void hyphae_control_client_start_async (HyphaeControlClient *client,
+                                        const char *auth_key,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer user_data);
 gboolean hyphae_control_client_start_finish (HyphaeControlClient *client,
-                                             GAsyncResult        *result,
-                                             GError             **error);
+                                             GAsyncResult *result,
+                                             GError **error);
 /* Drop the connection and timers; state IDLE. The last netmap stays readable. */
-void     hyphae_control_client_stop         (HyphaeControlClient *client);
+void hyphae_control_client_stop (HyphaeControlClient *client);
 
 /* Register with Expiry in the past (logout) and stop. */
-void     hyphae_control_client_logout_async  (HyphaeControlClient *client,
-                                              GCancellable        *cancellable,
-                                              GAsyncReadyCallback  callback,
-                                              gpointer             user_data);
+void hyphae_control_client_logout_async (HyphaeControlClient *client,
+                                         GCancellable *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer user_data);
 gboolean hyphae_control_client_logout_finish (HyphaeControlClient *client,
-                                              GAsyncResult        *result,
-                                              GError             **error);
+                                              GAsyncResult *result,
+                                              GError **error);
 
 /* Lite updates (sent when SYNCED, else on the next map request). */
-void     hyphae_control_client_set_endpoints    (HyphaeControlClient *client,
-                                                 const char * const  *endpoints);
-void     hyphae_control_client_set_exit_node_id (HyphaeControlClient *client,
-                                                 const char          *stable_id);
+void hyphae_control_client_set_endpoints (HyphaeControlClient *client,
+                                          const char * const *endpoints);
+void hyphae_control_client_set_exit_node_id (HyphaeControlClient *client,
+                                             const char *stable_id);
 
-HyphaeControlState hyphae_control_client_get_state  (HyphaeControlClient *client);
+HyphaeControlState hyphae_control_client_get_state (HyphaeControlClient *client);
 /* The last good netmap, or NULL (transfer none). */
-HyphaeNetmap      *hyphae_control_client_get_netmap (HyphaeControlClient *client);
+HyphaeNetmap *hyphae_control_client_get_netmap (HyphaeControlClient *client);
 /* Current problems, human-readable, NULL-terminated; empty when healthy. */
 const char * const *hyphae_control_client_get_health (HyphaeControlClient *client);
 /* The AuthURL while WAIT_AUTH_URL, else NULL. */
-const char        *hyphae_control_client_get_auth_url (HyphaeControlClient *client);
+const char *hyphae_control_client_get_auth_url (HyphaeControlClient *client);
 
 /* For tests: override the backoff cap and watchdog (ms); 0 keeps the default. */
 void hyphae_control_client_set_timeouts_for_testing (HyphaeControlClient *client,
-                                                     guint                backoff_cap_ms,
-                                                     guint                watchdog_ms);
+                                                     guint backoff_cap_ms,
+                                                     guint watchdog_ms);
 
 G_END_DECLS

@@ -31,9 +31,9 @@
 
 #include <nghttp2/nghttp2.h>
 
-#define READ_CHUNK          (16 * 1024)
-#define STREAM_WINDOW       (1 << 20)   /* SETTINGS_INITIAL_WINDOW_SIZE we announce */
-#define CONNECTION_WINDOW   (16 << 20)
+#define READ_CHUNK        (16 * 1024)
+#define STREAM_WINDOW     (1 << 20) /* SETTINGS_INITIAL_WINDOW_SIZE we announce */
+#define CONNECTION_WINDOW (16 << 20)
 
 /* clang-format off */
 G_DEFINE_QUARK (hyphae-h2-error-quark, hyphae_h2_error)
@@ -41,66 +41,64 @@ G_DEFINE_QUARK (hyphae-h2-error-quark, hyphae_h2_error)
 
 typedef struct
 {
-  GTask      *task;
-  gint32      stream_id;
-  GByteArray *body;            /* the response body so far */
-  guint       status;
-  GSource    *cancel_source;   /* NULL without a cancellable */
-  GError     *error;           /* set when it completes with an error */
+  GTask *task;
+  gint32 stream_id;
+  GByteArray *body; /* the response body so far */
+  guint status;
+  GSource *cancel_source; /* NULL without a cancellable */
+  GError *error;          /* set when it completes with an error */
 } Request;
 
 typedef struct
 {
   GBytes *bytes;
-  gsize   offset;
+  gsize offset;
 } RequestBody;
 
 typedef struct
 {
   GBytes *body;
-  guint   status;
+  guint status;
 } Response;
 
-struct _HyphaeH2Stream
-{
-  gint                     ref_count;
-  HyphaeH2Client          *client;       /* a reference while not finished */
-  gint32                   stream_id;    /* 0 once nghttp2 is done with it */
-  HyphaeH2StreamCallbacks  callbacks;
-  gpointer                 user_data;
-  GDestroyNotify           destroy;
-  guint                    status;       /* final :status, 0 until known */
-  gboolean                 response_done;
-  GByteArray              *pending;      /* data not yet handed out */
-  gboolean                 ended;        /* end recorded (error or clean) */
-  GError                  *error;
-  gboolean                 finished;     /* no more callbacks */
+struct _HyphaeH2Stream {
+  gint ref_count;
+  HyphaeH2Client *client; /* a reference while not finished */
+  gint32 stream_id;       /* 0 once nghttp2 is done with it */
+  HyphaeH2StreamCallbacks callbacks;
+  gpointer user_data;
+  GDestroyNotify destroy;
+  guint status; /* final :status, 0 until known */
+  gboolean response_done;
+  GByteArray *pending; /* data not yet handed out */
+  gboolean ended;      /* end recorded (error or clean) */
+  GError *error;
+  gboolean finished; /* no more callbacks */
 };
 
-struct _HyphaeH2Client
-{
+struct _HyphaeH2Client {
   HyphaeTs2021Conn *conn;
-  char             *authority;     /* the control server's host[:port] */
-  nghttp2_session  *session;       /* NULL once freed */
-  GCancellable     *cancellable;   /* the read loop and the writes */
-  GMainContext     *context;       /* where the client was created */
+  char *authority;           /* the control server's host[:port] */
+  nghttp2_session *session;  /* NULL once freed */
+  GCancellable *cancellable; /* the read loop and the writes */
+  GMainContext *context;     /* where the client was created */
 
-  GHashTable       *requests;      /* stream id → Request (pending) */
-  GHashTable       *bodies;        /* stream id → RequestBody (until the stream closes) */
-  GQueue            completed;     /* Request, to hand back outside nghttp2 */
-  GHashTable       *streams;       /* stream id → HyphaeH2Stream (open on the wire) */
-  GQueue            live_streams;  /* HyphaeH2Stream (a reference each), not finished */
-  gboolean          flush_scheduled;
+  GHashTable *requests; /* stream id → Request (pending) */
+  GHashTable *bodies;   /* stream id → RequestBody (until the stream closes) */
+  GQueue completed;     /* Request, to hand back outside nghttp2 */
+  GHashTable *streams;  /* stream id → HyphaeH2Stream (open on the wire) */
+  GQueue live_streams;  /* HyphaeH2Stream (a reference each), not finished */
+  gboolean flush_scheduled;
 
-  guint8            rbuf[READ_CHUNK];
-  guint8            record[CONTROLBASE_MAX_PLAINTEXT];
+  guint8 rbuf[READ_CHUNK];
+  guint8 record[CONTROLBASE_MAX_PLAINTEXT];
 
-  GQueue            wqueue;        /* GBytes, sealed records */
-  GBytes           *writing;       /* the buffer of the write in flight */
+  GQueue wqueue;   /* GBytes, sealed records */
+  GBytes *writing; /* the buffer of the write in flight */
 
-  GError           *dead;          /* set once the connection is unusable */
-  gint32            goaway_last;   /* -1: no GOAWAY received */
-  gboolean          freed;
+  GError *dead;       /* set once the connection is unusable */
+  gint32 goaway_last; /* -1: no GOAWAY received */
+  gboolean freed;
 };
 
 static void client_die (HyphaeH2Client *client, GError *error);
@@ -139,8 +137,8 @@ request_free (Request *req)
 /* Move a pending request to the completed queue; error NULL = success. */
 static void
 request_complete (HyphaeH2Client *client,
-                  Request        *req,
-                  GError         *error)
+                  Request *req,
+                  GError *error)
 {
   g_assert (req->error == NULL);
   /* No cancellation once completed (this may run inside its own callback). */
@@ -245,7 +243,7 @@ stream_unref (HyphaeH2Stream *stream)
 static void
 stream_end (HyphaeH2Client *client,
             HyphaeH2Stream *stream,
-            GError         *error)
+            GError *error)
 {
   if (stream->stream_id > 0)
     g_hash_table_remove (client->streams, GINT_TO_POINTER (stream->stream_id));
@@ -274,7 +272,7 @@ stream_finish (HyphaeH2Client *client,
     g_hash_table_remove (client->streams, GINT_TO_POINTER (stream->stream_id));
   stream->stream_id = 0;
   if (g_queue_remove (&client->live_streams, stream))
-    stream_unref (stream);   /* may free it: not touched below */
+    stream_unref (stream); /* may free it: not touched below */
   if (destroy)
     destroy (user_data);
   if (owner)
@@ -363,9 +361,9 @@ schedule_flush (HyphaeH2Client *client)
 static void start_write (HyphaeH2Client *client);
 
 static void
-write_cb (GObject      *source,
+write_cb (GObject *source,
           GAsyncResult *result,
-          gpointer      user_data)
+          gpointer user_data)
 {
   g_autoptr(HyphaeH2ClientRef) client = user_data;
   g_autoptr(GError) error = NULL;
@@ -448,7 +446,7 @@ pump_send (HyphaeH2Client *client)
 /* Every pending request, then every open stream, ends with a copy of error. */
 static void
 end_all (HyphaeH2Client *client,
-         const GError   *error)
+         const GError *error)
 {
   GHashTableIter iter;
   gpointer value;
@@ -469,7 +467,7 @@ end_all (HyphaeH2Client *client,
 /* Takes error. Every pending request fails with a copy; later requests too. */
 static void
 client_die (HyphaeH2Client *client,
-            GError         *error)
+            GError *error)
 {
   if (client->dead)
     {
@@ -497,8 +495,8 @@ end_error (guint status)
 /* Why a stream closed before its end: beyond the server's GOAWAY, or reset. */
 static GError *
 close_error (HyphaeH2Client *client,
-             gint32          stream_id,
-             guint32         error_code)
+             gint32 stream_id,
+             guint32 error_code)
 {
   if (client->goaway_last >= 0 && stream_id > client->goaway_last)
     return g_error_new_literal (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_GOAWAY,
@@ -510,27 +508,27 @@ close_error (HyphaeH2Client *client,
 
 static Request *
 lookup_request (HyphaeH2Client *client,
-                gint32          stream_id)
+                gint32 stream_id)
 {
   return g_hash_table_lookup (client->requests, GINT_TO_POINTER (stream_id));
 }
 
 static HyphaeH2Stream *
 lookup_stream (HyphaeH2Client *client,
-               gint32          stream_id)
+               gint32 stream_id)
 {
   return g_hash_table_lookup (client->streams, GINT_TO_POINTER (stream_id));
 }
 
 static int
-on_header_cb (nghttp2_session     *session,
+on_header_cb (nghttp2_session *session,
               const nghttp2_frame *frame,
-              const uint8_t       *name,
-              size_t               namelen,
-              const uint8_t       *value,
-              size_t               valuelen,
-              uint8_t              flags,
-              void                *user_data)
+              const uint8_t *name,
+              size_t namelen,
+              const uint8_t *value,
+              size_t valuelen,
+              uint8_t flags,
+              void *user_data)
 {
   HyphaeH2Client *client = user_data;
   Request *req;
@@ -551,7 +549,7 @@ on_header_cb (nghttp2_session     *session,
   memcpy (buf, value, 3);
   buf[3] = '\0';
   status = g_ascii_strtoull (buf, NULL, 10);
-  if (status < 200)   /* an interim 1xx */
+  if (status < 200) /* an interim 1xx */
     return 0;
   if (req)
     req->status = (guint) status;
@@ -562,11 +560,11 @@ on_header_cb (nghttp2_session     *session,
 
 static int
 on_data_chunk_recv_cb (nghttp2_session *session,
-                       uint8_t          flags,
-                       int32_t          stream_id,
-                       const uint8_t   *data,
-                       size_t           len,
-                       void            *user_data)
+                       uint8_t flags,
+                       int32_t stream_id,
+                       const uint8_t *data,
+                       size_t len,
+                       void *user_data)
 {
   HyphaeH2Client *client = user_data;
   Request *req = lookup_request (client, stream_id);
@@ -580,9 +578,8 @@ on_data_chunk_recv_cb (nghttp2_session *session,
       if (stream && stream->status != 0)
         g_byte_array_append (stream->pending, data, (guint) len);
       else if (stream)
-        stream_end (client, stream, g_error_new_literal (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_PROTOCOL,
-                                                         "data before the response headers"));
-      return 0;   /* else cancelled or over the cap: the rest is dropped */
+        stream_end (client, stream, g_error_new_literal (HYPHAE_H2_ERROR, HYPHAE_H2_ERROR_PROTOCOL, "data before the response headers"));
+      return 0; /* else cancelled or over the cap: the rest is dropped */
     }
   if (len > HYPHAE_H2_MAX_BODY - req->body->len)
     {
@@ -599,9 +596,9 @@ on_data_chunk_recv_cb (nghttp2_session *session,
 }
 
 static int
-on_frame_recv_cb (nghttp2_session     *session,
+on_frame_recv_cb (nghttp2_session *session,
                   const nghttp2_frame *frame,
-                  void                *user_data)
+                  void *user_data)
 {
   HyphaeH2Client *client = user_data;
   Request *req;
@@ -671,9 +668,9 @@ on_frame_recv_cb (nghttp2_session     *session,
 
 static int
 on_stream_close_cb (nghttp2_session *session,
-                    int32_t          stream_id,
-                    uint32_t         error_code,
-                    void            *user_data)
+                    int32_t stream_id,
+                    uint32_t error_code,
+                    void *user_data)
 {
   HyphaeH2Client *client = user_data;
   Request *req = lookup_request (client, stream_id);
@@ -688,20 +685,20 @@ on_stream_close_cb (nghttp2_session *session,
 }
 
 static ssize_t
-body_read_cb (nghttp2_session     *session,
-              int32_t              stream_id,
-              uint8_t             *buf,
-              size_t               length,
-              uint32_t            *data_flags,
+body_read_cb (nghttp2_session *session,
+              int32_t stream_id,
+              uint8_t *buf,
+              size_t length,
+              uint32_t *data_flags,
               nghttp2_data_source *source,
-              void                *user_data)
+              void *user_data)
 {
   RequestBody *body = source->ptr;
   gsize total;
   const guint8 *data = g_bytes_get_data (body->bytes, &total);
   gsize n = MIN (length, total - body->offset);
 
-  if (n > 0)   /* an empty body has no data pointer */
+  if (n > 0) /* an empty body has no data pointer */
     memcpy (buf, data + body->offset, n);
   body->offset += n;
   if (body->offset == total)
@@ -716,8 +713,8 @@ static void start_read (HyphaeH2Client *client);
 /* Feed plaintext to nghttp2; FALSE when the connection died. */
 static gboolean
 feed_plaintext (HyphaeH2Client *client,
-                const guint8   *data,
-                gsize           len)
+                const guint8 *data,
+                gsize len)
 {
   ssize_t n;
 
@@ -735,9 +732,9 @@ feed_plaintext (HyphaeH2Client *client,
 }
 
 static void
-read_cb (GObject      *source,
+read_cb (GObject *source,
          GAsyncResult *result,
-         gpointer      user_data)
+         gpointer user_data)
 {
   g_autoptr(HyphaeH2ClientRef) client = user_data;
   struct controlbase *noise;
@@ -801,7 +798,7 @@ start_read (HyphaeH2Client *client)
 
 HyphaeH2Client *
 hyphae_h2_client_new (HyphaeTs2021Conn *conn,
-                      const char       *authority)
+                      const char *authority)
 {
   g_autoptr(HyphaeH2ClientRef) client = NULL;
   nghttp2_session_callbacks *callbacks;
@@ -877,7 +874,7 @@ hyphae_h2_client_free (HyphaeH2Client *client)
   g_hash_table_remove_all (client->bodies);
   {
     g_autoptr(GError) freed = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                   "the HTTP/2 client was freed");
+                                                    "the HTTP/2 client was freed");
 
     end_all (client, freed);
   }
@@ -887,7 +884,7 @@ hyphae_h2_client_free (HyphaeH2Client *client)
 typedef struct
 {
   HyphaeH2Client *client;
-  Request        *req;
+  Request *req;
 } CancelData;
 
 static void
@@ -900,7 +897,7 @@ cancel_data_free (CancelData *cd)
 /* In the main loop, never inside nghttp2: reset the stream, fail the request. */
 static gboolean
 request_cancelled_cb (GCancellable *cancellable,
-                      gpointer      user_data)
+                      gpointer user_data)
 {
   CancelData *cd = user_data;
   g_autoptr(HyphaeH2ClientRef) client = client_ref (cd->client);
@@ -922,12 +919,12 @@ request_cancelled_cb (GCancellable *cancellable,
 
 /* Submit HEADERS (+ body); the stream id, or -1 with error set. */
 static gint32
-submit_request (HyphaeH2Client  *client,
-                const char      *method,
-                const char      *path,
-                const char      *content_type,
-                GBytes          *body,
-                GError         **error)
+submit_request (HyphaeH2Client *client,
+                const char *method,
+                const char *path,
+                const char *content_type,
+                GBytes *body,
+                GError **error)
 {
   nghttp2_nv nva[5];
   gsize nnv = 0;
@@ -982,14 +979,14 @@ submit_request (HyphaeH2Client  *client,
 }
 
 void
-hyphae_h2_client_request_async (HyphaeH2Client      *client,
-                                const char          *method,
-                                const char          *path,
-                                const char          *content_type,
-                                GBytes              *body,
-                                GCancellable        *cancellable,
-                                GAsyncReadyCallback  callback,
-                                gpointer             user_data)
+hyphae_h2_client_request_async (HyphaeH2Client *client,
+                                const char *method,
+                                const char *path,
+                                const char *content_type,
+                                GBytes *body,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
@@ -1030,21 +1027,22 @@ hyphae_h2_client_request_async (HyphaeH2Client      *client,
     }
 
   pump_send (client);
-  flush_completed (client);   /* pump_send may have killed the connection */
+  flush_completed (client); /* pump_send may have killed the connection */
 }
 
 GBytes *
-hyphae_h2_client_request_finish (HyphaeH2Client  *client,
-                                 GAsyncResult    *result,
-                                 guint           *status,
-                                 GError         **error)
+hyphae_h2_client_request_finish (HyphaeH2Client *client,
+                                 GAsyncResult *result,
+                                 guint *status,
+                                 GError **error)
 {
   Response *response;
   GBytes *body;
 
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
-                        hyphae_h2_client_request_async, NULL);
+                          hyphae_h2_client_request_async,
+                        NULL);
 
   response = g_task_propagate_pointer (G_TASK (result), error);
   if (!response)
@@ -1057,14 +1055,14 @@ hyphae_h2_client_request_finish (HyphaeH2Client  *client,
 }
 
 HyphaeH2Stream *
-hyphae_h2_client_stream (HyphaeH2Client                *client,
-                         const char                    *method,
-                         const char                    *path,
-                         const char                    *content_type,
-                         GBytes                        *body,
+hyphae_h2_client_stream (HyphaeH2Client *client,
+                         const char *method,
+                         const char *path,
+                         const char *content_type,
+                         GBytes *body,
                          const HyphaeH2StreamCallbacks *callbacks,
-                         gpointer                       user_data,
-                         GDestroyNotify                 destroy)
+                         gpointer user_data,
+                         GDestroyNotify destroy)
 {
   g_autoptr(GError) error = NULL;
   HyphaeH2Stream *stream;
@@ -1075,7 +1073,7 @@ hyphae_h2_client_stream (HyphaeH2Client                *client,
   g_return_val_if_fail (callbacks != NULL, NULL);
 
   stream = g_new0 (HyphaeH2Stream, 1);
-  stream->ref_count = 1;   /* the live list's */
+  stream->ref_count = 1; /* the live list's */
   stream->client = client_ref (client);
   stream->callbacks = *callbacks;
   stream->user_data = user_data;
@@ -1094,7 +1092,7 @@ hyphae_h2_client_stream (HyphaeH2Client                *client,
   stream->stream_id = stream_id;
   g_hash_table_insert (client->streams, GINT_TO_POINTER (stream_id), stream);
   pump_send (client);
-  if (client->dead)   /* pump_send killed the connection: report from the main loop */
+  if (client->dead) /* pump_send killed the connection: report from the main loop */
     schedule_flush (client);
   return stream;
 }
@@ -1114,7 +1112,7 @@ hyphae_h2_stream_cancel (HyphaeH2Stream *stream)
                                  NGHTTP2_CANCEL);
       stream_finish (client, stream);
       pump_send (client);
-      flush_completed (client);   /* pump_send may have killed the connection */
+      flush_completed (client); /* pump_send may have killed the connection */
     }
   else
     {

@@ -20,14 +20,16 @@ G_BEGIN_DECLS
 GQuark hyphae_h2_error_quark (void);
 
 typedef enum {
-  HYPHAE_H2_ERROR_PROTOCOL,     /* nghttp2 or Noise failure: the connection is dead */
-  HYPHAE_H2_ERROR_RESET,        /* RST_STREAM for this request */
-  HYPHAE_H2_ERROR_GOAWAY,       /* the server is going away */
-  HYPHAE_H2_ERROR_TOO_BIG,      /* response body over the cap */
-  HYPHAE_H2_ERROR_CLOSED,       /* EOF from the server */
+  HYPHAE_H2_ERROR_PROTOCOL, /* nghttp2 or Noise failure: the connection is dead */
+  HYPHAE_H2_ERROR_RESET,    /* RST_STREAM for this request */
+  HYPHAE_H2_ERROR_GOAWAY,   /* the server is going away */
+  HYPHAE_H2_ERROR_TOO_BIG,  /* response body over the cap */
+  HYPHAE_H2_ERROR_CLOSED,   /* EOF from the server */
 } HyphaeH2Error;
 
-enum { HYPHAE_H2_MAX_BODY = 16 << 20 };
+enum {
+  HYPHAE_H2_MAX_BODY = 16 << 20
+};
 
 typedef struct _HyphaeH2Client HyphaeH2Client;
 
@@ -35,24 +37,24 @@ typedef struct _HyphaeH2Client HyphaeH2Client;
  * Takes ownership of conn. authority: the control server's host[:port], sent
  * as :authority (with :scheme https, as Tailscale's client does).
  */
-HyphaeH2Client *hyphae_h2_client_new            (HyphaeTs2021Conn    *conn,
-                                                 const char          *authority);
-void            hyphae_h2_client_free           (HyphaeH2Client      *client);
+HyphaeH2Client *hyphae_h2_client_new (HyphaeTs2021Conn *conn,
+                                      const char *authority);
+void hyphae_h2_client_free (HyphaeH2Client *client);
 
 /* method "GET"/"POST"; body may be NULL; content_type may be NULL. */
-void            hyphae_h2_client_request_async  (HyphaeH2Client      *client,
-                                                 const char          *method,
-                                                 const char          *path,
-                                                 const char          *content_type,
-                                                 GBytes              *body,
-                                                 GCancellable        *cancellable,
-                                                 GAsyncReadyCallback  callback,
-                                                 gpointer             user_data);
+void hyphae_h2_client_request_async (HyphaeH2Client *client,
+                                     const char *method,
+                                     const char *path,
+                                     const char *content_type,
+                                     GBytes *body,
+                                     GCancellable *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer user_data);
 /* The response body (never NULL on success) and its :status. */
-GBytes         *hyphae_h2_client_request_finish (HyphaeH2Client      *client,
-                                                 GAsyncResult        *result,
-                                                 guint               *status,
-                                                 GError             **error);
+GBytes *hyphae_h2_client_request_finish (HyphaeH2Client *client,
+                                         GAsyncResult *result,
+                                         guint *status,
+                                         GError **error);
 
 /*
  * Streaming requests (the map long-poll): the response is handed out as it
@@ -75,21 +77,21 @@ typedef struct _HyphaeH2Stream HyphaeH2Stream;
 
 typedef struct {
   void (*response) (HyphaeH2Stream *stream, guint status, gpointer user_data);
-  void (*data)     (HyphaeH2Stream *stream, const guint8 *data, gsize len, gpointer user_data);
-  void (*end)      (HyphaeH2Stream *stream, const GError *error, gpointer user_data);
+  void (*data) (HyphaeH2Stream *stream, const guint8 *data, gsize len, gpointer user_data);
+  void (*end) (HyphaeH2Stream *stream, const GError *error, gpointer user_data);
 } HyphaeH2StreamCallbacks;
 
 /* Callbacks are copied; any of them may be NULL. */
-HyphaeH2Stream *hyphae_h2_client_stream         (HyphaeH2Client                *client,
-                                                 const char                    *method,
-                                                 const char                    *path,
-                                                 const char                    *content_type,
-                                                 GBytes                        *body,
-                                                 const HyphaeH2StreamCallbacks *callbacks,
-                                                 gpointer                       user_data,
-                                                 GDestroyNotify                 destroy);
+HyphaeH2Stream *hyphae_h2_client_stream (HyphaeH2Client *client,
+                                         const char *method,
+                                         const char *path,
+                                         const char *content_type,
+                                         GBytes *body,
+                                         const HyphaeH2StreamCallbacks *callbacks,
+                                         gpointer user_data,
+                                         GDestroyNotify destroy);
 /* Reset the stream (RST_STREAM CANCEL); no callback runs after this. */
-void            hyphae_h2_stream_cancel         (HyphaeH2Stream                *stream);
+void hyphae_h2_stream_cancel (HyphaeH2Stream *stream);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeH2Client, hyphae_h2_client_free)
 

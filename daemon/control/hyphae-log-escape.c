@@ -20,7 +20,7 @@
 /* text: len bytes, or NUL-terminated when len < 0; NULL gives "(null)". */
 char *
 hyphae_log_escape (const char *text,
-                   gssize      len)
+                   gssize len)
 {
   GString *out;
   gsize n, shown;

@@ -27,8 +27,8 @@
 #include "hyphae-log-escape.h"
 #include "ts2021/mapframe.h"
 
-#define MAP_PATH        "/machine/map"
-#define ERROR_BODY_MAX  256   /* how much of a non-200 body we quote */
+#define MAP_PATH       "/machine/map"
+#define ERROR_BODY_MAX 256 /* how much of a non-200 body we quote */
 
 /* clang-format off */
 G_DEFINE_QUARK (hyphae-map-error-quark, hyphae_map_error)
@@ -37,10 +37,10 @@ G_DEFINE_QUARK (hyphae-map-error-quark, hyphae_map_error)
 /* ---- the request ------------------------------------------------------------ */
 
 static void
-add_key (JsonBuilder  *builder,
-         const char   *name,
-         const char   *prefix,
-         const guint8  key[KEY_LEN])
+add_key (JsonBuilder *builder,
+         const char *name,
+         const char *prefix,
+         const guint8 key[KEY_LEN])
 {
   char text[sizeof KEY_PREFIX_DISCO + KEY_HEX_LEN];
   int n = key_to_text (text, sizeof text, prefix, key);
@@ -50,7 +50,7 @@ add_key (JsonBuilder  *builder,
 }
 
 static void
-add_hostinfo (JsonBuilder            *builder,
+add_hostinfo (JsonBuilder *builder,
               const HyphaeMapRequest *req)
 {
   json_builder_set_member_name (builder, "Hostinfo");
@@ -136,7 +136,7 @@ request_body (const HyphaeMapRequest *req)
 /* A short, printable excerpt of a non-200 body. */
 static char *
 quote_body (const guint8 *data,
-            gsize         len)
+            gsize len)
 {
   GString *quoted = g_string_new (NULL);
 
@@ -150,9 +150,9 @@ quote_body (const guint8 *data,
 /* ---- lite update ------------------------------------------------------------- */
 
 static void
-lite_update_cb (GObject      *source,
+lite_update_cb (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   g_autoptr(GError) error = NULL;
@@ -181,11 +181,11 @@ lite_update_cb (GObject      *source,
 }
 
 void
-hyphae_map_lite_update_async (HyphaeH2Client         *client,
+hyphae_map_lite_update_async (HyphaeH2Client *client,
                               const HyphaeMapRequest *req,
-                              GCancellable           *cancellable,
-                              GAsyncReadyCallback     callback,
-                              gpointer                user_data)
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GBytes) body = NULL;
@@ -208,33 +208,33 @@ hyphae_map_lite_update_async (HyphaeH2Client         *client,
 }
 
 gboolean
-hyphae_map_lite_update_finish (GAsyncResult  *result,
-                               GError       **error)
+hyphae_map_lite_update_finish (GAsyncResult *result,
+                               GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
-                        hyphae_map_lite_update_async, FALSE);
+                          hyphae_map_lite_update_async,
+                        FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 /* ---- the stream ---------------------------------------------------------------- */
 
-struct _HyphaeMapStream
-{
-  gint                      ref_count;
-  HyphaeMapStreamCallbacks  callbacks;
-  gpointer                  user_data;
-  HyphaeH2Stream           *h2;          /* NULL once it ended or was cancelled */
-  struct mapframe_reader   *reader;
-  HyphaeNetmap             *netmap;      /* this stream's current snapshot */
-  guint                     status;
-  GByteArray               *error_body;  /* a non-200 answer's first bytes */
-  GSource                  *watchdog;
-  guint                     watchdog_ms;
-  GMainContext             *context;
-  guint                     n_messages;
-  gboolean                  done;        /* end delivered or freed: no more callbacks */
+struct _HyphaeMapStream {
+  gint ref_count;
+  HyphaeMapStreamCallbacks callbacks;
+  gpointer user_data;
+  HyphaeH2Stream *h2; /* NULL once it ended or was cancelled */
+  struct mapframe_reader *reader;
+  HyphaeNetmap *netmap; /* this stream's current snapshot */
+  guint status;
+  GByteArray *error_body; /* a non-200 answer's first bytes */
+  GSource *watchdog;
+  guint watchdog_ms;
+  GMainContext *context;
+  guint n_messages;
+  gboolean done; /* end delivered or freed: no more callbacks */
 };
 
 static HyphaeMapStream *
@@ -283,7 +283,7 @@ stream_stop (HyphaeMapStream *stream)
 /* End with error (taken); the end callback runs once. */
 static void
 stream_finish (HyphaeMapStream *stream,
-               GError          *error)
+               GError *error)
 {
   G_GNUC_UNUSED g_autoptr(HyphaeMapStreamRef) self = stream_ref (stream);
   G_GNUC_UNUSED g_autoptr(GError) owned = error;
@@ -324,8 +324,8 @@ watchdog_reset (HyphaeMapStream *stream)
 /* One decoded message; FALSE when the stream ended (or was freed). */
 static gboolean
 handle_message (HyphaeMapStream *stream,
-                const guint8    *msg,
-                gsize            len)
+                const guint8 *msg,
+                gsize len)
 {
   g_autoptr(HyphaeMapUpdate) update = NULL;
   g_autoptr(HyphaeNetmap) next = NULL;
@@ -365,8 +365,8 @@ handle_message (HyphaeMapStream *stream,
 
 static void
 h2_response_cb (HyphaeH2Stream *h2,
-                guint           status,
-                gpointer        user_data)
+                guint status,
+                gpointer user_data)
 {
   HyphaeMapStream *stream = user_data;
 
@@ -378,9 +378,9 @@ h2_response_cb (HyphaeH2Stream *h2,
 
 static void
 h2_data_cb (HyphaeH2Stream *h2,
-            const guint8   *data,
-            gsize           len,
-            gpointer        user_data)
+            const guint8 *data,
+            gsize len,
+            gpointer user_data)
 {
   g_autoptr(HyphaeMapStreamRef) stream = stream_ref (user_data);
 
@@ -410,9 +410,9 @@ h2_data_cb (HyphaeH2Stream *h2,
         {
           stream_finish (stream, g_error_new (HYPHAE_MAP_ERROR, HYPHAE_MAP_ERROR_FRAMING,
                                               "map stream framing: %s",
-                                              n == -EMSGSIZE ? "message over the size cap"
+                                              n == -EMSGSIZE  ? "message over the size cap"
                                               : n == -EBADMSG ? "corrupt or truncated zstd"
-                                              : g_strerror (-n)));
+                                                              : g_strerror (-n)));
           return;
         }
       data += n;
@@ -420,18 +420,18 @@ h2_data_cb (HyphaeH2Stream *h2,
       if (msg && !handle_message (stream, msg, msg_len))
         return;
       if (n == 0 && !msg)
-        break;   /* cannot happen: mapframe consumes or completes */
+        break; /* cannot happen: mapframe consumes or completes */
     }
 }
 
 static void
 h2_end_cb (HyphaeH2Stream *h2,
-           const GError   *error,
-           gpointer        user_data)
+           const GError *error,
+           gpointer user_data)
 {
   HyphaeMapStream *stream = user_data;
 
-  stream->h2 = NULL;   /* invalid once this returns */
+  stream->h2 = NULL; /* invalid once this returns */
   if (stream->done)
     return;
   if (error)
@@ -447,15 +447,16 @@ h2_end_cb (HyphaeH2Stream *h2,
   else
     stream_finish (stream, g_error_new (HYPHAE_MAP_ERROR, HYPHAE_MAP_ERROR_ENDED,
                                         "the control server ended the map stream after "
-                                        "%u messages", stream->n_messages));
+                                        "%u messages",
+                                        stream->n_messages));
 }
 
 HyphaeMapStream *
-hyphae_map_stream_start (HyphaeH2Client                 *client,
-                         const HyphaeMapRequest         *req,
-                         guint                           watchdog_ms,
+hyphae_map_stream_start (HyphaeH2Client *client,
+                         const HyphaeMapRequest *req,
+                         guint watchdog_ms,
                          const HyphaeMapStreamCallbacks *callbacks,
-                         gpointer                        user_data)
+                         gpointer user_data)
 {
   static const HyphaeH2StreamCallbacks h2_callbacks = {
     .response = h2_response_cb,
@@ -470,7 +471,7 @@ hyphae_map_stream_start (HyphaeH2Client                 *client,
   g_return_val_if_fail (callbacks != NULL, NULL);
 
   stream = g_new0 (HyphaeMapStream, 1);
-  stream->ref_count = 1;   /* the caller's */
+  stream->ref_count = 1; /* the caller's */
   stream->callbacks = *callbacks;
   stream->user_data = user_data;
   stream->watchdog_ms = watchdog_ms ? watchdog_ms : HYPHAE_MAP_WATCHDOG_MS;

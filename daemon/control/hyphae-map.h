@@ -22,10 +22,10 @@ G_BEGIN_DECLS
 GQuark hyphae_map_error_quark (void);
 
 typedef enum {
-  HYPHAE_MAP_ERROR_HTTP,      /* the server answered a status other than 200 */
-  HYPHAE_MAP_ERROR_FRAMING,   /* length over the cap, corrupt or truncated zstd */
-  HYPHAE_MAP_ERROR_TIMEOUT,   /* the watchdog: no bytes for too long */
-  HYPHAE_MAP_ERROR_ENDED,     /* the server ended the long-poll */
+  HYPHAE_MAP_ERROR_HTTP,    /* the server answered a status other than 200 */
+  HYPHAE_MAP_ERROR_FRAMING, /* length over the cap, corrupt or truncated zstd */
+  HYPHAE_MAP_ERROR_TIMEOUT, /* the watchdog: no bytes for too long */
+  HYPHAE_MAP_ERROR_ENDED,   /* the server ended the long-poll */
 } HyphaeMapError;
 
 /* 120 s without a byte (keep-alives included) ends a stream (direct.go watchdogTimeout). */
@@ -42,22 +42,22 @@ typedef enum {
 } HyphaeEndpointType;
 
 typedef struct {
-  guint16             capver;          /* Version */
-  guint8              node_key[KEY_LEN];    /* NodeKey (public) */
-  guint8              disco_key[KEY_LEN];   /* DiscoKey (public); all zero = omitted */
-  const char * const *endpoints;       /* Endpoints "ip:port" (NULL = none) */
-  const guint        *endpoint_types;  /* EndpointTypes, parallel; NULL = all LOCAL */
-  gboolean            stream;          /* Stream */
-  gboolean            omit_peers;      /* OmitPeers */
-  gboolean            keep_alive;      /* KeepAlive */
-  gboolean            compress;        /* Compress: "zstd" */
+  guint16 capver;                /* Version */
+  guint8 node_key[KEY_LEN];      /* NodeKey (public) */
+  guint8 disco_key[KEY_LEN];     /* DiscoKey (public); all zero = omitted */
+  const char * const *endpoints; /* Endpoints "ip:port" (NULL = none) */
+  const guint *endpoint_types;   /* EndpointTypes, parallel; NULL = all LOCAL */
+  gboolean stream;               /* Stream */
+  gboolean omit_peers;           /* OmitPeers */
+  gboolean keep_alive;           /* KeepAlive */
+  gboolean compress;             /* Compress: "zstd" */
   /* Hostinfo */
-  const char         *hostname;
-  const char         *os;              /* NULL = "linux" */
-  const char         *os_version;      /* NULL = omitted */
-  const char         *ipn_version;     /* NULL = omitted */
-  const char         *exit_node_id;    /* ExitNodeID; NULL or "" = omitted */
-  const char * const *routable_ips;    /* RoutableIPs (NULL = omitted) */
+  const char *hostname;
+  const char *os;                   /* NULL = "linux" */
+  const char *os_version;           /* NULL = omitted */
+  const char *ipn_version;          /* NULL = omitted */
+  const char *exit_node_id;         /* ExitNodeID; NULL or "" = omitted */
+  const char * const *routable_ips; /* RoutableIPs (NULL = omitted) */
 } HyphaeMapRequest;
 
 /* The JSON body (exposed for tests). Transfer full. */
@@ -67,13 +67,13 @@ char *hyphae_map_request_to_json (const HyphaeMapRequest *req);
  * Lite update (Stream:false, OmitPeers:true are forced): only the status
  * matters; a status other than 200 is HYPHAE_MAP_ERROR_HTTP.
  */
-void     hyphae_map_lite_update_async  (HyphaeH2Client         *client,
-                                        const HyphaeMapRequest *req,
-                                        GCancellable           *cancellable,
-                                        GAsyncReadyCallback     callback,
-                                        gpointer                user_data);
-gboolean hyphae_map_lite_update_finish (GAsyncResult           *result,
-                                        GError                **error);
+void hyphae_map_lite_update_async (HyphaeH2Client *client,
+                                   const HyphaeMapRequest *req,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean hyphae_map_lite_update_finish (GAsyncResult *result,
+                                        GError **error);
 
 typedef struct _HyphaeMapStream HyphaeMapStream;
 
@@ -91,28 +91,27 @@ typedef struct _HyphaeMapStream HyphaeMapStream;
  * Errors are HYPHAE_MAP_ERROR, HYPHAE_H2_ERROR or HYPHAE_NETMAP_ERROR.
  */
 typedef struct {
-  void (*netmap)   (HyphaeMapStream *stream, HyphaeNetmap *nm, gpointer user_data);
+  void (*netmap) (HyphaeMapStream *stream, HyphaeNetmap *nm, gpointer user_data);
   void (*activity) (HyphaeMapStream *stream, gpointer user_data);
-  void (*end)      (HyphaeMapStream *stream, const GError *error, gpointer user_data);
-  void (*ping)     (HyphaeMapStream *stream, const HyphaeMapPingRequest *ping,
-                    gpointer user_data);
+  void (*end) (HyphaeMapStream *stream, const GError *error, gpointer user_data);
+  void (*ping) (HyphaeMapStream *stream, const HyphaeMapPingRequest *ping, gpointer user_data);
 } HyphaeMapStreamCallbacks;
 
 /*
  * Start a long-poll (req->stream should be TRUE; a Stream:false request with
  * OmitPeers:false gets one map and then ENDED). watchdog_ms 0 = the default.
  */
-HyphaeMapStream *hyphae_map_stream_start (HyphaeH2Client                 *client,
-                                          const HyphaeMapRequest         *req,
-                                          guint                           watchdog_ms,
+HyphaeMapStream *hyphae_map_stream_start (HyphaeH2Client *client,
+                                          const HyphaeMapRequest *req,
+                                          guint watchdog_ms,
                                           const HyphaeMapStreamCallbacks *callbacks,
-                                          gpointer                        user_data);
+                                          gpointer user_data);
 /* Cancel (no callback after this) and free; NULL is fine. */
-void             hyphae_map_stream_free  (HyphaeMapStream                *stream);
+void hyphae_map_stream_free (HyphaeMapStream *stream);
 /* The stream's current netmap, or NULL before the first full map. Transfer none. */
-HyphaeNetmap    *hyphae_map_stream_get_netmap (HyphaeMapStream           *stream);
+HyphaeNetmap *hyphae_map_stream_get_netmap (HyphaeMapStream *stream);
 /* Messages handled so far, keep-alives included (for tests and logs). */
-guint            hyphae_map_stream_get_n_messages (HyphaeMapStream       *stream);
+guint hyphae_map_stream_get_n_messages (HyphaeMapStream *stream);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeMapStream, hyphae_map_stream_free)
 

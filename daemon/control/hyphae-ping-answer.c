@@ -44,17 +44,16 @@
 
 #include "hyphae-log-escape.h"
 
-#define PINGS_MAX        4
-#define PING_TIMEOUT_MS  (15 * 1000)   /* answerHeadPing's context timeout */
+#define PINGS_MAX       4
+#define PING_TIMEOUT_MS (15 * 1000) /* answerHeadPing's context timeout */
 
-struct _HyphaePingAnswerer
-{
-  char      *control_scheme;  /* the control server's origin, for the exception */
-  char      *control_host;
-  int        control_port;
-  GPtrArray *pings;           /* Ping *, in flight (not owned: see ping_finish) */
-  char      *last_url;        /* dedup, as direct.go's lastPingURL */
-  guint      unsupported_logged;  /* bits: a type's "not supported" logged */
+struct _HyphaePingAnswerer {
+  char *control_scheme; /* the control server's origin, for the exception */
+  char *control_host;
+  int control_port;
+  GPtrArray *pings;         /* Ping *, in flight (not owned: see ping_finish) */
+  char *last_url;           /* dedup, as direct.go's lastPingURL */
+  guint unsupported_logged; /* bits: a type's "not supported" logged */
 };
 
 /* What Go's http.NotFound answers, as http.Response.Write serializes it. */
@@ -68,16 +67,16 @@ static const char c2n_not_found[] =
 
 typedef struct
 {
-  HyphaePingAnswerer *owner;          /* NULL once cancelled: then only free */
-  GCancellable       *cancellable;    /* this answer: the timeout or teardown */
-  guint               timeout_id;
-  gboolean            timed_out;
-  gboolean            log;
-  const char         *what;           /* "HEAD" or "c2n POST" */
-  char               *url;            /* escaped, for logs */
-  char               *refused;        /* the first address refused, why */
-  SoupSession        *soup;           /* plain HTTP only */
-  SoupMessage        *msg;
+  HyphaePingAnswerer *owner; /* NULL once cancelled: then only free */
+  GCancellable *cancellable; /* this answer: the timeout or teardown */
+  guint timeout_id;
+  gboolean timed_out;
+  gboolean log;
+  const char *what;  /* "HEAD" or "c2n POST" */
+  char *url;         /* escaped, for logs */
+  char *refused;     /* the first address refused, why */
+  SoupSession *soup; /* plain HTTP only */
+  SoupMessage *msg;
 } Ping;
 
 /* ---- addresses ------------------------------------------------------------- */
@@ -107,13 +106,13 @@ hyphae_ping_address_refusal (GInetAddress *address)
       b += 12;
     }
   if (b[0] == 0)
-    return "an unspecified address";         /* 0.0.0.0/8 */
+    return "an unspecified address"; /* 0.0.0.0/8 */
   if (b[0] == 127)
-    return "a loopback address";             /* 127.0.0.0/8 */
+    return "a loopback address"; /* 127.0.0.0/8 */
   if (b[0] == 169 && b[1] == 254)
-    return "a link-local address";           /* 169.254.0.0/16 */
+    return "a link-local address"; /* 169.254.0.0/16 */
   if (b[0] >= 224 && b[0] < 240)
-    return "a multicast address";            /* 224.0.0.0/4 */
+    return "a multicast address"; /* 224.0.0.0/4 */
   if (b[0] >= 240)
     return "a reserved or broadcast address"; /* 240.0.0.0/4, 255.255.255.255 */
   return NULL;
@@ -145,7 +144,7 @@ uri_port (GUri *uri)
 
 static gboolean
 is_control_origin (HyphaePingAnswerer *self,
-                   GUri               *uri)
+                   GUri *uri)
 {
   return self->control_host &&
          g_ascii_strcasecmp (g_uri_get_scheme (uri), self->control_scheme) == 0 &&
@@ -196,9 +195,9 @@ ping_timeout_cb (gpointer user_data)
 }
 
 static Ping *
-ping_new (HyphaePingAnswerer         *self,
+ping_new (HyphaePingAnswerer *self,
           const HyphaeMapPingRequest *pr,
-          const char                 *what)
+          const char *what)
 {
   Ping *ping = g_new0 (Ping, 1);
 
@@ -214,8 +213,8 @@ ping_new (HyphaePingAnswerer         *self,
 
 /* The end of every answer, whatever happened; frees the ping. */
 static void
-ping_finish (Ping         *ping,
-             guint         status,
+ping_finish (Ping *ping,
+             guint status,
              const GError *error)
 {
   if (ping->owner)
@@ -238,9 +237,9 @@ ping_finish (Ping         *ping,
 }
 
 static void
-ping_h2_cb (GObject      *source,
+ping_h2_cb (GObject *source,
             GAsyncResult *result,
-            gpointer      user_data)
+            gpointer user_data)
 {
   Ping *ping = user_data;
   g_autoptr(GError) error = NULL;
@@ -252,9 +251,9 @@ ping_h2_cb (GObject      *source,
 }
 
 static void
-ping_soup_cb (GObject      *source,
+ping_soup_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   Ping *ping = user_data;
   g_autoptr(GError) error = NULL;
@@ -268,10 +267,10 @@ ping_soup_cb (GObject      *source,
  * socket of a refused one before it connects (libsoup then tries the next
  * address, or fails). */
 static void
-ping_network_event_cb (SoupMessage        *msg,
-                       GSocketClientEvent  event,
-                       GIOStream          *connection,
-                       gpointer            user_data)
+ping_network_event_cb (SoupMessage *msg,
+                       GSocketClientEvent event,
+                       GIOStream *connection,
+                       gpointer user_data)
 {
   Ping *ping = user_data;
   g_autoptr(GSocketAddress) remote = NULL;
@@ -355,10 +354,10 @@ c2n_request_ok (GBytes *payload)
 
 static void
 ping_unsupported (HyphaePingAnswerer *self,
-                  const char         *type)
+                  const char *type)
 {
   static const char * const known[] = { "disco", "TSMP", "ICMP", "peerapi" };
-  guint bit = G_N_ELEMENTS (known);   /* any other type */
+  guint bit = G_N_ELEMENTS (known); /* any other type */
   g_autofree char *escaped = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (known); i++)
@@ -373,11 +372,11 @@ ping_unsupported (HyphaePingAnswerer *self,
 }
 
 static void
-answer_over_noise (HyphaePingAnswerer         *self,
-                   HyphaeH2Client             *h2,
+answer_over_noise (HyphaePingAnswerer *self,
+                   HyphaeH2Client *h2,
                    const HyphaeMapPingRequest *pr,
-                   gboolean                    c2n,
-                   const char                 *url)
+                   gboolean c2n,
+                   const char *url)
 {
   g_autofree char *path = noise_path (pr->url);
   g_autoptr(GBytes) body = NULL;
@@ -396,9 +395,9 @@ answer_over_noise (HyphaePingAnswerer         *self,
 }
 
 static void
-answer_plain (HyphaePingAnswerer         *self,
+answer_plain (HyphaePingAnswerer *self,
               const HyphaeMapPingRequest *pr,
-              const char                 *url)
+              const char *url)
 {
   g_autoptr(GUri) uri = parse_http_url (pr->url);
   gboolean own = FALSE;
@@ -428,8 +427,8 @@ answer_plain (HyphaePingAnswerer         *self,
 }
 
 void
-hyphae_ping_answerer_handle (HyphaePingAnswerer         *self,
-                             HyphaeH2Client             *h2,
+hyphae_ping_answerer_handle (HyphaePingAnswerer *self,
+                             HyphaeH2Client *h2,
                              const HyphaeMapPingRequest *pr)
 {
   gboolean c2n = strcmp (pr->types, "c2n") == 0;
@@ -504,7 +503,7 @@ hyphae_ping_answerer_cancel_all (HyphaePingAnswerer *self)
 
       ping->owner = NULL;
       g_clear_handle_id (&ping->timeout_id, g_source_remove);
-      g_cancellable_cancel (cancellable);   /* may free ping */
+      g_cancellable_cancel (cancellable); /* may free ping */
     }
 }
 

@@ -27,12 +27,12 @@
 
 #include "crypto/keys.h"
 
-#define REGISTER_PATH   "/machine/register"
-#define ZERO_TIME       "0001-01-01T00:00:00Z"   /* Go's time.Time{} */
+#define REGISTER_PATH "/machine/register"
+#define ZERO_TIME     "0001-01-01T00:00:00Z" /* Go's time.Time{} */
 /* The range GDateTime (and RFC 3339's four-digit years) can represent. */
-#define UNIX_MIN        G_GINT64_CONSTANT (-62135596800)   /* 0001-01-01T00:00:00Z */
-#define UNIX_MAX        G_GINT64_CONSTANT (253402300799)   /* 9999-12-31T23:59:59Z */
-#define ERROR_BODY_MAX  256   /* how much of a non-200 body we quote */
+#define UNIX_MIN       G_GINT64_CONSTANT (-62135596800) /* 0001-01-01T00:00:00Z */
+#define UNIX_MAX       G_GINT64_CONSTANT (253402300799) /* 9999-12-31T23:59:59Z */
+#define ERROR_BODY_MAX 256                              /* how much of a non-200 body we quote */
 
 /* clang-format off */
 G_DEFINE_QUARK (hyphae-register-error-quark, hyphae_register_error)
@@ -53,9 +53,9 @@ hyphae_register_response_clear (HyphaeRegisterResponse *resp)
 /* ---- request ---------------------------------------------------------------- */
 
 static void
-add_key (JsonBuilder  *builder,
-         const char   *name,
-         const guint8  key[KEY_LEN])
+add_key (JsonBuilder *builder,
+         const char *name,
+         const guint8 key[KEY_LEN])
 {
   char text[sizeof KEY_PREFIX_NODE + KEY_HEX_LEN];
   int n = key_to_text (text, sizeof text, KEY_PREFIX_NODE, key);
@@ -142,7 +142,7 @@ hyphae_register_request_to_json (const HyphaeRegisterRequest *req)
       json_builder_set_member_name (builder, "Auth");
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "AuthKey");
-      json_builder_add_string_value (builder, "");  /* the key goes in below */
+      json_builder_add_string_value (builder, ""); /* the key goes in below */
       json_builder_end_object (builder);
     }
 
@@ -186,10 +186,10 @@ get_member (JsonObject *object,
 }
 
 static gboolean
-get_bool (JsonObject  *object,
-          const char  *name,
-          gboolean    *out,
-          GError     **error)
+get_bool (JsonObject *object,
+          const char *name,
+          gboolean *out,
+          GError **error)
 {
   JsonNode *node = get_member (object, name);
 
@@ -208,11 +208,11 @@ get_bool (JsonObject  *object,
 
 /* *out: the string, or NULL when absent, null or "". */
 static gboolean
-get_string (JsonObject  *object,
-            const char  *prefix,
-            const char  *name,
-            char       **out,
-            GError     **error)
+get_string (JsonObject *object,
+            const char *prefix,
+            const char *name,
+            char **out,
+            GError **error)
 {
   JsonNode *node = get_member (object, name);
   const char *s;
@@ -234,10 +234,10 @@ get_string (JsonObject  *object,
 
 /* *out: the object, or NULL when absent or null. */
 static gboolean
-get_object (JsonObject  *object,
-            const char  *name,
+get_object (JsonObject *object,
+            const char *name,
             JsonObject **out,
-            GError     **error)
+            GError **error)
 {
   JsonNode *node = get_member (object, name);
 
@@ -255,10 +255,10 @@ get_object (JsonObject  *object,
 }
 
 gboolean
-hyphae_register_response_parse (const char              *json,
-                                gsize                    len,
-                                HyphaeRegisterResponse  *out,
-                                GError                 **error)
+hyphae_register_response_parse (const char *json,
+                                gsize len,
+                                HyphaeRegisterResponse *out,
+                                GError **error)
 {
   g_autoptr(JsonObject) object = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -319,9 +319,9 @@ response_free (gpointer data)
 }
 
 static void
-register_request_cb (GObject      *source,
+register_request_cb (GObject *source,
                      GAsyncResult *result,
-                     gpointer      user_data)
+                     gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   HyphaeH2Client *client = g_task_get_task_data (task);
@@ -370,11 +370,11 @@ register_request_cb (GObject      *source,
 }
 
 void
-hyphae_register_async (HyphaeH2Client              *client,
+hyphae_register_async (HyphaeH2Client *client,
                        const HyphaeRegisterRequest *req,
-                       GCancellable                *cancellable,
-                       GAsyncReadyCallback          callback,
-                       gpointer                     user_data)
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GBytes) body = NULL;
@@ -390,15 +390,15 @@ hyphae_register_async (HyphaeH2Client              *client,
   g_task_set_task_data (task, client, NULL);
 
   json = hyphae_register_request_to_json (req);
-  body = hyphae_secret_bytes_new_take (json, strlen (json));  /* may carry the auth key */
+  body = hyphae_secret_bytes_new_take (json, strlen (json)); /* may carry the auth key */
   hyphae_h2_client_request_async (client, "POST", REGISTER_PATH, "application/json", body,
                                   cancellable, register_request_cb, g_steal_pointer (&task));
 }
 
 gboolean
-hyphae_register_finish (GAsyncResult            *result,
-                        HyphaeRegisterResponse  *out,
-                        GError                 **error)
+hyphae_register_finish (GAsyncResult *result,
+                        HyphaeRegisterResponse *out,
+                        GError **error)
 {
   HyphaeRegisterResponse *resp;
 

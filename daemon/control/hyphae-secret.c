@@ -9,7 +9,7 @@
 
 static void
 wipe_free (gpointer data,
-           gsize    len)
+           gsize len)
 {
   sodium_memzero (data, len);
   g_free (data);
@@ -17,8 +17,8 @@ wipe_free (gpointer data,
 
 typedef struct
 {
-  char  *data;
-  gsize  len;
+  char *data;
+  gsize len;
 } TakenBuffer;
 
 static void
@@ -31,8 +31,8 @@ taken_buffer_free (gpointer user_data)
 }
 
 GBytes *
-hyphae_secret_bytes_new_take (char  *data,
-                              gsize  len)
+hyphae_secret_bytes_new_take (char *data,
+                              gsize len)
 {
   TakenBuffer *t = g_new (TakenBuffer, 1);
 
@@ -45,7 +45,7 @@ hyphae_secret_bytes_new_take (char  *data,
 typedef struct
 {
   gsize size;
-  char  text[];
+  char text[];
 } SecretText;
 
 static void
@@ -53,7 +53,7 @@ secret_text_free (gpointer user_data)
 {
   SecretText *s = user_data;
 
-  secmem_free (s, s->size);  /* wipes */
+  secmem_free (s, s->size); /* wipes */
 }
 
 GVariant *

@@ -19,10 +19,10 @@
 /* ---- GET /key ------------------------------------------------------------- */
 
 gboolean
-hyphae_ts2021_parse_key_answer (const guint8  *body,
-                                gsize          len,
-                                guint8         out_key[KEY_LEN],
-                                GError       **error)
+hyphae_ts2021_parse_key_answer (const guint8 *body,
+                                gsize len,
+                                guint8 out_key[KEY_LEN],
+                                GError **error)
 {
   g_autoptr(JsonObject) object = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -75,9 +75,9 @@ hyphae_ts2021_parse_key_answer (const guint8  *body,
 
 /* Whether the header block (status line + headers, no final CRLF CRLF) is a good 101. */
 static gboolean
-check_upgrade_headers (const char  *block,
-                       gsize        len,
-                       GError     **error)
+check_upgrade_headers (const char *block,
+                       gsize len,
+                       GError **error)
 {
   g_auto(GStrv) lines = NULL;
   g_autofree char *text = NULL;
@@ -144,8 +144,7 @@ check_upgrade_headers (const char  *block,
       g_autofree char *shown = hyphae_log_escape (upgrade, -1);
 
       g_set_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE,
-                   "HTTP upgrade: status 101 with Upgrade “%.64s” (want “"
-                   HYPHAE_TS2021_UPGRADE "”)", shown);
+                   "HTTP upgrade: status 101 with Upgrade “%.64s” (want “" HYPHAE_TS2021_UPGRADE "”)", shown);
       return FALSE;
     }
 
@@ -153,10 +152,10 @@ check_upgrade_headers (const char  *block,
 }
 
 int
-hyphae_ts2021_parse_upgrade_answer (const guint8  *buf,
-                                    gsize          len,
-                                    gsize         *consumed,
-                                    GError       **error)
+hyphae_ts2021_parse_upgrade_answer (const guint8 *buf,
+                                    gsize len,
+                                    gsize *consumed,
+                                    GError **error)
 {
   *consumed = 0;
   for (gsize i = 0; i + 4 <= len; i++)
@@ -182,10 +181,10 @@ hyphae_ts2021_parse_upgrade_answer (const guint8  *buf,
 /* ---- the early payload ----------------------------------------------------- */
 
 int
-hyphae_ts2021_parse_early_payload (const guint8  *plain,
-                                   gsize          len,
-                                   gsize         *consumed,
-                                   GError       **error)
+hyphae_ts2021_parse_early_payload (const guint8 *plain,
+                                   gsize len,
+                                   gsize *consumed,
+                                   GError **error)
 {
   g_autoptr(GError) local_error = NULL;
   guint32 json_len;
@@ -194,7 +193,7 @@ hyphae_ts2021_parse_early_payload (const guint8  *plain,
   if (len < HYPHAE_TS2021_EARLY_HEADER_LEN)
     return 0;
   if (memcmp (plain, EARLY_MAGIC, EARLY_MAGIC_LEN) != 0)
-    return 1;   /* no early payload: these bytes are HTTP/2 */
+    return 1; /* no early payload: these bytes are HTTP/2 */
 
   json_len = (guint32) plain[5] << 24 | (guint32) plain[6] << 16 | (guint32) plain[7] << 8 |
              plain[8];

@@ -31,10 +31,10 @@ enum {
  * {"legacyPublicKey":"mkey:…","publicKey":"mkey:…"}: out_key is publicKey,
  * strictly "mkey:" + 64 hex digits and not zero.
  */
-gboolean hyphae_ts2021_parse_key_answer     (const guint8  *body,
-                                             gsize          len,
-                                             guint8         out_key[KEY_LEN],
-                                             GError       **error);
+gboolean hyphae_ts2021_parse_key_answer (const guint8 *body,
+                                         gsize len,
+                                         guint8 out_key[KEY_LEN],
+                                         GError **error);
 
 /*
  * The answer to POST /ts2021 as received so far (buf holds len bytes).
@@ -43,10 +43,10 @@ gboolean hyphae_ts2021_parse_key_answer     (const guint8  *body,
  * final CRLF CRLF, and what follows is the Noise stream. 0: more bytes are
  * needed (len < HYPHAE_TS2021_UPGRADE_ANSWER_MAX). -1: error set.
  */
-int      hyphae_ts2021_parse_upgrade_answer (const guint8  *buf,
-                                             gsize          len,
-                                             gsize         *consumed,
-                                             GError       **error);
+int hyphae_ts2021_parse_upgrade_answer (const guint8 *buf,
+                                        gsize len,
+                                        gsize *consumed,
+                                        GError **error);
 
 /*
  * The first plaintext after the Noise handshake, as received so far: either
@@ -58,9 +58,9 @@ int      hyphae_ts2021_parse_upgrade_answer (const guint8  *buf,
  * The JSON is validated, not kept as a tree: hyphaed does not read it.
  */
 #define HYPHAE_TS2021_EARLY_HEADER_LEN 9
-int      hyphae_ts2021_parse_early_payload  (const guint8  *plain,
-                                             gsize          len,
-                                             gsize         *consumed,
-                                             GError       **error);
+int hyphae_ts2021_parse_early_payload (const guint8 *plain,
+                                       gsize len,
+                                       gsize *consumed,
+                                       GError **error);
 
 G_END_DECLS

@@ -24,19 +24,18 @@
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 
-#define KEY_READ_CHUNK     (8 * 1024)
-#define SERVER_ERROR_MAX   256  /* how much of a server's error frame text we report */
+#define KEY_READ_CHUNK   (8 * 1024)
+#define SERVER_ERROR_MAX 256 /* how much of a server's error frame text we report */
 
 /* clang-format off */
 G_DEFINE_QUARK (hyphae-ts2021-error-quark, hyphae_ts2021_error)
 /* clang-format on */
 
-struct _HyphaeTs2021Conn
-{
-  GIOStream          *stream;
-  struct controlbase *noise;          /* secmem: holds the transport keys */
-  char               *early_payload;  /* NULL: none was sent */
-  GBytes             *leftover;       /* never NULL, may be empty */
+struct _HyphaeTs2021Conn {
+  GIOStream *stream;
+  struct controlbase *noise; /* secmem: holds the transport keys */
+  char *early_payload;       /* NULL: none was sent */
+  GBytes *leftover;          /* never NULL, may be empty */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -44,13 +43,11 @@ struct _HyphaeTs2021Conn
 /* A parsed control URL: scheme http or https, a host, a port. */
 typedef struct
 {
-  char     *host;         /* without IPv6 brackets */
-  guint16   port;
-  gboolean  tls;
-  char     *host_header;  /* Host: value (brackets, port when not the default) */
+  char *host; /* without IPv6 brackets */
+  guint16 port;
+  gboolean tls;
+  char *host_header; /* Host: value (brackets, port when not the default) */
 } ControlTarget;
-
-
 
 static void
 control_target_clear (ControlTarget *target)
@@ -62,9 +59,9 @@ control_target_clear (ControlTarget *target)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ControlTarget, control_target_clear)
 
 static gboolean
-control_target_parse (const char     *control_url,
-                      ControlTarget  *target,
-                      GError        **error)
+control_target_parse (const char *control_url,
+                      ControlTarget *target,
+                      GError **error)
 {
   g_autoptr(GUri) uri = NULL;
   g_autoptr(GError) local_error = NULL;
@@ -152,9 +149,9 @@ fetch_key_data_free (FetchKeyData *data)
 static void fetch_key_read_next (GTask *task);
 
 static void
-fetch_key_read_cb (GObject      *source,
+fetch_key_read_cb (GObject *source,
                    GAsyncResult *result,
-                   gpointer      user_data)
+                   gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   FetchKeyData *data = g_task_get_task_data (task);
@@ -204,9 +201,9 @@ fetch_key_read_next (GTask *task)
 }
 
 static void
-fetch_key_send_cb (GObject      *source,
+fetch_key_send_cb (GObject *source,
                    GAsyncResult *result,
-                   gpointer      user_data)
+                   gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   FetchKeyData *data = g_task_get_task_data (task);
@@ -237,11 +234,11 @@ fetch_key_send_cb (GObject      *source,
 }
 
 void
-hyphae_ts2021_fetch_key_async (const char          *control_url,
-                               guint16              capver,
-                               GCancellable        *cancellable,
-                               GAsyncReadyCallback  callback,
-                               gpointer             user_data)
+hyphae_ts2021_fetch_key_async (const char *control_url,
+                               guint16 capver,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
@@ -292,9 +289,9 @@ hyphae_ts2021_fetch_key_async (const char          *control_url,
 }
 
 gboolean
-hyphae_ts2021_fetch_key_finish (GAsyncResult  *result,
-                                guint8         out_key[KEY_LEN],
-                                GError       **error)
+hyphae_ts2021_fetch_key_finish (GAsyncResult *result,
+                                guint8 out_key[KEY_LEN],
+                                GError **error)
 {
   g_autofree guint8 *key = NULL;
 
@@ -380,26 +377,25 @@ hyphae_ts2021_conn_free (HyphaeTs2021Conn *conn)
 /* ------------------------------------------------------------------------ */
 /* Dialling: POST /ts2021, 101, Noise response, early payload                */
 
-typedef enum
-{
-  DIAL_PHASE_HEADERS,     /* reading the HTTP response headers */
-  DIAL_PHASE_HANDSHAKE,   /* waiting for the Noise response frame */
-  DIAL_PHASE_EARLY,       /* collecting the early payload (or the first 9 bytes of HTTP/2) */
+typedef enum {
+  DIAL_PHASE_HEADERS,   /* reading the HTTP response headers */
+  DIAL_PHASE_HANDSHAKE, /* waiting for the Noise response frame */
+  DIAL_PHASE_EARLY,     /* collecting the early payload (or the first 9 bytes of HTTP/2) */
 } DialPhase;
 
 typedef struct
 {
-  ControlTarget       target;
-  GSocketClient      *client;
-  GIOStream          *stream;
+  ControlTarget target;
+  GSocketClient *client;
+  GIOStream *stream;
   struct controlbase *noise;
-  char               *request;
-  DialPhase           phase;
-  GByteArray         *plain;              /* decrypted bytes not yet handed out */
-  char               *early_payload;
-  gsize               len;                /* bytes in buf */
-  guint8              buf[HYPHAE_TS2021_UPGRADE_ANSWER_MAX];
-  guint8              record[CONTROLBASE_MAX_PLAINTEXT];
+  char *request;
+  DialPhase phase;
+  GByteArray *plain; /* decrypted bytes not yet handed out */
+  char *early_payload;
+  gsize len; /* bytes in buf */
+  guint8 buf[HYPHAE_TS2021_UPGRADE_ANSWER_MAX];
+  guint8 record[CONTROLBASE_MAX_PLAINTEXT];
 } DialData;
 
 static void
@@ -418,7 +414,7 @@ dial_data_free (DialData *data)
 
 static void
 dial_consume (DialData *data,
-              gsize     n)
+              gsize n)
 {
   g_assert (n <= data->len);
 
@@ -459,9 +455,9 @@ dial_phase_name (DialData *data)
 
 /* Decide on the early payload from the plaintext collected so far. Sets *done. */
 static gboolean
-dial_handle_plaintext (DialData  *data,
-                       gboolean  *done,
-                       GError   **error)
+dial_handle_plaintext (DialData *data,
+                       gboolean *done,
+                       GError **error)
 {
   gsize frame_len;
   int ret;
@@ -483,9 +479,9 @@ dial_handle_plaintext (DialData  *data,
 
 /* Decrypt every buffered byte (partial records go into the controlbase). */
 static gboolean
-dial_read_records (DialData  *data,
-                   gboolean  *done,
-                   GError   **error)
+dial_read_records (DialData *data,
+                   gboolean *done,
+                   GError **error)
 {
   gsize off = 0;
 
@@ -527,9 +523,9 @@ dial_read_records (DialData  *data,
 
 /* Process what is buffered; sets *done when the connection is ready. */
 static gboolean
-dial_process (DialData  *data,
-              gboolean  *done,
-              GError   **error)
+dial_process (DialData *data,
+              gboolean *done,
+              GError **error)
 {
   if (data->phase == DIAL_PHASE_HEADERS)
     {
@@ -607,9 +603,9 @@ dial_complete (GTask *task)
 }
 
 static void
-dial_read_cb (GObject      *source,
+dial_read_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   DialData *data = g_task_get_task_data (task);
@@ -659,9 +655,9 @@ dial_read_next (GTask *task)
 }
 
 static void
-dial_write_cb (GObject      *source,
+dial_write_cb (GObject *source,
                GAsyncResult *result,
-               gpointer      user_data)
+               gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   DialData *data = g_task_get_task_data (task);
@@ -682,9 +678,9 @@ dial_write_cb (GObject      *source,
 }
 
 static void
-dial_connect_cb (GObject      *source,
+dial_connect_cb (GObject *source,
                  GAsyncResult *result,
-                 gpointer      user_data)
+                 gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   DialData *data = g_task_get_task_data (task);
@@ -712,10 +708,10 @@ dial_connect_cb (GObject      *source,
 }
 
 static gboolean
-accept_any_certificate (GTlsConnection       *connection,
-                        GTlsCertificate      *peer_cert,
-                        GTlsCertificateFlags  errors,
-                        gpointer              user_data)
+accept_any_certificate (GTlsConnection *connection,
+                        GTlsCertificate *peer_cert,
+                        GTlsCertificateFlags errors,
+                        gpointer user_data)
 {
   /* Noise authenticates the server; TLS only hides the upgrade (controlhttp/client.go). */
   g_debug ("TS2021: ignoring TLS certificate errors 0x%x", (guint) errors);
@@ -723,24 +719,24 @@ accept_any_certificate (GTlsConnection       *connection,
 }
 
 static void
-on_socket_client_event (GSocketClient      *client,
-                        GSocketClientEvent  event,
+on_socket_client_event (GSocketClient *client,
+                        GSocketClientEvent event,
                         GSocketConnectable *connectable,
-                        GIOStream          *connection,
-                        gpointer            user_data)
+                        GIOStream *connection,
+                        gpointer user_data)
 {
   if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING && G_IS_TLS_CLIENT_CONNECTION (connection))
     g_signal_connect (connection, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
 }
 
 void
-hyphae_ts2021_dial_async (const char          *control_url,
-                          guint16              capver,
-                          const guint8         machine_priv[KEY_LEN],
-                          const guint8         server_pub[KEY_LEN],
-                          GCancellable        *cancellable,
-                          GAsyncReadyCallback  callback,
-                          gpointer             user_data)
+hyphae_ts2021_dial_async (const char *control_url,
+                          guint16 capver,
+                          const guint8 machine_priv[KEY_LEN],
+                          const guint8 server_pub[KEY_LEN],
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data)
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
@@ -809,8 +805,8 @@ hyphae_ts2021_dial_async (const char          *control_url,
 }
 
 HyphaeTs2021Conn *
-hyphae_ts2021_dial_finish (GAsyncResult  *result,
-                           GError       **error)
+hyphae_ts2021_dial_finish (GAsyncResult *result,
+                           GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == hyphae_ts2021_dial_async, NULL);

@@ -38,34 +38,34 @@ G_BEGIN_DECLS
 GQuark hyphae_ts2021_error_quark (void);
 
 typedef enum {
-  HYPHAE_TS2021_ERROR_KEY,          /* /key failed: status, not JSON, bad or zero key */
-  HYPHAE_TS2021_ERROR_UPGRADE,      /* not 101, wrong Upgrade, closed early */
-  HYPHAE_TS2021_ERROR_HANDSHAKE,    /* error frame, bad response, failed authentication */
-  HYPHAE_TS2021_ERROR_PROTOCOL,     /* bad record, early payload too big or not JSON */
+  HYPHAE_TS2021_ERROR_KEY,       /* /key failed: status, not JSON, bad or zero key */
+  HYPHAE_TS2021_ERROR_UPGRADE,   /* not 101, wrong Upgrade, closed early */
+  HYPHAE_TS2021_ERROR_HANDSHAKE, /* error frame, bad response, failed authentication */
+  HYPHAE_TS2021_ERROR_PROTOCOL,  /* bad record, early payload too big or not JSON */
 } HyphaeTs2021Error;
 
 /* Fetch the server's Noise public key (publicKey, strict "mkey:" + 64 hex). */
-void     hyphae_ts2021_fetch_key_async  (const char          *control_url,
-                                         guint16              capver,
-                                         GCancellable        *cancellable,
-                                         GAsyncReadyCallback  callback,
-                                         gpointer             user_data);
-gboolean hyphae_ts2021_fetch_key_finish (GAsyncResult        *result,
-                                         guint8               out_key[KEY_LEN],
-                                         GError             **error);
+void hyphae_ts2021_fetch_key_async (const char *control_url,
+                                    guint16 capver,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
+gboolean hyphae_ts2021_fetch_key_finish (GAsyncResult *result,
+                                         guint8 out_key[KEY_LEN],
+                                         GError **error);
 
 /* An established TS2021 connection: the stream, the Noise state, what came first. */
 typedef struct _HyphaeTs2021Conn HyphaeTs2021Conn;
 
-void              hyphae_ts2021_dial_async  (const char          *control_url,
-                                             guint16              capver,
-                                             const guint8         machine_priv[KEY_LEN],
-                                             const guint8         server_pub[KEY_LEN],
-                                             GCancellable        *cancellable,
-                                             GAsyncReadyCallback  callback,
-                                             gpointer             user_data);
-HyphaeTs2021Conn *hyphae_ts2021_dial_finish (GAsyncResult        *result,
-                                             GError             **error);
+void hyphae_ts2021_dial_async (const char *control_url,
+                               guint16 capver,
+                               const guint8 machine_priv[KEY_LEN],
+                               const guint8 server_pub[KEY_LEN],
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback,
+                               gpointer user_data);
+HyphaeTs2021Conn *hyphae_ts2021_dial_finish (GAsyncResult *result,
+                                             GError **error);
 
 /* The early payload's JSON (NULL if the server sent none). Transfer none. */
 const char *hyphae_ts2021_conn_get_early_payload (HyphaeTs2021Conn *conn);
@@ -75,10 +75,10 @@ const char *hyphae_ts2021_conn_get_early_payload (HyphaeTs2021Conn *conn);
  * inside the Noise state: keep feeding the stream's next bytes to
  * controlbase_read.
  */
-GBytes     *hyphae_ts2021_conn_get_leftover      (HyphaeTs2021Conn *conn);
-GIOStream  *hyphae_ts2021_conn_get_stream        (HyphaeTs2021Conn *conn);
+GBytes *hyphae_ts2021_conn_get_leftover (HyphaeTs2021Conn *conn);
+GIOStream *hyphae_ts2021_conn_get_stream (HyphaeTs2021Conn *conn);
 struct controlbase *hyphae_ts2021_conn_get_noise (HyphaeTs2021Conn *conn);
-void        hyphae_ts2021_conn_free              (HyphaeTs2021Conn *conn);
+void hyphae_ts2021_conn_free (HyphaeTs2021Conn *conn);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeTs2021Conn, hyphae_ts2021_conn_free)
 

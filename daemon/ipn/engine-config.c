@@ -18,9 +18,9 @@ parse_prefix_text (const char *text, struct ip_prefix *p)
 
 gboolean
 hyphae_parse_prefix (const char *text,
-                     int        *family,
-                     guint8      addr[16],
-                     guint8     *len)
+                     int *family,
+                     guint8 addr[16],
+                     guint8 *len)
 {
   struct ip_prefix p;
 
@@ -41,9 +41,9 @@ parse_endpoint_text (const char *text, struct ip_port *ep)
 
 gboolean
 hyphae_parse_endpoint (const char *text,
-                       int        *family,
-                       guint8      addr[16],
-                       guint16    *port)
+                       int *family,
+                       guint8 addr[16],
+                       guint16 *port)
 {
   struct ip_port ep;
 
@@ -150,7 +150,8 @@ add_self_addresses (const HyphaeNode *self, GArray *addrs, GPtrArray *rejected)
       else
         g_ptr_array_add (rejected, g_strdup_printf ("self Address %s ignored: not a /32 in "
                                                     "100.64.0.0/10 nor a /128 in "
-                                                    "fd7a:115c:a1e0::/48", *a));
+                                                    "fd7a:115c:a1e0::/48",
+                                                    *a));
     }
 }
 
@@ -178,9 +179,9 @@ add_peer_addresses (const HyphaeNode *node, GPtrArray *allowed, GPtrArray *rejec
 }
 
 HyphaeEngineConfig *
-hyphae_engine_config_new (const HyphaeNetmap   *nm,
+hyphae_engine_config_new (const HyphaeNetmap *nm,
                           const HyphaeIpnPrefs *prefs,
-                          const guint8          self_node_pub[KEY_LEN])
+                          const guint8 self_node_pub[KEY_LEN])
 {
   HyphaeEngineConfig *cfg = g_new0 (HyphaeEngineConfig, 1);
   const char *exit_id = prefs->exit_node_id != NULL ? prefs->exit_node_id : "";
@@ -286,7 +287,7 @@ hyphae_engine_config_free (HyphaeEngineConfig *cfg)
 
 const HyphaeEnginePeer *
 hyphae_engine_config_lookup_peer (const HyphaeEngineConfig *cfg,
-                                  const guint8              key[KEY_LEN])
+                                  const guint8 key[KEY_LEN])
 {
   for (guint i = 0; i < cfg->peers->len; i++)
     {
@@ -299,7 +300,7 @@ hyphae_engine_config_lookup_peer (const HyphaeEngineConfig *cfg,
 }
 
 struct uapi_set *
-hyphae_engine_config_to_uapi (const HyphaeEngineConfig       *cfg,
+hyphae_engine_config_to_uapi (const HyphaeEngineConfig *cfg,
                               const struct uapi_device_state *current)
 {
   struct uapi_set *set = calloc (1, sizeof *set);
@@ -324,8 +325,8 @@ hyphae_engine_config_to_uapi (const HyphaeEngineConfig       *cfg,
       guint16 port;
 
       memcpy (ps->public_key, p->public_key, KEY_LEN);
-      ps->has_preshared_key = TRUE;     /* zero PSK (wgengine/wgcfg has none) */
-      ps->has_keepalive = TRUE;         /* off: Tailscale sets none */
+      ps->has_preshared_key = TRUE; /* zero PSK (wgengine/wgcfg has none) */
+      ps->has_keepalive = TRUE;     /* off: Tailscale sets none */
       ps->replace_allowed_ips = TRUE;
       ps->allowed_ips = calloc (MAX (n_ips, 1), sizeof *ps->allowed_ips);
       if (ps->allowed_ips == NULL)

@@ -39,28 +39,28 @@ G_BEGIN_DECLS
  *    blackhole Tailscale keeps instead of leaking to the LAN).
  */
 typedef struct {
-  guint8   public_key[KEY_LEN];
-  gint64   node_id;
-  char    *stable_id;
-  char   **allowed_ips;       /* canonical "ip/len", NULL-terminated */
-  char    *endpoint;          /* "ip:port" / "[ip6]:port", NULL = none */
+  guint8 public_key[KEY_LEN];
+  gint64 node_id;
+  char *stable_id;
+  char **allowed_ips; /* canonical "ip/len", NULL-terminated */
+  char *endpoint;     /* "ip:port" / "[ip6]:port", NULL = none */
   gboolean is_exit_node;
 } HyphaeEnginePeer;
 
 typedef struct {
-  GPtrArray *peers;           /* HyphaeEnginePeer*, netmap order (by ID) */
-  GArray    *addresses;       /* struct ip_prefix: self addresses on the TUN */
-  GArray    *routes;          /* struct ip_prefix: OS routes into the TUN */
-  char     **rejected;        /* netmap entries left out, one message each */
-  gboolean   exit_node_selected;   /* ExitNodeID pref set */
-  gboolean   exit_node_found;      /* ... and the peer is usable (in netmap, not expired) */
-  gboolean   exit_node_allow_lan_access;
+  GPtrArray *peers;            /* HyphaeEnginePeer*, netmap order (by ID) */
+  GArray *addresses;           /* struct ip_prefix: self addresses on the TUN */
+  GArray *routes;              /* struct ip_prefix: OS routes into the TUN */
+  char **rejected;             /* netmap entries left out, one message each */
+  gboolean exit_node_selected; /* ExitNodeID pref set */
+  gboolean exit_node_found;    /* ... and the peer is usable (in netmap, not expired) */
+  gboolean exit_node_allow_lan_access;
 } HyphaeEngineConfig;
 
-HyphaeEngineConfig *hyphae_engine_config_new  (const HyphaeNetmap   *nm,
-                                                const HyphaeIpnPrefs *prefs,
-                                                const guint8          self_node_pub[KEY_LEN]);
-void                hyphae_engine_config_free (HyphaeEngineConfig *cfg);
+HyphaeEngineConfig *hyphae_engine_config_new (const HyphaeNetmap *nm,
+                                              const HyphaeIpnPrefs *prefs,
+                                              const guint8 self_node_pub[KEY_LEN]);
+void hyphae_engine_config_free (HyphaeEngineConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeEngineConfig, hyphae_engine_config_free)
 
 /* Log (g_warning) each entry of cfg->rejected that prev (the config applied
@@ -70,19 +70,19 @@ guint hyphae_engine_config_log_rejected (const HyphaeEngineConfig *cfg,
                                          const HyphaeEngineConfig *prev);
 
 const HyphaeEnginePeer *hyphae_engine_config_lookup_peer (const HyphaeEngineConfig *cfg,
-                                                          const guint8              key[KEY_LEN]);
+                                                          const guint8 key[KEY_LEN]);
 
 /* "ip/len" → family (AF_INET/AF_INET6), 16-byte address, prefix length
  * (common/ip.h: netip.ParsePrefix rules). */
-gboolean hyphae_parse_prefix   (const char *text,
-                                int        *family,
-                                guint8      addr[16],
-                                guint8     *len);
+gboolean hyphae_parse_prefix (const char *text,
+                              int *family,
+                              guint8 addr[16],
+                              guint8 *len);
 /* "ip:port" / "[ip6]:port" → family, address, port (host order, not 0). */
 gboolean hyphae_parse_endpoint (const char *text,
-                                int        *family,
-                                guint8      addr[16],
-                                guint16    *port);
+                                int *family,
+                                guint8 addr[16],
+                                guint16 *port);
 
 /*
  * The peers as a UAPI set (replace_allowed_ips, keepalive off, zero PSK):
@@ -93,7 +93,7 @@ gboolean hyphae_parse_endpoint (const char *text,
  */
 struct uapi_set;
 struct uapi_device_state;
-struct uapi_set *hyphae_engine_config_to_uapi (const HyphaeEngineConfig       *cfg,
+struct uapi_set *hyphae_engine_config_to_uapi (const HyphaeEngineConfig *cfg,
                                                const struct uapi_device_state *current);
 
 G_END_DECLS

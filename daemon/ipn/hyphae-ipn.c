@@ -32,53 +32,65 @@
 G_DEFINE_QUARK (hyphae-ipn-error-quark, hyphae_ipn_error)
 /* clang-format on */
 
-struct _HyphaeIpn
-{
+struct _HyphaeIpn {
   GObject parent_instance;
 
-  char     *state_dir;
-  char     *ifname;
-  guint16   listen_port;
-  char     *uapi_dir;
+  char *state_dir;
+  char *ifname;
+  guint16 listen_port;
+  char *uapi_dir;
 
-  HyphaeIpnPrefs     prefs;
-  HyphaeIpnState     state;
-  char              *auth_url;
-  char             **health;
-  char              *prefs_warning;   /* a corrupt prefs.json, reported in health */
-  char              *keys_warning;    /* a refused keys file, reported in health */
-  char              *engine_error;    /* the last engine/netcfg failure, or NULL */
+  HyphaeIpnPrefs prefs;
+  HyphaeIpnState state;
+  char *auth_url;
+  char **health;
+  char *prefs_warning; /* a corrupt prefs.json, reported in health */
+  char *keys_warning;  /* a refused keys file, reported in health */
+  char *engine_error;  /* the last engine/netcfg failure, or NULL */
 
-  HyphaeProfileKeys *keys;            /* NULL: none (NoState / logged out) */
-  guint8            *disco_priv;      /* secmem, fresh per start */
-  gboolean           ever_logged_in;  /* NoState vs NeedsLogin */
+  HyphaeProfileKeys *keys; /* NULL: none (NoState / logged out) */
+  guint8 *disco_priv;      /* secmem, fresh per start */
+  gboolean ever_logged_in; /* NoState vs NeedsLogin */
 
   HyphaeControlClient *control;
-  HyphaeNetmap        *netmap;
-  gboolean             authorized;    /* this session got past registration */
+  HyphaeNetmap *netmap;
+  gboolean authorized; /* this session got past registration */
 
-  struct wg_runner   *runner;
-  HyphaeNetcfg       *netcfg;
-  HyphaeEngineConfig *applied;        /* the last config given to the runner */
-  gboolean            netmap_applied;
+  struct wg_runner *runner;
+  HyphaeNetcfg *netcfg;
+  HyphaeEngineConfig *applied; /* the last config given to the runner */
+  gboolean netmap_applied;
 
-  HyphaeLinkMonitor  *link_monitor;   /* link and address events, NULL = none */
-  char              **endpoints;      /* last reported */
+  HyphaeLinkMonitor *link_monitor; /* link and address events, NULL = none */
+  char **endpoints;                /* last reported */
 
-  GTask              *up_task;        /* a pending Up */
-  gboolean            up_waits_running; /* authorized: it waits for Running */
+  GTask *up_task;            /* a pending Up */
+  gboolean up_waits_running; /* authorized: it waits for Running */
 
-  GPtrArray          *deferred_peers; /* GBytes node keys we handshake with later */
-  gint64              deferred_since; /* realtime s when they were deferred */
-  guint               deferred_id;    /* the timeout that does it */
+  GPtrArray *deferred_peers; /* GBytes node keys we handshake with later */
+  gint64 deferred_since;     /* realtime s when they were deferred */
+  guint deferred_id;         /* the timeout that does it */
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, G_TYPE_OBJECT)
 
-enum { PROP_0, PROP_STATE, PROP_AUTH_URL, PROP_HEALTH, PROP_PROFILE, N_PROPS };
+enum {
+  PROP_0,
+  PROP_STATE,
+  PROP_AUTH_URL,
+  PROP_HEALTH,
+  PROP_PROFILE,
+  N_PROPS
+};
 static GParamSpec *props[N_PROPS];
 
-enum { SIG_PEERS_CHANGED, SIG_PREFS_CHANGED, SIG_SELF_CHANGED, SIG_KEYS_ROTATED, N_SIGNALS };
+enum {
+  SIG_PEERS_CHANGED,
+  SIG_PREFS_CHANGED,
+  SIG_SELF_CHANGED,
+  SIG_KEYS_ROTATED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 static void engine_stop (HyphaeIpn *self);
@@ -192,7 +204,7 @@ save_keys (HyphaeIpn *self, GError **error)
   g_autoptr(GError) local = NULL;
 
   if (self->keys == NULL || !self->keys->persist)
-    return TRUE;    /* keys given by the app are never written */
+    return TRUE; /* keys given by the app are never written */
   if (!hyphae_profile_keys_save (self->keys, self->state_dir, PROFILE, &local))
     {
       g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_FAILED,
@@ -368,8 +380,8 @@ deferred_handshakes_cb (gpointer user_data)
 }
 
 static void
-defer_handshake (HyphaeIpn    *self,
-                 const guint8  public_key[KEY_LEN])
+defer_handshake (HyphaeIpn *self,
+                 const guint8 public_key[KEY_LEN])
 {
   if (self->deferred_id == 0)
     {
@@ -449,7 +461,8 @@ engine_apply (HyphaeIpn *self)
     {
       const HyphaeEnginePeer *p = cfg->peers->pdata[i];
       const HyphaeEnginePeer *before = self->applied
-        ? hyphae_engine_config_lookup_peer (self->applied, p->public_key) : NULL;
+                                         ? hyphae_engine_config_lookup_peer (self->applied, p->public_key)
+                                         : NULL;
 
       if (p->endpoint == NULL || (before != NULL && g_strcmp0 (before->endpoint, p->endpoint) == 0))
         continue;
@@ -683,7 +696,8 @@ control_create (HyphaeIpn *self)
 {
   HyphaeControlConfig cfg = { 0 };
   const char *hostname = self->prefs.hostname && *self->prefs.hostname
-                         ? self->prefs.hostname : g_get_host_name ();
+                           ? self->prefs.hostname
+                           : g_get_host_name ();
 
   control_stop (self);
   if (self->disco_priv == NULL)
@@ -728,7 +742,7 @@ map_control_error (const GError *error)
 static void
 control_started_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  HyphaeIpn *self = user_data;   /* a ref held for us */
+  HyphaeIpn *self = user_data; /* a ref held for us */
   g_autoptr(GError) error = NULL;
   gboolean ok = hyphae_control_client_start_finish (HYPHAE_CONTROL_CLIENT (source), result, &error);
   GTask *task = NULL;
@@ -958,8 +972,8 @@ tighten_state_dir (const char *dir)
 }
 
 HyphaeIpn *
-hyphae_ipn_new (const HyphaeIpnOptions  *options,
-                GError                 **error)
+hyphae_ipn_new (const HyphaeIpnOptions *options,
+                GError **error)
 {
   g_autoptr(HyphaeIpn) self = g_object_new (HYPHAE_TYPE_IPN, NULL);
   g_autoptr(GError) local = NULL;
@@ -1019,11 +1033,11 @@ hyphae_ipn_new (const HyphaeIpnOptions  *options,
 }
 
 void
-hyphae_ipn_up_async (HyphaeIpn                *self,
+hyphae_ipn_up_async (HyphaeIpn *self,
                      const HyphaeIpnUpOptions *options,
-                     GCancellable             *cancellable,
-                     GAsyncReadyCallback       callback,
-                     gpointer                  user_data)
+                     GCancellable *cancellable,
+                     GAsyncReadyCallback callback,
+                     gpointer user_data)
 {
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   g_autoptr(GError) error = NULL;
@@ -1090,9 +1104,9 @@ hyphae_ipn_up_async (HyphaeIpn                *self,
 }
 
 gboolean
-hyphae_ipn_up_finish (HyphaeIpn     *self,
-                      GAsyncResult  *result,
-                      GError       **error)
+hyphae_ipn_up_finish (HyphaeIpn *self,
+                      GAsyncResult *result,
+                      GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
@@ -1110,8 +1124,8 @@ fail_pending_up (HyphaeIpn *self, const char *why)
 }
 
 gboolean
-hyphae_ipn_down (HyphaeIpn  *self,
-                 GError    **error)
+hyphae_ipn_down (HyphaeIpn *self,
+                 GError **error)
 {
   gboolean had_netmap = self->netmap != NULL;
 
@@ -1176,10 +1190,10 @@ control_logout_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-hyphae_ipn_logout_async (HyphaeIpn           *self,
-                         GCancellable        *cancellable,
-                         GAsyncReadyCallback  callback,
-                         gpointer             user_data)
+hyphae_ipn_logout_async (HyphaeIpn *self,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   HyphaeControlClient *client;
@@ -1203,19 +1217,19 @@ hyphae_ipn_logout_async (HyphaeIpn           *self,
 }
 
 gboolean
-hyphae_ipn_logout_finish (HyphaeIpn     *self,
-                          GAsyncResult  *result,
-                          GError       **error)
+hyphae_ipn_logout_finish (HyphaeIpn *self,
+                          GAsyncResult *result,
+                          GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 gboolean
-hyphae_ipn_set_prefs (HyphaeIpn            *self,
+hyphae_ipn_set_prefs (HyphaeIpn *self,
                       const HyphaeIpnPrefs *prefs,
-                      HyphaeIpnPrefMask     mask,
-                      GError              **error)
+                      HyphaeIpnPrefMask mask,
+                      GError **error)
 {
   HyphaeIpnPrefs next = { 0 };
   gboolean was_running = self->prefs.want_running;
@@ -1275,9 +1289,9 @@ hyphae_ipn_set_prefs (HyphaeIpn            *self,
 }
 
 gboolean
-hyphae_ipn_set_exit_node (HyphaeIpn   *self,
-                          const char  *stable_id,
-                          GError     **error)
+hyphae_ipn_set_exit_node (HyphaeIpn *self,
+                          const char *stable_id,
+                          GError **error)
 {
   HyphaeIpnPrefs p = { .exit_node_id = (char *) (stable_id ? stable_id : "") };
 
@@ -1297,10 +1311,10 @@ hyphae_ipn_set_exit_node (HyphaeIpn   *self,
 }
 
 gboolean
-hyphae_ipn_set_keys (HyphaeIpn     *self,
-                     const guint8   machine_priv[KEY_LEN],
-                     const guint8   node_priv[KEY_LEN],
-                     GError       **error)
+hyphae_ipn_set_keys (HyphaeIpn *self,
+                     const guint8 machine_priv[KEY_LEN],
+                     const guint8 node_priv[KEY_LEN],
+                     GError **error)
 {
   guint8 pub[KEY_LEN];
 
@@ -1360,8 +1374,8 @@ hyphae_ipn_get_netmap (HyphaeIpn *self)
 }
 
 gboolean
-hyphae_ipn_get_peer_stats (HyphaeIpn          *self,
-                           const guint8        node_key[KEY_LEN],
+hyphae_ipn_get_peer_stats (HyphaeIpn *self,
+                           const guint8 node_key[KEY_LEN],
                            HyphaeIpnPeerStats *out)
 {
   struct wg_runner_peer_stats st;

@@ -22,12 +22,12 @@ G_BEGIN_DECLS
 GQuark hyphae_ipn_error_quark (void);
 
 typedef enum {
-  HYPHAE_IPN_ERROR_NEEDS_LOGIN,       /* no keys / not logged in for this verb */
-  HYPHAE_IPN_ERROR_UNREACHABLE,       /* control server unreachable */
-  HYPHAE_IPN_ERROR_BAD_AUTH_KEY,      /* control refused the auth key */
-  HYPHAE_IPN_ERROR_INVALID_ARGUMENT,  /* bad URL, unknown exit node, bad key … */
-  HYPHAE_IPN_ERROR_FAILED,            /* anything else (disk, …) */
-  HYPHAE_IPN_ERROR_ENGINE,            /* the engine or netcfg failed before Running */
+  HYPHAE_IPN_ERROR_NEEDS_LOGIN,      /* no keys / not logged in for this verb */
+  HYPHAE_IPN_ERROR_UNREACHABLE,      /* control server unreachable */
+  HYPHAE_IPN_ERROR_BAD_AUTH_KEY,     /* control refused the auth key */
+  HYPHAE_IPN_ERROR_INVALID_ARGUMENT, /* bad URL, unknown exit node, bad key … */
+  HYPHAE_IPN_ERROR_FAILED,           /* anything else (disk, …) */
+  HYPHAE_IPN_ERROR_ENGINE,           /* the engine or netcfg failed before Running */
 } HyphaeIpnError;
 
 typedef enum {
@@ -43,40 +43,40 @@ typedef enum {
 const char *hyphae_ipn_state_to_string (HyphaeIpnState state);
 
 typedef struct {
-  gboolean  want_running;
-  char     *control_url;              /* default https://controlplane.tailscale.com */
-  char     *hostname;                 /* "" = the machine's host name */
-  char     *exit_node_id;             /* StableID, "" = none */
-  gboolean  exit_node_allow_lan_access;
-  gboolean  corp_dns;                 /* "Use Tailscale DNS"; default TRUE */
-  gboolean  route_all;                /* accept subnet routes; default FALSE on Linux */
-  gboolean  shields_up;
+  gboolean want_running;
+  char *control_url;  /* default https://controlplane.tailscale.com */
+  char *hostname;     /* "" = the machine's host name */
+  char *exit_node_id; /* StableID, "" = none */
+  gboolean exit_node_allow_lan_access;
+  gboolean corp_dns;  /* "Use Tailscale DNS"; default TRUE */
+  gboolean route_all; /* accept subnet routes; default FALSE on Linux */
+  gboolean shields_up;
 } HyphaeIpnPrefs;
 
 /* Which fields of a HyphaeIpnPrefs a SetPrefs call changes. */
 typedef enum {
-  HYPHAE_IPN_PREF_WANT_RUNNING  = 1 << 0,
-  HYPHAE_IPN_PREF_CONTROL_URL   = 1 << 1,
-  HYPHAE_IPN_PREF_HOSTNAME      = 1 << 2,
-  HYPHAE_IPN_PREF_EXIT_NODE_ID  = 1 << 3,
+  HYPHAE_IPN_PREF_WANT_RUNNING = 1 << 0,
+  HYPHAE_IPN_PREF_CONTROL_URL = 1 << 1,
+  HYPHAE_IPN_PREF_HOSTNAME = 1 << 2,
+  HYPHAE_IPN_PREF_EXIT_NODE_ID = 1 << 3,
   HYPHAE_IPN_PREF_EXIT_NODE_ALLOW_LAN_ACCESS = 1 << 4,
-  HYPHAE_IPN_PREF_CORP_DNS      = 1 << 5,
-  HYPHAE_IPN_PREF_ROUTE_ALL     = 1 << 6,
-  HYPHAE_IPN_PREF_SHIELDS_UP    = 1 << 7,
+  HYPHAE_IPN_PREF_CORP_DNS = 1 << 5,
+  HYPHAE_IPN_PREF_ROUTE_ALL = 1 << 6,
+  HYPHAE_IPN_PREF_SHIELDS_UP = 1 << 7,
 } HyphaeIpnPrefMask;
 
 typedef struct {
-  const char *state_dir;     /* e.g. /var/lib/hyphae */
-  const char *ifname;        /* TUN name; NULL = "hyphae0" */
-  guint16     listen_port;   /* UDP; 0 = 41641 */
-  const char *uapi_dir;      /* NULL = /var/run/wireguard (wg show works) */
+  const char *state_dir; /* e.g. /var/lib/hyphae */
+  const char *ifname;    /* TUN name; NULL = "hyphae0" */
+  guint16 listen_port;   /* UDP; 0 = 41641 */
+  const char *uapi_dir;  /* NULL = /var/run/wireguard (wg show works) */
 } HyphaeIpnOptions;
 
 typedef struct {
-  const char *control_url;   /* NULL: keep the pref */
-  const char *auth_key;      /* NULL: reuse registration or go interactive */
-  const char *hostname;      /* NULL: keep the pref */
-  gboolean    unattended;    /* daemon-owned keys in the state dir */
+  const char *control_url; /* NULL: keep the pref */
+  const char *auth_key;    /* NULL: reuse registration or go interactive */
+  const char *hostname;    /* NULL: keep the pref */
+  gboolean unattended;     /* daemon-owned keys in the state dir */
 } HyphaeIpnUpOptions;
 
 #define HYPHAE_TYPE_IPN (hyphae_ipn_get_type ())
@@ -92,62 +92,62 @@ G_DECLARE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, HYPHAE, IPN, GObject)
  * (the node comes back after a daemon restart).
  */
 HyphaeIpn *hyphae_ipn_new (const HyphaeIpnOptions *options,
-                           GError                **error);
+                           GError **error);
 
 /* Completes when the node is Running (or waits for the admin's approval,
  * NeedsMachineAuth), when an AuthURL waits (NeedsLogin with auth-url set), or
  * with a HYPHAE_IPN_ERROR: _ENGINE when the WireGuard engine or the network
  * configuration failed on the way (the session is then stopped: State
  * Stopped, Health says why, a new Up tries again). */
-void     hyphae_ipn_up_async   (HyphaeIpn                *ipn,
-                                const HyphaeIpnUpOptions *options,
-                                GCancellable             *cancellable,
-                                GAsyncReadyCallback       callback,
-                                gpointer                  user_data);
-gboolean hyphae_ipn_up_finish  (HyphaeIpn                *ipn,
-                                GAsyncResult             *result,
-                                GError                  **error);
+void hyphae_ipn_up_async (HyphaeIpn *ipn,
+                          const HyphaeIpnUpOptions *options,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data);
+gboolean hyphae_ipn_up_finish (HyphaeIpn *ipn,
+                               GAsyncResult *result,
+                               GError **error);
 /* WantRunning=false: tunnel down, state Stopped; keys and registration kept. */
-gboolean hyphae_ipn_down       (HyphaeIpn *ipn,
-                                GError   **error);
-void     hyphae_ipn_logout_async  (HyphaeIpn           *ipn,
-                                   GCancellable        *cancellable,
-                                   GAsyncReadyCallback  callback,
-                                   gpointer             user_data);
-gboolean hyphae_ipn_logout_finish (HyphaeIpn           *ipn,
-                                   GAsyncResult        *result,
-                                   GError             **error);
-gboolean hyphae_ipn_set_prefs  (HyphaeIpn            *ipn,
-                                const HyphaeIpnPrefs *prefs,
-                                HyphaeIpnPrefMask     mask,
-                                GError              **error);
+gboolean hyphae_ipn_down (HyphaeIpn *ipn,
+                          GError **error);
+void hyphae_ipn_logout_async (HyphaeIpn *ipn,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+gboolean hyphae_ipn_logout_finish (HyphaeIpn *ipn,
+                                   GAsyncResult *result,
+                                   GError **error);
+gboolean hyphae_ipn_set_prefs (HyphaeIpn *ipn,
+                               const HyphaeIpnPrefs *prefs,
+                               HyphaeIpnPrefMask mask,
+                               GError **error);
 /* stable_id "" clears; an unknown or non-exit peer is INVALID_ARGUMENT. */
-gboolean hyphae_ipn_set_exit_node (HyphaeIpn  *ipn,
+gboolean hyphae_ipn_set_exit_node (HyphaeIpn *ipn,
                                    const char *stable_id,
-                                   GError    **error);
+                                   GError **error);
 /* Keys owned by the desktop app: held in memory only. */
-gboolean hyphae_ipn_set_keys   (HyphaeIpn    *ipn,
-                                const guint8  machine_priv[KEY_LEN],
-                                const guint8  node_priv[KEY_LEN],
-                                GError      **error);
+gboolean hyphae_ipn_set_keys (HyphaeIpn *ipn,
+                              const guint8 machine_priv[KEY_LEN],
+                              const guint8 node_priv[KEY_LEN],
+                              GError **error);
 
-HyphaeIpnState        hyphae_ipn_get_state    (HyphaeIpn *ipn);
-const HyphaeIpnPrefs *hyphae_ipn_get_prefs    (HyphaeIpn *ipn);
-const char           *hyphae_ipn_get_auth_url (HyphaeIpn *ipn);   /* "" when none */
-const char * const   *hyphae_ipn_get_health   (HyphaeIpn *ipn);
-const char           *hyphae_ipn_get_profile  (HyphaeIpn *ipn);
+HyphaeIpnState hyphae_ipn_get_state (HyphaeIpn *ipn);
+const HyphaeIpnPrefs *hyphae_ipn_get_prefs (HyphaeIpn *ipn);
+const char *hyphae_ipn_get_auth_url (HyphaeIpn *ipn); /* "" when none */
+const char * const *hyphae_ipn_get_health (HyphaeIpn *ipn);
+const char *hyphae_ipn_get_profile (HyphaeIpn *ipn);
 /* NULL before the first netmap (transfer none). */
-HyphaeNetmap         *hyphae_ipn_get_netmap   (HyphaeIpn *ipn);
+HyphaeNetmap *hyphae_ipn_get_netmap (HyphaeIpn *ipn);
 
 /* Per-peer data-plane figures from the WireGuard engine. */
 typedef struct {
   guint64 rx_bytes;
   guint64 tx_bytes;
-  gint64  last_handshake_unix;   /* 0 = never */
-  char    endpoint[64];          /* current "ip:port", "" = none */
+  gint64 last_handshake_unix; /* 0 = never */
+  char endpoint[64];          /* current "ip:port", "" = none */
 } HyphaeIpnPeerStats;
-gboolean hyphae_ipn_get_peer_stats (HyphaeIpn          *ipn,
-                                    const guint8        node_key[KEY_LEN],
+gboolean hyphae_ipn_get_peer_stats (HyphaeIpn *ipn,
+                                    const guint8 node_key[KEY_LEN],
                                     HyphaeIpnPeerStats *out);
 
 G_END_DECLS

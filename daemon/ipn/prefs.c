@@ -7,7 +7,9 @@
 
 #include "hyphae-json.h"
 
-enum { PREFS_MAX_FILE = 64 * 1024 };
+enum {
+  PREFS_MAX_FILE = 64 * 1024
+};
 
 void
 hyphae_ipn_prefs_init_defaults (HyphaeIpnPrefs *prefs)
@@ -29,7 +31,7 @@ hyphae_ipn_prefs_clear (HyphaeIpnPrefs *prefs)
 }
 
 void
-hyphae_ipn_prefs_copy (HyphaeIpnPrefs       *dst,
+hyphae_ipn_prefs_copy (HyphaeIpnPrefs *dst,
                        const HyphaeIpnPrefs *src)
 {
   HyphaeIpnPrefs tmp = *src;
@@ -51,9 +53,9 @@ set_str (char **dst, const char *src)
 }
 
 void
-hyphae_ipn_prefs_merge (HyphaeIpnPrefs       *dst,
+hyphae_ipn_prefs_merge (HyphaeIpnPrefs *dst,
                         const HyphaeIpnPrefs *src,
-                        HyphaeIpnPrefMask     mask)
+                        HyphaeIpnPrefMask mask)
 {
   if (mask & HYPHAE_IPN_PREF_WANT_RUNNING)
     dst->want_running = src->want_running;
@@ -151,10 +153,10 @@ get_string (JsonObject *o, const char *name, char **out, GError **error)
 }
 
 gboolean
-hyphae_ipn_prefs_from_json (const char      *json,
-                            gsize            len,
-                            HyphaeIpnPrefs  *prefs,
-                            GError         **error)
+hyphae_ipn_prefs_from_json (const char *json,
+                            gsize len,
+                            HyphaeIpnPrefs *prefs,
+                            GError **error)
 {
   g_autoptr(JsonObject) o = NULL;
   HyphaeIpnPrefs p;
@@ -186,10 +188,10 @@ fail:
 }
 
 gboolean
-hyphae_ipn_prefs_load (const char      *state_dir,
-                       HyphaeIpnPrefs  *prefs,
-                       char           **warning,
-                       GError         **error)
+hyphae_ipn_prefs_load (const char *state_dir,
+                       HyphaeIpnPrefs *prefs,
+                       char **warning,
+                       GError **error)
 {
   g_autofree char *path = g_build_filename (state_dir, "prefs.json", NULL);
   g_autofree char *bad = g_strconcat (path, ".bad", NULL);
@@ -221,9 +223,9 @@ hyphae_ipn_prefs_load (const char      *state_dir,
 }
 
 gboolean
-hyphae_ipn_prefs_save (const char            *state_dir,
-                       const HyphaeIpnPrefs  *prefs,
-                       GError               **error)
+hyphae_ipn_prefs_save (const char *state_dir,
+                       const HyphaeIpnPrefs *prefs,
+                       GError **error)
 {
   g_autofree char *path = g_build_filename (state_dir, "prefs.json", NULL);
   g_autofree char *json = hyphae_ipn_prefs_to_json (prefs);

@@ -17,23 +17,23 @@ G_BEGIN_DECLS
 #define HYPHAE_IPN_DEFAULT_CONTROL_URL "https://controlplane.tailscale.com"
 
 /* Defaults: WantRunning false, ControlURL as above, CorpDNS true, RouteAll false. */
-void     hyphae_ipn_prefs_init_defaults (HyphaeIpnPrefs       *prefs);
-void     hyphae_ipn_prefs_clear         (HyphaeIpnPrefs       *prefs);
-void     hyphae_ipn_prefs_copy          (HyphaeIpnPrefs       *dst,
-                                         const HyphaeIpnPrefs *src);
+void hyphae_ipn_prefs_init_defaults (HyphaeIpnPrefs *prefs);
+void hyphae_ipn_prefs_clear (HyphaeIpnPrefs *prefs);
+void hyphae_ipn_prefs_copy (HyphaeIpnPrefs *dst,
+                            const HyphaeIpnPrefs *src);
 /* Copy the fields named by mask from src into dst. */
-void     hyphae_ipn_prefs_merge         (HyphaeIpnPrefs       *dst,
-                                         const HyphaeIpnPrefs *src,
-                                         HyphaeIpnPrefMask     mask);
-gboolean hyphae_ipn_prefs_equal         (const HyphaeIpnPrefs *a,
-                                         const HyphaeIpnPrefs *b);
+void hyphae_ipn_prefs_merge (HyphaeIpnPrefs *dst,
+                             const HyphaeIpnPrefs *src,
+                             HyphaeIpnPrefMask mask);
+gboolean hyphae_ipn_prefs_equal (const HyphaeIpnPrefs *a,
+                                 const HyphaeIpnPrefs *b);
 
-char    *hyphae_ipn_prefs_to_json       (const HyphaeIpnPrefs *prefs);
+char *hyphae_ipn_prefs_to_json (const HyphaeIpnPrefs *prefs);
 /* On error *prefs holds the defaults. */
-gboolean hyphae_ipn_prefs_from_json     (const char           *json,
-                                         gsize                 len,
-                                         HyphaeIpnPrefs       *prefs,
-                                         GError              **error);
+gboolean hyphae_ipn_prefs_from_json (const char *json,
+                                     gsize len,
+                                     HyphaeIpnPrefs *prefs,
+                                     GError **error);
 
 /*
  * Load DIR/prefs.json. Missing file: defaults, TRUE. Corrupt file: defaults,
@@ -41,12 +41,12 @@ gboolean hyphae_ipn_prefs_from_json     (const char           *json,
  * what was wrong (transfer full). FALSE only when the file exists but cannot
  * be read.
  */
-gboolean hyphae_ipn_prefs_load          (const char           *state_dir,
-                                         HyphaeIpnPrefs       *prefs,
-                                         char                **warning,
-                                         GError              **error);
-gboolean hyphae_ipn_prefs_save          (const char           *state_dir,
-                                         const HyphaeIpnPrefs *prefs,
-                                         GError              **error);
+gboolean hyphae_ipn_prefs_load (const char *state_dir,
+                                HyphaeIpnPrefs *prefs,
+                                char **warning,
+                                GError **error);
+gboolean hyphae_ipn_prefs_save (const char *state_dir,
+                                const HyphaeIpnPrefs *prefs,
+                                GError **error);
 
 G_END_DECLS

@@ -13,7 +13,9 @@
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 
-enum { KEYS_MAX_FILE = 4096 };
+enum {
+  KEYS_MAX_FILE = 4096
+};
 
 HyphaeProfileKeys *
 hyphae_profile_keys_new (void)
@@ -40,8 +42,8 @@ hyphae_profile_keys_path (const char *state_dir,
 
 static gboolean
 parse_line (HyphaeProfileKeys *keys,
-            const char        *line,
-            gsize              len)
+            const char *line,
+            gsize len)
 {
   const char *eq = memchr (line, '=', len);
   gsize name_len, value_len;
@@ -57,7 +59,7 @@ parse_line (HyphaeProfileKeys *keys,
   else if (name_len == 4 && memcmp (line, "node", 4) == 0)
     dst = keys->node, has = &keys->has_node;
   else
-    return TRUE;    /* a kind a newer version added */
+    return TRUE; /* a kind a newer version added */
   if (key_from_text (dst, KEY_PREFIX_PRIVATE, eq + 1, value_len) < 0 || key_is_zero (dst))
     return FALSE;
   *has = TRUE;
@@ -69,10 +71,10 @@ parse_line (HyphaeProfileKeys *keys,
  * left group/world readable may have been read already. Never follows a
  * symlink. The refusal is G_IO_ERROR_PERMISSION_DENIED, saying what to fix. */
 static gboolean
-read_keys_file (const char  *path,
-                char       **data,
-                gsize       *len,
-                GError     **error)
+read_keys_file (const char *path,
+                char **data,
+                gsize *len,
+                GError **error)
 {
   struct stat st;
   int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -135,10 +137,10 @@ read_keys_file (const char  *path,
 }
 
 gboolean
-hyphae_profile_keys_load (HyphaeProfileKeys  *keys,
-                          const char         *state_dir,
-                          const char         *profile,
-                          GError            **error)
+hyphae_profile_keys_load (HyphaeProfileKeys *keys,
+                          const char *state_dir,
+                          const char *profile,
+                          GError **error)
 {
   g_autofree char *path = hyphae_profile_keys_path (state_dir, profile);
   char *data = NULL;
@@ -186,15 +188,18 @@ mkdir_0700 (const char *dir, GError **error)
 }
 
 gboolean
-hyphae_profile_keys_save (const HyphaeProfileKeys  *keys,
-                          const char               *state_dir,
-                          const char               *profile,
-                          GError                  **error)
+hyphae_profile_keys_save (const HyphaeProfileKeys *keys,
+                          const char *state_dir,
+                          const char *profile,
+                          GError **error)
 {
   g_autofree char *path = hyphae_profile_keys_path (state_dir, profile);
   g_autofree char *dir = g_path_get_dirname (path);
   /* Two lines of "node=" + "privkey:" + 64 hex + "\n" at most. */
-  enum { LINE = 8 + 8 + KEY_HEX_LEN + 2, BUF = 2 * LINE + 1 };
+  enum {
+    LINE = 8 + 8 + KEY_HEX_LEN + 2,
+    BUF = 2 * LINE + 1
+  };
   char *buf = secmem_alloc (BUF);
   char text[sizeof KEY_PREFIX_PRIVATE + KEY_HEX_LEN];
   gsize len = 0;

@@ -13,28 +13,34 @@
 
 /* Large enough for any one rtnetlink notification (the kernel builds them in
  * NLMSG_GOODSIZE, at most 8 KiB); a longer one is still counted (MSG_TRUNC). */
-enum { RX_BUF = 32768 };
+enum {
+  RX_BUF = 32768
+};
 /* Datagrams read per wakeup at most: anyone may unicast to our port, and a
  * flood must not keep the main loop here; the rest waits for the next one. */
-enum { RX_BATCH = 256 };
+enum {
+  RX_BATCH = 256
+};
 
-struct _HyphaeLinkMonitor
-{
+struct _HyphaeLinkMonitor {
   GObject parent_instance;
 
-  int      fd;
+  int fd;
   GSource *source;
-  guint8  *rx;          /* RX_BUF bytes */
+  guint8 *rx; /* RX_BUF bytes */
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeLinkMonitor, hyphae_link_monitor, G_TYPE_OBJECT)
 
-enum { SIG_CHANGED, N_SIGNALS };
+enum {
+  SIG_CHANGED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 gboolean
 hyphae_link_monitor_parse (const void *buf,
-                           gsize       len)
+                           gsize len)
 {
   const guint8 *p = buf;
   gsize off = 0;
@@ -94,13 +100,13 @@ on_readable (int fd, GIOCondition cond, gpointer user_data)
           continue;
         }
       if (n < 0)
-        break;  /* EAGAIN: drained */
+        break; /* EAGAIN: drained */
       /* Only the kernel (port 0) speaks on these groups; anyone may unicast
        * to our port. */
       if (from_len != sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0)
         continue;
       if (n > RX_BUF)
-        changed = TRUE;  /* too long to read, but from the kernel: a change */
+        changed = TRUE; /* too long to read, but from the kernel: a change */
       else if (hyphae_link_monitor_parse (self->rx, (gsize) n))
         changed = TRUE;
     }

@@ -34,7 +34,7 @@ G_DECLARE_FINAL_TYPE (HyphaeLinkMonitor, hyphae_link_monitor, HYPHAE, LINK_MONIT
 HyphaeLinkMonitor *hyphae_link_monitor_new (GError **error);
 
 typedef struct {
-  char           ifname[IF_NAMESIZE];
+  char ifname[IF_NAMESIZE];
   struct ip_addr addr;
 } HyphaeLocalAddress;
 
@@ -49,6 +49,6 @@ GArray *hyphae_link_monitor_list_addresses (GError **error);
  * Every length is checked against len; anything malformed counts as nothing.
  * (What the monitor runs on each datagram; public for the tests.) */
 gboolean hyphae_link_monitor_parse (const void *buf,
-                                    gsize       len);
+                                    gsize len);
 
 G_END_DECLS

@@ -15,13 +15,16 @@
 
 /* ---- a tiny rtnetlink client ------------------------------------------- */
 
-enum { NL_BUF = 32768, MSG_CAP = 1024 };
+enum {
+  NL_BUF = 32768,
+  MSG_CAP = 1024
+};
 
 struct _HyphaeNetcfg {
-  char    *ifname;
-  int      fd;
-  guint32  seq;
-  guint8  *rx;          /* NL_BUF bytes */
+  char *ifname;
+  int fd;
+  guint32 seq;
+  guint8 *rx; /* NL_BUF bytes */
 };
 
 /* One prefix (common/ip.h): unused bytes zero, so equal is memcmp. */
@@ -29,7 +32,7 @@ typedef struct ip_prefix Prefix;
 
 typedef struct {
   struct nlmsghdr h;
-  guint8          body[MSG_CAP];
+  guint8 body[MSG_CAP];
 } NlMsg;
 
 static gboolean
@@ -219,8 +222,8 @@ link_set (HyphaeNetcfg *nc, int ifindex, gboolean up, guint32 mtu)
 /* ---- addresses --------------------------------------------------------- */
 
 typedef struct {
-  int        ifindex;
-  GPtrArray *msgs;      /* dumped RTM_NEWADDR messages on ifindex */
+  int ifindex;
+  GPtrArray *msgs; /* dumped RTM_NEWADDR messages on ifindex */
 } AddrDump;
 
 static void
@@ -237,7 +240,9 @@ addr_dump_cb (struct nlmsghdr *h, gpointer user_data)
   collect (d->msgs, h);
 }
 
-enum { ADDR_FLAGS = IFA_F_NOPREFIXROUTE };
+enum {
+  ADDR_FLAGS = IFA_F_NOPREFIXROUTE
+};
 
 /* IFA_FLAGS when the kernel sends it (it has the high flags), else ifa_flags. */
 static guint32
@@ -342,12 +347,12 @@ sync_addresses (HyphaeNetcfg *nc, int ifindex, GArray *want, GError **error)
 /* ---- routes ------------------------------------------------------------ */
 
 typedef struct {
-  Prefix  dst;
-  guint8  type;         /* RTN_UNICAST into the TUN, or RTN_THROW */
+  Prefix dst;
+  guint8 type; /* RTN_UNICAST into the TUN, or RTN_THROW */
 } Route;
 
 typedef struct {
-  guint32    table;
+  guint32 table;
   GPtrArray *msgs;
 } RouteDump;
 
@@ -496,8 +501,8 @@ sync_routes (HyphaeNetcfg *nc, int ifindex, GArray *want, GError **error)
 
 typedef struct {
   guint32 priority;
-  gboolean marked;      /* fwmark bypass/mask */
-  guint8  action;       /* FR_ACT_TO_TBL or FR_ACT_UNREACHABLE */
+  gboolean marked; /* fwmark bypass/mask */
+  guint8 action;   /* FR_ACT_TO_TBL or FR_ACT_UNREACHABLE */
   guint32 table;
 } Rule;
 
@@ -597,7 +602,7 @@ sync_rules (HyphaeNetcfg *nc, gboolean want, guint32 mark, GError **error)
       int r = dump_rules (nc, families[f], have);
 
       if (r == -EAFNOSUPPORT)
-        continue;   /* no IPv6 in this kernel */
+        continue; /* no IPv6 in this kernel */
       if (r < 0)
         return set_errno_error (error, -r, "Cannot list rules");
       for (guint i = 0; i < have->len; i++)
@@ -620,8 +625,8 @@ sync_rules (HyphaeNetcfg *nc, gboolean want, guint32 mark, GError **error)
 /* ---- public API -------------------------------------------------------- */
 
 HyphaeNetcfg *
-hyphae_netcfg_new (const char  *ifname,
-                   GError     **error)
+hyphae_netcfg_new (const char *ifname,
+                   GError **error)
 {
   struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
   int fd = socket (AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -671,9 +676,9 @@ prefixes_valid (const Prefix *v, guint n, GError **error)
 }
 
 gboolean
-hyphae_netcfg_apply (HyphaeNetcfg              *nc,
-                     const HyphaeNetcfgConfig  *config,
-                     GError                   **error)
+hyphae_netcfg_apply (HyphaeNetcfg *nc,
+                     const HyphaeNetcfgConfig *config,
+                     GError **error)
 {
   g_autoptr(GArray) addrs = g_array_new (FALSE, TRUE, sizeof (Prefix));
   g_autoptr(GArray) routes = g_array_new (FALSE, TRUE, sizeof (Route));
@@ -712,8 +717,8 @@ hyphae_netcfg_apply (HyphaeNetcfg              *nc,
 }
 
 gboolean
-hyphae_netcfg_remove (HyphaeNetcfg  *nc,
-                      GError       **error)
+hyphae_netcfg_remove (HyphaeNetcfg *nc,
+                      GError **error)
 {
   g_autoptr(GArray) none = g_array_new (FALSE, TRUE, sizeof (Route));
   int ifindex = (int) if_nametoindex (nc->ifname);

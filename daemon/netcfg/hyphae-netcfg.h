@@ -32,36 +32,36 @@ G_BEGIN_DECLS
  * Apply is idempotent: it reads the current addresses, table 52 and the rules
  * at our priorities, removes what is not wanted and adds what is missing.
  */
-#define HYPHAE_NETCFG_TABLE        52
-#define HYPHAE_NETCFG_BYPASS_MARK  0x80000u
-#define HYPHAE_NETCFG_MARK_MASK    0xff0000u
-#define HYPHAE_NETCFG_RULE_BASE    5200
-#define HYPHAE_NETCFG_MTU          1280
+#define HYPHAE_NETCFG_TABLE       52
+#define HYPHAE_NETCFG_BYPASS_MARK 0x80000u
+#define HYPHAE_NETCFG_MARK_MASK   0xff0000u
+#define HYPHAE_NETCFG_RULE_BASE   5200
+#define HYPHAE_NETCFG_MTU         1280
 
 typedef struct {
-  const struct ip_prefix *addresses;  /* on the TUN (IFA_F_NOPREFIXROUTE) */
-  guint                   n_addresses;
-  const struct ip_prefix *routes;     /* into the TUN (table 52), host bits ignored */
-  guint                   n_routes;
-  gboolean            allow_lan;  /* with a /0 in routes: throw routes for the LAN */
-  guint32             mtu;        /* 0: HYPHAE_NETCFG_MTU */
-  guint32             fwmark;     /* 0: HYPHAE_NETCFG_BYPASS_MARK */
+  const struct ip_prefix *addresses; /* on the TUN (IFA_F_NOPREFIXROUTE) */
+  guint n_addresses;
+  const struct ip_prefix *routes; /* into the TUN (table 52), host bits ignored */
+  guint n_routes;
+  gboolean allow_lan; /* with a /0 in routes: throw routes for the LAN */
+  guint32 mtu;        /* 0: HYPHAE_NETCFG_MTU */
+  guint32 fwmark;     /* 0: HYPHAE_NETCFG_BYPASS_MARK */
 } HyphaeNetcfgConfig;
 
 typedef struct _HyphaeNetcfg HyphaeNetcfg;
 
 /* Opens an rtnetlink socket in the caller's network namespace. */
-HyphaeNetcfg *hyphae_netcfg_new    (const char               *ifname,
-                                    GError                  **error);
-void          hyphae_netcfg_free   (HyphaeNetcfg             *nc);
+HyphaeNetcfg *hyphae_netcfg_new (const char *ifname,
+                                 GError **error);
+void hyphae_netcfg_free (HyphaeNetcfg *nc);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeNetcfg, hyphae_netcfg_free)
 
 /* Make the OS match config (the interface must exist). */
-gboolean      hyphae_netcfg_apply  (HyphaeNetcfg             *nc,
-                                    const HyphaeNetcfgConfig *config,
-                                    GError                  **error);
+gboolean hyphae_netcfg_apply (HyphaeNetcfg *nc,
+                              const HyphaeNetcfgConfig *config,
+                              GError **error);
 /* Remove our rules, table 52 and the addresses (the TUN may already be gone). */
-gboolean      hyphae_netcfg_remove (HyphaeNetcfg             *nc,
-                                    GError                  **error);
+gboolean hyphae_netcfg_remove (HyphaeNetcfg *nc,
+                               GError **error);
 
 G_END_DECLS

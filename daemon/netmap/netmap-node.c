@@ -129,18 +129,18 @@ hyphae_node_finish (HyphaeNode *node,
 
 gboolean
 hyphae_netmap_parse_key (const char *text,
-                         gsize       len,
+                         gsize len,
                          const char *prefix,
-                         guint8      out[KEY_LEN])
+                         guint8 out[KEY_LEN])
 {
   return key_from_text (out, prefix, text, len) == 0;
 }
 
 static gboolean
 parse_digits (const char **p,
-              const char  *end,
-              int          n,
-              int         *out)
+              const char *end,
+              int n,
+              int *out)
 {
   int v = 0;
 
@@ -189,7 +189,7 @@ civil_from_days (gint64 z, gint64 *y, int *m, int *d)
   *y = yoe + era * 400 + (*m <= 2);
 }
 
-#define GO_ZERO_TIME_UNIX G_GINT64_CONSTANT (-62135596800)   /* 0001-01-01T00:00:00Z */
+#define GO_ZERO_TIME_UNIX G_GINT64_CONSTANT (-62135596800) /* 0001-01-01T00:00:00Z */
 
 /*
  * RFC 3339 as Go's time.Time marshals it: YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm).
@@ -197,8 +197,8 @@ civil_from_days (gint64 z, gint64 *y, int *m, int *d)
  */
 gboolean
 hyphae_netmap_parse_time (const char *s,
-                          gsize       len,
-                          gint64     *out)
+                          gsize len,
+                          gint64 *out)
 {
   const char *p = s, *end = s + len;
   int year, mon, day, hh, mm, ss, oh = 0, om = 0;
@@ -242,8 +242,7 @@ hyphae_netmap_parse_time (const char *s,
   if (mon == 2 && day == 29 && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)))
     return FALSE;
 
-  t = days_from_civil (year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss
-      - (oh * 3600 + om * 60);
+  t = days_from_civil (year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss - (oh * 3600 + om * 60);
   *out = t == GO_ZERO_TIME_UNIX ? 0 : t;
   return TRUE;
 }
@@ -251,7 +250,7 @@ hyphae_netmap_parse_time (const char *s,
 /* Writes "YYYY-MM-DDTHH:MM:SSZ" (UTC) into out[32]. */
 void
 hyphae_netmap_format_time (gint64 t,
-             char   out[32])
+                           char out[32])
 {
   gint64 days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
   gint64 secs = t - days * 86400, y;
@@ -266,9 +265,9 @@ hyphae_netmap_format_time (gint64 t,
  * zones) and come back in its canonical text. */
 gboolean
 hyphae_netmap_parse_addr (const char *s,
-                          gsize       len,
-                          int        *family,
-                          char        canon[INET6_ADDRSTRLEN])
+                          gsize len,
+                          int *family,
+                          char canon[INET6_ADDRSTRLEN])
 {
   struct ip_addr a;
 
@@ -283,7 +282,7 @@ hyphae_netmap_parse_addr (const char *s,
 /* "ip/len" (netip.ParsePrefix); host bits kept, as Go keeps them. */
 char *
 hyphae_netmap_parse_prefix (const char *s,
-                            gsize       len)
+                            gsize len)
 {
   struct ip_prefix p;
   char canon[IP_PREFIX_STRLEN];
@@ -296,7 +295,7 @@ hyphae_netmap_parse_prefix (const char *s,
 /* "ip4:port" or "[ip6]:port" (netip.ParseAddrPort, without zones). */
 char *
 hyphae_netmap_parse_addr_port (const char *s,
-                               gsize       len)
+                               gsize len)
 {
   struct ip_port p;
   char canon[IP_PORT_STRLEN];

@@ -13,9 +13,9 @@
 
 #include "crypto/keys.h"
 
-static HyphaeMapUpdate *scan_update (const char  *json,
-                                     gsize        len,
-                                     GError     **error);
+static HyphaeMapUpdate *scan_update (const char *json,
+                                     gsize len,
+                                     GError **error);
 
 /* ---- updates --------------------------------------------------------------- */
 
@@ -123,9 +123,9 @@ hyphae_map_update_get_ping_request (const HyphaeMapUpdate *update)
 }
 
 HyphaeMapUpdate *
-hyphae_map_update_parse (const char  *json,
-                         gsize        len,
-                         GError     **error)
+hyphae_map_update_parse (const char *json,
+                         gsize len,
+                         GError **error)
 {
   g_return_val_if_fail (json != NULL || len == 0, NULL);
 
@@ -157,8 +157,8 @@ take_null (JsonScan *s)
 }
 
 static gboolean
-scan_dup (JsonScan  *s,
-          char     **out)
+scan_dup (JsonScan *s,
+          char **out)
 {
   const char *v;
   gsize len;
@@ -188,7 +188,7 @@ scan_bool (JsonScan *s,
 
 static gboolean
 scan_i64 (JsonScan *s,
-          gint64   *out)
+          gint64 *out)
 {
   if (take_null (s))
     return TRUE;
@@ -197,7 +197,7 @@ scan_i64 (JsonScan *s,
 
 static gboolean
 scan_int (JsonScan *s,
-          int      *out)
+          int *out)
 {
   gint64 v;
 
@@ -212,10 +212,10 @@ scan_int (JsonScan *s,
 }
 
 static gboolean
-scan_key (JsonScan   *s,
+scan_key (JsonScan *s,
           const char *prefix,
-          gboolean   *present,
-          guint8      out[KEY_LEN])
+          gboolean *present,
+          guint8 out[KEY_LEN])
 {
   const char *v;
   gsize len;
@@ -234,7 +234,7 @@ scan_key (JsonScan   *s,
 static gboolean
 scan_time (JsonScan *s,
            gboolean *present,
-           gint64   *out)
+           gint64 *out)
 {
   const char *v;
   gsize len;
@@ -254,16 +254,16 @@ typedef char *(*ParseItem) (const char *s, gsize len);
 
 static char *
 dup_item (const char *s,
-          gsize       len)
+          gsize len)
 {
   return g_strndup (s, len);
 }
 
 /* A string array, each item checked by parse (NULL = bad). Null: *out kept. */
 static gboolean
-scan_list (JsonScan   *s,
-           ParseItem   parse,
-           char     ***out)
+scan_list (JsonScan *s,
+           ParseItem parse,
+           char ***out)
 {
   g_autoptr(GPtrArray) v = NULL;
   int r;
@@ -297,9 +297,9 @@ scan_list (JsonScan   *s,
 
 /* The value's text if it is of the wanted type (a GRefString); null: kept. */
 static gboolean
-scan_raw (JsonScan      *s,
-          JsonScanType   want,
-          char         **out)
+scan_raw (JsonScan *s,
+          JsonScanType want,
+          char **out)
 {
   JsonScanType t = json_scan_peek (s);
   const char *start;
@@ -319,9 +319,9 @@ scan_raw (JsonScan      *s,
 
 /* As scan_raw, into a plain string. */
 static gboolean
-scan_raw_dup (JsonScan      *s,
-              JsonScanType   want,
-              char         **out)
+scan_raw_dup (JsonScan *s,
+              JsonScanType want,
+              char **out)
 {
   char *r = NULL;
 
@@ -338,7 +338,7 @@ scan_raw_dup (JsonScan      *s,
 
 static char *
 parse_addr_only (const char *s,
-                 gsize       len)
+                 gsize len)
 {
   char canon[INET6_ADDRSTRLEN];
   int family;
@@ -347,8 +347,8 @@ parse_addr_only (const char *s,
 }
 
 static gboolean
-scan_addr (JsonScan  *s,
-           char     **out)
+scan_addr (JsonScan *s,
+           char **out)
 {
   const char *v;
   gsize len;
@@ -358,14 +358,14 @@ scan_addr (JsonScan  *s,
   if (!json_scan_string (s, &v, &len))
     return FALSE;
   g_clear_pointer (out, g_free);
-  if (len == 0)   /* netip.Addr{} marshals as "" */
+  if (len == 0) /* netip.Addr{} marshals as "" */
     return TRUE;
   *out = parse_addr_only (v, len);
   return *out != NULL || json_scan_fail (s, "\"%s\" is not an IP address", v);
 }
 
 static gboolean
-scan_services (JsonScan   *s,
+scan_services (JsonScan *s,
                HyphaeNode *node)
 {
   int r;
@@ -410,7 +410,7 @@ scan_services (JsonScan   *s,
 }
 
 static gboolean
-scan_hostinfo (JsonScan   *s,
+scan_hostinfo (JsonScan *s,
                HyphaeNode *node)
 {
   const char *k;
@@ -440,16 +440,16 @@ scan_hostinfo (JsonScan   *s,
 
 /* What a node carries that only matters while parsing it. */
 typedef struct {
-  char  *derp;          /* legacy DERP "127.3.3.40:N" */
-  char **capabilities;  /* deprecated Capabilities */
+  char *derp;          /* legacy DERP "127.3.3.40:N" */
+  char **capabilities; /* deprecated Capabilities */
 } NodeExtras;
 
 /* One tailcfg.Node member. */
 static gboolean
-scan_node_field (JsonScan    *s,
-                 const char  *k,
-                 HyphaeNode  *n,
-                 NodeExtras  *x)
+scan_node_field (JsonScan *s,
+                 const char *k,
+                 HyphaeNode *n,
+                 NodeExtras *x)
 {
   switch (k[0])
     {
@@ -553,10 +553,10 @@ scan_node_field (JsonScan    *s,
  * (map.go handleNonKeepAliveMapResponse), so later layers read only CapMap. */
 static void
 merge_capabilities (HyphaeNode *n,
-                    char      **caps)
+                    char **caps)
 {
   g_autoptr(JsonNode) root = json_from_string (n->cap_map_json != NULL ? n->cap_map_json : "{}",
-                                               NULL);
+                                                NULL);
   JsonObject *o;
 
   if (caps == NULL || caps[0] == NULL || root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
@@ -571,7 +571,7 @@ merge_capabilities (HyphaeNode *n,
 
 static HyphaeNode *
 scan_node (JsonScan *s,
-           gboolean  self)
+           gboolean self)
 {
   g_autoptr(HyphaeNode) node = hyphae_node_new ();
   NodeExtras x = { NULL, NULL };
@@ -602,7 +602,7 @@ scan_node (JsonScan *s,
 
 /* Peers / PeersChanged: null elements are refused (Go would dereference nil). */
 static gboolean
-scan_node_list (JsonScan   *s,
+scan_node_list (JsonScan *s,
                 GPtrArray **out)
 {
   int r;
@@ -625,7 +625,7 @@ scan_node_list (JsonScan   *s,
 }
 
 static gboolean
-scan_patch (JsonScan        *s,
+scan_patch (JsonScan *s,
             HyphaeNodePatch *p)
 {
   gboolean has_id = FALSE;
@@ -677,7 +677,7 @@ scan_patch (JsonScan        *s,
 
 static gboolean
 scan_patches (JsonScan *s,
-              GArray   *out)
+              GArray *out)
 {
   int r;
 
@@ -690,7 +690,7 @@ scan_patches (JsonScan *s,
       HyphaeNodePatch p = { 0 };
 
       if (take_null (s))
-        continue;   /* a nil *PeerChange */
+        continue; /* a nil *PeerChange */
       g_array_append_val (out, p);
       if (!scan_patch (s, &g_array_index (out, HyphaeNodePatch, out->len - 1)))
         return FALSE;
@@ -700,7 +700,7 @@ scan_patches (JsonScan *s,
 
 static gboolean
 scan_ids (JsonScan *s,
-          GArray   *out)
+          GArray *out)
 {
   int r;
 
@@ -722,7 +722,7 @@ scan_ids (JsonScan *s,
 /* {"<NodeID>": bool} */
 static gboolean
 scan_id_bools (JsonScan *s,
-               GArray   *out)
+               GArray *out)
 {
   const char *k;
   int r;
@@ -745,7 +745,7 @@ scan_id_bools (JsonScan *s,
 }
 
 static gboolean
-scan_profiles (JsonScan  *s,
+scan_profiles (JsonScan *s,
                GPtrArray **out)
 {
   int r;
@@ -794,7 +794,7 @@ scan_profiles (JsonScan  *s,
 }
 
 static gboolean
-scan_packet_filters (JsonScan  *s,
+scan_packet_filters (JsonScan *s,
                      GPtrArray **out)
 {
   const char *k;
@@ -823,9 +823,9 @@ scan_packet_filters (JsonScan  *s,
  * nothing, so the alphabet and padding are checked here first. */
 static GBytes *
 decode_base64_strict (const char *v,
-                      gsize       len,
-                      gsize       max,
-                      gboolean   *too_big)
+                      gsize len,
+                      gsize max,
+                      gboolean *too_big)
 {
   g_autofree char *copy = NULL;
   gsize pad = 0, out_len = 0;
@@ -867,7 +867,7 @@ decode_base64_strict (const char *v,
 
 /* tailcfg.PingRequest; null: absent. */
 static gboolean
-scan_ping_request (JsonScan              *s,
+scan_ping_request (JsonScan *s,
                    HyphaeMapPingRequest **out)
 {
   g_autoptr(GBytes) payload = NULL;
@@ -935,7 +935,7 @@ scan_ping_request (JsonScan              *s,
 }
 
 static gboolean
-scan_map_response (JsonScan        *s,
+scan_map_response (JsonScan *s,
                    HyphaeMapUpdate *u)
 {
   const char *k;
@@ -996,9 +996,9 @@ scan_map_response (JsonScan        *s,
 }
 
 static HyphaeMapUpdate *
-scan_update (const char  *json,
-                              gsize        len,
-                              GError     **error)
+scan_update (const char *json,
+             gsize len,
+             GError **error)
 {
   g_autoptr(HyphaeMapUpdate) u = hyphae_map_update_new ();
   JsonScan s;
@@ -1008,8 +1008,7 @@ scan_update (const char  *json,
   ok = scan_map_response (&s, u);
   if (!ok)
     g_set_error (error, HYPHAE_NETMAP_ERROR, HYPHAE_NETMAP_ERROR_PARSE,
-                 "MapResponse: %s", json_scan_error (&s) != NULL ? json_scan_error (&s)
-                                                                  : "malformed");
+                 "MapResponse: %s", json_scan_error (&s) != NULL ? json_scan_error (&s) : "malformed");
   json_scan_clear (&s);
   if (!ok)
     return NULL;

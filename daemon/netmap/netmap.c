@@ -33,11 +33,11 @@ G_DEFINE_QUARK (hyphae-netmap-error-quark, hyphae_netmap_error)
  * 10 000 refcounts per delta).
  */
 #define CHUNK_MAX  64
-#define CHUNK_FILL 48   /* how full a chunk starts: room to insert without splitting */
+#define CHUNK_FILL 48 /* how full a chunk starts: room to insert without splitting */
 
 typedef struct {
-  gint        ref_count;
-  guint       len;              /* ≥ 1 while in a list */
+  gint ref_count;
+  guint len; /* ≥ 1 while in a list */
   HyphaeNode *nodes[CHUNK_MAX];
 } Chunk;
 
@@ -67,8 +67,8 @@ chunk_unref (gpointer p)
  * else the last one. chunks must not be empty. */
 static guint
 chunk_for (Chunk * const *chunks,
-           guint          n,
-           gint64         id)
+           guint n,
+           gint64 id)
 {
   guint lo = 0, hi = n;
 
@@ -88,8 +88,8 @@ chunk_for (Chunk * const *chunks,
 /* Where id is (*found) or would be inserted in c. */
 static guint
 chunk_pos (const Chunk *c,
-           gint64       id,
-           gboolean    *found)
+           gint64 id,
+           gboolean *found)
 {
   guint lo = 0, hi = c->len;
 
@@ -114,25 +114,25 @@ chunk_pos (const Chunk *c,
 
 static gboolean
 is_expired (const HyphaeNode *n,
-            gint64            now_unix)
+            gint64 now_unix)
 {
   return n->expired_by_control || (n->key_expiry_unix != 0 && n->key_expiry_unix <= now_unix);
 }
 
 /* The list being built by one apply. */
 typedef struct {
-  GPtrArray  *chunks;        /* Chunk*, one ref each */
-  GHashTable *fresh_chunks;  /* made by this apply: writable in place */
-  GHashTable *fresh_nodes;   /* copied by this apply: writable in place */
-  gint64      now;
-  gint64      next_expiry;   /* lower bound of the next KeyExpiry to pass */
+  GPtrArray *chunks;        /* Chunk*, one ref each */
+  GHashTable *fresh_chunks; /* made by this apply: writable in place */
+  GHashTable *fresh_nodes;  /* copied by this apply: writable in place */
+  gint64 now;
+  gint64 next_expiry; /* lower bound of the next KeyExpiry to pass */
 } PeerEdit;
 
 static void
-edit_init (PeerEdit     *e,
-           GPtrArray    *from,
-           gint64        now,
-           gint64        next_expiry)
+edit_init (PeerEdit *e,
+           GPtrArray *from,
+           gint64 now,
+           gint64 next_expiry)
 {
   guint n = from != NULL ? from->len : 0;
 
@@ -160,7 +160,7 @@ edit_clear (PeerEdit *e)
 /* Chunk ci, copied first if a snapshot may share it. */
 static Chunk *
 edit_chunk (PeerEdit *e,
-            guint     ci)
+            guint ci)
 {
   Chunk *c = e->chunks->pdata[ci], *copy;
 
@@ -178,9 +178,9 @@ edit_chunk (PeerEdit *e,
 
 static gboolean
 edit_find (PeerEdit *e,
-           gint64    id,
-           guint    *ci,
-           guint    *ni)
+           gint64 id,
+           guint *ci,
+           guint *ni)
 {
   gboolean found;
 
@@ -193,7 +193,7 @@ edit_find (PeerEdit *e,
 
 /* A node entering the list: its Expired derived now (a copy if that flips it). */
 static HyphaeNode *
-edit_admit (PeerEdit   *e,
+edit_admit (PeerEdit *e,
             HyphaeNode *n)
 {
   gboolean expired = is_expired (n, e->now);
@@ -212,8 +212,8 @@ edit_admit (PeerEdit   *e,
 
 static void
 edit_remove (PeerEdit *e,
-             guint     ci,
-             guint     ni)
+             guint ci,
+             guint ni)
 {
   Chunk *c = edit_chunk (e, ci);
 
@@ -222,14 +222,14 @@ edit_remove (PeerEdit *e,
   c->len--;
   if (c->len == 0)
     {
-      g_hash_table_remove (e->fresh_chunks, c);   /* before its address can be reused */
+      g_hash_table_remove (e->fresh_chunks, c); /* before its address can be reused */
       g_ptr_array_remove_index (e->chunks, ci);
     }
 }
 
 /* Adds or replaces a node (transfer full). */
 static void
-edit_put (PeerEdit   *e,
+edit_put (PeerEdit *e,
           HyphaeNode *n)
 {
   guint ci, ni;
@@ -275,8 +275,8 @@ edit_put (PeerEdit   *e,
 /* The node at (ci, ni), private to this apply. */
 static HyphaeNode *
 edit_node (PeerEdit *e,
-           guint     ci,
-           guint     ni)
+           guint ci,
+           guint ni)
 {
   Chunk *c = edit_chunk (e, ci);
   HyphaeNode *n = c->nodes[ni];
@@ -339,14 +339,14 @@ compare_node_id (gconstpointer a,
 /* A full Peers list: sorted, the last of equal IDs wins (as a Go map
  * assignment would), cut into chunks. */
 static void
-edit_build (PeerEdit  *e,
+edit_build (PeerEdit *e,
             GPtrArray *peers)
 {
   g_autoptr(GPtrArray) sorted = g_ptr_array_copy (peers, NULL, NULL);
   Chunk *c = NULL;
 
   g_ptr_array_set_free_func (sorted, NULL);   /* the copy inherits peers' */
-  g_ptr_array_sort (sorted, compare_node_id);   /* stable (GLib ≥ 2.32) */
+  g_ptr_array_sort (sorted, compare_node_id); /* stable (GLib ≥ 2.32) */
   for (guint i = 0; i < sorted->len; i++)
     {
       HyphaeNode *n = sorted->pdata[i];
@@ -365,7 +365,7 @@ edit_build (PeerEdit  *e,
 
 static GError *
 unknown_node (const char *what,
-              gint64      id)
+              gint64 id)
 {
   return g_error_new (HYPHAE_NETMAP_ERROR, HYPHAE_NETMAP_ERROR_UNKNOWN_NODE,
                       "%s names node %" G_GINT64_FORMAT ", which is not in the netmap",
@@ -373,9 +373,9 @@ unknown_node (const char *what,
 }
 
 static gboolean
-edit_deltas (PeerEdit               *e,
-             const HyphaeMapUpdate  *u,
-             GError                **error)
+edit_deltas (PeerEdit *e,
+             const HyphaeMapUpdate *u,
+             GError **error)
 {
   g_autoptr(GHashTable) removed = NULL;
   GHashTableIter it;
@@ -491,19 +491,19 @@ edit_deltas (PeerEdit               *e,
 /* ---- snapshots --------------------------------------------------------------- */
 
 struct _HyphaeNetmap {
-  gint        ref_count;
+  gint ref_count;
   HyphaeNode *self;
-  GPtrArray  *chunks;         /* Chunk*, sorted by ID */
-  guint      *starts;         /* index of each chunk's first peer */
-  guint       n_peers;
-  gint64      next_expiry;    /* no KeyExpiry passes before this */
-  char       *domain;
-  char       *magicdns_suffix;
-  GHashTable *user_profiles;  /* gint64* → HyphaeUserProfile*, shared while unchanged */
-  GHashTable *filters;        /* name → GRefString rules array, shared while unchanged */
-  char       *packet_filter;  /* GRefString, the effective filter */
-  char       *dns_config;     /* GRefString */
-  char       *derp_map;       /* GRefString */
+  GPtrArray *chunks; /* Chunk*, sorted by ID */
+  guint *starts;     /* index of each chunk's first peer */
+  guint n_peers;
+  gint64 next_expiry; /* no KeyExpiry passes before this */
+  char *domain;
+  char *magicdns_suffix;
+  GHashTable *user_profiles; /* gint64* → HyphaeUserProfile*, shared while unchanged */
+  GHashTable *filters;       /* name → GRefString rules array, shared while unchanged */
+  char *packet_filter;       /* GRefString, the effective filter */
+  char *dns_config;          /* GRefString */
+  char *derp_map;            /* GRefString */
 };
 
 HyphaeNetmap *
@@ -541,7 +541,7 @@ ref_string_acquire0 (char *s)
 /* The edited list becomes the snapshot's. */
 static void
 take_peers (HyphaeNetmap *nm,
-            PeerEdit     *e)
+            PeerEdit *e)
 {
   guint n = 0;
 
@@ -575,7 +575,7 @@ profile_copy (const HyphaeUserProfile *src)
 }
 
 static GHashTable *
-apply_profiles (HyphaeNetmap          *prev,
+apply_profiles (HyphaeNetmap *prev,
                 const HyphaeMapUpdate *u)
 {
   GHashTable *t;
@@ -613,9 +613,9 @@ new_filter_table (void)
 
 /* The rules inside "[ ... ]", trimmed, as (start, len). */
 static void
-array_body (const char  *a,
+array_body (const char *a,
             const char **start,
-            gsize       *len)
+            gsize *len)
 {
   const char *s = strchr (a, '[');
   const char *e = strrchr (a, ']');
@@ -639,8 +639,8 @@ compare_strings (gconstpointer a,
 
 /* PacketFilter / PacketFilters (capver 6, 81). */
 static void
-apply_filters (HyphaeNetmap          *nm,
-               HyphaeNetmap          *prev,
+apply_filters (HyphaeNetmap *nm,
+               HyphaeNetmap *prev,
                const HyphaeMapUpdate *u)
 {
   g_autoptr(GPtrArray) names = NULL;
@@ -792,10 +792,10 @@ magicdns_suffix (const char *name)
 }
 
 HyphaeNetmap *
-hyphae_netmap_apply (HyphaeNetmap          *prev,
+hyphae_netmap_apply (HyphaeNetmap *prev,
                      const HyphaeMapUpdate *update,
-                     gint64                 now_unix,
-                     GError               **error)
+                     gint64 now_unix,
+                     GError **error)
 {
   g_autoptr(HyphaeNetmap) nm = NULL;
   GError *local = NULL;
@@ -888,7 +888,7 @@ hyphae_netmap_get_n_peers (const HyphaeNetmap *nm)
 
 const HyphaeNode *
 hyphae_netmap_get_peer (const HyphaeNetmap *nm,
-                        guint               index)
+                        guint index)
 {
   guint lo = 0, hi;
 
@@ -911,7 +911,7 @@ hyphae_netmap_get_peer (const HyphaeNetmap *nm,
 
 const HyphaeNode *
 hyphae_netmap_lookup_id (const HyphaeNetmap *nm,
-                         gint64              id)
+                         gint64 id)
 {
   const Chunk *c;
   gboolean found;
@@ -927,7 +927,7 @@ hyphae_netmap_lookup_id (const HyphaeNetmap *nm,
 
 const HyphaeNode *
 hyphae_netmap_lookup_stable_id (const HyphaeNetmap *nm,
-                                const char         *stable_id)
+                                const char *stable_id)
 {
   g_return_val_if_fail (nm != NULL, NULL);
   g_return_val_if_fail (stable_id != NULL, NULL);
@@ -961,7 +961,7 @@ hyphae_netmap_get_magicdns_suffix (const HyphaeNetmap *nm)
 
 const char *
 hyphae_netmap_get_user_login (const HyphaeNetmap *nm,
-                              gint64              user_id)
+                              gint64 user_id)
 {
   HyphaeUserProfile *up;
 
@@ -972,7 +972,7 @@ hyphae_netmap_get_user_login (const HyphaeNetmap *nm,
 
 const char *
 hyphae_netmap_get_user_display_name (const HyphaeNetmap *nm,
-                                     gint64              user_id)
+                                     gint64 user_id)
 {
   HyphaeUserProfile *up;
 
@@ -1005,10 +1005,10 @@ hyphae_netmap_get_derp_map_json (const HyphaeNetmap *nm)
 /* ---- JSON out ----------------------------------------------------------------- */
 
 static void
-add_key (JsonBuilder  *b,
-         const char   *name,
-         const char   *prefix,
-         const guint8  key[KEY_LEN])
+add_key (JsonBuilder *b,
+         const char *name,
+         const char *prefix,
+         const guint8 key[KEY_LEN])
 {
   char text[16 + KEY_HEX_LEN];
 
@@ -1018,8 +1018,8 @@ add_key (JsonBuilder  *b,
 
 static void
 add_time (JsonBuilder *b,
-          const char  *name,
-          gint64       t)
+          const char *name,
+          gint64 t)
 {
   char text[32];
 
@@ -1028,7 +1028,7 @@ add_time (JsonBuilder *b,
 }
 
 static void
-add_node (JsonBuilder      *b,
+add_node (JsonBuilder *b,
           const HyphaeNode *n)
 {
   json_builder_begin_object (b);
@@ -1149,4 +1149,3 @@ hyphae_netmap_to_json (const HyphaeNetmap *nm)
   json_generator_set_root (gen, root);
   return json_generator_to_data (gen, NULL);
 }
-

@@ -13,11 +13,11 @@
 #include "hyphae-service.h"
 
 typedef struct {
-  GMainLoop       *loop;
-  HyphaeService   *service;
+  GMainLoop *loop;
+  HyphaeService *service;
   GDBusConnection *connection;
-  gboolean       name_acquired;
-  int            status;
+  gboolean name_acquired;
+  int status;
 } Daemon;
 
 static gboolean
@@ -32,8 +32,8 @@ on_signal (gpointer user_data)
 
 static void
 on_bus_acquired (GDBusConnection *connection,
-                 const char      *name,
-                 gpointer         user_data)
+                 const char *name,
+                 gpointer user_data)
 {
   Daemon *d = user_data;
   g_autoptr(GError) error = NULL;
@@ -53,8 +53,8 @@ on_bus_acquired (GDBusConnection *connection,
 
 static void
 on_name_acquired (GDBusConnection *connection,
-                  const char      *name,
-                  gpointer         user_data)
+                  const char *name,
+                  gpointer user_data)
 {
   Daemon *d = user_data;
 
@@ -64,8 +64,8 @@ on_name_acquired (GDBusConnection *connection,
 
 static void
 on_name_lost (GDBusConnection *connection,
-              const char      *name,
-              gpointer         user_data)
+              const char *name,
+              gpointer user_data)
 {
   Daemon *d = user_data;
 

@@ -3,11 +3,11 @@
 
 /* hyphaed's mesh mode: HyphaeIpn + the D-Bus service on a GLib main loop. */
 struct hyphae_daemon_options {
-    const char *state_dir;   /* NULL = /var/lib/hyphae */
-    const char *ifname;      /* NULL = hyphae0 */
-    const char *uapi_dir;    /* NULL = /var/run/wireguard */
-    unsigned    port;        /* 0 = 41641 */
+  const char *state_dir; /* NULL = /var/lib/hyphae */
+  const char *ifname;    /* NULL = hyphae0 */
+  const char *uapi_dir;  /* NULL = /var/run/wireguard */
+  unsigned port;         /* 0 = 41641 */
 };
 
 /* Runs until SIGTERM/SIGINT or until the bus name is lost; returns the exit status. */
-int hyphae_daemon_main(const struct hyphae_daemon_options *options);
+int hyphae_daemon_main (const struct hyphae_daemon_options *options);

@@ -23,7 +23,7 @@ is_kept (int cap)
 }
 
 static gboolean
-set_errno_error (GError    **error,
+set_errno_error (GError **error,
                  const char *what)
 {
   int e = errno;

@@ -22,7 +22,7 @@ G_BEGIN_DECLS
  */
 #define HYPHAE_HARDEN_KEPT_CAPS "cap_net_admin"
 
-gboolean hyphae_harden_not_dumpable      (GError **error);
+gboolean hyphae_harden_not_dumpable (GError **error);
 gboolean hyphae_harden_drop_capabilities (GError **error);
 
 G_END_DECLS

@@ -21,7 +21,7 @@ category_of_domain (const char *domain)
 
 static int
 category_of_fields (const GLogField *fields,
-                    gsize            n_fields)
+                    gsize n_fields)
 {
   for (gsize i = 0; i < n_fields; i++)
     if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0)
@@ -37,10 +37,10 @@ category_of_fields (const GLogField *fields,
  * decided here by the engine's mask and written as the default writer would.
  */
 static GLogWriterOutput
-hyphae_log_writer (GLogLevelFlags   level,
+hyphae_log_writer (GLogLevelFlags level,
                    const GLogField *fields,
-                   gsize            n_fields,
-                   gpointer         user_data)
+                   gsize n_fields,
+                   gpointer user_data)
 {
   int category;
 
@@ -58,14 +58,14 @@ hyphae_log_writer (GLogLevelFlags   level,
 /* Engine error and warning are not GLib's (an error aborts): the journal
  * priority says what they are. */
 static void
-engine_to_glib (enum engine_log_level    level,
+engine_to_glib (enum engine_log_level level,
                 enum engine_log_category category,
-                const char              *message,
-                void                    *user_data)
+                const char *message,
+                void *user_data)
 {
   static const struct {
     GLogLevelFlags glib;
-    const char    *priority;          /* syslog(3) */
+    const char *priority; /* syslog(3) */
   } levels[] = {
     [ENGINE_LOG_ERROR] = { G_LOG_LEVEL_WARNING, "3" },
     [ENGINE_LOG_WARNING] = { G_LOG_LEVEL_MESSAGE, "4" },
@@ -115,9 +115,9 @@ hyphae_log_init (void)
 }
 
 gboolean
-hyphae_log_mask_from_names (const char *const  *categories,
-                            guint32            *mask,
-                            GError            **error)
+hyphae_log_mask_from_names (const char * const *categories,
+                            guint32 *mask,
+                            GError **error)
 {
   *mask = 0;
   for (gsize i = 0; categories != NULL && categories[i] != NULL; i++)

@@ -20,12 +20,12 @@ void hyphae_log_init (void);
 
 /* The mask for these category names ("all": every one; none: 0). An unknown
  * name is HYPHAE_MESH_ERROR_INVALID_ARGUMENT. */
-gboolean hyphae_log_mask_from_names (const char *const  *categories,
-                                     guint32            *mask,
-                                     GError            **error);
+gboolean hyphae_log_mask_from_names (const char * const *categories,
+                                     guint32 *mask,
+                                     GError **error);
 /* Exactly the categories in mask on, the others off. */
-void     hyphae_log_set_debug_mask  (guint32             mask);
+void hyphae_log_set_debug_mask (guint32 mask);
 /* The categories that are on, by name. */
-GStrv    hyphae_log_get_debug       (void);
+GStrv hyphae_log_get_debug (void);
 
 G_END_DECLS

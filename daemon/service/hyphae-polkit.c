@@ -18,11 +18,11 @@ static GHashTable *pending_by_uid;
 
 typedef struct {
   GDBusConnection *connection;
-  char            *sender;
-  char            *action_id;
-  gboolean         interactive;
-  guint32          uid;
-  gboolean         counted;      /* holds one of pending_by_uid[uid] */
+  char *sender;
+  char *action_id;
+  gboolean interactive;
+  guint32 uid;
+  gboolean counted; /* holds one of pending_by_uid[uid] */
 } CheckData;
 
 static guint
@@ -33,7 +33,7 @@ pending_get (guint32 uid)
 
 static void
 pending_set (guint32 uid,
-             guint   n)
+             guint n)
 {
   if (pending_by_uid == NULL)
     pending_by_uid = g_hash_table_new (NULL, NULL);
@@ -74,7 +74,7 @@ check_data_free (CheckData *data)
 }
 
 static void
-deny (GTask      *task,
+deny (GTask *task,
       const char *action_id,
       const char *why)
 {
@@ -83,9 +83,9 @@ deny (GTask      *task,
 }
 
 static void
-on_check_authorization (GObject      *source,
+on_check_authorization (GObject *source,
                         GAsyncResult *result,
-                        gpointer      user_data)
+                        gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   CheckData *data = g_task_get_task_data (task);
@@ -147,14 +147,14 @@ ask_polkit (GTask *task)
 }
 
 static void
-on_get_unix_user (GObject      *source,
+on_get_unix_user (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   GTask *task = user_data;
   CheckData *data = g_task_get_task_data (task);
   g_autoptr(GVariant) reply = NULL;
-  guint32 uid = G_MAXUINT32;    /* unknown: one budget for all we cannot tell */
+  guint32 uid = G_MAXUINT32; /* unknown: one budget for all we cannot tell */
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
   if (reply != NULL)
@@ -186,13 +186,13 @@ on_get_unix_user (GObject      *source,
 }
 
 void
-hyphae_polkit_check_async (GDBusConnection     *connection,
-                           const char          *sender,
-                           const char          *action_id,
-                           gboolean             interactive,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             user_data)
+hyphae_polkit_check_async (GDBusConnection *connection,
+                           const char *sender,
+                           const char *action_id,
+                           gboolean interactive,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data)
 {
   GTask *task;
   CheckData *data;
@@ -225,8 +225,8 @@ hyphae_polkit_check_async (GDBusConnection     *connection,
 }
 
 gboolean
-hyphae_polkit_check_finish (GAsyncResult  *result,
-                            GError       **error)
+hyphae_polkit_check_finish (GAsyncResult *result,
+                            GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
   return g_task_propagate_boolean (G_TASK (result), error);

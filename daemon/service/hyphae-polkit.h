@@ -27,14 +27,14 @@ G_BEGIN_DECLS
  */
 #define HYPHAE_POLKIT_MAX_PENDING 16u
 
-void     hyphae_polkit_check_async  (GDBusConnection     *connection,
-                                     const char          *sender,
-                                     const char          *action_id,
-                                     gboolean             interactive,
-                                     GCancellable        *cancellable,
-                                     GAsyncReadyCallback  callback,
-                                     gpointer             user_data);
-gboolean hyphae_polkit_check_finish (GAsyncResult        *result,
-                                     GError             **error);
+void hyphae_polkit_check_async (GDBusConnection *connection,
+                                const char *sender,
+                                const char *action_id,
+                                gboolean interactive,
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data);
+gboolean hyphae_polkit_check_finish (GAsyncResult *result,
+                                     GError **error);
 
 G_END_DECLS

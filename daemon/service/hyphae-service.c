@@ -13,18 +13,17 @@
 #include "hyphae-polkit.h"
 #include "hyphae-secret.h"
 
-struct _HyphaeService
-{
-  GObject          parent_instance;
+struct _HyphaeService {
+  GObject parent_instance;
 
-  HyphaeIpn       *ipn;
-  HyphaeMesh1     *skeleton;
+  HyphaeIpn *ipn;
+  HyphaeMesh1 *skeleton;
   GDBusConnection *connection;
-  GCancellable    *cancellable;     /* pending polkit checks and ipn calls */
-  char            *keys_owner;      /* unique name of the last SetKeys caller */
-  GPtrArray       *login_callers;   /* unique names of authorized Up/Login callers
-                                     * since the last time no login URL was pending */
-  char            *exit_node_id;    /* last seen ExitNodeID, to spot changes */
+  GCancellable *cancellable; /* pending polkit checks and ipn calls */
+  char *keys_owner;          /* unique name of the last SetKeys caller */
+  GPtrArray *login_callers;  /* unique names of authorized Up/Login callers
+                              * since the last time no login URL was pending */
+  char *exit_node_id;        /* last seen ExitNodeID, to spot changes */
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeService, hyphae_service, G_TYPE_OBJECT)
@@ -59,7 +58,7 @@ to_mesh_error (const GError *error)
 
 static void
 return_error (GDBusMethodInvocation *invocation,
-              const GError          *error)
+              const GError *error)
 {
   g_autoptr(GError) mesh_error = to_mesh_error (error);
 
@@ -69,12 +68,12 @@ return_error (GDBusMethodInvocation *invocation,
 /* Sends pending PropertiesChanged before the reply, so a client sees the
  * state a method produced as soon as the method returns. */
 static void
-call_return (HyphaeMesh1           *skeleton,
-             GCancellable          *shutdown,
+call_return (HyphaeMesh1 *skeleton,
+             GCancellable *shutdown,
              GDBusMethodInvocation *invocation,
-             const GError          *error)
+             const GError *error)
 {
-  if (skeleton != NULL)   /* NULL once disposed (shutdown) */
+  if (skeleton != NULL) /* NULL once disposed (shutdown) */
     g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (skeleton));
   /* Our cancellable is cancelled only when hyphaed stops. */
   if (error != NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
@@ -91,15 +90,15 @@ call_return (HyphaeMesh1           *skeleton,
 
 typedef struct {
   const char *key;
-  const char *type;     /* GVariant type string */
+  const char *type; /* GVariant type string */
 } DictKey;
 
 /* Every key must be known and carry exactly its type. */
 static gboolean
-validate_dict (GVariant       *dict,
-               const DictKey  *keys,
-               gsize           n_keys,
-               GError        **error)
+validate_dict (GVariant *dict,
+               const DictKey *keys,
+               gsize n_keys,
+               GError **error)
 {
   GVariantIter iter;
   const char *key;
@@ -134,34 +133,34 @@ validate_dict (GVariant       *dict,
 
 static const DictKey up_keys[] = {
   { "ControlURL", "s" },
-  { "AuthKey",    "s" },
-  { "Hostname",   "s" },
+  { "AuthKey", "s" },
+  { "Hostname", "s" },
   { "Unattended", "b" },
 };
 
 static const struct {
-  const char        *key;
-  const char        *type;
-  HyphaeIpnPrefMask  mask;
+  const char *key;
+  const char *type;
+  HyphaeIpnPrefMask mask;
 } pref_keys[] = {
-  { "WantRunning",            "b", HYPHAE_IPN_PREF_WANT_RUNNING },
-  { "ControlURL",             "s", HYPHAE_IPN_PREF_CONTROL_URL },
-  { "Hostname",               "s", HYPHAE_IPN_PREF_HOSTNAME },
-  { "ExitNodeID",             "s", HYPHAE_IPN_PREF_EXIT_NODE_ID },
+  { "WantRunning", "b", HYPHAE_IPN_PREF_WANT_RUNNING },
+  { "ControlURL", "s", HYPHAE_IPN_PREF_CONTROL_URL },
+  { "Hostname", "s", HYPHAE_IPN_PREF_HOSTNAME },
+  { "ExitNodeID", "s", HYPHAE_IPN_PREF_EXIT_NODE_ID },
   { "ExitNodeAllowLANAccess", "b", HYPHAE_IPN_PREF_EXIT_NODE_ALLOW_LAN_ACCESS },
-  { "CorpDNS",                "b", HYPHAE_IPN_PREF_CORP_DNS },
-  { "RouteAll",               "b", HYPHAE_IPN_PREF_ROUTE_ALL },
-  { "ShieldsUp",              "b", HYPHAE_IPN_PREF_SHIELDS_UP },
+  { "CorpDNS", "b", HYPHAE_IPN_PREF_CORP_DNS },
+  { "RouteAll", "b", HYPHAE_IPN_PREF_ROUTE_ALL },
+  { "ShieldsUp", "b", HYPHAE_IPN_PREF_SHIELDS_UP },
 };
 
 static const DictKey key_keys[] = {
   { "MachineKey", "s" },
-  { "NodeKey",    "s" },
+  { "NodeKey", "s" },
 };
 
 static gboolean
-validate_prefs (GVariant  *dict,
-                GError   **error)
+validate_prefs (GVariant *dict,
+                GError **error)
 {
   DictKey keys[G_N_ELEMENTS (pref_keys)];
 
@@ -217,12 +216,12 @@ addresses_variant (char * const *prefixes)
 }
 
 GVariant *
-hyphae_service_node_to_variant (HyphaeNetmap             *netmap,
-                                const HyphaeNode         *node,
+hyphae_service_node_to_variant (HyphaeNetmap *netmap,
+                                const HyphaeNode *node,
                                 const HyphaeIpnPeerStats *stats,
-                                gboolean                  is_self,
-                                gboolean                  online,
-                                gboolean                  is_exit_node)
+                                gboolean is_self,
+                                gboolean online,
+                                gboolean is_exit_node)
 {
   GVariantBuilder b;
   char public_key[sizeof KEY_PREFIX_NODE + KEY_HEX_LEN];
@@ -350,7 +349,7 @@ auth_url_text (HyphaeService *self)
 
 static void
 send_auth_url (HyphaeService *self,
-               const char    *destination)
+               const char *destination)
 {
   g_autofree char *url = auth_url_text (self);
   g_autoptr(GError) error = NULL;
@@ -365,7 +364,7 @@ send_auth_url (HyphaeService *self,
 
 static gboolean
 is_login_caller (HyphaeService *self,
-                 const char    *sender)
+                 const char *sender)
 {
   for (guint i = 0; sender != NULL && i < self->login_callers->len; i++)
     if (g_strcmp0 (self->login_callers->pdata[i], sender) == 0)
@@ -375,7 +374,7 @@ is_login_caller (HyphaeService *self,
 
 static void
 add_login_caller (HyphaeService *self,
-                  const char    *sender)
+                  const char *sender)
 {
   if (sender == NULL || is_login_caller (self, sender))
     return;
@@ -448,7 +447,7 @@ on_peers_changed (HyphaeService *self)
  * unicast signal: a broadcast would hand a private key to every listener. */
 static void
 on_keys_rotated (HyphaeService *self,
-                 GVariant      *info)
+                 GVariant *info)
 {
   GVariantBuilder b;
   const char *node_key = NULL, *profile = NULL;
@@ -493,22 +492,22 @@ typedef enum {
 } Op;
 
 static const char * const op_actions[] = {
-  [OP_UP]            = "io.github.hyphae.Mesh1.up",
-  [OP_DOWN]          = "io.github.hyphae.Mesh1.down",
-  [OP_LOGIN]         = "io.github.hyphae.Mesh1.login",
-  [OP_LOGOUT]        = "io.github.hyphae.Mesh1.logout",
-  [OP_SET_PREFS]     = "io.github.hyphae.Mesh1.set-prefs",
+  [OP_UP] = "io.github.hyphae.Mesh1.up",
+  [OP_DOWN] = "io.github.hyphae.Mesh1.down",
+  [OP_LOGIN] = "io.github.hyphae.Mesh1.login",
+  [OP_LOGOUT] = "io.github.hyphae.Mesh1.logout",
+  [OP_SET_PREFS] = "io.github.hyphae.Mesh1.set-prefs",
   [OP_SET_EXIT_NODE] = "io.github.hyphae.Mesh1.set-exit-node",
-  [OP_SET_KEYS]      = "io.github.hyphae.Mesh1.set-keys",
-  [OP_GET_AUTH_URL]  = "io.github.hyphae.Mesh1.get-auth-url",
-  [OP_SET_DEBUG]     = "io.github.hyphae.Mesh1.set-debug",
+  [OP_SET_KEYS] = "io.github.hyphae.Mesh1.set-keys",
+  [OP_GET_AUTH_URL] = "io.github.hyphae.Mesh1.get-auth-url",
+  [OP_SET_DEBUG] = "io.github.hyphae.Mesh1.set-debug",
 };
 
 typedef struct {
-  HyphaeService         *self;
+  HyphaeService *self;
   GDBusMethodInvocation *invocation;
-  Op                     op;
-  GVariant              *arg;          /* the method's argument, or NULL */
+  Op op;
+  GVariant *arg; /* the method's argument, or NULL */
 } Call;
 
 static void
@@ -522,9 +521,9 @@ call_free (Call *call)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
 
 static void
-on_up_done (GObject      *source,
+on_up_done (GObject *source,
             GAsyncResult *result,
-            gpointer      user_data)
+            gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
   g_autoptr(GError) error = NULL;
@@ -536,9 +535,9 @@ on_up_done (GObject      *source,
 }
 
 static void
-on_logout_done (GObject      *source,
+on_logout_done (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   g_autoptr(Call) call = user_data;
   g_autoptr(GError) error = NULL;
@@ -565,7 +564,7 @@ run_up (Call *call)
 }
 
 static gboolean
-run_set_prefs (Call    *call,
+run_set_prefs (Call *call,
                GError **error)
 {
   HyphaeIpnPrefs prefs = *hyphae_ipn_get_prefs (call->self->ipn);
@@ -599,7 +598,7 @@ run_set_prefs (Call    *call,
 }
 
 static gboolean
-run_set_keys (Call    *call,
+run_set_keys (Call *call,
               GError **error)
 {
   const char *machine = NULL, *node = NULL;
@@ -633,7 +632,7 @@ run_set_keys (Call    *call,
 }
 
 static void
-return_auth_url (HyphaeService         *self,
+return_auth_url (HyphaeService *self,
                  GDBusMethodInvocation *invocation)
 {
   g_autofree char *url = auth_url_text (self);
@@ -691,9 +690,9 @@ run_call (Call *call)
 }
 
 static void
-on_authorized (GObject      *source,
+on_authorized (GObject *source,
                GAsyncResult *result,
-               gpointer      user_data)
+               gpointer user_data)
 {
   Call *call = user_data;
   g_autoptr(GError) error = NULL;
@@ -713,10 +712,10 @@ on_authorized (GObject      *source,
 
 /* Checks polkit, then runs op. Returns G_DBUS_METHOD_INVOCATION_HANDLED. */
 static gboolean
-authorize_and_run (HyphaeService         *self,
+authorize_and_run (HyphaeService *self,
                    GDBusMethodInvocation *invocation,
-                   Op                     op,
-                   GVariant              *arg)
+                   Op op,
+                   GVariant *arg)
 {
   Call *call = g_new0 (Call, 1);
   GDBusMessage *message = g_dbus_method_invocation_get_message (invocation);
@@ -736,7 +735,7 @@ authorize_and_run (HyphaeService         *self,
 
 static gboolean
 reject (GDBusMethodInvocation *invocation,
-        GError                *error)
+        GError *error)
 {
   g_dbus_method_invocation_return_gerror (invocation, error);
   g_error_free (error);
@@ -745,12 +744,12 @@ reject (GDBusMethodInvocation *invocation,
 
 /* Up, Login and SetKeys: an a{sv} of known keys, then polkit. */
 static gboolean
-validate_dict_and_run (HyphaeService         *self,
+validate_dict_and_run (HyphaeService *self,
                        GDBusMethodInvocation *invocation,
-                       Op                     op,
-                       GVariant              *dict,
-                       const DictKey         *keys,
-                       gsize                  n_keys)
+                       Op op,
+                       GVariant *dict,
+                       const DictKey *keys,
+                       gsize n_keys)
 {
   GError *error = NULL;
 
@@ -760,45 +759,45 @@ validate_dict_and_run (HyphaeService         *self,
 }
 
 static gboolean
-handle_up (HyphaeMesh1           *skeleton,
+handle_up (HyphaeMesh1 *skeleton,
            GDBusMethodInvocation *invocation,
-           GVariant              *options,
-           HyphaeService         *self)
+           GVariant *options,
+           HyphaeService *self)
 {
   return validate_dict_and_run (self, invocation, OP_UP, options, up_keys, G_N_ELEMENTS (up_keys));
 }
 
 static gboolean
-handle_login (HyphaeMesh1           *skeleton,
+handle_login (HyphaeMesh1 *skeleton,
               GDBusMethodInvocation *invocation,
-              GVariant              *options,
-              HyphaeService         *self)
+              GVariant *options,
+              HyphaeService *self)
 {
   return validate_dict_and_run (self, invocation, OP_LOGIN, options, up_keys,
                                 G_N_ELEMENTS (up_keys));
 }
 
 static gboolean
-handle_down (HyphaeMesh1           *skeleton,
+handle_down (HyphaeMesh1 *skeleton,
              GDBusMethodInvocation *invocation,
-             HyphaeService         *self)
+             HyphaeService *self)
 {
   return authorize_and_run (self, invocation, OP_DOWN, NULL);
 }
 
 static gboolean
-handle_logout (HyphaeMesh1           *skeleton,
+handle_logout (HyphaeMesh1 *skeleton,
                GDBusMethodInvocation *invocation,
-               HyphaeService         *self)
+               HyphaeService *self)
 {
   return authorize_and_run (self, invocation, OP_LOGOUT, NULL);
 }
 
 static gboolean
-handle_set_prefs (HyphaeMesh1           *skeleton,
+handle_set_prefs (HyphaeMesh1 *skeleton,
                   GDBusMethodInvocation *invocation,
-                  GVariant              *changes,
-                  HyphaeService         *self)
+                  GVariant *changes,
+                  HyphaeService *self)
 {
   GError *error = NULL;
 
@@ -808,29 +807,29 @@ handle_set_prefs (HyphaeMesh1           *skeleton,
 }
 
 static gboolean
-handle_set_exit_node (HyphaeMesh1           *skeleton,
+handle_set_exit_node (HyphaeMesh1 *skeleton,
                       GDBusMethodInvocation *invocation,
-                      const char            *stable_id,
-                      HyphaeService         *self)
+                      const char *stable_id,
+                      HyphaeService *self)
 {
   return authorize_and_run (self, invocation, OP_SET_EXIT_NODE, g_variant_new_string (stable_id));
 }
 
 static gboolean
-handle_set_keys (HyphaeMesh1           *skeleton,
+handle_set_keys (HyphaeMesh1 *skeleton,
                  GDBusMethodInvocation *invocation,
-                 GVariant              *keys,
-                 HyphaeService         *self)
+                 GVariant *keys,
+                 HyphaeService *self)
 {
   return validate_dict_and_run (self, invocation, OP_SET_KEYS, keys, key_keys,
                                 G_N_ELEMENTS (key_keys));
 }
 
 static gboolean
-handle_set_debug (HyphaeMesh1           *skeleton,
+handle_set_debug (HyphaeMesh1 *skeleton,
                   GDBusMethodInvocation *invocation,
-                  const char * const    *categories,
-                  HyphaeService         *self)
+                  const char * const *categories,
+                  HyphaeService *self)
 {
   GError *error = NULL;
   guint32 mask;
@@ -843,9 +842,9 @@ handle_set_debug (HyphaeMesh1           *skeleton,
 /* The callers of Up/Login get the URL they asked for; anyone else needs
  * polkit's io.github.hyphae.Mesh1.get-auth-url (an administrator). */
 static gboolean
-handle_get_auth_url (HyphaeMesh1           *skeleton,
+handle_get_auth_url (HyphaeMesh1 *skeleton,
                      GDBusMethodInvocation *invocation,
-                     HyphaeService         *self)
+                     HyphaeService *self)
 {
   if (is_login_caller (self, g_dbus_method_invocation_get_sender (invocation)))
     {
@@ -858,9 +857,9 @@ handle_get_auth_url (HyphaeMesh1           *skeleton,
 /* ------------------------------------------------------ read-only methods */
 
 static gboolean
-handle_get_peers (HyphaeMesh1           *skeleton,
+handle_get_peers (HyphaeMesh1 *skeleton,
                   GDBusMethodInvocation *invocation,
-                  HyphaeService         *self)
+                  HyphaeService *self)
 {
   HyphaeNetmap *nm = hyphae_ipn_get_netmap (self->ipn);
   const char *exit_id = hyphae_ipn_get_prefs (self->ipn)->exit_node_id;
@@ -883,9 +882,9 @@ handle_get_peers (HyphaeMesh1           *skeleton,
 }
 
 static gboolean
-handle_get_netmap_json (HyphaeMesh1           *skeleton,
+handle_get_netmap_json (HyphaeMesh1 *skeleton,
                         GDBusMethodInvocation *invocation,
-                        HyphaeService         *self)
+                        HyphaeService *self)
 {
   HyphaeNetmap *nm = hyphae_ipn_get_netmap (self->ipn);
   g_autofree char *json = nm ? hyphae_netmap_to_json (nm) : NULL;
@@ -954,8 +953,7 @@ hyphae_service_new (HyphaeIpn *ipn)
 
   self = g_object_new (HYPHAE_TYPE_SERVICE, NULL);
   self->ipn = g_object_ref (ipn);
-  self->exit_node_id = g_strdup (hyphae_ipn_get_prefs (ipn)->exit_node_id ?
-                                 hyphae_ipn_get_prefs (ipn)->exit_node_id : "");
+  self->exit_node_id = g_strdup (hyphae_ipn_get_prefs (ipn)->exit_node_id ? hyphae_ipn_get_prefs (ipn)->exit_node_id : "");
 
   hyphae_mesh1_set_version (self->skeleton, HYPHAE_VERSION);
   update_debug_categories (self);
@@ -989,9 +987,9 @@ hyphae_service_new (HyphaeIpn *ipn)
 }
 
 gboolean
-hyphae_service_export (HyphaeService    *self,
-                       GDBusConnection  *connection,
-                       GError          **error)
+hyphae_service_export (HyphaeService *self,
+                       GDBusConnection *connection,
+                       GError **error)
 {
   g_return_val_if_fail (HYPHAE_IS_SERVICE (self), FALSE);
   g_return_val_if_fail (self->connection == NULL, FALSE);

@@ -17,19 +17,19 @@ G_BEGIN_DECLS
 #define HYPHAE_TYPE_SERVICE (hyphae_service_get_type ())
 G_DECLARE_FINAL_TYPE (HyphaeService, hyphae_service, HYPHAE, SERVICE, GObject)
 
-HyphaeService *hyphae_service_new      (HyphaeIpn        *ipn);
-gboolean       hyphae_service_export   (HyphaeService    *self,
-                                        GDBusConnection  *connection,
-                                        GError          **error);
+HyphaeService *hyphae_service_new (HyphaeIpn *ipn);
+gboolean hyphae_service_export (HyphaeService *self,
+                                GDBusConnection *connection,
+                                GError **error);
 /* Unexports and cancels pending polkit checks. */
-void           hyphae_service_unexport (HyphaeService    *self);
+void hyphae_service_unexport (HyphaeService *self);
 
 /* Exposed for tests: the a{sv} of one node as GetPeers returns it. */
-GVariant      *hyphae_service_node_to_variant (HyphaeNetmap             *netmap,
-                                               const HyphaeNode         *node,
-                                               const HyphaeIpnPeerStats *stats,
-                                               gboolean                  is_self,
-                                               gboolean                  online,
-                                               gboolean                  is_exit_node);
+GVariant *hyphae_service_node_to_variant (HyphaeNetmap *netmap,
+                                          const HyphaeNode *node,
+                                          const HyphaeIpnPeerStats *stats,
+                                          gboolean is_self,
+                                          gboolean online,
+                                          gboolean is_exit_node);
 
 G_END_DECLS

@@ -113,7 +113,7 @@ apply_peer(struct wg_device *dev, const struct uapi_peer_set *ps, uint64_t now_n
             return 0;
         peer = wg_device_add_peer(dev, ps->public_key);
         if (!peer)
-            return 0;   /* our own public key: ignored, as wireguard-go does */
+            return 0; /* our own public key: ignored, as wireguard-go does */
     }
     if (ps->has_preshared_key)
         wg_peer_set_preshared_key(peer, ps->preshared_key);

@@ -30,17 +30,19 @@
 
 enum {
     TX_BATCH = UDP_BATCH,
-    TX_MAX_SEGMENTS_PER_READ = 64,  /* a 64 KiB super-packet at MSS ≥ 1024 */
-    TX_SLOT_EXTRA = 16 + 16 + 16,   /* data header + padding + tag */
+    TX_MAX_SEGMENTS_PER_READ = 64, /* a 64 KiB super-packet at MSS ≥ 1024 */
+    TX_SLOT_EXTRA = 16 + 16 + 16,  /* data header + padding + tag */
     UAPI_CLIENT_TIMEOUT_S = 10,
     IDLE_TRIM_MS = 5000,
     DEFAULT_SPIN_US = 300,
-    SPIN_SPARSE_NS = 2 * 1000 * 1000,   /* a send this long after the last one is "sparse" */            /* give buffer pages back after this much quiet */
+    SPIN_SPARSE_NS = 2 * 1000 * 1000,
+    /* a send this long after the last one is "sparse" */ /* give buffer pages back after this much
+                                                             quiet */
     WG_DEFAULT_MTU = 1420,
 };
 
 struct tx_state {
-    unsigned int mtu;               /* buffers are sized for it */
+    unsigned int mtu; /* buffers are sized for it */
     uint8_t *read_buf;
     uint8_t *bufs[TX_BATCH];
     size_t buf_cap;
@@ -58,9 +60,9 @@ struct rx_state {
 struct wg_runner {
     struct wg_device *dev;
     struct tun tun;
-    char *uapi_dir;                 /* NULL: the default */
+    char *uapi_dir; /* NULL: the default */
     int uapi_fd;
-    atomic_int uapi_client_fd;      /* the connection being served, -1 = none */
+    atomic_int uapi_client_fd; /* the connection being served, -1 = none */
 
     /* The UDP sockets; rebinding (listen_port) takes the lock for writing.
      * Never held while calling into the device. */
@@ -68,24 +70,24 @@ struct wg_runner {
     struct udp_socket sock;
     uint16_t listen_port;
     uint32_t fwmark;
-    int rx_wake_fd;                 /* eventfd: sockets changed or shutdown */
-    int tx_wake_fd;                 /* eventfd: shutdown */
+    int rx_wake_fd; /* eventfd: sockets changed or shutdown */
+    int tx_wake_fd; /* eventfd: shutdown */
 
-    pthread_mutex_t config_lock;    /* one configuration change at a time */
+    pthread_mutex_t config_lock; /* one configuration change at a time */
     pthread_mutex_t timer_lock;
     pthread_cond_t timer_cond;
     bool timer_wake;
 
-    pthread_mutex_t tx_lock;        /* the TX batch state below */
+    pthread_mutex_t tx_lock; /* the TX batch state below */
     struct tx_state tx;
-    pthread_mutex_t rx_lock;        /* the RX batch state below */
+    pthread_mutex_t rx_lock; /* the RX batch state below */
     struct rx_state rx;
 
-    uint64_t spin_ns;               /* see tx_spin_once */
+    uint64_t spin_ns; /* see tx_spin_once */
 
     atomic_uint mtu;
-    atomic_bool stop;               /* asked to stop, or a thread gave up */
-    atomic_bool failed;             /* a thread gave up (TUN gone) */
+    atomic_bool stop;   /* asked to stop, or a thread gave up */
+    atomic_bool failed; /* a thread gave up (TUN gone) */
     pthread_t threads[4];
     int n_threads;
 };
@@ -105,8 +107,7 @@ now_ns(void)
     return clock_ns(CLOCK_MONOTONIC);
 }
 
-static void
-log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 log_msg(const char *fmt, ...)
@@ -145,7 +146,6 @@ device_wake(void *ctx)
 }
 
 /* ---- TX: TUN → seal → UDP ---------------------------------------------- */
-
 
 static int
 tx_alloc(struct tx_state *t, unsigned int mtu)
@@ -770,7 +770,7 @@ wg_runner_start(const struct wg_runner_config *cfg, struct wg_runner **out)
     r->rx.batch = udp_rx_batch_new();
     r->rx.gro = offload_gro_new(r->tun.tso, r->tun.uso);
     if (r->rx.gro)
-        offload_gro_trust_checksums(r->rx.gro, true);   /* all authenticated by Poly1305 */
+        offload_gro_trust_checksums(r->rx.gro, true); /* all authenticated by Poly1305 */
     if (!r->tx.read_buf || tx_alloc(&r->tx, r->tx.mtu) < 0 || !r->rx.batch || !r->rx.gro)
         goto fail;
 
@@ -791,9 +791,8 @@ wg_runner_start(const struct wg_runner_config *cfg, struct wg_runner **out)
         return -EAGAIN;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    log_msg("%s up (offloads: vnet_hdr=%d tso=%d uso=%d; udp port %u gso=%d gro=%d)",
-            r->tun.name, r->tun.vnet_hdr, r->tun.tso, r->tun.uso, r->listen_port,
-            r->sock.gso4, r->sock.gro4);
+    log_msg("%s up (offloads: vnet_hdr=%d tso=%d uso=%d; udp port %u gso=%d gro=%d)", r->tun.name,
+            r->tun.vnet_hdr, r->tun.tso, r->tun.uso, r->listen_port, r->sock.gso4, r->sock.gro4);
     *out = r;
     return 0;
 

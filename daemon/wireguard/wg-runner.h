@@ -22,12 +22,12 @@
 struct wg_runner;
 
 struct wg_runner_config {
-    const char *ifname;             /* TUN to create or attach to */
-    uint16_t listen_port;           /* UDP; 0 = random */
-    const uint8_t *private_key;     /* 32 bytes, or NULL for none yet */
-    uint32_t fwmark;                /* SO_MARK on the UDP sockets; 0 = none */
-    const char *uapi_dir;           /* NULL: /var/run/wireguard */
-    unsigned int mtu;               /* 0: 1420, wireguard-go's default */
+    const char *ifname;         /* TUN to create or attach to */
+    uint16_t listen_port;       /* UDP; 0 = random */
+    const uint8_t *private_key; /* 32 bytes, or NULL for none yet */
+    uint32_t fwmark;            /* SO_MARK on the UDP sockets; 0 = none */
+    const char *uapi_dir;       /* NULL: /var/run/wireguard */
+    unsigned int mtu;           /* 0: 1420, wireguard-go's default */
 };
 
 /* Create the TUN, sockets and UAPI socket, start the threads. 0 or -errno. */
@@ -40,7 +40,7 @@ int wg_runner_get(struct wg_runner *r, struct uapi_device_state *out);
 struct wg_runner_peer_stats {
     uint64_t rx_bytes;
     uint64_t tx_bytes;
-    int64_t last_handshake_sec;     /* unix time, 0 = never */
+    int64_t last_handshake_sec; /* unix time, 0 = never */
     bool has_endpoint;
     union wg_sockaddr endpoint;
 };
@@ -65,7 +65,7 @@ void wg_runner_stop(struct wg_runner *r);
 struct wg_runner_options {
     const char *ifname;
     bool foreground;
-    const char *uapi_dir;       /* NULL: /var/run/wireguard */
+    const char *uapi_dir; /* NULL: /var/run/wireguard */
 };
 
 /* Runs until SIGINT/SIGTERM or the TUN disappears. Returns an exit status. */

@@ -32,7 +32,7 @@ first_ip (const HyphaePeerInfo *node)
 /* DNSName minus the MagicDNS suffix, else the quoted host name. */
 static char *
 display_name (const HyphaePeerInfo *node,
-              const char           *suffix)
+              const char *suffix)
 {
   g_autofree char *dns = g_strdup (node->dns_name);
   gsize len = strlen (dns);
@@ -81,7 +81,7 @@ last_seen_fmt (gint64 last_seen)
 /* The "Status" column (cmd/tailscale/cli/status.go printPS). */
 static char *
 peer_status_text (const HyphaePeerInfo *peer,
-                  gboolean              is_self)
+                  gboolean is_self)
 {
   GString *s = g_string_new (NULL);
   gboolean online = peer->online;
@@ -170,7 +170,7 @@ print_table (GPtrArray *rows)
 /* "Logged out." etc. for states other than Running/Starting, or NULL. */
 static char *
 not_running_text (HyphaeMesh1 *proxy,
-                  int         *exit_code)
+                  int *exit_code)
 {
   const char *state = hyphae_mesh1_get_state (proxy);
   g_autofree char *url = NULL;
@@ -208,8 +208,8 @@ print_health (HyphaeMesh1 *proxy)
 /* One row: IP, name, owner, OS, status. */
 static char **
 node_row (const HyphaePeerInfo *node,
-          const char           *suffix,
-          gboolean              is_self)
+          const char *suffix,
+          gboolean is_self)
 {
   char **cols = g_new0 (char *, 6);
 
@@ -223,7 +223,7 @@ node_row (const HyphaePeerInfo *node,
 
 int
 ctl_print_status (HyphaeMesh1 *proxy,
-                  GPtrArray   *peers)
+                  GPtrArray *peers)
 {
   g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
   g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new (peers->len);
@@ -270,7 +270,7 @@ ctl_print_status (HyphaeMesh1 *proxy,
  * and <, >, &, U+2028, U+2029 escaped, so even scripts that grep the text
  * keep working. */
 static void
-go_json_string (GString    *out,
+go_json_string (GString *out,
                 const char *s)
 {
   g_string_append_c (out, '"');
@@ -280,12 +280,16 @@ go_json_string (GString    *out,
 
       switch (c)
         {
-        case '"':  g_string_append (out, "\\\""); break;
+        case '"': g_string_append (out, "\\\""); break;
         case '\\': g_string_append (out, "\\\\"); break;
         case '\n': g_string_append (out, "\\n"); break;
         case '\r': g_string_append (out, "\\r"); break;
         case '\t': g_string_append (out, "\\t"); break;
-        case '<': case '>': case '&': case 0x2028: case 0x2029:
+        case '<':
+        case '>':
+        case '&':
+        case 0x2028:
+        case 0x2029:
           g_string_append_printf (out, "\\u%04x", c);
           break;
         default:
@@ -299,9 +303,9 @@ go_json_string (GString    *out,
 }
 
 static void
-go_json_node (GString  *out,
+go_json_node (GString *out,
               JsonNode *node,
-              guint     depth)
+              guint depth)
 {
   switch (json_node_get_node_type (node))
     {
@@ -374,8 +378,8 @@ go_json_node (GString  *out,
 /* Go's time.Time JSON: RFC 3339, the zero time for "never". */
 static void
 add_time (JsonBuilder *b,
-          const char  *name,
-          gint64       unix_seconds)
+          const char *name,
+          gint64 unix_seconds)
 {
   g_autoptr(GDateTime) dt = unix_seconds != 0 ? g_date_time_new_from_unix_utc (unix_seconds) : NULL;
   g_autofree char *s = dt != NULL ? g_date_time_format (dt, "%Y-%m-%dT%H:%M:%SZ") : NULL;
@@ -385,9 +389,9 @@ add_time (JsonBuilder *b,
 
 /* ipnstate.PeerStatus. */
 static void
-add_peer_status (JsonBuilder          *b,
+add_peer_status (JsonBuilder *b,
                  const HyphaePeerInfo *node,
-                 gboolean              is_self)
+                 gboolean is_self)
 {
   json_builder_begin_object (b);
   hyphae_json_add_string (b, "ID", node->stable_id);
@@ -422,7 +426,7 @@ add_peer_status (JsonBuilder          *b,
 }
 
 static void
-add_user (GHashTable           *users,
+add_user (GHashTable *users,
           const HyphaePeerInfo *node)
 {
   gint64 id = node->user_id;
@@ -438,7 +442,7 @@ add_user (GHashTable           *users,
 
 int
 ctl_print_status_json (HyphaeMesh1 *proxy,
-                       GPtrArray   *peers)
+                       GPtrArray *peers)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(GString) out = g_string_new (NULL);
@@ -449,7 +453,8 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
   const char * const *health = hyphae_mesh1_get_health (proxy);
   const HyphaePeerInfo *exit_peer = NULL;
   g_autofree char *auth_url = g_strcmp0 (hyphae_mesh1_get_state (proxy), "NeedsLogin") == 0
-                              ? hyphae_client_get_auth_url (proxy) : NULL;
+                                ? hyphae_client_get_auth_url (proxy)
+                                : NULL;
   GHashTableIter hi;
   gpointer k, v;
 
@@ -560,9 +565,9 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
 /* ------------------------------------------------------------------- ip */
 
 int
-ctl_print_ips (HyphaeMesh1  *proxy,
+ctl_print_ips (HyphaeMesh1 *proxy,
                char * const *addresses,
-               int           which)
+               int which)
 {
   char * const *ips = addresses;
   gboolean printed = FALSE;
@@ -577,7 +582,7 @@ ctl_print_ips (HyphaeMesh1  *proxy,
         printf ("%s\n", ips[i]);
         printed = TRUE;
         if (which != 0)
-          return CTL_EXIT_OK;   /* `tailscale ip -4`: the first one */
+          return CTL_EXIT_OK; /* `tailscale ip -4`: the first one */
       }
   if (!printed)
     {

@@ -55,7 +55,8 @@ ctl_error_exit (const GError *error)
     case HYPHAE_CLIENT_FAILURE_NOT_AUTHORIZED:
       if (g_error_matches (error, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_NOT_AUTHORIZED))
         g_printerr ("hyphaectl: not authorized: %s\n"
-                    "Run it as root, or from the active local session.\n", message);
+                    "Run it as root, or from the active local session.\n",
+                    message);
       else
         g_printerr ("hyphaectl: not authorized: %s\n", message);
       return CTL_EXIT_NOT_AUTHORIZED;
@@ -133,15 +134,15 @@ drain_events (void)
 
 typedef struct {
   HyphaeMesh1 *proxy;
-  GMainLoop   *loop;
-  char        *printed_url;
-  gboolean     timed_out;
-  gboolean     said_machine_auth;
-  gboolean     stopped;
+  GMainLoop *loop;
+  char *printed_url;
+  gboolean timed_out;
+  gboolean said_machine_auth;
+  gboolean stopped;
 } UpWait;
 
 static void
-print_auth_url (UpWait     *w,
+print_auth_url (UpWait *w,
                 const char *url)
 {
   if (url == NULL || *url == '\0' || g_strcmp0 (url, w->printed_url) == 0)
@@ -178,7 +179,7 @@ up_check (UpWait *w)
 
 /* AuthURLReady: unicast to us, the caller of Up. */
 static void
-on_auth_url_ready (UpWait     *w,
+on_auth_url_ready (UpWait *w,
                    const char *url)
 {
   print_auth_url (w, url);
@@ -212,7 +213,7 @@ on_owner_changed (UpWait *w)
 }
 
 static int
-cmd_up (int    argc,
+cmd_up (int argc,
         char **argv)
 {
   g_autofree char *login_server = NULL, *auth_key = NULL, *hostname = NULL;
@@ -320,10 +321,10 @@ cmd_up (int    argc,
 /* ------------------------------------------------------- down, logout, … */
 
 static int
-no_arg_command (int         argc,
-                char      **argv,
+no_arg_command (int argc,
+                char **argv,
                 const char *what,
-                gboolean  (*call) (HyphaeMesh1 *, GDBusCallFlags, gint, GCancellable *, GError **))
+                gboolean (*call) (HyphaeMesh1 *, GDBusCallFlags, gint, GCancellable *, GError **))
 {
   g_autoptr(GOptionContext) context = g_option_context_new (what);
   g_autoptr(GError) error = NULL;
@@ -356,7 +357,7 @@ cmd_logout (int argc, char **argv)
 /* ----------------------------------------------------------------- status */
 
 static int
-cmd_status (int    argc,
+cmd_status (int argc,
             char **argv)
 {
   gboolean json = FALSE;
@@ -388,7 +389,7 @@ cmd_status (int    argc,
 /* A peer by stable id, host name, MagicDNS name (full or first label) or
  * address; NULL if none or ambiguous (message printed). */
 static HyphaePeerInfo *
-find_peer (GPtrArray  *peers,
+find_peer (GPtrArray *peers,
            const char *what)
 {
   HyphaePeerInfo *found = NULL;
@@ -414,7 +415,7 @@ find_peer (GPtrArray  *peers,
 /* --------------------------------------------------------------------- ip */
 
 static int
-cmd_ip (int    argc,
+cmd_ip (int argc,
         char **argv)
 {
   gboolean v4 = FALSE, v6 = FALSE;
@@ -464,8 +465,8 @@ cmd_ip (int    argc,
 /* --flag or --flag=BOOL (Go's flag package syntax for booleans). */
 typedef struct {
   const char *pref;
-  gboolean    given;
-  gboolean    value;
+  gboolean given;
+  gboolean value;
 } BoolFlag;
 
 /* clang-format off */
@@ -477,14 +478,17 @@ static BoolFlag set_flags[] = {
 };
 /* clang-format on */
 static const char * const set_flag_names[] = {
-  "--exit-node-allow-lan-access", "--accept-dns", "--accept-routes", "--shields-up",
+  "--exit-node-allow-lan-access",
+  "--accept-dns",
+  "--accept-routes",
+  "--shields-up",
 };
 
 static gboolean
-parse_bool_flag (const char  *option_name,
-                 const char  *value,
-                 gpointer     data,
-                 GError     **error)
+parse_bool_flag (const char *option_name,
+                 const char *value,
+                 gpointer data,
+                 GError **error)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (set_flags); i++)
     {
@@ -509,7 +513,7 @@ parse_bool_flag (const char  *option_name,
 }
 
 static int
-cmd_set (int    argc,
+cmd_set (int argc,
          char **argv)
 {
   g_autofree char *exit_node = NULL;
@@ -596,7 +600,7 @@ cmd_set (int    argc,
 /* ------------------------------------------------------------------ netmap */
 
 static int
-cmd_netmap (int    argc,
+cmd_netmap (int argc,
             char **argv)
 {
   gboolean json = FALSE;
@@ -632,11 +636,11 @@ cmd_netmap (int    argc,
 /* ------------------------------------------------------------------- debug */
 
 static int
-cmd_debug (int    argc,
+cmd_debug (int argc,
            char **argv)
 {
   g_autoptr(GOptionContext) context =
-    g_option_context_new ("[CATEGORY…|all|off] - switch debug log categories on (wg, path, control, map)");
+               g_option_context_new ("[CATEGORY…|all|off] - switch debug log categories on (wg, path, control, map)");
   g_autoptr(GError) error = NULL;
   g_autoptr(HyphaeMesh1) proxy = NULL;
   int code = CTL_EXIT_OK;
@@ -654,7 +658,7 @@ cmd_debug (int    argc,
       return CTL_EXIT_OK;
     }
   if (argc == 2 && strcmp (argv[1], "off") == 0)
-    argc = 1;       /* no category: all off */
+    argc = 1; /* no category: all off */
   argv[argc] = NULL;
   if (!hyphae_mesh1_call_set_debug_sync (proxy, (const char * const *) argv + 1, HYPHAE_CLIENT_MUTATE_FLAGS,
                                          HYPHAE_CLIENT_MUTATE_TIMEOUT, NULL, &error))
@@ -666,7 +670,7 @@ cmd_debug (int    argc,
 
 static const struct {
   const char *name;
-  int       (*run) (int argc, char **argv);
+  int (*run) (int argc, char **argv);
 } commands[] = {
   { "up", cmd_up },
   { "down", cmd_down },
@@ -683,11 +687,12 @@ print_help (FILE *out)
 {
   fprintf (out, "Usage: hyphaectl COMMAND [OPTIONS]\n\n"
                 "Controls hyphaed, the Hyphae mesh daemon, over the system bus.\n\n%s\n\n"
-                "`hyphaectl COMMAND --help` shows a command's options.\n", summary);
+                "`hyphaectl COMMAND --help` shows a command's options.\n",
+           summary);
 }
 
 int
-main (int    argc,
+main (int argc,
       char **argv)
 {
   setlocale (LC_ALL, "");

@@ -9,29 +9,29 @@ G_BEGIN_DECLS
 
 /* Exit codes, documented in `hyphaectl --help`. */
 enum {
-  CTL_EXIT_OK             = 0,
-  CTL_EXIT_FAILED         = 1,  /* any other failure */
-  CTL_EXIT_USAGE          = 2,  /* bad command line or invalid argument */
-  CTL_EXIT_NO_DAEMON      = 3,  /* hyphaed is not running and cannot be activated */
-  CTL_EXIT_NOT_AUTHORIZED = 4,  /* polkit denied the call */
-  CTL_EXIT_UNREACHABLE    = 5,  /* the control server cannot be reached */
-  CTL_EXIT_BAD_AUTH_KEY   = 6,  /* the control server refused the auth key */
-  CTL_EXIT_NEEDS_LOGIN    = 7,  /* a browser login is needed (the URL was printed) */
-  CTL_EXIT_ENGINE         = 8,  /* the WireGuard engine or the network setup failed */
-  CTL_EXIT_TOO_MANY       = 9,  /* too many requests of this user wait for polkit */
+  CTL_EXIT_OK = 0,
+  CTL_EXIT_FAILED = 1,         /* any other failure */
+  CTL_EXIT_USAGE = 2,          /* bad command line or invalid argument */
+  CTL_EXIT_NO_DAEMON = 3,      /* hyphaed is not running and cannot be activated */
+  CTL_EXIT_NOT_AUTHORIZED = 4, /* polkit denied the call */
+  CTL_EXIT_UNREACHABLE = 5,    /* the control server cannot be reached */
+  CTL_EXIT_BAD_AUTH_KEY = 6,   /* the control server refused the auth key */
+  CTL_EXIT_NEEDS_LOGIN = 7,    /* a browser login is needed (the URL was printed) */
+  CTL_EXIT_ENGINE = 8,         /* the WireGuard engine or the network setup failed */
+  CTL_EXIT_TOO_MANY = 9,       /* too many requests of this user wait for polkit */
 };
 
 /* Prints "hyphaectl: …" for error and returns the matching exit code. */
 int ctl_error_exit (const GError *error);
 
 /* hyphaectl-status.c: `status`, `status --json`, `ip`. peers: HyphaePeerInfo. */
-int ctl_print_status      (HyphaeMesh1  *proxy,
-                           GPtrArray    *peers);
-int ctl_print_status_json (HyphaeMesh1  *proxy,
-                           GPtrArray    *peers);
+int ctl_print_status (HyphaeMesh1 *proxy,
+                      GPtrArray *peers);
+int ctl_print_status_json (HyphaeMesh1 *proxy,
+                           GPtrArray *peers);
 /* IPv4 first, then IPv6, as `tailscale ip`; which: 0 both, 4, 6. */
-int ctl_print_ips         (HyphaeMesh1  *proxy,
-                           char * const *addresses,
-                           int           which);
+int ctl_print_ips (HyphaeMesh1 *proxy,
+                   char * const *addresses,
+                   int which);
 
 G_END_DECLS

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 #include "hyphae-client.h"
 
-G_DEFINE_QUARK (hyphae-client-error-quark, hyphae_client_error)
+G_DEFINE_QUARK (hyphae - client - error - quark, hyphae_client_error)
 
 #define NO_DAEMON_TEXT "hyphaed is not running and could not be started"
 
 /* The proxy if hyphaed is there; else NULL and a NO_DAEMON error saying why.
  * Takes proxy and proxy_error (what creating the proxy gave). */
 static HyphaeMesh1 *
-check_daemon (HyphaeMesh1  *proxy,
-              GError       *proxy_error,
-              GError      **error)
+check_daemon (HyphaeMesh1 *proxy,
+              GError *proxy_error,
+              GError **error)
 {
   g_autoptr(HyphaeMesh1) owned = proxy;
   g_autoptr(GError) local_error = proxy_error;
@@ -41,8 +41,8 @@ check_daemon (HyphaeMesh1  *proxy,
 }
 
 HyphaeMesh1 *
-hyphae_client_connect_sync (GCancellable  *cancellable,
-                            GError       **error)
+hyphae_client_connect_sync (GCancellable *cancellable,
+                            GError **error)
 {
   GError *proxy_error = NULL;
   HyphaeMesh1 *proxy;
@@ -58,9 +58,9 @@ hyphae_client_connect_sync (GCancellable  *cancellable,
 }
 
 static void
-on_proxy_ready (GObject      *source,
+on_proxy_ready (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   GError *proxy_error = NULL;
@@ -75,9 +75,9 @@ on_proxy_ready (GObject      *source,
 }
 
 void
-hyphae_client_connect (GCancellable        *cancellable,
-                       GAsyncReadyCallback  callback,
-                       gpointer             user_data)
+hyphae_client_connect (GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
 {
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
 
@@ -89,8 +89,8 @@ hyphae_client_connect (GCancellable        *cancellable,
 }
 
 HyphaeMesh1 *
-hyphae_client_connect_finish (GAsyncResult  *result,
-                              GError       **error)
+hyphae_client_connect_finish (GAsyncResult *result,
+                              GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == hyphae_client_connect, NULL);
@@ -99,9 +99,9 @@ hyphae_client_connect_finish (GAsyncResult  *result,
 }
 
 GPtrArray *
-hyphae_client_get_peers_sync (HyphaeMesh1   *proxy,
-                              GCancellable  *cancellable,
-                              GError       **error)
+hyphae_client_get_peers_sync (HyphaeMesh1 *proxy,
+                              GCancellable *cancellable,
+                              GError **error)
 {
   g_autoptr(GVariant) peers = NULL;
 
@@ -158,15 +158,15 @@ hyphae_client_error_failure (const GError *error)
     {
       switch ((HyphaeMeshError) error->code)
         {
-        case HYPHAE_MESH_ERROR_NOT_AUTHORIZED:    return HYPHAE_CLIENT_FAILURE_NOT_AUTHORIZED;
-        case HYPHAE_MESH_ERROR_NEEDS_LOGIN:       return HYPHAE_CLIENT_FAILURE_NEEDS_LOGIN;
-        case HYPHAE_MESH_ERROR_UNREACHABLE:       return HYPHAE_CLIENT_FAILURE_UNREACHABLE;
-        case HYPHAE_MESH_ERROR_BAD_AUTH_KEY:      return HYPHAE_CLIENT_FAILURE_BAD_AUTH_KEY;
-        case HYPHAE_MESH_ERROR_ENGINE_FAILED:     return HYPHAE_CLIENT_FAILURE_ENGINE;
+        case HYPHAE_MESH_ERROR_NOT_AUTHORIZED: return HYPHAE_CLIENT_FAILURE_NOT_AUTHORIZED;
+        case HYPHAE_MESH_ERROR_NEEDS_LOGIN: return HYPHAE_CLIENT_FAILURE_NEEDS_LOGIN;
+        case HYPHAE_MESH_ERROR_UNREACHABLE: return HYPHAE_CLIENT_FAILURE_UNREACHABLE;
+        case HYPHAE_MESH_ERROR_BAD_AUTH_KEY: return HYPHAE_CLIENT_FAILURE_BAD_AUTH_KEY;
+        case HYPHAE_MESH_ERROR_ENGINE_FAILED: return HYPHAE_CLIENT_FAILURE_ENGINE;
         case HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS: return HYPHAE_CLIENT_FAILURE_TOO_MANY_REQUESTS;
-        case HYPHAE_MESH_ERROR_INVALID_ARGUMENT:  return HYPHAE_CLIENT_FAILURE_INVALID_ARGUMENT;
+        case HYPHAE_MESH_ERROR_INVALID_ARGUMENT: return HYPHAE_CLIENT_FAILURE_INVALID_ARGUMENT;
         case HYPHAE_MESH_ERROR_FAILED:
-        default:                                  return HYPHAE_CLIENT_FAILURE_OTHER;
+        default: return HYPHAE_CLIENT_FAILURE_OTHER;
         }
     }
   if (g_error_matches (error, HYPHAE_CLIENT_ERROR, HYPHAE_CLIENT_ERROR_NO_DAEMON) ||

@@ -22,7 +22,7 @@ G_BEGIN_DECLS
 GQuark hyphae_client_error_quark (void);
 
 typedef enum {
-  HYPHAE_CLIENT_ERROR_NO_DAEMON,  /* hyphaed is not running and cannot be started */
+  HYPHAE_CLIENT_ERROR_NO_DAEMON, /* hyphaed is not running and cannot be started */
 } HyphaeClientError;
 
 /* Calls that change something let polkit ask for a password if an agent is
@@ -36,41 +36,41 @@ typedef enum {
  * bus cannot be reached or io.github.hyphae.Mesh1 has no owner afterwards.
  * Registers the HYPHAE_MESH_ERROR names first, so calls fail with typed
  * errors. */
-HyphaeMesh1       *hyphae_client_connect_sync    (GCancellable  *cancellable,
-                                                  GError       **error);
+HyphaeMesh1 *hyphae_client_connect_sync (GCancellable *cancellable,
+                                         GError **error);
 /* The same without blocking (a GUI's main loop). */
-void               hyphae_client_connect         (GCancellable        *cancellable,
-                                                  GAsyncReadyCallback  callback,
-                                                  gpointer             user_data);
-HyphaeMesh1       *hyphae_client_connect_finish  (GAsyncResult  *result,
-                                                  GError       **error);
+void hyphae_client_connect (GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data);
+HyphaeMesh1 *hyphae_client_connect_finish (GAsyncResult *result,
+                                           GError **error);
 
 /* GetPeers() as HyphaePeerInfo (a GPtrArray that unrefs them). */
-GPtrArray         *hyphae_client_get_peers_sync  (HyphaeMesh1   *proxy,
-                                                  GCancellable  *cancellable,
-                                                  GError       **error);
+GPtrArray *hyphae_client_get_peers_sync (HyphaeMesh1 *proxy,
+                                         GCancellable *cancellable,
+                                         GError **error);
 /* The Self and Tailnet properties; NULL before the first network map. */
-HyphaePeerInfo    *hyphae_client_dup_self        (HyphaeMesh1   *proxy);
-HyphaeTailnetInfo *hyphae_client_dup_tailnet     (HyphaeMesh1   *proxy);
+HyphaePeerInfo *hyphae_client_dup_self (HyphaeMesh1 *proxy);
+HyphaeTailnetInfo *hyphae_client_dup_tailnet (HyphaeMesh1 *proxy);
 /* The pending login URL if the daemon gives it to us (we called Up or Login,
  * or polkit lets us administer it without asking), else NULL. */
-char              *hyphae_client_get_auth_url    (HyphaeMesh1   *proxy);
+char *hyphae_client_get_auth_url (HyphaeMesh1 *proxy);
 
 /* Why a call failed, as a client tells its user. */
 typedef enum {
   HYPHAE_CLIENT_FAILURE_OTHER,
-  HYPHAE_CLIENT_FAILURE_NO_DAEMON,          /* not running, cannot be started, went away */
-  HYPHAE_CLIENT_FAILURE_NOT_AUTHORIZED,     /* polkit or the bus refused the call */
+  HYPHAE_CLIENT_FAILURE_NO_DAEMON,      /* not running, cannot be started, went away */
+  HYPHAE_CLIENT_FAILURE_NOT_AUTHORIZED, /* polkit or the bus refused the call */
   HYPHAE_CLIENT_FAILURE_NEEDS_LOGIN,
-  HYPHAE_CLIENT_FAILURE_UNREACHABLE,        /* the control server cannot be reached */
+  HYPHAE_CLIENT_FAILURE_UNREACHABLE, /* the control server cannot be reached */
   HYPHAE_CLIENT_FAILURE_BAD_AUTH_KEY,
   HYPHAE_CLIENT_FAILURE_INVALID_ARGUMENT,
-  HYPHAE_CLIENT_FAILURE_ENGINE,             /* the WireGuard engine or the network setup failed */
-  HYPHAE_CLIENT_FAILURE_TOO_MANY_REQUESTS,  /* too many of this user's calls wait for polkit */
+  HYPHAE_CLIENT_FAILURE_ENGINE,            /* the WireGuard engine or the network setup failed */
+  HYPHAE_CLIENT_FAILURE_TOO_MANY_REQUESTS, /* too many of this user's calls wait for polkit */
 } HyphaeClientFailure;
 
 HyphaeClientFailure hyphae_client_error_failure (const GError *error);
 /* error's message without the "GDBus.Error:name: " prefix of remote errors. */
-char               *hyphae_client_error_message (const GError *error);
+char *hyphae_client_error_message (const GError *error);
 
 G_END_DECLS

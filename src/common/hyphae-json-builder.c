@@ -3,8 +3,8 @@
 
 void
 hyphae_json_add_string (JsonBuilder *builder,
-                        const char  *name,
-                        const char  *value)
+                        const char *name,
+                        const char *value)
 {
   json_builder_set_member_name (builder, name);
   json_builder_add_string_value (builder, value);
@@ -12,8 +12,8 @@ hyphae_json_add_string (JsonBuilder *builder,
 
 void
 hyphae_json_add_int (JsonBuilder *builder,
-                     const char  *name,
-                     gint64       value)
+                     const char *name,
+                     gint64 value)
 {
   json_builder_set_member_name (builder, name);
   json_builder_add_int_value (builder, value);
@@ -21,16 +21,16 @@ hyphae_json_add_int (JsonBuilder *builder,
 
 void
 hyphae_json_add_bool (JsonBuilder *builder,
-                      const char  *name,
-                      gboolean     value)
+                      const char *name,
+                      gboolean value)
 {
   json_builder_set_member_name (builder, name);
   json_builder_add_boolean_value (builder, value);
 }
 
 void
-hyphae_json_add_strv (JsonBuilder  *builder,
-                      const char   *name,
+hyphae_json_add_strv (JsonBuilder *builder,
+                      const char *name,
                       char * const *strv)
 {
   json_builder_set_member_name (builder, name);
@@ -41,8 +41,8 @@ hyphae_json_add_strv (JsonBuilder  *builder,
 }
 
 void
-hyphae_json_add_strv_or_null (JsonBuilder  *builder,
-                              const char   *name,
+hyphae_json_add_strv_or_null (JsonBuilder *builder,
+                              const char *name,
                               char * const *strv)
 {
   if (strv != NULL && strv[0] != NULL)
@@ -56,8 +56,8 @@ hyphae_json_add_strv_or_null (JsonBuilder  *builder,
 
 void
 hyphae_json_add_raw (JsonBuilder *builder,
-                     const char  *name,
-                     const char  *json)
+                     const char *name,
+                     const char *json)
 {
   JsonNode *node = json != NULL ? json_from_string (json, NULL) : NULL;
 

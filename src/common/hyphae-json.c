@@ -4,10 +4,10 @@
 #include "json-scan.h"
 
 gboolean
-hyphae_json_check_object (const char  *data,
-                          gsize        len,
-                          gsize        max_len,
-                          GError     **error)
+hyphae_json_check_object (const char *data,
+                          gsize len,
+                          gsize max_len,
+                          GError **error)
 {
   JsonScan s;
   JsonScanType type;
@@ -44,10 +44,10 @@ hyphae_json_check_object (const char  *data,
 }
 
 JsonObject *
-hyphae_json_parse_object (const char  *data,
-                          gsize        len,
-                          gsize        max_len,
-                          GError     **error)
+hyphae_json_parse_object (const char *data,
+                          gsize len,
+                          gsize max_len,
+                          GError **error)
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;

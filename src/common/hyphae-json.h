@@ -19,15 +19,15 @@ G_BEGIN_DECLS
 #define HYPHAE_JSON_MAX_DEPTH 64
 
 /* Validate only (for a text whose content is not read). */
-gboolean    hyphae_json_check_object (const char  *data,
-                                      gsize        len,
-                                      gsize        max_len,
-                                      GError     **error);
+gboolean hyphae_json_check_object (const char *data,
+                                   gsize len,
+                                   gsize max_len,
+                                   GError **error);
 
 /* Validate, then build the tree. Transfer full (json_object_unref). */
-JsonObject *hyphae_json_parse_object (const char  *data,
-                                      gsize        len,
-                                      gsize        max_len,
-                                      GError     **error);
+JsonObject *hyphae_json_parse_object (const char *data,
+                                      gsize len,
+                                      gsize max_len,
+                                      GError **error);
 
 G_END_DECLS

@@ -2,13 +2,13 @@
 #include "hyphae-mesh-error.h"
 
 static const GDBusErrorEntry mesh_error_entries[] = {
-  { HYPHAE_MESH_ERROR_NOT_AUTHORIZED,   "io.github.hyphae.Mesh1.Error.NotAuthorized" },
-  { HYPHAE_MESH_ERROR_NEEDS_LOGIN,      "io.github.hyphae.Mesh1.Error.NeedsLogin" },
-  { HYPHAE_MESH_ERROR_UNREACHABLE,      "io.github.hyphae.Mesh1.Error.Unreachable" },
-  { HYPHAE_MESH_ERROR_BAD_AUTH_KEY,     "io.github.hyphae.Mesh1.Error.BadAuthKey" },
+  { HYPHAE_MESH_ERROR_NOT_AUTHORIZED, "io.github.hyphae.Mesh1.Error.NotAuthorized" },
+  { HYPHAE_MESH_ERROR_NEEDS_LOGIN, "io.github.hyphae.Mesh1.Error.NeedsLogin" },
+  { HYPHAE_MESH_ERROR_UNREACHABLE, "io.github.hyphae.Mesh1.Error.Unreachable" },
+  { HYPHAE_MESH_ERROR_BAD_AUTH_KEY, "io.github.hyphae.Mesh1.Error.BadAuthKey" },
   { HYPHAE_MESH_ERROR_INVALID_ARGUMENT, "io.github.hyphae.Mesh1.Error.InvalidArgument" },
-  { HYPHAE_MESH_ERROR_FAILED,           "io.github.hyphae.Mesh1.Error.Failed" },
-  { HYPHAE_MESH_ERROR_ENGINE_FAILED,    "io.github.hyphae.Mesh1.Error.EngineFailed" },
+  { HYPHAE_MESH_ERROR_FAILED, "io.github.hyphae.Mesh1.Error.Failed" },
+  { HYPHAE_MESH_ERROR_ENGINE_FAILED, "io.github.hyphae.Mesh1.Error.EngineFailed" },
   { HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS, "io.github.hyphae.Mesh1.Error.TooManyRequests" },
 };
 

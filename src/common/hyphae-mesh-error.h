@@ -15,14 +15,14 @@ G_BEGIN_DECLS
 GQuark hyphae_mesh_error_quark (void);
 
 typedef enum {
-  HYPHAE_MESH_ERROR_NOT_AUTHORIZED,   /* io.github.hyphae.Mesh1.Error.NotAuthorized */
-  HYPHAE_MESH_ERROR_NEEDS_LOGIN,      /* ….NeedsLogin */
-  HYPHAE_MESH_ERROR_UNREACHABLE,      /* ….Unreachable */
-  HYPHAE_MESH_ERROR_BAD_AUTH_KEY,     /* ….BadAuthKey */
-  HYPHAE_MESH_ERROR_INVALID_ARGUMENT, /* ….InvalidArgument */
-  HYPHAE_MESH_ERROR_FAILED,           /* ….Failed */
-  HYPHAE_MESH_ERROR_ENGINE_FAILED,    /* ….EngineFailed: engine or network setup failed */
-  HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS,/* ….TooManyRequests: too many polkit checks pending */
+  HYPHAE_MESH_ERROR_NOT_AUTHORIZED,    /* io.github.hyphae.Mesh1.Error.NotAuthorized */
+  HYPHAE_MESH_ERROR_NEEDS_LOGIN,       /* ….NeedsLogin */
+  HYPHAE_MESH_ERROR_UNREACHABLE,       /* ….Unreachable */
+  HYPHAE_MESH_ERROR_BAD_AUTH_KEY,      /* ….BadAuthKey */
+  HYPHAE_MESH_ERROR_INVALID_ARGUMENT,  /* ….InvalidArgument */
+  HYPHAE_MESH_ERROR_FAILED,            /* ….Failed */
+  HYPHAE_MESH_ERROR_ENGINE_FAILED,     /* ….EngineFailed: engine or network setup failed */
+  HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS, /* ….TooManyRequests: too many polkit checks pending */
 } HyphaeMeshError;
 
 #define HYPHAE_MESH_BUS_NAME    "io.github.hyphae.Mesh1"

@@ -13,7 +13,7 @@ G_DEFINE_BOXED_TYPE (HyphaeTailnetInfo, hyphae_tailnet_info, hyphae_tailnet_info
  * another type reads as absent. dict is a{sv} (checked by the callers). */
 
 static char *
-dup_str (GVariant   *dict,
+dup_str (GVariant *dict,
          const char *key)
 {
   const char *s = "";
@@ -23,7 +23,7 @@ dup_str (GVariant   *dict,
 }
 
 static char **
-dup_strv (GVariant   *dict,
+dup_strv (GVariant *dict,
           const char *key)
 {
   g_autofree const char **v = NULL;
@@ -34,7 +34,7 @@ dup_strv (GVariant   *dict,
 }
 
 static gboolean
-get_bool (GVariant   *dict,
+get_bool (GVariant *dict,
           const char *key)
 {
   gboolean b = FALSE;
@@ -44,7 +44,7 @@ get_bool (GVariant   *dict,
 }
 
 static gint64
-get_int64 (GVariant   *dict,
+get_int64 (GVariant *dict,
            const char *key)
 {
   gint64 x = 0;
@@ -54,7 +54,7 @@ get_int64 (GVariant   *dict,
 }
 
 static guint64
-get_uint64 (GVariant   *dict,
+get_uint64 (GVariant *dict,
             const char *key)
 {
   guint64 t = 0;
@@ -162,7 +162,7 @@ hyphae_peer_info_unref (HyphaePeerInfo *info)
 
 gboolean
 hyphae_peer_info_is_active (const HyphaePeerInfo *info,
-                            gint64                now_unix)
+                            gint64 now_unix)
 {
   g_return_val_if_fail (info != NULL, FALSE);
   return info->last_handshake != 0 && now_unix - info->last_handshake < ACTIVE_HANDSHAKE_SECONDS;
@@ -170,7 +170,7 @@ hyphae_peer_info_is_active (const HyphaePeerInfo *info,
 
 gboolean
 hyphae_peer_info_matches (const HyphaePeerInfo *info,
-                          const char           *what)
+                          const char *what)
 {
   g_autofree char *dns = NULL;
   g_autofree char *label = NULL;

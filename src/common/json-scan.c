@@ -11,13 +11,12 @@
 
 #include <string.h>
 
-G_STATIC_ASSERT (HYPHAE_JSON_MAX_DEPTH <= 64);   /* one bit per level in `started` */
-
+G_STATIC_ASSERT (HYPHAE_JSON_MAX_DEPTH <= 64); /* one bit per level in `started` */
 
 void
-json_scan_init (JsonScan   *s,
+json_scan_init (JsonScan *s,
                 const char *text,
-                gsize       len)
+                gsize len)
 {
   memset (s, 0, sizeof *s);
   s->text = text;
@@ -42,7 +41,7 @@ json_scan_error (const JsonScan *s)
 }
 
 gboolean
-json_scan_fail (JsonScan   *s,
+json_scan_fail (JsonScan *s,
                 const char *format,
                 ...)
 {
@@ -104,8 +103,8 @@ type_name (JsonScanType t)
 }
 
 static gboolean
-expect (JsonScan     *s,
-        JsonScanType  want)
+expect (JsonScan *s,
+        JsonScanType want)
 {
   JsonScanType t = json_scan_peek (s);
 
@@ -117,7 +116,7 @@ expect (JsonScan     *s,
 }
 
 static gboolean
-literal (JsonScan   *s,
+literal (JsonScan *s,
          const char *word)
 {
   gsize n = strlen (word);
@@ -199,7 +198,7 @@ scan_number (JsonScan *s,
 
 gboolean
 json_scan_int64 (JsonScan *s,
-                 gint64   *out)
+                 gint64 *out)
 {
   const char *start;
   gboolean integer, neg;
@@ -228,7 +227,7 @@ json_scan_int64 (JsonScan *s,
 
 static gboolean
 scan_hex4 (JsonScan *s,
-           guint    *out)
+           guint *out)
 {
   guint v = 0;
 
@@ -284,12 +283,11 @@ utf8_seq (const guint8 *p,
   return n;
 }
 
-
 /* Appends n decoded bytes, within JSON_SCAN_STRING_MAX. */
 static gboolean
-put (JsonScan   *s,
+put (JsonScan *s,
      const char *data,
-     gsize       n)
+     gsize n)
 {
   if (s->buf->len + n > JSON_SCAN_STRING_MAX)
     return json_scan_fail (s, "string longer than %u bytes", (guint) JSON_SCAN_STRING_MAX);
@@ -299,14 +297,14 @@ put (JsonScan   *s,
 
 static gboolean
 put_c (JsonScan *s,
-       char      c)
+       char c)
 {
   return put (s, &c, 1);
 }
 
 static gboolean
 put_utf8 (JsonScan *s,
-          guint     cp)
+          guint cp)
 {
   char out[6];
 
@@ -316,11 +314,11 @@ put_utf8 (JsonScan *s,
 /* The string at s->p (a '"'); decoded into s->buf when decode is set. */
 static gboolean
 scan_string (JsonScan *s,
-             gboolean  decode)
+             gboolean decode)
 {
   if (decode)
     g_string_truncate (s->buf, 0);
-  s->p++;   /* the opening quote */
+  s->p++; /* the opening quote */
   for (;;)
     {
       const char *run = s->p;
@@ -408,9 +406,9 @@ scan_string (JsonScan *s,
 }
 
 gboolean
-json_scan_string (JsonScan    *s,
+json_scan_string (JsonScan *s,
                   const char **out,
-                  gsize       *len)
+                  gsize *len)
 {
   if (!expect (s, JSON_SCAN_STRING) || !scan_string (s, TRUE))
     return FALSE;
@@ -434,7 +432,7 @@ container_begin (JsonScan *s)
 /* Before the next member/element: 1 one follows, 0 the container closed. */
 static int
 container_next (JsonScan *s,
-                char      close)
+                char close)
 {
   guint64 bit = G_GUINT64_CONSTANT (1) << (s->depth - 1);
 
@@ -469,9 +467,9 @@ json_scan_object_begin (JsonScan *s)
 }
 
 int
-json_scan_object_next (JsonScan    *s,
+json_scan_object_next (JsonScan *s,
                        const char **key,
-                       gsize       *key_len)
+                       gsize *key_len)
 {
   int r;
 
@@ -547,9 +545,9 @@ json_scan_skip (JsonScan *s)
 }
 
 gboolean
-json_scan_raw (JsonScan    *s,
+json_scan_raw (JsonScan *s,
                const char **start,
-               gsize       *len)
+               gsize *len)
 {
   const char *from;
 

@@ -39,44 +39,44 @@ typedef struct {
   const char *text;
   const char *p;
   const char *end;
-  guint       depth;
-  guint64     started;     /* bit d-1: the container at depth d has had a member */
-  GString    *buf;         /* unescaped strings */
-  char       *error;
+  guint depth;
+  guint64 started; /* bit d-1: the container at depth d has had a member */
+  GString *buf;    /* unescaped strings */
+  char *error;
 } JsonScan;
 
-void         json_scan_init  (JsonScan   *s,
-                              const char *text,
-                              gsize       len);
-void         json_scan_clear (JsonScan   *s);
+void json_scan_init (JsonScan *s,
+                     const char *text,
+                     gsize len);
+void json_scan_clear (JsonScan *s);
 /* The error message (with the byte offset), or NULL. */
-const char  *json_scan_error (const JsonScan *s);
+const char *json_scan_error (const JsonScan *s);
 /* Sets an error (the first one wins); returns FALSE. */
-gboolean     json_scan_fail  (JsonScan   *s,
-                              const char *format,
-                              ...) G_GNUC_PRINTF (2, 3);
+gboolean json_scan_fail (JsonScan *s,
+                         const char *format,
+                         ...) G_GNUC_PRINTF (2, 3);
 
 /* The type of the next value, without consuming it. */
-JsonScanType json_scan_peek  (JsonScan   *s);
+JsonScanType json_scan_peek (JsonScan *s);
 
 /* Each consumes one value of that type or fails (type mismatch = error). */
-gboolean     json_scan_null   (JsonScan   *s);
-gboolean     json_scan_bool   (JsonScan   *s,
-                               gboolean   *out);
+gboolean json_scan_null (JsonScan *s);
+gboolean json_scan_bool (JsonScan *s,
+                         gboolean *out);
 /* An integer literal (no fraction or exponent) that fits in gint64. */
-gboolean     json_scan_int64  (JsonScan   *s,
-                               gint64     *out);
+gboolean json_scan_int64 (JsonScan *s,
+                          gint64 *out);
 /* Unescaped, NUL-terminated, valid UTF-8 without NUL bytes (\u0000 is
  * refused), at most JSON_SCAN_STRING_MAX bytes decoded; *out stays valid
  * until the next call on s. */
-gboolean     json_scan_string (JsonScan    *s,
-                               const char **out,
-                               gsize       *len);
+gboolean json_scan_string (JsonScan *s,
+                           const char **out,
+                           gsize *len);
 /* Any value, validated and skipped; *start / *len give its text. */
-gboolean     json_scan_raw    (JsonScan    *s,
-                               const char **start,
-                               gsize       *len);
-gboolean     json_scan_skip   (JsonScan   *s);
+gboolean json_scan_raw (JsonScan *s,
+                        const char **start,
+                        gsize *len);
+gboolean json_scan_skip (JsonScan *s);
 
 /*
  * Containers:
@@ -86,14 +86,14 @@ gboolean     json_scan_skip   (JsonScan   *s);
  *   r == 0: the '}' was consumed; r < 0: error.
  * Arrays likewise with json_scan_array_next (1: an element follows).
  */
-gboolean     json_scan_object_begin (JsonScan    *s);
-int          json_scan_object_next  (JsonScan    *s,
-                                     const char **key,
-                                     gsize       *key_len);
-gboolean     json_scan_array_begin  (JsonScan    *s);
-int          json_scan_array_next   (JsonScan    *s);
+gboolean json_scan_object_begin (JsonScan *s);
+int json_scan_object_next (JsonScan *s,
+                           const char **key,
+                           gsize *key_len);
+gboolean json_scan_array_begin (JsonScan *s);
+int json_scan_array_next (JsonScan *s);
 
 /* Only whitespace is left. */
-gboolean     json_scan_end   (JsonScan   *s);
+gboolean json_scan_end (JsonScan *s);
 
 G_END_DECLS

@@ -13,8 +13,8 @@
  * hyphae_json_parse_object must never refuse what check_object passed. */
 static inline void
 fuzz_json_agree (const uint8_t *data,
-                 size_t         size,
-                 size_t         max_len)
+                 size_t size,
+                 size_t max_len)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) object = NULL;
@@ -36,15 +36,14 @@ fuzz_json_agree (const uint8_t *data,
  * does on the whole input (bytes that come later cannot change a decision).
  * Returns the result on the whole input.
  */
-typedef int (*FuzzIncrementalParser) (const guint8 *buf, gsize len, gsize *consumed,
-                                      GError **error);
+typedef int (*FuzzIncrementalParser) (const guint8 *buf, gsize len, gsize *consumed, GError **error);
 
 static inline int
-fuzz_incremental (FuzzIncrementalParser  parse,
-                  const uint8_t         *data,
-                  size_t                 size,
-                  gsize                 *consumed,
-                  GQuark                 domain)
+fuzz_incremental (FuzzIncrementalParser parse,
+                  const uint8_t *data,
+                  size_t size,
+                  gsize *consumed,
+                  GQuark domain)
 {
   const size_t cuts[] = { size / 2, size > 0 ? size - 1 : 0 };
   g_autoptr(GError) error = NULL;

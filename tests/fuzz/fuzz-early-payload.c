@@ -16,7 +16,7 @@
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
-                        size_t         size)
+                        size_t size)
 {
   const size_t hdr = HYPHAE_TS2021_EARLY_HEADER_LEN;
   gsize consumed = 0;

@@ -9,27 +9,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    if (!(x))                                                                  \
-      {                                                                        \
-        fprintf (stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
-        abort ();                                                              \
-      }                                                                        \
-  } while (0)
+#define CHECK(x)                                                                 \
+  do                                                                             \
+    {                                                                            \
+      if (!(x))                                                                  \
+        {                                                                        \
+          fprintf (stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #x); \
+          abort ();                                                              \
+        }                                                                        \
+    }                                                                            \
+  while (0)
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 /* When $dir_env names a directory: write the seed <dir>/<name>, which is the
  * mode byte, then pre (a target's split points, say), then body. */
 static inline void
-fuzz_write_seed (const char    *dir_env,
-                 const char    *name,
-                 uint8_t        mode,
+fuzz_write_seed (const char *dir_env,
+                 const char *name,
+                 uint8_t mode,
                  const uint8_t *pre,
-                 size_t         pre_len,
+                 size_t pre_len,
                  const uint8_t *body,
-                 size_t         body_len)
+                 size_t body_len)
 {
   const char *dir = getenv (dir_env);
   char path[512];

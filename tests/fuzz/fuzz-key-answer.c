@@ -16,7 +16,7 @@
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
-                        size_t         size)
+                        size_t size)
 {
   g_autoptr(GError) error = NULL;
   guint8 key[32];

@@ -16,7 +16,7 @@
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
-                        size_t         size)
+                        size_t size)
 {
   guint8 *exact = g_memdup2 (data, size);
   guint8 *shifted = g_malloc (size + 1);

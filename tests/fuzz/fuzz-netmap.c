@@ -26,7 +26,7 @@
 
 static void
 check_snapshot (const HyphaeNetmap *nm,
-                char              **json_out)
+                char **json_out)
 {
   guint n = hyphae_netmap_get_n_peers (nm);
   g_autoptr(JsonNode) root = NULL;
@@ -55,7 +55,7 @@ check_snapshot (const HyphaeNetmap *nm,
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
-                        size_t         size)
+                        size_t size)
 {
   HyphaeNetmap *nm = NULL;
   g_autofree char *nm_json = NULL;

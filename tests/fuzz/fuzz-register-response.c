@@ -20,7 +20,7 @@ check_text (const char *s)
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
-                        size_t         size)
+                        size_t size)
 {
   g_autoptr(GError) error = NULL;
   HyphaeRegisterResponse resp;

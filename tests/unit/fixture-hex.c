@@ -30,7 +30,7 @@ fixture_unhex (const char *hex)
 }
 
 void
-fixture_unhex32 (guint8      out[32],
+fixture_unhex32 (guint8 out[32],
                  const char *hex)
 {
   g_autoptr(GBytes) b = fixture_unhex (hex);

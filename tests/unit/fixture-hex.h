@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 /* The bytes of hex; white space is skipped. */
 GBytes *fixture_unhex (const char *hex);
 /* Exactly 32 bytes of hex into out. */
-void fixture_unhex32 (guint8      out[32],
+void fixture_unhex32 (guint8 out[32],
                       const char *hex);
 /* 64 lowercase hex digits. */
 char *fixture_hex32 (const guint8 k[32]);

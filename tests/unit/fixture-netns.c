@@ -14,11 +14,11 @@
 #include "fixture-netns.h"
 #include "fixture-spawn.h"
 
-#define NETNS_DIR "/run/netns"
+#define NETNS_DIR     "/run/netns"
 #define WIREGUARD_DIR "/run/wireguard"
 
 static gboolean initialised;
-static char *unavailable;   /* why no namespace can be made */
+static char *unavailable; /* why no namespace can be made */
 
 static void
 set_unavailable (const char *what)
@@ -72,8 +72,8 @@ ns_path (const FixtureNetns *ns)
 }
 
 void
-fixture_netns_setup (FixtureNetns  *ns,
-                     gconstpointer  unused)
+fixture_netns_setup (FixtureNetns *ns,
+                     gconstpointer unused)
 {
   static guint counter;
   g_autofree char *path = NULL;
@@ -106,8 +106,8 @@ fixture_netns_setup (FixtureNetns  *ns,
 }
 
 void
-fixture_netns_teardown (FixtureNetns  *ns,
-                        gconstpointer  unused)
+fixture_netns_teardown (FixtureNetns *ns,
+                        gconstpointer unused)
 {
   g_autofree char *path = NULL;
 

@@ -26,10 +26,10 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  char     *name;      /* hyphae-test-<pid>-<n>; NULL when none could be made */
-  int       fd;        /* the namespace */
-  int       home_fd;   /* the calling thread's namespace before */
-  gboolean  entered;   /* the calling thread is in it */
+  char *name;       /* hyphae-test-<pid>-<n>; NULL when none could be made */
+  int fd;           /* the namespace */
+  int home_fd;      /* the calling thread's namespace before */
+  gboolean entered; /* the calling thread is in it */
 } FixtureNetns;
 
 /* First in main(), before any thread exists. */
@@ -38,11 +38,11 @@ void fixture_netns_init (void);
 /* Make a namespace (loopback up) and enter it on the calling thread; when
  * that is impossible (not root, no CAP_SYS_ADMIN) ns->name stays NULL and
  * fixture_netns_ready() says why. */
-void fixture_netns_setup (FixtureNetns  *ns,
-                          gconstpointer  unused);
+void fixture_netns_setup (FixtureNetns *ns,
+                          gconstpointer unused);
 /* Leave it (back to the namespace before) and delete it. */
-void fixture_netns_teardown (FixtureNetns  *ns,
-                             gconstpointer  unused);
+void fixture_netns_teardown (FixtureNetns *ns,
+                             gconstpointer unused);
 
 /* TRUE when the calling thread is in ns; otherwise the test is skipped
  * (failed when $CI is set) with the reason. */

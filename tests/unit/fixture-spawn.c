@@ -7,7 +7,7 @@
 
 /* Arguments may hold hostile text (CR, LF, ESC): one TAP comment line. */
 static void
-log_argv (const char         *what,
+log_argv (const char *what,
           const char * const *argv)
 {
   g_autofree char *cmdline = g_strjoinv (" ", (char **) argv);
@@ -18,11 +18,11 @@ log_argv (const char         *what,
 
 /* Run argv and wait; FALSE (error set) only when it could not start. */
 static gboolean
-run_and_wait (const char * const  *argv,
-              char               **envp,
-              char               **out,
-              int                 *status,
-              GError             **error)
+run_and_wait (const char * const *argv,
+              char **envp,
+              char **out,
+              int *status,
+              GError **error)
 {
   g_autofree char *stdout_text = NULL, *stderr_text = NULL;
 
@@ -38,10 +38,10 @@ run_and_wait (const char * const  *argv,
 }
 
 gboolean
-fixture_spawn_sync (const char * const  *argv,
-                    char               **envp,
-                    char               **out,
-                    GError             **error)
+fixture_spawn_sync (const char * const *argv,
+                    char **envp,
+                    char **out,
+                    GError **error)
 {
   int status;
 
@@ -51,7 +51,7 @@ fixture_spawn_sync (const char * const  *argv,
 
 char *
 fixture_run_status (const char *cmdline,
-                    gboolean   *ok)
+                    gboolean *ok)
 {
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) argv = NULL;
@@ -108,9 +108,9 @@ die_with_the_test (gpointer unused)
 }
 
 GSubprocess *
-fixture_child_new (GSubprocessFlags     flags,
-                   const char * const  *argv,
-                   GError             **error)
+fixture_child_new (GSubprocessFlags flags,
+                   const char * const *argv,
+                   GError **error)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
 

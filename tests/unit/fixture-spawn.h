@@ -15,15 +15,15 @@ G_BEGIN_DECLS
  * FALSE, with error, when it could not start, was killed or exited non-zero
  * (G_SPAWN_EXIT_ERROR, the code); then its stdout and stderr go to the test
  * log. *out (if out is not NULL): its stdout, whenever it ran. */
-gboolean fixture_spawn_sync (const char * const  *argv,
-                             char               **envp,
-                             char               **out,
-                             GError             **error);
+gboolean fixture_spawn_sync (const char * const *argv,
+                             char **envp,
+                             char **out,
+                             GError **error);
 
 /* A command line, split as a shell would ("ip -o addr show dev hyn0",
  * "sh -c '…'"): its stdout; *ok whether it exited 0. It must start. */
 char *fixture_run_status (const char *cmdline,
-                          gboolean   *ok);
+                          gboolean *ok);
 /* The same, and it must succeed. */
 char *fixture_run (const char *cmdline);
 
@@ -38,9 +38,9 @@ char *fixture_line_value (const char *line,
 
 /* Start argv as a child that gets SIGKILL when the test dies; the command
  * line goes to the test log. */
-GSubprocess *fixture_child_new (GSubprocessFlags     flags,
-                                const char * const  *argv,
-                                GError             **error);
+GSubprocess *fixture_child_new (GSubprocessFlags flags,
+                                const char * const *argv,
+                                GError **error);
 /* Kill the child (if it still runs) and reap it. */
 void fixture_child_stop (GSubprocess *child);
 

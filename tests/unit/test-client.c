@@ -206,7 +206,7 @@ test_not_a_dict (void)
 
   assert_defaults (from_null);
   assert_defaults (from_str);
-  assert_defaults (from_ass);   /* a{ss}, not a{sv} */
+  assert_defaults (from_ass); /* a{ss}, not a{sv} */
 
   /* Self is empty before the first network map: no self node. */
   g_assert_null (hyphae_peer_info_new_self (NULL));
@@ -217,7 +217,7 @@ test_not_a_dict (void)
   none = hyphae_peer_info_list_new (NULL);
   g_assert_cmpuint (none->len, ==, 0);
   g_clear_pointer (&none, g_ptr_array_unref);
-  none = hyphae_peer_info_list_new (one_peer);   /* a{sv} */
+  none = hyphae_peer_info_list_new (one_peer); /* a{sv} */
   g_assert_cmpuint (none->len, ==, 0);
   g_clear_pointer (&none, g_ptr_array_unref);
   none = hyphae_peer_info_list_new (ass);
@@ -309,7 +309,7 @@ static void
 test_error_failure (void)
 {
   static const struct {
-    const char         *name;
+    const char *name;
     HyphaeClientFailure failure;
   } remote[] = {
     { "io.github.hyphae.Mesh1.Error.NotAuthorized", HYPHAE_CLIENT_FAILURE_NOT_AUTHORIZED },
@@ -357,16 +357,16 @@ test_error_failure (void)
 /* ------------------------------------------------------------ on a bus */
 
 typedef struct {
-  char         *address;
-  GMutex        lock;
-  GCond         cond;
-  gboolean      ready;
+  char *address;
+  GMutex lock;
+  GCond cond;
+  gboolean ready;
   GMainContext *context;
-  GMainLoop    *loop;
+  GMainLoop *loop;
 } FakeDaemon;
 
 static gboolean
-handle_get_peers (HyphaeMesh1           *skeleton,
+handle_get_peers (HyphaeMesh1 *skeleton,
                   GDBusMethodInvocation *invocation)
 {
   hyphae_mesh1_complete_get_peers (skeleton, invocation, two_peers ());
@@ -388,7 +388,7 @@ fake_daemon_thread (gpointer data)
   g_main_context_push_thread_default (f->context);
   connection = g_dbus_connection_new_for_address_sync (f->address,
                                                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                       G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                         G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
                                                        NULL, NULL, &error);
   g_assert_no_error (error);
   hyphae_mesh1_set_state (skeleton, "Running");
@@ -424,8 +424,8 @@ die_with_parent (gpointer data)
 
 /* A dbus-daemon with no services to activate; its address in *address. */
 static GSubprocess *
-start_bus (const char  *dir,
-           char       **address)
+start_bus (const char *dir,
+           char **address)
 {
   g_autofree char *config = g_build_filename (dir, "bus.conf", NULL);
   g_autofree char *config_arg = g_strconcat ("--config-file=", config, NULL);
@@ -434,7 +434,8 @@ start_bus (const char  *dir,
                                              "<policy context=\"default\">"
                                              "<allow send_destination=\"*\" eavesdrop=\"true\"/>"
                                              "<allow eavesdrop=\"true\"/><allow own=\"*\"/>"
-                                             "</policy></busconfig>", dir);
+                                             "</policy></busconfig>",
+                                             dir);
   g_autoptr(GError) error = NULL;
   g_autoptr(GDataInputStream) out = NULL;
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
@@ -478,9 +479,9 @@ quit_loop (gpointer data)
 }
 
 static void
-on_connected (GObject      *source,
+on_connected (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   GAsyncResult **out = user_data;
 
@@ -626,7 +627,7 @@ test_json_builder (void)
 }
 
 int
-main (int    argc,
+main (int argc,
       char **argv)
 {
   g_test_init (&argc, &argv, NULL);

@@ -28,32 +28,32 @@
 #include "netmap.h"
 #include "ts2021-fixture.h"
 
-#define AUTH_KEY     "tskey-test"
-#define BACKOFF_MS   200
-#define GUARD_S      30
+#define AUTH_KEY   "tskey-test"
+#define BACKOFF_MS 200
+#define GUARD_S    30
 
 /* ---- a client and what it told us ------------------------------------------- */
 
 typedef struct
 {
   HyphaeControlClient *client;
-  guint8               node_priv[32];
-  guint8               node_pub[32];
-  GPtrArray           *netmaps;        /* from "netmap" (a reference each) */
-  GArray              *states;         /* HyphaeControlState, each change */
-  GPtrArray           *healths;        /* the first Health string of each non-empty change */
-  char                *auth_url;
-  GBytes              *rotated;        /* the last "node-key-rotated" */
-  guint                n_rotated;
-  gboolean             backoff_kept_netmap;  /* at every BACKOFF: netmap == last handed out */
-  guint                n_backoff;
-  GAsyncResult        *result;
+  guint8 node_priv[32];
+  guint8 node_pub[32];
+  GPtrArray *netmaps; /* from "netmap" (a reference each) */
+  GArray *states;     /* HyphaeControlState, each change */
+  GPtrArray *healths; /* the first Health string of each non-empty change */
+  char *auth_url;
+  GBytes *rotated; /* the last "node-key-rotated" */
+  guint n_rotated;
+  gboolean backoff_kept_netmap; /* at every BACKOFF: netmap == last handed out */
+  guint n_backoff;
+  GAsyncResult *result;
 } Client;
 
 static void
 on_netmap (HyphaeControlClient *client,
-           HyphaeNetmap        *nm,
-           Client              *c)
+           HyphaeNetmap *nm,
+           Client *c)
 {
   g_assert_nonnull (nm);
   g_assert_true (hyphae_control_client_get_netmap (client) == nm);
@@ -62,8 +62,8 @@ on_netmap (HyphaeControlClient *client,
 
 static void
 on_state (HyphaeControlClient *client,
-          GParamSpec          *pspec,
-          Client              *c)
+          GParamSpec *pspec,
+          Client *c)
 {
   HyphaeControlState st = hyphae_control_client_get_state (client);
 
@@ -82,7 +82,7 @@ on_state (HyphaeControlClient *client,
 
 static void
 on_health (HyphaeControlClient *client,
-           Client              *c)
+           Client *c)
 {
   const char * const *h = hyphae_control_client_get_health (client);
 
@@ -96,8 +96,8 @@ on_health (HyphaeControlClient *client,
 
 static void
 on_auth_url (HyphaeControlClient *client,
-             const char          *url,
-             Client              *c)
+             const char *url,
+             Client *c)
 {
   g_test_message ("auth-url %s", url);
   g_free (c->auth_url);
@@ -106,8 +106,8 @@ on_auth_url (HyphaeControlClient *client,
 
 static void
 on_rotated (HyphaeControlClient *client,
-            GBytes              *priv,
-            Client              *c)
+            GBytes *priv,
+            Client *c)
 {
   g_assert_cmpuint (g_bytes_get_size (priv), ==, 32);
   g_clear_pointer (&c->rotated, g_bytes_unref);
@@ -116,10 +116,10 @@ on_rotated (HyphaeControlClient *client,
 }
 
 static void
-client_init (Client        *c,
+client_init (Client *c,
              Ts2021Fixture *f,
-             const char    *hostname,
-             guint          watchdog_ms)
+             const char *hostname,
+             guint watchdog_ms)
 {
   HyphaeControlConfig config = { 0 };
   guint8 disco_priv[32];
@@ -174,9 +174,9 @@ client_clear (Client *c)
 }
 
 static void
-store_cb (GObject      *source,
+store_cb (GObject *source,
           GAsyncResult *result,
-          gpointer      user_data)
+          gpointer user_data)
 {
   Client *c = user_data;
 
@@ -192,9 +192,9 @@ has_result (gpointer data)
 
 /* Start and wait for the start to complete; returns its outcome. */
 static gboolean
-client_start (Client      *c,
-              const char  *auth_key,
-              GError     **error)
+client_start (Client *c,
+              const char *auth_key,
+              GError **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
 
@@ -206,8 +206,8 @@ client_start (Client      *c,
 
 typedef struct
 {
-  Client             *client;
-  HyphaeControlState  state;
+  Client *client;
+  HyphaeControlState state;
 } StateCond;
 
 static gboolean
@@ -219,8 +219,8 @@ in_state (gpointer data)
 }
 
 static void
-wait_state (Client             *c,
-            HyphaeControlState  state)
+wait_state (Client *c,
+            HyphaeControlState state)
 {
   StateCond s = { c, state };
   g_autofree char *what = g_strdup_printf ("state %u", state);
@@ -229,8 +229,8 @@ wait_state (Client             *c,
 }
 
 static gboolean
-saw_state (Client             *c,
-           HyphaeControlState  state)
+saw_state (Client *c,
+           HyphaeControlState state)
 {
   for (guint i = 0; i < c->states->len; i++)
     if (g_array_index (c->states, HyphaeControlState, i) == state)
@@ -246,8 +246,8 @@ health_empty (Client *c)
 
 static gboolean
 start_server (Ts2021Fixture *f,
-              const char    *flag,
-              const char    *value)
+              const char *flag,
+              const char *value)
 {
   return ts2021_fixture_server_start (f, flag, value, NULL);
 }
@@ -265,7 +265,7 @@ self_node (Client *c)
 
 static void
 test_auth_key (Ts2021Fixture *f,
-               gconstpointer  user_data)
+               gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   const HyphaeNode *me;
@@ -299,7 +299,7 @@ test_auth_key (Ts2021Fixture *f,
 
 static void
 test_bad_auth_key (Ts2021Fixture *f,
-                   gconstpointer  user_data)
+                   gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   Client c;
@@ -317,7 +317,7 @@ test_bad_auth_key (Ts2021Fixture *f,
 
 static void
 test_unreachable (Ts2021Fixture *f,
-                  gconstpointer  user_data)
+                  gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   guint16 port;
@@ -342,7 +342,7 @@ test_unreachable (Ts2021Fixture *f,
  * timeout (the watchdog's, 1 s here) turns it into a retry. */
 static void
 test_silent_server (Ts2021Fixture *f,
-                    gconstpointer  user_data)
+                    gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   Client c;
@@ -359,7 +359,7 @@ test_silent_server (Ts2021Fixture *f,
 
 static void
 test_interactive (Ts2021Fixture *f,
-                  gconstpointer  user_data)
+                  gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   const char *path;
@@ -398,7 +398,7 @@ rotated (gpointer data)
 
 static void
 test_key_expiry (Ts2021Fixture *f,
-                 gconstpointer  user_data)
+                 gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) addresses = NULL;
@@ -432,7 +432,7 @@ test_key_expiry (Ts2021Fixture *f,
 /* Interactive, then the key expires: the rotation needs a new approval. */
 static void
 test_key_expiry_interactive (Ts2021Fixture *f,
-                             gconstpointer  user_data)
+                             gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *first_url = NULL;
@@ -452,7 +452,7 @@ test_key_expiry_interactive (Ts2021Fixture *f,
   wait_state (&c, HYPHAE_CONTROL_STATE_WAIT_AUTH_URL);
   g_assert_nonnull (c.auth_url);
   g_assert_cmpstr (c.auth_url, !=, first_url);
-  g_assert_cmpuint (c.n_rotated, ==, 0);   /* not before the server took the new key */
+  g_assert_cmpuint (c.n_rotated, ==, 0); /* not before the server took the new key */
 
   ts2021_fixture_http_ok (f, "GET", strstr (c.auth_url, "/auth/"));
   ts2021_fixture_wait_until (rotated, &c, GUARD_S, "the node key rotation");
@@ -465,9 +465,9 @@ test_key_expiry_interactive (Ts2021Fixture *f,
 
 typedef struct
 {
-  Client     *client;
+  Client *client;
   const char *peer;
-  gboolean    present;
+  gboolean present;
 } PeerCond;
 
 static gboolean
@@ -487,7 +487,7 @@ peer_cond (gpointer data)
 
 static void
 test_logout (Ts2021Fixture *f,
-             gconstpointer  user_data)
+             gconstpointer user_data)
 {
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
@@ -531,7 +531,7 @@ has_netmap (gpointer data)
  * the server pushes its self Node with MachineAuthorized. */
 static void
 test_machine_auth (Ts2021Fixture *f,
-                   gconstpointer  user_data)
+                   gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) body = NULL;
@@ -598,7 +598,7 @@ test_machine_auth (Ts2021Fixture *f,
 /* Approved while the client was stopped: the next register says so. */
 static void
 test_machine_auth_register (Ts2021Fixture *f,
-                            gconstpointer  user_data)
+                            gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   Client c;
@@ -636,7 +636,7 @@ in_backoff_with_health (gpointer data)
 
 static void
 test_server_restart (Ts2021Fixture *f,
-                     gconstpointer  user_data)
+                     gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *listen = NULL;
@@ -683,7 +683,7 @@ server_has_endpoint (gpointer data)
 
 static void
 test_lite_update (Ts2021Fixture *f,
-                  gconstpointer  user_data)
+                  gconstpointer user_data)
 {
   const char *eps[] = { "192.0.2.55:41641", NULL };
   g_autoptr(GError) error = NULL;
@@ -710,8 +710,8 @@ test_lite_update (Ts2021Fixture *f,
 typedef struct
 {
   const char *mode;
-  gboolean    good_first;   /* a good netmap arrives before the fault */
-  guint       watchdog_ms;
+  gboolean good_first; /* a good netmap arrives before the fault */
+  guint watchdog_ms;
 } Hostile;
 
 static gboolean
@@ -725,7 +725,7 @@ recovered (gpointer data)
 
 static void
 test_hostile (Ts2021Fixture *f,
-              gconstpointer  user_data)
+              gconstpointer user_data)
 {
   const Hostile *h = user_data;
   g_autoptr(GError) error = NULL;
@@ -763,7 +763,7 @@ test_hostile (Ts2021Fixture *f,
 /* POST /debug/ping?<query>: the PingRequest's ID in GET /debug/pings. */
 static gint64
 send_ping (Ts2021Fixture *f,
-           const char    *query)
+           const char *query)
 {
   g_autofree char *path = g_strdup_printf ("/debug/ping?%s", query);
   g_autoptr(JsonParser) parser = json_parser_new ();
@@ -783,11 +783,11 @@ send_ping (Ts2021Fixture *f,
 
 typedef struct
 {
-  guint  heads;
-  guint  others;   /* requests with another method */
-  guint  wrong;    /* requests over the wrong transport */
-  char  *post;     /* the last POST body, NULL if none */
-  guint  posts;
+  guint heads;
+  guint others; /* requests with another method */
+  guint wrong;  /* requests over the wrong transport */
+  char *post;   /* the last POST body, NULL if none */
+  guint posts;
 } PingSeen;
 
 static void
@@ -800,8 +800,8 @@ ping_seen_clear (PingSeen *seen)
 /* What the server recorded for PingRequest id (GET /debug/pings). */
 static void
 ping_seen (Ts2021Fixture *f,
-           gint64         id,
-           PingSeen      *seen)
+           gint64 id,
+           PingSeen *seen)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GBytes) body = NULL;
@@ -827,7 +827,8 @@ ping_seen (Ts2021Fixture *f,
   seen->others = (guint) json_object_get_int_member (rec, "Other");
   seen->wrong = (guint) json_object_get_int_member (rec, "Wrong");
   posts = JSON_NODE_HOLDS_ARRAY (json_object_get_member (rec, "Posts"))
-          ? json_object_get_array_member (rec, "Posts") : NULL;
+            ? json_object_get_array_member (rec, "Posts")
+            : NULL;
   seen->posts = posts ? json_array_get_length (posts) : 0;
   if (seen->posts)
     seen->post = g_strdup (json_array_get_string_element (posts, seen->posts - 1));
@@ -836,7 +837,7 @@ ping_seen (Ts2021Fixture *f,
 typedef struct
 {
   Ts2021Fixture *f;
-  gint64         id;
+  gint64 id;
 } PingCond;
 
 static gboolean
@@ -857,7 +858,7 @@ ping_answered (gpointer data)
  * that could make this true is woken by the client's I/O. */
 static void
 wait_ping (Ts2021Fixture *f,
-           gint64         id)
+           gint64 id)
 {
   PingCond p = { f, id };
   g_autofree char *what = g_strdup_printf ("an answer to PingRequest %" G_GINT64_FORMAT, id);
@@ -868,7 +869,7 @@ wait_ping (Ts2021Fixture *f,
 /* A SYNCED client "alpha" (node 1) on a fresh server. */
 static gboolean
 ping_client_start (Ts2021Fixture *f,
-                   Client        *c)
+                   Client *c)
 {
   g_autoptr(GError) error = NULL;
 
@@ -884,7 +885,7 @@ ping_client_start (Ts2021Fixture *f,
 /* Types "": HEAD to the URL, over Noise (URLIsNoise) or plain HTTP. */
 static void
 test_ping_head (Ts2021Fixture *f,
-                gconstpointer  user_data)
+                gconstpointer user_data)
 {
   gboolean noise = GPOINTER_TO_INT (user_data);
   PingSeen seen = { 0 };
@@ -899,7 +900,7 @@ test_ping_head (Ts2021Fixture *f,
   g_assert_cmpuint (seen.heads, ==, 1);
   g_assert_cmpuint (seen.posts, ==, 0);
   g_assert_cmpuint (seen.others, ==, 0);
-  g_assert_cmpuint (seen.wrong, ==, 0);   /* it came over the transport asked for */
+  g_assert_cmpuint (seen.wrong, ==, 0); /* it came over the transport asked for */
   g_assert_cmpint (hyphae_control_client_get_state (c.client), ==, HYPHAE_CONTROL_STATE_SYNCED);
   g_assert_cmpuint (c.n_backoff, ==, 0);
   ping_seen_clear (&seen);
@@ -911,7 +912,7 @@ test_ping_head (Ts2021Fixture *f,
  * first was answered, so the client handled the duplicate before it. */
 static void
 test_ping_dedup (Ts2021Fixture *f,
-                 gconstpointer  user_data)
+                 gconstpointer user_data)
 {
   PingSeen seen = { 0 };
   Client c;
@@ -936,7 +937,7 @@ test_ping_dedup (Ts2021Fixture *f,
  * POSTed to the URL over Noise. */
 static void
 test_ping_c2n (Ts2021Fixture *f,
-               gconstpointer  user_data)
+               gconstpointer user_data)
 {
   g_autoptr(SoupMessageHeaders) headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_RESPONSE);
   g_autofree char *reason = NULL;
@@ -974,7 +975,7 @@ test_ping_c2n (Ts2021Fixture *f,
  * the session goes on. The barrier as in dedup. */
 static void
 test_ping_unsupported (Ts2021Fixture *f,
-                       gconstpointer  user_data)
+                       gconstpointer user_data)
 {
   PingSeen seen = { 0 };
   Client c;
@@ -999,10 +1000,10 @@ test_ping_unsupported (Ts2021Fixture *f,
 static GPtrArray *captured;
 
 static void
-capture_cb (const char     *domain,
-            GLogLevelFlags  level,
-            const char     *message,
-            gpointer        user_data)
+capture_cb (const char *domain,
+            GLogLevelFlags level,
+            const char *message,
+            gpointer user_data)
 {
   g_ptr_array_add (captured, g_strdup (message));
   g_log_default_handler (domain, level, message, user_data);
@@ -1043,20 +1044,20 @@ logged (gpointer needle)
 typedef struct
 {
   GSocketService *service;
-  guint16         port;
-  guint           connections;
-  const char     *awaited;     /* a log line with this ends the wait */
-  guint           log_handler;
+  guint16 port;
+  guint connections;
+  const char *awaited; /* a log line with this ends the wait */
+  guint log_handler;
 } Trap;
 
 static gboolean
-trap_incoming_cb (GSocketService    *service,
+trap_incoming_cb (GSocketService *service,
                   GSocketConnection *connection,
-                  GObject           *source,
-                  gpointer           user_data)
+                  GObject *source,
+                  gpointer user_data)
 {
   ((Trap *) user_data)->connections++;
-  return FALSE;   /* closed when dropped */
+  return FALSE; /* closed when dropped */
 }
 
 static void
@@ -1094,8 +1095,8 @@ trap_or_logged (gpointer data)
 /* A PingRequest for url (plain HTTP, Log set); extra: more query, or "". */
 static gint64
 send_ping_url (Ts2021Fixture *f,
-               const char    *url,
-               const char    *extra)
+               const char *url,
+               const char *extra)
 {
   g_autofree char *escaped = g_uri_escape_string (url, NULL, FALSE);
   g_autofree char *query = g_strdup_printf ("node=1&log=1&url=%s%s", escaped, extra);
@@ -1110,15 +1111,27 @@ send_ping_url (Ts2021Fixture *f,
  * origin. The allowed case (the control server's own URL) is ping/http-head. */
 static void
 test_ping_refused (Ts2021Fixture *f,
-                   gconstpointer  user_data)
+                   gconstpointer user_data)
 {
   /* refused: the client must say so; the inet_aton spellings of 127.0.0.1
    * and .2 are declined by GLib's resolver today: whatever it does, they
    * must not connect. */
-  static const struct { const char *host; gboolean refused; } targets[] = {
-    { "127.0.0.2", TRUE }, { "127.0.0.1", TRUE }, { "[::1]", TRUE }, { "169.254.1.1", TRUE },
-    { "[fe80::1]", TRUE }, { "0.0.0.0", TRUE }, { "localhost", TRUE }, { "224.0.0.1", TRUE },
-    { "[::ffff:127.0.0.1]", TRUE }, { "[::]", TRUE }, { "127.1", FALSE }, { "0x7f000002", FALSE },
+  static const struct {
+    const char *host;
+    gboolean refused;
+  } targets[] = {
+    { "127.0.0.2", TRUE },
+    { "127.0.0.1", TRUE },
+    { "[::1]", TRUE },
+    { "169.254.1.1", TRUE },
+    { "[fe80::1]", TRUE },
+    { "0.0.0.0", TRUE },
+    { "localhost", TRUE },
+    { "224.0.0.1", TRUE },
+    { "[::ffff:127.0.0.1]", TRUE },
+    { "[::]", TRUE },
+    { "127.1", FALSE },
+    { "0x7f000002", FALSE },
   };
   Trap trap = { 0 };
   Client c;
@@ -1149,7 +1162,7 @@ test_ping_refused (Ts2021Fixture *f,
  * is the answer, the redirect is not followed. */
 static void
 test_ping_redirect (Ts2021Fixture *f,
-                    gconstpointer  user_data)
+                    gconstpointer user_data)
 {
   g_autofree char *target = NULL, *escaped = NULL, *extra = NULL, *own = NULL;
   g_autofree char *answered = NULL;
@@ -1192,7 +1205,7 @@ assert_escaped (const char *text)
  * printable ASCII, the forged "line" visible as text. */
 static void
 test_ping_log_escaped (Ts2021Fixture *f,
-                       gconstpointer  user_data)
+                       gconstpointer user_data)
 {
   const char *line;
   guint handler;
@@ -1215,7 +1228,7 @@ test_ping_log_escaped (Ts2021Fixture *f,
  * sends U+FFFD for it): Health and the error our caller gets are escaped. */
 static void
 test_server_error_escaped (Ts2021Fixture *f,
-                           gconstpointer  user_data)
+                           gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   const char *health;
@@ -1246,7 +1259,8 @@ test_log_escape (void)
   g_autofree char *big = hyphae_log_escape (big_in, -1);
   g_autofree char *null = hyphae_log_escape (NULL, -1);
   g_autofree char *quotes = hyphae_log_escape ("Error resolving \u201chost\u201d, \u2018x\u2019 "
-                                               "\u201e \xe2\x80", -1);
+                                               "\u201e \xe2\x80",
+                                               -1);
 
   g_assert_cmpstr (bytes, ==, "a\\xff\\xc3(\\x00z\\\\");
   g_assert_cmpuint (strlen (big), ==, HYPHAE_LOG_ESCAPE_MAX + strlen ("...(100 more bytes)"));
@@ -1271,7 +1285,7 @@ static const Hostile hostiles[] = {
 };
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   int ret;

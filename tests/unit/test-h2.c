@@ -27,10 +27,10 @@
 typedef struct
 {
   HyphaeH2Client *client;
-  gboolean        done;
-  GBytes         *body;
-  guint           status;
-  GError         *error;
+  gboolean done;
+  GBytes *body;
+  guint status;
+  GError *error;
 } Reply;
 
 static void
@@ -43,9 +43,9 @@ reply_clear (Reply *r)
 }
 
 static void
-reply_cb (GObject      *source,
+reply_cb (GObject *source,
           GAsyncResult *result,
-          gpointer      user_data)
+          gpointer user_data)
 {
   Reply *r = user_data;
 
@@ -59,11 +59,11 @@ reply_cb (GObject      *source,
 
 static void
 request_start (Ts2021Fixture *f,
-               Reply         *r,
-               const char    *method,
-               const char    *path,
-               GBytes        *body,
-               GCancellable  *cancellable)
+               Reply *r,
+               const char *method,
+               const char *path,
+               GBytes *body,
+               GCancellable *cancellable)
 {
   reply_clear (r);
   r->client = f->client;
@@ -74,8 +74,8 @@ request_start (Ts2021Fixture *f,
 
 /* Iterate the main context until all n replies are done. */
 static void
-replies_wait (Reply      *r,
-              guint       n,
+replies_wait (Reply *r,
+              guint n,
               const char *what)
 {
   guint guard = g_timeout_add_seconds (TS2021_FIXTURE_HANG_GUARD_S, ts2021_fixture_hang_guard_cb,
@@ -89,10 +89,10 @@ replies_wait (Reply      *r,
 
 static void
 request (Ts2021Fixture *f,
-         Reply         *r,
-         const char    *method,
-         const char    *path,
-         GBytes        *body)
+         Reply *r,
+         const char *method,
+         const char *path,
+         GBytes *body)
 {
   request_start (f, r, method, path, body, NULL);
   replies_wait (r, 1, path);
@@ -101,8 +101,8 @@ request (Ts2021Fixture *f,
 #define HELLO "hello from ts2021 test server\n"
 
 static void
-assert_reply (Reply      *r,
-              guint       status,
+assert_reply (Reply *r,
+              guint status,
               const char *body)
 {
   g_assert_no_error (r->error);
@@ -114,7 +114,7 @@ assert_reply (Reply      *r,
 /* GET / answers the greeting: the connection works (still, after a failure). */
 static void
 assert_hello (Ts2021Fixture *f,
-              Reply         *r)
+              Reply *r)
 {
   request (f, r, "GET", "/", NULL);
   assert_reply (r, 200, HELLO);
@@ -124,7 +124,7 @@ assert_hello (Ts2021Fixture *f,
 
 static void
 test_get (Ts2021Fixture *f,
-          gconstpointer  user_data)
+          gconstpointer user_data)
 {
   Reply r = { 0 };
 
@@ -148,7 +148,7 @@ random_bytes (gsize len)
 
 static void
 test_echo (Ts2021Fixture *f,
-           gconstpointer  user_data)
+           gconstpointer user_data)
 {
   g_autoptr(GBytes) body = random_bytes (100 * 1024);
   Reply r = { 0 };
@@ -171,9 +171,11 @@ test_echo (Ts2021Fixture *f,
 
 static void
 test_concurrent (Ts2021Fixture *f,
-                 gconstpointer  user_data)
+                 gconstpointer user_data)
 {
-  enum { N = 5 };
+  enum {
+    N = 5
+  };
   GBytes *bodies[N] = { NULL };
   Reply r[N] = { { 0 } };
 
@@ -205,7 +207,7 @@ test_concurrent (Ts2021Fixture *f,
 
 static void
 test_status (Ts2021Fixture *f,
-             gconstpointer  user_data)
+             gconstpointer user_data)
 {
   Reply r = { 0 };
 
@@ -220,7 +222,7 @@ test_status (Ts2021Fixture *f,
 
 static void
 test_big (Ts2021Fixture *f,
-          gconstpointer  user_data)
+          gconstpointer user_data)
 {
   Reply r = { 0 };
 
@@ -243,7 +245,7 @@ test_big (Ts2021Fixture *f,
 
 static void
 test_rst (Ts2021Fixture *f,
-          gconstpointer  user_data)
+          gconstpointer user_data)
 {
   Reply r = { 0 };
 
@@ -257,7 +259,7 @@ test_rst (Ts2021Fixture *f,
 
 static void
 test_cancel (Ts2021Fixture *f,
-             gconstpointer  user_data)
+             gconstpointer user_data)
 {
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GCancellable) pre = g_cancellable_new ();
@@ -298,7 +300,7 @@ assert_dead (const GError *error)
 
 static void
 test_server_killed (Ts2021Fixture *f,
-                    gconstpointer  user_data)
+                    gconstpointer user_data)
 {
   Reply slow = { 0 }, r = { 0 };
 
@@ -318,7 +320,7 @@ test_server_killed (Ts2021Fixture *f,
 
 static void
 test_free_pending (Ts2021Fixture *f,
-                   gconstpointer  user_data)
+                   gconstpointer user_data)
 {
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Reply slow = { 0 }, r = { 0 };
@@ -339,7 +341,7 @@ test_free_pending (Ts2021Fixture *f,
 }
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   int ret;

@@ -101,10 +101,11 @@ test_netmap (void)
   g_autofree char *p7 = peer_json (7, ",\"0.0.0.0/0\",\"::/0\"", "[\"192.0.2.7:41641\"]",
                                    ",\"KeyExpiry\":\"2030-01-01T00:00:00Z\"");
   g_autofree char *json = g_strdup_printf (
-      "{\"Node\":{\"ID\":1,\"StableID\":\"stable-1\",\"Name\":\"self.example.ts.net.\","
-      "\"Key\":\"%s\",\"Addresses\":[\"100.64.0.1/32\",\"fd7a:115c:a1e0::1/128\"],"
-      "\"MachineAuthorized\":true},"
-      "\"Peers\":[%s,%s,%s,%s,%s,%s]}", self, p2, p3, p4, p5, p6, p7);
+    "{\"Node\":{\"ID\":1,\"StableID\":\"stable-1\",\"Name\":\"self.example.ts.net.\","
+    "\"Key\":\"%s\",\"Addresses\":[\"100.64.0.1/32\",\"fd7a:115c:a1e0::1/128\"],"
+    "\"MachineAuthorized\":true},"
+    "\"Peers\":[%s,%s,%s,%s,%s,%s]}",
+    self, p2, p3, p4, p5, p6, p7);
 
   return netmap_from_json (json, NOW_2026_01_01);
 }
@@ -390,20 +391,20 @@ hostile_netmap (void)
 {
   g_autofree char *self = key_text (1), *k2 = key_text (2), *k3 = key_text (3), *k5 = key_text (5);
   g_autofree char *json = g_strdup_printf (
-      "{\"Node\":{\"ID\":1,\"StableID\":\"stable-1\",\"Name\":\"self.example.ts.net.\","
-      "\"Key\":\"%s\",\"Addresses\":[\"100.64.0.1/32\",\"10.200.0.1/16\",\"fd7a:115c:a1e0::1/128\","
-      "\"fd00:200::1/64\",\"10.9.9.9/32\",\"fd00::9/128\",\"100.64.0.0/10\",\"fd7a:115c:a1e0::/48\","
-      "\"::ffff:100.64.0.1/128\"],\"MachineAuthorized\":true},"
-      "\"Peers\":["
-      "{\"ID\":2,\"StableID\":\"stable-2\",\"Key\":\"%s\",\"MachineAuthorized\":true,"
-      "\"Addresses\":[\"100.64.0.2/32\",\"0.0.0.0/0\",\"fd7a:115c:a1e0::2/128\"]},"
-      "{\"ID\":3,\"StableID\":\"stable-3\",\"Key\":\"%s\",\"MachineAuthorized\":true,"
-      "\"Addresses\":[\"100.64.0.3/32\",\"fd7a:115c:a1e0::3/128\",\"::/0\",\"10.200.0.0/16\","
-      "\"fd00:200::/64\"]},"
-      "{\"ID\":5,\"StableID\":\"stable-5\",\"Key\":\"%s\",\"MachineAuthorized\":true,"
-      "\"Addresses\":[\"100.64.0.5/32\",\"fd7a:115c:a1e0::5/128\"],"
-      "\"AllowedIPs\":[\"100.64.0.5/32\",\"fd7a:115c:a1e0::5/128\",\"1.2.3.4/0\",\"1::/0\"]}]}",
-      self, k2, k3, k5);
+    "{\"Node\":{\"ID\":1,\"StableID\":\"stable-1\",\"Name\":\"self.example.ts.net.\","
+    "\"Key\":\"%s\",\"Addresses\":[\"100.64.0.1/32\",\"10.200.0.1/16\",\"fd7a:115c:a1e0::1/128\","
+    "\"fd00:200::1/64\",\"10.9.9.9/32\",\"fd00::9/128\",\"100.64.0.0/10\",\"fd7a:115c:a1e0::/48\","
+    "\"::ffff:100.64.0.1/128\"],\"MachineAuthorized\":true},"
+    "\"Peers\":["
+    "{\"ID\":2,\"StableID\":\"stable-2\",\"Key\":\"%s\",\"MachineAuthorized\":true,"
+    "\"Addresses\":[\"100.64.0.2/32\",\"0.0.0.0/0\",\"fd7a:115c:a1e0::2/128\"]},"
+    "{\"ID\":3,\"StableID\":\"stable-3\",\"Key\":\"%s\",\"MachineAuthorized\":true,"
+    "\"Addresses\":[\"100.64.0.3/32\",\"fd7a:115c:a1e0::3/128\",\"::/0\",\"10.200.0.0/16\","
+    "\"fd00:200::/64\"]},"
+    "{\"ID\":5,\"StableID\":\"stable-5\",\"Key\":\"%s\",\"MachineAuthorized\":true,"
+    "\"Addresses\":[\"100.64.0.5/32\",\"fd7a:115c:a1e0::5/128\"],"
+    "\"AllowedIPs\":[\"100.64.0.5/32\",\"fd7a:115c:a1e0::5/128\",\"1.2.3.4/0\",\"1::/0\"]}]}",
+    self, k2, k3, k5);
 
   return netmap_from_json (json, NOW_2026_01_01);
 }
@@ -664,8 +665,13 @@ static void
 test_prefs_corrupt (void)
 {
   const char *bad[] = {
-    "{", "[]", "{\"WantRunning\": 1}", "{\"ControlURL\": false}",
-    "\"x\"", "", "{\"CorpDNS\": null}",
+    "{",
+    "[]",
+    "{\"WantRunning\": 1}",
+    "{\"ControlURL\": false}",
+    "\"x\"",
+    "",
+    "{\"CorpDNS\": null}",
   };
   g_autofree char *dir = g_dir_make_tmp ("ipn-prefs-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "prefs.json", NULL);

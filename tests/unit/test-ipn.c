@@ -38,7 +38,7 @@
 #include "profile-keys.h"
 #include "ts2021-fixture.h"
 
-#define TUN "hyi0"
+#define TUN     "hyi0"
 #define GUARD_S 30
 
 /* The whole process is in it: the engine's threads and the Go children too. */
@@ -60,8 +60,8 @@ enter_namespaces (void)
 /* ---- waiting ------------------------------------------------------------- */
 
 typedef struct {
-  HyphaeIpn      *ipn;
-  HyphaeIpnState  state;
+  HyphaeIpn *ipn;
+  HyphaeIpnState state;
 } StateWait;
 
 static gboolean
@@ -91,7 +91,7 @@ ipn_has_one_peer (gpointer data)
 
 typedef struct {
   HyphaeControlClient *client;
-  const char          *prefix;
+  const char *prefix;
 } EndpointWait;
 
 static gboolean
@@ -120,7 +120,10 @@ static void
 up (Ts2021Fixture *f, HyphaeIpn *ipn, const char *auth_key)
 {
   HyphaeIpnUpOptions opts = {
-    .control_url = f->url, .auth_key = auth_key, .hostname = "ipn-test", .unattended = TRUE,
+    .control_url = f->url,
+    .auth_key = auth_key,
+    .hostname = "ipn-test",
+    .unattended = TRUE,
   };
   g_autoptr(GAsyncResult) res = NULL;
   g_autoptr(GError) error = NULL;
@@ -398,7 +401,7 @@ test_app_keys (Ts2021Fixture *f, gconstpointer user_data)
 }
 
 typedef struct {
-  HyphaeIpn  *ipn;
+  HyphaeIpn *ipn;
   const char *hostname;
 } ExitWait;
 
@@ -485,8 +488,8 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
   g_assert_cmpstr (hyphae_ipn_get_prefs (ipn)->exit_node_id, ==, stable_id);
   assert_route_dev ("8.8.8.8", TUN);
   assert_route_dev ("2001:4860::1", TUN);
-  assert_route_dev ("192.168.88.7", TUN);         /* no LAN access: into the tunnel */
-  assert_route_dev ("8.8.8.8 mark 0x80000", "unreachable");   /* our UDP bypasses */
+  assert_route_dev ("192.168.88.7", TUN);                   /* no LAN access: into the tunnel */
+  assert_route_dev ("8.8.8.8 mark 0x80000", "unreachable"); /* our UDP bypasses */
   {
     g_autofree char *ips = fixture_run ("wg show " TUN " allowed-ips");
 
@@ -499,8 +502,7 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
   /* LAN access and RouteAll. */
   p.exit_node_allow_lan_access = TRUE;
   p.route_all = TRUE;
-  g_assert_true (hyphae_ipn_set_prefs (ipn, &p, HYPHAE_IPN_PREF_EXIT_NODE_ALLOW_LAN_ACCESS |
-                                       HYPHAE_IPN_PREF_ROUTE_ALL, &error));
+  g_assert_true (hyphae_ipn_set_prefs (ipn, &p, HYPHAE_IPN_PREF_EXIT_NODE_ALLOW_LAN_ACCESS | HYPHAE_IPN_PREF_ROUTE_ALL, &error));
   g_assert_no_error (error);
   assert_route_dev ("192.168.88.7", "hyi-lan");
   assert_route_dev ("10.9.1.1", TUN);
@@ -530,7 +532,7 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
 
 typedef struct {
   HyphaeIpn *ipn;
-  GVariant  *rotated;     /* the last "keys-rotated" a{sv} */
+  GVariant *rotated; /* the last "keys-rotated" a{sv} */
 } RotationWait;
 
 static void
@@ -698,12 +700,12 @@ typedef enum {
 
 typedef struct {
   const char *ifname;
-  Busy        busy;
-  const char *health;   /* what Health and the error say */
+  Busy busy;
+  const char *health; /* what Health and the error say */
 } EngineCase;
 
 static const EngineCase engine_cases[] = {
-  { "hyi-busy", BUSY_TUN,  "Cannot start the WireGuard engine" },
+  { "hyi-busy", BUSY_TUN, "Cannot start the WireGuard engine" },
   { "hyi-uapi", BUSY_UAPI, "Cannot start the WireGuard engine: Address already in use" },
   { "hyi-port", BUSY_PORT, "Cannot start the WireGuard engine: Address already in use" },
   { "hyi-nocfg", BUSY_NETCFG, "Cannot configure the network" },
@@ -850,7 +852,10 @@ test_keys_file_checks (Ts2021Fixture *f, gconstpointer user_data)
   g_autofree char *keys_path = g_build_filename (dir, "profiles", "default", "keys", NULL);
   HyphaeIpnOptions opts = { .state_dir = dir, .ifname = "hyi-keys" };
   HyphaeIpnUpOptions up_opts = { .control_url = "http://127.0.0.1:1", .unattended = TRUE };
-  const struct { mode_t mode; uid_t uid; } bad[] = { { 0644, 0 }, { 0640, 0 }, { 0600, 65534 } };
+  const struct {
+    mode_t mode;
+    uid_t uid;
+  } bad[] = { { 0644, 0 }, { 0640, 0 }, { 0600, 65534 } };
   g_autofree char *before = NULL;
   struct stat st;
 

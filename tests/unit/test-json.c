@@ -23,7 +23,7 @@
 #include "prefs.h"
 
 #define ROW1_BRACKETS  300000
-#define UNDER_THE_CAPS 60000     /* '['s that fit every cap, still far too deep for json-glib */
+#define UNDER_THE_CAPS 60000 /* '['s that fit every cap, still far too deep for json-glib */
 
 /* A fixed server key: bytes 1..32. */
 static guint8 server_key[32];
@@ -31,19 +31,19 @@ static char key_members[256];
 
 typedef struct
 {
-  const char *name;       /* /key answer, early payload, RegisterResponse, prefs.json */
-  const char *members;    /* a real-shaped object's members (no braces) */
-  gsize       max;        /* the entry point's size cap */
-  GQuark    (*domain) (void);
-  int         code;
+  const char *name;    /* /key answer, early payload, RegisterResponse, prefs.json */
+  const char *members; /* a real-shaped object's members (no braces) */
+  gsize max;           /* the entry point's size cap */
+  GQuark (*domain) (void);
+  int code;
   /* Parses len bytes; on success checks what it read from the members. */
-  gboolean  (*parse) (const char *json, gsize len, GError **error);
+  gboolean (*parse) (const char *json, gsize len, GError **error);
 } EntryPoint;
 
 static gboolean
-parse_key (const char  *json,
-           gsize        len,
-           GError     **error)
+parse_key (const char *json,
+           gsize len,
+           GError **error)
 {
   guint8 key[32];
 
@@ -55,14 +55,15 @@ parse_key (const char  *json,
 
 /* The JSON framed as the server sends it, then HTTP/2 bytes. */
 static gboolean
-parse_early (const char  *json,
-             gsize        len,
-             GError     **error)
+parse_early (const char *json,
+             gsize len,
+             GError **error)
 {
   g_autoptr(GByteArray) plain = g_byte_array_new ();
   guint8 header[HYPHAE_TS2021_EARLY_HEADER_LEN] = {
     0xff, 0xff, 0xff, 'T', 'S', (guint8) (len >> 24), (guint8) (len >> 16), (guint8) (len >> 8),
-    (guint8) len };
+    (guint8) len
+  };
   gsize consumed = 99;
   int ret;
 
@@ -82,9 +83,9 @@ parse_early (const char  *json,
 }
 
 static gboolean
-parse_register (const char  *json,
-                gsize        len,
-                GError     **error)
+parse_register (const char *json,
+                gsize len,
+                GError **error)
 {
   HyphaeRegisterResponse resp;
 
@@ -98,9 +99,9 @@ parse_register (const char  *json,
 }
 
 static gboolean
-parse_prefs (const char  *json,
-             gsize        len,
-             GError     **error)
+parse_prefs (const char *json,
+             gsize len,
+             GError **error)
 {
   HyphaeIpnPrefs prefs = { 0 };
   gboolean ok = hyphae_ipn_prefs_from_json (json, len, &prefs, error);
@@ -146,37 +147,37 @@ static const EntryPoint entry_points[] = {
 
 typedef struct
 {
-  const char *text;       /* %s: the entry point's members */
-  const char *reason;     /* in the error message */
+  const char *text;   /* %s: the entry point's members */
+  const char *reason; /* in the error message */
 } Hostile;
 
 static const Hostile hostile[] = {
-  { "/* c */{%s}",                        "unexpected character 0x2f" },
-  { "// c\n{%s}",                         "unexpected character 0x2f" },
-  { "{%s} // c",                          "trailing data" },
-  { "{%s /* c */}",                       "expected ',' or '}'" },
-  { "{%s,'x':'y'}",                       "unexpected character 0x27" },
-  { "{%s,\"x\":'y'}",                     "unexpected character 0x27" },
-  { "{%s}x",                              "trailing data" },
-  { "{%s}{}",                             "trailing data" },
-  { "{%s}\0",                             NULL },   /* the NUL is counted: see below */
-  { "{%s,}",                              "trailing comma" },
-  { "{%s,x:1}",                           "unexpected character 0x78" },
-  { "{%s,\"x\":NaN}",                     "unexpected character 0x4e" },
-  { "{%s,\"x\":Infinity}",                "unexpected character 0x49" },
-  { "{%s,\"x\":-Infinity}",               "bad number" },
-  { "{%s,\"x\":012}",                     "leading zero" },
-  { "\xef\xbb\xbf{%s}",                   "unexpected character 0xef" },
-  { "{%s,\"x\":\"\\ud800\"}",             "lone high surrogate" },
-  { "{%s,\"x\":\"\\udc00\"}",             "lone low surrogate" },
-  { "{%s,\"x\":\"\\ud800\\u0041\"}",      "bad surrogate pair" },
-  { "{%s,\"x\":\"\xed\xa0\x80\"}",        "invalid UTF-8" },   /* a surrogate, UTF-8 encoded */
-  { "{%s,\"x\":\"\xc0\xaf\"}",            "invalid UTF-8" },   /* overlong */
-  { "{%s,\"x\":\"\xff\"}",                "invalid UTF-8" },
-  { "{%s,\"x\":\"a\tb\"}",                "control character" },
-  { "{%s,\"x\":\"\\x41\"}",               "bad escape" },
-  { "[{%s}]",                             "not a JSON object" },
-  { "{%s",                                "unexpected end" },
+  { "/* c */{%s}", "unexpected character 0x2f" },
+  { "// c\n{%s}", "unexpected character 0x2f" },
+  { "{%s} // c", "trailing data" },
+  { "{%s /* c */}", "expected ',' or '}'" },
+  { "{%s,'x':'y'}", "unexpected character 0x27" },
+  { "{%s,\"x\":'y'}", "unexpected character 0x27" },
+  { "{%s}x", "trailing data" },
+  { "{%s}{}", "trailing data" },
+  { "{%s}\0", NULL }, /* the NUL is counted: see below */
+  { "{%s,}", "trailing comma" },
+  { "{%s,x:1}", "unexpected character 0x78" },
+  { "{%s,\"x\":NaN}", "unexpected character 0x4e" },
+  { "{%s,\"x\":Infinity}", "unexpected character 0x49" },
+  { "{%s,\"x\":-Infinity}", "bad number" },
+  { "{%s,\"x\":012}", "leading zero" },
+  { "\xef\xbb\xbf{%s}", "unexpected character 0xef" },
+  { "{%s,\"x\":\"\\ud800\"}", "lone high surrogate" },
+  { "{%s,\"x\":\"\\udc00\"}", "lone low surrogate" },
+  { "{%s,\"x\":\"\\ud800\\u0041\"}", "bad surrogate pair" },
+  { "{%s,\"x\":\"\xed\xa0\x80\"}", "invalid UTF-8" }, /* a surrogate, UTF-8 encoded */
+  { "{%s,\"x\":\"\xc0\xaf\"}", "invalid UTF-8" },     /* overlong */
+  { "{%s,\"x\":\"\xff\"}", "invalid UTF-8" },
+  { "{%s,\"x\":\"a\tb\"}", "control character" },
+  { "{%s,\"x\":\"\\x41\"}", "bad escape" },
+  { "[{%s}]", "not a JSON object" },
+  { "{%s", "unexpected end" },
 };
 
 /* The template with its one "%s" replaced by members. */
@@ -207,9 +208,9 @@ init_key (void)
 
 static void
 assert_refused (const EntryPoint *ep,
-                const char       *json,
-                gsize             len,
-                const char       *reason)
+                const char *json,
+                gsize len,
+                const char *reason)
 {
   g_autoptr(GError) error = NULL;
 
@@ -222,8 +223,8 @@ assert_refused (const EntryPoint *ep,
 
 static void
 assert_parses (const EntryPoint *ep,
-               const char       *json,
-               gsize             len)
+               const char *json,
+               gsize len)
 {
   g_autoptr(GError) error = NULL;
 
@@ -235,8 +236,8 @@ assert_parses (const EntryPoint *ep,
  * then saw every '[' as inside a string; json-glib recursed 300 000 deep. */
 static char *
 row1 (const char *prefix,
-      guint       brackets,
-      gsize      *len)
+      guint brackets,
+      gsize *len)
 {
   GString *s = g_string_new (prefix);
 
@@ -252,12 +253,14 @@ test_row1 (gconstpointer user_data)
   const EntryPoint *ep = user_data;
   /* The issue's text, and the same trick with a line comment and with a
    * single-quoted string hiding the quote. */
-  const struct { const char *prefix, *reason; } variants[] = {
-    { "/*\"*/",   "JSON at byte 0: unexpected character 0x2f" },
-    { "//\"\n",   "JSON at byte 0: unexpected character 0x2f" },
-    { "{'\"':",   "JSON at byte 1: unexpected character 0x27" },
-    { "",         "nested deeper than 64" },
-    { "{\"a\":",  "nested deeper than 64" },
+  const struct {
+    const char *prefix, *reason;
+  } variants[] = {
+    { "/*\"*/", "JSON at byte 0: unexpected character 0x2f" },
+    { "//\"\n", "JSON at byte 0: unexpected character 0x2f" },
+    { "{'\"':", "JSON at byte 1: unexpected character 0x27" },
+    { "", "nested deeper than 64" },
+    { "{\"a\":", "nested deeper than 64" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (variants); i++)
@@ -337,7 +340,7 @@ static void
 test_valid (gconstpointer user_data)
 {
   const EntryPoint *ep = user_data;
-  const char *const shapes[] = {
+  const char * const shapes[] = {
     "{%s}",
     " \r\n\t{ %s } \r\n\t",
     "{\"Future\":[1,-2.5e+3,true,false,null,{\"a\":\"\\ud83d\\ude00 \xc3\xa9\\u00e9\\/\"}],%s}",
@@ -386,7 +389,7 @@ test_early_framing (void)
 {
   const char json[] = "{\"nodeKeyChallenge\":\"chalpub:"
                       "9d2c1fa43b7e6a0c5d8f1e2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e\"}";
-  const guint8 http2[] = { 0, 0, 18, 4, 0, 0, 0, 0, 0 };   /* a SETTINGS frame header */
+  const guint8 http2[] = { 0, 0, 18, 4, 0, 0, 0, 0, 0 }; /* a SETTINGS frame header */
   g_autoptr(GByteArray) plain = g_byte_array_new ();
   g_autoptr(GError) error = NULL;
   gsize n = sizeof json - 1, consumed;
@@ -412,7 +415,8 @@ test_early_framing (void)
 
   /* A length over the cap is refused from the header alone. */
   g_assert_cmpint (hyphae_ts2021_parse_early_payload ((const guint8 *) "\xff\xff\xffTS\0\xa0\0\x01",
-                                                      9, &consumed, &error), ==, -1);
+                                                      9, &consumed, &error),
+                   ==, -1);
   g_assert_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_PROTOCOL);
   g_assert_nonnull (strstr (error->message, "limit"));
 }
@@ -426,15 +430,17 @@ test_upgrade_answer (void)
                       "NOISE";
   gsize n = sizeof good - 1, consumed;
   g_autoptr(GString) big = g_string_new ("HTTP/1.1 101 Switching Protocols\r\n"
-                                         "Upgrade: tailscale-control-protocol\r\n");
+                                          "Upgrade: tailscale-control-protocol\r\n");
   g_autoptr(GError) error = NULL;
 
   for (gsize len = 0; len < n - 5; len++)
     g_assert_cmpint (hyphae_ts2021_parse_upgrade_answer ((const guint8 *) good, len, &consumed,
-                                                         &error), ==, 0);
+                                                         &error),
+                     ==, 0);
   g_assert_no_error (error);
   g_assert_cmpint (hyphae_ts2021_parse_upgrade_answer ((const guint8 *) good, n, &consumed,
-                                                       &error), ==, 1);
+                                                       &error),
+                   ==, 1);
   g_assert_cmpuint (consumed, ==, n - 5);
 
   /* Headers up to the cap (CRLF CRLF included) pass; one byte more does not. */
@@ -444,29 +450,33 @@ test_upgrade_answer (void)
   g_string_append (big, "\r\n\r\n");
   g_assert_cmpuint (big->len, ==, HYPHAE_TS2021_UPGRADE_ANSWER_MAX);
   g_assert_cmpint (hyphae_ts2021_parse_upgrade_answer ((const guint8 *) big->str, big->len,
-                                                       &consumed, &error), ==, 1);
+                                                       &consumed, &error),
+                   ==, 1);
   g_assert_no_error (error);
   g_string_insert_c (big, big->len - 5, 'a');
   g_assert_cmpint (hyphae_ts2021_parse_upgrade_answer ((const guint8 *) big->str, big->len,
-                                                       &consumed, &error), ==, -1);
+                                                       &consumed, &error),
+                   ==, -1);
   g_assert_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE);
   g_assert_nonnull (strstr (error->message, "larger than"));
   g_clear_error (&error);
 
   g_assert_cmpint (hyphae_ts2021_parse_upgrade_answer ((const guint8 *) "HTTP/1.1 200 OK\r\n\r\n",
-                                                       19, &consumed, &error), ==, -1);
+                                                       19, &consumed, &error),
+                   ==, -1);
   g_assert_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE);
   g_clear_error (&error);
 
   /* No status line at all (found by fuzz-upgrade-answer: a NULL dereference). */
   g_assert_cmpint (hyphae_ts2021_parse_upgrade_answer ((const guint8 *) "\r\n\r\nP", 5,
-                                                       &consumed, &error), ==, -1);
+                                                       &consumed, &error),
+                   ==, -1);
   g_assert_error (error, HYPHAE_TS2021_ERROR, HYPHAE_TS2021_ERROR_UPGRADE);
   g_assert_nonnull (strstr (error->message, "malformed status line"));
 }
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
@@ -475,7 +485,10 @@ main (int   argc,
   for (guint i = 0; i < G_N_ELEMENTS (entry_points); i++)
     {
       const EntryPoint *ep = &entry_points[i];
-      const struct { const char *name; GTestDataFunc func; } tests[] = {
+      const struct {
+        const char *name;
+        GTestDataFunc func;
+      } tests[] = {
         { "row1", test_row1 },
         { "hostile", test_hostile },
         { "depth", test_depth },

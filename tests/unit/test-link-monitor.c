@@ -104,7 +104,7 @@ test_parse (void)
   put_msg (buf, 0, NLMSG_ERROR, NLMSG_LENGTH (sizeof (struct nlmsgerr)));
   g_assert_false (hyphae_link_monitor_parse (buf, NLMSG_LENGTH (sizeof (struct nlmsgerr))));
   n = put_msg (buf, 0, RTM_NEWROUTE, route_len);
-  n = put_msg (buf, n, NLMSG_NOOP, sizeof (struct nlmsghdr) + 1);  /* padded to 20 */
+  n = put_msg (buf, n, NLMSG_NOOP, sizeof (struct nlmsghdr) + 1); /* padded to 20 */
   n = put_msg (buf, n, RTM_DELADDR, addr_len);
   g_assert_true (hyphae_link_monitor_parse (buf, n));
   /* ... but not when the datagram ends inside them. */
@@ -119,8 +119,8 @@ test_parse (void)
 /* ---- the monitor in a namespace ----------------------------------------- */
 
 typedef struct {
-  guint   n_changed;
-  GArray *seen;       /* the address list as of the last `changed` */
+  guint n_changed;
+  GArray *seen; /* the address list as of the last `changed` */
 } Watch;
 
 static void
@@ -225,8 +225,8 @@ veth_add (const char *a, const char *b)
 }
 
 static void
-test_changes (FixtureNetns  *ns,
-             gconstpointer  unused)
+test_changes (FixtureNetns *ns,
+              gconstpointer unused)
 {
   g_autoptr(HyphaeLinkMonitor) monitor = NULL;
   Watch w = { 0 };
@@ -261,8 +261,8 @@ test_changes (FixtureNetns  *ns,
 }
 
 static void
-test_burst (FixtureNetns  *ns,
-           gconstpointer  unused)
+test_burst (FixtureNetns *ns,
+            gconstpointer unused)
 {
   g_autoptr(HyphaeLinkMonitor) monitor = NULL;
   Watch w = { 0 };
@@ -320,13 +320,13 @@ monitor_port (guint32 *port, guint *rmem)
 }
 
 static void
-test_foreign_sender (FixtureNetns  *ns,
-                    gconstpointer  unused)
+test_foreign_sender (FixtureNetns *ns,
+                     gconstpointer unused)
 {
   g_autoptr(HyphaeLinkMonitor) monitor = NULL;
   Watch w = { 0 };
   struct {
-    struct nlmsghdr  h;
+    struct nlmsghdr h;
     struct ifaddrmsg ifa;
   } msg = {
     .h = { .nlmsg_len = sizeof msg, .nlmsg_type = RTM_NEWADDR },

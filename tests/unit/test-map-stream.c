@@ -33,24 +33,24 @@
 
 typedef struct
 {
-  Ts2021Fixture   *f;
-  const char      *hostname;
-  guint8           node_pub[32];
-  guint8           disco_pub[32];
-  HyphaeH2Client  *h2;
+  Ts2021Fixture *f;
+  const char *hostname;
+  guint8 node_pub[32];
+  guint8 disco_pub[32];
+  HyphaeH2Client *h2;
   HyphaeMapStream *stream;
-  GPtrArray       *netmaps;      /* HyphaeNetmap, each handed out (a reference each) */
-  guint            activity;
-  gboolean         ended;
-  GError          *error;
-  const char     **endpoints;
-  gboolean         compress;
+  GPtrArray *netmaps; /* HyphaeNetmap, each handed out (a reference each) */
+  guint activity;
+  gboolean ended;
+  GError *error;
+  const char **endpoints;
+  gboolean compress;
 } Node;
 
 static void
 node_netmap_cb (HyphaeMapStream *stream,
-                HyphaeNetmap    *nm,
-                gpointer         user_data)
+                HyphaeNetmap *nm,
+                gpointer user_data)
 {
   Node *n = user_data;
 
@@ -61,7 +61,7 @@ node_netmap_cb (HyphaeMapStream *stream,
 
 static void
 node_activity_cb (HyphaeMapStream *stream,
-                  gpointer         user_data)
+                  gpointer user_data)
 {
   Node *n = user_data;
 
@@ -70,8 +70,8 @@ node_activity_cb (HyphaeMapStream *stream,
 
 static void
 node_end_cb (HyphaeMapStream *stream,
-             const GError    *error,
-             gpointer         user_data)
+             const GError *error,
+             gpointer user_data)
 {
   Node *n = user_data;
 
@@ -89,9 +89,9 @@ static const HyphaeMapStreamCallbacks node_callbacks = {
 };
 
 static void
-node_init (Node          *n,
+node_init (Node *n,
            Ts2021Fixture *f,
-           const char    *hostname)
+           const char *hostname)
 {
   guint8 priv[32];
 
@@ -148,7 +148,7 @@ node_register (Node *n)
 }
 
 static void
-node_request (Node             *n,
+node_request (Node *n,
               HyphaeMapRequest *req)
 {
   memset (req, 0, sizeof *req);
@@ -165,8 +165,8 @@ node_request (Node             *n,
 }
 
 static void
-node_stream (Node  *n,
-             guint  watchdog_ms)
+node_stream (Node *n,
+             guint watchdog_ms)
 {
   HyphaeMapRequest req;
 
@@ -184,8 +184,8 @@ node_last (Node *n)
 
 typedef struct
 {
-  Node  *node;
-  guint  count;
+  Node *node;
+  guint count;
 } NodeCount;
 
 static gboolean
@@ -197,8 +197,8 @@ has_netmaps (gpointer data)
 }
 
 static void
-wait_netmaps (Node  *n,
-              guint  count)
+wait_netmaps (Node *n,
+              guint count)
 {
   NodeCount c = { n, count };
 
@@ -216,7 +216,7 @@ has_ended (gpointer data)
 /* The peer with that host name in the node's last netmap, or NULL. */
 static const HyphaeNode *
 find_peer (HyphaeNetmap *nm,
-           const char   *hostname)
+           const char *hostname)
 {
   for (guint i = 0; i < hyphae_netmap_get_n_peers (nm); i++)
     {
@@ -233,8 +233,8 @@ find_peer (HyphaeNetmap *nm,
 /* The /debug/nodes entry with that ID (owned by parser). */
 static JsonObject *
 debug_node (Ts2021Fixture *f,
-            JsonParser    *parser,
-            gint64         id)
+            JsonParser *parser,
+            gint64 id)
 {
   g_autoptr(GBytes) body = NULL;
   g_autoptr(GError) error = NULL;
@@ -331,7 +331,8 @@ test_request_json (void)
   g_assert_cmpstr (json_object_get_string_member (hi, "ExitNodeID"), ==, "stable-7");
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (hi, "RoutableIPs")), ==, 2);
   g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (hi, "NetInfo"),
-                                               "PreferredDERP"), ==, 0);
+                                               "PreferredDERP"),
+                   ==, 0);
 
   /* Without types, every endpoint is LOCAL; no zstd, no ExitNodeID. */
   g_clear_pointer (&json, g_free);
@@ -354,7 +355,7 @@ test_request_json (void)
 /* What Go decoded from our MapRequest (Version, flags, keys, endpoints, Hostinfo). */
 static void
 test_request_decoded (Ts2021Fixture *f,
-                      gconstpointer  user_data)
+                      gconstpointer user_data)
 {
   const char *eps[] = { "192.0.2.7:41641", "[2001:db8::7]:41641", NULL };
   g_autoptr(JsonParser) parser = json_parser_new ();
@@ -412,10 +413,10 @@ test_request_decoded (Ts2021Fixture *f,
 
 typedef struct
 {
-  Node       *node;
+  Node *node;
   const char *peer;
-  const char *endpoint;   /* NULL: the peer is present; else it has this endpoint */
-  gboolean    absent;     /* the peer is gone */
+  const char *endpoint; /* NULL: the peer is present; else it has this endpoint */
+  gboolean absent;      /* the peer is gone */
 } PeerCond;
 
 static gboolean
@@ -439,10 +440,10 @@ peer_cond (gpointer data)
 }
 
 static void
-wait_peer (Node       *n,
+wait_peer (Node *n,
            const char *peer,
            const char *endpoint,
-           gboolean    absent)
+           gboolean absent)
 {
   PeerCond c = { n, peer, endpoint, absent };
 
@@ -455,7 +456,7 @@ wait_peer (Node       *n,
  * update of endpoints arrives as a patch, keeping the older snapshots. */
 static void
 test_two_nodes (Ts2021Fixture *f,
-                gconstpointer  user_data)
+                gconstpointer user_data)
 {
   gboolean compress = GPOINTER_TO_INT (user_data);
   const char *eps_b[] = { "198.51.100.2:41641", NULL };
@@ -527,8 +528,8 @@ test_two_nodes (Ts2021Fixture *f,
 
 typedef struct
 {
-  Node  *node;
-  guint  messages;
+  Node *node;
+  guint messages;
 } MsgCount;
 
 static gboolean
@@ -542,7 +543,7 @@ has_messages (gpointer data)
 /* Keep-alives (every 200 ms here) reset the watchdog and make no snapshot. */
 static void
 test_keepalive (Ts2021Fixture *f,
-                gconstpointer  user_data)
+                gconstpointer user_data)
 {
   MsgCount c;
   Node a;
@@ -567,16 +568,16 @@ test_keepalive (Ts2021Fixture *f,
 typedef struct
 {
   const char *mode;
-  gboolean    compress;
-  GQuark    (*domain) (void);
-  gint        code;
-  guint       netmaps;     /* how many good snapshots came first */
-  guint       watchdog_ms;
+  gboolean compress;
+  GQuark (*domain) (void);
+  gint code;
+  guint netmaps; /* how many good snapshots came first */
+  guint watchdog_ms;
 } Hostile;
 
 static void
 test_hostile (Ts2021Fixture *f,
-              gconstpointer  user_data)
+              gconstpointer user_data)
 {
   const Hostile *h = user_data;
   Node a;
@@ -599,22 +600,22 @@ test_hostile (Ts2021Fixture *f,
 
 typedef struct
 {
-  guint       status;
-  guint       responses;
-  gsize       bytes;
-  guint       chunks;
+  guint status;
+  guint responses;
+  gsize bytes;
+  guint chunks;
   GByteArray *body;
-  gboolean    ended;
-  GError     *error;
-  guint       destroyed;
-  gboolean    cancel_in_data;
+  gboolean ended;
+  GError *error;
+  guint destroyed;
+  gboolean cancel_in_data;
   HyphaeH2Stream *stream;
 } Sink;
 
 static void
 sink_response (HyphaeH2Stream *stream,
-               guint           status,
-               gpointer        user_data)
+               guint status,
+               gpointer user_data)
 {
   Sink *s = user_data;
 
@@ -626,9 +627,9 @@ sink_response (HyphaeH2Stream *stream,
 
 static void
 sink_data (HyphaeH2Stream *stream,
-           const guint8   *data,
-           gsize           len,
-           gpointer        user_data)
+           const guint8 *data,
+           gsize len,
+           gpointer user_data)
 {
   Sink *s = user_data;
 
@@ -641,14 +642,14 @@ sink_data (HyphaeH2Stream *stream,
   if (s->cancel_in_data)
     {
       hyphae_h2_stream_cancel (stream);
-      s->ended = TRUE;   /* no more callbacks may come */
+      s->ended = TRUE; /* no more callbacks may come */
     }
 }
 
 static void
 sink_end (HyphaeH2Stream *stream,
-          const GError   *error,
-          gpointer        user_data)
+          const GError *error,
+          gpointer user_data)
 {
   Sink *s = user_data;
 
@@ -665,7 +666,9 @@ sink_destroy (gpointer user_data)
 }
 
 static const HyphaeH2StreamCallbacks sink_callbacks = {
-  sink_response, sink_data, sink_end,
+  sink_response,
+  sink_data,
+  sink_end,
 };
 
 static void
@@ -685,9 +688,9 @@ sink_done (gpointer data)
 
 static void
 sink_run (Ts2021Fixture *f,
-          Sink          *s,
-          const char    *path,
-          GBytes        *body)
+          Sink *s,
+          const char *path,
+          GBytes *body)
 {
   memset (s, 0, sizeof *s);
   s->body = g_byte_array_new ();
@@ -700,7 +703,7 @@ sink_run (Ts2021Fixture *f,
 
 static void
 test_h2_stream (Ts2021Fixture *f,
-                gconstpointer  user_data)
+                gconstpointer user_data)
 {
   g_autoptr(GBytes) echo = g_bytes_new_static ("ping", 4);
   Sink s;
@@ -780,7 +783,7 @@ test_h2_stream (Ts2021Fixture *f,
  * ends from the main loop, never inside the call. */
 static void
 test_h2_stream_server_killed (Ts2021Fixture *f,
-                              gconstpointer  user_data)
+                              gconstpointer user_data)
 {
   Sink s, late;
 
@@ -820,7 +823,7 @@ static const Hostile hostiles[] = {
 };
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   int ret;

@@ -66,8 +66,10 @@ apply (HyphaeNetcfg *nc, const char * const *addrs, const char * const *routes, 
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) a = prefixes (addrs), r = prefixes (routes);
   HyphaeNetcfgConfig cfg = {
-    .addresses = (struct ip_prefix *) (gpointer) a->data, .n_addresses = a->len,
-    .routes = (struct ip_prefix *) (gpointer) r->data, .n_routes = r->len,
+    .addresses = (struct ip_prefix *) (gpointer) a->data,
+    .n_addresses = a->len,
+    .routes = (struct ip_prefix *) (gpointer) r->data,
+    .n_routes = r->len,
     .allow_lan = lan,
   };
 
@@ -109,10 +111,10 @@ open_tun (struct tun *tun)
   return nc;
 }
 
-#define RULES4 \
-  "5210:\tfrom all fwmark 0x80000/0xff0000 lookup main|" \
+#define RULES4                                              \
+  "5210:\tfrom all fwmark 0x80000/0xff0000 lookup main|"    \
   "5230:\tfrom all fwmark 0x80000/0xff0000 lookup default|" \
-  "5250:\tfrom all fwmark 0x80000/0xff0000 unreachable|" \
+  "5250:\tfrom all fwmark 0x80000/0xff0000 unreachable|"    \
   "5270:\tfrom all lookup 52"
 
 static void
@@ -134,8 +136,8 @@ assert_rules (gboolean present)
 }
 
 static void
-test_apply_change_remove (FixtureNetns  *ns,
-                         gconstpointer  unused)
+test_apply_change_remove (FixtureNetns *ns,
+                          gconstpointer unused)
 {
   const char *addrs1[] = { "100.64.0.5/32", "fd7a:115c:a1e0::5/128", NULL };
   const char *routes1[] = { "100.64.0.0/10", "fd7a:115c:a1e0::/48", NULL };
@@ -227,7 +229,7 @@ test_apply_change_remove (FixtureNetns  *ns,
 
 /* Routes of ours outside table 52: main's routes through the TUN, minus the
  * kernel's own IPv6 link-local and multicast ones. */
-#define MAIN_ROUTES_VIA_TUN \
+#define MAIN_ROUTES_VIA_TUN                       \
   "sh -c 'ip route show table main dev " TUN "; " \
   "ip -6 route show table main dev " TUN " | grep -v -e ^fe80: -e ^ff00: || true'"
 
@@ -238,8 +240,8 @@ test_apply_change_remove (FixtureNetns  *ns,
  * ours without the flag (an older hyphaed's) is replaced.
  */
 static void
-test_no_prefix_route (FixtureNetns  *ns,
-                     gconstpointer  unused)
+test_no_prefix_route (FixtureNetns *ns,
+                      gconstpointer unused)
 {
   const char *addrs[] = { "100.64.0.5/32", "fd7a:115c:a1e0::5/128", "10.200.0.1/16",
                           "fd00:200::1/64", NULL };
@@ -275,10 +277,10 @@ test_no_prefix_route (FixtureNetns  *ns,
 }
 
 static void
-test_errors (FixtureNetns  *ns,
-            gconstpointer  unused)
+test_errors (FixtureNetns *ns,
+             gconstpointer unused)
 {
-  const struct ip_prefix bad[] = { { .bits = 32 } };    /* no family */
+  const struct ip_prefix bad[] = { { .bits = 32 } }; /* no family */
   g_autoptr(GError) error = NULL;
   g_autoptr(HyphaeNetcfg) nc = NULL;
   HyphaeNetcfgConfig cfg = { .addresses = bad, .n_addresses = 1 };
@@ -303,8 +305,8 @@ test_errors (FixtureNetns  *ns,
 /* A fresh namespace with a LAN and a gateway, so that marked traffic has
  * somewhere to go. */
 static void
-lan_setup (FixtureNetns  *ns,
-           gconstpointer  unused)
+lan_setup (FixtureNetns *ns,
+           gconstpointer unused)
 {
   fixture_netns_setup (ns, unused);
   if (!ns->entered)

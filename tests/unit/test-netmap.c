@@ -22,8 +22,8 @@
 #define TESTN2_ID  G_GINT64_CONSTANT (6214411886909784)
 #define SELF_ID    G_GINT64_CONSTANT (6523515364831089)
 
-#define KEY_A "nodekey:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define KEY_B "nodekey:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define KEY_A   "nodekey:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define KEY_B   "nodekey:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define DISCO_C "discokey:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 
 static char *
@@ -43,8 +43,8 @@ read_data (const char *name)
 
 static HyphaeNetmap *
 apply_ok (HyphaeNetmap *prev,
-          const char   *json,
-          gint64        now)
+          const char *json,
+          gint64 now)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(HyphaeMapUpdate) u = hyphae_map_update_parse (json, strlen (json), &error);
@@ -80,9 +80,9 @@ static const char *SMALL =
 
 static void
 assert_error_keeps (HyphaeNetmap *prev,
-                    const char   *json,
-                    GQuark        domain,
-                    int           code)
+                    const char *json,
+                    GQuark domain,
+                    int code)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *before = prev != NULL ? hyphae_netmap_to_json (prev) : NULL;
@@ -111,8 +111,8 @@ assert_parse_error (const char *json)
 }
 
 static void
-assert_strv (char       **v,
-             const char  *first,
+assert_strv (char **v,
+             const char *first,
              ...)
 {
   va_list ap;
@@ -128,7 +128,7 @@ assert_strv (char       **v,
 
 static void
 assert_key_hex (const guint8 key[32],
-                const char  *hex)
+                const char *hex)
 {
   g_autoptr(GString) s = g_string_new (NULL);
 
@@ -298,10 +298,12 @@ test_to_json (void)
   g_assert_cmpint (json_object_get_int_member (relay, "HomeDERP"), ==, 1);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (relay, "AllowedIPs")), ==, 2);
   g_assert_cmpstr (json_array_get_string_element (
-                     json_object_get_array_member (relay, "Endpoints"), 0), ==, "127.77.0.176:41641");
+                     json_object_get_array_member (relay, "Endpoints"), 0),
+                   ==, "127.77.0.176:41641");
   g_assert_true (json_object_get_boolean_member (relay, "Online"));
   g_assert_cmpstr (json_object_get_string_member (
-                     json_array_get_object_element (peers, 2), "LastSeen"), ==, "2025-08-19T15:56:28Z");
+                     json_array_get_object_element (peers, 2), "LastSeen"),
+                   ==, "2025-08-19T15:56:28Z");
   g_assert_cmpstr (json_object_get_string_member (o, "Domain"), ==, "bogus-test-tailscale.github");
   g_assert_true (json_object_has_member (o, "PacketFilter"));
   g_assert_true (json_object_has_member (o, "DERPMap"));
@@ -326,7 +328,7 @@ test_small_start (void)
   g_assert_cmpuint (hyphae_netmap_get_n_peers (nm), ==, 2);
   a = hyphae_netmap_get_peer (nm, 0);
   b = hyphae_netmap_get_peer (nm, 1);
-  g_assert_cmpint (a->id, ==, 10);   /* sorted by ID */
+  g_assert_cmpint (a->id, ==, 10); /* sorted by ID */
   g_assert_cmpint (b->id, ==, 20);
   g_assert_cmpint (a->home_derp, ==, 3);
   g_assert_cmpint (b->home_derp, ==, 2);
@@ -344,9 +346,10 @@ test_peers_changed (void)
 
   /* Replace 10, add 15 and 5; 20 untouched (shared with nm0). */
   nm1 = apply_ok (nm0,
-    "{\"PeersChanged\":[{\"ID\":15,\"Key\":\"" KEY_B "\",\"Addresses\":[\"100.64.0.15/32\"]},"
-    "{\"ID\":10,\"Key\":\"" KEY_B "\",\"Name\":\"a2.example.ts.net.\",\"Addresses\":[\"100.64.0.11/32\"]},"
-    "{\"ID\":5,\"Key\":\"" KEY_B "\",\"Addresses\":[\"100.64.0.5/32\"]}]}", NOW);
+                  "{\"PeersChanged\":[{\"ID\":15,\"Key\":\"" KEY_B "\",\"Addresses\":[\"100.64.0.15/32\"]},"
+                  "{\"ID\":10,\"Key\":\"" KEY_B "\",\"Name\":\"a2.example.ts.net.\",\"Addresses\":[\"100.64.0.11/32\"]},"
+                  "{\"ID\":5,\"Key\":\"" KEY_B "\",\"Addresses\":[\"100.64.0.5/32\"]}]}",
+                  NOW);
   g_assert_cmpuint (hyphae_netmap_get_n_peers (nm1), ==, 4);
   g_assert_cmpint (hyphae_netmap_get_peer (nm1, 0)->id, ==, 5);
   g_assert_cmpint (hyphae_netmap_get_peer (nm1, 1)->id, ==, 10);
@@ -373,8 +376,9 @@ test_peers_changed_duplicate (void)
   g_autoptr(HyphaeNetmap) nm0 = apply_ok (NULL, SMALL, NOW);
   /* The same new ID twice in one message: the later entry wins, as in a Go map. */
   g_autoptr(HyphaeNetmap) nm1 = apply_ok (nm0,
-    "{\"PeersChanged\":[{\"ID\":30,\"Name\":\"first.\",\"Key\":\"" KEY_B "\"},"
-    "{\"ID\":30,\"Name\":\"second.\",\"Key\":\"" KEY_B "\"}]}", NOW);
+                                           "{\"PeersChanged\":[{\"ID\":30,\"Name\":\"first.\",\"Key\":\"" KEY_B "\"},"
+                                           "{\"ID\":30,\"Name\":\"second.\",\"Key\":\"" KEY_B "\"}]}",
+                                           NOW);
 
   g_assert_cmpuint (hyphae_netmap_get_n_peers (nm1), ==, 3);
   g_assert_cmpstr (hyphae_netmap_lookup_id (nm1, 30)->name, ==, "second.");
@@ -392,7 +396,8 @@ test_peers_removed (void)
   g_assert_nonnull (hyphae_netmap_lookup_id (nm0, 10));
   /* Removal before change in one message (map.go order): re-add works. */
   nm2 = apply_ok (nm1, "{\"PeersRemoved\":[20],\"PeersChanged\":[{\"ID\":20,\"Name\":\"back.\","
-                       "\"Key\":\"" KEY_A "\"}]}", NOW);
+                       "\"Key\":\"" KEY_A "\"}]}",
+                  NOW);
   g_assert_cmpuint (hyphae_netmap_get_n_peers (nm2), ==, 1);
   g_assert_cmpstr (hyphae_netmap_lookup_id (nm2, 20)->name, ==, "back.");
 }
@@ -407,11 +412,12 @@ test_patch (void)
   const HyphaeNode *a1, *b1;
 
   nm1 = apply_ok (nm0,
-    "{\"PeersChangedPatch\":[{\"NodeID\":10,\"Endpoints\":[\"198.51.100.1:1\",\"[2001:db8::1]:2\"],"
-    "\"Key\":\"" KEY_B "\",\"DiscoKey\":\"" DISCO_C "\",\"Online\":true,"
-    "\"LastSeen\":\"2025-09-01T12:00:00Z\",\"KeyExpiry\":\"2030-01-01T00:00:00Z\","
-    "\"DERPRegion\":9,\"Cap\":113},"
-    "{\"NodeID\":20,\"Endpoints\":null,\"Key\":null,\"Online\":false}]}", NOW);
+                  "{\"PeersChangedPatch\":[{\"NodeID\":10,\"Endpoints\":[\"198.51.100.1:1\",\"[2001:db8::1]:2\"],"
+                  "\"Key\":\"" KEY_B "\",\"DiscoKey\":\"" DISCO_C "\",\"Online\":true,"
+                  "\"LastSeen\":\"2025-09-01T12:00:00Z\",\"KeyExpiry\":\"2030-01-01T00:00:00Z\","
+                  "\"DERPRegion\":9,\"Cap\":113},"
+                  "{\"NodeID\":20,\"Endpoints\":null,\"Key\":null,\"Online\":false}]}",
+                  NOW);
   a1 = hyphae_netmap_lookup_id (nm1, 10);
   b1 = hyphae_netmap_lookup_id (nm1, 20);
   assert_strv (a1->endpoints, "198.51.100.1:1", "[2001:db8::1]:2", NULL);
@@ -445,7 +451,7 @@ test_patch (void)
   /* Endpoints [] (not null) empties the list. */
   {
     g_autoptr(HyphaeNetmap) nm2 = apply_ok (nm1,
-      "{\"PeersChangedPatch\":[{\"NodeID\":10,\"Endpoints\":[]}]}", NOW);
+                                             "{\"PeersChangedPatch\":[{\"NodeID\":10,\"Endpoints\":[]}]}", NOW);
     g_assert_null (hyphae_netmap_lookup_id (nm2, 10)->endpoints[0]);
     g_assert_nonnull (hyphae_netmap_lookup_id (nm1, 10)->endpoints[0]);
   }
@@ -456,8 +462,8 @@ test_online_seen_change (void)
 {
   g_autoptr(HyphaeNetmap) nm0 = apply_ok (NULL, SMALL, NOW);
   g_autoptr(HyphaeNetmap) nm1 = apply_ok (nm0,
-    "{\"OnlineChange\":{\"10\":true,\"20\":false},\"PeerSeenChange\":{\"10\":true,\"20\":false}}",
-    NOW + 5);
+                                           "{\"OnlineChange\":{\"10\":true,\"20\":false},\"PeerSeenChange\":{\"10\":true,\"20\":false}}",
+                                           NOW + 5);
 
   g_assert_true (hyphae_netmap_lookup_id (nm1, 10)->online_known);
   g_assert_true (hyphae_netmap_lookup_id (nm1, 10)->online);
@@ -474,9 +480,10 @@ test_peers_full_list (void)
   g_autoptr(HyphaeNetmap) nm0 = apply_ok (NULL, SMALL, NOW);
   /* Peers present: the full list; the deltas beside it are ignored. */
   g_autoptr(HyphaeNetmap) nm1 = apply_ok (nm0,
-    "{\"Peers\":[{\"ID\":30,\"Key\":\"" KEY_B "\",\"Addresses\":[\"100.64.0.30/32\"]}],"
-    "\"PeersRemoved\":[999],\"PeersChangedPatch\":[{\"NodeID\":998,\"Online\":true}],"
-    "\"PeersChanged\":[{\"ID\":40,\"Key\":\"" KEY_B "\"}]}", NOW);
+                                           "{\"Peers\":[{\"ID\":30,\"Key\":\"" KEY_B "\",\"Addresses\":[\"100.64.0.30/32\"]}],"
+                                           "\"PeersRemoved\":[999],\"PeersChangedPatch\":[{\"NodeID\":998,\"Online\":true}],"
+                                           "\"PeersChanged\":[{\"ID\":40,\"Key\":\"" KEY_B "\"}]}",
+                                           NOW);
   g_autoptr(HyphaeNetmap) nm2 = NULL;
 
   g_assert_cmpuint (hyphae_netmap_get_n_peers (nm1), ==, 1);
@@ -491,7 +498,8 @@ test_absent_unchanged (void)
 {
   g_autoptr(HyphaeNetmap) nm0 = apply_ok (NULL, SMALL, NOW);
   g_autoptr(HyphaeNetmap) nm1 = apply_ok (nm0, "{\"Domain\":\"\",\"DNSConfig\":null,"
-                                               "\"DERPMap\":null,\"Node\":null,\"PacketFilter\":null}", NOW);
+                                                "\"DERPMap\":null,\"Node\":null,\"PacketFilter\":null}",
+                                           NOW);
   g_autoptr(HyphaeNetmap) nm2 = NULL;
   g_autofree char *j0 = hyphae_netmap_to_json (nm0);
   g_autofree char *j1 = hyphae_netmap_to_json (nm1);
@@ -504,7 +512,8 @@ test_absent_unchanged (void)
   /* A new Node replaces self; Domain and UserProfiles update. */
   nm2 = apply_ok (nm1, "{\"Node\":{\"ID\":1,\"Name\":\"me2.other.net.\",\"Key\":\"" KEY_A "\"},"
                        "\"Domain\":\"other.net\",\"UserProfiles\":[{\"ID\":7,\"LoginName\":\"u@x\","
-                       "\"DisplayName\":\"U\"}]}", NOW);
+                       "\"DisplayName\":\"U\"}]}",
+                  NOW);
   g_assert_cmpstr (hyphae_netmap_get_self (nm2)->name, ==, "me2.other.net.");
   g_assert_cmpstr (hyphae_netmap_get_magicdns_suffix (nm2), ==, "other.net");
   g_assert_cmpstr (hyphae_netmap_get_domain (nm2), ==, "other.net");
@@ -516,10 +525,11 @@ test_absent_unchanged (void)
 static void
 test_user_profiles_delta (void)
 {
-  g_autoptr(HyphaeNetmap) nm0 = apply_ok (NULL, SMALL,  NOW);
+  g_autoptr(HyphaeNetmap) nm0 = apply_ok (NULL, SMALL, NOW);
   g_autoptr(HyphaeNetmap) nm1 = apply_ok (nm0, "{\"UserProfiles\":[{\"ID\":1,\"LoginName\":\"a\"}]}", NOW);
   g_autoptr(HyphaeNetmap) nm2 = apply_ok (nm1, "{\"UserProfiles\":[{\"ID\":2,\"LoginName\":\"b\"},"
-                                               "{\"ID\":1,\"LoginName\":\"a2\"}]}", NOW);
+                                                "{\"ID\":1,\"LoginName\":\"a2\"}]}",
+                                           NOW);
 
   /* UserProfiles only adds or replaces (capver 5). */
   g_assert_cmpstr (hyphae_netmap_get_user_login (nm2, 1), ==, "a2");
@@ -530,7 +540,7 @@ test_user_profiles_delta (void)
 
 static void
 assert_filter (HyphaeNetmap *nm,
-               const char   *expected)
+               const char *expected)
 {
   const char *f = hyphae_netmap_get_packet_filter_json (nm);
 
@@ -554,7 +564,7 @@ test_packet_filters (void)
   g_autoptr(HyphaeNetmap) nm0 = apply_ok (NULL, SMALL, NOW);
   g_autoptr(HyphaeNetmap) nm1 = NULL, nm2 = NULL, nm3 = NULL, nm4 = NULL, nm5 = NULL, nm6 = NULL;
 
-  assert_filter (nm0, NULL);   /* never sent */
+  assert_filter (nm0, NULL); /* never sent */
   nm1 = apply_ok (nm0, "{\"PacketFilter\":[{\"SrcIPs\":[\"*\"],\"DstPorts\":[]}]}", NOW);
   assert_filter (nm1, "[{\"SrcIPs\":[\"*\"],\"DstPorts\":[]}]");
   /* absent: unchanged */
@@ -566,7 +576,8 @@ test_packet_filters (void)
   assert_filter (nm2, "[{\"SrcIPs\":[\"*\"],\"DstPorts\":[]}]");
   /* Named chunks, concatenated in name order; "base" is PacketFilter. */
   nm4 = apply_ok (nm3, "{\"PacketFilters\":{\"x\":[{\"SrcIPs\":[\"x\"]}],"
-                       "\"base\":[{\"SrcIPs\":[\"b\"]}],\"a\":[{\"SrcIPs\":[\"a\"]}]}}", NOW);
+                       "\"base\":[{\"SrcIPs\":[\"b\"]}],\"a\":[{\"SrcIPs\":[\"a\"]}]}}",
+                  NOW);
   assert_filter (nm4, "[{\"SrcIPs\":[\"a\"]},{\"SrcIPs\":[\"b\"]},{\"SrcIPs\":[\"x\"]}]");
   /* null deletes one entry */
   nm5 = apply_ok (nm4, "{\"PacketFilters\":{\"x\":null}}", NOW);
@@ -581,7 +592,8 @@ test_packet_filters (void)
   {
     /* PacketFilter and PacketFilters.base in one message: base from PacketFilters. */
     g_autoptr(HyphaeNetmap) nm8 = apply_ok (nm6, "{\"PacketFilter\":[{\"SrcIPs\":[\"p\"]}],"
-                                                 "\"PacketFilters\":{\"y\":null}}", NOW);
+                                                  "\"PacketFilters\":{\"y\":null}}",
+                                             NOW);
     assert_filter (nm8, "[{\"SrcIPs\":[\"p\"]}]");
   }
 }
@@ -621,7 +633,10 @@ test_dns_derp_raw (void)
 static void
 test_keepalive (void)
 {
-  struct { const char *json; gboolean keepalive; } cases[] = {
+  struct {
+    const char *json;
+    gboolean keepalive;
+  } cases[] = {
     { "{\"KeepAlive\":true}", TRUE },
     { "{\"KeepAlive\":true,\"ControlTime\":\"2025-09-30T00:32:16Z\",\"Seq\":5}", TRUE },
     /* KeepAlive:true makes the other netmap fields ignored (tailcfg). */
@@ -635,7 +650,7 @@ test_keepalive (void)
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(HyphaeMapUpdate) u = hyphae_map_update_parse (cases[i].json,
-                                                              strlen (cases[i].json), &error);
+                                                               strlen (cases[i].json), &error);
       g_assert_no_error (error);
       g_assert_cmpint (hyphae_map_update_is_keepalive (u), ==, cases[i].keepalive);
       g_assert_null (hyphae_map_update_get_pop_browser_url (u));
@@ -655,8 +670,9 @@ test_keepalive (void)
     /* A keep-alive applied to a netmap changes nothing. */
     g_autoptr(HyphaeNetmap) nm0 = apply_ok (NULL, SMALL, NOW);
     g_autoptr(HyphaeNetmap) nm1 = apply_ok (nm0, "{\"KeepAlive\":true,\"Domain\":\"x\","
-                                                 "\"PeersChangedPatch\":[{\"NodeID\":10,\"Online\":true}],"
-                                                 "\"PeersRemoved\":[20]}", NOW);
+                                                  "\"PeersChangedPatch\":[{\"NodeID\":10,\"Online\":true}],"
+                                                  "\"PeersRemoved\":[20]}",
+                                             NOW);
     g_autofree char *a = hyphae_netmap_to_json (nm0);
     g_autofree char *b = hyphae_netmap_to_json (nm1);
     g_assert_cmpstr (a, ==, b);
@@ -752,9 +768,10 @@ test_big_ids (void)
 {
   /* 2^53 + 1 and the largest int64 must survive exactly (no double). */
   g_autoptr(HyphaeNetmap) nm = apply_ok (NULL,
-    "{\"Node\":{\"ID\":9223372036854775807,\"User\":9007199254740993,\"Key\":\"" KEY_A "\"},"
-    "\"PeersChanged\":[{\"ID\":9007199254740993,\"Key\":\"" KEY_B "\"},"
-    "{\"ID\":9007199254740992,\"Key\":\"" KEY_B "\"}]}", NOW);
+                                          "{\"Node\":{\"ID\":9223372036854775807,\"User\":9007199254740993,\"Key\":\"" KEY_A "\"},"
+                                          "\"PeersChanged\":[{\"ID\":9007199254740993,\"Key\":\"" KEY_B "\"},"
+                                          "{\"ID\":9007199254740992,\"Key\":\"" KEY_B "\"}]}",
+                                          NOW);
   g_autoptr(HyphaeNetmap) nm1 = NULL;
 
   g_assert_cmpint (hyphae_netmap_get_self (nm)->id, ==, G_MAXINT64);
@@ -762,7 +779,8 @@ test_big_ids (void)
   g_assert_cmpint (hyphae_netmap_get_peer (nm, 0)->id, ==, G_GINT64_CONSTANT (9007199254740992));
   g_assert_cmpint (hyphae_netmap_get_peer (nm, 1)->id, ==, G_GINT64_CONSTANT (9007199254740993));
   nm1 = apply_ok (nm, "{\"PeersChangedPatch\":[{\"NodeID\":9007199254740993,\"Cap\":7}],"
-                      "\"OnlineChange\":{\"9007199254740992\":true}}", NOW);
+                      "\"OnlineChange\":{\"9007199254740992\":true}}",
+                  NOW);
   g_assert_cmpint (hyphae_netmap_lookup_id (nm1, G_GINT64_CONSTANT (9007199254740993))->cap, ==, 7);
   g_assert_cmpint (hyphae_netmap_lookup_id (nm1, G_GINT64_CONSTANT (9007199254740992))->cap, ==, 0);
   assert_parse_error ("{\"Node\":{\"ID\":9223372036854775808}}");
@@ -786,10 +804,11 @@ test_expiry (void)
   g_assert_true (hyphae_netmap_lookup_id (nm1, CLIENT2_ID)->expired);
   g_assert_false (hyphae_netmap_lookup_id (nm1, TESTN1_ID)->expired);
   g_assert_false (hyphae_netmap_lookup_id (nm0, RELAY_ID)->expired);
-  g_assert_false (hyphae_netmap_get_self (nm1)->expired);   /* 2026-03-24 */
+  g_assert_false (hyphae_netmap_get_self (nm1)->expired); /* 2026-03-24 */
   /* A new KeyExpiry in the future un-expires it. */
   nm2 = apply_ok (nm1, "{\"PeersChangedPatch\":[{\"NodeID\":1679275757477108,"
-                       "\"KeyExpiry\":\"2027-01-01T00:00:00Z\"}]}", later);
+                       "\"KeyExpiry\":\"2027-01-01T00:00:00Z\"}]}",
+                  later);
   g_assert_false (hyphae_netmap_lookup_id (nm2, RELAY_ID)->expired);
   g_assert_true (hyphae_netmap_lookup_id (nm2, CLIENT2_ID)->expired);
   /* Expired:true from control, KeyExpiry zero time (= never). */
@@ -810,18 +829,19 @@ static void
 test_exit_node_option (void)
 {
   g_autoptr(HyphaeNetmap) nm = apply_ok (NULL,
-    "{\"Node\":{\"ID\":1,\"Key\":\"" KEY_A "\"},\"PeersChanged\":["
-    "{\"ID\":2,\"Key\":\"" KEY_A "\",\"Addresses\":[\"100.64.0.2/32\"],"
-    " \"AllowedIPs\":[\"100.64.0.2/32\",\"0.0.0.0/0\",\"::/0\"]},"
-    "{\"ID\":3,\"Key\":\"" KEY_A "\",\"AllowedIPs\":[\"0.0.0.0/0\"]},"
-    "{\"ID\":4,\"Key\":\"" KEY_A "\",\"Addresses\":[\"100.64.0.4/32\"],\"UnsignedPeerAPIOnly\":true,"
-    " \"AllowedIPs\":[\"100.64.0.4/32\",\"0.0.0.0/0\",\"::/0\"]},"
-    "{\"ID\":5,\"Key\":\"" KEY_A "\",\"AllowedIPs\":[\"0:0::0/0\",\"0.0.0.0/0\"],"
-    " \"SelfNodeV4MasqAddrForThisPeer\":\"100.64.9.9\",\"SelfNodeV6MasqAddrForThisPeer\":\"fd7a::9\","
-    " \"IsWireGuardOnly\":true,\"IsJailed\":true,\"Machine\":\"mkey:" "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\","
-    " \"ExitNodeDNSResolvers\":[{\"Addr\":\"1.1.1.1\"}],\"Tags\":[\"tag:x\"],\"PrimaryRoutes\":[\"10.1.0.0/16\"],"
-    " \"Sharer\":42}]}",
-    NOW);
+                                          "{\"Node\":{\"ID\":1,\"Key\":\"" KEY_A "\"},\"PeersChanged\":["
+                                          "{\"ID\":2,\"Key\":\"" KEY_A "\",\"Addresses\":[\"100.64.0.2/32\"],"
+                                          " \"AllowedIPs\":[\"100.64.0.2/32\",\"0.0.0.0/0\",\"::/0\"]},"
+                                          "{\"ID\":3,\"Key\":\"" KEY_A "\",\"AllowedIPs\":[\"0.0.0.0/0\"]},"
+                                          "{\"ID\":4,\"Key\":\"" KEY_A "\",\"Addresses\":[\"100.64.0.4/32\"],\"UnsignedPeerAPIOnly\":true,"
+                                          " \"AllowedIPs\":[\"100.64.0.4/32\",\"0.0.0.0/0\",\"::/0\"]},"
+                                          "{\"ID\":5,\"Key\":\"" KEY_A "\",\"AllowedIPs\":[\"0:0::0/0\",\"0.0.0.0/0\"],"
+                                          " \"SelfNodeV4MasqAddrForThisPeer\":\"100.64.9.9\",\"SelfNodeV6MasqAddrForThisPeer\":\"fd7a::9\","
+                                          " \"IsWireGuardOnly\":true,\"IsJailed\":true,\"Machine\":\"mkey:"
+                                          "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\","
+                                          " \"ExitNodeDNSResolvers\":[{\"Addr\":\"1.1.1.1\"}],\"Tags\":[\"tag:x\"],\"PrimaryRoutes\":[\"10.1.0.0/16\"],"
+                                          " \"Sharer\":42}]}",
+                                          NOW);
   const HyphaeNode *p5 = hyphae_netmap_lookup_id (nm, 5);
 
   g_assert_true (hyphae_netmap_lookup_id (nm, 2)->exit_node_option);
@@ -858,9 +878,10 @@ test_capabilities (void)
   /* An old server's Capabilities on the self node become CapMap keys;
    * a peer's are not converted (map.go only does it for resp.Node). */
   g_autoptr(HyphaeNetmap) nm = apply_ok (NULL,
-    "{\"Node\":{\"ID\":1,\"Key\":\"" KEY_A "\",\"Capabilities\":[\"cap-a\",\"cap-b\"],"
-    "\"CapMap\":{\"cap-b\":[{\"x\":1}]}},"
-    "\"PeersChanged\":[{\"ID\":2,\"Key\":\"" KEY_B "\",\"Capabilities\":[\"cap-c\"]}]}", NOW);
+                                          "{\"Node\":{\"ID\":1,\"Key\":\"" KEY_A "\",\"Capabilities\":[\"cap-a\",\"cap-b\"],"
+                                          "\"CapMap\":{\"cap-b\":[{\"x\":1}]}},"
+                                          "\"PeersChanged\":[{\"ID\":2,\"Key\":\"" KEY_B "\",\"Capabilities\":[\"cap-c\"]}]}",
+                                          NOW);
   g_autoptr(JsonNode) cm = json_from_string (hyphae_netmap_get_self (nm)->cap_map_json, NULL);
   JsonObject *o = json_node_get_object (cm);
 
@@ -876,7 +897,8 @@ test_sharing (void)
   g_autofree char *json = read_data ("tailscale-saas-map_response.json");
   HyphaeNetmap *nm0 = apply_ok (NULL, json, NOW);
   HyphaeNetmap *nm1 = apply_ok (nm0, "{\"PeersChangedPatch\":[{\"NodeID\":5459977561039002,"
-                                     "\"Endpoints\":[\"198.51.100.7:41641\"]}]}", NOW);
+                                     "\"Endpoints\":[\"198.51.100.7:41641\"]}]}",
+                                NOW);
   const HyphaeNode *c1_0 = hyphae_netmap_lookup_id (nm0, CLIENT1_ID);
   const HyphaeNode *c1_1 = hyphae_netmap_lookup_id (nm1, CLIENT1_ID);
   HyphaeNode *relay = (HyphaeNode *) hyphae_netmap_lookup_id (nm1, RELAY_ID);
@@ -898,14 +920,13 @@ test_sharing (void)
   hyphae_node_unref (relay);
 }
 
-
 /* ---- the JSON scanner ------------------------------------------------------------- */
 
 /* Scans the whole text (from an exact-size heap copy, so ASan sees any
  * read past the end). */
 static gboolean
 scan_all (const char *text,
-          gsize       len)
+          gsize len)
 {
   g_autofree char *copy = g_memdup2 (text, MAX (len, 1));
   JsonScan s;
@@ -922,9 +943,15 @@ static void
 test_scan_valid (void)
 {
   const char *ok[] = {
-    "{}", "[]", " {\"a\" : [1, -0, 0.5, -1.25e+10, 3E-2, true, false, null, \"x\"] } \n",
-    "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"", "\"\\u0000\"", "123", "-0",
-    "{\"\":{\"\":[[],{}]}}", "\"é😀\"",
+    "{}",
+    "[]",
+    " {\"a\" : [1, -0, 0.5, -1.25e+10, 3E-2, true, false, null, \"x\"] } \n",
+    "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"",
+    "\"\\u0000\"",
+    "123",
+    "-0",
+    "{\"\":{\"\":[[],{}]}}",
+    "\"é😀\"",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (ok); i++)
@@ -936,12 +963,53 @@ static void
 test_scan_invalid (void)
 {
   const char *bad[] = {
-    "", " ", "{", "[", "}", "{,}", "[,]", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":1 \"b\":2}",
-    "[1 2]", "{1:2}", "{a:1}", "01", "1.", ".5", "-", "+1", "1e", "1e+", "0x10", "NaN",
-    "tru", "nul", "falsey", "\"abc", "\"a\\\"", "\"\\x\"", "\"\\u12\"", "\"\\u12g4\"",
-    "\"\\ud83d\"", "\"\\ud83d\\u0041\"", "\"\\ude00\"", "{} x", "[] []", "\"\t\"",
-    "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\"\xf5\x80\x80\x80\"", "\"\xe2\x82\"", "\"\x80\"",
-    "\"\xf0\x8f\xbf\xbf\"", "[1]]", "{\"a\":}", "[\"a\":1]", "{\"a\":1}}",
+    "",
+    " ",
+    "{",
+    "[",
+    "}",
+    "{,}",
+    "[,]",
+    "[1,]",
+    "{\"a\":1,}",
+    "{\"a\" 1}",
+    "{\"a\":1 \"b\":2}",
+    "[1 2]",
+    "{1:2}",
+    "{a:1}",
+    "01",
+    "1.",
+    ".5",
+    "-",
+    "+1",
+    "1e",
+    "1e+",
+    "0x10",
+    "NaN",
+    "tru",
+    "nul",
+    "falsey",
+    "\"abc",
+    "\"a\\\"",
+    "\"\\x\"",
+    "\"\\u12\"",
+    "\"\\u12g4\"",
+    "\"\\ud83d\"",
+    "\"\\ud83d\\u0041\"",
+    "\"\\ude00\"",
+    "{} x",
+    "[] []",
+    "\"\t\"",
+    "\"\xc0\x80\"",
+    "\"\xed\xa0\x80\"",
+    "\"\xf5\x80\x80\x80\"",
+    "\"\xe2\x82\"",
+    "\"\x80\"",
+    "\"\xf0\x8f\xbf\xbf\"",
+    "[1]]",
+    "{\"a\":}",
+    "[\"a\":1]",
+    "{\"a\":1}}",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -1060,7 +1128,7 @@ test_scan_values (void)
  * model, and the previous one must still match its own. */
 static void
 check_model (HyphaeNetmap *nm,
-             GTree        *model)
+             GTree *model)
 {
   GTreeNode *t = g_tree_node_first (model);
 
@@ -1079,7 +1147,7 @@ check_model (HyphaeNetmap *nm,
 static gint
 cmp_i64 (gconstpointer a,
          gconstpointer b,
-         gpointer      user_data)
+         gpointer user_data)
 {
   gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
 
@@ -1099,7 +1167,7 @@ test_many_peers (void)
       g_autoptr(GTree) next_model = g_tree_new_full (cmp_i64, NULL, g_free, NULL);
       GTreeNode *t;
       HyphaeNetmap *next;
-      int op = g_rand_int_range (r, 0, 13) / 4;   /* 0–2 deltas, 3 (rarely) a full Peers */
+      int op = g_rand_int_range (r, 0, 13) / 4; /* 0–2 deltas, 3 (rarely) a full Peers */
       int cap = round + 1;
 
       for (t = g_tree_node_first (model); t != NULL; t = g_tree_node_next (t))
@@ -1114,7 +1182,8 @@ test_many_peers (void)
             {
               gint64 id = g_rand_int_range (r, 2, 600);
               g_string_append_printf (msg, "%s{\"ID\":%" G_GINT64_FORMAT ",\"Key\":\"" KEY_B "\","
-                                      "\"Cap\":%d}", k ? "," : "", id, cap);
+                                           "\"Cap\":%d}",
+                                      k ? "," : "", id, cap);
               g_tree_insert (next_model, g_memdup2 (&id, sizeof id), GINT_TO_POINTER (cap));
             }
           g_string_append (msg, "]");
@@ -1156,7 +1225,8 @@ test_many_peers (void)
                   continue;
                 }
               g_string_append_printf (msg, "%s{\"ID\":%" G_GINT64_FORMAT ",\"Key\":\"" KEY_A "\","
-                                      "\"Cap\":%d}", first ? "" : ",", id, cap);
+                                           "\"Cap\":%d}",
+                                      first ? "" : ",", id, cap);
               g_tree_insert (next_model, g_memdup2 (&id, sizeof id), GINT_TO_POINTER (cap));
               first = FALSE;
             }
@@ -1164,7 +1234,8 @@ test_many_peers (void)
             {
               gint64 id = g_rand_int_range (r, 600, 700);
               g_string_append_printf (msg, "%s{\"ID\":%" G_GINT64_FORMAT ",\"Key\":\"" KEY_A "\","
-                                      "\"Cap\":%d}", first ? "" : ",", id, cap);
+                                           "\"Cap\":%d}",
+                                      first ? "" : ",", id, cap);
               g_tree_insert (next_model, g_memdup2 (&id, sizeof id), GINT_TO_POINTER (cap));
               first = FALSE;
             }
@@ -1194,7 +1265,7 @@ test_many_peers (void)
 
       next = apply_ok (nm, msg->str, NOW);
       check_model (next, next_model);
-      check_model (nm, model);   /* the previous snapshot is untouched */
+      check_model (nm, model); /* the previous snapshot is untouched */
       hyphae_netmap_unref (nm);
       nm = next;
       g_tree_unref (model);

@@ -148,7 +148,7 @@ test_request_json_rotate_logout (void)
   randombytes_buf (req.old_node_key, sizeof req.old_node_key);
   req.has_old_node_key = TRUE;
   req.capver = 106;
-  req.expiry_unix = 123;           /* what Go sends to log out */
+  req.expiry_unix = 123; /* what Go sends to log out */
   req.followup = "https://login.example/a/1";
   req.hostname = "h\xc3\xa9te \"q\"";
   nk = node_key_text (req.node_key);
@@ -170,7 +170,7 @@ test_request_json_rotate_logout (void)
   g_clear_pointer (&json, g_free);
   g_clear_object (&parser);
   parser = json_parser_new ();
-  req.expiry_unix = 1893456000;    /* 2030-01-01 */
+  req.expiry_unix = 1893456000; /* 2030-01-01 */
   req.hostname = NULL;
   req.followup = NULL;
   json = hyphae_register_request_to_json (&req);
@@ -184,9 +184,9 @@ test_request_json_rotate_logout (void)
 /* ---- unit: the response ------------------------------------------------------ */
 
 static gboolean
-parse (const char              *json,
-       HyphaeRegisterResponse  *out,
-       GError                 **error)
+parse (const char *json,
+       HyphaeRegisterResponse *out,
+       GError **error)
 {
   return hyphae_register_response_parse (json, strlen (json), out, error);
 }
@@ -207,7 +207,7 @@ test_response_good (void)
   g_assert_no_error (error);
   g_assert_true (resp.machine_authorized);
   g_assert_false (resp.node_key_expired);
-  g_assert_null (resp.auth_url);           /* "" → NULL */
+  g_assert_null (resp.auth_url); /* "" → NULL */
   g_assert_cmpstr (resp.user_display_name, ==, "Ann");
   g_assert_cmpstr (resp.login_name, ==, "ann@x.org");
   hyphae_register_response_clear (&resp);
@@ -225,7 +225,7 @@ test_response_good (void)
 static void
 test_response_absent (void)
 {
-  const char *const bodies[] = {
+  const char * const bodies[] = {
     "{}",
     " { } \n",
     "{\"User\":{},\"Login\":{}}",
@@ -253,7 +253,7 @@ test_response_absent (void)
 
 static void
 assert_bad (const char *json,
-            gsize       len)
+            gsize len)
 {
   HyphaeRegisterResponse resp;
   g_autoptr(GError) error = NULL;
@@ -272,7 +272,7 @@ assert_bad (const char *json,
 static void
 test_response_wrong_types (void)
 {
-  const char *const bodies[] = {
+  const char * const bodies[] = {
     "{\"MachineAuthorized\":\"true\"}",
     "{\"MachineAuthorized\":1}",
     "{\"NodeKeyExpired\":{}}",
@@ -300,7 +300,7 @@ test_response_wrong_types (void)
 static void
 test_response_not_json (void)
 {
-  const char *const bodies[] = {
+  const char * const bodies[] = {
     "",
     "<html><body>502 Bad Gateway</body></html>",
     "{",
@@ -373,7 +373,8 @@ test_response_refused (void)
 
   memset (&resp, 0xaa, sizeof resp);
   g_assert_false (parse ("{\"Error\":\"invalid auth key\",\"MachineAuthorized\":true,"
-                         "\"AuthURL\":\"https://x\"}", &resp, &error));
+                         "\"AuthURL\":\"https://x\"}",
+                         &resp, &error));
   g_assert_error (error, HYPHAE_REGISTER_ERROR, HYPHAE_REGISTER_ERROR_REFUSED);
   g_assert_cmpstr (error->message, ==, "invalid auth key");
   g_assert_null (resp.auth_url);
@@ -391,10 +392,10 @@ test_response_refused (void)
 /* ---- interop against the Go control server ----------------------------------- */
 
 static gboolean
-do_register (Ts2021Fixture               *f,
+do_register (Ts2021Fixture *f,
              const HyphaeRegisterRequest *req,
-             HyphaeRegisterResponse      *resp,
-             GError                     **error)
+             HyphaeRegisterResponse *resp,
+             GError **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
 
@@ -415,7 +416,7 @@ random_node_key (HyphaeRegisterRequest *req)
 
 /* The server's REGISTER line must show our node key and hostname. */
 static void
-expect_register_line (Ts2021Fixture               *f,
+expect_register_line (Ts2021Fixture *f,
                       const HyphaeRegisterRequest *req)
 {
   g_autofree char *line = ts2021_fixture_server_expect (f, "REGISTER");
@@ -427,9 +428,9 @@ expect_register_line (Ts2021Fixture               *f,
 
 /* Registers, succeeds, and the server saw it. */
 static void
-register_ok (Ts2021Fixture               *f,
+register_ok (Ts2021Fixture *f,
              const HyphaeRegisterRequest *req,
-             HyphaeRegisterResponse      *resp)
+             HyphaeRegisterResponse *resp)
 {
   g_autoptr(GError) error = NULL;
 
@@ -440,10 +441,9 @@ register_ok (Ts2021Fixture               *f,
 
 static void
 test_interop_authorized (Ts2021Fixture *f,
-                         gconstpointer  user_data)
+                         gconstpointer user_data)
 {
-  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-test",
-                                .hostname = "hyphae-test" };
+  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-test", .hostname = "hyphae-test" };
   HyphaeRegisterResponse resp;
 
   if (!ts2021_fixture_client_start (f, NULL, NULL))
@@ -468,10 +468,9 @@ test_interop_authorized (Ts2021Fixture *f,
 
 static void
 test_interop_custom_key (Ts2021Fixture *f,
-                         gconstpointer  user_data)
+                         gconstpointer user_data)
 {
-  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-other",
-                                .hostname = "h2" };
+  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-other", .hostname = "h2" };
   HyphaeRegisterResponse resp;
   g_autoptr(GError) error = NULL;
 
@@ -491,10 +490,9 @@ test_interop_custom_key (Ts2021Fixture *f,
 
 static void
 test_interop_wrong_key (Ts2021Fixture *f,
-                        gconstpointer  user_data)
+                        gconstpointer user_data)
 {
-  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-wrong",
-                                .hostname = "hyphae-test" };
+  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-wrong", .hostname = "hyphae-test" };
   HyphaeRegisterResponse resp;
   g_autoptr(GError) error = NULL;
 
@@ -511,7 +509,7 @@ test_interop_wrong_key (Ts2021Fixture *f,
 
 static void
 test_interop_interactive (Ts2021Fixture *f,
-                          gconstpointer  user_data)
+                          gconstpointer user_data)
 {
   HyphaeRegisterRequest req = { .capver = CAPVER, .hostname = "hyphae-test" };
   HyphaeRegisterResponse resp;
@@ -532,10 +530,9 @@ test_interop_interactive (Ts2021Fixture *f,
 
 static void
 test_interop_logout (Ts2021Fixture *f,
-                     gconstpointer  user_data)
+                     gconstpointer user_data)
 {
-  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-test",
-                                .hostname = "hyphae-test", .expiry_unix = 123 };
+  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-test", .hostname = "hyphae-test", .expiry_unix = 123 };
   HyphaeRegisterResponse resp;
 
   if (!ts2021_fixture_client_start (f, NULL, NULL))
@@ -556,10 +553,9 @@ test_interop_logout (Ts2021Fixture *f,
 
 static void
 test_interop_http_error (Ts2021Fixture *f,
-                         gconstpointer  user_data)
+                         gconstpointer user_data)
 {
-  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-test",
-                                .hostname = "zero" };
+  HyphaeRegisterRequest req = { .capver = CAPVER, .auth_key = "tskey-test", .hostname = "zero" };
   HyphaeRegisterResponse resp;
   g_autoptr(GError) error = NULL;
 
@@ -575,7 +571,7 @@ test_interop_http_error (Ts2021Fixture *f,
 
 static void
 test_interop_cancelled (Ts2021Fixture *f,
-                        gconstpointer  user_data)
+                        gconstpointer user_data)
 {
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GAsyncResult) result = NULL;
@@ -595,7 +591,7 @@ test_interop_cancelled (Ts2021Fixture *f,
 }
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   int ret;

@@ -32,9 +32,9 @@
 /* ---- helpers around the API under test ------------------------------------- */
 
 static gboolean
-fetch_key (Ts2021Fixture  *f,
-           guint8          out_key[32],
-           GError        **error)
+fetch_key (Ts2021Fixture *f,
+           guint8 out_key[32],
+           GError **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
 
@@ -45,10 +45,10 @@ fetch_key (Ts2021Fixture  *f,
 
 /* Read one chunk from the connection's stream; 0 at EOF. */
 static gsize
-conn_read_some (Ts2021Fixture    *f,
+conn_read_some (Ts2021Fixture *f,
                 HyphaeTs2021Conn *conn,
-                guint8           *buf,
-                gsize             cap)
+                guint8 *buf,
+                gsize cap)
 {
   GInputStream *input = g_io_stream_get_input_stream (hyphae_ts2021_conn_get_stream (conn));
   g_autoptr(GAsyncResult) result = NULL;
@@ -65,10 +65,10 @@ conn_read_some (Ts2021Fixture    *f,
 
 /* Append decrypted records to plain until it holds at least want bytes. */
 static void
-conn_read_plaintext (Ts2021Fixture    *f,
+conn_read_plaintext (Ts2021Fixture *f,
                      HyphaeTs2021Conn *conn,
-                     GByteArray       *plain,
-                     gsize             want)
+                     GByteArray *plain,
+                     gsize want)
 {
   struct controlbase *noise = hyphae_ts2021_conn_get_noise (conn);
   g_autofree guint8 *record = g_malloc (CONTROLBASE_MAX_PLAINTEXT);
@@ -95,10 +95,10 @@ conn_read_plaintext (Ts2021Fixture    *f,
 }
 
 static void
-conn_write_plaintext (Ts2021Fixture    *f,
+conn_write_plaintext (Ts2021Fixture *f,
                       HyphaeTs2021Conn *conn,
-                      const void       *data,
-                      gsize             len)
+                      const void *data,
+                      gsize len)
 {
   GOutputStream *output = g_io_stream_get_output_stream (hyphae_ts2021_conn_get_stream (conn));
   struct controlbase *noise = hyphae_ts2021_conn_get_noise (conn);
@@ -129,7 +129,7 @@ h2_length (const guint8 *p)
  * which proves our send direction (big-endian nonces from 0) works too.
  */
 static void
-check_http2 (Ts2021Fixture    *f,
+check_http2 (Ts2021Fixture *f,
              HyphaeTs2021Conn *conn)
 {
   static const guint8 settings[9] = { 0, 0, 0, H2_SETTINGS, 0, 0, 0, 0, 0 };
@@ -166,7 +166,7 @@ check_http2 (Ts2021Fixture    *f,
 
 static void
 test_fetch_key (Ts2021Fixture *f,
-                gconstpointer  user_data)
+                gconstpointer user_data)
 {
   g_autoptr(GError) error = NULL;
   guint8 key[32];
@@ -180,7 +180,7 @@ test_fetch_key (Ts2021Fixture *f,
 
 static void
 test_dial (Ts2021Fixture *f,
-           gconstpointer  user_data)
+           gconstpointer user_data)
 {
   g_autoptr(HyphaeTs2021Conn) conn = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
@@ -226,7 +226,7 @@ test_dial (Ts2021Fixture *f,
 
 static void
 test_no_early_payload (Ts2021Fixture *f,
-                       gconstpointer  user_data)
+                       gconstpointer user_data)
 {
   g_autoptr(HyphaeTs2021Conn) conn = NULL;
   g_autoptr(GError) error = NULL;
@@ -252,7 +252,7 @@ test_no_early_payload (Ts2021Fixture *f,
 
 static void
 test_min_version (Ts2021Fixture *f,
-                  gconstpointer  user_data)
+                  gconstpointer user_data)
 {
   g_autoptr(HyphaeTs2021Conn) conn = NULL;
   g_autoptr(GError) error = NULL;
@@ -276,32 +276,32 @@ test_min_version (Ts2021Fixture *f,
 typedef struct
 {
   const char *mode;
-  int         code;
-  const char *in_message;   /* NULL: anything */
+  int code;
+  const char *in_message; /* NULL: anything */
 } HostileCase;
 
 static const HostileCase key_cases[] = {
-  { "key-404",     HYPHAE_TS2021_ERROR_KEY, "404" },
-  { "key-500",     HYPHAE_TS2021_ERROR_KEY, "500" },
+  { "key-404", HYPHAE_TS2021_ERROR_KEY, "404" },
+  { "key-500", HYPHAE_TS2021_ERROR_KEY, "500" },
   { "key-notjson", HYPHAE_TS2021_ERROR_KEY, "JSON" },
-  { "key-short",   HYPHAE_TS2021_ERROR_KEY, "mkey:" },
-  { "key-zero",    HYPHAE_TS2021_ERROR_KEY, "zero" },
+  { "key-short", HYPHAE_TS2021_ERROR_KEY, "mkey:" },
+  { "key-zero", HYPHAE_TS2021_ERROR_KEY, "zero" },
 };
 
 static const HostileCase dial_cases[] = {
-  { "upgrade-200",     HYPHAE_TS2021_ERROR_UPGRADE,   "200" },
-  { "upgrade-wrong",   HYPHAE_TS2021_ERROR_UPGRADE,   "websocket" },
-  { "upgrade-close",   HYPHAE_TS2021_ERROR_UPGRADE,   NULL },
-  { "noise-error",     HYPHAE_TS2021_ERROR_HANDSHAKE, "go away" },
-  { "noise-badtag",    HYPHAE_TS2021_ERROR_HANDSHAKE, NULL },
-  { "record-oversize", HYPHAE_TS2021_ERROR_PROTOCOL,  NULL },
-  { "early-big",       HYPHAE_TS2021_ERROR_PROTOCOL,  "limit" },
-  { "early-badjson",   HYPHAE_TS2021_ERROR_PROTOCOL,  "JSON" },
-  { "early-deep",      HYPHAE_TS2021_ERROR_PROTOCOL,  "deep" },
+  { "upgrade-200", HYPHAE_TS2021_ERROR_UPGRADE, "200" },
+  { "upgrade-wrong", HYPHAE_TS2021_ERROR_UPGRADE, "websocket" },
+  { "upgrade-close", HYPHAE_TS2021_ERROR_UPGRADE, NULL },
+  { "noise-error", HYPHAE_TS2021_ERROR_HANDSHAKE, "go away" },
+  { "noise-badtag", HYPHAE_TS2021_ERROR_HANDSHAKE, NULL },
+  { "record-oversize", HYPHAE_TS2021_ERROR_PROTOCOL, NULL },
+  { "early-big", HYPHAE_TS2021_ERROR_PROTOCOL, "limit" },
+  { "early-badjson", HYPHAE_TS2021_ERROR_PROTOCOL, "JSON" },
+  { "early-deep", HYPHAE_TS2021_ERROR_PROTOCOL, "deep" },
 };
 
 static void
-check_error (const GError      *error,
+check_error (const GError *error,
              const HostileCase *c)
 {
   g_assert_nonnull (error);
@@ -313,7 +313,7 @@ check_error (const GError      *error,
 
 static void
 test_hostile_key (Ts2021Fixture *f,
-                  gconstpointer  user_data)
+                  gconstpointer user_data)
 {
   const HostileCase *c = user_data;
   g_autoptr(GError) error = NULL;
@@ -327,7 +327,7 @@ test_hostile_key (Ts2021Fixture *f,
 
 static void
 test_hostile_dial (Ts2021Fixture *f,
-                   gconstpointer  user_data)
+                   gconstpointer user_data)
 {
   const HostileCase *c = user_data;
   g_autoptr(HyphaeTs2021Conn) conn = NULL;
@@ -352,7 +352,7 @@ cancel_cb (gpointer user_data)
 /* The server sends the 101 and the Noise response, then nothing: only cancelling ends the dial. */
 static void
 test_silence_cancelled (Ts2021Fixture *f,
-                        gconstpointer  user_data)
+                        gconstpointer user_data)
 {
   g_autoptr(HyphaeTs2021Conn) conn = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -373,9 +373,9 @@ test_silence_cancelled (Ts2021Fixture *f,
 
 static void
 test_bad_url (Ts2021Fixture *f,
-              gconstpointer  user_data)
+              gconstpointer user_data)
 {
-  const char *const urls[] = { "ftp://example.com", "not a url", "http://", "http://h:0" };
+  const char * const urls[] = { "ftp://example.com", "not a url", "http://", "http://h:0" };
   guint8 key[32] = { 1 };
 
   for (guint i = 0; i < G_N_ELEMENTS (urls); i++)
@@ -400,7 +400,7 @@ test_bad_url (Ts2021Fixture *f,
 }
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   int ret;

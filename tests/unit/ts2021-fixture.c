@@ -29,7 +29,8 @@ static void
 missing_dependency (const char *what)
 {
   fixture_missing ("%s is missing (install golang-go golang-github-flynn-noise-dev "
-                   "golang-golang-x-net-dev)", what);
+                   "golang-golang-x-net-dev)",
+                   what);
 }
 
 /* "hyphae-<test>-XXXXXX", <test> being the program's name without "test-". */
@@ -46,7 +47,7 @@ tmp_template (void)
 static const char *
 need_server (void)
 {
-  const char *const needed[] = { FLYNN_NOISE, X_CHACHAPOLY, X_HTTP2 };
+  const char * const needed[] = { FLYNN_NOISE, X_CHACHAPOLY, X_HTTP2 };
   g_autofree char *go = NULL, *src = NULL, *shared = NULL;
   g_autofree char *cache = NULL, *bin = NULL, *template = NULL;
   g_auto(GStrv) envp = NULL;
@@ -133,14 +134,14 @@ ts2021_fixture_cleanup (void)
 
 void
 ts2021_fixture_setup (Ts2021Fixture *f,
-                      gconstpointer  user_data)
+                      gconstpointer user_data)
 {
   f->loop = g_main_loop_new (NULL, FALSE);
 }
 
 void
 ts2021_fixture_teardown (Ts2021Fixture *f,
-                         gconstpointer  user_data)
+                         gconstpointer user_data)
 {
   if (f->client_started)
     {
@@ -182,9 +183,9 @@ ts2021_fixture_hang_guard_cb (gpointer user_data)
 }
 
 void
-ts2021_fixture_store_result_cb (GObject      *source,
+ts2021_fixture_store_result_cb (GObject *source,
                                 GAsyncResult *result,
-                                gpointer      user_data)
+                                gpointer user_data)
 {
   Ts2021Fixture *f = user_data;
 
@@ -195,7 +196,7 @@ ts2021_fixture_store_result_cb (GObject      *source,
 
 GAsyncResult *
 ts2021_fixture_wait_result (Ts2021Fixture *f,
-                            const char    *what)
+                            const char *what)
 {
   guint guard = g_timeout_add_seconds (TS2021_FIXTURE_HANG_GUARD_S, ts2021_fixture_hang_guard_cb,
                                        (gpointer) what);
@@ -223,7 +224,7 @@ ts2021_fixture_server_line (Ts2021Fixture *f)
 
 char *
 ts2021_fixture_server_expect (Ts2021Fixture *f,
-                              const char    *key)
+                              const char *key)
 {
   g_autofree char *line = ts2021_fixture_server_line (f);
 
@@ -232,7 +233,7 @@ ts2021_fixture_server_expect (Ts2021Fixture *f,
 
 gboolean
 ts2021_fixture_server_start (Ts2021Fixture *f,
-                             const char    *first_arg,
+                             const char *first_arg,
                              ...)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
@@ -264,7 +265,7 @@ ts2021_fixture_server_start (Ts2021Fixture *f,
 
   listen = ts2021_fixture_server_expect (f, "LISTEN");
   g_assert_true (g_str_has_prefix (listen, "127.0.0.1:"));
-  g_free (f->url);   /* a restarted server */
+  g_free (f->url); /* a restarted server */
   f->url = g_strdup_printf ("http://%s", listen);
   pub = ts2021_fixture_server_expect (f, "PUB");
   g_assert_cmpuint (strlen (pub), ==, KEY_HEX_LEN);
@@ -275,11 +276,11 @@ ts2021_fixture_server_start (Ts2021Fixture *f,
 /* ---- dialling ------------------------------------------------------------- */
 
 HyphaeTs2021Conn *
-ts2021_fixture_dial (Ts2021Fixture  *f,
-                     guint16         capver,
-                     const guint8    machine_priv[32],
-                     GCancellable   *cancellable,
-                     GError        **error)
+ts2021_fixture_dial (Ts2021Fixture *f,
+                     guint16 capver,
+                     const guint8 machine_priv[32],
+                     GCancellable *cancellable,
+                     GError **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
 
@@ -291,8 +292,8 @@ ts2021_fixture_dial (Ts2021Fixture  *f,
 
 gboolean
 ts2021_fixture_client_start (Ts2021Fixture *f,
-                             const char    *flag,
-                             const char    *value)
+                             const char *flag,
+                             const char *value)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *peer = NULL;
@@ -323,10 +324,10 @@ wait_guard_cb (gpointer user_data)
 }
 
 void
-ts2021_fixture_wait_until (Ts2021FixtureCond  cond,
-                           gpointer           data,
-                           guint              guard_s,
-                           const char        *what)
+ts2021_fixture_wait_until (Ts2021FixtureCond cond,
+                           gpointer data,
+                           guint guard_s,
+                           const char *what)
 {
   guint guard = g_timeout_add_seconds (MAX (guard_s, TS2021_FIXTURE_HANG_GUARD_S), wait_guard_cb,
                                        (gpointer) what);
@@ -338,7 +339,7 @@ ts2021_fixture_wait_until (Ts2021FixtureCond  cond,
 
 char *
 ts2021_fixture_server_expect_prefix (Ts2021Fixture *f,
-                                     const char    *prefix)
+                                     const char *prefix)
 {
   for (;;)
     {
@@ -354,9 +355,9 @@ ts2021_fixture_server_expect_prefix (Ts2021Fixture *f,
 
 GBytes *
 ts2021_fixture_http (Ts2021Fixture *f,
-                     const char    *method,
-                     const char    *path,
-                     guint         *status)
+                     const char *method,
+                     const char *path,
+                     guint *status)
 {
   g_autoptr(SoupSession) session = soup_session_new_with_options ("timeout", 10, NULL);
   g_autofree char *uri = g_strconcat (f->url, path, NULL);
@@ -373,8 +374,8 @@ ts2021_fixture_http (Ts2021Fixture *f,
 
 void
 ts2021_fixture_http_ok (Ts2021Fixture *f,
-                        const char    *method,
-                        const char    *path)
+                        const char *method,
+                        const char *path)
 {
   g_autoptr(GBytes) body = NULL;
   guint status = 0;

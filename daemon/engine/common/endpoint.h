@@ -19,12 +19,12 @@ union wg_sockaddr {
 };
 
 struct wg_endpoint {
-    union wg_sockaddr addr;     /* family AF_UNSPEC when unset */
+    union wg_sockaddr addr; /* family AF_UNSPEC when unset */
     union {
         struct in_addr src4;
         struct in6_addr src6;
     };
-    int src_ifindex;            /* 0: no sticky source */
+    int src_ifindex; /* 0: no sticky source */
 };
 
 static inline socklen_t

@@ -29,7 +29,7 @@ parse_v4(uint8_t out[4], const char *s, size_t len)
 
         if (c >= '0' && c <= '9') {
             if (digits == 1 && val == 0)
-                return false;           /* leading zero */
+                return false; /* leading zero */
             val = val * 10 + (unsigned)(c - '0');
             if (++digits > 3 || val > 255)
                 return false;
@@ -64,15 +64,15 @@ hex_value(char c)
 static bool
 parse_v6(uint8_t out[16], const char *s, size_t len)
 {
-    size_t pos = 0, n = 0;      /* pos: into s; n: bytes of out filled */
-    int ellipsis = -1;          /* byte index the "::" stands at */
+    size_t pos = 0, n = 0; /* pos: into s; n: bytes of out filled */
+    int ellipsis = -1;     /* byte index the "::" stands at */
 
     memset(out, 0, 16);
     if (len >= 2 && s[0] == ':' && s[1] == ':') {
         ellipsis = 0;
         pos = 2;
         if (pos == len)
-            return true;        /* "::" */
+            return true; /* "::" */
     }
     while (n < 16) {
         size_t start = pos;
@@ -81,7 +81,7 @@ parse_v6(uint8_t out[16], const char *s, size_t len)
 
         while (pos < len && (h = hex_value(s[pos])) >= 0) {
             if (pos - start == 4)
-                return false;   /* five digits */
+                return false; /* five digits */
             acc = acc << 4 | (unsigned)h;
             pos++;
         }
@@ -106,7 +106,7 @@ parse_v6(uint8_t out[16], const char *s, size_t len)
         pos++;
         if (s[pos] == ':') {
             if (ellipsis >= 0)
-                return false;   /* a second "::" */
+                return false; /* a second "::" */
             ellipsis = (int)n;
             pos++;
             if (pos == len)
@@ -123,7 +123,7 @@ parse_v6(uint8_t out[16], const char *s, size_t len)
         memmove(out + ellipsis + gap, out + ellipsis, n - (size_t)ellipsis);
         memset(out + ellipsis, 0, gap);
     } else if (ellipsis >= 0) {
-        return false;           /* "::" must stand for at least one group */
+        return false; /* "::" must stand for at least one group */
     }
     return true;
 }
@@ -211,8 +211,7 @@ ip_port_parse(struct ip_port *out, const char *s, size_t len)
         hlen -= 2;
     }
     if (!parse_decimal(colon + 1, len - (size_t)(colon + 1 - s), true, 65535, &port) ||
-        !ip_addr_parse(&out->addr, host, hlen) ||
-        bracket != (out->addr.family == AF_INET6)) {
+        !ip_addr_parse(&out->addr, host, hlen) || bracket != (out->addr.family == AF_INET6)) {
         memset(out, 0, sizeof(*out));
         return false;
     }

@@ -30,24 +30,24 @@
  * Values are plain structs: unused bytes are always zero, so == is memcmp.
  */
 struct ip_addr {
-    uint8_t family;         /* AF_INET, AF_INET6; 0: none */
-    uint8_t bytes[16];      /* network order; IPv4 uses the first 4 */
+    uint8_t family;    /* AF_INET, AF_INET6; 0: none */
+    uint8_t bytes[16]; /* network order; IPv4 uses the first 4 */
 };
 
 struct ip_prefix {
-    struct ip_addr addr;    /* host bits as parsed */
+    struct ip_addr addr; /* host bits as parsed */
     uint8_t bits;
 };
 
 struct ip_port {
     struct ip_addr addr;
-    uint16_t port;          /* host order */
+    uint16_t port; /* host order */
 };
 
 enum {
-    IP_ADDR_STRLEN = 46,                        /* INET6_ADDRSTRLEN */
-    IP_PREFIX_STRLEN = IP_ADDR_STRLEN + 4,      /* "/128" */
-    IP_PORT_STRLEN = IP_ADDR_STRLEN + 8,        /* "[" "]:65535" */
+    IP_ADDR_STRLEN = 46,                   /* INET6_ADDRSTRLEN */
+    IP_PREFIX_STRLEN = IP_ADDR_STRLEN + 4, /* "/128" */
+    IP_PORT_STRLEN = IP_ADDR_STRLEN + 8,   /* "[" "]:65535" */
 };
 
 /* Parse exactly s[0..len) (no NUL needed; an embedded NUL fails). */
@@ -81,8 +81,8 @@ bool ip_prefix_is_host(const struct ip_prefix *p);
 bool ip_prefix_is_default(const struct ip_prefix *p);
 
 /* Tailscale's address ranges (net/tsaddr: CGNATRange, TailscaleULARange). */
-extern const struct ip_prefix ip_tailnet_v4;    /* 100.64.0.0/10 */
-extern const struct ip_prefix ip_tailnet_v6;    /* fd7a:115c:a1e0::/48 */
+extern const struct ip_prefix ip_tailnet_v4; /* 100.64.0.0/10 */
+extern const struct ip_prefix ip_tailnet_v6; /* fd7a:115c:a1e0::/48 */
 bool ip_addr_is_tailnet(const struct ip_addr *a);
 /* The whole prefix lies inside one of the two ranges. */
 bool ip_prefix_is_tailnet(const struct ip_prefix *p);

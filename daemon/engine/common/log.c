@@ -9,7 +9,7 @@
 
 #include "common/compiler.h"
 
-enum { ENGINE_LOG_LINE_MAX = 512 };    /* longer lines are cut */
+enum { ENGINE_LOG_LINE_MAX = 512 }; /* longer lines are cut */
 
 _Atomic uint32_t engine_log_state;
 
@@ -19,12 +19,8 @@ static engine_log_fn handler;
 static void *handler_data;
 
 static const char *const category_names[ENGINE_LOG_N_CATEGORIES] = {
-    [ENGINE_LOG_WG] = "wg",
-    [ENGINE_LOG_PATH] = "path",
-    [ENGINE_LOG_CONTROL] = "control",
-    [ENGINE_LOG_MAP] = "map",
-    [ENGINE_LOG_DERP] = "derp",
-    [ENGINE_LOG_DISCO] = "disco",
+    [ENGINE_LOG_WG] = "wg",   [ENGINE_LOG_PATH] = "path", [ENGINE_LOG_CONTROL] = "control",
+    [ENGINE_LOG_MAP] = "map", [ENGINE_LOG_DERP] = "derp", [ENGINE_LOG_DISCO] = "disco",
     [ENGINE_LOG_DNS] = "dns",
 };
 

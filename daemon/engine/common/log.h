@@ -29,13 +29,13 @@ enum engine_log_level {
 };
 
 enum engine_log_category {
-    ENGINE_LOG_WG,          /* WireGuard handshakes, keypairs, roaming, cookies, timers */
-    ENGINE_LOG_PATH,        /* outer UDP sockets, endpoints */
-    ENGINE_LOG_CONTROL,     /* the control session (the daemon logs it) */
-    ENGINE_LOG_MAP,         /* the map stream and netmaps (the daemon logs it) */
-    ENGINE_LOG_DERP,        /* reserved: DERP relays */
-    ENGINE_LOG_DISCO,       /* reserved: disco path discovery */
-    ENGINE_LOG_DNS,         /* reserved: MagicDNS */
+    ENGINE_LOG_WG,      /* WireGuard handshakes, keypairs, roaming, cookies, timers */
+    ENGINE_LOG_PATH,    /* outer UDP sockets, endpoints */
+    ENGINE_LOG_CONTROL, /* the control session (the daemon logs it) */
+    ENGINE_LOG_MAP,     /* the map stream and netmaps (the daemon logs it) */
+    ENGINE_LOG_DERP,    /* reserved: DERP relays */
+    ENGINE_LOG_DISCO,   /* reserved: disco path discovery */
+    ENGINE_LOG_DNS,     /* reserved: MagicDNS */
     ENGINE_LOG_N_CATEGORIES,
 };
 
@@ -81,10 +81,10 @@ void engine_log_print(enum engine_log_category category, enum engine_log_level l
                       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The arguments are evaluated only when the line is on. */
-#define engine_log(category, level, ...)                          \
-    do {                                                          \
-        if (engine_log_enabled((category), (level)))              \
-            engine_log_print((category), (level), __VA_ARGS__);   \
+#define engine_log(category, level, ...)                                                           \
+    do {                                                                                           \
+        if (engine_log_enabled((category), (level)))                                               \
+            engine_log_print((category), (level), __VA_ARGS__);                                    \
     } while (0)
 #define engine_error(category, ...)   engine_log(category, ENGINE_LOG_ERROR, __VA_ARGS__)
 #define engine_warning(category, ...) engine_log(category, ENGINE_LOG_WARNING, __VA_ARGS__)

@@ -45,6 +45,8 @@ bool aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, 
                const uint8_t nonce[static AEAD_NONCE_LEN], const uint8_t key[static AEAD_KEY_LEN]);
 
 bool xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
-                const uint8_t nonce[static AEAD_XNONCE_LEN], const uint8_t key[static AEAD_KEY_LEN]);
+                const uint8_t nonce[static AEAD_XNONCE_LEN],
+                const uint8_t key[static AEAD_KEY_LEN]);
 bool xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
-                const uint8_t nonce[static AEAD_XNONCE_LEN], const uint8_t key[static AEAD_KEY_LEN]);
+                const uint8_t nonce[static AEAD_XNONCE_LEN],
+                const uint8_t key[static AEAD_KEY_LEN]);

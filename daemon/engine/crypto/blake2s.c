@@ -21,8 +21,9 @@ _Static_assert(sizeof(blake2s_state) <= sizeof(struct b2s_state),
 _Static_assert(alignof(blake2s_state) <= alignof(struct b2s_state),
                "struct b2s_state is under-aligned for libb2's blake2s_state");
 _Static_assert((int)BLAKE2S_OUTBYTES == (int)B2S_HASH_LEN &&
-               (int)BLAKE2S_BLOCKBYTES == (int)B2S_BLOCK_LEN &&
-               (int)BLAKE2S_KEYBYTES == (int)B2S_KEY_MAX, "libb2 constants differ");
+                   (int)BLAKE2S_BLOCKBYTES == (int)B2S_BLOCK_LEN &&
+                   (int)BLAKE2S_KEYBYTES == (int)B2S_KEY_MAX,
+               "libb2 constants differ");
 
 static blake2s_state *
 state_of(struct b2s_state *s)

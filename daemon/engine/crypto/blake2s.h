@@ -27,12 +27,12 @@ void b2s_update(struct b2s_state *s, const void *in, size_t inlen);
 void b2s_final(struct b2s_state *s, uint8_t *out, size_t outlen);
 
 /* One shot; key may be NULL with keylen 0. outlen 1..32. */
-void b2s_hash(uint8_t *out, size_t outlen, const void *in, size_t inlen,
-              const uint8_t *key, size_t keylen);
+void b2s_hash(uint8_t *out, size_t outlen, const void *in, size_t inlen, const uint8_t *key,
+              size_t keylen);
 
 /* HMAC (RFC 2104) over BLAKE2s-256, block size 64. */
-void b2s_hmac(uint8_t out[static B2S_HASH_LEN], const uint8_t *key, size_t keylen,
-              const void *in, size_t inlen);
+void b2s_hmac(uint8_t out[static B2S_HASH_LEN], const uint8_t *key, size_t keylen, const void *in,
+              size_t inlen);
 
 /*
  * Noise HKDF(ck, ikm) with 1–3 outputs (Noise spec §4.3): any of out2/out3 may be

@@ -203,7 +203,8 @@ b64_value(unsigned char c, unsigned *err)
 
     *err |= ~(up | low | dig | plus | slash) & 0xff;
     return ((up & (c - 'A')) | (low & (c - 'a' + 26)) | (dig & (c - '0' + 52)) | (plus & 62) |
-            (slash & 63)) & 0x3f;
+            (slash & 63)) &
+           0x3f;
 }
 
 void

@@ -9,5 +9,5 @@
  * LeakSanitizer root, because LSan does not scan sodium's mmap'd pages and
  * would otherwise report whatever they point to as leaked.
  */
-void *secmem_alloc(size_t size);   /* zeroed; NULL on failure */
+void *secmem_alloc(size_t size); /* zeroed; NULL on failure */
 void secmem_free(void *p, size_t size);

@@ -256,7 +256,7 @@ udp_set_fwmark(struct udp_socket *s, uint32_t fwmark)
 struct rx_meta {
     struct wg_endpoint from;
     uint32_t len;
-    uint32_t gso;                   /* 0: a single datagram */
+    uint32_t gso; /* 0: a single datagram */
     bool drop;
 };
 
@@ -272,8 +272,8 @@ struct udp_rx_batch {
     struct udp_datagram out[UDP_BATCH];
     /* Messages of the last recvmmsg not yet returned: [next_mm, n_mm). */
     unsigned int n_mm, next_mm;
-    size_t next_off;                /* bytes of mm[next_mm] already returned */
-    uint8_t *buf;                   /* UDP_RX_REGION bytes */
+    size_t next_off; /* bytes of mm[next_mm] already returned */
+    uint8_t *buf;    /* UDP_RX_REGION bytes */
 };
 
 struct udp_rx_batch *
@@ -388,8 +388,8 @@ rx_split(struct udp_rx_batch *b)
         while (b->next_off < m->len && n < UDP_BATCH) {
             size_t seg = MIN((size_t)m->gso, m->len - b->next_off);
 
-            b->out[n++] = (struct udp_datagram){
-                .data = base + b->next_off, .len = seg, .from = m->from };
+            b->out[n++] =
+                (struct udp_datagram){ .data = base + b->next_off, .len = seg, .from = m->from };
             b->next_off += seg;
         }
         if (b->next_off >= m->len) {
@@ -469,10 +469,10 @@ udp_try_recv_batch(struct udp_socket *s, int fd, struct udp_rx_batch *b, struct 
 /* ----------------------------------------------------------------------- TX */
 
 struct tx_meta {
-    size_t first, last;             /* indices in msgs of its first and last datagrams */
-    size_t count;                   /* datagrams in this message */
-    uint16_t gso_size;              /* 0: one plain datagram */
-    bool src;                       /* carries a sticky-source cmsg */
+    size_t first, last; /* indices in msgs of its first and last datagrams */
+    size_t count;       /* datagrams in this message */
+    uint16_t gso_size;  /* 0: one plain datagram */
+    bool src;           /* carries a sticky-source cmsg */
     bool src_retried;
 };
 
@@ -485,7 +485,7 @@ struct tx_ctx {
         uint8_t buf[UDP_TX_CTRL];
     } ctrl[UDP_BATCH];
     unsigned int n_mm;
-    size_t nogso_end;               /* datagrams below this index go without GSO */
+    size_t nogso_end; /* datagrams below this index go without GSO */
 };
 
 static bool
@@ -531,7 +531,8 @@ tx_set_control(struct tx_ctx *c, unsigned int k, const struct wg_endpoint *to)
         if (to->addr.sa.sa_family == AF_INET) {
             struct in_pktinfo pi = { .ipi_ifindex = to->src_ifindex, .ipi_spec_dst = to->src4 };
 
-            ch = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(pi)), .cmsg_level = IPPROTO_IP,
+            ch = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(pi)),
+                                   .cmsg_level = IPPROTO_IP,
                                    .cmsg_type = IP_PKTINFO };
             memcpy(buf, &ch, sizeof(ch));
             memcpy(buf + CMSG_LEN(0), &pi, sizeof(pi));
@@ -540,7 +541,8 @@ tx_set_control(struct tx_ctx *c, unsigned int k, const struct wg_endpoint *to)
             struct in6_pktinfo pi = { .ipi6_addr = to->src6,
                                       .ipi6_ifindex = (unsigned int)to->src_ifindex };
 
-            ch = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(pi)), .cmsg_level = IPPROTO_IPV6,
+            ch = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(pi)),
+                                   .cmsg_level = IPPROTO_IPV6,
                                    .cmsg_type = IPV6_PKTINFO };
             memcpy(buf, &ch, sizeof(ch));
             memcpy(buf + CMSG_LEN(0), &pi, sizeof(pi));
@@ -551,7 +553,8 @@ tx_set_control(struct tx_ctx *c, unsigned int k, const struct wg_endpoint *to)
         /* The per-call UDP_SEGMENT payload is a u16; an int gives EINVAL. */
         uint16_t gso = m->gso_size;
 
-        ch = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(gso)), .cmsg_level = SOL_UDP,
+        ch = (struct cmsghdr){ .cmsg_len = CMSG_LEN(sizeof(gso)),
+                               .cmsg_level = SOL_UDP,
                                .cmsg_type = UDP_SEGMENT };
         memcpy(buf + len, &ch, sizeof(ch));
         memcpy(buf + len + CMSG_LEN(0), &gso, sizeof(gso));
@@ -590,7 +593,7 @@ tx_build(struct tx_ctx *c, const struct udp_tx *msgs, size_t start, size_t n, in
                 const struct udp_tx *u = &msgs[i];
 
                 if (u->to->addr.sa.sa_family != family) {
-                    i++;                /* the other socket's; order per flow holds */
+                    i++; /* the other socket's; order per flow holds */
                     continue;
                 }
                 if (u->len == 0 || u->len > seg || total + u->len > max_payload ||
@@ -599,7 +602,7 @@ tx_build(struct tx_ctx *c, const struct udp_tx *msgs, size_t start, size_t n, in
                 iov[cnt++] = (struct iovec){ .iov_base = (void *)u->data, .iov_len = u->len };
                 total += u->len;
                 last = i++;
-                if (u->len < seg)       /* a short tail ends the run */
+                if (u->len < seg) /* a short tail ends the run */
                     break;
             }
         }
@@ -678,7 +681,7 @@ tx_flush(struct udp_socket *s, struct tx_ctx *c, const struct udp_tx *msgs, int 
             *err = e;
         engine_debug(ENGINE_LOG_PATH, "UDP send to %s failed: %s",
                      ENGINE_LOG_ADDR(&msgs[m->first].to->addr), strerror(e));
-        k++;                        /* drop this message, keep going */
+        k++; /* drop this message, keep going */
     }
     return end;
 }

@@ -17,29 +17,29 @@
  * Facts: udp(7); wireguard-go conn/bind_std.go, conn/errors_linux.go.
  */
 enum {
-    UDP_BATCH = 128,                /* datagrams per recv/send batch */
+    UDP_BATCH = 128, /* datagrams per recv/send batch */
     UDP_GSO_MAX_SEGMENTS = 64,
-    UDP_RX_BUF = 65536,             /* one GRO super-datagram */
-    UDP_RX_BUFS = 16,               /* super-datagram buffers per recv batch */
+    UDP_RX_BUF = 65536, /* one GRO super-datagram */
+    UDP_RX_BUFS = 16,   /* super-datagram buffers per recv batch */
     UDP_SOCKET_BUFFER = 7 << 20,
 };
 
 struct udp_socket {
-    int fd4, fd6;                   /* -1 when that family is unavailable */
-    uint16_t port;                  /* bound port, host order */
+    int fd4, fd6;  /* -1 when that family is unavailable */
+    uint16_t port; /* bound port, host order */
     uint32_t fwmark;
-    bool gso4, gso6;                /* UDP_SEGMENT usable */
-    bool gro4, gro6;                /* UDP_GRO enabled */
+    bool gso4, gso6; /* UDP_SEGMENT usable */
+    bool gro4, gro6; /* UDP_GRO enabled */
 };
 
 /* A received datagram: data points into the batch's buffers. */
 struct udp_datagram {
     uint8_t *data;
     size_t len;
-    struct wg_endpoint from;        /* peer address + our local address (sticky source) */
+    struct wg_endpoint from; /* peer address + our local address (sticky source) */
 };
 
-struct udp_rx_batch;                /* opaque, preallocated buffers */
+struct udp_rx_batch; /* opaque, preallocated buffers */
 struct udp_rx_batch *udp_rx_batch_new(void);
 void udp_rx_batch_free(struct udp_rx_batch *b);
 /*

@@ -190,9 +190,9 @@ read_e(struct noise_handshake *hs, struct symmetric *st, const uint8_t in[static
 
 /* A write's first steps: check the arguments, load (ck, h), send "e". */
 static int
-start_write(struct noise_handshake *hs, struct symmetric *st, bool initiator,
-            const uint8_t *e_priv, const uint8_t *payload, size_t payload_len, uint8_t *out,
-            size_t out_cap, size_t overhead)
+start_write(struct noise_handshake *hs, struct symmetric *st, bool initiator, const uint8_t *e_priv,
+            const uint8_t *payload, size_t payload_len, uint8_t *out, size_t out_cap,
+            size_t overhead)
 {
     sym_load(st, hs);
     if (hs->initiator != initiator || key_is_zero(hs->s_priv) || (payload_len && !payload) || !out)
@@ -291,16 +291,16 @@ noise_write_msg1(struct noise_handshake *hs, const uint8_t *e_priv, const uint8_
     struct symmetric st;
     int ret;
 
-    ret = start_write(hs, &st, true, e_priv, payload, payload_len, out, out_cap,
-                      NOISE_MSG1_OVERHEAD);
+    ret =
+        start_write(hs, &st, true, e_priv, payload, payload_len, out, out_cap, NOISE_MSG1_OVERHEAD);
     if (ret < 0)
         goto out;
     ret = -EBADMSG;
-    if (!sym_mix_dh(&st, hs->e_priv, hs->rs))                          /* es */
+    if (!sym_mix_dh(&st, hs->e_priv, hs->rs)) /* es */
         goto out;
     if (!sym_encrypt_and_hash(&st, out + 32, hs->s_pub, NOISE_KEY_LEN)) /* s */
         goto out;
-    if (!sym_mix_dh(&st, hs->s_priv, hs->rs))                          /* ss */
+    if (!sym_mix_dh(&st, hs->s_priv, hs->rs)) /* ss */
         goto out;
     if (!sym_encrypt_and_hash(&st, out + 32 + 48, payload, payload_len))
         goto out;
@@ -326,11 +326,11 @@ noise_read_msg1(struct noise_handshake *hs, const uint8_t *msg, size_t len, uint
     if (!payload)
         payload = dummy;
     ret = -EBADMSG;
-    if (!sym_mix_dh(&st, hs->s_priv, hs->re))                         /* es */
+    if (!sym_mix_dh(&st, hs->s_priv, hs->re)) /* es */
         goto out;
     if (!sym_decrypt_and_hash(&st, rs, msg + 32, NOISE_KEY_LEN + NOISE_TAG_LEN)) /* s */
         goto out;
-    if (!sym_mix_dh(&st, hs->s_priv, rs))                             /* ss */
+    if (!sym_mix_dh(&st, hs->s_priv, rs)) /* ss */
         goto out;
     if (!sym_decrypt_and_hash(&st, payload, msg + 32 + 48, payload_len + NOISE_TAG_LEN))
         goto out;
@@ -353,12 +353,12 @@ noise_write_msg2(struct noise_handshake *hs, const uint8_t *e_priv, const uint8_
     if (ret < 0)
         goto out;
     ret = -EBADMSG;
-    if (!sym_mix_dh(&st, hs->e_priv, hs->re))   /* ee */
+    if (!sym_mix_dh(&st, hs->e_priv, hs->re)) /* ee */
         goto out;
-    if (!sym_mix_dh(&st, hs->e_priv, hs->rs))   /* se */
+    if (!sym_mix_dh(&st, hs->e_priv, hs->rs)) /* se */
         goto out;
     if (hs->pattern == NOISE_PATTERN_IKPSK2)
-        sym_mix_key_and_hash(&st, hs->psk);     /* psk */
+        sym_mix_key_and_hash(&st, hs->psk); /* psk */
     if (!sym_encrypt_and_hash(&st, out + 32, payload, payload_len))
         goto out;
     ret = (int)(payload_len + NOISE_MSG2_OVERHEAD);
@@ -382,12 +382,12 @@ noise_read_msg2(struct noise_handshake *hs, const uint8_t *msg, size_t len, uint
     if (!payload)
         payload = dummy;
     ret = -EBADMSG;
-    if (!sym_mix_dh(&st, hs->e_priv, hs->re))   /* ee */
+    if (!sym_mix_dh(&st, hs->e_priv, hs->re)) /* ee */
         goto out;
-    if (!sym_mix_dh(&st, hs->s_priv, hs->re))   /* se */
+    if (!sym_mix_dh(&st, hs->s_priv, hs->re)) /* se */
         goto out;
     if (hs->pattern == NOISE_PATTERN_IKPSK2)
-        sym_mix_key_and_hash(&st, hs->psk);     /* psk */
+        sym_mix_key_and_hash(&st, hs->psk); /* psk */
     if (!sym_decrypt_and_hash(&st, payload, msg + 32, payload_len + NOISE_TAG_LEN))
         goto out;
     ret = (int)payload_len;

@@ -43,7 +43,7 @@ struct noise_handshake {
     uint8_t h[NOISE_HASH_LEN];
     uint8_t s_priv[NOISE_KEY_LEN], s_pub[NOISE_KEY_LEN];
     uint8_t e_priv[NOISE_KEY_LEN], e_pub[NOISE_KEY_LEN];
-    uint8_t rs[NOISE_KEY_LEN];  /* remote static: known (initiator) or learnt from msg1 */
+    uint8_t rs[NOISE_KEY_LEN]; /* remote static: known (initiator) or learnt from msg1 */
     uint8_t re[NOISE_KEY_LEN];
     uint8_t psk[NOISE_KEY_LEN];
 };

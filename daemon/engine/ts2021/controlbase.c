@@ -104,8 +104,8 @@ establish(struct controlbase *c)
 int
 controlbase_client_init(struct controlbase *c, uint16_t version,
                         const uint8_t machine_priv[static NOISE_KEY_LEN],
-                        const uint8_t server_pub[static NOISE_KEY_LEN],
-                        const uint8_t *e_priv, uint8_t out[static CONTROLBASE_INITIATION_LEN])
+                        const uint8_t server_pub[static NOISE_KEY_LEN], const uint8_t *e_priv,
+                        uint8_t out[static CONTROLBASE_INITIATION_LEN])
 {
     int ret;
 

@@ -27,7 +27,7 @@
 enum {
     CONTROLBASE_MAX_FRAME = 4096,
     CONTROLBASE_HEADER_LEN = 3,
-    CONTROLBASE_MAX_PLAINTEXT = CONTROLBASE_MAX_FRAME - CONTROLBASE_HEADER_LEN - 16,   /* 4077 */
+    CONTROLBASE_MAX_PLAINTEXT = CONTROLBASE_MAX_FRAME - CONTROLBASE_HEADER_LEN - 16, /* 4077 */
     CONTROLBASE_INITIATION_LEN = 101,
     CONTROLBASE_RESPONSE_LEN = 51,
     CONTROLBASE_MSG_INITIATION = 1,
@@ -38,9 +38,9 @@ enum {
 
 enum controlbase_state {
     CONTROLBASE_STATE_INIT,
-    CONTROLBASE_STATE_HANDSHAKE,    /* initiation sent / awaited */
+    CONTROLBASE_STATE_HANDSHAKE, /* initiation sent / awaited */
     CONTROLBASE_STATE_ESTABLISHED,
-    CONTROLBASE_STATE_DEAD,         /* after any failure: every call returns -EPIPE */
+    CONTROLBASE_STATE_DEAD, /* after any failure: every call returns -EPIPE */
 };
 
 struct controlbase {
@@ -63,8 +63,8 @@ struct controlbase {
  */
 int controlbase_client_init(struct controlbase *c, uint16_t version,
                             const uint8_t machine_priv[static NOISE_KEY_LEN],
-                            const uint8_t server_pub[static NOISE_KEY_LEN],
-                            const uint8_t *e_priv, uint8_t out[static CONTROLBASE_INITIATION_LEN]);
+                            const uint8_t server_pub[static NOISE_KEY_LEN], const uint8_t *e_priv,
+                            uint8_t out[static CONTROLBASE_INITIATION_LEN]);
 /*
  * Client: feed bytes received after the initiation. Returns the number of
  * bytes consumed (the response frame; the rest are records for

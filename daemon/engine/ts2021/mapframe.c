@@ -49,7 +49,7 @@ struct mapframe_reader {
     size_t total;     /* the current message's length */
     uint8_t *out;
     size_t out_len, out_cap;
-    uint8_t *in;      /* zstd: the compressed message being collected */
+    uint8_t *in; /* zstd: the compressed message being collected */
     size_t in_len, in_cap;
     ZSTD_DCtx *dctx;
     size_t peak;
@@ -184,7 +184,7 @@ mf_out_exact(struct mapframe_reader *r, size_t cap)
         cap = 1;
     if (r->out_cap >= cap && r->out_cap <= MF_KEEP_MAX)
         return 0;
-    free(r->out);   /* first: the old and the new buffer never coexist */
+    free(r->out); /* first: the old and the new buffer never coexist */
     r->out_cap = 0;
     r->out = malloc(cap);
     if (!r->out)
@@ -207,9 +207,9 @@ mf_decode_whole(struct mapframe_reader *r)
 
     r->out_len = 0;
     if (fcs == ZSTD_CONTENTSIZE_ERROR)
-        return -EBADMSG;   /* not a zstd frame, or its header is cut short */
+        return -EBADMSG; /* not a zstd frame, or its header is cut short */
     if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs > MAPFRAME_MAX_DECODED)
-        return -EMSGSIZE;  /* a declared bomb: refused before allocating */
+        return -EMSGSIZE; /* a declared bomb: refused before allocating */
     /* Walks the block headers only: a truncated frame or trailing bytes cost nothing. */
     frame_len = ZSTD_findFrameCompressedSize(r->in, r->in_len);
     if (ZSTD_isError(frame_len) || frame_len != r->in_len)
@@ -232,7 +232,7 @@ mf_decode_whole(struct mapframe_reader *r)
         return mf_zstd_error(n);
     }
     if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && n != fcs)
-        return -EBADMSG;   /* libzstd checks this too; cheap to be sure */
+        return -EBADMSG; /* libzstd checks this too; cheap to be sure */
     r->out_len = n;
     return 0;
 }

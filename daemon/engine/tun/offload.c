@@ -219,8 +219,8 @@ ipv4_set_csum(uint8_t *ip, size_t ihl)
 
 /* GSO_NONE: copy, and finish a CHECKSUM_PARTIAL checksum like skb_checksum_help. */
 static int
-split_none(const struct virtio_net_hdr_v1 *h, const uint8_t *pkt, size_t plen, struct pkt_slot *slot,
-           size_t slot_cap)
+split_none(const struct virtio_net_hdr_v1 *h, const uint8_t *pkt, size_t plen,
+           struct pkt_slot *slot, size_t slot_cap)
 {
     size_t cs = h->csum_start, co = h->csum_offset;
     uint16_t c;
@@ -287,7 +287,7 @@ offload_split(const uint8_t *read_buf, size_t read_len, struct pkt_slot *slots, 
         if (type == VNET_HDR_GSO_TCPV4)
             return -EINVAL;
         v6 = true;
-        iph = h.csum_start;     /* > 40 with extension headers */
+        iph = h.csum_start; /* > 40 with extension headers */
         if (iph < IPV6_HDR_LEN || plen < iph || (iph == IPV6_HDR_LEN && pkt[6] != proto))
             return -EINVAL;
         break;
@@ -339,19 +339,21 @@ offload_split(const uint8_t *read_buf, size_t read_len, struct pkt_slot *slots, 
         if (tcp) {
             wr32(l4 + TCP_OFF_SEQ, seq0 + (uint32_t)(i * gso));
             if (i + 1 < nseg)
-                l4[TCP_OFF_FLAGS] &= (uint8_t)~(TCP_F_FIN | TCP_F_PSH);
+                l4[TCP_OFF_FLAGS] &= (uint8_t) ~(TCP_F_FIN | TCP_F_PSH);
             if (ecn && i > 0)
                 l4[TCP_OFF_FLAGS] &= (uint8_t)~TCP_F_CWR;
             l4[TCP_OFF_CSUM] = 0;
             l4[TCP_OFF_CSUM + 1] = 0;
-            c = offload_csum_fold(offload_csum_partial(l4, seg_len - iph, psum0 + (uint32_t)(seg_len - iph)));
+            c = offload_csum_fold(
+                offload_csum_partial(l4, seg_len - iph, psum0 + (uint32_t)(seg_len - iph)));
             wr16(l4 + TCP_OFF_CSUM, c);
         } else {
             wr16(l4 + UDP_OFF_LEN, (uint16_t)(seg_len - iph));
             l4[UDP_OFF_CSUM] = 0;
             l4[UDP_OFF_CSUM + 1] = 0;
-            c = offload_csum_fold(offload_csum_partial(l4, seg_len - iph, psum0 + (uint32_t)(seg_len - iph)));
-            wr16(l4 + UDP_OFF_CSUM, c ? c : 0xffff);        /* RFC 768: 0 means "none" */
+            c = offload_csum_fold(
+                offload_csum_partial(l4, seg_len - iph, psum0 + (uint32_t)(seg_len - iph)));
+            wr16(l4 + UDP_OFF_CSUM, c ? c : 0xffff); /* RFC 768: 0 means "none" */
         }
         slots[i].len = seg_len;
     }
@@ -361,14 +363,14 @@ offload_split(const uint8_t *read_buf, size_t read_len, struct pkt_slot *slots, 
 /* ---- GRO ------------------------------------------------------------------ */
 
 enum gro_kind {
-    GRO_KIND_OTHER,     /* not TCP/UDP, or no parseable ports */
+    GRO_KIND_OTHER, /* not TCP/UDP, or no parseable ports */
     GRO_KIND_TCP,
     GRO_KIND_UDP,
 };
 
 /* Connection identity; order is kept per key. Zero-filled, compared with memcmp. */
 struct gro_key {
-    uint8_t addrs[32];  /* src then dst; IPv4 uses the first 8 bytes */
+    uint8_t addrs[32]; /* src then dst; IPv4 uses the first 8 bytes */
     uint16_t sport;
     uint16_t dport;
     uint8_t v6;
@@ -378,26 +380,26 @@ _Static_assert(sizeof(struct gro_key) == 38, "gro_key has no padding");
 
 struct gro_item {
     struct gro_key key;
-    uint8_t *buf;       /* GRO_STRIDE bytes; the packet starts at buf + GRO_HEADROOM */
-    uint32_t len;       /* IP packet bytes so far */
-    uint32_t next_seq;  /* TCP: sequence number an appended segment must carry */
+    uint8_t *buf;      /* GRO_STRIDE bytes; the packet starts at buf + GRO_HEADROOM */
+    uint32_t len;      /* IP packet bytes so far */
+    uint32_t next_seq; /* TCP: sequence number an appended segment must carry */
     uint16_t iph;
     uint16_t l4h;
-    uint16_t gso_size;  /* payload of the first segment, the largest */
+    uint16_t gso_size; /* payload of the first segment, the largest */
     uint16_t nseg;
-    uint8_t kind;       /* enum gro_kind */
+    uint8_t kind; /* enum gro_kind */
     bool v6;
     bool keyed;
-    bool open;          /* may take more segments */
-    int8_t csum;        /* L4 checksum: 0 unknown, 1 verified, -1 bad */
+    bool open;   /* may take more segments */
+    int8_t csum; /* L4 checksum: 0 unknown, 1 verified, -1 bad */
 };
 
 struct offload_gro {
     bool tcp;
     bool udp;
-    bool trust_csum;    /* see offload_gro_trust_checksums */
+    bool trust_csum; /* see offload_gro_trust_checksums */
     unsigned n;
-    uint8_t hash[GRO_HASH_SIZE];        /* index of the newest item per key */
+    uint8_t hash[GRO_HASH_SIZE]; /* index of the newest item per key */
     struct gro_item items[OFFLOAD_GRO_MAX_OUT];
     uint8_t *arena;
 };
@@ -411,8 +413,8 @@ struct gro_parse {
     uint8_t kind;
     bool v6;
     bool keyed;
-    bool unsure;        /* keyless, yet may belong to some TCP/UDP connection */
-    bool candidate;     /* may be coalesced at all */
+    bool unsure;    /* keyless, yet may belong to some TCP/UDP connection */
+    bool candidate; /* may be coalesced at all */
 };
 
 static void
@@ -420,7 +422,7 @@ gro_parse(const struct offload_gro *g, const uint8_t *pkt, size_t len, struct gr
 {
     size_t iph, l4h;
     uint8_t proto;
-    bool plain;         /* no IPv4 options / IPv6 extension headers, not fragmented, lengths exact */
+    bool plain; /* no IPv4 options / IPv6 extension headers, not fragmented, lengths exact */
     const uint8_t *l4;
 
     memset(p, 0, sizeof(*p));
@@ -448,8 +450,8 @@ gro_parse(const struct offload_gro *g, const uint8_t *pkt, size_t len, struct gr
     p->iph = iph;
     l4 = pkt + iph;
     /* Malformed TCP/UDP, or IPv6 extension headers (a fragment header, say) hiding one. */
-    p->unsure = proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ ||
-                (p->v6 && proto != IPPROTO_ICMPV6_);
+    p->unsure =
+        proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || (p->v6 && proto != IPPROTO_ICMPV6_);
 
     if (proto == IPPROTO_TCP_) {
         if (len - iph < TCP_HDR_MIN)
@@ -458,8 +460,9 @@ gro_parse(const struct offload_gro *g, const uint8_t *pkt, size_t len, struct gr
         if (l4h < TCP_HDR_MIN || l4h > len - iph)
             return;
         p->kind = GRO_KIND_TCP;
-        p->candidate = g->tcp && plain && len - iph > l4h &&
-                       (l4[TCP_OFF_FLAGS] == TCP_F_ACK || l4[TCP_OFF_FLAGS] == (TCP_F_ACK | TCP_F_PSH));
+        p->candidate =
+            g->tcp && plain && len - iph > l4h &&
+            (l4[TCP_OFF_FLAGS] == TCP_F_ACK || l4[TCP_OFF_FLAGS] == (TCP_F_ACK | TCP_F_PSH));
     } else if (proto == IPPROTO_UDP_) {
         if (len - iph < UDP_HDR_LEN)
             return;
@@ -526,7 +529,7 @@ gro_close_addrs(struct offload_gro *g, const struct gro_key *key)
 static bool
 ip_headers_match(const uint8_t *a, const uint8_t *b, bool v6)
 {
-    if (v6)     /* version, traffic class, flow label; hop limit */
+    if (v6) /* version, traffic class, flow label; hop limit */
         return memcmp(a, b, 4) == 0 && a[7] == b[7];
     /* TOS; reserved + DF bits (MF/offset are zero here); TTL */
     return a[1] == b[1] && (a[6] & 0xe0) == (b[6] & 0xe0) && a[8] == b[8];
@@ -563,8 +566,9 @@ gro_pkt_csum_ok(const uint8_t *pkt, size_t len, const struct gro_parse *p)
     const uint8_t *l4 = pkt + p->iph;
 
     if (p->kind == GRO_KIND_UDP && rd16(l4 + UDP_OFF_CSUM) == 0)
-        return !p->v6;  /* IPv4 UDP may go without a checksum; IPv6 may not */
-    return l4_csum_valid(pkt, len, p->iph, p->v6, p->kind == GRO_KIND_TCP ? IPPROTO_TCP_ : IPPROTO_UDP_);
+        return !p->v6; /* IPv4 UDP may go without a checksum; IPv6 may not */
+    return l4_csum_valid(pkt, len, p->iph, p->v6,
+                         p->kind == GRO_KIND_TCP ? IPPROTO_TCP_ : IPPROTO_UDP_);
 }
 
 struct offload_gro *
@@ -657,13 +661,12 @@ offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len)
         if (last >= 0 && p.candidate && gro_can_append(&g->items[last], &p, pkt)) {
             it = &g->items[last];
             if (it->csum == 0)
-                it->csum = g->trust_csum || gro_pkt_csum_ok(it->buf + GRO_HEADROOM, it->len, &p)
-                               ? 1
-                               : -1;
+                it->csum =
+                    g->trust_csum || gro_pkt_csum_ok(it->buf + GRO_HEADROOM, it->len, &p) ? 1 : -1;
             if (it->csum < 0) {
-                it->open = false;       /* goes out alone; this packet starts afresh */
+                it->open = false; /* goes out alone; this packet starts afresh */
             } else if (!g->trust_csum && !gro_pkt_csum_ok(pkt, len, &p)) {
-                p.candidate = false;    /* goes out alone, after the item */
+                p.candidate = false; /* goes out alone, after the item */
                 pkt_bad = true;
             } else {
                 uint8_t *l4 = it->buf + GRO_HEADROOM + it->iph;
@@ -673,10 +676,10 @@ offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len)
                 it->nseg++;
                 it->next_seq += (uint32_t)p.payload;
                 if (p.payload < it->gso_size)
-                    it->open = false;   /* nothing may follow a short segment */
+                    it->open = false; /* nothing may follow a short segment */
                 if (p.kind == GRO_KIND_TCP && (pkt[p.iph + TCP_OFF_FLAGS] & TCP_F_PSH)) {
                     l4[TCP_OFF_FLAGS] |= TCP_F_PSH;
-                    it->open = false;   /* PSH ends a super-packet */
+                    it->open = false; /* PSH ends a super-packet */
                 }
                 return 0;
             }

@@ -35,7 +35,7 @@ enum {
 };
 
 struct pkt_slot {
-    uint8_t *data;      /* where the packet goes / is */
+    uint8_t *data; /* where the packet goes / is */
     size_t len;
 };
 
@@ -49,8 +49,8 @@ struct pkt_slot {
  * n_slots are still written). hdr_len and csum_offset are ignored for GSO
  * packets (recomputed from the packet); csum_start must match the IP header.
  */
-int offload_split(const uint8_t *read_buf, size_t read_len, struct pkt_slot *slots,
-                  size_t n_slots, size_t slot_cap);
+int offload_split(const uint8_t *read_buf, size_t read_len, struct pkt_slot *slots, size_t n_slots,
+                  size_t slot_cap);
 
 /*
  * GRO: coalesce a run of plaintext IP packets into as few TUN writes as
@@ -61,11 +61,11 @@ int offload_split(const uint8_t *read_buf, size_t read_len, struct pkt_slot *slo
  * allows (TSO resp. USO accepted).
  */
 enum {
-    OFFLOAD_GRO_MAX_OUT = 64,           /* output super-packets per flush */
+    OFFLOAD_GRO_MAX_OUT = 64, /* output super-packets per flush */
     OFFLOAD_GRO_BUF = 65535 + 16,
 };
 
-struct offload_gro;     /* opaque, preallocated; see offload.c */
+struct offload_gro; /* opaque, preallocated; see offload.c */
 
 struct offload_gro *offload_gro_new(bool tcp, bool udp);
 void offload_gro_free(struct offload_gro *g);
@@ -89,8 +89,8 @@ int offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len);
  * write_fn returns 0 or negative errno; flush returns the first error, after
  * trying all, and resets G. buf points into G and is valid only during the call.
  */
-int offload_gro_flush(struct offload_gro *g, int (*write_fn)(void *ctx, const uint8_t *buf, size_t len),
-                      void *ctx);
+int offload_gro_flush(struct offload_gro *g,
+                      int (*write_fn)(void *ctx, const uint8_t *buf, size_t len), void *ctx);
 
 /*
  * RFC 1071 ones'-complement sum helpers (fast 64-bit accumulation).

@@ -61,7 +61,7 @@ tun_open(struct tun *t, const char *ifname)
 
     memset(&ifr, 0, sizeof(ifr));
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI | IFF_VNET_HDR;
-    if (ifname)         /* empty: the kernel picks tun%d */
+    if (ifname) /* empty: the kernel picks tun%d */
         memcpy(ifr.ifr_name, ifname, strlen(ifname));
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         r = -errno;

@@ -20,10 +20,10 @@ enum {
 struct tun {
     int fd;
     char name[16];
-    bool vnet_hdr;      /* reads/writes carry a virtio_net_hdr: always true after tun_open,
-                           even when no offload was accepted (see tun.c) */
-    bool tso;           /* CSUM|TSO4|TSO6 accepted */
-    bool uso;           /* USO4|USO6 accepted too */
+    bool vnet_hdr; /* reads/writes carry a virtio_net_hdr: always true after tun_open,
+                      even when no offload was accepted (see tun.c) */
+    bool tso;      /* CSUM|TSO4|TSO6 accepted */
+    bool uso;      /* USO4|USO6 accepted too */
 };
 
 /* Create or attach to IFNAME (NULL or "": kernel picks tun%d, see t->name); does not

@@ -32,7 +32,7 @@
 #define UAPI_DEFAULT_DIR "/var/run/wireguard"
 
 enum {
-    OP_LINE_MAX = 16,           /* "get=1" / "set=1" */
+    OP_LINE_MAX = 16, /* "get=1" / "set=1" */
     READ_CHUNK = 4096,
     LISTEN_BACKLOG = 16,
 };
@@ -217,7 +217,7 @@ serve_set(struct conn *c, struct body *b, const struct uapi_ops *ops, void *ctx)
     for (;;) {
         r = conn_read_line(c, b, UAPI_MAX_LINE, UAPI_MAX_REQUEST, &line_len);
         if (r == 0)
-            return 0;               /* disconnected mid-request: apply nothing */
+            return 0; /* disconnected mid-request: apply nothing */
         if (r == -EMSGSIZE || r == -ENOMEM) {
             (void)send_errno(c->fd, r);
             return r;
@@ -263,7 +263,7 @@ uapi_serve(int client_fd, const struct uapi_ops *ops, void *ctx)
         r = conn_read_line(c, &b, OP_LINE_MAX, OP_LINE_MAX, &line_len);
         if (r <= 0) {
             if (r == -EMSGSIZE)
-                r = -EPROTO;        /* not an operation line: close, no reply */
+                r = -EPROTO; /* not an operation line: close, no reply */
             break;
         }
         if (line_len == 5 && memcmp(b.buf, "get=1", 5) == 0) {
@@ -285,7 +285,7 @@ uapi_serve(int client_fd, const struct uapi_ops *ops, void *ctx)
             if (r <= 0)
                 break;
         } else {
-            r = -EPROTO;            /* unknown operation: close, no reply */
+            r = -EPROTO; /* unknown operation: close, no reply */
             break;
         }
     }
@@ -307,13 +307,13 @@ socket_path(struct sockaddr_un *addr, const char *dir, const char *ifname)
     if (!ifname)
         return -EINVAL;
     ifl = strlen(ifname);
-    if (ifl == 0 || ifl >= IF_NAMESIZE || strchr(ifname, '/') ||
-        strcmp(ifname, ".") == 0 || strcmp(ifname, "..") == 0)
+    if (ifl == 0 || ifl >= IF_NAMESIZE || strchr(ifname, '/') || strcmp(ifname, ".") == 0 ||
+        strcmp(ifname, "..") == 0)
         return -EINVAL;
     memset(addr, 0, sizeof(*addr));
     addr->sun_family = AF_UNIX;
-    n = snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s.sock",
-                 dir ? dir : UAPI_DEFAULT_DIR, ifname);
+    n = snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s.sock", dir ? dir : UAPI_DEFAULT_DIR,
+                 ifname);
     if (n < 0 || (size_t)n >= sizeof(addr->sun_path))
         return -ENAMETOOLONG;
     return 0;
@@ -351,7 +351,7 @@ socket_in_use(const struct sockaddr_un *addr)
     int r;
 
     if (fd < 0)
-        return true;    /* cannot tell: do not remove it */
+        return true; /* cannot tell: do not remove it */
     do
         r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
     while (r < 0 && errno == EINTR);

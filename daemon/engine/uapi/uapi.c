@@ -45,7 +45,7 @@ static unsigned int
 hex_nibble(unsigned char c, unsigned int *bad)
 {
     int ci = c, lc = c | 0x20;
-    int is_digit = ((('0' - 1) - ci) & (ci - ('9' + 1))) >> 8;   /* -1 or 0 */
+    int is_digit = ((('0' - 1) - ci) & (ci - ('9' + 1))) >> 8; /* -1 or 0 */
     int is_alpha = ((('a' - 1) - lc) & (lc - ('f' + 1))) >> 8;
 
     *bad |= (unsigned int)(~(is_digit | is_alpha)) & 1u;
@@ -273,7 +273,7 @@ grow(void **arr, size_t *cap, size_t n, size_t elem, bool secret)
 struct parser {
     struct uapi_set *set;
     size_t peers_cap;
-    size_t ips_cap;            /* of the last peer */
+    size_t ips_cap; /* of the last peer */
 };
 
 static int
@@ -482,8 +482,7 @@ struct text {
     size_t len, cap;
 };
 
-static void
-text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 text_printf(struct text *t, const char *fmt, ...)
@@ -521,7 +520,7 @@ text_allowed_ip(struct text *t, const struct uapi_allowed_ip *ip)
     /* Print the network, as wireguard-go's trie does. */
     memcpy(masked, ip->addr, bytes_total);
     for (unsigned int bit = cidr; bit < bytes_total * 8; bit++)
-        masked[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+        masked[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
     if (!inet_ntop(ip->family, masked, addr, sizeof(addr)))
         return;
     text_printf(t, "allowed_ip=%s/%u\n", addr, cidr);
@@ -554,8 +553,8 @@ text_endpoint(struct text *t, const union wg_sockaddr *ep)
 
 enum {
     /* Upper bounds of one line each, with slack. */
-    FMT_DEVICE_MAX = 160,                       /* private_key, listen_port, fwmark */
-    FMT_PEER_MAX = 2 * 80 + 24 + 96 + 6 * 64,   /* keys, protocol, endpoint, numbers */
+    FMT_DEVICE_MAX = 160,                     /* private_key, listen_port, fwmark */
+    FMT_PEER_MAX = 2 * 80 + 24 + 96 + 6 * 64, /* keys, protocol, endpoint, numbers */
     FMT_ALLOWED_IP_MAX = 16 + INET6_ADDRSTRLEN + 8,
 };
 

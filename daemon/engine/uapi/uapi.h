@@ -14,14 +14,14 @@
  * is applied, so bad input changes nothing.
  */
 enum {
-    UAPI_MAX_REQUEST = 16 << 20,    /* bytes in one set=1 request */
-    UAPI_MAX_LINE = 1024,           /* bytes in one key=value line, without '\n' */
+    UAPI_MAX_REQUEST = 16 << 20, /* bytes in one set=1 request */
+    UAPI_MAX_LINE = 1024,        /* bytes in one key=value line, without '\n' */
 };
 
 struct uapi_allowed_ip {
-    uint8_t family;                 /* AF_INET or AF_INET6 */
+    uint8_t family; /* AF_INET or AF_INET6 */
     uint8_t cidr;
-    uint8_t addr[16];               /* network byte order, host bits as given */
+    uint8_t addr[16]; /* network byte order, host bits as given */
 };
 
 struct uapi_peer_set {
@@ -29,11 +29,11 @@ struct uapi_peer_set {
     bool remove;
     bool update_only;
     bool has_preshared_key;
-    uint8_t preshared_key[32];      /* all zero: no PSK */
+    uint8_t preshared_key[32]; /* all zero: no PSK */
     bool has_endpoint;
     union wg_sockaddr endpoint;
     bool has_keepalive;
-    uint16_t keepalive_interval;    /* seconds; 0 = off */
+    uint16_t keepalive_interval; /* seconds; 0 = off */
     bool replace_allowed_ips;
     size_t n_allowed_ips;
     struct uapi_allowed_ip *allowed_ips;
@@ -41,7 +41,7 @@ struct uapi_peer_set {
 
 struct uapi_set {
     bool has_private_key;
-    uint8_t private_key[32];        /* all zero: remove the private key */
+    uint8_t private_key[32]; /* all zero: remove the private key */
     bool has_listen_port;
     uint16_t listen_port;
     bool has_fwmark;

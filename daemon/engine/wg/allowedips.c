@@ -37,13 +37,13 @@ enum {
 struct node {
     /* Hot: everything lookup touches sits in the first cache line. */
     struct node *child[2];
-    uint64_t key[2];            /* masked prefix, host order */
+    uint64_t key[2]; /* masked prefix, host order */
     uint64_t mask[2];
-    void *peer;                 /* NULL: glue node */
-    uint8_t bitw;               /* word holding bit number cidr */
-    uint8_t shift;              /* ... and its shift; 0/0 when cidr == bits */
+    void *peer;    /* NULL: glue node */
+    uint8_t bitw;  /* word holding bit number cidr */
+    uint8_t shift; /* ... and its shift; 0/0 when cidr == bits */
     uint8_t cidr;
-    uint8_t bits;               /* 32 or 128 */
+    uint8_t bits; /* 32 or 128 */
     /* Cold: maintenance only. */
     struct node *parent;
     struct node *pnext, *pprev; /* the peer's chain */
@@ -53,15 +53,15 @@ _Static_assert(offsetof(struct node, bits) < NODE_ALIGN, "lookup fields fit one 
 _Static_assert(sizeof(struct node) <= NODE_SIZE, "NODE_SIZE");
 
 struct peer_slot {
-    void *peer;                 /* NULL: empty */
+    void *peer; /* NULL: empty */
     struct node *head;
 };
 
 struct allowedips {
     struct node *root4, *root6;
     size_t count;
-    size_t nodes;               /* owned + glue; < 2 * count + 2 */
-    struct peer_slot *slots;    /* capacity is a power of two, load <= 1/2 */
+    size_t nodes;            /* owned + glue; < 2 * count + 2 */
+    struct peer_slot *slots; /* capacity is a power of two, load <= 1/2 */
     size_t slots_cap, slots_used;
 };
 

@@ -8,7 +8,8 @@
 #include "crypto/blake2s.h"
 
 static void
-derive_key(uint8_t key[static WG_KEY_LEN], const char label[8], const uint8_t pub[static WG_KEY_LEN])
+derive_key(uint8_t key[static WG_KEY_LEN], const char label[8],
+           const uint8_t pub[static WG_KEY_LEN])
 {
     struct b2s_state s;
 

@@ -37,12 +37,13 @@ struct wg_cookie_maker {
 };
 
 enum wg_cookie_mac_state {
-    WG_COOKIE_MAC_INVALID,          /* mac1 wrong: drop silently */
-    WG_COOKIE_MAC_VALID_MAC1,       /* mac1 ok, mac2 missing or wrong */
-    WG_COOKIE_MAC_VALID_MAC2,       /* both ok */
+    WG_COOKIE_MAC_INVALID,    /* mac1 wrong: drop silently */
+    WG_COOKIE_MAC_VALID_MAC1, /* mac1 ok, mac2 missing or wrong */
+    WG_COOKIE_MAC_VALID_MAC2, /* both ok */
 };
 
-void wg_cookie_checker_init(struct wg_cookie_checker *c, const uint8_t our_public[static WG_KEY_LEN]);
+void wg_cookie_checker_init(struct wg_cookie_checker *c,
+                            const uint8_t our_public[static WG_KEY_LEN]);
 void wg_cookie_maker_init(struct wg_cookie_maker *m, const uint8_t peer_public[static WG_KEY_LEN]);
 
 /* msg is a whole handshake message (initiation or response) ending in struct wg_message_macs. */
@@ -56,5 +57,5 @@ void wg_cookie_create_reply(struct wg_cookie_checker *c, struct wg_message_hands
                             const uint8_t *msg, size_t len, uint32_t receiver_index,
                             const union wg_sockaddr *src, uint64_t now_ns);
 /* Consume a cookie reply for a message we sent; false if it does not authenticate. */
-bool wg_cookie_consume_reply(struct wg_cookie_maker *m, const struct wg_message_handshake_cookie *reply,
-                             uint64_t now_ns);
+bool wg_cookie_consume_reply(struct wg_cookie_maker *m,
+                             const struct wg_message_handshake_cookie *reply, uint64_t now_ns);

@@ -12,7 +12,8 @@
  */
 
 /* Send a handshake or data datagram to the peer's endpoint and count it. */
-void wg_device_send_authenticated(struct wg_peer *peer, const uint8_t *data, size_t len, uint64_t now_ns);
+void wg_device_send_authenticated(struct wg_peer *peer, const uint8_t *data, size_t len,
+                                  uint64_t now_ns);
 void wg_device_send_staged(struct wg_peer *peer, uint64_t now_ns);
 void wg_device_note_timer(struct wg_device *dev, uint64_t deadline_ns);
 

@@ -103,7 +103,7 @@ peer_bucket(const uint8_t pub[static WG_KEY_LEN])
 {
     uint32_t h;
 
-    memcpy(&h, pub, sizeof(h));     /* public keys are uniformly random */
+    memcpy(&h, pub, sizeof(h)); /* public keys are uniformly random */
     return h & (WG_PEER_BUCKETS - 1);
 }
 
@@ -223,8 +223,7 @@ wg_device_set_up(struct wg_device *dev, bool up, uint64_t now_ns)
             wg_peer_clear_keys(p);
             wg_peer_purge_staged(p);
             wg_timers_stop(p);
-        } else if (p->persistent_keepalive_interval &&
-                   p->endpoint.addr.sa.sa_family != AF_UNSPEC) {
+        } else if (p->persistent_keepalive_interval && p->endpoint.addr.sa.sa_family != AF_UNSPEC) {
             wg_device_send_keepalive(p, now_ns);
         }
     }

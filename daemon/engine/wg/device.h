@@ -25,18 +25,19 @@
 struct allowedips;
 struct ratelimiter;
 
-typedef void (*wg_send_fn)(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to);
+typedef void (*wg_send_fn)(void *ctx, const uint8_t *data, size_t len,
+                           const struct wg_endpoint *to);
 /* The device's earliest timer moved earlier: the caller's timer loop should wake. */
 typedef void (*wg_wake_fn)(void *ctx);
 
 enum { WG_INDEX_BUCKETS = 4096, WG_PEER_BUCKETS = 1024 };
 
-struct wg_index_entry;              /* wg/index.h */
+struct wg_index_entry; /* wg/index.h */
 
 struct wg_device {
     pthread_mutex_t lock;
 #ifndef NDEBUG
-    pthread_t lock_owner;               /* set by wg_device_lock, for wg_device_assert_locked */
+    pthread_t lock_owner; /* set by wg_device_lock, for wg_device_assert_locked */
     bool lock_held;
 #endif
     wg_send_fn send;
@@ -44,7 +45,7 @@ struct wg_device {
     void *ctx;
 
     bool has_private_key;
-    uint8_t private_key[WG_KEY_LEN];    /* sodium_malloc'd device: wiped on free */
+    uint8_t private_key[WG_KEY_LEN]; /* sodium_malloc'd device: wiped on free */
     uint8_t public_key[WG_KEY_LEN];
     struct wg_cookie_checker cookie_checker;
 
@@ -55,18 +56,18 @@ struct wg_device {
     struct allowedips *allowedips;
     struct ratelimiter *ratelimiter;
 
-    unsigned int mtu;                   /* TUN MTU: padding never exceeds it */
-    int64_t realtime_offset_ns;         /* wall clock = now_ns + offset */
+    unsigned int mtu;           /* TUN MTU: padding never exceeds it */
+    int64_t realtime_offset_ns; /* wall clock = now_ns + offset */
     bool up;
 
     /* Under-load detection (see WG_UNDER_LOAD_HANDSHAKES). */
     uint64_t load_window_start_ns;
     unsigned int load_window_count;
     uint64_t under_load_until_ns;
-    bool force_under_load;              /* test hook */
+    bool force_under_load; /* test hook */
     uint64_t last_gc_ns;
 
-    uint64_t next_timer_ns;             /* earliest armed timer, 0 = none */
+    uint64_t next_timer_ns; /* earliest armed timer, 0 = none */
 };
 
 struct wg_device *wg_device_new(wg_send_fn send, wg_wake_fn wake, void *ctx);
@@ -98,26 +99,27 @@ void wg_device_set_up(struct wg_device *dev, bool up, uint64_t now_ns);
  */
 enum wg_tx_status {
     WG_TX_SEND,
-    WG_TX_STAGED,       /* copied into the peer's queue, waiting for a handshake */
-    WG_TX_NO_ROUTE,     /* no peer for the destination: drop (ICMP unreachable left to the OS) */
-    WG_TX_DROP,         /* malformed or no endpoint or no key */
+    WG_TX_STAGED,   /* copied into the peer's queue, waiting for a handshake */
+    WG_TX_NO_ROUTE, /* no peer for the destination: drop (ICMP unreachable left to the OS) */
+    WG_TX_DROP,     /* malformed or no endpoint or no key */
 };
 
 enum { WG_TX_HEADROOM = 16 };
 
 struct wg_tx_packet {
     uint8_t *buf;
-    size_t len;                 /* plaintext length at buf + 16 */
+    size_t len; /* plaintext length at buf + 16 */
     size_t cap;
     /* out */
     enum wg_tx_status status;
     size_t out_len;
     struct wg_endpoint to;
-    struct wg_keypair *kp;      /* internal */
-    uint64_t counter;           /* internal */
+    struct wg_keypair *kp; /* internal */
+    uint64_t counter;      /* internal */
 };
 
-void wg_device_tx_batch(struct wg_device *dev, struct wg_tx_packet *pkts, size_t n, uint64_t now_ns);
+void wg_device_tx_batch(struct wg_device *dev, struct wg_tx_packet *pkts, size_t n,
+                        uint64_t now_ns);
 
 /*
  * RX: datagrams from the UDP socket, decrypted in place. For WG_RX_DATA the
@@ -125,7 +127,7 @@ void wg_device_tx_batch(struct wg_device *dev, struct wg_tx_packet *pkts, size_t
  */
 enum wg_rx_status {
     WG_RX_DATA,
-    WG_RX_CONSUMED,     /* handshake, cookie or keepalive: nothing for the TUN */
+    WG_RX_CONSUMED, /* handshake, cookie or keepalive: nothing for the TUN */
     WG_RX_DROP,
 };
 
@@ -137,10 +139,11 @@ struct wg_rx_packet {
     enum wg_rx_status status;
     size_t plain_off;
     size_t plain_len;
-    struct wg_keypair *kp;      /* internal */
+    struct wg_keypair *kp; /* internal */
 };
 
-void wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n, uint64_t now_ns);
+void wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n,
+                        uint64_t now_ns);
 
 /*
  * Timers: fire every expired one. Returns the next deadline (absolute ns), or

@@ -158,8 +158,8 @@ wg_handshake_create_response(struct wg_device *dev, struct wg_peer *peer,
 }
 
 struct wg_peer *
-wg_handshake_consume_response(struct wg_device *dev, const struct wg_message_handshake_response *msg,
-                              uint64_t now_ns)
+wg_handshake_consume_response(struct wg_device *dev,
+                              const struct wg_message_handshake_response *msg, uint64_t now_ns)
 {
     struct wg_index_entry *e = wg_device_index_find(dev, msg->receiver_index);
     struct noise_handshake hs;
@@ -174,8 +174,8 @@ wg_handshake_consume_response(struct wg_device *dev, const struct wg_message_han
         return NULL;
     /* Work on a copy: a forged response must not spoil the real handshake. */
     hs = peer->handshake.noise;
-    r = noise_read_msg2(&hs, msg->ephemeral, sizeof(msg->ephemeral) + sizeof(msg->encrypted_nothing),
-                        NULL, 0);
+    r = noise_read_msg2(&hs, msg->ephemeral,
+                        sizeof(msg->ephemeral) + sizeof(msg->encrypted_nothing), NULL, 0);
     if (r != 0) {
         noise_handshake_wipe(&hs);
         return NULL;

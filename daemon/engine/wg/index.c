@@ -35,7 +35,7 @@ wg_device_index_add(struct wg_device *dev, struct wg_peer *peer, struct wg_keypa
 
     wg_device_assert_locked(dev);
     if (!e)
-        abort();    /* 32 bytes on the handshake path: out of memory is fatal */
+        abort(); /* 32 bytes on the handshake path: out of memory is fatal */
     do
         index = randombytes_random();
     while (wg_device_index_find(dev, index));

@@ -11,8 +11,8 @@
  */
 struct wg_index_entry {
     uint32_t index;
-    struct wg_peer *peer;           /* no reference: entries die with their owner */
-    struct wg_keypair *keypair;     /* NULL: the peer's handshake */
+    struct wg_peer *peer;       /* no reference: entries die with their owner */
+    struct wg_keypair *keypair; /* NULL: the peer's handshake */
     struct wg_index_entry *next;
 };
 

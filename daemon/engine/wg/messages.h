@@ -18,7 +18,7 @@
 
 enum wg_limits {
     WG_INITIATIONS_PER_SECOND = 50,
-    WG_MAX_TIMER_HANDSHAKES = 90 / 5,   /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT */
+    WG_MAX_TIMER_HANDSHAKES = 90 / 5, /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT */
     WG_MAX_STAGED_PACKETS = 128,
     WG_MAX_PEERS = 1 << 16,
     WG_MESSAGE_PADDING_MULTIPLE = 16,
@@ -27,7 +27,7 @@ enum wg_limits {
     WG_UNDER_LOAD_HANDSHAKES = 512,
 };
 
-#define WG_REKEY_AFTER_MESSAGES_U64  (1ULL << 60)
+#define WG_REKEY_AFTER_MESSAGES_U64 (1ULL << 60)
 /* The whitepaper's 2^64 - 2^13 - 1: the stricter of the kernel's and wireguard-go's. */
 #define WG_REJECT_AFTER_MESSAGES_U64 (UINT64_MAX - (1ULL << 13))
 
@@ -38,7 +38,7 @@ enum wg_limits {
 #define WG_REKEY_AFTER_TIME      WG_NS(120)
 #define WG_REJECT_AFTER_TIME     WG_NS(180)
 #define WG_REKEY_TIMEOUT         WG_NS(5)
-#define WG_REKEY_TIMEOUT_JITTER  (334ULL * 1000000ULL)  /* wireguard-go: 334 ms */
+#define WG_REKEY_TIMEOUT_JITTER  (334ULL * 1000000ULL) /* wireguard-go: 334 ms */
 #define WG_KEEPALIVE_TIMEOUT     WG_NS(10)
 #define WG_COOKIE_SECRET_MAX_AGE WG_NS(120)
 #define WG_COOKIE_SECRET_LATENCY WG_NS(5)
@@ -106,7 +106,7 @@ _Static_assert(sizeof(struct wg_message_data) == 16, "data header is 16 bytes");
 
 enum {
     WG_DATA_OVERHEAD = 16 + WG_AUTHTAG_LEN,
-    WG_MESSAGE_MINIMUM_LENGTH = WG_DATA_OVERHEAD,  /* a keepalive */
+    WG_MESSAGE_MINIMUM_LENGTH = WG_DATA_OVERHEAD, /* a keepalive */
     WG_MESSAGE_MAX_LENGTH = 65535,
 };
 

@@ -47,7 +47,7 @@ wg_keypair_unref(struct wg_keypair *kp)
         return;
     peer = kp->peer;
     pthread_spin_destroy(&kp->replay_lock);
-    secmem_free(kp, sizeof(*kp));     /* wipes */
+    secmem_free(kp, sizeof(*kp)); /* wipes */
     wg_peer_unref(peer);
 }
 

@@ -23,7 +23,7 @@ struct wg_device;
 
 struct wg_keypair {
     atomic_int refcount;
-    struct wg_peer *peer;           /* holds a reference */
+    struct wg_peer *peer; /* holds a reference */
     uint8_t send_key[WG_KEY_LEN];
     uint8_t recv_key[WG_KEY_LEN];
     _Atomic uint64_t send_counter;
@@ -38,9 +38,9 @@ struct wg_keypair {
 
 enum wg_handshake_state {
     WG_HANDSHAKE_ZEROED,
-    WG_HANDSHAKE_CREATED_INITIATION,    /* we sent an initiation */
-    WG_HANDSHAKE_CONSUMED_INITIATION,   /* we received one, about to respond */
-    WG_HANDSHAKE_CONSUMED_RESPONSE,     /* our initiation was answered */
+    WG_HANDSHAKE_CREATED_INITIATION,  /* we sent an initiation */
+    WG_HANDSHAKE_CONSUMED_INITIATION, /* we received one, about to respond */
+    WG_HANDSHAKE_CONSUMED_RESPONSE,   /* our initiation was answered */
 };
 
 struct wg_handshake {
@@ -54,14 +54,14 @@ struct wg_handshake {
 struct wg_peer {
     atomic_int refcount;
     struct wg_device *device;
-    struct wg_peer *next;               /* device's peer list */
-    struct wg_peer *hash_next;          /* device's public-key hash chain */
+    struct wg_peer *next;      /* device's peer list */
+    struct wg_peer *hash_next; /* device's public-key hash chain */
     bool removed;
 
     uint8_t public_key[WG_KEY_LEN];
     uint8_t preshared_key[WG_KEY_LEN];
     struct wg_endpoint endpoint;
-    uint16_t persistent_keepalive_interval;     /* seconds, 0 = off */
+    uint16_t persistent_keepalive_interval; /* seconds, 0 = off */
 
     struct wg_cookie_maker cookie_maker;
     struct wg_handshake handshake;
@@ -91,11 +91,11 @@ struct wg_peer {
     bool sent_lastminute_handshake;
 
     uint64_t rx_bytes, tx_bytes;
-    int64_t last_handshake_realtime_ns;     /* 0 = never */
+    int64_t last_handshake_realtime_ns; /* 0 = never */
 };
 
 struct wg_peer *wg_peer_ref(struct wg_peer *p);
-void wg_peer_unref(struct wg_peer *p);      /* NULL is fine */
+void wg_peer_unref(struct wg_peer *p); /* NULL is fine */
 struct wg_keypair *wg_keypair_ref(struct wg_keypair *kp);
 void wg_keypair_unref(struct wg_keypair *kp);
 
@@ -121,6 +121,7 @@ void wg_peer_purge_staged(struct wg_peer *peer);
 enum { WG_PEER_NAME_LEN = 20 };
 const char *wg_peer_name(const struct wg_peer *peer, char out[static WG_PEER_NAME_LEN]);
 /* The same for a public key that may belong to no peer. */
-const char *wg_public_key_name(const uint8_t pub[static WG_KEY_LEN], char out[static WG_PEER_NAME_LEN]);
+const char *wg_public_key_name(const uint8_t pub[static WG_KEY_LEN],
+                               char out[static WG_PEER_NAME_LEN]);
 /* The same in a buffer that lives as long as the enclosing statement (for log arguments). */
 #define WG_PEER_NAME(peer) wg_peer_name((peer), (char[WG_PEER_NAME_LEN]){ 0 })

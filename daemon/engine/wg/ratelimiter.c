@@ -35,14 +35,14 @@ _Static_assert((TABLE_SLOTS & (TABLE_SLOTS - 1)) == 0, "table size must be a pow
 _Static_assert(TOKEN_MAX_NS <= UINT32_MAX, "tokens fit in 32 bits");
 
 struct rl_slot {
-    uint64_t key;       /* IPv4 address, or the top 64 bits of an IPv6 one */
+    uint64_t key; /* IPv4 address, or the top 64 bits of an IPv6 one */
     uint64_t last_ns;
     uint32_t tokens_ns;
-    uint8_t family;     /* 0: empty */
+    uint8_t family; /* 0: empty */
 };
 
 struct ratelimiter {
-    uint64_t key[2];    /* SipHash key */
+    uint64_t key[2]; /* SipHash key */
     size_t used;
     struct rl_slot slots[TABLE_SLOTS];
 };

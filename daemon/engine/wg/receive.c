@@ -92,7 +92,7 @@ receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message
             struct wg_message_handshake_cookie reply;
             uint32_t sender;
 
-            memcpy(&sender, p->data + 4, 4);    /* both message types: sender at 4 */
+            memcpy(&sender, p->data + 4, 4); /* both message types: sender at 4 */
             wg_cookie_create_reply(&dev->cookie_checker, &reply, p->data, p->len, sender, src,
                                    now_ns);
             engine_debug(ENGINE_LOG_WG, "Under load: sending cookie reply to %s",
@@ -101,10 +101,12 @@ receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message
             return;
         }
         if (src->sa.sa_family == AF_INET &&
-            !ratelimiter_allow(dev->ratelimiter, AF_INET, (const uint8_t *)&src->in4.sin_addr, now_ns))
+            !ratelimiter_allow(dev->ratelimiter, AF_INET, (const uint8_t *)&src->in4.sin_addr,
+                               now_ns))
             return;
         if (src->sa.sa_family == AF_INET6 &&
-            !ratelimiter_allow(dev->ratelimiter, AF_INET6, (const uint8_t *)&src->in6.sin6_addr, now_ns))
+            !ratelimiter_allow(dev->ratelimiter, AF_INET6, (const uint8_t *)&src->in6.sin6_addr,
+                               now_ns))
             return;
     }
 
@@ -272,7 +274,7 @@ wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n, u
             authenticated_rx(peer, p, now_ns);
             keep_key_fresh_receive(peer, now_ns);
             if (p->plain_len == 0) {
-                p->status = WG_RX_CONSUMED;     /* keepalive */
+                p->status = WG_RX_CONSUMED; /* keepalive */
             } else {
                 size_t len = check_inner_packet(dev, peer, p->data + p->plain_off, p->plain_len);
 

@@ -12,11 +12,11 @@
 enum {
     REPLAY_BITS_TOTAL = 8192,
     REPLAY_BLOCK_BITS = 64,
-    REPLAY_WINDOW = REPLAY_BITS_TOTAL - REPLAY_BLOCK_BITS,     /* 8128 */
+    REPLAY_WINDOW = REPLAY_BITS_TOTAL - REPLAY_BLOCK_BITS, /* 8128 */
 };
 
 struct replay_window {
-    uint64_t greatest;      /* highest counter seen + 1 (0: none yet) */
+    uint64_t greatest; /* highest counter seen + 1 (0: none yet) */
     uint64_t bitmap[REPLAY_BITS_TOTAL / REPLAY_BLOCK_BITS];
 };
 

@@ -59,7 +59,8 @@ wg_device_send_handshake_initiation(struct wg_peer *peer, bool is_retry, uint64_
 static size_t
 padded_len(size_t len, unsigned int mtu)
 {
-    size_t padded = (len + WG_MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(WG_MESSAGE_PADDING_MULTIPLE - 1);
+    size_t padded =
+        (len + WG_MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(WG_MESSAGE_PADDING_MULTIPLE - 1);
 
     if (len <= mtu && padded > mtu)
         padded = mtu;
@@ -99,7 +100,8 @@ sendable_keypair(struct wg_peer *peer, uint64_t now_ns)
 
     if (!kp || now_ns - kp->birth_ns >= WG_REJECT_AFTER_TIME)
         return NULL;
-    if (atomic_load_explicit(&kp->send_counter, memory_order_relaxed) >= WG_REJECT_AFTER_MESSAGES_U64)
+    if (atomic_load_explicit(&kp->send_counter, memory_order_relaxed) >=
+        WG_REJECT_AFTER_MESSAGES_U64)
         return NULL;
     return kp;
 }
@@ -125,7 +127,8 @@ stage_packet(struct wg_peer *peer, const uint8_t *data, size_t len)
     if (peer->n_staged == WG_MAX_STAGED_PACKETS) {
         /* Full: the oldest goes, as in the kernel. */
         free(peer->staged[0].data);
-        memmove(&peer->staged[0], &peer->staged[1], sizeof(peer->staged[0]) * (WG_MAX_STAGED_PACKETS - 1));
+        memmove(&peer->staged[0], &peer->staged[1],
+                sizeof(peer->staged[0]) * (WG_MAX_STAGED_PACKETS - 1));
         peer->n_staged--;
     }
     peer->staged[peer->n_staged].data = copy;

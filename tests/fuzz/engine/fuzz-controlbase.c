@@ -29,7 +29,6 @@
 #define VERSION        130
 #define FUZZ_MAX_INPUT 65536
 
-
 static uint8_t machine_priv[32], server_priv[32], server_pub[32], client_e[32], server_e[32];
 static uint8_t initiation[CONTROLBASE_INITIATION_LEN];
 static struct controlbase snap_cl_hs;       /* client after its initiation */
@@ -63,7 +62,7 @@ static void
 dump_seeds(void)
 {
     static uint8_t stream[3 * CONTROLBASE_MAX_FRAME + 128], plain[5000];
-    static const uint8_t split_mid[2] = {0x00, 0x20}, split_none[2] = {0xff, 0xff};
+    static const uint8_t split_mid[2] = { 0x00, 0x20 }, split_none[2] = { 0xff, 0xff };
     uint8_t resp[CONTROLBASE_RESPONSE_LEN + 64], err[64], old[CONTROLBASE_INITIATION_LEN];
     struct controlbase cl = snap_cl;
     size_t n = 0;
@@ -83,9 +82,10 @@ dump_seeds(void)
     r = controlbase_write(&work_b, (const uint8_t *)"early", 5, resp + CONTROLBASE_RESPONSE_LEN,
                           sizeof(resp) - CONTROLBASE_RESPONSE_LEN);
     CHECK(r > 0);
-    write_seed("response", 1, (const uint8_t[]){10}, 1, resp, CONTROLBASE_RESPONSE_LEN + (size_t)r);
+    write_seed("response", 1, (const uint8_t[]){ 10 }, 1, resp,
+               CONTROLBASE_RESPONSE_LEN + (size_t)r);
     r = controlbase_error_frame("unsupported", err, sizeof(err));
-    write_seed("error-frame", 1, (const uint8_t[]){2}, 1, err, (size_t)r);
+    write_seed("error-frame", 1, (const uint8_t[]){ 2 }, 1, err, (size_t)r);
     /* mode 2: records from the snapshot client, nonces from 0 */
     for (size_t i = 0; i < sizeof(plain); i++)
         plain[i] = (uint8_t)i;
@@ -106,8 +106,8 @@ dump_seeds(void)
         write_seed("records-to-client", 6, split_mid, 2, stream, (size_t)r);
         sodium_memzero(&sv, sizeof(sv));
     }
-    write_seed("records-bad-type", 2, split_mid, 2, (const uint8_t[]){5, 0, 16}, 3);
-    write_seed("records-too-long", 2, split_mid, 2, (const uint8_t[]){4, 0x0f, 0xfe}, 3);
+    write_seed("records-bad-type", 2, split_mid, 2, (const uint8_t[]){ 5, 0, 16 }, 3);
+    write_seed("records-too-long", 2, split_mid, 2, (const uint8_t[]){ 4, 0x0f, 0xfe }, 3);
     /* mode 3 */
     write_seed("plaintext", 3, split_mid, 2, plain, sizeof(plain));
     sodium_memzero(&cl, sizeof(cl));

@@ -11,8 +11,6 @@
 #include "common/ip.h"
 #include "fuzz-harness.h"
 
-
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -16,8 +16,6 @@
 #include "fuzz-harness.h"
 #include "ts2021/mapframe.h"
 
-
-
 struct outcome {
     uint8_t *msgs; /* u32 length + bytes, concatenated */
     size_t len, cap;

@@ -23,7 +23,6 @@
 
 #include "fuzz-harness.h"
 
-
 enum {
     VNET = VNET_LEN,
     N_SLOTS = 64,

@@ -26,15 +26,13 @@
 
 #include "fuzz-harness.h"
 
-
-
 static void
 mask(struct uapi_allowed_ip *ip)
 {
     unsigned int bits = ip->family == AF_INET ? 32 : 128;
 
     for (unsigned int b = ip->cidr; b < bits; b++)
-        ip->addr[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+        ip->addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 }
 
 static bool
@@ -82,7 +80,10 @@ static size_t
 settable_lines(char *text, size_t len)
 {
     static const char *const drop[] = {
-        "last_handshake_time_sec=", "last_handshake_time_nsec=", "tx_bytes=", "rx_bytes=",
+        "last_handshake_time_sec=",
+        "last_handshake_time_nsec=",
+        "tx_bytes=",
+        "rx_bytes=",
     };
     size_t in = 0, out = 0;
 
@@ -201,7 +202,7 @@ serve_stream(const uint8_t *data, size_t size)
         ssize_t n = send(sv[0], data + off, size - off, MSG_NOSIGNAL);
 
         if (n <= 0)
-            break;      /* buffer full: serve what fits */
+            break; /* buffer full: serve what fits */
         off += (size_t)n;
     }
     shutdown(sv[0], SHUT_WR);

@@ -24,9 +24,8 @@
 
 #define NOW (1000ULL * 1000000000ULL)
 
-
 static struct wg_device *dev_a, *dev_b;
-static struct wg_cookie_maker maker_to_a;   /* computes mac1 for messages to A */
+static struct wg_cookie_maker maker_to_a; /* computes mac1 for messages to A */
 static uint8_t wire[4096];
 static size_t wire_len;
 static struct wg_endpoint ep_a, ep_b, ep_evil;
@@ -108,11 +107,11 @@ setup(void)
     wg_device_send_keepalive(p, NOW);
     wg_device_unlock(dev_b);
     dump_seed("initiation");
-    rx(dev_a, wire, wire_len, &ep_b);     /* initiation → response */
+    rx(dev_a, wire, wire_len, &ep_b); /* initiation → response */
     dump_seed("response");
-    rx(dev_b, wire, wire_len, &ep_a);     /* response → keepalive */
+    rx(dev_b, wire, wire_len, &ep_a); /* response → keepalive */
     dump_seed("keepalive");
-    rx(dev_a, wire, wire_len, &ep_b);     /* keepalive confirms A's keypair */
+    rx(dev_a, wire, wire_len, &ep_b); /* keepalive confirms A's keypair */
 }
 
 int

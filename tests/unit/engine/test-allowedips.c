@@ -133,7 +133,7 @@ test_kernel_directed(void)
         uint8_t ip[16];
 
         memset(ip, 0xff, 16);
-        ip[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+        ip[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
         g_assert_cmpint(allowedips_insert(t, AF_INET6, ip, 128, PEER(i)), ==, 0);
     }
     g_assert_cmpuint(allowedips_count(t), ==, 128);
@@ -141,7 +141,7 @@ test_kernel_directed(void)
         uint8_t ip[16];
 
         memset(ip, 0xff, 16);
-        ip[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+        ip[i / 8] &= (uint8_t) ~(0x80 >> (i % 8));
         g_assert_true(allowedips_lookup(t, AF_INET6, ip) == PEER(i));
     }
     allowedips_free(t);
@@ -316,9 +316,9 @@ test_remove_rules(void)
 
 enum {
     NPEERS = 64,
-    NBASE = 200,       /* random prefixes per family ... */
-    NMUTATE = 15,      /* ... each with this many neighbours sharing a random-length prefix */
-    NQUERIES = 4000,   /* per check */
+    NBASE = 200,     /* random prefixes per family ... */
+    NMUTATE = 15,    /* ... each with this many neighbours sharing a random-length prefix */
+    NQUERIES = 4000, /* per check */
 };
 
 struct ref {
@@ -421,7 +421,8 @@ check_lookups(struct allowedips *t, struct reftab *r, GRand *rng)
         rand_bytes(rng, addr, len);
         /* Half the queries land inside or next to a known prefix. */
         if ((q & 2) && r->e->len) {
-            struct ref *x = &g_array_index(r->e, struct ref, g_rand_int_range(rng, 0, (gint32)r->e->len));
+            struct ref *x =
+                &g_array_index(r->e, struct ref, g_rand_int_range(rng, 0, (gint32)r->e->len));
 
             if (x->family == family) {
                 unsigned keep = (unsigned)g_rand_int_range(rng, 0, (gint32)(len * 8 + 1));
@@ -497,7 +498,8 @@ check_structure(struct allowedips *t, struct reftab *r)
         g_assert_cmpuint(c.items->len, ==, want->len);
         for (guint i = 0; i < want->len; i++)
             g_assert_cmpint(ref_cmp(&g_array_index(c.items, struct ref, i),
-                                    &g_array_index(want, struct ref, i)), ==, 0);
+                                    &g_array_index(want, struct ref, i)),
+                            ==, 0);
         total += want->len;
         g_array_free(c.items, TRUE);
         g_array_free(want, TRUE);

@@ -33,12 +33,12 @@
 #include "fixture-missing.h"
 #include "fixture-spawn.h"
 
-#define HANG_GUARD_MS  10000
-#define PEER_TIMEOUT   "60s"
-#define VERSION        130
-#define VERSION_STR    "130"
-#define VERSION_NEXT   "131"
-#define HOSTILE_TEXT   "hostile: go away"
+#define HANG_GUARD_MS 10000
+#define PEER_TIMEOUT  "60s"
+#define VERSION       130
+#define VERSION_STR   "130"
+#define VERSION_NEXT  "131"
+#define HOSTILE_TEXT  "hostile: go away"
 
 /* ---- the Go peer ------------------------------------------------------------ */
 
@@ -51,7 +51,8 @@ need_peer(void)
     if (bin && g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE))
         return bin;
     fixture_missing("the Go peer was not built (install golang-go golang-github-flynn-noise-dev "
-                    "and reconfigure; HYPHAE_TS2021_PEER=%s)", bin ? bin : "");
+                    "and reconfigure; HYPHAE_TS2021_PEER=%s)",
+                    bin ? bin : "");
     return NULL;
 }
 
@@ -121,7 +122,7 @@ recv_some(int fd, uint8_t *buf, size_t cap)
 
 struct peer {
     GSubprocess *child;
-    int out_fd;     /* its stdout; the child's pipe stream owns it */
+    int out_fd; /* its stdout; the child's pipe stream owns it */
     GString *buf;
     gboolean eof;
 };
@@ -140,8 +141,8 @@ peer_spawn(struct peer *p, const char *const *args)
     g_ptr_array_add(argv, NULL);
 
     memset(p, 0, sizeof(*p));
-    p->child = fixture_child_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, (const char *const *)argv->pdata,
-                                 &error);
+    p->child =
+        fixture_child_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE, (const char *const *)argv->pdata, &error);
     if (!p->child)
         g_error("spawn %s: %s", g_getenv("HYPHAE_TS2021_PEER"), error->message);
     p->out_fd =
@@ -213,8 +214,8 @@ struct conn {
     int fd;
     struct controlbase cb;
     uint8_t in[2 * CONTROLBASE_MAX_FRAME];
-    size_t off, len;   /* unconsumed bytes: in[off .. off+len) */
-    size_t feed_max;   /* largest recv: 1 delivers the stream byte by byte */
+    size_t off, len; /* unconsumed bytes: in[off .. off+len) */
+    size_t feed_max; /* largest recv: 1 delivers the stream byte by byte */
     bool eof;
 };
 
@@ -474,7 +475,8 @@ test_go_server_echo(gconstpointer data)
             g_byte_array_append(expect, (const uint8_t *)"echo:", 5);
             g_byte_array_append(expect, payload + pos, (guint)(ct - 16));
             /* "echo:" + n bytes goes back in ceil((n + 5) / 4077) records. */
-            echo_records += (ct - 16 + 5 + CONTROLBASE_MAX_PLAINTEXT - 1) / CONTROLBASE_MAX_PLAINTEXT;
+            echo_records +=
+                (ct - 16 + 5 + CONTROLBASE_MAX_PLAINTEXT - 1) / CONTROLBASE_MAX_PLAINTEXT;
             pos += ct - 16;
             off += CONTROLBASE_HEADER_LEN + ct;
             frames++;
@@ -660,8 +662,8 @@ go_client_start(struct go_client *g, int version, const uint8_t dial_pub[32],
     pub_hex = fixture_hex32(dial_pub ? dial_pub : g->server_pub);
     machine_hex = fixture_hex32(machine_priv);
     ver = g_strdup_printf("%d", version);
-    const char *base[] = { "-role", "client", "-connect", connect_to, "-server-pub", pub_hex,
-                           "-version", ver, "-machine-key", machine_hex };
+    const char *base[] = { "-role", "client",   "-connect", connect_to,     "-server-pub",
+                           pub_hex, "-version", ver,        "-machine-key", machine_hex };
     for (size_t i = 0; i < G_N_ELEMENTS(base); i++)
         g_ptr_array_add(args, (char *)base[i]);
     for (; flags && *flags; flags++)
@@ -701,8 +703,10 @@ static void
 test_go_client_echo(gconstpointer data)
 {
     const size_t *feed_max = data;
-    const char *flags[] = { "-send", "hello", "-send", "", "-send-pattern", "4077",
-                            "-send-pattern", "4078", "-send-pattern", "20000", NULL };
+    const char *flags[] = {
+        "-send", "hello",         "-send", "",  "-send-pattern", "4077", "-send-pattern",
+        "4078",  "-send-pattern", "20000", NULL
+    };
     static const size_t sizes[] = { 5, 0, 4077, 4078, 20000 };
     uint8_t init[CONTROLBASE_INITIATION_LEN], resp[CONTROLBASE_RESPONSE_LEN];
     g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
@@ -717,9 +721,9 @@ test_go_client_echo(gconstpointer data)
         return;
     go_client_start(&g, VERSION, NULL, flags, *feed_max, init);
     g_assert_cmpuint(init[0] << 8 | init[1], ==, VERSION);
-    g_assert_cmpint(controlbase_server_accept(&g.conn.cb, g.server_priv, 113, init, sizeof(init),
-                                              NULL, resp),
-                    ==, CONTROLBASE_RESPONSE_LEN);
+    g_assert_cmpint(
+        controlbase_server_accept(&g.conn.cb, g.server_priv, 113, init, sizeof(init), NULL, resp),
+        ==, CONTROLBASE_RESPONSE_LEN);
     g_assert_cmpint(g.conn.cb.state, ==, CONTROLBASE_STATE_ESTABLISHED);
     g_assert_cmpuint(g.conn.cb.version, ==, VERSION);
     g_assert_cmpmem(g.conn.cb.peer_static, 32, g.machine_pub, 32);
@@ -804,9 +808,9 @@ test_go_client_old_version(void)
         return;
     go_client_start(&g, 100, NULL, NULL, SIZE_MAX, init);
     g_assert_cmpuint(init[0] << 8 | init[1], ==, 100);
-    g_assert_cmpint(controlbase_server_accept(&g.conn.cb, g.server_priv, 113, init, sizeof(init),
-                                              NULL, resp),
-                    ==, -EPROTONOSUPPORT);
+    g_assert_cmpint(
+        controlbase_server_accept(&g.conn.cb, g.server_priv, 113, init, sizeof(init), NULL, resp),
+        ==, -EPROTONOSUPPORT);
     assert_dead(&g.conn);
     n = controlbase_error_frame("unsupported version", ef, sizeof(ef));
     g_assert_cmpint(n, ==, CONTROLBASE_HEADER_LEN + 19);
@@ -830,9 +834,9 @@ test_go_client_wrong_key(void)
     key_generate_private(other_priv);
     g_assert_true(key_public_from_private(other_pub, other_priv));
     go_client_start(&g, VERSION, other_pub, NULL, SIZE_MAX, init);
-    g_assert_cmpint(controlbase_server_accept(&g.conn.cb, g.server_priv, 113, init, sizeof(init),
-                                              NULL, resp),
-                    ==, -EBADMSG);
+    g_assert_cmpint(
+        controlbase_server_accept(&g.conn.cb, g.server_priv, 113, init, sizeof(init), NULL, resp),
+        ==, -EBADMSG);
     assert_dead(&g.conn);
     /* No response: the Go client reads EOF and fails. */
     go_client_finish(&g, 1);
@@ -859,8 +863,8 @@ main(int argc, char **argv)
     g_test_add_func("/controlbase-interop/go-server/wrong-server-key", test_go_server_wrong_key);
     g_test_add_data_func("/controlbase-interop/go-server/hostile/error", "error",
                          test_go_server_hostile_handshake);
-    g_test_add_data_func("/controlbase-interop/go-server/hostile/short-response",
-                         "short-response", test_go_server_hostile_handshake);
+    g_test_add_data_func("/controlbase-interop/go-server/hostile/short-response", "short-response",
+                         test_go_server_hostile_handshake);
     g_test_add_data_func("/controlbase-interop/go-server/hostile/bad-tag", "bad-tag",
                          test_go_server_hostile_record);
     g_test_add_data_func("/controlbase-interop/go-server/hostile/oversize", "oversize",

@@ -175,7 +175,7 @@ static void
 test_handshake_bad_args(void)
 {
     struct controlbase *c = g_new0(struct controlbase, 1);
-    uint8_t zero[32] = {0}, init[CONTROLBASE_INITIATION_LEN], resp[CONTROLBASE_RESPONSE_LEN];
+    uint8_t zero[32] = { 0 }, init[CONTROLBASE_INITIATION_LEN], resp[CONTROLBASE_RESPONSE_LEN];
 
     g_assert_cmpint(controlbase_client_init(c, VERSION, zero, server_pub, NULL, init), ==, -EINVAL);
     g_assert_cmpint(c->state, ==, CONTROLBASE_STATE_DEAD);
@@ -324,7 +324,7 @@ test_client_response(void)
 
     /* wrong lengths: 47, 49, 0x0130 */
     for (int i = 0; i < 3; i++) {
-        static const uint16_t lens[] = {47, 49, 0x130};
+        static const uint16_t lens[] = { 47, 49, 0x130 };
 
         start_client(cl, resp);
         memcpy(bad, resp, sizeof(resp));
@@ -555,8 +555,8 @@ roundtrip(struct controlbase *a, struct controlbase *b, size_t len, size_t chunk
 static void
 test_records_sizes(void)
 {
-    static const size_t sizes[] = {0, 1, 4077, 4078, 100000};
-    static const size_t chunks[] = {0, 1};
+    static const size_t sizes[] = { 0, 1, 4077, 4078, 100000 };
+    static const size_t chunks[] = { 0, 1 };
     struct controlbase *cl = g_new0(struct controlbase, 1), *sv = g_new0(struct controlbase, 1);
 
     make_pair(cl, sv);
@@ -579,8 +579,8 @@ test_records_sizes(void)
 static void
 test_records_any_split(void)
 {
-    static const size_t msgs[] = {5, 0, 4077, 1, 9000, 0, 0, 300, 4078};
-    static const size_t chunks[] = {0, 1, 2, 3, 4, 17, 18, 19, 20, 100, 4095, 4096, 4097, 10000};
+    static const size_t msgs[] = { 5, 0, 4077, 1, 9000, 0, 0, 300, 4078 };
+    static const size_t chunks[] = { 0, 1, 2, 3, 4, 17, 18, 19, 20, 100, 4095, 4096, 4097, 10000 };
     struct controlbase *cl = g_new0(struct controlbase, 1), *sv = g_new0(struct controlbase, 1);
     g_autoptr(GByteArray) stream = g_byte_array_new();
     g_autoptr(GPtrArray) ref = NULL;
@@ -861,12 +861,13 @@ test_fail_frames(void)
         uint8_t hdr[3];
         int expect;
     } cases[] = {
-        {{4, 0x0f, 0xfe}, -EPROTO},                             /* 4094 */
-        {{4, 0xff, 0xff}, -EPROTO}, {{4, 0x00, 0x0f}, -EPROTO}, /* under the tag */
-        {{4, 0x00, 0x00}, -EPROTO}, {{1, 0x00, 0x10}, -EPROTO}, {{2, 0x00, 0x30}, -EPROTO},
-        {{3, 0x00, 0x10}, -EPROTO}, {{5, 0x00, 0x10}, -EPROTO}, {{0, 0x00, 0x10}, -EPROTO},
-        {{4, 0x0f, 0xfd}, 3}, /* 4093: fine, needs more */
-        {{4, 0x00, 0x10}, 3}, /* 16: fine, needs more */
+        { { 4, 0x0f, 0xfe }, -EPROTO },                                 /* 4094 */
+        { { 4, 0xff, 0xff }, -EPROTO }, { { 4, 0x00, 0x0f }, -EPROTO }, /* under the tag */
+        { { 4, 0x00, 0x00 }, -EPROTO }, { { 1, 0x00, 0x10 }, -EPROTO },
+        { { 2, 0x00, 0x30 }, -EPROTO }, { { 3, 0x00, 0x10 }, -EPROTO },
+        { { 5, 0x00, 0x10 }, -EPROTO }, { { 0, 0x00, 0x10 }, -EPROTO },
+        { { 4, 0x0f, 0xfd }, 3 }, /* 4093: fine, needs more */
+        { { 4, 0x00, 0x10 }, 3 }, /* 16: fine, needs more */
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {

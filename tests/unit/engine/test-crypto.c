@@ -272,14 +272,14 @@ test_keys_text_strict(void)
         "",
         "nodekey:",
         "nodekey",
-        TS_PUB,                                   /* no prefix */
-        "mkey:" TS_PUB,                           /* wrong prefix */
-        "NODEKEY:" TS_PUB,                        /* prefix is case-sensitive */
+        TS_PUB,            /* no prefix */
+        "mkey:" TS_PUB,    /* wrong prefix */
+        "NODEKEY:" TS_PUB, /* prefix is case-sensitive */
         "nodekey: " TS_PUB,
         " nodekey:" TS_PUB,
-        "nodekey:" TS_PUB "0",                    /* 65 hex */
+        "nodekey:" TS_PUB "0", /* 65 hex */
         "nodekey:" TS_PUB " ",
-        "nodekey:50d20b455ecf12bc453f83c2cfdb2a24925d06cf2598dcaa54e91af82ce9f76",  /* 63 */
+        "nodekey:50d20b455ecf12bc453f83c2cfdb2a24925d06cf2598dcaa54e91af82ce9f76", /* 63 */
         "nodekey:50d20b455ecf12bc453f83c2cfdb2a24925d06cf2598dcaa54e91af82ce9f76g",
         "nodekey:50d20b455ecf12bc453f83c2cfdb2a24925d06cf2598dcaa54e91af82ce9f7-5",
         "nodekey:0x0b455ecf12bc453f83c2cfdb2a24925d06cf2598dcaa54e91af82ce9f765",
@@ -298,11 +298,15 @@ test_keys_text_strict(void)
     /* Upper-case hex is accepted (Go's hex.Decode does), and 64 zeros too. */
     g_assert_cmpint(key_from_text(k, KEY_PREFIX_NODE,
                                   "nodekey:50D20B455ECF12BC453F83C2CFDB2A24"
-                                  "925D06CF2598DCAA54E91AF82CE9F765", 72), ==, 0);
+                                  "925D06CF2598DCAA54E91AF82CE9F765",
+                                  72),
+                    ==, 0);
     assert_hex(k, 32, TS_PUB);
     g_assert_cmpint(key_from_text(k, KEY_PREFIX_DISCO,
                                   "discokey:00000000000000000000000000000000"
-                                  "00000000000000000000000000000000", 73), ==, 0);
+                                  "00000000000000000000000000000000",
+                                  73),
+                    ==, 0);
     g_assert_true(key_is_zero(k));
 
     /* An embedded NUL within the counted length is not hex. */
@@ -395,7 +399,7 @@ test_keys_base64(void)
     t[42] = 'Y'; /* 24: low bits zero, canonical */
     g_assert_true(key_from_base64(k, t, 44));
 
-    g_assert_false(key_from_base64(k, good, 43));                 /* no pad */
+    g_assert_false(key_from_base64(k, good, 43)); /* no pad */
     g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka+Czp92U", 43));
     g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka+Czp92U==", 45));
     g_assert_false(key_from_base64(k, "UNILRV7PErxFP4PCz9sqJJJdBs8lmNyqVOka+Czp92==", 44));
@@ -423,10 +427,10 @@ static const char rfc8439_pt[] =
 #define RFC8439_KEY   "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
 #define RFC8439_NONCE "070000004041424344454647"
 #define RFC8439_AAD   "50515253c0c1c2c3c4c5c6c7"
-#define RFC8439_CT                                                               \
-    "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6"           \
-    "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36"           \
-    "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"           \
+#define RFC8439_CT                                                                                 \
+    "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6"                             \
+    "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36"                             \
+    "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"                             \
     "3ff4def08e4b7a9de576d26586cec64b6116"
 #define RFC8439_TAG "1ae10b594f09e26a7e902ecbd0600691"
 
@@ -527,8 +531,9 @@ test_aead_empty(gconstpointer data)
 static void
 test_aead_agree(void)
 {
-    static const size_t lens[] = { 0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 255, 256, 257,
-                                   511, 512, 1420, 1500, 4095, 4096, 65535, 65536, 100001 };
+    static const size_t lens[] = { 0,    1,    15,   16,   17,    63,    64,    65,
+                                   127,  128,  129,  255,  256,   257,   511,   512,
+                                   1420, 1500, 4095, 4096, 65535, 65536, 100001 };
     size_t maxlen = 100001;
     uint8_t *pt = g_malloc(maxlen), *c1 = g_malloc(maxlen + 16), *c2 = g_malloc(maxlen + 16);
     uint8_t *out = g_malloc(maxlen);

@@ -103,8 +103,7 @@ test_port_vectors(void)
 }
 
 static struct ip_prefix
-P(const char *s)
-{
+P(const char *s) {
     struct ip_prefix p;
 
     g_assert_true(ip_prefix_parse(&p, s, strlen(s)));
@@ -112,8 +111,7 @@ P(const char *s)
 }
 
 static struct ip_addr
-A(const char *s)
-{
+A(const char *s) {
     struct ip_addr a;
 
     g_assert_true(ip_addr_parse(&a, s, strlen(s)));

@@ -148,7 +148,7 @@ struct node {
     uint8_t priv[KEY_LEN], pub[KEY_LEN];
 };
 
-static GPtrArray *wire;     /* GBytes; the first byte of each says who sent it */
+static GPtrArray *wire; /* GBytes; the first byte of each says who sent it */
 
 static void
 node_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to)

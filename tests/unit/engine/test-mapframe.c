@@ -22,7 +22,7 @@
 #include "fixture-spawn.h"
 #include "ts2021/mapframe.h"
 
-#define MIB          ((size_t)1 << 20)
+#define MIB ((size_t)1 << 20)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -72,7 +72,8 @@ result_clear(Result *res)
  * first error and records what the following call returns.
  */
 static Result
-feed(bool zstd, const uint8_t *data, size_t len, long chunk, GRand *rng, struct mapframe_reader **keep)
+feed(bool zstd, const uint8_t *data, size_t len, long chunk, GRand *rng,
+     struct mapframe_reader **keep)
 {
     struct mapframe_reader *r = mapframe_reader_new(zstd);
     Result res = { g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref), 0, 0 };
@@ -194,7 +195,8 @@ check_against_manifest(const Result *res)
     for (guint i = 0; i < res->msgs->len; i++) {
         gsize n;
         const guint8 *p = g_bytes_get_data(res->msgs->pdata[i], &n);
-        g_autofree char *sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, p ? p : (const guint8 *)"", n);
+        g_autofree char *sum =
+            g_compute_checksum_for_data(G_CHECKSUM_SHA256, p ? p : (const guint8 *)"", n);
         g_autofree char *line = g_strdup_printf("%s %" G_GSIZE_FORMAT, sum, n);
 
         g_assert_cmpstr(line, ==, go_manifest[i]);
@@ -389,12 +391,12 @@ test_zstd_basic(void)
 
         g_assert_cmpint(res.err, ==, 0);
         g_assert_cmpuint(res.msgs->len, ==, 4);
-        g_assert_cmpmem(g_bytes_get_data(res.msgs->pdata[0], NULL), g_bytes_get_size(res.msgs->pdata[0]),
-                        json, strlen(json));
+        g_assert_cmpmem(g_bytes_get_data(res.msgs->pdata[0], NULL),
+                        g_bytes_get_size(res.msgs->pdata[0]), json, strlen(json));
         g_assert_cmpuint(g_bytes_get_size(res.msgs->pdata[1]), ==, 0);
         g_assert_cmpuint(g_bytes_get_size(res.msgs->pdata[2]), ==, 0);
-        g_assert_cmpmem(g_bytes_get_data(res.msgs->pdata[3], NULL), g_bytes_get_size(res.msgs->pdata[3]),
-                        json, strlen(json));
+        g_assert_cmpmem(g_bytes_get_data(res.msgs->pdata[3], NULL),
+                        g_bytes_get_size(res.msgs->pdata[3]), json, strlen(json));
         result_clear(&res);
     }
 }
@@ -466,7 +468,9 @@ test_zstd_garbage(void)
     }
     /* A valid magic, then junk. */
     g_autoptr(GByteArray) s = g_byte_array_new();
-    static const uint8_t bad[] = { 0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    static const uint8_t bad[] = {
+        0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+    };
     add_msg(s, bad, sizeof(bad));
     expect_error(s, -EBADMSG);
 }

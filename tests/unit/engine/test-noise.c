@@ -23,9 +23,9 @@
 #include "noise/noise.h"
 
 #define FLYNN_VECTORS "/usr/share/gocode/src/github.com/flynn/noise/vectors.txt"
-#define NAME_IK     "Noise_IK_25519_ChaChaPoly_BLAKE2s"
-#define NAME_IKPSK2 "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
-#define WG_PROLOGUE "WireGuard v1 zx2c4 Jason@zx2c4.com"
+#define NAME_IK       "Noise_IK_25519_ChaChaPoly_BLAKE2s"
+#define NAME_IKPSK2   "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"
+#define WG_PROLOGUE   "WireGuard v1 zx2c4 Jason@zx2c4.com"
 
 static void
 pub_of(uint8_t pub[32], const uint8_t priv[32])
@@ -234,7 +234,8 @@ static void
 test_flynn_missing(void)
 {
     fixture_missing("%s is missing or has no IK vectors: apt-get install "
-                    "golang-github-flynn-noise-dev", FLYNN_VECTORS);
+                    "golang-github-flynn-noise-dev",
+                    FLYNN_VECTORS);
 }
 
 /* ---- tailscale-rs KATs ------------------------------------------------ */
@@ -339,7 +340,7 @@ static void
 test_protocol_name(void)
 {
     static const char *const names[] = { "Noise_IK_short", "Noise_IK_25519_ChaChaPoly_SHA256",
-                                          NAME_IK, NAME_IKPSK2 };
+                                         NAME_IK, NAME_IKPSK2 };
     struct noise_handshake hs;
     uint8_t s[32], want[32];
     size_t i;
@@ -348,8 +349,8 @@ test_protocol_name(void)
     for (i = 0; i < G_N_ELEMENTS(names); i++) {
         size_t len = strlen(names[i]);
 
-        g_assert_true(noise_handshake_init(&hs, NOISE_PATTERN_IK, false, names[i], NULL, 0, s,
-                                           NULL, NULL));
+        g_assert_true(
+            noise_handshake_init(&hs, NOISE_PATTERN_IK, false, names[i], NULL, 0, s, NULL, NULL));
         memset(want, 0, sizeof(want));
         if (len > 32)
             b2s_hash(want, 32, names[i], len, NULL, 0);
@@ -419,8 +420,8 @@ test_wg_constants(void)
     key_generate_private(s);
     pub_of(s_pub, s);
     g_assert_true(noise_handshake_init(&hs, NOISE_PATTERN_IKPSK2, false, NAME_IKPSK2,
-                                       (const uint8_t *)WG_PROLOGUE, strlen(WG_PROLOGUE), s,
-                                       NULL, NULL));
+                                       (const uint8_t *)WG_PROLOGUE, strlen(WG_PROLOGUE), s, NULL,
+                                       NULL));
     fixture_unhex32(want, "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36");
     g_assert_cmpmem(hs.ck, 32, want, 32);
     fixture_unhex32(h, "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3");
@@ -589,8 +590,8 @@ test_wg_zero_keys(void)
     g_assert_true(all_zero(&ini, sizeof(ini)));
     g_assert_false(noise_handshake_init(&ini, NOISE_PATTERN_IKPSK2, true, NAME_IKPSK2, NULL, 0,
                                         p.is, NULL, NULL)); /* initiator needs rs */
-    g_assert_false(noise_handshake_init(&ini, NOISE_PATTERN_IK, true, "", NULL, 0, p.is, p.rs_pub,
-                                        NULL));
+    g_assert_false(
+        noise_handshake_init(&ini, NOISE_PATTERN_IK, true, "", NULL, 0, p.is, p.rs_pub, NULL));
 
     for (i = 0; i < G_N_ELEMENTS(low_order); i++) {
         /* Initiator told to talk to a low-order "static key". */

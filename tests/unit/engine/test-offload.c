@@ -55,8 +55,8 @@ struct spec {
     uint8_t flags;
     uint16_t win;
     uint8_t opts[40];
-    size_t optlen;      /* TCP options, multiple of 4 */
-    size_t ipoptlen;    /* IPv4 options (NOPs), multiple of 4 */
+    size_t optlen;   /* TCP options, multiple of 4 */
+    size_t ipoptlen; /* IPv4 options (NOPs), multiple of 4 */
     uint16_t id;
     uint8_t ttl, tos;
     bool df;
@@ -74,8 +74,10 @@ spec_default(bool v6, bool udp)
     s.v6 = v6;
     s.udp = udp;
     if (v6) {
-        static const uint8_t a[16] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
-        static const uint8_t b[16] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 2 };
+        static const uint8_t a[16] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, 0, 0,
+                                       0,    0,    0,    0,    0,    0,    0, 1 };
+        static const uint8_t b[16] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, 0,    0,
+                                       0,    0,    0,    0,    0,    0,    0x12, 2 };
 
         memcpy(s.src, a, 16);
         memcpy(s.dst, b, 16);
@@ -143,7 +145,7 @@ build(const struct spec *s, uint8_t *out)
         out[9] = proto;
         memcpy(out + 12, s->src, 4);
         memcpy(out + 16, s->dst, 4);
-        memset(out + 20, 1, s->ipoptlen);   /* NOP options */
+        memset(out + 20, 1, s->ipoptlen); /* NOP options */
         put16(out + 10, ref_fold(ref_sum(out, iph, 0)));
     }
     put16(l4, s->sport);
@@ -231,9 +233,9 @@ test_csum_partial(void)
         }
     }
     /* chained at an even offset */
-    g_assert_cmphex(offload_csum_fold(offload_csum_partial(buf + 100, 777,
-                                                           offload_csum_partial(buf, 100, 0))),
-                    ==, ref_fold(ref_sum(buf, 877, 0)));
+    g_assert_cmphex(
+        offload_csum_fold(offload_csum_partial(buf + 100, 777, offload_csum_partial(buf, 100, 0))),
+        ==, ref_fold(ref_sum(buf, 877, 0)));
     /* all 0xff: many carries */
     memset(buf, 0xff, sizeof(buf));
     g_assert_cmphex(offload_csum_fold(offload_csum_partial(buf, sizeof(buf), 0)), ==,
@@ -272,7 +274,7 @@ build_expected_seg(const struct spec *s, size_t mss, size_t i, uint8_t *out)
     e.seq = s->seq + (uint32_t)off;
     e.id = (uint16_t)(s->id + i);
     if (!last)
-        e.flags &= (uint8_t)~(0x01 | 0x08);
+        e.flags &= (uint8_t) ~(0x01 | 0x08);
     return build(&e, out);
 }
 
@@ -309,13 +311,13 @@ test_split_tcp4(void)
     struct spec s = spec_default(false, false);
 
     s.plen = 5 * 1380 + 17;
-    s.flags = 0x18;     /* ACK|PSH: PSH only on the last */
+    s.flags = 0x18; /* ACK|PSH: PSH only on the last */
     split_check(&s, 1380);
-    s.plen = 3 * 1380;  /* exact multiple */
+    s.plen = 3 * 1380; /* exact multiple */
     split_check(&s, 1380);
-    s.plen = 100;       /* one short segment */
+    s.plen = 100; /* one short segment */
     split_check(&s, 1380);
-    s.plen = 46 * 1400 + 35;    /* near the 64 KB limit */
+    s.plen = 46 * 1400 + 35; /* near the 64 KB limit */
     split_check(&s, 1400);
 }
 
@@ -327,9 +329,9 @@ test_split_tcp4_options(void)
     s.optlen = 12;
     s.plen = 4 * 1368 + 1;
     split_check(&s, 1368);
-    s.ipoptlen = 8;     /* IPv4 options: csum_start 28 */
+    s.ipoptlen = 8; /* IPv4 options: csum_start 28 */
     split_check(&s, 1368);
-    s.optlen = 40;      /* data offset 60 */
+    s.optlen = 40; /* data offset 60 */
     for (size_t i = 12; i < 40; i++)
         s.opts[i] = 1;
     split_check(&s, 1300);
@@ -341,7 +343,7 @@ test_split_tcp6(void)
     struct spec s = spec_default(true, false);
 
     s.plen = 7 * 1360 + 500;
-    s.flags = 0x19;     /* ACK|PSH|FIN */
+    s.flags = 0x19; /* ACK|PSH|FIN */
     split_check(&s, 1360);
     s.optlen = 12;
     s.tos = 0xb8;
@@ -382,7 +384,7 @@ test_split_ecn(void)
     size_t rlen;
     int n;
 
-    s.flags = 0x10 | 0x80;      /* ACK|CWR */
+    s.flags = 0x10 | 0x80; /* ACK|CWR */
     s.plen = 3000;
     rlen = build_super(&s, 1000, rb);
     rb[1] |= VNET_HDR_GSO_ECN;
@@ -454,7 +456,8 @@ test_split_none(void)
         /* too big for the slot */
         g_assert_cmpint(offload_split(rb, len + VNET, sl.s, 2, len - 1), ==, -EMSGSIZE);
         /* checksum field beyond the packet */
-        put_vnet(rb, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_GSO_NONE, 0, 0, (uint16_t)iph, (uint16_t)(len - iph - 1));
+        put_vnet(rb, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_GSO_NONE, 0, 0, (uint16_t)iph,
+                 (uint16_t)(len - iph - 1));
         g_assert_cmpint(offload_split(rb, len + VNET, sl.s, 2, 1600), ==, -EINVAL);
         put_vnet(rb, VNET_HDR_F_NEEDS_CSUM, VNET_HDR_GSO_NONE, 0, 0, (uint16_t)len, 0);
         g_assert_cmpint(offload_split(rb, len + VNET, sl.s, 2, 1600), ==, -EINVAL);
@@ -476,7 +479,7 @@ test_split_malformed(void)
     rlen = build_super(&s, 1000, good);
     slots_init(&sl, 8, 1600);
 
-#define RESET() memcpy(rb, good, rlen)
+#define RESET()            memcpy(rb, good, rlen)
 #define EXPECT_EINVAL(len) g_assert_cmpint(offload_split(rb, (len), sl.s, 8, 1600), ==, -EINVAL)
 
     RESET();
@@ -527,7 +530,7 @@ struct cap {
     unsigned n;
     uint8_t *buf[80];
     size_t len[80];
-    int fail_call;      /* 1-based call index to fail, 0: none */
+    int fail_call; /* 1-based call index to fail, 0: none */
     unsigned calls;
 };
 
@@ -564,7 +567,8 @@ struct flow {
 };
 
 static void
-flow_build(struct flow *f, const struct spec *base, unsigned n, size_t mss, size_t tail, bool psh_last)
+flow_build(struct flow *f, const struct spec *base, unsigned n, size_t mss, size_t tail,
+           bool psh_last)
 {
     unsigned i;
 
@@ -622,7 +626,9 @@ assert_coalesced(const struct cap *c, unsigned i, const struct flow *f, unsigned
     len = c->len[i] - VNET;
     g_assert_cmpuint(h.flags, ==, VNET_HDR_F_NEEDS_CSUM);
     g_assert_cmpuint(h.gso_type, ==,
-                     base->udp ? VNET_HDR_GSO_UDP_L4 : base->v6 ? VNET_HDR_GSO_TCPV6 : VNET_HDR_GSO_TCPV4);
+                     base->udp  ? VNET_HDR_GSO_UDP_L4
+                     : base->v6 ? VNET_HDR_GSO_TCPV6
+                                : VNET_HDR_GSO_TCPV4);
     g_assert_cmpuint(h.hdr_len, ==, iph + l4h);
     g_assert_cmpuint(h.gso_size, ==, mss);
     g_assert_cmpuint(h.csum_start, ==, iph);
@@ -654,7 +660,8 @@ assert_coalesced(const struct cap *c, unsigned i, const struct flow *f, unsigned
 
 /* Add all packets of the listed (flow, index) pairs, flush, return captured. */
 static void
-gro_run(struct offload_gro *g, const uint8_t *const *pkts, const size_t *lens, unsigned n, struct cap *c)
+gro_run(struct offload_gro *g, const uint8_t *const *pkts, const size_t *lens, unsigned n,
+        struct cap *c)
 {
     unsigned i;
 
@@ -724,9 +731,12 @@ test_gro_non_adjacent(void)
 
     flow_build(&f, &s, 4, 1000, 0, false);
     /* 0, 2, 3: the gap stops 0 from growing; 2+3 coalesce */
-    p[0] = f.pkt[0]; l[0] = f.len[0];
-    p[1] = f.pkt[2]; l[1] = f.len[2];
-    p[2] = f.pkt[3]; l[2] = f.len[3];
+    p[0] = f.pkt[0];
+    l[0] = f.len[0];
+    p[1] = f.pkt[2];
+    l[1] = f.len[2];
+    p[2] = f.pkt[3];
+    l[2] = f.len[3];
     gro_run(g, p, l, 3, &c);
     g_assert_cmpuint(c.n, ==, 2);
     assert_passthrough(&c, 0, f.pkt[0], f.len[0]);
@@ -734,8 +744,10 @@ test_gro_non_adjacent(void)
     cap_clear(&c);
 
     /* reordered 1 before 0: no prepend, order kept */
-    p[0] = f.pkt[1]; l[0] = f.len[1];
-    p[1] = f.pkt[0]; l[1] = f.len[0];
+    p[0] = f.pkt[1];
+    l[0] = f.len[1];
+    p[1] = f.pkt[0];
+    l[1] = f.len[0];
     gro_run(g, p, l, 2, &c);
     g_assert_cmpuint(c.n, ==, 2);
     assert_passthrough(&c, 0, f.pkt[1], f.len[1]);
@@ -749,7 +761,8 @@ static void
 test_gro_interleaved(void)
 {
     struct offload_gro *g = offload_gro_new(true, true);
-    struct spec a = spec_default(false, false), b = spec_default(false, false), u = spec_default(true, true);
+    struct spec a = spec_default(false, false), b = spec_default(false, false),
+                u = spec_default(true, true);
     struct cap c = { 0 };
     struct flow fa, fb, fu;
     const uint8_t *p[12];
@@ -763,9 +776,12 @@ test_gro_interleaved(void)
     flow_build(&fb, &b, 4, 1300, 0, false);
     flow_build(&fu, &u, 4, 900, 0, false);
     for (i = 0; i < 4; i++) {
-        p[k] = fa.pkt[i]; l[k++] = fa.len[i];
-        p[k] = fb.pkt[i]; l[k++] = fb.len[i];
-        p[k] = fu.pkt[i]; l[k++] = fu.len[i];
+        p[k] = fa.pkt[i];
+        l[k++] = fa.len[i];
+        p[k] = fb.pkt[i];
+        l[k++] = fb.len[i];
+        p[k] = fu.pkt[i];
+        l[k++] = fu.len[i];
     }
     gro_run(g, p, l, k, &c);
     g_assert_cmpuint(c.n, ==, 3);
@@ -815,11 +831,15 @@ test_gro_psh_and_short_end(void)
 
         for (i = 0; i < 3; i++)
             b[i] = g_malloc(MAXPKT);
-        bl[0] = build(&e, b[0]);                            /* 1000 */
-        e.seq += 1000; e.payload += 1000; e.plen = 500;
-        bl[1] = build(&e, b[1]);                            /* 500: short */
-        e.seq += 500; e.payload += 500; e.plen = 1000;
-        bl[2] = build(&e, b[2]);                            /* 1000 */
+        bl[0] = build(&e, b[0]); /* 1000 */
+        e.seq += 1000;
+        e.payload += 1000;
+        e.plen = 500;
+        bl[1] = build(&e, b[1]); /* 500: short */
+        e.seq += 500;
+        e.payload += 500;
+        e.plen = 1000;
+        bl[2] = build(&e, b[2]); /* 1000 */
         gro_run(g, (const uint8_t *const *)b, bl, 3, &c);
         g_assert_cmpuint(c.n, ==, 2);
         g_assert_cmpuint(get_vnet(c.buf[0]).gso_size, ==, 1000);
@@ -831,7 +851,9 @@ test_gro_psh_and_short_end(void)
         e = s;
         e.plen = 500;
         bl[0] = build(&e, b[0]);
-        e.seq += 500; e.payload += 500; e.plen = 1000;
+        e.seq += 500;
+        e.payload += 500;
+        e.plen = 1000;
         bl[1] = build(&e, b[1]);
         gro_run(g, (const uint8_t *const *)b, bl, 2, &c);
         g_assert_cmpuint(c.n, ==, 2);
@@ -874,18 +896,66 @@ gro_expect_separate(bool v6, bool udp, void (*mutate)(struct spec *))
     offload_gro_free(g);
 }
 
-static void mut_opts(struct spec *e) { e->opts[11] ^= 1; }
-static void mut_ack(struct spec *e) { e->ack += 1; }
-static void mut_ttl(struct spec *e) { e->ttl -= 1; }
-static void mut_tos(struct spec *e) { e->tos = 0x04; }
-static void mut_df(struct spec *e) { e->df = false; }
-static void mut_win(struct spec *e) { e->win += 1; }
-static void mut_syn(struct spec *e) { e->flags = 0x12; }
-static void mut_fin(struct spec *e) { e->flags = 0x11; }
-static void mut_seq(struct spec *e) { e->seq += 1; }
-static void mut_ipopt(struct spec *e) { e->ipoptlen = 4; }
-static void mut_bigger(struct spec *e) { e->plen += 1; }
-static void mut_port(struct spec *e) { e->dport += 1; }
+static void
+mut_opts(struct spec *e)
+{
+    e->opts[11] ^= 1;
+}
+static void
+mut_ack(struct spec *e)
+{
+    e->ack += 1;
+}
+static void
+mut_ttl(struct spec *e)
+{
+    e->ttl -= 1;
+}
+static void
+mut_tos(struct spec *e)
+{
+    e->tos = 0x04;
+}
+static void
+mut_df(struct spec *e)
+{
+    e->df = false;
+}
+static void
+mut_win(struct spec *e)
+{
+    e->win += 1;
+}
+static void
+mut_syn(struct spec *e)
+{
+    e->flags = 0x12;
+}
+static void
+mut_fin(struct spec *e)
+{
+    e->flags = 0x11;
+}
+static void
+mut_seq(struct spec *e)
+{
+    e->seq += 1;
+}
+static void
+mut_ipopt(struct spec *e)
+{
+    e->ipoptlen = 4;
+}
+static void
+mut_bigger(struct spec *e)
+{
+    e->plen += 1;
+}
+static void
+mut_port(struct spec *e)
+{
+    e->dport += 1;
+}
 
 static void
 test_gro_header_mismatch(void)
@@ -1011,7 +1081,7 @@ test_gro_limits(void)
 
     /* -ENOBUFS after OFFLOAD_GRO_MAX_OUT separate packets, order kept across the flush */
     s = spec_default(false, false);
-    s.flags = 0x18;     /* PSH on each: nothing coalesces */
+    s.flags = 0x18; /* PSH on each: nothing coalesces */
     flow_build(&f, &s, OFFLOAD_GRO_MAX_OUT + 1, 100, 0, false);
     for (i = 0; i < OFFLOAD_GRO_MAX_OUT; i++)
         g_assert_cmpint(offload_gro_add(g, f.pkt[i], f.len[i]), ==, 0);
@@ -1080,13 +1150,17 @@ test_gro_fragments_and_others(void)
     /* a non-first IPv4 fragment between the same hosts: order kept, no coalescing across it */
     memcpy(frag, f.pkt[0], sizeof(frag));
     put16(frag + 2, sizeof(frag));
-    put16(frag + 6, 0x0010);    /* offset 128 bytes */
+    put16(frag + 6, 0x0010); /* offset 128 bytes */
     frag[10] = frag[11] = 0;
     put16(frag + 10, ref_fold(ref_sum(frag, 20, 0)));
-    p[0] = f.pkt[0]; l[0] = f.len[0];
-    p[1] = frag; l[1] = sizeof(frag);
-    p[2] = f.pkt[1]; l[2] = f.len[1];
-    p[3] = f.pkt[2]; l[3] = f.len[2];
+    p[0] = f.pkt[0];
+    l[0] = f.len[0];
+    p[1] = frag;
+    l[1] = sizeof(frag);
+    p[2] = f.pkt[1];
+    l[2] = f.len[1];
+    p[3] = f.pkt[2];
+    l[3] = f.len[2];
     gro_run(g, p, l, 4, &c);
     g_assert_cmpuint(c.n, ==, 3);
     assert_passthrough(&c, 0, f.pkt[0], f.len[0]);
@@ -1102,9 +1176,12 @@ test_gro_fragments_and_others(void)
 
         e.plen = 0;
         al = build(&e, ackp);
-        p[0] = ackp; l[0] = al;
-        p[1] = f.pkt[0]; l[1] = f.len[0];
-        p[2] = f.pkt[1]; l[2] = f.len[1];
+        p[0] = ackp;
+        l[0] = al;
+        p[1] = f.pkt[0];
+        l[1] = f.len[0];
+        p[2] = f.pkt[1];
+        l[2] = f.len[1];
         gro_run(g, p, l, 3, &c);
         g_assert_cmpuint(c.n, ==, 2);
         assert_passthrough(&c, 0, ackp, al);

@@ -10,7 +10,7 @@
 
 #include "wg/ratelimiter.h"
 
-#define MS (1000000ULL)
+#define MS      (1000000ULL)
 #define COST_NS (1000000000ULL / RATELIMIT_PACKETS_PER_SECOND)
 
 static const uint8_t *
@@ -38,13 +38,9 @@ static const struct {
     bool result;
     uint64_t sleep_ns;
 } timings[] = {
-    { true, 0 }, { true, 0 }, { true, 0 }, { true, 0 }, { true, 0 }, /* burst of 5 */
-    { false, 0 },
-    { true, COST_NS },
-    { false, 0 },
-    { true, 2 * COST_NS },
-    { true, 0 },
-    { false, 0 },
+    { true, 0 },  { true, 0 },       { true, 0 },  { true, 0 },           { true, 0 }, /* burst of 5
+                                                                                        */
+    { false, 0 }, { true, COST_NS }, { false, 0 }, { true, 2 * COST_NS }, { true, 0 }, { false, 0 },
 };
 
 static void

@@ -13,7 +13,7 @@
 #define REJECT_AFTER_MESSAGES (UINT64_MAX - (1ULL << 13) + 1 - 1)
 /* The kernel's: U64_MAX - COUNTER_WINDOW_SIZE - 1. */
 #define KERNEL_REJECT_AFTER_MESSAGES (UINT64_MAX - REPLAY_WINDOW - 1)
-#define T_LIM ((uint64_t)REPLAY_WINDOW + 1)
+#define T_LIM                        ((uint64_t)REPLAY_WINDOW + 1)
 
 struct vec {
     uint64_t counter;

@@ -47,9 +47,9 @@ enum {
     N_SLOTS = 128,
 };
 
-#define IFNAME "hyt0"
-#define LOCAL_ADDR 0x0a4d0001u      /* 10.77.0.1, the TUN's address */
-#define PEER_ADDR 0x0a4d0002u       /* 10.77.0.2, routed into the TUN */
+#define IFNAME     "hyt0"
+#define LOCAL_ADDR 0x0a4d0001u /* 10.77.0.1, the TUN's address */
+#define PEER_ADDR  0x0a4d0002u /* 10.77.0.2, routed into the TUN */
 
 static uint8_t pattern[N_TX];
 
@@ -62,7 +62,8 @@ pkt_csums_ok(const uint8_t *p, size_t len)
 
     if (len < iph || ref_fold(ref_sum(p, iph, 0)) != 0)
         return false;
-    return ref_fold(ref_sum(p + iph, len - iph, ref_sum(p + 12, 8, 0) + p[9] + (uint32_t)(len - iph))) == 0;
+    return ref_fold(ref_sum(p + iph, len - iph,
+                            ref_sum(p + 12, 8, 0) + p[9] + (uint32_t)(len - iph))) == 0;
 }
 
 /* IPv4 TCP (proto 6) or UDP (17) packet with valid checksums. */
@@ -195,7 +196,8 @@ setup_tun(struct tun *t)
 static struct sockaddr_in
 sa4(uint32_t addr, uint16_t port)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons(port),
                               .sin_addr.s_addr = htonl(addr) };
 
     return sa;
@@ -302,22 +304,23 @@ test_tcp_tx_split(FixtureNetns *ns, gconstpointer unused)
                 size_t len = slots[i].len, plen;
                 uint32_t seq;
 
-                if (p[0] != 0x45 || p[9] != 6 || get32(p + 16) != PEER_ADDR || get16(l4 + 2) != 5001)
+                if (p[0] != 0x45 || p[9] != 6 || get32(p + 16) != PEER_ADDR ||
+                    get16(l4 + 2) != 5001)
                     continue;
                 g_assert_cmpuint(len, <=, MTU);
                 g_assert_cmpuint(get16(p + 2), ==, len);
                 g_assert_true(pkt_csums_ok(p, len));
                 seq = get32(l4 + 4);
                 plen = len - 20 - (size_t)(l4[12] >> 4) * 4;
-                if (l4[13] & 0x02) {        /* SYN: answer SYN|ACK with MSS 1380 */
+                if (l4[13] & 0x02) { /* SYN: answer SYN|ACK with MSS 1380 */
                     g_assert_false(syn_seen);
                     syn_seen = true;
                     isn = seq;
                     rcv_nxt = isn + 1;
                     sport = get16(l4);
                     tun_write_plain(t.fd, out,
-                                    mk4(out, 6, PEER_ADDR, LOCAL_ADDR, 5001, sport, peer_isn, rcv_nxt,
-                                        0x12, mss_opt, 4, NULL, 0, 1));
+                                    mk4(out, 6, PEER_ADDR, LOCAL_ADDR, 5001, sport, peer_isn,
+                                        rcv_nxt, 0x12, mss_opt, 4, NULL, 0, 1));
                     continue;
                 }
                 g_assert_true(syn_seen);
@@ -329,15 +332,15 @@ test_tcp_tx_split(FixtureNetns *ns, gconstpointer unused)
                     got += plen;
                     rcv_nxt += (uint32_t)plen;
                 } else {
-                    g_assert_cmpint((int32_t)(seq - rcv_nxt), <, 0);        /* a retransmission */
+                    g_assert_cmpint((int32_t)(seq - rcv_nxt), <, 0); /* a retransmission */
                 }
                 need_ack = true;
             }
         }
         if (need_ack)
             tun_write_plain(t.fd, out,
-                            mk4(out, 6, PEER_ADDR, LOCAL_ADDR, 5001, sport, peer_isn + 1, rcv_nxt, 0x10,
-                                NULL, 0, NULL, 0, 2));
+                            mk4(out, 6, PEER_ADDR, LOCAL_ADDR, 5001, sport, peer_isn + 1, rcv_nxt,
+                                0x10, NULL, 0, NULL, 0, 2));
     }
     g_printerr("# TX: %u GSO reads, up to %u segments\n", gso_reads, max_segs);
     g_assert_cmpuint(gso_reads, >, 0);
@@ -399,8 +402,9 @@ test_tcp_rx_gro(FixtureNetns *ns, gconstpointer unused)
     g_assert_cmpint(listen(lsock, 1), ==, 0);
 
     /* SYN from the peer; wait for the SYN|ACK */
-    tun_write_plain(t.fd, pkt, mk4(pkt, 6, PEER_ADDR, LOCAL_ADDR, 6000, 5002, seq, 0, 0x02, mss_opt, 4,
-                                   NULL, 0, 10));
+    tun_write_plain(
+        t.fd, pkt,
+        mk4(pkt, 6, PEER_ADDR, LOCAL_ADDR, 6000, 5002, seq, 0, 0x02, mss_opt, 4, NULL, 0, 10));
     for (;;) {
         struct pkt_slot s = { pkt, 0 };
         size_t n = tun_read_wait(t.fd, rb);
@@ -417,12 +421,14 @@ test_tcp_rx_gro(FixtureNetns *ns, gconstpointer unused)
     seq++;
 
     /* handshake ACK and SEGS data segments, all through GRO: two writes */
-    g_assert_cmpint(offload_gro_add(g, pkt, mk4(pkt, 6, PEER_ADDR, LOCAL_ADDR, 6000, 5002, seq,
-                                                srv_isn + 1, 0x10, NULL, 0, NULL, 0, 11)), ==, 0);
+    g_assert_cmpint(offload_gro_add(g, pkt,
+                                    mk4(pkt, 6, PEER_ADDR, LOCAL_ADDR, 6000, 5002, seq, srv_isn + 1,
+                                        0x10, NULL, 0, NULL, 0, 11)),
+                    ==, 0);
     for (i = 0; i < SEGS; i++) {
-        size_t len = mk4(pkt, 6, PEER_ADDR, LOCAL_ADDR, 6000, 5002, seq + (uint32_t)(i * SEG),
-                         srv_isn + 1, i == SEGS - 1 ? 0x18 : 0x10, NULL, 0, pattern + i * SEG, SEG,
-                         (uint16_t)(12 + i));
+        size_t len =
+            mk4(pkt, 6, PEER_ADDR, LOCAL_ADDR, 6000, 5002, seq + (uint32_t)(i * SEG), srv_isn + 1,
+                i == SEGS - 1 ? 0x18 : 0x10, NULL, 0, pattern + i * SEG, SEG, (uint16_t)(12 + i));
 
         g_assert_cmpint(offload_gro_add(g, pkt, len), ==, 0);
     }

@@ -69,7 +69,7 @@ public_of(uint8_t pub[32], const uint8_t priv[32])
 static int
 parse_str(const char *s, struct uapi_set **out)
 {
-    *out = (struct uapi_set *)(uintptr_t)0x1;   /* must be overwritten */
+    *out = (struct uapi_set *)(uintptr_t)0x1; /* must be overwritten */
     return uapi_parse_set(s, strlen(s), out);
 }
 
@@ -129,11 +129,12 @@ test_parse_device(void)
 {
     g_autofree char *ff = hexrep('f');
     g_autofree char *body = g_strdup_printf("private_key=%s\nlisten_port=51820\nfwmark=4294967295\n"
-                                            "replace_peers=true\n", ff);
+                                            "replace_peers=true\n",
+                                            ff);
     struct uapi_set *set = parse_ok(body);
 
     g_assert_true(set->has_private_key);
-    g_assert_cmpuint(set->private_key[0], ==, 0xf8);       /* clamped */
+    g_assert_cmpuint(set->private_key[0], ==, 0xf8); /* clamped */
     g_assert_cmpuint(set->private_key[1], ==, 0xff);
     g_assert_cmpuint(set->private_key[31], ==, 0x7f);
     g_assert_true(set->has_listen_port);
@@ -190,26 +191,25 @@ test_parse_peer(void)
     g_autofree char *a = hexrep('a');
     g_autofree char *b = hexrep('b');
     g_autofree char *c = hexrep('c');
-    g_autofree char *body = g_strdup_printf(
-        "private_key=%s\n"
-        "public_key=%s\n"
-        "protocol_version=1\n"
-        "preshared_key=%s\n"
-        "endpoint=192.0.2.1:51820\n"
-        "persistent_keepalive_interval=25\n"
-        "replace_allowed_ips=true\n"
-        "allowed_ip=10.1.2.3/24\n"
-        "allowed_ip=fd00::1/64\n"
-        "allowed_ip=0.0.0.0/0\n"
-        "allowed_ip=::/0\n"
-        "allowed_ip=::ffff:1.2.3.4/128\n"
-        "public_key=%s\n"
-        "update_only=true\n"
-        "endpoint=[2001:db8::1]:443\n"
-        "persistent_keepalive_interval=0\n"
-        "public_key=%s\n"
-        "remove=true\n",
-        c, a, b, b, a);
+    g_autofree char *body = g_strdup_printf("private_key=%s\n"
+                                            "public_key=%s\n"
+                                            "protocol_version=1\n"
+                                            "preshared_key=%s\n"
+                                            "endpoint=192.0.2.1:51820\n"
+                                            "persistent_keepalive_interval=25\n"
+                                            "replace_allowed_ips=true\n"
+                                            "allowed_ip=10.1.2.3/24\n"
+                                            "allowed_ip=fd00::1/64\n"
+                                            "allowed_ip=0.0.0.0/0\n"
+                                            "allowed_ip=::/0\n"
+                                            "allowed_ip=::ffff:1.2.3.4/128\n"
+                                            "public_key=%s\n"
+                                            "update_only=true\n"
+                                            "endpoint=[2001:db8::1]:443\n"
+                                            "persistent_keepalive_interval=0\n"
+                                            "public_key=%s\n"
+                                            "remove=true\n",
+                                            c, a, b, b, a);
     struct uapi_set *set = parse_ok(body);
     struct uapi_peer_set *p;
     char *t;
@@ -268,7 +268,7 @@ test_parse_endpoints(void)
         { "[::1]:5", "[::1%0]:5" },
         { "[::ffff:1.2.3.4]:80", "[::ffff:1.2.3.4%0]:80" },
         { "[fe80::1%7]:51820", "[fe80::1%7]:51820" },
-        { "[fe80::1%lo]:1", NULL },   /* scope = if_nametoindex("lo") */
+        { "[fe80::1%lo]:1", NULL }, /* scope = if_nametoindex("lo") */
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(ok); i++) {
@@ -283,11 +283,32 @@ test_parse_endpoints(void)
     }
 
     const char *bad[] = {
-        "", "example.com:51820", "localhost:1", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536",
-        "1.2.3.4:-1", "1.2.3.4:+1", "1.2.3.4:1 ", " 1.2.3.4:1", "1.2.3:1", "1.2.3.256:1",
-        "1.2.3.04:1", "::1:80", "[::1]80", "[::1]:", "[::1", "[1.2.3.4]:80", "[::1]:80x",
-        "[fe80::1%]:80", "[fe80::1%nosuchif0]:80", "[fe80::1%abcdefghijklmnopq]:1",
-        "[::1%4294967296]:1", "[]:1", ":1", "1.2.3.4::1",
+        "",
+        "example.com:51820",
+        "localhost:1",
+        "1.2.3.4",
+        "1.2.3.4:",
+        "1.2.3.4:65536",
+        "1.2.3.4:-1",
+        "1.2.3.4:+1",
+        "1.2.3.4:1 ",
+        " 1.2.3.4:1",
+        "1.2.3:1",
+        "1.2.3.256:1",
+        "1.2.3.04:1",
+        "::1:80",
+        "[::1]80",
+        "[::1]:",
+        "[::1",
+        "[1.2.3.4]:80",
+        "[::1]:80x",
+        "[fe80::1%]:80",
+        "[fe80::1%nosuchif0]:80",
+        "[fe80::1%abcdefghijklmnopq]:1",
+        "[::1%4294967296]:1",
+        "[]:1",
+        ":1",
+        "1.2.3.4::1",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autofree char *body = g_strdup_printf("public_key=%s\nendpoint=%s\n", k, bad[i]);
@@ -301,9 +322,24 @@ test_parse_allowed_ips(void)
 {
     g_autofree char *k = hexrep('2');
     const char *bad[] = {
-        "10.0.0.0/33", "::/129", "10.0.0.0", "10.0.0.0/", "/8", "10.0.0.0/08", "::/00",
-        "10.0.0.0/-1", "10.0.0.0/+1", "10.0.0.0/1000", "fe80::1%eth0/64", "-10.0.0.0/8",
-        "10.0.0/8", "10.0.0.0/8/8", "10.0.0.0 /8", "10.0.0.0/8 ", "host/32", "",
+        "10.0.0.0/33",
+        "::/129",
+        "10.0.0.0",
+        "10.0.0.0/",
+        "/8",
+        "10.0.0.0/08",
+        "::/00",
+        "10.0.0.0/-1",
+        "10.0.0.0/+1",
+        "10.0.0.0/1000",
+        "fe80::1%eth0/64",
+        "-10.0.0.0/8",
+        "10.0.0/8",
+        "10.0.0.0/8/8",
+        "10.0.0.0 /8",
+        "10.0.0.0/8 ",
+        "host/32",
+        "",
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -315,7 +351,8 @@ test_parse_allowed_ips(void)
     /* replace_allowed_ips forgets the lines before it, as wireguard-go does. */
     g_autofree char *body = g_strdup_printf("public_key=%s\nallowed_ip=1.0.0.0/8\n"
                                             "replace_allowed_ips=true\nallowed_ip=2.0.0.0/8\n"
-                                            "allowed_ip=128.0.0.0/1\n", k);
+                                            "allowed_ip=128.0.0.0/1\n",
+                                            k);
     struct uapi_set *set = parse_ok(body);
     g_autofree char *t0 = ip_text(&set->peers[0].allowed_ips[0]);
     g_autofree char *t1 = ip_text(&set->peers[0].allowed_ips[1]);
@@ -393,7 +430,8 @@ test_parse_errors(void)
         { "public_key=@1\nprotocol_version=01\n", -EINVAL },
         { "public_key=@1\nprotocol_version=\n", -EINVAL },
         /* the error is found late: everything before it is dropped too */
-        { "listen_port=1\npublic_key=@1\nallowed_ip=10.0.0.0/8\nallowed_ip=10.0.0.0/33\n", -EINVAL },
+        { "listen_port=1\npublic_key=@1\nallowed_ip=10.0.0.0/8\nallowed_ip=10.0.0.0/33\n",
+          -EINVAL },
         { "listen_port=1\r\n", -EINVAL },
     };
 
@@ -423,7 +461,7 @@ test_parse_errors(void)
     g_string_append_c(g, '\n');
     assert_parse_err(g->str, g->len, -EINVAL);
     g_string_truncate(g, UAPI_MAX_LINE);
-    struct uapi_set *set = parse_ok(g->str);     /* exactly at the limit: fine */
+    struct uapi_set *set = parse_ok(g->str); /* exactly at the limit: fine */
     g_assert_cmpuint(set->fwmark, ==, 0);
     uapi_set_free(set);
     g_string_free(g, TRUE);
@@ -470,7 +508,9 @@ test_format(void)
 {
     struct uapi_allowed_ip ips[2] = {
         { .family = AF_INET, .cidr = 24, .addr = { 10, 1, 2, 3 } },
-        { .family = AF_INET6, .cidr = 64, .addr = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 } },
+        { .family = AF_INET6,
+          .cidr = 64,
+          .addr = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 } },
     };
     struct uapi_peer_state peers[3] = { 0 };
     struct uapi_device_state st = { 0 };
@@ -509,7 +549,7 @@ test_format(void)
     peers[2].has_endpoint = true;
     peers[2].endpoint.in6.sin6_family = AF_INET6;
     peers[2].endpoint.in6.sin6_port = htons(1);
-    peers[2].endpoint.in6.sin6_scope_id = 4000000000u;     /* no such interface */
+    peers[2].endpoint.in6.sin6_scope_id = 4000000000u; /* no such interface */
     inet_pton(AF_INET6, "fe80::1", &peers[2].endpoint.in6.sin6_addr);
 
     g_autofree char *aa = hexrep('a'), *bb = hexrep('b'), *cc = hexrep('c'), *zz = hexrep('0');
@@ -567,7 +607,8 @@ test_format(void)
     g_autofree char *expected2 = g_strdup_printf(
         "public_key=%s\npreshared_key=%s\nprotocol_version=1\n"
         "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=123\n"
-        "tx_bytes=10\nrx_bytes=18446744073709551615\npersistent_keepalive_interval=0\n", aa, zz);
+        "tx_bytes=10\nrx_bytes=18446744073709551615\npersistent_keepalive_interval=0\n",
+        aa, zz);
     text = uapi_format_get(&st, &len);
     g_assert_cmpstr(text, ==, expected2);
     uapi_free_text(text, len);
@@ -614,7 +655,7 @@ struct model {
     GMutex lock;
     struct mdata d;
     int set_calls, get_calls;
-    int fail_next_set;      /* negative errno to return once */
+    int fail_next_set; /* negative errno to return once */
 };
 
 static void
@@ -623,7 +664,7 @@ mask_ip(struct uapi_allowed_ip *ip)
     unsigned int bits = ip->family == AF_INET ? 32 : 128;
 
     for (unsigned int b = ip->cidr; b < bits; b++)
-        ip->addr[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+        ip->addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 }
 
 static int
@@ -661,7 +702,7 @@ model_apply(struct mdata *d, const struct uapi_set *s)
         int idx;
 
         if (n->has_priv && memcmp(ps->public_key, self, 32) == 0)
-            continue;   /* our own key: a dummy peer */
+            continue; /* our own key: a dummy peer */
         idx = find_peer(n, ps->public_key);
         if (ps->remove) {
             if (idx >= 0) {
@@ -901,7 +942,7 @@ raw_request(const char *path, const char *req, size_t len)
     while (len) {
         n = send(fd, req, len, MSG_NOSIGNAL);
         if (n < 0)
-            break;      /* the server may close on bad framing */
+            break; /* the server may close on bad framing */
         req += n;
         len -= (size_t)n;
     }
@@ -925,7 +966,7 @@ static void
 test_server_raw(void)
 {
     g_autofree char *tmp = g_dir_make_tmp("uapi-XXXXXX", NULL);
-    g_autofree char *dir = g_build_filename(tmp, "a", "b", NULL);   /* mkdir -p */
+    g_autofree char *dir = g_build_filename(tmp, "a", "b", NULL); /* mkdir -p */
     struct model m = { 0 };
     struct server *s;
     struct mdata before;
@@ -947,7 +988,8 @@ test_server_raw(void)
     g_free(r);
 
     g_autofree char *good = g_strdup_printf("set=1\nlisten_port=7\npublic_key=%s\n"
-                                            "allowed_ip=10.0.0.0/8\n\n", k);
+                                            "allowed_ip=10.0.0.0/8\n\n",
+                                            k);
     r = raw_str(s->path, good);
     g_assert_cmpstr(r, ==, "errno=0\n\n");
     g_free(r);
@@ -963,14 +1005,14 @@ test_server_raw(void)
         { "set=1\nbogus=1\n\n", "errno=-22\n\n" },
         { "set=1\nnoequals\n\n", "errno=-71\n\n" },
         { "set=1\nlisten_port=5\nreplace_peers=true\npublic_key=zz\n\n", "errno=-22\n\n" },
-        { "set=1\nlisten_port=5\n", "" },                   /* EOF mid-request */
+        { "set=1\nlisten_port=5\n", "" }, /* EOF mid-request */
         { "set=1\nlisten_port=5", "" },
         { "set=1\n", "" },
-        { "bogus=1\n", "" },                                /* unknown op: closed */
+        { "bogus=1\n", "" }, /* unknown op: closed */
         { "get=2\n\n", "" },
         { "GET=1\n\n", "" },
         { "get=1\r\n\r\n", "" },
-        { "get=1\nX", "errno=-22\n\n" },                    /* then closed */
+        { "get=1\nX", "errno=-22\n\n" }, /* then closed */
         { "get=1\nXset=1\nlisten_port=5\n\n", "errno=-22\n\n" },
         { "\n", "" },
         { "", "" },
@@ -1020,7 +1062,8 @@ test_server_raw(void)
     g_autofree char *pk = g_strdup_printf(
         "public_key=%s\npreshared_key=%s\nprotocol_version=1\nlast_handshake_time_sec=0\n"
         "last_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\npersistent_keepalive_interval=0\n"
-        "allowed_ip=10.0.0.0/8\n", k, zeros);
+        "allowed_ip=10.0.0.0/8\n",
+        k, zeros);
     g_autofree char *want = g_strdup_printf("errno=0\n\nlisten_port=9\n%serrno=0\n\n"
                                             "errno=0\n\nlisten_port=9\nfwmark=3\n%serrno=0\n\n",
                                             pk, pk);
@@ -1157,7 +1200,8 @@ write_file(const char *dir, const char *name, const char *contents)
 {
     char *path = g_build_filename(dir, name, NULL);
 
-    g_assert_true(g_file_set_contents_full(path, contents, -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
+    g_assert_true(
+        g_file_set_contents_full(path, contents, -1, G_FILE_SET_CONTENTS_NONE, 0600, NULL));
     return path;
 }
 
@@ -1198,8 +1242,8 @@ test_interop_wg(void)
     g_free(out);
 
     /* wg set */
-    out = run_wg(&st, "set", ifname, "private-key", priv_file, "listen-port", "51820", "peer", ppub_b64,
-                 "allowed-ips", "10.0.0.0/8,fd00::/64", "endpoint", "127.0.0.1:1234",
+    out = run_wg(&st, "set", ifname, "private-key", priv_file, "listen-port", "51820", "peer",
+                 ppub_b64, "allowed-ips", "10.0.0.0/8,fd00::/64", "endpoint", "127.0.0.1:1234",
                  "persistent-keepalive", "25", "preshared-key", psk_file, NULL);
     g_assert_cmpint(st, ==, 0);
     g_free(out);
@@ -1291,11 +1335,12 @@ test_interop_wg(void)
     gen_private(p2priv);
     public_of(p2pub, p2priv);
     g_autofree char *priv2_b64 = key_b64(priv2), *p2pub_b64 = key_b64(p2pub);
-    g_autofree char *sync = g_strdup_printf("[Interface]\nPrivateKey = %s\nListenPort = 51821\n"
-                                            "FwMark = 0x20\n\n"
-                                            "[Peer]\nPublicKey = %s\nAllowedIPs = 192.168.1.0/24, 10.9.0.0/16\n"
-                                            "Endpoint = [::1]:5555\n",
-                                            priv2_b64, p2pub_b64);
+    g_autofree char *sync =
+        g_strdup_printf("[Interface]\nPrivateKey = %s\nListenPort = 51821\n"
+                        "FwMark = 0x20\n\n"
+                        "[Peer]\nPublicKey = %s\nAllowedIPs = 192.168.1.0/24, 10.9.0.0/16\n"
+                        "Endpoint = [::1]:5555\n",
+                        priv2_b64, p2pub_b64);
     g_autofree char *sync_file = write_file(tmp, "sync.conf", sync);
     out = run_wg(&st, "syncconf", ifname, sync_file, NULL);
     g_assert_cmpint(st, ==, 0);

@@ -49,8 +49,8 @@ static unsigned int lo_ifindex;
 
 /* ------------------------------------------------------------------ helpers */
 
-static int inject_eio;              /* GSO messages fail with EIO */
-static int inject_eintr;            /* this many calls fail with EINTR first */
+static int inject_eio;   /* GSO messages fail with EIO */
+static int inject_eintr; /* this many calls fail with EINTR first */
 static unsigned int injected;
 
 static bool
@@ -78,7 +78,7 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
                 errno = EIO;
                 return -1;
             }
-            n = i;          /* the kernel stops at the failing message */
+            n = i; /* the kernel stops at the failing message */
         }
     }
     return (int)syscall(SYS_sendmmsg, fd, v, n, flags);
@@ -87,7 +87,8 @@ sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 static bool
 v6_usable(const struct udp_socket *s)
 {
-    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(9),
+    struct sockaddr_in6 a = { .sin6_family = AF_INET6,
+                              .sin6_port = htons(9),
                               .sin6_addr = IN6ADDR_LOOPBACK_INIT };
     int fd, r;
 
@@ -223,8 +224,8 @@ plan_add(struct plan *p, const struct wg_endpoint *to, size_t len, size_t count)
 }
 
 struct check {
-    const union wg_sockaddr *sender;    /* expected from.addr */
-    bool src;                           /* from.src must be loopback on lo */
+    const union wg_sockaddr *sender; /* expected from.addr */
+    bool src;                        /* from.src must be loopback on lo */
 };
 
 static void
@@ -388,7 +389,7 @@ run_mixed(bool gso)
 
     r = udp_send_batch(&a, p.tx, p.n);
     g_assert_cmpint(r, ==, 200);
-    g_assert_true(a.gso4 == (gso && b.gso4));   /* no EIO on loopback */
+    g_assert_true(a.gso4 == (gso && b.gso4)); /* no EIO on loopback */
 
     recv_check(&b, b.fd4, rb, &p, AF_INET, &c4);
     if (v6)
@@ -531,7 +532,8 @@ test_gro_off_and_truncation(void)
         plan_init(&p);
         plan_add(&p, &to_a, 60000, 1);
         g_assert_cmpint(udp_send_batch(&b, p.tx, p.n), ==, 1);
-        recv_check(&a, a.fd4, rb, &p, AF_INET, &(struct check){ .sender = &from_b.addr, .src = true });
+        recv_check(&a, a.fd4, rb, &p, AF_INET,
+                   &(struct check){ .sender = &from_b.addr, .src = true });
         plan_clear(&p);
     }
 
@@ -688,7 +690,7 @@ test_emsgsize_fallback(void)
     plan_add(&p, &d6, 1400, 10);
     plan_add(&p, &d6, 1000, 4);
     g_assert_cmpint(udp_send_batch(&a, p.tx, p.n), ==, 14);
-    g_assert_true(a.gso6);          /* not an EIO: GSO stays on */
+    g_assert_true(a.gso6); /* not an EIO: GSO stays on */
     recv_check(&b, b.fd6, rb, &p, AF_INET6, &c6);
     plan_clear(&p);
 out:
@@ -729,8 +731,8 @@ test_unreachable(void)
     plan_clear(&p);
 
     plan_init(&p);
-    plan_add(&p, &d4, 65508, 1);    /* UDP_MAX_PAYLOAD4 + 1 */
-    plan_add(&p, &d4, 65508, 1);    /* UDP_MAX_PAYLOAD4 + 1 */
+    plan_add(&p, &d4, 65508, 1); /* UDP_MAX_PAYLOAD4 + 1 */
+    plan_add(&p, &d4, 65508, 1); /* UDP_MAX_PAYLOAD4 + 1 */
     g_assert_cmpint(udp_send_batch(&a, p.tx, p.n), ==, -EMSGSIZE);
     plan_clear(&p);
 
@@ -786,7 +788,7 @@ test_gso_eio(void)
     inject_eio = 0;
     g_assert_cmpuint(injected, ==, 3);
     g_assert_false(a.gso4);
-    g_assert_true(a.gso6 == b.gso6);    /* the other family keeps GSO */
+    g_assert_true(a.gso6 == b.gso6); /* the other family keeps GSO */
     recv_check(&b, b.fd4, rb, &p, AF_INET, &c4);
     plan_clear(&p);
 

@@ -25,8 +25,8 @@ struct datagram {
 
 struct node {
     struct wg_device *dev;
-    struct wg_endpoint addr;        /* where it "listens" */
-    struct wg_peer *peer;           /* its one peer */
+    struct wg_endpoint addr; /* where it "listens" */
+    struct wg_peer *peer;    /* its one peer */
     uint8_t priv[32], pub[32];
     /* Plaintext packets it delivered to its TUN. */
     GPtrArray *tun;
@@ -129,7 +129,8 @@ node_at(struct net *net, const struct wg_endpoint *to)
 
 /* Receive one datagram as if it came from `from`. Returns the RX status. */
 static enum wg_rx_status
-inject(struct node *n, const uint8_t *data, size_t len, const struct wg_endpoint *from, uint64_t now)
+inject(struct node *n, const uint8_t *data, size_t len, const struct wg_endpoint *from,
+       uint64_t now)
 {
     uint8_t buf[2048];
     struct wg_rx_packet p = { .data = buf, .len = len, .from = *from };
@@ -267,7 +268,7 @@ test_no_route_and_junk(void)
         }
         g_assert_cmpint(inject(&net->b, junk, len, &evil, net->now), ==, WG_RX_DROP);
     }
-    g_assert_cmpuint(net->n_wire, ==, 0);       /* silence to the unauthenticated */
+    g_assert_cmpuint(net->n_wire, ==, 0); /* silence to the unauthenticated */
     g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &net->a.addr.addr));
     net_free(net);
 }
@@ -395,7 +396,7 @@ test_cookie_under_load(void)
 
     net->b.dev->force_under_load = true;
     g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_STAGED);
-    deliver_all(net);     /* B answers with a cookie reply, which A consumes */
+    deliver_all(net); /* B answers with a cookie reply, which A consumes */
     g_assert_true(net->a.peer->cookie_maker.cookie_valid);
     g_assert_cmpuint(net->b.tun->len, ==, 0);
     /* The retry carries mac2 and goes through. */
@@ -529,7 +530,8 @@ crossed_run(struct net *net, bool rule)
     int64_t since[2] = { 0, 0 };
 
     for (int i = 0; i < 2; i++) {
-        unsigned int delay = rule ? handshake_initiate_delay_ms(nodes[i]->pub, nodes[1 - i]->pub) : 0;
+        unsigned int delay =
+            rule ? handshake_initiate_delay_ms(nodes[i]->pub, nodes[1 - i]->pub) : 0;
 
         if (delay == 0) {
             initiate(net, nodes[i]);

@@ -56,8 +56,10 @@ set_peer(struct wg_runner *r, const uint8_t pub[32], uint16_t port, const char *
 {
     struct uapi_allowed_ip ip = { .family = AF_INET, .cidr = 32 };
     struct uapi_peer_set peer = {
-        .has_endpoint = true, .replace_allowed_ips = true,
-        .n_allowed_ips = 1, .allowed_ips = &ip,
+        .has_endpoint = true,
+        .replace_allowed_ips = true,
+        .n_allowed_ips = 1,
+        .allowed_ips = &ip,
     };
     struct uapi_set set = { .replace_peers = true, .n_peers = 1, .peers = &peer };
 
@@ -109,7 +111,10 @@ one_round(int round)
     uint8_t priv_a[32], priv_b[32], pub_a[32], pub_b[32];
     char hex_b[65], b64_a[45];
     struct wg_runner_config ca = {
-        .ifname = "hyr-a", .private_key = priv_a, .uapi_dir = NULL, .mtu = 1280,
+        .ifname = "hyr-a",
+        .private_key = priv_a,
+        .uapi_dir = NULL,
+        .mtu = 1280,
         .fwmark = 0x80000,
     };
     struct wg_runner_config cb = { .ifname = "hyr-b", .private_key = priv_b, .uapi_dir = dir };
@@ -142,15 +147,15 @@ one_round(int round)
     key_to_hex(hex_b, pub_b);
     dump = fixture_run("wg show hyr-a dump");
     g_test_message("round %d: %s", round, dump);
-    g_assert_nonnull(strstr(dump, "\t0x80000\n"));   /* fwmark 0x80000 */
+    g_assert_nonnull(strstr(dump, "\t0x80000\n")); /* fwmark 0x80000 */
     key_to_base64(b64_a, pub_a);
     g_assert_nonnull(strstr(dump, b64_a));
     {
         char b64_b[45];
 
         key_to_base64(b64_b, pub_b);
-        want_a = g_strdup_printf("%s\t(none)\t127.0.0.1:%u\t10.61.0.2/32\t0\t0\t0\toff",
-                                 b64_b, port_b);
+        want_a =
+            g_strdup_printf("%s\t(none)\t127.0.0.1:%u\t10.61.0.2/32\t0\t0\t0\toff", b64_b, port_b);
     }
     g_assert_nonnull(strstr(dump, want_a));
 
@@ -180,7 +185,7 @@ one_round(int round)
         g_assert_cmpint(wg_runner_get_peer_stats(b, pub_a, &sb), ==, 0);
         if (st.last_handshake_sec && st.tx_bytes > 0 && sb.last_handshake_sec && sb.rx_bytes > 0)
             break;
-        g_usleep(50 * 1000);    /* a hang guard, not a timing assumption */
+        g_usleep(50 * 1000); /* a hang guard, not a timing assumption */
     }
     g_assert_cmpint(st.last_handshake_sec, >, 0);
     g_assert_cmpuint(st.tx_bytes, >, 0);
