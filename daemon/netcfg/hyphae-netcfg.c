@@ -112,36 +112,17 @@ nl_error (struct nlmsghdr *r)
   return ((struct nlmsgerr *) NLMSG_DATA (r))->error;
 }
 
-/* Send one request and wait for its ack. Returns 0 or a negative errno. */
-static int
-nl_talk (HyphaeNetcfg *nc, struct nlmsghdr *h)
-{
-  int len;
-
-  h->nlmsg_flags |= NLM_F_ACK;
-  if ((len = nl_send (nc, h)) < 0)
-    return len;
-  for (;;)
-    {
-      struct nlmsghdr *r;
-
-      if ((len = nl_recv (nc)) < 0)
-        return len;
-      for (r = (struct nlmsghdr *) nc->rx; NLMSG_OK (r, len); r = NLMSG_NEXT (r, len))
-        if (r->nlmsg_seq == nc->seq && r->nlmsg_type == NLMSG_ERROR)
-          return nl_error (r);
-    }
-}
-
 typedef void (*DumpFn) (struct nlmsghdr *h, gpointer user_data);
 
-/* Run a dump request, calling fn for each message. 0 or a negative errno. */
+/* Send one request and read the answers to it until the kernel's last word:
+ * NLMSG_ERROR (an ack carries 0) or NLMSG_DONE (a dump's end). Other answers
+ * go to fn, if any. Returns 0 or a negative errno. */
 static int
-nl_dump (HyphaeNetcfg *nc, struct nlmsghdr *h, DumpFn fn, gpointer user_data)
+nl_request (HyphaeNetcfg *nc, struct nlmsghdr *h, int flags, DumpFn fn, gpointer user_data)
 {
   int len;
 
-  h->nlmsg_flags |= NLM_F_DUMP;
+  h->nlmsg_flags |= flags;
   if ((len = nl_send (nc, h)) < 0)
     return len;
   for (;;)
@@ -158,9 +139,24 @@ nl_dump (HyphaeNetcfg *nc, struct nlmsghdr *h, DumpFn fn, gpointer user_data)
             return 0;
           if (r->nlmsg_type == NLMSG_ERROR)
             return nl_error (r);
-          fn (r, user_data);
+          if (fn != NULL)
+            fn (r, user_data);
         }
     }
+}
+
+/* Send one request and wait for its ack. Returns 0 or a negative errno. */
+static int
+nl_talk (HyphaeNetcfg *nc, struct nlmsghdr *h)
+{
+  return nl_request (nc, h, NLM_F_ACK, NULL, NULL);
+}
+
+/* Run a dump request, calling fn for each message. 0 or a negative errno. */
+static int
+nl_dump (HyphaeNetcfg *nc, struct nlmsghdr *h, DumpFn fn, gpointer user_data)
+{
+  return nl_request (nc, h, NLM_F_DUMP, fn, user_data);
 }
 
 /* Attributes of a message whose fixed header is hdr_len bytes; tb[type] or NULL. */
