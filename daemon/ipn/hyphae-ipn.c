@@ -44,11 +44,18 @@ struct _HyphaeIpn {
   HyphaeIpnState state;
   char *auth_url;
   char **health;
-  char *prefs_warning; /* a corrupt prefs.json, reported in health */
-  char *keys_warning;  /* a refused keys file, reported in health */
-  char *engine_error;  /* the last engine/netcfg failure, or NULL */
+  char *prefs_warning;    /* a corrupt prefs.json, reported in health */
+  char *keys_warning;     /* a refused keys file, reported in health */
+  char *set_keys_warning; /* an Up for the app's keys came before SetKeys */
+  char *engine_error;     /* the last engine/netcfg failure, or NULL */
 
-  HyphaeProfileKeys *keys; /* NULL: none (NoState / logged out) */
+  HyphaeProfileKeys *keys;       /* NULL: none (NoState / logged out) */
+  HyphaeIpnKeysOwner keys_owner; /* last notified */
+  char *profile;                 /* "default", or the name given with SetKeys */
+  /* The public halves of client-owned node keys that rotations replaced,
+   * newest last: their owner, back with one, is given the current key. */
+  guint8 rotated_pubs[HYPHAE_IPN_ROTATIONS_KEPT][KEY_LEN];
+  guint n_rotated_pubs;
   guint8 *disco_priv;      /* secmem, fresh per start */
   gboolean ever_logged_in; /* NoState vs NeedsLogin */
 
@@ -80,6 +87,7 @@ enum {
   PROP_AUTH_URL,
   PROP_HEALTH,
   PROP_PROFILE,
+  PROP_KEYS_OWNER,
   N_PROPS
 };
 static GParamSpec *props[N_PROPS];
@@ -119,6 +127,35 @@ static gboolean
 have_node_key (HyphaeIpn *self)
 {
   return self->keys != NULL && self->keys->has_machine && self->keys->has_node;
+}
+
+static HyphaeIpnKeysOwner
+keys_owner (HyphaeIpn *self)
+{
+  if (!have_node_key (self))
+    return HYPHAE_IPN_KEYS_OWNER_NONE;
+  return self->keys->persist ? HYPHAE_IPN_KEYS_OWNER_DAEMON : HYPHAE_IPN_KEYS_OWNER_CLIENT;
+}
+
+static void
+update_keys_owner (HyphaeIpn *self)
+{
+  HyphaeIpnKeysOwner owner = keys_owner (self);
+
+  if (owner == self->keys_owner)
+    return;
+  self->keys_owner = owner;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_KEYS_OWNER]);
+}
+
+static void
+set_profile (HyphaeIpn *self, const char *profile)
+{
+  if (g_strcmp0 (self->profile, profile) == 0)
+    return;
+  g_free (self->profile);
+  self->profile = g_strdup (profile);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_PROFILE]);
 }
 
 static void
@@ -162,6 +199,8 @@ update_health (HyphaeIpn *self)
     g_strv_builder_add (b, self->prefs_warning);
   if (self->keys_warning != NULL)
     g_strv_builder_add (b, self->keys_warning);
+  if (self->set_keys_warning != NULL)
+    g_strv_builder_add (b, self->set_keys_warning);
   health = g_strv_builder_end (b);
   if (self->health != NULL && g_strv_equal ((const char * const *) self->health,
                                             (const char * const *) health))
@@ -181,6 +220,19 @@ set_engine_error (HyphaeIpn *self, const char *what, const char *detail)
     g_warning ("%s", msg);
   g_free (self->engine_error);
   self->engine_error = msg;
+  update_health (self);
+}
+
+/* Health's "SetKeys first", while an Up for the app's keys waits for them. */
+static void
+set_set_keys_warning (HyphaeIpn *self, gboolean on)
+{
+  if (!on == (self->set_keys_warning == NULL))
+    return;
+  g_clear_pointer (&self->set_keys_warning, g_free);
+  if (on)
+    self->set_keys_warning = g_strdup ("SetKeys first: the keys' owner has not given this "
+                                       "node's keys (an Up with Unattended false uses no others)");
   update_health (self);
 }
 
@@ -571,6 +623,7 @@ recompute_state (HyphaeIpn *self)
   if (s != HYPHAE_IPN_STATE_NEEDS_LOGIN || self->control == NULL ||
       cs != HYPHAE_CONTROL_STATE_WAIT_AUTH_URL)
     set_auth_url (self, "");
+  update_keys_owner (self);
   set_state (self, s);
   /* An authorized Up waits for the engine: Running, or anything but Starting. */
   if (self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
@@ -626,18 +679,48 @@ on_control_auth_url (HyphaeControlClient *client, const char *url, gpointer user
   succeed_pending_up (self);
 }
 
+/* "keys-rotated" with the current node key (a secret GVariant, wiped on free). */
+static void
+emit_keys_rotated (HyphaeIpn *self)
+{
+  char text[sizeof KEY_PREFIX_PRIVATE + KEY_HEX_LEN];
+  GVariantBuilder b;
+
+  key_to_text (text, sizeof text, KEY_PREFIX_PRIVATE, self->keys->node);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "node-key", hyphae_secret_variant_new_string (text));
+  g_variant_builder_add (&b, "{sv}", "profile", g_variant_new_string (self->profile));
+  sodium_memzero (text, sizeof text);
+  g_signal_emit (self, signals[SIG_KEYS_ROTATED], 0, g_variant_builder_end (&b));
+}
+
+/* A client-owned node key is about to be replaced: remember its public half,
+ * so that its owner coming back with it (its signal lost: no one listened)
+ * is given the new key instead of making a new node. */
+static void
+remember_rotated (HyphaeIpn *self)
+{
+  if (self->n_rotated_pubs == HYPHAE_IPN_ROTATIONS_KEPT)
+    {
+      memmove (self->rotated_pubs[0], self->rotated_pubs[1],
+               (HYPHAE_IPN_ROTATIONS_KEPT - 1) * KEY_LEN);
+      self->n_rotated_pubs--;
+    }
+  key_public_from_private (self->rotated_pubs[self->n_rotated_pubs++], self->keys->node);
+}
+
 static void
 on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpointer user_data)
 {
   HyphaeIpn *self = user_data;
   g_autoptr(GError) error = NULL;
-  char text[sizeof KEY_PREFIX_PRIVATE + KEY_HEX_LEN];
-  GVariantBuilder b;
   gsize len = 0;
   const guint8 *k = g_bytes_get_data (new_priv, &len);
 
   if (len != KEY_LEN || self->keys == NULL)
     return;
+  if (!self->keys->persist && self->keys->has_node)
+    remember_rotated (self);
   memcpy (self->keys->node, k, KEY_LEN);
   self->keys->has_node = TRUE;
   if (!save_keys (self, &error))
@@ -651,12 +734,7 @@ on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpoi
       (void) wg_runner_apply (self->runner, &set);
       sodium_memzero (set.private_key, sizeof set.private_key);
     }
-  key_to_text (text, sizeof text, KEY_PREFIX_PRIVATE, self->keys->node);
-  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "node-key", hyphae_secret_variant_new_string (text));
-  g_variant_builder_add (&b, "{sv}", "profile", g_variant_new_string (PROFILE));
-  sodium_memzero (text, sizeof text);
-  g_signal_emit (self, signals[SIG_KEYS_ROTATED], 0, g_variant_builder_end (&b));
+  emit_keys_rotated (self);
 }
 
 static void
@@ -813,6 +891,7 @@ ensure_keys (HyphaeIpn *self, GError **error)
         g_warning ("Replacing unreadable keys: %s", local->message);
       self->keys = g_steal_pointer (&keys);
       self->keys->persist = TRUE;
+      set_profile (self, PROFILE);
     }
   /* Keys the app gave are whole; only daemon-owned ones are generated. */
   if (!self->keys->persist)
@@ -824,6 +903,20 @@ ensure_keys (HyphaeIpn *self, GError **error)
   if (hyphae_profile_keys_fill (self->keys))
     return save_keys (self, error);
   return TRUE;
+}
+
+/* Another node (other keys, another server): nothing of the old session
+ * stays, and the next start logs in afresh. */
+static void
+drop_session (HyphaeIpn *self)
+{
+  gboolean had_netmap = self->netmap != NULL;
+
+  control_stop (self);
+  engine_stop (self);
+  g_clear_pointer (&self->netmap, hyphae_netmap_unref);
+  if (had_netmap)
+    g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
 }
 
 /* cancellable: the Up's (a daemon shutting down cancels it). */
@@ -868,6 +961,8 @@ hyphae_ipn_finalize (GObject *object)
   g_strfreev (self->health);
   g_free (self->prefs_warning);
   g_free (self->keys_warning);
+  g_free (self->set_keys_warning);
+  g_free (self->profile);
   g_free (self->engine_error);
   g_clear_pointer (&self->keys, hyphae_profile_keys_free);
   if (self->disco_priv != NULL)
@@ -892,7 +987,10 @@ hyphae_ipn_get_property (GObject *object, guint prop_id, GValue *value, GParamSp
       g_value_set_boxed (value, self->health);
       break;
     case PROP_PROFILE:
-      g_value_set_string (value, PROFILE);
+      g_value_set_string (value, self->profile);
+      break;
+    case PROP_KEYS_OWNER:
+      g_value_set_int (value, self->keys_owner);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -917,6 +1015,9 @@ hyphae_ipn_class_init (HyphaeIpnClass *klass)
                                            G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   props[PROP_PROFILE] = g_param_spec_string ("profile", NULL, NULL, PROFILE,
                                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  props[PROP_KEYS_OWNER] = g_param_spec_int ("keys-owner", NULL, NULL, HYPHAE_IPN_KEYS_OWNER_NONE,
+                                             HYPHAE_IPN_KEYS_OWNER_CLIENT, HYPHAE_IPN_KEYS_OWNER_NONE,
+                                             G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   signals[SIG_PEERS_CHANGED] = g_signal_new ("peers-changed", G_TYPE_FROM_CLASS (klass),
@@ -934,6 +1035,7 @@ static void
 hyphae_ipn_init (HyphaeIpn *self)
 {
   self->auth_url = g_strdup ("");
+  self->profile = g_strdup (PROFILE);
   self->health = g_new0 (char *, 1);
   self->deferred_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   hyphae_ipn_prefs_init_defaults (&self->prefs);
@@ -1044,6 +1146,17 @@ hyphae_ipn_up_async (HyphaeIpn *self,
   gboolean changed = FALSE;
 
   g_task_set_source_tag (task, hyphae_ipn_up_async);
+  /* The keys' owner is a client that has not handed them over (yet): making
+   * daemon-owned keys now would make a node that client cannot keep. */
+  if (options != NULL && !options->unattended && keys_owner (self) != HYPHAE_IPN_KEYS_OWNER_CLIENT)
+    {
+      set_set_keys_warning (self, TRUE);
+      g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_NEEDS_LOGIN,
+                               "No keys to log in with: SetKeys first (an Up with Unattended false "
+                               "uses only the keys given with SetKeys)");
+      return;
+    }
+  set_set_keys_warning (self, FALSE);
   if (options != NULL && options->control_url != NULL)
     {
       if (!g_str_has_prefix (options->control_url, "https://") &&
@@ -1094,12 +1207,7 @@ hyphae_ipn_up_async (HyphaeIpn *self,
   self->up_waits_running = FALSE;
   /* Another server (or name) is another node: drop what the old one said. */
   if (changed && self->netmap != NULL)
-    {
-      control_stop (self);
-      engine_stop (self);
-      g_clear_pointer (&self->netmap, hyphae_netmap_unref);
-      g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
-    }
+    drop_session (self);
   start_session (self, options ? options->auth_key : NULL, cancellable);
 }
 
@@ -1165,7 +1273,12 @@ logout_local (HyphaeIpn *self)
         g_warning ("%s", error->message);
     }
   else
-    g_clear_pointer (&self->keys, hyphae_profile_keys_free);
+    {
+      g_clear_pointer (&self->keys, hyphae_profile_keys_free);
+      set_profile (self, PROFILE);
+    }
+  self->n_rotated_pubs = 0;
+  set_set_keys_warning (self, FALSE);
   self->ever_logged_in = TRUE;
   set_engine_error (self, NULL, NULL);
   recompute_state (self);
@@ -1271,12 +1384,7 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
     {
       /* Another server is another tailnet: nothing of the old one stays. */
       if (url_changed && self->netmap != NULL)
-        {
-          control_stop (self);
-          engine_stop (self);
-          g_clear_pointer (&self->netmap, hyphae_netmap_unref);
-          g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
-        }
+        drop_session (self);
       start_session (self, NULL, NULL);
     }
   else if (engine_affected && self->runner != NULL)
@@ -1310,30 +1418,72 @@ hyphae_ipn_set_exit_node (HyphaeIpn *self,
   return hyphae_ipn_set_prefs (self, &p, HYPHAE_IPN_PREF_EXIT_NODE_ID, error);
 }
 
+/* How keys handed over compare with those held (public halves: a private
+ * key and its clamped form are the same key). */
+static HyphaeIpnSetKeysResult
+compare_keys (HyphaeIpn *self,
+              const guint8 machine_pub[KEY_LEN],
+              const guint8 node_pub[KEY_LEN])
+{
+  guint8 pub[KEY_LEN];
+
+  if (!have_node_key (self))
+    return HYPHAE_IPN_SET_KEYS_NEW_NODE;
+  key_public_from_private (pub, self->keys->machine);
+  if (!key_equal (pub, machine_pub))
+    return HYPHAE_IPN_SET_KEYS_NEW_NODE;
+  key_public_from_private (pub, self->keys->node);
+  if (key_equal (pub, node_pub))
+    return HYPHAE_IPN_SET_KEYS_SAME;
+  for (guint i = 0; !self->keys->persist && i < self->n_rotated_pubs; i++)
+    if (key_equal (self->rotated_pubs[i], node_pub))
+      return HYPHAE_IPN_SET_KEYS_OLDER;
+  return HYPHAE_IPN_SET_KEYS_NEW_NODE;
+}
+
 gboolean
 hyphae_ipn_set_keys (HyphaeIpn *self,
                      const guint8 machine_priv[KEY_LEN],
                      const guint8 node_priv[KEY_LEN],
+                     const char *profile,
+                     HyphaeIpnSetKeysResult *result,
                      GError **error)
 {
-  guint8 pub[KEY_LEN];
+  guint8 machine_pub[KEY_LEN], node_pub[KEY_LEN];
+  HyphaeIpnSetKeysResult r;
 
-  if (!key_public_from_private (pub, machine_priv) || !key_public_from_private (pub, node_priv))
+  if (!key_public_from_private (machine_pub, machine_priv) || !key_public_from_private (node_pub, node_priv))
     {
       g_set_error_literal (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT,
                            "A key is all zero");
       return FALSE;
     }
-  if (self->keys == NULL)
-    self->keys = hyphae_profile_keys_new ();
-  memcpy (self->keys->machine, machine_priv, KEY_LEN);
-  memcpy (self->keys->node, node_priv, KEY_LEN);
-  key_clamp (self->keys->machine);
-  key_clamp (self->keys->node);
-  self->keys->has_machine = self->keys->has_node = TRUE;
-  /* Held in locked memory only, never written. */
+  r = compare_keys (self, machine_pub, node_pub);
+  if (r == HYPHAE_IPN_SET_KEYS_NEW_NODE)
+    {
+      /* Control and engine hold the old keys: a new node starts from nothing,
+       * at the next Up (the server to log in to may be about to change). */
+      fail_pending_up (self, "Interrupted by SetKeys with other keys");
+      drop_session (self);
+      g_clear_pointer (&self->keys, hyphae_profile_keys_free);
+      self->keys = hyphae_profile_keys_new ();
+      memcpy (self->keys->machine, machine_priv, KEY_LEN);
+      memcpy (self->keys->node, node_priv, KEY_LEN);
+      key_clamp (self->keys->machine);
+      key_clamp (self->keys->node);
+      self->keys->has_machine = self->keys->has_node = TRUE;
+      self->n_rotated_pubs = 0;
+    }
+  /* Held in locked memory only, never written (the same keys as the state
+   * dir's: the client owns them from now on). */
   self->keys->persist = FALSE;
+  set_profile (self, profile != NULL ? profile : PROFILE);
+  set_set_keys_warning (self, FALSE);
   recompute_state (self);
+  if (r == HYPHAE_IPN_SET_KEYS_OLDER)
+    emit_keys_rotated (self);
+  if (result != NULL)
+    *result = r;
   return TRUE;
 }
 
@@ -1364,7 +1514,13 @@ hyphae_ipn_get_health (HyphaeIpn *self)
 const char *
 hyphae_ipn_get_profile (HyphaeIpn *self)
 {
-  return PROFILE;
+  return self->profile;
+}
+
+HyphaeIpnKeysOwner
+hyphae_ipn_get_keys_owner (HyphaeIpn *self)
+{
+  return self->keys_owner;
 }
 
 HyphaeNetmap *

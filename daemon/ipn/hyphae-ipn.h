@@ -76,17 +76,36 @@ typedef struct {
   const char *control_url; /* NULL: keep the pref */
   const char *auth_key;    /* NULL: reuse registration or go interactive */
   const char *hostname;    /* NULL: keep the pref */
-  gboolean unattended;     /* daemon-owned keys in the state dir */
+  gboolean unattended;     /* TRUE: the daemon may make (and keep) its own keys;
+                            * FALSE: only keys given with set_keys are used */
 } HyphaeIpnUpOptions;
+
+/* Who owns the node's keys (docs/ARCHITECTURE.md "Key owners"). */
+typedef enum {
+  HYPHAE_IPN_KEYS_OWNER_NONE,   /* no node key: never logged in, or logged out */
+  HYPHAE_IPN_KEYS_OWNER_DAEMON, /* the state dir's keys (an unattended Up) */
+  HYPHAE_IPN_KEYS_OWNER_CLIENT, /* keys given with set_keys, held in memory only */
+} HyphaeIpnKeysOwner;
+
+/* What a set_keys call found. */
+typedef enum {
+  HYPHAE_IPN_SET_KEYS_NEW_NODE, /* other keys: the old session is gone, the next Up logs in */
+  HYPHAE_IPN_SET_KEYS_SAME,     /* the keys held already: nothing but the owner changes */
+  HYPHAE_IPN_SET_KEYS_OLDER,    /* a node key from before a rotation: "keys-rotated" is
+                                 * emitted again with the current one */
+} HyphaeIpnSetKeysResult;
 
 #define HYPHAE_TYPE_IPN (hyphae_ipn_get_type ())
 G_DECLARE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, HYPHAE, IPN, GObject)
 
 /*
  * Properties (notify on change): "state" (HyphaeIpnState as int), "auth-url"
- * (string, "" when none), "health" (GStrv), "profile" (string).
+ * (string, "" when none), "health" (GStrv), "profile" (string), "keys-owner"
+ * (HyphaeIpnKeysOwner as int).
  * Signals: "peers-changed" (), "prefs-changed" (), "self-changed" (),
- * "keys-rotated" (GVariant *a{sv}: "node-key" s privkey:… , "profile" s).
+ * "keys-rotated" (GVariant *a{sv}: "node-key" s privkey:… , "profile" s):
+ * a client-owned node key was rotated, or set_keys presented one from
+ * before a rotation (HYPHAE_IPN_SET_KEYS_OLDER).
  *
  * _new loads prefs and keys; if WantRunning was set and keys exist it starts
  * (the node comes back after a daemon restart).
@@ -98,7 +117,9 @@ HyphaeIpn *hyphae_ipn_new (const HyphaeIpnOptions *options,
  * NeedsMachineAuth), when an AuthURL waits (NeedsLogin with auth-url set), or
  * with a HYPHAE_IPN_ERROR: _ENGINE when the WireGuard engine or the network
  * configuration failed on the way (the session is then stopped: State
- * Stopped, Health says why, a new Up tries again). */
+ * Stopped, Health says why, a new Up tries again). Without unattended and
+ * without keys from set_keys it fails at once with _NEEDS_LOGIN, changes
+ * nothing and says "SetKeys first" in Health. */
 void hyphae_ipn_up_async (HyphaeIpn *ipn,
                           const HyphaeIpnUpOptions *options,
                           GCancellable *cancellable,
@@ -125,10 +146,17 @@ gboolean hyphae_ipn_set_prefs (HyphaeIpn *ipn,
 gboolean hyphae_ipn_set_exit_node (HyphaeIpn *ipn,
                                    const char *stable_id,
                                    GError **error);
-/* Keys owned by the desktop app: held in memory only. */
+/* Keys owned by the desktop app: held in memory only. The same keys change
+ * nothing but the owner; a node key replaced by a rotation since (up to
+ * HYPHAE_IPN_ROTATIONS_KEPT back) re-emits "keys-rotated"; other keys stop
+ * the session and drop the netmap, and the next Up logs in with them.
+ * profile: the profile's name (NULL: "default"). result may be NULL. */
+#define HYPHAE_IPN_ROTATIONS_KEPT 8
 gboolean hyphae_ipn_set_keys (HyphaeIpn *ipn,
                               const guint8 machine_priv[KEY_LEN],
                               const guint8 node_priv[KEY_LEN],
+                              const char *profile,
+                              HyphaeIpnSetKeysResult *result,
                               GError **error);
 
 HyphaeIpnState hyphae_ipn_get_state (HyphaeIpn *ipn);
@@ -136,6 +164,7 @@ const HyphaeIpnPrefs *hyphae_ipn_get_prefs (HyphaeIpn *ipn);
 const char *hyphae_ipn_get_auth_url (HyphaeIpn *ipn); /* "" when none */
 const char * const *hyphae_ipn_get_health (HyphaeIpn *ipn);
 const char *hyphae_ipn_get_profile (HyphaeIpn *ipn);
+HyphaeIpnKeysOwner hyphae_ipn_get_keys_owner (HyphaeIpn *ipn);
 /* NULL before the first netmap (transfer none). */
 HyphaeNetmap *hyphae_ipn_get_netmap (HyphaeIpn *ipn);
 

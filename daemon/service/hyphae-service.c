@@ -156,7 +156,25 @@ static const struct {
 static const DictKey key_keys[] = {
   { "MachineKey", "s" },
   { "NodeKey", "s" },
+  { "Profile", "s" },
 };
+
+/* A profile name is shown (Profile) and never used as a path: 1–64 bytes,
+ * no control characters. */
+#define MAX_PROFILE_LEN 64
+
+static gboolean
+profile_name_valid (const char *name)
+{
+  gsize len = strlen (name);
+
+  if (len == 0 || len > MAX_PROFILE_LEN)
+    return FALSE;
+  for (const char *p = name; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
 
 static gboolean
 validate_prefs (GVariant *dict,
@@ -421,6 +439,19 @@ on_profile (HyphaeService *self)
 }
 
 static void
+on_keys_owner (HyphaeService *self)
+{
+  static const char * const names[] = {
+    [HYPHAE_IPN_KEYS_OWNER_NONE] = "",
+    [HYPHAE_IPN_KEYS_OWNER_DAEMON] = "daemon",
+    [HYPHAE_IPN_KEYS_OWNER_CLIENT] = "client",
+  };
+  HyphaeIpnKeysOwner owner = hyphae_ipn_get_keys_owner (self->ipn);
+
+  hyphae_mesh1_set_keys_owner (self->skeleton, owner < G_N_ELEMENTS (names) ? names[owner] : "");
+}
+
+static void
 on_prefs_changed (HyphaeService *self)
 {
   const HyphaeIpnPrefs *prefs = hyphae_ipn_get_prefs (self->ipn);
@@ -444,7 +475,9 @@ on_peers_changed (HyphaeService *self)
 }
 
 /* The new key goes only to the keyring owner (the last SetKeys caller), as a
- * unicast signal: a broadcast would hand a private key to every listener. */
+ * unicast signal: a broadcast would hand a private key to every listener.
+ * Should no one listen there, the ipn keeps the key for the owner's next
+ * SetKeys with the old one, which sends it again (run_set_keys). */
 static void
 on_keys_rotated (HyphaeService *self,
                  GVariant *info)
@@ -453,7 +486,8 @@ on_keys_rotated (HyphaeService *self,
   const char *node_key = NULL, *profile = NULL;
   g_autoptr(GError) error = NULL;
 
-  if (self->connection == NULL || self->keys_owner == NULL || info == NULL)
+  if (self->connection == NULL || self->keys_owner == NULL || info == NULL ||
+      hyphae_ipn_get_keys_owner (self->ipn) != HYPHAE_IPN_KEYS_OWNER_CLIENT)
     return;
   g_variant_lookup (info, "node-key", "&s", &node_key);
   g_variant_lookup (info, "profile", "&s", &profile);
@@ -551,7 +585,8 @@ on_logout_done (GObject *source,
 static void
 run_up (Call *call)
 {
-  HyphaeIpnUpOptions options = { 0 };
+  /* Unattended defaults to TRUE: what hyphaectl and scripts have always had. */
+  HyphaeIpnUpOptions options = { .unattended = TRUE };
 
   g_variant_lookup (call->arg, "ControlURL", "&s", &options.control_url);
   g_variant_lookup (call->arg, "AuthKey", "&s", &options.auth_key);
@@ -601,18 +636,31 @@ static gboolean
 run_set_keys (Call *call,
               GError **error)
 {
-  const char *machine = NULL, *node = NULL;
+  const char *machine = NULL, *node = NULL, *profile = NULL;
   guint8 machine_priv[KEY_LEN], node_priv[KEY_LEN];
   gboolean ok = FALSE;
+  char *previous_owner;
 
   g_variant_lookup (call->arg, "MachineKey", "&s", &machine);
   g_variant_lookup (call->arg, "NodeKey", "&s", &node);
+  g_variant_lookup (call->arg, "Profile", "&s", &profile);
   if (machine == NULL || node == NULL)
     {
       g_set_error_literal (error, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_INVALID_ARGUMENT,
                            "SetKeys needs both MachineKey and NodeKey");
       return FALSE;
     }
+  if (profile != NULL && !profile_name_valid (profile))
+    {
+      g_set_error (error, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_INVALID_ARGUMENT,
+                   "Profile must be 1 to %d bytes without control characters", MAX_PROFILE_LEN);
+      return FALSE;
+    }
+  /* The caller is the owner before the ipn looks at the keys: a node key
+   * from before a rotation has the current one sent to it (KeysRotated),
+   * ahead of the reply. */
+  previous_owner = g_steal_pointer (&call->self->keys_owner);
+  call->self->keys_owner = g_strdup (g_dbus_method_invocation_get_sender (call->invocation));
   /* Never echo a key, not even a malformed one. */
   if (key_from_text (machine_priv, KEY_PREFIX_PRIVATE, machine, strlen (machine)) != 0 ||
       key_from_text (node_priv, KEY_PREFIX_PRIVATE, node, strlen (node)) != 0 ||
@@ -620,13 +668,15 @@ run_set_keys (Call *call,
     g_set_error_literal (error, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_INVALID_ARGUMENT,
                          "Keys must be “privkey:” followed by 64 hex digits, not all zero");
   else
-    ok = hyphae_ipn_set_keys (call->self->ipn, machine_priv, node_priv, error);
+    ok = hyphae_ipn_set_keys (call->self->ipn, machine_priv, node_priv, profile, NULL, error);
   sodium_memzero (machine_priv, sizeof machine_priv);
   sodium_memzero (node_priv, sizeof node_priv);
   if (ok)
+    g_free (previous_owner);
+  else
     {
       g_free (call->self->keys_owner);
-      call->self->keys_owner = g_strdup (g_dbus_method_invocation_get_sender (call->invocation));
+      call->self->keys_owner = previous_owner;
     }
   return ok;
 }
@@ -961,12 +1011,14 @@ hyphae_service_new (HyphaeIpn *ipn)
   on_auth_url (self);
   on_health (self);
   on_profile (self);
+  on_keys_owner (self);
   hyphae_mesh1_set_prefs (self->skeleton, prefs_variant (hyphae_ipn_get_prefs (ipn)));
 
   g_signal_connect_swapped (ipn, "notify::state", G_CALLBACK (on_state), self);
   g_signal_connect_swapped (ipn, "notify::auth-url", G_CALLBACK (on_auth_url), self);
   g_signal_connect_swapped (ipn, "notify::health", G_CALLBACK (on_health), self);
   g_signal_connect_swapped (ipn, "notify::profile", G_CALLBACK (on_profile), self);
+  g_signal_connect_swapped (ipn, "notify::keys-owner", G_CALLBACK (on_keys_owner), self);
   g_signal_connect_swapped (ipn, "prefs-changed", G_CALLBACK (on_prefs_changed), self);
   g_signal_connect_swapped (ipn, "self-changed", G_CALLBACK (update_self), self);
   g_signal_connect_swapped (ipn, "peers-changed", G_CALLBACK (on_peers_changed), self);

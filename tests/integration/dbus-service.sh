@@ -26,6 +26,14 @@
 # dumpable; a state dir left 0755 is 0700 again after a start; a flood of
 # calls from uid 65534 gets at most 16 polkit checks and TooManyRequests
 # (exit 9) for the rest, and each check ends after the polkit timeout.
+# Key owners (dbus-keys-owner.py plays the app): KeysOwner "" → daemon (hyphaectl
+# up) → "" (logout) → client (SetKeys, by PropertiesChanged); an Up with
+# Unattended false before SetKeys is NeedsLogin "SetKeys first" and writes no
+# keys; KeysRotated reaches only the owner, with SetKeys' Profile; a rotation
+# while the owner is gone reaches the next SetKeys with the replaced key; the
+# same keys again change nothing; other keys mid-session are a new node
+# (dropped session, fresh login, the control server and status --json show the
+# new key); uid 65534 cannot SetKeys and sees no key anywhere.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -248,12 +256,30 @@ check "… and the key is not echoed" not grep -q 0123456789abcdef "$OUT"
 mesh_call SetKeys "{'NodeKey': <'$SECRET'>}"
 check "SetKeys without MachineKey: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
 check "Prefs never carry keys" not prop_has Prefs "[Kk]ey'"
+WELLFORMED=privkey:$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+mesh_call SetKeys "{'MachineKey': <'$WELLFORMED'>, 'NodeKey': <'$WELLFORMED'>, 'Profile': <''>}"
+check "SetKeys with an empty Profile: InvalidArgument" grep -q "Mesh1.Error.InvalidArgument" "$OUT"
+
+# The app's Up (Unattended false) before its SetKeys: refused, and no
+# daemon-owned keys are made behind its back.
+KEYS_FILE=$STATE/profiles/default/keys
+check "KeysOwner is \"\" before any login" prop_has KeysOwner "<''>"
+mesh_call Up "{'ControlURL': <'http://127.0.0.1:1'>, 'AuthKey': <'tskey-x'>, 'Unattended': <false>}"
+check "Up with Unattended false before SetKeys: NeedsLogin" grep -q "Mesh1.Error.NeedsLogin" "$OUT"
+check "… saying SetKeys first" grep -q "SetKeys first" "$OUT"
+check "… Health says SetKeys first" prop_has Health "SetKeys first"
+check "… no keys file was written" not test -e "$KEYS_FILE"
+check "… KeysOwner still \"\"" prop_has KeysOwner "<''>"
+check "… and the ControlURL did not change" not prop_has Prefs "127.0.0.1:1"
 
 # ------------------------------------------------------------ control server errors
 
 expect_rc "up against a closed port: unreachable (exit $EXIT_UNREACHABLE)" $EXIT_UNREACHABLE \
 	ctl up --login-server http://127.0.0.1:1 --auth-key tskey-x --timeout 60
 check "… with a message saying so" grep -q "cannot reach the control server" "$OUT"
+check "hyphaectl up (unattended) made daemon-owned keys as before" test -s "$KEYS_FILE"
+check "… KeysOwner daemon" prop_has KeysOwner "<'daemon'>"
+check "… and Health no longer says SetKeys first" not prop_has Health "SetKeys first"
 
 # The Go control server (tests/ts2021/control.go) inside the namespace.
 ip netns exec "$NS" "$HYPHAE_TS2021_CONTROL" -listen 127.0.0.1:0 -auth-key tskey-right -approve-routes -timeout 600s \
@@ -410,8 +436,10 @@ print([ip for p in st["Peer"].values() if p["HostName"] == "exit-peer" for ip in
 	expect_rc "down" 0 ctl down
 	expect_rc "status after down: stopped (exit 1)" 1 ctl status
 	check "… says so" grep -q "stopped" "$OUT"
+	check "KeysOwner daemon while Running after hyphaectl up" prop_has KeysOwner "<'daemon'>"
 	expect_rc "logout" 0 ctl logout
 	check "… State NeedsLogin" wait_state NeedsLogin
+	check "… KeysOwner \"\" (the node key is gone)" prop_has KeysOwner "<''>"
 	expect_rc "status after logout (exit 1)" 1 ctl status
 	check "… says Logged out." grep -q "Logged out." "$OUT"
 	expect_rc "ip after logout: no addresses (exit 1)" 1 ctl ip
@@ -431,30 +459,101 @@ urllib.request.urlopen(sys.argv[1], timeout=30).read()' "$AUTH_URL" >"$OUT" 2>&1
 	check "… State Running" prop_has State "'Running'"
 	expect_rc "logout of the browser-logged-in node" 0 ctl logout
 
-	# The desktop app's part (docs/ARCHITECTURE.md "Key owners"): SetKeys + Up with Unattended
-	# false; the server expires the node key; the rotated key goes to the keys'
-	# owner as a unicast KeysRotated, and a plain listener does not see it.
-	timeout 120 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" \
+	# The desktop app's part (docs/ARCHITECTURE.md "Key owners"), dbus-keys-owner.py
+	# playing the app: SetKeys + Up with Unattended false; the server expires the
+	# node key; the rotated key goes to the keys' owner as a unicast KeysRotated,
+	# and a plain listener does not see it. uid 65534 watches all of it.
+	timeout 300 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" \
 		gdbus monitor --system --dest io.github.hyphae.Mesh1 >"$DBL_DIR/monitor2" 2>&1 &
 	MON2=$!
-	for i in $(seq 100); do grep -q "Monitoring" "$DBL_DIR/monitor2" 2>/dev/null && break; sleep 0.1; done
-	timeout 120 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" \
-		"$PY" "$HERE/dbus-keys-owner.py" "$CONTROL_URL" tskey-right 60 >"$DBL_DIR/owner.out" 2>&1 &
+	timeout 300 ip netns exec "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" gdbus monitor --system --dest io.github.hyphae.Mesh1 \
+		>"$DBL_DIR/monitor-nobody2" 2>&1 &
+	MON4=$!
+	for i in $(seq 100); do grep -q "Monitoring" "$DBL_DIR/monitor2" 2>/dev/null &&
+		grep -q "Monitoring" "$DBL_DIR/monitor-nobody2" 2>/dev/null && break; sleep 0.1; done
+	APP_KEYS=$DBL_DIR/app-keys   # the app's keyring; app-keys.all: every key it had
+	owner() {   # owner MODE ARGS…: dbus-keys-owner.py as the app, output to $DBL_DIR/owner.out
+		timeout 120 ip netns exec "$NS" env DBUS_SYSTEM_BUS_ADDRESS="$BUS_ADDR" \
+			"$PY" "$HERE/dbus-keys-owner.py" "$@" >"$DBL_DIR/owner.out" 2>&1
+	}
+	expire() {   # expire NODEID: the control server expires the node's key
+		ip netns exec "$NS" "$PY" -c 'import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeout=30)' \
+			"$CONTROL_URL/debug/expire?node=$1" >"$OUT" 2>&1
+	}
+	owner app "$CONTROL_URL" tskey-right 60 "$APP_KEYS" &
 	OWNER=$!
 	for i in $(seq 600); do grep -q "^READY\|^FAIL\|Error" "$DBL_DIR/owner.out" && break; sleep 0.1; done
 	NODEID=$(sed -n 's/^READY //p' "$DBL_DIR/owner.out")
+	check "SetKeys (Profile work): KeysOwner \"\" → client by PropertiesChanged, Profile work" \
+		grep -q "^OWNER client" "$DBL_DIR/owner.out"
 	check "SetKeys + Up with the app's keys: Running" test -n "$NODEID"
-	[ -n "$NODEID" ] && ip netns exec "$NS" "$PY" -c 'import sys, urllib.request
-urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeout=30)' \
-		"$CONTROL_URL/debug/expire?node=$NODEID" >"$OUT" 2>&1
+	[ -n "$NODEID" ] && expire "$NODEID"
 	wait "$OWNER"
 	OWNER_RC=$?
-	check "the node key expires: the keys' owner gets KeysRotated with a new key (exit $OWNER_RC)" \
+	check "the node key expires: the keys' owner gets KeysRotated with a new key and Profile work (exit $OWNER_RC)" \
 		grep -q "^ROTATED" "$DBL_DIR/owner.out"
 	[ "$OWNER_RC" = 0 ] || sed 's/^/    /' "$DBL_DIR/owner.out" >&2
 	check "… and a plain listener on the bus does not see it" not grep -q "KeysRotated" "$DBL_DIR/monitor2"
 	check "… while it saw the broadcast PeersChanged" grep -q "PeersChanged" "$DBL_DIR/monitor2"
+	check "… KeysOwner client" prop_has KeysOwner "<'client'>"
+
+	# The owner has gone (the app quit): a rotation now reaches no one. The key
+	# is kept and goes to the next SetKeys with the replaced one.
+	[ -n "$NODEID" ] && expire "$NODEID"
+	owner recover 60 "$APP_KEYS"
+	OWNER_RC=$?
+	check "a rotation nobody heard of: the next SetKeys with the replaced key gets KeysRotated, same node (exit $OWNER_RC)" \
+		grep -q "^RECOVERED" "$DBL_DIR/owner.out"
+	check "… and a SetKeys with the keys held (an app restarting) changes nothing" grep -q "^SAME" "$DBL_DIR/owner.out"
+	[ "$OWNER_RC" = 0 ] || sed 's/^/    /' "$DBL_DIR/owner.out" >&2
+
+	# Another profile's keys while Running: another node, logged in afresh.
+	owner newnode "$CONTROL_URL" tskey-right 60 "$APP_KEYS"
+	OWNER_RC=$?
+	[ "$OWNER_RC" = 0 ] || sed 's/^/    /' "$DBL_DIR/owner.out" >&2
+	check "SetKeys with other keys while Running: Stopped, Self empty, netmap dropped" \
+		grep -q "^DROPPED" "$DBL_DIR/owner.out"
+	check "… the next Up with the same ControlURL is a fresh login (NeedsLogin, AuthURLReady)" \
+		grep -q "^FRESHLOGIN" "$DBL_DIR/owner.out"
+	NEWKEY=$(sed -n 's/^NEWNODE //p' "$DBL_DIR/owner.out")
+	check "… and with an auth key the new node runs" test -n "$NEWKEY"
+	ip netns exec "$NS" "$PY" -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())' "$CONTROL_URL/debug/nodes" \
+		>"$DBL_DIR/nodes.json" 2>&1
+	check "… the control server sees the new node key" "$PY" -c 'import json, sys
+nodes = json.load(open(sys.argv[1]))
+assert sys.argv[2] in [n["NodeKey"] for n in nodes], (sys.argv[2], nodes)' "$DBL_DIR/nodes.json" "${NEWKEY:-none}"
+	expect_rc "… status --json" 0 ctl status --json
+	check "… shows it as Self" "$PY" -c 'import json, sys
+st = json.load(open(sys.argv[1]))
+assert st["BackendState"] == "Running" and st["Self"]["PublicKey"] == sys.argv[2], st["Self"]' "$OUT" "${NEWKEY:-none}"
+
+	# uid 65534 learns nothing new: SetKeys is polkit's set-keys, and neither
+	# signals nor properties carry a key.
+	gd_nobody call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+		--method io.github.hyphae.Mesh1.SetKeys "{$(sed -n \
+		"s/^machine=\(.*\)/'MachineKey': <'\1'>, /p; s/^node=\(.*\)/'NodeKey': <'\1'>/p" "$APP_KEYS" | tr -d '\n')}" \
+		>"$OUT" 2>&1
+	check "uid 65534: SetKeys even with the app's keys is NotAuthorized (set-keys)" \
+		grep -q "Mesh1.Error.NotAuthorized.*io.github.hyphae.Mesh1.set-keys" "$OUT"
+	gd_nobody introspect --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 -p \
+		>"$DBL_DIR/nobody-props" 2>&1
+	check "uid 65534 reads KeysOwner client" grep -q "KeysOwner = 'client'" "$DBL_DIR/nobody-props"
 	dbl_kill "$MON2"
+	dbl_kill "$MON4"
+	check "… and saw no KeysRotated" not grep -q "KeysRotated" "$DBL_DIR/monitor-nobody2"
+	no_app_key() {   # no_app_key FILE…: none of the app's keys (private halves) is in FILE
+		local hex
+		grep -q "Monitoring" "$DBL_DIR/monitor-nobody2" && test -s "$APP_KEYS.all" || return 1
+		for hex in $(sed -n 's/^[a-z]*=privkey://p' "$APP_KEYS.all"); do
+			grep -q "$hex" "$@" && return 1
+		done
+		return 0
+	}
+	check "… and no private key of the app's is in its monitor, its properties, hyphaed's log or state dir" \
+		no_app_key "$DBL_DIR/monitor-nobody2" "$DBL_DIR/nobody-props" "$DBL_DIR/s/bus.log" -r "$STATE"
 	expect_rc "logout of the app's node" 0 ctl logout
 fi
 

@@ -360,18 +360,37 @@ test_app_keys (Ts2021Fixture *f, gconstpointer user_data)
   g_autoptr(HyphaeIpn) ipn = NULL;
   g_autoptr(GError) error = NULL;
   guint8 machine[32], node[32], zero[32] = { 0 };
+  HyphaeIpnSetKeysResult result;
 
   if (!check_env () || !ts2021_fixture_server_start (f, NULL))
     return;
   ipn = hyphae_ipn_new (&opts, &error);
   g_assert_no_error (error);
-  g_assert_false (hyphae_ipn_set_keys (ipn, zero, zero, &error));
+  g_assert_false (hyphae_ipn_set_keys (ipn, zero, zero, NULL, NULL, &error));
   g_assert_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
+  /* An Up for the app's keys before it gave them: refused, no keys made. */
+  {
+    HyphaeIpnUpOptions app_up = { .control_url = f->url, .auth_key = "tskey-test" };
+    g_autoptr(GAsyncResult) res = NULL;
+
+    hyphae_ipn_up_async (ipn, &app_up, NULL, ts2021_fixture_store_result_cb, f);
+    res = ts2021_fixture_wait_result (f, "Up");
+    g_assert_false (hyphae_ipn_up_finish (ipn, res, &error));
+    g_assert_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_NEEDS_LOGIN);
+    g_clear_error (&error);
+    g_assert_true (g_str_has_prefix (hyphae_ipn_get_health (ipn)[0], "SetKeys first"));
+    g_assert_false (g_file_test (keys_path, G_FILE_TEST_EXISTS));
+    g_assert_cmpint (hyphae_ipn_get_keys_owner (ipn), ==, HYPHAE_IPN_KEYS_OWNER_NONE);
+  }
   key_generate_private (machine);
   key_generate_private (node);
-  g_assert_true (hyphae_ipn_set_keys (ipn, machine, node, &error));
+  g_assert_true (hyphae_ipn_set_keys (ipn, machine, node, "work", &result, &error));
   g_assert_no_error (error);
+  g_assert_cmpint (result, ==, HYPHAE_IPN_SET_KEYS_NEW_NODE);
+  g_assert_cmpint (hyphae_ipn_get_keys_owner (ipn), ==, HYPHAE_IPN_KEYS_OWNER_CLIENT);
+  g_assert_cmpstr (hyphae_ipn_get_profile (ipn), ==, "work");
+  g_assert_null (hyphae_ipn_get_health (ipn)[0]);
   up (f, ipn, "tskey-test");
   assert_tun_up_with ("100.64.0.");
   {
@@ -382,6 +401,11 @@ test_app_keys (Ts2021Fixture *f, gconstpointer user_data)
     g_assert_cmpmem (self->key, 32, pub, 32);
   }
   g_assert_false (g_file_test (keys_path, G_FILE_TEST_EXISTS));
+  /* The same keys again (the app restarted): the session goes on. */
+  g_assert_true (hyphae_ipn_set_keys (ipn, machine, node, "work", &result, &error));
+  g_assert_cmpint (result, ==, HYPHAE_IPN_SET_KEYS_SAME);
+  g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_RUNNING);
+  g_assert_nonnull (hyphae_ipn_get_netmap (ipn));
 
   {
     g_autoptr(GAsyncResult) res = NULL;
@@ -393,6 +417,8 @@ test_app_keys (Ts2021Fixture *f, gconstpointer user_data)
   }
   g_assert_cmpint (hyphae_ipn_get_state (ipn), ==, HYPHAE_IPN_STATE_NEEDS_LOGIN);
   g_assert_false (g_file_test (keys_path, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (hyphae_ipn_get_keys_owner (ipn), ==, HYPHAE_IPN_KEYS_OWNER_NONE);
+  g_assert_cmpstr (hyphae_ipn_get_profile (ipn), ==, "default");
   assert_tun_gone ();
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
