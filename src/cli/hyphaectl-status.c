@@ -182,7 +182,7 @@ not_running_text (HyphaeMesh1 *proxy,
     return g_strdup ("Hyphae is stopped.");
   if (g_strcmp0 (state, "NeedsLogin") == 0)
     {
-      url = hyphae_client_get_auth_url (proxy);
+      url = hyphae_mesh_get_auth_url (proxy);
       if (url != NULL && *url != '\0')
         {
           *exit_code = CTL_EXIT_NEEDS_LOGIN;
@@ -227,8 +227,8 @@ ctl_print_status (HyphaeMesh1 *proxy,
 {
   g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
   g_autoptr(GPtrArray) sorted = g_ptr_array_sized_new (peers->len);
-  g_autoptr(HyphaePeerInfo) self_node = hyphae_client_dup_self (proxy);
-  g_autoptr(HyphaeTailnetInfo) tailnet = hyphae_client_dup_tailnet (proxy);
+  g_autoptr(HyphaePeerInfo) self_node = hyphae_mesh_dup_self (proxy);
+  g_autoptr(HyphaeTailnetInfo) tailnet = hyphae_mesh_dup_tailnet (proxy);
   const char * const *health = hyphae_mesh1_get_health (proxy);
   const char *suffix = tailnet ? tailnet->magicdns_suffix : "";
   int code;
@@ -447,13 +447,13 @@ ctl_print_status_json (HyphaeMesh1 *proxy,
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(JsonNode) root = NULL;
-  g_autoptr(HyphaePeerInfo) self_node = hyphae_client_dup_self (proxy);
-  g_autoptr(HyphaeTailnetInfo) tailnet = hyphae_client_dup_tailnet (proxy);
+  g_autoptr(HyphaePeerInfo) self_node = hyphae_mesh_dup_self (proxy);
+  g_autoptr(HyphaeTailnetInfo) tailnet = hyphae_mesh_dup_tailnet (proxy);
   g_autoptr(GHashTable) users = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   const char * const *health = hyphae_mesh1_get_health (proxy);
   const HyphaePeerInfo *exit_peer = NULL;
   g_autofree char *auth_url = g_strcmp0 (hyphae_mesh1_get_state (proxy), "NeedsLogin") == 0
-                                ? hyphae_client_get_auth_url (proxy)
+                                ? hyphae_mesh_get_auth_url (proxy)
                                 : NULL;
   GHashTableIter hi;
   gpointer k, v;

@@ -79,7 +79,7 @@ ctl_error_exit (const GError *error)
       g_printerr ("hyphaectl: invalid argument: %s\n", message);
       return CTL_EXIT_USAGE;
     case HYPHAE_CLIENT_FAILURE_NO_DAEMON:
-      /* hyphae_client_connect_sync's message says it all already. */
+      /* hyphae_mesh_connect_sync's message says it all already. */
       if (error->domain == HYPHAE_CLIENT_ERROR)
         g_printerr ("hyphaectl: %s\n", message);
       else
@@ -115,7 +115,7 @@ static HyphaeMesh1 *
 connect_daemon (int *exit_code)
 {
   g_autoptr(GError) error = NULL;
-  HyphaeMesh1 *proxy = hyphae_client_connect_sync (NULL, &error);
+  HyphaeMesh1 *proxy = hyphae_mesh_connect_sync (NULL, &error);
 
   if (proxy == NULL)
     *exit_code = ctl_error_exit (error);
@@ -271,7 +271,7 @@ cmd_up (int argc,
   /* Had the signal been lost, the caller of Up may still ask for the URL. */
   if (w.printed_url == NULL && g_strcmp0 (hyphae_mesh1_get_state (proxy), "NeedsLogin") == 0)
     {
-      g_autofree char *url = hyphae_client_get_auth_url (proxy);
+      g_autofree char *url = hyphae_mesh_get_auth_url (proxy);
 
       print_auth_url (&w, url);
     }
@@ -378,7 +378,7 @@ cmd_status (int argc,
     return usage_error ("status: unexpected argument “%s”", argv[1]);
   if ((proxy = connect_daemon (&code)) == NULL)
     return code;
-  if ((peers = hyphae_client_get_peers_sync (proxy, NULL, &error)) == NULL)
+  if ((peers = hyphae_mesh_get_peers_sync (proxy, NULL, &error)) == NULL)
     return ctl_error_exit (error);
   drain_events ();
   return json ? ctl_print_status_json (proxy, peers) : ctl_print_status (proxy, peers);
@@ -392,24 +392,17 @@ static HyphaePeerInfo *
 find_peer (GPtrArray *peers,
            const char *what)
 {
-  HyphaePeerInfo *found = NULL;
-  guint matches = 0;
+  g_autoptr(HyphaePeerList) list = hyphae_peer_list_new ();
+  HyphaePeer *peer;
+  guint matches;
 
-  for (guint i = 0; i < peers->len; i++)
-    if (hyphae_peer_info_matches (g_ptr_array_index (peers, i), what))
-      {
-        matches++;
-        if (found == NULL)
-          found = hyphae_peer_info_ref (g_ptr_array_index (peers, i));
-      }
+  hyphae_peer_list_update (list, peers);
+  peer = hyphae_peer_list_find (list, what, &matches);
   if (matches > 1)
-    {
-      g_printerr ("hyphaectl: “%s” matches %u peers; use its IP or stable id\n", what, matches);
-      g_clear_pointer (&found, hyphae_peer_info_unref);
-    }
+    g_printerr ("hyphaectl: “%s” matches %u peers; use its IP or stable id\n", what, matches);
   else if (matches == 0)
     g_printerr ("hyphaectl: no peer “%s” in the tailnet\n", what);
-  return found;
+  return peer != NULL ? hyphae_peer_info_ref (hyphae_peer_get_info (peer)) : NULL;
 }
 
 /* --------------------------------------------------------------------- ip */
@@ -443,7 +436,7 @@ cmd_ip (int argc,
       g_autoptr(GPtrArray) peers = NULL;
       g_autoptr(HyphaePeerInfo) peer = NULL;
 
-      if ((peers = hyphae_client_get_peers_sync (proxy, NULL, &error)) == NULL)
+      if ((peers = hyphae_mesh_get_peers_sync (proxy, NULL, &error)) == NULL)
         return ctl_error_exit (error);
       if ((peer = find_peer (peers, argv[1])) == NULL)
         return CTL_EXIT_FAILED;
@@ -452,7 +445,7 @@ cmd_ip (int argc,
       /* clang-format on */
     }
   {
-    g_autoptr(HyphaePeerInfo) self_node = hyphae_client_dup_self (proxy);
+    g_autoptr(HyphaePeerInfo) self_node = hyphae_mesh_dup_self (proxy);
 
     /* clang-format off */
     return ctl_print_ips (proxy, self_node ? self_node->addresses : NULL, v4 ? 4 : v6 ? 6 : 0);
@@ -567,7 +560,7 @@ cmd_set (int argc,
 
       if (*exit_node != '\0')
         {
-          if ((peers = hyphae_client_get_peers_sync (proxy, NULL, &error)) == NULL)
+          if ((peers = hyphae_mesh_get_peers_sync (proxy, NULL, &error)) == NULL)
             {
               g_variant_builder_clear (&changes);
               return ctl_error_exit (error);

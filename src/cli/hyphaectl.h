@@ -3,7 +3,8 @@
 
 #include <gio/gio.h>
 
-#include "hyphae-client.h"
+#include "hyphae-mesh-proxy.h"
+#include "hyphae-peer-list.h"
 
 G_BEGIN_DECLS
 

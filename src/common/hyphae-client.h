@@ -3,74 +3,167 @@
 
 #include <gio/gio.h>
 
-#include "hyphae-mesh-error.h"
-#include "hyphae-mesh1-generated.h"
-#include "hyphae-peer-info.h"
+#include "hyphae-client-error.h"
+#include "hyphae-peer-list.h"
+#include "hyphae-peer.h"
 
 G_BEGIN_DECLS
 
 /*
- * What every client of io.github.hyphae.Mesh1 does the same way (hyphaectl
- * today, the desktop app next): reach hyphaed on the system bus, read its
- * peers and self as typed values, and tell why a call failed. The
- * HyphaeMesh1 proxy stays the client's handle on the daemon; its properties
- * and signals are used directly.
+ * HyphaeClient: hyphaed (io.github.hyphae.Mesh1) as one GObject for a
+ * long-lived client such as the desktop app: the only code there that talks
+ * D-Bus. It watches the bus name, mirrors the daemon's properties as
+ * read-only GObject properties (each notified only when its value changes),
+ * keeps the peers in one HyphaePeerList merged in place, and wraps the
+ * mutating verbs as async calls. GIO only (no GTK).
+ *
+ * Properties:
+ *   daemon-state  HyphaeDaemonState; daemon-error s (why FAILED)
+ *   state         HyphaeState (Mesh1 State)
+ *   self          HyphaePeer or NULL (before the first network map)
+ *   peers         HyphaePeerList, the same object for the client's life
+ *   want-running, control-url, hostname, exit-node-id,
+ *   exit-node-allow-lan-access, corp-dns, route-all, shields-up   Prefs
+ *   exit-node     the peer that is the exit node, or NULL (also when
+ *                 exit-node-id names a node not in the network map)
+ *   health        GStrv; profile, tailnet-name, magic-dns-suffix,
+ *                 magic-dns-enabled, daemon-version
+ *   busy          a mutating call is in flight
+ * Signals:
+ *   auth-url-ready (s url)  the login URL, sent by the daemon only to the
+ *                           caller of Up/Login (this client subscribes before
+ *                           any call)
+ *   keys-rotated (s profile, s node_key)  the handler stores and wipes it
+ *   daemon-restarted        hyphaed has a new owner after having had one
  */
 
-/* Errors the client side makes itself (the daemon's are HYPHAE_MESH_ERROR). */
-#define HYPHAE_CLIENT_ERROR (hyphae_client_error_quark ())
-GQuark hyphae_client_error_quark (void);
+typedef enum {
+  HYPHAE_DAEMON_STATE_UNKNOWN,       /* not looked yet */
+  HYPHAE_DAEMON_STATE_STARTING,      /* the bus is starting it */
+  HYPHAE_DAEMON_STATE_NOT_INSTALLED, /* the bus cannot activate io.github.hyphae.Mesh1 */
+  HYPHAE_DAEMON_STATE_FAILED,        /* activation failed: daemon-error says why */
+  HYPHAE_DAEMON_STATE_RUNNING,
+} HyphaeDaemonState;
 
 typedef enum {
-  HYPHAE_CLIENT_ERROR_NO_DAEMON, /* hyphaed is not running and cannot be started */
-} HyphaeClientError;
+  HYPHAE_STATE_NO_STATE,
+  HYPHAE_STATE_NEEDS_LOGIN,
+  HYPHAE_STATE_NEEDS_MACHINE_AUTH,
+  HYPHAE_STATE_STOPPED,
+  HYPHAE_STATE_STARTING,
+  HYPHAE_STATE_RUNNING,
+} HyphaeState;
 
-/* Calls that change something let polkit ask for a password if an agent is
- * around, and wait for the user as long as it takes. */
-#define HYPHAE_CLIENT_MUTATE_FLAGS   G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
-#define HYPHAE_CLIENT_MUTATE_TIMEOUT G_MAXINT
+#define HYPHAE_TYPE_DAEMON_STATE (hyphae_daemon_state_get_type ())
+GType hyphae_daemon_state_get_type (void) G_GNUC_CONST;
+#define HYPHAE_TYPE_STATE (hyphae_state_get_type ())
+GType hyphae_state_get_type (void) G_GNUC_CONST;
 
-/* The proxy for hyphaed on the system bus (DBUS_SYSTEM_BUS_ADDRESS chooses
- * another one, as for every GDBus client); creating it lets D-Bus activate
- * hyphaed. HYPHAE_CLIENT_ERROR_NO_DAEMON, with a message saying why, if the
- * bus cannot be reached or io.github.hyphae.Mesh1 has no owner afterwards.
- * Registers the HYPHAE_MESH_ERROR names first, so calls fail with typed
- * errors. */
-HyphaeMesh1 *hyphae_client_connect_sync (GCancellable *cancellable,
+#define HYPHAE_TYPE_CLIENT (hyphae_client_get_type ())
+G_DECLARE_FINAL_TYPE (HyphaeClient, hyphae_client, HYPHAE, CLIENT, GObject)
+
+/* Starts watching io.github.hyphae.Mesh1 on bus_type (G_BUS_TYPE_SYSTEM;
+ * DBUS_SYSTEM_BUS_ADDRESS chooses another bus), asking the bus to start it. */
+HyphaeClient *hyphae_client_new (GBusType bus_type);
+/* After NOT_INSTALLED or FAILED ("Try Again"): asks the bus to start it. */
+void hyphae_client_retry (HyphaeClient *self);
+
+HyphaeDaemonState hyphae_client_get_daemon_state (HyphaeClient *self);
+const char *hyphae_client_get_daemon_error (HyphaeClient *self);
+HyphaeState hyphae_client_get_state (HyphaeClient *self);
+HyphaePeer *hyphae_client_get_self (HyphaeClient *self);
+HyphaePeerList *hyphae_client_get_peers (HyphaeClient *self);
+HyphaePeer *hyphae_client_get_exit_node (HyphaeClient *self);
+gboolean hyphae_client_get_busy (HyphaeClient *self);
+
+/* Up's and Login's options; NULL or "" fields are left out. */
+typedef struct {
+  const char *control_url;
+  const char *auth_key;
+  const char *hostname;
+} HyphaeUpOptions;
+
+/* The verbs. Each calls the Mesh1 method of the same name, letting polkit
+ * ask for a password (as long as it takes); without a daemon each fails at
+ * once with HYPHAE_CLIENT_ERROR_NO_DAEMON. All of them but get_auth_url end
+ * with hyphae_client_call_finish(). */
+void hyphae_client_up (HyphaeClient *self,
+                       const HyphaeUpOptions *options,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data);
+void hyphae_client_login (HyphaeClient *self,
+                          const HyphaeUpOptions *options,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data);
+void hyphae_client_down (HyphaeClient *self,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data);
+void hyphae_client_logout (HyphaeClient *self,
+                           GCancellable *cancellable,
+                           GAsyncReadyCallback callback,
+                           gpointer user_data);
+/* changes: a{sv} with Prefs keys (floating references are sunk). */
+void hyphae_client_set_prefs (HyphaeClient *self,
+                              GVariant *changes,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer user_data);
+/* One boolean pref: "CorpDNS", "RouteAll", "ShieldsUp",
+ * "ExitNodeAllowLANAccess" (what the switches bind to). */
+void hyphae_client_set_bool_pref (HyphaeClient *self,
+                                  const char *key,
+                                  gboolean value,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+void hyphae_client_set_corp_dns (HyphaeClient *self,
+                                 gboolean value,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+void hyphae_client_set_route_all (HyphaeClient *self,
+                                  gboolean value,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+void hyphae_client_set_shields_up (HyphaeClient *self,
+                                   gboolean value,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+void hyphae_client_set_exit_node_allow_lan_access (HyphaeClient *self,
+                                                   gboolean value,
+                                                   GCancellable *cancellable,
+                                                   GAsyncReadyCallback callback,
+                                                   gpointer user_data);
+/* stable_id "" clears the exit node. */
+void hyphae_client_set_exit_node (HyphaeClient *self,
+                                  const char *stable_id,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+/* Keys as "privkey:" + 64 hex digits; profile NULL leaves it out. */
+void hyphae_client_set_keys (HyphaeClient *self,
+                             const char *profile,
+                             const char *machine_key,
+                             const char *node_key,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data);
+gboolean hyphae_client_call_finish (HyphaeClient *self,
+                                    GAsyncResult *result,
+                                    GError **error);
+
+void hyphae_client_get_auth_url (HyphaeClient *self,
+                                 GCancellable *cancellable,
+                                 GAsyncReadyCallback callback,
+                                 gpointer user_data);
+/* The pending URL, "" when none. */
+char *hyphae_client_get_auth_url_finish (HyphaeClient *self,
+                                         GAsyncResult *result,
                                          GError **error);
-/* The same without blocking (a GUI's main loop). */
-void hyphae_client_connect (GCancellable *cancellable,
-                            GAsyncReadyCallback callback,
-                            gpointer user_data);
-HyphaeMesh1 *hyphae_client_connect_finish (GAsyncResult *result,
-                                           GError **error);
-
-/* GetPeers() as HyphaePeerInfo (a GPtrArray that unrefs them). */
-GPtrArray *hyphae_client_get_peers_sync (HyphaeMesh1 *proxy,
-                                         GCancellable *cancellable,
-                                         GError **error);
-/* The Self and Tailnet properties; NULL before the first network map. */
-HyphaePeerInfo *hyphae_client_dup_self (HyphaeMesh1 *proxy);
-HyphaeTailnetInfo *hyphae_client_dup_tailnet (HyphaeMesh1 *proxy);
-/* The pending login URL if the daemon gives it to us (we called Up or Login,
- * or polkit lets us administer it without asking), else NULL. */
-char *hyphae_client_get_auth_url (HyphaeMesh1 *proxy);
-
-/* Why a call failed, as a client tells its user. */
-typedef enum {
-  HYPHAE_CLIENT_FAILURE_OTHER,
-  HYPHAE_CLIENT_FAILURE_NO_DAEMON,      /* not running, cannot be started, went away */
-  HYPHAE_CLIENT_FAILURE_NOT_AUTHORIZED, /* polkit or the bus refused the call */
-  HYPHAE_CLIENT_FAILURE_NEEDS_LOGIN,
-  HYPHAE_CLIENT_FAILURE_UNREACHABLE, /* the control server cannot be reached */
-  HYPHAE_CLIENT_FAILURE_BAD_AUTH_KEY,
-  HYPHAE_CLIENT_FAILURE_INVALID_ARGUMENT,
-  HYPHAE_CLIENT_FAILURE_ENGINE,            /* the WireGuard engine or the network setup failed */
-  HYPHAE_CLIENT_FAILURE_TOO_MANY_REQUESTS, /* too many of this user's calls wait for polkit */
-} HyphaeClientFailure;
-
-HyphaeClientFailure hyphae_client_error_failure (const GError *error);
-/* error's message without the "GDBus.Error:name: " prefix of remote errors. */
-char *hyphae_client_error_message (const GError *error);
 
 G_END_DECLS

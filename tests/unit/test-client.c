@@ -19,7 +19,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#include "hyphae-client.h"
+#include "hyphae-mesh-proxy.h"
 #include "hyphae-json-builder.h"
 
 /* A peer as hyphae_service_node_to_variant builds one. */
@@ -488,16 +488,16 @@ on_connected (GObject *source,
   *out = g_object_ref (result);
 }
 
-/* hyphae_client_connect, waited for on this thread's main context. */
+/* hyphae_mesh_connect, waited for on this thread's main context. */
 static HyphaeMesh1 *
 connect_async (GError **error)
 {
   g_autoptr(GAsyncResult) result = NULL;
 
-  hyphae_client_connect (NULL, on_connected, &result);
+  hyphae_mesh_connect (NULL, on_connected, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
-  return hyphae_client_connect_finish (result, error);
+  return hyphae_mesh_connect_finish (result, error);
 }
 
 static void
@@ -515,7 +515,7 @@ test_connect (void)
 
   /* No bus at all. */
   g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/hyphae-test-bus", TRUE);
-  proxy = hyphae_client_connect_sync (NULL, &error);
+  proxy = hyphae_mesh_connect_sync (NULL, &error);
   g_assert_null (proxy);
   g_assert_error (error, HYPHAE_CLIENT_ERROR, HYPHAE_CLIENT_ERROR_NO_DAEMON);
   g_assert_true (g_str_has_prefix (error->message, "hyphaed is not running and could not be started: "));
@@ -529,7 +529,7 @@ test_connect (void)
   /* A bus on which nobody owns the name (and nothing can be activated). */
   bus = start_bus (dir, &f.address);
   g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", f.address, TRUE);
-  proxy = hyphae_client_connect_sync (NULL, &error);
+  proxy = hyphae_mesh_connect_sync (NULL, &error);
   g_assert_null (proxy);
   g_assert_error (error, HYPHAE_CLIENT_ERROR, HYPHAE_CLIENT_ERROR_NO_DAEMON);
   g_assert_cmpstr (error->message, ==, "hyphaed is not running and could not be started "
@@ -554,19 +554,19 @@ test_connect (void)
     g_cond_wait (&f.cond, &f.lock);
   g_mutex_unlock (&f.lock);
 
-  proxy = hyphae_client_connect_sync (NULL, &error);
+  proxy = hyphae_mesh_connect_sync (NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (proxy);
   /* The test bus goes away before the process: do not exit with it. */
   g_dbus_connection_set_exit_on_close (g_dbus_proxy_get_connection (G_DBUS_PROXY (proxy)), FALSE);
-  peers = hyphae_client_get_peers_sync (proxy, NULL, &error);
+  peers = hyphae_mesh_get_peers_sync (proxy, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (peers->len, ==, 2);
   g_assert_cmpstr (((HyphaePeerInfo *) g_ptr_array_index (peers, 0))->stable_id, ==, "stable-b");
-  self_node = hyphae_client_dup_self (proxy);
+  self_node = hyphae_mesh_dup_self (proxy);
   g_assert_nonnull (self_node);
   g_assert_cmpstr (self_node->host_name, ==, "me");
-  tailnet = hyphae_client_dup_tailnet (proxy);
+  tailnet = hyphae_mesh_dup_tailnet (proxy);
   g_assert_nonnull (tailnet);
   g_assert_cmpstr (tailnet->magicdns_suffix, ==, "tail.example");
   g_assert_cmpstr (tailnet->name, ==, "");
