@@ -35,20 +35,9 @@ struct _HyphaeClient {
 
 G_DEFINE_FINAL_TYPE (HyphaeClient, hyphae_client, G_TYPE_OBJECT)
 
-G_DEFINE_ENUM_TYPE (HyphaeDaemonState, hyphae_daemon_state,
-                    G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_UNKNOWN, "unknown"),
-                    G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_STARTING, "starting"),
-                    G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_NOT_INSTALLED, "not-installed"),
-                    G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_FAILED, "failed"),
-                    G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_RUNNING, "running"))
+G_DEFINE_ENUM_TYPE (HyphaeDaemonState, hyphae_daemon_state, G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_UNKNOWN, "unknown"), G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_STARTING, "starting"), G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_NOT_INSTALLED, "not-installed"), G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_FAILED, "failed"), G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_RUNNING, "running"))
 
-G_DEFINE_ENUM_TYPE (HyphaeState, hyphae_state,
-                    G_DEFINE_ENUM_VALUE (HYPHAE_STATE_NO_STATE, "no-state"),
-                    G_DEFINE_ENUM_VALUE (HYPHAE_STATE_NEEDS_LOGIN, "needs-login"),
-                    G_DEFINE_ENUM_VALUE (HYPHAE_STATE_NEEDS_MACHINE_AUTH, "needs-machine-auth"),
-                    G_DEFINE_ENUM_VALUE (HYPHAE_STATE_STOPPED, "stopped"),
-                    G_DEFINE_ENUM_VALUE (HYPHAE_STATE_STARTING, "starting"),
-                    G_DEFINE_ENUM_VALUE (HYPHAE_STATE_RUNNING, "running"))
+G_DEFINE_ENUM_TYPE (HyphaeState, hyphae_state, G_DEFINE_ENUM_VALUE (HYPHAE_STATE_NO_STATE, "no-state"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_NEEDS_LOGIN, "needs-login"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_NEEDS_MACHINE_AUTH, "needs-machine-auth"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_STOPPED, "stopped"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_STARTING, "starting"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_RUNNING, "running"))
 
 enum {
   PROP_0,
@@ -124,7 +113,7 @@ set_daemon_state (HyphaeClient *self,
   set_str (self, &self->daemon_error, error, PROP_DAEMON_ERROR);
   if (self->daemon_state == state)
     return;
-  g_debug ("daemon state %d → %d", self->daemon_state, state);
+  g_debug ("daemon state %d -> %d", self->daemon_state, state);
   self->daemon_state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DAEMON_STATE]);
 }
@@ -146,7 +135,7 @@ set_peer (HyphaeClient *self,
 static HyphaeState
 state_from_string (const char *s)
 {
-  static const char *const names[] = {
+  static const char * const names[] = {
     [HYPHAE_STATE_NO_STATE] = "NoState",
     [HYPHAE_STATE_NEEDS_LOGIN] = "NeedsLogin",
     [HYPHAE_STATE_NEEDS_MACHINE_AUTH] = "NeedsMachineAuth",
@@ -179,10 +168,10 @@ sync_prefs (HyphaeClient *self,
   const char *s;
 
 #define PREF_BOOL(key, field, prop) \
-  set_bool (self, &self->field, prefs && g_variant_lookup (prefs, key, "b", &b) && b, prop)
-#define PREF_STR(key, field, prop)                                     \
-  set_str (self, &self->field,                                         \
-           prefs && g_variant_lookup (prefs, key, "&s", &s) ? s : "", prop)
+  set_bool (self, &self->field, prefs &&g_variant_lookup (prefs, key, "b", &b) && b, prop)
+#define PREF_STR(key, field, prop) \
+  set_str (self, &self->field,     \
+           prefs &&g_variant_lookup (prefs, key, "&s", &s) ? s : "", prop)
   PREF_BOOL ("WantRunning", want_running, PROP_WANT_RUNNING);
   PREF_STR ("ControlURL", control_url, PROP_CONTROL_URL);
   PREF_STR ("Hostname", hostname, PROP_HOSTNAME);
@@ -218,13 +207,13 @@ sync_self (HyphaeClient *self,
 
 static void
 sync_health (HyphaeClient *self,
-             const char *const *health)
+             const char * const *health)
 {
-  static const char *const none[] = { NULL };
+  static const char * const none[] = { NULL };
 
   if (health == NULL)
     health = none;
-  if (self->health != NULL && g_strv_equal ((const char *const *) self->health, health))
+  if (self->health != NULL && g_strv_equal ((const char * const *) self->health, health))
     return;
   g_strfreev (self->health);
   self->health = g_strdupv ((char **) health);

@@ -361,11 +361,11 @@ hyphae_peer_get_info (HyphaePeer *self)
   return self->info;
 }
 
-#define GETTER(type, name, expr)                      \
-  type hyphae_peer_get_##name (HyphaePeer *self)      \
-  {                                                   \
-    g_return_val_if_fail (HYPHAE_IS_PEER (self), 0);  \
-    return expr;                                      \
+#define GETTER(type, name, expr)                     \
+  type hyphae_peer_get_##name (HyphaePeer *self)     \
+  {                                                  \
+    g_return_val_if_fail (HYPHAE_IS_PEER (self), 0); \
+    return expr;                                     \
   }
 
 GETTER (const char *, id, self->info->stable_id)
@@ -375,7 +375,7 @@ GETTER (const char *, magic_dns_name, self->magic_dns_name)
 GETTER (const char *, display_name, self->display_name)
 GETTER (const char *, search_text, self->search_text)
 GETTER (const char *, os, self->info->os)
-GETTER (const char *const *, addresses, (const char *const *) self->info->addresses)
+GETTER (const char * const *, addresses, (const char * const *) self->info->addresses)
 GETTER (const char *, ipv4, self->ipv4)
 GETTER (const char *, ipv6, self->ipv6)
 GETTER (gboolean, online, self->info->online)

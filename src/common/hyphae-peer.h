@@ -46,7 +46,7 @@ const char *hyphae_peer_get_magic_dns_name (HyphaePeer *self);
 const char *hyphae_peer_get_display_name (HyphaePeer *self);
 const char *hyphae_peer_get_search_text (HyphaePeer *self);
 const char *hyphae_peer_get_os (HyphaePeer *self);
-const char *const *hyphae_peer_get_addresses (HyphaePeer *self);
+const char * const *hyphae_peer_get_addresses (HyphaePeer *self);
 /* The first IPv4 / IPv6 address, "" if none. */
 const char *hyphae_peer_get_ipv4 (HyphaePeer *self);
 const char *hyphae_peer_get_ipv6 (HyphaePeer *self);
