@@ -27,6 +27,7 @@ struct _HyphaeClient {
   char **health;
   char *profile, *tailnet_name, *magic_dns_suffix, *daemon_version;
   gboolean magic_dns_enabled;
+  HyphaeKeysOwner keys_owner;
   guint busy; /* mutating calls in flight */
 
   gboolean peers_in_flight; /* one GetPeers at a time… */
@@ -36,6 +37,8 @@ struct _HyphaeClient {
 G_DEFINE_FINAL_TYPE (HyphaeClient, hyphae_client, G_TYPE_OBJECT)
 
 G_DEFINE_ENUM_TYPE (HyphaeDaemonState, hyphae_daemon_state, G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_UNKNOWN, "unknown"), G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_STARTING, "starting"), G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_NOT_INSTALLED, "not-installed"), G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_FAILED, "failed"), G_DEFINE_ENUM_VALUE (HYPHAE_DAEMON_STATE_RUNNING, "running"))
+
+G_DEFINE_ENUM_TYPE (HyphaeKeysOwner, hyphae_keys_owner, G_DEFINE_ENUM_VALUE (HYPHAE_KEYS_OWNER_UNKNOWN, "unknown"), G_DEFINE_ENUM_VALUE (HYPHAE_KEYS_OWNER_NONE, "none"), G_DEFINE_ENUM_VALUE (HYPHAE_KEYS_OWNER_DAEMON, "daemon"), G_DEFINE_ENUM_VALUE (HYPHAE_KEYS_OWNER_CLIENT, "client"))
 
 G_DEFINE_ENUM_TYPE (HyphaeState, hyphae_state, G_DEFINE_ENUM_VALUE (HYPHAE_STATE_NO_STATE, "no-state"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_NEEDS_LOGIN, "needs-login"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_NEEDS_MACHINE_AUTH, "needs-machine-auth"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_STOPPED, "stopped"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_STARTING, "starting"), G_DEFINE_ENUM_VALUE (HYPHAE_STATE_RUNNING, "running"))
 
@@ -61,6 +64,7 @@ enum {
   PROP_MAGIC_DNS_SUFFIX,
   PROP_MAGIC_DNS_ENABLED,
   PROP_DAEMON_VERSION,
+  PROP_KEYS_OWNER,
   PROP_BUSY,
   N_PROPS
 };
@@ -150,6 +154,20 @@ state_from_string (const char *s)
   return HYPHAE_STATE_NO_STATE;
 }
 
+static HyphaeKeysOwner
+keys_owner_from_string (const char *s)
+{
+  if (s == NULL)
+    return HYPHAE_KEYS_OWNER_UNKNOWN;
+  if (*s == '\0')
+    return HYPHAE_KEYS_OWNER_NONE;
+  if (g_str_equal (s, "daemon"))
+    return HYPHAE_KEYS_OWNER_DAEMON;
+  if (g_str_equal (s, "client"))
+    return HYPHAE_KEYS_OWNER_CLIENT;
+  return HYPHAE_KEYS_OWNER_UNKNOWN;
+}
+
 static void
 update_exit_node (HyphaeClient *self)
 {
@@ -227,12 +245,18 @@ sync_properties (HyphaeClient *self)
   HyphaeMesh1 *p = self->proxy;
   g_autoptr(HyphaeTailnetInfo) tailnet = hyphae_tailnet_info_new (hyphae_mesh1_get_tailnet (p));
   HyphaeState state = state_from_string (hyphae_mesh1_get_state (p));
+  HyphaeKeysOwner keys_owner = keys_owner_from_string (hyphae_mesh1_get_keys_owner (p));
 
   g_object_freeze_notify (G_OBJECT (self));
   if (self->state != state)
     {
       self->state = state;
       g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+    }
+  if (self->keys_owner != keys_owner)
+    {
+      self->keys_owner = keys_owner;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KEYS_OWNER]);
     }
   sync_prefs (self, hyphae_mesh1_get_prefs (p));
   sync_self (self, hyphae_mesh1_get_self (p));
@@ -573,6 +597,8 @@ up_options (const HyphaeUpOptions *options)
     g_variant_builder_add (&b, "{sv}", "AuthKey", g_variant_new_string (options->auth_key));
   if (options != NULL && options->hostname != NULL && *options->hostname != '\0')
     g_variant_builder_add (&b, "{sv}", "Hostname", g_variant_new_string (options->hostname));
+  if (options != NULL && options->client_keys)
+    g_variant_builder_add (&b, "{sv}", "Unattended", g_variant_new_boolean (FALSE));
   return g_variant_new ("(a{sv})", &b);
 }
 
@@ -806,6 +832,13 @@ hyphae_client_get_exit_node (HyphaeClient *self)
   return self->exit_node;
 }
 
+HyphaeKeysOwner
+hyphae_client_get_keys_owner (HyphaeClient *self)
+{
+  g_return_val_if_fail (HYPHAE_IS_CLIENT (self), HYPHAE_KEYS_OWNER_UNKNOWN);
+  return self->keys_owner;
+}
+
 gboolean
 hyphae_client_get_busy (HyphaeClient *self)
 {
@@ -889,6 +922,7 @@ hyphae_client_get_property (GObject *object,
     case PROP_MAGIC_DNS_SUFFIX: g_value_set_string (value, self->magic_dns_suffix); break;
     case PROP_MAGIC_DNS_ENABLED: g_value_set_boolean (value, self->magic_dns_enabled); break;
     case PROP_DAEMON_VERSION: g_value_set_string (value, self->daemon_version); break;
+    case PROP_KEYS_OWNER: g_value_set_enum (value, self->keys_owner); break;
     case PROP_BUSY: g_value_set_boolean (value, self->busy > 0); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -938,6 +972,8 @@ hyphae_client_class_init (HyphaeClientClass *klass)
   properties[PROP_MAGIC_DNS_SUFFIX] = str_prop ("magic-dns-suffix");
   properties[PROP_MAGIC_DNS_ENABLED] = bool_prop ("magic-dns-enabled");
   properties[PROP_DAEMON_VERSION] = str_prop ("daemon-version");
+  properties[PROP_KEYS_OWNER] = g_param_spec_enum ("keys-owner", NULL, NULL, HYPHAE_TYPE_KEYS_OWNER,
+                                                   HYPHAE_KEYS_OWNER_UNKNOWN, RO);
   properties[PROP_BUSY] = bool_prop ("busy");
   g_object_class_install_properties (object_class, N_PROPS, properties);
 

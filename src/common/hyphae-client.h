@@ -28,6 +28,7 @@ G_BEGIN_DECLS
  *                 exit-node-id names a node not in the network map)
  *   health        GStrv; profile, tailnet-name, magic-dns-suffix,
  *                 magic-dns-enabled, daemon-version
+ *   keys-owner    HyphaeKeysOwner (KeysOwner): whose keys the node runs on
  *   busy          a mutating call is in flight
  * Signals:
  *   auth-url-ready (s url)  the login URL, sent by the daemon only to the
@@ -54,6 +55,16 @@ typedef enum {
   HYPHAE_STATE_RUNNING,
 } HyphaeState;
 
+/* KeysOwner: UNKNOWN without a daemon (or one too old to say). */
+typedef enum {
+  HYPHAE_KEYS_OWNER_UNKNOWN,
+  HYPHAE_KEYS_OWNER_NONE,   /* "": no node key (never logged in, or logged out) */
+  HYPHAE_KEYS_OWNER_DAEMON, /* "daemon": hyphaed's own (hyphaectl up): never SetKeys over them */
+  HYPHAE_KEYS_OWNER_CLIENT, /* "client": given with SetKeys (the app's keyring) */
+} HyphaeKeysOwner;
+
+#define HYPHAE_TYPE_KEYS_OWNER (hyphae_keys_owner_get_type ())
+GType hyphae_keys_owner_get_type (void) G_GNUC_CONST;
 #define HYPHAE_TYPE_DAEMON_STATE (hyphae_daemon_state_get_type ())
 GType hyphae_daemon_state_get_type (void) G_GNUC_CONST;
 #define HYPHAE_TYPE_STATE (hyphae_state_get_type ())
@@ -74,13 +85,17 @@ HyphaeState hyphae_client_get_state (HyphaeClient *self);
 HyphaePeer *hyphae_client_get_self (HyphaeClient *self);
 HyphaePeerList *hyphae_client_get_peers (HyphaeClient *self);
 HyphaePeer *hyphae_client_get_exit_node (HyphaeClient *self);
+HyphaeKeysOwner hyphae_client_get_keys_owner (HyphaeClient *self);
 gboolean hyphae_client_get_busy (HyphaeClient *self);
 
-/* Up's and Login's options; NULL or "" fields are left out. */
+/* Up's and Login's options; NULL or "" fields are left out. client_keys:
+ * use only the keys given with SetKeys ("Unattended": false, the app's
+ * way); FALSE lets hyphaed use or make its own, as hyphaectl up does. */
 typedef struct {
   const char *control_url;
   const char *auth_key;
   const char *hostname;
+  gboolean client_keys;
 } HyphaeUpOptions;
 
 /* The verbs. Each calls the Mesh1 method of the same name, letting polkit

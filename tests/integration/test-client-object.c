@@ -122,7 +122,7 @@ finish_call (GAsyncResult **result)
 /* -------------------------------------------------------------- commands */
 
 static GSubprocess *
-spawn (const char *const *argv)
+spawn (const char * const *argv)
 {
   g_autoptr(GError) error = NULL;
   GSubprocess *p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error);
@@ -288,7 +288,7 @@ test_up_and_properties (void)
   JsonArray *ips;
   JsonNode *node;
   HyphaePeer *self_peer;
-  const char *const *addresses;
+  const char * const *addresses;
   g_auto(GStrv) health = NULL;
 
   hyphae_client_up (client, &options, NULL, on_result, &result);
@@ -331,6 +331,8 @@ test_up_and_properties (void)
   g_assert_cmpuint (g_strv_length (health), ==,
                     node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_array_get_length (json_node_get_array (node))
                                                                  : 0);
+  /* an Up without client_keys: hyphaed's own keys */
+  g_assert_cmpint (hyphae_client_get_keys_owner (client), ==, HYPHAE_KEYS_OWNER_DAEMON);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (hyphae_client_get_peers (client))), ==,
                     json_object_get_size (json_object_get_object_member (st, "Peer")));
 }
@@ -547,6 +549,55 @@ test_daemon_restarted (void)
   g_assert_nonnull (hyphae_client_get_self (client));
 }
 
+static char *
+random_key (void)
+{
+  GString *s = g_string_new ("privkey:");
+
+  for (guint i = 0; i < 8; i++)
+    g_string_append_printf (s, "%08x", g_random_int ());
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+keys_owner_is (gpointer want)
+{
+  return hyphae_client_get_keys_owner (client) == (HyphaeKeysOwner) GPOINTER_TO_INT (want);
+}
+
+static gboolean
+profile_is (gpointer want)
+{
+  g_autofree char *profile = NULL;
+
+  g_object_get (client, "profile", &profile, NULL);
+  return g_strcmp0 (profile, want) == 0;
+}
+
+/* The app's way: SetKeys (its keyring's keys, a profile), then Up with
+ * client_keys: a new node on those keys, keys-owner CLIENT. */
+static void
+test_client_keys (void)
+{
+  g_autofree char *machine = random_key (), *node = random_key ();
+  HyphaeUpOptions options = {
+    .control_url = g_getenv ("CONTROL_URL"), .auth_key = "tskey-right", .client_keys = TRUE
+  };
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  hyphae_client_set_keys (client, "work", machine, node, NULL, on_result, &result);
+  error = finish_call (&result);
+  g_assert_no_error (error);
+  wait_for (keys_owner_is, GINT_TO_POINTER (HYPHAE_KEYS_OWNER_CLIENT));
+  wait_for (profile_is, "work");
+  hyphae_client_up (client, &options, NULL, on_result, &result);
+  error = finish_call (&result);
+  g_assert_no_error (error);
+  wait_for (state_is, GINT_TO_POINTER (HYPHAE_STATE_RUNNING));
+  g_assert_cmpint (hyphae_client_get_keys_owner (client), ==, HYPHAE_KEYS_OWNER_CLIENT);
+}
+
 /* As uid 65534 (no polkit rule for it): Down is refused, typed. */
 static int
 not_authorized (void)
@@ -588,6 +639,7 @@ main (int argc,
   g_test_add_func ("/client/prefs-and-errors", test_prefs_and_errors);
   g_test_add_func ("/client/peer-offline-in-place", test_peer_offline_in_place);
   g_test_add_func ("/client/daemon-restarted", test_daemon_restarted);
+  g_test_add_func ("/client/client-keys", test_client_keys);
   rc = g_test_run ();
 
   /* A GetPeers may still be in flight: its task holds the client until its
