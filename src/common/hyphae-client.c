@@ -519,6 +519,15 @@ hyphae_client_retry (HyphaeClient *self)
     check_daemon (self);
 }
 
+void
+hyphae_client_refresh_peers (HyphaeClient *self)
+{
+  g_return_if_fail (HYPHAE_IS_CLIENT (self));
+
+  if (self->daemon_state == HYPHAE_DAEMON_STATE_RUNNING)
+    request_peers (self);
+}
+
 /* -------------------------------------------------------------- verbs */
 
 static void

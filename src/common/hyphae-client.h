@@ -79,6 +79,10 @@ HyphaeClient *hyphae_client_new (GBusType bus_type);
 /* After NOT_INSTALLED or FAILED ("Try Again"): asks the bus to start it. */
 void hyphae_client_retry (HyphaeClient *self);
 
+/* Reads the peers again (PeersChanged follows network maps, not traffic: a
+ * page showing rx/tx or the path calls this every few seconds). */
+void hyphae_client_refresh_peers (HyphaeClient *self);
+
 HyphaeDaemonState hyphae_client_get_daemon_state (HyphaeClient *self);
 const char *hyphae_client_get_daemon_error (HyphaeClient *self);
 HyphaeState hyphae_client_get_state (HyphaeClient *self);
