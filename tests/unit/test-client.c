@@ -9,7 +9,8 @@
  * not GTestDBus, whose forked watcher process trips LeakSanitizer): no owner
  * is HYPHAE_CLIENT_ERROR_NO_DAEMON with a message saying so; a skeleton
  * owning io.github.hyphae.Mesh1 is reached (sync and async), its peers, self
- * and tailnet read.
+ * and tailnet read; HyphaeClient there keeps one GetPeers in flight and
+ * queues one more, and goes NOT_INSTALLED when the daemon leaves.
  */
 #include <signal.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "hyphae-client.h"
 #include "hyphae-mesh-proxy.h"
 #include "hyphae-json-builder.h"
 
@@ -363,13 +365,35 @@ typedef struct {
   gboolean ready;
   GMainContext *context;
   GMainLoop *loop;
+  GString *calls; /* "P" per GetPeers, "A" per GetAuthURL (under lock) */
 } FakeDaemon;
+
+static void
+record_call (FakeDaemon *f,
+             char c)
+{
+  g_mutex_lock (&f->lock);
+  g_string_append_c (f->calls, c);
+  g_mutex_unlock (&f->lock);
+}
 
 static gboolean
 handle_get_peers (HyphaeMesh1 *skeleton,
-                  GDBusMethodInvocation *invocation)
+                  GDBusMethodInvocation *invocation,
+                  FakeDaemon *f)
 {
+  record_call (f, 'P');
   hyphae_mesh1_complete_get_peers (skeleton, invocation, two_peers ());
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_auth_url (HyphaeMesh1 *skeleton,
+                     GDBusMethodInvocation *invocation,
+                     FakeDaemon *f)
+{
+  record_call (f, 'A');
+  hyphae_mesh1_complete_get_auth_url (skeleton, invocation, "");
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -394,7 +418,8 @@ fake_daemon_thread (gpointer data)
   hyphae_mesh1_set_state (skeleton, "Running");
   hyphae_mesh1_set_self (skeleton, self_dict);
   hyphae_mesh1_set_tailnet (skeleton, g_variant_new_parsed ("{'MagicDNSSuffix': <'tail.example'>}"));
-  g_signal_connect (skeleton, "handle-get-peers", G_CALLBACK (handle_get_peers), NULL);
+  g_signal_connect (skeleton, "handle-get-peers", G_CALLBACK (handle_get_peers), f);
+  g_signal_connect (skeleton, "handle-get-auth-url", G_CALLBACK (handle_get_auth_url), f);
   g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (skeleton), connection,
                                     HYPHAE_MESH_OBJECT_PATH, &error);
   g_assert_no_error (error);
@@ -500,6 +525,68 @@ connect_async (GError **error)
   return hyphae_mesh_connect_finish (result, error);
 }
 
+static gboolean
+n_peers_is (HyphaeClient *client,
+            guint n)
+{
+  return g_list_model_get_n_items (G_LIST_MODEL (hyphae_client_get_peers (client))) == n;
+}
+
+static gboolean
+calls_are (FakeDaemon *f,
+           const char *calls)
+{
+  gboolean equal;
+
+  g_mutex_lock (&f->lock);
+  equal = g_str_equal (f->calls->str, calls);
+  g_mutex_unlock (&f->lock);
+  return equal;
+}
+
+/* HyphaeClient on the fake daemon: one GetPeers in flight, and PeersChanged
+ * (or a refresh) meanwhile queues exactly one more. Calls from one
+ * connection arrive in order, so GetAuthURL sent right after five refreshes
+ * shows what went out before it. */
+static HyphaeClient *
+check_client_object (FakeDaemon *f)
+{
+  HyphaeClient *client;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_mutex_lock (&f->lock);
+  g_string_truncate (f->calls, 0); /* the proxy helpers' calls before */
+  g_mutex_unlock (&f->lock);
+  client = hyphae_client_new (G_BUS_TYPE_SYSTEM);
+  while (!n_peers_is (client, 2))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (hyphae_client_get_daemon_state (client), ==, HYPHAE_DAEMON_STATE_RUNNING);
+  g_assert_cmpint (hyphae_client_get_state (client), ==, HYPHAE_STATE_RUNNING);
+  g_assert_cmpstr (hyphae_peer_get_host_name (hyphae_client_get_self (client)), ==, "me");
+  g_assert_cmpint (hyphae_client_get_keys_owner (client), ==, HYPHAE_KEYS_OWNER_NONE); /* "" */
+  g_assert_true (calls_are (f, "P"));
+
+  for (guint i = 0; i < 5; i++)
+    hyphae_client_refresh_peers (client);
+  hyphae_client_get_auth_url (client, NULL, on_connected, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  /* Before GetAuthURL only the first refresh's GetPeers went out (the
+   * queued one may have followed it already)… */
+  g_mutex_lock (&f->lock);
+  g_assert_true (g_str_equal (f->calls->str, "PPA") || g_str_equal (f->calls->str, "PPAP"));
+  g_mutex_unlock (&f->lock);
+  /* …and once it is answered, one more for the four refreshes after it. */
+  while (!calls_are (f, "PPAP"))
+    g_main_context_iteration (NULL, TRUE);
+  url = hyphae_client_get_auth_url_finish (client, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (url, ==, "");
+  return client;
+}
+
 static void
 test_connect (void)
 {
@@ -512,6 +599,7 @@ test_connect (void)
   g_autoptr(HyphaeTailnetInfo) tailnet = NULL;
   FakeDaemon f = { 0 };
   GThread *thread;
+  HyphaeClient *client;
 
   /* No bus at all. */
   g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/hyphae-test-bus", TRUE);
@@ -546,6 +634,7 @@ test_connect (void)
   /* The daemon: reached, its peers, self and tailnet read typed. */
   g_mutex_init (&f.lock);
   g_cond_init (&f.cond);
+  f.calls = g_string_new (NULL);
   f.context = g_main_context_new ();
   f.loop = g_main_loop_new (f.context, FALSE);
   thread = g_thread_new ("fake-hyphaed", fake_daemon_thread, &f);
@@ -574,14 +663,27 @@ test_connect (void)
   proxy = connect_async (&error);
   g_assert_no_error (error);
   g_assert_cmpstr (hyphae_mesh1_get_state (proxy), ==, "Running");
+  client = check_client_object (&f);
 
   g_main_context_invoke (f.context, quit_loop, f.loop);
   g_thread_join (thread);
+  /* The daemon went away and nothing can activate it: NOT_INSTALLED, no
+   * peers, no self. */
+  while (hyphae_client_get_daemon_state (client) != HYPHAE_DAEMON_STATE_NOT_INSTALLED)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (n_peers_is (client, 0));
+  g_assert_null (hyphae_client_get_self (client));
+  g_assert_cmpint (hyphae_client_get_state (client), ==, HYPHAE_STATE_NO_STATE);
+  g_object_add_weak_pointer (G_OBJECT (client), (gpointer *) &client);
+  g_object_unref (client);
+  while (client != NULL)
+    g_main_context_iteration (NULL, TRUE);
   g_clear_object (&proxy);
   g_main_loop_unref (f.loop);
   g_main_context_unref (f.context);
   g_mutex_clear (&f.lock);
   g_cond_clear (&f.cond);
+  g_string_free (f.calls, TRUE);
   g_free (f.address);
   g_subprocess_force_exit (bus);
   g_assert_true (g_subprocess_wait (bus, NULL, NULL));
