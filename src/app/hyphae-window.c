@@ -123,7 +123,8 @@ on_list_activatable (GObject *source,
   gboolean installed = FALSE;
 
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  /* Cancelled, or a Try Again meanwhile has found the daemon. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->proxy != NULL)
     return;
   if (reply != NULL)
     {
@@ -134,13 +135,34 @@ on_list_activatable (GObject *source,
 }
 
 static void
+on_system_bus (GObject *source,
+               GAsyncResult *result,
+               gpointer user_data)
+{
+  g_autoptr(HyphaeWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) bus = g_bus_get_finish (result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (bus == NULL)
+    {
+      /* No system bus at all: nothing can be installed there. */
+      show_no_daemon (self, FALSE, NULL);
+      return;
+    }
+  g_dbus_connection_call (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                          "ListActivatableNames", NULL, G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE,
+                          -1, self->cancellable, on_list_activatable, g_object_ref (self));
+}
+
+static void
 on_connected (GObject *source,
               GAsyncResult *result,
               gpointer user_data)
 {
   g_autoptr(HyphaeWindow) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GDBusConnection) bus = NULL;
 
   self->connecting = FALSE;
   self->proxy = hyphae_client_connect_finish (result, &error);
@@ -158,17 +180,7 @@ on_connected (GObject *source,
   g_free (self->connect_error);
   self->connect_error = hyphae_client_error_message (error);
   g_debug ("no daemon: %s", self->connect_error);
-  /* The connect above made the shared system bus connection if it could:
-   * this only returns it (or fails at once). */
-  bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, NULL);
-  if (bus == NULL)
-    {
-      show_no_daemon (self, FALSE, NULL);
-      return;
-    }
-  g_dbus_connection_call (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                          "ListActivatableNames", NULL, G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE,
-                          -1, self->cancellable, on_list_activatable, g_object_ref (self));
+  g_bus_get (G_BUS_TYPE_SYSTEM, self->cancellable, on_system_bus, g_object_ref (self));
 }
 
 static void

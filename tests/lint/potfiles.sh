@@ -3,14 +3,17 @@
 # under src/ with _( / N_( / C_( / NC_( (GLib's gettext macros), every .ui file
 # with translatable="yes", and the app's desktop, AppStream and GSettings
 # sources under data/app (xgettext reads them through their ITS rules); and
-# every file it lists exists. Without the first, a string never reaches
-# translators; without the second, `meson compile hyphae-pot` fails.
+# every file it lists exists; and xgettext (GLib's keywords, as meson's
+# `hyphae-pot` target calls it) extracts them all without an error. Without
+# the first, a string never reaches translators; without the others,
+# `meson compile hyphae-pot` fails.
 #   tests/lint/potfiles.sh [ROOT]
 set -eu
 cd "${1:-$(dirname "$0")/../..}"
 listed=$(mktemp)
 found=$(mktemp)
-trap 'rm -f "$listed" "$found"' EXIT
+pot=$(mktemp)
+trap 'rm -f "$listed" "$found" "$pot"' EXIT
 grep -v -e '^#' -e '^[[:space:]]*$' po/POTFILES.in | sort -u >"$listed"
 {
 	git ls-files -- 'src/*.c' | xargs -r grep -lE '(^|[^A-Za-z0-9_])(N?C?_|C_) ?\(' || true
@@ -33,5 +36,15 @@ if [ -n "$stale" ]; then
 		[ -f "$f" ] && echo "potfiles: po/POTFILES.in lists $f, which has nothing to translate" >&2
 	done
 	rc=1
+fi
+if [ "$rc" = 0 ]; then
+	if command -v xgettext >/dev/null 2>&1; then
+		xgettext --files-from=po/POTFILES.in --directory=. --from-code=UTF-8 --add-comments=Translators \
+			--keyword=_ --keyword=N_ --keyword=C_:1c,2 --keyword=NC_:1c,2 --keyword=g_dngettext:2,3 \
+			-o "$pot" || { echo "potfiles: xgettext failed on po/POTFILES.in" >&2; rc=1; }
+	elif [ -n "${CI:-}" ]; then
+		echo "potfiles: no xgettext (package gettext)" >&2
+		rc=1
+	fi
 fi
 exit "$rc"
