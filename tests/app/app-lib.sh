@@ -19,7 +19,8 @@
 #
 #   app_start SYSTEM_BUS_ADDRESS [ARGS…]  the app (HYPHAE_APP) in the background on
 #                                     that system bus: GDK_BACKEND=x11,
-#                                     GSK_RENDERER=cairo, GIO_USE_VFS=local,
+#                                     GSK_RENDERER=cairo, GTK_A11Y unset (AT-SPI),
+#                                     GIO_USE_VFS=local,
 #                                     GSETTINGS_BACKEND=keyfile, the build's schema
 #                                     (HYPHAE_APP_SCHEMA_DIR), G_DEBUG=fatal-criticals,
 #                                     and detect_leaks=0 added to ASAN_OPTIONS for this
@@ -109,7 +110,7 @@ atspi() { "$APP_PY" "$APP_LIB_DIR/atspi.py" "$@"; }
 
 app_start() {
 	local bus=$1; shift
-	env DBUS_SYSTEM_BUS_ADDRESS="$bus" GDK_BACKEND=x11 GSK_RENDERER=cairo GIO_USE_VFS=local \
+	env -u GTK_A11Y DBUS_SYSTEM_BUS_ADDRESS="$bus" GDK_BACKEND=x11 GSK_RENDERER=cairo GIO_USE_VFS=local \
 		GSETTINGS_BACKEND=keyfile GSETTINGS_SCHEMA_DIR="$HYPHAE_APP_SCHEMA_DIR" G_DEBUG=fatal-criticals \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 		"$HYPHAE_APP" "$@" >>"$APP_T/app.log" 2>&1 </dev/null &
