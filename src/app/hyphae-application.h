@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+/* The app, io.github.hyphae.Hyphae: one instance per session (D-Bus
+ * activatable), one window, shown unless started with --hide-window. */
+#define HYPHAE_TYPE_APPLICATION (hyphae_application_get_type ())
+G_DECLARE_FINAL_TYPE (HyphaeApplication, hyphae_application, HYPHAE, APPLICATION, AdwApplication)
+
+HyphaeApplication *hyphae_application_new (void);
+
+G_END_DECLS
