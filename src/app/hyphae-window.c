@@ -5,7 +5,7 @@
 
 #include <glib/gi18n.h>
 
-#include "hyphae-client.h"
+#include "hyphae-mesh-proxy.h"
 #include "hyphae-window.h"
 
 struct _HyphaeWindow {
@@ -165,7 +165,7 @@ on_connected (GObject *source,
   g_autoptr(GError) error = NULL;
 
   self->connecting = FALSE;
-  self->proxy = hyphae_client_connect_finish (result, &error);
+  self->proxy = hyphae_mesh_connect_finish (result, &error);
   if (self->proxy != NULL)
     {
       g_signal_connect_object (self->proxy, "notify::state", G_CALLBACK (on_proxy_changed), self, 0);
@@ -200,7 +200,7 @@ hyphae_window_connect (HyphaeWindow *self)
     return;
   self->connecting = TRUE;
   show_page (self, "network-vpn-symbolic", _ ("Connecting to the Hyphae Service"), NULL, FALSE);
-  hyphae_client_connect (self->cancellable, on_connected, g_object_ref (self));
+  hyphae_mesh_connect (self->cancellable, on_connected, g_object_ref (self));
 }
 
 static void
