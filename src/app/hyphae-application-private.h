@@ -10,6 +10,8 @@ struct _HyphaeApplication {
 
   /* Held once for --hide-window: the app stays without a window. */
   gboolean held;
+  /* The one client of hyphaed; the window (and later the tray) view it. */
+  HyphaeClient *client;
 };
 
 /* hyphae-application-actions.c: app.quit, app.show-window. */

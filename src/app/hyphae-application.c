@@ -69,6 +69,7 @@ hyphae_application_startup (GApplication *app)
 {
   G_APPLICATION_CLASS (hyphae_application_parent_class)->startup (app);
 
+  HYPHAE_APPLICATION (app)->client = hyphae_client_new (G_BUS_TYPE_SYSTEM);
   _hyphae_application_actions_init (HYPHAE_APPLICATION (app));
 }
 
@@ -83,6 +84,7 @@ hyphae_application_shutdown (GApplication *app)
       g_application_release (app);
     }
   G_APPLICATION_CLASS (hyphae_application_parent_class)->shutdown (app);
+  g_clear_object (&self->client);
 }
 
 static void
@@ -101,6 +103,14 @@ static void
 hyphae_application_init (HyphaeApplication *self)
 {
   g_application_add_main_option_entries (G_APPLICATION (self), option_entries);
+}
+
+HyphaeClient *
+hyphae_application_get_client (HyphaeApplication *self)
+{
+  g_return_val_if_fail (HYPHAE_IS_APPLICATION (self), NULL);
+
+  return self->client;
 }
 
 HyphaeApplication *

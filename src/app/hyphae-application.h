@@ -3,6 +3,8 @@
 
 #include <adwaita.h>
 
+#include "hyphae-client.h"
+
 G_BEGIN_DECLS
 
 /* The app, io.github.hyphae.Hyphae: one instance per session (D-Bus
@@ -11,5 +13,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (HyphaeApplication, hyphae_application, HYPHAE, APPLICATION, AdwApplication)
 
 HyphaeApplication *hyphae_application_new (void);
+
+/* hyphaed as the app sees it, made at startup. */
+HyphaeClient *hyphae_application_get_client (HyphaeApplication *self);
 
 G_END_DECLS

@@ -5,7 +5,7 @@
 
 #include <glib/gi18n.h>
 
-#include "hyphae-mesh-proxy.h"
+#include "hyphae-client.h"
 #include "hyphae-window.h"
 
 struct _HyphaeWindow {
@@ -16,11 +16,7 @@ struct _HyphaeWindow {
   AdwStatusPage *state_page;
   GtkWidget *retry_button;
 
-  GCancellable *cancellable;
-  HyphaeMesh1 *proxy;
-  /* Why the last connect failed, for the "Not Running" page. */
-  char *connect_error;
-  gboolean connecting;
+  HyphaeClient *client; /* the application's */
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeWindow, hyphae_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -56,7 +52,7 @@ show_no_daemon (HyphaeWindow *self,
              "distribution’s package manager, for example <tt>sudo apt install hyphae</tt>.");
   if (installed)
     {
-      g_autofree char *escaped = g_markup_escape_text (detail, -1);
+      g_autofree char *escaped = g_markup_escape_text (detail != NULL ? detail : "", -1);
 
       description = g_strdup_printf (_ ("The hyphaed service is installed but could not be started: %s\n\n"
                                         "See <tt>journalctl -u hyphaed</tt> for why."),
@@ -67,140 +63,79 @@ show_no_daemon (HyphaeWindow *self,
     show_page (self, "system-software-install-symbolic", _ ("Hyphae Service Not Installed"), how, TRUE);
 }
 
-/* hyphaed's State (Tailscale's ipn state names), as a page. The next
- * version replaces this with the state pages and the main view. */
+/* Tailscale's ipn state names, as `hyphaectl status` shows them. */
+static const char *
+state_name (HyphaeState state)
+{
+  switch (state)
+    {
+    case HYPHAE_STATE_NO_STATE: return "NoState";
+    case HYPHAE_STATE_NEEDS_LOGIN: return "NeedsLogin";
+    case HYPHAE_STATE_NEEDS_MACHINE_AUTH: return "NeedsMachineAuth";
+    case HYPHAE_STATE_STOPPED: return "Stopped";
+    case HYPHAE_STATE_STARTING: return "Starting";
+    case HYPHAE_STATE_RUNNING: return "Running";
+    default: return "";
+    }
+}
+
+/* hyphaed's State, as a page. The next version replaces this with the
+ * state pages and the main view. */
 static void
 show_daemon_state (HyphaeWindow *self)
 {
-  const char *state = hyphae_mesh1_get_state (self->proxy);
-  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (self->proxy));
+  HyphaeState state = hyphae_client_get_state (self->client);
   g_autofree char *description = NULL;
   const char *title;
   const char *icon = "network-vpn-symbolic";
 
-  if (owner == NULL)
+  switch (state)
     {
-      show_no_daemon (self, TRUE, _ ("hyphaed stopped."));
-      return;
-    }
-  if (state == NULL)
-    state = "";
-  if (g_str_equal (state, "Running"))
-    title = _ ("Connected");
-  else if (g_str_equal (state, "Starting"))
-    title = _ ("Connecting");
-  else if (g_str_equal (state, "Stopped"))
-    title = _ ("Disconnected");
-  else if (g_str_equal (state, "NeedsMachineAuth"))
-    title = _ ("Waiting for Approval");
-  else
-    {
+    case HYPHAE_STATE_RUNNING: title = _ ("Connected"); break;
+    case HYPHAE_STATE_STARTING: title = _ ("Connecting"); break;
+    case HYPHAE_STATE_STOPPED: title = _ ("Disconnected"); break;
+    case HYPHAE_STATE_NEEDS_MACHINE_AUTH: title = _ ("Waiting for Approval"); break;
+    case HYPHAE_STATE_NO_STATE:
+    case HYPHAE_STATE_NEEDS_LOGIN:
+    default:
       title = _ ("Signed Out");
       icon = "network-vpn-disabled-symbolic";
+      break;
     }
   /* Translators: %s is the service's state name, as `hyphaectl status` shows it. */
-  description = g_strdup_printf (_ ("Service state: %s"), state);
+  description = g_strdup_printf (_ ("Service state: %s"), state_name (state));
   show_page (self, icon, title, description, FALSE);
 }
 
+/* The page for where the client stands with hyphaed. */
 static void
-on_proxy_changed (GObject *object,
-                  GParamSpec *pspec,
-                  gpointer user_data)
+update_page (HyphaeWindow *self)
 {
-  show_daemon_state (HYPHAE_WINDOW (user_data));
-}
-
-static void
-on_list_activatable (GObject *source,
-                     GAsyncResult *result,
-                     gpointer user_data)
-{
-  g_autoptr(HyphaeWindow) self = user_data;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree const char **names = NULL;
-  gboolean installed = FALSE;
-
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-  /* Cancelled, or a Try Again meanwhile has found the daemon. */
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || self->proxy != NULL)
-    return;
-  if (reply != NULL)
+  switch (hyphae_client_get_daemon_state (self->client))
     {
-      g_variant_get (reply, "(^a&s)", &names);
-      installed = g_strv_contains (names, HYPHAE_MESH_BUS_NAME);
-    }
-  show_no_daemon (self, installed, self->connect_error);
-}
-
-static void
-on_system_bus (GObject *source,
-               GAsyncResult *result,
-               gpointer user_data)
-{
-  g_autoptr(HyphaeWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDBusConnection) bus = g_bus_get_finish (result, &error);
-
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-  if (bus == NULL)
-    {
-      /* No system bus at all: nothing can be installed there. */
-      show_no_daemon (self, FALSE, NULL);
-      return;
-    }
-  g_dbus_connection_call (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                          "ListActivatableNames", NULL, G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE,
-                          -1, self->cancellable, on_list_activatable, g_object_ref (self));
-}
-
-static void
-on_connected (GObject *source,
-              GAsyncResult *result,
-              gpointer user_data)
-{
-  g_autoptr(HyphaeWindow) self = user_data;
-  g_autoptr(GError) error = NULL;
-
-  self->connecting = FALSE;
-  self->proxy = hyphae_mesh_connect_finish (result, &error);
-  if (self->proxy != NULL)
-    {
-      g_signal_connect_object (self->proxy, "notify::state", G_CALLBACK (on_proxy_changed), self, 0);
-      g_signal_connect_object (self->proxy, "notify::g-name-owner", G_CALLBACK (on_proxy_changed), self, 0);
+    case HYPHAE_DAEMON_STATE_RUNNING:
       show_daemon_state (self);
-      return;
+      break;
+    case HYPHAE_DAEMON_STATE_NOT_INSTALLED:
+      show_no_daemon (self, FALSE, NULL);
+      break;
+    case HYPHAE_DAEMON_STATE_FAILED:
+      show_no_daemon (self, TRUE, hyphae_client_get_daemon_error (self->client));
+      break;
+    case HYPHAE_DAEMON_STATE_UNKNOWN:
+    case HYPHAE_DAEMON_STATE_STARTING:
+    default:
+      show_page (self, "network-vpn-symbolic", _ ("Connecting to the Hyphae Service"), NULL, FALSE);
+      break;
     }
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;
-
-  /* Installed (activatable) but failing, or not there at all? */
-  g_free (self->connect_error);
-  self->connect_error = hyphae_client_error_message (error);
-  g_debug ("no daemon: %s", self->connect_error);
-  g_bus_get (G_BUS_TYPE_SYSTEM, self->cancellable, on_system_bus, g_object_ref (self));
 }
 
 static void
-hyphae_window_connect (HyphaeWindow *self)
+on_client_changed (GObject *object,
+                   GParamSpec *pspec,
+                   gpointer user_data)
 {
-  if (self->proxy != NULL)
-    {
-      g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (self->proxy));
-
-      if (owner != NULL)
-        return;
-      /* hyphaed went away: a new proxy asks the bus to start it again. */
-      g_signal_handlers_disconnect_by_data (self->proxy, self);
-      g_clear_object (&self->proxy);
-    }
-  if (self->connecting)
-    return;
-  self->connecting = TRUE;
-  show_page (self, "network-vpn-symbolic", _ ("Connecting to the Hyphae Service"), NULL, FALSE);
-  hyphae_mesh_connect (self->cancellable, on_connected, g_object_ref (self));
+  update_page (HYPHAE_WINDOW (user_data));
 }
 
 static void
@@ -208,7 +143,7 @@ hyphae_window_retry (GtkWidget *widget,
                      const char *action_name,
                      GVariant *param)
 {
-  hyphae_window_connect (HYPHAE_WINDOW (widget));
+  hyphae_client_retry (HYPHAE_WINDOW (widget)->client);
 }
 
 static void
@@ -216,19 +151,8 @@ hyphae_window_dispose (GObject *object)
 {
   HyphaeWindow *self = HYPHAE_WINDOW (object);
 
-  g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->proxy);
+  g_clear_object (&self->client);
   G_OBJECT_CLASS (hyphae_window_parent_class)->dispose (object);
-}
-
-static void
-hyphae_window_finalize (GObject *object)
-{
-  HyphaeWindow *self = HYPHAE_WINDOW (object);
-
-  g_clear_object (&self->cancellable);
-  g_free (self->connect_error);
-  G_OBJECT_CLASS (hyphae_window_parent_class)->finalize (object);
 }
 
 static void
@@ -238,7 +162,6 @@ hyphae_window_class_init (HyphaeWindowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = hyphae_window_dispose;
-  object_class->finalize = hyphae_window_finalize;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/hyphae/Hyphae/hyphae-window.ui");
   gtk_widget_class_bind_template_child (widget_class, HyphaeWindow, toast_overlay);
@@ -253,12 +176,18 @@ static void
 hyphae_window_init (HyphaeWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  self->cancellable = g_cancellable_new ();
-  hyphae_window_connect (self);
 }
 
 HyphaeWindow *
 hyphae_window_new (HyphaeApplication *app)
 {
-  return g_object_new (HYPHAE_TYPE_WINDOW, "application", app, NULL);
+  HyphaeWindow *self = g_object_new (HYPHAE_TYPE_WINDOW, "application", app, NULL);
+
+  /* A view of the application's client. */
+  self->client = g_object_ref (hyphae_application_get_client (app));
+  g_signal_connect_object (self->client, "notify::daemon-state", G_CALLBACK (on_client_changed), self, 0);
+  g_signal_connect_object (self->client, "notify::daemon-error", G_CALLBACK (on_client_changed), self, 0);
+  g_signal_connect_object (self->client, "notify::state", G_CALLBACK (on_client_changed), self, 0);
+  update_page (self);
+  return self;
 }

@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 /* The main window: a header bar, a toast overlay and a stack of pages. For
- * now one status page says whether hyphaed is reachable and its State. */
+ * now one status page says whether hyphaed is reachable and its State: a
+ * view of the application's HyphaeClient. */
 #define HYPHAE_TYPE_WINDOW (hyphae_window_get_type ())
 G_DECLARE_FINAL_TYPE (HyphaeWindow, hyphae_window, HYPHAE, WINDOW, AdwApplicationWindow)
 
