@@ -33,11 +33,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	for pid in "${CONTROL_PIDS[@]}"; do dbl_kill "$pid"; done
 	if [ "$FAILS" -gt 0 ] || [ "$rc" != 0 ]; then
-		for f in "$DBL_DIR"/s/bus.log "$DBL_DIR"/s/polkitd.log "$DBL_DIR"/control*.err; do
-			[ -s "$f" ] || continue
-			echo "--- last lines of $f:" >&2
-			tail -n 40 "$f" | sed 's/^/    /' >&2
-		done
+		dbl_dump_logs "$DBL_DIR"/s/bus.log "$DBL_DIR"/s/polkitd.log "$DBL_DIR"/control*.err
 	fi
 	dbl_cleanup
 	ip netns del "$NS" 2>/dev/null

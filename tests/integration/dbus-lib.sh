@@ -220,6 +220,15 @@ dbl_bus_stop() {
 	unset "DBL_BUS_PID[$n]"
 }
 
+dbl_dump_logs() {   # dbl_dump_logs FILE…: the last 40 lines of each non-empty one, on stderr
+	local f
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		echo "--- last lines of $f:" >&2
+		tail -n 40 "$f" | sed 's/^/    /' >&2
+	done
+}
+
 dbl_cleanup() {
 	local n
 	for n in "${!DBL_BUS_PID[@]}"; do dbl_bus_stop "$n"; done
