@@ -63,22 +63,6 @@ show_no_daemon (HyphaeWindow *self,
     show_page (self, "system-software-install-symbolic", _ ("Hyphae Service Not Installed"), how, TRUE);
 }
 
-/* Tailscale's ipn state names, as `hyphaectl status` shows them. */
-static const char *
-state_name (HyphaeState state)
-{
-  switch (state)
-    {
-    case HYPHAE_STATE_NO_STATE: return "NoState";
-    case HYPHAE_STATE_NEEDS_LOGIN: return "NeedsLogin";
-    case HYPHAE_STATE_NEEDS_MACHINE_AUTH: return "NeedsMachineAuth";
-    case HYPHAE_STATE_STOPPED: return "Stopped";
-    case HYPHAE_STATE_STARTING: return "Starting";
-    case HYPHAE_STATE_RUNNING: return "Running";
-    default: return "";
-    }
-}
-
 /* hyphaed's State, as a page. The next version replaces this with the
  * state pages and the main view. */
 static void
@@ -103,7 +87,7 @@ show_daemon_state (HyphaeWindow *self)
       break;
     }
   /* Translators: %s is the service's state name, as `hyphaectl status` shows it. */
-  description = g_strdup_printf (_ ("Service state: %s"), state_name (state));
+  description = g_strdup_printf (_ ("Service state: %s"), hyphae_state_to_string (state));
   show_page (self, icon, title, description, FALSE);
 }
 

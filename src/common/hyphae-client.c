@@ -136,22 +136,31 @@ set_peer (HyphaeClient *self,
 
 /* ----------------------------------------------- mirroring the daemon */
 
+/* Mesh1's State values: Tailscale's ipn state names. */
+static const char * const state_names[] = {
+  [HYPHAE_STATE_NO_STATE] = "NoState",
+  [HYPHAE_STATE_NEEDS_LOGIN] = "NeedsLogin",
+  [HYPHAE_STATE_NEEDS_MACHINE_AUTH] = "NeedsMachineAuth",
+  [HYPHAE_STATE_STOPPED] = "Stopped",
+  [HYPHAE_STATE_STARTING] = "Starting",
+  [HYPHAE_STATE_RUNNING] = "Running",
+};
+
 static HyphaeState
 state_from_string (const char *s)
 {
-  static const char * const names[] = {
-    [HYPHAE_STATE_NO_STATE] = "NoState",
-    [HYPHAE_STATE_NEEDS_LOGIN] = "NeedsLogin",
-    [HYPHAE_STATE_NEEDS_MACHINE_AUTH] = "NeedsMachineAuth",
-    [HYPHAE_STATE_STOPPED] = "Stopped",
-    [HYPHAE_STATE_STARTING] = "Starting",
-    [HYPHAE_STATE_RUNNING] = "Running",
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    if (g_strcmp0 (s, names[i]) == 0)
+  for (guint i = 0; i < G_N_ELEMENTS (state_names); i++)
+    if (g_strcmp0 (s, state_names[i]) == 0)
       return i;
   return HYPHAE_STATE_NO_STATE;
+}
+
+const char *
+hyphae_state_to_string (HyphaeState state)
+{
+  if ((guint) state >= G_N_ELEMENTS (state_names))
+    return "";
+  return state_names[state];
 }
 
 static HyphaeKeysOwner

@@ -75,6 +75,9 @@ G_DECLARE_FINAL_TYPE (HyphaeClient, hyphae_client, HYPHAE, CLIENT, GObject)
 
 /* Starts watching io.github.hyphae.Mesh1 on bus_type (G_BUS_TYPE_SYSTEM;
  * DBUS_SYSTEM_BUS_ADDRESS chooses another bus), asking the bus to start it. */
+/* The State name the daemon sent ("NoState" … "Running"), as hyphaectl shows it. */
+const char *hyphae_state_to_string (HyphaeState state);
+
 HyphaeClient *hyphae_client_new (GBusType bus_type);
 /* After NOT_INSTALLED or FAILED ("Try Again"): asks the bus to start it. */
 void hyphae_client_retry (HyphaeClient *self);
