@@ -3,7 +3,219 @@
 
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "hyphae-application-private.h"
+
+/*
+ * The app.* actions: what the window's pages and the tray menu activate.
+ *   connect, disconnect         Up with the profile's keys / Down
+ *   sign-in (a{sv})             ControlURL, AuthKey, Hostname, Profile (s each, all optional)
+ *   log-out                     Logout (the window asks first)
+ *   switch-profile (s)          another profile of GSettings "profiles"
+ *   set-exit-node (s)           a stable ID, "" for none; a chosen node is remembered
+ *   toggle-exit-node            none ↔ the node remembered for this profile
+ *   set-allow-lan-access (b)    ExitNodeAllowLANAccess
+ *   copy (s)                    text to the clipboard, with a toast
+ *   retry-keyring               look at the keyring again (Unlock, Try Again)
+ *   show-window, quit
+ * Failures become toasts: the window's pages show states, not events.
+ */
+
+static void
+toast_failure (HyphaeApplication *self,
+               const GError *error)
+{
+  g_autofree char *message = NULL;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  message = hyphae_client_error_message (error);
+  _hyphae_application_toast (self, message);
+}
+
+static void
+on_client_call_done (GObject *object,
+                     GAsyncResult *result,
+                     gpointer user_data)
+{
+  g_autoptr (HyphaeApplication) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!hyphae_client_call_finish (HYPHAE_CLIENT (object), result, &error))
+    toast_failure (self, error);
+}
+
+static void
+on_key_agent_done (GObject *object,
+                   GAsyncResult *result,
+                   gpointer user_data)
+{
+  g_autoptr (HyphaeApplication) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!hyphae_key_agent_finish (HYPHAE_KEY_AGENT (object), result, &error))
+    toast_failure (self, error);
+}
+
+static void
+hyphae_application_actions_connect (GSimpleAction *action,
+                                    GVariant *param,
+                                    gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+
+  hyphae_key_agent_connect (self->key_agent, NULL, on_key_agent_done, g_object_ref (self));
+}
+
+static void
+hyphae_application_actions_disconnect (GSimpleAction *action,
+                                       GVariant *param,
+                                       gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+
+  hyphae_client_down (self->client, NULL, on_client_call_done, g_object_ref (self));
+}
+
+static void
+hyphae_application_actions_sign_in (GSimpleAction *action,
+                                    GVariant *param,
+                                    gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (param);
+  const char *profile = NULL;
+  HyphaeUpOptions options = { .client_keys = TRUE };
+
+  g_variant_dict_lookup (&dict, "ControlURL", "&s", &options.control_url);
+  g_variant_dict_lookup (&dict, "AuthKey", "&s", &options.auth_key);
+  g_variant_dict_lookup (&dict, "Hostname", "&s", &options.hostname);
+  g_variant_dict_lookup (&dict, "Profile", "&s", &profile);
+  hyphae_key_agent_sign_in (self->key_agent, profile, &options, NULL, on_key_agent_done, g_object_ref (self));
+}
+
+static void
+hyphae_application_actions_log_out (GSimpleAction *action,
+                                    GVariant *param,
+                                    gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+
+  hyphae_key_agent_log_out (self->key_agent, NULL, on_key_agent_done, g_object_ref (self));
+}
+
+static void
+hyphae_application_actions_switch_profile (GSimpleAction *action,
+                                           GVariant *param,
+                                           gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+
+  hyphae_key_agent_switch_profile (self->key_agent, g_variant_get_string (param, NULL), NULL, on_key_agent_done,
+                                   g_object_ref (self));
+}
+
+/* GSettings "last-exit-node" is a{ss}: profile → stable ID. */
+static char *
+last_exit_node (HyphaeApplication *self)
+{
+  g_autoptr (GVariant) map = g_settings_get_value (self->settings, "last-exit-node");
+  const char *profile = hyphae_key_agent_get_profile (self->key_agent);
+  char *id = NULL;
+
+  if (!g_variant_lookup (map, profile != NULL ? profile : "", "s", &id))
+    return NULL;
+  return id;
+}
+
+static void
+remember_exit_node (HyphaeApplication *self,
+                    const char *stable_id)
+{
+  g_autoptr (GVariant) map = g_settings_get_value (self->settings, "last-exit-node");
+  const char *profile = hyphae_key_agent_get_profile (self->key_agent);
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (map);
+
+  if (profile == NULL)
+    profile = "";
+  g_variant_dict_insert (&dict, profile, "s", stable_id);
+  g_settings_set_value (self->settings, "last-exit-node", g_variant_dict_end (&dict));
+}
+
+static void
+set_exit_node (HyphaeApplication *self,
+               const char *stable_id)
+{
+  if (*stable_id != '\0')
+    remember_exit_node (self, stable_id);
+  hyphae_client_set_exit_node (self->client, stable_id, NULL, on_client_call_done, g_object_ref (self));
+}
+
+static void
+hyphae_application_actions_set_exit_node (GSimpleAction *action,
+                                          GVariant *param,
+                                          gpointer user_data)
+{
+  set_exit_node (user_data, g_variant_get_string (param, NULL));
+}
+
+static void
+hyphae_application_actions_toggle_exit_node (GSimpleAction *action,
+                                             GVariant *param,
+                                             gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+  g_autofree char *current = NULL;
+  g_autofree char *last = NULL;
+
+  g_object_get (self->client, "exit-node-id", &current, NULL);
+  if (current != NULL && *current != '\0')
+    {
+      set_exit_node (self, "");
+      return;
+    }
+  last = last_exit_node (self);
+  if (last == NULL)
+    {
+      _hyphae_application_toast (self, _ ("Choose an exit node first"));
+      return;
+    }
+  set_exit_node (self, last);
+}
+
+static void
+hyphae_application_actions_set_allow_lan_access (GSimpleAction *action,
+                                                 GVariant *param,
+                                                 gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+
+  hyphae_client_set_exit_node_allow_lan_access (self->client, g_variant_get_boolean (param), NULL,
+                                                on_client_call_done, g_object_ref (self));
+}
+
+static void
+hyphae_application_actions_copy (GSimpleAction *action,
+                                 GVariant *param,
+                                 gpointer user_data)
+{
+  const char *text = g_variant_get_string (param, NULL);
+  g_autofree char *message = NULL;
+
+  gdk_clipboard_set_text (gdk_display_get_clipboard (gdk_display_get_default ()), text);
+  /* Translators: %s is what was copied: a name or an address. */
+  message = g_strdup_printf (_ ("Copied “%s”"), text);
+  _hyphae_application_toast (user_data, message);
+}
+
+static void
+hyphae_application_actions_retry_keyring (GSimpleAction *action,
+                                          GVariant *param,
+                                          gpointer user_data)
+{
+  hyphae_key_agent_retry (HYPHAE_APPLICATION (user_data)->key_agent);
+}
 
 static void
 hyphae_application_actions_quit (GSimpleAction *action,
@@ -22,6 +234,16 @@ hyphae_application_actions_show_window (GSimpleAction *action,
 }
 
 static const GActionEntry actions[] = {
+  { "connect", hyphae_application_actions_connect },
+  { "disconnect", hyphae_application_actions_disconnect },
+  { "sign-in", hyphae_application_actions_sign_in, "a{sv}" },
+  { "log-out", hyphae_application_actions_log_out },
+  { "switch-profile", hyphae_application_actions_switch_profile, "s" },
+  { "set-exit-node", hyphae_application_actions_set_exit_node, "s" },
+  { "toggle-exit-node", hyphae_application_actions_toggle_exit_node },
+  { "set-allow-lan-access", hyphae_application_actions_set_allow_lan_access, "b" },
+  { "copy", hyphae_application_actions_copy, "s" },
+  { "retry-keyring", hyphae_application_actions_retry_keyring },
   { "quit", hyphae_application_actions_quit },
   { "show-window", hyphae_application_actions_show_window },
 };

@@ -69,8 +69,13 @@ hyphae_application_startup (GApplication *app)
 {
   G_APPLICATION_CLASS (hyphae_application_parent_class)->startup (app);
 
-  HYPHAE_APPLICATION (app)->client = hyphae_client_new (G_BUS_TYPE_SYSTEM);
-  _hyphae_application_actions_init (HYPHAE_APPLICATION (app));
+  HyphaeApplication *self = HYPHAE_APPLICATION (app);
+
+  self->client = hyphae_client_new (G_BUS_TYPE_SYSTEM);
+  self->settings = g_settings_new (APPLICATION_ID);
+  self->key_agent = hyphae_key_agent_new (self->client, self->settings);
+  self->tray = hyphae_tray_new (app, self->client);
+  _hyphae_application_actions_init (self);
 }
 
 static void
@@ -84,6 +89,9 @@ hyphae_application_shutdown (GApplication *app)
       g_application_release (app);
     }
   G_APPLICATION_CLASS (hyphae_application_parent_class)->shutdown (app);
+  g_clear_object (&self->tray);
+  g_clear_object (&self->key_agent);
+  g_clear_object (&self->settings);
   g_clear_object (&self->client);
 }
 
@@ -111,6 +119,32 @@ hyphae_application_get_client (HyphaeApplication *self)
   g_return_val_if_fail (HYPHAE_IS_APPLICATION (self), NULL);
 
   return self->client;
+}
+
+GSettings *
+hyphae_application_get_settings (HyphaeApplication *self)
+{
+  g_return_val_if_fail (HYPHAE_IS_APPLICATION (self), NULL);
+
+  return self->settings;
+}
+
+HyphaeKeyAgent *
+hyphae_application_get_key_agent (HyphaeApplication *self)
+{
+  g_return_val_if_fail (HYPHAE_IS_APPLICATION (self), NULL);
+
+  return self->key_agent;
+}
+
+void
+_hyphae_application_toast (HyphaeApplication *self,
+                           const char *text)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (window != NULL)
+    hyphae_window_add_toast (HYPHAE_WINDOW (window), text);
 }
 
 HyphaeApplication *

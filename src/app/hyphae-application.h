@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "hyphae-client.h"
+#include "hyphae-key-agent.h"
 
 G_BEGIN_DECLS
 
@@ -16,5 +17,8 @@ HyphaeApplication *hyphae_application_new (void);
 
 /* hyphaed as the app sees it, made at startup. */
 HyphaeClient *hyphae_application_get_client (HyphaeApplication *self);
+/* The app's settings (io.github.hyphae.Hyphae) and its keys' keeper. */
+GSettings *hyphae_application_get_settings (HyphaeApplication *self);
+HyphaeKeyAgent *hyphae_application_get_key_agent (HyphaeApplication *self);
 
 G_END_DECLS

@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "hyphae-client.h"
+#include "hyphae-main-view.h"
 #include "hyphae-window.h"
 
 struct _HyphaeWindow {
@@ -73,6 +74,7 @@ show_daemon_state (HyphaeWindow *self)
   const char *title;
   const char *icon = "network-vpn-symbolic";
 
+  gtk_stack_set_visible_child_name (self->stack, state == HYPHAE_STATE_RUNNING ? "main" : "state");
   switch (state)
     {
     case HYPHAE_STATE_RUNNING: title = _ ("Connected"); break;
@@ -95,6 +97,7 @@ show_daemon_state (HyphaeWindow *self)
 static void
 update_page (HyphaeWindow *self)
 {
+  gtk_stack_set_visible_child_name (self->stack, "state");
   switch (hyphae_client_get_daemon_state (self->client))
     {
     case HYPHAE_DAEMON_STATE_RUNNING:
@@ -169,9 +172,22 @@ hyphae_window_new (HyphaeApplication *app)
 
   /* A view of the application's client. */
   self->client = g_object_ref (hyphae_application_get_client (app));
+  gtk_stack_add_named (self->stack, hyphae_main_view_new (self->client), "main");
   g_signal_connect_object (self->client, "notify::daemon-state", G_CALLBACK (on_client_changed), self, 0);
   g_signal_connect_object (self->client, "notify::daemon-error", G_CALLBACK (on_client_changed), self, 0);
   g_signal_connect_object (self->client, "notify::state", G_CALLBACK (on_client_changed), self, 0);
   update_page (self);
   return self;
+}
+
+void
+hyphae_window_add_toast (HyphaeWindow *self,
+                         const char *text)
+{
+  AdwToast *toast = adw_toast_new (text);
+
+  g_return_if_fail (HYPHAE_IS_WINDOW (self));
+
+  adw_toast_set_timeout (toast, 3);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }

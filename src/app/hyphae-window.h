@@ -14,5 +14,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (HyphaeWindow, hyphae_window, HYPHAE, WINDOW, AdwApplicationWindow)
 
 HyphaeWindow *hyphae_window_new (HyphaeApplication *app);
+/* A toast with text (an event the user should see: copied, failed). */
+void hyphae_window_add_toast (HyphaeWindow *self,
+                              const char *text);
 
 G_END_DECLS
