@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+#define G_LOG_DOMAIN "hyphae-self-group"
+
+#include "config.h"
+
+#include "hyphae-copy-row.h"
+#include "hyphae-self-group.h"
+
+struct _HyphaeSelfGroup {
+  AdwPreferencesGroup parent_instance;
+
+  HyphaeCopyRow *name_row;
+  HyphaeCopyRow *ipv4_row;
+  HyphaeCopyRow *ipv6_row;
+  HyphaeCopyRow *dns_row;
+
+  HyphaeClient *client;
+  HyphaePeer *peer; /* the client's self, watched */
+};
+
+G_DEFINE_FINAL_TYPE (HyphaeSelfGroup, hyphae_self_group, ADW_TYPE_PREFERENCES_GROUP)
+
+static void
+update_rows (HyphaeSelfGroup *self)
+{
+  HyphaePeer *p = self->peer;
+
+  hyphae_copy_row_set_value (self->name_row, p != NULL ? hyphae_peer_get_host_name (p) : "");
+  hyphae_copy_row_set_value (self->ipv4_row, p != NULL ? hyphae_peer_get_ipv4 (p) : "");
+  hyphae_copy_row_set_value (self->ipv6_row, p != NULL ? hyphae_peer_get_ipv6 (p) : "");
+  hyphae_copy_row_set_value (self->dns_row, p != NULL ? hyphae_peer_get_magic_dns_name (p) : "");
+}
+
+static void
+on_peer_notify (GObject *object,
+                GParamSpec *pspec,
+                gpointer user_data)
+{
+  update_rows (user_data);
+}
+
+static void
+on_self_changed (GObject *object,
+                 GParamSpec *pspec,
+                 gpointer user_data)
+{
+  HyphaeSelfGroup *self = user_data;
+  HyphaePeer *peer = hyphae_client_get_self (self->client);
+
+  if (self->peer != peer)
+    {
+      if (self->peer != NULL)
+        g_signal_handlers_disconnect_by_data (self->peer, self);
+      g_set_object (&self->peer, peer);
+      if (peer != NULL)
+        g_signal_connect (peer, "notify", G_CALLBACK (on_peer_notify), self);
+    }
+  update_rows (self);
+}
+
+void
+hyphae_self_group_set_client (HyphaeSelfGroup *self,
+                              HyphaeClient *client)
+{
+  g_return_if_fail (HYPHAE_IS_SELF_GROUP (self) && self->client == NULL);
+
+  self->client = g_object_ref (client);
+  g_signal_connect_object (client, "notify::self", G_CALLBACK (on_self_changed), self, 0);
+  on_self_changed (NULL, NULL, self);
+}
+
+static void
+hyphae_self_group_dispose (GObject *object)
+{
+  HyphaeSelfGroup *self = HYPHAE_SELF_GROUP (object);
+
+  if (self->peer != NULL)
+    g_signal_handlers_disconnect_by_data (self->peer, self);
+  g_clear_object (&self->peer);
+  g_clear_object (&self->client);
+  G_OBJECT_CLASS (hyphae_self_group_parent_class)->dispose (object);
+}
+
+static void
+hyphae_self_group_class_init (HyphaeSelfGroupClass *klass)
+{
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->dispose = hyphae_self_group_dispose;
+
+  g_type_ensure (HYPHAE_TYPE_COPY_ROW);
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/hyphae/Hyphae/hyphae-self-group.ui");
+  gtk_widget_class_bind_template_child (widget_class, HyphaeSelfGroup, name_row);
+  gtk_widget_class_bind_template_child (widget_class, HyphaeSelfGroup, ipv4_row);
+  gtk_widget_class_bind_template_child (widget_class, HyphaeSelfGroup, ipv6_row);
+  gtk_widget_class_bind_template_child (widget_class, HyphaeSelfGroup, dns_row);
+}
+
+static void
+hyphae_self_group_init (HyphaeSelfGroup *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
