@@ -9,6 +9,13 @@ session (app-lib.sh: Xvfb, the private session bus, the a11y bus it starts).
         until an object with that accessible name and role is SHOWING (each pair)
     atspi.py ... wait-gone NAME ROLE     until no such object is SHOWING
     atspi.py ... click NAME [ROLE]       the "click" action of the SHOWING object
+    atspi.py ... act NAME ROLE ACTION    its action ACTION ("toggle" for a switch)
+    atspi.py ... wait-state NAME ROLE [!]STATE
+                                         until it is SHOWING with (! without) the
+                                         state ("checked", "pressed", "sensitive")
+    atspi.py ... order NAME NAME [NAME ...]
+                                         until all are SHOWING, in this order in the
+                                         tree (a list's rows are in list order)
     atspi.py ... set-text NAME TEXT      EditableText of the SHOWING entry NAME
     atspi.py ... screenshot FILE-STEM    `import -window root` into $ARTIFACTS (if set)
     atspi.py ... dump                    the app's tree (SHOWING objects marked *)
@@ -132,6 +139,33 @@ def do_action(obj, action="click"):
     return False
 
 
+def has_state(obj, spec):
+    """spec: a state name ("checked"), or "!checked" for its absence."""
+    want = not spec.startswith("!")
+    state = getattr(Atspi.StateType, spec.lstrip("!").upper(), None)
+    if state is None:
+        sys.exit("atspi.py: unknown state " + spec)
+    return _has(obj, state) == want
+
+
+def in_order(app, names):
+    """True if each name is SHOWING, each after the one before in tree order."""
+    index = {}
+    for i, (obj, _, showing) in enumerate(walk(app)):
+        if not showing:
+            continue
+        try:
+            name = obj.get_name()
+        except gi.repository.GLib.Error:
+            continue
+        for want in names:
+            if want not in index and _matches(name, want):
+                index[want] = i
+    if len(index) < len(names):
+        return False
+    return all(index[a] < index[b] for a, b in zip(names, names[1:]))
+
+
 def set_text(obj, text):
     try:
         return obj.set_text_contents(text)
@@ -184,6 +218,20 @@ def main(argv):
         obj = wait(lambda: find(app, args[0], args[1] if len(args) > 1 else None), timeout)
         if obj is None or not do_action(obj, "click"):
             fail("cannot click %r" % args[0])
+    elif cmd == "act":
+        obj = wait(lambda: find(app, args[0], args[1]), timeout)
+        if obj is None or not do_action(obj, args[2]):
+            names = [obj.get_action_name(i) for i in range(obj.get_n_actions())] if obj else []
+            fail("cannot %s %r (its actions: %r)" % (args[2], args[0], names))
+    elif cmd == "wait-state":
+        def ready():
+            obj = find(app, args[0], args[1])
+            return obj is not None and has_state(obj, args[2])
+        if not wait(ready, timeout):
+            fail("no SHOWING %s %r in state %s" % (args[1], args[0], args[2]))
+    elif cmd == "order":
+        if not wait(lambda: in_order(app, args), timeout):
+            fail("not SHOWING in this order: %r" % (args,))
     elif cmd == "set-text":
         obj = wait(lambda: find(app, args[0]), timeout)
         if obj is None or not set_text(obj, args[1]):

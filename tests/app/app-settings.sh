@@ -1,0 +1,132 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The main view's exit node chooser and switches against a real tailnet
+# (app-lib.sh, mesh-lib.sh): hyphaed on A, and a Go map client zz-exit-ID in the
+# hub offering 0.0.0.0/0 and ::/0 (the control server approves them), so A
+# sees one exit node candidate.
+#   the exit node page lists None and zz-exit (screenshot exit-node-page.png);
+#   choosing zz-exit sets Prefs ExitNodeID to its stable ID and `hyphaectl status
+#   --json` shows it as ExitNodeStatus; its choice button is pressed, None's not;
+#   Allow LAN access reaches Prefs ExitNodeAllowLANAccess;
+#   the overview's exit node switch turns it off (ExitNodeID ""), then on again
+#   with the same node (remembered per profile, GSettings last-exit-node);
+#   Use tailnet DNS, Accept routes and Shields up each flip Prefs CorpDNS,
+#   RouteAll and ShieldsUp; `hyphaectl set` made outside moves each switch back
+#   (and nothing is sent again: Prefs keep what hyphaectl set);
+#   zz-exit going away: its row says Offline.
+# Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/app-lib.sh"
+app_session "$@"
+
+TESTS_DIR=$HERE/../integration
+. "$TESTS_DIR/mesh-lib.sh"
+T0=$(date +%s)
+EXIT_PID=
+finish() {
+	[ "$WGT_FAILS" = 0 ] || app_log_tail
+	mesh_finish app-settings "$T0"
+}
+fatal() { wgt_fail "$*"; finish; }
+cleanup_all() {
+	local rc=$?
+	app_stop
+	[ -n "$EXIT_PID" ] && wgt_kill_pid "$EXIT_PID"
+	(exit "$rc")
+	mesh_cleanup
+}
+trap cleanup_all EXIT
+
+mesh_require
+mesh_topology || fatal "topology: hub bridge and two node namespaces"
+mesh_server_start -approve-routes || fatal "control server starts in the hub on $MESH_URL"
+mesh_buses || fatal "polkit actions installed; a private system bus and polkitd in A and in B"
+HOST_X=zz-exit-$WGT_ID
+mesh_up a >"$MESH_DIR/a.up.out" 2>&1 || fatal "hyphaectl up on A: $(cat "$MESH_DIR/a.up.out")"
+ip netns exec "$MESH_NS_HUB" "$(mesh_server_bin)" -role mapclient -url "$MESH_URL" -auth-key "$MESH_AUTHKEY" \
+	-hostname "$HOST_X" -routes 0.0.0.0/0,::/0 >"$MESH_DIR/exit.out" 2>&1 &
+EXIT_PID=$!
+sees_x() { [ "$(mesh_json a peer "$HOST_X" | awk '{print $3}')" = True ]; }
+wgt_check "A sees $HOST_X online" mesh_wait a 30 sees_x
+# Its stable ID, as control names it (GET /debug/nodes).
+X_ID=$(ip netns exec "$MESH_NS_HUB" "$WGT_PY" -c '
+import json, sys, urllib.request
+for n in json.load(urllib.request.urlopen(sys.argv[1] + "/debug/nodes", timeout=10)):
+    if n["Hostname"] == sys.argv[2]:
+        print(n["StableID"])' "$MESH_URL" "$HOST_X")
+[ -n "$X_ID" ] || fatal "control knows $HOST_X's stable ID"
+
+# pref KEY: one of A's Prefs, as GVariant text ("true", "'stable-3'").
+pref() {
+	gdbus call --address "$(dbl_addr a)" --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+		--method org.freedesktop.DBus.Properties.Get io.github.hyphae.Mesh1 Prefs |
+		"$WGT_PY" -c 'import re, sys
+m = re.search(r"\x27%s\x27: <([^>]*)>" % sys.argv[1], sys.stdin.read())
+print(m.group(1) if m else "")' "$1"
+}
+pref_is() { [ "$(pref "$1")" = "$2" ]; }
+exit_status_is() {
+	mesh_status a && "$WGT_PY" -c 'import json, sys
+st = json.load(open(sys.argv[1]))
+sys.exit(0 if (st.get("ExitNodeStatus") or {}).get("ID", "") == sys.argv[2] else 1)' \
+		"$MESH_DIR/a.status.json" "$1"
+}
+
+# GTK 4.8 gives a GtkSwitch the AT-SPI role "check box" (state checked), a
+# GtkToggleButton "push button" (state pressed).
+SWITCH="check box"
+app_start "$(dbl_addr a)"
+wgt_check "the overview shows the exit node row" atspi wait "Choose exit node" "push button"
+wgt_check "no exit node yet" pref_is ExitNodeID "''"
+wgt_check "the exit node page opens" atspi click "Choose exit node" "push button"
+wgt_check "it lists None and $HOST_X" \
+	atspi wait "Use no exit node" "push button" "Use $HOST_X as exit node" "push button"
+wgt_check "None is the current choice" atspi wait-state "Use no exit node" "push button" pressed
+wgt_check "screenshot exit-node-page.png" app_screenshot exit-node-page
+wgt_check "choosing $HOST_X" atspi click "Use $HOST_X as exit node" "push button"
+app_alive || fatal "the app is still running after the choice"
+wgt_check "Prefs ExitNodeID is $X_ID" app_wait 20 pref_is ExitNodeID "'$X_ID'"
+wgt_check "hyphaectl status --json shows ExitNodeStatus.ID $X_ID" mesh_wait a 20 exit_status_is "$X_ID"
+wgt_check "$HOST_X's choice is pressed, None's not" \
+	atspi wait-state "Use $HOST_X as exit node" "push button" pressed
+wgt_check "None's is released" atspi wait-state "Use no exit node" "push button" '!pressed'
+wgt_check "Allow LAN access is off" atspi wait-state "Allow LAN access" "$SWITCH" '!checked'
+wgt_check "turning Allow LAN access on" atspi act "Allow LAN access" "$SWITCH" toggle
+wgt_check "Prefs ExitNodeAllowLANAccess is true" app_wait 20 pref_is ExitNodeAllowLANAccess true
+wgt_check "the switch shows it" atspi wait-state "Allow LAN access" "$SWITCH" checked
+
+wgt_check "Back to the overview" atspi click "Back" "push button"
+wgt_check "the summary says $HOST_X" atspi wait "$HOST_X" label
+wgt_check "the summary switch is on" atspi wait-state "Use exit node" "$SWITCH" checked
+wgt_check "the summary switch turns the exit node off" atspi act "Use exit node" "$SWITCH" toggle
+wgt_check "Prefs ExitNodeID is empty" app_wait 20 pref_is ExitNodeID "''"
+wgt_check "the switch shows off" atspi wait-state "Use exit node" "$SWITCH" '!checked'
+wgt_check "the summary switch turns it on again" atspi act "Use exit node" "$SWITCH" toggle
+wgt_check "Prefs ExitNodeID is $X_ID again (remembered)" app_wait 20 pref_is ExitNodeID "'$X_ID'"
+wgt_check "the switch shows on" atspi wait-state "Use exit node" "$SWITCH" checked
+
+app_alive || fatal "the app is still running after the exit node switch"
+# check_switch NAME KEY FLAG: the switch flips the pref; hyphaectl set flips it back.
+check_switch() {
+	local name=$1 key=$2 flag=$3 was now
+	was=$(pref "$key")
+	case $was in true) now=false ;; false) now=true ;; *) wgt_fail "Prefs $key is a boolean ('$was')"; return ;; esac
+	wgt_check "\"$name\" shows Prefs $key ($was)" atspi wait-state "$name" "$SWITCH" "$([ "$was" = true ] || echo '!')checked"
+	wgt_check "flipping \"$name\"" atspi act "$name" "$SWITCH" toggle
+	wgt_check "Prefs $key is $now" app_wait 20 pref_is "$key" "$now"
+	wgt_check "\"$name\" shows $now" atspi wait-state "$name" "$SWITCH" "$([ "$now" = true ] || echo '!')checked"
+	mesh_ctl a set "--$flag=$was" >/dev/null 2>&1 || wgt_fail "hyphaectl set --$flag=$was"
+	wgt_check "after hyphaectl set --$flag=$was, \"$name\" moves back" \
+		atspi wait-state "$name" "$SWITCH" "$([ "$was" = true ] || echo '!')checked"
+	wgt_check "and Prefs $key stays $was (the switch sent nothing back)" pref_is "$key" "$was"
+}
+check_switch "Use tailnet DNS" CorpDNS accept-dns
+check_switch "Accept routes" RouteAll accept-routes
+check_switch "Shields up" ShieldsUp shields-up
+
+wgt_kill_pid "$EXIT_PID"
+EXIT_PID=
+wgt_check "with $HOST_X gone, the summary says it is offline" atspi wait "$HOST_X (offline)" label
+wgt_check "the app is still running" app_alive
+finish
