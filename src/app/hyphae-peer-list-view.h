@@ -9,9 +9,9 @@ G_BEGIN_DECLS
 
 /*
  * The peers: a search entry over a GtkListView of HyphaePeerRow, through
- * GtkNoSelection (GtkSortListModel (GtkFilterListModel (peers))), both
- * incremental, so filtering 10,000 peers never blocks a frame; online
- * first, then by name. HyphaePeerList re-announces a peer whose online,
+ * GtkNoSelection (GtkFilterListModel (GtkSortListModel (peers))): online
+ * first, then by name; a search changes the filter only (incremental), a
+ * peer update moves one item in the sort. HyphaePeerList re-announces a peer whose online,
  * name or search text changed, which is what makes these models move it.
  * An empty list or search shows a status page instead.
  */
