@@ -12,6 +12,7 @@ struct _HyphaeProfilesPage {
   GtkBox parent_instance;
 
   GtkListBox *list_box;
+  GtkWidget *log_out_button;
 
   GSettings *settings;
 };
@@ -102,12 +103,15 @@ hyphae_profiles_page_class_init (HyphaeProfilesPageClass *klass)
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/hyphae/Hyphae/hyphae-profiles-page.ui");
   gtk_widget_class_bind_template_child (widget_class, HyphaeProfilesPage, list_box);
+  gtk_widget_class_bind_template_child (widget_class, HyphaeProfilesPage, log_out_button);
 }
 
 static void
 hyphae_profiles_page_init (HyphaeProfilesPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* Its own label only (AdwActionRow adds the row's title to it). */
+  gtk_accessible_reset_relation (GTK_ACCESSIBLE (self->log_out_button), GTK_ACCESSIBLE_RELATION_LABELLED_BY);
   self->settings = g_settings_new (APPLICATION_ID);
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_changed), self, 0);
   rebuild (self);

@@ -13,7 +13,9 @@
 #   Use tailnet DNS, Accept routes and Shields up each flip Prefs CorpDNS,
 #   RouteAll and ShieldsUp; `hyphaectl set` made outside moves each switch back
 #   (and nothing is sent again: Prefs keep what hyphaectl set);
-#   zz-exit going away: its row says Offline.
+#   the profiles page lists the profiles of GSettings, the current one marked,
+#   a Switch button for the others and Log Out;
+#   zz-exit going away: the summary says it is offline.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -73,6 +75,13 @@ sys.exit(0 if (st.get("ExitNodeStatus") or {}).get("ID", "") == sys.argv[2] else
 		"$MESH_DIR/a.status.json" "$1"
 }
 
+# Two profiles in the app's settings (the keyfile backend app_start selects).
+mkdir -p "$XDG_CONFIG_HOME/glib-2.0/settings"
+cat >"$XDG_CONFIG_HOME/glib-2.0/settings/keyfile" <<KEYFILE
+[io/github/hyphae/Hyphae]
+profiles=[('home', '$MESH_URL'), ('work', 'https://control.example')]
+current-profile='home'
+KEYFILE
 # GTK 4.8 gives a GtkSwitch the AT-SPI role "check box" (state checked), a
 # GtkToggleButton "push button" (state pressed).
 SWITCH="check box"
@@ -124,6 +133,13 @@ check_switch() {
 check_switch "Use tailnet DNS" CorpDNS accept-dns
 check_switch "Accept routes" RouteAll accept-routes
 check_switch "Shields up" ShieldsUp shields-up
+
+wgt_check "the profiles page opens" atspi click "Show profiles" "push button"
+wgt_check "it lists home (current) and work (a Switch button)" \
+	atspi wait "home" label "Current" label "work" label "Switch to work" "push button" "Log Out…" "push button"
+wgt_check "home has no Switch button" atspi wait-gone "Switch to home" "push button"
+wgt_check "screenshot profiles-page.png" app_screenshot profiles-page
+wgt_check "Back to the overview" atspi click "Back" "push button"
 
 wgt_kill_pid "$EXIT_PID"
 EXIT_PID=
