@@ -8,6 +8,7 @@
 #include "hyphae-copy-row.h"
 #include "hyphae-format.h"
 #include "hyphae-peer-page.h"
+#include "hyphae-peer-watch.h"
 
 #define REFRESH_SECONDS 2
 
@@ -83,29 +84,13 @@ update (HyphaePeerPage *self)
   update_exit_node_button (self);
 }
 
-static void
-on_peer_notify (GObject *object,
-                GParamSpec *pspec,
-                gpointer user_data)
-{
-  update (user_data);
-}
-
 void
 hyphae_peer_page_set_peer (HyphaePeerPage *self,
                            HyphaePeer *peer)
 {
   g_return_if_fail (HYPHAE_IS_PEER_PAGE (self));
 
-  if (self->peer == peer)
-    return;
-  if (self->peer != NULL)
-    g_signal_handlers_disconnect_by_func (self->peer, on_peer_notify, self);
-  g_set_object (&self->peer, peer);
-  if (peer == NULL)
-    return;
-  g_signal_connect (peer, "notify", G_CALLBACK (on_peer_notify), self);
-  update (self);
+  hyphae_peer_watch (&self->peer, peer, (HyphaePeerChangedFunc) update, self);
 }
 
 void

@@ -7,6 +7,7 @@
 
 #include "hyphae-format.h"
 #include "hyphae-peer-row.h"
+#include "hyphae-peer-watch.h"
 
 struct _HyphaePeerRow {
   GtkBox parent_instance;
@@ -88,29 +89,13 @@ show_peer (HyphaePeerRow *self)
     }
 }
 
-static void
-on_peer_notify (GObject *object,
-                GParamSpec *pspec,
-                gpointer user_data)
-{
-  show_peer (user_data);
-}
-
 void
 hyphae_peer_row_set_peer (HyphaePeerRow *self,
                           HyphaePeer *peer)
 {
   g_return_if_fail (HYPHAE_IS_PEER_ROW (self));
 
-  if (self->peer == peer)
-    return;
-  if (self->peer != NULL)
-    g_signal_handlers_disconnect_by_func (self->peer, on_peer_notify, self);
-  g_set_object (&self->peer, peer);
-  if (peer == NULL)
-    return;
-  g_signal_connect (peer, "notify", G_CALLBACK (on_peer_notify), self);
-  show_peer (self);
+  hyphae_peer_watch (&self->peer, peer, (HyphaePeerChangedFunc) show_peer, self);
 }
 
 static void

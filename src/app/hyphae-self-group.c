@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "hyphae-copy-row.h"
+#include "hyphae-peer-watch.h"
 #include "hyphae-self-group.h"
 
 struct _HyphaeSelfGroup {
@@ -32,30 +33,13 @@ update_rows (HyphaeSelfGroup *self)
 }
 
 static void
-on_peer_notify (GObject *object,
-                GParamSpec *pspec,
-                gpointer user_data)
-{
-  update_rows (user_data);
-}
-
-static void
 on_self_changed (GObject *object,
                  GParamSpec *pspec,
                  gpointer user_data)
 {
   HyphaeSelfGroup *self = user_data;
-  HyphaePeer *peer = hyphae_client_get_self (self->client);
-
-  if (self->peer != peer)
-    {
-      if (self->peer != NULL)
-        g_signal_handlers_disconnect_by_data (self->peer, self);
-      g_set_object (&self->peer, peer);
-      if (peer != NULL)
-        g_signal_connect (peer, "notify", G_CALLBACK (on_peer_notify), self);
-    }
-  update_rows (self);
+  hyphae_peer_watch (&self->peer, hyphae_client_get_self (self->client), (HyphaePeerChangedFunc) update_rows, self);
+  update_rows (self); /* also when it is none */
 }
 
 void
@@ -74,9 +58,7 @@ hyphae_self_group_dispose (GObject *object)
 {
   HyphaeSelfGroup *self = HYPHAE_SELF_GROUP (object);
 
-  if (self->peer != NULL)
-    g_signal_handlers_disconnect_by_data (self->peer, self);
-  g_clear_object (&self->peer);
+  hyphae_peer_watch (&self->peer, NULL, (HyphaePeerChangedFunc) update_rows, self);
   g_clear_object (&self->client);
   G_OBJECT_CLASS (hyphae_self_group_parent_class)->dispose (object);
 }

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "hyphae-peer-watch.h"
 #include "hyphae-pref-switch.h"
 #include "hyphae-settings-group.h"
 
@@ -47,33 +48,14 @@ update_exit_node_row (HyphaeSettingsGroup *self)
 }
 
 static void
-on_exit_node_peer_notify (GObject *object,
-                          GParamSpec *pspec,
-                          gpointer user_data)
-{
-  update_exit_node_row (user_data);
-}
-
-static void
 on_exit_node_changed (GObject *object,
                       GParamSpec *pspec,
                       gpointer user_data)
 {
   HyphaeSettingsGroup *self = user_data;
-  HyphaePeer *peer = hyphae_client_get_exit_node (self->client);
-
-  if (self->exit_node != peer)
-    {
-      if (self->exit_node != NULL)
-        g_signal_handlers_disconnect_by_data (self->exit_node, self);
-      g_set_object (&self->exit_node, peer);
-      if (peer != NULL)
-        {
-          g_signal_connect (peer, "notify::online", G_CALLBACK (on_exit_node_peer_notify), self);
-          g_signal_connect (peer, "notify::display-name", G_CALLBACK (on_exit_node_peer_notify), self);
-        }
-    }
-  update_exit_node_row (self);
+  hyphae_peer_watch (&self->exit_node, hyphae_client_get_exit_node (self->client),
+                     (HyphaePeerChangedFunc) update_exit_node_row, self);
+  update_exit_node_row (self); /* also when it is none */
 }
 
 static void
@@ -115,9 +97,7 @@ hyphae_settings_group_dispose (GObject *object)
 {
   HyphaeSettingsGroup *self = HYPHAE_SETTINGS_GROUP (object);
 
-  if (self->exit_node != NULL)
-    g_signal_handlers_disconnect_by_data (self->exit_node, self);
-  g_clear_object (&self->exit_node);
+  hyphae_peer_watch (&self->exit_node, NULL, (HyphaePeerChangedFunc) update_exit_node_row, self);
   g_clear_object (&self->client);
   g_clear_object (&self->settings);
   G_OBJECT_CLASS (hyphae_settings_group_parent_class)->dispose (object);

@@ -17,37 +17,16 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/app-lib.sh"
 app_session "$@"
 
-TESTS_DIR=$HERE/../integration
-. "$TESTS_DIR/mesh-lib.sh"
-T0=$(date +%s)
-EXIT_PID=
-finish() {
-	[ "$WGT_FAILS" = 0 ] || app_log_tail
-	mesh_finish app-peers "$T0"
-}
-fatal() { wgt_fail "$*"; finish; }
-cleanup_all() {
-	local rc=$?
-	app_stop
-	[ -n "$EXIT_PID" ] && wgt_kill_pid "$EXIT_PID"
-	(exit "$rc")
-	mesh_cleanup
-}
-trap cleanup_all EXIT
+APP_MESH_NAME=app-peers
+. "$HERE/app-mesh.sh"
 
 command -v xclip >/dev/null || app_cannot_run "no xclip (package xclip)"
-mesh_require
-mesh_topology || fatal "topology: hub bridge and two node namespaces"
-mesh_server_start -approve-routes || fatal "control server starts in the hub on $MESH_URL"
-mesh_buses || fatal "polkit actions installed; a private system bus and polkitd in A and in B"
+app_mesh_start
 HOST_B=${MESH_HOST[b]}
-HOST_X=zz-exit-$WGT_ID
 mesh_up_both
 [ "${MESH_UP_RC[a]}" = 0 ] && [ "${MESH_UP_RC[b]}" = 0 ] || fatal "hyphaectl up on A and B"
-ip netns exec "$MESH_NS_HUB" "$(mesh_server_bin)" -role mapclient -url "$MESH_URL" -auth-key "$MESH_AUTHKEY" \
-	-hostname "$HOST_X" -routes 0.0.0.0/0,::/0 >"$MESH_DIR/exit.out" 2>&1 &
-EXIT_PID=$!
-sees_both() { mesh_sees a b && [ "$(mesh_json a peer "$HOST_X" | awk '{print $3}')" = True ]; }
+app_mesh_exit_node
+sees_both() { mesh_sees a b && app_mesh_sees_x; }
 wgt_check "A sees B and $HOST_X online" mesh_wait a 30 sees_both
 
 app_start "$(dbl_addr a)"

@@ -22,35 +22,13 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/app-lib.sh"
 app_session "$@"
 
-TESTS_DIR=$HERE/../integration
-. "$TESTS_DIR/mesh-lib.sh"
-T0=$(date +%s)
-EXIT_PID=
-finish() {
-	[ "$WGT_FAILS" = 0 ] || app_log_tail
-	mesh_finish app-settings "$T0"
-}
-fatal() { wgt_fail "$*"; finish; }
-cleanup_all() {
-	local rc=$?
-	app_stop
-	[ -n "$EXIT_PID" ] && wgt_kill_pid "$EXIT_PID"
-	(exit "$rc")
-	mesh_cleanup
-}
-trap cleanup_all EXIT
+APP_MESH_NAME=app-settings
+. "$HERE/app-mesh.sh"
 
-mesh_require
-mesh_topology || fatal "topology: hub bridge and two node namespaces"
-mesh_server_start -approve-routes || fatal "control server starts in the hub on $MESH_URL"
-mesh_buses || fatal "polkit actions installed; a private system bus and polkitd in A and in B"
-HOST_X=zz-exit-$WGT_ID
+app_mesh_start
 mesh_up a >"$MESH_DIR/a.up.out" 2>&1 || fatal "hyphaectl up on A: $(cat "$MESH_DIR/a.up.out")"
-ip netns exec "$MESH_NS_HUB" "$(mesh_server_bin)" -role mapclient -url "$MESH_URL" -auth-key "$MESH_AUTHKEY" \
-	-hostname "$HOST_X" -routes 0.0.0.0/0,::/0 >"$MESH_DIR/exit.out" 2>&1 &
-EXIT_PID=$!
-sees_x() { [ "$(mesh_json a peer "$HOST_X" | awk '{print $3}')" = True ]; }
-wgt_check "A sees $HOST_X online" mesh_wait a 30 sees_x
+app_mesh_exit_node
+wgt_check "A sees $HOST_X online" mesh_wait a 30 app_mesh_sees_x
 # Its stable ID, as control names it (GET /debug/nodes).
 X_ID=$(ip netns exec "$MESH_NS_HUB" "$WGT_PY" -c '
 import json, sys, urllib.request
@@ -141,8 +119,8 @@ wgt_check "home has no Switch button" atspi wait-gone "Switch to home" "push but
 wgt_check "screenshot profiles-page.png" app_screenshot profiles-page
 wgt_check "Back to the overview" atspi click "Back" "push button"
 
-wgt_kill_pid "$EXIT_PID"
-EXIT_PID=
+wgt_kill_pid "$APP_MESH_EXIT_PID"
+APP_MESH_EXIT_PID=
 wgt_check "with $HOST_X gone, the summary says it is offline" atspi wait "$HOST_X (offline)" label
 wgt_check "the app is still running" app_alive
 finish
