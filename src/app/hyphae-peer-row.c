@@ -93,9 +93,22 @@ void
 hyphae_peer_row_set_peer (HyphaePeerRow *self,
                           HyphaePeer *peer)
 {
+  /* What show_peer() reads (not the counters a peer page refreshes). */
+  static const char * const shown[] = {
+    "id",
+    "display-name",
+    "os",
+    "ipv4",
+    "ipv6",
+    "online",
+    "is-exit-node",
+    "magic-dns-name",
+    NULL,
+  };
+
   g_return_if_fail (HYPHAE_IS_PEER_ROW (self));
 
-  hyphae_peer_watch (&self->peer, peer, (HyphaePeerChangedFunc) show_peer, self);
+  hyphae_peer_watch_only (&self->peer, peer, shown, (HyphaePeerChangedFunc) show_peer, self);
 }
 
 static void

@@ -6,10 +6,11 @@
 #include "hyphae-peer-watch.h"
 
 gboolean
-hyphae_peer_watch (HyphaePeer **watched,
-                   HyphaePeer *peer,
-                   HyphaePeerChangedFunc changed,
-                   gpointer data)
+hyphae_peer_watch_only (HyphaePeer **watched,
+                        HyphaePeer *peer,
+                        const char * const *properties,
+                        HyphaePeerChangedFunc changed,
+                        gpointer data)
 {
   if (*watched == peer)
     return FALSE;
@@ -19,7 +20,23 @@ hyphae_peer_watch (HyphaePeer **watched,
   if (peer == NULL)
     return TRUE;
   /* Swapped: changed (data, pspec, peer) ignores the other two. */
-  g_signal_connect_swapped (peer, "notify", G_CALLBACK (changed), data);
+  if (properties == NULL)
+    g_signal_connect_swapped (peer, "notify", G_CALLBACK (changed), data);
+  for (; properties != NULL && *properties != NULL; properties++)
+    {
+      g_autofree char *signal = g_strconcat ("notify::", *properties, NULL);
+
+      g_signal_connect_swapped (peer, signal, G_CALLBACK (changed), data);
+    }
   changed (data);
   return TRUE;
+}
+
+gboolean
+hyphae_peer_watch (HyphaePeer **watched,
+                   HyphaePeer *peer,
+                   HyphaePeerChangedFunc changed,
+                   gpointer data)
+{
+  return hyphae_peer_watch_only (watched, peer, NULL, changed, data);
 }

@@ -8,7 +8,8 @@
 #   searching "node-b" leaves B's row only; its copy button puts B's MagicDNS
 #   name (no trailing dot) on the X clipboard (xclip) and a toast says so;
 #   B's page shows its addresses (as `hyphaectl status` on A has them), OS,
-#   connection path and bytes; screenshot peer-page.png;
+#   connection path and bytes (screenshot peer-page.png), and no "Use as Exit
+#   Node", which zz-exit's page has;
 #   `hyphaectl down` on B: B's row says Offline and moves below zz-exit, in the
 #   same list (no reload: the search text and the other row stay).
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
@@ -56,10 +57,14 @@ wgt_check "the peer page shows B's addresses ($b4, $b6) and OS" \
 wgt_check "the peer page shows the connection path and the bytes" \
 	atspi wait "re:^(Direct, .*|Relay .*|No connection yet)$" label "Received" label "Sent" label \
 	"re:^[0-9.]+.(bytes?|kB|MB)$" label
+wgt_check "B offers no exit node: no Use as Exit Node" atspi wait-gone "Use as Exit Node" "push button"
 wgt_check "the overview is hidden from AT-SPI meanwhile" atspi wait-gone "Search peers" "entry"
 wgt_check "screenshot peer-page.png" app_screenshot peer-page
 wgt_check "Back returns to the overview" atspi click "Back" "push button"
 wgt_check "the overview shows again" atspi wait "Details of $HOST_B" "push button"
+wgt_check "$HOST_X's page" atspi click "Details of $HOST_X" "push button"
+wgt_check "offers Use as Exit Node" atspi wait "Use as Exit Node" "push button"
+wgt_check "Back again" atspi click "Back" "push button"
 
 wgt_check "a search that matches one peer" atspi set-text "Search peers" "$WGT_ID"
 mesh_ctl b down >/dev/null 2>&1 || wgt_fail "hyphaectl down on B"
