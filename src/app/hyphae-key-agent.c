@@ -8,12 +8,14 @@
 /* PLACEHOLDER until the keyring part lands: hyphaed keeps its own keys
  * (Up without client keys), the keyring is never asked. */
 
+/* clang-format off */
 G_DEFINE_ENUM_TYPE (HyphaeKeyringState, hyphae_keyring_state,
                     G_DEFINE_ENUM_VALUE (HYPHAE_KEYRING_STATE_UNKNOWN, "unknown"),
                     G_DEFINE_ENUM_VALUE (HYPHAE_KEYRING_STATE_READY, "ready"),
                     G_DEFINE_ENUM_VALUE (HYPHAE_KEYRING_STATE_LOCKED, "locked"),
                     G_DEFINE_ENUM_VALUE (HYPHAE_KEYRING_STATE_MISSING, "missing"),
                     G_DEFINE_ENUM_VALUE (HYPHAE_KEYRING_STATE_FAILED, "failed"))
+/* clang-format on */
 
 struct _HyphaeKeyAgent {
   GObject parent_instance;
@@ -77,14 +79,14 @@ hyphae_key_agent_class_init (HyphaeKeyAgentClass *klass)
   object_class->dispose = hyphae_key_agent_dispose;
 
   properties[PROP_KEYRING_STATE] =
-      g_param_spec_enum ("keyring-state", NULL, NULL, HYPHAE_TYPE_KEYRING_STATE, HYPHAE_KEYRING_STATE_UNKNOWN,
-                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_enum ("keyring-state", NULL, NULL, HYPHAE_TYPE_KEYRING_STATE, HYPHAE_KEYRING_STATE_UNKNOWN,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_KEYRING_ERROR] =
-      g_param_spec_string ("keyring-error", NULL, NULL, NULL,
-                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_string ("keyring-error", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   properties[PROP_PROFILE] =
-      g_param_spec_string ("profile", NULL, NULL, NULL,
-                           G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+    g_param_spec_string ("profile", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
