@@ -141,6 +141,8 @@ flow_return (GTask *task,
 {
   flow_done (task);
   if (error != NULL)
+    g_info ("%s failed: %s", g_task_get_name (task), error->message);
+  if (error != NULL)
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
@@ -290,6 +292,7 @@ use_profile (HyphaeKeyAgent *self,
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, source_tag);
+  g_task_set_name (task, source_tag == (gpointer) maybe_hand_over ? "hand-over" : "sign-in");
   g_task_set_task_data (task, op, use_profile_free);
   self->busy++;
   hyphae_keyring_load (op->profile, cancellable, on_keys_loaded, task);
@@ -331,6 +334,14 @@ maybe_hand_over (HyphaeKeyAgent *self)
   g_object_get (self->client, "profile", &daemon_profile, "want-running", &want_running, NULL);
   if (owner == HYPHAE_KEYS_OWNER_CLIENT && g_strcmp0 (daemon_profile, self->profile) != 0)
     return; /* another profile's or another app's keys */
+  if (owner == HYPHAE_KEYS_OWNER_DAEMON)
+    {
+      /* `hyphaectl up` made this node: it stays on hyphaed's keys until
+       * the user signs in here (sign_in takes the machine over). */
+      g_info ("KeysOwner daemon: hyphaed's own keys, ours stay in the keyring");
+      self->handed_over = TRUE;
+      return;
+    }
   if (owner != HYPHAE_KEYS_OWNER_NONE && owner != HYPHAE_KEYS_OWNER_CLIENT)
     return;
   op = g_new0 (UseProfile, 1);
@@ -649,6 +660,7 @@ hyphae_key_agent_connect (HyphaeKeyAgent *self,
       GTask *task = g_task_new (self, cancellable, callback, user_data);
 
       g_task_set_source_tag (task, hyphae_key_agent_connect);
+      g_task_set_name (task, "connect");
       self->busy++;
       hyphae_client_up (self->client, NULL, cancellable, on_up, task);
       return;
@@ -712,6 +724,7 @@ hyphae_key_agent_log_out (HyphaeKeyAgent *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, hyphae_key_agent_log_out);
+  g_task_set_name (task, "log-out");
   /* The keyring holds no key of a daemon-owned node. */
   if (hyphae_client_get_keys_owner (self->client) != HYPHAE_KEYS_OWNER_DAEMON && *self->profile != '\0')
     g_task_set_task_data (task, g_strdup (self->profile), g_free);
