@@ -141,9 +141,10 @@ flow_return (GTask *task,
 {
   flow_done (task);
   if (error != NULL)
-    g_info ("%s failed: %s", g_task_get_name (task), error->message);
-  if (error != NULL)
-    g_task_return_error (task, error);
+    {
+      g_info ("%s failed: %s", g_task_get_name (task), error->message);
+      g_task_return_error (task, error);
+    }
   else
     g_task_return_boolean (task, TRUE);
   g_object_unref (task);
@@ -300,17 +301,16 @@ use_profile (HyphaeKeyAgent *self,
 
 /* ------------------------------------------------- handing keys over */
 
+/* A failed hand-over is a keyring state (the window's page) or a log line
+ * of flow_return(): nothing more to say here. */
 static void
 on_handed_over (GObject *source,
                 GAsyncResult *result,
                 gpointer user_data)
 {
-  HyphaeKeyAgent *self = HYPHAE_KEY_AGENT (source);
   g_autoptr (GError) error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    g_warning ("Handing the keys of profile %s to hyphaed: %s", self->profile, error->message);
+  g_task_propagate_boolean (G_TASK (result), &error);
 }
 
 /* hyphaed runs without our keys though it may have them: it restarted

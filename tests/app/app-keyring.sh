@@ -26,6 +26,8 @@
 #   a daemon-owned node (`hyphaectl up`) and an app with keys in the keyring:
 #     no SetKeys (KeysOwner stays daemon), app.connect is Up on hyphaed's own
 #     key, app.sign-in takes the machine over (KeysOwner client, keyring key);
+#   a second profile on the same server is another node on its own keys;
+#     app.switch-profile brings the first one's node back;
 #   never a file under the test's HOME (nor hyphaed's state dir) holding "privkey:".
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
 set -u
@@ -250,6 +252,20 @@ wgt_check "app.connect on a daemon-owned node: Running on hyphaed's own key, Key
 sign_in || wgt_fail "activate app.sign-in over the daemon-owned node"
 wgt_check "app.sign-in takes the machine over: KeysOwner client, Running on the keyring's node key" \
 	mesh_wait a 60 runs_on_keyring_key
+
+# Profiles: a second one on the same server (its own keys: another node), then back.
+NODE_ID=$(self_field ID)   # the first profile's node since the sign-in after log-out
+app_action sign-in "{'ControlURL': <'$MESH_URL'>, 'AuthKey': <'$MESH_AUTHKEY'>, 'Profile': <'second'>}" ||
+	wgt_fail "activate app.sign-in as profile second"
+wgt_check "sign-in as profile \"second\": another node on its own keyring keys, Profile second" \
+	mesh_wait a 60 eval 'mesh_is_running a && [ "$(self_field ID)" != "$NODE_ID" ] &&
+		[ "$(a_prop Profile)" = "(<'"'second'"'>,)" ] &&
+		[ "$(keyring_count profile second kind machine) $(keyring_count profile second kind node)" = "1 0 1 0" ]'
+app_action switch-profile "'$PROFILE'" || wgt_fail "activate app.switch-profile"
+wgt_check "switch-profile back: the first profile's node on its keyring key, Profile $PROFILE" \
+	mesh_wait a 60 eval 'same_node_back && [ "$(a_prop Profile)" = "(<'"'$PROFILE'"'>,)" ]'
+wgt_check "… GSettings: both profiles, the first one current" \
+	grep -qx "current-profile='$PROFILE'" "$XDG_CONFIG_HOME/glib-2.0/settings/keyfile"
 wgt_check "no file under HOME holds a privkey" no_privkey_files "$APP_T"
 wgt_check "the app is still running" app_alive
 finish
