@@ -196,23 +196,29 @@ on_set_keys (GObject *source,
 
 static void store_missing (GTask *task);
 
+/* The end of a store or delete step of task: the keyring state follows
+ * its answer, and an error ends the flow (TRUE). */
+static gboolean
+keyring_step_failed (GTask *task,
+                     GAsyncResult *result)
+{
+  GError *error = NULL;
+
+  hyphae_keyring_finish (result, &error);
+  keyring_answered (g_task_get_source_object (task), error);
+  if (error == NULL)
+    return FALSE;
+  flow_return (task, error);
+  return TRUE;
+}
+
 static void
 on_key_stored (GObject *source,
                GAsyncResult *result,
                gpointer user_data)
 {
-  GTask *task = user_data;
-  HyphaeKeyAgent *self = g_task_get_source_object (task);
-  GError *error = NULL;
-
-  hyphae_keyring_finish (result, &error);
-  keyring_answered (self, error);
-  if (error != NULL)
-    {
-      flow_return (task, error);
-      return;
-    }
-  store_missing (task);
+  if (!keyring_step_failed (user_data, result))
+    store_missing (user_data);
 }
 
 /* Stores the keys made for this flow, one at a time, then SetKeys. */
@@ -682,13 +688,8 @@ on_node_key_deleted (GObject *source,
                      GAsyncResult *result,
                      gpointer user_data)
 {
-  GTask *task = user_data;
-  HyphaeKeyAgent *self = g_task_get_source_object (task);
-  GError *error = NULL;
-
-  hyphae_keyring_finish (result, &error);
-  keyring_answered (self, error);
-  flow_return (task, error);
+  if (!keyring_step_failed (user_data, result))
+    flow_return (user_data, NULL);
 }
 
 static void

@@ -139,6 +139,17 @@ hyphae_keyring_keys_free (HyphaeKeyringKeys *keys)
   g_free (keys);
 }
 
+/* Ends task with error (libsecret's, taken and sorted) or TRUE. */
+static void
+return_result (GTask *task,
+               GError *error)
+{
+  if (error != NULL)
+    g_task_return_error (task, keyring_error (error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
 gboolean
 hyphae_keyring_finish (GAsyncResult *result,
                        GError **error)
@@ -159,10 +170,7 @@ on_probed (GObject *source,
   GList *items = secret_password_search_finish (result, &error);
 
   g_list_free_full (items, g_object_unref);
-  if (error != NULL)
-    g_task_return_error (task, keyring_error (error));
-  else
-    g_task_return_boolean (task, TRUE);
+  return_result (task, error);
 }
 
 void
@@ -374,13 +382,11 @@ on_stored (GObject *source,
            GAsyncResult *result,
            gpointer user_data)
 {
-  g_autoptr (GTask) task = user_data;
   GError *error = NULL;
 
-  if (secret_password_store_finish (result, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, keyring_error (error));
+  secret_password_store_finish (result, &error);
+  return_result (user_data, error);
+  g_object_unref (user_data);
 }
 
 void
@@ -416,14 +422,12 @@ on_cleared (GObject *source,
             GAsyncResult *result,
             gpointer user_data)
 {
-  g_autoptr (GTask) task = user_data;
   GError *error = NULL;
 
   /* FALSE without an error: there was nothing to delete. */
-  if (!secret_password_clear_finish (result, &error) && error != NULL)
-    g_task_return_error (task, keyring_error (error));
-  else
-    g_task_return_boolean (task, TRUE);
+  secret_password_clear_finish (result, &error);
+  return_result (user_data, error);
+  g_object_unref (user_data);
 }
 
 void

@@ -19,23 +19,10 @@ if [ -z "${KEYRING_RUN_INSIDE:-}" ]; then
 		command -v "$c" >/dev/null || cannot_run "missing command: $c"
 	done
 	t=$(mktemp -d /tmp/hyphae-keyring.XXXXXX) || exit 1
-	mkdir -p "$t/home" "$t/services" "$t/run" && chmod 700 "$t/run" || exit 1
-	# No servicedir entries: nothing is activatable (no keyring, no prompter).
-	cat >"$t/session.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=$t/run</listen>
-  <auth>EXTERNAL</auth>
-  <servicedir>$t/services</servicedir>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-CONF
+	mkdir -p "$t/home" "$t/run" && chmod 700 "$t/run" || exit 1
+	# The GUI tests' session: only org.a11y.Bus activatable (no keyring, no prompter).
+	. "$HERE/app-lib.sh"
+	app_write_session_conf "$t" || exit 1
 	env -u DISPLAY -u WAYLAND_DISPLAY HOME="$t/home" XDG_DATA_HOME="$t/home/.local/share" \
 		XDG_CONFIG_HOME="$t/home/.config" XDG_CACHE_HOME="$t/home/.cache" XDG_RUNTIME_DIR="$t/run" \
 		KEYRING_RUN_INSIDE=1 KEYRING_LOG="$t/keyring.log" \
