@@ -383,22 +383,33 @@ on_daemon_restarted (HyphaeKeyAgent *self)
 
 /* ---------------------------------------------------- rotated keys */
 
-static void store_unsaved (HyphaeKeyAgent *self);
+/* One store of a rotated key: another rotation may come meanwhile. */
+typedef struct {
+  HyphaeKeyAgent *self;
+  char *key;
+} RotatedStore;
 
 static void
 on_rotated_stored (GObject *source,
                    GAsyncResult *result,
                    gpointer user_data)
 {
-  g_autoptr (HyphaeKeyAgent) self = user_data;
+  RotatedStore *store = user_data;
+  g_autoptr (HyphaeKeyAgent) self = store->self;
+  g_auto (HyphaeKeyringSecret) key = store->key;
   g_autoptr (GError) error = NULL;
   g_autofree char *message = NULL;
 
+  g_free (store);
   if (hyphae_keyring_finish (result, &error))
     {
       g_info ("rotated node key of profile %s stored", self->unsaved_profile);
-      g_clear_pointer (&self->unsaved_profile, g_free);
-      g_clear_pointer (&self->unsaved_key, hyphae_keyring_secret_free);
+      /* Unless a newer one is waiting for its own store. */
+      if (g_strcmp0 (key, self->unsaved_key) == 0)
+        {
+          g_clear_pointer (&self->unsaved_profile, g_free);
+          g_clear_pointer (&self->unsaved_key, hyphae_keyring_secret_free);
+        }
       keyring_answered (self, NULL);
       return;
     }
@@ -414,9 +425,12 @@ static void
 store_unsaved (HyphaeKeyAgent *self)
 {
   g_autofree char *control_url = hyphae_profiles_lookup (self->settings, self->unsaved_profile);
+  RotatedStore *store = g_new0 (RotatedStore, 1);
 
-  hyphae_keyring_store (self->unsaved_profile, control_url, HYPHAE_KEY_KIND_NODE, self->unsaved_key,
-                        self->cancellable, on_rotated_stored, g_object_ref (self));
+  store->self = g_object_ref (self);
+  store->key = hyphae_keyring_secret_dup (self->unsaved_key);
+  hyphae_keyring_store (self->unsaved_profile, control_url, HYPHAE_KEY_KIND_NODE, store->key, self->cancellable,
+                        on_rotated_stored, store);
 }
 
 static void
