@@ -5,6 +5,7 @@
 
 #include <gtk/gtk.h>
 
+#include "hyphae-tray-dbus.h"
 #include "hyphae-tray-dbusmenu.h"
 
 #define DBUSMENU_INTERFACE "com.canonical.dbusmenu"
@@ -28,21 +29,6 @@ enum {
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
-
-static GDBusInterfaceInfo *
-interface_info (void)
-{
-  static GDBusNodeInfo *node;
-
-  if (g_once_init_enter (&node))
-    {
-      g_autoptr (GBytes) xml = g_resources_lookup_data ("/io/github/hyphae/Hyphae/tray/com.canonical.dbusmenu.xml",
-                                                        G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
-
-      g_once_init_leave (&node, g_dbus_node_info_new_for_xml (g_bytes_get_data (xml, NULL), NULL));
-    }
-  return node->interfaces[0];
-}
 
 static void
 return_unknown_id (GDBusMethodInvocation *invocation,
@@ -299,7 +285,7 @@ hyphae_tray_dbusmenu_export (HyphaeTrayDbusmenu *self,
 {
   g_return_val_if_fail (self->connection == NULL, FALSE);
 
-  self->registration_id = g_dbus_connection_register_object (connection, object_path, interface_info (), &vtable,
+  self->registration_id = g_dbus_connection_register_object (connection, object_path, hyphae_tray_dbus_interface_info (DBUSMENU_INTERFACE), &vtable,
                                                              self, NULL, error);
   if (self->registration_id == 0)
     return FALSE;
@@ -324,16 +310,7 @@ emit (HyphaeTrayDbusmenu *self,
       const char *signal,
       GVariant *params)
 {
-  g_autoptr (GError) error = NULL;
-
-  if (self->connection == NULL)
-    {
-      g_variant_unref (g_variant_ref_sink (params));
-      return;
-    }
-  if (!g_dbus_connection_emit_signal (self->connection, NULL, self->object_path, DBUSMENU_INTERFACE, signal, params,
-                                      &error))
-    g_debug ("%s: %s", signal, error->message);
+  hyphae_tray_dbus_emit (self->connection, self->object_path, DBUSMENU_INTERFACE, signal, params);
 }
 
 void

@@ -5,6 +5,7 @@
 
 #include <gtk/gtk.h>
 
+#include "hyphae-tray-dbus.h"
 #include "hyphae-tray-menu.h"
 #include "hyphae-tray-status.h"
 #include "hyphae-tray.h"
@@ -67,21 +68,6 @@ enum {
   N_PROPS
 };
 static GParamSpec *properties[N_PROPS];
-
-static GDBusInterfaceInfo *
-interface_info (void)
-{
-  static GDBusNodeInfo *node;
-
-  if (g_once_init_enter (&node))
-    {
-      g_autoptr (GBytes) xml = g_resources_lookup_data ("/io/github/hyphae/Hyphae/tray/org.kde.StatusNotifierItem.xml",
-                                                        G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
-
-      g_once_init_leave (&node, g_dbus_node_info_new_for_xml (g_bytes_get_data (xml, NULL), NULL));
-    }
-  return node->interfaces[0];
-}
 
 /* ------------------------------------------------------------ registered */
 
@@ -238,16 +224,7 @@ emit (HyphaeTray *self,
       const char *signal,
       GVariant *params)
 {
-  g_autoptr (GError) error = NULL;
-
-  if (self->registration_id == 0)
-    {
-      if (params != NULL)
-        g_variant_unref (g_variant_ref_sink (params));
-      return;
-    }
-  if (!g_dbus_connection_emit_signal (self->connection, NULL, ITEM_PATH, interface, signal, params, &error))
-    g_debug ("%s: %s", signal, error->message);
+  hyphae_tray_dbus_emit (self->registration_id != 0 ? self->connection : NULL, ITEM_PATH, interface, signal, params);
 }
 
 /* The icon, status and tooltip from the client; the New* signals KDE
@@ -495,7 +472,7 @@ on_connection_ready (GObject *source,
     }
   self->connection = connection;
   g_signal_connect_swapped (connection, "closed", G_CALLBACK (on_connection_closed), self);
-  self->registration_id = g_dbus_connection_register_object (connection, ITEM_PATH, interface_info (), &vtable, self,
+  self->registration_id = g_dbus_connection_register_object (connection, ITEM_PATH, hyphae_tray_dbus_interface_info (ITEM_INTERFACE), &vtable, self,
                                                              NULL, &error);
   if (self->registration_id == 0 || !hyphae_tray_menu_export (self->menu, connection, MENU_PATH, &error))
     {

@@ -20,7 +20,10 @@
 #   the watcher drops its name and comes back: a second Register;
 #   show-tray-icon false: the item's name leaves the bus; true: back;
 #   the app started hidden, then ProvideXdgActivationToken + Activate: the
-#   window shows, with the token as its startup id (_NET_STARTUP_ID on X11).
+#   window shows, with the token as its startup id (_NET_STARTUP_ID on X11);
+#   the chosen exit node goes offline: its item is marked, Status
+#   NeedsAttention (attention icon, NewStatus); once another is chosen it is
+#   insensitive.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -206,5 +209,21 @@ wgt_check "started hidden with a watcher there: it registers at once" host wait-
 wgt_check "ProvideXdgActivationToken + Activate: the window shows" \
 	eval 'host activate tray-test-token && atspi wait "Connected" label'
 wgt_check "… with the token as its startup id" app_wait 30 startup_id_is tray-test-token
+
+# ---- the chosen exit node goes offline (last: A's traffic goes nowhere then)
+wgt_check "Event clicked on $EXIT_HOST again" host click "^Exit Node\$ > ^$EXIT_HOST\$" gnome
+wgt_check "… Prefs ExitNodeID is its stable ID" app_wait 30 prefs_has "'ExitNodeID': <'$EXIT_ID'>"
+wgt_check "… Status Active" host wait-prop Status Active
+N_STATUS=$(host count signal name=NewStatus)
+wgt_kill_pid "$EXIT_PID"
+EXIT_PID=
+wgt_check "its map client stops: the item says \"$EXIT_HOST (offline)\", still chosen" \
+	host wait-item "^Exit Node\$ > ^$EXIT_HOST \(offline\)\$" toggle-state=1 enabled=true
+wgt_check "… Status NeedsAttention with the attention icon, NewStatus sent" eval \
+	'host wait-prop Status NeedsAttention && host wait-prop IconName io.github.hyphae.Hyphae-attention-symbolic &&
+	 host wait-log $((N_STATUS + 1)) signal name=NewStatus'
+wgt_check "Event clicked on None: the offline candidate cannot be chosen" eval \
+	'host click "^None\$" kde && host wait-item "^Exit Node\$ > ^$EXIT_HOST \(offline\)\$" toggle-state=0 enabled=false'
+wgt_check "… Status Active again" host wait-prop Status Active
 wgt_check "the app is still running" app_alive
 finish
