@@ -24,7 +24,7 @@ struct _HyphaeTrayDbusmenu {
 G_DEFINE_FINAL_TYPE (HyphaeTrayDbusmenu, hyphae_tray_dbusmenu, G_TYPE_OBJECT)
 
 enum {
-  SIGNAL_ABOUT_TO_SHOW,
+  SIGNAL_REFRESH,
   SIGNAL_CLICKED,
   N_SIGNALS
 };
@@ -57,18 +57,6 @@ handle_event (HyphaeTrayDbusmenu *self,
       g_signal_emit (self, signals[SIGNAL_CLICKED], 0, action, target);
     }
   return TRUE;
-}
-
-/* AboutToShow: TRUE if the layout changed while the owner brought it up
- * to date. */
-static gboolean
-about_to_show (HyphaeTrayDbusmenu *self,
-               int id)
-{
-  guint revision = self->revision;
-
-  g_signal_emit (self, signals[SIGNAL_ABOUT_TO_SHOW], 0, id);
-  return self->revision != revision;
 }
 
 static void
@@ -181,10 +169,13 @@ event_group (HyphaeTrayDbusmenu *self,
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(ai)", &errors));
 }
 
+/* refreshed: the layout changed when the owner brought it up to date for
+ * this call (AboutToShow's needUpdate). */
 static void
 about_to_show_group (HyphaeTrayDbusmenu *self,
                      GVariant *params,
-                     GDBusMethodInvocation *invocation)
+                     GDBusMethodInvocation *invocation,
+                     gboolean refreshed)
 {
   g_autoptr (GVariant) ids_v = NULL;
   GVariantBuilder updates, errors;
@@ -199,7 +190,7 @@ about_to_show_group (HyphaeTrayDbusmenu *self,
     {
       if (hyphae_tray_layout_lookup (self->layout, ids[i]) == NULL)
         g_variant_builder_add (&errors, "i", ids[i]);
-      else if (about_to_show (self, ids[i]))
+      else if (refreshed)
         g_variant_builder_add (&updates, "i", ids[i]);
     }
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(aiai)", &updates, &errors));
@@ -216,9 +207,14 @@ method_call (GDBusConnection *connection,
              gpointer user_data)
 {
   g_autoptr (HyphaeTrayDbusmenu) self = g_object_ref (user_data); /* a click may drop the tray's last ref */
+  guint revision = self->revision;
+  gboolean refreshed;
   const char *event_id;
   int id;
 
+  /* Whatever a host asks is answered from the client's state now. */
+  g_signal_emit (self, signals[SIGNAL_REFRESH], 0);
+  refreshed = revision != self->revision;
   if (g_str_equal (method_name, "GetLayout"))
     get_layout (self, params, invocation);
   else if (g_str_equal (method_name, "GetGroupProperties"))
@@ -245,10 +241,10 @@ method_call (GDBusConnection *connection,
           return_unknown_id (invocation, id);
           return;
         }
-      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(b)", about_to_show (self, id)));
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(b)", refreshed));
     }
   else if (g_str_equal (method_name, "AboutToShowGroup"))
-    about_to_show_group (self, params, invocation);
+    about_to_show_group (self, params, invocation, refreshed);
   else
     g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD, "No method %s",
                                            method_name);
@@ -365,8 +361,8 @@ hyphae_tray_dbusmenu_class_init (HyphaeTrayDbusmenuClass *klass)
   object_class->dispose = hyphae_tray_dbusmenu_dispose;
   object_class->finalize = hyphae_tray_dbusmenu_finalize;
 
-  signals[SIGNAL_ABOUT_TO_SHOW] = g_signal_new ("about-to-show", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                                NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT);
+  signals[SIGNAL_REFRESH] = g_signal_new ("refresh", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                                          NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_CLICKED] = g_signal_new ("clicked", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                                           NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_VARIANT);
 }

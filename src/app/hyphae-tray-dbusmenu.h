@@ -14,8 +14,8 @@ G_BEGIN_DECLS
  * AboutToShow(Group); LayoutUpdated with a new revision when the tree
  * changes, ItemsPropertiesUpdated when labels or toggles do.
  * Signals:
- *   about-to-show (i id)   a host opens that menu: bring the layout up to
- *                          date now (AboutToShow answers whether it changed)
+ *   refresh                a host calls: bring the layout up to date now
+ *                          (AboutToShow answers whether that changed it)
  *   clicked (s action, v target)   an item with an action was clicked
  *                          (target may be NULL)
  */

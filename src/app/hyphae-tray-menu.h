@@ -19,7 +19,7 @@ G_BEGIN_DECLS
  *   41 Open Hyphae, 42 Quit (2, 4, 22, 23, 40: separators)
  * n: a number per peer stable id for the process's life, never reused, so an
  * open host menu never points at another peer. Rebuilt when the client
- * changes (once per main-loop turn, or at once when a host opens the menu).
+ * changes (once per main-loop turn while live, else at a host's next call).
  * Signal activate-action (s name, v target): an item was clicked; name is an
  * "app." action, target its parameter or NULL.
  */
@@ -32,5 +32,10 @@ gboolean hyphae_tray_menu_export (HyphaeTrayMenu *self,
                                   const char *object_path,
                                   GError **error);
 void hyphae_tray_menu_unexport (HyphaeTrayMenu *self);
+/* live: a host shows the menu, so changes are sent (LayoutUpdated,
+ * ItemsPropertiesUpdated) as they come; otherwise the menu is brought up to
+ * date when a host next calls. */
+void hyphae_tray_menu_set_live (HyphaeTrayMenu *self,
+                                gboolean live);
 
 G_END_DECLS

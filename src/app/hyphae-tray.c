@@ -81,6 +81,7 @@ update_registered (HyphaeTray *self)
   if (registered == self->registered)
     return;
   self->registered = registered;
+  hyphae_tray_menu_set_live (self->menu, registered);
   g_debug ("%s", registered ? "registered: a host shows the tray icon" : "not registered: no tray icon shows");
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REGISTERED]);
 }
