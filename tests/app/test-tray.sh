@@ -16,7 +16,7 @@
 #   icon becomes the exit-node one; Allow LAN Access and None likewise;
 #   Disconnect: State Stopped, IconName the off icon, NewIcon seen, the item
 #   becomes Connect; Connect: Running again;
-#   a copy item puts the MagicDNS name on the clipboard;
+#   copy items put this device's and a peer's MagicDNS names on the clipboard;
 #   the watcher drops its name and comes back: a second Register;
 #   show-tray-icon false: the item's name leaves the bus; true: back;
 #   the app started hidden, then ProvideXdgActivationToken + Activate: the
@@ -117,7 +117,9 @@ mesh_wait a 60 status_json 'ex.get("ExitNodeOption") and ex.get("Online")' ||
 	fatal "A sees $EXIT_HOST online, offering to be an exit node"
 EXIT_ID=$(status_value 'ex["ID"]')
 DNS_NAME=$(status_value 'me["DNSName"].rstrip(".")')
-[ -n "$EXIT_ID" ] && [ -n "$DNS_NAME" ] || fatal "the candidate's stable ID and A's MagicDNS name"
+EXIT_DNS=$(status_value 'ex["DNSName"].rstrip(".")')
+[ -n "$EXIT_ID" ] && [ -n "$DNS_NAME" ] && [ -n "$EXIT_DNS" ] ||
+	fatal "the candidate's stable ID and MagicDNS name, A's MagicDNS name"
 
 # ---- no watcher at start
 app_start "$(dbl_addr a)"
@@ -184,6 +186,8 @@ wgt_check "… IconName is the connected icon" host wait-prop IconName io.github
 # ---- copy
 wgt_check "Event clicked on Copy $DNS_NAME (This Device)" host click "^Copy ${DNS_NAME//./\\.}\$" gnome
 wgt_check "… the clipboard holds $DNS_NAME" app_wait 30 clipboard_is "$DNS_NAME"
+wgt_check "Event clicked on $EXIT_HOST in Peers (KDE's way)" host click "^Peers\$ > ^$EXIT_HOST\$" kde
+wgt_check "… the clipboard holds its MagicDNS name $EXIT_DNS" app_wait 30 clipboard_is "$EXIT_DNS"
 
 # ---- the watcher goes and comes back
 N_NOT=$(grep -c "not registered: no tray icon shows" "$APP_T/app.log")
