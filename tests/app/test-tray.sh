@@ -16,6 +16,7 @@
 #   icon becomes the exit-node one; Allow LAN Access and None likewise;
 #   Disconnect: State Stopped, IconName the off icon, NewIcon seen, the item
 #   becomes Connect; Connect: Running again;
+#   B joins: LayoutUpdated for the Peers submenu, its revision GetLayout's;
 #   copy items put this device's and a peer's MagicDNS names on the clipboard;
 #   the watcher drops its name and comes back: a second Register;
 #   show-tray-icon false: the item's name leaves the bus; true: back;
@@ -188,6 +189,13 @@ wgt_check "Event clicked on Copy $DNS_NAME (This Device)" host click "^Copy ${DN
 wgt_check "… the clipboard holds $DNS_NAME" app_wait 30 clipboard_is "$DNS_NAME"
 wgt_check "Event clicked on $EXIT_HOST in Peers (KDE's way)" host click "^Peers\$ > ^$EXIT_HOST\$" kde
 wgt_check "… the clipboard holds its MagicDNS name $EXIT_DNS" app_wait 30 clipboard_is "$EXIT_DNS"
+
+# ---- the layout changes
+N_LAYOUT=$(host count signal name=LayoutUpdated)
+mesh_up b >"$MESH_DIR/b.up.out" 2>&1 || wgt_fail "hyphaectl up on B: $(cat "$MESH_DIR/b.up.out")"
+wgt_check "B joins: it is in Peers" host wait-item "^Peers\$ > ^${MESH_HOST[b]}\$"
+wgt_check "… announced by LayoutUpdated for the Peers submenu (30) with GetLayout's new revision" eval \
+	'host wait-log $((N_LAYOUT + 1)) signal name=LayoutUpdated && [ "$(host layout-updated)" = 30 ]'
 
 # ---- the watcher goes and comes back
 N_NOT=$(grep -c "not registered: no tray icon shows" "$APP_T/app.log")

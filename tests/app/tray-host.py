@@ -40,6 +40,8 @@ their order.
     tray-host.py --log FILE wait-updated REGEX KEY=VALUE
         until the log has an ItemsPropertiesUpdated that gives the item whose
         label matches REGEX that value
+    tray-host.py --log FILE layout-updated
+        the last LayoutUpdated's revision is GetLayout's; prints its parent
     tray-host.py --log FILE click REGEX [gnome|kde]
         the one item whose label matches REGEX, clicked as that host does it
         (GNOME: ProvideXdgActivationToken, Event clicked <i 0>, Event closed on 0;
@@ -415,6 +417,14 @@ def main(argv):
                 return False
             if not wait(updated, timeout):
                 fail("no ItemsPropertiesUpdated with %s for item %d %r" % (args[1], hit[0], args[0]))
+        elif cmd == "layout-updated":
+            sigs = [e for e in log_events(log_path)
+                    if e["ev"] == "signal" and e["name"] == "LayoutUpdated" and e["sender"] == item.bus_name]
+            check(sigs, "no LayoutUpdated from %s" % item.bus_name)
+            revision, parent = sigs[-1]["args"]
+            now = item.layout(0, 0, [])[0]
+            check(now == revision, "GetLayout's revision %d, LayoutUpdated's %d" % (now, revision))
+            print(parent)
         elif cmd == "click":
             how = args[1] if len(args) > 1 else "gnome"
             hit = wait(lambda: item.find(args[0]), timeout)
