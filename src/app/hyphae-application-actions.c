@@ -135,12 +135,20 @@ remember_exit_node (HyphaeApplication *self,
 {
   g_autoptr (GVariant) map = g_settings_get_value (self->settings, "last-exit-node");
   const char *profile = hyphae_key_agent_get_profile (self->key_agent);
-  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (map);
+  GVariantBuilder builder;
+  GVariantIter iter;
+  const char *key, *value;
 
   if (profile == NULL)
     profile = "";
-  g_variant_dict_insert (&dict, profile, "s", stable_id);
-  g_settings_set_value (self->settings, "last-exit-node", g_variant_dict_end (&dict));
+  /* a{ss}, not a GVariantDict's a{sv} (a critical from g_settings_set_value). */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ss}"));
+  g_variant_iter_init (&iter, map);
+  while (g_variant_iter_next (&iter, "{&s&s}", &key, &value))
+    if (!g_str_equal (key, profile))
+      g_variant_builder_add (&builder, "{ss}", key, value);
+  g_variant_builder_add (&builder, "{ss}", profile, stable_id);
+  g_settings_set_value (self->settings, "last-exit-node", g_variant_builder_end (&builder));
 }
 
 static void
