@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The window's banner (app-lib.sh: Xvfb, a private session, AT-SPI) against
+# a real hyphaed (mesh-lib.sh): node A signed in with hyphaectl; the Go
+# control server approves routes and gives node keys 120 h; an exit-node
+# candidate (the Go map client advertising 0.0.0.0/0 and ::/0) in the hub.
+#   Running, key expiring in under 7 days (GSettings key-expiry-warning-days):
+#   the banner says in how many days, with Reauthenticate;
+#   key-expiry-warning-days 3 (gsettings, the keyfile the app reads): the
+#   banner goes; 7 again: it is back;
+#   the candidate chosen as exit node (`hyphaectl set --exit-node`), then
+#   stopped (SIGKILL: control marks it offline): the banner says the exit
+#   node is offline, with Disable Exit Node: it comes before the key (one
+#   banner, the most important);
+#   Disable Exit Node (AT-SPI click) clears Prefs ExitNodeID on the daemon
+#   (Mesh1 Prefs read with gdbus), and the key banner shows again.
+# Screenshot: banner-exit-node-offline.png.
+# Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/app-lib.sh"
+app_session "$@"
+
+TESTS_DIR=$HERE/../integration
+. "$TESTS_DIR/mesh-lib.sh"
+T0=$(date +%s)
+EXIT_HOST=exit-$WGT_ID
+EXIT_PID=
+finish() {
+	[ "$WGT_FAILS" = 0 ] || app_log_tail
+	mesh_finish app-banner "$T0"
+}
+fatal() { wgt_fail "$*"; finish; }
+cleanup_all() {
+	local rc=$?
+	app_stop
+	[ -n "$EXIT_PID" ] && kill -KILL "$EXIT_PID" 2>/dev/null && wait "$EXIT_PID" 2>/dev/null
+	(exit "$rc")
+	mesh_cleanup
+}
+trap cleanup_all EXIT
+
+gs() { env GSETTINGS_BACKEND=keyfile GSETTINGS_SCHEMA_DIR="$HYPHAE_APP_SCHEMA_DIR" gsettings "$@"; }
+# exit_node_id_is REGEX: Mesh1 Prefs ExitNodeID on A's daemon matches.
+exit_node_id_is() {
+	DBUS_SYSTEM_BUS_ADDRESS=$(dbl_addr a) gdbus call --system --dest io.github.hyphae.Mesh1 \
+		--object-path /io/github/hyphae/Mesh1 --method org.freedesktop.DBus.Properties.Get \
+		io.github.hyphae.Mesh1 Prefs | grep -q "'ExitNodeID': <'$1'>"
+}
+exit_peer_online() { [ "$(mesh_json a peer "$EXIT_HOST" | awk '{ print $3 }')" = "$1" ]; }
+KEY_BANNER=("re:^This device’s key expires in [0-9]+ days?$" label "Reauthenticate" "push button")
+
+mesh_require
+mesh_topology || fatal "topology: hub bridge and two node namespaces"
+mesh_server_start -approve-routes -key-expiry 120h || fatal "control server (routes approved, keys for 120 h)"
+mesh_buses || fatal "polkit actions installed; a private system bus and polkitd in A and in B"
+mesh_up a >"$MESH_DIR/a.up.out" 2>&1 || fatal "hyphaectl up on A: $(cat "$MESH_DIR/a.up.out")"
+ip netns exec "$MESH_NS_HUB" "$(mesh_server_bin)" -role mapclient -url "$MESH_URL" -auth-key "$MESH_AUTHKEY" \
+	-hostname "$EXIT_HOST" -endpoints "$MESH_HUB_IP:41999" -routes 0.0.0.0/0,::/0 -timeout 600s \
+	>"$MESH_DIR/exit.out" 2>&1 </dev/null &
+EXIT_PID=$!
+mesh_wait a 30 exit_peer_online True || fatal "A sees the exit-node candidate $EXIT_HOST online"
+
+app_start "$(dbl_addr a)"
+wgt_check "Running, the key expiring in 5 days: the banner says so, with Reauthenticate" atspi wait "${KEY_BANNER[@]}"
+wgt_check "key-expiry-warning-days 3: no banner" \
+	eval 'gs set io.github.hyphae.Hyphae key-expiry-warning-days 3 && atspi wait-gone Reauthenticate "push button"'
+wgt_check "key-expiry-warning-days 7: the banner again" \
+	eval 'gs set io.github.hyphae.Hyphae key-expiry-warning-days 7 && atspi wait "${KEY_BANNER[@]}"'
+
+mesh_ctl a set --exit-node "$EXIT_HOST" >/dev/null 2>&1 || wgt_fail "hyphaectl set --exit-node $EXIT_HOST on A"
+wgt_check "$EXIT_HOST is A's exit node (Prefs ExitNodeID)" app_wait 30 exit_node_id_is '[^'"'"']\+'
+kill -KILL "$EXIT_PID" && wait "$EXIT_PID" 2>/dev/null
+EXIT_PID=
+wgt_check "the exit node stopped: A's status has it offline" mesh_wait a 60 exit_peer_online False
+wgt_check "… and the banner says the exit node is offline, with Disable Exit Node (before the key)" \
+	eval 'atspi wait "re:^Exit node “$EXIT_HOST” is offline" label "Disable Exit Node" "push button" &&
+		atspi wait-gone Reauthenticate "push button"'
+wgt_check "screenshot banner-exit-node-offline.png shows it" app_screenshot banner-exit-node-offline
+wgt_check "Disable Exit Node clears Prefs ExitNodeID on the daemon" \
+	eval 'atspi click "Disable Exit Node" "push button" && app_wait 30 exit_node_id_is ""'
+wgt_check "… and the key banner shows again" \
+	eval 'atspi wait "${KEY_BANNER[@]}" && atspi wait-gone "Disable Exit Node" "push button"'
+wgt_check "the app is still running" app_alive
+finish
