@@ -209,12 +209,13 @@ on_attention (HyphaeAttention *attention,
    * the key still expires: the notification stays. */
   if ((stopped & HYPHAE_ATTENTION_KEY_EXPIRY) && hyphae_client_get_state (self->client) == HYPHAE_STATE_RUNNING)
     withdraw (self, TOPIC_KEY_EXPIRY);
-  /* Once per key: not again at each reconnection. */
-  if (started & HYPHAE_ATTENTION_KEY_EXPIRY)
+  /* Once per expiry, not at each reconnection; whether the daemon sends the
+   * new Self before or after Running. */
+  started &= ~HYPHAE_ATTENTION_KEY_EXPIRY;
+  if ((mask & HYPHAE_ATTENTION_KEY_EXPIRY) && key_expiry != self->told_key_expiry)
     {
-      if (key_expiry == self->told_key_expiry)
-        started &= ~HYPHAE_ATTENTION_KEY_EXPIRY;
       self->told_key_expiry = key_expiry;
+      started |= HYPHAE_ATTENTION_KEY_EXPIRY;
     }
   if (!may_notify (self))
     return;
@@ -229,9 +230,10 @@ on_attention (HyphaeAttention *attention,
   if (started & HYPHAE_ATTENTION_KEY_EXPIRY)
     {
       g_autofree char *text = hyphae_attention_dup_text (attention, HYPHAE_ATTENTION_KEY_EXPIRY);
+      g_autofree char *what = g_strdup_printf ("expiring at %" G_GINT64_FORMAT, key_expiry);
 
       /* Reauthenticating needs the window (the browser flow comes back there). */
-      post (self, TOPIC_KEY_EXPIRY, "expiring", notification_new (_ ("Key Expires Soon"), text));
+      post (self, TOPIC_KEY_EXPIRY, what, notification_new (_ ("Key Expires Soon"), text));
     }
 }
 

@@ -27,6 +27,14 @@ save_size (GtkWindow *window,
   g_settings_set_boolean (settings, "window-maximized", gtk_window_is_maximized (window));
 }
 
+/* app.quit (Ctrl+Q, the tray's Quit) ends the app without a close. */
+static void
+on_shutdown (GApplication *app,
+             GtkWindow *window)
+{
+  save_size (window, hyphae_application_get_settings (HYPHAE_APPLICATION (app)));
+}
+
 static gboolean
 on_close_request (GtkWindow *window,
                   HyphaeApplication *app)
@@ -57,4 +65,7 @@ hyphae_window_close_attach (GtkWindow *window,
   if (g_settings_get_boolean (settings, "window-maximized"))
     gtk_window_maximize (window);
   g_signal_connect_object (window, "close-request", G_CALLBACK (on_close_request), app, 0);
+  /* Before the application's own shutdown (a cleanup-stage signal), which
+   * drops its settings. */
+  g_signal_connect_object (app, "shutdown", G_CALLBACK (on_shutdown), window, 0);
 }

@@ -8,7 +8,7 @@ G_BEGIN_DECLS
 /*
  * The main window's size and what closing it does. The size and maximized
  * state come from GSettings window-width, window-height, window-maximized
- * and go back there on close. Closing hides the window and the app keeps
+ * and go back there on close and when the app quits. Closing hides the window and the app keeps
  * running when something outside the window shows it (the tray is
  * registered) or it was allowed to run in the background (start at login,
  * the Background portal); otherwise closing quits the app.

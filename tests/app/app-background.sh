@@ -19,17 +19,18 @@
 #   hidden gives exactly one, "Disconnected"; shown again (app.show-window),
 #   up and down give none; hidden again, `up` gives "Connected": the log holds
 #   those two connection Notify calls, in order (one bus connection keeps
-#   order, so a notification sent while shown would sit between them), and one
-#   "Key Expires Soon" (the test server gives each registration a new expiry:
-#   the banner told the user of the earlier ones);
+#   order, so a notification sent while shown would sit between them);
 #   Start at Login off removes the entry; app.about shows the About window,
 #   with the version `hyphae --version` says; closing the main window then
 #   quits the app (exit status 0): no tray (the tray part's placeholder never
 #   registers), nothing keeps it;
 #   `hyphae --hide-window` (as the autostart entry starts it; rate limit 1 h,
 #   its debug log the barrier): no window, runs; the first state is no
-#   change (no notification), the expiring key is told once; down notifies
-#   "Disconnected"; up right after is held back by the rate limit.
+#   change (no notification), the expiring key is told once (the test server
+#   gives each `up` a new expiry: that one is held back too); down notifies
+#   "Disconnected"; up right after is held back by the rate limit;
+#   app.show-window then makes the window at the saved size, and app.quit
+#   (no close) saves a new one.
 # The first run sets HYPHAE_NOTIFY_INTERVAL=0 (no rate limit), so only the
 # window's state keeps notifications back there.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
@@ -84,6 +85,8 @@ x.XSync(ctypes.c_void_p(d), 0)
 x.XCloseDisplay(ctypes.c_void_p(d))
 EOF
 }
+# key_notes: how many "Key Expires Soon" so far.
+key_notes() { grep -c '"summary": "Key Expires Soon"' "$NOTES"; }
 # notes_are TOPIC SUMMARY...: the Notify calls so far whose summary is one of
 # the TOPIC's (connection: Connected, Disconnected; key: Key Expires Soon) had
 # exactly these summaries, in this order.
@@ -158,8 +161,6 @@ wgt_check "closing hides it again" eval 'frames do Hyphae Close "push button" cl
 mesh_ctl a up >/dev/null 2>&1 || wgt_fail "hyphaectl up on A"
 wgt_check "hidden again, up: \"Connected\"; nothing was notified while the window showed" \
 	app_wait 30 notes_are connection Disconnected Connected
-wgt_check "… and \"Key Expires Soon\" once: up registered the node again, its key has a new expiry" \
-	app_wait 30 notes_are key "Key Expires Soon"
 
 app_action show-window || wgt_fail "app.show-window"
 app_action preferences || wgt_fail "app.preferences"
@@ -178,19 +179,27 @@ wgt_check "no tray, no start at login: closing the window quits the app (status 
 # log is the barrier for what it saw.
 mesh_ctl a up >/dev/null 2>&1 || wgt_fail "hyphaectl up on A"
 : >"$APP_T/app.log"
+KEYS_BEFORE=$(key_notes)
 G_MESSAGES_DEBUG=hyphae-notifier HYPHAE_NOTIFY_INTERVAL=3600 app_start "$(dbl_addr a)" --hide-window
 logged() { grep -q "$1" "$APP_T/app.log"; }
 wgt_check "--hide-window: no window, the app runs and sees Running first (no notification for that)" \
 	eval 'app_wait 30 logged "first state: running" && app_alive && notes_are connection Disconnected Connected &&
 		! frames --timeout 1 showing Hyphae 2>/dev/null'
 wgt_check "… the key expiring: told once at this start, the window absent" \
-	app_wait 30 notes_are key "Key Expires Soon" "Key Expires Soon"
+	app_wait 30 eval '[ "$(key_notes)" = $((KEYS_BEFORE + 1)) ]'
 mesh_ctl a down >/dev/null 2>&1 || wgt_fail "hyphaectl down on A"
 wgt_check "… down: \"Disconnected\" (the window is absent)" \
 	app_wait 30 notes_are connection Disconnected Connected Disconnected
 mesh_ctl a up >/dev/null 2>&1 || wgt_fail "hyphaectl up on A"
 wgt_check "… up again within the rate limit: \"Connected\" held back, not sent" \
 	eval 'app_wait 30 logged "notification connection held back: connected" &&
-		notes_are connection Disconnected Connected Disconnected'
+		notes_are connection Disconnected Connected Disconnected && [ "$(key_notes)" = $((KEYS_BEFORE + 1)) ]'
 wgt_check "… the app is still running" app_alive
+app_action show-window || wgt_fail "app.show-window"
+wgt_check "app.show-window makes the window, at the size saved last (1000x700)" \
+	eval 'frames showing Hyphae && app_wait 20 window_size_is 1000x700'
+window_resize 1100 720 || wgt_fail "XResizeWindow the main window"
+wgt_check "app.quit (no close) ends the app with status 0 and keeps the window's new size (1100x720)" \
+	eval 'app_wait 20 window_size_is 1100x720 && app_action quit && app_wait 30 eval "! app_alive" &&
+		wait "$APP_PID"; rc=$?; APP_PID=; [ "$rc" = 0 ] && setting_is window-width 1100 && setting_is window-height 720'
 finish
