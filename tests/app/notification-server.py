@@ -9,6 +9,12 @@ gets as one JSON line to OUT, flushed at once:
 
     notification-server.py OUT
 
+The test acts as the user clicking a notification's button with
+    gdbus call --session -d org.freedesktop.Notifications -o /org/freedesktop/Notifications
+        -m io.github.hyphae.Test.Notifications.InvokeAction ID ACTION-KEY
+which emits ActionInvoked(ID, ACTION-KEY) from the server's own connection,
+the only sender GLib listens to.
+
 Outside GNOME (no org.gtk.Notifications owner on the bus) GLib's
 GNotification sends through this interface (gio/gfdonotificationbackend.c),
 so what the app notifies ends up in OUT. Runs until SIGTERM. Use
@@ -38,6 +44,9 @@ XML = """
     <signal name="NotificationClosed"><arg type="u"/><arg type="u"/></signal>
     <signal name="ActionInvoked"><arg type="u"/><arg type="s"/></signal>
   </interface>
+  <interface name="io.github.hyphae.Test.Notifications">
+    <method name="InvokeAction"><arg type="u" direction="in"/><arg type="s" direction="in"/></method>
+  </interface>
 </node>
 """
 
@@ -62,6 +71,10 @@ def main(out_path):
         elif method == "CloseNotification":
             record({"call": "CloseNotification", "id": params.unpack()[0]})
             invocation.return_value(None)
+        elif method == "InvokeAction":
+            conn.emit_signal(None, "/org/freedesktop/Notifications", "org.freedesktop.Notifications",
+                             "ActionInvoked", params)
+            invocation.return_value(None)
         elif method == "GetCapabilities":
             invocation.return_value(GLib.Variant("(as)", (["actions", "body"],)))
         else:
@@ -69,7 +82,8 @@ def main(out_path):
 
     def on_bus(conn, name):
         node = Gio.DBusNodeInfo.new_for_xml(XML)
-        conn.register_object("/org/freedesktop/Notifications", node.interfaces[0], on_call, None, None)
+        for iface in node.interfaces:
+            conn.register_object("/org/freedesktop/Notifications", iface, on_call, None, None)
 
     def on_lost(conn, name):
         sys.stderr.write("notification-server.py: lost or could not own %s\n" % name)
