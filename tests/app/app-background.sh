@@ -43,7 +43,6 @@ TESTS_DIR=$HERE/../integration
 . "$TESTS_DIR/mesh-lib.sh"
 T0=$(date +%s)
 NOTES=$APP_T/notifications.jsonl
-NOTES_PID=
 AUTOSTART=$XDG_CONFIG_HOME/autostart/io.github.hyphae.Hyphae.desktop
 finish() {
 	[ "$WGT_FAILS" = 0 ] || { app_log_tail; [ -s "$NOTES" ] && sed 's/^/    notification: /' "$NOTES" >&2; }
@@ -53,15 +52,14 @@ fatal() { wgt_fail "$*"; finish; }
 cleanup_all() {
 	local rc=$?
 	app_stop
-	[ -n "$NOTES_PID" ] && kill "$NOTES_PID" 2>/dev/null && wait "$NOTES_PID" 2>/dev/null
+	app_notifications_stop
 	(exit "$rc")
 	mesh_cleanup
 }
 trap cleanup_all EXIT
 
 frames() { "$APP_PY" "$HERE/atspi-frames.py" "$@"; }
-gs() { env GSETTINGS_BACKEND=keyfile GSETTINGS_SCHEMA_DIR="$HYPHAE_APP_SCHEMA_DIR" gsettings "$@"; }
-setting_is() { [ "$(gs get io.github.hyphae.Hyphae "$1")" = "$2" ]; }
+setting_is() { [ "$(app_gsettings get io.github.hyphae.Hyphae "$1")" = "$2" ]; }
 app_action() {
 	gdbus call --session --dest io.github.hyphae.Hyphae --object-path /io/github/hyphae/Hyphae \
 		--method org.gtk.Actions.Activate "$1" '[]' '{}' >/dev/null
@@ -106,11 +104,9 @@ mesh_server_start -key-expiry 120h || fatal "control server (node keys for 120 h
 mesh_buses || fatal "polkit actions installed; a private system bus and polkitd in A and in B"
 mesh_up a >"$MESH_DIR/a.up.out" 2>&1 || fatal "hyphaectl up on A: $(cat "$MESH_DIR/a.up.out")"
 
-: >"$NOTES"
-"$APP_PY" "$HERE/notification-server.py" "$NOTES" 2>>"$APP_T/notification-server.log" &
-NOTES_PID=$!
-gdbus wait --session --timeout 20 org.freedesktop.Notifications || fatal "the test's notification server owns its name"
-gs set io.github.hyphae.Hyphae window-width 900 && gs set io.github.hyphae.Hyphae window-height 640 ||
+app_notifications_start "$NOTES" || fatal "the test's notification server owns its name"
+app_gsettings set io.github.hyphae.Hyphae window-width 900 &&
+	app_gsettings set io.github.hyphae.Hyphae window-height 640 ||
 	fatal "gsettings (keyfile) sets the window size"
 
 # No rate limit: whatever the window's state, each change could notify.

@@ -34,7 +34,6 @@ T0=$(date +%s)
 EXIT_HOST=exit-$WGT_ID
 EXIT_PID=
 NOTES=$APP_T/notifications.jsonl
-NOTES_PID=
 finish() {
 	[ "$WGT_FAILS" = 0 ] || { app_log_tail; [ -s "$NOTES" ] && sed 's/^/    notification: /' "$NOTES" >&2; }
 	mesh_finish app-banner "$T0"
@@ -44,14 +43,13 @@ cleanup_all() {
 	local rc=$?
 	app_stop
 	[ -n "$EXIT_PID" ] && kill -KILL "$EXIT_PID" 2>/dev/null && wait "$EXIT_PID" 2>/dev/null
-	[ -n "$NOTES_PID" ] && kill "$NOTES_PID" 2>/dev/null && wait "$NOTES_PID" 2>/dev/null
+	app_notifications_stop
 	(exit "$rc")
 	mesh_cleanup
 }
 trap cleanup_all EXIT
 
 frames() { "$APP_PY" "$HERE/atspi-frames.py" "$@"; }
-gs() { env GSETTINGS_BACKEND=keyfile GSETTINGS_SCHEMA_DIR="$HYPHAE_APP_SCHEMA_DIR" gsettings "$@"; }
 # exit_node_id_is REGEX: Mesh1 Prefs ExitNodeID on A's daemon matches.
 exit_node_id_is() {
 	DBUS_SYSTEM_BUS_ADDRESS=$(dbl_addr a) gdbus call --system --dest io.github.hyphae.Mesh1 \
@@ -95,18 +93,15 @@ mesh_buses || fatal "polkit actions installed; a private system bus and polkitd 
 mesh_up a >"$MESH_DIR/a.up.out" 2>&1 || fatal "hyphaectl up on A: $(cat "$MESH_DIR/a.up.out")"
 exit_node_start
 mesh_wait a 30 exit_peer_online True || fatal "A sees the exit-node candidate $EXIT_HOST online"
-: >"$NOTES"
-"$APP_PY" "$HERE/notification-server.py" "$NOTES" 2>>"$APP_T/notification-server.log" &
-NOTES_PID=$!
-gdbus wait --session --timeout 20 org.freedesktop.Notifications || fatal "the test's notification server owns its name"
+app_notifications_start "$NOTES" || fatal "the test's notification server owns its name"
 
 # No rate limit: the second notification of a topic is not held back.
 HYPHAE_NOTIFY_INTERVAL=0 app_start "$(dbl_addr a)"
 wgt_check "Running, the key expiring in 5 days: the banner says so, with Reauthenticate" atspi wait "${KEY_BANNER[@]}"
 wgt_check "key-expiry-warning-days 3: no banner" \
-	eval 'gs set io.github.hyphae.Hyphae key-expiry-warning-days 3 && atspi wait-gone Reauthenticate "push button"'
+	eval 'app_gsettings set io.github.hyphae.Hyphae key-expiry-warning-days 3 && atspi wait-gone Reauthenticate "push button"'
 wgt_check "key-expiry-warning-days 7: the banner again" \
-	eval 'gs set io.github.hyphae.Hyphae key-expiry-warning-days 7 && atspi wait "${KEY_BANNER[@]}"'
+	eval 'app_gsettings set io.github.hyphae.Hyphae key-expiry-warning-days 7 && atspi wait "${KEY_BANNER[@]}"'
 
 mesh_ctl a set --exit-node "$EXIT_HOST" >/dev/null 2>&1 || wgt_fail "hyphaectl set --exit-node $EXIT_HOST on A"
 wgt_check "$EXIT_HOST is A's exit node (Prefs ExitNodeID)" app_wait 30 exit_node_id_is '[^'"'"']\+'
@@ -124,7 +119,7 @@ wgt_check "… and the key banner shows again" \
 # The same while the window is hidden (start at login keeps the app): a
 # notification instead, whose button does what the banner's does.
 wgt_check "shown, nothing was notified" eval '! grep -q "\"Notify\"" "$NOTES"'
-gs set io.github.hyphae.Hyphae start-at-login true || wgt_fail "gsettings start-at-login true"
+app_gsettings set io.github.hyphae.Hyphae start-at-login true || wgt_fail "gsettings start-at-login true"
 wgt_check "with start at login, closing the window hides it" \
 	eval 'frames do Hyphae Close "push button" click && frames gone Hyphae && app_alive'
 # Another candidate: the stopped one stays in the map, offline, under its name.
