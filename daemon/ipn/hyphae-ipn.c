@@ -1441,6 +1441,16 @@ compare_keys (HyphaeIpn *self,
   return HYPHAE_IPN_SET_KEYS_NEW_NODE;
 }
 
+/* The state dir's keys file goes when a client takes the keys over. */
+static void
+forget_daemon_keys (HyphaeIpn *self)
+{
+  g_autofree char *path = hyphae_profile_keys_path (self->state_dir, PROFILE);
+
+  if (unlink (path) != 0 && errno != ENOENT)
+    g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+}
+
 gboolean
 hyphae_ipn_set_keys (HyphaeIpn *self,
                      const guint8 machine_priv[KEY_LEN],
@@ -1474,9 +1484,11 @@ hyphae_ipn_set_keys (HyphaeIpn *self,
       self->keys->has_machine = self->keys->has_node = TRUE;
       self->n_rotated_pubs = 0;
     }
-  /* Held in locked memory only, never written (the same keys as the state
-   * dir's: the client owns them from now on). */
+  /* Held in locked memory only, never written: the client owns them from
+   * now on, and the daemon's own keys must not come back as the node at the
+   * next start (the client would leave a daemon-owned node alone). */
   self->keys->persist = FALSE;
+  forget_daemon_keys (self);
   set_profile (self, profile != NULL ? profile : PROFILE);
   set_set_keys_warning (self, FALSE);
   recompute_state (self);

@@ -5,7 +5,9 @@
 
 #include <glib/gi18n.h>
 
+#include "hyphae-about.h"
 #include "hyphae-application-private.h"
+#include "hyphae-preferences-window.h"
 
 /*
  * The app.* actions: what the window's pages and the tray menu activate.
@@ -19,6 +21,7 @@
  *   copy (s)                    text to the clipboard, with a toast
  *   retry-keyring               look at the keyring again (Unlock, Try Again)
  *   show-window, quit
+ *   preferences, about          their windows
  * Failures become toasts: the window's pages show states, not events.
  */
 
@@ -135,21 +138,20 @@ remember_exit_node (HyphaeApplication *self,
 {
   g_autoptr (GVariant) map = g_settings_get_value (self->settings, "last-exit-node");
   const char *profile = hyphae_key_agent_get_profile (self->key_agent);
-  GVariantBuilder b;
+  GVariantBuilder builder;
   GVariantIter iter;
-  const char *key;
-  const char *value;
+  const char *key, *value;
 
   if (profile == NULL)
     profile = "";
-  /* a{ss}, not GVariantDict's a{sv}: the profile's entry replaced. */
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{ss}"));
+  /* a{ss}, not a GVariantDict's a{sv} (a critical from g_settings_set_value). */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ss}"));
   g_variant_iter_init (&iter, map);
   while (g_variant_iter_next (&iter, "{&s&s}", &key, &value))
     if (!g_str_equal (key, profile))
-      g_variant_builder_add (&b, "{ss}", key, value);
-  g_variant_builder_add (&b, "{ss}", profile, stable_id);
-  g_settings_set_value (self->settings, "last-exit-node", g_variant_builder_end (&b));
+      g_variant_builder_add (&builder, "{ss}", key, value);
+  g_variant_builder_add (&builder, "{ss}", profile, stable_id);
+  g_settings_set_value (self->settings, "last-exit-node", g_variant_builder_end (&builder));
 }
 
 static void
@@ -242,6 +244,33 @@ hyphae_application_actions_show_window (GSimpleAction *action,
   gtk_window_present (_hyphae_application_get_window (HYPHAE_APPLICATION (user_data)));
 }
 
+/* The window to put a dialog over: the main window if it is shown. */
+static GtkWindow *
+visible_window (HyphaeApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  return window != NULL && gtk_widget_get_visible (GTK_WIDGET (window)) ? window : NULL;
+}
+
+static void
+hyphae_application_actions_preferences (GSimpleAction *action,
+                                        GVariant *param,
+                                        gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+
+  hyphae_preferences_window_present (self->settings, visible_window (self));
+}
+
+static void
+hyphae_application_actions_about (GSimpleAction *action,
+                                  GVariant *param,
+                                  gpointer user_data)
+{
+  hyphae_about_present (visible_window (user_data));
+}
+
 static const GActionEntry actions[] = {
   { "connect", hyphae_application_actions_connect },
   { "disconnect", hyphae_application_actions_disconnect },
@@ -255,6 +284,8 @@ static const GActionEntry actions[] = {
   { "retry-keyring", hyphae_application_actions_retry_keyring },
   { "quit", hyphae_application_actions_quit },
   { "show-window", hyphae_application_actions_show_window },
+  { "preferences", hyphae_application_actions_preferences },
+  { "about", hyphae_application_actions_about },
 };
 
 void

@@ -2,7 +2,9 @@
 #pragma once
 
 #include "hyphae-application.h"
+#include "hyphae-autostart.h"
 #include "hyphae-key-agent.h"
+#include "hyphae-notifier.h"
 #include "hyphae-tray.h"
 
 G_BEGIN_DECLS
@@ -17,6 +19,8 @@ struct _HyphaeApplication {
   GSettings *settings;
   HyphaeKeyAgent *key_agent;
   HyphaeTray *tray;
+  HyphaeNotifier *notifier;
+  HyphaeAutostart *autostart;
 };
 
 /* hyphae-application-actions.c: the app.* actions the window, its pages and

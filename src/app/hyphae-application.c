@@ -75,6 +75,8 @@ hyphae_application_startup (GApplication *app)
   self->settings = g_settings_new (APPLICATION_ID);
   self->key_agent = hyphae_key_agent_new (self->client, self->settings);
   self->tray = hyphae_tray_new (app, self->client);
+  self->notifier = hyphae_notifier_new (GTK_APPLICATION (app), self->client, self->settings);
+  self->autostart = hyphae_autostart_new (self->settings);
   _hyphae_application_actions_init (self);
 }
 
@@ -89,6 +91,8 @@ hyphae_application_shutdown (GApplication *app)
       g_application_release (app);
     }
   G_APPLICATION_CLASS (hyphae_application_parent_class)->shutdown (app);
+  g_clear_object (&self->autostart);
+  g_clear_object (&self->notifier);
   g_clear_object (&self->tray);
   g_clear_object (&self->key_agent);
   g_clear_object (&self->settings);

@@ -4,21 +4,9 @@
 #include <gio/gio.h>
 
 #include "hyphae-client.h"
+#include "hyphae-keyring.h"
 
 G_BEGIN_DECLS
-
-/* Where the Secret Service stands: anything but READY is a page in the
- * window, and no key reaches hyphaed (there is no plaintext fallback). */
-typedef enum {
-  HYPHAE_KEYRING_STATE_UNKNOWN, /* not asked yet */
-  HYPHAE_KEYRING_STATE_READY,   /* reachable and unlocked, keys or not */
-  HYPHAE_KEYRING_STATE_LOCKED,  /* the user did not unlock it */
-  HYPHAE_KEYRING_STATE_MISSING, /* no Secret Service on the session bus */
-  HYPHAE_KEYRING_STATE_FAILED,  /* it refused: keyring-error says why */
-} HyphaeKeyringState;
-
-#define HYPHAE_TYPE_KEYRING_STATE (hyphae_keyring_state_get_type ())
-GType hyphae_keyring_state_get_type (void) G_GNUC_CONST;
 
 #define HYPHAE_TYPE_KEY_AGENT (hyphae_key_agent_get_type ())
 G_DECLARE_FINAL_TYPE (HyphaeKeyAgent, hyphae_key_agent, HYPHAE, KEY_AGENT, GObject)
@@ -26,7 +14,15 @@ G_DECLARE_FINAL_TYPE (HyphaeKeyAgent, hyphae_key_agent, HYPHAE, KEY_AGENT, GObje
 /* The app's keys for hyphaed: the machine and node keys of each profile
  * live in the keyring and are handed over with SetKeys before Up; a
  * rotated node key (KeysRotated) is written back. Properties:
- * keyring-state, keyring-error (s), profile (s: the current profile). */
+ * keyring-state (HyphaeKeyringState, hyphae-keyring.h), keyring-error (s),
+ * profile (s: the current profile, "" before the first sign-in).
+ * By itself it hands the current profile's keys over again when hyphaed
+ * has none (it restarted: KeysOwner "", then Up if WantRunning) or when the
+ * app restarted while hyphaed runs on them (KeysOwner "client" with our
+ * profile: SetKeys only, so KeysRotated comes here). With KeysOwner
+ * "daemon" (`hyphaectl up`) it never does: connect and log_out act on the
+ * daemon's own keys, and only sign_in takes the machine over (a new node
+ * with keyring keys); docs/ARCHITECTURE.md "The app's keys". */
 HyphaeKeyAgent *hyphae_key_agent_new (HyphaeClient *client,
                                       GSettings *settings);
 
@@ -34,7 +30,9 @@ HyphaeKeyringState hyphae_key_agent_get_keyring_state (HyphaeKeyAgent *self);
 const char *hyphae_key_agent_get_keyring_error (HyphaeKeyAgent *self);
 const char *hyphae_key_agent_get_profile (HyphaeKeyAgent *self);
 
-/* Looks at the keyring again (Unlock / Try Again on the keyring pages). */
+/* Looks at the keyring again (Unlock / Try Again on the keyring pages):
+ * stores a rotated key it could not store before, then hands the keys over
+ * if hyphaed is waiting for them. */
 void hyphae_key_agent_retry (HyphaeKeyAgent *self);
 
 /* Sign in to options->control_url as profile (NULL: the current one, or a

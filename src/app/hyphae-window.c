@@ -5,8 +5,10 @@
 
 #include <glib/gi18n.h>
 
+#include "hyphae-banner.h"
 #include "hyphae-client.h"
 #include "hyphae-main-view.h"
+#include "hyphae-window-close.h"
 #include "hyphae-window.h"
 
 struct _HyphaeWindow {
@@ -173,6 +175,9 @@ hyphae_window_new (HyphaeApplication *app)
   /* A view of the application's client. */
   self->client = g_object_ref (hyphae_application_get_client (app));
   gtk_stack_add_named (self->stack, hyphae_main_view_new (self->client), "main");
+  gtk_widget_insert_before (hyphae_banner_new (self->client, hyphae_application_get_settings (app)),
+                            gtk_widget_get_parent (GTK_WIDGET (self->toast_overlay)), GTK_WIDGET (self->toast_overlay));
+  hyphae_window_close_attach (GTK_WINDOW (self), app);
   g_signal_connect_object (self->client, "notify::daemon-state", G_CALLBACK (on_client_changed), self, 0);
   g_signal_connect_object (self->client, "notify::daemon-error", G_CALLBACK (on_client_changed), self, 0);
   g_signal_connect_object (self->client, "notify::state", G_CALLBACK (on_client_changed), self, 0);

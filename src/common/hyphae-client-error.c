@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "hyphae-client-error.h"
 
-G_DEFINE_QUARK (hyphae - client - error - quark, hyphae_client_error)
+/* clang-format off */
+G_DEFINE_QUARK (hyphae-client-error-quark, hyphae_client_error)
+/* clang-format on */
 
 HyphaeClientFailure
 hyphae_client_error_failure (const GError *error)

@@ -39,6 +39,12 @@
 #   app_stub_browser                  make stub-browser.sh the http(s) handler; each
 #                                     URL it is asked to open is a line of
 #                                     $APP_BROWSER_OUT
+#   app_gsettings ARGS…               gsettings on the app's settings (its keyfile,
+#                                     the build's schema)
+#   app_notifications_start FILE      a test-owned org.freedesktop.Notifications
+#                                     (notification-server.py: each call a JSON
+#                                     line of FILE), which GNotification uses
+#                                     outside GNOME; app_notifications_stop ends it
 #
 # Screenshots go to $ARTIFACTS (CI keeps it), else $HYPHAE_APP_ARTIFACTS (meson sets
 # it under the build dir), else nowhere.
@@ -176,4 +182,22 @@ DESKTOP
 x-scheme-handler/http=hyphae-test-browser.desktop
 x-scheme-handler/https=hyphae-test-browser.desktop
 MIME
+}
+
+app_gsettings() {
+	env GSETTINGS_BACKEND=keyfile GSETTINGS_SCHEMA_DIR="$HYPHAE_APP_SCHEMA_DIR" gsettings "$@"
+}
+
+APP_NOTIFICATIONS_PID=
+app_notifications_start() {
+	: >"$1" || return 1
+	"$APP_PY" "$APP_LIB_DIR/notification-server.py" "$1" 2>>"$APP_T/notification-server.log" &
+	APP_NOTIFICATIONS_PID=$!
+	gdbus wait --session --timeout 20 org.freedesktop.Notifications
+}
+app_notifications_stop() {
+	[ -n "$APP_NOTIFICATIONS_PID" ] || return 0
+	kill "$APP_NOTIFICATIONS_PID" 2>/dev/null
+	wait "$APP_NOTIFICATIONS_PID" 2>/dev/null
+	APP_NOTIFICATIONS_PID=
 }

@@ -478,6 +478,8 @@ urllib.request.urlopen(sys.argv[1], timeout=30).read()' "$AUTH_URL" >"$OUT" 2>&1
 urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeout=30)' \
 			"$CONTROL_URL/debug/expire?node=$1" >"$OUT" 2>&1
 	}
+	check "the logged-out daemon-owned node left its machine key in the state dir" \
+		test -s "$STATE/profiles/default/keys"
 	owner app "$CONTROL_URL" tskey-right 60 "$APP_KEYS" &
 	OWNER=$!
 	for i in $(seq 600); do grep -q "^READY\|^FAIL\|Error" "$DBL_DIR/owner.out" && break; sleep 0.1; done
@@ -494,6 +496,8 @@ urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="POST"), timeo
 	check "… and a plain listener on the bus does not see it" not grep -q "KeysRotated" "$DBL_DIR/monitor2"
 	check "… while it saw the broadcast PeersChanged" grep -q "PeersChanged" "$DBL_DIR/monitor2"
 	check "… KeysOwner client" prop_has KeysOwner "<'client'>"
+	check "… and the daemon's own keys file (the logged-out node's machine key) is gone" \
+		test ! -e "$STATE/profiles/default/keys"
 
 	# The owner has gone (the app quit): a rotation now reaches no one. The key
 	# is kept and goes to the next SetKeys with the replaced one.
