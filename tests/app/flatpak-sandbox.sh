@@ -101,7 +101,7 @@ fps_names() {   # fps_names --system|--session: well-known names seen inside, on
 		-m org.freedesktop.DBus.ListNames | tr -d "[]()' " | tr , '\n' | grep -v '^:' | grep . | sort
 }
 finish() {
-	[ "$WGT_FAILS" = 0 ] || { app_log_tail; dbl_dump_logs "$FPS_DIR/builder.log" "$FPS_STUBS_LOG"; }
+	[ "$WGT_FAILS" = 0 ] || { app_log_tail; dbl_dump_logs "$FPS_STUBS_LOG"; }
 	mesh_finish flatpak-sandbox "$T0"
 }
 fatal() { wgt_fail "$*"; finish; }
@@ -144,8 +144,10 @@ wgt_check "the manifest variant differs only in runtime, sdk, runtime-version, m
 	/usr/bin/python3 "$HERE/flatpak-variant.py" "$MANIFEST" "$FPS_DIR/src" "$FPR_PLATFORM" "$FPR_SDK" \
 	"$FPR_BRANCH" "$FPS_DIR/$APP_ID.json" || finish
 flatpak-builder --user --install --disable-rofiles-fuse --force-clean --state-dir="$FPS_DIR/builder-state" \
-	"$FPS_DIR/build" "$FPS_DIR/$APP_ID.json" >"$FPS_DIR/builder.log" 2>&1 ||
+	"$FPS_DIR/build" "$FPS_DIR/$APP_ID.json" >"$FPS_DIR/builder.log" 2>&1 || {
+	dbl_dump_logs "$FPS_DIR/builder.log"
 	fatal "flatpak-builder builds and installs the app (meson -Ddaemon=false -Dtests=false)"
+}
 wgt_pass "flatpak-builder builds and installs the app from a git ls-files copy ($((SECONDS - t)) s)"
 
 # The installed permissions, as flatpak read them from the finish-args.
