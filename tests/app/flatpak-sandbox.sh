@@ -18,17 +18,16 @@
 #     AT-SPI reaches the window inside (flatpak's a11y bus proxy) and it shows
 #       hyphaed's state (Mesh1 properties, activation through the proxy);
 #     Mesh1 calls: app.sign-in (org.gtk.Actions over the session bus, an auth
-#       key) reaches hyphaed; [KEYRING] it brings hyphaed to Running; until
-#       then the placeholder key agent's Up is refused ("SetKeys first" in
-#       Health: the call went through) and an Up from inside the sandbox
-#       (gdbus) brings it to Running; the window follows Mesh1's signals to
-#       Connected (screenshot flatpak-connected.png);
-#     keyring: org.freedesktop.secrets (a headless gnome-keyring) answers
-#       from inside; [KEYRING] the app stored the machine and node keys;
-#     tray: a test-owned org.kde.StatusNotifierWatcher and
-#       org.freedesktop.StatusNotifierWatcher (flatpak-session-stubs.py) take
-#       a Register from inside; [TRAY] the running app registered its item by
-#       its own connection, and the item answers a call from outside;
+#       key) makes the keys, hands them over (SetKeys) and brings hyphaed to
+#       Running; the window follows Mesh1's signals to Connected (screenshot
+#       flatpak-connected.png);
+#     keyring: the app stored its machine and node keys in a headless
+#       gnome-keyring (org.freedesktop.secrets, no Secret portal here), which
+#       also answers a gdbus call from inside;
+#     tray: the app registered its item with a test-owned
+#       org.kde.StatusNotifierWatcher (flatpak-session-stubs.py) from a
+#       connection of its sandbox's proxy, and the item answers from outside;
+#       org.freedesktop.StatusNotifierWatcher takes a Register from inside too;
 #   and nothing else (`flatpak run --command=…`, a second sandbox): the
 #   system bus shows only org.freedesktop.DBus and Mesh1, PolicyKit1 is
 #   ServiceUnknown although it runs; the session bus shows only the allowed
@@ -37,9 +36,6 @@
 #   source, build or flatpak files; no network link but lo.
 # Not proved here: polkit. The sandbox runs as root, hyphaed sees the proxy's
 # credentials and skips polkit for root: reachability, not authorization.
-# [KEYRING] and [TRAY] wait for the keys and tray parts of issue 10: off until
-# they are merged (FPS_CHECK_KEYRING=1 / FPS_CHECK_TRAY=1 below, or in the
-# environment, switch them on).
 #
 #   flatpak-sandbox.sh SOURCE_DIR CACHE_DIR
 # CACHE_DIR (the build dir) keeps the runtime repo between runs; everything
@@ -50,11 +46,6 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/app-lib.sh"
-
-# ---- switch on once the keys part (hyphae-key-agent.c writes the keyring)
-# ---- and the tray part (hyphae-tray.c registers with the watcher) are merged.
-FPS_CHECK_KEYRING=${FPS_CHECK_KEYRING:-0}
-FPS_CHECK_TRAY=${FPS_CHECK_TRAY:-0}
 
 APP_ID=io.github.hyphae.Hyphae
 # flatpak/README.md: the permissions the app needs, and no more.
@@ -229,24 +220,10 @@ wgt_check "the sandboxed app owns $APP_ID on the session bus" \
 	gdbus wait --session --timeout 60 "$APP_ID" || finish
 wgt_check "the window in the sandbox is seen through AT-SPI and shows hyphaed's state" \
 	atspi wait "re:^Service state: (NoState|NeedsLogin)$" label
-fps_health_has() { dbl_run a gdbus call --system -d io.github.hyphae.Mesh1 -o /io/github/hyphae/Mesh1 \
-	-m org.freedesktop.DBus.Properties.Get io.github.hyphae.Mesh1 Health 2>/dev/null | grep -qF "$1"; }
 wgt_check "app.sign-in over org.gtk.Actions is accepted" app_action sign-in \
 	"<{'ControlURL': <'$MESH_URL'>, 'AuthKey': <'$MESH_AUTHKEY'>, 'Hostname': <'${MESH_HOST[a]}'>}>"
-if [ "$FPS_CHECK_KEYRING" = 1 ]; then
-	wgt_check "[KEYRING] Mesh1 through the sandbox: the app's sign-in (SetKeys, Up) brings hyphaed to Running" \
-		app_wait 90 fps_running
-else
-	# The placeholder key agent sends Up without SetKeys: hyphaed refuses it with
-	# a Health warning, which is what shows the call went through.
-	wgt_check "Mesh1 through the sandbox: the app's Up reached hyphaed (placeholder key agent: 'SetKeys first')" \
-		app_wait 30 fps_health_has "SetKeys first"
-	wgt_check "Mesh1 through the sandbox: Up from inside brings hyphaed to Running" \
-		fps_in gdbus call --system --timeout 90 -d io.github.hyphae.Mesh1 -o /io/github/hyphae/Mesh1 \
-		-m io.github.hyphae.Mesh1.Up \
-		"{'ControlURL': <'$MESH_URL'>, 'AuthKey': <'$MESH_AUTHKEY'>, 'Hostname': <'${MESH_HOST[a]}'>}" >/dev/null
-	wgt_check "hyphaed is Running" app_wait 90 fps_running
-fi
+wgt_check "Mesh1 through the sandbox: the app's sign-in (SetKeys, Up) brings hyphaed to Running" \
+	app_wait 90 fps_running
 wgt_check "the window in the sandbox follows hyphaed's signals to Connected" \
 	atspi wait "Connected" label "Service state: Running" label
 app_screenshot flatpak-connected || wgt_fail "screenshot flatpak-connected.png"
@@ -258,40 +235,45 @@ fps_collections() {
 		grep -q /org/freedesktop/secrets/collection/login
 }
 wgt_check "keyring: org.freedesktop.secrets answers from inside the sandbox" fps_collections
-if [ "$FPS_CHECK_KEYRING" = 1 ]; then
-	fps_keys() {
-		local out
-		out=$(secret-tool search --all xdg:schema io.github.hyphae.Key 2>&1)
-		[ "$(grep -c '^attribute.control-url = '"$MESH_URL"'$' <<<"$out")" = 2 ] &&
-			grep -q '^attribute.kind = machine$' <<<"$out" && grep -q '^attribute.kind = node$' <<<"$out"
-	}
-	wgt_check "[KEYRING] the sandboxed app stored a machine and a node key for $MESH_URL" app_wait 20 fps_keys
-else
-	app_log "[KEYRING] off: the app's keyring writes are checked once the keys part is merged (FPS_CHECK_KEYRING=1)"
-fi
+fps_keys() {
+	local out
+	out=$(secret-tool search --all xdg:schema io.github.hyphae.Key 2>&1)
+	[ "$(grep -c '^attribute.control-url = '"$MESH_URL"'$' <<<"$out")" = 2 ] &&
+		grep -q '^attribute.kind = machine$' <<<"$out" && grep -q '^attribute.kind = node$' <<<"$out"
+}
+wgt_check "keyring: the sandboxed app stored a machine and a node key for $MESH_URL" app_wait 20 fps_keys
+wgt_check "keyring: no key in a file of the app's own (~/.var/app/$APP_ID holds no privkey:)" \
+	bash -c '[ -d "$1" ] && ! grep -rqs "privkey:" "$1"' _ "$HOME/.var/app/$APP_ID"
 
 # tray
+fps_bus_pid() {   # fps_bus_pid NAME: the pid behind NAME on the session bus
+	gdbus call --session -d org.freedesktop.DBus -o /org/freedesktop/DBus \
+		-m org.freedesktop.DBus.GetConnectionUnixProcessID "$1" 2>/dev/null | sed -n 's/^(uint32 \([0-9]*\),)$/\1/p'
+}
+# The tray has a session connection of its own; every connection of one
+# sandbox goes through that sandbox's xdg-dbus-proxy, so the app's Register
+# comes from the pid that also owns the app id.
+fps_app_registered() {
+	local app_pid sender
+	app_pid=$(fps_bus_pid "$APP_ID")
+	[ -n "$app_pid" ] || return 1
+	for sender in $(sed -n "s/^CALL [^ ]* \([^ ]*\) org.kde.StatusNotifierWatcher.RegisterStatusNotifierItem ('[^/].*$/\1/p" \
+		"$FPS_STUBS_LOG"); do
+		[ "$(fps_bus_pid "$sender")" = "$app_pid" ] && FPS_ITEM_OWNER=$sender && return 0
+	done
+	return 1
+}
+wgt_check "tray: the sandboxed app registered its item with the watcher (from a connection of its sandbox)" \
+	app_wait 20 fps_app_registered &&
+	wgt_check "tray: its item answers a call from outside the sandbox (Id)" \
+		gdbus call --session -d "$FPS_ITEM_OWNER" -o /StatusNotifierItem \
+		-m org.freedesktop.DBus.Properties.Get org.kde.StatusNotifierItem Id
 fps_register_seen() { grep -q "^CALL $1 [^ ]* org.kde.StatusNotifierWatcher.RegisterStatusNotifierItem ('$2',)$" "$FPS_STUBS_LOG"; }
 for w in org.kde.StatusNotifierWatcher org.freedesktop.StatusNotifierWatcher; do
 	fps_in gdbus call --session -d "$w" -o /StatusNotifierWatcher \
 		-m org.kde.StatusNotifierWatcher.RegisterStatusNotifierItem /probe >/dev/null 2>&1
 	wgt_check "tray: $w takes a Register from inside the sandbox" fps_register_seen "$w" /probe
 done
-if [ "$FPS_CHECK_TRAY" = 1 ]; then
-	fps_app_registered() {
-		local owner
-		owner=$(gdbus call --session -d org.freedesktop.DBus -o /org/freedesktop/DBus \
-			-m org.freedesktop.DBus.GetNameOwner "$APP_ID" | sed -n "s/^('\(.*\)',)$/\1/p")
-		[ -n "$owner" ] && grep -q "^CALL [^ ]* $owner org.kde.StatusNotifierWatcher.RegisterStatusNotifierItem " \
-			"$FPS_STUBS_LOG" && FPS_ITEM_OWNER=$owner
-	}
-	wgt_check "[TRAY] the sandboxed app registered its item by its own connection" app_wait 20 fps_app_registered &&
-		wgt_check "[TRAY] its item answers from the sandbox (Id)" \
-			gdbus call --session -d "$FPS_ITEM_OWNER" -o /StatusNotifierItem \
-			-m org.freedesktop.DBus.Properties.Get org.kde.StatusNotifierItem Id
-else
-	app_log "[TRAY] off: the app's own Register is checked once the tray part is merged (FPS_CHECK_TRAY=1)"
-fi
 
 # ---------------------------------------------------------------- nothing else
 
