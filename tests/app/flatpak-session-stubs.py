@@ -18,6 +18,8 @@ Every method call is one line of LOG, flushed at once:
 and "READY" once every name is owned.
 """
 
+import importlib
+import os
 import signal
 import sys
 
@@ -26,20 +28,12 @@ import gi
 gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
-WATCHER_XML = """
-<node>
-  <interface name="org.kde.StatusNotifierWatcher">
-    <method name="RegisterStatusNotifierItem"><arg name="service" type="s" direction="in"/></method>
-    <method name="RegisterStatusNotifierHost"><arg name="service" type="s" direction="in"/></method>
-    <property name="RegisteredStatusNotifierItems" type="as" access="read"/>
-    <property name="IsStatusNotifierHostRegistered" type="b" access="read"/>
-    <property name="ProtocolVersion" type="i" access="read"/>
-    <signal name="StatusNotifierItemRegistered"><arg type="s"/></signal>
-    <signal name="StatusNotifierItemUnregistered"><arg type="s"/></signal>
-    <signal name="StatusNotifierHostRegistered"/>
-  </interface>
-</node>
-"""
+# The watcher interface as the tray tests' host has it (tray-host.py); no
+# __pycache__ left in the source tree.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+WATCHER_XML = importlib.import_module("tray-host").WATCHER_XML
+
 NOTIFICATIONS_XML = """
 <node>
   <interface name="org.freedesktop.Notifications">
