@@ -23,8 +23,8 @@
 # `flatpak build-export --runtime --files=files` (it wants --files=files,
 # whatever its help says), and the tree is removed.
 #
-# Network: only the Debian mirror of this machine's apt sources (mmdebstrap
-# reads /etc/apt/sources.list.d/debian.sources, else /etc/apt/sources.list).
+# Network: only the Debian mirror of this machine's apt sources (fpr_sources:
+# mmdebstrap reads the file, so bookworm-updates and -security come along).
 # Needs root (mmdebstrap's root mode), mmdebstrap, flatpak, ostree, flock.
 # Sourced (from bash), it only defines the names and functions below.
 
@@ -60,11 +60,12 @@ FPR_DPKG_OPTS=(
 
 fpr_log() { printf '%s\n' "$*" >&2; }
 
-# The apt sources mmdebstrap gets: Debian's mirror as this machine has it.
+# The apt sources mmdebstrap gets: Debian's mirror as this machine has it
+# (a machine made by mmdebstrap has sources.list.d/0000*.sources).
 fpr_sources() {
 	local f
-	for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list; do
-		[ -s "$f" ] && { echo "$f"; return 0; }
+	for f in /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do
+		[ -s "$f" ] && grep -q debian "$f" && { echo "$f"; return 0; }
 	done
 	echo "http://deb.debian.org/debian"
 }
