@@ -302,6 +302,9 @@ on_auth_url_ready (HyphaeClient *client,
 {
   HyphaeWindow *self = user_data;
 
+  /* The daemon says it again while the login waits: one tab is enough. */
+  if (g_strcmp0 (url, self->auth_url) == 0)
+    return;
   g_free (self->auth_url);
   self->auth_url = g_strdup (url);
   hyphae_compat_show_uri (GTK_WINDOW (self), url);

@@ -7,7 +7,7 @@
 #   Sign In without an auth key: the stub browser (the http handler) is asked
 #   to open exactly the AuthURL the daemon sent, and the window says
 #   "Continue in Your Browser" with Open Again and Copy Link;
-#   Open Again opens the same URL once more;
+#   Open Again opens the same URL once more, and nothing else opens it again;
 #   the test fetches that URL (approving the login, as the user's browser
 #   would): "Waiting for Approval";
 #   POST /debug/authorize: the main view, and `hyphaectl status --json` says
@@ -56,6 +56,8 @@ wgt_check "fetching the AuthURL (the browser's part) approves the login" \
 wgt_check "then the machine waits for approval: Waiting for Approval" \
 	eval 'atspi wait "Waiting for Approval" label && states_backend NeedsMachineAuth'
 wgt_check "screenshot waiting-approval.png" app_screenshot waiting-approval
+wgt_check "no other tab was opened meanwhile (the daemon repeats AuthURLReady while a login waits)" \
+	browser_opened 2
 
 ID=$(node_id)
 wgt_check "the administrator approves it (POST /debug/authorize): the main view, and Running" \
