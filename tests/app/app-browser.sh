@@ -8,6 +8,7 @@
 #   to open exactly the AuthURL the daemon sent, and the window says
 #   "Continue in Your Browser" with Open Again and Copy Link;
 #   Open Again opens the same URL once more, and nothing else opens it again;
+#   Copy Link puts it on the clipboard;
 #   the test fetches that URL (approving the login, as the user's browser
 #   would): "Waiting for Approval";
 #   POST /debug/authorize: the main view, and `hyphaectl status --json` says
@@ -49,6 +50,9 @@ wgt_check "the window says to continue in the browser, with Open Again and Copy 
 wgt_check "screenshot browser.png" app_screenshot browser
 wgt_check "Open Again: the same URL once more" \
 	eval 'atspi click "Open Again" "push button" && app_wait 30 browser_opened 2'
+clipboard_has_url() { [ "$(states_clipboard)" = "$(head -n 1 "$APP_BROWSER_OUT")" ]; }
+wgt_check "Copy Link: the AuthURL on the clipboard" \
+	eval 'atspi click "Copy Link" "push button" && app_wait 30 clipboard_has_url'
 
 AUTH_URL=$(head -n 1 "$APP_BROWSER_OUT")
 wgt_check "fetching the AuthURL (the browser's part) approves the login" \

@@ -8,15 +8,15 @@
 #   states_finish            the summary (app and tailnet logs on a failure), exit
 #   states_fatal MESSAGE     a failed check, then states_finish
 #   states_keyring_start     a gnome-keyring-daemon (secrets only, unlocked) on
-#                            the test's session bus, when installed: the app keeps
-#                            its keys there, and no other keyring may answer
+#                            the test's session bus: the app keeps its keys there
 #   states_keyring_stop
 #   states_app_start         the app on node A's bus
 #   states_main_view         wait for the main view (the page shown while Running)
 #   states_running HOST      `hyphaectl status --json` on A says Running (≤ 60 s),
 #                            and Self's HostName is HOST (when given)
 #   states_backend STATE     A's BackendState is STATE (≤ 60 s)
-#   states_server_get PATH [POST]   the control server's PATH, from the hub
+#   states_server_get URL [POST]    GET (or POST) URL from the hub: the control server
+#   states_clipboard         the text on the display's clipboard (GTK 4 from Python)
 
 STATES_KEYRING_PID=
 STATES_NAME=
@@ -53,7 +53,7 @@ states_cleanup() {
 }
 
 states_keyring_start() {
-	command -v gnome-keyring-daemon >/dev/null 2>&1 || return 0
+	command -v gnome-keyring-daemon >/dev/null 2>&1 || app_cannot_run "no gnome-keyring-daemon (package gnome-keyring)"
 	printf 'hyphae-test' | gnome-keyring-daemon --foreground --unlock --components=secrets \
 		>"$APP_T/keyring.log" 2>&1 &
 	STATES_KEYRING_PID=$!
@@ -122,4 +122,22 @@ states_server_get() {
 import sys, urllib.request
 data = b"" if len(sys.argv) > 2 else None
 sys.stdout.write(urllib.request.urlopen(sys.argv[1], data=data, timeout=10).read().decode())' "$@"
+}
+
+states_clipboard() {
+	GDK_BACKEND=x11 "$APP_PY" -c '
+import gi
+gi.require_version("Gdk", "4.0")
+gi.require_version("Gtk", "4.0")
+from gi.repository import GLib, Gtk
+Gtk.init()
+loop, out = GLib.MainLoop(), []
+clipboard = Gtk.Label().get_display().get_clipboard()
+def done(c, result):
+    out.append(c.read_text_finish(result) or "")
+    loop.quit()
+clipboard.read_text_async(None, done)
+GLib.timeout_add_seconds(10, loop.quit)  # a hang guard: no owner answered
+loop.run()
+print(out[0] if out else "")'
 }
