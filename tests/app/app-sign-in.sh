@@ -12,8 +12,8 @@
 #   and `hyphaectl status --json` says Running with that HostName;
 #   `hyphaectl down`: "Disconnected", and its Connect button: Running again;
 #   win.add-profile (what the Profiles page's Add Profile activates; here
-#   through org.gtk.Actions): the sign-in page with a profile name, and its
-#   Cancel returns to the main view;
+#   through org.gtk.Actions): the sign-in page with a profile name (required:
+#   an inline error without one), and its Cancel returns to the main view;
 #   the primary menu's Log Out asks first; confirming gives NeedsLogin and the
 #   sign-in page (libadwaita 1.2's dialog buttons take mnemonics: AT-SPI names
 #   them "Log Out Log Out").
@@ -76,6 +76,9 @@ wgt_check "win.add-profile: the sign-in page for a new profile, with its name an
 			--method org.gtk.Actions.Activate add-profile "[]" "{}" >/dev/null &&
 		atspi wait "Add a Profile" label "Profile Name" text "Cancel" "push button"'
 wgt_check "screenshot add-profile.png" app_screenshot add-profile
+wgt_check "Sign In without a profile name: the inline error, still adding a profile" \
+	eval 'atspi click "Sign In" "push button" &&
+		atspi wait "Give the new profile a name." label "Add a Profile" label'
 wgt_check "Cancel: the main view again, still Running" \
 	eval 'atspi click "Cancel" "push button" && states_main_view && states_running'
 
