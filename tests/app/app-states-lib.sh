@@ -1,15 +1,13 @@
 # SPDX-License-Identifier: MIT
 # Shared by the state-page tests (app-sign-in.sh, app-browser.sh): source it
-# after app-lib.sh's app_session and mesh-lib.sh.
+# after app-lib.sh's app_session and mesh-lib.sh. The app keeps its keys in
+# the keyring (keyring-lib.sh) started here.
 #
 #   states_begin NAME [SERVER-ARGS…]   the exit trap, then the tailnet (hub, the
 #                            control server started with SERVER-ARGS, A's and B's
 #                            buses) and the keyring; the test ends if one fails
 #   states_finish            the summary (app and tailnet logs on a failure), exit
 #   states_fatal MESSAGE     a failed check, then states_finish
-#   states_keyring_start     a gnome-keyring-daemon (secrets only, unlocked) on
-#                            the test's session bus: the app keeps its keys there
-#   states_keyring_stop
 #   states_app_start         the app on node A's bus
 #   states_main_view         wait for the main view (the page shown while Running)
 #   states_running HOST      `hyphaectl status --json` on A says Running (≤ 60 s),
@@ -18,7 +16,7 @@
 #   states_server_get URL [POST]    GET (or POST) URL from the hub: the control server
 #   states_clipboard         the text on the display's clipboard (GTK 4 from Python)
 
-STATES_KEYRING_PID=
+. "$(dirname "${BASH_SOURCE[0]}")/keyring-lib.sh"
 STATES_NAME=
 STATES_T0=
 
@@ -31,53 +29,8 @@ states_begin() {
 	mesh_topology || states_fatal "topology: hub bridge and two node namespaces"
 	mesh_server_start "$@" || states_fatal "control server ($*) starts in the hub on $MESH_URL"
 	mesh_buses || states_fatal "polkit actions installed; a private system bus and polkitd in A and in B"
-	states_keyring_start || states_fatal "a keyring on the session bus"
-}
-
-states_finish() {
-	[ "$WGT_FAILS" = 0 ] || app_log_tail
-	mesh_finish "$STATES_NAME" "$STATES_T0"
-}
-
-states_fatal() {
-	wgt_fail "$*"
-	states_finish
-}
-
-states_cleanup() {
-	local rc=$?
-	app_stop
-	states_keyring_stop
-	(exit "$rc")
-	mesh_cleanup
-}
-
-states_keyring_start() {
 	command -v gnome-keyring-daemon >/dev/null 2>&1 || app_cannot_run "no gnome-keyring-daemon (package gnome-keyring)"
-	printf 'hyphae-test' | gnome-keyring-daemon --foreground --unlock --components=secrets \
-		>"$APP_T/keyring.log" 2>&1 &
-	STATES_KEYRING_PID=$!
-	gdbus wait --session --timeout 30 org.freedesktop.secrets
-}
-
-states_keyring_stop() {
-	[ -n "$STATES_KEYRING_PID" ] || return 0
-	kill -TERM "$STATES_KEYRING_PID" 2>/dev/null
-	wait "$STATES_KEYRING_PID" 2>/dev/null
-	STATES_KEYRING_PID=
-STATES_NAME=
-STATES_T0=
-
-states_begin() {
-	STATES_NAME=$1
-	shift
-	STATES_T0=$(date +%s)
-	trap states_cleanup EXIT
-	mesh_require
-	mesh_topology || states_fatal "topology: hub bridge and two node namespaces"
-	mesh_server_start "$@" || states_fatal "control server ($*) starts in the hub on $MESH_URL"
-	mesh_buses || states_fatal "polkit actions installed; a private system bus and polkitd in A and in B"
-	states_keyring_start || states_fatal "a keyring on the session bus"
+	KEYRING_LOG=$APP_T/keyring.log keyring_start || states_fatal "a keyring on the session bus"
 }
 
 states_finish() {
@@ -93,10 +46,9 @@ states_fatal() {
 states_cleanup() {
 	local rc=$?
 	app_stop
-	states_keyring_stop
+	keyring_stop
 	(exit "$rc")
 	mesh_cleanup
-}
 }
 
 states_app_start() { app_start "$(dbl_addr a)"; }
