@@ -161,7 +161,7 @@ hyphae_sign_in_page_class_init (HyphaeSignInPageClass *klass)
   object_class->dispose = hyphae_sign_in_page_dispose;
 
   signals[SIGNAL_SUBMITTED] =
-      g_signal_new ("submitted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+    g_signal_new ("submitted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/hyphae/Hyphae/hyphae-sign-in-page.ui");
   gtk_widget_class_bind_template_child (widget_class, HyphaeSignInPage, title_label);

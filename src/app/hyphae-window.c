@@ -84,8 +84,9 @@ show_no_daemon (HyphaeWindow *self,
   show_state (self, &page);
 }
 
-/* The keyring pre-empts every other page: without it the app has no keys to
- * give hyphaed, and it never keeps them anywhere else. TRUE if shown. */
+/* Once hyphaed is there, the keyring pre-empts its states: without it the
+ * app has no keys to give hyphaed, and it never keeps them anywhere else. A
+ * node on hyphaed's own keys (hyphaectl up) needs no keyring. TRUE if shown. */
 static gboolean
 show_keyring_problem (HyphaeWindow *self)
 {
@@ -93,6 +94,8 @@ show_keyring_problem (HyphaeWindow *self)
   g_autofree char *description = NULL;
   HyphaeStatePageContent page = { .icon_name = "dialog-password-symbolic" };
 
+  if (hyphae_client_get_keys_owner (self->client) == HYPHAE_KEYS_OWNER_DAEMON)
+    return FALSE;
   switch (hyphae_key_agent_get_keyring_state (self->key_agent))
     {
     case HYPHAE_KEYRING_STATE_LOCKED:
@@ -264,12 +267,11 @@ _hyphae_window_update (HyphaeWindow *self)
 
   _hyphae_window_actions_update (self);
   hyphae_sign_in_page_set_busy (self->sign_in_page, hyphae_client_get_busy (self->client));
-  if (show_keyring_problem (self))
-    return;
   switch (hyphae_client_get_daemon_state (self->client))
     {
     case HYPHAE_DAEMON_STATE_RUNNING:
-      show_daemon_state (self);
+      if (!show_keyring_problem (self))
+        show_daemon_state (self);
       break;
     case HYPHAE_DAEMON_STATE_NOT_INSTALLED:
       show_no_daemon (self, FALSE, NULL);

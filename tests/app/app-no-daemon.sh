@@ -19,6 +19,7 @@ TESTS_DIR=$HERE/../integration
 DBL_DATA_DIR=${HYPHAE_DATA_DIR:-$HERE/../../data} DBL_DIR=$APP_T/dbus
 mkdir -p "$DBL_DIR"
 . "$TESTS_DIR/dbus-lib.sh"
+. "$HERE/keyring-lib.sh"
 NS=hyP$$
 STATE=$DBL_DIR/state
 
@@ -33,6 +34,7 @@ fatal() { wgt_fail "$*"; finish; }
 cleanup_all() {
 	local rc=$?
 	app_stop
+	keyring_stop
 	dbl_cleanup
 	(exit "$rc")
 	wgt_cleanup
@@ -42,6 +44,7 @@ trap cleanup_all EXIT
 wgt_require_root
 [ -n "${HYPHAED:-}" ] && [ -x "$HYPHAED" ] || wgt_cannot_run "HYPHAED is not an executable hyphaed"
 [ -x "$DBL_POLKITD" ] || wgt_cannot_run "no $DBL_POLKITD (package polkitd)"
+command -v gnome-keyring-daemon >/dev/null 2>&1 || wgt_cannot_run "no gnome-keyring-daemon (package gnome-keyring)"
 
 reload_bus() {
 	dbl_run s gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
@@ -58,6 +61,9 @@ dbl_install_policy && dbl_bus_start s "$NS" "$STATE" || fatal "private system bu
 rm -f "$DBL_DIR/s/services/$DBL_BUS_NAME.service"
 reload_bus && ! activatable || fatal "$DBL_BUS_NAME is not activatable"
 
+# A keyring, so that the signed-out page is the sign-in page (without one the
+# keyring's page would come first).
+KEYRING_LOG=$APP_T/keyring.log keyring_start || fatal "a keyring on the session bus"
 app_start "$(dbl_addr s)"
 wgt_check "the window says the service is not installed, how to install it, and offers Try Again" \
 	atspi wait "Hyphae Service Not Installed" label "re:sudo apt install hyphae" label "Try Again" "push button"
