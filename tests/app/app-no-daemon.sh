@@ -6,7 +6,11 @@
 #   a Try Again button (asserted through AT-SPI; screenshot not-installed.png);
 #   the harness's stub browser receives a URL opened through GIO;
 #   once the bus can activate hyphaed, clicking Try Again (AT-SPI "click")
-#   makes the app start it and show its state: signed out, the sign-in page.
+#   makes the app start it; with no Secret Service on the session bus the
+#   window says "No Keyring" (keyring-missing.png) and how to get one; once a
+#   gnome-keyring runs, its Try Again (app.retry-keyring) gives the signed-out
+#   state: the sign-in page. (The keyring's pages need the key agent of the
+#   keys part: its placeholder never reports a keyring state.)
 # hyphaed runs in a network namespace of its own. Needs root.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
 set -u
@@ -61,9 +65,7 @@ dbl_install_policy && dbl_bus_start s "$NS" "$STATE" || fatal "private system bu
 rm -f "$DBL_DIR/s/services/$DBL_BUS_NAME.service"
 reload_bus && ! activatable || fatal "$DBL_BUS_NAME is not activatable"
 
-# A keyring, so that the signed-out page is the sign-in page (without one the
-# keyring's page would come first).
-KEYRING_LOG=$APP_T/keyring.log keyring_start || fatal "a keyring on the session bus"
+# No keyring yet: the daemon's page comes first all the same.
 app_start "$(dbl_addr s)"
 wgt_check "the window says the service is not installed, how to install it, and offers Try Again" \
 	atspi wait "Hyphae Service Not Installed" label "re:sudo apt install hyphae" label "Try Again" "push button"
@@ -78,9 +80,14 @@ wgt_check "the stub browser is the http handler (gio open → \$APP_BROWSER_OUT)
 
 dbl_service_file s "$STATE" --uapi-dir "$DBL_DIR/s/uapi"
 reload_bus && activatable || fatal "$DBL_BUS_NAME is activatable again"
-wgt_check "Try Again (AT-SPI click) reaches the daemon the bus starts: signed out, the sign-in page" \
+wgt_check "Try Again (AT-SPI click) reaches the daemon the bus starts; with no Secret Service: No Keyring" \
+	eval 'atspi click "Try Again" "push button" &&
+		atspi wait "No Keyring" label "re:sudo apt install gnome-keyring" label "Try Again" "push button"'
+wgt_check "the daemon was started by the app's call" eval '[ -n "$(dbl_daemon_pid s)" ]'
+wgt_check "screenshot keyring-missing.png" app_screenshot keyring-missing
+KEYRING_LOG=$APP_T/keyring.log keyring_start || fatal "a keyring on the session bus"
+wgt_check "a keyring started, Try Again (app.retry-keyring): signed out, the sign-in page" \
 	eval 'atspi click "Try Again" "push button" &&
 		atspi wait "Sign In to a Tailnet" label "Sign In" "push button"'
-wgt_check "the daemon was started by the app's call" eval '[ -n "$(dbl_daemon_pid s)" ]'
-wgt_check "Try Again is gone once connected" atspi wait-gone "Try Again" "push button"
+wgt_check "Try Again is gone" atspi wait-gone "Try Again" "push button"
 finish
