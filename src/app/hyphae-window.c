@@ -108,7 +108,7 @@ show_keyring_problem (HyphaeWindow *self)
       page.title = _ ("No Keyring");
       page.description = _ ("Hyphae keeps this device’s keys in a keyring (a Secret Service such as GNOME "
                             "Keyring or KWallet), and none is running. Install or start one, for example "
-                            "<tt>sudo apt install gnome-keyring</tt>, then log in again. Hyphae never keeps "
+                            "<tt>sudo apt install gnome-keyring</tt>, then try again. Hyphae never keeps "
                             "keys in plain files.");
       page.buttons[0] = (HyphaeStatePageButton) { _ ("Try Again"), "app.retry-keyring" };
       break;
