@@ -18,9 +18,6 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/app-lib.sh"
 app_session "$@"
-
-TESTS_DIR=$HERE/../integration
-. "$TESTS_DIR/mesh-lib.sh"
 . "$HERE/app-states-lib.sh"
 states_begin app-browser -interactive -machine-auth
 app_stub_browser || states_fatal "the stub browser is the http handler"

@@ -25,9 +25,6 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/app-lib.sh"
 app_session "$@"
-
-TESTS_DIR=$HERE/../integration
-. "$TESTS_DIR/mesh-lib.sh"
 . "$HERE/app-states-lib.sh"
 HOST=app-$WGT_ID
 states_begin app-sign-in

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Shared by the state-page tests (app-sign-in.sh, app-browser.sh): source it
-# after app-lib.sh's app_session and mesh-lib.sh. The app keeps its keys in
-# the keyring (keyring-lib.sh) started here.
+# after app-lib.sh's app_session; it sources mesh-lib.sh (the tailnet) and
+# keyring-lib.sh (the keyring the app keeps its keys in, started here).
 #
 #   states_begin NAME [SERVER-ARGS…]   the exit trap, then the tailnet (hub, the
 #                            control server started with SERVER-ARGS, A's and B's
@@ -16,6 +16,8 @@
 #   states_server_get URL [POST]    GET (or POST) URL from the hub: the control server
 #   states_clipboard         the text on the display's clipboard (GTK 4 from Python)
 
+TESTS_DIR=$(dirname "${BASH_SOURCE[0]}")/../integration
+. "$TESTS_DIR/mesh-lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/keyring-lib.sh"
 STATES_NAME=
 STATES_T0=
