@@ -14,6 +14,7 @@
 #   win.add-profile (what the Profiles page's Add Profile activates; here
 #   through org.gtk.Actions): the sign-in page with a profile name (required:
 #   an inline error without one), and its Cancel returns to the main view;
+#   signing in there as profile "second" makes hyphaed run that profile;
 #   the primary menu's Log Out asks first; confirming gives NeedsLogin and the
 #   sign-in page (libadwaita 1.2's dialog buttons take mnemonics: AT-SPI names
 #   them "Log Out Log Out").
@@ -67,17 +68,23 @@ wgt_check "screenshot disconnected.png" app_screenshot disconnected
 wgt_check "Connect: the main view, and hyphaed is Running" \
 	eval 'atspi click "Connect" "push button" && states_main_view && states_running'
 
-WINDOW_PATH=/io/github/hyphae/Hyphae/window/1
+add_profile() {
+	gdbus call --session --dest io.github.hyphae.Hyphae --object-path /io/github/hyphae/Hyphae/window/1 \
+		--method org.gtk.Actions.Activate add-profile "[]" "{}" >/dev/null
+}
 wgt_check "win.add-profile: the sign-in page for a new profile, with its name and Cancel" \
-	eval 'gdbus call --session --dest io.github.hyphae.Hyphae --object-path "$WINDOW_PATH" \
-			--method org.gtk.Actions.Activate add-profile "[]" "{}" >/dev/null &&
-		atspi wait "Add a Profile" label "Profile Name" text "Cancel" "push button"'
+	eval 'add_profile && atspi wait "Add a Profile" label "Profile Name" text "Cancel" "push button"'
 wgt_check "screenshot add-profile.png" app_screenshot add-profile
 wgt_check "Sign In without a profile name: the inline error, still adding a profile" \
 	eval 'atspi click "Sign In" "push button" &&
 		atspi wait "Give the new profile a name." label "Add a Profile" label'
 wgt_check "Cancel: the main view again, still Running" \
 	eval 'atspi click "Cancel" "push button" && states_main_view && states_running'
+wgt_check "a profile \"second\" signed in from that page (name, server, auth key): Running as second" \
+	eval 'add_profile && atspi set-text "Profile Name" second &&
+		atspi set-text "Control Server URL" "$MESH_URL" && atspi set-text "Auth Key (Optional)" "$MESH_AUTHKEY" &&
+		atspi click "Sign In" "push button" &&
+		mesh_wait a 60 eval "mesh_is_running a && states_profile_is second" && states_main_view'
 
 wgt_check "the primary menu's Log Out asks first" \
 	eval 'atspi click "Main Menu" "push button" && atspi click "Log Out…" &&

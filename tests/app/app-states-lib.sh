@@ -15,6 +15,7 @@
 #   states_backend STATE     A's BackendState is STATE (≤ 60 s)
 #   states_server_get URL [POST]    GET (or POST) URL from the hub: the control server
 #   states_clipboard         the text on the display's clipboard (GTK 4 from Python)
+#   states_profile_is NAME   hyphaed's Profile on A is NAME
 
 TESTS_DIR=$(dirname "${BASH_SOURCE[0]}")/../integration
 . "$TESTS_DIR/mesh-lib.sh"
@@ -94,4 +95,10 @@ clipboard.read_text_async(None, done)
 GLib.timeout_add_seconds(10, loop.quit)  # a hang guard: no owner answered
 loop.run()
 print(out[0] if out else "")'
+}
+
+states_profile_is() {
+	[ "$(DBUS_SYSTEM_BUS_ADDRESS=$(dbl_addr a) gdbus call --system --dest "$MESH_BUS_NAME" \
+		--object-path /io/github/hyphae/Mesh1 --method org.freedesktop.DBus.Properties.Get \
+		"$MESH_BUS_NAME" Profile 2>/dev/null)" = "(<'$1'>,)" ]
 }
