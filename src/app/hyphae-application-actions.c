@@ -33,6 +33,13 @@ toast_failure (HyphaeApplication *self,
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
+  /* polkit's refusal names an action ID: say what it means instead. */
+  if (hyphae_client_error_failure (error) == HYPHAE_CLIENT_FAILURE_NOT_AUTHORIZED)
+    {
+      _hyphae_application_toast (self, _ ("Not allowed: your account may not change Hyphae’s connection on "
+                                          "this computer. Ask an administrator."));
+      return;
+    }
   message = hyphae_client_error_message (error);
   _hyphae_application_toast (self, message);
 }

@@ -7,9 +7,11 @@
 
 G_BEGIN_DECLS
 
-/* The main window: a header bar, a toast overlay and a stack of pages. For
- * now one status page says whether hyphaed is reachable and its State: a
- * view of the application's HyphaeClient. */
+/* The main window: a header bar with the primary menu, a toast overlay and a
+ * stack of pages chosen from the application's HyphaeClient and key agent:
+ * a state page (no daemon, keyring, browser sign-in, waiting for approval,
+ * connecting, stopped, an error), the sign-in page, or the main view while
+ * Running. win.* actions: hyphae-window-actions.c. */
 #define HYPHAE_TYPE_WINDOW (hyphae_window_get_type ())
 G_DECLARE_FINAL_TYPE (HyphaeWindow, hyphae_window, HYPHAE, WINDOW, AdwApplicationWindow)
 

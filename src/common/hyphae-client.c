@@ -484,7 +484,10 @@ on_proxy_ready (GObject *source,
   /* GDBusProxy sets its owner only once it has loaded the new owner's
    * properties, so "owner set" means "properties there". */
   g_signal_connect_swapped (proxy, "notify::g-name-owner", G_CALLBACK (on_owner_changed), self);
-  g_signal_connect_swapped (proxy, "g-properties-changed", G_CALLBACK (sync_properties), self);
+  /* After the generated class handler: it drops the proxy's cached copies of
+   * "as" properties (Health), which the getters return until then. */
+  g_signal_connect_data (proxy, "g-properties-changed", G_CALLBACK (sync_properties), self, NULL,
+                         G_CONNECT_SWAPPED | G_CONNECT_AFTER);
   g_signal_connect_swapped (proxy, "peers-changed", G_CALLBACK (request_peers), self);
   g_signal_connect_swapped (proxy, "auth-url-ready", G_CALLBACK (on_auth_url_ready), self);
   g_signal_connect_swapped (proxy, "keys-rotated", G_CALLBACK (on_keys_rotated), self);

@@ -6,7 +6,11 @@
 #   a Try Again button (asserted through AT-SPI; screenshot not-installed.png);
 #   the harness's stub browser receives a URL opened through GIO;
 #   once the bus can activate hyphaed, clicking Try Again (AT-SPI "click")
-#   makes the app start it and show its state (Signed Out, NoState/NeedsLogin).
+#   makes the app start it; with no Secret Service on the session bus the
+#   window says "No Keyring" (keyring-missing.png) and how to get one; once a
+#   gnome-keyring runs, its Try Again (app.retry-keyring) gives the signed-out
+#   state: the sign-in page. (The keyring's pages need the key agent of the
+#   keys part: its placeholder never reports a keyring state.)
 # hyphaed runs in a network namespace of its own. Needs root.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run outside CI.
 set -u
@@ -19,6 +23,7 @@ TESTS_DIR=$HERE/../integration
 DBL_DATA_DIR=${HYPHAE_DATA_DIR:-$HERE/../../data} DBL_DIR=$APP_T/dbus
 mkdir -p "$DBL_DIR"
 . "$TESTS_DIR/dbus-lib.sh"
+. "$HERE/keyring-lib.sh"
 NS=hyP$$
 STATE=$DBL_DIR/state
 
@@ -33,6 +38,7 @@ fatal() { wgt_fail "$*"; finish; }
 cleanup_all() {
 	local rc=$?
 	app_stop
+	keyring_stop
 	dbl_cleanup
 	(exit "$rc")
 	wgt_cleanup
@@ -42,6 +48,7 @@ trap cleanup_all EXIT
 wgt_require_root
 [ -n "${HYPHAED:-}" ] && [ -x "$HYPHAED" ] || wgt_cannot_run "HYPHAED is not an executable hyphaed"
 [ -x "$DBL_POLKITD" ] || wgt_cannot_run "no $DBL_POLKITD (package polkitd)"
+command -v gnome-keyring-daemon >/dev/null 2>&1 || wgt_cannot_run "no gnome-keyring-daemon (package gnome-keyring)"
 
 reload_bus() {
 	dbl_run s gdbus call --system --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
@@ -58,6 +65,7 @@ dbl_install_policy && dbl_bus_start s "$NS" "$STATE" || fatal "private system bu
 rm -f "$DBL_DIR/s/services/$DBL_BUS_NAME.service"
 reload_bus && ! activatable || fatal "$DBL_BUS_NAME is not activatable"
 
+# No keyring yet: the daemon's page comes first all the same.
 app_start "$(dbl_addr s)"
 wgt_check "the window says the service is not installed, how to install it, and offers Try Again" \
 	atspi wait "Hyphae Service Not Installed" label "re:sudo apt install hyphae" label "Try Again" "push button"
@@ -72,9 +80,14 @@ wgt_check "the stub browser is the http handler (gio open → \$APP_BROWSER_OUT)
 
 dbl_service_file s "$STATE" --uapi-dir "$DBL_DIR/s/uapi"
 reload_bus && activatable || fatal "$DBL_BUS_NAME is activatable again"
-wgt_check "Try Again (AT-SPI click) reaches the daemon the bus starts: Signed Out, its state shown" \
+wgt_check "Try Again (AT-SPI click) reaches the daemon the bus starts; with no Secret Service: No Keyring" \
 	eval 'atspi click "Try Again" "push button" &&
-		atspi wait "Signed Out" label "re:^Service state: (NoState|NeedsLogin)$" label'
+		atspi wait "No Keyring" label "re:sudo apt install gnome-keyring" label "Try Again" "push button"'
 wgt_check "the daemon was started by the app's call" eval '[ -n "$(dbl_daemon_pid s)" ]'
-wgt_check "Try Again is gone once connected" atspi wait-gone "Try Again" "push button"
+wgt_check "screenshot keyring-missing.png" app_screenshot keyring-missing
+KEYRING_LOG=$APP_T/keyring.log keyring_start || fatal "a keyring on the session bus"
+wgt_check "a keyring started, Try Again (app.retry-keyring): signed out, the sign-in page" \
+	eval 'atspi click "Try Again" "push button" &&
+		atspi wait "Sign In to a Tailnet" label "Sign In" "push button"'
+wgt_check "Try Again is gone" atspi wait-gone "Try Again" "push button"
 finish

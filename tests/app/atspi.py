@@ -22,9 +22,9 @@ session (app-lib.sh: Xvfb, the private session bus, the a11y bus it starts).
 
 NAME may be "re:PATTERN" (a regular expression searched in the name). Roles are
 AT-SPI role names as Atspi.Role.get_name gives them ("label", "push button").
-"SHOWING" here: GTK 4.8 sets the SHOWING state on windows only, so an object
-counts as showing when it and every ancestor up to a SHOWING window are
-VISIBLE (a hidden widget is absent from the tree). GtkStack keeps its other
+"SHOWING" here: GTK 4.8 sets the SHOWING state on windows only (not on
+dialogs: a VISIBLE dialog counts), so an object counts as showing when it
+and every ancestor up to a SHOWING window are VISIBLE (a hidden widget is absent from the tree). GtkStack keeps its other
 pages in the tree, VISIBLE, with stale extents: a window that stacks pages
 must mark the pages it does not show GTK_ACCESSIBLE_STATE_HIDDEN, or the
 tests see them. Coordinates are never used (wrong in GTK 4.8). Every wait is bounded by
@@ -58,6 +58,13 @@ def _has(obj, state):
         return False
 
 
+def _role(obj):
+    try:
+        return obj.get_role_name()
+    except gi.repository.GLib.Error:
+        return None
+
+
 def find_app(app_name):
     desktop = Atspi.get_desktop(0)
     for i in range(desktop.get_child_count()):
@@ -69,8 +76,9 @@ def find_app(app_name):
 
 def walk(obj, depth=0, showing=True):
     """Every object under obj (depth first): (object, depth, showing)."""
-    if depth == 1:
-        showing = _has(obj, Atspi.StateType.SHOWING)   # a window
+    if depth == 1:   # a window; GTK 4.8 never marks a dialog SHOWING
+        showing = _has(obj, Atspi.StateType.SHOWING) or (
+            _role(obj) == "dialog" and _has(obj, Atspi.StateType.VISIBLE))
     elif depth > 1:
         showing = showing and _has(obj, Atspi.StateType.VISIBLE)
     yield obj, depth, showing
@@ -87,10 +95,10 @@ def walk(obj, depth=0, showing=True):
             yield from walk(child, depth + 1, showing)
 
 
-def find(app, name, role=None):
-    """The first SHOWING object named name (with role, if given), or None."""
+def find_all(app, name, role=None):
+    """Every SHOWING object named name (with role, if given), in tree order."""
     if app is None:
-        return None
+        return
     for obj, _, showing in walk(app):
         if not showing:
             continue
@@ -101,8 +109,18 @@ def find(app, name, role=None):
                 continue
         except gi.repository.GLib.Error:
             continue
-        return obj
-    return None
+        yield obj
+
+
+def find(app, name, role=None):
+    """The first SHOWING object named name (with role, if given), or None."""
+    return next(find_all(app, name, role), None)
+
+
+def click(app, name, role=None):
+    """Clicks the first match that has a "click" action: a GtkMenuButton
+    carries its label, and so does the toggle button inside that clicks."""
+    return any(do_action(obj, "click") for obj in find_all(app, name, role))
 
 
 def wait(predicate, timeout):
@@ -215,8 +233,7 @@ def main(argv):
         if not wait(lambda: find(app, args[0], args[1]) is None, timeout):
             fail("still SHOWING: %s %r" % (args[1], args[0]))
     elif cmd == "click":
-        obj = wait(lambda: find(app, args[0], args[1] if len(args) > 1 else None), timeout)
-        if obj is None or not do_action(obj, "click"):
+        if not wait(lambda: click(app, args[0], args[1] if len(args) > 1 else None), timeout):
             fail("cannot click %r" % args[0])
     elif cmd == "act":
         obj = wait(lambda: find(app, args[0], args[1]), timeout)
