@@ -124,8 +124,8 @@ EXIT_DNS=$(status_value 'ex["DNSName"].rstrip(".")')
 
 # ---- no watcher at start
 app_start "$(dbl_addr a)"
-wgt_check "without a StatusNotifierWatcher the app runs and shows Connected" \
-	atspi wait "Connected" label || fatal "the app did not start"
+wgt_check "without a StatusNotifierWatcher the app runs and shows the main view (Running)" \
+	atspi wait HyphaeMainView filler || fatal "the app did not start"
 wgt_check "… and registered nowhere" test "$(host count register)" = 0
 watcher_start 1 || fatal "the watcher owns org.kde.StatusNotifierWatcher"
 wgt_check "a watcher appears: the app registers its item" host wait-log 1 register || fatal "no tray"
@@ -219,7 +219,7 @@ N_REG=$(host count register)
 app_start "$(dbl_addr a)" --hide-window
 wgt_check "started hidden with a watcher there: it registers at once" host wait-log $((N_REG + 1)) register
 wgt_check "ProvideXdgActivationToken + Activate: the window shows" \
-	eval 'host activate tray-test-token && atspi wait "Connected" label'
+	eval 'host activate tray-test-token && atspi wait HyphaeMainView filler'
 wgt_check "… with the token as its startup id" app_wait 30 startup_id_is tray-test-token
 
 # ---- the chosen exit node goes offline (last: A's traffic goes nowhere then)
