@@ -178,6 +178,23 @@ add_peer_addresses (const HyphaeNode *node, GPtrArray *allowed, GPtrArray *rejec
     }
 }
 
+/* Public keys are random bytes: their first four are a hash already. */
+static guint
+public_key_hash (gconstpointer key)
+{
+  guint h;
+
+  memcpy (&h, key, sizeof h);
+  return h;
+}
+
+static gboolean
+public_key_equal (gconstpointer a,
+                  gconstpointer b)
+{
+  return memcmp (a, b, KEY_LEN) == 0;
+}
+
 HyphaeEngineConfig *
 hyphae_engine_config_new (const HyphaeNetmap *nm,
                           const HyphaeIpnPrefs *prefs,
@@ -192,6 +209,7 @@ hyphae_engine_config_new (const HyphaeNetmap *nm,
   guint n = hyphae_netmap_get_n_peers (nm);
 
   cfg->peers = g_ptr_array_new_with_free_func (engine_peer_free);
+  cfg->by_key = g_hash_table_new (public_key_hash, public_key_equal);
   cfg->exit_node_selected = exit_id[0] != '\0';
   cfg->exit_node_allow_lan_access = prefs->exit_node_allow_lan_access;
 
@@ -240,6 +258,9 @@ hyphae_engine_config_new (const HyphaeNetmap *nm,
       peer->endpoint = g_strdup (first_endpoint (node));
       peer->is_exit_node = is_exit;
       g_ptr_array_add (cfg->peers, peer);
+      /* Two nodes with one key: the first wins, as a linear search found. */
+      if (!g_hash_table_contains (cfg->by_key, peer->public_key))
+        g_hash_table_insert (cfg->by_key, peer->public_key, peer);
     }
 
   if (cfg->exit_node_selected)
@@ -278,6 +299,7 @@ hyphae_engine_config_free (HyphaeEngineConfig *cfg)
 {
   if (cfg == NULL)
     return;
+  g_hash_table_unref (cfg->by_key);
   g_ptr_array_unref (cfg->peers);
   g_array_unref (cfg->addresses);
   g_array_unref (cfg->routes);
@@ -289,14 +311,7 @@ const HyphaeEnginePeer *
 hyphae_engine_config_lookup_peer (const HyphaeEngineConfig *cfg,
                                   const guint8 key[KEY_LEN])
 {
-  for (guint i = 0; i < cfg->peers->len; i++)
-    {
-      const HyphaeEnginePeer *p = cfg->peers->pdata[i];
-
-      if (memcmp (p->public_key, key, KEY_LEN) == 0)
-        return p;
-    }
-  return NULL;
+  return g_hash_table_lookup (cfg->by_key, key);
 }
 
 struct uapi_set *

@@ -49,6 +49,8 @@ typedef struct {
 
 typedef struct {
   GPtrArray *peers;            /* HyphaeEnginePeer*, netmap order (by ID) */
+  GHashTable *by_key;          /* public key → a peer of peers: lookups in a
+                                * 10,000-peer config stay O(1) */
   GArray *addresses;           /* struct ip_prefix: self addresses on the TUN */
   GArray *routes;              /* struct ip_prefix: OS routes into the TUN */
   char **rejected;             /* netmap entries left out, one message each */

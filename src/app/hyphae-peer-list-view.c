@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <string.h>
+
 #include <adwaita.h>
 #include <glib/gi18n.h>
 
@@ -18,7 +20,8 @@ struct _HyphaePeerListView {
   AdwStatusPage *empty_page;
 
   HyphaePeerList *peers;
-  GtkStringFilter *filter;
+  GtkCustomFilter *filter;
+  char *search;              /* lowercase, as a peer's search-text */
   GtkFilterListModel *shown; /* what the list shows: filtered, sorted */
 };
 
@@ -76,13 +79,36 @@ on_items_changed (GListModel *model,
   update_empty (self);
 }
 
+/* A peer passes when its search-text holds the search: strstr on the peer's
+ * own string, with no GValue copy nor case folding per peer (what
+ * GtkStringFilter would do 10,000 times per keystroke). */
+static gboolean
+matches_search (gpointer item,
+                gpointer user_data)
+{
+  HyphaePeerListView *self = user_data;
+
+  return strstr (hyphae_peer_get_search_text (item), self->search) != NULL;
+}
+
 static void
 on_search_changed (GtkSearchEntry *entry,
                    gpointer user_data)
 {
   HyphaePeerListView *self = user_data;
+  g_autofree char *old = self->search;
+  GtkFilterChange change = GTK_FILTER_CHANGE_DIFFERENT;
 
-  gtk_string_filter_set_search (self->filter, gtk_editable_get_text (GTK_EDITABLE (entry)));
+  self->search = g_utf8_strdown (gtk_editable_get_text (GTK_EDITABLE (entry)), -1);
+  if (strcmp (old, self->search) == 0)
+    return;
+  /* A longer search only drops peers, a shorter one only adds: the filter
+   * model then re-checks only the peers shown, or only those hidden. */
+  if (strstr (self->search, old) != NULL)
+    change = GTK_FILTER_CHANGE_MORE_STRICT;
+  else if (strstr (old, self->search) != NULL)
+    change = GTK_FILTER_CHANGE_LESS_STRICT;
+  gtk_filter_changed (GTK_FILTER (self->filter), change);
   update_empty (self);
 }
 
@@ -126,11 +152,13 @@ hyphae_peer_list_view_set_peers (HyphaePeerListView *self,
    * over a filter re-sorts and announces a wide range on every filter step
    * (measured with 10,000 peers: frames of 300 ms). Not incremental: the
    * sort takes a re-announced peer out and puts it back in by binary search,
-   * where GTK 4.8's incremental sort starts over on every change. */
+   * where GTK 4.8's incremental sort starts over on every change. Nor the
+   * filter: an incremental one empties the list on each keystroke and
+   * refills it 512 peers per idle (the list view rebuilds every row, each
+   * step), where checking 10,000 peers at once takes about a millisecond. */
   sorted = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (peers)), hyphae_peer_list_view_new_sorter ());
   gtk_sort_list_model_set_incremental (sorted, FALSE);
   self->shown = gtk_filter_list_model_new (G_LIST_MODEL (sorted), g_object_ref (GTK_FILTER (self->filter)));
-  gtk_filter_list_model_set_incremental (self->shown, TRUE);
   g_signal_connect_object (self->shown, "items-changed", G_CALLBACK (on_items_changed), self, 0);
   gtk_list_view_set_model (self->list_view,
                            GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->shown)))));
@@ -153,6 +181,7 @@ hyphae_peer_list_view_dispose (GObject *object)
     gtk_list_view_set_model (self->list_view, NULL);
   g_clear_object (&self->shown);
   g_clear_object (&self->filter);
+  g_clear_pointer (&self->search, g_free);
   g_clear_object (&self->peers);
   G_OBJECT_CLASS (hyphae_peer_list_view_parent_class)->dispose (object);
 }
@@ -179,9 +208,8 @@ hyphae_peer_list_view_init (HyphaePeerListView *self)
 
   gtk_widget_init_template (GTK_WIDGET (self));
   /* search-text is lowercase names, addresses and OS (HyphaePeer). */
-  self->filter = gtk_string_filter_new (gtk_property_expression_new (HYPHAE_TYPE_PEER, NULL, "search-text"));
-  gtk_string_filter_set_match_mode (self->filter, GTK_STRING_FILTER_MATCH_MODE_SUBSTRING);
-  gtk_string_filter_set_ignore_case (self->filter, TRUE);
+  self->search = g_strdup ("");
+  self->filter = gtk_custom_filter_new (matches_search, self, NULL);
   g_signal_connect (factory, "setup", G_CALLBACK (on_setup), NULL);
   g_signal_connect (factory, "bind", G_CALLBACK (on_bind), NULL);
   g_signal_connect (factory, "unbind", G_CALLBACK (on_unbind), NULL);

@@ -32,6 +32,9 @@ struct _HyphaeClient {
 
   gboolean peers_in_flight; /* one GetPeers at a time… */
   gboolean peers_again;     /* …and one more if PeersChanged came meanwhile */
+  /* stable id → HyphaePeerInfo: the last GetPeers as parsed. Only the parse
+   * thread touches it (one at a time, as GetPeers). */
+  GHashTable *parsed;
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeClient, hyphae_client, G_TYPE_OBJECT)
@@ -297,9 +300,21 @@ parse_peers_thread (GTask *task,
                     gpointer task_data,
                     GCancellable *cancellable)
 {
-  g_autoptr(GVariant) peers = g_variant_get_child_value (task_data, 0);
+  GVariant *reply = task_data; /* owned here: see on_get_peers */
+  g_autoptr(GVariant) peers = g_variant_get_child_value (reply, 0);
+  GPtrArray *infos = hyphae_peer_info_list_new (peers);
 
-  g_task_return_pointer (task, hyphae_peer_info_list_new (peers), (GDestroyNotify) g_ptr_array_unref);
+  /* A peer that did not change since the last reply gets the info it had
+   * then: the merge sees the same pointer and skips it, and the new copy is
+   * freed here, off the main loop (with 100 of 10,000 peers changing per
+   * second, nearly all of them). */
+  hyphae_peer_info_list_reuse (infos, &HYPHAE_CLIENT (source)->parsed);
+  /* GDBus hands the reply over as a tree of a GVariant per value (about a
+   * million for 10,000 peers, ~90 MB): free it here too, not between two
+   * frames on the main loop. */
+  g_clear_pointer (&peers, g_variant_unref);
+  g_variant_unref (reply);
+  g_task_return_pointer (task, infos, (GDestroyNotify) g_ptr_array_unref);
 }
 
 static void
@@ -343,7 +358,8 @@ on_get_peers (GObject *source,
   /* Thousands of dictionaries: read them off the main loop (only the merge,
    * which emits signals, runs on it). */
   task = g_task_new (self, self->cancellable, on_peers_parsed, NULL);
-  g_task_set_task_data (task, g_steal_pointer (&reply), (GDestroyNotify) g_variant_unref);
+  /* No destroy notify: the thread (which always runs) frees the reply. */
+  g_task_set_task_data (task, g_steal_pointer (&reply), NULL);
   g_task_run_in_thread (task, parse_peers_thread);
 }
 
@@ -901,6 +917,7 @@ hyphae_client_finalize (GObject *object)
 
   g_clear_object (&self->cancellable);
   g_clear_object (&self->peers);
+  g_clear_pointer (&self->parsed, g_hash_table_unref);
   g_free (self->daemon_error);
   g_free (self->control_url);
   g_free (self->hostname);

@@ -160,6 +160,30 @@ hyphae_peer_info_unref (HyphaePeerInfo *info)
   g_atomic_rc_box_release_full (info, peer_info_clear);
 }
 
+static gboolean
+strv_equal (char **a,
+            char **b)
+{
+  return g_strv_equal ((const char * const *) a, (const char * const *) b);
+}
+
+gboolean
+hyphae_peer_info_equal (const HyphaePeerInfo *a,
+                        const HyphaePeerInfo *b)
+{
+  g_return_val_if_fail (a != NULL && b != NULL, FALSE);
+  return a == b ||
+         (g_str_equal (a->stable_id, b->stable_id) && a->node_id == b->node_id &&
+          g_str_equal (a->public_key, b->public_key) && g_str_equal (a->host_name, b->host_name) &&
+          g_str_equal (a->dns_name, b->dns_name) && g_str_equal (a->os, b->os) && a->user_id == b->user_id &&
+          g_str_equal (a->user_login_name, b->user_login_name) && strv_equal (a->addresses, b->addresses) &&
+          a->online == b->online && a->last_seen == b->last_seen && a->key_expiry == b->key_expiry &&
+          a->expired == b->expired && a->exit_node_option == b->exit_node_option && a->exit_node == b->exit_node &&
+          g_str_equal (a->cur_addr, b->cur_addr) && g_str_equal (a->relay, b->relay) &&
+          strv_equal (a->endpoints, b->endpoints) && a->rx_bytes == b->rx_bytes && a->tx_bytes == b->tx_bytes &&
+          a->last_handshake == b->last_handshake);
+}
+
 gboolean
 hyphae_peer_info_is_active (const HyphaePeerInfo *info,
                             gint64 now_unix)
@@ -191,6 +215,31 @@ hyphae_peer_info_matches (const HyphaePeerInfo *info,
                   g_ascii_strcasecmp (label, what) == 0))
     return TRUE;
   return g_strv_contains ((const char * const *) info->addresses, what);
+}
+
+void
+hyphae_peer_info_list_reuse (GPtrArray *infos,
+                             GHashTable **last)
+{
+  GHashTable *now;
+
+  g_return_if_fail (infos != NULL && last != NULL);
+
+  now = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) hyphae_peer_info_unref);
+  for (guint i = 0; i < infos->len; i++)
+    {
+      HyphaePeerInfo *info = g_ptr_array_index (infos, i);
+      HyphaePeerInfo *before = *last != NULL ? g_hash_table_lookup (*last, info->stable_id) : NULL;
+
+      if (before != NULL && hyphae_peer_info_equal (before, info))
+        {
+          hyphae_peer_info_unref (info);
+          info = infos->pdata[i] = hyphae_peer_info_ref (before);
+        }
+      g_hash_table_replace (now, info->stable_id, hyphae_peer_info_ref (info));
+    }
+  g_clear_pointer (last, g_hash_table_unref);
+  *last = now;
 }
 
 /* ------------------------------------------------------------ the tailnet */

@@ -48,8 +48,16 @@ HyphaePeerInfo *hyphae_peer_info_new_self (GVariant *dict);
 /* GetPeers()' aa{sv}, in its order; an empty array for anything else.
  * Transfer full: a GPtrArray that unrefs its elements. */
 GPtrArray *hyphae_peer_info_list_new (GVariant *peers);
+/* Swaps each info in infos that equals the one with its stable id in *last
+ * (the previous list's, NULL at first) for that one, then makes *last this
+ * list's (stable id → info, owned). */
+void hyphae_peer_info_list_reuse (GPtrArray *infos,
+                                  GHashTable **last);
 HyphaePeerInfo *hyphae_peer_info_ref (HyphaePeerInfo *info);
 void hyphae_peer_info_unref (HyphaePeerInfo *info);
+/* Every field equal. */
+gboolean hyphae_peer_info_equal (const HyphaePeerInfo *a,
+                                 const HyphaePeerInfo *b);
 
 /* WireGuard completed a handshake less than 3 minutes before now_unix
  * (WireGuard rekeys every 2 minutes while traffic flows). */

@@ -105,11 +105,38 @@ insert_new (HyphaePeerList *self,
   return n;
 }
 
+/* Past this many peers changed in place, one items-changed covers them all. */
+#define FEW_CHANGES 16
+
+/* Re-announces the peers at (ascending positions) whose sort or filter key
+ * changed. GTK 4.8's sort model turns each into a range from the peer's old
+ * place to its new one (thousands of rows with 10,000 peers), which the
+ * filter model and the list view then walk: a merge holding 1,000 online
+ * flips stalled the main loop for seconds, where one range over all of
+ * them is one walk. */
+static void
+announce_changed (HyphaePeerList *self,
+                  GArray *at)
+{
+  guint first, n;
+
+  if (at->len <= FEW_CHANGES)
+    {
+      for (guint k = 0; k < at->len; k++)
+        g_list_model_items_changed (G_LIST_MODEL (self), g_array_index (at, guint, k), 1, 1);
+      return;
+    }
+  first = g_array_index (at, guint, 0);
+  n = g_array_index (at, guint, at->len - 1) - first + 1;
+  g_list_model_items_changed (G_LIST_MODEL (self), first, n, n);
+}
+
 void
 hyphae_peer_list_update (HyphaePeerList *self,
                          GPtrArray *infos)
 {
   g_autoptr(GPtrArray) unique = g_ptr_array_new ();
+  g_autoptr(GArray) changed_at = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
   guint j = 0;
 
@@ -141,8 +168,10 @@ hyphae_peer_list_update (HyphaePeerList *self,
       changed = hyphae_peer_update (peer, info);
       if (peer_at (self, j) == peer)
         {
+          /* Announced at the end: what follows (inserts, moves) happens
+           * after j, so this position holds. */
           if (changed & (HYPHAE_PEER_CHANGED_SORT_KEY | HYPHAE_PEER_CHANGED_FILTER_KEY))
-            g_list_model_items_changed (G_LIST_MODEL (self), j, 1, 1);
+            g_array_append_val (changed_at, j);
           j++;
           continue;
         }
@@ -155,6 +184,7 @@ hyphae_peer_list_update (HyphaePeerList *self,
       g_list_model_items_changed (G_LIST_MODEL (self), j, 0, 1);
       j++;
     }
+  announce_changed (self, changed_at);
 }
 
 HyphaePeer *

@@ -255,6 +255,36 @@ test_peer_list (void)
   assert_defaults (g_ptr_array_index (list, 1));
 }
 
+/* A peer equal to the last list's is that info itself; a changed one is new. */
+static void
+test_peer_list_reuse (void)
+{
+  g_autoptr(GVariant) peers = g_variant_ref_sink (two_peers ());
+  g_autoptr(GVariant) changed = g_variant_ref_sink (full_peer ("stable-b", "peer-b", "100.64.0.3"));
+  g_autoptr(GPtrArray) first = hyphae_peer_info_list_new (peers);
+  g_autoptr(GPtrArray) again = hyphae_peer_info_list_new (peers);
+  g_autoptr(GPtrArray) third = hyphae_peer_info_list_new (peers);
+  g_autoptr(HyphaePeerInfo) moved = hyphae_peer_info_new (changed);
+  GHashTable *last = NULL;
+
+  g_assert_true (hyphae_peer_info_equal (first->pdata[0], again->pdata[0]));
+  g_assert_false (hyphae_peer_info_equal (first->pdata[0], first->pdata[1]));
+  g_assert_false (hyphae_peer_info_equal (first->pdata[0], moved));
+
+  hyphae_peer_info_list_reuse (first, &last);
+  hyphae_peer_info_list_reuse (again, &last);
+  g_assert_true (again->pdata[0] == first->pdata[0]);
+  g_assert_true (again->pdata[1] == first->pdata[1]);
+
+  hyphae_peer_info_unref (third->pdata[0]);
+  third->pdata[0] = hyphae_peer_info_ref (moved);
+  hyphae_peer_info_list_reuse (third, &last);
+  g_assert_true (third->pdata[0] == moved);
+  g_assert_true (third->pdata[1] == first->pdata[1]);
+  g_assert_true (g_hash_table_lookup (last, "stable-b") == moved);
+  g_hash_table_unref (last);
+}
+
 static void
 test_tailnet (void)
 {
@@ -738,6 +768,7 @@ main (int argc,
   g_test_add_func ("/client/peer/wrong-types", test_peer_wrong_types);
   g_test_add_func ("/client/peer/not-a-dict", test_not_a_dict);
   g_test_add_func ("/client/peer/list", test_peer_list);
+  g_test_add_func ("/client/peer/list-reuse", test_peer_list_reuse);
   g_test_add_func ("/client/peer/active", test_active);
   g_test_add_func ("/client/peer/matches", test_matches);
   g_test_add_func ("/client/tailnet", test_tailnet);

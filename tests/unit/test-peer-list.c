@@ -240,6 +240,23 @@ test_update_in_place (Fixture *f,
   g_assert_cmpstr (hyphae_peer_get_dns_name (b), ==, "renamed.tail.example.");
 }
 
+/* Up to 16 peers changed in place: one (pos,1,1) each; more: one range from
+ * the first to the last (GTK 4.8's sort model would make each a wide range),
+ * announced after a peer inserted on the way. */
+static void
+test_update_many (Fixture *f,
+                  gconstpointer data)
+{
+  g_assert_cmpstr (merge (f, "abcdefghijklmnopqrst"), ==, "0,0,20;");
+  /* x new at 0, then b…s (18) offline: positions 2…19 */
+  g_assert_cmpstr (merge (f, "xaBCDEFGHIJKLMNOPQRSt"), ==, "0,0,1;2,18,18;");
+  g_assert_cmpstr (merge (f, "xabCDEFGHIJKLMNOPQRSt"), ==, "2,1,1;");
+  g_assert_cmpstr (merge (f, "xabcdefghijklmnopqrSt"), ==,
+                   "3,1,1;4,1,1;5,1,1;6,1,1;7,1,1;8,1,1;9,1,1;10,1,1;11,1,1;12,1,1;13,1,1;14,1,1;15,1,1;16,1,1;"
+                   "17,1,1;18,1,1;");
+  assert_ids (f, "xabcdefghijklmnopqrst");
+}
+
 static void
 test_peer_properties (void)
 {
@@ -326,6 +343,7 @@ main (int argc,
   FIXTURE_TEST ("/peer-list/add-remove", test_add_remove);
   FIXTURE_TEST ("/peer-list/reorder", test_reorder);
   FIXTURE_TEST ("/peer-list/update-in-place", test_update_in_place);
+  FIXTURE_TEST ("/peer-list/update-many", test_update_many);
   FIXTURE_TEST ("/peer-list/find", test_find);
   g_test_add_func ("/peer-list/refs", test_refs);
   g_test_add_func ("/peer/properties", test_peer_properties);
