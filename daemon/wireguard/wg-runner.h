@@ -28,6 +28,14 @@ struct wg_runner_config {
     uint32_t fwmark;            /* SO_MARK on the UDP sockets; 0 = none */
     const char *uapi_dir;       /* NULL: /var/run/wireguard */
     unsigned int mtu;           /* 0: 1420, wireguard-go's default */
+    /*
+     * Tailscale mode (hyphaed's mesh): datagrams that look like STUN or disco
+     * (Tailscale's packetLooksLike order: STUN, disco, else WireGuard) are not
+     * WireGuard's: they go to the event queue; packets to a DERP endpoint
+     * (wg_endpoint_is_derp) go there too instead of to UDP; and peers whose
+     * endpoint was set with wg_runner_set_peer_endpoint do not roam.
+     */
+    bool magicsock;
 };
 
 /* Create the TUN, sockets and UAPI socket, start the threads. 0 or -errno. */
@@ -55,6 +63,56 @@ int wg_runner_get_peer_stats(struct wg_runner *r, const uint8_t public_key[KEY_L
  */
 int wg_runner_initiate_handshake(struct wg_runner *r, const uint8_t public_key[KEY_LEN]);
 uint16_t wg_runner_get_listen_port(struct wg_runner *r);
+
+/* ---- Tailscale mode (cfg.magicsock) ---------------------------------------
+ * The runner threads hand what is not theirs to the daemon's main loop through
+ * one bounded queue (WG_RUNNER_EVENT_QUEUE_MAX events or _BYTES bytes; past
+ * that, events are dropped and counted); the eventfd becomes readable when
+ * the queue is not empty.
+ */
+enum {
+    WG_RUNNER_EVENT_QUEUE_MAX = 4096,
+    WG_RUNNER_EVENT_QUEUE_BYTES = 8 << 20,
+};
+
+enum wg_runner_event_kind {
+    WG_RUNNER_EVENT_DISCO,     /* a disco datagram from UDP; ep = its source */
+    WG_RUNNER_EVENT_STUN,      /* a STUN datagram from UDP; ep = its source */
+    WG_RUNNER_EVENT_DERP_SEND, /* WireGuard bytes for a DERP endpoint; ep = that endpoint */
+    WG_RUNNER_EVENT_HANDSHAKE, /* we sent a handshake initiation to peer_key: it is active */
+};
+
+struct wg_runner_event {
+    enum wg_runner_event_kind kind;
+    struct wg_endpoint ep;
+    uint8_t peer_key[KEY_LEN]; /* HANDSHAKE only */
+    size_t len;
+    uint8_t data[]; /* len bytes */
+};
+
+int wg_runner_event_fd(struct wg_runner *r);
+/* The oldest event, or NULL when none; free() it. Clears the eventfd when empty. */
+struct wg_runner_event *wg_runner_event_pop(struct wg_runner *r);
+/* Events dropped because the queue was full. */
+uint64_t wg_runner_events_dropped(struct wg_runner *r);
+
+/*
+ * Set (and pin: no roaming) the peer's WireGuard endpoint: a UDP address or a
+ * DERP endpoint; family AF_UNSPEC clears it. Packets staged for a handshake go
+ * out when one completes over the new path. -ENOENT if no such peer.
+ */
+int wg_runner_set_peer_endpoint(struct wg_runner *r, const uint8_t public_key[KEY_LEN],
+                                const struct wg_endpoint *ep);
+/* Send one datagram (disco, STUN) from the WireGuard sockets. 0 or -errno. */
+int wg_runner_send_udp(struct wg_runner *r, const uint8_t *data, size_t len,
+                       const union wg_sockaddr *to);
+/*
+ * WireGuard bytes that arrived over DERP (from = that DERP endpoint): opened
+ * by the device and written to the TUN as a UDP datagram would be. Called on
+ * the main loop; serialised with the RX thread.
+ */
+void wg_runner_rx_inject(struct wg_runner *r, const uint8_t *data, size_t len,
+                         const struct wg_endpoint *from);
 const char *wg_runner_get_ifname(struct wg_runner *r);
 /* false once a thread stopped on its own (the TUN disappeared). */
 bool wg_runner_is_alive(struct wg_runner *r);

@@ -25,7 +25,26 @@ struct wg_endpoint {
         struct in6_addr src6;
     };
     int src_ifindex; /* 0: no sticky source */
+    /*
+     * Nonzero: the path is a DERP relay, not UDP. The datagram goes to node key
+     * derp_key through region derp_region's server (or came from derp_key
+     * there); addr then holds Tailscale's magic DERP address
+     * 127.3.3.40:region (wgengine/magicsock/derp.go), never sent to. Zero
+     * these fields (zero the whole struct) for a UDP endpoint: the device
+     * compares endpoints with memcmp.
+     */
+    uint16_t derp_region;
+    uint8_t derp_key[32];
 };
+
+/* 127.3.3.40, the address Tailscale shows for "relayed through DERP". */
+#define WG_DERP_MAGIC_IPV4 0x7f030328u
+
+static inline bool
+wg_endpoint_is_derp(const struct wg_endpoint *e)
+{
+    return e->derp_region != 0;
+}
 
 static inline socklen_t
 wg_sockaddr_len(const union wg_sockaddr *a)
