@@ -22,6 +22,8 @@
 
 #include "common/compiler.h"
 #include "crypto/keys.h"
+#include "magicsock/disco.h"
+#include "magicsock/stun.h"
 #include "magicsock/udp.h"
 #include "tun/offload.h"
 #include "tun/tun.h"
@@ -284,26 +286,11 @@ tun_write_cb(void *ctx, const uint8_t *buf, size_t len)
     return 0;
 }
 
-/* Tailscale's packetLooksLike order (wgengine/magicsock/magicsock.go): STUN, disco, else WireGuard.
- */
-static bool
-looks_like_stun(const uint8_t *p, size_t len)
-{
-    /* net/stun/stun.go Is: top two bits zero, magic cookie 0x2112A442 at 4. */
-    return len >= 20 && (p[0] & 0xc0) == 0 && p[4] == 0x21 && p[5] == 0x12 && p[6] == 0xa4 &&
-           p[7] == 0x42;
-}
-
-static bool
-looks_like_disco(const uint8_t *p, size_t len)
-{
-    /* disco/disco.go: "TS💬" ‖ sender key(32) ‖ nonce(24) ‖ box (≥ 16). */
-    return len >= 6 + 32 + 24 + 16 && memcmp(p, "TS\xf0\x9f\x92\xac", 6) == 0;
-}
-
 /*
  * Tailscale mode: STUN and disco datagrams go to the event queue with their
  * source; the rest, WireGuard's, stay in pkts (compacted). Returns how many.
+ * The order is Tailscale's packetLooksLike (wgengine/magicsock/magicsock.go):
+ * STUN binding, then disco, else WireGuard.
  */
 static size_t
 rx_divert_magicsock(struct wg_runner *r, struct wg_rx_packet *pkts, size_t n)
@@ -314,9 +301,9 @@ rx_divert_magicsock(struct wg_runner *r, struct wg_rx_packet *pkts, size_t n)
         struct wg_rx_packet *p = &pkts[i];
         enum wg_runner_event_kind kind;
 
-        if (looks_like_stun(p->data, p->len)) {
+        if (stun_looks_like(p->data, p->len)) {
             kind = WG_RUNNER_EVENT_STUN;
-        } else if (looks_like_disco(p->data, p->len)) {
+        } else if (disco_looks_like(p->data, p->len)) {
             kind = WG_RUNNER_EVENT_DISCO;
         } else {
             if (m != i)
