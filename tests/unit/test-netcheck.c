@@ -86,10 +86,17 @@ fixture_teardown (Fixture *f)
   g_clear_object (&f->socket);
 }
 
+static gboolean
+too_long (gpointer data)
+{
+  g_error ("no netcheck report within 30 s");
+  return G_SOURCE_REMOVE;
+}
+
 static const HyphaeNetcheckReport *
 wait_report (Fixture *f)
 {
-  guint id = g_timeout_add_seconds (30, (GSourceFunc) (GCallback) g_abort, NULL);
+  guint id = g_timeout_add_seconds (30, too_long, NULL);
 
   f->got_report = FALSE;
   while (!f->got_report)
@@ -141,6 +148,9 @@ start_derper (const char *derper, const char *dir, const char *ip, guint16 stun_
   child = fixture_child_new (G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, argv, &error);
   g_assert_no_error (error);
   err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (child));
+  /* The pipe stays open with the child: a closed stderr would kill derper
+   * (SIGPIPE) at its next log line. */
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (err), FALSE);
   for (;;)
     {
       g_autofree char *line = g_data_input_stream_read_line (err, NULL, NULL, &error);
