@@ -311,7 +311,10 @@ import sys, urllib.request
 url, method, hook = sys.argv[1:4]
 data = open(sys.argv[4], "rb").read() if len(sys.argv) > 4 else (b"" if method == "POST" else None)
 req = urllib.request.Request(url + "/hyphae-test/" + hook, data=data, method=method)
-sys.stdout.write(urllib.request.urlopen(req, timeout=10).read().decode())' "$TS_URL" "$@"
+try:
+    sys.stdout.write(urllib.request.urlopen(req, timeout=10).read().decode())
+except urllib.error.HTTPError as e:
+    sys.exit("testcontrol hook %s: HTTP %d: %s" % (hook, e.code, e.read().decode().strip()))' "$TS_URL" "$@"
 }
 
 # ts_set_derpmap FILE: every node gets this DERP map now.
