@@ -5,6 +5,8 @@
 // hyphae-derp, and a relayed-throughput probe for bench/.
 //
 //	derp-check relay -url https://IP:PORT/derp [-cert-name sha256-raw:HEX | -insecure] [-n N]
+//	derp-check hostile -url ... -metrics-url https://127.0.0.1:PORT/debug/metrics [-insecure]
+//	derp-check metrics -metrics-url URL
 //	derp-check stun -addr IP:PORT
 //	derp-check flood -url ... [-seconds S] [-size B]   (prints relayed Mbit/s)
 //
@@ -40,7 +42,7 @@ const wait = 20 * time.Second
 func main() {
 	log.SetFlags(log.Lmicroseconds)
 	if len(os.Args) < 2 {
-		log.Fatal("usage: derp-check relay|stun|flood [flags]")
+		log.Fatal("usage: derp-check relay|hostile|metrics|stun|flood [flags]")
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	serverURL := fs.String("url", "", "the server's /derp URL (https:// or http://)")
@@ -50,12 +52,17 @@ func main() {
 	addr := fs.String("addr", "", "STUN server IP:PORT")
 	seconds := fs.Float64("seconds", 5, "flood duration")
 	size := fs.Int("size", 1280, "flood packet size")
+	metricsURL := fs.String("metrics-url", "", "the server's /debug/metrics (hostile checks its counters)")
 	fs.Parse(os.Args[2:])
 
 	var err error
 	switch os.Args[1] {
 	case "relay":
 		err = checkRelay(region(*serverURL, *certName, *insecure), *n)
+	case "hostile":
+		err = checkHostile(region(*serverURL, *certName, *insecure), *serverURL, *metricsURL)
+	case "metrics":
+		err = printMetrics(*metricsURL)
 	case "stun":
 		err = checkSTUN(*addr)
 	case "flood":
@@ -87,11 +94,13 @@ func region(rawURL, certName string, insecure bool) *tailcfg.DERPRegion {
 		node.IPv4 = "none"
 	}
 	if u.Scheme == "http" {
-		// derphttp's debug knob for plain HTTP to a region's node.
-		os.Setenv("TS_DEBUG_USE_DERP_HTTP", "1")
+		plainURL = rawURL // a region's node is always dialled with TLS (without a debug knob)
 	}
 	return &tailcfg.DERPRegion{RegionID: 900, RegionCode: "test", Nodes: []*tailcfg.DERPNode{node}}
 }
+
+// plainURL, when set, is an http:// URL the clients dial instead of the region.
+var plainURL string
 
 // client is one derphttp connection with its receive loop feeding channels.
 type client struct {
@@ -106,6 +115,12 @@ type client struct {
 
 func newClient(ctx context.Context, name string, reg *tailcfg.DERPRegion, priv key.NodePrivate) (*client, error) {
 	c := derphttp.NewRegionClient(priv, log.Printf, netmon.NewStatic(), func() *tailcfg.DERPRegion { return reg })
+	if plainURL != "" {
+		var err error
+		if c, err = derphttp.NewClient(priv, plainURL, log.Printf, netmon.NewStatic()); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("%s: connect: %w", name, err)
 	}
