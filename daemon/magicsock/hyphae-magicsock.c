@@ -50,7 +50,7 @@ struct _HyphaeMagicsock {
   guint derp_cleanup_id;
 
   HyphaeNetcheck *netcheck;
-  GPtrArray *peer_keys; /* GBytes: the peers the machine has, to answer has_peer */
+  GHashTable *peer_keys; /* GBytes set: the peers the machine has (GetPeers asks per peer) */
 
   char **local_endpoints;
   char **endpoints; /* STUN + local, what control gets */
@@ -515,7 +515,8 @@ update_endpoints (HyphaeMagicsock *self)
   g_ptr_array_add (list, NULL);
   if (self->endpoints != NULL &&
       g_strv_equal ((const char * const *) self->endpoints, (const char * const *) list->pdata) &&
-      memcmp (self->endpoint_types->data, types->data, types->len * sizeof (guint)) == 0)
+      self->endpoint_types->len == types->len &&
+      (types->len == 0 || memcmp (self->endpoint_types->data, types->data, types->len * sizeof (guint)) == 0))
     return;
   g_strfreev (self->endpoints);
   self->endpoints = (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
@@ -628,7 +629,7 @@ hyphae_magicsock_set_netmap (HyphaeMagicsock *self,
 
   /* The map first: peers' home regions need it. */
   set_derp_map (self, hyphae_netmap_get_derp_map_json (nm));
-  g_ptr_array_set_size (self->peer_keys, 0);
+  g_hash_table_remove_all (self->peer_keys);
   for (guint i = 0; i < n; i++)
     {
       const HyphaeNode *node = hyphae_netmap_get_peer (nm, i);
@@ -645,7 +646,7 @@ hyphae_magicsock_set_netmap (HyphaeMagicsock *self,
         if (p->n_endpoints < MAGICSOCK_MAX_ENDPOINTS &&
             sockaddr_from_text (node->endpoints[e], &p->endpoints[p->n_endpoints]))
           p->n_endpoints++;
-      g_ptr_array_add (self->peer_keys, g_bytes_new (node->key, KEY_LEN));
+      g_hash_table_add (self->peer_keys, g_bytes_new (node->key, KEY_LEN));
       k++;
     }
   if (magicsock_set_peers (self->ms, peers, k, now_ns ()) < 0)
@@ -727,10 +728,9 @@ gboolean
 hyphae_magicsock_has_peer (HyphaeMagicsock *self,
                            const guint8 node_key[KEY_LEN])
 {
-  for (guint i = 0; i < self->peer_keys->len; i++)
-    if (memcmp (g_bytes_get_data (self->peer_keys->pdata[i], NULL), node_key, KEY_LEN) == 0)
-      return TRUE;
-  return FALSE;
+  g_autoptr(GBytes) key = g_bytes_new_static (node_key, KEY_LEN);
+
+  return g_hash_table_contains (self->peer_keys, key);
 }
 
 gboolean
@@ -860,7 +860,7 @@ hyphae_magicsock_finalize (GObject *object)
   g_free (self->derp_map_json);
   g_hash_table_unref (self->derp_links);
   g_hash_table_unref (self->pings);
-  g_ptr_array_unref (self->peer_keys);
+  g_hash_table_unref (self->peer_keys);
   g_strfreev (self->local_endpoints);
   g_strfreev (self->endpoints);
   g_array_unref (self->endpoint_types);
@@ -888,7 +888,7 @@ hyphae_magicsock_init (HyphaeMagicsock *self)
 {
   self->derp_links = g_hash_table_new_full (NULL, NULL, NULL, derp_link_free);
   self->pings = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
-  self->peer_keys = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  self->peer_keys = g_hash_table_new_full (g_bytes_hash, g_bytes_equal, (GDestroyNotify) g_bytes_unref, NULL);
   self->endpoint_types = g_array_new (FALSE, FALSE, sizeof (guint));
 }
 
