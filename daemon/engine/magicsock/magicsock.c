@@ -23,11 +23,13 @@
  *    is answered to that source; a ping over DERP is answered over DERP.
  *
  * Single-threaded: the caller serialises every call. ops callbacks must not
- * call back into the machine. Per peer everything is bounded: candidates by
- * MS_MAX_CANDIDATES, pings in flight by MS_MAX_PINGS (the oldest is dropped as
- * timed out). Peers are found by node key and by disco key through keyed
- * hashes; timers live in a min-heap of peers that have one, so idle peers cost
- * nothing per tick. Shared keys sit in one secmem slab, wiped on release.
+ * call back into the machine. now_ns never goes backwards (CLOCK_MONOTONIC);
+ * any call may move the next deadline earlier, so the caller asks
+ * magicsock_tick for it after each one (cheap when nothing is due). Per peer everything is bounded:
+ * candidates by MS_MAX_CANDIDATES, pings in flight by MS_MAX_PINGS (the oldest is dropped as timed
+ * out). Peers are found by node key and by disco key through keyed hashes; timers live in a
+ * min-heap of peers that have one, so idle peers cost nothing per tick. Shared keys sit in one
+ * secmem slab, wiped on release.
  */
 #include "magicsock/magicsock.h"
 
@@ -683,8 +685,19 @@ send_msg(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
         ms->ops->send_udp(ms->ctx, buf, (size_t)n, to);
 }
 
-static void report_user(struct magicsock *ms, const struct ms_ping *sp, bool ok,
-                        const struct wg_endpoint *path, uint64_t latency_ns);
+static void
+report_user(struct magicsock *ms, const struct ms_ping *sp, bool ok, const struct wg_endpoint *path,
+            uint64_t latency_ns)
+{
+    struct magicsock_ping_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.ok = ok;
+    if (path)
+        r.path = *path;
+    r.latency_ns = latency_ns;
+    ms->ops->ping_result(ms->ctx, sp->user_id, &r);
+}
 
 /* Drop pings[i]; a user ping whose last outstanding ping this was has failed. */
 static void
@@ -700,20 +713,6 @@ ping_drop(struct magicsock *ms, struct ms_peer *p, size_t i, bool failed)
         if (p->pings[j].user_pending && p->pings[j].user_id == sp.user_id)
             return;
     report_user(ms, &sp, false, NULL, 0);
-}
-
-static void
-report_user(struct magicsock *ms, const struct ms_ping *sp, bool ok, const struct wg_endpoint *path,
-            uint64_t latency_ns)
-{
-    struct magicsock_ping_result r;
-
-    memset(&r, 0, sizeof(r));
-    r.ok = ok;
-    if (path)
-        r.path = *path;
-    r.latency_ns = latency_ns;
-    ms->ops->ping_result(ms->ctx, sp->user_id, &r);
 }
 
 static bool
