@@ -14,6 +14,7 @@
  *  /magicsock/heartbeat        every 3 s while active, none once idle for 45 s
  *  /magicsock/call-me-maybe    ignored over UDP and from the wrong node; honoured via DERP
  *  /magicsock/unknown-disco    unknown or broken senders get no answer
+ *  /magicsock/pong-path        only a pong to our TxID, back over UDP, sets a path, once
  *  /magicsock/disco-change     a peer's new disco key: paths reset, rediscovered
  *  /magicsock/user-ping        direct and DERP answers with latency; timeout at 5 s
  *  /magicsock/faster           a faster candidate replaces the best one
@@ -58,6 +59,8 @@ struct node {
     struct wg_endpoint ep[MAX_NODES];
     unsigned n_set_endpoint[MAX_NODES];
     unsigned became_direct[MAX_NODES];
+    /* The TxID of the last ping this node sent over UDP. */
+    uint8_t last_ping_txid[DISCO_TXID_LEN];
     /* Received pongs over UDP, and when the last came. */
     unsigned udp_pongs_rx;
     uint64_t last_udp_pong_rx;
@@ -215,6 +218,7 @@ op_send_udp(void *ctx, const uint8_t *data, size_t len, const union wg_sockaddr 
     if (type == DISCO_PING) {
         st->pings++;
         st->last_at = net->now;
+        memcpy(self->last_ping_txid, m.ping.txid, DISCO_TXID_LEN);
     }
     if (dst < 0 || st->blocked)
         return;
@@ -712,7 +716,15 @@ test_call_me_maybe(void)
     m.call_me_maybe.endpoints[0] = x;
     n = seal_from(b, a, &m, pkt);
 
-    /* Over UDP, even from B's own address: ignored. */
+    /* Over UDP, even from B's own address (and B's node key set by a sloppy caller): ignored. */
+    {
+        struct wg_endpoint from;
+
+        memset(&from, 0, sizeof(from));
+        from.addr = b->addrs[0];
+        memcpy(from.derp_key, b->node_pub, 32);
+        magicsock_rx_disco(a->ms, pkt, (size_t)n, &from, net->now);
+    }
     rx_udp(a, pkt, (size_t)n, &b->addrs[0]);
     g_assert_cmpuint(to_x->pings, ==, 0);
     /* Over DERP from another node key (C's) than the disco key's: ignored. */
@@ -754,8 +766,8 @@ test_call_me_maybe(void)
 static void
 test_unknown_disco(void)
 {
-    struct net *net = net_new(2);
-    struct node *a = &net->nodes[0], *b = &net->nodes[1];
+    struct net *net = net_new(3);
+    struct node *a = &net->nodes[0], *b = &net->nodes[1], *c = &net->nodes[2];
     struct node stranger;
     uint8_t pkt[DISCO_PACKET_MAX];
     struct disco_msg m;
@@ -775,6 +787,9 @@ test_unknown_disco(void)
     n = seal_from(&stranger, a, &m, pkt);
     rx_udp(a, pkt, (size_t)n, &b->addrs[0]);
     rx_derp(a, pkt, (size_t)n, b->node_pub);
+    /* B's key over DERP from C's node key: C's disco key is another, no answer. */
+    n = seal_from(b, a, &m, pkt);
+    rx_derp(a, pkt, (size_t)n, c->node_pub);
     /* B's key, but the box is broken. */
     n = seal_from(b, a, &m, pkt);
     pkt[n - 1] ^= 1;
@@ -800,10 +815,42 @@ test_unknown_disco(void)
     net_free(net);
 }
 
-struct pong_seen {
-    union wg_sockaddr src;
-    unsigned n;
-};
+static void
+test_pong_path(void)
+{
+    struct net *net = net_new(2);
+    struct node *a = &net->nodes[0], *b = &net->nodes[1];
+    uint8_t pkt[DISCO_PACKET_MAX];
+    struct disco_msg m;
+    ssize_t n;
+
+    block_udp(net, true);
+    net_set_peers(net);
+    start_traffic(net, 0, 1, SEC(3600));
+    memset(&m, 0, sizeof(m));
+    m.type = DISCO_PONG;
+    m.pong.src = a->addrs[0];
+
+    /* A pong for a TxID A never sent: nothing. */
+    randombytes_buf(m.pong.txid, DISCO_TXID_LEN);
+    n = seal_from(b, a, &m, pkt);
+    rx_udp(a, pkt, (size_t)n, &b->addrs[0]);
+    g_assert_true(is_derp(&a->ep[1], b->node_pub));
+    /* The TxID of A's UDP ping, but the pong comes over DERP: not a UDP path. */
+    memcpy(m.pong.txid, a->last_ping_txid, DISCO_TXID_LEN);
+    n = seal_from(b, a, &m, pkt);
+    rx_derp(a, pkt, (size_t)n, b->node_pub);
+    g_assert_true(is_derp(&a->ep[1], b->node_pub));
+    /* Over UDP: the pinged address is the path. */
+    rx_udp(a, pkt, (size_t)n, &b->addrs[0]);
+    g_assert_true(is_direct_to(&a->ep[1], &b->addrs[0]));
+    /* Once only: the ping is answered, a replay does not renew trust. */
+    run_for(net, MAGICSOCK_TRUST_UDP_NS - SEC(1));
+    rx_udp(a, pkt, (size_t)n, &b->addrs[0]);
+    run_for(net, SEC(1));
+    g_assert_true(is_derp(&a->ep[1], b->node_pub));
+    net_free(net);
+}
 
 static void
 test_disco_change(void)
@@ -912,6 +959,7 @@ test_user_ping(void)
     g_assert_cmpuint(net->n_results, ==, 3);
 
     g_assert_cmpint(magicsock_ping(a->ms, unknown, 10, net->now), ==, -ENOENT);
+    g_assert_cmpuint(net->n_results, ==, 3);
     net_free(net);
 }
 
@@ -1093,6 +1141,7 @@ main(int argc, char **argv)
     g_test_add_func("/magicsock/heartbeat", test_heartbeat);
     g_test_add_func("/magicsock/call-me-maybe", test_call_me_maybe);
     g_test_add_func("/magicsock/unknown-disco", test_unknown_disco);
+    g_test_add_func("/magicsock/pong-path", test_pong_path);
     g_test_add_func("/magicsock/disco-change", test_disco_change);
     g_test_add_func("/magicsock/user-ping", test_user_ping);
     g_test_add_func("/magicsock/faster", test_faster);
