@@ -370,28 +370,46 @@ node_tick(struct node *n)
 }
 
 static void
+rx_udp(struct node *to, const uint8_t *pkt, size_t len, const union wg_sockaddr *src)
+{
+    struct wg_endpoint from;
+
+    memset(&from, 0, sizeof(from));
+    from.addr = *src;
+    magicsock_rx_disco(to->ms, pkt, len, &from, to->net->now);
+    node_tick(to);
+}
+
+static void
+rx_derp(struct node *to, const uint8_t *pkt, size_t len, const uint8_t src_key[32])
+{
+    struct wg_endpoint from;
+
+    memset(&from, 0, sizeof(from));
+    from.derp_region = REGION;
+    memcpy(from.derp_key, src_key, 32);
+    from.addr.in4.sin_family = AF_INET;
+    from.addr.in4.sin_addr.s_addr = htonl(WG_DERP_MAGIC_IPV4);
+    from.addr.in4.sin_port = htons(REGION);
+    magicsock_rx_disco(to->ms, pkt, len, &from, to->net->now);
+    node_tick(to);
+}
+
+static void
 deliver(struct net *net, const struct pkt *p)
 {
     struct node *n = &net->nodes[p->dst];
-    struct wg_endpoint from;
     struct disco_msg m;
 
-    memset(&from, 0, sizeof(from));
     if (p->derp) {
-        from.derp_region = REGION;
-        memcpy(from.derp_key, p->src_key, 32);
-        from.addr.in4.sin_family = AF_INET;
-        from.addr.in4.sin_addr.s_addr = htonl(WG_DERP_MAGIC_IPV4);
-        from.addr.in4.sin_port = htons(REGION);
-    } else {
-        from.addr = p->src;
-        if (classify(net, p->dst, p->data, p->len, &m) == DISCO_PONG) {
-            n->udp_pongs_rx++;
-            n->last_udp_pong_rx = net->now;
-        }
+        rx_derp(n, p->data, p->len, p->src_key);
+        return;
     }
-    magicsock_rx_disco(n->ms, p->data, p->len, &from, net->now);
-    node_tick(n);
+    if (classify(net, p->dst, p->data, p->len, &m) == DISCO_PONG) {
+        n->udp_pongs_rx++;
+        n->last_udp_pong_rx = net->now;
+    }
+    rx_udp(n, p->data, p->len, &p->src);
 }
 
 static void
@@ -670,32 +688,6 @@ seal_from(const struct node *from, const struct node *to, const struct disco_msg
     sodium_memzero(&k, sizeof(k));
     g_assert_cmpint(n, >, 0);
     return n;
-}
-
-static void
-rx_udp(struct node *to, const uint8_t *pkt, size_t len, const union wg_sockaddr *src)
-{
-    struct wg_endpoint from;
-
-    memset(&from, 0, sizeof(from));
-    from.addr = *src;
-    magicsock_rx_disco(to->ms, pkt, len, &from, to->net->now);
-    node_tick(to);
-}
-
-static void
-rx_derp(struct node *to, const uint8_t *pkt, size_t len, const uint8_t src_key[32])
-{
-    struct wg_endpoint from;
-
-    memset(&from, 0, sizeof(from));
-    from.derp_region = REGION;
-    memcpy(from.derp_key, src_key, 32);
-    from.addr.in4.sin_family = AF_INET;
-    from.addr.in4.sin_addr.s_addr = htonl(WG_DERP_MAGIC_IPV4);
-    from.addr.in4.sin_port = htons(REGION);
-    magicsock_rx_disco(to->ms, pkt, len, &from, to->net->now);
-    node_tick(to);
 }
 
 static void
