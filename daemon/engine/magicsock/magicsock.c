@@ -573,7 +573,7 @@ cands_prune(struct ms_peer *p, uint64_t now)
 
 /*
  * Room for one more candidate: grow the array, else drop expired learned
- * ones, else (for netmap and CallMeMaybe entries) the oldest learned one.
+ * ones, else the oldest learned one that is not the best address.
  */
 static struct ms_cand *
 cand_add(struct ms_peer *p, const union wg_sockaddr *a, uint8_t flag, uint64_t now)
@@ -596,6 +596,7 @@ cand_add(struct ms_peer *p, const union wg_sockaddr *a, uint8_t flag, uint64_t n
 
         for (size_t i = 0; i < p->n_cands; i++)
             if (p->cands[i].flags == CAND_RX &&
+                !(p->has_best && wg_sockaddr_equal(&p->best, &p->cands[i].addr)) &&
                 (victim == SIZE_MAX || p->cands[i].rx_ping_ns < p->cands[victim].rx_ping_ns))
                 victim = i;
         if (victim == SIZE_MAX)

@@ -15,6 +15,7 @@
  *  /magicsock/call-me-maybe    ignored over UDP and from the wrong node; honoured via DERP
  *  /magicsock/unknown-disco    unknown or broken senders get no answer
  *  /magicsock/pong-path        only a pong to our TxID, back over UDP, sets a path, once
+ *  /magicsock/learned          ping sources become candidates, capped, forgotten after 45 s
  *  /magicsock/disco-change     a peer's new disco key: paths reset, rediscovered
  *  /magicsock/user-ping        direct and DERP answers with latency; timeout at 5 s
  *  /magicsock/faster           a faster candidate replaces the best one
@@ -808,6 +809,45 @@ test_unknown_disco(void)
 }
 
 static void
+test_learned(void)
+{
+    struct net *net = net_new(2);
+    struct node *a = &net->nodes[0], *b = &net->nodes[1];
+    uint8_t pkt[DISCO_PACKET_MAX];
+    struct disco_msg m;
+    unsigned pings;
+
+    net_set_peers(net);
+    memset(&m, 0, sizeof(m));
+    m.type = DISCO_PING;
+    memcpy(m.ping.node_key, b->node_pub, 32);
+    /* B pings from 100 source addresses: each answered, each a candidate, up to a cap. */
+    for (uint16_t i = 0; i < 100; i++) {
+        union wg_sockaddr src = addr4("203.0.113.50", (uint16_t)(10000 + i));
+        ssize_t n;
+
+        randombytes_buf(m.ping.txid, DISCO_TXID_LEN);
+        n = seal_from(b, a, &m, pkt);
+        rx_udp(a, pkt, (size_t)n, &src);
+    }
+    g_assert_cmpuint(net->by_node[0].sent[0][DISCO_PONG], ==, 100);
+    pings = net->by_node[0].sent[0][DISCO_PING];
+    magicsock_note_activity(a->ms, b->node_pub, net->now);
+    node_tick(a);
+    pings = net->by_node[0].sent[0][DISCO_PING] - pings;
+    g_assert_cmpuint(pings, >=, MAGICSOCK_MAX_ENDPOINTS);
+    g_assert_cmpuint(pings, <=, 2 * MAGICSOCK_MAX_ENDPOINTS);
+
+    /* 45 s without their pings, learned candidates are forgotten: only B's own remains. */
+    run_for(net, MAGICSOCK_SESSION_ACTIVE_NS + SEC(10));
+    pings = net->by_node[0].sent[0][DISCO_PING];
+    magicsock_note_activity(a->ms, b->node_pub, net->now);
+    node_tick(a);
+    g_assert_cmpuint(net->by_node[0].sent[0][DISCO_PING] - pings, ==, 1);
+    net_free(net);
+}
+
+static void
 test_pong_path(void)
 {
     struct net *net = net_new(2);
@@ -1134,6 +1174,7 @@ main(int argc, char **argv)
     g_test_add_func("/magicsock/call-me-maybe", test_call_me_maybe);
     g_test_add_func("/magicsock/unknown-disco", test_unknown_disco);
     g_test_add_func("/magicsock/pong-path", test_pong_path);
+    g_test_add_func("/magicsock/learned", test_learned);
     g_test_add_func("/magicsock/disco-change", test_disco_change);
     g_test_add_func("/magicsock/user-ping", test_user_ping);
     g_test_add_func("/magicsock/faster", test_faster);
