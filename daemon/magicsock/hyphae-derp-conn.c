@@ -55,7 +55,8 @@ struct _HyphaeDerpConn {
   GCancellable *cancellable;
   GArray *targets; /* DialTarget */
   guint target_index;
-  GError *dial_error; /* the first failure among the targets */
+  GError *dial_error;       /* the first failure among the targets */
+  const char *cert_refused; /* why accept-certificate said no */
   const HyphaeDerpNode *node;
   GSocketClient *socket_client;
   GIOStream *stream;
@@ -129,6 +130,14 @@ region_code (HyphaeDerpConn *self)
   return self->region->region_code != NULL ? self->region->region_code : "";
 }
 
+static void
+close_cb (GObject *source,
+          GAsyncResult *result,
+          gpointer user_data)
+{
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+}
+
 /* Closes the stream and forgets the attempt; no callback of it runs after. */
 static void
 drop_connection (HyphaeDerpConn *self)
@@ -142,8 +151,11 @@ drop_connection (HyphaeDerpConn *self)
   g_clear_object (&self->socket_client);
   if (self->stream != NULL)
     {
-      /* Cancelled above: this returns at once, without a TLS close_notify wait. */
-      g_io_stream_close (self->stream, NULL, NULL);
+      /* A handshake still running must not call back into us. */
+      g_signal_handlers_disconnect_by_data (self->stream, self);
+      /* Never a blocking close: a TLS close waits for the cancelled read to
+       * finish, which needs this main loop. */
+      g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL, close_cb, NULL);
       g_clear_object (&self->stream);
     }
   g_clear_pointer (&self->answer, g_byte_array_unref);
@@ -587,15 +599,23 @@ accept_certificate_cb (GTlsConnection *connection,
                        GTlsCertificateFlags errors,
                        gpointer user_data)
 {
-  const HyphaeDerpNode *node = user_data;
+  HyphaeDerpConn *self = user_data;
+  const HyphaeDerpNode *node = self->node;
   g_autoptr(GSocketConnectable) identity = NULL;
 
+  if (node == NULL)
+    return FALSE;
   if (node_pin (node) != NULL)
-    return pin_matches (node_pin (node), peer_cert);
+    {
+      self->cert_refused = "its SHA-256 is not the CertName pin";
+      return pin_matches (node_pin (node), peer_cert);
+    }
   if (node->insecure_for_tests)
     return TRUE;
+  self->cert_refused = "it does not verify";
   if (node->cert_name == NULL || errors != G_TLS_CERTIFICATE_BAD_IDENTITY)
     return FALSE;
+  self->cert_refused = "it does not verify for CertName";
   identity = g_network_address_new (node->cert_name, node->derp_port);
   return g_tls_certificate_verify (peer_cert, identity, NULL) == 0;
 }
@@ -612,7 +632,13 @@ handshake_cb (GObject *source,
 
   if (!g_tls_connection_handshake_finish (tls, result, &error))
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE) &&
+          self->cert_refused != NULL)
+        fail (self, "TLS with %s: certificate refused: %s", self->node->host_name,
+              self->cert_refused);
+      else
         fail (self, "TLS with %s: %s", self->node->host_name, error->message);
       return;
     }
@@ -673,8 +699,8 @@ connect_cb (GObject *source,
       fail (self, "TLS: %s", error->message);
       return;
     }
-  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_certificate_cb),
-                    (gpointer) self->node);
+  self->cert_refused = NULL;
+  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
   self->stream = g_steal_pointer (&tls);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (self->stream), G_PRIORITY_DEFAULT,
                                     self->cancellable, handshake_cb, g_object_ref (self));
