@@ -533,23 +533,37 @@ check_good_session (Node *n)
   WAIT_FOR (has_packet (n, n->pub, "echo"), WAIT_S);
 }
 
+/* hostile-derp in mode and one client of it (pinned, or over plain HTTP);
+ * FALSE when the test was skipped. */
+static gboolean
+hostile_node_start (Server *s,
+                    const char *mode,
+                    gboolean plain,
+                    Node *n)
+{
+  g_autofree char *port = NULL;
+  g_autofree char *pin = NULL;
+  g_autoptr(HyphaeDerpRegion) region = NULL;
+
+  if (!fixture_netns_ready (&netns))
+    return FALSE;
+  server_init (s);
+  if (!hostile_start (s, mode, plain, &port, plain ? NULL : &pin))
+    return FALSE;
+  region = hostile_region (port, pin);
+  node_start (n, region);
+  return TRUE;
+}
+
 static void
 test_hostile (gconstpointer data)
 {
   const HostileCase *hc = data;
   g_auto(Server) s = { 0 };
-  g_autofree char *port = NULL;
-  g_autofree char *pin = NULL;
-  g_autoptr(HyphaeDerpRegion) region = NULL;
   Node n;
 
-  if (!fixture_netns_ready (&netns))
+  if (!hostile_node_start (&s, hc->mode, FALSE, &n))
     return;
-  server_init (&s);
-  if (!hostile_start (&s, hc->mode, FALSE, &port, &pin))
-    return;
-  region = hostile_region (port, pin);
-  node_start (&n, region);
   if (hc->read_timeout_ms != 0)
     hyphae_derp_conn_set_read_timeout (n.conn, hc->read_timeout_ms);
 
@@ -566,18 +580,10 @@ static void
 test_hostile_unknown_frames (void)
 {
   g_auto(Server) s = { 0 };
-  g_autofree char *port = NULL;
-  g_autofree char *pin = NULL;
-  g_autoptr(HyphaeDerpRegion) region = NULL;
   Node n;
 
-  if (!fixture_netns_ready (&netns))
+  if (!hostile_node_start (&s, "unknown-frames", FALSE, &n))
     return;
-  server_init (&s);
-  if (!hostile_start (&s, "unknown-frames", FALSE, &port, &pin))
-    return;
-  region = hostile_region (port, pin);
-  node_start (&n, region);
   check_good_session (&n);
   /* Unknown types (one of 70,000 bytes) around them were skipped, in order. */
   g_assert_true (has_packet (&n, unknown_src, "one"));
@@ -590,18 +596,10 @@ static void
 test_hostile_health (void)
 {
   g_auto(Server) s = { 0 };
-  g_autofree char *port = NULL;
-  g_autofree char *pin = NULL;
-  g_autoptr(HyphaeDerpRegion) region = NULL;
   Node n;
 
-  if (!fixture_netns_ready (&netns))
+  if (!hostile_node_start (&s, "health", FALSE, &n))
     return;
-  server_init (&s);
-  if (!hostile_start (&s, "health", FALSE, &port, &pin))
-    return;
-  region = hostile_region (port, pin);
-  node_start (&n, region);
   WAIT_FOR (has_packet (&n, marker_key, "pong ok"), WAIT_S);
   g_assert_cmpstr (hyphae_derp_conn_get_health (n.conn), ==, "hostile: degraded");
   g_assert_true (hyphae_derp_conn_get_connected (n.conn));
@@ -612,18 +610,10 @@ static void
 test_hostile_restarting (void)
 {
   g_auto(Server) s = { 0 };
-  g_autofree char *port = NULL;
-  g_autofree char *pin = NULL;
-  g_autoptr(HyphaeDerpRegion) region = NULL;
   Node n;
 
-  if (!fixture_netns_ready (&netns))
+  if (!hostile_node_start (&s, "restarting", FALSE, &n))
     return;
-  server_init (&s);
-  if (!hostile_start (&s, "restarting", FALSE, &port, &pin))
-    return;
-  region = hostile_region (port, pin);
-  node_start (&n, region);
   /* Logged in, told "restarting", dropped: back on the next connection. */
   WAIT_FOR (hyphae_derp_conn_get_n_connects (n.conn) == 2, WAIT_S);
   check_good_session (&n);
@@ -636,8 +626,6 @@ static void
 test_hostile_plain_http (void)
 {
   g_auto(Server) s = { 0 };
-  g_autofree char *port = NULL;
-  g_autoptr(HyphaeDerpRegion) region = NULL;
   Node n;
 
   if (!g_test_subprocess ())
@@ -646,13 +634,8 @@ test_hostile_plain_http (void)
       g_test_trap_assert_passed ();
       return;
     }
-  if (!fixture_netns_ready (&netns))
+  if (!hostile_node_start (&s, "good", TRUE, &n))
     return;
-  server_init (&s);
-  if (!hostile_start (&s, "good", TRUE, &port, NULL))
-    return;
-  region = hostile_region (port, NULL);
-  node_start (&n, region);
   check_good_session (&n);
   node_stop (&n);
 }
@@ -661,20 +644,12 @@ static void
 test_queue_bound (void)
 {
   g_auto(Server) s = { 0 };
-  g_autofree char *port = NULL;
-  g_autofree char *pin = NULL;
-  g_autoptr(HyphaeDerpRegion) region = NULL;
   guint8 packet[1200];
   guint accepted = 0, dropped = 0;
   Node n;
 
-  if (!fixture_netns_ready (&netns))
+  if (!hostile_node_start (&s, "good", FALSE, &n))
     return;
-  server_init (&s);
-  if (!hostile_start (&s, "good", FALSE, &port, &pin))
-    return;
-  region = hostile_region (port, pin);
-  node_start (&n, region);
   check_good_session (&n);
   g_ptr_array_set_size (n.rx, 0);
 
