@@ -122,7 +122,8 @@ hd_conn_close (HdConn *c,
     }
   g_queue_unlink (&srv->conns, &c->link);
   /* Close the socket itself: a TLS close would try to write close_notify. */
-  g_socket_close (g_socket_connection_get_socket (c->base), NULL);
+  if (c->base != NULL)
+    g_socket_close (g_socket_connection_get_socket (c->base), NULL);
   /* Freed from an idle: callers up the stack may still hold c this dispatch. */
   hd_server_bury (srv, c);
 }
@@ -143,7 +144,8 @@ on_writable (GObject *stream,
 void
 hd_conn_flush (HdConn *c)
 {
-  if (c->state == HD_CONN_CLOSED || c->out_src != NULL || c->state == HD_CONN_TLS)
+  /* No stream: the fuzz target's connections, which only queue. */
+  if (c->state == HD_CONN_CLOSED || c->out_src != NULL || c->state == HD_CONN_TLS || c->out == NULL)
     return;
   while (c->outq.bytes > 0)
     {
