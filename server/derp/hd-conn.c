@@ -784,7 +784,11 @@ hd_conn_new (HdServer *srv,
 
   {
     g_autoptr(GError) error = NULL;
-    GIOStream *tls = g_tls_server_connection_new (G_IO_STREAM (connection), srv->cert, &error);
+    /* g_tls_server_connection_new() with "database" NULL: clients send no
+     * certificate, and the default trust store costs megabytes per process. */
+    GIOStream *tls = g_initable_new (
+      g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()), NULL, &error,
+      "base-io-stream", connection, "certificate", srv->cert, "database", NULL, NULL);
 
     if (tls == NULL)
       {
