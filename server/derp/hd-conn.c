@@ -729,6 +729,7 @@ on_handshake (GObject *source,
   HdConn *c = user_data;
   g_autoptr(GError) error = NULL;
 
+  c->srv->handshakes--;
   if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
     {
       if (c->state != HD_CONN_CLOSED)
@@ -798,6 +799,7 @@ hd_conn_new (HdServer *srv,
       }
     c->stream = tls;
     c->state = HD_CONN_TLS;
+    srv->handshakes++;
     g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, c->cancellable,
                                       on_handshake, conn_ref (c));
   }
