@@ -109,8 +109,8 @@ ts_require() {
 	done
 }
 
-# ts_require_hyderp: hyphae-derp is there (HYPHAE_DERP).
-ts_require_hyderp() { [ -n "${HYPHAE_DERP:-}" ] && [ -x "$HYPHAE_DERP" ]; }
+# ts_require_hyderp: hyphae-derp is there (HYPHAE_DERP), and openssl for its certificate.
+ts_require_hyderp() { [ -n "${HYPHAE_DERP:-}" ] && [ -x "$HYPHAE_DERP" ] && command -v openssl >/dev/null; }
 
 # ---------------------------------------------------------------- waiting
 
@@ -275,11 +275,16 @@ ts_derper_start() {
 	return 1
 }
 
-# ts_hyderp_start: hyphae-derp the same way (TLS with a self-signed
-# certificate on :9443, STUN on :3479).
+# ts_hyderp_start: hyphae-derp the same way: TLS on :9443 with a self-signed
+# certificate made here (openssl), STUN on :3479, its key file kept.
 ts_hyderp_start() {
-	ts_bg hyderp "$TS_NS_R" "$TS_DIR/hyphae-derp.log" "$HYPHAE_DERP" \
-		--listen "$TS_R_IP:$TS_HYDERP_PORT" --tls-self-signed --stun "$TS_R_IP:$TS_HYDERP_STUN"
+	local d=$TS_DIR/hyphae-derp
+	mkdir -p "$d"
+	[ -s "$d/cert.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/key.pem" -out "$d/cert.pem" -days 2 -subj "/CN=$TS_R_IP" \
+		-addext "subjectAltName=IP:$TS_R_IP" >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; return 1; }
+	ts_bg hyderp "$TS_NS_R" "$TS_DIR/hyphae-derp.log" "$HYPHAE_DERP" --listen "$TS_R_IP:$TS_HYDERP_PORT" \
+		--stun "$TS_R_IP:$TS_HYDERP_STUN" --tls-cert "$d/cert.pem" --tls-key "$d/key.pem" --key-file "$d/derp.key"
 	ts_wait 20 ts_tcp_open "$TS_NS_R" "$TS_R_IP" "$TS_HYDERP_PORT" && return 0
 	ts_log "hyphae-derp did not listen on $TS_R_IP:$TS_HYDERP_PORT:"; tail -n 20 "$TS_DIR/hyphae-derp.log" >&2
 	return 1
@@ -469,7 +474,7 @@ ts_disco_ping() {
 	ts_status "$2" && ip=$(ts_json "$2" self4) || { echo none; return 1; }
 	case ${TS_KIND[$1]} in
 	tailscaled) out=$(ts_cli "$1" ping --c 1 --timeout 5s "$ip" 2>&1) ;;
-	hyphaed) out=$(ts_cli "$1" ping --c 1 "$ip" 2>&1) ;;
+	hyphaed) out=$(ts_cli "$1" ping --c 1 --timeout 5 "$ip" 2>&1) ;;
 	esac
 	printf '%s\n' "$out" | sed "s/^/    ping $1->$2: /" >&2
 	"$WGT_PY" -c '
@@ -558,10 +563,24 @@ ts_node_dump() {
 	tail -n "${2:-40}" "$f" | sed 's/^/    /' >&2
 }
 
+# ts_sanitizer_check: each hyphaed node's daemon is stopped (SIGTERM: LSan
+# runs at that exit) and its log (the bus's) has no sanitizer report.
+ts_sanitizer_check() {
+	local n log
+	for n in a b; do
+		[ "${TS_KIND[$n]}" = hyphaed ] || continue
+		log=$DBL_DIR/$n/bus.log
+		dbl_daemon_stop "$n"
+		wgt_check "${n^^} (hyphaed): no sanitizer report (ASan, LSan at exit, UBSan) in $log" \
+			eval '! grep -q -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$log"'
+	done
+}
+
 # ts_finish NAME: the summary line; on a failure the end of every log; exit
 # 0 if every check passed, else 1.
 ts_finish() {
 	local n f
+	ts_sanitizer_check
 	echo "$1 (${TS_PAIR}): $WGT_PASSES passed, $WGT_FAILS failed in $(($(date +%s) - TS_T0)) s"
 	[ "$WGT_FAILS" = 0 ] && exit 0
 	for n in a b; do ts_node_dump "$n" 60; done
