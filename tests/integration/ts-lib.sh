@@ -291,16 +291,18 @@ ts_hyderp_start() {
 }
 
 # ts_control_start [DERPMAP_FILE]: testcontrol on $TS_URL (the derper-only map
-# by default); waits for its LISTEN line. A restart is a new server (it keeps
-# nothing, keys included).
+# by default); waits for its LISTEN line. It keeps its keys, nodes and users
+# in $TS_CONTROL_STATE, so a restart is the same server (remove the file for
+# a new one).
 TS_CONTROL_RUN=0
+TS_CONTROL_STATE=$TS_DIR/control-state.json
 ts_control_start() {
 	local map=${1:-$(ts_derpmap derper)} out
 	TS_CONTROL_RUN=$((TS_CONTROL_RUN + 1))
 	out=$TS_DIR/control.$TS_CONTROL_RUN.out
 	: >"$out"
 	ip netns exec "$TS_NS_R" "$HYPHAE_TESTCONTROL" -listen "$TS_R_IP:$TS_CONTROL_PORT" \
-		-derp-map "$map" -auth-key "$TS_AUTHKEY" >"$out" 2>>"$TS_DIR/control.log" </dev/null &
+		-derp-map "$map" -auth-key "$TS_AUTHKEY" -state "$TS_CONTROL_STATE" >"$out" 2>>"$TS_DIR/control.log" </dev/null &
 	TS_PID[control]=$!
 	ts_wait 20 grep -q '^LISTEN ' "$out" && return 0
 	ts_log "testcontrol did not start:"; tail -n 20 "$TS_DIR/control.log" >&2
@@ -332,6 +334,16 @@ import json, sys, urllib.request
 for n in json.load(urllib.request.urlopen(sys.argv[1] + "/hyphae-test/nodes", timeout=10)):
     hi = n.get("Hostinfo") or {}
     print(hi.get("Hostname", "?"), n.get("Key"), n.get("HomeDERP", 0), ",".join(n.get("Endpoints") or []) or "-")' "$TS_URL"
+}
+
+# ts_control_polled NODE: NODE (by the key in its last status) made a map
+# request to the testcontrol running now.
+ts_control_polled() {
+	local k
+	k=$(ts_json "$1" self-key) && [ -n "$k" ] || return 1
+	ts_hook GET map-polls 2>/dev/null | "$WGT_PY" -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin).get(sys.argv[1], 0) > 0 else 1)' "$k"
 }
 
 # ---------------------------------------------------------------- nodes
@@ -395,6 +407,7 @@ ts_status() { ts_cli "$1" status --json >"$TS_DIR/$1.status.json" 2>"$TS_DIR/$1.
 #   state           BackendState
 #   self4 self6     Self's first IPv4 / IPv6 TailscaleIP
 #   self-os         Self's OS
+#   self-key        Self's node key (nodekey:…)
 #   peer HOST       "<v4> <v6> <Online> <OS>" of the peer whose HostName is HOST
 #   path HOST       "direct <CurAddr>" or "relay <Relay>" (empty CurAddr) for that peer
 ts_json() {
@@ -423,6 +436,8 @@ if q == "state":
     print(st.get("BackendState", ""))
 elif q in ("self4", "self6"):
     print(ips(st.get("Self"), q == "self6"))
+elif q == "self-key":
+    print((st.get("Self") or {}).get("PublicKey", ""))
 elif q == "self-os":
     print((st.get("Self") or {}).get("OS", ""))
 elif q == "peer":
