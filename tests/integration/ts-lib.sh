@@ -553,6 +553,9 @@ ts_xfer_wait() {
 	return $rc
 }
 
+# ts_xfer_connected NODE: the transfer's TCP connection is up at NODE's end.
+ts_xfer_connected() { ip netns exec "${TS_NS[$1]}" ss -Htn state established '( sport = :5001 or dport = :5001 )' | grep -q .; }
+
 # ts_pinger_start NODE ADDR / ts_pinger_stop: ping every 0.2 s in the
 # background; stop prints "<sent> <received>" (ping's own summary).
 ts_pinger_start() {

@@ -63,10 +63,8 @@ wgt_check "the nftables block dropped UDP between the nodes ($dropped datagrams)
 
 # ---------------------------------------------------------------- derper restart
 
-# established NODE: a TCP connection to the transfer port is up in NODE.
-established() { ip netns exec "${TS_NS[$1]}" ss -Htn state established '( sport = :5001 )' | grep -q .; }
 ts_xfer_start a b "$TS_B4" "$BYTES" 12
-if ts_wait 30 established b; then
+if ts_wait 30 ts_xfer_connected b; then
 	ts_stop derper KILL
 	sleep 2     # an outage, not a wait for something
 	ts_derper_start || wgt_fail "derper restarts"
