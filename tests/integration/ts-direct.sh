@@ -41,7 +41,7 @@ wgt_pass "A ($TS_A4 $TS_A6) and B ($TS_B4 $TS_B6) joined and see each other"
 check_listed() {
 	local got want
 	ts_status "$1" && ts_status "$2"
-	got=$(ts_json "$1" peer "${TS_HOST[$2]}")
+	got="$(ts_json "$1" peer "${TS_HOST[$2]}") $(ts_json "$1" peer-os "${TS_HOST[$2]}")"
 	want="$(ts_json "$2" self4) $(ts_json "$2" self6) True linux"
 	wgt_check "${1^^}'s status --json lists ${2^^} (${TS_KIND[$2]}): got '$got', want '$want'" [ "$got" = "$want" ]
 }

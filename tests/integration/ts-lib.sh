@@ -402,52 +402,9 @@ ts_node_stop() {
 # ts_status NODE: `status --json` into $TS_DIR/NODE.status.json.
 ts_status() { ts_cli "$1" status --json >"$TS_DIR/$1.status.json" 2>"$TS_DIR/$1.status.err"; }
 
-# ts_json NODE QUERY [ARG]: a query on NODE's last status (ipnstate.Status
-# field names: `hyphaectl status --json` uses them too).
-#   state           BackendState
-#   self4 self6     Self's first IPv4 / IPv6 TailscaleIP
-#   self-os         Self's OS
-#   self-key        Self's node key (nodekey:…)
-#   peer HOST       "<v4> <v6> <Online> <OS>" of the peer whose HostName is HOST
-#   path HOST       "direct <CurAddr>" or "relay <Relay>" (empty CurAddr) for that peer
-ts_json() {
-	"$WGT_PY" - "$TS_DIR/$1.status.json" "${@:2}" <<'EOF'
-import json, sys
-try:
-    with open(sys.argv[1]) as f:
-        st = json.load(f)
-except (OSError, ValueError):
-    sys.exit(1)
-q = sys.argv[2]
-
-def ips(node, v6):
-    for a in (node or {}).get("TailscaleIPs") or []:
-        if (":" in a) == v6:
-            return a
-    return ""
-
-def peer(host):
-    for p in (st.get("Peer") or {}).values():
-        if p.get("HostName") == host:
-            return p
-    sys.exit(1)
-
-if q == "state":
-    print(st.get("BackendState", ""))
-elif q in ("self4", "self6"):
-    print(ips(st.get("Self"), q == "self6"))
-elif q == "self-key":
-    print((st.get("Self") or {}).get("PublicKey", ""))
-elif q == "self-os":
-    print((st.get("Self") or {}).get("OS", ""))
-elif q == "peer":
-    p = peer(sys.argv[3])
-    print(ips(p, False), ips(p, True), p.get("Online"), p.get("OS") or "-")
-elif q == "path":
-    p = peer(sys.argv[3])
-    print("direct " + p["CurAddr"] if p.get("CurAddr") else "relay " + (p.get("Relay") or "-"))
-EOF
-}
+# ts_json NODE QUERY [HOST]: a value from NODE's last status (status-query.py:
+# state, self4, self6, self-os, self-key, peer HOST, peer-os HOST, path HOST).
+ts_json() { "$WGT_PY" "$WGT_TESTS_DIR/status-query.py" "$TS_DIR/$1.status.json" "${@:2}"; }
 
 # ts_sees NODE OTHER: NODE is Running and lists OTHER with addresses.
 ts_sees() {
