@@ -92,7 +92,7 @@ trap ts_cleanup EXIT
 ts_require() {
 	local v
 	wgt_require_root
-	wgt_require_cmds ip nft timeout flock "$WGT_PY"
+	wgt_require_cmds ip nft ss timeout "$WGT_PY"
 	for v in HYPHAE_TAILSCALED HYPHAE_TAILSCALE HYPHAE_DERPER HYPHAE_TESTCONTROL; do
 		[ -n "${!v:-}" ] && [ -x "${!v}" ] ||
 			wgt_cannot_run "$v is not an executable ('${!v:-}'): build them with tests/tailscale/build.sh DIR and set HYPHAE_TS_BIN_DIR=DIR/bin when configuring meson"

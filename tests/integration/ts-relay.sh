@@ -83,9 +83,9 @@ wgt_check "after the derper restart: ping B->A" ts_wait "$WAIT" ts_ping_any b "$
 
 if ! ts_require_hyderp; then
 	if [ -n "${CI:-}" ]; then
-		wgt_fail "hyphae-derp: HYPHAE_DERP is not an executable ('${HYPHAE_DERP:-}')"
+		wgt_fail "hyphae-derp: HYPHAE_DERP is not an executable ('${HYPHAE_DERP:-}') or no openssl"
 	else
-		echo "SKIP hyphae-derp part: HYPHAE_DERP is not an executable ('${HYPHAE_DERP:-}')"
+		echo "SKIP hyphae-derp part: HYPHAE_DERP is not an executable ('${HYPHAE_DERP:-}') or no openssl"
 	fi
 	ts_finish "$TS_NAME"
 fi
