@@ -50,6 +50,7 @@ struct _HyphaeMagicsock {
   GHashTable *derp_links; /* region id → DerpLink* */
   int home_region;
   guint derp_cleanup_id;
+  guint derp_idle_ms; /* HYPHAE_MAGICSOCK_DERP_IDLE_MS but in tests */
 
   HyphaeNetcheck *netcheck;
   GHashTable *peer_keys; /* GBytes set: the peers the machine has (GetPeers asks per peer) */
@@ -345,7 +346,7 @@ derp_cleanup_cb (gpointer user_data)
       DerpLink *link = value;
 
       if (link->region_id != self->home_region &&
-          now - link->last_used_us > (gint64) HYPHAE_MAGICSOCK_DERP_IDLE_MS * 1000)
+          now - link->last_used_us > (gint64) self->derp_idle_ms * 1000)
         {
           g_debug ("DERP region %d: idle, closing", link->region_id);
           g_hash_table_iter_remove (&it);
@@ -764,6 +765,22 @@ hyphae_magicsock_get_home_derp (HyphaeMagicsock *self)
   return self->home_region;
 }
 
+gboolean
+hyphae_magicsock_has_derp_link (HyphaeMagicsock *self,
+                                int region_id)
+{
+  return g_hash_table_contains (self->derp_links, GINT_TO_POINTER (region_id));
+}
+
+void
+hyphae_magicsock_set_derp_idle_for_testing (HyphaeMagicsock *self,
+                                            guint idle_ms)
+{
+  self->derp_idle_ms = idle_ms;
+  g_clear_handle_id (&self->derp_cleanup_id, g_source_remove);
+  self->derp_cleanup_id = g_timeout_add (MAX (idle_ms / 10, 1), derp_cleanup_cb, self);
+}
+
 const char *
 hyphae_magicsock_get_region_code (HyphaeMagicsock *self,
                                   int region_id)
@@ -963,6 +980,7 @@ hyphae_magicsock_new (struct wg_runner *runner,
   self->netcheck = hyphae_netcheck_new (netcheck_send, self);
   g_signal_connect (self->netcheck, "report", G_CALLBACK (on_netcheck_report), self);
   self->event_id = g_unix_fd_add (wg_runner_event_fd (runner), G_IO_IN, events_cb, self);
+  self->derp_idle_ms = HYPHAE_MAGICSOCK_DERP_IDLE_MS;
   self->derp_cleanup_id = g_timeout_add (DERP_CLEANUP_MS, derp_cleanup_cb, self);
   return g_steal_pointer (&self);
 }

@@ -109,6 +109,13 @@ gboolean hyphae_magicsock_get_path (HyphaeMagicsock *self,
 gboolean hyphae_magicsock_has_peer (HyphaeMagicsock *self,
                                     const guint8 node_key[KEY_LEN]);
 
+/* Tests: whether a DERP connection to the region exists, and a shorter idle
+ * time (ms) before other regions' connections close (checked every tenth). */
+gboolean hyphae_magicsock_has_derp_link (HyphaeMagicsock *self,
+                                         int region_id);
+void hyphae_magicsock_set_derp_idle_for_testing (HyphaeMagicsock *self,
+                                                 guint idle_ms);
+
 /* A disco ping (`hyphaectl ping`): the path the pong came by and the
  * latency, or HYPHAE_MAGICSOCK_ERROR_NOT_FOUND / _TIMED_OUT after
  * timeout_ms (0: the machine's 5 s). */

@@ -5,15 +5,27 @@
  * from its WireGuard socket. Checks what a report says (latency per region,
  * the home region never an Avoid one, NoMeasureNoHome never probed,
  * WorkingUDP, MappingVariesByDestIP, our reflexive address) and the
- * fallback when no server answers.
+ * fallback when no server answers. Then HyphaeMagicsock itself, on two
+ * runners in a network namespace with two derpers as regions 1 and 2: each
+ * node's home is the region its map lets be one, STUN adds the reflexive
+ * endpoint, a disco ping to a peer homed in the other region opens that
+ * region's connection on demand (the ping waits while it dials) and gets its
+ * pong through it, and that connection closes once idle while home stays.
  */
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "crypto/keys.h"
 #include "fixture-files.h"
 #include "fixture-missing.h"
+#include "fixture-netns.h"
 #include "fixture-spawn.h"
+#include "fixture-threads.h"
+#include "hyphae-magicsock.h"
 #include "hyphae-netcheck.h"
+#include "wireguard/wg-runner.h"
+
+static FixtureNetns ns;
 
 typedef struct {
   GSocket *socket;
@@ -132,9 +144,9 @@ set_server (HyphaeNetcheckRegion *r, const char *ip, guint16 port)
 /* A derper serving STUN on ip:port (TLS DERP on a free TCP port beside it);
  * returns once it says STUN listens. */
 static GSubprocess *
-start_derper (const char *derper, const char *dir, const char *ip, guint16 stun_port)
+start_derper (const char *derper, const char *dir, const char *ip, guint16 stun_port, guint16 tls_port)
 {
-  g_autofree char *addr = g_strdup_printf ("%s:%u", ip, free_udp_port (ip));
+  g_autofree char *addr = g_strdup_printf ("%s:%u", ip, tls_port ? tls_port : free_udp_port (ip));
   g_autofree char *port = g_strdup_printf ("%u", stun_port);
   g_autofree char *certdir = g_build_filename (dir, ip, NULL);
   g_autofree char *key = g_build_filename (certdir, "derper.key", NULL);
@@ -191,8 +203,8 @@ test_regions (void)
       return;
     }
   dir = g_dir_make_tmp ("netcheck-XXXXXX", NULL);
-  a = start_derper (derper, dir, "127.0.0.1", pa);
-  b = start_derper (derper, dir, "127.0.0.2", pb);
+  a = start_derper (derper, dir, "127.0.0.1", pa, 0);
+  b = start_derper (derper, dir, "127.0.0.2", pb, 0);
   set_server (&regions[0], "127.0.0.1", pa);
   set_server (&regions[1], "127.0.0.2", pb);
   set_server (&regions[2], "127.0.0.1", pa);
@@ -291,12 +303,197 @@ test_pick_home (void)
   g_assert_cmpint (hyphae_netcheck_pick_home (regions, 0, &rep, 0), ==, 0);
 }
 
+/* ---- HyphaeMagicsock on two runners ------------------------------------------ */
+
+typedef struct {
+  guint8 node_priv[KEY_LEN], node_pub[KEY_LEN], disco_priv[KEY_LEN], disco_pub[KEY_LEN];
+  struct wg_runner *runner;
+  HyphaeMagicsock *ms;
+} Node;
+
+static void
+node_init (Node *n, const char *ifname)
+{
+  struct wg_runner_config cfg = { .ifname = ifname, .magicsock = TRUE };
+
+  key_generate_private (n->node_priv);
+  key_public_from_private (n->node_pub, n->node_priv);
+  key_generate_private (n->disco_priv);
+  key_public_from_private (n->disco_pub, n->disco_priv);
+  cfg.private_key = n->node_priv;
+  g_assert_cmpint (wg_runner_start (&cfg, &n->runner), ==, 0);
+  n->ms = hyphae_magicsock_new (n->runner, n->disco_priv, n->node_priv);
+  g_assert_nonnull (n->ms);
+}
+
+static void
+node_clear (Node *n)
+{
+  g_clear_object (&n->ms);
+  g_clear_pointer (&n->runner, wg_runner_stop);
+}
+
+static char *
+region_json (int id, guint16 tls, guint16 stun, const char *ip, gboolean home)
+{
+  return g_strdup_printf ("\"%d\":{\"RegionID\":%d,\"RegionCode\":\"r%d\",\"NoMeasureNoHome\":%s,"
+                          "\"Nodes\":[{\"Name\":\"%da\",\"RegionID\":%d,\"HostName\":\"%s\",\"IPv4\":\"%s\","
+                          "\"DERPPort\":%u,\"STUNPort\":%u,\"InsecureForTests\":true}]}",
+                          id, id, id, home ? "false" : "true", id, id, ip, ip, tls, stun);
+}
+
+/* self's netmap: peer homed in peer_home, home_region the only region self may call home. */
+static HyphaeNetmap *
+netmap_for (const Node *self, const Node *peer, int peer_home, int home_region, const guint16 ports[4])
+{
+  char nk[sizeof KEY_PREFIX_NODE + KEY_HEX_LEN], pk[sizeof KEY_PREFIX_NODE + KEY_HEX_LEN];
+  char dk[sizeof KEY_PREFIX_DISCO + KEY_HEX_LEN];
+  g_autofree char *r1 = region_json (1, ports[0], ports[1], "127.0.0.1", home_region == 1);
+  g_autofree char *r2 = region_json (2, ports[2], ports[3], "127.0.0.2", home_region == 2);
+  g_autofree char *json = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMapUpdate) up = NULL;
+  HyphaeNetmap *nm;
+
+  key_to_text (nk, sizeof nk, KEY_PREFIX_NODE, self->node_pub);
+  key_to_text (pk, sizeof pk, KEY_PREFIX_NODE, peer->node_pub);
+  key_to_text (dk, sizeof dk, KEY_PREFIX_DISCO, peer->disco_pub);
+  json = g_strdup_printf ("{\"Node\":{\"ID\":1,\"StableID\":\"s1\",\"Name\":\"self.ts.net.\",\"Key\":\"%s\","
+                          "\"Addresses\":[\"100.64.0.1/32\"],\"MachineAuthorized\":true},"
+                          "\"Peers\":[{\"ID\":2,\"StableID\":\"s2\",\"Name\":\"peer.ts.net.\",\"Key\":\"%s\","
+                          "\"DiscoKey\":\"%s\",\"HomeDERP\":%d,\"Addresses\":[\"100.64.0.2/32\"],"
+                          "\"MachineAuthorized\":true}],"
+                          "\"DERPMap\":{\"Regions\":{%s,%s}}}",
+                          nk, pk, dk, peer_home, r1, r2);
+  up = hyphae_map_update_parse (json, strlen (json), &error);
+  g_assert_no_error (error);
+  nm = hyphae_netmap_apply (NULL, up, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  return nm;
+}
+
+typedef struct {
+  gboolean done;
+  gboolean ok;
+  HyphaeMagicsockPingResult res;
+  GError *error;
+} PingWait;
+
+static void
+ping_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PingWait *w = user_data;
+
+  w->ok = hyphae_magicsock_ping_finish (HYPHAE_MAGICSOCK (source), result, &w->res, &w->error);
+  w->done = TRUE;
+}
+
+static gboolean
+homes_known (Node *a, Node *b)
+{
+  return hyphae_magicsock_get_home_derp (a->ms) == 1 && hyphae_magicsock_get_home_derp (b->ms) == 2;
+}
+
+/* Iterate the main loop until cond (or fail after 30 s: a hang guard). */
+#define WAIT_FOR(cond, what)                                     \
+  G_STMT_START                                                   \
+  {                                                              \
+    gint64 end_ = g_get_monotonic_time () + 30 * G_USEC_PER_SEC; \
+    while (!(cond))                                              \
+      {                                                          \
+        if (g_get_monotonic_time () > end_)                      \
+          g_error ("not within 30 s: %s", what);                 \
+        g_main_context_iteration (NULL, FALSE);                  \
+        g_usleep (1000);                                         \
+      }                                                          \
+  }                                                              \
+  G_STMT_END
+
+static void
+test_magicsock_derp (void)
+{
+  const char *derper = g_getenv ("HYPHAE_DERPER");
+  g_autofree char *dir = NULL;
+  g_autoptr(GSubprocess) d1 = NULL, d2 = NULL;
+  guint16 ports[4];
+  g_autoptr(HyphaeNetmap) nm_a = NULL, nm_b = NULL;
+  const char * const *eps;
+  const guint *types = NULL;
+  char stun_ep[64];
+  gboolean have_stun = FALSE;
+  PingWait w = { 0 };
+  Node a = { 0 }, b = { 0 };
+
+  if (!fixture_netns_ready (&ns))
+    return;
+  if (derper == NULL || !g_file_test (derper, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      fixture_missing ("HYPHAE_DERPER (Tailscale's derper) is not set");
+      return;
+    }
+  dir = g_dir_make_tmp ("magicsock-XXXXXX", NULL);
+  ports[0] = free_udp_port ("127.0.0.1");
+  ports[1] = free_udp_port ("127.0.0.1");
+  ports[2] = free_udp_port ("127.0.0.2");
+  ports[3] = free_udp_port ("127.0.0.2");
+  d1 = start_derper (derper, dir, "127.0.0.1", ports[1], ports[0]);
+  d2 = start_derper (derper, dir, "127.0.0.2", ports[3], ports[2]);
+  node_init (&a, "hmsa0");
+  node_init (&b, "hmsb0");
+  /* A may only live in region 1 and B only in 2: a ping from A to B must
+   * open A's connection to region 2. */
+  nm_a = netmap_for (&a, &b, 2, 1, ports);
+  nm_b = netmap_for (&b, &a, 1, 2, ports);
+  hyphae_magicsock_set_netmap (a.ms, nm_a);
+  hyphae_magicsock_set_netmap (b.ms, nm_b);
+  WAIT_FOR (homes_known (&a, &b), "home regions 1 and 2");
+  g_assert_true (hyphae_magicsock_has_derp_link (a.ms, 1));
+  g_assert_false (hyphae_magicsock_has_derp_link (a.ms, 2));
+
+  /* STUN from the runner's socket: our reflexive address is an endpoint, type 2. */
+  g_snprintf (stun_ep, sizeof stun_ep, "127.0.0.1:%u", wg_runner_get_listen_port (a.runner));
+  eps = hyphae_magicsock_get_endpoints (a.ms, &types);
+  for (guint i = 0; eps != NULL && eps[i] != NULL; i++)
+    have_stun |= g_str_equal (eps[i], stun_ep) && types[i] == 2;
+  g_assert_true (have_stun);
+  g_assert_true (hyphae_magicsock_get_report (a.ms)->working_udp);
+
+  /* No direct endpoints in the maps: the pong comes through B's home region. */
+  hyphae_magicsock_ping_async (a.ms, b.node_pub, 20000, NULL, ping_done, &w);
+  WAIT_FOR (w.done, "a pong from B");
+  g_assert_no_error (w.error);
+  g_assert_true (w.ok);
+  g_assert_cmpint (w.res.path.derp_region, ==, 2);
+  g_assert_cmpstr (w.res.path.derp_code, ==, "r2");
+  g_assert_true (hyphae_magicsock_has_derp_link (a.ms, 2));
+
+  /* Unused, region 2's connection closes; home stays. */
+  hyphae_magicsock_set_derp_idle_for_testing (a.ms, 300);
+  WAIT_FOR (!hyphae_magicsock_has_derp_link (a.ms, 2), "region 2's connection closed when idle");
+  g_assert_true (hyphae_magicsock_has_derp_link (a.ms, 1));
+
+  node_clear (&a);
+  node_clear (&b);
+  fixture_stop_pool_threads ();
+  fixture_child_stop (d1);
+  fixture_child_stop (d2);
+  fixture_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
+  fixture_netns_init ();
+  fixture_netns_setup (&ns, NULL);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/netcheck/regions", test_regions);
   g_test_add_func ("/netcheck/no-answer", test_no_answer);
   g_test_add_func ("/netcheck/pick-home", test_pick_home);
-  return g_test_run ();
+  g_test_add_func ("/magicsock/derp-on-demand", test_magicsock_derp);
+  {
+    int r = g_test_run ();
+
+    fixture_netns_teardown (&ns, NULL);
+    return r;
+  }
 }
