@@ -502,6 +502,19 @@ test_ratelimit_under_load(void)
     net_free(net);
 }
 
+/* A's data reaches B from `from` (B takes it); B answers: where to? */
+static const union wg_sockaddr *
+data_from_then_answer(struct net *net, const struct wg_endpoint *from)
+{
+    net->n_wire = 0;
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
+    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, from, net->now), ==,
+                    WG_RX_DATA);
+    net->n_wire = 0;
+    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 10, 0), ==, WG_TX_SEND);
+    return &net->wire[0].to.addr;
+}
+
 static void
 test_roaming(void)
 {
@@ -511,13 +524,8 @@ test_roaming(void)
     establish(net);
     make_endpoint(&moved, "203.0.113.9", 40000);
     /* A's data arrives from a new address: B follows it. */
-    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
-    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, &moved, net->now), ==,
-                    WG_RX_DATA);
-    net->n_wire = 0;
+    g_assert_true(wg_sockaddr_equal(data_from_then_answer(net, &moved), &moved.addr));
     g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &moved.addr));
-    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 10, 0), ==, WG_TX_SEND);
-    g_assert_true(wg_sockaddr_equal(&net->wire[0].to.addr, &moved.addr));
     net_free(net);
 }
 
@@ -654,13 +662,8 @@ test_pinned_no_roam(void)
     establish(net);
     make_endpoint(&moved, "203.0.113.9", 40000);
     /* A's data arrives from elsewhere: B takes it, but keeps answering where it was told. */
-    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
-    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, &moved, net->now), ==,
-                    WG_RX_DATA);
-    net->n_wire = 0;
+    g_assert_true(wg_sockaddr_equal(data_from_then_answer(net, &moved), &net->a.addr.addr));
     g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &net->a.addr.addr));
-    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 10, 0), ==, WG_TX_SEND);
-    g_assert_true(wg_sockaddr_equal(&net->wire[0].to.addr, &net->a.addr.addr));
     /* A handshake from elsewhere does not move it either. */
     net->n_wire = 0;
     net->now += WG_REKEY_TIMEOUT + WG_NS(1);
@@ -674,10 +677,7 @@ test_pinned_no_roam(void)
     wg_peer_set_endpoint(net->b.peer, &net->a.addr.addr);
     wg_device_unlock(net->b.dev);
     g_assert_false(net->b.peer->endpoint_pinned);
-    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
-    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, &moved, net->now), ==,
-                    WG_RX_DATA);
-    g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &moved.addr));
+    g_assert_true(wg_sockaddr_equal(data_from_then_answer(net, &moved), &moved.addr));
     net_free(net);
 }
 
