@@ -426,6 +426,7 @@ scan_home_params (JsonScan *s,
     return TRUE;
   if (!json_scan_object_begin (s))
     return FALSE;
+  g_hash_table_remove_all (map->scores); /* a new DERPHomeParams */
   while ((r = json_scan_object_next (s, &k, &klen)) > 0)
     {
       int r2;
