@@ -366,6 +366,8 @@ scan_regions (JsonScan *s,
     return TRUE;
   if (!json_scan_object_begin (s))
     return FALSE;
+  /* A second "Regions" replaces the first, as Go's decoder does. */
+  g_ptr_array_set_size (map->regions, 0);
   while ((r = json_scan_object_next (s, &k, &klen)) > 0)
     {
       HyphaeDerpRegion *region;
@@ -424,6 +426,7 @@ scan_home_params (JsonScan *s,
     return TRUE;
   if (!json_scan_object_begin (s))
     return FALSE;
+  g_hash_table_remove_all (map->scores); /* a new DERPHomeParams */
   while ((r = json_scan_object_next (s, &k, &klen)) > 0)
     {
       int r2;

@@ -142,6 +142,15 @@ test_fields (void)
   g_assert_cmpfloat (hyphae_derp_map_get_region_score (map, 901), ==, 2.0);
   g_assert_true (hyphae_derp_map_get_omit_default_regions (map));
 
+  /* A key twice: the last wins, as in Go (found by fuzz-derp-map). */
+  {
+    static const char twice[] = "{\"Regions\":{\"1\":{},\"2\":{}},\"Regions\":{\"2\":{\"RegionCode\":\"x\"}}}";
+    g_autoptr(HyphaeDerpMap) last = parse_ok (twice);
+
+    g_assert_cmpuint (hyphae_derp_map_get_n_regions (last), ==, 1);
+    g_assert_cmpstr (hyphae_derp_map_get_region (last, 0)->region_code, ==, "x");
+  }
+
   /* Regions outlive their map. */
   hyphae_derp_region_ref (b);
   g_clear_pointer (&map, hyphae_derp_map_unref);
