@@ -92,7 +92,7 @@ trap ts_cleanup EXIT
 ts_require() {
 	local v
 	wgt_require_root
-	wgt_require_cmds ip nft timeout flock "$WGT_PY"
+	wgt_require_cmds ip nft ss timeout "$WGT_PY"
 	for v in HYPHAE_TAILSCALED HYPHAE_TAILSCALE HYPHAE_DERPER HYPHAE_TESTCONTROL; do
 		[ -n "${!v:-}" ] && [ -x "${!v}" ] ||
 			wgt_cannot_run "$v is not an executable ('${!v:-}'): build them with tests/tailscale/build.sh DIR and set HYPHAE_TS_BIN_DIR=DIR/bin when configuring meson"
@@ -291,16 +291,18 @@ ts_hyderp_start() {
 }
 
 # ts_control_start [DERPMAP_FILE]: testcontrol on $TS_URL (the derper-only map
-# by default); waits for its LISTEN line. A restart is a new server (it keeps
-# nothing, keys included).
+# by default); waits for its LISTEN line. It keeps its keys, nodes and users
+# in $TS_CONTROL_STATE, so a restart is the same server (remove the file for
+# a new one).
 TS_CONTROL_RUN=0
+TS_CONTROL_STATE=$TS_DIR/control-state.json
 ts_control_start() {
 	local map=${1:-$(ts_derpmap derper)} out
 	TS_CONTROL_RUN=$((TS_CONTROL_RUN + 1))
 	out=$TS_DIR/control.$TS_CONTROL_RUN.out
 	: >"$out"
 	ip netns exec "$TS_NS_R" "$HYPHAE_TESTCONTROL" -listen "$TS_R_IP:$TS_CONTROL_PORT" \
-		-derp-map "$map" -auth-key "$TS_AUTHKEY" >"$out" 2>>"$TS_DIR/control.log" </dev/null &
+		-derp-map "$map" -auth-key "$TS_AUTHKEY" -state "$TS_CONTROL_STATE" >"$out" 2>>"$TS_DIR/control.log" </dev/null &
 	TS_PID[control]=$!
 	ts_wait 20 grep -q '^LISTEN ' "$out" && return 0
 	ts_log "testcontrol did not start:"; tail -n 20 "$TS_DIR/control.log" >&2
@@ -332,6 +334,16 @@ import json, sys, urllib.request
 for n in json.load(urllib.request.urlopen(sys.argv[1] + "/hyphae-test/nodes", timeout=10)):
     hi = n.get("Hostinfo") or {}
     print(hi.get("Hostname", "?"), n.get("Key"), n.get("HomeDERP", 0), ",".join(n.get("Endpoints") or []) or "-")' "$TS_URL"
+}
+
+# ts_control_polled NODE: NODE (by the key in its last status) made a map
+# request to the testcontrol running now.
+ts_control_polled() {
+	local k
+	k=$(ts_json "$1" self-key) && [ -n "$k" ] || return 1
+	ts_hook GET map-polls 2>/dev/null | "$WGT_PY" -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin).get(sys.argv[1], 0) > 0 else 1)' "$k"
 }
 
 # ---------------------------------------------------------------- nodes
@@ -390,49 +402,9 @@ ts_node_stop() {
 # ts_status NODE: `status --json` into $TS_DIR/NODE.status.json.
 ts_status() { ts_cli "$1" status --json >"$TS_DIR/$1.status.json" 2>"$TS_DIR/$1.status.err"; }
 
-# ts_json NODE QUERY [ARG]: a query on NODE's last status (ipnstate.Status
-# field names: `hyphaectl status --json` uses them too).
-#   state           BackendState
-#   self4 self6     Self's first IPv4 / IPv6 TailscaleIP
-#   self-os         Self's OS
-#   peer HOST       "<v4> <v6> <Online> <OS>" of the peer whose HostName is HOST
-#   path HOST       "direct <CurAddr>" or "relay <Relay>" (empty CurAddr) for that peer
-ts_json() {
-	"$WGT_PY" - "$TS_DIR/$1.status.json" "${@:2}" <<'EOF'
-import json, sys
-try:
-    with open(sys.argv[1]) as f:
-        st = json.load(f)
-except (OSError, ValueError):
-    sys.exit(1)
-q = sys.argv[2]
-
-def ips(node, v6):
-    for a in (node or {}).get("TailscaleIPs") or []:
-        if (":" in a) == v6:
-            return a
-    return ""
-
-def peer(host):
-    for p in (st.get("Peer") or {}).values():
-        if p.get("HostName") == host:
-            return p
-    sys.exit(1)
-
-if q == "state":
-    print(st.get("BackendState", ""))
-elif q in ("self4", "self6"):
-    print(ips(st.get("Self"), q == "self6"))
-elif q == "self-os":
-    print((st.get("Self") or {}).get("OS", ""))
-elif q == "peer":
-    p = peer(sys.argv[3])
-    print(ips(p, False), ips(p, True), p.get("Online"), p.get("OS") or "-")
-elif q == "path":
-    p = peer(sys.argv[3])
-    print("direct " + p["CurAddr"] if p.get("CurAddr") else "relay " + (p.get("Relay") or "-"))
-EOF
-}
+# ts_json NODE QUERY [HOST]: a value from NODE's last status (status-query.py:
+# state, self4, self6, self-os, self-key, peer HOST, peer-os HOST, path HOST).
+ts_json() { "$WGT_PY" "$WGT_TESTS_DIR/status-query.py" "$TS_DIR/$1.status.json" "${@:2}"; }
 
 # ts_sees NODE OTHER: NODE is Running and lists OTHER with addresses.
 ts_sees() {
@@ -537,6 +509,9 @@ ts_xfer_wait() {
 	TS_XFER_DETAIL="sent '$(tail -n1 "$TS_DIR/xfer.send" 2>/dev/null)', received '$(tail -n1 "$TS_DIR/xfer.recv" 2>/dev/null)'"
 	return $rc
 }
+
+# ts_xfer_connected NODE: the transfer's TCP connection is up at NODE's end.
+ts_xfer_connected() { ip netns exec "${TS_NS[$1]}" ss -Htn state established '( sport = :5001 or dport = :5001 )' | grep -q .; }
 
 # ts_pinger_start NODE ADDR / ts_pinger_stop: ping every 0.2 s in the
 # background; stop prints "<sent> <received>" (ping's own summary).
