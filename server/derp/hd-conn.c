@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include "hd-buffered-stream.h"
 #include "hd-http.h"
 #include "hyphae-json.h"
 #include "magicsock/derp-frame.h"
@@ -787,9 +788,10 @@ hd_conn_new (HdServer *srv,
     g_autoptr(GError) error = NULL;
     /* g_tls_server_connection_new() with "database" NULL: clients send no
      * certificate, and the default trust store costs megabytes per process. */
+    g_autoptr(GIOStream) buffered = hd_buffered_io_stream_new (G_IO_STREAM (connection));
     GIOStream *tls = g_initable_new (
       g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()), NULL, &error,
-      "base-io-stream", connection, "certificate", srv->cert, "database", NULL, NULL);
+      "base-io-stream", buffered, "certificate", srv->cert, "database", NULL, NULL);
 
     if (tls == NULL)
       {

@@ -8,7 +8,7 @@
 #include "magicsock/derp-frame.h"
 
 enum {
-  POOL_FREE_CHUNKS = 256, /* 4 MiB of send chunks kept for reuse */
+  POOL_FREE_CHUNKS = 32, /* 512 KiB of send chunks kept for reuse */
 };
 
 static gboolean

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include "crypto/keys.h"
 #include "hd-key.h"
@@ -106,6 +107,20 @@ on_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* One descriptor per client: take the hard limit, as Go does for derper (os
+ * package, Go ≥ 1.19); the soft default of 1024 would cap the clients there. */
+static void
+raise_fd_limit (void)
+{
+  struct rlimit lim;
+
+  if (getrlimit (RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max)
+    {
+      lim.rlim_cur = lim.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &lim);
+    }
+}
+
 /* GLib's pool threads still alive ("pool-<prgname>"; not the spawner). */
 static guint
 pool_threads (void)
@@ -174,6 +189,7 @@ main (int argc,
   guint port;
 
   setlocale (LC_ALL, "");
+  raise_fd_limit ();
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {

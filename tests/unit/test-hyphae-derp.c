@@ -373,6 +373,42 @@ test_login (void)
   finish (srv);
 }
 
+/* The 1 s tick with its clock passed in: keep-alives, the login deadline, write stalls. */
+static void
+test_tick (void)
+{
+  HdServer *srv = server_new ();
+  HdConn *a = logged_in (srv, 0xaa), *stuck = logged_in (srv, 0xbb);
+  HdConn *slow = hd_conn_new_detached (srv, HD_CONN_LOGIN);
+  gint64 now = g_get_monotonic_time ();
+  g_autofree char *none = NULL, *ka = NULL;
+
+  a->next_keepalive = now + DERP_KEEPALIVE_S * G_USEC_PER_SEC;
+  slow->deadline = now + 10 * G_USEC_PER_SEC;
+  stuck->stall_since = now;
+  hd_conn_tick (a, now + G_USEC_PER_SEC);
+  hd_conn_tick (slow, now + G_USEC_PER_SEC);
+  hd_conn_tick (stuck, now + G_USEC_PER_SEC / 2);
+  none = take_frames (a, NULL);
+  g_assert_cmpstr (none, ==, "");
+  g_assert_cmpint (slow->state, ==, HD_CONN_LOGIN);
+  g_assert_cmpint (stuck->state, ==, HD_CONN_ACTIVE);
+
+  /* 60 s on: a keep-alive, and the next one 60 to 65 s after it. */
+  hd_conn_tick (a, now + DERP_KEEPALIVE_S * G_USEC_PER_SEC);
+  ka = take_frames (a, NULL);
+  g_assert_cmpstr (ka, ==, "6:0");
+  g_assert_cmpint (a->next_keepalive, >=, now + 2 * DERP_KEEPALIVE_S * G_USEC_PER_SEC);
+  g_assert_cmpint (a->next_keepalive, <=, now + (2 * DERP_KEEPALIVE_S + 5) * G_USEC_PER_SEC);
+  /* No ClientInfo in 10 s; a socket that took nothing for over 1 s (the config). */
+  hd_conn_tick (slow, now + 11 * G_USEC_PER_SEC);
+  g_assert_cmpint (slow->state, ==, HD_CONN_CLOSED);
+  hd_conn_tick (stuck, now + 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (stuck->state, ==, HD_CONN_CLOSED);
+  g_assert_cmpuint (srv->metrics.write_timeouts, ==, 1);
+  finish (srv);
+}
+
 int
 main (int argc,
       char **argv)
@@ -384,5 +420,6 @@ main (int argc,
   g_test_add_func ("/hyphae-derp/duplicate-key", test_duplicate_key);
   g_test_add_func ("/hyphae-derp/login", test_login);
   g_test_add_func ("/hyphae-derp/login-refused", test_login_refused);
+  g_test_add_func ("/hyphae-derp/tick", test_tick);
   return g_test_run ();
 }
