@@ -806,6 +806,25 @@ hd_conn_new (HdServer *srv,
   return c;
 }
 
+HdConn *
+hd_conn_new_detached (HdServer *srv,
+                      HdConnState state)
+{
+  HdConn *c = g_new0 (HdConn, 1);
+
+  c->ref_count = 1;
+  c->srv = srv;
+  c->state = state;
+  c->link.data = c;
+  c->dirty_link.data = c;
+  c->remote = g_strdup ("detached");
+  c->gone_tokens = GONE_BURST;
+  c->gone_refill = g_get_monotonic_time ();
+  hd_outq_init (&c->outq, &srv->pool);
+  g_queue_push_tail_link (&srv->conns, &c->link);
+  return c;
+}
+
 void
 hd_conn_tick (HdConn *c,
               gint64 now)

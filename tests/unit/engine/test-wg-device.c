@@ -165,26 +165,31 @@ inject(struct node *n, const uint8_t *data, size_t len, const struct wg_endpoint
     return p.status;
 }
 
+/* Deliver the first datagram on the wire; what it provokes joins the wire. */
+static void
+deliver_one(struct net *net)
+{
+    struct datagram d = net->wire[0];
+    struct node *to;
+
+    memmove(&net->wire[0], &net->wire[1], sizeof(net->wire[0]) * (net->n_wire - 1));
+    net->n_wire--;
+    to = node_at(net, &d.to);
+    /* Through a relay, the datagram comes from the sender's key there. */
+    if (to && wg_endpoint_is_derp(&d.to))
+        make_derp_endpoint(&d.from, d.to.derp_region, to == &net->a ? net->b.pub : net->a.pub);
+    if (to)
+        inject(to, d.data, d.len, &d.from, net->now);
+}
+
 /* Deliver everything on the wire (and what that provokes) until it is quiet. */
 static size_t
 deliver_all(struct net *net)
 {
     size_t delivered = 0;
 
-    while (net->n_wire) {
-        struct datagram d = net->wire[0];
-        struct node *to;
-
-        memmove(&net->wire[0], &net->wire[1], sizeof(net->wire[0]) * (net->n_wire - 1));
-        net->n_wire--;
-        to = node_at(net, &d.to);
-        /* Through a relay, the datagram comes from the sender's key there. */
-        if (to && wg_endpoint_is_derp(&d.to))
-            make_derp_endpoint(&d.from, d.to.derp_region, to == &net->a ? net->b.pub : net->a.pub);
-        if (to)
-            inject(to, d.data, d.len, &d.from, net->now);
-        delivered++;
-    }
+    for (; net->n_wire; delivered++)
+        deliver_one(net);
     return delivered;
 }
 
@@ -700,13 +705,7 @@ test_derp_endpoint_sends(void)
     g_assert_true(memcmp(&net->wire[0].to, &via_b, sizeof(via_b)) == 0);
     assert_peer_keys(net);
     /* Response, then A's staged packet. */
-    {
-        struct datagram init = net->wire[0];
-
-        net->n_wire = 0;
-        make_derp_endpoint(&init.from, 7, net->a.pub);
-        inject(&net->b, init.data, init.len, &init.from, net->now);
-    }
+    deliver_one(net);
     g_assert_cmpuint(net->n_wire, ==, 1);
     g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_RESPONSE);
     g_assert_true(memcmp(&net->wire[0].to, &via_a, sizeof(via_a)) == 0);
@@ -732,13 +731,7 @@ test_derp_endpoint_sends(void)
     net->now += WG_REKEY_TIMEOUT + WG_NS(1);
     initiate(net, &net->a);
     g_assert_cmpuint(net->n_wire, ==, 1);
-    {
-        struct datagram init = net->wire[0];
-
-        net->n_wire = 0;
-        make_derp_endpoint(&init.from, 7, net->a.pub);
-        inject(&net->b, init.data, init.len, &init.from, net->now);
-    }
+    deliver_one(net);
     g_assert_cmpuint(net->n_wire, ==, 1);
     g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_COOKIE);
     g_assert_true(memcmp(&net->wire[0].to, &via_a, sizeof(via_a)) == 0);
