@@ -1725,6 +1725,8 @@ ping_done (GObject *source, GAsyncResult *result, gpointer user_data)
         g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_TIMED_OUT, "%s", error->message);
       else if (g_error_matches (error, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_NOT_FOUND))
         g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_NOT_FOUND, "%s", error->message);
+      else if (g_error_matches (error, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_BUSY))
+        g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_BUSY, "%s", error->message);
       else
         g_task_return_error (task, g_steal_pointer (&error));
       return;

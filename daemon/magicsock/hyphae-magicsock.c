@@ -426,6 +426,33 @@ op_set_endpoint (void *ctx,
   g_signal_emit (self, signals[SIG_PATH_CHANGED], 0, key, first && ep->addr.sa.sa_family != AF_UNSPEC);
 }
 
+/* A user ping's task data. id first: it is also the pings table's key type. */
+typedef struct {
+  guint64 id;
+  GSource *timeout; /* NULL: the machine's own 5 s */
+} PingData;
+
+static void
+ping_data_free (gpointer data)
+{
+  PingData *pd = data;
+
+  if (pd->timeout != NULL)
+    g_source_unref (pd->timeout);
+  g_free (pd);
+}
+
+/* A ping ended: its timeout goes, and with it the timeout's hold on the task
+ * (and so on us: the task's source object). */
+static void
+ping_task_done (GTask *task)
+{
+  PingData *pd = g_task_get_task_data (task);
+
+  if (pd->timeout != NULL)
+    g_source_destroy (pd->timeout);
+}
+
 static void
 op_ping_result (void *ctx,
                 uint64_t ping_id,
@@ -439,6 +466,7 @@ op_ping_result (void *ctx,
   if (!g_hash_table_steal_extended (self->pings, &ping_id, &key, (gpointer *) &task))
     return; /* timed out or cancelled already */
   g_free (key);
+  ping_task_done (task);
   if (!res->ok)
     {
       g_task_return_new_error (task, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_TIMED_OUT,
@@ -767,9 +795,14 @@ hyphae_magicsock_get_home_derp (HyphaeMagicsock *self)
 
 gboolean
 hyphae_magicsock_has_derp_link (HyphaeMagicsock *self,
-                                int region_id)
+                                int region_id,
+                                gboolean *connected)
 {
-  return g_hash_table_contains (self->derp_links, GINT_TO_POINTER (region_id));
+  DerpLink *link = g_hash_table_lookup (self->derp_links, GINT_TO_POINTER (region_id));
+
+  if (connected != NULL)
+    *connected = link != NULL && hyphae_derp_conn_get_connected (link->conn);
+  return link != NULL;
 }
 
 void
@@ -814,7 +847,7 @@ hyphae_magicsock_get_path (HyphaeMagicsock *self,
   return TRUE;
 }
 
-/* The task's own timeout (it holds the task until it fires). */
+/* The task's own timeout. */
 static gboolean
 ping_timeout_cb (gpointer user_data)
 {
@@ -844,24 +877,37 @@ hyphae_magicsock_ping_async (HyphaeMagicsock *self,
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   guint64 id = ++self->next_ping_id;
   guint64 *key;
+  PingData *pd;
 
   g_task_set_source_tag (task, hyphae_magicsock_ping_async);
-  if (!hyphae_magicsock_has_peer (self, node_key) ||
-      magicsock_ping (self->ms, node_key, id, now_ns ()) < 0)
+  if (g_hash_table_size (self->pings) >= HYPHAE_MAGICSOCK_PINGS_MAX)
+    {
+      g_task_return_new_error (task, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_BUSY,
+                               "%u pings are waiting for their pongs already", HYPHAE_MAGICSOCK_PINGS_MAX);
+      return;
+    }
+  if (!hyphae_magicsock_has_peer (self, node_key))
     {
       g_task_return_new_error (task, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_NOT_FOUND,
                                "No such peer with a disco key");
       return;
     }
+  if (magicsock_ping (self->ms, node_key, id, now_ns ()) < 0)
+    {
+      g_task_return_new_error (task, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_NOT_FOUND,
+                               "No path to try: the peer has no endpoint and no DERP region");
+      return;
+    }
   key = g_new (guint64, 1);
   *key = id;
-  g_task_set_task_data (task, g_memdup2 (&id, sizeof id), g_free);
+  pd = g_new0 (PingData, 1);
+  pd->id = id;
+  g_task_set_task_data (task, pd, ping_data_free);
   g_hash_table_insert (self->pings, key, g_object_ref (task));
   if (timeout_ms > 0)
     {
-      g_autoptr(GSource) source = g_timeout_source_new (timeout_ms);
-
-      g_task_attach_source (task, source, ping_timeout_cb);
+      pd->timeout = g_timeout_source_new (timeout_ms);
+      g_task_attach_source (task, pd->timeout, ping_timeout_cb);
     }
   reschedule (self);
 }
@@ -893,6 +939,7 @@ fail_pings (HyphaeMagicsock *self)
   g_hash_table_iter_init (&it, self->pings);
   while (g_hash_table_iter_next (&it, NULL, &value))
     {
+      ping_task_done (value);
       g_task_return_new_error (value, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The engine stopped");
       g_hash_table_iter_remove (&it);
     }

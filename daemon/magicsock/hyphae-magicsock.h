@@ -36,7 +36,11 @@ GQuark hyphae_magicsock_error_quark (void);
 typedef enum {
   HYPHAE_MAGICSOCK_ERROR_NOT_FOUND, /* no such peer, or one without a disco key */
   HYPHAE_MAGICSOCK_ERROR_TIMED_OUT, /* no pong in time */
+  HYPHAE_MAGICSOCK_ERROR_BUSY,      /* HYPHAE_MAGICSOCK_PINGS_MAX pings wait already */
 } HyphaeMagicsockError;
+
+/* User pings in flight at once (Ping needs no polkit: anyone may ask). */
+#define HYPHAE_MAGICSOCK_PINGS_MAX 64
 
 /* Where a peer's packets go now. */
 typedef struct {
@@ -109,10 +113,12 @@ gboolean hyphae_magicsock_get_path (HyphaeMagicsock *self,
 gboolean hyphae_magicsock_has_peer (HyphaeMagicsock *self,
                                     const guint8 node_key[KEY_LEN]);
 
-/* Tests: whether a DERP connection to the region exists, and a shorter idle
- * time (ms) before other regions' connections close (checked every tenth). */
+/* Tests: whether a DERP connection to the region exists (and, if connected
+ * is not NULL, whether it is logged in), and a shorter idle time (ms) before
+ * other regions' connections close (checked every tenth). */
 gboolean hyphae_magicsock_has_derp_link (HyphaeMagicsock *self,
-                                         int region_id);
+                                         int region_id,
+                                         gboolean *connected);
 void hyphae_magicsock_set_derp_idle_for_testing (HyphaeMagicsock *self,
                                                  guint idle_ms);
 

@@ -388,10 +388,16 @@ ping_done (GObject *source, GAsyncResult *result, gpointer user_data)
   w->done = TRUE;
 }
 
+/* Both homes chosen and logged in (a packet to B before B is in region 2
+ * would be dropped by the server). */
 static gboolean
-homes_known (Node *a, Node *b)
+homes_up (Node *a, Node *b)
 {
-  return hyphae_magicsock_get_home_derp (a->ms) == 1 && hyphae_magicsock_get_home_derp (b->ms) == 2;
+  gboolean a_up = FALSE, b_up = FALSE;
+
+  return hyphae_magicsock_get_home_derp (a->ms) == 1 && hyphae_magicsock_get_home_derp (b->ms) == 2 &&
+         hyphae_magicsock_has_derp_link (a->ms, 1, &a_up) && a_up &&
+         hyphae_magicsock_has_derp_link (b->ms, 2, &b_up) && b_up;
 }
 
 /* Iterate the main loop until cond (or fail after 30 s: a hang guard). */
@@ -446,9 +452,9 @@ test_magicsock_derp (void)
   nm_b = netmap_for (&b, &a, 1, 2, ports);
   hyphae_magicsock_set_netmap (a.ms, nm_a);
   hyphae_magicsock_set_netmap (b.ms, nm_b);
-  WAIT_FOR (homes_known (&a, &b), "home regions 1 and 2");
-  g_assert_true (hyphae_magicsock_has_derp_link (a.ms, 1));
-  g_assert_false (hyphae_magicsock_has_derp_link (a.ms, 2));
+  WAIT_FOR (homes_up (&a, &b), "home regions 1 and 2 connected");
+  g_assert_true (hyphae_magicsock_has_derp_link (a.ms, 1, NULL));
+  g_assert_false (hyphae_magicsock_has_derp_link (a.ms, 2, NULL));
 
   /* STUN from the runner's socket: our reflexive address is an endpoint, type 2. */
   g_snprintf (stun_ep, sizeof stun_ep, "127.0.0.1:%u", wg_runner_get_listen_port (a.runner));
@@ -465,12 +471,12 @@ test_magicsock_derp (void)
   g_assert_true (w.ok);
   g_assert_cmpint (w.res.path.derp_region, ==, 2);
   g_assert_cmpstr (w.res.path.derp_code, ==, "r2");
-  g_assert_true (hyphae_magicsock_has_derp_link (a.ms, 2));
+  g_assert_true (hyphae_magicsock_has_derp_link (a.ms, 2, NULL));
 
   /* Unused, region 2's connection closes; home stays. */
   hyphae_magicsock_set_derp_idle_for_testing (a.ms, 300);
-  WAIT_FOR (!hyphae_magicsock_has_derp_link (a.ms, 2), "region 2's connection closed when idle");
-  g_assert_true (hyphae_magicsock_has_derp_link (a.ms, 1));
+  WAIT_FOR (!hyphae_magicsock_has_derp_link (a.ms, 2, NULL), "region 2's connection closed when idle");
+  g_assert_true (hyphae_magicsock_has_derp_link (a.ms, 1, NULL));
 
   node_clear (&a);
   node_clear (&b);
@@ -478,6 +484,67 @@ test_magicsock_derp (void)
   fixture_child_stop (d1);
   fixture_child_stop (d2);
   fixture_rm_rf (dir);
+}
+
+/* Ping needs no polkit, so anyone may ask: at most 64 wait for pongs, the
+ * next is refused at once; a stopping engine ends the waiting ones. */
+static void
+test_magicsock_pings_bounded (void)
+{
+  char nk[sizeof KEY_PREFIX_NODE + KEY_HEX_LEN], pk[sizeof KEY_PREFIX_NODE + KEY_HEX_LEN];
+  char dk[sizeof KEY_PREFIX_DISCO + KEY_HEX_LEN];
+  g_autofree char *json = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeMapUpdate) up = NULL;
+  g_autoptr(HyphaeNetmap) nm = NULL;
+  PingWait w[HYPHAE_MAGICSOCK_PINGS_MAX + 1] = { 0 };
+  Node a = { 0 }, silent = { 0 };
+
+  if (!fixture_netns_ready (&ns))
+    return;
+  node_init (&a, "hmsp0");
+  /* A peer that never answers: its one endpoint is the discard port. */
+  key_generate_private (silent.node_priv);
+  key_public_from_private (silent.node_pub, silent.node_priv);
+  key_generate_private (silent.disco_priv);
+  key_public_from_private (silent.disco_pub, silent.disco_priv);
+  key_to_text (nk, sizeof nk, KEY_PREFIX_NODE, a.node_pub);
+  key_to_text (pk, sizeof pk, KEY_PREFIX_NODE, silent.node_pub);
+  key_to_text (dk, sizeof dk, KEY_PREFIX_DISCO, silent.disco_pub);
+  json = g_strdup_printf ("{\"Node\":{\"ID\":1,\"StableID\":\"s1\",\"Key\":\"%s\",\"MachineAuthorized\":true},"
+                          "\"Peers\":[{\"ID\":2,\"StableID\":\"s2\",\"Key\":\"%s\",\"DiscoKey\":\"%s\","
+                          "\"Endpoints\":[\"127.0.0.1:9\"],\"Addresses\":[\"100.64.0.2/32\"],\"MachineAuthorized\":true}]}",
+                          nk, pk, dk);
+  up = hyphae_map_update_parse (json, strlen (json), &error);
+  g_assert_no_error (error);
+  nm = hyphae_netmap_apply (NULL, up, g_get_real_time () / G_USEC_PER_SEC, &error);
+  g_assert_no_error (error);
+  hyphae_magicsock_set_netmap (a.ms, nm);
+  /* A peer that is not the machine's: NotFound. */
+  {
+    PingWait nf = { 0 };
+
+    hyphae_magicsock_ping_async (a.ms, a.node_pub, 0, NULL, ping_done, &nf);
+    WAIT_FOR (nf.done, "a ping to an unknown peer refused");
+    g_assert_error (nf.error, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_NOT_FOUND);
+    g_clear_error (&nf.error);
+  }
+
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    hyphae_magicsock_ping_async (a.ms, silent.node_pub, 60000, NULL, ping_done, &w[i]);
+  WAIT_FOR (w[HYPHAE_MAGICSOCK_PINGS_MAX].done, "the ping past the bound refused");
+  g_assert_error (w[HYPHAE_MAGICSOCK_PINGS_MAX].error, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_BUSY);
+  for (guint i = 0; i < HYPHAE_MAGICSOCK_PINGS_MAX; i++)
+    g_assert_false (w[i].done);
+  g_object_run_dispose (G_OBJECT (a.ms));
+  WAIT_FOR (w[0].done && w[HYPHAE_MAGICSOCK_PINGS_MAX - 1].done, "the waiting pings ended with the engine");
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    {
+      g_assert_true (w[i].done);
+      g_assert_false (w[i].ok);
+      g_clear_error (&w[i].error);
+    }
+  node_clear (&a);
 }
 
 int
@@ -490,6 +557,7 @@ main (int argc, char **argv)
   g_test_add_func ("/netcheck/no-answer", test_no_answer);
   g_test_add_func ("/netcheck/pick-home", test_pick_home);
   g_test_add_func ("/magicsock/derp-on-demand", test_magicsock_derp);
+  g_test_add_func ("/magicsock/pings-bounded", test_magicsock_pings_bounded);
   {
     int r = g_test_run ();
 
