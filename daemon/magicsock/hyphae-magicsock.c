@@ -750,25 +750,6 @@ hyphae_magicsock_link_changed (HyphaeMagicsock *self)
   hyphae_netcheck_start (self->netcheck);
 }
 
-void
-hyphae_magicsock_set_node_key (HyphaeMagicsock *self,
-                               const guint8 node_priv[KEY_LEN])
-{
-  g_return_if_fail (HYPHAE_IS_MAGICSOCK (self));
-
-  memcpy (self->node_priv, node_priv, KEY_LEN);
-  key_public_from_private (self->node_pub, node_priv);
-  /* DERP identifies us by node key: every connection logs in again. */
-  g_hash_table_remove_all (self->derp_links);
-  if (self->home_region != 0)
-    {
-      int home = self->home_region;
-
-      self->home_region = 0;
-      set_home_region (self, home);
-    }
-}
-
 const char * const *
 hyphae_magicsock_get_endpoints (HyphaeMagicsock *self,
                                 const guint **types)

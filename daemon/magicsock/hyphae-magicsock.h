@@ -90,10 +90,6 @@ void hyphae_magicsock_set_local_endpoints (HyphaeMagicsock *self,
                                            const char * const *endpoints);
 /* A link or address changed: measure again now. */
 void hyphae_magicsock_link_changed (HyphaeMagicsock *self);
-/* The node key changed (rotation): DERP connections log in again. */
-void hyphae_magicsock_set_node_key (HyphaeMagicsock *self,
-                                    const guint8 node_priv[KEY_LEN]);
-
 /* Endpoints for control: STUN ones first, then local, without repeats;
  * types are tailcfg.EndpointType (1 local, 2 STUN), parallel. Transfer none. */
 const char * const *hyphae_magicsock_get_endpoints (HyphaeMagicsock *self,
