@@ -17,6 +17,7 @@
 #include "wireguard/wg-runner.h"
 
 #define EVENTS_PER_DISPATCH 256   /* then the main loop gets a turn */
+#define DERP_PENDING_MAX    32    /* packets kept for a region while it connects */
 #define DERP_CLEANUP_MS     10000 /* how often idle DERP connections are looked for */
 
 /* clang-format off */
@@ -29,6 +30,7 @@ typedef struct {
   int region_id;
   HyphaeDerpConn *conn;
   gint64 last_used_us; /* monotonic: the last packet in or out */
+  GQueue pending;      /* GBytes (dst key ‖ packet) sent before it connected */
 } DerpLink;
 
 struct _HyphaeMagicsock {
@@ -50,7 +52,7 @@ struct _HyphaeMagicsock {
   guint derp_cleanup_id;
 
   HyphaeNetcheck *netcheck;
-  GPtrArray *peer_keys; /* GBytes: the peers the machine has, to answer has_peer */
+  GHashTable *peer_keys; /* GBytes set: the peers the machine has (GetPeers asks per peer) */
 
   char **local_endpoints;
   char **endpoints; /* STUN + local, what control gets */
@@ -244,6 +246,51 @@ on_derp_packet (HyphaeDerpConn *conn,
   wg_runner_rx_inject (self->runner, data, len, &from);
 }
 
+/* A region's first packets (a handshake initiation, a CallMeMaybe) would be
+ * lost while its connection is still being dialled: they wait, a few, and go
+ * out once it is up (derphttp's writes block until connected the same way). */
+static void
+derp_link_send (DerpLink *link,
+                const guint8 dst[KEY_LEN],
+                const guint8 *data,
+                gsize len)
+{
+  guint8 *buf;
+
+  link->last_used_us = g_get_monotonic_time ();
+  if (hyphae_derp_conn_get_connected (link->conn))
+    {
+      (void) hyphae_derp_conn_send (link->conn, dst, data, len);
+      return;
+    }
+  if (g_queue_get_length (&link->pending) >= DERP_PENDING_MAX)
+    g_bytes_unref (g_queue_pop_head (&link->pending));
+  buf = g_malloc (KEY_LEN + len);
+  memcpy (buf, dst, KEY_LEN);
+  memcpy (buf + KEY_LEN, data, len);
+  g_queue_push_tail (&link->pending, g_bytes_new_take (buf, KEY_LEN + len));
+}
+
+static void
+on_derp_connected (HyphaeDerpConn *conn,
+                   GParamSpec *pspec,
+                   gpointer user_data)
+{
+  DerpLink *link = user_data;
+  GBytes *b;
+
+  if (!hyphae_derp_conn_get_connected (conn))
+    return;
+  while ((b = g_queue_pop_head (&link->pending)) != NULL)
+    {
+      gsize len;
+      const guint8 *p = g_bytes_get_data (b, &len);
+
+      (void) hyphae_derp_conn_send (conn, p, p + KEY_LEN, len - KEY_LEN);
+      g_bytes_unref (b);
+    }
+}
+
 static DerpLink *
 derp_link_get (HyphaeMagicsock *self,
                int region_id)
@@ -260,7 +307,9 @@ derp_link_get (HyphaeMagicsock *self,
   link->self = self;
   link->region_id = region_id;
   link->last_used_us = g_get_monotonic_time ();
+  g_queue_init (&link->pending);
   link->conn = hyphae_derp_conn_new (region, self->node_priv, on_derp_packet, link, NULL);
+  g_signal_connect (link->conn, "notify::connected", G_CALLBACK (on_derp_connected), link);
   hyphae_derp_conn_set_preferred (link->conn, region_id == self->home_region);
   g_hash_table_insert (self->derp_links, GINT_TO_POINTER (region_id), link);
   g_debug ("DERP region %d: connecting%s", region_id,
@@ -274,7 +323,9 @@ derp_link_free (gpointer data)
   DerpLink *link = data;
 
   /* Closed first: no packet reaches the freed link. */
+  g_signal_handlers_disconnect_by_data (link->conn, link);
   hyphae_derp_conn_close (link->conn);
+  g_queue_clear_full (&link->pending, (GDestroyNotify) g_bytes_unref);
   g_object_unref (link->conn);
   g_free (link);
 }
@@ -353,10 +404,8 @@ op_send_derp (void *ctx,
   HyphaeMagicsock *self = ctx;
   DerpLink *link = derp_link_get (self, region);
 
-  if (link == NULL)
-    return;
-  link->last_used_us = g_get_monotonic_time ();
-  (void) hyphae_derp_conn_send (link->conn, dst, data, len);
+  if (link != NULL)
+    derp_link_send (link, dst, data, len);
 }
 
 static void
@@ -515,7 +564,8 @@ update_endpoints (HyphaeMagicsock *self)
   g_ptr_array_add (list, NULL);
   if (self->endpoints != NULL &&
       g_strv_equal ((const char * const *) self->endpoints, (const char * const *) list->pdata) &&
-      memcmp (self->endpoint_types->data, types->data, types->len * sizeof (guint)) == 0)
+      self->endpoint_types->len == types->len &&
+      (types->len == 0 || memcmp (self->endpoint_types->data, types->data, types->len * sizeof (guint)) == 0))
     return;
   g_strfreev (self->endpoints);
   self->endpoints = (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
@@ -628,7 +678,7 @@ hyphae_magicsock_set_netmap (HyphaeMagicsock *self,
 
   /* The map first: peers' home regions need it. */
   set_derp_map (self, hyphae_netmap_get_derp_map_json (nm));
-  g_ptr_array_set_size (self->peer_keys, 0);
+  g_hash_table_remove_all (self->peer_keys);
   for (guint i = 0; i < n; i++)
     {
       const HyphaeNode *node = hyphae_netmap_get_peer (nm, i);
@@ -645,7 +695,7 @@ hyphae_magicsock_set_netmap (HyphaeMagicsock *self,
         if (p->n_endpoints < MAGICSOCK_MAX_ENDPOINTS &&
             sockaddr_from_text (node->endpoints[e], &p->endpoints[p->n_endpoints]))
           p->n_endpoints++;
-      g_ptr_array_add (self->peer_keys, g_bytes_new (node->key, KEY_LEN));
+      g_hash_table_add (self->peer_keys, g_bytes_new (node->key, KEY_LEN));
       k++;
     }
   if (magicsock_set_peers (self->ms, peers, k, now_ns ()) < 0)
@@ -727,10 +777,9 @@ gboolean
 hyphae_magicsock_has_peer (HyphaeMagicsock *self,
                            const guint8 node_key[KEY_LEN])
 {
-  for (guint i = 0; i < self->peer_keys->len; i++)
-    if (memcmp (g_bytes_get_data (self->peer_keys->pdata[i], NULL), node_key, KEY_LEN) == 0)
-      return TRUE;
-  return FALSE;
+  g_autoptr(GBytes) key = g_bytes_new_static (node_key, KEY_LEN);
+
+  return g_hash_table_contains (self->peer_keys, key);
 }
 
 gboolean
@@ -860,7 +909,7 @@ hyphae_magicsock_finalize (GObject *object)
   g_free (self->derp_map_json);
   g_hash_table_unref (self->derp_links);
   g_hash_table_unref (self->pings);
-  g_ptr_array_unref (self->peer_keys);
+  g_hash_table_unref (self->peer_keys);
   g_strfreev (self->local_endpoints);
   g_strfreev (self->endpoints);
   g_array_unref (self->endpoint_types);
@@ -888,7 +937,7 @@ hyphae_magicsock_init (HyphaeMagicsock *self)
 {
   self->derp_links = g_hash_table_new_full (NULL, NULL, NULL, derp_link_free);
   self->pings = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
-  self->peer_keys = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  self->peer_keys = g_hash_table_new_full (g_bytes_hash, g_bytes_equal, (GDestroyNotify) g_bytes_unref, NULL);
   self->endpoint_types = g_array_new (FALSE, FALSE, sizeof (guint));
 }
 

@@ -259,11 +259,44 @@ test_no_answer (void)
   fixture_teardown (&f);
 }
 
+/* The home region: lowest latency, Avoid never, and the previous home kept
+ * unless the new one wins by 10 ms and by a third (netcheck.go). */
+static void
+test_pick_home (void)
+{
+  HyphaeNetcheckRegion regions[] = { { .region_id = 1 }, { .region_id = 2 }, { .region_id = 3, .avoid = TRUE }, { .region_id = 4 } };
+  HyphaeNetcheckLatency lat[] = { { 1, 0.090, 0 }, { 2, 0.070, 0 }, { 3, 0.001, 0 }, { 4, 0, 0.075 } };
+  HyphaeNetcheckReport rep = { .n_latency = G_N_ELEMENTS (lat), .latency = lat };
+  guint n = G_N_ELEMENTS (regions);
+
+  /* No previous home: the fastest that may be home (3 is Avoid). */
+  g_assert_cmpint (hyphae_netcheck_pick_home (regions, n, &rep, 0), ==, 2);
+  /* 20 ms better but not by a third (70 > 90 × 2/3): stay at 1. */
+  g_assert_cmpint (hyphae_netcheck_pick_home (regions, n, &rep, 1), ==, 1);
+  /* Only 5 ms better than an IPv6-only latency: stay at 4. */
+  g_assert_cmpint (hyphae_netcheck_pick_home (regions, n, &rep, 4), ==, 4);
+  /* Better by a third and by 10 ms: move. */
+  lat[1].v4_seconds = 0.050;
+  g_assert_cmpint (hyphae_netcheck_pick_home (regions, n, &rep, 1), ==, 2);
+  /* The old home did not answer this time: move. */
+  lat[0].v4_seconds = 0;
+  lat[1].v4_seconds = 0.089;
+  g_assert_cmpint (hyphae_netcheck_pick_home (regions, n, &rep, 1), ==, 4);
+  /* An Avoid region is never kept as home. */
+  g_assert_cmpint (hyphae_netcheck_pick_home (regions, n, &rep, 3), ==, 4);
+  /* Nothing answered: the old home if it may be one, else the lowest id. */
+  rep.n_latency = 0;
+  g_assert_cmpint (hyphae_netcheck_pick_home (regions, n, &rep, 4), ==, 4);
+  g_assert_cmpint (hyphae_netcheck_pick_home (regions, n, &rep, 3), ==, 1);
+  g_assert_cmpint (hyphae_netcheck_pick_home (regions, 0, &rep, 0), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/netcheck/regions", test_regions);
   g_test_add_func ("/netcheck/no-answer", test_no_answer);
+  g_test_add_func ("/netcheck/pick-home", test_pick_home);
   return g_test_run ();
 }
