@@ -79,7 +79,8 @@ enum wg_runner_event_kind {
     WG_RUNNER_EVENT_DISCO,     /* a disco datagram from UDP; ep = its source */
     WG_RUNNER_EVENT_STUN,      /* a STUN datagram from UDP; ep = its source */
     WG_RUNNER_EVENT_DERP_SEND, /* WireGuard bytes for a DERP endpoint; ep = that endpoint */
-    WG_RUNNER_EVENT_HANDSHAKE, /* we sent a handshake initiation to peer_key: it is active */
+    WG_RUNNER_EVENT_HANDSHAKE, /* WireGuard wants peer_key: we sent it a handshake initiation,
+                                * or data (at most once a second per peer): it is active */
 };
 
 struct wg_runner_event {

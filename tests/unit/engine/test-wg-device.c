@@ -801,6 +801,43 @@ test_pin_restarts_handshake(void)
     net_free(net);
 }
 
+/* Tailscale mode: data sent to a peer is noted, at most once a second. */
+static unsigned int active_notes;
+
+static void
+count_active(void *ctx, const uint8_t peer_key[WG_KEY_LEN], const struct wg_endpoint *ep)
+{
+    struct node *n = ctx;
+
+    g_assert_cmpmem(peer_key, 32, n->peer->public_key, 32);
+    g_assert_true(wg_sockaddr_equal(&ep->addr, &n->peer->endpoint.addr));
+    active_notes++;
+}
+
+static void
+test_note_active(void)
+{
+    struct net *net = net_new();
+
+    active_notes = 0;
+    net->a.dev->note_active = count_active;
+    /* The first packet is staged for the handshake: noted when it leaves. */
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 100, 1), ==, WG_TX_STAGED);
+    g_assert_cmpuint(active_notes, ==, 0);
+    deliver_all(net);
+    g_assert_cmpuint(active_notes, ==, 1);
+    for (int i = 0; i < 50; i++)
+        g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 100, 2), ==, WG_TX_SEND);
+    g_assert_cmpuint(active_notes, ==, 1);
+    net->now += WG_ACTIVE_NOTE_INTERVAL_NS;
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 100, 3), ==, WG_TX_SEND);
+    g_assert_cmpuint(active_notes, ==, 2);
+    /* Keepalives and handshakes are not data: B's answers note nothing on A. */
+    deliver_all(net);
+    g_assert_cmpuint(active_notes, ==, 2);
+    net_free(net);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -823,5 +860,6 @@ main(int argc, char **argv)
     g_test_add_func("/wg/device/pinned-no-roam", test_pinned_no_roam);
     g_test_add_func("/wg/device/derp-endpoint-sends", test_derp_endpoint_sends);
     g_test_add_func("/wg/device/pin-restarts-handshake", test_pin_restarts_handshake);
+    g_test_add_func("/wg/device/note-active", test_note_active);
     return g_test_run();
 }
