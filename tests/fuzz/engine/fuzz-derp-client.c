@@ -119,7 +119,8 @@ static size_t
 frame(uint8_t *out, uint8_t type, const void *p, size_t n)
 {
     derp_frame_header(out, type, (uint32_t)n);
-    memcpy(out + DERP_HEADER_LEN, p, n);
+    if (n) /* a KeepAlive has no payload (p NULL) */
+        memcpy(out + DERP_HEADER_LEN, p, n);
     return DERP_HEADER_LEN + n;
 }
 
