@@ -9,6 +9,9 @@ the tailscale CLI (a Go program) every poll while the benchmark times things.
       (epoch), exit 1 after TIMEOUT seconds
   localapi.py path SOCK PEER_IP
       print the peer's path now: "direct ADDR", "derp REGION" or "none"
+  localapi.py path-json FILE PEER_IP
+      the same from a status JSON in a file (`hyphaectl status --json` has
+      tailscaled's CurAddr and Relay fields)
 
 The LocalAPI is HTTP/1.1 on the Unix socket with Host local-tailscaled.sock and
 no Referer or Origin (ipn/localapi/localapi.go).
@@ -40,6 +43,10 @@ def peer(sock, ip):
         st = json.loads(r.read())
     finally:
         c.close()
+    return peer_in(st, ip)
+
+
+def peer_in(st, ip):
     for p in (st.get("Peer") or {}).values():
         if ip in (p.get("TailscaleIPs") or []):
             return p
@@ -60,8 +67,15 @@ def main():
                 return 0
             time.sleep(0.05)
         return 1
-    if cmd == "path":
-        p = peer(sock, ip) or {}
+    if cmd in ("path", "path-json"):
+        if cmd == "path":
+            p = peer(sock, ip) or {}
+        else:
+            try:
+                with open(sock) as f:
+                    p = peer_in(json.load(f), ip) or {}
+            except (OSError, ValueError):
+                p = {}
         if p.get("CurAddr"):
             print("direct " + p["CurAddr"])
         elif p.get("Relay"):

@@ -124,6 +124,9 @@ for c, why in skipped.items():
 paths = {c: sorted(set(v)) for (c, m), v in text.items() if m == "path"}
 for c, p in paths.items():
     print("Path of %s after the first packets: %s." % (labels.get(c, c), "; ".join(p)))
+ctl = {c: sorted(set(v)) for (c, m), v in text.items() if m == "control"}
+for c, o in ctl.items():
+    print("Control server of %s: %s." % (labels.get(c, c), "; ".join(o)))
 offl = {c: sorted(set(v)) for (c, m), v in text.items() if m == "offloads"}
 for c, o in offl.items():
     print("TUN/UDP offloads of %s: %s." % (labels.get(c, c), "; ".join(o)))
