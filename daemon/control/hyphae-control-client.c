@@ -111,6 +111,8 @@ struct _HyphaeControlClient {
   guint8 disco_pub[KEY_LEN];
   guint8 expiry_checked[KEY_LEN]; /* the node key we re-registered for as expired */
   char **endpoints;
+  guint *endpoint_types;      /* parallel to endpoints, NULL = all LOCAL */
+  HyphaeMapNetInfo *net_info; /* NULL until netcheck reported */
   char *exit_node_id;
   guint backoff_cap_ms;
   guint watchdog_ms;
@@ -305,6 +307,8 @@ fill_map_request (HyphaeControlClient *self,
   memcpy (req->node_key, self->node_pub, KEY_LEN);
   memcpy (req->disco_key, self->disco_pub, KEY_LEN);
   req->endpoints = (const char * const *) self->endpoints;
+  req->endpoint_types = self->endpoint_types;
+  req->net_info = self->net_info;
   req->stream = TRUE;
   req->keep_alive = TRUE;
   req->compress = TRUE;
@@ -804,6 +808,8 @@ hyphae_control_client_finalize (GObject *object)
   g_free (self->ipn_version);
   g_strfreev (self->routable_ips);
   g_strfreev (self->endpoints);
+  g_free (self->endpoint_types);
+  g_free (self->net_info);
   g_free (self->exit_node_id);
   g_clear_pointer (&self->netmap, hyphae_netmap_unref);
   g_ptr_array_unref (self->health);
@@ -1049,12 +1055,58 @@ void
 hyphae_control_client_set_endpoints (HyphaeControlClient *self,
                                      const char * const *endpoints)
 {
+  hyphae_control_client_set_endpoints_typed (self, endpoints, NULL);
+}
+
+static gboolean
+types_equal (const guint *a,
+             const guint *b,
+             guint n)
+{
+  for (guint i = 0; i < n; i++)
+    if ((a ? a[i] : HYPHAE_ENDPOINT_LOCAL) != (b ? b[i] : HYPHAE_ENDPOINT_LOCAL))
+      return FALSE;
+  return TRUE;
+}
+
+void
+hyphae_control_client_set_endpoints_typed (HyphaeControlClient *self,
+                                           const char * const *endpoints,
+                                           const guint *types)
+{
+  guint n = endpoints ? g_strv_length ((char **) endpoints) : 0;
+
   g_return_if_fail (HYPHAE_IS_CONTROL_CLIENT (self));
 
-  if (self->endpoints && endpoints && g_strv_equal ((const char * const *) self->endpoints, endpoints))
+  if (self->endpoints && endpoints && g_strv_equal ((const char * const *) self->endpoints, endpoints) &&
+      types_equal (self->endpoint_types, types, n))
     return;
   g_strfreev (self->endpoints);
+  g_clear_pointer (&self->endpoint_types, g_free);
   self->endpoints = g_strdupv ((char **) endpoints);
+  if (types != NULL && n > 0)
+    self->endpoint_types = g_memdup2 (types, n * sizeof *types);
+  self->lite_dirty = TRUE;
+  if (self->state == HYPHAE_CONTROL_STATE_SYNCED && self->h2)
+    send_lite_update (self);
+}
+
+void
+hyphae_control_client_set_net_info (HyphaeControlClient *self,
+                                    const HyphaeMapNetInfo *net_info)
+{
+  gboolean changed;
+
+  g_return_if_fail (HYPHAE_IS_CONTROL_CLIENT (self));
+  g_return_if_fail (net_info != NULL);
+
+  changed = self->net_info == NULL ||
+            !hyphae_map_net_info_basically_equal (self->net_info, net_info);
+  if (self->net_info == NULL)
+    self->net_info = g_new0 (HyphaeMapNetInfo, 1);
+  *self->net_info = *net_info;
+  if (!changed)
+    return;
   self->lite_dirty = TRUE;
   if (self->state == HYPHAE_CONTROL_STATE_SYNCED && self->h2)
     send_lite_update (self);

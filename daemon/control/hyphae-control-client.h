@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "hyphae-map.h"
 #include "netmap.h"
 #include "crypto/keys.h"
 
@@ -108,6 +109,16 @@ gboolean hyphae_control_client_logout_finish (HyphaeControlClient *client,
 /* Lite updates (sent when SYNCED, else on the next map request). */
 void hyphae_control_client_set_endpoints (HyphaeControlClient *client,
                                           const char * const *endpoints);
+/* Endpoints with their tailcfg.EndpointType each (HyphaeEndpointType,
+ * parallel to endpoints; types NULL = all LOCAL, as _set_endpoints). */
+void hyphae_control_client_set_endpoints_typed (HyphaeControlClient *client,
+                                                const char * const *endpoints,
+                                                const guint *types);
+/* Hostinfo.NetInfo from netcheck (copied). A lite update goes out when it
+ * changes other than in DERPLatency (tailcfg.NetInfo.BasicallyEqual, as
+ * magicsock's callNetInfoCallback); the latencies ride along with the next. */
+void hyphae_control_client_set_net_info (HyphaeControlClient *client,
+                                         const HyphaeMapNetInfo *net_info);
 void hyphae_control_client_set_exit_node_id (HyphaeControlClient *client,
                                              const char *stable_id);
 

@@ -49,6 +49,58 @@ add_key (JsonBuilder *builder,
   hyphae_json_add_string (builder, name, text);
 }
 
+gboolean
+hyphae_map_net_info_basically_equal (const HyphaeMapNetInfo *a,
+                                     const HyphaeMapNetInfo *b)
+{
+  return a->preferred_derp == b->preferred_derp && a->working_udp == b->working_udp &&
+         a->working_ipv6 == b->working_ipv6 &&
+         a->mapping_varies_by_dest_ip == b->mapping_varies_by_dest_ip;
+}
+
+static void
+add_opt_bool (JsonBuilder *builder,
+              const char *name,
+              HyphaeOptBool value)
+{
+  if (value != HYPHAE_OPT_BOOL_UNSET)
+    hyphae_json_add_bool (builder, name, value == HYPHAE_OPT_BOOL_TRUE);
+}
+
+/* tailcfg.NetInfo: omitzero fields are left out when unset. Without a
+ * measurement yet, PreferredDERP 0 says "no home" (what we sent before DERP). */
+static void
+add_net_info (JsonBuilder *builder,
+              const HyphaeMapNetInfo *ni)
+{
+  json_builder_set_member_name (builder, "NetInfo");
+  json_builder_begin_object (builder);
+  if (ni != NULL)
+    {
+      add_opt_bool (builder, "MappingVariesByDestIP", ni->mapping_varies_by_dest_ip);
+      add_opt_bool (builder, "WorkingIPv6", ni->working_ipv6);
+      add_opt_bool (builder, "WorkingUDP", ni->working_udp);
+    }
+  json_builder_set_member_name (builder, "PreferredDERP");
+  json_builder_add_int_value (builder, ni != NULL ? ni->preferred_derp : 0);
+  if (ni != NULL && ni->n_derp_latency > 0)
+    {
+      json_builder_set_member_name (builder, "DERPLatency");
+      json_builder_begin_object (builder);
+      for (guint i = 0; i < ni->n_derp_latency && i < HYPHAE_NET_INFO_MAX_LATENCY; i++)
+        {
+          char key[32];
+
+          g_snprintf (key, sizeof key, "%d-%s", ni->derp_latency[i].region_id,
+                      ni->derp_latency[i].ipv6 ? "v6" : "v4");
+          json_builder_set_member_name (builder, key);
+          json_builder_add_double_value (builder, ni->derp_latency[i].seconds);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_object (builder);
+}
+
 static void
 add_hostinfo (JsonBuilder *builder,
               const HyphaeMapRequest *req)
@@ -72,12 +124,7 @@ add_hostinfo (JsonBuilder *builder,
         json_builder_add_string_value (builder, *p);
       json_builder_end_array (builder);
     }
-  /* No DERP yet: PreferredDERP 0 says so. */
-  json_builder_set_member_name (builder, "NetInfo");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "PreferredDERP");
-  json_builder_add_int_value (builder, 0);
-  json_builder_end_object (builder);
+  add_net_info (builder, req->net_info);
   json_builder_end_object (builder);
 }
 

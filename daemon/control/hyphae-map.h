@@ -41,6 +41,40 @@ typedef enum {
   HYPHAE_ENDPOINT_EXPLICIT_CONF = 5,
 } HyphaeEndpointType;
 
+/* opt.Bool (types/opt): absent, false or true. */
+typedef enum {
+  HYPHAE_OPT_BOOL_UNSET = 0,
+  HYPHAE_OPT_BOOL_FALSE,
+  HYPHAE_OPT_BOOL_TRUE,
+} HyphaeOptBool;
+
+#define HYPHAE_NET_INFO_MAX_LATENCY 128
+
+/* One DERPLatency entry: "<region id>-v4" or "-v6" → seconds. */
+typedef struct {
+  int region_id;
+  gboolean ipv6;
+  double seconds;
+} HyphaeDerpLatency;
+
+/*
+ * Hostinfo.NetInfo (tailcfg.NetInfo, the fields we measure; JSON names as
+ * tailcfg's, omitted when unset). A plain value: copy it with =.
+ */
+typedef struct {
+  int preferred_derp; /* PreferredDERP, 0 = none */
+  HyphaeOptBool working_udp;
+  HyphaeOptBool working_ipv6;
+  HyphaeOptBool mapping_varies_by_dest_ip;
+  guint n_derp_latency;
+  HyphaeDerpLatency derp_latency[HYPHAE_NET_INFO_MAX_LATENCY];
+} HyphaeMapNetInfo;
+
+/* tailcfg.NetInfo.BasicallyEqual: everything but DERPLatency, which moves
+ * with every report and is sent along with the next change only. */
+gboolean hyphae_map_net_info_basically_equal (const HyphaeMapNetInfo *a,
+                                              const HyphaeMapNetInfo *b);
+
 typedef struct {
   guint16 capver;                /* Version */
   guint8 node_key[KEY_LEN];      /* NodeKey (public) */
@@ -58,6 +92,7 @@ typedef struct {
   const char *ipn_version;          /* NULL = omitted */
   const char *exit_node_id;         /* ExitNodeID; NULL or "" = omitted */
   const char * const *routable_ips; /* RoutableIPs (NULL = omitted) */
+  const HyphaeMapNetInfo *net_info; /* NetInfo; NULL = PreferredDERP 0 only */
 } HyphaeMapRequest;
 
 /* The JSON body (exposed for tests). Transfer full. */

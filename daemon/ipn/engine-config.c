@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "common/ip.h"
+#include "hyphae-magicsock.h"
 #include "uapi/uapi.h"
 
 /* "ip/len" through the one typed parser (common/ip.h). */
@@ -255,7 +256,8 @@ hyphae_engine_config_new (const HyphaeNetmap *nm,
       peer->node_id = node->id;
       peer->stable_id = g_strdup (node->stable_id);
       peer->allowed_ips = strv_from_list (g_steal_pointer (&allowed));
-      peer->endpoint = g_strdup (first_endpoint (node));
+      peer->disco = hyphae_node_has_disco (node);
+      peer->endpoint = peer->disco ? NULL : g_strdup (first_endpoint (node));
       peer->is_exit_node = is_exit;
       g_ptr_array_add (cfg->peers, peer);
       /* Two nodes with one key: the first wins, as a linear search found. */
@@ -391,4 +393,30 @@ hyphae_engine_config_to_uapi (const HyphaeEngineConfig *cfg,
         }
     }
   return set;
+}
+
+void
+hyphae_ipn_net_info_from_report (const HyphaeNetcheckReport *rep,
+                                 HyphaeMapNetInfo *ni)
+{
+  static const HyphaeOptBool opt[] = {
+    [HYPHAE_NETCHECK_UNSET] = HYPHAE_OPT_BOOL_UNSET,
+    [HYPHAE_NETCHECK_FALSE] = HYPHAE_OPT_BOOL_FALSE,
+    [HYPHAE_NETCHECK_TRUE] = HYPHAE_OPT_BOOL_TRUE,
+  };
+
+  memset (ni, 0, sizeof *ni);
+  ni->preferred_derp = rep->preferred_derp;
+  ni->working_udp = rep->working_udp ? HYPHAE_OPT_BOOL_TRUE : HYPHAE_OPT_BOOL_FALSE;
+  ni->working_ipv6 = rep->working_ipv6 ? HYPHAE_OPT_BOOL_TRUE : HYPHAE_OPT_BOOL_FALSE;
+  ni->mapping_varies_by_dest_ip = opt[rep->mapping_varies_by_dest_ip];
+  for (guint i = 0; i < rep->n_latency; i++)
+    {
+      const HyphaeNetcheckLatency *l = &rep->latency[i];
+
+      if (l->v4_seconds > 0 && ni->n_derp_latency < HYPHAE_NET_INFO_MAX_LATENCY)
+        ni->derp_latency[ni->n_derp_latency++] = (HyphaeDerpLatency) { l->region_id, FALSE, l->v4_seconds };
+      if (l->v6_seconds > 0 && ni->n_derp_latency < HYPHAE_NET_INFO_MAX_LATENCY)
+        ni->derp_latency[ni->n_derp_latency++] = (HyphaeDerpLatency) { l->region_id, TRUE, l->v6_seconds };
+    }
 }

@@ -4,6 +4,8 @@
 #include <glib.h>
 
 #include "hyphae-ipn.h"
+#include "hyphae-map.h"
+#include "hyphae-netcheck.h"
 #include "netmap.h"
 #include "common/ip.h"
 #include "crypto/keys.h"
@@ -27,7 +29,9 @@ G_BEGIN_DECLS
  *    A wider Address (a /16, 0.0.0.0/0) is not one of the peer's addresses:
  *    it reaches AllowedIPs only as an AllowedIPs entry under those choices
  *    (null AllowedIPs = Addresses, so it usually is one);
- *  - endpoint: the peer's first parseable "ip:port" (direct UDP only for now);
+ *  - endpoint: the peer's first parseable "ip:port", but none for a peer
+ *    with a disco key (hyphae_node_has_disco): HyphaeMagicsock sets and pins
+ *    those (wg_runner_set_peer_endpoint) from what disco and DERP find;
  *  - TUN addresses: the self node's Addresses that are a /32 inside
  *    100.64.0.0/10 or a /128 inside fd7a:115c:a1e0::/48, nothing else;
  *  - every entry left out by these two address rules is listed in rejected,
@@ -43,7 +47,8 @@ typedef struct {
   gint64 node_id;
   char *stable_id;
   char **allowed_ips; /* canonical "ip/len", NULL-terminated */
-  char *endpoint;     /* "ip:port" / "[ip6]:port", NULL = none */
+  char *endpoint;     /* "ip:port" / "[ip6]:port", NULL = none (or disco) */
+  gboolean disco;     /* the path machine owns its endpoint */
   gboolean is_exit_node;
 } HyphaeEnginePeer;
 
@@ -97,5 +102,11 @@ struct uapi_set;
 struct uapi_device_state;
 struct uapi_set *hyphae_engine_config_to_uapi (const HyphaeEngineConfig *cfg,
                                                const struct uapi_device_state *current);
+
+/* A netcheck report as the NetInfo of our map requests (tailcfg.NetInfo:
+ * PreferredDERP, DERPLatency "<region>-v4"/"-v6" in seconds, WorkingUDP,
+ * WorkingIPv6, MappingVariesByDestIP). */
+void hyphae_ipn_net_info_from_report (const HyphaeNetcheckReport *rep,
+                                      HyphaeMapNetInfo *ni);
 
 G_END_DECLS

@@ -17,6 +17,7 @@
 #include "handshake-order.h"
 #include "hyphae-control-client.h"
 #include "hyphae-link-monitor.h"
+#include "hyphae-magicsock.h"
 #include "hyphae-netcfg.h"
 #include "hyphae-secret.h"
 #include "prefs.h"
@@ -64,6 +65,8 @@ struct _HyphaeIpn {
   gboolean authorized; /* this session got past registration */
 
   struct wg_runner *runner;
+  HyphaeMagicsock *magicsock; /* disco, DERP, STUN: lives with the runner */
+  guint peers_changed_id;     /* path changes coalesced into one peers-changed */
   HyphaeNetcfg *netcfg;
   HyphaeEngineConfig *applied; /* the last config given to the runner */
   gboolean netmap_applied;
@@ -320,6 +323,30 @@ local_endpoints (HyphaeIpn *self, guint16 port)
   return (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
 }
 
+/* Endpoints and NetInfo to control: the local endpoints go through the
+ * magicsock, which adds STUN's and types them (its endpoints-changed). */
+static void
+push_to_control (HyphaeIpn *self)
+{
+  const HyphaeNetcheckReport *rep;
+  const char * const *eps;
+  const guint *types = NULL;
+
+  if (self->control == NULL || self->magicsock == NULL)
+    return;
+  eps = hyphae_magicsock_get_endpoints (self->magicsock, &types);
+  if (eps != NULL)
+    hyphae_control_client_set_endpoints_typed (self->control, eps, types);
+  rep = hyphae_magicsock_get_report (self->magicsock);
+  if (rep != NULL)
+    {
+      HyphaeMapNetInfo ni;
+
+      hyphae_ipn_net_info_from_report (rep, &ni);
+      hyphae_control_client_set_net_info (self->control, &ni);
+    }
+}
+
 static void
 report_endpoints (HyphaeIpn *self)
 {
@@ -333,14 +360,22 @@ report_endpoints (HyphaeIpn *self)
     return;
   g_strfreev (self->endpoints);
   self->endpoints = g_steal_pointer (&eps);
-  hyphae_control_client_set_endpoints (self->control, (const char * const *) self->endpoints);
+  if (self->magicsock != NULL)
+    hyphae_magicsock_set_local_endpoints (self->magicsock, (const char * const *) self->endpoints);
+  else
+    hyphae_control_client_set_endpoints (self->control, (const char * const *) self->endpoints);
 }
 
 /* A link or address changed somewhere: report the endpoints again if they changed. */
 static void
 on_links_changed (HyphaeLinkMonitor *monitor, gpointer user_data)
 {
-  report_endpoints (user_data);
+  HyphaeIpn *self = user_data;
+
+  report_endpoints (self);
+  /* Another network: the NAT, the home region and the paths may differ. */
+  if (self->magicsock != NULL)
+    hyphae_magicsock_link_changed (self->magicsock);
 }
 
 static void
@@ -368,6 +403,81 @@ link_watch_stop (HyphaeIpn *self)
   g_clear_pointer (&self->endpoints, g_strfreev);
 }
 
+/* ---- the magicsock (disco, DERP, STUN) ----------------------------------- */
+
+static gboolean
+peers_changed_idle (gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  self->peers_changed_id = 0;
+  g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void defer_handshake (HyphaeIpn *self, const guint8 public_key[KEY_LEN]);
+
+/* A peer's path moved (GetPeers shows it); a peer given its first endpoint is
+ * new to WireGuard: handshake soon, one side first (see engine_apply). */
+static void
+on_path_changed (HyphaeMagicsock *ms, GBytes *key, gboolean first, gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+  const guint8 *k = g_bytes_get_data (key, NULL);
+
+  if (first && self->runner != NULL && have_node_key (self))
+    {
+      guint8 node_pub[KEY_LEN];
+
+      key_public_from_private (node_pub, self->keys->node);
+      if (handshake_initiate_delay_ms (node_pub, k) == 0)
+        (void) wg_runner_initiate_handshake (self->runner, k);
+      else
+        defer_handshake (self, k);
+    }
+  if (self->peers_changed_id == 0)
+    self->peers_changed_id = g_idle_add (peers_changed_idle, self);
+}
+
+static void
+on_magicsock_changed (HyphaeMagicsock *ms, gpointer user_data)
+{
+  push_to_control (user_data);
+}
+
+static void
+ensure_disco_key (HyphaeIpn *self)
+{
+  if (self->disco_priv != NULL)
+    return;
+  self->disco_priv = secmem_alloc (KEY_LEN);
+  key_generate_private (self->disco_priv);
+}
+
+static gboolean
+magicsock_start (HyphaeIpn *self)
+{
+  ensure_disco_key (self);
+  self->magicsock = hyphae_magicsock_new (self->runner, self->disco_priv, self->keys->node);
+  if (self->magicsock == NULL)
+    return FALSE;
+  g_signal_connect (self->magicsock, "endpoints-changed", G_CALLBACK (on_magicsock_changed), self);
+  g_signal_connect (self->magicsock, "net-info-changed", G_CALLBACK (on_magicsock_changed), self);
+  g_signal_connect (self->magicsock, "path-changed", G_CALLBACK (on_path_changed), self);
+  return TRUE;
+}
+
+static void
+magicsock_stop (HyphaeIpn *self)
+{
+  if (self->magicsock != NULL)
+    g_signal_handlers_disconnect_by_data (self->magicsock, self);
+  if (self->magicsock != NULL)
+    g_object_run_dispose (G_OBJECT (self->magicsock));
+  g_clear_object (&self->magicsock);
+  g_clear_handle_id (&self->peers_changed_id, g_source_remove);
+}
+
 /* ---- the engine (WireGuard runner + netcfg) ------------------------------ */
 
 static gboolean
@@ -381,6 +491,7 @@ engine_start (HyphaeIpn *self)
     .fwmark = HYPHAE_NETCFG_BYPASS_MARK,
     .uapi_dir = self->uapi_dir,
     .mtu = HYPHAE_NETCFG_MTU,
+    .magicsock = TRUE,
   };
   int r;
 
@@ -393,6 +504,12 @@ engine_start (HyphaeIpn *self)
   if (r < 0)
     {
       set_engine_error (self, "Cannot start the WireGuard engine", g_strerror (-r));
+      return FALSE;
+    }
+  if (!magicsock_start (self))
+    {
+      set_engine_error (self, "Cannot start the path discovery", g_strerror (ENOMEM));
+      engine_stop (self);
       return FALSE;
     }
   self->netcfg = hyphae_netcfg_new (self->ifname, &error);
@@ -460,6 +577,7 @@ engine_stop (HyphaeIpn *self)
   if (self->netcfg != NULL && !hyphae_netcfg_remove (self->netcfg, &error))
     g_warning ("Cannot remove the network configuration: %s", error->message);
   g_clear_pointer (&self->netcfg, hyphae_netcfg_free);
+  magicsock_stop (self);
   g_clear_pointer (&self->runner, wg_runner_stop);
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->netmap_applied = FALSE;
@@ -525,6 +643,9 @@ engine_apply (HyphaeIpn *self)
     }
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->applied = g_steal_pointer (&cfg);
+  /* The WireGuard peers exist now: the machine may give them endpoints. */
+  if (self->magicsock != NULL)
+    hyphae_magicsock_set_netmap (self->magicsock, self->netmap);
 
   nc = (HyphaeNetcfgConfig) {
     .addresses = (const struct ip_prefix *) (gpointer) self->applied->addresses->data,
@@ -734,6 +855,8 @@ on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpoi
       (void) wg_runner_apply (self->runner, &set);
       sodium_memzero (set.private_key, sizeof set.private_key);
     }
+  if (self->magicsock != NULL)
+    hyphae_magicsock_set_node_key (self->magicsock, self->keys->node);
   emit_keys_rotated (self);
 }
 
@@ -778,11 +901,7 @@ control_create (HyphaeIpn *self)
                            : g_get_host_name ();
 
   control_stop (self);
-  if (self->disco_priv == NULL)
-    {
-      self->disco_priv = secmem_alloc (KEY_LEN);
-      key_generate_private (self->disco_priv);
-    }
+  ensure_disco_key (self);
   cfg.control_url = self->prefs.control_url;
   memcpy (cfg.machine_priv, self->keys->machine, KEY_LEN);
   memcpy (cfg.node_priv, self->keys->node, KEY_LEN);
@@ -801,6 +920,7 @@ control_create (HyphaeIpn *self)
   /* A new client knows none of our endpoints yet. */
   g_clear_pointer (&self->endpoints, g_strfreev);
   report_endpoints (self);
+  push_to_control (self);
 }
 
 static HyphaeIpnError
@@ -1547,6 +1667,7 @@ hyphae_ipn_get_peer_stats (HyphaeIpn *self,
                            HyphaeIpnPeerStats *out)
 {
   struct wg_runner_peer_stats st;
+  HyphaeMagicsockPath path;
   char ip[INET6_ADDRSTRLEN];
 
   memset (out, 0, sizeof *out);
@@ -1555,6 +1676,18 @@ hyphae_ipn_get_peer_stats (HyphaeIpn *self,
   out->rx_bytes = st.rx_bytes;
   out->tx_bytes = st.tx_bytes;
   out->last_handshake_unix = st.last_handshake_sec;
+  /* The machine's peers: the path it chose (a DERP endpoint has no UDP address). */
+  if (self->magicsock != NULL && hyphae_magicsock_has_peer (self->magicsock, node_key))
+    {
+      if (hyphae_magicsock_get_path (self->magicsock, node_key, &path))
+        {
+          g_strlcpy (out->endpoint, path.direct, sizeof out->endpoint);
+          out->derp_region = path.derp_region;
+          g_strlcpy (out->derp_code, path.derp_code, sizeof out->derp_code);
+          out->has_path = TRUE;
+        }
+      return TRUE;
+    }
   if (st.has_endpoint && st.endpoint.sa.sa_family == AF_INET)
     {
       inet_ntop (AF_INET, &st.endpoint.in4.sin_addr, ip, sizeof ip);
@@ -1565,5 +1698,78 @@ hyphae_ipn_get_peer_stats (HyphaeIpn *self,
       inet_ntop (AF_INET6, &st.endpoint.in6.sin6_addr, ip, sizeof ip);
       g_snprintf (out->endpoint, sizeof out->endpoint, "[%s]:%u", ip, ntohs (st.endpoint.in6.sin6_port));
     }
+  out->has_path = st.has_endpoint;
+  return TRUE;
+}
+
+const char *
+hyphae_ipn_get_derp_region_code (HyphaeIpn *self,
+                                 int region_id)
+{
+  if (self->magicsock == NULL || region_id <= 0)
+    return NULL;
+  return hyphae_magicsock_get_region_code (self->magicsock, region_id);
+}
+
+static void
+ping_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  HyphaeMagicsockPingResult res;
+  HyphaeIpnPingResult *out;
+
+  if (!hyphae_magicsock_ping_finish (HYPHAE_MAGICSOCK (source), result, &res, &error))
+    {
+      if (g_error_matches (error, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_TIMED_OUT))
+        g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_TIMED_OUT, "%s", error->message);
+      else if (g_error_matches (error, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_NOT_FOUND))
+        g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_NOT_FOUND, "%s", error->message);
+      else
+        g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  out = g_new0 (HyphaeIpnPingResult, 1);
+  g_strlcpy (out->endpoint, res.path.direct, sizeof out->endpoint);
+  out->derp_region = res.path.derp_region;
+  g_strlcpy (out->derp_code, res.path.derp_code, sizeof out->derp_code);
+  out->latency_ms = res.latency_ms;
+  g_task_return_pointer (task, out, g_free);
+}
+
+void
+hyphae_ipn_ping_async (HyphaeIpn *self,
+                       const guint8 node_key[KEY_LEN],
+                       guint timeout_ms,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, hyphae_ipn_ping_async);
+  if (self->magicsock == NULL)
+    {
+      g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_NOT_FOUND,
+                               "The node is not running");
+      g_object_unref (task);
+      return;
+    }
+  hyphae_magicsock_ping_async (self->magicsock, node_key, timeout_ms, cancellable, ping_done, task);
+}
+
+gboolean
+hyphae_ipn_ping_finish (HyphaeIpn *self,
+                        GAsyncResult *result,
+                        HyphaeIpnPingResult *out,
+                        GError **error)
+{
+  g_autofree HyphaeIpnPingResult *res = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  res = g_task_propagate_pointer (G_TASK (result), error);
+  if (res == NULL)
+    return FALSE;
+  *out = *res;
   return TRUE;
 }

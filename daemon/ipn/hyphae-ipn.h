@@ -28,6 +28,8 @@ typedef enum {
   HYPHAE_IPN_ERROR_INVALID_ARGUMENT, /* bad URL, unknown exit node, bad key … */
   HYPHAE_IPN_ERROR_FAILED,           /* anything else (disk, …) */
   HYPHAE_IPN_ERROR_ENGINE,           /* the engine or netcfg failed before Running */
+  HYPHAE_IPN_ERROR_NOT_FOUND,        /* no such peer (or none that disco reaches) */
+  HYPHAE_IPN_ERROR_TIMED_OUT,        /* a ping got no pong in time */
 } HyphaeIpnError;
 
 typedef enum {
@@ -173,10 +175,39 @@ typedef struct {
   guint64 rx_bytes;
   guint64 tx_bytes;
   gint64 last_handshake_unix; /* 0 = never */
-  char endpoint[64];          /* current "ip:port", "" = none */
+  char endpoint[64];          /* current direct "ip:port", "" = none (or DERP) */
+  int derp_region;            /* > 0: relayed through this DERP region now */
+  char derp_code[32];         /* its RegionCode */
+  gboolean has_path;          /* direct or DERP; FALSE before the first */
 } HyphaeIpnPeerStats;
 gboolean hyphae_ipn_get_peer_stats (HyphaeIpn *ipn,
                                     const guint8 node_key[KEY_LEN],
                                     HyphaeIpnPeerStats *out);
+
+/* A peer's home DERP region's code (Node.HomeDERP in the DERP map), or NULL. */
+const char *hyphae_ipn_get_derp_region_code (HyphaeIpn *ipn,
+                                             int region_id);
+
+/* A disco ping to the peer with this node key, as `tailscale ping` does:
+ * the pong's path (direct "ip:port" or a DERP region) and latency.
+ * HYPHAE_IPN_ERROR_NOT_FOUND: not running, or the peer has no disco key;
+ * _TIMED_OUT: no pong within timeout_ms (0: 5 s). */
+typedef struct {
+  char endpoint[64]; /* direct "ip:port", "" when via DERP */
+  int derp_region;   /* > 0: the pong came through this region */
+  char derp_code[32];
+  double latency_ms;
+} HyphaeIpnPingResult;
+
+void hyphae_ipn_ping_async (HyphaeIpn *ipn,
+                            const guint8 node_key[KEY_LEN],
+                            guint timeout_ms,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data);
+gboolean hyphae_ipn_ping_finish (HyphaeIpn *ipn,
+                                 GAsyncResult *result,
+                                 HyphaeIpnPingResult *out,
+                                 GError **error);
 
 G_END_DECLS

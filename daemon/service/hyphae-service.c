@@ -49,6 +49,8 @@ to_mesh_error (const GError *error)
         case HYPHAE_IPN_ERROR_INVALID_ARGUMENT: code = HYPHAE_MESH_ERROR_INVALID_ARGUMENT; break;
         case HYPHAE_IPN_ERROR_FAILED:           code = HYPHAE_MESH_ERROR_FAILED; break;
         case HYPHAE_IPN_ERROR_ENGINE:           code = HYPHAE_MESH_ERROR_ENGINE_FAILED; break;
+        case HYPHAE_IPN_ERROR_NOT_FOUND:        code = HYPHAE_MESH_ERROR_NOT_FOUND; break;
+        case HYPHAE_IPN_ERROR_TIMED_OUT:        code = HYPHAE_MESH_ERROR_TIMED_OUT; break;
         default:                                code = HYPHAE_MESH_ERROR_FAILED; break;
         }
       /* clang-format on */
@@ -237,6 +239,7 @@ GVariant *
 hyphae_service_node_to_variant (HyphaeNetmap *netmap,
                                 const HyphaeNode *node,
                                 const HyphaeIpnPeerStats *stats,
+                                const char *home_derp_code,
                                 gboolean is_self,
                                 gboolean online,
                                 gboolean is_exit_node)
@@ -264,13 +267,19 @@ hyphae_service_node_to_variant (HyphaeNetmap *netmap,
   if (!is_self)
     {
       gboolean handshaken = stats && stats->last_handshake_unix != 0;
+      gboolean derp = stats && stats->derp_region > 0;
+      const char *path = !stats || !stats->has_path ? "" : derp ? "derp"
+                                                                : "direct";
 
       g_variant_builder_add (&b, "{sv}", "ExitNode", g_variant_new_boolean (is_exit_node));
       /* A direct path counts once WireGuard has completed a handshake over it. */
       g_variant_builder_add (&b, "{sv}", "CurAddr",
-                             g_variant_new_string (handshaken ? stats->endpoint : ""));
-      /* DERP is not used yet (no DERP client yet: direct UDP endpoints only). */
-      g_variant_builder_add (&b, "{sv}", "Relay", g_variant_new_string (""));
+                             g_variant_new_string (handshaken && !derp ? stats->endpoint : ""));
+      /* ipnstate.PeerStatus.Relay: the region relaying, else the peer's home. */
+      g_variant_builder_add (&b, "{sv}", "Relay",
+                             str_variant (derp ? stats->derp_code : home_derp_code));
+      g_variant_builder_add (&b, "{sv}", "DERPRegion", g_variant_new_int32 (derp ? stats->derp_region : 0));
+      g_variant_builder_add (&b, "{sv}", "Path", g_variant_new_string (path));
       g_variant_builder_add (&b, "{sv}", "Addrs", strv_variant (node->endpoints));
       g_variant_builder_add (&b, "{sv}", "RxBytes", g_variant_new_uint64 (stats ? stats->rx_bytes : 0));
       g_variant_builder_add (&b, "{sv}", "TxBytes", g_variant_new_uint64 (stats ? stats->tx_bytes : 0));
@@ -333,7 +342,7 @@ update_self (HyphaeService *self)
       return;
     }
   hyphae_mesh1_set_self (self->skeleton,
-                         hyphae_service_node_to_variant (nm, node, NULL, TRUE,
+                         hyphae_service_node_to_variant (nm, node, NULL, NULL, TRUE,
                                                          hyphae_ipn_get_state (self->ipn) == HYPHAE_IPN_STATE_RUNNING,
                                                          FALSE));
   g_variant_builder_add (&tailnet, "{sv}", "Name", str_variant (hyphae_netmap_get_domain (nm)));
@@ -923,11 +932,145 @@ handle_get_peers (HyphaeMesh1 *skeleton,
       gboolean have_stats = hyphae_ipn_get_peer_stats (self->ipn, peer->key, &stats);
       gboolean is_exit = exit_id && *exit_id && g_strcmp0 (peer->stable_id, exit_id) == 0;
 
-      g_variant_builder_add_value (&b, hyphae_service_node_to_variant (nm, peer, have_stats ? &stats : NULL,
+      const char *home = hyphae_ipn_get_derp_region_code (self->ipn, peer->home_derp);
+
+      g_variant_builder_add_value (&b, hyphae_service_node_to_variant (nm, peer, have_stats ? &stats : NULL, home,
                                                                        FALSE, peer->online_known && peer->online,
                                                                        is_exit));
     }
   hyphae_mesh1_complete_get_peers (skeleton, invocation, g_variant_builder_end (&b));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* "nodekey:…", stable id, host name, MagicDNS name (with or without the
+ * trailing dot, or its first label) or a tailnet IP. */
+static gboolean
+peer_matches (const HyphaeNode *node,
+              const char *text,
+              const guint8 *key)
+{
+  gsize name_len = strlen (node->name), text_len = strlen (text);
+
+  if (key != NULL)
+    return memcmp (node->key, key, KEY_LEN) == 0;
+  if (g_strcmp0 (node->stable_id, text) == 0 || (*node->hostname && g_ascii_strcasecmp (node->hostname, text) == 0))
+    return TRUE;
+  if (name_len > 0 && (g_ascii_strcasecmp (node->name, text) == 0 ||
+                       (text_len + 1 == name_len && g_ascii_strncasecmp (node->name, text, text_len) == 0) ||
+                       (text_len < name_len && node->name[text_len] == '.' &&
+                        g_ascii_strncasecmp (node->name, text, text_len) == 0)))
+    return TRUE;
+  for (gsize i = 0; node->addresses != NULL && node->addresses[i] != NULL; i++)
+    {
+      const char *slash = strchr (node->addresses[i], '/');
+      gsize len = slash ? (gsize) (slash - node->addresses[i]) : strlen (node->addresses[i]);
+
+      if (len == text_len && strncmp (node->addresses[i], text, len) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static const HyphaeNode *
+find_peer (HyphaeNetmap *nm,
+           const char *text)
+{
+  guint8 key[KEY_LEN];
+  gboolean by_key = g_str_has_prefix (text, KEY_PREFIX_NODE) &&
+                    key_from_text (key, KEY_PREFIX_NODE, text, strlen (text)) == 0;
+
+  for (guint i = 0; nm != NULL && i < hyphae_netmap_get_n_peers (nm); i++)
+    if (peer_matches (hyphae_netmap_get_peer (nm, i), text, by_key ? key : NULL))
+      return hyphae_netmap_get_peer (nm, i);
+  return NULL;
+}
+
+typedef struct {
+  GDBusMethodInvocation *invocation;
+  HyphaeMesh1 *skeleton;
+  char *node_name;
+  char *node_ip;
+} PingCall;
+
+static void
+ping_call_free (PingCall *pc)
+{
+  g_object_unref (pc->invocation);
+  g_object_unref (pc->skeleton);
+  g_free (pc->node_name);
+  g_free (pc->node_ip);
+  g_free (pc);
+}
+
+static void
+on_ping_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PingCall *pc = user_data;
+  g_autoptr(GError) error = NULL;
+  HyphaeIpnPingResult res;
+  GVariantBuilder b;
+
+  if (!hyphae_ipn_ping_finish (HYPHAE_IPN (source), result, &res, &error))
+    {
+      return_error (pc->invocation, error);
+      ping_call_free (pc);
+      return;
+    }
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "Path", g_variant_new_string (res.derp_region > 0 ? "derp" : "direct"));
+  g_variant_builder_add (&b, "{sv}", "Endpoint", g_variant_new_string (res.endpoint));
+  g_variant_builder_add (&b, "{sv}", "DERPRegion", g_variant_new_int32 (res.derp_region));
+  g_variant_builder_add (&b, "{sv}", "DERPRegionCode", str_variant (res.derp_code));
+  g_variant_builder_add (&b, "{sv}", "LatencyMs", g_variant_new_double (res.latency_ms));
+  g_variant_builder_add (&b, "{sv}", "NodeName", str_variant (pc->node_name));
+  g_variant_builder_add (&b, "{sv}", "NodeIP", str_variant (pc->node_ip));
+  hyphae_mesh1_complete_ping (pc->skeleton, pc->invocation, g_variant_builder_end (&b));
+  ping_call_free (pc);
+}
+
+static const DictKey ping_keys[] = {
+  { "Timeout", "u" },
+};
+
+#define PING_TIMEOUT_MAX_MS 60000
+
+static gboolean
+handle_ping (HyphaeMesh1 *skeleton,
+             GDBusMethodInvocation *invocation,
+             const char *peer,
+             GVariant *options,
+             HyphaeService *self)
+{
+  g_autoptr(GError) error = NULL;
+  HyphaeNetmap *nm = hyphae_ipn_get_netmap (self->ipn);
+  const HyphaeNode *node;
+  guint32 timeout_ms = 0;
+  PingCall *pc;
+
+  if (!validate_dict (options, ping_keys, G_N_ELEMENTS (ping_keys), &error))
+    return reject (invocation, g_steal_pointer (&error));
+  if (g_variant_lookup (options, "Timeout", "u", &timeout_ms) &&
+      (timeout_ms == 0 || timeout_ms > PING_TIMEOUT_MAX_MS))
+    {
+      g_set_error (&error, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_INVALID_ARGUMENT,
+                   "Timeout must be 1 to %u ms", PING_TIMEOUT_MAX_MS);
+      return reject (invocation, g_steal_pointer (&error));
+    }
+  node = find_peer (nm, peer);
+  if (node == NULL)
+    {
+      g_set_error (&error, HYPHAE_MESH_ERROR, HYPHAE_MESH_ERROR_NOT_FOUND, "No peer “%s”", peer);
+      return reject (invocation, g_steal_pointer (&error));
+    }
+  pc = g_new0 (PingCall, 1);
+  pc->invocation = g_object_ref (invocation);
+  pc->skeleton = g_object_ref (skeleton);
+  /* ping.go prints NodeName: the first label of the MagicDNS name. */
+  pc->node_name = *node->name ? g_strndup (node->name, strcspn (node->name, ".")) : g_strdup (node->hostname);
+  pc->node_ip = node->addresses && node->addresses[0]
+                  ? g_strndup (node->addresses[0], strcspn (node->addresses[0], "/"))
+                  : g_strdup ("");
+  hyphae_ipn_ping_async (self->ipn, node->key, timeout_ms, self->cancellable, on_ping_done, pc);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1035,6 +1178,7 @@ hyphae_service_new (HyphaeIpn *ipn)
   g_signal_connect (self->skeleton, "handle-set-debug", G_CALLBACK (handle_set_debug), self);
   g_signal_connect (self->skeleton, "handle-get-peers", G_CALLBACK (handle_get_peers), self);
   g_signal_connect (self->skeleton, "handle-get-netmap-json", G_CALLBACK (handle_get_netmap_json), self);
+  g_signal_connect (self->skeleton, "handle-ping", G_CALLBACK (handle_ping), self);
   return self;
 }
 

@@ -25,9 +25,11 @@ gboolean hyphae_service_export (HyphaeService *self,
 void hyphae_service_unexport (HyphaeService *self);
 
 /* Exposed for tests: the a{sv} of one node as GetPeers returns it. */
+/* home_derp_code: the RegionCode of the node's HomeDERP, NULL if unknown. */
 GVariant *hyphae_service_node_to_variant (HyphaeNetmap *netmap,
                                           const HyphaeNode *node,
                                           const HyphaeIpnPeerStats *stats,
+                                          const char *home_derp_code,
                                           gboolean is_self,
                                           gboolean online,
                                           gboolean is_exit_node);

@@ -2,6 +2,7 @@
 #include "wg-runner.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,12 +22,16 @@
 
 #include "common/compiler.h"
 #include "crypto/keys.h"
+#include "magicsock/disco.h"
+#include "magicsock/stun.h"
 #include "magicsock/udp.h"
 #include "tun/offload.h"
 #include "tun/tun.h"
 #include "uapi/uapi.h"
 #include "wg-config.h"
+#include "wg-event-queue.h"
 #include "wg/device.h"
+#include "wg/messages.h"
 
 enum {
     TX_BATCH = UDP_BATCH,
@@ -55,6 +60,7 @@ struct rx_state {
     struct udp_rx_batch *batch;
     struct offload_gro *gro;
     struct wg_rx_packet pkts[UDP_BATCH];
+    uint8_t *inject_buf; /* Tailscale mode: wg_runner_rx_inject opens in place here */
 };
 
 struct wg_runner {
@@ -84,6 +90,8 @@ struct wg_runner {
     struct rx_state rx;
 
     uint64_t spin_ns; /* see tx_spin_once */
+    /* Tailscale mode (cfg.magicsock) only, else NULL: what goes to the main loop. */
+    struct wg_event_queue *events;
 
     atomic_uint mtu;
     atomic_bool stop;   /* asked to stop, or a thread gave up */
@@ -124,11 +132,23 @@ log_msg(const char *fmt, ...)
 /* ---- callbacks from the device (device lock held) ---------------------- */
 
 static void
-device_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to)
+device_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to,
+            const uint8_t *peer_key)
 {
     struct wg_runner *r = ctx;
     struct udp_tx tx = { .data = data, .len = len, .to = to };
 
+    if (r->events) {
+        /* The path machine learns that WireGuard wants this peer (it may
+         * start disco pings); then the initiation itself goes out. */
+        if (peer_key && len == sizeof(struct wg_message_handshake_initiation) &&
+            data[0] == WG_MESSAGE_HANDSHAKE_INITIATION)
+            (void)wg_event_queue_push(r->events, WG_RUNNER_EVENT_HANDSHAKE, to, peer_key, NULL, 0);
+        if (wg_endpoint_is_derp(to)) {
+            (void)wg_event_queue_push(r->events, WG_RUNNER_EVENT_DERP_SEND, to, NULL, data, len);
+            return;
+        }
+    }
     pthread_rwlock_rdlock(&r->sock_lock);
     (void)udp_send_batch(&r->sock, &tx, 1);
     pthread_rwlock_unlock(&r->sock_lock);
@@ -235,6 +255,12 @@ tx_pass(struct wg_runner *r)
     for (size_t i = 0; i < n; i++) {
         if (t->pkts[i].status != WG_TX_SEND)
             continue;
+        /* Only a pinned Tailscale-mode peer has a DERP endpoint. */
+        if (__builtin_expect(wg_endpoint_is_derp(&t->pkts[i].to), 0)) {
+            (void)wg_event_queue_push(r->events, WG_RUNNER_EVENT_DERP_SEND, &t->pkts[i].to, NULL,
+                                      t->pkts[i].buf, t->pkts[i].out_len);
+            continue;
+        }
         t->out[n_out].data = t->pkts[i].buf;
         t->out[n_out].len = t->pkts[i].out_len;
         t->out[n_out].to = &t->pkts[i].to;
@@ -261,6 +287,66 @@ tun_write_cb(void *ctx, const uint8_t *buf, size_t len)
 }
 
 /*
+ * Tailscale mode: STUN and disco datagrams go to the event queue with their
+ * source; the rest, WireGuard's, stay in pkts (compacted). Returns how many.
+ * The order is Tailscale's packetLooksLike (wgengine/magicsock/magicsock.go):
+ * STUN binding, then disco, else WireGuard.
+ */
+static size_t
+rx_divert_magicsock(struct wg_runner *r, struct wg_rx_packet *pkts, size_t n)
+{
+    size_t m = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        struct wg_rx_packet *p = &pkts[i];
+        enum wg_runner_event_kind kind;
+
+        if (stun_looks_like(p->data, p->len)) {
+            kind = WG_RUNNER_EVENT_STUN;
+        } else if (disco_looks_like(p->data, p->len)) {
+            kind = WG_RUNNER_EVENT_DISCO;
+        } else {
+            if (m != i)
+                pkts[m] = *p;
+            m++;
+            continue;
+        }
+        (void)wg_event_queue_push(r->events, kind, &p->from, NULL, p->data, p->len);
+    }
+    return m;
+}
+
+/*
+ * Open n datagrams, write their packets to the TUN, then send whatever those
+ * writes provoked. rx_lock held.
+ */
+static void
+rx_deliver(struct wg_runner *r, struct wg_rx_packet *pkts, size_t n)
+{
+    struct rx_state *x = &r->rx;
+
+    wg_device_rx_batch(r->dev, pkts, n, now_ns());
+    offload_gro_reset(x->gro);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *plain = pkts[i].data + pkts[i].plain_off;
+
+        if (pkts[i].status != WG_RX_DATA)
+            continue;
+        if (offload_gro_add(x->gro, plain, pkts[i].plain_len) == -ENOBUFS) {
+            (void)offload_gro_flush(x->gro, tun_write_cb, r);
+            offload_gro_reset(x->gro);
+            (void)offload_gro_add(x->gro, plain, pkts[i].plain_len);
+        }
+    }
+    (void)offload_gro_flush(x->gro, tun_write_cb, r);
+    /* Echo replies and ACKs our writes just made leave from here. */
+    if (pthread_mutex_trylock(&r->tx_lock) == 0) {
+        (void)tx_pass(r);
+        pthread_mutex_unlock(&r->tx_lock);
+    }
+}
+
+/*
  * Receive and process one batch from fd (one of ours): open, write to the
  * TUN, then send whatever those writes provoked. Called with rx_lock held, by
  * the RX thread or by the TX thread while it spins. Never blocks.
@@ -271,6 +357,7 @@ rx_pass(struct wg_runner *r, int fd)
 {
     struct rx_state *x = &r->rx;
     struct udp_datagram *dg;
+    size_t n_wg;
     int n = -EAGAIN;
 
     pthread_rwlock_rdlock(&r->sock_lock);
@@ -285,25 +372,11 @@ rx_pass(struct wg_runner *r, int fd)
         x->pkts[i].len = dg[i].len;
         x->pkts[i].from = dg[i].from;
     }
-    wg_device_rx_batch(r->dev, x->pkts, (size_t)n, now_ns());
-    offload_gro_reset(x->gro);
-    for (int i = 0; i < n; i++) {
-        const uint8_t *plain = x->pkts[i].data + x->pkts[i].plain_off;
-
-        if (x->pkts[i].status != WG_RX_DATA)
-            continue;
-        if (offload_gro_add(x->gro, plain, x->pkts[i].plain_len) == -ENOBUFS) {
-            (void)offload_gro_flush(x->gro, tun_write_cb, r);
-            offload_gro_reset(x->gro);
-            (void)offload_gro_add(x->gro, plain, x->pkts[i].plain_len);
-        }
-    }
-    (void)offload_gro_flush(x->gro, tun_write_cb, r);
-    /* Echo replies and ACKs our writes just made leave from here. */
-    if (pthread_mutex_trylock(&r->tx_lock) == 0) {
-        (void)tx_pass(r);
-        pthread_mutex_unlock(&r->tx_lock);
-    }
+    n_wg = (size_t)n;
+    if (r->events) /* once per batch; WireGuard mode never looks at the bytes */
+        n_wg = rx_divert_magicsock(r, x->pkts, n_wg);
+    if (n_wg)
+        rx_deliver(r, x->pkts, n_wg);
     return n;
 }
 
@@ -642,6 +715,104 @@ wg_runner_get_listen_port(struct wg_runner *r)
     return port;
 }
 
+/* ---- Tailscale mode -------------------------------------------------- */
+
+int
+wg_runner_event_fd(struct wg_runner *r)
+{
+    return r->events ? wg_event_queue_fd(r->events) : -1;
+}
+
+struct wg_runner_event *
+wg_runner_event_pop(struct wg_runner *r)
+{
+    return r->events ? wg_event_queue_pop(r->events) : NULL;
+}
+
+uint64_t
+wg_runner_events_dropped(struct wg_runner *r)
+{
+    return r->events ? wg_event_queue_dropped(r->events) : 0;
+}
+
+/*
+ * What the device stores and compares with memcmp: nothing but the family for
+ * "none", and a DERP endpoint's address always the magic 127.3.3.40:region
+ * (what `wg show` then prints, as Tailscale shows it). false: not an endpoint.
+ */
+static bool
+endpoint_normalise(struct wg_endpoint *out, const struct wg_endpoint *in)
+{
+    *out = *in;
+    if (wg_endpoint_is_derp(in)) {
+        memset(&out->addr, 0, sizeof(out->addr));
+        out->addr.in4.sin_family = AF_INET;
+        out->addr.in4.sin_addr.s_addr = htonl(WG_DERP_MAGIC_IPV4);
+        out->addr.in4.sin_port = htons(in->derp_region);
+        out->src_ifindex = 0;
+        memset(&out->src6, 0, sizeof(out->src6));
+        return true;
+    }
+    if (in->addr.sa.sa_family == AF_UNSPEC) {
+        memset(out, 0, sizeof(*out));
+        return true;
+    }
+    return in->addr.sa.sa_family == AF_INET || in->addr.sa.sa_family == AF_INET6;
+}
+
+int
+wg_runner_set_peer_endpoint(struct wg_runner *r, const uint8_t public_key[KEY_LEN],
+                            const struct wg_endpoint *ep)
+{
+    struct wg_endpoint pinned;
+    struct wg_peer *p;
+
+    if (!endpoint_normalise(&pinned, ep))
+        return -EAFNOSUPPORT;
+    if (wg_endpoint_is_derp(&pinned) && !r->events)
+        return -EINVAL; /* no queue to relay through */
+    wg_device_lock(r->dev);
+    p = wg_device_lookup_peer(r->dev, public_key);
+    if (p)
+        wg_peer_pin_endpoint(p, &pinned, now_ns());
+    wg_device_unlock(r->dev);
+    return p ? 0 : -ENOENT;
+}
+
+int
+wg_runner_send_udp(struct wg_runner *r, const uint8_t *data, size_t len,
+                   const union wg_sockaddr *to)
+{
+    struct wg_endpoint ep = { 0 };
+    struct udp_tx tx = { .data = data, .len = len, .to = &ep };
+    int n;
+
+    if (to->sa.sa_family != AF_INET && to->sa.sa_family != AF_INET6)
+        return -EAFNOSUPPORT;
+    memcpy(&ep.addr, to, wg_sockaddr_len(to));
+    pthread_rwlock_rdlock(&r->sock_lock);
+    n = udp_send_batch(&r->sock, &tx, 1);
+    pthread_rwlock_unlock(&r->sock_lock);
+    return n == 1 ? 0 : n < 0 ? n : -EIO;
+}
+
+void
+wg_runner_rx_inject(struct wg_runner *r, const uint8_t *data, size_t len,
+                    const struct wg_endpoint *from)
+{
+    struct wg_rx_packet p = { .len = len };
+
+    if (!r->events || len == 0 || len > WG_MESSAGE_MAX_LENGTH || !wg_endpoint_is_derp(from))
+        return;
+    (void)endpoint_normalise(&p.from, from);
+    pthread_mutex_lock(&r->rx_lock);
+    /* Opened in place: into the runner's buffer, not the caller's. */
+    memcpy(r->rx.inject_buf, data, len);
+    p.data = r->rx.inject_buf;
+    rx_deliver(r, &p, 1);
+    pthread_mutex_unlock(&r->rx_lock);
+}
+
 const char *
 wg_runner_get_ifname(struct wg_runner *r)
 {
@@ -674,6 +845,8 @@ runner_free(struct wg_runner *r)
     free(r->tx.read_buf);
     udp_rx_batch_free(r->rx.batch);
     offload_gro_free(r->rx.gro);
+    free(r->rx.inject_buf);
+    wg_event_queue_free(r->events);
     pthread_rwlock_destroy(&r->sock_lock);
     pthread_mutex_destroy(&r->config_lock);
     pthread_mutex_destroy(&r->timer_lock);
@@ -773,6 +946,12 @@ wg_runner_start(const struct wg_runner_config *cfg, struct wg_runner **out)
         offload_gro_trust_checksums(r->rx.gro, true); /* all authenticated by Poly1305 */
     if (!r->tx.read_buf || tx_alloc(&r->tx, r->tx.mtu) < 0 || !r->rx.batch || !r->rx.gro)
         goto fail;
+    if (cfg->magicsock) {
+        r->events = wg_event_queue_new();
+        r->rx.inject_buf = malloc(WG_MESSAGE_MAX_LENGTH);
+        if (!r->events || !r->rx.inject_buf)
+            goto fail;
+    }
 
     r->uapi_fd = uapi_listen(r->uapi_dir, r->tun.name);
     if (r->uapi_fd < 0) {

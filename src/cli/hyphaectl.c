@@ -24,6 +24,9 @@ static const char summary[] =
   "      [--accept-routes[=BOOL]] [--shields-up[=BOOL]]\n"
   "                  change settings; PEER is a host name, MagicDNS name, IP or stable id,\n"
   "                  \"\" clears the exit node\n"
+  "  ping [-c N] [--until-direct[=BOOL]] [--timeout SECONDS] PEER\n"
+  "                  disco ping PEER, showing the path each pong took (direct ip:port or\n"
+  "                  DERP(region)); stops at the first direct pong unless --until-direct=false\n"
   "  logout          log out and forget this node's key\n"
   "  netmap --json   the current network map as JSON\n"
   "  debug [CATEGORY…|all|off]\n"
@@ -92,11 +95,9 @@ ctl_error_exit (const GError *error)
     }
 }
 
-static int usage_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
-
-static int
-usage_error (const char *fmt,
-             ...)
+int
+ctl_usage_error (const char *fmt,
+                 ...)
 {
   va_list ap;
   g_autofree char *msg = NULL;
@@ -111,8 +112,8 @@ usage_error (const char *fmt,
 /* --------------------------------------------------------------- the daemon */
 
 /* The proxy, or NULL with *exit_code set. Creating it activates hyphaed. */
-static HyphaeMesh1 *
-connect_daemon (int *exit_code)
+HyphaeMesh1 *
+ctl_connect_daemon (int *exit_code)
 {
   g_autoptr(GError) error = NULL;
   HyphaeMesh1 *proxy = hyphae_mesh_connect_sync (NULL, &error);
@@ -237,12 +238,12 @@ cmd_up (int argc,
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error ("%s", error->message);
+    return ctl_usage_error ("%s", error->message);
   if (argc > 1)
-    return usage_error ("up: unexpected argument “%s”", argv[1]);
+    return ctl_usage_error ("up: unexpected argument “%s”", argv[1]);
   if (timeout_s < 0)
-    return usage_error ("up: --timeout must be >= 0");
-  if ((proxy = connect_daemon (&code)) == NULL)
+    return ctl_usage_error ("up: --timeout must be >= 0");
+  if ((proxy = ctl_connect_daemon (&code)) == NULL)
     return code;
 
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
@@ -332,10 +333,10 @@ no_arg_command (int argc,
   int code = CTL_EXIT_OK;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error ("%s", error->message);
+    return ctl_usage_error ("%s", error->message);
   if (argc > 1)
-    return usage_error ("%s: unexpected argument “%s”", argv[0], argv[1]);
-  if ((proxy = connect_daemon (&code)) == NULL)
+    return ctl_usage_error ("%s: unexpected argument “%s”", argv[0], argv[1]);
+  if ((proxy = ctl_connect_daemon (&code)) == NULL)
     return code;
   if (!call (proxy, HYPHAE_CLIENT_MUTATE_FLAGS, HYPHAE_CLIENT_MUTATE_TIMEOUT, NULL, &error))
     return ctl_error_exit (error);
@@ -373,10 +374,10 @@ cmd_status (int argc,
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error ("%s", error->message);
+    return ctl_usage_error ("%s", error->message);
   if (argc > 1)
-    return usage_error ("status: unexpected argument “%s”", argv[1]);
-  if ((proxy = connect_daemon (&code)) == NULL)
+    return ctl_usage_error ("status: unexpected argument “%s”", argv[1]);
+  if ((proxy = ctl_connect_daemon (&code)) == NULL)
     return code;
   if ((peers = hyphae_mesh_get_peers_sync (proxy, NULL, &error)) == NULL)
     return ctl_error_exit (error);
@@ -388,9 +389,9 @@ cmd_status (int argc,
 
 /* A peer by stable id, host name, MagicDNS name (full or first label) or
  * address; NULL if none or ambiguous (message printed). */
-static HyphaePeerInfo *
-find_peer (GPtrArray *peers,
-           const char *what)
+HyphaePeerInfo *
+ctl_find_peer (GPtrArray *peers,
+               const char *what)
 {
   g_autoptr(HyphaePeerList) list = hyphae_peer_list_new ();
   HyphaePeer *peer;
@@ -424,12 +425,12 @@ cmd_ip (int argc,
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error ("%s", error->message);
+    return ctl_usage_error ("%s", error->message);
   if (v4 && v6)
-    return usage_error ("ip: -4 and -6 are mutually exclusive");
+    return ctl_usage_error ("ip: -4 and -6 are mutually exclusive");
   if (argc > 2)
-    return usage_error ("ip: too many arguments");
-  if ((proxy = connect_daemon (&code)) == NULL)
+    return ctl_usage_error ("ip: too many arguments");
+  if ((proxy = ctl_connect_daemon (&code)) == NULL)
     return code;
   if (argc == 2)
     {
@@ -438,7 +439,7 @@ cmd_ip (int argc,
 
       if ((peers = hyphae_mesh_get_peers_sync (proxy, NULL, &error)) == NULL)
         return ctl_error_exit (error);
-      if ((peer = find_peer (peers, argv[1])) == NULL)
+      if ((peer = ctl_find_peer (peers, argv[1])) == NULL)
         return CTL_EXIT_FAILED;
       /* clang-format off */
       return ctl_print_ips (proxy, peer->addresses, v4 ? 4 : v6 ? 6 : 0);
@@ -532,9 +533,9 @@ cmd_set (int argc,
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error ("%s", error->message);
+    return ctl_usage_error ("%s", error->message);
   if (argc > 1)
-    return usage_error ("set: unexpected argument “%s”", argv[1]);
+    return ctl_usage_error ("set: unexpected argument “%s”", argv[1]);
   g_variant_builder_init (&changes, G_VARIANT_TYPE_VARDICT);
   for (gsize i = 0; i < G_N_ELEMENTS (set_flags); i++)
     if (set_flags[i].given)
@@ -545,9 +546,9 @@ cmd_set (int argc,
   if (!any && exit_node == NULL)
     {
       g_variant_builder_clear (&changes);
-      return usage_error ("set: nothing to change (see hyphaectl set --help)");
+      return ctl_usage_error ("set: nothing to change (see hyphaectl set --help)");
     }
-  if ((proxy = connect_daemon (&code)) == NULL)
+  if ((proxy = ctl_connect_daemon (&code)) == NULL)
     {
       g_variant_builder_clear (&changes);
       return code;
@@ -565,7 +566,7 @@ cmd_set (int argc,
               g_variant_builder_clear (&changes);
               return ctl_error_exit (error);
             }
-          if ((peer = find_peer (peers, exit_node)) == NULL)
+          if ((peer = ctl_find_peer (peers, exit_node)) == NULL)
             {
               g_variant_builder_clear (&changes);
               return CTL_EXIT_USAGE;
@@ -609,10 +610,10 @@ cmd_netmap (int argc,
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error ("%s", error->message);
+    return ctl_usage_error ("%s", error->message);
   if (!json || argc > 1)
-    return usage_error ("usage: hyphaectl netmap --json");
-  if ((proxy = connect_daemon (&code)) == NULL)
+    return ctl_usage_error ("usage: hyphaectl netmap --json");
+  if ((proxy = ctl_connect_daemon (&code)) == NULL)
     return code;
   if (!hyphae_mesh1_call_get_netmap_json_sync (proxy, G_DBUS_CALL_FLAGS_NONE, -1, &netmap, NULL, &error))
     return ctl_error_exit (error);
@@ -639,8 +640,8 @@ cmd_debug (int argc,
   int code = CTL_EXIT_OK;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error ("%s", error->message);
-  if ((proxy = connect_daemon (&code)) == NULL)
+    return ctl_usage_error ("%s", error->message);
+  if ((proxy = ctl_connect_daemon (&code)) == NULL)
     return code;
   if (argc == 1)
     {
@@ -671,6 +672,7 @@ static const struct {
   { "ip", cmd_ip },
   { "set", cmd_set },
   { "logout", cmd_logout },
+  { "ping", ctl_cmd_ping },
   { "netmap", cmd_netmap },
   { "debug", cmd_debug },
 };

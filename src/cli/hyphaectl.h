@@ -24,6 +24,19 @@ enum {
 
 /* Prints "hyphaectl: …" for error and returns the matching exit code. */
 int ctl_error_exit (const GError *error);
+/* Prints the message and "Try --help"; returns CTL_EXIT_USAGE. */
+int ctl_usage_error (const char *fmt,
+                     ...) G_GNUC_PRINTF (1, 2);
+/* The proxy (activating hyphaed), or NULL with *exit_code set. */
+HyphaeMesh1 *ctl_connect_daemon (int *exit_code);
+/* The one peer `what` names (host name, MagicDNS name, IP, stable id), or
+ * NULL after saying why. peers: HyphaePeerInfo. */
+HyphaePeerInfo *ctl_find_peer (GPtrArray *peers,
+                               const char *what);
+
+/* hyphaectl-ping.c: `ping`. */
+int ctl_cmd_ping (int argc,
+                  char **argv);
 
 /* hyphaectl-status.c: `status`, `status --json`, `ip`. peers: HyphaePeerInfo. */
 int ctl_print_status (HyphaeMesh1 *proxy,

@@ -10,9 +10,11 @@ static const GDBusErrorEntry mesh_error_entries[] = {
   { HYPHAE_MESH_ERROR_FAILED, "io.github.hyphae.Mesh1.Error.Failed" },
   { HYPHAE_MESH_ERROR_ENGINE_FAILED, "io.github.hyphae.Mesh1.Error.EngineFailed" },
   { HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS, "io.github.hyphae.Mesh1.Error.TooManyRequests" },
+  { HYPHAE_MESH_ERROR_NOT_FOUND, "io.github.hyphae.Mesh1.Error.NotFound" },
+  { HYPHAE_MESH_ERROR_TIMED_OUT, "io.github.hyphae.Mesh1.Error.TimedOut" },
 };
 
-G_STATIC_ASSERT (G_N_ELEMENTS (mesh_error_entries) == HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (mesh_error_entries) == HYPHAE_MESH_ERROR_TIMED_OUT + 1);
 
 GQuark
 hyphae_mesh_error_quark (void)

@@ -23,6 +23,8 @@ typedef enum {
   HYPHAE_MESH_ERROR_FAILED,            /* ….Failed */
   HYPHAE_MESH_ERROR_ENGINE_FAILED,     /* ….EngineFailed: engine or network setup failed */
   HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS, /* ….TooManyRequests: too many polkit checks pending */
+  HYPHAE_MESH_ERROR_NOT_FOUND,         /* ….NotFound: no such peer (Ping) */
+  HYPHAE_MESH_ERROR_TIMED_OUT,         /* ….TimedOut: no answer in time (Ping) */
 } HyphaeMeshError;
 
 #define HYPHAE_MESH_BUS_NAME    "io.github.hyphae.Mesh1"

@@ -705,6 +705,49 @@ test_lite_update (Ts2021Fixture *f,
   client_clear (&c);
 }
 
+/* NetInfo and typed endpoints: a STUN endpoint (type 2) and the home region
+ * reach the server in a lite update; the latencies ride along. */
+static gboolean
+server_has_net_info (gpointer data)
+{
+  Ts2021Fixture *f = data;
+  g_autoptr(GBytes) body = NULL;
+  guint status = 0;
+  gsize len;
+  const char *s;
+
+  body = ts2021_fixture_http (f, "GET", "/debug/nodes", &status);
+  s = g_bytes_get_data (body, &len);
+  return status == 200 && g_strstr_len (s, (gssize) len, "\"PreferredDERP\":901") &&
+         g_strstr_len (s, (gssize) len, "\"901-v4\":0.25") &&
+         g_strstr_len (s, (gssize) len, "\"WorkingUDP\":true") &&
+         g_strstr_len (s, (gssize) len, "\"Endpoints\":[\"198.51.100.9:41641\",\"192.0.2.55:41641\"]") &&
+         g_strstr_len (s, (gssize) len, "\"EndpointTypes\":[2,1]");
+}
+
+static void
+test_lite_update_net_info (Ts2021Fixture *f,
+                           gconstpointer user_data)
+{
+  const char *eps[] = { "198.51.100.9:41641", "192.0.2.55:41641", NULL };
+  const guint types[] = { HYPHAE_ENDPOINT_STUN, HYPHAE_ENDPOINT_LOCAL };
+  HyphaeMapNetInfo ni = { .preferred_derp = 901, .working_udp = HYPHAE_OPT_BOOL_TRUE };
+  g_autoptr(GError) error = NULL;
+  Client c;
+
+  if (!start_server (f, NULL, NULL))
+    return;
+  client_init (&c, f, "alpha", 0);
+  g_assert_true (client_start (&c, AUTH_KEY, &error));
+  wait_state (&c, HYPHAE_CONTROL_STATE_SYNCED);
+  ni.n_derp_latency = 1;
+  ni.derp_latency[0] = (HyphaeDerpLatency) { 901, FALSE, 0.25 };
+  hyphae_control_client_set_endpoints_typed (c.client, eps, types);
+  hyphae_control_client_set_net_info (c.client, &ni);
+  ts2021_fixture_wait_until (server_has_net_info, f, GUARD_S, "NetInfo and typed endpoints on the server");
+  client_clear (&c);
+}
+
 /* ---- hostile map streams ------------------------------------------------------- */
 
 typedef struct
@@ -1305,6 +1348,7 @@ main (int argc,
   TS2021_FIXTURE_ADD ("/control-client/logout", NULL, test_logout);
   TS2021_FIXTURE_ADD ("/control-client/server-restart", NULL, test_server_restart);
   TS2021_FIXTURE_ADD ("/control-client/lite-update", NULL, test_lite_update);
+  TS2021_FIXTURE_ADD ("/control-client/lite-update-net-info", NULL, test_lite_update_net_info);
   TS2021_FIXTURE_ADD ("/control-client/ping/noise-head", GINT_TO_POINTER (TRUE), test_ping_head);
   TS2021_FIXTURE_ADD ("/control-client/ping/http-head", GINT_TO_POINTER (FALSE), test_ping_head);
   TS2021_FIXTURE_ADD ("/control-client/ping/dedup", NULL, test_ping_dedup);

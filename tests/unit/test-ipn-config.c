@@ -571,7 +571,9 @@ test_saas_fixture (void)
           break;
       }
     g_assert_cmpstr (p->stable_id, ==, "nT8AH9jY7E11CNTRL");
-    g_assert_cmpstr (p->endpoint, ==, "127.77.0.176:41641");
+    /* A real SaaS peer has a disco key: its endpoint is the magicsock's. */
+    g_assert_true (p->disco);
+    g_assert_null (p->endpoint);
     g_assert_cmpuint (g_strv_length (p->allowed_ips), ==, 2);
     g_assert_true (strv_has (p->allowed_ips, "100.96.162.64/32"));
   }
@@ -789,6 +791,71 @@ test_profile_keys (void)
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
+/* Peers with a disco key have their endpoint set by the magicsock, not by the
+ * UAPI set; a zero DiscoKey or IsWireGuardOnly keeps the first endpoint. */
+static void
+test_disco_peers (void)
+{
+  g_autofree char *self = key_text (1);
+  g_autofree char *p2 = peer_json (2, NULL, "[\"192.0.2.2:41641\"]",
+                                   ",\"DiscoKey\":\"discokey:2222222222222222222222222222222222222222222222222222222222222222\"");
+  g_autofree char *p3 = peer_json (3, NULL, "[\"192.0.2.3:41641\"]",
+                                   ",\"DiscoKey\":\"discokey:0000000000000000000000000000000000000000000000000000000000000000\"");
+  g_autofree char *p4 = peer_json (4, NULL, "[\"192.0.2.4:41641\"]",
+                                   ",\"DiscoKey\":\"discokey:4444444444444444444444444444444444444444444444444444444444444444\","
+                                   "\"IsWireGuardOnly\":true");
+  g_autofree char *json = g_strdup_printf (
+    "{\"Node\":{\"ID\":1,\"StableID\":\"stable-1\",\"Name\":\"self.example.ts.net.\","
+    "\"Key\":\"%s\",\"Addresses\":[\"100.64.0.1/32\"],\"MachineAuthorized\":true},"
+    "\"Peers\":[%s,%s,%s]}",
+    self, p2, p3, p4);
+  g_autoptr(HyphaeNetmap) nm = netmap_from_json (json, NOW_2026_01_01);
+  HyphaeIpnPrefs prefs = default_prefs ();
+  g_autoptr(HyphaeEngineConfig) cfg = NULL;
+  struct uapi_set *set;
+  guint8 key[32];
+
+  key_of (key, 1);
+  cfg = hyphae_engine_config_new (nm, &prefs, key);
+  g_assert_true (peer_n (cfg, 2)->disco);
+  g_assert_null (peer_n (cfg, 2)->endpoint);
+  g_assert_false (peer_n (cfg, 3)->disco);
+  g_assert_cmpstr (peer_n (cfg, 3)->endpoint, ==, "192.0.2.3:41641");
+  g_assert_false (peer_n (cfg, 4)->disco);
+  g_assert_cmpstr (peer_n (cfg, 4)->endpoint, ==, "192.0.2.4:41641");
+  /* The UAPI set leaves the disco peer's endpoint alone. */
+  set = hyphae_engine_config_to_uapi (cfg, NULL);
+  key_of (key, 2);
+  for (size_t i = 0; i < set->n_peers; i++)
+    if (memcmp (set->peers[i].public_key, key, 32) == 0)
+      g_assert_false (set->peers[i].has_endpoint);
+  uapi_set_free (set);
+}
+
+/* A netcheck report as NetInfo: opt.Bools, one DERPLatency per family. */
+static void
+test_net_info (void)
+{
+  HyphaeNetcheckLatency lat[] = { { 900, 0.01, 0 }, { 901, 0.02, 0.03 } };
+  HyphaeNetcheckReport rep = { .working_udp = TRUE, .preferred_derp = 900, .mapping_varies_by_dest_ip = HYPHAE_NETCHECK_UNSET, .n_latency = 2, .latency = lat };
+  HyphaeMapNetInfo ni;
+
+  hyphae_ipn_net_info_from_report (&rep, &ni);
+  g_assert_cmpint (ni.preferred_derp, ==, 900);
+  g_assert_cmpint (ni.working_udp, ==, HYPHAE_OPT_BOOL_TRUE);
+  g_assert_cmpint (ni.working_ipv6, ==, HYPHAE_OPT_BOOL_FALSE);
+  g_assert_cmpint (ni.mapping_varies_by_dest_ip, ==, HYPHAE_OPT_BOOL_UNSET);
+  g_assert_cmpuint (ni.n_derp_latency, ==, 3);
+  g_assert_cmpint (ni.derp_latency[0].region_id, ==, 900);
+  g_assert_false (ni.derp_latency[0].ipv6);
+  g_assert_cmpint (ni.derp_latency[2].region_id, ==, 901);
+  g_assert_true (ni.derp_latency[2].ipv6);
+  g_assert_cmpfloat (ni.derp_latency[2].seconds, ==, 0.03);
+  rep.mapping_varies_by_dest_ip = HYPHAE_NETCHECK_TRUE;
+  hyphae_ipn_net_info_from_report (&rep, &ni);
+  g_assert_cmpint (ni.mapping_varies_by_dest_ip, ==, HYPHAE_OPT_BOOL_TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -798,6 +865,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ipn-config/exit-node", test_exit_node);
   g_test_add_func ("/ipn-config/exit-node-blackhole", test_exit_node_blackhole);
   g_test_add_func ("/ipn-config/uapi", test_uapi);
+  g_test_add_func ("/ipn-config/disco-peers", test_disco_peers);
+  g_test_add_func ("/ipn-config/net-info", test_net_info);
   g_test_add_func ("/ipn-config/parsers", test_parsers);
   g_test_add_func ("/ipn-config/hostile-self-addresses", test_hostile_self_addresses);
   g_test_add_func ("/ipn-config/hostile-peer-addresses", test_hostile_peer_addresses);

@@ -350,6 +350,52 @@ test_request_json (void)
                                           "ExitNodeID"));
 }
 
+/* NetInfo as tailcfg.NetInfo: PreferredDERP, DERPLatency "<id>-v4"/"-v6" in
+ * seconds, the opt.Bools as JSON booleans and left out when unset. */
+static void
+test_request_net_info (void)
+{
+  HyphaeMapNetInfo ni = { 0 }, other;
+  HyphaeMapRequest req = { 0 };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+  JsonObject *n, *lat;
+
+  ni.preferred_derp = 900;
+  ni.working_udp = HYPHAE_OPT_BOOL_TRUE;
+  ni.working_ipv6 = HYPHAE_OPT_BOOL_FALSE;
+  ni.n_derp_latency = 2;
+  ni.derp_latency[0] = (HyphaeDerpLatency) { 900, FALSE, 0.0125 };
+  ni.derp_latency[1] = (HyphaeDerpLatency) { 901, TRUE, 0.5 };
+  req.capver = HYPHAE_CAPVER;
+  req.net_info = &ni;
+  json = hyphae_map_request_to_json (&req);
+  json_parser_load_from_data (parser, json, -1, &error);
+  g_assert_no_error (error);
+  n = json_object_get_object_member (json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
+                                                                    "Hostinfo"),
+                                     "NetInfo");
+  g_assert_cmpint (json_object_get_int_member (n, "PreferredDERP"), ==, 900);
+  g_assert_true (json_object_get_boolean_member (n, "WorkingUDP"));
+  g_assert_false (json_object_get_boolean_member (n, "WorkingIPv6"));
+  g_assert_false (json_object_has_member (n, "MappingVariesByDestIP"));
+  lat = json_object_get_object_member (n, "DERPLatency");
+  g_assert_cmpuint (json_object_get_size (lat), ==, 2);
+  g_assert_cmpfloat (json_object_get_double_member (lat, "900-v4"), ==, 0.0125);
+  g_assert_cmpfloat (json_object_get_double_member (lat, "901-v6"), ==, 0.5);
+
+  /* BasicallyEqual: latencies alone are no change, the home region is. */
+  other = ni;
+  other.derp_latency[0].seconds = 0.02;
+  g_assert_true (hyphae_map_net_info_basically_equal (&ni, &other));
+  other.mapping_varies_by_dest_ip = HYPHAE_OPT_BOOL_TRUE;
+  g_assert_false (hyphae_map_net_info_basically_equal (&ni, &other));
+  other = ni;
+  other.preferred_derp = 901;
+  g_assert_false (hyphae_map_net_info_basically_equal (&ni, &other));
+}
+
 /* ---- against the Go server ------------------------------------------------------ */
 
 /* What Go decoded from our MapRequest (Version, flags, keys, endpoints, Hostinfo). */
@@ -830,6 +876,7 @@ main (int argc,
 
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/map-stream/request-json", test_request_json);
+  g_test_add_func ("/map-stream/request-net-info", test_request_net_info);
   TS2021_FIXTURE_ADD ("/map-stream/request-decoded-by-go", NULL, test_request_decoded);
   TS2021_FIXTURE_ADD ("/map-stream/two-nodes/zstd", GINT_TO_POINTER (TRUE), test_two_nodes);
   TS2021_FIXTURE_ADD ("/map-stream/two-nodes/raw", GINT_TO_POINTER (FALSE), test_two_nodes);

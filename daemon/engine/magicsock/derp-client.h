@@ -21,7 +21,9 @@
 struct derp_client;
 
 struct derp_client_ops {
-    /* Bytes for the connection, in order. */
+    /* Bytes for the connection, in order: one whole frame per call, so a
+     * caller may drop whole SendPackets under pressure. No callback may free
+     * the client. */
     void (*write)(void *ctx, const uint8_t *data, size_t len);
     /* ServerInfo accepted: packets may be sent. */
     void (*connected)(void *ctx);

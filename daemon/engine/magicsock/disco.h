@@ -56,7 +56,7 @@ struct disco_msg {
     };
 };
 
-/* Magic present and long enough for header + box: Tailscale's "looks like disco". */
+/* Magic present and long enough for the header: Tailscale's "looks like disco". */
 bool disco_looks_like(const uint8_t *p, size_t len);
 /* The sender's disco public key inside a packet that looks like disco. */
 const uint8_t *disco_sender(const uint8_t *p);
@@ -69,8 +69,9 @@ ssize_t disco_seal(uint8_t *out, size_t cap, const uint8_t my_pub[DISCO_KEY_LEN]
                    const struct disco_shared_key *s, const struct disco_msg *m);
 /*
  * Open and parse a packet from disco_sender(pkt) whose shared key is s.
- * 0, -EBADMSG (box fails), -EPROTO (malformed), -ENOTSUP (unknown type or
- * version: ignore it).
+ * 0, -EBADMSG (box fails), -EPROTO (malformed), -ENOTSUP (unknown type:
+ * ignore it; the version byte is ignored as disco.go does), -ENOMEM (a box
+ * past DISCO_PACKET_MAX is opened in a heap buffer).
  */
 int disco_open(const uint8_t *pkt, size_t len, const struct disco_shared_key *s,
                struct disco_msg *m);

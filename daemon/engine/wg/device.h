@@ -25,8 +25,10 @@
 struct allowedips;
 struct ratelimiter;
 
-typedef void (*wg_send_fn)(void *ctx, const uint8_t *data, size_t len,
-                           const struct wg_endpoint *to);
+/* peer_key: the public key of the peer the datagram is for (handshake messages,
+ * keepalives, staged data), NULL for a cookie reply (no peer yet). */
+typedef void (*wg_send_fn)(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to,
+                           const uint8_t *peer_key);
 /* The device's earliest timer moved earlier: the caller's timer loop should wake. */
 typedef void (*wg_wake_fn)(void *ctx);
 
@@ -84,7 +86,17 @@ struct wg_peer *wg_device_add_peer(struct wg_device *dev, const uint8_t pub[stat
 void wg_device_remove_peer(struct wg_device *dev, struct wg_peer *peer);
 void wg_device_remove_all_peers(struct wg_device *dev);
 void wg_peer_set_preshared_key(struct wg_peer *peer, const uint8_t psk[static WG_KEY_LEN]);
+/* A UDP endpoint, as wg(8) sets it: the peer roams (follows authenticated sources). */
 void wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *addr);
+/*
+ * Tailscale mode: the endpoint the path machine chose (UDP or DERP; family
+ * AF_UNSPEC: none), pinned: authenticated packets from elsewhere do not move
+ * it. When it changes while our initiation is unanswered and no session
+ * exists, that initiation went down a path that gave nothing: a new one goes
+ * over the new path at once (not after REKEY_TIMEOUT), and the staged packets
+ * follow when it completes; with a session, staged packets go out now.
+ */
+void wg_peer_pin_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep, uint64_t now_ns);
 /* Enabling it sends a keepalive at once when the device is up (as wireguard-go does). */
 void wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t seconds, uint64_t now_ns);
 int wg_peer_add_allowed_ip(struct wg_peer *peer, int family, const uint8_t *addr, uint8_t cidr);

@@ -202,6 +202,7 @@ wg_peer_set_endpoint(struct wg_peer *peer, const union wg_sockaddr *addr)
     wg_device_assert_locked(peer->device);
     memset(&peer->endpoint, 0, sizeof(peer->endpoint));
     peer->endpoint.addr = *addr;
+    peer->endpoint_pinned = false;
 }
 
 void

@@ -61,6 +61,7 @@ struct wg_peer {
     uint8_t public_key[WG_KEY_LEN];
     uint8_t preshared_key[WG_KEY_LEN];
     struct wg_endpoint endpoint;
+    bool endpoint_pinned;                   /* wg_peer_pin_endpoint: no roaming */
     uint16_t persistent_keepalive_interval; /* seconds, 0 = off */
 
     struct wg_cookie_maker cookie_maker;

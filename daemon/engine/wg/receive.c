@@ -40,7 +40,10 @@ wg_device_is_under_load(struct wg_device *dev, uint64_t now_ns)
 static void
 roam(struct wg_peer *peer, const struct wg_endpoint *from)
 {
-    /* Only authenticated packets get here, so following them is safe. */
+    /* Only authenticated packets get here, so following them is safe; a
+     * pinned endpoint is the path machine's to move (Tailscale mode). */
+    if (peer->endpoint_pinned)
+        return;
     if (memcmp(&peer->endpoint, from, sizeof(*from)) != 0) {
         if (!wg_sockaddr_equal(&peer->endpoint.addr, &from->addr))
             engine_debug(ENGINE_LOG_WG, "%s - Endpoint changed from %s to %s", WG_PEER_NAME(peer),
@@ -97,7 +100,7 @@ receive_handshake(struct wg_device *dev, struct wg_rx_packet *p, enum wg_message
                                    now_ns);
             engine_debug(ENGINE_LOG_WG, "Under load: sending cookie reply to %s",
                          ENGINE_LOG_ADDR(src));
-            dev->send(dev->ctx, (const uint8_t *)&reply, sizeof(reply), &p->from);
+            dev->send(dev->ctx, (const uint8_t *)&reply, sizeof(reply), &p->from, NULL);
             return;
         }
         if (src->sa.sa_family == AF_INET &&

@@ -24,7 +24,10 @@ wg_device_send_authenticated(struct wg_peer *peer, const uint8_t *data, size_t l
     struct wg_device *dev = peer->device;
 
     wg_device_assert_locked(dev);
-    dev->send(dev->ctx, data, len, &peer->endpoint);
+    /* Only a pinned peer has none here (cleared by the path machine). */
+    if (peer->endpoint.addr.sa.sa_family == AF_UNSPEC)
+        return;
+    dev->send(dev->ctx, data, len, &peer->endpoint, peer->public_key);
     peer->tx_bytes += len;
     wg_timers_any_authenticated_packet_traversal(peer, now_ns);
     wg_timers_any_authenticated_packet_sent(peer);
@@ -180,6 +183,29 @@ wg_device_send_keepalive(struct wg_peer *peer, uint64_t now_ns)
     if (!peer->n_staged) {
         engine_debug(ENGINE_LOG_WG, "%s - Sending keepalive packet", WG_PEER_NAME(peer));
         stage_packet(peer, NULL, 0);
+    }
+    wg_device_send_staged(peer, now_ns);
+}
+
+void
+wg_peer_pin_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep, uint64_t now_ns)
+{
+    bool changed = memcmp(&peer->endpoint, ep, sizeof(*ep)) != 0;
+
+    wg_device_assert_locked(peer->device);
+    peer->endpoint = *ep;
+    peer->endpoint_pinned = true;
+    if (!changed || ep->addr.sa.sa_family == AF_UNSPEC || !peer->device->up)
+        return;
+    if (!sendable_keypair(peer, now_ns)) {
+        if (!peer->timer_retransmit_handshake) /* no initiation awaiting its answer */
+            return;
+        engine_debug(ENGINE_LOG_WG, "%s - Path changed to %s: initiating again over it",
+                     WG_PEER_NAME(peer), ENGINE_LOG_ADDR(&ep->addr));
+        /* Lift the one-per-REKEY_TIMEOUT limit for this one initiation. */
+        peer->has_sent_handshake = false;
+        wg_device_send_handshake_initiation(peer, false, now_ns);
+        return;
     }
     wg_device_send_staged(peer, now_ns);
 }

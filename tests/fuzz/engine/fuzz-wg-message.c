@@ -31,10 +31,12 @@ static size_t wire_len;
 static struct wg_endpoint ep_a, ep_b, ep_evil;
 
 static void
-capture(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to)
+capture(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to,
+        const uint8_t *peer_key)
 {
     (void)ctx;
     (void)to;
+    (void)peer_key;
     if (len <= sizeof(wire)) {
         memcpy(wire, data, len);
         wire_len = len;

@@ -151,7 +151,8 @@ struct node {
 static GPtrArray *wire; /* GBytes; the first byte of each says who sent it */
 
 static void
-node_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to)
+node_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to,
+          const uint8_t *peer_key)
 {
     g_autoptr(GByteArray) d = g_byte_array_new();
     uint8_t who = *(uint8_t *)ctx;

@@ -21,6 +21,8 @@ struct datagram {
     uint8_t data[2048];
     size_t len;
     struct wg_endpoint from, to;
+    bool has_peer_key; /* the send callback named a peer */
+    uint8_t peer_key[32];
 };
 
 struct node {
@@ -42,7 +44,8 @@ struct net {
 static struct net *current_net;
 
 static void
-node_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to)
+node_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *to,
+          const uint8_t *peer_key)
 {
     struct node *n = ctx;
     struct datagram *d;
@@ -54,6 +57,9 @@ node_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint *
     d->len = len;
     d->from = n->addr;
     d->to = *to;
+    d->has_peer_key = peer_key != NULL;
+    if (peer_key)
+        memcpy(d->peer_key, peer_key, sizeof(d->peer_key));
 }
 
 static void
@@ -117,9 +123,25 @@ net_free(struct net *net)
     current_net = NULL;
 }
 
+/* A DERP endpoint as Tailscale mode names one: a node key through a region. */
+static void
+make_derp_endpoint(struct wg_endpoint *e, uint16_t region, const uint8_t key[32])
+{
+    memset(e, 0, sizeof(*e));
+    e->addr.in4.sin_family = AF_INET;
+    e->addr.in4.sin_addr.s_addr = htonl(WG_DERP_MAGIC_IPV4);
+    e->addr.in4.sin_port = htons(region);
+    e->derp_region = region;
+    memcpy(e->derp_key, key, 32);
+}
+
 static struct node *
 node_at(struct net *net, const struct wg_endpoint *to)
 {
+    if (wg_endpoint_is_derp(to))
+        return memcmp(to->derp_key, net->a.pub, 32) == 0   ? &net->a
+               : memcmp(to->derp_key, net->b.pub, 32) == 0 ? &net->b
+                                                           : NULL;
     if (wg_sockaddr_equal(&to->addr, &net->a.addr.addr))
         return &net->a;
     if (wg_sockaddr_equal(&to->addr, &net->b.addr.addr))
@@ -156,6 +178,9 @@ deliver_all(struct net *net)
         memmove(&net->wire[0], &net->wire[1], sizeof(net->wire[0]) * (net->n_wire - 1));
         net->n_wire--;
         to = node_at(net, &d.to);
+        /* Through a relay, the datagram comes from the sender's key there. */
+        if (to && wg_endpoint_is_derp(&d.to))
+            make_derp_endpoint(&d.from, d.to.derp_region, to == &net->a ? net->b.pub : net->a.pub);
         if (to)
             inject(to, d.data, d.len, &d.from, net->now);
         delivered++;
@@ -191,7 +216,7 @@ send_packet(struct net *net, struct node *n, const char *src, const char *dst, s
     p.len = make_ipv4(buf + WG_TX_HEADROOM, src, dst, payload, fill);
     wg_device_tx_batch(n->dev, &p, 1, net->now);
     if (p.status == WG_TX_SEND)
-        node_send(n, buf, p.out_len, &p.to);
+        node_send(n, buf, p.out_len, &p.to, n->peer->public_key);
     return p.status;
 }
 
@@ -590,6 +615,199 @@ test_crossed_initiation_stall(void)
     net_free(net);
 }
 
+static void
+pin(struct node *n, const struct wg_endpoint *ep, uint64_t now)
+{
+    wg_device_lock(n->dev);
+    wg_peer_pin_endpoint(n->peer, ep, now);
+    wg_device_unlock(n->dev);
+}
+
+/* Every datagram on the wire names the peer it is for: the other node. */
+static void
+assert_peer_keys(struct net *net)
+{
+    for (size_t i = 0; i < net->n_wire; i++) {
+        const struct datagram *d = &net->wire[i];
+        const struct node *from =
+            wg_sockaddr_equal(&d->from.addr, &net->a.addr.addr) ? &net->a : &net->b;
+        const struct node *other = from == &net->a ? &net->b : &net->a;
+
+        g_assert_true(d->has_peer_key);
+        g_assert_cmpmem(d->peer_key, 32, other->pub, 32);
+    }
+}
+
+/* Tailscale mode: a pinned endpoint stays where the path machine put it. */
+static void
+test_pinned_no_roam(void)
+{
+    struct net *net = net_new();
+    struct wg_endpoint moved;
+
+    pin(&net->b, &net->a.addr, net->now);
+    establish(net);
+    make_endpoint(&moved, "203.0.113.9", 40000);
+    /* A's data arrives from elsewhere: B takes it, but keeps answering where it was told. */
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
+    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, &moved, net->now), ==,
+                    WG_RX_DATA);
+    net->n_wire = 0;
+    g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &net->a.addr.addr));
+    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 10, 0), ==, WG_TX_SEND);
+    g_assert_true(wg_sockaddr_equal(&net->wire[0].to.addr, &net->a.addr.addr));
+    /* A handshake from elsewhere does not move it either. */
+    net->n_wire = 0;
+    net->now += WG_REKEY_TIMEOUT + WG_NS(1);
+    initiate(net, &net->a);
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    net->wire[0].from = moved;
+    deliver_all(net);
+    g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &net->a.addr.addr));
+    /* wg(8)'s endpoint unpins: the peer roams again. */
+    wg_device_lock(net->b.dev);
+    wg_peer_set_endpoint(net->b.peer, &net->a.addr.addr);
+    wg_device_unlock(net->b.dev);
+    g_assert_false(net->b.peer->endpoint_pinned);
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
+    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, &moved, net->now), ==,
+                    WG_RX_DATA);
+    g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &moved.addr));
+    net_free(net);
+}
+
+/*
+ * Both peers pinned to DERP endpoints: every send path hands the callback
+ * the DERP endpoint (never the UDP address) and the peer's key: initiation,
+ * response, data, keepalive; a cookie reply goes back to the DERP source it
+ * answers, with no peer.
+ */
+static void
+test_derp_endpoint_sends(void)
+{
+    struct net *net = net_new();
+    struct wg_endpoint via_a, via_b;
+
+    make_derp_endpoint(&via_b, 7, net->b.pub);
+    make_derp_endpoint(&via_a, 7, net->a.pub);
+    pin(&net->a, &via_b, net->now);
+    pin(&net->b, &via_a, net->now);
+
+    /* Initiation. */
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 100, 0xaa), ==, WG_TX_STAGED);
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_INITIATION);
+    g_assert_true(memcmp(&net->wire[0].to, &via_b, sizeof(via_b)) == 0);
+    assert_peer_keys(net);
+    /* Response, then A's staged packet. */
+    {
+        struct datagram init = net->wire[0];
+
+        net->n_wire = 0;
+        make_derp_endpoint(&init.from, 7, net->a.pub);
+        inject(&net->b, init.data, init.len, &init.from, net->now);
+    }
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_RESPONSE);
+    g_assert_true(memcmp(&net->wire[0].to, &via_a, sizeof(via_a)) == 0);
+    assert_peer_keys(net);
+    deliver_all(net);
+    g_assert_cmpuint(net->b.tun->len, ==, 1);
+    /* Data from the TX batch. */
+    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 10, 0), ==, WG_TX_SEND);
+    g_assert_true(memcmp(&net->wire[0].to, &via_a, sizeof(via_a)) == 0);
+    deliver_all(net);
+    g_assert_cmpuint(net->a.tun->len, ==, 1);
+    /* Keepalive (A got data and sent none back). */
+    net->now += WG_KEEPALIVE_TIMEOUT + WG_NS(1);
+    tick_both(net);
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    g_assert_cmpuint(net->wire[0].len, ==, 32);
+    g_assert_true(memcmp(&net->wire[0].to, &via_b, sizeof(via_b)) == 0);
+    assert_peer_keys(net);
+    deliver_all(net);
+
+    /* Cookie reply: B under load answers A's next initiation, which came through DERP. */
+    net->b.dev->force_under_load = true;
+    net->now += WG_REKEY_TIMEOUT + WG_NS(1);
+    initiate(net, &net->a);
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    {
+        struct datagram init = net->wire[0];
+
+        net->n_wire = 0;
+        make_derp_endpoint(&init.from, 7, net->a.pub);
+        inject(&net->b, init.data, init.len, &init.from, net->now);
+    }
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_COOKIE);
+    g_assert_true(memcmp(&net->wire[0].to, &via_a, sizeof(via_a)) == 0);
+    g_assert_false(net->wire[0].has_peer_key);
+    deliver_all(net);
+    g_assert_true(net->a.peer->cookie_maker.cookie_valid);
+    net_free(net);
+}
+
+/*
+ * A path change while our initiation is unanswered and no session exists:
+ * a new initiation goes over the new path at once (the REKEY_TIMEOUT limit
+ * would otherwise hold it 5 s), and the staged packet follows the handshake.
+ * With a session, a path change sends nothing by itself.
+ */
+static void
+test_pin_restarts_handshake(void)
+{
+    struct net *net = net_new();
+    struct wg_endpoint via_b, dead;
+
+    make_endpoint(&dead, "198.51.100.1", 9); /* a path that never answers */
+    pin(&net->a, &dead, net->now);
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 100, 0xaa), ==, WG_TX_STAGED);
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    net->n_wire = 0; /* lost */
+    net->now += WG_NS(1);
+    pin(&net->a, &dead, net->now); /* the same path: nothing */
+    g_assert_cmpuint(net->n_wire, ==, 0);
+    make_derp_endpoint(&via_b, 3, net->b.pub);
+    pin(&net->a, &via_b, net->now);
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_INITIATION);
+    g_assert_true(memcmp(&net->wire[0].to, &via_b, sizeof(via_b)) == 0);
+    deliver_all(net);
+    g_assert_cmpuint(net->b.tun->len, ==, 1);
+    g_assert_cmpuint(net->a.peer->n_staged, ==, 0);
+    /* Session up: a move to UDP sends nothing, data then goes there. */
+    pin(&net->a, &net->b.addr, net->now);
+    g_assert_cmpuint(net->n_wire, ==, 0);
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
+    g_assert_true(wg_sockaddr_equal(&net->wire[0].to.addr, &net->b.addr.addr));
+    g_assert_false(wg_endpoint_is_derp(&net->wire[0].to));
+    deliver_all(net);
+    g_assert_cmpuint(net->b.tun->len, ==, 2);
+    /* Cleared: nothing leaves for the peer, nothing reaches the callback. */
+    memset(&dead, 0, sizeof(dead));
+    pin(&net->a, &dead, net->now);
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_DROP);
+    net->now += WG_KEEPALIVE_TIMEOUT + WG_REKEY_TIMEOUT + WG_NS(1);
+    tick_both(net);
+    for (size_t i = 0; i < net->n_wire; i++)
+        g_assert_true(wg_sockaddr_equal(&net->wire[i].from.addr, &net->b.addr.addr));
+    net->n_wire = 0;
+    /* Not even the response to B's initiation (a pinned peer does not roam to it). */
+    net->now += WG_REKEY_TIMEOUT + WG_NS(1);
+    initiate(net, &net->b);
+    g_assert_cmpuint(net->n_wire, ==, 1);
+    {
+        struct datagram init = net->wire[0];
+
+        net->n_wire = 0;
+        g_assert_cmpint(inject(&net->a, init.data, init.len, &init.from, net->now), ==,
+                        WG_RX_CONSUMED);
+    }
+    g_assert_cmpuint(net->n_wire, ==, 0);
+    net_free(net);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -609,5 +827,8 @@ main(int argc, char **argv)
     g_test_add_func("/wg/device/cryptokey-routing", test_cryptokey_routing);
     g_test_add_func("/wg/device/crossed-initiation", test_crossed_initiation);
     g_test_add_func("/wg/device/crossed-initiation-stall", test_crossed_initiation_stall);
+    g_test_add_func("/wg/device/pinned-no-roam", test_pinned_no_roam);
+    g_test_add_func("/wg/device/derp-endpoint-sends", test_derp_endpoint_sends);
+    g_test_add_func("/wg/device/pin-restarts-handshake", test_pin_restarts_handshake);
     return g_test_run();
 }
