@@ -11,7 +11,7 @@ import collections
 import statistics
 import sys
 
-MIB = ("rss_idle", "rss_peak", "hwm", "rss_after",
+MIB = ("rss_idle", "rss_peak", "hwm", "rss_after", "anon_idle", "anon_after",
        "relay_rss_idle", "relay_rss_peak", "relay_hwm")
 
 res, rounds = sys.argv[1], int(sys.argv[2])
@@ -42,6 +42,10 @@ def ratio(a, b):
     return "—" if a is None or not b else "%.2f×" % (a / b)
 
 
+# rows whose ratio says nothing (counts, sizes, loss)
+NO_RATIO = ("tcp1_retr", "udp0_loss", "udp_len", "rtt")
+
+
 def table(cols, labels, rows, ratios):
     """rows: (metric, label, fmt, target or ""); ratios: (label, num, den)."""
     hdr = ["metric"] + [labels[c] for c in cols] + [r[0] for r in ratios] + ["target"]
@@ -55,7 +59,8 @@ def table(cols, labels, rows, ratios):
         cells = [cell(med(c, metric), fmt) for c in cols]
         if all(c == "—" for c in cells):
             continue
-        cells += [ratio(med(n, metric), med(d, metric)) for _, n, d in ratios]
+        cells += [("" if metric in NO_RATIO else ratio(med(n, metric), med(d, metric)))
+                  for _, n, d in ratios]
         print("| " + label + " | " + " | ".join(cells) + " | " + target + " |")
     print()
 
@@ -91,6 +96,8 @@ table(direct_cols, labels, [
     ("rss_peak", "VmRSS peak under load (sampled), MiB", "%.1f", "≤ ¼ tailscaled"),
     ("hwm", "VmHWM at the end, MiB", "%.1f", ""),
     ("rss_after", "VmRSS 2 s after the load, MiB", "%.1f", ""),
+    ("anon_idle", "RssAnon idle, MiB", "%.1f", ""),
+    ("anon_after", "RssAnon 2 s after the load, MiB", "%.1f", ""),
     ("first_s", "both up → first ping reply, s", "%.2f", ""),
     ("direct_s", "both up → direct path, s", "%.2f", "≤ 5 s"),
 ], [("hyphaed ÷ tailscaled (both 1280)", "hyphaed", "ts"),
