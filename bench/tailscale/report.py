@@ -11,7 +11,7 @@ import collections
 import statistics
 import sys
 
-MIB = ("rss_idle", "rss_peak", "hwm", "rss_after", "anon_idle", "anon_after",
+MIB = ("rss_idle", "rss_peak", "hwm", "rss_after", "anon_idle", "anon_peak", "anon_after",
        "relay_rss_idle", "relay_rss_peak", "relay_hwm")
 
 res, rounds = sys.argv[1], int(sys.argv[2])
@@ -97,6 +97,7 @@ table(direct_cols, labels, [
     ("hwm", "VmHWM at the end, MiB", "%.1f", ""),
     ("rss_after", "VmRSS 2 s after the load, MiB", "%.1f", ""),
     ("anon_idle", "RssAnon idle, MiB", "%.1f", ""),
+    ("anon_peak", "RssAnon peak under load (sampled), MiB", "%.1f", ""),
     ("anon_after", "RssAnon 2 s after the load, MiB", "%.1f", ""),
     ("first_s", "both up → first ping reply, s", "%.2f", ""),
     ("direct_s", "both up → direct path, s", "%.2f", "≤ 5 s"),
