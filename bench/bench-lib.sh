@@ -51,13 +51,22 @@ bench_mem() {
 # VmRSS and RssAnon of the pids as a line of FILE; the sampler's pid in
 # BENCH_SAMPLER.  bench_sampler_stop SAMPLER FILE: stops it and prints the peaks,
 # "VmRSS RssAnon" (kB).
+# bench_samplers_kill: every sampler still running (for an exit trap: they run
+# outside the namespaces, so deleting those does not end them).
+BENCH_SAMPLERS=()
 bench_sampler_start() {
 	local out=$1; shift
 	: >"$out"
 	( while :; do echo "$(bench_mem VmRSS "$@") $(bench_mem RssAnon "$@")" >>"$out"; sleep 0.1; done ) &
 	BENCH_SAMPLER=$!
+	BENCH_SAMPLERS+=("$BENCH_SAMPLER")
 }
 bench_sampler_stop() {
 	kill "$1" 2>/dev/null; wait "$1" 2>/dev/null
 	awk '$1 > v { v = $1 } $2 > a { a = $2 } END { print v + 0, a + 0 }' "$2"
+}
+bench_samplers_kill() {
+	local p
+	for p in "${BENCH_SAMPLERS[@]}"; do kill "$p" 2>/dev/null; done
+	BENCH_SAMPLERS=()
 }
