@@ -102,7 +102,8 @@ table(direct_cols, labels, [
     ("first_s", "both up → first ping reply, s", "%.2f", ""),
     ("direct_s", "both up → direct path, s", "%.2f", "≤ 5 s"),
 ], [("hyphaed ÷ tailscaled (both 1280)", "hyphaed", "ts"),
-    ("hyphaed --wireguard ÷ tailscaled (both 1420)", "hyphaed-wg", "ts1420")])
+    ("hyphaed --wireguard ÷ tailscaled (both 1420)", "hyphaed-wg", "ts1420"),
+    ("wireguard-go ÷ tailscaled (both 1420)", "wireguard-go", "ts1420")])
 
 print("### Relayed (DERP only)")
 print()
