@@ -109,8 +109,8 @@ ts_require() {
 	done
 }
 
-# ts_require_hyderp: hyphae-derp is there (HYPHAE_DERP).
-ts_require_hyderp() { [ -n "${HYPHAE_DERP:-}" ] && [ -x "$HYPHAE_DERP" ]; }
+# ts_require_hyderp: hyphae-derp is there (HYPHAE_DERP), and openssl for its certificate.
+ts_require_hyderp() { [ -n "${HYPHAE_DERP:-}" ] && [ -x "$HYPHAE_DERP" ] && command -v openssl >/dev/null; }
 
 # ---------------------------------------------------------------- waiting
 
@@ -275,27 +275,34 @@ ts_derper_start() {
 	return 1
 }
 
-# ts_hyderp_start: hyphae-derp the same way (TLS with a self-signed
-# certificate on :9443, STUN on :3479).
+# ts_hyderp_start: hyphae-derp the same way: TLS on :9443 with a self-signed
+# certificate made here (openssl), STUN on :3479, its key file kept.
 ts_hyderp_start() {
-	ts_bg hyderp "$TS_NS_R" "$TS_DIR/hyphae-derp.log" "$HYPHAE_DERP" \
-		--listen "$TS_R_IP:$TS_HYDERP_PORT" --tls-self-signed --stun "$TS_R_IP:$TS_HYDERP_STUN"
+	local d=$TS_DIR/hyphae-derp
+	mkdir -p "$d"
+	[ -s "$d/cert.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/key.pem" -out "$d/cert.pem" -days 2 -subj "/CN=$TS_R_IP" \
+		-addext "subjectAltName=IP:$TS_R_IP" >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; return 1; }
+	ts_bg hyderp "$TS_NS_R" "$TS_DIR/hyphae-derp.log" "$HYPHAE_DERP" --listen "$TS_R_IP:$TS_HYDERP_PORT" \
+		--stun "$TS_R_IP:$TS_HYDERP_STUN" --tls-cert "$d/cert.pem" --tls-key "$d/key.pem" --key-file "$d/derp.key"
 	ts_wait 20 ts_tcp_open "$TS_NS_R" "$TS_R_IP" "$TS_HYDERP_PORT" && return 0
 	ts_log "hyphae-derp did not listen on $TS_R_IP:$TS_HYDERP_PORT:"; tail -n 20 "$TS_DIR/hyphae-derp.log" >&2
 	return 1
 }
 
 # ts_control_start [DERPMAP_FILE]: testcontrol on $TS_URL (the derper-only map
-# by default); waits for its LISTEN line. A restart is a new server (it keeps
-# nothing, keys included).
+# by default); waits for its LISTEN line. It keeps its keys, nodes and users
+# in $TS_CONTROL_STATE, so a restart is the same server (remove the file for
+# a new one).
 TS_CONTROL_RUN=0
+TS_CONTROL_STATE=$TS_DIR/control-state.json
 ts_control_start() {
 	local map=${1:-$(ts_derpmap derper)} out
 	TS_CONTROL_RUN=$((TS_CONTROL_RUN + 1))
 	out=$TS_DIR/control.$TS_CONTROL_RUN.out
 	: >"$out"
 	ip netns exec "$TS_NS_R" "$HYPHAE_TESTCONTROL" -listen "$TS_R_IP:$TS_CONTROL_PORT" \
-		-derp-map "$map" -auth-key "$TS_AUTHKEY" >"$out" 2>>"$TS_DIR/control.log" </dev/null &
+		-derp-map "$map" -auth-key "$TS_AUTHKEY" -state "$TS_CONTROL_STATE" >"$out" 2>>"$TS_DIR/control.log" </dev/null &
 	TS_PID[control]=$!
 	ts_wait 20 grep -q '^LISTEN ' "$out" && return 0
 	ts_log "testcontrol did not start:"; tail -n 20 "$TS_DIR/control.log" >&2
@@ -327,6 +334,16 @@ import json, sys, urllib.request
 for n in json.load(urllib.request.urlopen(sys.argv[1] + "/hyphae-test/nodes", timeout=10)):
     hi = n.get("Hostinfo") or {}
     print(hi.get("Hostname", "?"), n.get("Key"), n.get("HomeDERP", 0), ",".join(n.get("Endpoints") or []) or "-")' "$TS_URL"
+}
+
+# ts_control_polled NODE: NODE (by the key in its last status) made a map
+# request to the testcontrol running now.
+ts_control_polled() {
+	local k
+	k=$(ts_json "$1" self-key) && [ -n "$k" ] || return 1
+	ts_hook GET map-polls 2>/dev/null | "$WGT_PY" -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin).get(sys.argv[1], 0) > 0 else 1)' "$k"
 }
 
 # ---------------------------------------------------------------- nodes
@@ -390,6 +407,7 @@ ts_status() { ts_cli "$1" status --json >"$TS_DIR/$1.status.json" 2>"$TS_DIR/$1.
 #   state           BackendState
 #   self4 self6     Self's first IPv4 / IPv6 TailscaleIP
 #   self-os         Self's OS
+#   self-key        Self's node key (nodekey:…)
 #   peer HOST       "<v4> <v6> <Online> <OS>" of the peer whose HostName is HOST
 #   path HOST       "direct <CurAddr>" or "relay <Relay>" (empty CurAddr) for that peer
 ts_json() {
@@ -418,6 +436,8 @@ if q == "state":
     print(st.get("BackendState", ""))
 elif q in ("self4", "self6"):
     print(ips(st.get("Self"), q == "self6"))
+elif q == "self-key":
+    print((st.get("Self") or {}).get("PublicKey", ""))
 elif q == "self-os":
     print((st.get("Self") or {}).get("OS", ""))
 elif q == "peer":
@@ -469,7 +489,7 @@ ts_disco_ping() {
 	ts_status "$2" && ip=$(ts_json "$2" self4) || { echo none; return 1; }
 	case ${TS_KIND[$1]} in
 	tailscaled) out=$(ts_cli "$1" ping --c 1 --timeout 5s "$ip" 2>&1) ;;
-	hyphaed) out=$(ts_cli "$1" ping --c 1 "$ip" 2>&1) ;;
+	hyphaed) out=$(ts_cli "$1" ping --c 1 --timeout 5 "$ip" 2>&1) ;;
 	esac
 	printf '%s\n' "$out" | sed "s/^/    ping $1->$2: /" >&2
 	"$WGT_PY" -c '
@@ -558,10 +578,24 @@ ts_node_dump() {
 	tail -n "${2:-40}" "$f" | sed 's/^/    /' >&2
 }
 
+# ts_sanitizer_check: each hyphaed node's daemon is stopped (SIGTERM: LSan
+# runs at that exit) and its log (the bus's) has no sanitizer report.
+ts_sanitizer_check() {
+	local n log
+	for n in a b; do
+		[ "${TS_KIND[$n]}" = hyphaed ] || continue
+		log=$DBL_DIR/$n/bus.log
+		dbl_daemon_stop "$n"
+		wgt_check "${n^^} (hyphaed): no sanitizer report (ASan, LSan at exit, UBSan) in $log" \
+			eval '! grep -q -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$log"'
+	done
+}
+
 # ts_finish NAME: the summary line; on a failure the end of every log; exit
 # 0 if every check passed, else 1.
 ts_finish() {
 	local n f
+	ts_sanitizer_check
 	echo "$1 (${TS_PAIR}): $WGT_PASSES passed, $WGT_FAILS failed in $(($(date +%s) - TS_T0)) s"
 	[ "$WGT_FAILS" = 0 ] && exit 0
 	for n in a b; do ts_node_dump "$n" 60; done

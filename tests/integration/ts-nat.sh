@@ -58,7 +58,7 @@ read -r sent got <<<"$(ts_pinger_stop)"
 lost=$((${sent:-0} - ${got:-0}))
 echo "INFO eim: pinger A->B from the first reply to the direct path: $got of $sent answered, $lost lost"
 wgt_check "eim: traffic throughout the move to direct: $lost of $sent pings lost (<= $MAX_LOST)" \
-	[ "${sent:-0}" -gt 0 ] && [ "$lost" -le "$MAX_LOST" ]
+	eval '[ "${sent:-0}" -gt 0 ] && [ "$lost" -le "$MAX_LOST" ]'
 ts_check_xfer a b "$TS_B4" "$BYTES"
 ts_check_xfer b a "$TS_A4" "$BYTES"
 
@@ -66,6 +66,7 @@ ts_check_xfer b a "$TS_A4" "$BYTES"
 
 ts_node_stop a; ts_node_stop b; ts_stop control
 for n in a b; do wgt_del_netns "${TS_NS[$n]}"; wgt_del_netns "${TS_NAT_NS[$n]}"; rm -rf "${TS_DIR:?}/$n"; done
+rm -f "$TS_CONTROL_STATE"     # a new control server for new nodes
 nodes apdm
 ts_wait "$WAIT" ts_ping_any a "$TS_B4" && ts_wait "$WAIT" ts_ping_any b "$TS_A4" ||
 	ts_fatal "apdm: first ping A->B and B->A (over DERP) within ${WAIT} s"

@@ -59,7 +59,7 @@ relayed() {
 relayed derper
 dropped="A $(ts_udp_dropped a), B $(ts_udp_dropped b)"
 wgt_check "the nftables block dropped UDP between the nodes ($dropped datagrams)" \
-	[ "$(ts_udp_dropped a)" -gt 0 ] && [ "$(ts_udp_dropped b)" -gt 0 ]
+	eval '[ "$(ts_udp_dropped a)" -gt 0 ] && [ "$(ts_udp_dropped b)" -gt 0 ]'
 
 # ---------------------------------------------------------------- derper restart
 

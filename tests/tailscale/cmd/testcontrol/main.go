@@ -4,7 +4,7 @@
 // (tailscale.com/tstest/integration/testcontrol) on one address of a network
 // namespace, for the real-peer tests (tests/integration/ts-*.sh).
 //
-//	testcontrol -listen 10.210.0.1:9911 -derp-map derpmap.json [-auth-key K]
+//	testcontrol -listen 10.210.0.1:9911 -derp-map derpmap.json [-auth-key K] [-state FILE]
 //
 // It prints "LISTEN http://ADDR" on stdout once it accepts connections.
 //
@@ -13,6 +13,8 @@
 // know):
 //
 //	GET  /hyphae-test/nodes                  every node as tailcfg.Node JSON (an array)
+//	GET  /hyphae-test/map-polls              {"nodekey:…": N}: map requests each node made
+//	                                         to this process
 //	POST /hyphae-test/node                   body: a tailcfg.Node; add or replace it
 //	POST /hyphae-test/fake-node              add a node with random keys (AddFakeNode)
 //	POST /hyphae-test/routes?node=NODEKEY    body: ["10.1.0.0/24", ...]; the node's subnet routes
@@ -28,7 +30,8 @@
 //	                                         responses applies to those nodes)
 //
 // The server keeps everything in memory, its keys included: a restarted
-// testcontrol is a new control server that knows no node.
+// testcontrol is a new control server that knows no node, unless -state names
+// a file it keeps them in (state.go).
 package main
 
 import (
@@ -62,6 +65,7 @@ type hooks struct {
 
 	mu     sync.Mutex
 	routes map[key.NodePublic][]netip.Prefix // as last set through the routes hook
+	polls  map[key.NodePublic]int
 }
 
 func main() {
@@ -69,6 +73,7 @@ func main() {
 	derpMapFile := flag.String("derp-map", "", "tailcfg.DERPMap JSON file sent to every node (default: a map with no regions, direct UDP only)")
 	authKey := flag.String("auth-key", "", "the auth key nodes must register with (default: any)")
 	verbose := flag.Bool("verbose", false, "log every register and map request")
+	statePath := flag.String("state", "", "keep keys, nodes and users in this file and start from it")
 	flag.Parse()
 	if *listen == "" || flag.NArg() != 0 {
 		flag.Usage()
@@ -105,7 +110,16 @@ func main() {
 		Verbose:   *verbose,
 		Logf:      log.Printf,
 	}
-	h := &hooks{srv: srv, routes: map[key.NodePublic][]netip.Prefix{}}
+	if *statePath != "" {
+		restoreState(srv, *statePath)
+	}
+	h := &hooks{srv: srv, routes: map[key.NodePublic][]netip.Prefix{}, polls: map[key.NodePublic]int{}}
+	// Called with the server's lock held: only h's own state is touched.
+	srv.SetOnMapRequest(func(k key.NodePublic) {
+		h.mu.Lock()
+		h.polls[k]++
+		h.mu.Unlock()
+	})
 	mux := http.NewServeMux()
 	mux.HandleFunc(hookPrefix, h.serve)
 	mux.Handle("/", srv)
@@ -146,6 +160,14 @@ func (h *hooks) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.Method + " " + r.URL.Path[len(hookPrefix):] {
 	case "GET nodes":
 		out = h.srv.AllNodes()
+	case "GET map-polls":
+		h.mu.Lock()
+		polls := map[string]int{}
+		for k, n := range h.polls {
+			polls[k.String()] = n
+		}
+		h.mu.Unlock()
+		out = polls
 	case "POST node":
 		err = h.addNode(body)
 	case "POST fake-node":
