@@ -20,14 +20,20 @@ wgt_require_cmds openssl ip
 [ -n "${HYPHAE_DERP:-}" ] && [ -x "$HYPHAE_DERP" ] || wgt_cannot_run "HYPHAE_DERP is not set to hyphae-derp"
 
 src_root=$(cd "$WGT_TESTS_DIR/../.." && pwd)
+# derp-check: $HYPHAE_DERP_CHECK, else built here from this tree (the module
+# cache is warm after tests/tailscale/build.sh), else build.sh's copy.
 check=${HYPHAE_DERP_CHECK:-}
 if [ -z "$check" ]; then
-	go=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-	[ -x "$go" ] || wgt_cannot_run "no Go toolchain to build derp-check"
-	check=$WGT_TMP/derp-check
-	(cd "$src_root/tests/tailscale" && GOTOOLCHAIN=local GOFLAGS=-mod=mod "$go" build -o "$check" ./cmd/derp-check) ||
-		wgt_cannot_run "derp-check does not build (module cache or proxy missing?)"
+	for go in ${GO:-} "$(command -v go || true)" /usr/local/go/bin/go "${HYPHAE_TS_BIN_DIR:-/nonexistent}/../go/bin/go"; do
+		[ -n "$go" ] && [ -x "$go" ] || continue
+		(cd "$src_root/tests/tailscale" && GOTOOLCHAIN=local GOFLAGS=-mod=mod "$go" build -o "$WGT_TMP/derp-check" ./cmd/derp-check) \
+			>"$WGT_TMP/go-build.log" 2>&1 && check=$WGT_TMP/derp-check && break
+	done
 fi
+if [ -z "$check" ] && [ -x "${HYPHAE_TS_BIN_DIR:-/nonexistent}/derp-check" ]; then
+	check=$HYPHAE_TS_BIN_DIR/derp-check
+fi
+[ -n "$check" ] || wgt_cannot_run "no derp-check: no Go toolchain builds tests/tailscale/cmd/derp-check ($(tail -n 3 "$WGT_TMP/go-build.log" 2>/dev/null))"
 
 NS=hyD$$
 IP=10.203.0.1
@@ -112,8 +118,8 @@ derp_start http --http --listen "$IP:8080" --stun-port -1 --key-file "$WGT_TMP/d
 run_check "derphttp over plain HTTP" relay -url "http://$IP:8080/derp" -n 300
 derp_stop http
 
-if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$WGT_TMP"/*.err; then
-	wgt_fail "sanitizer reports"; grep -hA20 -E 'Sanitizer|runtime error' "$WGT_TMP"/*.err | head -60 >&2
+if grep -qE 'ERROR|runtime error' "$WGT_TMP"/*.err; then
+	wgt_fail "sanitizer or assertion reports"; grep -hA20 -E 'ERROR|runtime error' "$WGT_TMP"/*.err | head -60 >&2
 fi
 echo "$WGT_PASSES passed, $WGT_FAILS failed"
 [ "$WGT_FAILS" = 0 ]
