@@ -384,9 +384,11 @@ op_ping_result (void *ctx,
   HyphaeMagicsock *self = ctx;
   GTask *task = NULL;
   HyphaeMagicsockPingResult *out;
+  gpointer key = NULL;
 
-  if (!g_hash_table_steal_extended (self->pings, &ping_id, NULL, (gpointer *) &task))
+  if (!g_hash_table_steal_extended (self->pings, &ping_id, &key, (gpointer *) &task))
     return; /* timed out or cancelled already */
+  g_free (key);
   if (!res->ok)
     {
       g_task_return_new_error (task, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_TIMED_OUT,
@@ -753,9 +755,11 @@ ping_timeout_cb (gpointer user_data)
   GTask *task = user_data;
   HyphaeMagicsock *self = g_task_get_source_object (task);
   GTask *pending = NULL;
+  gpointer key = NULL;
 
-  if (g_hash_table_steal_extended (self->pings, g_task_get_task_data (task), NULL, (gpointer *) &pending))
+  if (g_hash_table_steal_extended (self->pings, g_task_get_task_data (task), &key, (gpointer *) &pending))
     {
+      g_free (key);
       g_task_return_new_error (pending, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_TIMED_OUT,
                                "No pong in time");
       g_object_unref (pending);

@@ -16,6 +16,10 @@
 #   both on the tunnel interface; ping v4 and v6 both ways; 16 MiB TCP A->B with a
 #   matching sha256; `status --json` on each has the other (HostName, TailscaleIPs
 #   equal to the other's Self, Online true);
+#   disco (no DERP map from this server: direct only): `hyphaectl ping B` on A
+#   answers "pong from b (B's IP) via B's eth0 address:port", `status` shows
+#   "direct ADDR" and `status --json` CurAddr for B; a ping to an unknown peer
+#   fails with exit 1;
 #   uid 65534: `status --json` works (read-only), `down` is refused with the
 #   not-authorized exit code and changes nothing;
 #   control server SIGKILLed: pings keep working both ways, the peer stays listed;
@@ -169,6 +173,24 @@ fi
 mesh_status a; mesh_status b
 check_peer "status --json on A: Peer has B's HostName, TailscaleIPs, Online" a b
 check_peer "status --json on B: Peer has A's HostName, TailscaleIPs, Online" b a
+
+# ---------------------------------------------------------------- disco ping and path
+
+# The server sends both nodes' disco keys but no DERP map: the path machine
+# pings B's endpoints, and the pong says which address answered.
+out=$(mesh_ctl a ping -c 5 "${MESH_HOST[b]}" 2>&1); rc=$?
+echo "    hyphaectl ping ${MESH_HOST[b]} -> exit $rc: $out"
+wgt_check "hyphaectl ping B on A: a direct pong from B's underlay address (exit $rc)" \
+	eval '[ "$rc" = 0 ] && printf "%s\n" "$out" | grep -qE "^pong from ${MESH_HOST[b]} \\($B4\\) via $MESH_IP_B:[0-9]+ in [0-9.]+m?s$"'
+out=$(mesh_ctl a status 2>&1)
+wgt_check "hyphaectl status on A shows B's path: direct $MESH_IP_B:PORT" \
+	eval 'printf "%s\n" "$out" | grep -E "^$B4 " | grep -qE "direct $MESH_IP_B:[0-9]+"'
+mesh_status a
+cur=$("$WGT_PY" -c 'import json,sys; st=json.load(open(sys.argv[1])); print([p.get("CurAddr","") for p in st["Peer"].values() if p.get("HostName")==sys.argv[2]][0])' \
+	"$MESH_DIR/a.status.json" "${MESH_HOST[b]}" 2>&1)
+wgt_check "status --json on A: B's CurAddr is its underlay address ('$cur')" eval '[[ "$cur" =~ ^$MESH_IP_B:[0-9]+$ ]]'
+out=$(mesh_ctl a ping -c 1 no-such-peer 2>&1); rc=$?
+wgt_check "hyphaectl ping of an unknown peer fails with exit 1 ($out)" [ "$rc" = 1 ]
 
 # ---------------------------------------------------------------- polkit
 
