@@ -130,9 +130,10 @@ if fails:
 skipped = {c: v[0] for (c, m), v in text.items() if m == "skipped"}
 for c, why in skipped.items():
     print("Not measured: %s (%s)." % (labels.get(c, c), why))
-paths = {c: sorted(set(v)) for (c, m), v in text.items() if m == "path"}
-for c, p in paths.items():
-    print("Path of %s after the first packets: %s." % (labels.get(c, c), "; ".join(p)))
+for when, metric in (("after the first packets", "path"), ("after the load", "path_after")):
+    paths = {c: sorted(set(v)) for (c, m), v in text.items() if m == metric}
+    for c, p in paths.items():
+        print("Path of %s %s: %s." % (labels.get(c, c), when, "; ".join(p)))
 ctl = {c: sorted(set(v)) for (c, m), v in text.items() if m == "control"}
 for c, o in ctl.items():
     print("Control server of %s: %s." % (labels.get(c, c), "; ".join(o)))
