@@ -140,4 +140,16 @@ for c, o in ctl.items():
 offl = {c: sorted(set(v)) for (c, m), v in text.items() if m == "offloads"}
 for c, o in offl.items():
     print("TUN/UDP offloads of %s: %s." % (labels.get(c, c), "; ".join(o)))
+if rounds > 1:
+    print()
+    print("Per round (spread behind the medians):")
+    for metric, what, fmt in (("tcp1", "TCP Gbit/s", "%.2f"), ("udp_ok", "UDP ≤ 1 % loss Gbit/s", "%.2f"),
+                              ("rtt_added", "added RTT µs", "%.0f"), ("first_s", "first reply s", "%.2f"),
+                              ("direct_s", "direct path s", "%.2f")):
+        parts = ["%s %s" % (labels[c].split(" (")[0] if c not in ("ts", "ts1420") else labels[c],
+                            " / ".join(fmt % x for x in vals[(c, metric)]))
+                 for c in direct_cols + relay_cols if vals.get((c, metric))]
+        if parts:
+            print("- %s: %s" % (what, "; ".join(parts)))
+    print()
 print("Memory: the larger of the two daemons (VmRSS from /proc/PID/status); relay: its own process.")
