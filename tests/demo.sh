@@ -9,12 +9,17 @@
 # 1. builds hyphaed, hyphaectl and the Go control server (release build in
 #    build-demo/, or BUILD_DIR);
 # 2. makes a hub namespace running the independent Go TS2021 control server
-#    (tests/ts2021/control.go) and two node namespaces bridged to it, each with
-#    its own private system bus and a real polkitd (tests/integration/mesh-lib.sh);
+#    (tests/ts2021/control.go) and our DERP relay + STUN server hyphae-derp
+#    (server/derp, TLS with a self-signed certificate the DERP map pins), and two
+#    node namespaces bridged to it, each with its own private system bus and a
+#    real polkitd (tests/integration/mesh-lib.sh);
 # 3. `hyphaectl up --login-server … --auth-key …` in each node (the bus starts
 #    hyphaed on the first call), waits until each node sees the other;
 # 4. prints `hyphaectl status` from both, pings across the tailnet (IPv4, IPv6)
-#    and sends 16 MiB over TCP comparing SHA-256;
+#    and sends 16 MiB over TCP comparing SHA-256; then drops UDP between the
+#    nodes in the hub's bridge: `hyphaectl ping` and `hyphaectl status` show the
+#    path move to the relay (and traffic keeps flowing), and back to direct
+#    once UDP passes again;
 # 5. removes everything it made, or with --keep leaves it running (and prints how
 #    to poke it) until Enter or Ctrl-C.
 # Safe to rerun: names are unique per run and everything is removed on every exit path.
@@ -38,7 +43,8 @@ step "Build ($BUILD, release)"
 if [ ! -f "$BUILD/build.ninja" ]; then
 	meson setup "$BUILD" "$ROOT" --buildtype=release || die "meson setup failed"
 fi
-meson compile -C "$BUILD" hyphaed hyphaectl ts2021-control || die "build failed"
+meson compile -C "$BUILD" hyphaed hyphaectl server/derp/hyphae-derp ts2021-control || die "build failed"
+HYPHAE_DERP=$BUILD/server/derp/hyphae-derp
 export HYPHAED=$BUILD/daemon/service/hyphaed
 export HYPHAECTL=$BUILD/src/cli/hyphaectl
 export HYPHAE_TS2021_CONTROL=$BUILD/tests/ts2021/ts2021-control
@@ -47,6 +53,11 @@ export TESTS_DIR=$ROOT/tests/integration
 . "$TESTS_DIR/mesh-lib.sh"
 msg=$(mesh_require) || die "${msg#SKIP } (run .ci/setup first)"
 A=$MESH_NS_A B=$MESH_NS_B
+DERP_PORT=9443
+DERP_PID=
+
+# demo_relayed NODE: NODE's `hyphaectl status` shows its peer on the relay.
+demo_relayed() { mesh_ctl "$1" status 2>/dev/null | grep -q 'relay "demo"'; }
 
 # ctl NODE ARGS...: show the hyphaectl command, then run it.
 ctl() {
@@ -57,9 +68,28 @@ ctl() {
 step "Network: hub $MESH_NS_HUB (bridge, $MESH_HUB_IP) and nodes $A ($MESH_IP_A), $B ($MESH_IP_B)"
 mesh_topology || die "could not make the namespaces"
 
+step "Relay: hyphae-derp (DERP over TLS on :$DERP_PORT, STUN on :3478) in the hub"
+command -v openssl >/dev/null || die "openssl is missing (run .ci/setup first)"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-keyout "$MESH_DIR/derp-key.pem" -out "$MESH_DIR/derp-cert.pem" -subj "/CN=$MESH_HUB_IP" \
+	-addext "subjectAltName=IP:$MESH_HUB_IP" >"$MESH_DIR/openssl.log" 2>&1 || die "openssl failed"
+show "ip netns exec $MESH_NS_HUB hyphae-derp --listen $MESH_HUB_IP:$DERP_PORT --tls-cert … --tls-key … --region-id 900"
+ip netns exec "$MESH_NS_HUB" "$HYPHAE_DERP" --listen "$MESH_HUB_IP:$DERP_PORT" --tls-cert "$MESH_DIR/derp-cert.pem" \
+	--tls-key "$MESH_DIR/derp-key.pem" --key-file "$MESH_DIR/derp.key" --region-id 900 \
+	>"$MESH_DIR/derp.out" 2>"$MESH_DIR/derp.err" &
+DERP_PID=$!
+for i in $(seq 100); do grep -q '^hyphae-derp: DERPNode ' "$MESH_DIR/derp.out" && break; sleep 0.1; done
+node=$(sed -n 's/^hyphae-derp: DERPNode //p' "$MESH_DIR/derp.out")
+[ -n "$node" ] || { cat "$MESH_DIR/derp.err"; die "hyphae-derp did not start"; }
+cat "$MESH_DIR/derp.out"
+# The DERP map the control server hands out: one region, our relay, its
+# certificate pinned by CertName (tailcfg.DERPMap's JSON).
+printf '{"Regions":{"900":{"RegionID":900,"RegionCode":"demo","RegionName":"Demo relay","Nodes":[%s]}}}\n' \
+	"$node" >"$MESH_DIR/derpmap.json"
+
 step "Control server: the Go TS2021 test server (tests/ts2021/control.go) in the hub"
-show "ip netns exec $MESH_NS_HUB ts2021-control -listen $MESH_HUB_IP:$MESH_PORT -auth-key $MESH_AUTHKEY"
-mesh_server_start || die "the control server did not start"
+show "ip netns exec $MESH_NS_HUB ts2021-control -listen $MESH_HUB_IP:$MESH_PORT -auth-key $MESH_AUTHKEY -derp-map derpmap.json"
+mesh_server_start -derp-map "$MESH_DIR/derpmap.json" || die "the control server did not start"
 echo "listening on $(mesh_server_line LISTEN), Noise key $(mesh_server_line PUB | cut -c1-16)…"
 
 step "A private system bus with polkitd in each node (hyphaed is started by the bus)"
@@ -104,6 +134,29 @@ echo "received: $got"
 [ -n "$sent" ] && [ "$sent" = "$got" ] || die "transfer incomplete or corrupted"
 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "16 MiB in %.2f s (%.0f Mbit/s)\n", b - a, 16 * 8 * 1.048576 / (b - a) }'
 
+step "The path to each peer: direct over UDP"
+ctl a ping -c 10 "${MESH_HOST[b]}" || die "no direct pong from B"
+ctl a status || die "hyphaectl status failed on A"
+
+step "UDP between the nodes dropped in the hub: the relay carries the tailnet"
+show "ip netns exec $MESH_NS_HUB nft add rule bridge demo forward ip saddr {A, B} ip daddr {A, B} meta l4proto udp drop"
+printf 'table bridge demo {\n\tchain forward {\n\t\ttype filter hook forward priority 0;\n\t\tip saddr { %s, %s } ip daddr { %s, %s } meta l4proto udp drop\n\t}\n}\n' \
+	"$MESH_IP_A" "$MESH_IP_B" "$MESH_IP_A" "$MESH_IP_B" | ip netns exec "$MESH_NS_HUB" nft -f - || die "nft failed"
+# The direct path is trusted for 6.5 s after its last pong; then the relay.
+printf 'waiting for A to move B to the relay'
+mesh_wait a 30 demo_relayed a || { echo; die "A did not move B to the relay within 30 s"; }
+echo ": done"
+ctl a status || die "hyphaectl status failed on A"
+show "ip netns exec $A ping $B4"
+ip netns exec "$A" ping -n -c 3 -i 0.2 -w 10 "$B4" || die "ping over the relay failed"
+ctl b ping -c 1 --until-direct=false "${MESH_HOST[a]}" || die "no pong over the relay"
+
+step "UDP allowed again: back to direct"
+show "ip netns exec $MESH_NS_HUB nft delete table bridge demo"
+ip netns exec "$MESH_NS_HUB" nft delete table bridge demo || die "nft failed"
+ctl a ping -c 30 "${MESH_HOST[b]}" || die "A did not get back to a direct path"
+ctl a status || die "hyphaectl status failed on A"
+
 if [ "$KEEP" = 1 ]; then
 	step "Left running (--keep)"
 	cat <<EOF
@@ -120,7 +173,8 @@ EOF
 fi
 
 step "Clean up"
-echo "stopping both hyphaed, polkitd, the buses and the control server; removing $MESH_NS_HUB, $A, $B"
+echo "stopping both hyphaed, polkitd, the buses, the relay and the control server; removing $MESH_NS_HUB, $A, $B"
+[ -n "$DERP_PID" ] && kill "$DERP_PID" 2>/dev/null
 mesh_teardown
-printf '\n%sdemo OK%s: two hyphaed joined a tailnet, saw each other, ping and 16 MiB passed\n' "$GREEN" "$NORM"
+printf '\n%sdemo OK%s: two hyphaed joined a tailnet, saw each other, ping and 16 MiB passed,\nthe path went from direct to the relay and back\n' "$GREEN" "$NORM"
 exit 0

@@ -855,8 +855,19 @@ on_control_node_key_rotated (HyphaeControlClient *client, GBytes *new_priv, gpoi
       (void) wg_runner_apply (self->runner, &set);
       sodium_memzero (set.private_key, sizeof set.private_key);
     }
+  /* The path machine signs its pings with the node key and DERP knows us by
+   * it: a fresh magicsock with the new key (paths are found again). */
   if (self->magicsock != NULL)
-    hyphae_magicsock_set_node_key (self->magicsock, self->keys->node);
+    {
+      magicsock_stop (self);
+      if (magicsock_start (self))
+        {
+          if (self->endpoints != NULL)
+            hyphae_magicsock_set_local_endpoints (self->magicsock, (const char * const *) self->endpoints);
+          if (self->netmap != NULL)
+            hyphae_magicsock_set_netmap (self->magicsock, self->netmap);
+        }
+    }
   emit_keys_rotated (self);
 }
 
@@ -1725,6 +1736,8 @@ ping_done (GObject *source, GAsyncResult *result, gpointer user_data)
         g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_TIMED_OUT, "%s", error->message);
       else if (g_error_matches (error, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_NOT_FOUND))
         g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_NOT_FOUND, "%s", error->message);
+      else if (g_error_matches (error, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_BUSY))
+        g_task_return_new_error (task, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_BUSY, "%s", error->message);
       else
         g_task_return_error (task, g_steal_pointer (&error));
       return;

@@ -30,6 +30,7 @@ typedef enum {
   HYPHAE_IPN_ERROR_ENGINE,           /* the engine or netcfg failed before Running */
   HYPHAE_IPN_ERROR_NOT_FOUND,        /* no such peer (or none that disco reaches) */
   HYPHAE_IPN_ERROR_TIMED_OUT,        /* a ping got no pong in time */
+  HYPHAE_IPN_ERROR_BUSY,             /* too many pings in flight */
 } HyphaeIpnError;
 
 typedef enum {

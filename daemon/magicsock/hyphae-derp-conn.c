@@ -37,6 +37,7 @@ typedef struct {
 struct _HyphaeDerpConn {
   GObject parent_instance;
 
+  GMainContext *context; /* of our creation: every callback runs there */
   HyphaeDerpRegion *region;
   guint8 *node_priv; /* secmem */
   HyphaeDerpPacketFunc func;
@@ -55,7 +56,8 @@ struct _HyphaeDerpConn {
   GCancellable *cancellable;
   GArray *targets; /* DialTarget */
   guint target_index;
-  GError *dial_error; /* the first failure among the targets */
+  GError *dial_error;       /* the first failure among the targets */
+  const char *cert_refused; /* why accept-certificate said no */
   const HyphaeDerpNode *node;
   GSocketClient *socket_client;
   GIOStream *stream;
@@ -67,11 +69,11 @@ struct _HyphaeDerpConn {
   GByteArray *out_pending;
   GByteArray *out_inflight;
   gint64 last_rx_us;
-  guint dial_timeout_id;
-  guint deadline_id;
+  GSource *dial_timeout;
+  GSource *deadline;
 
   /* Between connections. */
-  guint reconnect_id;
+  GSource *reconnect;
   guint failures;
   gint64 restart_at_us;    /* a Restarting frame: reconnect then… */
   gint64 restart_until_us; /* …and keep trying quickly until then */
@@ -102,6 +104,28 @@ static void kick_writer (HyphaeDerpConn *self);
 
 /* ---- state ------------------------------------------------------------------- */
 
+/* A timeout on our context (g_timeout_add would take the global default). */
+static GSource *
+timeout_new (HyphaeDerpConn *self,
+             guint ms,
+             GSourceFunc func)
+{
+  GSource *source = g_timeout_source_new (ms);
+
+  g_source_set_callback (source, func, self, NULL);
+  g_source_attach (source, self->context);
+  return source;
+}
+
+static void
+timeout_clear (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
 static void
 set_health (HyphaeDerpConn *self,
             const char *text)
@@ -129,21 +153,32 @@ region_code (HyphaeDerpConn *self)
   return self->region->region_code != NULL ? self->region->region_code : "";
 }
 
+static void
+close_cb (GObject *source,
+          GAsyncResult *result,
+          gpointer user_data)
+{
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+}
+
 /* Closes the stream and forgets the attempt; no callback of it runs after. */
 static void
 drop_connection (HyphaeDerpConn *self)
 {
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
-  g_clear_handle_id (&self->dial_timeout_id, g_source_remove);
-  g_clear_handle_id (&self->deadline_id, g_source_remove);
+  timeout_clear (&self->dial_timeout);
+  timeout_clear (&self->deadline);
   g_clear_pointer (&self->targets, g_array_unref);
   g_clear_error (&self->dial_error);
   g_clear_object (&self->socket_client);
   if (self->stream != NULL)
     {
-      /* Cancelled above: this returns at once, without a TLS close_notify wait. */
-      g_io_stream_close (self->stream, NULL, NULL);
+      /* A handshake still running must not call back into us. */
+      g_signal_handlers_disconnect_by_data (self->stream, self);
+      /* Never a blocking close: a TLS close waits for the cancelled read to
+       * finish, which needs this main loop. */
+      g_io_stream_close_async (self->stream, G_PRIORITY_DEFAULT, NULL, close_cb, NULL);
       g_clear_object (&self->stream);
     }
   g_clear_pointer (&self->answer, g_byte_array_unref);
@@ -161,7 +196,7 @@ reconnect_cb (gpointer user_data)
 {
   HyphaeDerpConn *self = user_data;
 
-  self->reconnect_id = 0;
+  timeout_clear (&self->reconnect);
   start_attempt (self);
   return G_SOURCE_REMOVE;
 }
@@ -190,7 +225,8 @@ schedule_reconnect (HyphaeDerpConn *self)
       delay_ms = base / 2 + (guint) g_random_int_range (0, (gint32) (base / 2) + 1);
     }
   g_debug ("derp-%d: reconnecting in %u ms", self->region->region_id, delay_ms);
-  self->reconnect_id = g_timeout_add (delay_ms, reconnect_cb, self);
+  timeout_clear (&self->reconnect);
+  self->reconnect = timeout_new (self, delay_ms, reconnect_cb);
 }
 
 /* The connection or the attempt failed: say why, dial again later. */
@@ -379,13 +415,13 @@ deadline_cb (gpointer user_data)
   HyphaeDerpConn *self = user_data;
   gint64 idle_ms = (g_get_monotonic_time () - self->last_rx_us) / 1000;
 
-  self->deadline_id = 0;
+  timeout_clear (&self->deadline);
   if (idle_ms >= self->read_timeout_ms)
     {
       fail (self, "nothing received for %u ms (read deadline)", self->read_timeout_ms);
       return G_SOURCE_REMOVE;
     }
-  self->deadline_id = g_timeout_add (self->read_timeout_ms - (guint) idle_ms, deadline_cb, self);
+  self->deadline = timeout_new (self, self->read_timeout_ms - (guint) idle_ms, deadline_cb);
   return G_SOURCE_REMOVE;
 }
 
@@ -453,8 +489,8 @@ take_answer (HyphaeDerpConn *self,
       return FALSE;
     }
 
-  g_clear_handle_id (&self->dial_timeout_id, g_source_remove);
-  self->deadline_id = g_timeout_add (self->read_timeout_ms, deadline_cb, self);
+  timeout_clear (&self->dial_timeout);
+  self->deadline = timeout_new (self, self->read_timeout_ms, deadline_cb);
   self->derp = derp_client_new (self->node_priv, &derp_ops, self);
   if (self->derp == NULL)
     {
@@ -587,15 +623,23 @@ accept_certificate_cb (GTlsConnection *connection,
                        GTlsCertificateFlags errors,
                        gpointer user_data)
 {
-  const HyphaeDerpNode *node = user_data;
+  HyphaeDerpConn *self = user_data;
+  const HyphaeDerpNode *node = self->node;
   g_autoptr(GSocketConnectable) identity = NULL;
 
+  if (node == NULL)
+    return FALSE;
   if (node_pin (node) != NULL)
-    return pin_matches (node_pin (node), peer_cert);
+    {
+      self->cert_refused = "its SHA-256 is not the CertName pin";
+      return pin_matches (node_pin (node), peer_cert);
+    }
   if (node->insecure_for_tests)
     return TRUE;
+  self->cert_refused = "it does not verify";
   if (node->cert_name == NULL || errors != G_TLS_CERTIFICATE_BAD_IDENTITY)
     return FALSE;
+  self->cert_refused = "it does not verify for CertName";
   identity = g_network_address_new (node->cert_name, node->derp_port);
   return g_tls_certificate_verify (peer_cert, identity, NULL) == 0;
 }
@@ -612,7 +656,13 @@ handshake_cb (GObject *source,
 
   if (!g_tls_connection_handshake_finish (tls, result, &error))
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE) &&
+          self->cert_refused != NULL)
+        fail (self, "TLS with %s: certificate refused: %s", self->node->host_name,
+              self->cert_refused);
+      else
         fail (self, "TLS with %s: %s", self->node->host_name, error->message);
       return;
     }
@@ -648,9 +698,10 @@ connect_cb (GObject *source,
       g_debug ("derp-%d: %s port %u: %s", self->region->region_id, target->host,
                target->node->derp_port, error->message);
       if (self->dial_error == NULL)
-        g_prefix_error (&error, "%s port %u: ", target->host, target->node->derp_port);
-      if (self->dial_error == NULL)
-        self->dial_error = g_steal_pointer (&error);
+        {
+          g_prefix_error (&error, "%s port %u: ", target->host, target->node->derp_port);
+          self->dial_error = g_steal_pointer (&error);
+        }
       self->target_index++;
       dial_next (self);
       return;
@@ -673,8 +724,8 @@ connect_cb (GObject *source,
       fail (self, "TLS: %s", error->message);
       return;
     }
-  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_certificate_cb),
-                    (gpointer) self->node);
+  self->cert_refused = NULL;
+  g_signal_connect (tls, "accept-certificate", G_CALLBACK (accept_certificate_cb), self);
   self->stream = g_steal_pointer (&tls);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (self->stream), G_PRIORITY_DEFAULT,
                                     self->cancellable, handshake_cb, g_object_ref (self));
@@ -705,7 +756,7 @@ dial_timeout_cb (gpointer user_data)
 {
   HyphaeDerpConn *self = user_data;
 
-  self->dial_timeout_id = 0;
+  timeout_clear (&self->dial_timeout);
   fail (self, "no DERP upgrade within %d ms", HYPHAE_DERP_CONN_DIAL_TIMEOUT_MS);
   return G_SOURCE_REMOVE;
 }
@@ -760,7 +811,7 @@ start_attempt (HyphaeDerpConn *self)
   self->targets = dial_targets (self->region);
   self->target_index = 0;
   self->socket_client = g_socket_client_new ();
-  self->dial_timeout_id = g_timeout_add (HYPHAE_DERP_CONN_DIAL_TIMEOUT_MS, dial_timeout_cb, self);
+  self->dial_timeout = timeout_new (self, HYPHAE_DERP_CONN_DIAL_TIMEOUT_MS, dial_timeout_cb);
   dial_next (self);
 }
 
@@ -780,6 +831,7 @@ hyphae_derp_conn_new (HyphaeDerpRegion *region,
   g_return_val_if_fail (node_priv != NULL, NULL);
 
   self = g_object_new (HYPHAE_TYPE_DERP_CONN, NULL);
+  self->context = g_main_context_ref_thread_default ();
   self->region = hyphae_derp_region_ref (region);
   self->node_priv = secmem_alloc (HYPHAE_DERP_CONN_KEY_LEN);
   g_assert (self->node_priv != NULL);
@@ -866,7 +918,7 @@ hyphae_derp_conn_close (HyphaeDerpConn *self)
   if (self->closed)
     return;
   self->closed = TRUE;
-  g_clear_handle_id (&self->reconnect_id, g_source_remove);
+  timeout_clear (&self->reconnect);
   drop_connection (self);
   set_connected (self, FALSE);
 }
@@ -893,6 +945,7 @@ hyphae_derp_conn_finalize (GObject *object)
   secmem_free (self->node_priv, HYPHAE_DERP_CONN_KEY_LEN);
   g_clear_pointer (&self->region, hyphae_derp_region_unref);
   g_clear_pointer (&self->rbuf, g_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->health);
   G_OBJECT_CLASS (hyphae_derp_conn_parent_class)->finalize (object);
 }

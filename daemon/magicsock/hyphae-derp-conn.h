@@ -83,7 +83,9 @@ guint hyphae_derp_conn_get_n_connects (HyphaeDerpConn *self);
 void hyphae_derp_conn_set_read_timeout (HyphaeDerpConn *self,
                                         guint timeout_ms);
 
-/* Drop the connection for good (no reconnect). Idempotent; finalize does it. */
+/* Drop the connection for good (no reconnect). Idempotent. Call it before
+ * dropping your reference: operations in flight hold references of their
+ * own until they see the cancellation (on the next main-loop turns). */
 void hyphae_derp_conn_close (HyphaeDerpConn *self);
 
 /*

@@ -149,55 +149,12 @@ hyphae_derp_map_get_omit_default_regions (const HyphaeDerpMap *map)
 
 /* ---- scanning ------------------------------------------------------------------ */
 
-static gboolean
-take_null (JsonScan *s)
+/* Go's zero value: an empty string is no string. */
+static void
+drop_empty (char **text)
 {
-  return json_scan_peek (s) == JSON_SCAN_NULL && json_scan_null (s);
-}
-
-static gboolean
-scan_str (JsonScan *s,
-          char **out)
-{
-  const char *v;
-  gsize len;
-
-  if (take_null (s))
-    return TRUE;
-  if (!json_scan_string (s, &v, &len))
-    return FALSE;
-  if (len > STRING_MAX)
-    return json_scan_fail (s, "string longer than %d bytes", STRING_MAX);
-  g_free (*out);
-  *out = len > 0 ? g_strndup (v, len) : NULL;
-  return TRUE;
-}
-
-static gboolean
-scan_bool (JsonScan *s,
-           gboolean *out)
-{
-  if (take_null (s))
-    return TRUE;
-  return json_scan_bool (s, out);
-}
-
-static gboolean
-scan_int (JsonScan *s,
-          gint64 min,
-          gint64 max,
-          int *out)
-{
-  gint64 v;
-
-  if (take_null (s))
-    return TRUE;
-  if (!json_scan_int64 (s, &v))
-    return FALSE;
-  if (v < min || v > max)
-    return json_scan_fail (s, "%" G_GINT64_FORMAT " is out of range", v);
-  *out = (int) v;
-  return TRUE;
+  if (*text != NULL && **text == '\0')
+    g_clear_pointer (text, g_free);
 }
 
 /* Region ids: JSON object keys and RegionID values, positive. */
@@ -250,29 +207,29 @@ scan_node (JsonScan *s)
       gboolean ok;
 
       if (strcmp (k, "Name") == 0)
-        ok = scan_str (s, &node->name);
+        ok = json_scan_opt_dup (s, STRING_MAX, &node->name);
       else if (strcmp (k, "RegionID") == 0)
-        ok = scan_int (s, 0, G_MAXINT32, &node->region_id);
+        ok = json_scan_opt_int (s, 0, G_MAXINT32, &node->region_id);
       else if (strcmp (k, "HostName") == 0)
-        ok = scan_str (s, &node->host_name);
+        ok = json_scan_opt_dup (s, STRING_MAX, &node->host_name);
       else if (strcmp (k, "CertName") == 0)
-        ok = scan_str (s, &node->cert_name);
+        ok = json_scan_opt_dup (s, STRING_MAX, &node->cert_name);
       else if (strcmp (k, "IPv4") == 0)
-        ok = scan_str (s, &node->ipv4);
+        ok = json_scan_opt_dup (s, STRING_MAX, &node->ipv4);
       else if (strcmp (k, "IPv6") == 0)
-        ok = scan_str (s, &node->ipv6);
+        ok = json_scan_opt_dup (s, STRING_MAX, &node->ipv6);
       else if (strcmp (k, "STUNPort") == 0)
-        ok = scan_int (s, -1, G_MAXUINT16, &node->stun_port);
+        ok = json_scan_opt_int (s, -1, G_MAXUINT16, &node->stun_port);
       else if (strcmp (k, "STUNOnly") == 0)
-        ok = scan_bool (s, &node->stun_only);
+        ok = json_scan_opt_bool (s, &node->stun_only);
       else if (strcmp (k, "DERPPort") == 0)
-        ok = scan_int (s, 0, G_MAXUINT16, &derp_port);
+        ok = json_scan_opt_int (s, 0, G_MAXUINT16, &derp_port);
       else if (strcmp (k, "InsecureForTests") == 0)
-        ok = scan_bool (s, &node->insecure_for_tests);
+        ok = json_scan_opt_bool (s, &node->insecure_for_tests);
       else if (strcmp (k, "STUNTestIP") == 0)
-        ok = scan_str (s, &node->stun_test_ip);
+        ok = json_scan_opt_dup (s, STRING_MAX, &node->stun_test_ip);
       else if (strcmp (k, "CanPort80") == 0)
-        ok = scan_bool (s, &node->can_port80);
+        ok = json_scan_opt_bool (s, &node->can_port80);
       else
         ok = json_scan_skip (s);
       if (!ok)
@@ -281,6 +238,12 @@ scan_node (JsonScan *s)
   if (r < 0)
     goto fail;
 
+  drop_empty (&node->name);
+  drop_empty (&node->host_name);
+  drop_empty (&node->cert_name);
+  drop_empty (&node->ipv4);
+  drop_empty (&node->ipv6);
+  drop_empty (&node->stun_test_ip);
   take_literal (&node->ipv4, G_SOCKET_FAMILY_IPV4, &node->no_ipv4);
   take_literal (&node->ipv6, G_SOCKET_FAMILY_IPV6, &node->no_ipv6);
   if (node->stun_port == 0)
@@ -299,7 +262,7 @@ scan_nodes (JsonScan *s,
 {
   int r;
 
-  if (take_null (s))
+  if (json_scan_take_null (s))
     return TRUE;
   if (!json_scan_array_begin (s))
     return FALSE;
@@ -308,7 +271,7 @@ scan_nodes (JsonScan *s,
     {
       HyphaeDerpNode *node;
 
-      if (take_null (s))
+      if (json_scan_take_null (s))
         continue;
       if (region->nodes->len >= HYPHAE_DERP_MAP_MAX_NODES)
         return json_scan_fail (s, "more than %d nodes in a region", HYPHAE_DERP_MAP_MAX_NODES);
@@ -336,15 +299,15 @@ scan_region (JsonScan *s,
       gboolean ok;
 
       if (strcmp (k, "RegionID") == 0)
-        ok = scan_int (s, 0, G_MAXINT32, &region->region_id);
+        ok = json_scan_opt_int (s, 0, G_MAXINT32, &region->region_id);
       else if (strcmp (k, "RegionCode") == 0)
-        ok = scan_str (s, &region->region_code);
+        ok = json_scan_opt_dup (s, STRING_MAX, &region->region_code);
       else if (strcmp (k, "RegionName") == 0)
-        ok = scan_str (s, &region->region_name);
+        ok = json_scan_opt_dup (s, STRING_MAX, &region->region_name);
       else if (strcmp (k, "Avoid") == 0)
-        ok = scan_bool (s, &region->avoid);
+        ok = json_scan_opt_bool (s, &region->avoid);
       else if (strcmp (k, "NoMeasureNoHome") == 0)
-        ok = scan_bool (s, &region->no_measure_no_home);
+        ok = json_scan_opt_bool (s, &region->no_measure_no_home);
       else if (strcmp (k, "Nodes") == 0)
         ok = scan_nodes (s, region);
       else
@@ -354,6 +317,8 @@ scan_region (JsonScan *s,
     }
   if (r < 0)
     return NULL;
+  drop_empty (&region->region_code);
+  drop_empty (&region->region_name);
 
   /* The key and RegionID name the same region; a node belongs to it. */
   if (region->region_id == 0)
@@ -397,10 +362,12 @@ scan_regions (JsonScan *s,
   gsize klen;
   int r;
 
-  if (take_null (s))
+  if (json_scan_take_null (s))
     return TRUE;
   if (!json_scan_object_begin (s))
     return FALSE;
+  /* A second "Regions" replaces the first, as Go's decoder does. */
+  g_ptr_array_set_size (map->regions, 0);
   while ((r = json_scan_object_next (s, &k, &klen)) > 0)
     {
       HyphaeDerpRegion *region;
@@ -411,7 +378,7 @@ scan_regions (JsonScan *s,
       if (g_hash_table_contains (seen, GINT_TO_POINTER (id)))
         return json_scan_fail (s, "region %d appears twice", id);
       g_hash_table_add (seen, GINT_TO_POINTER (id));
-      if (take_null (s))
+      if (json_scan_take_null (s))
         continue;
       if (map->regions->len >= HYPHAE_DERP_MAP_MAX_REGIONS)
         return json_scan_fail (s, "more than %d regions", HYPHAE_DERP_MAP_MAX_REGIONS);
@@ -455,10 +422,11 @@ scan_home_params (JsonScan *s,
   gsize klen;
   int r;
 
-  if (take_null (s))
+  if (json_scan_take_null (s))
     return TRUE;
   if (!json_scan_object_begin (s))
     return FALSE;
+  g_hash_table_remove_all (map->scores); /* a new DERPHomeParams */
   while ((r = json_scan_object_next (s, &k, &klen)) > 0)
     {
       int r2;
@@ -469,7 +437,7 @@ scan_home_params (JsonScan *s,
             return FALSE;
           continue;
         }
-      if (take_null (s))
+      if (json_scan_take_null (s))
         continue;
       if (!json_scan_object_begin (s))
         return FALSE;
@@ -512,7 +480,7 @@ scan_map (JsonScan *s,
       else if (strcmp (k, "HomeParams") == 0)
         ok = scan_home_params (s, map);
       else if (strcmp (k, "omitDefaultRegions") == 0)
-        ok = scan_bool (s, &map->omit_default_regions);
+        ok = json_scan_opt_bool (s, &map->omit_default_regions);
       else
         ok = json_scan_skip (s);
       if (!ok)

@@ -17,6 +17,7 @@
 #include "wireguard/wg-runner.h"
 
 #define EVENTS_PER_DISPATCH 256   /* then the main loop gets a turn */
+#define DERP_PENDING_MAX    32    /* packets kept for a region while it connects */
 #define DERP_CLEANUP_MS     10000 /* how often idle DERP connections are looked for */
 
 /* clang-format off */
@@ -29,6 +30,7 @@ typedef struct {
   int region_id;
   HyphaeDerpConn *conn;
   gint64 last_used_us; /* monotonic: the last packet in or out */
+  GQueue pending;      /* GBytes (dst key ‖ packet) sent before it connected */
 } DerpLink;
 
 struct _HyphaeMagicsock {
@@ -48,9 +50,10 @@ struct _HyphaeMagicsock {
   GHashTable *derp_links; /* region id → DerpLink* */
   int home_region;
   guint derp_cleanup_id;
+  guint derp_idle_ms; /* HYPHAE_MAGICSOCK_DERP_IDLE_MS but in tests */
 
   HyphaeNetcheck *netcheck;
-  GPtrArray *peer_keys; /* GBytes: the peers the machine has, to answer has_peer */
+  GHashTable *peer_keys; /* GBytes set: the peers the machine has (GetPeers asks per peer) */
 
   char **local_endpoints;
   char **endpoints; /* STUN + local, what control gets */
@@ -244,6 +247,51 @@ on_derp_packet (HyphaeDerpConn *conn,
   wg_runner_rx_inject (self->runner, data, len, &from);
 }
 
+/* A region's first packets (a handshake initiation, a CallMeMaybe) would be
+ * lost while its connection is still being dialled: they wait, a few, and go
+ * out once it is up (derphttp's writes block until connected the same way). */
+static void
+derp_link_send (DerpLink *link,
+                const guint8 dst[KEY_LEN],
+                const guint8 *data,
+                gsize len)
+{
+  guint8 *buf;
+
+  link->last_used_us = g_get_monotonic_time ();
+  if (hyphae_derp_conn_get_connected (link->conn))
+    {
+      (void) hyphae_derp_conn_send (link->conn, dst, data, len);
+      return;
+    }
+  if (g_queue_get_length (&link->pending) >= DERP_PENDING_MAX)
+    g_bytes_unref (g_queue_pop_head (&link->pending));
+  buf = g_malloc (KEY_LEN + len);
+  memcpy (buf, dst, KEY_LEN);
+  memcpy (buf + KEY_LEN, data, len);
+  g_queue_push_tail (&link->pending, g_bytes_new_take (buf, KEY_LEN + len));
+}
+
+static void
+on_derp_connected (HyphaeDerpConn *conn,
+                   GParamSpec *pspec,
+                   gpointer user_data)
+{
+  DerpLink *link = user_data;
+  GBytes *b;
+
+  if (!hyphae_derp_conn_get_connected (conn))
+    return;
+  while ((b = g_queue_pop_head (&link->pending)) != NULL)
+    {
+      gsize len;
+      const guint8 *p = g_bytes_get_data (b, &len);
+
+      (void) hyphae_derp_conn_send (conn, p, p + KEY_LEN, len - KEY_LEN);
+      g_bytes_unref (b);
+    }
+}
+
 static DerpLink *
 derp_link_get (HyphaeMagicsock *self,
                int region_id)
@@ -260,7 +308,9 @@ derp_link_get (HyphaeMagicsock *self,
   link->self = self;
   link->region_id = region_id;
   link->last_used_us = g_get_monotonic_time ();
+  g_queue_init (&link->pending);
   link->conn = hyphae_derp_conn_new (region, self->node_priv, on_derp_packet, link, NULL);
+  g_signal_connect (link->conn, "notify::connected", G_CALLBACK (on_derp_connected), link);
   hyphae_derp_conn_set_preferred (link->conn, region_id == self->home_region);
   g_hash_table_insert (self->derp_links, GINT_TO_POINTER (region_id), link);
   g_debug ("DERP region %d: connecting%s", region_id,
@@ -274,7 +324,9 @@ derp_link_free (gpointer data)
   DerpLink *link = data;
 
   /* Closed first: no packet reaches the freed link. */
+  g_signal_handlers_disconnect_by_data (link->conn, link);
   hyphae_derp_conn_close (link->conn);
+  g_queue_clear_full (&link->pending, (GDestroyNotify) g_bytes_unref);
   g_object_unref (link->conn);
   g_free (link);
 }
@@ -294,7 +346,7 @@ derp_cleanup_cb (gpointer user_data)
       DerpLink *link = value;
 
       if (link->region_id != self->home_region &&
-          now - link->last_used_us > (gint64) HYPHAE_MAGICSOCK_DERP_IDLE_MS * 1000)
+          now - link->last_used_us > (gint64) self->derp_idle_ms * 1000)
         {
           g_debug ("DERP region %d: idle, closing", link->region_id);
           g_hash_table_iter_remove (&it);
@@ -353,10 +405,8 @@ op_send_derp (void *ctx,
   HyphaeMagicsock *self = ctx;
   DerpLink *link = derp_link_get (self, region);
 
-  if (link == NULL)
-    return;
-  link->last_used_us = g_get_monotonic_time ();
-  (void) hyphae_derp_conn_send (link->conn, dst, data, len);
+  if (link != NULL)
+    derp_link_send (link, dst, data, len);
 }
 
 static void
@@ -376,6 +426,33 @@ op_set_endpoint (void *ctx,
   g_signal_emit (self, signals[SIG_PATH_CHANGED], 0, key, first && ep->addr.sa.sa_family != AF_UNSPEC);
 }
 
+/* A user ping's task data. id first: it is also the pings table's key type. */
+typedef struct {
+  guint64 id;
+  GSource *timeout; /* NULL: the machine's own 5 s */
+} PingData;
+
+static void
+ping_data_free (gpointer data)
+{
+  PingData *pd = data;
+
+  if (pd->timeout != NULL)
+    g_source_unref (pd->timeout);
+  g_free (pd);
+}
+
+/* A ping ended: its timeout goes, and with it the timeout's hold on the task
+ * (and so on us: the task's source object). */
+static void
+ping_task_done (GTask *task)
+{
+  PingData *pd = g_task_get_task_data (task);
+
+  if (pd->timeout != NULL)
+    g_source_destroy (pd->timeout);
+}
+
 static void
 op_ping_result (void *ctx,
                 uint64_t ping_id,
@@ -389,6 +466,7 @@ op_ping_result (void *ctx,
   if (!g_hash_table_steal_extended (self->pings, &ping_id, &key, (gpointer *) &task))
     return; /* timed out or cancelled already */
   g_free (key);
+  ping_task_done (task);
   if (!res->ok)
     {
       g_task_return_new_error (task, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_TIMED_OUT,
@@ -515,7 +593,8 @@ update_endpoints (HyphaeMagicsock *self)
   g_ptr_array_add (list, NULL);
   if (self->endpoints != NULL &&
       g_strv_equal ((const char * const *) self->endpoints, (const char * const *) list->pdata) &&
-      memcmp (self->endpoint_types->data, types->data, types->len * sizeof (guint)) == 0)
+      self->endpoint_types->len == types->len &&
+      (types->len == 0 || memcmp (self->endpoint_types->data, types->data, types->len * sizeof (guint)) == 0))
     return;
   g_strfreev (self->endpoints);
   self->endpoints = (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
@@ -628,7 +707,7 @@ hyphae_magicsock_set_netmap (HyphaeMagicsock *self,
 
   /* The map first: peers' home regions need it. */
   set_derp_map (self, hyphae_netmap_get_derp_map_json (nm));
-  g_ptr_array_set_size (self->peer_keys, 0);
+  g_hash_table_remove_all (self->peer_keys);
   for (guint i = 0; i < n; i++)
     {
       const HyphaeNode *node = hyphae_netmap_get_peer (nm, i);
@@ -645,7 +724,7 @@ hyphae_magicsock_set_netmap (HyphaeMagicsock *self,
         if (p->n_endpoints < MAGICSOCK_MAX_ENDPOINTS &&
             sockaddr_from_text (node->endpoints[e], &p->endpoints[p->n_endpoints]))
           p->n_endpoints++;
-      g_ptr_array_add (self->peer_keys, g_bytes_new (node->key, KEY_LEN));
+      g_hash_table_add (self->peer_keys, g_bytes_new (node->key, KEY_LEN));
       k++;
     }
   if (magicsock_set_peers (self->ms, peers, k, now_ns ()) < 0)
@@ -669,25 +748,6 @@ hyphae_magicsock_link_changed (HyphaeMagicsock *self)
 {
   g_return_if_fail (HYPHAE_IS_MAGICSOCK (self));
   hyphae_netcheck_start (self->netcheck);
-}
-
-void
-hyphae_magicsock_set_node_key (HyphaeMagicsock *self,
-                               const guint8 node_priv[KEY_LEN])
-{
-  g_return_if_fail (HYPHAE_IS_MAGICSOCK (self));
-
-  memcpy (self->node_priv, node_priv, KEY_LEN);
-  key_public_from_private (self->node_pub, node_priv);
-  /* DERP identifies us by node key: every connection logs in again. */
-  g_hash_table_remove_all (self->derp_links);
-  if (self->home_region != 0)
-    {
-      int home = self->home_region;
-
-      self->home_region = 0;
-      set_home_region (self, home);
-    }
 }
 
 const char * const *
@@ -714,6 +774,27 @@ hyphae_magicsock_get_home_derp (HyphaeMagicsock *self)
   return self->home_region;
 }
 
+gboolean
+hyphae_magicsock_has_derp_link (HyphaeMagicsock *self,
+                                int region_id,
+                                gboolean *connected)
+{
+  DerpLink *link = g_hash_table_lookup (self->derp_links, GINT_TO_POINTER (region_id));
+
+  if (connected != NULL)
+    *connected = link != NULL && hyphae_derp_conn_get_connected (link->conn);
+  return link != NULL;
+}
+
+void
+hyphae_magicsock_set_derp_idle_for_testing (HyphaeMagicsock *self,
+                                            guint idle_ms)
+{
+  self->derp_idle_ms = idle_ms;
+  g_clear_handle_id (&self->derp_cleanup_id, g_source_remove);
+  self->derp_cleanup_id = g_timeout_add (MAX (idle_ms / 10, 1), derp_cleanup_cb, self);
+}
+
 const char *
 hyphae_magicsock_get_region_code (HyphaeMagicsock *self,
                                   int region_id)
@@ -727,10 +808,9 @@ gboolean
 hyphae_magicsock_has_peer (HyphaeMagicsock *self,
                            const guint8 node_key[KEY_LEN])
 {
-  for (guint i = 0; i < self->peer_keys->len; i++)
-    if (memcmp (g_bytes_get_data (self->peer_keys->pdata[i], NULL), node_key, KEY_LEN) == 0)
-      return TRUE;
-  return FALSE;
+  g_autoptr(GBytes) key = g_bytes_new_static (node_key, KEY_LEN);
+
+  return g_hash_table_contains (self->peer_keys, key);
 }
 
 gboolean
@@ -748,7 +828,7 @@ hyphae_magicsock_get_path (HyphaeMagicsock *self,
   return TRUE;
 }
 
-/* The task's own timeout (it holds the task until it fires). */
+/* The task's own timeout. */
 static gboolean
 ping_timeout_cb (gpointer user_data)
 {
@@ -778,24 +858,37 @@ hyphae_magicsock_ping_async (HyphaeMagicsock *self,
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   guint64 id = ++self->next_ping_id;
   guint64 *key;
+  PingData *pd;
 
   g_task_set_source_tag (task, hyphae_magicsock_ping_async);
-  if (!hyphae_magicsock_has_peer (self, node_key) ||
-      magicsock_ping (self->ms, node_key, id, now_ns ()) < 0)
+  if (g_hash_table_size (self->pings) >= HYPHAE_MAGICSOCK_PINGS_MAX)
+    {
+      g_task_return_new_error (task, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_BUSY,
+                               "%u pings are waiting for their pongs already", HYPHAE_MAGICSOCK_PINGS_MAX);
+      return;
+    }
+  if (!hyphae_magicsock_has_peer (self, node_key))
     {
       g_task_return_new_error (task, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_NOT_FOUND,
                                "No such peer with a disco key");
       return;
     }
+  if (magicsock_ping (self->ms, node_key, id, now_ns ()) < 0)
+    {
+      g_task_return_new_error (task, HYPHAE_MAGICSOCK_ERROR, HYPHAE_MAGICSOCK_ERROR_NOT_FOUND,
+                               "No path to try: the peer has no endpoint and no DERP region");
+      return;
+    }
   key = g_new (guint64, 1);
   *key = id;
-  g_task_set_task_data (task, g_memdup2 (&id, sizeof id), g_free);
+  pd = g_new0 (PingData, 1);
+  pd->id = id;
+  g_task_set_task_data (task, pd, ping_data_free);
   g_hash_table_insert (self->pings, key, g_object_ref (task));
   if (timeout_ms > 0)
     {
-      g_autoptr(GSource) source = g_timeout_source_new (timeout_ms);
-
-      g_task_attach_source (task, source, ping_timeout_cb);
+      pd->timeout = g_timeout_source_new (timeout_ms);
+      g_task_attach_source (task, pd->timeout, ping_timeout_cb);
     }
   reschedule (self);
 }
@@ -827,6 +920,7 @@ fail_pings (HyphaeMagicsock *self)
   g_hash_table_iter_init (&it, self->pings);
   while (g_hash_table_iter_next (&it, NULL, &value))
     {
+      ping_task_done (value);
       g_task_return_new_error (value, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The engine stopped");
       g_hash_table_iter_remove (&it);
     }
@@ -860,7 +954,7 @@ hyphae_magicsock_finalize (GObject *object)
   g_free (self->derp_map_json);
   g_hash_table_unref (self->derp_links);
   g_hash_table_unref (self->pings);
-  g_ptr_array_unref (self->peer_keys);
+  g_hash_table_unref (self->peer_keys);
   g_strfreev (self->local_endpoints);
   g_strfreev (self->endpoints);
   g_array_unref (self->endpoint_types);
@@ -888,7 +982,7 @@ hyphae_magicsock_init (HyphaeMagicsock *self)
 {
   self->derp_links = g_hash_table_new_full (NULL, NULL, NULL, derp_link_free);
   self->pings = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_object_unref);
-  self->peer_keys = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  self->peer_keys = g_hash_table_new_full (g_bytes_hash, g_bytes_equal, (GDestroyNotify) g_bytes_unref, NULL);
   self->endpoint_types = g_array_new (FALSE, FALSE, sizeof (guint));
 }
 
@@ -914,6 +1008,7 @@ hyphae_magicsock_new (struct wg_runner *runner,
   self->netcheck = hyphae_netcheck_new (netcheck_send, self);
   g_signal_connect (self->netcheck, "report", G_CALLBACK (on_netcheck_report), self);
   self->event_id = g_unix_fd_add (wg_runner_event_fd (runner), G_IO_IN, events_cb, self);
+  self->derp_idle_ms = HYPHAE_MAGICSOCK_DERP_IDLE_MS;
   self->derp_cleanup_id = g_timeout_add (DERP_CLEANUP_MS, derp_cleanup_cb, self);
   return g_steal_pointer (&self);
 }

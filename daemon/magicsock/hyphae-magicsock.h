@@ -36,7 +36,11 @@ GQuark hyphae_magicsock_error_quark (void);
 typedef enum {
   HYPHAE_MAGICSOCK_ERROR_NOT_FOUND, /* no such peer, or one without a disco key */
   HYPHAE_MAGICSOCK_ERROR_TIMED_OUT, /* no pong in time */
+  HYPHAE_MAGICSOCK_ERROR_BUSY,      /* HYPHAE_MAGICSOCK_PINGS_MAX pings wait already */
 } HyphaeMagicsockError;
+
+/* User pings in flight at once (Ping needs no polkit: anyone may ask). */
+#define HYPHAE_MAGICSOCK_PINGS_MAX 64
 
 /* Where a peer's packets go now. */
 typedef struct {
@@ -86,10 +90,6 @@ void hyphae_magicsock_set_local_endpoints (HyphaeMagicsock *self,
                                            const char * const *endpoints);
 /* A link or address changed: measure again now. */
 void hyphae_magicsock_link_changed (HyphaeMagicsock *self);
-/* The node key changed (rotation): DERP connections log in again. */
-void hyphae_magicsock_set_node_key (HyphaeMagicsock *self,
-                                    const guint8 node_priv[KEY_LEN]);
-
 /* Endpoints for control: STUN ones first, then local, without repeats;
  * types are tailcfg.EndpointType (1 local, 2 STUN), parallel. Transfer none. */
 const char * const *hyphae_magicsock_get_endpoints (HyphaeMagicsock *self,
@@ -108,6 +108,15 @@ gboolean hyphae_magicsock_get_path (HyphaeMagicsock *self,
 /* Whether the peer's path is the machine's (it has a disco key). */
 gboolean hyphae_magicsock_has_peer (HyphaeMagicsock *self,
                                     const guint8 node_key[KEY_LEN]);
+
+/* Tests: whether a DERP connection to the region exists (and, if connected
+ * is not NULL, whether it is logged in), and a shorter idle time (ms) before
+ * other regions' connections close (checked every tenth). */
+gboolean hyphae_magicsock_has_derp_link (HyphaeMagicsock *self,
+                                         int region_id,
+                                         gboolean *connected);
+void hyphae_magicsock_set_derp_idle_for_testing (HyphaeMagicsock *self,
+                                                 guint idle_ms);
 
 /* A disco ping (`hyphaectl ping`): the path the pong came by and the
  * latency, or HYPHAE_MAGICSOCK_ERROR_NOT_FOUND / _TIMED_OUT after

@@ -157,17 +157,21 @@ schedule_next (HyphaeNetcheck *self)
 /* ---- the report ---------------------------------------------------------- */
 
 static const HyphaeNetcheckRegion *
+find_in (const HyphaeNetcheckRegion *regions,
+         guint n,
+         int region_id)
+{
+  for (guint i = 0; i < n; i++)
+    if (regions[i].region_id == region_id)
+      return &regions[i];
+  return NULL;
+}
+
+static const HyphaeNetcheckRegion *
 find_region (HyphaeNetcheck *self,
              int region_id)
 {
-  for (guint i = 0; i < self->regions->len; i++)
-    {
-      const HyphaeNetcheckRegion *r = &g_array_index (self->regions, HyphaeNetcheckRegion, i);
-
-      if (r->region_id == region_id)
-        return r;
-    }
-  return NULL;
+  return find_in ((const HyphaeNetcheckRegion *) (gpointer) self->regions->data, self->regions->len, region_id);
 }
 
 static gboolean
@@ -193,10 +197,11 @@ best_latency (const HyphaeNetcheckReport *rep,
   return 0;
 }
 
-static int
-pick_home (HyphaeNetcheck *self,
-           const HyphaeNetcheckReport *rep,
-           int prev)
+int
+hyphae_netcheck_pick_home (const HyphaeNetcheckRegion *regions,
+                           guint n_regions,
+                           const HyphaeNetcheckReport *rep,
+                           int prev)
 {
   int best = 0;
   double best_s = 0, prev_s = prev ? best_latency (rep, prev) : 0;
@@ -206,7 +211,7 @@ pick_home (HyphaeNetcheck *self,
       int id = rep->latency[i].region_id;
       double s = best_latency (rep, id);
 
-      if (s <= 0 || !may_be_home (find_region (self, id)))
+      if (s <= 0 || !may_be_home (find_in (regions, n_regions, id)))
         continue;
       if (best == 0 || s < best_s)
         best = id, best_s = s;
@@ -214,20 +219,16 @@ pick_home (HyphaeNetcheck *self,
   if (best == 0)
     {
       /* Nothing answered: keep the home we had, else the first region. */
-      if (prev != 0 && may_be_home (find_region (self, prev)))
+      if (prev != 0 && may_be_home (find_in (regions, n_regions, prev)))
         return prev;
-      for (guint i = 0; i < self->regions->len; i++)
-        {
-          const HyphaeNetcheckRegion *r = &g_array_index (self->regions, HyphaeNetcheckRegion, i);
-
-          if (may_be_home (r) && (best == 0 || r->region_id < best))
-            best = r->region_id;
-        }
+      for (guint i = 0; i < n_regions; i++)
+        if (may_be_home (&regions[i]) && (best == 0 || regions[i].region_id < best))
+          best = regions[i].region_id;
       return best;
     }
   /* Stay home unless clearly better elsewhere: flapping homes cost every
    * peer a DERP reconnect. */
-  if (prev != 0 && prev != best && prev_s > 0 && may_be_home (find_region (self, prev)) &&
+  if (prev != 0 && prev != best && prev_s > 0 && may_be_home (find_in (regions, n_regions, prev)) &&
       (prev_s - best_s < HOME_ABSOLUTE_DIFF_SEC || best_s > prev_s / 3 * 2))
     return prev;
   return best;
@@ -304,7 +305,8 @@ finish_report (HyphaeNetcheck *self)
   rep.mapping_varies_by_dest_ip = !compared ? HYPHAE_NETCHECK_UNSET
                                   : varies  ? HYPHAE_NETCHECK_TRUE
                                             : HYPHAE_NETCHECK_FALSE;
-  rep.preferred_derp = pick_home (self, &rep, prev);
+  rep.preferred_derp = hyphae_netcheck_pick_home ((const HyphaeNetcheckRegion *) (gpointer) self->regions->data,
+                                                  self->regions->len, &rep, prev);
   abandon_report (self);
 
   report_clear (&self->report);

@@ -98,6 +98,12 @@ const HyphaeNetcheckReport *hyphae_netcheck_get_report (HyphaeNetcheck *self);
 /* The region's code, NULL if unknown. */
 const char *hyphae_netcheck_region_code (HyphaeNetcheck *self,
                                          int region_id);
+/* The home region of a report given the previous one (the rules above; a
+ * pure function, for the report and the tests). */
+int hyphae_netcheck_pick_home (const HyphaeNetcheckRegion *regions,
+                               guint n_regions,
+                               const HyphaeNetcheckReport *rep,
+                               int prev);
 /* Tests: the period between reports (ms; 0 = 20–26 s). */
 void hyphae_netcheck_set_interval_for_testing (HyphaeNetcheck *self,
                                                guint interval_ms);

@@ -51,6 +51,7 @@ to_mesh_error (const GError *error)
         case HYPHAE_IPN_ERROR_ENGINE:           code = HYPHAE_MESH_ERROR_ENGINE_FAILED; break;
         case HYPHAE_IPN_ERROR_NOT_FOUND:        code = HYPHAE_MESH_ERROR_NOT_FOUND; break;
         case HYPHAE_IPN_ERROR_TIMED_OUT:        code = HYPHAE_MESH_ERROR_TIMED_OUT; break;
+        case HYPHAE_IPN_ERROR_BUSY:             code = HYPHAE_MESH_ERROR_TOO_MANY_REQUESTS; break;
         default:                                code = HYPHAE_MESH_ERROR_FAILED; break;
         }
       /* clang-format on */

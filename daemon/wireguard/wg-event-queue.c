@@ -60,6 +60,7 @@ wg_event_queue_push(struct wg_event_queue *q, enum wg_runner_event_kind kind,
                     const struct wg_endpoint *ep, const uint8_t *peer_key, const uint8_t *data,
                     size_t len)
 {
+    static const uint8_t no_peer[KEY_LEN]; /* events that name no peer */
     struct wg_runner_event *e;
     bool queued = false;
 
@@ -70,10 +71,7 @@ wg_event_queue_push(struct wg_event_queue *q, enum wg_runner_event_kind kind,
     }
     e->kind = kind;
     e->ep = *ep;
-    if (peer_key)
-        memcpy(e->peer_key, peer_key, KEY_LEN);
-    else
-        memset(e->peer_key, 0, KEY_LEN);
+    memcpy(e->peer_key, peer_key ? peer_key : no_peer, KEY_LEN);
     e->len = len;
     if (len)
         memcpy(e->data, data, len);

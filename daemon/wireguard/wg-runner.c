@@ -154,6 +154,15 @@ device_send(void *ctx, const uint8_t *data, size_t len, const struct wg_endpoint
     pthread_rwlock_unlock(&r->sock_lock);
 }
 
+/* Data went out to this peer (rate-limited by the device): keep its path alive. */
+static void
+device_note_active(void *ctx, const uint8_t peer_key[WG_KEY_LEN], const struct wg_endpoint *ep)
+{
+    struct wg_runner *r = ctx;
+
+    (void)wg_event_queue_push(r->events, WG_RUNNER_EVENT_HANDSHAKE, ep, peer_key, NULL, 0);
+}
+
 static void
 device_wake(void *ctx)
 {
@@ -951,6 +960,7 @@ wg_runner_start(const struct wg_runner_config *cfg, struct wg_runner **out)
         r->rx.inject_buf = malloc(WG_MESSAGE_MAX_LENGTH);
         if (!r->events || !r->rx.inject_buf)
             goto fail;
+        r->dev->note_active = device_note_active;
     }
 
     r->uapi_fd = uapi_listen(r->uapi_dir, r->tun.name);

@@ -79,7 +79,8 @@ enum wg_runner_event_kind {
     WG_RUNNER_EVENT_DISCO,     /* a disco datagram from UDP; ep = its source */
     WG_RUNNER_EVENT_STUN,      /* a STUN datagram from UDP; ep = its source */
     WG_RUNNER_EVENT_DERP_SEND, /* WireGuard bytes for a DERP endpoint; ep = that endpoint */
-    WG_RUNNER_EVENT_HANDSHAKE, /* we sent a handshake initiation to peer_key: it is active */
+    WG_RUNNER_EVENT_HANDSHAKE, /* WireGuard wants peer_key: we sent it a handshake initiation,
+                                * or data (at most once a second per peer): it is active */
 };
 
 struct wg_runner_event {
@@ -99,7 +100,12 @@ uint64_t wg_runner_events_dropped(struct wg_runner *r);
 /*
  * Set (and pin: no roaming) the peer's WireGuard endpoint: a UDP address or a
  * DERP endpoint; family AF_UNSPEC clears it. Packets staged for a handshake go
- * out when one completes over the new path. -ENOENT if no such peer.
+ * out when one completes over the new path; an initiation still unanswered on
+ * the old path is sent again over the new one at once. A DERP endpoint is
+ * stored with addr 127.3.3.40:region (what stats and `wg show` report).
+ * -ENOENT if no such peer, -EINVAL for a DERP endpoint outside Tailscale
+ * mode, -EAFNOSUPPORT for another family. wg_runner_apply with an endpoint
+ * unpins (the peer roams again).
  */
 int wg_runner_set_peer_endpoint(struct wg_runner *r, const uint8_t public_key[KEY_LEN],
                                 const struct wg_endpoint *ep);

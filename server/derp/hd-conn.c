@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 
+#include "hd-buffered-stream.h"
 #include "hd-http.h"
 #include "hyphae-json.h"
 #include "magicsock/derp-frame.h"
@@ -729,6 +730,7 @@ on_handshake (GObject *source,
   HdConn *c = user_data;
   g_autoptr(GError) error = NULL;
 
+  c->srv->handshakes--;
   if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
     {
       if (c->state != HD_CONN_CLOSED)
@@ -786,9 +788,10 @@ hd_conn_new (HdServer *srv,
     g_autoptr(GError) error = NULL;
     /* g_tls_server_connection_new() with "database" NULL: clients send no
      * certificate, and the default trust store costs megabytes per process. */
+    g_autoptr(GIOStream) buffered = hd_buffered_io_stream_new (G_IO_STREAM (connection));
     GIOStream *tls = g_initable_new (
       g_tls_backend_get_server_connection_type (g_tls_backend_get_default ()), NULL, &error,
-      "base-io-stream", connection, "certificate", srv->cert, "database", NULL, NULL);
+      "base-io-stream", buffered, "certificate", srv->cert, "database", NULL, NULL);
 
     if (tls == NULL)
       {
@@ -798,9 +801,29 @@ hd_conn_new (HdServer *srv,
       }
     c->stream = tls;
     c->state = HD_CONN_TLS;
+    srv->handshakes++;
     g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, c->cancellable,
                                       on_handshake, conn_ref (c));
   }
+  return c;
+}
+
+HdConn *
+hd_conn_new_detached (HdServer *srv,
+                      HdConnState state)
+{
+  HdConn *c = g_new0 (HdConn, 1);
+
+  c->ref_count = 1;
+  c->srv = srv;
+  c->state = state;
+  c->link.data = c;
+  c->dirty_link.data = c;
+  c->remote = g_strdup ("detached");
+  c->gone_tokens = GONE_BURST;
+  c->gone_refill = g_get_monotonic_time ();
+  hd_outq_init (&c->outq, &srv->pool);
+  g_queue_push_tail_link (&srv->conns, &c->link);
   return c;
 }
 

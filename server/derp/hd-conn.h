@@ -57,6 +57,9 @@ struct _HdConn {
 
 HdConn *hd_conn_new (HdServer *srv,
                      GSocketConnection *connection);
+/* A connection without a stream (tests, the fuzz target): its bytes only queue. */
+HdConn *hd_conn_new_detached (HdServer *srv,
+                              HdConnState state);
 void hd_conn_unref (HdConn *c);
 void hd_conn_close (HdConn *c,
                     const char *why);

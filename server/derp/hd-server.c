@@ -8,7 +8,7 @@
 #include "magicsock/derp-frame.h"
 
 enum {
-  POOL_FREE_CHUNKS = 256, /* 4 MiB of send chunks kept for reuse */
+  POOL_FREE_CHUNKS = 32, /* 512 KiB of send chunks kept for reuse */
 };
 
 static gboolean
@@ -78,6 +78,10 @@ hd_server_free (HdServer *srv)
 {
   while (srv->conns.head != NULL)
     hd_conn_close (srv->conns.head->data, NULL);
+  /* Cancelled handshakes end in GIO's threads: wait for them, so that none
+   * still runs at exit (and the finish callbacks find srv). */
+  while (srv->handshakes > 0)
+    g_main_context_iteration (NULL, TRUE);
   g_clear_handle_id (&srv->reap_id, g_source_remove);
   g_clear_handle_id (&srv->tick_id, g_source_remove);
   g_ptr_array_unref (srv->graveyard);

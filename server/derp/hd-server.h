@@ -38,6 +38,7 @@ typedef struct {
   guint8 *scratch;
   gsize scratch_size;
   guint tick_id;
+  guint handshakes; /* TLS handshakes running in GIO's worker threads */
 } HdServer;
 
 /* Takes ownership of priv (secmem, 32 bytes). */

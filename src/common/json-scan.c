@@ -573,3 +573,56 @@ json_scan_end (JsonScan *s)
     return json_scan_fail (s, "trailing data");
   return TRUE;
 }
+
+/* ---- optional members ------------------------------------------------------- */
+
+gboolean
+json_scan_take_null (JsonScan *s)
+{
+  return json_scan_peek (s) == JSON_SCAN_NULL && json_scan_null (s);
+}
+
+gboolean
+json_scan_opt_bool (JsonScan *s,
+                    gboolean *out)
+{
+  return json_scan_take_null (s) || json_scan_bool (s, out);
+}
+
+gboolean
+json_scan_opt_int (JsonScan *s,
+                   gint64 min,
+                   gint64 max,
+                   int *out)
+{
+  gint64 v;
+
+  g_return_val_if_fail (min >= G_MININT && max <= G_MAXINT, FALSE);
+  if (json_scan_take_null (s))
+    return TRUE;
+  if (!json_scan_int64 (s, &v))
+    return FALSE;
+  if (v < min || v > max)
+    return json_scan_fail (s, "%" G_GINT64_FORMAT " is out of range", v);
+  *out = (int) v;
+  return TRUE;
+}
+
+gboolean
+json_scan_opt_dup (JsonScan *s,
+                   gsize max_len,
+                   char **out)
+{
+  const char *v;
+  gsize len;
+
+  if (json_scan_take_null (s))
+    return TRUE;
+  if (!json_scan_string (s, &v, &len))
+    return FALSE;
+  if (len > max_len)
+    return json_scan_fail (s, "string longer than %" G_GSIZE_FORMAT " bytes", max_len);
+  g_free (*out);
+  *out = g_strndup (v, len);
+  return TRUE;
+}

@@ -79,6 +79,23 @@ gboolean json_scan_raw (JsonScan *s,
 gboolean json_scan_skip (JsonScan *s);
 
 /*
+ * Optional members, as Go's decoder reads them: a null is consumed and
+ * leaves *out as it was (the zero value the caller put there).
+ */
+gboolean json_scan_take_null (JsonScan *s);
+gboolean json_scan_opt_bool (JsonScan *s,
+                             gboolean *out);
+/* An integer literal in [min, max] (within int). */
+gboolean json_scan_opt_int (JsonScan *s,
+                            gint64 min,
+                            gint64 max,
+                            int *out);
+/* A string of at most max_len bytes: *out freed, then a copy. */
+gboolean json_scan_opt_dup (JsonScan *s,
+                            gsize max_len,
+                            char **out);
+
+/*
  * Containers:
  *   json_scan_object_begin (s);
  *   while ((r = json_scan_object_next (s, &key, &key_len)) > 0)

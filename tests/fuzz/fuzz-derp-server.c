@@ -17,23 +17,6 @@
 #include "hd-conn.h"
 #include "magicsock/derp-frame.h"
 
-static HdConn *
-fake_conn (HdServer *srv,
-           HdConnState state)
-{
-  HdConn *c = g_new0 (HdConn, 1);
-
-  c->ref_count = 1;
-  c->srv = srv;
-  c->state = state;
-  c->link.data = c;
-  c->dirty_link.data = c;
-  c->gone_tokens = 3;
-  hd_outq_init (&c->outq, &srv->pool);
-  g_queue_push_tail_link (&srv->conns, &c->link);
-  return c;
-}
-
 static void
 feed_all (HdConn *c,
           const uint8_t *data,
@@ -73,10 +56,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   if (size < 2)
     return 0;
 
-  b = fake_conn (srv, HD_CONN_ACTIVE);
+  b = hd_conn_new_detached (srv, HD_CONN_ACTIVE);
   b->peer = hd_relay_add (srv->relay, key_b, b);
   srv->metrics.clients_current++;
-  a = fake_conn (srv, data[0] & 1 ? HD_CONN_ACTIVE : HD_CONN_LOGIN);
+  a = hd_conn_new_detached (srv, data[0] & 1 ? HD_CONN_ACTIVE : HD_CONN_LOGIN);
   if (a->state == HD_CONN_ACTIVE)
     {
       a->peer = hd_relay_add (srv->relay, key_a, a);

@@ -208,6 +208,17 @@ check "polkitd knows the 9 actions of data/io.github.hyphae.policy" test "$(grep
 	"'io\.github\.hyphae\.Mesh1\.\(up\|down\|login\|logout\|set-prefs\|set-exit-node\|set-keys\|get-auth-url\|set-debug\)'" \
 	"$DBL_DIR/actions.list" | sort -u | wc -l)" = 9
 expect_rc "uid 65534 may still read: status --json" 0 ctl_nobody status --json
+# Ping is read-only (no polkit): uid 65534 gets an answer, here NotFound (no
+# peer of that name), not NotAuthorized; a mistyped option is InvalidArgument.
+gd_nobody call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+	--method io.github.hyphae.Mesh1.Ping no-such-peer "{}" >"$OUT" 2>&1
+check "uid 65534: Ping needs no polkit: an unknown peer is io.github.hyphae.Mesh1.Error.NotFound" \
+	grep -q "io.github.hyphae.Mesh1.Error.NotFound" "$OUT"
+gd_nobody call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+	--method io.github.hyphae.Mesh1.Ping no-such-peer "{'Timeout': <uint32 0>}" >"$OUT" 2>&1
+check "Ping with Timeout 0: io.github.hyphae.Mesh1.Error.InvalidArgument" \
+	grep -q "io.github.hyphae.Mesh1.Error.InvalidArgument" "$OUT"
+expect_rc "uid 65534: hyphaectl ping of an unknown peer fails with exit 1" 1 ctl_nobody ping -c 1 no-such-peer
 check "the refused change did not happen" prop_has Prefs "'ShieldsUp': <false>"
 
 # PropertiesChanged: a monitor sees the root's change arrive.

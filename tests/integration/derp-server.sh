@@ -20,18 +20,16 @@ wgt_require_cmds openssl ip
 [ -n "${HYPHAE_DERP:-}" ] && [ -x "$HYPHAE_DERP" ] || wgt_cannot_run "HYPHAE_DERP is not set to hyphae-derp"
 
 src_root=$(cd "$WGT_TESTS_DIR/../.." && pwd)
-# derp-check: $HYPHAE_DERP_CHECK, else built here from this tree (the module
-# cache is warm after tests/tailscale/build.sh), else build.sh's copy.
+# derp-check: $HYPHAE_DERP_CHECK (tests/tailscale/build.sh's, named by meson)
+# when it is there, else built here from this tree with a Go that can.
 check=${HYPHAE_DERP_CHECK:-}
+[ -n "$check" ] && [ -x "$check" ] || check=
 if [ -z "$check" ]; then
 	for go in ${GO:-} "$(command -v go || true)" /usr/local/go/bin/go "${HYPHAE_TS_BIN_DIR:-/nonexistent}/../go/bin/go"; do
 		[ -n "$go" ] && [ -x "$go" ] || continue
 		(cd "$src_root/tests/tailscale" && GOTOOLCHAIN=local GOFLAGS=-mod=mod "$go" build -o "$WGT_TMP/derp-check" ./cmd/derp-check) \
 			>"$WGT_TMP/go-build.log" 2>&1 && check=$WGT_TMP/derp-check && break
 	done
-fi
-if [ -z "$check" ] && [ -x "${HYPHAE_TS_BIN_DIR:-/nonexistent}/derp-check" ]; then
-	check=$HYPHAE_TS_BIN_DIR/derp-check
 fi
 [ -n "$check" ] || wgt_cannot_run "no derp-check: no Go toolchain builds tests/tailscale/cmd/derp-check ($(tail -n 3 "$WGT_TMP/go-build.log" 2>/dev/null))"
 

@@ -256,37 +256,9 @@ mesh_status() {
 	mesh_ctl "$1" status --json >"$MESH_DIR/$1.status.json" 2>"$MESH_DIR/$1.status.err"
 }
 
-# mesh_json NODE QUERY: evaluate a query on NODE's last status JSON (python).
-#   state        BackendState
-#   self4 self6  Self's first IPv4 / IPv6 TailscaleIP
-#   peer HOST    "<v4> <v6> <Online>" of the peer whose HostName is HOST, or nothing
-mesh_json() {
-	"$WGT_PY" - "$MESH_DIR/$1.status.json" "${@:2}" <<'EOF'
-import json, sys
-try:
-    with open(sys.argv[1]) as f:
-        st = json.load(f)
-except (OSError, ValueError):
-    sys.exit(1)
-q = sys.argv[2]
-
-def ips(node, v6):
-    for a in (node or {}).get("TailscaleIPs") or []:
-        if (":" in a) == v6:
-            return a
-    return ""
-
-if q == "state":
-    print(st.get("BackendState", ""))
-elif q in ("self4", "self6"):
-    print(ips(st.get("Self"), q == "self6"))
-elif q == "peer":
-    for p in (st.get("Peer") or {}).values():
-        if p.get("HostName") == sys.argv[3]:
-            print(ips(p, False), ips(p, True), p.get("Online"))
-            break
-EOF
-}
+# mesh_json NODE QUERY [HOST]: a value from NODE's last status JSON
+# (status-query.py: state, self4, self6, peer HOST -> "<v4> <v6> <Online>", ...).
+mesh_json() { "$WGT_PY" "$WGT_TESTS_DIR/status-query.py" "$MESH_DIR/$1.status.json" "${@:2}"; }
 
 # mesh_wait NODE SECONDS CONDITION...: poll NODE's status until CONDITION (a shell
 # command run after each poll) holds; a hang guard, not a delay: polling stops as

@@ -10,7 +10,8 @@
 #   ICMP v4 and v6 both ways; each side's disco ping (`tailscale ping`,
 #   `hyphaectl ping`) gets a pong over a direct path, and each status shows
 #   the other at a direct address; 64 MiB TCP both ways with matching sha256;
-#   derper killed: the direct path keeps carrying ping and a transfer both ways;
+#   derper SIGKILLed in the middle of a paced transfer: it completes over the
+#   direct path, ping both ways and a transfer B->A without derper;
 #   testcontrol SIGKILLed: ping both ways; restarted with its saved state
 #   (keys, nodes): hyphaed polls it again, transfers and ping both ways, the
 #   addresses unchanged.
@@ -40,7 +41,7 @@ wgt_pass "A ($TS_A4 $TS_A6) and B ($TS_B4 $TS_B6) joined and see each other"
 check_listed() {
 	local got want
 	ts_status "$1" && ts_status "$2"
-	got=$(ts_json "$1" peer "${TS_HOST[$2]}")
+	got="$(ts_json "$1" peer "${TS_HOST[$2]}") $(ts_json "$1" peer-os "${TS_HOST[$2]}")"
 	want="$(ts_json "$2" self4) $(ts_json "$2" self6) True linux"
 	wgt_check "${1^^}'s status --json lists ${2^^} (${TS_KIND[$2]}): got '$got', want '$want'" [ "$got" = "$want" ]
 }
@@ -76,10 +77,15 @@ ts_check_xfer b a "$TS_A4" "$BYTES"
 
 # ---------------------------------------------------------------- derper gone
 
-ts_stop derper KILL
-wgt_check "derper killed: ping A->B still answered" ts_ping a "$TS_B4"
-wgt_check "derper killed: ping B->A still answered" ts_ping b "$TS_A4"
-ts_check_xfer a b "$TS_B4" "$SMALL"
+ts_xfer_start a b "$TS_B4" "$SMALL" 6
+ts_wait 30 ts_xfer_connected b && ts_stop derper KILL
+if ts_xfer_wait; then
+	wgt_pass "derper SIGKILLed mid-transfer: 4 MiB A->B complete over the direct path, sha256: $TS_XFER_DETAIL"
+else
+	wgt_fail "derper SIGKILLed mid-transfer: 4 MiB A->B: $TS_XFER_DETAIL (derper $(ts_alive derper && echo still running || echo gone))"
+fi
+wgt_check "derper gone: ping A->B still answered" ts_ping a "$TS_B4"
+wgt_check "derper gone: ping B->A still answered" ts_ping b "$TS_A4"
 ts_check_xfer b a "$TS_A4" "$SMALL"
 ts_derper_start || wgt_fail "derper restarts"
 

@@ -92,7 +92,7 @@ trap ts_cleanup EXIT
 ts_require() {
 	local v
 	wgt_require_root
-	wgt_require_cmds ip nft timeout flock "$WGT_PY"
+	wgt_require_cmds ip nft ss timeout "$WGT_PY"
 	for v in HYPHAE_TAILSCALED HYPHAE_TAILSCALE HYPHAE_DERPER HYPHAE_TESTCONTROL; do
 		[ -n "${!v:-}" ] && [ -x "${!v}" ] ||
 			wgt_cannot_run "$v is not an executable ('${!v:-}'): build them with tests/tailscale/build.sh DIR and set HYPHAE_TS_BIN_DIR=DIR/bin when configuring meson"
@@ -402,52 +402,9 @@ ts_node_stop() {
 # ts_status NODE: `status --json` into $TS_DIR/NODE.status.json.
 ts_status() { ts_cli "$1" status --json >"$TS_DIR/$1.status.json" 2>"$TS_DIR/$1.status.err"; }
 
-# ts_json NODE QUERY [ARG]: a query on NODE's last status (ipnstate.Status
-# field names: `hyphaectl status --json` uses them too).
-#   state           BackendState
-#   self4 self6     Self's first IPv4 / IPv6 TailscaleIP
-#   self-os         Self's OS
-#   self-key        Self's node key (nodekey:…)
-#   peer HOST       "<v4> <v6> <Online> <OS>" of the peer whose HostName is HOST
-#   path HOST       "direct <CurAddr>" or "relay <Relay>" (empty CurAddr) for that peer
-ts_json() {
-	"$WGT_PY" - "$TS_DIR/$1.status.json" "${@:2}" <<'EOF'
-import json, sys
-try:
-    with open(sys.argv[1]) as f:
-        st = json.load(f)
-except (OSError, ValueError):
-    sys.exit(1)
-q = sys.argv[2]
-
-def ips(node, v6):
-    for a in (node or {}).get("TailscaleIPs") or []:
-        if (":" in a) == v6:
-            return a
-    return ""
-
-def peer(host):
-    for p in (st.get("Peer") or {}).values():
-        if p.get("HostName") == host:
-            return p
-    sys.exit(1)
-
-if q == "state":
-    print(st.get("BackendState", ""))
-elif q in ("self4", "self6"):
-    print(ips(st.get("Self"), q == "self6"))
-elif q == "self-key":
-    print((st.get("Self") or {}).get("PublicKey", ""))
-elif q == "self-os":
-    print((st.get("Self") or {}).get("OS", ""))
-elif q == "peer":
-    p = peer(sys.argv[3])
-    print(ips(p, False), ips(p, True), p.get("Online"), p.get("OS") or "-")
-elif q == "path":
-    p = peer(sys.argv[3])
-    print("direct " + p["CurAddr"] if p.get("CurAddr") else "relay " + (p.get("Relay") or "-"))
-EOF
-}
+# ts_json NODE QUERY [HOST]: a value from NODE's last status (status-query.py:
+# state, self4, self6, self-os, self-key, peer HOST, peer-os HOST, path HOST).
+ts_json() { "$WGT_PY" "$WGT_TESTS_DIR/status-query.py" "$TS_DIR/$1.status.json" "${@:2}"; }
 
 # ts_sees NODE OTHER: NODE is Running and lists OTHER with addresses.
 ts_sees() {
@@ -552,6 +509,9 @@ ts_xfer_wait() {
 	TS_XFER_DETAIL="sent '$(tail -n1 "$TS_DIR/xfer.send" 2>/dev/null)', received '$(tail -n1 "$TS_DIR/xfer.recv" 2>/dev/null)'"
 	return $rc
 }
+
+# ts_xfer_connected NODE: the transfer's TCP connection is up at NODE's end.
+ts_xfer_connected() { ip netns exec "${TS_NS[$1]}" ss -Htn state established '( sport = :5001 or dport = :5001 )' | grep -q .; }
 
 # ts_pinger_start NODE ADDR / ts_pinger_stop: ping every 0.2 s in the
 # background; stop prints "<sent> <received>" (ping's own summary).

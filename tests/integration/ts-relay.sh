@@ -63,10 +63,8 @@ wgt_check "the nftables block dropped UDP between the nodes ($dropped datagrams)
 
 # ---------------------------------------------------------------- derper restart
 
-# established NODE: a TCP connection to the transfer port is up in NODE.
-established() { ip netns exec "${TS_NS[$1]}" ss -Htn state established '( sport = :5001 )' | grep -q .; }
 ts_xfer_start a b "$TS_B4" "$BYTES" 12
-if ts_wait 30 established b; then
+if ts_wait 30 ts_xfer_connected b; then
 	ts_stop derper KILL
 	sleep 2     # an outage, not a wait for something
 	ts_derper_start || wgt_fail "derper restarts"
@@ -85,9 +83,9 @@ wgt_check "after the derper restart: ping B->A" ts_wait "$WAIT" ts_ping_any b "$
 
 if ! ts_require_hyderp; then
 	if [ -n "${CI:-}" ]; then
-		wgt_fail "hyphae-derp: HYPHAE_DERP is not an executable ('${HYPHAE_DERP:-}')"
+		wgt_fail "hyphae-derp: HYPHAE_DERP is not an executable ('${HYPHAE_DERP:-}') or no openssl"
 	else
-		echo "SKIP hyphae-derp part: HYPHAE_DERP is not an executable ('${HYPHAE_DERP:-}')"
+		echo "SKIP hyphae-derp part: HYPHAE_DERP is not an executable ('${HYPHAE_DERP:-}') or no openssl"
 	fi
 	ts_finish "$TS_NAME"
 fi

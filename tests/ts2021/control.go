@@ -261,17 +261,18 @@ type server struct {
 	early         bool
 	modeMu        sync.Mutex // guards hostile and hostileLive
 	hostile       string
-	hostileLive   bool          // set by POST /debug/hostile: map modes act on every stream
-	authKey       string        // the pre-auth key /machine/register accepts
-	authError     string        // RegisterResponse.Error for a wrong auth key
-	interactive   bool          // ignore auth keys: every new machine gets an AuthURL
-	approveRoutes bool          // approve every Hostinfo.RoutableIPs
-	keyExpiry     time.Duration // node key lifetime, 0 = never
-	machineAuth   bool          // new machines wait for POST /debug/authorize
-	keepAlive     time.Duration // map stream keep-alive period
-	script        []scriptStep  // -map-script: played on the first map stream
-	baseURL       string        // http://<listen address>, for AuthURLs
-	widePeer      []byte        // addr-wide's extra peer: its node public key
+	hostileLive   bool            // set by POST /debug/hostile: map modes act on every stream
+	authKey       string          // the pre-auth key /machine/register accepts
+	authError     string          // RegisterResponse.Error for a wrong auth key
+	interactive   bool            // ignore auth keys: every new machine gets an AuthURL
+	approveRoutes bool            // approve every Hostinfo.RoutableIPs
+	keyExpiry     time.Duration   // node key lifetime, 0 = never
+	machineAuth   bool            // new machines wait for POST /debug/authorize
+	keepAlive     time.Duration   // map stream keep-alive period
+	script        []scriptStep    // -map-script: played on the first map stream
+	derpMap       json.RawMessage // -derp-map: sent in every full map (nil: none)
+	baseURL       string          // http://<listen address>, for AuthURLs
+	widePeer      []byte          // addr-wide's extra peer: its node public key
 	net           tailnet
 	pingMu        sync.Mutex    // guards pings
 	pings         []*pingRecord // POST /debug/ping, in ID order (ID = index+1)
@@ -977,20 +978,21 @@ type UserProfile struct {
 
 // MapResponse mirrors the tailcfg.MapResponse fields this server sends.
 type MapResponse struct {
-	KeepAlive         bool           `json:",omitempty"`
-	Node              *Node          `json:",omitempty"`
-	Peers             []*Node        `json:",omitempty"`
-	PeersChanged      []*Node        `json:",omitempty"`
-	PeersRemoved      []int64        `json:",omitempty"`
-	PeersChangedPatch []*PeerChange  `json:",omitempty"`
-	OnlineChange      map[int64]bool `json:",omitempty"`
-	DNSConfig         *DNSConfig     `json:",omitempty"`
-	Domain            string         `json:",omitempty"`
-	CollectServices   optBool        `json:",omitempty"`
-	PacketFilter      []FilterRule   `json:",omitempty"`
-	UserProfiles      []UserProfile  `json:",omitempty"`
-	ControlTime       *time.Time     `json:",omitempty"`
-	PingRequest       *PingRequest   `json:",omitempty"`
+	KeepAlive         bool            `json:",omitempty"`
+	Node              *Node           `json:",omitempty"`
+	Peers             []*Node         `json:",omitempty"`
+	PeersChanged      []*Node         `json:",omitempty"`
+	PeersRemoved      []int64         `json:",omitempty"`
+	PeersChangedPatch []*PeerChange   `json:",omitempty"`
+	OnlineChange      map[int64]bool  `json:",omitempty"`
+	DNSConfig         *DNSConfig      `json:",omitempty"`
+	Domain            string          `json:",omitempty"`
+	CollectServices   optBool         `json:",omitempty"`
+	PacketFilter      []FilterRule    `json:",omitempty"`
+	UserProfiles      []UserProfile   `json:",omitempty"`
+	ControlTime       *time.Time      `json:",omitempty"`
+	PingRequest       *PingRequest    `json:",omitempty"`
+	DERPMap           json.RawMessage `json:",omitempty"`
 }
 
 // PingRequest is tailcfg.PingRequest (the fields we send).
@@ -1116,6 +1118,7 @@ func (s *server) view(n *tnode, online bool) *Node {
 		AllowedIPs:        append(append([]netip.Prefix(nil), addrs...), routes...),
 		Endpoints:         n.endpoints,
 		Hostinfo:          &Hostinfo{Hostname: host, OS: osName},
+		HomeDERP:          homeDERP(n.hostinfo),
 		Created:           n.created,
 		Cap:               n.last.Version,
 		MachineAuthorized: n.authorized,
@@ -1139,6 +1142,15 @@ func (s *server) view(n *tnode, online bool) *Node {
 		v.Online = &on
 	}
 	return v
+}
+
+// homeDERP is the region a node calls home: its NetInfo.PreferredDERP, as
+// Tailscale's control fills tailcfg.Node.HomeDERP (tailcfg/tailcfg.go).
+func homeDERP(h *Hostinfo) int {
+	if h == nil || h.NetInfo == nil {
+		return 0
+	}
+	return h.NetInfo.PreferredDERP
 }
 
 // shape is what makes a PeersChanged (rather than a patch) necessary: the
@@ -1174,6 +1186,7 @@ func (s *server) fullMap(n *tnode) *MapResponse {
 		DNSConfig:       &DNSConfig{Proxied: true, Domains: []string{tailnetDomain}},
 		CollectServices: "true",
 		ControlTime:     &now,
+		DERPMap:         s.derpMap,
 	}
 	if !n.authorized {
 		return m
@@ -2483,6 +2496,7 @@ func main() {
 	machineAuth := flag.Bool("machine-auth", false, "server: new machines are MachineAuthorized only after POST /debug/authorize?node=N")
 	keepAlive := flag.Duration("keepalive", 50*time.Second, "server: map stream keep-alive period")
 	mapScript := flag.String("map-script", "", "server: JSON steps played on the first map stream after the full map")
+	derpMapFile := flag.String("derp-map", "", "server: a tailcfg.DERPMap JSON file sent in every full map")
 	listHostile := flag.Bool("list-hostile", false, "list the -hostile modes and exit")
 	base := flag.String("url", "", "client: server base URL, http://host:port")
 	version := flag.Int("version", 130, "client: protocol (capability) version")
@@ -2524,6 +2538,13 @@ func main() {
 			keepAlive: *keepAlive, machineAuth: *machineAuth}
 		if *mapScript != "" {
 			s.script = loadScript(*mapScript)
+		}
+		if *derpMapFile != "" {
+			b, err := os.ReadFile(*derpMapFile)
+			if err != nil || !json.Valid(b) {
+				fatalf("-derp-map %s: not a readable JSON file (%v)", *derpMapFile, err)
+			}
+			s.derpMap = b
 		}
 		runServer(s, *listen, *key)
 	case "client":

@@ -10,23 +10,9 @@
  */
 #include <string.h>
 
+#include "fixture-files.h"
 #include "hyphae-derp-map.h"
 #include "netmap.h"
-
-static char *
-read_data (const char *name)
-{
-  const char *dir = g_getenv ("HYPHAE_TEST_DATA");
-  g_autofree char *path = NULL;
-  g_autoptr(GError) error = NULL;
-  char *text = NULL;
-
-  g_assert_nonnull (dir);
-  path = g_build_filename (dir, name, NULL);
-  g_file_get_contents (path, &text, NULL, &error);
-  g_assert_no_error (error);
-  return text;
-}
 
 static HyphaeDerpMap *
 parse_ok (const char *json)
@@ -42,7 +28,8 @@ parse_ok (const char *json)
 static void
 test_tailscale_saas (void)
 {
-  g_autofree char *json = read_data ("tailscale-saas-map_response.json");
+  g_autofree char *json = fixture_file_text (g_getenv ("HYPHAE_TEST_DATA"),
+                                             "tailscale-saas-map_response.json");
   g_autoptr(GError) error = NULL;
   g_autoptr(HyphaeMapUpdate) update = hyphae_map_update_parse (json, strlen (json), &error);
   g_autoptr(HyphaeNetmap) nm = NULL;
@@ -154,6 +141,15 @@ test_fields (void)
   g_assert_cmpfloat (hyphae_derp_map_get_region_score (map, 900), ==, 0.5);
   g_assert_cmpfloat (hyphae_derp_map_get_region_score (map, 901), ==, 2.0);
   g_assert_true (hyphae_derp_map_get_omit_default_regions (map));
+
+  /* A key twice: the last wins, as in Go (found by fuzz-derp-map). */
+  {
+    static const char twice[] = "{\"Regions\":{\"1\":{},\"2\":{}},\"Regions\":{\"2\":{\"RegionCode\":\"x\"}}}";
+    g_autoptr(HyphaeDerpMap) last = parse_ok (twice);
+
+    g_assert_cmpuint (hyphae_derp_map_get_n_regions (last), ==, 1);
+    g_assert_cmpstr (hyphae_derp_map_get_region (last, 0)->region_code, ==, "x");
+  }
 
   /* Regions outlive their map. */
   hyphae_derp_region_ref (b);

@@ -152,7 +152,8 @@ handle_server_key(struct derp_client *c, const struct derp_frame *f)
     if (derp_parse_server_key(f, c->server_pub) < 0)
         return -EPROTO;
     c->state = DERP_CLIENT_WANT_SERVER_INFO;
-    return send_client_info(c);
+    /* Only a low-order server key (zero, say) makes the box fail. */
+    return send_client_info(c) < 0 ? -EPROTO : 0;
 }
 
 static int

@@ -12,6 +12,9 @@
 #include "magicsock/derp-frame.h"
 #include "magicsock/naclbox.h"
 
+_Static_assert(DERP_NONCE_LEN + DERP_BOX_OVERHEAD == NACLBOX_OVERHEAD, "box layout");
+_Static_assert(DERP_KEY_LEN == crypto_box_PUBLICKEYBYTES, "key size");
+
 static uint32_t
 get_be32(const uint8_t *p)
 {

@@ -23,6 +23,9 @@ enum {
     DISCO_PLAIN_MAX = DISCO_PACKET_MAX - DISCO_HEADER_LEN - DISCO_BOX_OVERHEAD,
 };
 
+_Static_assert(DISCO_NONCE_LEN + DISCO_BOX_OVERHEAD == NACLBOX_OVERHEAD, "box layout");
+_Static_assert(sizeof(((struct disco_shared_key *)0)->k) == NACLBOX_KEY_LEN, "shared key size");
+
 static const uint8_t v4_mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 bool

@@ -23,11 +23,13 @@
  *    is answered to that source; a ping over DERP is answered over DERP.
  *
  * Single-threaded: the caller serialises every call. ops callbacks must not
- * call back into the machine. Per peer everything is bounded: candidates by
- * MS_MAX_CANDIDATES, pings in flight by MS_MAX_PINGS (the oldest is dropped as
- * timed out). Peers are found by node key and by disco key through keyed
- * hashes; timers live in a min-heap of peers that have one, so idle peers cost
- * nothing per tick. Shared keys sit in one secmem slab, wiped on release.
+ * call back into the machine. now_ns never goes backwards (CLOCK_MONOTONIC);
+ * any call may move the next deadline earlier, so the caller asks
+ * magicsock_tick for it after each one (cheap when nothing is due). Per peer everything is bounded:
+ * candidates by MS_MAX_CANDIDATES, pings in flight by MS_MAX_PINGS (the oldest is dropped as timed
+ * out). Peers are found by node key and by disco key through keyed hashes; timers live in a
+ * min-heap of peers that have one, so idle peers cost nothing per tick. Shared keys sit in one
+ * secmem slab, wiped on release.
  */
 #include "magicsock/magicsock.h"
 
@@ -571,7 +573,7 @@ cands_prune(struct ms_peer *p, uint64_t now)
 
 /*
  * Room for one more candidate: grow the array, else drop expired learned
- * ones, else (for netmap and CallMeMaybe entries) the oldest learned one.
+ * ones, else the oldest learned one that is not the best address.
  */
 static struct ms_cand *
 cand_add(struct ms_peer *p, const union wg_sockaddr *a, uint8_t flag, uint64_t now)
@@ -594,6 +596,7 @@ cand_add(struct ms_peer *p, const union wg_sockaddr *a, uint8_t flag, uint64_t n
 
         for (size_t i = 0; i < p->n_cands; i++)
             if (p->cands[i].flags == CAND_RX &&
+                !(p->has_best && wg_sockaddr_equal(&p->best, &p->cands[i].addr)) &&
                 (victim == SIZE_MAX || p->cands[i].rx_ping_ns < p->cands[victim].rx_ping_ns))
                 victim = i;
         if (victim == SIZE_MAX)
@@ -683,8 +686,19 @@ send_msg(struct magicsock *ms, struct ms_peer *p, const struct disco_msg *m,
         ms->ops->send_udp(ms->ctx, buf, (size_t)n, to);
 }
 
-static void report_user(struct magicsock *ms, const struct ms_ping *sp, bool ok,
-                        const struct wg_endpoint *path, uint64_t latency_ns);
+static void
+report_user(struct magicsock *ms, const struct ms_ping *sp, bool ok, const struct wg_endpoint *path,
+            uint64_t latency_ns)
+{
+    struct magicsock_ping_result r;
+
+    memset(&r, 0, sizeof(r));
+    r.ok = ok;
+    if (path)
+        r.path = *path;
+    r.latency_ns = latency_ns;
+    ms->ops->ping_result(ms->ctx, sp->user_id, &r);
+}
 
 /* Drop pings[i]; a user ping whose last outstanding ping this was has failed. */
 static void
@@ -700,20 +714,6 @@ ping_drop(struct magicsock *ms, struct ms_peer *p, size_t i, bool failed)
         if (p->pings[j].user_pending && p->pings[j].user_id == sp.user_id)
             return;
     report_user(ms, &sp, false, NULL, 0);
-}
-
-static void
-report_user(struct magicsock *ms, const struct ms_ping *sp, bool ok, const struct wg_endpoint *path,
-            uint64_t latency_ns)
-{
-    struct magicsock_ping_result r;
-
-    memset(&r, 0, sizeof(r));
-    r.ok = ok;
-    if (path)
-        r.path = *path;
-    r.latency_ns = latency_ns;
-    ms->ops->ping_result(ms->ctx, sp->user_id, &r);
 }
 
 static bool

@@ -34,19 +34,19 @@ enum {
     MAGICSOCK_MAX_ENDPOINTS = 32,
 };
 
-#define MAGICSOCK_HEARTBEAT_NS (3ull * 1000000000ull)
-#define MAGICSOCK_TRUST_UDP_NS (6500ull * 1000000ull)
-#define MAGICSOCK_PING_TIMEOUT_NS (5ull * 1000000000ull)
-#define MAGICSOCK_PING_INTERVAL_NS (5ull * 1000000000ull)
-#define MAGICSOCK_UPGRADE_INTERVAL_NS (60ull * 1000000000ull)
-#define MAGICSOCK_SESSION_ACTIVE_NS (45ull * 1000000000ull)
+#define MAGICSOCK_HEARTBEAT_NS           (3ull * 1000000000ull)
+#define MAGICSOCK_TRUST_UDP_NS           (6500ull * 1000000ull)
+#define MAGICSOCK_PING_TIMEOUT_NS        (5ull * 1000000000ull)
+#define MAGICSOCK_PING_INTERVAL_NS       (5ull * 1000000000ull)
+#define MAGICSOCK_UPGRADE_INTERVAL_NS    (60ull * 1000000000ull)
+#define MAGICSOCK_SESSION_ACTIVE_NS      (45ull * 1000000000ull)
 #define MAGICSOCK_GOOD_ENOUGH_LATENCY_NS (5ull * 1000000ull)
 
 struct magicsock;
 
 struct magicsock_ping_result {
-    bool ok;                  /* false: no pong within MAGICSOCK_PING_TIMEOUT_NS */
-    struct wg_endpoint path;  /* where the pong came from: UDP address or DERP region */
+    bool ok;                 /* false: no pong within MAGICSOCK_PING_TIMEOUT_NS */
+    struct wg_endpoint path; /* where the pong came from: UDP address or DERP region */
     uint64_t latency_ns;
 };
 

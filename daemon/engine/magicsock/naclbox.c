@@ -11,6 +11,10 @@
 
 #include "magicsock/naclbox.h"
 
+_Static_assert(NACLBOX_KEY_LEN == crypto_box_BEFORENMBYTES, "shared key size");
+_Static_assert(NACLBOX_NONCE_LEN == crypto_box_NONCEBYTES, "nonce size");
+_Static_assert(NACLBOX_OVERHEAD == crypto_box_NONCEBYTES + crypto_box_MACBYTES, "overhead");
+
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
 
 static void

@@ -19,8 +19,8 @@ enum {
     STUN_HEADER_LEN = 20,
     STUN_TXID_LEN = 12,
     STUN_PORT = 3478,
-    STUN_REQUEST_MAX = 64,   /* our binding request fits */
-    STUN_RESPONSE_MAX = 64,  /* our binding response fits */
+    STUN_REQUEST_MAX = 64,  /* our binding request fits */
+    STUN_RESPONSE_MAX = 64, /* our binding response fits */
 };
 
 /* Tailscale's packetLooksLike order: STUN first (top two bits 0, cookie, byte1 0x01). */

@@ -33,6 +33,7 @@ typedef void (*wg_send_fn)(void *ctx, const uint8_t *data, size_t len, const str
 typedef void (*wg_wake_fn)(void *ctx);
 
 enum { WG_INDEX_BUCKETS = 4096, WG_PEER_BUCKETS = 1024 };
+#define WG_ACTIVE_NOTE_INTERVAL_NS (1000ull * 1000 * 1000)
 
 struct wg_index_entry; /* wg/index.h */
 
@@ -44,6 +45,15 @@ struct wg_device {
 #endif
     wg_send_fn send;
     wg_wake_fn wake;
+    /*
+     * Optional (NULL: none), called under the device lock: data went out to
+     * this peer, at most once per WG_ACTIVE_NOTE_INTERVAL_NS per peer. The
+     * Tailscale mode's path machine keeps a peer's direct path alive only
+     * while it is in use (wgengine/magicsock/endpoint.go: heartbeats stop
+     * after sessionActiveTimeout without sends).
+     */
+    void (*note_active)(void *ctx, const uint8_t peer_key[WG_KEY_LEN],
+                        const struct wg_endpoint *ep);
     void *ctx;
 
     bool has_private_key;

@@ -70,6 +70,7 @@ struct wg_peer {
     uint64_t last_initiation_consumed_ns;
     bool has_consumed_initiation;
     uint64_t last_sent_handshake_ns;
+    uint64_t last_active_note_ns; /* dev->note_active last called for us */
     bool has_sent_handshake;
 
     struct wg_keypair *kp_previous, *kp_current, *kp_next;

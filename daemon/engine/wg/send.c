@@ -118,6 +118,19 @@ keep_key_fresh_send(struct wg_peer *peer, struct wg_keypair *kp, uint64_t counte
         wg_device_send_handshake_initiation(peer, false, now_ns);
 }
 
+/* Data went out to peer: tell the device's owner, at most once per interval. */
+static void
+note_active(struct wg_peer *peer, uint64_t now_ns)
+{
+    struct wg_device *dev = peer->device;
+
+    if (dev->note_active && (peer->last_active_note_ns == 0 ||
+                             now_ns - peer->last_active_note_ns >= WG_ACTIVE_NOTE_INTERVAL_NS)) {
+        peer->last_active_note_ns = now_ns;
+        dev->note_active(dev->ctx, peer->public_key, &peer->endpoint);
+    }
+}
+
 static void
 stage_packet(struct wg_peer *peer, const uint8_t *data, size_t len)
 {
@@ -169,6 +182,7 @@ wg_device_send_staged(struct wg_peer *peer, uint64_t now_ns)
             wg_device_send_authenticated(peer, buf, out, now_ns);
             if (len)
                 wg_timers_data_sent(peer, now_ns);
+            note_active(peer, now_ns);
         }
         free(buf);
     }
@@ -292,6 +306,7 @@ wg_device_tx_batch(struct wg_device *dev, struct wg_tx_packet *pkts, size_t n, u
             wg_timers_any_authenticated_packet_traversal(peer, now_ns);
             wg_timers_any_authenticated_packet_sent(peer);
             wg_timers_data_sent(peer, now_ns);
+            note_active(peer, now_ns);
         }
         wg_keypair_unref(p->kp);
         p->kp = NULL;

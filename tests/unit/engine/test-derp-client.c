@@ -404,7 +404,15 @@ static void
 test_first_frame(void)
 {
     g_autoptr(GByteArray) in = g_byte_array_new();
+    uint8_t zero[KEY_LEN] = { 0 };
     struct fixture f;
+
+    /* A low-order server key: no box can be made to it (found by fuzz-derp-client). */
+    fixture_init(&f);
+    put_frame(in, DERP_FRAME_SERVER_KEY, DERP_MAGIC, DERP_MAGIC_LEN, zero, KEY_LEN);
+    check_refused(&f, in, -EPROTO);
+    g_assert_cmpuint(f.written->len, ==, 0);
+    fixture_clear(&f);
 
     fixture_init(&f);
     put_frame(in, DERP_FRAME_KEEP_ALIVE, NULL, 0, NULL, 0);

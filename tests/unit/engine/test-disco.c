@@ -11,7 +11,6 @@
  *                         trailing bytes, odd call-me-maybe bodies, jumbo pings
  *  /disco/looks-like      the header test and the sender key
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -19,6 +18,7 @@
 #include <sodium.h>
 
 #include "magicsock/disco.h"
+#include "sockaddr-ref.h"
 
 /* Two nodes, a and b, each with the shared key toward the other. */
 struct pair {
@@ -33,30 +33,6 @@ pair_init(struct pair *p)
     g_assert_cmpint(crypto_box_keypair(p->b_pub, p->b_priv), ==, 0);
     disco_shared_key_init(&p->ab, p->b_pub, p->a_priv);
     disco_shared_key_init(&p->ba, p->a_pub, p->b_priv);
-}
-
-static union wg_sockaddr
-addr(const char *ip, uint16_t port)
-{
-    union wg_sockaddr a = { 0 };
-
-    if (inet_pton(AF_INET, ip, &a.in4.sin_addr) == 1) {
-        a.in4.sin_family = AF_INET;
-        a.in4.sin_port = htons(port);
-    } else {
-        g_assert_cmpint(inet_pton(AF_INET6, ip, &a.in6.sin6_addr), ==, 1);
-        a.in6.sin6_family = AF_INET6;
-        a.in6.sin6_port = htons(port);
-    }
-    return a;
-}
-
-static void
-assert_addr(const union wg_sockaddr *got, const char *ip, uint16_t port)
-{
-    union wg_sockaddr want = addr(ip, port);
-
-    g_assert_cmpmem(got, sizeof(*got), &want, sizeof(want));
 }
 
 /* a seals m to b, b opens it into *out; the packet's length. */
@@ -147,11 +123,11 @@ test_pong(void)
     pair_init(&p);
     memset(m.pong.txid, 0x11, DISCO_TXID_LEN);
     for (size_t i = 0; i < G_N_ELEMENTS(srcs); i++) {
-        m.pong.src = addr(srcs[i].ip, srcs[i].port);
+        m.pong.src = ref_addr(srcs[i].ip, srcs[i].port);
         g_assert_cmpuint(a_to_b(&p, &m, &got), ==, 62 + 16 + 2 + 12 + 18);
         g_assert_cmpuint(got.type, ==, DISCO_PONG);
         g_assert_cmpmem(got.pong.txid, DISCO_TXID_LEN, m.pong.txid, DISCO_TXID_LEN);
-        assert_addr(&got.pong.src, srcs[i].ip, srcs[i].port);
+        ref_assert_addr(&got.pong.src, srcs[i].ip, srcs[i].port);
     }
 }
 
@@ -167,10 +143,10 @@ test_call_me_maybe(void)
     g_assert_cmpuint(got.type, ==, DISCO_CALL_ME_MAYBE);
     g_assert_cmpuint(got.call_me_maybe.n, ==, 0);
     m.call_me_maybe.n = 1;
-    m.call_me_maybe.endpoints[0] = addr("192.168.1.20", 41641);
+    m.call_me_maybe.endpoints[0] = ref_addr("192.168.1.20", 41641);
     a_to_b(&p, &m, &got);
     g_assert_cmpuint(got.call_me_maybe.n, ==, 1);
-    assert_addr(&got.call_me_maybe.endpoints[0], "192.168.1.20", 41641);
+    ref_assert_addr(&got.call_me_maybe.endpoints[0], "192.168.1.20", 41641);
     m.call_me_maybe.n = DISCO_MAX_CALL_ME_MAYBE;
     for (size_t i = 0; i < DISCO_MAX_CALL_ME_MAYBE; i++) {
         char ip[64];
@@ -179,7 +155,7 @@ test_call_me_maybe(void)
             g_snprintf(ip, sizeof(ip), "10.0.%zu.1", i);
         else
             g_snprintf(ip, sizeof(ip), "fd7a:115c:a1e0::%zx", i);
-        m.call_me_maybe.endpoints[i] = addr(ip, (uint16_t)(1000 + i));
+        m.call_me_maybe.endpoints[i] = ref_addr(ip, (uint16_t)(1000 + i));
     }
     g_assert_cmpuint(a_to_b(&p, &m, &got), ==, 62 + 16 + 2 + 18 * DISCO_MAX_CALL_ME_MAYBE);
     g_assert_cmpuint(got.call_me_maybe.n, ==, DISCO_MAX_CALL_ME_MAYBE);
@@ -213,7 +189,7 @@ test_seal_invalid(void)
     g_assert_cmpint(disco_seal(pkt, sizeof(pkt), p.a_pub, &p.ab, &m), ==, -EINVAL);
     m.type = DISCO_CALL_ME_MAYBE;
     m.call_me_maybe.n = 2;
-    m.call_me_maybe.endpoints[0] = addr("1.2.3.4", 5);
+    m.call_me_maybe.endpoints[0] = ref_addr("1.2.3.4", 5);
     g_assert_cmpint(disco_seal(pkt, sizeof(pkt), p.a_pub, &p.ab, &m), ==, -EINVAL);
     m.call_me_maybe.n = DISCO_MAX_CALL_ME_MAYBE + 1;
     g_assert_cmpint(disco_seal(pkt, sizeof(pkt), p.a_pub, &p.ab, &m), ==, -EINVAL);
@@ -228,7 +204,7 @@ test_seal_room(void)
     const size_t need = 62 + 16 + 2 + 30;
 
     pair_init(&p);
-    m.pong.src = addr("1.2.3.4", 5);
+    m.pong.src = ref_addr("1.2.3.4", 5);
     for (size_t cap = 0; cap < need; cap++)
         g_assert_cmpint(disco_seal(pkt, cap, p.a_pub, &p.ab, &m), ==, -ENOBUFS);
     g_assert_cmpint(disco_seal(pkt, need, p.a_pub, &p.ab, &m), ==, (ssize_t)need);
@@ -367,7 +343,7 @@ test_open_pong_lengths(void)
     for (size_t n = 2 + 30; n <= sizeof(plain); n++) {
         g_assert_cmpint(open_raw(&p, plain, n, &got), ==, 0);
         g_assert_cmpmem(got.pong.txid, 12, plain + 2, 12);
-        assert_addr(&got.pong.src, "198.51.100.1", 0x1234);
+        ref_assert_addr(&got.pong.src, "198.51.100.1", 0x1234);
     }
 }
 
@@ -393,7 +369,7 @@ test_open_call_me_maybe_odd(void)
     /* More than we keep: the first DISCO_MAX_CALL_ME_MAYBE. */
     g_assert_cmpint(open_raw(&p, plain, 2 + 18 * many, &got), ==, 0);
     g_assert_cmpuint(got.call_me_maybe.n, ==, DISCO_MAX_CALL_ME_MAYBE);
-    assert_addr(&got.call_me_maybe.endpoints[DISCO_MAX_CALL_ME_MAYBE - 1], "2001::3f", 41577);
+    ref_assert_addr(&got.call_me_maybe.endpoints[DISCO_MAX_CALL_ME_MAYBE - 1], "2001::3f", 41577);
     /* Not whole endpoints, or another version: an empty list (disco.go). */
     g_assert_cmpint(open_raw(&p, plain, 2 + 18 * 3 - 1, &got), ==, 0);
     g_assert_cmpuint(got.type, ==, DISCO_CALL_ME_MAYBE);

@@ -10,13 +10,13 @@
  *  /stun/response/...  round trips, 0x8020, MAPPED-ADDRESS fallback, malformed
  *  /stun/looks-like    packetLooksLike's STUN test
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
 #include <glib.h>
 
 #include "magicsock/stun.h"
+#include "sockaddr-ref.h"
 
 /* RFC 5769 §2.1: SOFTWARE, PRIORITY, ICE-CONTROLLED, USERNAME, MESSAGE-INTEGRITY, FINGERPRINT. */
 static const uint8_t rfc_request[] = {
@@ -51,30 +51,6 @@ static const uint8_t rfc_response6[] = {
 static const uint8_t rfc_txid[STUN_TXID_LEN] = { 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34,
                                                  0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae };
 
-static union wg_sockaddr
-addr(const char *ip, uint16_t port)
-{
-    union wg_sockaddr a = { 0 };
-
-    if (inet_pton(AF_INET, ip, &a.in4.sin_addr) == 1) {
-        a.in4.sin_family = AF_INET;
-        a.in4.sin_port = htons(port);
-    } else {
-        g_assert_cmpint(inet_pton(AF_INET6, ip, &a.in6.sin6_addr), ==, 1);
-        a.in6.sin6_family = AF_INET6;
-        a.in6.sin6_port = htons(port);
-    }
-    return a;
-}
-
-static void
-assert_addr(const union wg_sockaddr *got, const char *ip, uint16_t port)
-{
-    union wg_sockaddr want = addr(ip, port);
-
-    g_assert_cmpmem(got, sizeof(*got), &want, sizeof(want));
-}
-
 static void
 test_rfc_request(void)
 {
@@ -105,7 +81,7 @@ test_rfc_response4(void)
     g_assert_true(stun_looks_like(rfc_response4, sizeof(rfc_response4)));
     g_assert_cmpint(stun_parse_response(rfc_response4, sizeof(rfc_response4), txid, &a), ==, 0);
     g_assert_cmpmem(txid, sizeof(txid), rfc_txid, sizeof(rfc_txid));
-    assert_addr(&a, "192.0.2.1", 32853);
+    ref_assert_addr(&a, "192.0.2.1", 32853);
 }
 
 static void
@@ -116,7 +92,7 @@ test_rfc_response6(void)
 
     g_assert_cmpint(stun_parse_response(rfc_response6, sizeof(rfc_response6), txid, &a), ==, 0);
     g_assert_cmpmem(txid, sizeof(txid), rfc_txid, sizeof(rfc_txid));
-    assert_addr(&a, "2001:db8:1234:5678:11:2233:4455:6677", 32853);
+    ref_assert_addr(&a, "2001:db8:1234:5678:11:2233:4455:6677", 32853);
 }
 
 /* The RFC's responses as requests, its request as a response: wrong types. */
@@ -214,7 +190,7 @@ static void
 round_trip(const char *ip, uint16_t port)
 {
     const uint8_t txid[STUN_TXID_LEN] = { 0xff, 0, 0x80, 1, 2, 3, 4, 5, 6, 7, 8, 0x99 };
-    union wg_sockaddr a = addr(ip, port), got;
+    union wg_sockaddr a = ref_addr(ip, port), got;
     uint8_t out[STUN_RESPONSE_MAX], gtx[STUN_TXID_LEN];
     size_t n = stun_build_response(out, txid, &a);
 
@@ -222,13 +198,13 @@ round_trip(const char *ip, uint16_t port)
     g_assert_true(stun_looks_like(out, n));
     g_assert_cmpint(stun_parse_response(out, n, gtx, &got), ==, 0);
     g_assert_cmpmem(gtx, sizeof(gtx), txid, sizeof(txid));
-    assert_addr(&got, ip, port);
+    ref_assert_addr(&got, ip, port);
     /* Every truncation fails; trailing bytes are ignored. */
     for (size_t cut = 1; cut <= n; cut++)
         g_assert_cmpint(stun_parse_response(out, n - cut, gtx, &got), ==, -EPROTO);
     memset(out + n, 0, sizeof(out) - n);
     g_assert_cmpint(stun_parse_response(out, sizeof(out), gtx, &got), ==, 0);
-    assert_addr(&got, ip, port);
+    ref_assert_addr(&got, ip, port);
 }
 
 static void
@@ -260,37 +236,37 @@ test_response_attrs(void)
     /* 0x8020, the comprehension-optional XOR-MAPPED-ADDRESS some servers send. */
     n = message(p, 0x0101, "\x80\x20\x00\x08\x00\x01\xa1\x47\xe1\x12\xa6\x43", 12);
     g_assert_cmpint(stun_parse_response(p, n, txid, &a), ==, 0);
-    assert_addr(&a, "192.0.2.1", 32853);
+    ref_assert_addr(&a, "192.0.2.1", 32853);
     /* MAPPED-ADDRESS alone, and after or before XOR-MAPPED-ADDRESS (which wins). */
     n = message(p, 0x0101, "\x00\x01\x00\x08\x00\x01\x12\x34\x0a\x00\x00\x01", 12);
     g_assert_cmpint(stun_parse_response(p, n, txid, &a), ==, 0);
-    assert_addr(&a, "10.0.0.1", 0x1234);
+    ref_assert_addr(&a, "10.0.0.1", 0x1234);
     n = message(p, 0x0101,
                 "\x00\x01\x00\x08\x00\x01\x12\x34\x0a\x00\x00\x01"
                 "\x00\x20\x00\x08\x00\x01\xa1\x47\xe1\x12\xa6\x43",
                 24);
     g_assert_cmpint(stun_parse_response(p, n, txid, &a), ==, 0);
-    assert_addr(&a, "192.0.2.1", 32853);
+    ref_assert_addr(&a, "192.0.2.1", 32853);
     n = message(p, 0x0101,
                 "\x00\x20\x00\x08\x00\x01\xa1\x47\xe1\x12\xa6\x43"
                 "\x00\x01\x00\x08\x00\x01\x12\x34\x0a\x00\x00\x01",
                 24);
     g_assert_cmpint(stun_parse_response(p, n, txid, &a), ==, 0);
-    assert_addr(&a, "192.0.2.1", 32853);
+    ref_assert_addr(&a, "192.0.2.1", 32853);
     /* An IPv4-mapped IPv6 address comes out as IPv4. */
     n = message(p, 0x0101,
                 "\x00\x01\x00\x14\x00\x02\x00\x35"
                 "\0\0\0\0\0\0\0\0\0\0\xff\xff\x01\x02\x03\x04",
                 24);
     g_assert_cmpint(stun_parse_response(p, n, txid, &a), ==, 0);
-    assert_addr(&a, "1.2.3.4", 53);
+    ref_assert_addr(&a, "1.2.3.4", 53);
     /* Unknown attributes are skipped, with their padding. */
     n = message(p, 0x0101,
                 "\x80\x22\x00\x01x\0\0\0"
                 "\x00\x01\x00\x08\x00\x01\x12\x34\x0a\x00\x00\x01",
                 20);
     g_assert_cmpint(stun_parse_response(p, n, txid, &a), ==, 0);
-    assert_addr(&a, "10.0.0.1", 0x1234);
+    ref_assert_addr(&a, "10.0.0.1", 0x1234);
 }
 
 static void

@@ -165,26 +165,31 @@ inject(struct node *n, const uint8_t *data, size_t len, const struct wg_endpoint
     return p.status;
 }
 
+/* Deliver the first datagram on the wire; what it provokes joins the wire. */
+static void
+deliver_one(struct net *net)
+{
+    struct datagram d = net->wire[0];
+    struct node *to;
+
+    memmove(&net->wire[0], &net->wire[1], sizeof(net->wire[0]) * (net->n_wire - 1));
+    net->n_wire--;
+    to = node_at(net, &d.to);
+    /* Through a relay, the datagram comes from the sender's key there. */
+    if (to && wg_endpoint_is_derp(&d.to))
+        make_derp_endpoint(&d.from, d.to.derp_region, to == &net->a ? net->b.pub : net->a.pub);
+    if (to)
+        inject(to, d.data, d.len, &d.from, net->now);
+}
+
 /* Deliver everything on the wire (and what that provokes) until it is quiet. */
 static size_t
 deliver_all(struct net *net)
 {
     size_t delivered = 0;
 
-    while (net->n_wire) {
-        struct datagram d = net->wire[0];
-        struct node *to;
-
-        memmove(&net->wire[0], &net->wire[1], sizeof(net->wire[0]) * (net->n_wire - 1));
-        net->n_wire--;
-        to = node_at(net, &d.to);
-        /* Through a relay, the datagram comes from the sender's key there. */
-        if (to && wg_endpoint_is_derp(&d.to))
-            make_derp_endpoint(&d.from, d.to.derp_region, to == &net->a ? net->b.pub : net->a.pub);
-        if (to)
-            inject(to, d.data, d.len, &d.from, net->now);
-        delivered++;
-    }
+    for (; net->n_wire; delivered++)
+        deliver_one(net);
     return delivered;
 }
 
@@ -497,6 +502,19 @@ test_ratelimit_under_load(void)
     net_free(net);
 }
 
+/* A's data reaches B from `from` (B takes it); B answers: where to? */
+static const union wg_sockaddr *
+data_from_then_answer(struct net *net, const struct wg_endpoint *from)
+{
+    net->n_wire = 0;
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
+    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, from, net->now), ==,
+                    WG_RX_DATA);
+    net->n_wire = 0;
+    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 10, 0), ==, WG_TX_SEND);
+    return &net->wire[0].to.addr;
+}
+
 static void
 test_roaming(void)
 {
@@ -506,13 +524,8 @@ test_roaming(void)
     establish(net);
     make_endpoint(&moved, "203.0.113.9", 40000);
     /* A's data arrives from a new address: B follows it. */
-    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
-    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, &moved, net->now), ==,
-                    WG_RX_DATA);
-    net->n_wire = 0;
+    g_assert_true(wg_sockaddr_equal(data_from_then_answer(net, &moved), &moved.addr));
     g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &moved.addr));
-    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 10, 0), ==, WG_TX_SEND);
-    g_assert_true(wg_sockaddr_equal(&net->wire[0].to.addr, &moved.addr));
     net_free(net);
 }
 
@@ -649,13 +662,8 @@ test_pinned_no_roam(void)
     establish(net);
     make_endpoint(&moved, "203.0.113.9", 40000);
     /* A's data arrives from elsewhere: B takes it, but keeps answering where it was told. */
-    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
-    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, &moved, net->now), ==,
-                    WG_RX_DATA);
-    net->n_wire = 0;
+    g_assert_true(wg_sockaddr_equal(data_from_then_answer(net, &moved), &net->a.addr.addr));
     g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &net->a.addr.addr));
-    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.1", 10, 0), ==, WG_TX_SEND);
-    g_assert_true(wg_sockaddr_equal(&net->wire[0].to.addr, &net->a.addr.addr));
     /* A handshake from elsewhere does not move it either. */
     net->n_wire = 0;
     net->now += WG_REKEY_TIMEOUT + WG_NS(1);
@@ -669,10 +677,7 @@ test_pinned_no_roam(void)
     wg_peer_set_endpoint(net->b.peer, &net->a.addr.addr);
     wg_device_unlock(net->b.dev);
     g_assert_false(net->b.peer->endpoint_pinned);
-    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
-    g_assert_cmpint(inject(&net->b, net->wire[0].data, net->wire[0].len, &moved, net->now), ==,
-                    WG_RX_DATA);
-    g_assert_true(wg_sockaddr_equal(&net->b.peer->endpoint.addr, &moved.addr));
+    g_assert_true(wg_sockaddr_equal(data_from_then_answer(net, &moved), &moved.addr));
     net_free(net);
 }
 
@@ -700,13 +705,7 @@ test_derp_endpoint_sends(void)
     g_assert_true(memcmp(&net->wire[0].to, &via_b, sizeof(via_b)) == 0);
     assert_peer_keys(net);
     /* Response, then A's staged packet. */
-    {
-        struct datagram init = net->wire[0];
-
-        net->n_wire = 0;
-        make_derp_endpoint(&init.from, 7, net->a.pub);
-        inject(&net->b, init.data, init.len, &init.from, net->now);
-    }
+    deliver_one(net);
     g_assert_cmpuint(net->n_wire, ==, 1);
     g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_RESPONSE);
     g_assert_true(memcmp(&net->wire[0].to, &via_a, sizeof(via_a)) == 0);
@@ -732,13 +731,7 @@ test_derp_endpoint_sends(void)
     net->now += WG_REKEY_TIMEOUT + WG_NS(1);
     initiate(net, &net->a);
     g_assert_cmpuint(net->n_wire, ==, 1);
-    {
-        struct datagram init = net->wire[0];
-
-        net->n_wire = 0;
-        make_derp_endpoint(&init.from, 7, net->a.pub);
-        inject(&net->b, init.data, init.len, &init.from, net->now);
-    }
+    deliver_one(net);
     g_assert_cmpuint(net->n_wire, ==, 1);
     g_assert_cmpuint(first_type(net), ==, WG_MESSAGE_HANDSHAKE_COOKIE);
     g_assert_true(memcmp(&net->wire[0].to, &via_a, sizeof(via_a)) == 0);
@@ -808,6 +801,43 @@ test_pin_restarts_handshake(void)
     net_free(net);
 }
 
+/* Tailscale mode: data sent to a peer is noted, at most once a second. */
+static unsigned int active_notes;
+
+static void
+count_active(void *ctx, const uint8_t peer_key[WG_KEY_LEN], const struct wg_endpoint *ep)
+{
+    struct node *n = ctx;
+
+    g_assert_cmpmem(peer_key, 32, n->peer->public_key, 32);
+    g_assert_true(wg_sockaddr_equal(&ep->addr, &n->peer->endpoint.addr));
+    active_notes++;
+}
+
+static void
+test_note_active(void)
+{
+    struct net *net = net_new();
+
+    active_notes = 0;
+    net->a.dev->note_active = count_active;
+    /* The first packet is staged for the handshake: noted when it leaves. */
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 100, 1), ==, WG_TX_STAGED);
+    g_assert_cmpuint(active_notes, ==, 0);
+    deliver_all(net);
+    g_assert_cmpuint(active_notes, ==, 1);
+    for (int i = 0; i < 50; i++)
+        g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 100, 2), ==, WG_TX_SEND);
+    g_assert_cmpuint(active_notes, ==, 1);
+    net->now += WG_ACTIVE_NOTE_INTERVAL_NS;
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.1", "10.0.0.2", 100, 3), ==, WG_TX_SEND);
+    g_assert_cmpuint(active_notes, ==, 2);
+    /* Keepalives and handshakes are not data: B's answers note nothing on A. */
+    deliver_all(net);
+    g_assert_cmpuint(active_notes, ==, 2);
+    net_free(net);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -830,5 +860,6 @@ main(int argc, char **argv)
     g_test_add_func("/wg/device/pinned-no-roam", test_pinned_no_roam);
     g_test_add_func("/wg/device/derp-endpoint-sends", test_derp_endpoint_sends);
     g_test_add_func("/wg/device/pin-restarts-handshake", test_pin_restarts_handshake);
+    g_test_add_func("/wg/device/note-active", test_note_active);
     return g_test_run();
 }

@@ -347,6 +347,7 @@ test_derp_relay(void)
     memcpy(via_a.derp_key, p.pub_a, 32);
     g_assert_cmpint(wg_runner_set_peer_endpoint(p.a, p.pub_b, &via_b), ==, 0);
     g_assert_cmpint(wg_runner_set_peer_endpoint(p.b, p.pub_a, &via_a), ==, 0);
+    g_assert_cmpint(wg_runner_set_peer_endpoint(p.a, p.pub_a, &via_b), ==, -ENOENT);
     /* Stats show the magic DERP address, as Tailscale does. */
     g_assert_cmpint(wg_runner_get_peer_stats(p.a, p.pub_b, &st), ==, 0);
     g_assert_true(st.has_endpoint);

@@ -196,6 +196,15 @@ one_round(int round)
     g_assert_cmpuint(st.rx_bytes, >, 0);
     g_assert_cmpint(wg_runner_get_peer_stats(b, pub_b, &st), ==, -ENOENT);
 
+    /* WireGuard mode: no event queue, and no DERP endpoint to relay through. */
+    {
+        struct wg_endpoint derp = { .derp_region = 1 };
+
+        g_assert_cmpint(wg_runner_event_fd(a), ==, -1);
+        g_assert_null(wg_runner_event_pop(a));
+        g_assert_cmpint(wg_runner_set_peer_endpoint(a, pub_b, &derp), ==, -EINVAL);
+    }
+
     /* replace_peers: an empty set removes the peer. */
     {
         struct uapi_set empty = { .replace_peers = true };

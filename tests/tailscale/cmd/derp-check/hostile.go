@@ -189,15 +189,11 @@ func checkHostile(reg *tailcfg.DERPRegion, rawURL, metricsURL string) error {
 	_ = c
 
 	// An unknown frame is skipped: the connection still answers a ping.
-	a, err := newClient(ctx, "a", reg, key.NewNode())
+	a, b, err := pair(ctx, reg)
 	if err != nil {
 		return err
 	}
 	defer a.c.Close()
-	b, err := newClient(ctx, "b", reg, key.NewNode())
-	if err != nil {
-		return err
-	}
 	defer b.c.Close()
 	nc, c, err = loginRaw(rawURL, key.NewNode())
 	if err != nil {
@@ -237,15 +233,8 @@ func checkHostile(reg *tailcfg.DERPRegion, rawURL, metricsURL string) error {
 		}
 		floodDone <- nil
 	}()
-	errs := make(chan error, 4)
-	go func() { errs <- send(a, b, 300) }()
-	go func() { errs <- send(b, a, 300) }()
-	go func() { errs <- expectPackets(a, b, 300) }()
-	go func() { errs <- expectPackets(b, a, 300) }()
-	for range 4 {
-		if err := <-errs; err != nil {
-			return fmt.Errorf("beside a slow reader: %w", err)
-		}
+	if err := exchange(a, b, 300); err != nil {
+		return fmt.Errorf("beside a slow reader: %w", err)
 	}
 	if err := <-floodDone; err != nil {
 		return fmt.Errorf("flood: %w", err)

@@ -234,23 +234,20 @@ func expectGone(dst *client, peer key.NodePublic, reason derp.PeerGoneReasonType
 	}
 }
 
-func checkRelay(reg *tailcfg.DERPRegion, n int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	a, err := newClient(ctx, "a", reg, key.NewNode())
-	if err != nil {
-		return err
+// pair connects two clients with fresh keys; the caller closes them.
+func pair(ctx context.Context, reg *tailcfg.DERPRegion) (a, b *client, err error) {
+	if a, err = newClient(ctx, "a", reg, key.NewNode()); err != nil {
+		return nil, nil, err
 	}
-	defer a.c.Close()
-	b, err := newClient(ctx, "b", reg, key.NewNode())
-	if err != nil {
-		return err
+	if b, err = newClient(ctx, "b", reg, key.NewNode()); err != nil {
+		a.c.Close()
+		return nil, nil, err
 	}
-	if a.c.ServerPublicKey().IsZero() || a.c.ServerPublicKey() != b.c.ServerPublicKey() {
-		return fmt.Errorf("server keys: %v and %v", a.c.ServerPublicKey(), b.c.ServerPublicKey())
-	}
+	return a, b, nil
+}
 
-	// Both ways at once, contents checked.
+// exchange: n packets each way at once, contents checked.
+func exchange(a, b *client, n int) error {
 	errs := make(chan error, 4)
 	go func() { errs <- send(a, b, n) }()
 	go func() { errs <- send(b, a, n) }()
@@ -260,6 +257,23 @@ func checkRelay(reg *tailcfg.DERPRegion, n int) error {
 		if err := <-errs; err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func checkRelay(reg *tailcfg.DERPRegion, n int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	a, b, err := pair(ctx, reg)
+	if err != nil {
+		return err
+	}
+	defer a.c.Close()
+	if a.c.ServerPublicKey().IsZero() || a.c.ServerPublicKey() != b.c.ServerPublicKey() {
+		return fmt.Errorf("server keys: %v and %v", a.c.ServerPublicKey(), b.c.ServerPublicKey())
+	}
+	if err := exchange(a, b, n); err != nil {
+		return err
 	}
 	log.Printf("PASS ping: each client's Ping had its Pong")
 	log.Printf("PASS relay: %d packets each way, contents checked", n)
@@ -366,15 +380,11 @@ func checkSTUN(addr string) error {
 func flood(reg *tailcfg.DERPRegion, d time.Duration, size int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d+time.Minute)
 	defer cancel()
-	a, err := newClient(ctx, "a", reg, key.NewNode())
+	a, b, err := pair(ctx, reg)
 	if err != nil {
 		return err
 	}
 	defer a.c.Close()
-	b, err := newClient(ctx, "b", reg, key.NewNode())
-	if err != nil {
-		return err
-	}
 	defer b.c.Close()
 	go func() {
 		for range b.pkts {

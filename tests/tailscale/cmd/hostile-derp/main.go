@@ -36,6 +36,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -45,6 +46,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -238,7 +240,7 @@ func readClientInfo(br *bufio.Reader, serverKey key.NodePrivate) (key.NodePublic
 	if typ != frameClientInfo || len(b) < 32 {
 		return client, fmt.Errorf("want ClientInfo, got frame type %#x of %d bytes", typ, len(b))
 	}
-	if err := client.UnmarshalBinary(b[:32]); err != nil {
+	if err := client.UnmarshalText([]byte("nodekey:" + hex.EncodeToString(b[:32]))); err != nil {
 		return client, err
 	}
 	msg, ok := serverKey.OpenFrom(client, b[32:])
@@ -255,11 +257,33 @@ func readClientInfo(br *bufio.Reader, serverKey key.NodePrivate) (key.NodePublic
 	return client, nil
 }
 
-// session: a ping, then echoes until the client leaves.
+// session: a ping, then echoes until the client leaves, with a KeepAlive
+// every 250 ms (derper sends one a minute; tests shorten the client's deadline).
 func session(n int64, bw *bufio.Writer, br *bufio.Reader, client key.NodePublic) {
+	var mu sync.Mutex
+	write := func(typ byte, payload ...[]byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		writeFrame(bw, typ, payload...)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				write(frameKeepAlive)
+			}
+		}
+	}()
+
 	var ping [8]byte
 	rand.Read(ping[:])
-	writeFrame(bw, framePing, ping[:])
+	write(framePing, ping[:])
 	for {
 		typ, b, err := readFrame(br)
 		if err != nil {
@@ -268,11 +292,11 @@ func session(n int64, bw *bufio.Writer, br *bufio.Reader, client key.NodePublic)
 		switch typ {
 		case framePong:
 			if bytes.Equal(b, ping[:]) {
-				writeFrame(bw, frameRecvPacket, bytes.Repeat([]byte{0x11}, 32), []byte("pong ok"))
+				write(frameRecvPacket, bytes.Repeat([]byte{0x11}, 32), []byte("pong ok"))
 			}
 		case frameSendPacket:
 			if len(b) >= 32 {
-				writeFrame(bw, frameRecvPacket, client.AppendTo(nil), b[32:])
+				write(frameRecvPacket, client.AppendTo(nil), b[32:])
 			}
 		}
 	}
