@@ -119,6 +119,7 @@ table(relay_cols, labels, [
     ("hwm", "nodes: VmHWM (larger), MiB", "%.1f", ""),
     ("first_s", "both up → first ping reply over DERP, s", "%.2f", "≤ 1 s"),
 ], [("hyphae-derp ÷ derper (tailscaled)", "ts-hderp", "ts-derper"),
+    ("hyphae-derp ÷ derper (hyphaed)", "hy-hderp", "hy-derper"),
     ("hyphaed ÷ tailscaled (derper)", "hy-derper", "ts-derper")])
 
 measured = {c: len(vals.get((c, "first_s"), vals.get((c, "tcp1"), []))) for c in direct_cols + relay_cols}
