@@ -25,6 +25,7 @@
 #include "fixture-missing.h"
 #include "fixture-netns.h"
 #include "fixture-spawn.h"
+#include "fixture-threads.h"
 #include "hyphae-derp-conn.h"
 
 #define DERPER_PORT "8443"
@@ -709,36 +710,6 @@ test_queue_bound (void)
   node_stop (&n);
 }
 
-/* The number of GLib pool threads (named "pool…") in this process. */
-static guint
-count_pool_threads (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
-  const char *tid;
-  guint n = 0;
-
-  while (dir != NULL && (tid = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename ("/proc/self/task", tid, "comm", NULL);
-      g_autofree char *comm = NULL;
-
-      if (g_file_get_contents (path, &comm, NULL, NULL) && g_str_has_prefix (comm, "pool"))
-        n++;
-    }
-  return n;
-}
-
-/* The pool threads that ran TLS handshakes hold gnutls's dynamic TLS blocks,
- * which gcc 12's LeakSanitizer misreads at exit now and then ("Tracer caught
- * signal 11" on a bogus "DTLS" range): let them end first. */
-static void
-stop_pool_threads (void)
-{
-  g_thread_pool_set_max_unused_threads (0);
-  g_thread_pool_stop_unused_threads ();
-  WAIT_FOR (count_pool_threads () == 0, WAIT_S);
-}
-
 int
 main (int argc,
       char **argv)
@@ -769,7 +740,9 @@ main (int argc,
   g_test_add_func ("/derp-conn/queue-bound", test_queue_bound);
 
   ret = g_test_run ();
-  stop_pool_threads ();
+  /* The pool threads that ran TLS handshakes hold gnutls's dynamic TLS
+   * blocks, which gcc 12's LeakSanitizer misreads at exit now and then. */
+  fixture_stop_pool_threads ();
   fixture_netns_teardown (&netns, NULL);
   return ret;
 }
