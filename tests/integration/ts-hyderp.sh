@@ -52,22 +52,7 @@ wgt_check "the nftables block dropped UDP between the nodes" \
 	[ "$(ts_udp_dropped a)" -gt 0 ] && [ "$(ts_udp_dropped b)" -gt 0 ]
 
 # hyphae-derp dies mid-transfer and comes back with its key: the clients reconnect.
-established() { ip netns exec "${TS_NS[$1]}" ss -Htn state established '( sport = :5001 )' | grep -q .; }
-ts_xfer_start a b "$TS_B4" "$BYTES" 12
-if ts_wait 30 established b; then
-	ts_stop hyderp KILL
-	sleep 2     # an outage, not a wait for something
-	ts_hyderp_start || wgt_fail "hyphae-derp restarts"
-else
-	wgt_fail "the paced transfer A->B connected within 30 s"
-fi
-if ts_xfer_wait; then
-	wgt_pass "hyphae-derp SIGKILLed and restarted mid-transfer: 16 MiB A->B complete, sha256: $TS_XFER_DETAIL"
-else
-	wgt_fail "hyphae-derp SIGKILLed and restarted mid-transfer: 16 MiB A->B: $TS_XFER_DETAIL"
-fi
-wgt_check "after the restart: ping A->B" ts_wait "$WAIT" ts_ping_any a "$TS_B4"
-wgt_check "after the restart: ping B->A" ts_wait "$WAIT" ts_ping_any b "$TS_A4"
+ts_relay_restart_check hyderp hyphae-derp ts_hyderp_start "$BYTES"
 
 pid=${TS_PID[hyderp]}
 kill -TERM "$pid"

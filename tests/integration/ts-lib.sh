@@ -513,6 +513,29 @@ ts_xfer_wait() {
 # ts_xfer_connected NODE: the transfer's TCP connection is up at NODE's end.
 ts_xfer_connected() { ip netns exec "${TS_NS[$1]}" ss -Htn state established '( sport = :5001 or dport = :5001 )' | grep -q .; }
 
+# ts_relay_restart_check ROLE NAME START BYTES: a paced A->B transfer of BYTES
+# while relay ROLE (derper, hyderp; called NAME in the lines) is SIGKILLed and,
+# after a 2 s outage, started again by the function START: the transfer
+# completes and pings pass both ways afterwards.
+ts_relay_restart_check() {
+	local role=$1 name=$2 start=$3 bytes=$4
+	ts_xfer_start a b "$TS_B4" "$bytes" 12
+	if ts_wait 30 ts_xfer_connected b; then
+		ts_stop "$role" KILL
+		sleep 2     # an outage, not a wait for something
+		"$start" || wgt_fail "$name restarts"
+	else
+		wgt_fail "the paced transfer A->B connected within 30 s"
+	fi
+	if ts_xfer_wait; then
+		wgt_pass "$name SIGKILLed and restarted mid-transfer: $((bytes >> 20)) MiB A->B complete, sha256: $TS_XFER_DETAIL"
+	else
+		wgt_fail "$name SIGKILLed and restarted mid-transfer: $((bytes >> 20)) MiB A->B: $TS_XFER_DETAIL"
+	fi
+	wgt_check "after the $name restart: ping A->B" ts_wait "$WAIT" ts_ping_any a "$TS_B4"
+	wgt_check "after the $name restart: ping B->A" ts_wait "$WAIT" ts_ping_any b "$TS_A4"
+}
+
 # ts_pinger_start NODE ADDR / ts_pinger_stop: ping every 0.2 s in the
 # background; stop prints "<sent> <received>" (ping's own summary).
 ts_pinger_start() {

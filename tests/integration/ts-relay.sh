@@ -63,21 +63,7 @@ wgt_check "the nftables block dropped UDP between the nodes ($dropped datagrams)
 
 # ---------------------------------------------------------------- derper restart
 
-ts_xfer_start a b "$TS_B4" "$BYTES" 12
-if ts_wait 30 ts_xfer_connected b; then
-	ts_stop derper KILL
-	sleep 2     # an outage, not a wait for something
-	ts_derper_start || wgt_fail "derper restarts"
-else
-	wgt_fail "the paced transfer A->B connected within 30 s"
-fi
-if ts_xfer_wait; then
-	wgt_pass "derper SIGKILLed and restarted mid-transfer: 16 MiB A->B complete, sha256: $TS_XFER_DETAIL"
-else
-	wgt_fail "derper SIGKILLed and restarted mid-transfer: 16 MiB A->B: $TS_XFER_DETAIL"
-fi
-wgt_check "after the derper restart: ping A->B" ts_wait "$WAIT" ts_ping_any a "$TS_B4"
-wgt_check "after the derper restart: ping B->A" ts_wait "$WAIT" ts_ping_any b "$TS_A4"
+ts_relay_restart_check derper derper ts_derper_start "$BYTES"
 
 # ---------------------------------------------------------------- hyphae-derp
 
