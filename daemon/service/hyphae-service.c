@@ -307,8 +307,9 @@ prefs_variant (const HyphaeIpnPrefs *p)
   g_variant_builder_add (&b, "{sv}", "CorpDNS", g_variant_new_boolean (p->corp_dns));
   g_variant_builder_add (&b, "{sv}", "RouteAll", g_variant_new_boolean (p->route_all));
   g_variant_builder_add (&b, "{sv}", "ShieldsUp", g_variant_new_boolean (p->shields_up));
-  g_variant_builder_add (&b, "{sv}", "AdvertiseRoutes", /* serve */
-                         g_variant_new_strv ((const char * const *) p->advertise_routes, -1));
+  g_variant_builder_add (&b, "{sv}", "AdvertiseRoutes", /* serve: NULL = none */
+                         g_variant_new_strv ((const char * const *) p->advertise_routes,
+                                             p->advertise_routes != NULL ? -1 : 0));
   return g_variant_builder_end (&b);
 }
 

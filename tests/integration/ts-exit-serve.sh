@@ -1,0 +1,114 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Issue 12, hyphaed as an exit node for a real tailscaled: node A (hyphaed) and
+# node B (tailscaled) join testcontrol (ts-lib.sh); an "internet" namespace
+# hangs off A's namespace only, by a /30 link, with its host addresses on its
+# loopback and no route back to anything but that link:
+#
+#   B (tailscaled) --tunnel-- A (hyphaed) up0 203.0.113.1/30 2001:db8:ff::1/64
+#                                 |
+#                             internet: wan0 203.0.113.2/30 2001:db8:ff::2/64,
+#                             lo 198.51.100.7 2001:db8:100::7 (A routes those there)
+#
+# Checks, in order:
+#   B cannot reach the internet host before; `hyphaectl set --advertise-routes`
+#   refuses a prefix with host bits (exit 2) and changes nothing;
+#   `hyphaectl set --advertise-exit-node`: Prefs.AdvertiseRoutes is
+#   0.0.0.0/0 + ::/0, `hyphaectl status` says "offers exit node" for A,
+#   testcontrol gets them as Hostinfo.RoutableIPs, A's namespace has
+#   forwarding on and the `inet hyphae` table;
+#   approved at testcontrol, B sees A as an exit node and `tailscale set
+#   --exit-node=A`: ping v4 and v6 and TCP from B reach the internet host,
+#   which sees A's link address as the source (masquerade: it has no route
+#   back to the tailnet);
+#   `--advertise-exit-node=false`: the table is gone, the sysctls are back to
+#   what they were, B no longer gets through; advertised again, then
+#   `hyphaectl down`: the same.
+# Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
+set -u
+TS_PAIR=hyphaed:tailscaled      # A must be hyphaed, B the real peer
+. "$(dirname "$0")/ts-lib.sh"
+. "$(dirname "$0")/ts-serve-lib.sh"
+TS_NAME=ts-exit-serve
+ts_require
+
+WAIT=60
+NS_I=tsI$WGT_ID
+INET4=198.51.100.7
+INET6=2001:db8:100::7
+LINK4=203.0.113.1
+LINK6=2001:db8:ff::1
+PORT=8080
+
+ts_router || ts_fatal "router namespace"
+ts_derper_start || ts_fatal "derper listens on $TS_R_IP:$TS_DERPER_PORT"
+ts_control_start || ts_fatal "testcontrol listens on $TS_URL"
+ts_node_net a && ts_node_net b || ts_fatal "node namespaces on the bridge"
+serve_behind a "$NS_I" up0 "$LINK4/30" wan0 203.0.113.2/30 &&
+	ip -n "${TS_NS[a]}" addr add "$LINK6/64" dev up0 nodad &&
+	ip -n "$NS_I" addr add 2001:db8:ff::2/64 dev wan0 nodad &&
+	ip -n "$NS_I" addr add "$INET4/32" dev lo &&
+	ip -n "$NS_I" addr add "$INET6/128" dev lo &&
+	ip -n "${TS_NS[a]}" route add 198.51.100.0/24 via 203.0.113.2 &&
+	ip -n "${TS_NS[a]}" -6 route add 2001:db8:100::/64 via 2001:db8:ff::2 ||
+	ts_fatal "the internet namespace behind A"
+serve_whoami_start whoami4 "$NS_I" "$INET4" "$PORT" && serve_whoami_start whoami6 "$NS_I" "$INET6" "$PORT" ||
+	ts_fatal "the internet host's TCP service"
+wgt_pass "setup: testcontrol, derper, A (hyphaed) with the internet $INET4 $INET6 behind it, B (tailscaled)"
+
+SYSCTLS_BEFORE=$(serve_sysctls a)
+ts_both_up || ts_fatal "A and B join and see each other within ${WAIT} s"
+wgt_pass "A ($TS_A4) and B ($TS_B4) joined and see each other"
+wgt_check "before: B cannot reach the internet host" eval '! ts_ping_any b "$INET4"'
+
+# ---------------------------------------------------------------- advertise
+
+out=$(ts_cli a set --advertise-routes=10.0.0.1/24 2>&1); rc=$?
+wgt_check "set --advertise-routes=10.0.0.1/24 is refused with exit 2 ('$out')" \
+	eval '[ "$rc" = 2 ] && [[ "$out" == *"non-address bits"* ]]'
+wgt_check "refused: nothing forwarded, no nft table" eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
+
+wgt_check "hyphaectl set --advertise-exit-node" ts_cli a set --advertise-exit-node
+prefs=$(ts_cli a status 2>&1 | head -n1)
+wgt_check "hyphaectl status says A offers an exit node ('$prefs')" eval '[[ "$prefs" == *"offers exit node"* ]]'
+wgt_check "testcontrol gets Hostinfo.RoutableIPs 0.0.0.0/0,::/0 from A" \
+	ts_wait "$WAIT" eval '[ "$(serve_hostinfo_routes a)" = "0.0.0.0/0,::/0" ]'
+wgt_check "A's namespace: forwarding on ($(serve_sysctls a)), table inet hyphae in place" \
+	eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
+
+# ---------------------------------------------------------------- use it
+
+serve_approve a '["0.0.0.0/0","::/0"]' || ts_fatal "testcontrol approves A's exit routes"
+wgt_check "B sees A as an exit node (ExitNodeOption)" ts_wait "$WAIT" eval '[ "$(serve_peer_field b a ExitNodeOption)" = True ]'
+ts_cli b set --exit-node="$TS_A4" || ts_fatal "tailscale set --exit-node=$TS_A4 on B"
+wgt_check "B reaches the internet host $INET4 through A (ping)" ts_wait "$WAIT" ts_ping_any b "$INET4"
+wgt_check "ping v4 B->$INET4 (3 replies)" ts_ping b "$INET4"
+wgt_check "ping v6 B->$INET6 through A" ts_wait "$WAIT" ts_ping_any b "$INET6"
+who=$(serve_whoami "${TS_NS[b]}" "$INET4" "$PORT")
+wgt_check "TCP B->$INET4:$PORT: the internet host sees A's link address ('$who', want $LINK4: masquerade)" [ "$who" = "$LINK4" ]
+who=$(serve_whoami "${TS_NS[b]}" "$INET6" "$PORT")
+wgt_check "TCP B->[$INET6]:$PORT: the internet host sees A's link address ('$who', want $LINK6)" [ "$who" = "$LINK6" ]
+
+# ---------------------------------------------------------------- stop
+
+wgt_check "hyphaectl set --advertise-exit-node=false" ts_cli a set --advertise-exit-node=false
+wgt_check "no longer advertising: table gone, sysctls back to '$SYSCTLS_BEFORE' ($(serve_sysctls a))" \
+	eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
+wgt_check "testcontrol gets an empty RoutableIPs" ts_wait "$WAIT" eval '[ -z "$(serve_hostinfo_routes a)" ]'
+wgt_check "no longer advertising: B's ping to the internet host gets no reply" eval '! ts_ping_any b "$INET4"'
+
+wgt_check "advertised again" ts_cli a set --advertise-exit-node
+wgt_check "advertised again: B reaches the internet host" ts_wait "$WAIT" ts_ping_any b "$INET4"
+wgt_check "hyphaectl down" ts_cli a down
+wgt_check "down: table gone, sysctls back to '$SYSCTLS_BEFORE' ($(serve_sysctls a))" \
+	eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
+wgt_check "hyphaectl up (still advertising)" ts_node_up a
+wgt_check "up again: forwarding and the table back" ts_wait "$WAIT" eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
+wgt_check "up again: B reaches the internet host" ts_wait "$WAIT" ts_ping_any b "$INET4"
+
+# The daemon's exit (ts_finish stops it with SIGTERM) removes them as well.
+dbl_daemon_stop a
+wgt_check "hyphaed exited: table gone, sysctls back to '$SYSCTLS_BEFORE' ($(serve_sysctls a))" \
+	eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
+
+ts_finish "$TS_NAME"
