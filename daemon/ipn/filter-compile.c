@@ -13,7 +13,7 @@
 
 #include "json-scan.h"
 
-G_DEFINE_QUARK (hyphae-filter-error-quark, hyphae_filter_error)
+G_DEFINE_QUARK (hyphae - filter - error - quark, hyphae_filter_error)
 
 /* The protocols of a rule without IPProto (filter/tailcfg.go defaultProtos). */
 static const guint8 default_protos[] = { 6, 17, 1, 58 };
@@ -199,8 +199,8 @@ bad:
 
 typedef struct {
   JsonScan scan;
-  guint rule;         /* index of the rule being read */
-  gsize n_prefixes;   /* so far, all rules */
+  guint rule;          /* index of the rule being read */
+  gsize n_prefixes;    /* so far, all rules */
   GPtrArray *rejected; /* char * */
   char *error;         /* the first refusal, naming rule and field */
 } Parser;
@@ -214,10 +214,10 @@ take_null (JsonScan *s)
 /* Refuse the filter; the message names the rule and field (field NULL:
  * the rule itself, rule G_MAXUINT: the array). FALSE. */
 static gboolean G_GNUC_PRINTF (3, 4)
-fail_field (Parser *p,
-            const char *field,
-            const char *format,
-            ...)
+  fail_field (Parser *p,
+              const char *field,
+              const char *format,
+              ...)
 {
   g_autofree char *msg = NULL;
   va_list ap;

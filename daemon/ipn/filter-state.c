@@ -6,18 +6,27 @@
 #include <string.h>
 
 struct _HyphaeFilterState {
-  char *json;                 /* the PacketFilter text last parsed, NULL = never sent */
-  HyphaeFilterRules *rules;   /* its rules, NULL when refused or never sent */
-  char *refused;              /* why it was refused, NULL if it was not */
-  char **logged_rejected;     /* entries already logged */
-  char *logged_why;           /* the deny-all reason already logged */
-  HyphaeFilterPlan *plan;     /* installed in the runner, NULL = none */
+  char *json;               /* the PacketFilter text last parsed, NULL = never sent */
+  HyphaeFilterRules *rules; /* its rules, NULL when refused or never sent */
+  char *refused;            /* why it was refused, NULL if it was not */
+  char **logged_rejected;   /* entries already logged */
+  char *logged_why;         /* the deny-all reason already logged */
+  HyphaeFilterPlan *plan;   /* installed in the runner, NULL = none */
 };
 
 /* enum pf_reason, for the counters' names. */
 static const char * const reason_names[] = {
-  "rule", "tcp-established", "flow", "icmp-reply", "tsmp", "fragment",
-  "not-local", "shields-up", "jailed", "malformed", "multicast",
+  "rule",
+  "tcp-established",
+  "flow",
+  "icmp-reply",
+  "tsmp",
+  "fragment",
+  "not-local",
+  "shields-up",
+  "jailed",
+  "malformed",
+  "multicast",
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (reason_names) == PF_R_COUNT);
 
@@ -66,7 +75,8 @@ reparse (HyphaeFilterState *st,
   st->rules = hyphae_filter_rules_parse (json, strlen (json), &error);
   if (st->rules == NULL)
     st->refused = g_strdup_printf ("The control server's packet filter is refused, every new inbound "
-                                   "connection is dropped: %s", error->message);
+                                   "connection is dropped: %s",
+                                   error->message);
   else
     for (guint i = 0; st->rules->rejected[i] != NULL; i++)
       if (st->logged_rejected == NULL || !g_strv_contains ((const char * const *) st->logged_rejected,
@@ -184,7 +194,10 @@ protos_summary (const HyphaeFilterRule *rule)
 
   for (guint p = 0; p < 256; p++)
     {
-      const char *name = p == 6 ? "tcp" : p == 17 ? "udp" : p == 1 ? "icmp" : p == 58 ? "icmpv6" : NULL;
+      const char *name = p == 6 ? "tcp" : p == 17 ? "udp"
+                                        : p == 1  ? "icmp"
+                                        : p == 58 ? "icmpv6"
+                                                  : NULL;
 
       if (!hyphae_filter_rule_has_proto (rule, (guint8) p))
         continue;

@@ -14,6 +14,7 @@
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "engine-config.h"
+#include "filter-state.h"
 #include "handshake-order.h"
 #include "hyphae-control-client.h"
 #include "hyphae-link-monitor.h"
@@ -80,6 +81,8 @@ struct _HyphaeIpn {
   GPtrArray *deferred_peers; /* GBytes node keys we handshake with later */
   gint64 deferred_since;     /* realtime s when they were deferred */
   guint deferred_id;         /* the timeout that does it */
+
+  HyphaeFilterState *filter; /* filt: the packet filter (see filter_apply) */
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, G_TYPE_OBJECT)
@@ -579,9 +582,33 @@ engine_stop (HyphaeIpn *self)
   g_clear_pointer (&self->netcfg, hyphae_netcfg_free);
   magicsock_stop (self);
   g_clear_pointer (&self->runner, wg_runner_stop);
+  hyphae_filter_state_reset (self->filter); /* filt */
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->netmap_applied = FALSE;
 }
+
+/* ---- filt: the packet filter hook ---------------------------------------- */
+
+/* netmap + prefs → the runner's inbound filter (filter-compile.h): on every
+ * netmap, on a ShieldsUp change; installed only when it changed. */
+static void
+filter_apply (HyphaeIpn *self)
+{
+  HyphaeFilterOptions opts = {
+    .shields_up = self->prefs.shields_up,
+    /* serve: the AdvertiseRoutes pref goes in served_routes / n_served_routes. */
+  };
+
+  hyphae_filter_state_update (self->filter, self->runner, self->netmap, &opts);
+}
+
+GVariant *
+hyphae_ipn_get_filter_stats (HyphaeIpn *self)
+{
+  return hyphae_filter_state_stats (self->filter, self->runner);
+}
+
+/* ---- end of the filt hook ------------------------------------------------- */
 
 /* netmap + prefs → runner + OS. */
 static void
@@ -643,6 +670,7 @@ engine_apply (HyphaeIpn *self)
     }
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->applied = g_steal_pointer (&cfg);
+  filter_apply (self); /* filt */
   /* The WireGuard peers exist now: the machine may give them endpoints. */
   if (self->magicsock != NULL)
     hyphae_magicsock_set_netmap (self->magicsock, self->netmap);
@@ -1084,6 +1112,7 @@ hyphae_ipn_finalize (GObject *object)
   HyphaeIpn *self = HYPHAE_IPN (object);
 
   g_ptr_array_unref (self->deferred_peers);
+  hyphae_filter_state_free (self->filter); /* filt */
   g_free (self->state_dir);
   g_free (self->ifname);
   g_free (self->uapi_dir);
@@ -1169,6 +1198,7 @@ hyphae_ipn_init (HyphaeIpn *self)
   self->profile = g_strdup (PROFILE);
   self->health = g_new0 (char *, 1);
   self->deferred_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  self->filter = hyphae_filter_state_new (); /* filt */
   hyphae_ipn_prefs_init_defaults (&self->prefs);
 }
 
@@ -1477,7 +1507,7 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
 {
   HyphaeIpnPrefs next = { 0 };
   gboolean was_running = self->prefs.want_running;
-  gboolean engine_affected, server_affected, url_changed;
+  gboolean engine_affected, server_affected, url_changed, filter_affected;
 
   if ((mask & HYPHAE_IPN_PREF_CONTROL_URL) &&
       (prefs->control_url == NULL ||
@@ -1499,6 +1529,7 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
                     !next.route_all != !self->prefs.route_all ||
                     !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access;
   url_changed = g_strcmp0 (next.control_url, self->prefs.control_url) != 0;
+  filter_affected = !next.shields_up != !self->prefs.shields_up; /* filt */
   server_affected = url_changed || g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
   hyphae_ipn_prefs_copy (&self->prefs, &next);
   hyphae_ipn_prefs_clear (&next);
@@ -1523,6 +1554,8 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
       engine_apply (self);
       g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
     }
+  if (filter_affected) /* filt */
+    filter_apply (self);
   recompute_state (self);
   return TRUE;
 }
