@@ -32,7 +32,8 @@ key_text (int n)
   GString *s = g_string_new ("nodekey:");
 
   for (int i = 0; i < 32; i++)
-    g_string_append_printf (s, "%02x", i == 0 ? n : i == 31 ? 0x40 : 0);
+    g_string_append_printf (s, "%02x", i == 0 ? n : i == 31 ? 0x40
+                                                            : 0);
   return g_string_free (s, FALSE);
 }
 
@@ -264,7 +265,7 @@ test_refused (void)
   /* SrcBits [] and null, Bits null: not legacy values, accepted. */
   {
     g_autoptr(HyphaeFilterRules) ok = parse_ok ("[{\"SrcIPs\":[\"*\"],\"SrcBits\":[],\"DstPorts\":[{\"IP\":\"*\",\"Bits\":null}]},"
-                                                " {\"SrcBits\":null}]");
+                                                 " {\"SrcBits\":null}]");
     g_assert_cmpuint (ok->n_rules, ==, 2);
   }
 }
@@ -340,9 +341,9 @@ static void
 test_plan (void)
 {
   g_autoptr(HyphaeNetmap) nm = small_netmap (",\"CapMap\":{\"x:cap\":null}",
-                                             ",\"CapMap\":{\"x:cap\":[{\"a\":1}],\"y\":null},\"IsJailed\":true,"
-                                             "\"AllowedIPs\":[\"100.64.0.2/32\",\"10.9.0.0/16\"]",
-                                             ",\"CapMap\":{\"y\":null}");
+                                              ",\"CapMap\":{\"x:cap\":[{\"a\":1}],\"y\":null},\"IsJailed\":true,"
+                                              "\"AllowedIPs\":[\"100.64.0.2/32\",\"10.9.0.0/16\"]",
+                                              ",\"CapMap\":{\"y\":null}");
   g_autoptr(HyphaeFilterRules) rules = parse_ok (
     "[{\"SrcIPs\":[\"cap:x:cap\",\"10.0.0.0/8\"],\"DstPorts\":[{\"IP\":\"*\",\"Ports\":{\"First\":22,\"Last\":22}}]},"
     " {\"SrcIPs\":[\"cap:none\"],\"DstPorts\":[{\"IP\":\"*\",\"Ports\":{\"First\":1,\"Last\":1}}]}]");
@@ -420,7 +421,9 @@ csum (const guint8 *p, gsize n)
 static gsize
 pkt4 (guint8 *b, guint8 proto, int src, int dst, guint16 dport, gboolean syn)
 {
-  gsize l4 = proto == 6 ? 20 : proto == 17 ? 8 : proto == 1 ? 8 : 0;
+  gsize l4 = proto == 6 ? 20 : proto == 17 ? 8
+                             : proto == 1  ? 8
+                                           : 0;
   gsize n = 20 + l4;
 
   memset (b, 0, n);
