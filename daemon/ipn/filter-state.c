@@ -169,18 +169,23 @@ dsts_summary (const GArray *dsts)
   for (guint i = 0; i < dsts->len && i < 4; i++)
     {
       const HyphaeFilterDst *d = &g_array_index (dsts, HyphaeFilterDst, i);
+      const HyphaeFilterDst *prev = i > 0 ? d - 1 : NULL;
       char buf[IP_PREFIX_STRLEN];
 
+      /* "*" became 0.0.0.0/0 and ::/0: show it once. */
+      if (prev != NULL && prev->net.bits == 0 && d->net.bits == 0 && prev->first == d->first &&
+          prev->last == d->last && prev->net.addr.family != d->net.addr.family)
+        continue;
       if (d->net.bits == 0)
         g_strlcpy (buf, "*", sizeof buf);
       else
         ip_prefix_format (&d->net, buf);
       if (d->first == 0 && d->last == 65535)
-        g_string_append_printf (s, "%s%s:*", i ? "," : "", buf);
+        g_string_append_printf (s, "%s%s:*", s->len ? "," : "", buf);
       else if (d->first == d->last)
-        g_string_append_printf (s, "%s%s:%u", i ? "," : "", buf, d->first);
+        g_string_append_printf (s, "%s%s:%u", s->len ? "," : "", buf, d->first);
       else
-        g_string_append_printf (s, "%s%s:%u-%u", i ? "," : "", buf, d->first, d->last);
+        g_string_append_printf (s, "%s%s:%u-%u", s->len ? "," : "", buf, d->first, d->last);
     }
   if (dsts->len > 4)
     g_string_append_printf (s, ",…(+%u)", dsts->len - 4);
