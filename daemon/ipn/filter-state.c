@@ -120,7 +120,7 @@ hyphae_filter_state_update (HyphaeFilterState *st,
       g_warning ("%s", error->message);
       return;
     }
-  g_message ("Packet filter: %u rules of the control server's %u in force%s%s", plan->rules->len,
+  g_message ("Packet filter: %u rule(s) of the control server's %u in force%s%s", plan->rules->len,
              plan->n_server_rules, plan->shields_up ? ", shields up" : "",
              plan->jailed_srcs->len > 0 ? ", jailed peers" : "");
   wg_runner_set_filter (runner, f);
@@ -195,24 +195,19 @@ dsts_summary (const GArray *dsts)
 static char *
 protos_summary (const HyphaeFilterRule *rule)
 {
+  static const struct {
+    guint8 proto;
+    const char *name;
+  } named[] = { { 6, "tcp" }, { 17, "udp" }, { 1, "icmp" }, { 58, "icmpv6" } };
   GString *s = g_string_new ("");
 
+  /* The default set first, in the order FilterRule.IPProto documents it. */
+  for (guint i = 0; i < G_N_ELEMENTS (named); i++)
+    if (hyphae_filter_rule_has_proto (rule, named[i].proto))
+      g_string_append_printf (s, "%s%s", s->len ? "," : "", named[i].name);
   for (guint p = 0; p < 256; p++)
-    {
-      const char *name = p == 6 ? "tcp" : p == 17 ? "udp"
-                                        : p == 1  ? "icmp"
-                                        : p == 58 ? "icmpv6"
-                                                  : NULL;
-
-      if (!hyphae_filter_rule_has_proto (rule, (guint8) p))
-        continue;
-      if (s->len > 0)
-        g_string_append_c (s, ',');
-      if (name != NULL)
-        g_string_append (s, name);
-      else
-        g_string_append_printf (s, "%u", p);
-    }
+    if (p != 6 && p != 17 && p != 1 && p != 58 && hyphae_filter_rule_has_proto (rule, (guint8) p))
+      g_string_append_printf (s, "%s%u", s->len ? "," : "", p);
   return g_string_free (s, FALSE);
 }
 

@@ -19,7 +19,9 @@
 #   its counters moved;
 #   ShieldsUp (`hyphaectl set --shields-up`): B's connect to A:22 fails, while
 #   A still pings B, connects to B over TCP and gets B's UDP echo; shields
-#   down: B connects again.
+#   down: B connects again;
+#   IsJailed: C pushed again as a jailed peer, with a filter letting everyone
+#   reach port 22: C's connect fails, B's works, A still pings C.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
 set -u
 TS_PAIR=hyphaed:tailscaled
@@ -29,6 +31,7 @@ ts_require
 
 # The third node: a second real tailscaled, the one the filter leaves out.
 TS_NS[c]=tsC$WGT_ID
+TS_NAT_NS[c]=tsNC$WGT_ID
 TS_HOST[c]=node-c-$WGT_ID
 TS_NUM[c]=3
 TS_KIND[c]=tailscaled
@@ -138,5 +141,26 @@ wgt_check "shields up: counted as shields-up drops" grep -q '^Dropped: .*shields
 ts_cli a set --shields-up=false || wgt_fail "hyphaectl set --shields-up=false"
 ts_wait 30 filter_has '^Packet filter: 1 rule(s) from the control server$' || wgt_fail "shields down within 30 s"
 wgt_check "shields down: B connects to A:22 again" ts_wait 30 on b $NET connect "$A4" 22 5
+
+# ---------------------------------------------------------------- IsJailed
+
+# C comes back as a jailed peer (capver 94), with a filter that would let
+# everyone reach port 22: C may still answer A, but not start a flow.
+ip netns exec "$TS_NS_R" "$WGT_PY" -c '
+import json, sys, urllib.request
+nodes = json.load(urllib.request.urlopen(sys.argv[1] + "/hyphae-test/nodes", timeout=10))
+c = [n for n in nodes if (n.get("Hostinfo") or {}).get("Hostname") == sys.argv[2]][0]
+c["IsJailed"] = True
+print(json.dumps({"PeersChanged": [c], "PacketFilter": [{"SrcIPs": ["*"],
+    "DstPorts": [{"IP": "*", "Ports": {"First": 22, "Last": 22}}]}]}))' "$TS_URL" "${TS_HOST[c]}" \
+	>"$TS_DIR/jailed.json" || ts_fatal "C's node from testcontrol"
+ts_hook POST "map-response?node=$A_KEY" "$TS_DIR/jailed.json" >/dev/null || ts_fatal "testcontrol pushes jailed C to A"
+ts_wait 30 filter_has '^rule 0: .* from \* to \*:22 ' || { show_filter; ts_fatal "A runs the allow-22 filter with C jailed within 30 s"; }
+r=$(on c $NET connect "$A4" 22 5)
+wgt_check "jailed: C's connect to A:22 fails although a rule allows it ($r)" [ "${r%% *}" != ok ]
+wgt_check "jailed: B connects to A:22" on b $NET connect "$A4" 22 10
+wgt_check "jailed: ping A->C still works" ts_wait "$WAIT" ts_ping_any a "$C4"
+filter_out
+wgt_check "jailed: counted as jailed drops" grep -q '^Dropped: .*jailed [1-9]' "$TS_DIR/filter.out"
 
 ts_finish "$TS_NAME"
