@@ -108,7 +108,7 @@ hyphae_filter_state_update (HyphaeFilterState *st,
   if (plan->deny_all && st->refused != NULL && g_strcmp0 (plan->why, st->logged_why) != 0)
     g_warning ("%s", plan->why);
   else if (plan->deny_all && g_strcmp0 (plan->why, st->logged_why) != 0)
-    g_message ("Packet filter: %s", plan->why);
+    g_debug ("Packet filter: %s", plan->why);
   g_free (st->logged_why);
   st->logged_why = g_strdup (plan->why);
 
@@ -120,7 +120,7 @@ hyphae_filter_state_update (HyphaeFilterState *st,
       g_warning ("%s", error->message);
       return;
     }
-  g_message ("Packet filter: %u rule(s) of the control server's %u in force%s%s", plan->rules->len,
+  g_debug ("Packet filter: %u rule(s) of the control server's %u in force%s%s", plan->rules->len,
              plan->n_server_rules, plan->shields_up ? ", shields up" : "",
              plan->jailed_srcs->len > 0 ? ", jailed peers" : "");
   wg_runner_set_filter (runner, f);
