@@ -15,6 +15,7 @@
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "engine-config.h"
+#include "filter-state.h"
 #include "handshake-order.h"
 #include "hyphae-control-client.h"
 #include "hyphae-link-monitor.h"
@@ -86,6 +87,8 @@ struct _HyphaeIpn {
   /* serve: forwarding + masquerade while AdvertiseRoutes is not empty */
   HyphaeNat *nat;
   char *serve_error; /* why they are not in place, for Health */
+
+  HyphaeFilterState *filter; /* filt: the packet filter (see filter_apply) */
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, G_TYPE_OBJECT)
@@ -625,6 +628,20 @@ serve_set_masq (HyphaeIpn *self, const HyphaeEngineConfig *cfg)
     }
 }
 
+/* What the packet filter treats as ours besides our addresses: the
+ * advertised routes, a /0 as "guest Wi-Fi" (advertise-routes.h). */
+static GArray *
+serve_local_nets (HyphaeIpn *self)
+{
+  g_autoptr(GArray) iface = NULL;
+
+  if (self->prefs.advertise_routes == NULL || self->prefs.advertise_routes[0] == NULL)
+    return g_array_new (FALSE, TRUE, sizeof (struct ip_prefix));
+  iface = hyphae_advertise_routes_interface_prefixes ();
+  return hyphae_advertise_routes_local_nets ((const char * const *) self->prefs.advertise_routes,
+                                             (const struct ip_prefix *) (gpointer) iface->data, iface->len);
+}
+
 /* Two AdvertiseRoutes lists differ (NULL = empty). */
 static gboolean
 serve_routes_changed (char **a, char **b)
@@ -677,10 +694,36 @@ engine_stop (HyphaeIpn *self)
   g_clear_pointer (&self->netcfg, hyphae_netcfg_free);
   magicsock_stop (self);
   g_clear_pointer (&self->runner, wg_runner_stop);
-  serve_apply (self); /* serve: no runner, no forwarding */
+  hyphae_filter_state_reset (self->filter); /* filt */
+  serve_apply (self);                       /* serve: no runner, no forwarding */
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->netmap_applied = FALSE;
 }
+
+/* ---- filt: the packet filter hook ---------------------------------------- */
+
+/* netmap + prefs → the runner's inbound filter (filter-compile.h): on every
+ * netmap, on a ShieldsUp change; installed only when it changed. */
+static void
+filter_apply (HyphaeIpn *self)
+{
+  g_autoptr(GArray) served = serve_local_nets (self); /* serve */
+  HyphaeFilterOptions opts = {
+    .shields_up = self->prefs.shields_up,
+    .served_routes = (const struct ip_prefix *) (gpointer) served->data,
+    .n_served_routes = served->len,
+  };
+
+  hyphae_filter_state_update (self->filter, self->runner, self->netmap, &opts);
+}
+
+GVariant *
+hyphae_ipn_get_filter_stats (HyphaeIpn *self)
+{
+  return hyphae_filter_state_stats (self->filter, self->runner);
+}
+
+/* ---- end of the filt hook ------------------------------------------------- */
 
 /* netmap + prefs → runner + OS. */
 static void
@@ -743,6 +786,7 @@ engine_apply (HyphaeIpn *self)
     }
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->applied = g_steal_pointer (&cfg);
+  filter_apply (self); /* filt */
   /* The WireGuard peers exist now: the machine may give them endpoints. */
   if (self->magicsock != NULL)
     hyphae_magicsock_set_netmap (self->magicsock, self->netmap);
@@ -1186,6 +1230,7 @@ hyphae_ipn_finalize (GObject *object)
   HyphaeIpn *self = HYPHAE_IPN (object);
 
   g_ptr_array_unref (self->deferred_peers);
+  hyphae_filter_state_free (self->filter); /* filt */
   g_free (self->state_dir);
   g_free (self->ifname);
   g_free (self->uapi_dir);
@@ -1272,6 +1317,7 @@ hyphae_ipn_init (HyphaeIpn *self)
   self->profile = g_strdup (PROFILE);
   self->health = g_new0 (char *, 1);
   self->deferred_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  self->filter = hyphae_filter_state_new (); /* filt */
   hyphae_ipn_prefs_init_defaults (&self->prefs);
 }
 
@@ -1587,7 +1633,7 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
 {
   HyphaeIpnPrefs next = { 0 };
   gboolean was_running = self->prefs.want_running;
-  gboolean engine_affected, server_affected, url_changed;
+  gboolean engine_affected, server_affected, url_changed, filter_affected;
   g_auto(GStrv) routes = NULL; /* serve: AdvertiseRoutes, canonical */
 
   if ((mask & HYPHAE_IPN_PREF_CONTROL_URL) &&
@@ -1627,6 +1673,7 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
                     !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access ||
                     serve_routes_changed (next.advertise_routes, self->prefs.advertise_routes);
   url_changed = g_strcmp0 (next.control_url, self->prefs.control_url) != 0;
+  filter_affected = !next.shields_up != !self->prefs.shields_up; /* filt */
   server_affected = url_changed || g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
   hyphae_ipn_prefs_copy (&self->prefs, &next);
   hyphae_ipn_prefs_clear (&next);
@@ -1654,6 +1701,8 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
       engine_apply (self);
       g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
     }
+  if (filter_affected) /* filt */
+    filter_apply (self);
   recompute_state (self);
   return TRUE;
 }

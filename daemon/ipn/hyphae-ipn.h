@@ -215,4 +215,8 @@ gboolean hyphae_ipn_ping_finish (HyphaeIpn *ipn,
                                  HyphaeIpnPingResult *out,
                                  GError **error);
 
+/* The packet filter's counters (GetFilterStats; filter-state.h has the
+ * keys): {"Installed": false} when no filter is in force. Floating. */
+GVariant *hyphae_ipn_get_filter_stats (HyphaeIpn *ipn);
+
 G_END_DECLS

@@ -1097,6 +1097,16 @@ handle_get_netmap_json (HyphaeMesh1 *skeleton,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* Read-only, like GetPeers: no polkit. */
+static gboolean
+handle_get_filter_stats (HyphaeMesh1 *skeleton,
+                         GDBusMethodInvocation *invocation,
+                         HyphaeService *self)
+{
+  hyphae_mesh1_complete_get_filter_stats (skeleton, invocation, hyphae_ipn_get_filter_stats (self->ipn));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* ------------------------------------------------------------------ object */
 
 static void
@@ -1189,6 +1199,7 @@ hyphae_service_new (HyphaeIpn *ipn)
   g_signal_connect (self->skeleton, "handle-set-debug", G_CALLBACK (handle_set_debug), self);
   g_signal_connect (self->skeleton, "handle-get-peers", G_CALLBACK (handle_get_peers), self);
   g_signal_connect (self->skeleton, "handle-get-netmap-json", G_CALLBACK (handle_get_netmap_json), self);
+  g_signal_connect (self->skeleton, "handle-get-filter-stats", G_CALLBACK (handle_get_filter_stats), self);
   g_signal_connect (self->skeleton, "handle-ping", G_CALLBACK (handle_ping), self);
   return self;
 }

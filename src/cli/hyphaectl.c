@@ -34,6 +34,7 @@ static const char summary[] =
   "  debug [CATEGORY…|all|off]\n"
   "                  switch hyphaed's debug log on for exactly these categories (wg, path,\n"
   "                  control, map); without one, show which are on\n"
+  "  debug filter    the inbound packet filter in force and its counters per rule\n"
   "\n"
   "Exit status:\n"
   "  0  success\n"
@@ -713,6 +714,8 @@ cmd_debug (int argc,
   g_autoptr(HyphaeMesh1) proxy = NULL;
   int code = CTL_EXIT_OK;
 
+  if (argc >= 2 && strcmp (argv[1], "filter") == 0)
+    return ctl_cmd_debug_filter (argc - 1, argv + 1);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return ctl_usage_error ("%s", error->message);
   if ((proxy = ctl_connect_daemon (&code)) == NULL)
