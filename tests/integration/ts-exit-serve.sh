@@ -40,10 +40,7 @@ LINK4=203.0.113.1
 LINK6=2001:db8:ff::1
 PORT=8080
 
-ts_router || ts_fatal "router namespace"
-ts_derper_start || ts_fatal "derper listens on $TS_R_IP:$TS_DERPER_PORT"
-ts_control_start || ts_fatal "testcontrol listens on $TS_URL"
-ts_node_net a && ts_node_net b || ts_fatal "node namespaces on the bridge"
+serve_setup
 serve_behind a "$NS_I" up0 "$LINK4/30" wan0 203.0.113.2/30 &&
 	ip -n "${TS_NS[a]}" addr add "$LINK6/64" dev up0 nodad &&
 	ip -n "$NS_I" addr add 2001:db8:ff::2/64 dev wan0 nodad &&

@@ -24,10 +24,7 @@ WAIT=60
 MASQ=100.99.1.1
 PORT=8080
 
-ts_router || ts_fatal "router namespace"
-ts_derper_start || ts_fatal "derper listens on $TS_R_IP:$TS_DERPER_PORT"
-ts_control_start || ts_fatal "testcontrol listens on $TS_URL"
-ts_node_net a && ts_node_net b || ts_fatal "node namespaces on the bridge"
+serve_setup
 wgt_pass "setup: testcontrol, derper, A (hyphaed), B (tailscaled)"
 ts_both_up || ts_fatal "A and B join and see each other within ${WAIT} s"
 wgt_pass "A ($TS_A4) and B ($TS_B4) joined and see each other"

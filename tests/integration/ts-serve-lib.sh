@@ -4,6 +4,15 @@
 # says who connected, approval of routes at testcontrol, and looks at hyphaed's
 # forwarding state. Source it after ts-lib.sh.
 
+# serve_setup: the router with derper and testcontrol, nodes A and B on the
+# bridge (what every one of these tests starts with); stops the test on failure.
+serve_setup() {
+	ts_router || ts_fatal "router namespace"
+	ts_derper_start || ts_fatal "derper listens on $TS_R_IP:$TS_DERPER_PORT"
+	ts_control_start || ts_fatal "testcontrol listens on $TS_URL"
+	ts_node_net a && ts_node_net b || ts_fatal "node namespaces on the bridge"
+}
+
 # serve_behind NODE NS NODE_IF NODE_ADDR HOST_IF HOST_ADDR: namespace NS (made
 # here) joined to NODE's namespace by a veth: NODE_IF with NODE_ADDR (CIDR) on
 # NODE's side, HOST_IF with HOST_ADDR (CIDR) in NS, NS's default route via

@@ -32,10 +32,7 @@ HOST_A=10.212.1.7
 HOST_B=10.213.2.7
 PORT=8080
 
-ts_router || ts_fatal "router namespace"
-ts_derper_start || ts_fatal "derper listens on $TS_R_IP:$TS_DERPER_PORT"
-ts_control_start || ts_fatal "testcontrol listens on $TS_URL"
-ts_node_net a && ts_node_net b || ts_fatal "node namespaces on the bridge"
+serve_setup
 serve_behind a "$NS_LA" lan0 10.212.1.1/24 eth0 "$HOST_A/24" || ts_fatal "LAN A behind A"
 serve_behind b "$NS_LB" lan0 10.213.2.1/24 eth0 "$HOST_B/24" &&
 	ip -n "$NS_LB" route add 100.64.0.0/10 via 10.213.2.1 &&
