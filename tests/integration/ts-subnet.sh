@@ -16,7 +16,9 @@
 #   B advertises 10.213.2.0/24 (approved): A without --accept-routes does not
 #   reach host B (no route, not in the peer's AllowedIPs), with
 #   `hyphaectl set --accept-routes` it does (ping, TCP from A's tailnet
-#   address), and with --accept-routes=false again it no longer does.
+#   address), and with --accept-routes=false again it no longer does;
+#   `hyphaectl set` combines --advertise-routes and --advertise-exit-node as
+#   `tailscale set` does, and with nothing left advertised the table is gone.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
 set -u
 TS_PAIR=hyphaed:tailscaled
@@ -41,6 +43,7 @@ serve_whoami_start whoamiA "$NS_LA" "$HOST_A" "$PORT" && serve_whoami_start whoa
 	ts_fatal "the LAN hosts' TCP services"
 wgt_pass "setup: testcontrol, derper, A (hyphaed) with LAN 10.212.1.0/24, B (tailscaled) with LAN 10.213.2.0/24"
 
+SYSCTLS_BEFORE=$(serve_sysctls a)
 ts_both_up || ts_fatal "A and B join and see each other within ${WAIT} s"
 wgt_pass "A ($TS_A4) and B ($TS_B4) joined and see each other"
 
@@ -73,5 +76,22 @@ wgt_check "TCP A->$HOST_B:$PORT from A's tailnet address ('$who', want $TS_A4)" 
 wgt_check "hyphaectl set --accept-routes=false" ts_cli a set --accept-routes=false
 wgt_check "accept-routes off: A no longer reaches host $HOST_B" eval '! ts_ping_any a "$HOST_B"'
 wgt_check "accept-routes off: A's own subnet still served to B" ts_ping_any b "$HOST_A"
+
+# ---------------------------------------------------------------- the CLI's arithmetic
+
+# self_status: the Status column of A's own row in `hyphaectl status`.
+self_status() { ts_cli a status 2>/dev/null | head -n1 | sed 's/.*  linux  //'; }
+check_self() {
+	local got
+	ts_cli a set "$1" >/dev/null 2>&1 || { wgt_fail "hyphaectl set $1"; return; }
+	got=$(self_status)
+	wgt_check "set $1: A's status says '$2' ('$got')" [ "$got" = "$2" ]
+}
+check_self --advertise-exit-node "offers exit node; routes 10.212.1.0/24"
+check_self --advertise-routes=10.212.9.0/24,10.212.1.0/24 "offers exit node; routes 10.212.1.0/24, 10.212.9.0/24"
+check_self --advertise-exit-node=false "routes 10.212.1.0/24, 10.212.9.0/24"
+check_self --advertise-routes= "-"
+wgt_check "nothing advertised: no table, forwarding as before ($(serve_sysctls a))" \
+	eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
 
 ts_finish "$TS_NAME"
