@@ -665,6 +665,9 @@ serve_apply (HyphaeIpn *self)
 
   if (want)
     {
+      /* Once per engine start (not on every netmap), again after a failure. */
+      if (self->nat != NULL && self->serve_error == NULL)
+        return;
       if (self->nat == NULL)
         self->nat = hyphae_nat_new (self->ifname, self->state_dir);
       if (!hyphae_nat_apply (self->nat, &error))
