@@ -23,7 +23,9 @@
 #   back to the tailnet);
 #   `--advertise-exit-node=false`: the table is gone, the sysctls are back to
 #   what they were, B no longer gets through; advertised again, then
-#   `hyphaectl down`: the same.
+#   `hyphaectl down`: the same; up again: back; hyphaed killed with -9 leaves
+#   them, the restarted one takes over and, stopping, puts back the values
+#   from before the crash; SIGTERM: gone.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
 set -u
 TS_PAIR=hyphaed:tailscaled      # A must be hyphaed, B the real peer
@@ -102,6 +104,29 @@ wgt_check "down: table gone, sysctls back to '$SYSCTLS_BEFORE' ($(serve_sysctls 
 wgt_check "hyphaectl up (still advertising)" ts_node_up a
 wgt_check "up again: forwarding and the table back" ts_wait "$WAIT" eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
 wgt_check "up again: B reaches the internet host" ts_wait "$WAIT" ts_ping_any b "$INET4"
+
+# kill -9: what it set up stays behind; the restarted hyphaed undoes it at
+# start and sets it up again for the exit node it still is; the values it puts back when it stops
+# advertising are still those from before the crash, not the "1 1" it found.
+pid=$(dbl_daemon_pid a)
+kill -KILL "$pid" 2>/dev/null
+wgt_check "hyphaed killed (-9): gone" ts_wait 10 eval '! kill -0 "$pid" 2>/dev/null'
+wgt_check "killed: table and forwarding left behind" eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
+# testcontrol wants the auth key on every register, a restart's too: the
+# restarted daemon's own start (WantRunning) is refused, then up again.
+ts_cli a status >/dev/null 2>&1
+wgt_check "restarted: its own start ends (refused by testcontrol: NeedsLogin)" \
+	ts_wait "$WAIT" eval 'ts_status a; case $(ts_json a state) in NeedsLogin | Stopped | Running) true ;; *) false ;; esac'
+wgt_check "restarted, not running yet: the crash's table and sysctls undone at start ($(serve_sysctls a))" \
+	eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
+wgt_check "restarted: hyphaectl up" ts_node_up a
+wgt_check "restarted: Running again" ts_wait "$WAIT" eval 'ts_status a && [ "$(ts_json a state)" = Running ]'
+wgt_check "restarted: B reaches the internet host through A again" ts_wait "$WAIT" ts_ping_any b "$INET4"
+wgt_check "restarted, then --advertise-exit-node=false" ts_cli a set --advertise-exit-node=false
+wgt_check "sysctls back to what they were before the crash ('$SYSCTLS_BEFORE', now $(serve_sysctls a)), no table" \
+	eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
+wgt_check "advertised again" ts_cli a set --advertise-exit-node
+wgt_check "advertised again: table and forwarding" ts_wait "$WAIT" eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
 
 # The daemon's exit (ts_finish stops it with SIGTERM) removes them as well.
 dbl_daemon_stop a
