@@ -12,9 +12,10 @@
 static const struct {
   const char *key;
   const char *path;
+  const char *family_dir; /* absent: the family is off in this kernel (IPv6) */
 } sysctls[] = {
-  { "net.ipv4.ip_forward", "/proc/sys/net/ipv4/ip_forward" },
-  { "net.ipv6.conf.all.forwarding", "/proc/sys/net/ipv6/conf/all/forwarding" },
+  { "net.ipv4.ip_forward", "/proc/sys/net/ipv4/ip_forward", NULL },
+  { "net.ipv6.conf.all.forwarding", "/proc/sys/net/ipv6/conf/all/forwarding", "/proc/sys/net/ipv6" },
 };
 
 struct _HyphaeNat {
@@ -123,8 +124,10 @@ sysctl_write (const char *key, const char *path, const char *value, GError **err
     }
   if (e != 0)
     {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Cannot set %s to %s: %s",
-                   key, value, g_strerror (e));
+      /* systemd's ProtectKernelTunables= makes /proc/sys read-only. */
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Cannot set %s to %s: %s%s",
+                   key, value, g_strerror (e),
+                   e == EROFS ? " (set it in /etc/sysctl.d: /proc/sys is read-only here)" : "");
       return FALSE;
     }
   return TRUE;
@@ -241,8 +244,18 @@ hyphae_nat_apply (HyphaeNat *nat,
     {
       g_autofree char *v = sysctl_read (sysctls[i].path);
 
-      if (v != NULL && !g_str_equal (v, "1") &&
-          !sysctl_write (sysctls[i].key, sysctls[i].path, "1", error))
+      if (v == NULL)
+        {
+          /* IPv6 off in this kernel: nothing to forward there. */
+          if (sysctls[i].family_dir != NULL && g_file_test ("/proc/sys/net/ipv4", G_FILE_TEST_IS_DIR) &&
+              !g_file_test (sysctls[i].family_dir, G_FILE_TEST_EXISTS))
+            continue;
+          /* Otherwise /proc/sys is hidden (systemd's ProcSubset=pid). */
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "Cannot read %s (%s)", sysctls[i].key,
+                       sysctls[i].path);
+          return FALSE;
+        }
+      if (!g_str_equal (v, "1") && !sysctl_write (sysctls[i].key, sysctls[i].path, "1", error))
         return FALSE;
     }
   rules = hyphae_nat_ruleset (nat->ifname);

@@ -174,6 +174,35 @@ test_cleanup_after_crash (FixtureNetns *ns,
   fixture_rm_rf (dir);
 }
 
+/* A read-only /proc/sys (systemd's ProtectKernelTunables=yes): apply fails
+ * and says where to set forwarding instead; no table without forwarding. */
+static void
+test_read_only_sysctls (FixtureNetns *ns,
+                        gconstpointer unused)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(HyphaeNat) nat = NULL;
+
+  if (!fixture_netns_ready (ns))
+    return;
+  dir = g_dir_make_tmp ("test-nat-XXXXXX", &error);
+  g_assert_no_error (error);
+  set_sysctls ("0", "0");
+  /* The test process has a mount namespace of its own (fixture-netns.h). */
+  g_free (fixture_run ("sh -c 'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys'"));
+  nat = hyphae_nat_new ("hyn0", dir);
+  g_assert_false (hyphae_nat_apply (nat, &error));
+  g_free (fixture_run ("umount /proc/sys"));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "net.ipv4.ip_forward"));
+  g_assert_nonnull (strstr (error->message, "/etc/sysctl.d"));
+  assert_removed ("0 0");
+  g_assert_true (hyphae_nat_remove (nat, NULL));
+  assert_removed ("0 0");
+  fixture_rm_rf (dir);
+}
+
 static void
 test_ruleset_refuses_bad_names (void)
 {
@@ -192,6 +221,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   FIXTURE_NETNS_ADD ("/nat/apply-remove", NULL, test_apply_remove);
   FIXTURE_NETNS_ADD ("/nat/cleanup-after-crash", NULL, test_cleanup_after_crash);
+  FIXTURE_NETNS_ADD ("/nat/read-only-sysctls", NULL, test_read_only_sysctls);
   g_test_add_func ("/nat/bad-ifname", test_ruleset_refuses_bad_names);
   return g_test_run ();
 }
