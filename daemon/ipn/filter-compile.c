@@ -251,6 +251,23 @@ reject (Parser *p,
   g_ptr_array_add (p->rejected, g_strdup_printf ("PacketFilter[%u].%s: %s", p->rule, field, why));
 }
 
+/* The start of an optional array field: 1 begun, 0 null (nothing to read),
+ * -1 refused (not an array: what says what it should be). */
+static int
+begin_array (Parser *p,
+             const char *field,
+             const char *what)
+{
+  if (take_null (&p->scan))
+    return 0;
+  if (json_scan_peek (&p->scan) != JSON_SCAN_ARRAY)
+    {
+      fail_field (p, field, "%s", what);
+      return -1;
+    }
+  return json_scan_array_begin (&p->scan) ? 1 : -1;
+}
+
 static gboolean
 scan_src_ips (Parser *p,
               HyphaeFilterRule *rule)
@@ -258,11 +275,8 @@ scan_src_ips (Parser *p,
   JsonScan *s = &p->scan;
   int r;
 
-  if (take_null (s))
-    return TRUE;
-  if (json_scan_peek (s) != JSON_SCAN_ARRAY)
-    return fail_field (p, "SrcIPs", "not an array of strings");
-  json_scan_array_begin (s);
+  if ((r = begin_array (p, "SrcIPs", "not an array of strings")) <= 0)
+    return r == 0;
   while ((r = json_scan_array_next (s)) > 0)
     {
       g_autoptr(GError) error = NULL;
@@ -426,11 +440,8 @@ scan_dst_ports (Parser *p,
   JsonScan *s = &p->scan;
   int r;
 
-  if (take_null (s))
-    return TRUE;
-  if (json_scan_peek (s) != JSON_SCAN_ARRAY)
-    return fail_field (p, "DstPorts", "not an array");
-  json_scan_array_begin (s);
+  if ((r = begin_array (p, "DstPorts", "not an array")) <= 0)
+    return r == 0;
   while ((r = json_scan_array_next (s)) > 0)
     if (!scan_dst (p, rule))
       return FALSE;
@@ -446,11 +457,8 @@ scan_protos (Parser *p,
   JsonScan *s = &p->scan;
   int r;
 
-  if (take_null (s))
-    return TRUE;
-  if (json_scan_peek (s) != JSON_SCAN_ARRAY)
-    return fail_field (p, "IPProto", "not an array of integers");
-  json_scan_array_begin (s);
+  if ((r = begin_array (p, "IPProto", "not an array of integers")) <= 0)
+    return r == 0;
   while ((r = json_scan_array_next (s)) > 0)
     {
       gint64 v = 0;
@@ -474,11 +482,8 @@ scan_src_bits (Parser *p)
   JsonScan *s = &p->scan;
   int r;
 
-  if (take_null (s))
-    return TRUE;
-  if (json_scan_peek (s) != JSON_SCAN_ARRAY)
-    return fail_field (p, "SrcBits", "not an array of integers");
-  json_scan_array_begin (s);
+  if ((r = begin_array (p, "SrcBits", "not an array of integers")) <= 0)
+    return r == 0;
   r = json_scan_array_next (s);
   if (r > 0)
     return fail_field (p, "SrcBits", "legacy field, refused as Tailscale does");
