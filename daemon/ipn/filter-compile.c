@@ -731,7 +731,7 @@ static char *
 plan_digest (const HyphaeFilterPlan *plan)
 {
   g_autoptr(GChecksum) c = g_checksum_new (G_CHECKSUM_SHA256);
-  guint8 flags[2] = { (guint8) plan->shields_up, (guint8) plan->deny_all };
+  guint8 flags[3] = { (guint8) plan->shields_up, (guint8) plan->deny_all, (guint8) plan->invalid };
 
   g_checksum_update (c, flags, sizeof flags);
   digest_prefixes (c, "local", plan->local_nets);
@@ -790,12 +790,14 @@ hyphae_filter_plan_new (const HyphaeNetmap *nm,
   if (rules == NULL)
     {
       plan->deny_all = TRUE;
+      plan->invalid = why_refused != NULL;
       plan->why = g_strdup (why_refused != NULL ? why_refused : "no packet filter from the control server yet");
     }
   else if (permits_unsigned_peers (nm, rules))
     {
-      plan->deny_all = TRUE;
-      plan->why = g_strdup ("the packet filter lets in an UnsignedPeerAPIOnly peer: refused, every packet is dropped");
+      plan->deny_all = plan->invalid = TRUE;
+      plan->why = g_strdup ("The control server's packet filter lets in an UnsignedPeerAPIOnly peer: it is "
+                            "refused, every new inbound connection is dropped");
     }
   else
     {

@@ -114,8 +114,9 @@ typedef struct {
   GArray *local_nets;  /* struct ip_prefix */
   GArray *jailed_srcs; /* struct ip_prefix */
   gboolean shields_up;
-  gboolean deny_all;    /* invalid filter (why says so) */
-  char *why;            /* NULL, or why the filter was refused */
+  gboolean deny_all;    /* no rule applies: never sent, or invalid (why says which) */
+  gboolean invalid;     /* the server's filter was refused (a Health problem) */
+  char *why;            /* NULL, or why no rule applies */
   guint n_server_rules; /* for the counters' names */
   char *digest;         /* of all of the above: same digest, same filter */
 } HyphaeFilterPlan;

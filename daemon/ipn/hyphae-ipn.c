@@ -207,6 +207,8 @@ update_health (HyphaeIpn *self)
     g_strv_builder_add (b, self->keys_warning);
   if (self->set_keys_warning != NULL)
     g_strv_builder_add (b, self->set_keys_warning);
+  if (self->filter != NULL && hyphae_filter_state_get_problem (self->filter) != NULL) /* filt */
+    g_strv_builder_add (b, hyphae_filter_state_get_problem (self->filter));
   health = g_strv_builder_end (b);
   if (self->health != NULL && g_strv_equal ((const char * const *) self->health,
                                             (const char * const *) health))
@@ -582,7 +584,12 @@ engine_stop (HyphaeIpn *self)
   g_clear_pointer (&self->netcfg, hyphae_netcfg_free);
   magicsock_stop (self);
   g_clear_pointer (&self->runner, wg_runner_stop);
-  hyphae_filter_state_reset (self->filter); /* filt */
+  if (hyphae_filter_state_get_problem (self->filter) != NULL) /* filt: no filter, no problem */
+    {
+      hyphae_filter_state_reset (self->filter);
+      update_health (self);
+    }
+  hyphae_filter_state_reset (self->filter);
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->netmap_applied = FALSE;
 }
@@ -600,6 +607,7 @@ filter_apply (HyphaeIpn *self)
   };
 
   hyphae_filter_state_update (self->filter, self->runner, self->netmap, &opts);
+  update_health (self); /* a refused filter is a Health problem */
 }
 
 GVariant *

@@ -21,7 +21,8 @@
 #   A still pings B, connects to B over TCP and gets B's UDP echo; shields
 #   down: B connects again;
 #   IsJailed: C pushed again as a jailed peer, with a filter letting everyone
-#   reach port 22: C's connect fails, B's works, A still pings C.
+#   reach port 22: C's connect fails, B's works, A still pings C;
+#   a refused filter (a legacy SrcBits entry): deny all, said in Health.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
 set -u
 TS_PAIR=hyphaed:tailscaled
@@ -162,5 +163,23 @@ wgt_check "jailed: B connects to A:22" on b $NET connect "$A4" 22 10
 wgt_check "jailed: ping A->C still works" ts_wait "$WAIT" ts_ping_any a "$C4"
 filter_out
 wgt_check "jailed: counted as jailed drops" grep -q '^Dropped: .*jailed [1-9]' "$TS_DIR/filter.out"
+
+# ---------------------------------------------------------------- a refused filter
+
+# A legacy SrcBits entry: Tailscale refuses the whole filter, so do we, and
+# then nothing new comes in (not even what the rule meant to allow).
+cat >"$TS_DIR/refused.json" <<EOF
+{"PacketFilter":[{"SrcIPs":["*"],"SrcBits":[32],"DstPorts":[{"IP":"*","Ports":{"First":22,"Last":22}}]}]}
+EOF
+ts_hook POST "map-response?node=$A_KEY" "$TS_DIR/refused.json" >/dev/null || ts_fatal "testcontrol pushes a refused filter to A"
+if ts_wait 30 filter_has '^Deny all: .*SrcBits'; then
+	wgt_pass "refused filter: $(grep '^Deny all' "$TS_DIR/filter.out")"
+else
+	wgt_fail "A refuses a filter with SrcBits within 30 s"; show_filter
+fi
+r=$(on b $NET connect "$A4" 22 5)
+wgt_check "refused filter: B's connect to A:22 fails ($r)" [ "${r%% *}" != ok ]
+health_says_filter() { ts_status a && grep -q 'packet filter is refused' "$TS_DIR/a.status.json"; }
+wgt_check "refused filter: A's status --json Health says so" ts_wait 10 health_says_filter
 
 ts_finish "$TS_NAME"

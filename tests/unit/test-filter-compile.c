@@ -389,8 +389,12 @@ test_plan_deny_all (void)
   g_autofree char *srcs = NULL;
 
   g_assert_true (never->deny_all);
+  g_assert_false (never->invalid);
   g_assert_cmpuint (never->rules->len, ==, 0);
   g_assert_true (refused->deny_all);
+  g_assert_true (refused->invalid);
+  g_assert_true (unlocked->invalid);
+  g_assert_cmpstr (never->digest, !=, refused->digest);
   g_assert_cmpstr (refused->why, ==, "PacketFilter[0]: not an object");
   g_assert_true (unlocked->deny_all);
   g_assert_nonnull (strstr (unlocked->why, "UnsignedPeerAPIOnly"));
