@@ -368,7 +368,7 @@ pf_filter_inbound(const struct pf_filter *f, struct pf_flows *flows, const uint8
     struct pf_packet p;
     struct pf_flow_key key;
     struct match_ctx m = { .f = f, .p = &p, .kind = MATCH_PORT };
-    bool icmp, syn = false;
+    bool icmp, syn = false, reject;
 
     res->reject = false;
     if (pf_parse(pkt, len, &p) < 0)
@@ -379,8 +379,10 @@ pf_filter_inbound(const struct pf_filter *f, struct pf_flows *flows, const uint8
         return finish(f, res, PF_ACCEPT, PF_R_FRAGMENT, -1);
     if (p.proto == PF_PROTO_TCP)
         syn = (p.tcp_flags & (PF_TCP_SYN | PF_TCP_ACK)) == PF_TCP_SYN;
+    /* Never answer a RST (RFC 793), even a SYN+RST. */
+    reject = syn && !(p.tcp_flags & PF_TCP_RST);
     if (!pfx_index_contains(p.addr_len == 4 ? &f->local4 : &f->local6, p.dst)) {
-        res->reject = syn;
+        res->reject = reject;
         return finish(f, res, PF_DROP, PF_R_NOT_LOCAL, -1);
     }
 
@@ -414,7 +416,7 @@ pf_filter_inbound(const struct pf_filter *f, struct pf_flows *flows, const uint8
     }
 
     /* A new flow. */
-    res->reject = syn;
+    res->reject = reject;
     if (f->shields_up)
         return finish(f, res, PF_DROP, PF_R_SHIELDS_UP, -1);
     if (pfx_index_contains(p.addr_len == 4 ? &f->jailed4 : &f->jailed6, p.src))

@@ -387,6 +387,10 @@ test_tcp(void)
     ASSERT_VERDICT(f, NULL, pkt, n, PF_DROP, PF_R_RULE);
     g_assert_cmpint(last.rule, ==, -1);
     g_assert_true(last.reject);
+    /* SYN+RST is judged as a SYN, but a RST is never answered. */
+    n = tcp(pkt, PEER2, 40000, ME4, 22, SYN | RST);
+    ASSERT_VERDICT(f, NULL, pkt, n, PF_DROP, PF_R_RULE);
+    g_assert_false(last.reject);
     /* The right source, another port: attributed to the source's rule. */
     n = tcp(pkt, PEER1, 40000, ME4, 23, SYN);
     ASSERT_VERDICT(f, NULL, pkt, n, PF_DROP, PF_R_RULE);
