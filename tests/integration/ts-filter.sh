@@ -16,7 +16,8 @@
 #   answers that source's ICMP); a TCP flow C opened before the change keeps
 #   working (TCP without SYN passes); A's own UDP to B gets B's echo back (the
 #   reply of a flow we opened); `hyphaectl debug filter` shows the rule and
-#   its counters moved;
+#   its counters moved, and a netmap delta that leaves the rules alone keeps
+#   them;
 #   ShieldsUp (`hyphaectl set --shields-up`): B's connect to A:22 fails, while
 #   A still pings B, connects to B over TCP and gets B's UDP echo; shields
 #   down: B connects again;
@@ -125,6 +126,25 @@ if [ "${acc:-0}" -ge 2 ] && [ "${drops:-0}" -ge 1 ] && grep -q '^Dropped: .*rule
 else
 	wgt_fail "the counters moved (rule 0: accepts ≥ 2, drops ≥ 1; Dropped by rule; Rejects sent ≥ 1)"; show_filter
 fi
+
+# A netmap delta that leaves the rules alone (C goes offline in A's map)
+# keeps the filter and so its counters.
+c_id=$(ip netns exec "$TS_NS_R" "$WGT_PY" -c '
+import json, sys, urllib.request
+nodes = json.load(urllib.request.urlopen(sys.argv[1] + "/hyphae-test/nodes", timeout=10))
+print([n for n in nodes if (n.get("Hostinfo") or {}).get("Hostname") == sys.argv[2]][0]["ID"])' "$TS_URL" "${TS_HOST[c]}")
+echo "{\"OnlineChange\":{\"$c_id\":false}}" >"$TS_DIR/offline.json"
+c_offline() { ts_status a && [ "$(ts_json a peer "${TS_HOST[c]}" | awk '{ print $3 }')" = False ]; }
+if ts_hook POST "map-response?node=$A_KEY" "$TS_DIR/offline.json" >/dev/null && ts_wait 30 c_offline; then
+	filter_out
+	acc2=$(rule_counter 0 accepts)
+	wgt_check "a netmap delta without filter change keeps the counters (rule 0 accepts: $acc before, ${acc2:-none} after)" \
+		[ "${acc2:-0}" -ge "${acc:-1}" ]
+else
+	wgt_fail "A's map has C offline within 30 s after an OnlineChange"
+fi
+echo "{\"OnlineChange\":{\"$c_id\":true}}" >"$TS_DIR/online.json"
+ts_hook POST "map-response?node=$A_KEY" "$TS_DIR/online.json" >/dev/null || wgt_fail "C back online in A's map"
 
 # ---------------------------------------------------------------- shields up
 
