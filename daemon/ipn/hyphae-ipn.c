@@ -603,6 +603,7 @@ filter_apply (HyphaeIpn *self)
 {
   HyphaeFilterOptions opts = {
     .shields_up = self->prefs.shields_up,
+    .exit_node_id = self->prefs.exit_node_id,
     /* serve: the AdvertiseRoutes pref goes in served_routes / n_served_routes. */
   };
 
@@ -1537,7 +1538,8 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
                     !next.route_all != !self->prefs.route_all ||
                     !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access;
   url_changed = g_strcmp0 (next.control_url, self->prefs.control_url) != 0;
-  filter_affected = !next.shields_up != !self->prefs.shields_up; /* filt */
+  filter_affected = !next.shields_up != !self->prefs.shields_up || /* filt */
+                    g_strcmp0 (next.exit_node_id, self->prefs.exit_node_id) != 0;
   server_affected = url_changed || g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
   hyphae_ipn_prefs_copy (&self->prefs, &next);
   hyphae_ipn_prefs_clear (&next);
