@@ -1236,9 +1236,8 @@ bench_filter_from_env(void)
         struct pf_dst dst = { .net = any[0],
                               .port_first = (uint16_t)(1000 + i % 60000),
                               .port_last = (uint16_t)(1000 + i % 60000) };
-        struct pf_rule r = {
-            .id = (uint32_t)i, .srcs = &src, .n_srcs = 1, .dsts = &dst, .n_dsts = 1
-        };
+        struct pf_rule r = { .id = (uint32_t)i, .srcs = &src, .n_srcs = 1, .dsts = &dst,
+                             .n_dsts = 1 };
 
         (void)pf_builder_add_rule(b, &r);
     }
