@@ -41,6 +41,7 @@
 #include "filter/filter.h"
 #include "fixture-netns.h"
 #include "fixture-spawn.h"
+#include "packet-ref.h"
 #include "uapi/uapi.h"
 #include "wireguard/wg-runner.h"
 
@@ -335,6 +336,18 @@ set_timeouts(int fd)
     g_assert_cmpint(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), ==, 0);
 }
 
+/* Pin each runner's peer to a DERP endpoint naming the other's key. */
+static void
+pair_pin_derp(struct pair *p, struct wg_endpoint *via_a, struct wg_endpoint *via_b)
+{
+    *via_a = (struct wg_endpoint){ .derp_region = DERP_REGION };
+    *via_b = *via_a;
+    memcpy(via_b->derp_key, p->pub_b, 32);
+    memcpy(via_a->derp_key, p->pub_a, 32);
+    g_assert_cmpint(wg_runner_set_peer_endpoint(p->a, p->pub_b, via_b), ==, 0);
+    g_assert_cmpint(wg_runner_set_peer_endpoint(p->b, p->pub_a, via_a), ==, 0);
+}
+
 static void
 test_derp_relay(void)
 {
@@ -355,10 +368,7 @@ test_derp_relay(void)
     if (!fixture_netns_ready(&ns_a))
         return;
     pair_start(&p);
-    memcpy(via_b.derp_key, p.pub_b, 32);
-    memcpy(via_a.derp_key, p.pub_a, 32);
-    g_assert_cmpint(wg_runner_set_peer_endpoint(p.a, p.pub_b, &via_b), ==, 0);
-    g_assert_cmpint(wg_runner_set_peer_endpoint(p.b, p.pub_a, &via_a), ==, 0);
+    pair_pin_derp(&p, &via_a, &via_b);
     g_assert_cmpint(wg_runner_set_peer_endpoint(p.a, p.pub_a, &via_b), ==, -ENOENT);
     /* Stats show the magic DERP address, as Tailscale does. */
     g_assert_cmpint(wg_runner_get_peer_stats(p.a, p.pub_b, &st), ==, 0);
@@ -784,16 +794,13 @@ test_filter_derp_path(void)
 {
     struct pair p;
     struct pump pp = { .p = &p };
-    struct wg_endpoint via_a = { .derp_region = DERP_REGION }, via_b = via_a;
+    struct wg_endpoint via_a, via_b;
     int open_fd, shut_fd;
 
     if (!fixture_netns_ready(&ns_a))
         return;
     pair_start(&p);
-    memcpy(via_b.derp_key, p.pub_b, 32);
-    memcpy(via_a.derp_key, p.pub_a, 32);
-    g_assert_cmpint(wg_runner_set_peer_endpoint(p.a, p.pub_b, &via_b), ==, 0);
-    g_assert_cmpint(wg_runner_set_peer_endpoint(p.b, p.pub_a, &via_a), ==, 0);
+    pair_pin_derp(&p, &via_a, &via_b);
     pp.stop_fd = eventfd(0, EFD_CLOEXEC);
     g_assert_cmpint(pthread_create(&pp.thread, NULL, pump_thread, &pp), ==, 0);
     open_fd = socket_in_b(SOCK_STREAM, PORT_OPEN);
@@ -812,18 +819,6 @@ test_filter_derp_path(void)
 }
 
 /* ---- MagicDNS intercept ----------------------------------------------------- */
-
-static uint16_t
-csum_add(const uint8_t *p, size_t len, uint32_t acc)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (len & 1)
-        acc += (uint32_t)p[len - 1] << 8;
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)acc;
-}
 
 /* The reply to a query packet q (as the event carried it): addresses and
  * ports swapped, payload replaced, checksums right. Returns its length. */
@@ -849,15 +844,15 @@ make_answer(uint8_t *out, const uint8_t *q, size_t q_len, const char *payload)
         out[2] = (uint8_t)((20 + 8 + plen) >> 8);
         out[3] = (uint8_t)(20 + 8 + plen);
         out[10] = out[11] = 0;
-        acc = (uint16_t)~csum_add(out, 20, 0);
+        acc = ref_fold(ref_sum(out, 20, 0));
         out[10] = (uint8_t)(acc >> 8);
         out[11] = (uint8_t)acc;
     } else {
         out[4] = (uint8_t)((8 + plen) >> 8);
         out[5] = (uint8_t)(8 + plen);
     }
-    acc = csum_add(out + (ip == 20 ? 12 : 8), 2 * alen, IPPROTO_UDP + 8 + (uint32_t)plen);
-    acc = (uint16_t)~csum_add(u, 8 + plen, acc);
+    acc = ref_sum(out + (ip == 20 ? 12 : 8), 2 * alen, IPPROTO_UDP + 8 + (uint32_t)plen);
+    acc = ref_fold(ref_sum(u, 8 + plen, acc));
     if (acc == 0)
         acc = 0xffff;
     u[6] = (uint8_t)(acc >> 8);
