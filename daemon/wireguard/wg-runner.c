@@ -393,9 +393,9 @@ rx_filter(struct wg_runner *r, const uint8_t *pkt, size_t len, uint64_t now)
     enum pf_tsmp_reason why;
     size_t n = 0, l;
 
+    /* TSMP is between tailscaleds, never for the OS (net/packet/tsmp.go). */
     if (pf_filter_inbound(r->filter, r->flows, pkt, len, now, &res) == PF_ACCEPT)
-        return res.reason !=
-               PF_R_TSMP; /* TSMP is between tailscaleds, never for the OS (tsmp.go) */
+        return res.reason != PF_R_TSMP;
     if (!res.reject)
         return false;
     why = res.reason == PF_R_SHIELDS_UP || res.reason == PF_R_JAILED ? PF_TSMP_SHIELDS_UP

@@ -14,7 +14,8 @@
  * - the packet filter (wg_runner_set_filter) on real packets, over UDP and
  *   over DERP (rx_inject): an allowed TCP port connects, a blocked one fails
  *   at once with ECONNREFUSED (our RST), UDP needs a rule or our own flow,
- *   counters count, swapping filters under traffic is safe;
+ *   counters count, TSMP never reaches the OS, swapping filters under
+ *   traffic is safe;
  * - MagicDNS queries (UDP to 100.100.100.100:53, [fd7a:115c:a1e0::53]:53)
  *   read from the TUN become DNS events, and wg_runner_tun_inject's answer
  *   reaches the querying socket.
@@ -667,6 +668,31 @@ rule_drops(struct wg_runner *r)
     return n;
 }
 
+/* TSMP (IP protocol 99) from A passes B's filter but never reaches B's
+ * kernel: a raw socket there sees nothing, though a later SYN (sent after
+ * it over the same path) got through. */
+static void
+check_tsmp_consumed(void)
+{
+    struct sockaddr_in to = { .sin_family = AF_INET };
+    static const uint8_t ping[9] = { 'p', 1, 2, 3, 4, 5, 6, 7, 8 }; /* a TSMP ping */
+    uint8_t buf[64];
+    int tx = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, PF_PROTO_TSMP), rx;
+
+    fixture_netns_enter(&ns_b);
+    rx = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, PF_PROTO_TSMP);
+    fixture_netns_leave(&ns_b);
+    g_assert_cmpint(tx, >=, 0);
+    g_assert_cmpint(rx, >=, 0);
+    g_assert_cmpint(inet_pton(AF_INET, IP_B, &to.sin_addr), ==, 1);
+    g_assert_cmpint(sendto(tx, ping, sizeof(ping), 0, (struct sockaddr *)&to, sizeof(to)), ==,
+                    sizeof(ping));
+    g_assert_cmpint(connect_errno(PORT_OPEN), ==, 0);
+    g_assert_cmpint(recv(rx, buf, sizeof(buf), MSG_DONTWAIT), ==, -1);
+    close(tx);
+    close(rx);
+}
+
 struct swapper {
     struct wg_runner *r;
     atomic_bool stop;
@@ -720,6 +746,7 @@ test_filter_udp_path(void)
 
     wg_runner_set_filter(p.b, filter_allowing(PORT_OPEN));
     check_tcp_filtered(p.b);
+    check_tsmp_consumed();
 
     /* UDP to B needs a rule or B's own flow: the first datagram is dropped,
      * the one after B wrote to A passes. */
