@@ -378,7 +378,8 @@ rx_divert_magicsock(struct wg_runner *r, struct wg_rx_packet *pkts, size_t n)
 
 /*
  * The packet filter on one decrypted packet (rx_lock held: r->filter is
- * stable). false: drop it. A dropped bare SYN gets a TSMP reject and a TCP
+ * stable). false: drop it (TSMP too, accepted or not: nothing here answers
+ * it, and the OS must not see it). A dropped bare SYN gets a TSMP reject and a TCP
  * RST back through WireGuard (filter.h: what real tailscaled does with each).
  */
 static bool
@@ -392,8 +393,9 @@ rx_filter(struct wg_runner *r, const uint8_t *pkt, size_t len, uint64_t now)
     enum pf_tsmp_reason why;
     size_t n = 0, l;
 
+    /* TSMP is between tailscaleds, never for the OS (net/packet/tsmp.go). */
     if (pf_filter_inbound(r->filter, r->flows, pkt, len, now, &res) == PF_ACCEPT)
-        return true;
+        return res.reason != PF_R_TSMP;
     if (!res.reject)
         return false;
     why = res.reason == PF_R_SHIELDS_UP || res.reason == PF_R_JAILED ? PF_TSMP_SHIELDS_UP
@@ -1236,8 +1238,9 @@ bench_filter_from_env(void)
         struct pf_dst dst = { .net = any[0],
                               .port_first = (uint16_t)(1000 + i % 60000),
                               .port_last = (uint16_t)(1000 + i % 60000) };
-        struct pf_rule r = { .id = (uint32_t)i, .srcs = &src, .n_srcs = 1, .dsts = &dst,
-                             .n_dsts = 1 };
+        struct pf_rule r = {
+            .id = (uint32_t)i, .srcs = &src, .n_srcs = 1, .dsts = &dst, .n_dsts = 1
+        };
 
         (void)pf_builder_add_rule(b, &r);
     }
