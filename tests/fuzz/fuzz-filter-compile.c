@@ -2,7 +2,8 @@
 /*
  * libFuzzer target for daemon/ipn/filter-compile.c: the input is a
  * PacketFilter JSON text (what a control server sends), parsed, planned
- * against a small fixed netmap (a peer with a capability, a jailed peer) and
+ * against a small fixed netmap (a peer with a capability, a jailed exit
+ * node, in use or not) and
  * built into the engine's filter, which then judges one packet.
  *
  * Invariants: a refused filter has an error naming PacketFilter; an accepted
@@ -30,7 +31,8 @@ fixed_netmap (void)
     "\"Addresses\":[\"100.64.0.2/32\"],\"CapMap\":{\"x\":null}},"
     "{\"ID\":3,\"Name\":\"c.ts.net.\",\"Key\":\"nodekey:"
     "0300000000000000000000000000000000000000000000000000000000000040\","
-    "\"Addresses\":[\"100.64.0.3/32\"],\"IsJailed\":true}]}";
+    "\"StableID\":\"s3\",\"Addresses\":[\"100.64.0.3/32\"],\"IsJailed\":true,"
+    "\"AllowedIPs\":[\"100.64.0.3/32\",\"0.0.0.0/0\",\"::/0\"]}]}";
   g_autoptr(HyphaeMapUpdate) up = hyphae_map_update_parse (json, sizeof json - 1, NULL);
 
   CHECK (up != NULL);
@@ -53,7 +55,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   g_autoptr(GError) error = NULL;
   g_autoptr(HyphaeFilterRules) rules = NULL;
   g_autoptr(HyphaeFilterPlan) plan = NULL;
-  HyphaeFilterOptions opts = { .shields_up = size > 0 && (data[0] & 1) };
+  /* The first byte's low bits: shields up, the jailed exit node in use. */
+  HyphaeFilterOptions opts = {
+    .shields_up = size > 0 && (data[0] & 1),
+    .exit_node_id = size > 0 && (data[0] & 2) ? "s3" : NULL,
+  };
   struct pf_filter *f;
   struct pf_result res;
   gsize total = 0;
