@@ -20,10 +20,10 @@
  *
  * Reverse entries are derived from the forward ones: each address maps to
  * the first name added with it, so add node names (self, peers) before
- * ExtraRecords. As Tailscale's tsdns (resolveLocalReverse), PTR answers are
- * given for any address in the table; the tailnet reverse zones
- * (dns_table_builder_add_tailnet_reverse_zones) make unknown addresses of
- * 100.64.0.0/10 and fd7a:115c:a1e0::/48 NXDOMAIN instead of forwarded.
+ * ExtraRecords; dns_table_builder_add_ptr adds reverse-only ones. As Tailscale's tsdns
+ * (resolveLocalReverse), PTR answers are given for any address in the table; the tailnet reverse
+ * zones (dns_table_builder_add_tailnet_reverse_zones) make unknown addresses of 100.64.0.0/10 and
+ * fd7a:115c:a1e0::/48 NXDOMAIN instead of forwarded.
  */
 struct dns_table;
 struct dns_table_builder;
@@ -57,6 +57,13 @@ void dns_table_builder_free(struct dns_table_builder *b);
  */
 int dns_table_builder_add(struct dns_table_builder *b, const char *name,
                           const struct ip_addr *addr);
+
+/* address → name for PTR only, no forward record (a node address the
+ * table leaves out of A/AAAA, which tailscaled still answers PTR for).
+ * Names added with dns_table_builder_add win over these, whatever the
+ * order. Same results as dns_table_builder_add. */
+int dns_table_builder_add_ptr(struct dns_table_builder *b, const char *name,
+                              const struct ip_addr *addr);
 
 /* A zone MagicDNS answers for alone ("tail1234.ts.net", a Routes key with no
  * resolvers): names under it that are not in the table are NXDOMAIN, not

@@ -9,9 +9,9 @@
  *      stays within them;
  *   1: an IP packet from the TUN: parsed; a query to us is answered into a
  *      reply packet whose lengths, addresses and checksums add up;
- *   2: table entries (family byte, address, name length, name): a built
- *      table finds every accepted (name, address) and every address's
- *      reverse entry.
+ *   2: table entries (flags byte: bit 0 IPv6, bit 1 PTR-only; address,
+ *      name length, name): a built table finds every accepted (name,
+ *      address) and every address's reverse entry.
  */
 #include <errno.h>
 #include <string.h>
@@ -182,12 +182,14 @@ fuzz_table(const uint8_t *p, size_t n)
         char name[DNS_NAME_TEXT_MAX + 1];
         struct ip_addr addr;
     } added[64];
-    size_t n_added = 0, off = 0;
+    struct ip_addr ptr_addrs[64];
+    size_t n_added = 0, n_ptr = 0, off = 0;
     struct dns_table *t;
 
     CHECK(b);
     while (off + 2 <= n && n_added < 64) {
         struct ip_addr a = { .family = p[off] & 1 ? AF_INET6 : AF_INET };
+        bool ptr_only = p[off] & 2;
         size_t alen = a.family == AF_INET ? 4 : 16, nlen;
         char raw[256];
 
@@ -202,7 +204,14 @@ fuzz_table(const uint8_t *p, size_t n)
         memcpy(raw, p + off, nlen);
         raw[nlen] = '\0';
         off += nlen;
-        if (strlen(raw) != nlen || dns_table_builder_add(b, raw, &a) != 0)
+        if (strlen(raw) != nlen)
+            continue;
+        if (ptr_only) {
+            if (dns_table_builder_add_ptr(b, raw, &a) == 0)
+                ptr_addrs[n_ptr < 64 ? n_ptr++ : 63] = a;
+            continue;
+        }
+        if (dns_table_builder_add(b, raw, &a) != 0)
             continue;
         CHECK(dns_name_normalise(raw, nlen, added[n_added].name) > 0);
         added[n_added++].addr = a;
@@ -223,6 +232,8 @@ fuzz_table(const uint8_t *p, size_t n)
         CHECK(found);
         CHECK(dns_table_lookup_addr(t, &added[i].addr) != NULL);
     }
+    for (size_t i = 0; i < n_ptr; i++)
+        CHECK(dns_table_lookup_addr(t, &ptr_addrs[i]) != NULL);
     dns_table_free(t);
 }
 

@@ -5,7 +5,8 @@
  *
  *  /dns-table/lookup        case-insensitive names, A/AAAA lists in order,
  *                           duplicates kept once, trailing dots ignored
- *  /dns-table/reverse       address → first name added; unknown → NULL
+ *  /dns-table/reverse       address → first name added; unknown → NULL;
+ *                           PTR-only entries, which forward names beat
  *  /dns-table/search        a bare name under the search domains, in order;
  *                           dotted names are not searched
  *  /dns-table/zones         longest zone; the tailnet reverse zones
@@ -71,8 +72,13 @@ static struct dns_table *
 tailnet(void)
 {
     struct dns_table_builder *b = dns_table_builder_new();
+    struct ip_addr ptr_only = addr("fd7a:115c:a1e0::3"), taken = addr("100.64.0.2");
     struct dns_table *t;
 
+    /* PTR-only entries: v4only's IPv6 address (its AAAA left out), and one
+     * that loses to the forward name added later. */
+    g_assert_cmpint(dns_table_builder_add_ptr(b, "v4only.tail1234.ts.net", &ptr_only), ==, 0);
+    g_assert_cmpint(dns_table_builder_add_ptr(b, "loser.tail1234.ts.net", &taken), ==, 0);
     add(b, "laptop.tail1234.ts.net.", "100.64.0.1");
     add(b, "laptop.tail1234.ts.net.", "fd7a:115c:a1e0::1");
     add(b, "Server.Tail1234.ts.net", "100.64.0.2");
@@ -129,6 +135,10 @@ test_reverse(void)
     g_assert_cmpstr(dns_table_lookup_addr(t, &a), ==, "server.tail1234.ts.net");
     a = addr("100.64.0.9");
     g_assert_null(dns_table_lookup_addr(t, &a));
+    /* PTR-only: found in reverse, never forward; forward names win. */
+    a = addr("fd7a:115c:a1e0::3");
+    g_assert_cmpstr(dns_table_lookup_addr(t, &a), ==, "v4only.tail1234.ts.net");
+    g_assert_false(dns_table_lookup(t, "loser.tail1234.ts.net", 21, &(struct dns_host){ 0 }));
     /* Stray bytes past an IPv4 address do not matter. */
     a = addr("100.64.0.2");
     a.bytes[10] = 0xff;
@@ -356,6 +366,8 @@ test_decide(void)
         { "1.2.192.0.in-addr.arpa", DNS_TYPE_PTR, "forward" },
         { "1.2.192.in-addr.arpa", DNS_TYPE_PTR, "forward" }, /* not a whole address */
         { "9.0.64.100.in-addr.arpa", DNS_TYPE_PTR, "rcode=3 soa=64.100.in-addr.arpa" },
+        { "3.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa", DNS_TYPE_PTR,
+          "rcode=0 ptr=v4only.tail1234.ts.net" },
         { "9.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa", DNS_TYPE_PTR,
           "rcode=3 soa=0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa" },
         { "100.100.100.100.in-addr.arpa", DNS_TYPE_PTR, "rcode=0 ptr=" DNS_SYMBOLIC_NAME },
