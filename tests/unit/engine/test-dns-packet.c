@@ -16,6 +16,10 @@
  *                              swapped, lengths, TTL, valid checksums; too
  *                              small a buffer; the payload in place
  *  /dns-packet/max-payload     1280 − 28 and 1280 − 48
+ *  /dns-packet/mtu             a client offering 4,096 bytes over the tunnel:
+ *                              an answer that fits 1,280 is whole, a longer
+ *                              one comes back TC within 1,280, over IPv4 and
+ *                              IPv6
  */
 #include <errno.h>
 #include <string.h>
@@ -23,6 +27,7 @@
 #include <glib.h>
 
 #include "dns/dns-packet.h"
+#include "dns/dns-resolve.h"
 #include "packet-ref.h"
 
 static const uint8_t dns_query[] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0,
@@ -291,6 +296,82 @@ test_max_payload(void)
     g_assert_cmpuint(dns_packet_max_payload(&p, DNS_PACKET_MTU), ==, 1232);
 }
 
+/* The answer packet to an AAAA query for name with an OPT of 4,096 bytes. */
+static size_t
+answer_over_tunnel(const struct dns_table *t, const char *name, bool v6, uint8_t *out, size_t cap)
+{
+    GByteArray *dnsq = g_byte_array_new(), *pkt = g_byte_array_new();
+    uint8_t wire[DNS_NAME_WIRE_MAX], answer[DNS_ANSWER_MAX];
+    size_t wlen = dns_name_to_wire(name, strlen(name), wire, sizeof(wire)), alen, n;
+    struct dns_packet p;
+    struct dns_query q;
+
+    g_byte_array_append(dnsq, (const uint8_t[]){ 0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1 }, 12);
+    g_byte_array_append(dnsq, wire, (guint)wlen);
+    g_byte_array_append(dnsq, (const uint8_t[]){ 0, 28, 0, 1, 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0 },
+                        15);
+    if (v6) {
+        uint8_t h[40] = { 0x60, 0, 0, 0, 0, (uint8_t)(8 + dnsq->len), 17, 64 };
+
+        memcpy(h + 8, peer6, 16);
+        memcpy(h + 24, service6, 16);
+        g_byte_array_append(pkt, h, 40);
+    } else {
+        uint8_t h[20] = { 0x45, 0, 0, (uint8_t)(28 + dnsq->len), 0, 0, 0, 0, 64, 17, 0, 0, 100,
+                          64,   0, 1 };
+
+        memcpy(h + 16, service4, 4);
+        g_byte_array_append(pkt, h, 20);
+    }
+    g_byte_array_append(
+        pkt, (const uint8_t[]){ 0x9c, 0x40, 0, 53, 0, (uint8_t)(8 + dnsq->len), 0, 0 }, 8);
+    g_byte_array_append(pkt, dnsq->data, dnsq->len);
+    g_assert_cmpint(dns_packet_parse(pkt->data, pkt->len, &p), ==, 0);
+    g_assert_cmpint(dns_respond(t, p.payload, p.payload_len,
+                                dns_packet_max_payload(&p, DNS_PACKET_MTU), &q, answer,
+                                sizeof(answer), &alen),
+                    ==, DNS_VERDICT_ANSWER);
+    g_assert_cmpuint(q.udp_size, ==, 4096);
+    n = dns_packet_build_reply(&p, answer, alen, out, cap);
+    g_byte_array_unref(dnsq);
+    g_byte_array_unref(pkt);
+    return n;
+}
+
+static void
+test_mtu(void)
+{
+    struct dns_table_builder *b = dns_table_builder_new();
+    struct dns_table *t;
+    uint8_t out[4200];
+
+    for (int i = 0; i < 60; i++) {
+        struct ip_addr a = { .family = AF_INET6, .bytes = { 0xfd, 0x7a, [15] = (uint8_t)i } };
+
+        g_assert_cmpint(dns_table_builder_add(b, "many.ts.net", &a), ==, 0);
+        if (i < 40)
+            g_assert_cmpint(dns_table_builder_add(b, "some.ts.net", &a), ==, 0);
+    }
+    t = dns_table_build(b);
+    for (int v6 = 0; v6 < 2; v6++) {
+        size_t ip = v6 ? 40 : 20;
+        /* 40 AAAA: 12 + 17 + 40 × 28 + 11 = 1,160 bytes of DNS: whole. */
+        size_t n = answer_over_tunnel(t, "some.ts.net", v6, out, sizeof(out));
+
+        g_assert_cmpuint(n, ==, ip + 8 + 1160);
+        g_assert_cmphex(out[ip + 8 + 2] & 0x02, ==, 0);
+        g_assert_cmpuint(get16(out + ip + 8 + 6), ==, 40);
+        /* 60 AAAA: 1,720 bytes: TC, the header, question and OPT only. */
+        n = answer_over_tunnel(t, "many.ts.net", v6, out, sizeof(out));
+        g_assert_cmpuint(n, <=, DNS_PACKET_MTU);
+        g_assert_cmpuint(n, ==, ip + 8 + 12 + 17 + 11);
+        g_assert_cmphex(out[ip + 8 + 2] & 0x02, ==, 0x02);
+        g_assert_cmpuint(get16(out + ip + 8 + 6), ==, 0);
+        assert_checksums(out, n);
+    }
+    dns_table_free(t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -301,5 +382,6 @@ main(int argc, char **argv)
     g_test_add_func("/dns-packet/parse/bad", test_parse_bad);
     g_test_add_func("/dns-packet/reply", test_reply);
     g_test_add_func("/dns-packet/max-payload", test_max_payload);
+    g_test_add_func("/dns-packet/mtu", test_mtu);
     return g_test_run();
 }
