@@ -29,12 +29,13 @@ struct dns_table_builder {
     size_t n_entries, cap_entries;
     char *blob;
     size_t blob_len, blob_cap;
-    struct strlist zones, search;
+    struct strlist zones, search, subdomain_hosts;
 };
 
 struct host {
     uint32_t name_off, name_len;         /* into the table's blob */
     uint32_t v4_off, n_v4, v6_off, n_v6; /* into addrs */
+    bool subdomains;                     /* names under it are it too */
 };
 
 struct rev_slot {
@@ -100,14 +101,14 @@ strlist_clear(struct strlist *l)
 }
 
 static int
-strlist_add(struct strlist *l, const char *s, size_t max)
+strlist_add(struct strlist *l, const char *s, size_t max, bool dedupe)
 {
     char norm[DNS_NAME_TEXT_MAX + 1];
     int len = dns_name_normalise(s, strlen(s), norm);
 
     if (len < 0)
         return -EINVAL;
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; dedupe && i < l->n; i++)
         if (strcmp(l->v[i], norm) == 0)
             return 0;
     if (l->n >= max)
@@ -136,6 +137,7 @@ dns_table_builder_free(struct dns_table_builder *b)
     free(b->blob);
     strlist_clear(&b->zones);
     strlist_clear(&b->search);
+    strlist_clear(&b->subdomain_hosts);
     free(b);
 }
 
@@ -182,27 +184,33 @@ dns_table_builder_add_ptr(struct dns_table_builder *b, const char *name, const s
 int
 dns_table_builder_add_zone(struct dns_table_builder *b, const char *zone)
 {
-    return strlist_add(&b->zones, zone, DNS_TABLE_MAX_ZONES);
+    return strlist_add(&b->zones, zone, DNS_TABLE_MAX_ZONES, true);
 }
 
 int
 dns_table_builder_add_tailnet_reverse_zones(struct dns_table_builder *b)
 {
     char zone[32];
-    int r = strlist_add(&b->zones, "0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa", DNS_TABLE_MAX_ZONES);
+    int r = strlist_add(&b->zones, "0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa", DNS_TABLE_MAX_ZONES, true);
 
     /* ipnlocal/local.go (dnsConfigForNetmap): 64..127.100.in-addr.arpa. */
     for (int i = 64; i <= 127 && r == 0; i++) {
         snprintf(zone, sizeof(zone), "%d.100.in-addr.arpa", i);
-        r = strlist_add(&b->zones, zone, DNS_TABLE_MAX_ZONES);
+        r = strlist_add(&b->zones, zone, DNS_TABLE_MAX_ZONES, true);
     }
     return r;
 }
 
 int
+dns_table_builder_add_subdomain_host(struct dns_table_builder *b, const char *name)
+{
+    return strlist_add(&b->subdomain_hosts, name, DNS_TABLE_MAX_NAMES, false);
+}
+
+int
 dns_table_builder_add_search(struct dns_table_builder *b, const char *domain)
 {
-    return strlist_add(&b->search, domain, DNS_TABLE_MAX_SEARCH);
+    return strlist_add(&b->search, domain, DNS_TABLE_MAX_SEARCH, true);
 }
 
 /* ---- the table ---------------------------------------------------------------- */
@@ -359,6 +367,13 @@ dns_table_build(struct dns_table_builder *b)
         index_names(t, b, host_of) < 0)
         goto fail;
     place_addrs(t, b, host_of, seen);
+    for (size_t i = 0; i < b->subdomain_hosts.n; i++) {
+        const char *name = b->subdomain_hosts.v[i];
+        struct host *h = (struct host *)find_host(t, name, strlen(name));
+
+        if (h)
+            h->subdomains = true;
+    }
     t->zones = b->zones;
     t->search = b->search;
     memset(&b->zones, 0, sizeof(b->zones));
@@ -420,6 +435,18 @@ dns_table_lookup_search(const struct dns_table *t, const char *name, size_t len,
 
     if (dns_table_lookup(t, name, len, out))
         return true;
+    /* The nearest parent whose subdomains resolve to it (tsdns.go resolveLocal). */
+    for (size_t i = 0; i < len; i++) {
+        const struct host *h;
+
+        if (name[i] != '.')
+            continue;
+        h = find_host(t, name + i + 1, len - i - 1);
+        if (h && h->subdomains) {
+            host_out(t, h, out);
+            return true;
+        }
+    }
     if (len == 0 || memchr(name, '.', len))
         return false;
     for (size_t i = 0; i < t->search.n; i++) {

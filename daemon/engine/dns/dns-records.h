@@ -75,6 +75,13 @@ int dns_table_builder_add_zone(struct dns_table_builder *b, const char *zone);
  * (fd7a:115c:a1e0::/48), as tailscaled adds them when MagicDNS is on. */
 int dns_table_builder_add_tailnet_reverse_zones(struct dns_table_builder *b);
 
+/* Names under name resolve to name's records (a node with the capability
+ * "dns-subdomain-resolve", tailcfg.NodeAttrDNSSubdomainResolve: tsdns.go
+ * resolveLocal's subdomainHosts); the nearest such parent wins. name must
+ * also be added with its addresses, else this does nothing. 0, -EINVAL,
+ * -E2BIG, -ENOMEM. */
+int dns_table_builder_add_subdomain_host(struct dns_table_builder *b, const char *name);
+
 /* A search domain: a single-label name ("laptop") not in the table is
  * looked up as "laptop.DOMAIN" for each domain, in the order added. */
 int dns_table_builder_add_search(struct dns_table_builder *b, const char *domain);
@@ -88,7 +95,8 @@ void dns_table_free(struct dns_table *t);
 bool dns_table_lookup(const struct dns_table *t, const char *name, size_t len,
                       struct dns_host *out);
 
-/* Exact lookup, then for a single-label name each search domain in turn. */
+/* Exact lookup, then the nearest parent added as a subdomain host, then for
+ * a single-label name each search domain in turn. */
 bool dns_table_lookup_search(const struct dns_table *t, const char *name, size_t len,
                              struct dns_host *out);
 

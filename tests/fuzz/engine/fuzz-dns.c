@@ -49,6 +49,7 @@ fixed_table(void)
         add(b, "many.tail1234.ts.net", AF_INET6, (uint8_t)i);
     CHECK(dns_table_builder_add_zone(b, "tail1234.ts.net") == 0);
     CHECK(dns_table_builder_add_tailnet_reverse_zones(b) == 0);
+    CHECK(dns_table_builder_add_subdomain_host(b, "x.tail1234.ts.net") == 0);
     CHECK(dns_table_builder_add_search(b, "tail1234.ts.net") == 0);
     table = dns_table_build(b);
     CHECK(table);

@@ -8,7 +8,8 @@
  *  /dns-table/reverse       address → first name added; unknown → NULL;
  *                           PTR-only entries, which forward names beat
  *  /dns-table/search        a bare name under the search domains, in order;
- *                           dotted names are not searched
+ *                           dotted names are not searched; names under a
+ *                           subdomain host are that host
  *  /dns-table/zones         longest zone; the tailnet reverse zones
  *  /dns-table/bad-input     bad names and families refused
  *  /dns-table/many          10,000 names: every one found, the hash holds
@@ -91,6 +92,8 @@ tailnet(void)
     g_assert_cmpint(dns_table_builder_add_zone(b, "tail1234.ts.net."), ==, 0);
     g_assert_cmpint(dns_table_builder_add_zone(b, "ts.net"), ==, 0);
     g_assert_cmpint(dns_table_builder_add_tailnet_reverse_zones(b), ==, 0);
+    g_assert_cmpint(dns_table_builder_add_subdomain_host(b, "server.tail1234.ts.net"), ==, 0);
+    g_assert_cmpint(dns_table_builder_add_subdomain_host(b, "absent.tail1234.ts.net"), ==, 0);
     g_assert_cmpint(dns_table_builder_add_search(b, "corp.example"), ==, 0);
     g_assert_cmpint(dns_table_builder_add_search(b, "tail1234.ts.net"), ==, 0);
     t = dns_table_build(b);
@@ -161,6 +164,12 @@ test_search(void)
     /* Names with a dot are not searched. */
     g_assert_false(dns_table_lookup_search(t, "laptop.tail1234", 15, &h));
     g_assert_true(dns_table_lookup_search(t, "server.tail1234.ts.net", 22, &h));
+    /* Under a subdomain host: its records, at any depth; not under others. */
+    g_assert_true(dns_table_lookup_search(t, "a.b.server.tail1234.ts.net", 26, &h));
+    g_assert_cmpstr(h.name, ==, "server.tail1234.ts.net");
+    g_assert_false(dns_table_lookup_search(t, "a.laptop.tail1234.ts.net", 24, &h));
+    g_assert_false(dns_table_lookup_search(t, "a.absent.tail1234.ts.net", 24, &h));
+    g_assert_false(dns_table_lookup_search(t, "aserver.tail1234.ts.net", 23, &h));
     dns_table_free(t);
 }
 
@@ -349,6 +358,8 @@ test_decide(void)
         { "multi.example.com", DNS_TYPE_AAAA, "rcode=0" }, /* exists, no zone: no SOA */
         { "laptop", DNS_TYPE_A, "rcode=0 100.64.0.1" },
         { "nobody.tail1234.ts.net", DNS_TYPE_A, "rcode=3 soa=tail1234.ts.net" },
+        { "www.server.tail1234.ts.net", DNS_TYPE_A, "rcode=0 100.64.0.2" },
+        { "www.laptop.tail1234.ts.net", DNS_TYPE_A, "rcode=3 soa=tail1234.ts.net" },
         { "tail1234.ts.net", DNS_TYPE_A, "rcode=3 soa=tail1234.ts.net" },
         { "other.ts.net", DNS_TYPE_AAAA, "rcode=3 soa=ts.net" },
         { "example.com", DNS_TYPE_A, "forward" },
