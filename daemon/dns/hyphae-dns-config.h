@@ -22,12 +22,12 @@ typedef enum {
 
 typedef struct {
   HyphaeDnsResolverKind kind;
-  char *addr;                 /* Resolver.Addr as sent */
-  int family;                 /* UDP: AF_INET / AF_INET6 */
-  guint8 ip[16];              /* UDP: the address (network order; v4 in the first 4 bytes) */
-  guint16 port;               /* UDP: 53 when none was given */
-  char *url;                  /* DOH: the URL */
-  char **bootstrap;           /* BootstrapResolution, canonical IP strings (may be empty) */
+  char *addr;                  /* Resolver.Addr as sent */
+  int family;                  /* UDP: AF_INET / AF_INET6 */
+  guint8 ip[16];               /* UDP: the address (network order; v4 in the first 4 bytes) */
+  guint16 port;                /* UDP: 53 when none was given */
+  char *url;                   /* DOH: the URL */
+  char **bootstrap;            /* BootstrapResolution, canonical IP strings (may be empty) */
   gboolean use_with_exit_node; /* UseWithExitNode */
 } HyphaeDnsResolver;
 
@@ -44,14 +44,14 @@ typedef struct {
 } HyphaeDnsExtraRecord;
 
 typedef struct {
-  gboolean present;             /* the netmap carried a DNSConfig */
-  gboolean proxied;             /* Proxied: MagicDNS is on for this tailnet */
-  GPtrArray *resolvers;         /* HyphaeDnsResolver*: default upstreams (may be empty) */
-  GPtrArray *fallback_resolvers;/* FallbackResolvers */
-  GPtrArray *routes;            /* HyphaeDnsRoute*, longest suffix first */
-  char **domains;               /* Domains: search domains, in order */
-  GArray *extra_records;        /* HyphaeDnsExtraRecord */
-  char **cert_domains;          /* CertDomains */
+  gboolean present;              /* the netmap carried a DNSConfig */
+  gboolean proxied;              /* Proxied: MagicDNS is on for this tailnet */
+  GPtrArray *resolvers;          /* HyphaeDnsResolver*: default upstreams (may be empty) */
+  GPtrArray *fallback_resolvers; /* FallbackResolvers */
+  GPtrArray *routes;             /* HyphaeDnsRoute*, longest suffix first */
+  char **domains;                /* Domains: search domains, in order */
+  GArray *extra_records;         /* HyphaeDnsExtraRecord */
+  char **cert_domains;           /* CertDomains */
 } HyphaeDnsConfig;
 
 /* json NULL (never sent): an empty config (present FALSE). A malformed or
