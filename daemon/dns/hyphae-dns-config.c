@@ -356,7 +356,7 @@ parse_resolver (JsonNode *node,
   r->use_with_exit_node = with_exit;
   if (boot != NULL)
     {
-      GPtrArray *ips = g_ptr_array_new ();
+      GPtrArray *ips = g_ptr_array_new_with_free_func (g_free);
 
       for (guint i = 0; i < json_array_get_length (boot); i++)
         {
@@ -374,6 +374,7 @@ parse_resolver (JsonNode *node,
           ip_addr_format (&ip, text);
           g_ptr_array_add (ips, g_strdup (text));
         }
+      g_ptr_array_set_free_func (ips, NULL);
       g_ptr_array_add (ips, NULL);
       g_strfreev (r->bootstrap);
       r->bootstrap = (char **) g_ptr_array_free (ips, FALSE);

@@ -31,14 +31,36 @@ struct _HyphaeMagicDns {
   gpointer inject_data;
 
   struct dns_table *table; /* NULL before the first update */
-  HyphaeDnsPlan *plan;     /* NULL before the first update */
-  GPtrArray *os_fallback;  /* HyphaeDnsResolver*: what the OS had */
-  SoupSession *session;    /* DoH, made on first use */
-  GCancellable *cancel;    /* every forward; cancelled at dispose */
+  /* Addresses whose A/AAAA the table leaves out (peers' IPv6 without
+   * magicdns-aaaa) still have a PTR, as tailscaled answers PTR from every
+   * node address: struct ip_addr (as bytes) → normalised name. */
+  GHashTable *ptr_only;
+  HyphaeDnsPlan *plan;    /* NULL before the first update */
+  GPtrArray *os_fallback; /* HyphaeDnsResolver*: what the OS had */
+  SoupSession *session;   /* DoH, made on first use */
+  GCancellable *cancel;   /* every forward; cancelled at dispose */
   HyphaeMagicDnsStats stats;
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeMagicDns, hyphae_magic_dns, G_TYPE_OBJECT)
+
+static guint
+ip_addr_hash (gconstpointer p)
+{
+  const struct ip_addr *a = p;
+  guint h = a->family;
+
+  for (guint i = 0; i < sizeof a->bytes; i++)
+    h = h * 31 + a->bytes[i];
+  return h;
+}
+
+static gboolean
+ip_addr_equal_func (gconstpointer a,
+                    gconstpointer b)
+{
+  return ip_addr_equal (a, b);
+}
 
 /* ---- answers ------------------------------------------------------------------- */
 
@@ -195,6 +217,30 @@ forward (HyphaeMagicDns *self,
 
 /* ---- queries --------------------------------------------------------------------- */
 
+/* A PTR for an address of ptr_only (see there); FALSE: not one. */
+static gboolean
+answer_ptr_only (HyphaeMagicDns *self,
+                 const struct dns_packet *p)
+{
+  struct dns_query q;
+  struct ip_addr addr;
+  struct dns_reply reply = { .rcode = DNS_RCODE_NOERROR };
+  guint8 out[DNS_ANSWER_MAX];
+  gsize n;
+
+  if (g_hash_table_size (self->ptr_only) == 0 || dns_query_parse (p->payload, p->payload_len, &q) != DNS_PARSE_OK ||
+      q.qtype != DNS_TYPE_PTR || !dns_reverse_name_parse (q.qname, q.qname_len, &addr))
+    return FALSE;
+  reply.ptr_name = g_hash_table_lookup (self->ptr_only, &addr);
+  if (reply.ptr_name == NULL)
+    return FALSE;
+  n = dns_answer_build (&q, &reply, dns_packet_max_payload (p, DNS_PACKET_MTU), out, sizeof out);
+  self->stats.local++;
+  if (n > 0)
+    send_payload (self, p, out, n);
+  return TRUE;
+}
+
 void
 hyphae_magic_dns_handle_query_packet (HyphaeMagicDns *self,
                                       const guint8 *pkt,
@@ -214,6 +260,8 @@ hyphae_magic_dns_handle_query_packet (HyphaeMagicDns *self,
       self->stats.failed++;
       return; /* not a UDP packet to us: nothing to answer to */
     }
+  if (answer_ptr_only (self, &p))
+    return;
   verdict = dns_respond (self->table, p.payload, p.payload_len, dns_packet_max_payload (&p, DNS_PACKET_MTU), &q,
                          out, sizeof out, &out_len);
   switch (verdict)
@@ -278,6 +326,7 @@ typedef struct {
  * ourselves, only IPv6 ones. */
 static void
 add_node (struct dns_table_builder *b,
+          GHashTable *ptr_only,
           const HyphaeNode *node,
           AddrRules *rules)
 {
@@ -296,7 +345,14 @@ add_node (struct dns_table_builder *b,
 
       if (rules->self_v6_only ? addrs[i].family != AF_INET6
                               : (addrs[i].family == AF_INET6 && has4 && !rules->want_aaaa))
-        continue;
+        {
+          char name[DNS_NAME_TEXT_MAX + 1];
+
+          if (dns_name_normalise (node->name, strlen (node->name), name) > 0 &&
+              !g_hash_table_contains (ptr_only, &addrs[i]))
+            g_hash_table_insert (ptr_only, g_memdup2 (&addrs[i], sizeof addrs[i]), g_strdup (name));
+          continue;
+        }
       err = dns_table_builder_add (b, node->name, &addrs[i]);
       if (err == -E2BIG)
         {
@@ -310,7 +366,8 @@ add_node (struct dns_table_builder *b,
 }
 
 static struct dns_table *
-build_table (HyphaeNetmap *nm,
+build_table (GHashTable *ptr_only,
+             HyphaeNetmap *nm,
              const HyphaeDnsConfig *config,
              gboolean corp_dns)
 {
@@ -336,9 +393,9 @@ build_table (HyphaeNetmap *nm,
       rules.self_v6_only = has6 && !has4;
       rules.want_aaaa = node_has_cap (self_node, CAP_MAGICDNS_AAAA);
       /* Self first, then peers: an address's PTR is the first name added. */
-      add_node (b, self_node, &rules);
+      add_node (b, ptr_only, self_node, &rules);
       for (guint i = 0; i < hyphae_netmap_get_n_peers (nm); i++)
-        add_node (b, hyphae_netmap_get_peer (nm, i), &rules);
+        add_node (b, ptr_only, hyphae_netmap_get_peer (nm, i), &rules);
 
       for (guint i = 0; config != NULL && i < config->extra_records->len && !rules.full; i++)
         {
@@ -468,7 +525,8 @@ hyphae_magic_dns_update (HyphaeMagicDns *self,
     in.corp_dns = FALSE; /* nothing forwarded either */
 
   g_clear_pointer (&self->table, dns_table_free);
-  self->table = build_table (nm, config, corp_dns);
+  g_hash_table_remove_all (self->ptr_only);
+  self->table = build_table (self->ptr_only, nm, config, corp_dns);
   g_clear_pointer (&self->plan, hyphae_dns_plan_free);
   self->plan = hyphae_dns_plan_new (&in);
   g_debug ("MagicDNS: %zu names, CorpDNS %s, exit node DNS %s", self->table ? dns_table_n_names (self->table) : 0,
@@ -537,6 +595,7 @@ hyphae_magic_dns_finalize (GObject *object)
   g_clear_pointer (&self->table, dns_table_free);
   g_clear_pointer (&self->plan, hyphae_dns_plan_free);
   g_clear_pointer (&self->os_fallback, g_ptr_array_unref);
+  g_clear_pointer (&self->ptr_only, g_hash_table_unref);
   g_clear_object (&self->cancel);
   G_OBJECT_CLASS (hyphae_magic_dns_parent_class)->finalize (object);
 }
@@ -554,6 +613,7 @@ static void
 hyphae_magic_dns_init (HyphaeMagicDns *self)
 {
   self->cancel = g_cancellable_new ();
+  self->ptr_only = g_hash_table_new_full (ip_addr_hash, ip_addr_equal_func, g_free, g_free);
   self->os_fallback = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_dns_resolver_free);
 }
 
