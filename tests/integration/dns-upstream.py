@@ -9,7 +9,7 @@ one zone, UDP and TCP on one address and port, every query logged.
   A for big.ZONE             over UDP: TC set and no records (the client must
                              ask over TCP); over TCP: 192.0.2.99
   anything else              REFUSED
-LOG gets one line per query: "udp NAME TYPE" / "tcp NAME TYPE". READY is
+LOG gets one line per query: "udp NAME TYPE SRC" / "tcp NAME TYPE SRC". READY is
 created once both sockets listen. Runs until killed.
 """
 import socket
@@ -67,13 +67,14 @@ def serve_udp(sock, zone, logpath, lock):
     while True:
         msg, peer = sock.recvfrom(65535)
         q = parse_question(msg)
-        log(logpath, lock, "udp %s %s" % (q[2], q[3]) if q else "udp junk")
+        log(logpath, lock, "udp %s %s %s" % (q[2], q[3], peer[0]) if q else "udp junk")
         a = answer(msg, zone, False)
         if a:
             sock.sendto(a, peer)
 
 
 def serve_tcp_conn(conn, zone, logpath, lock):
+    src = conn.getpeername()[0]
     with conn:
         conn.settimeout(10)
         try:
@@ -84,7 +85,7 @@ def serve_tcp_conn(conn, zone, logpath, lock):
                 n = struct.unpack(">H", hdr)[0]
                 msg = conn.recv(n, socket.MSG_WAITALL)
                 q = parse_question(msg)
-                log(logpath, lock, "tcp %s %s" % (q[2], q[3]) if q else "tcp junk")
+                log(logpath, lock, "tcp %s %s %s" % (q[2], q[3], src) if q else "tcp junk")
                 a = answer(msg, zone, True)
                 if not a:
                     return

@@ -19,7 +19,13 @@
 #   over IPv6 to fd7a:115c:a1e0::53; malformed and oversized queries
 #   (dns-junk.py, raw sockets too): FORMERR or nothing, and answers after;
 #   `set --accept-dns=false`: names still answered, the split route not
-#   (SERVFAIL), as tailscaled; back on: forwarded again.
+#   (SERVFAIL), as tailscaled; back on: forwarded again; B made an exit node
+#   (advertised, approved by the routes hook) and used by A: every name not
+#   answered locally goes to B's peerapi DoH (http://B:peerapi4/dns-query,
+#   as tailscaled does), and B asks the resolver B's resolv.conf names (our
+#   resolver, through /etc/netns/NS/resolv.conf): the resolver sees B's
+#   address, also for a name no route of A's covers (SERVFAIL: refused there);
+#   without the exit node, A asks the split route's resolver itself again.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
 set -u
 . "$(dirname "$0")/ts-lib.sh"
@@ -36,6 +42,18 @@ SPLIT=split.test
 Q4=100.100.100.100
 Q6=fd7a:115c:a1e0::53
 UP_LOG=$TS_DIR/dns-upstream.log
+
+# B's resolv.conf (ip netns exec mounts it over /etc/resolv.conf): tailscaled
+# as an exit node answers DoH with the nameserver it finds there.
+NETNS_ETC=/etc/netns/${TS_NS[b]}
+mdns_cleanup() {
+	local rc=$?
+	rm -rf "$NETNS_ETC"
+	(exit "$rc")
+	ts_cleanup
+}
+trap mdns_cleanup EXIT
+mkdir -p "$NETNS_ETC" && echo "nameserver $TS_R_IP" >"$NETNS_ETC/resolv.conf" || ts_fatal "$NETNS_ETC/resolv.conf"
 
 ts_router || ts_fatal "router namespace"
 ts_derper_start || ts_fatal "derper listens on $TS_R_IP:$TS_DERPER_PORT"
@@ -203,6 +221,50 @@ if ts_cli a set --accept-dns=false >"$TS_DIR/set.out" 2>&1; then
 	check_answer "accept-dns on again: the split route answers" "$Q4" "host.$SPLIT" A 192.0.2.10
 else
 	wgt_fail "hyphaectl set --accept-dns=false: $(cat "$TS_DIR/set.out")"
+fi
+
+# ---------------------------------------------------------------- through an exit node
+
+# upstream_saw NAME SRC: the resolver logged a query for NAME from SRC.
+upstream_saw() { grep -q " $1 1 $2\$" "$UP_LOG"; }
+
+B_KEY=$(ts_status b && ts_json b self-key)
+echo '["0.0.0.0/0", "::/0"]' >"$TS_DIR/exit-routes.json"
+# A's map stream takes only what the hook pushes since the DNSConfig (testcontrol
+# stops automatic map responses to a node that got a raw one): B as A sees it
+# now, with the approved routes in AllowedIPs as testcontrol would send them.
+node_json "${TS_HOST[b]}" | "$WGT_PY" -c '
+import json, sys
+n = json.load(sys.stdin)
+routes = ["0.0.0.0/0", "::/0"]
+n["AllowedIPs"] = list(n.get("Addresses") or []) + routes
+n["PrimaryRoutes"] = routes
+n["Online"] = True
+print(json.dumps({"PeersChanged": [n]}))' >"$TS_DIR/exit-peer.json"
+if ts_cli b set --advertise-exit-node >"$TS_DIR/exit.out" 2>&1 &&
+	ts_hook POST "routes?node=$B_KEY" "$TS_DIR/exit-routes.json" >/dev/null &&
+	ts_hook POST "map-response?node=$A_KEY" "$TS_DIR/exit-peer.json" >/dev/null &&
+	ts_wait "$WAIT" ts_cli a set --exit-node "$TS_B4" --exit-node-allow-lan-access >>"$TS_DIR/exit.out" 2>&1; then
+	wgt_pass "B advertises an exit node, control approves it, A uses it (allow LAN access)"
+	if ts_wait "$WAIT" answers "$Q4" "exit1.$SPLIT" A 192.0.2.10 && upstream_saw "exit1.$SPLIT" 10.210.0.12; then
+		wgt_pass "with B as exit node: exit1.$SPLIT answered through B's peerapi DoH (the resolver saw B's 10.210.0.12)"
+	else
+		wgt_fail "with B as exit node: exit1.$SPLIT = '$(short "$Q4" "exit1.$SPLIT" A)' through B (resolver log: $(grep exit1 "$UP_LOG" | tr '\n' ';'))"
+	fi
+	# Refused by the resolver B asks: tailscaled turns that into a failure.
+	check_status "with B as exit node: a name B's resolver refuses" "$Q4" refused.example A SERVFAIL
+	wgt_check "... it went to B's resolver through B (no route of A's own would take it)" \
+		upstream_saw refused.example 10.210.0.12
+	check_answer "with B as exit node: B's name still answered locally" "$Q4" "$B_NAME" A "$TS_B4"
+	if ts_cli a set --exit-node "" >>"$TS_DIR/exit.out" 2>&1 && ts_wait "$WAIT" answers "$Q4" "exit2.$SPLIT" A 192.0.2.10 &&
+		upstream_saw "exit2.$SPLIT" 10.210.0.11 && ! upstream_saw "exit2.$SPLIT" 10.210.0.12; then
+		wgt_pass "without the exit node: A asks the split route's resolver itself again (it saw 10.210.0.11)"
+	else
+		wgt_fail "without the exit node: exit2.$SPLIT from A (resolver log: $(grep exit2 "$UP_LOG" | tr '\n' ';'))"
+	fi
+	check_status "without the exit node: no route, no resolver" "$Q4" example.com A SERVFAIL
+else
+	wgt_fail "B as exit node for A: $(tail -n 5 "$TS_DIR/exit.out")"
 fi
 
 wgt_check "hyphaed is alive and Running" eval 'ts_status a && [ "$(ts_json a state)" = Running ]'
