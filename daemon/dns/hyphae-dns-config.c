@@ -190,27 +190,29 @@ hyphae_dns_resolver_parse (const char *addr,
 
 /* ---- JSON helpers ----------------------------------------------------------- */
 
-/* The member, or NULL when absent or null (Go's zero value). Wrong type:
- * error. */
-static JsonNode *
+/* The member into *out, NULL when absent or null (Go's zero value); FALSE
+ * with an error for another JSON type (or, for a value, another GType). */
+static gboolean
 member (JsonObject *obj,
         const char *name,
-        JsonNodeType type,
         const char *where,
+        JsonNodeType type,
+        GType value_type,
+        JsonNode **out,
         GError **error)
 {
   JsonNode *node = json_object_get_member (obj, name);
 
+  *out = NULL;
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return NULL;
-  if (JSON_NODE_TYPE (node) != type ||
-      (type == JSON_NODE_VALUE && json_node_get_value_type (node) != G_TYPE_STRING &&
-       json_node_get_value_type (node) != G_TYPE_BOOLEAN))
+    return TRUE;
+  if (JSON_NODE_TYPE (node) != type || (type == JSON_NODE_VALUE && json_node_get_value_type (node) != value_type))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s%s: wrong type", where, name);
-      return NULL;
+      return FALSE;
     }
-  return node;
+  *out = node;
+  return TRUE;
 }
 
 static gboolean
@@ -220,23 +222,11 @@ get_string (JsonObject *obj,
             const char **out,
             GError **error)
 {
-  GError *local = NULL;
-  JsonNode *node = member (obj, name, JSON_NODE_VALUE, where, &local);
+  JsonNode *node;
 
-  *out = "";
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return FALSE;
-    }
-  if (node == NULL)
-    return TRUE;
-  if (json_node_get_value_type (node) != G_TYPE_STRING)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s%s: not a string", where, name);
-      return FALSE;
-    }
-  *out = json_node_get_string (node);
+  if (!member (obj, name, where, JSON_NODE_VALUE, G_TYPE_STRING, &node, error))
+    return FALSE;
+  *out = node != NULL ? json_node_get_string (node) : "";
   return TRUE;
 }
 
@@ -247,23 +237,11 @@ get_bool (JsonObject *obj,
           gboolean *out,
           GError **error)
 {
-  GError *local = NULL;
-  JsonNode *node = member (obj, name, JSON_NODE_VALUE, where, &local);
+  JsonNode *node;
 
-  *out = FALSE;
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return FALSE;
-    }
-  if (node == NULL)
-    return TRUE;
-  if (json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s%s: not a boolean", where, name);
-      return FALSE;
-    }
-  *out = json_node_get_boolean (node);
+  if (!member (obj, name, where, JSON_NODE_VALUE, G_TYPE_BOOLEAN, &node, error))
+    return FALSE;
+  *out = node != NULL && json_node_get_boolean (node);
   return TRUE;
 }
 
@@ -276,15 +254,11 @@ get_array (JsonObject *obj,
            JsonArray **out,
            GError **error)
 {
-  GError *local = NULL;
-  JsonNode *node = member (obj, name, JSON_NODE_ARRAY, where, &local);
+  JsonNode *node;
 
   *out = NULL;
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return FALSE;
-    }
+  if (!member (obj, name, where, JSON_NODE_ARRAY, G_TYPE_INVALID, &node, error))
+    return FALSE;
   if (node == NULL)
     return TRUE;
   *out = json_node_get_array (node);
@@ -446,11 +420,11 @@ parse_names (JsonObject *obj,
   return TRUE;
 }
 
-static void
-route_free (gpointer p)
+void
+hyphae_dns_route_free (HyphaeDnsRoute *route)
 {
-  HyphaeDnsRoute *route = p;
-
+  if (route == NULL)
+    return;
   g_free (route->suffix);
   g_ptr_array_unref (route->resolvers);
   g_free (route);
@@ -475,17 +449,12 @@ parse_routes (JsonObject *obj,
               GPtrArray *routes,
               GError **error)
 {
-  GError *local = NULL;
-  JsonNode *node = member (obj, "Routes", JSON_NODE_OBJECT, "", &local);
   JsonObjectIter iter;
   const char *key;
-  JsonNode *value;
+  JsonNode *node, *value;
 
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
-      return FALSE;
-    }
+  if (!member (obj, "Routes", "", JSON_NODE_OBJECT, G_TYPE_INVALID, &node, error))
+    return FALSE;
   if (node == NULL)
     return TRUE;
   if (json_object_get_size (json_node_get_object (node)) > ROUTES_MAX)
@@ -601,7 +570,7 @@ config_new (void)
 
   c->resolvers = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_dns_resolver_free);
   c->fallback_resolvers = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_dns_resolver_free);
-  c->routes = g_ptr_array_new_with_free_func (route_free);
+  c->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_dns_route_free);
   c->domains = g_new0 (char *, 1);
   c->cert_domains = g_new0 (char *, 1);
   c->extra_records = g_array_new (FALSE, TRUE, sizeof (HyphaeDnsExtraRecord));

@@ -37,6 +37,8 @@ typedef struct {
                          * (capver 22: NXDOMAIN for names it does not know) */
 } HyphaeDnsRoute;
 
+void hyphae_dns_route_free (HyphaeDnsRoute *route);
+
 typedef struct {
   char *name;    /* normalised */
   guint16 type;  /* 1 (A) or 28 (AAAA); Type "" means from the value's family */

@@ -29,16 +29,6 @@ add_resolvers (GPtrArray *to,
     }
 }
 
-static void
-route_free (gpointer p)
-{
-  HyphaeDnsRoute *route = p;
-
-  g_free (route->suffix);
-  g_ptr_array_unref (route->resolvers);
-  g_free (route);
-}
-
 HyphaeDnsPlan *
 hyphae_dns_plan_new (const HyphaeDnsPlanInput *in)
 {
@@ -46,7 +36,7 @@ hyphae_dns_plan_new (const HyphaeDnsPlanInput *in)
   const HyphaeDnsConfig *c = in->config;
   gboolean via_exit = in->exit_node && in->exit_doh_url != NULL;
 
-  plan->routes = g_ptr_array_new_with_free_func (route_free);
+  plan->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_dns_route_free);
   plan->fallback = resolver_list_new ();
   plan->corp_dns = in->corp_dns;
   if (!in->corp_dns)
@@ -65,7 +55,7 @@ hyphae_dns_plan_new (const HyphaeDnsPlanInput *in)
         route->resolvers = resolver_list_new ();
         add_resolvers (route->resolvers, from->resolvers, via_exit);
         if (route->resolvers->len == 0)
-          route_free (route);
+          hyphae_dns_route_free (route);
         else
           g_ptr_array_add (plan->routes, route); /* config order: longest first */
       }
