@@ -18,6 +18,8 @@
  *  /magic-dns/upstream-fails  SERVFAIL and REFUSED upstream answers
  *  /magic-dns/fallback        the OS's nameservers when there is no default, ours skipped
  *  /magic-dns/exit-doh        through an exit node: its peerapi DoH (a real HTTP server)
+ *  /magic-dns/forward-race   no UDP answer: TCP beside it after HYPHAE_DNS_FORWARD_UDP_RACE_MS
+ *  /magic-dns/forward-timeout  nothing answers: SERVFAIL and G_IO_ERROR_TIMED_OUT at the timeout
  *  /magic-dns/inflight        past HYPHAE_MAGIC_DNS_INFLIGHT_MAX: SERVFAIL at once; disposing
  *                             with queries in flight is clean
  *  /magic-dns/malformed       garbage, truncated packets, responses: dropped; a bad question:
@@ -28,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "hyphae-dns-forward.h"
 #include "hyphae-dns-plan.h"
 #include "hyphae-magic-dns.h"
 
@@ -913,6 +916,86 @@ test_exit_doh (void)
   fixture_clear (&fx);
 }
 
+typedef struct {
+  GBytes *answer;
+  guint8 rcode;
+  GError *error;
+  gboolean done;
+} ForwardResult;
+
+static void
+forward_done_cb (GObject *source,
+                 GAsyncResult *result,
+                 gpointer user_data)
+{
+  ForwardResult *r = user_data;
+
+  r->answer = hyphae_dns_forward_finish (result, &r->rcode, &r->error);
+  r->done = TRUE;
+}
+
+/* One query through hyphae_dns_forward_async to the upstream, waited for. */
+static void
+forward_once (Upstream *up,
+              guint timeout_ms,
+              ForwardResult *r)
+{
+  g_autofree char *addr = upstream_addr (up);
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_dns_resolver_free);
+  g_autoptr(GByteArray) q = dns_query (0x7777, "race.example", 1);
+  g_autoptr(GBytes) query = g_bytes_new (q->data, q->len);
+  gboolean late = FALSE;
+  guint id = g_timeout_add_seconds (WAIT_S, timeout_flag_cb, &late);
+
+  memset (r, 0, sizeof *r);
+  g_ptr_array_add (list, hyphae_dns_resolver_parse (addr, NULL));
+  hyphae_dns_forward_async (list, query, NULL, timeout_ms, NULL, forward_done_cb, r);
+  while (!r->done && !late)
+    g_main_context_iteration (NULL, TRUE);
+  if (!late)
+    g_source_remove (id);
+  g_assert_true (r->done);
+  /* The attempts end after the result: let them, for LSan. */
+  for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+}
+
+static void
+test_forward_race (void)
+{
+  Upstream up;
+  ForwardResult r;
+  gint64 t0 = g_get_monotonic_time ();
+
+  upstream_start (&up, UP_SILENT, 0); /* UDP never answers, TCP does */
+  forward_once (&up, 10000, &r);
+  g_assert_no_error (r.error);
+  g_assert_nonnull (r.answer);
+  g_assert_cmpint (g_atomic_int_get (&up.udp_queries), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&up.tcp_queries), ==, 1);
+  /* Not before the race delay (a lower bound: nothing waits on it). */
+  g_assert_cmpint (g_get_monotonic_time () - t0, >=, HYPHAE_DNS_FORWARD_UDP_RACE_MS * 1000);
+  g_bytes_unref (r.answer);
+  upstream_stop (&up);
+}
+
+static void
+test_forward_timeout (void)
+{
+  Upstream up;
+  ForwardResult r;
+
+  upstream_start (&up, UP_SILENT, 0);
+  /* TCP answers only after the race delay: a shorter timeout ends first. */
+  forward_once (&up, 300, &r);
+  g_assert_null (r.answer);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpuint (r.rcode, ==, 2);
+  g_assert_cmpint (g_atomic_int_get (&up.tcp_queries), ==, 0);
+  g_clear_error (&r.error);
+  upstream_stop (&up);
+}
+
 static void
 test_inflight (void)
 {
@@ -1034,6 +1117,8 @@ main (int argc,
   g_test_add_func ("/magic-dns/upstream-fails", test_upstream_fails);
   g_test_add_func ("/magic-dns/fallback", test_fallback);
   g_test_add_func ("/magic-dns/exit-doh", test_exit_doh);
+  g_test_add_func ("/magic-dns/forward-race", test_forward_race);
+  g_test_add_func ("/magic-dns/forward-timeout", test_forward_timeout);
   g_test_add_func ("/magic-dns/inflight", test_inflight);
   g_test_add_func ("/magic-dns/malformed", test_malformed);
   return g_test_run ();
