@@ -42,7 +42,7 @@ dns_name_read(const uint8_t *msg, size_t len, size_t *off, bool lower,
             target = (size_t)(l & 0x3f) << 8 | msg[pos + 1];
             /* Only to bytes before all of this name read so far: every hop
              * lowers the floor, so the walk ends (no loops, no forward jumps). */
-            if (target >= floor || ++hops > DNS_PTR_HOPS)
+            if (target >= floor || target < DNS_HEADER_LEN || ++hops > DNS_PTR_HOPS)
                 return -EBADMSG;
             if (!jumped)
                 end = pos + 2;

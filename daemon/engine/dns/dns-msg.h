@@ -16,7 +16,7 @@
  * present; at most one OPT record, in the additional section, owned by the
  * root. Compression pointers are followed only to an offset strictly before
  * everything read of that name so far (so every name ends: no loops, no
- * forward pointers), at most DNS_PTR_HOPS times.
+ * forward pointers) and past the header, at most DNS_PTR_HOPS times.
  *
  * A label holding a '.' byte cannot be told apart from two labels in the text
  * form the record table uses (Go's dnsmessage has the same ambiguity):

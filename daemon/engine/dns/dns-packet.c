@@ -190,6 +190,8 @@ dns_packet_build_reply(const struct dns_packet *q, const uint8_t *payload, size_
     if ((q->src.addr.family != AF_INET && q->src.addr.family != AF_INET6) || total > cap ||
         total > 0xffff || (!v4 && ulen > 0xffff))
         return 0;
+    /* The payload first: it may already sit where it goes (out + ihl + 8). */
+    memmove(udp + DNS_PACKET_UDP_HDR, payload, len);
     memset(out, 0, ihl);
     if (v4) {
         out[0] = 0x45;
@@ -211,7 +213,6 @@ dns_packet_build_reply(const struct dns_packet *q, const uint8_t *payload, size_
     set16(udp + 2, q->src.port);
     set16(udp + 4, (uint16_t)ulen);
     set16(udp + 6, 0);
-    memmove(udp + DNS_PACKET_UDP_HDR, payload, len);
     /* Pseudo-header: source, destination, protocol, UDP length. */
     sum = sum_bytes(0, q->dst.addr.bytes, alen);
     sum = sum_bytes(sum, q->src.addr.bytes, alen);

@@ -66,7 +66,9 @@ size_t dns_packet_max_payload(const struct dns_packet *q, size_t mtu);
 /*
  * The answer packet for q: from q->dst to q->src, the DNS payload given
  * (ours or an upstream's). Writes into out (cap bytes) and returns the
- * packet's length, or 0 when it does not fit in cap or exceeds 65535.
+ * packet's length, or 0 when it does not fit in cap or exceeds 65535. The
+ * payload may already be anywhere in out (its place is out + the IP header
+ * + 8): it is moved before the headers are written.
  */
 size_t dns_packet_build_reply(const struct dns_packet *q, const uint8_t *payload, size_t len,
                               uint8_t *out, size_t cap);

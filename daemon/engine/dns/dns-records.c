@@ -16,6 +16,7 @@
 struct entry {
     uint32_t name_off, name_len; /* into the builder's blob */
     struct ip_addr addr;
+    bool ptr_only; /* dns_table_builder_add_ptr: no forward record */
 };
 
 struct strlist {
@@ -28,15 +29,22 @@ struct dns_table_builder {
     size_t n_entries, cap_entries;
     char *blob;
     size_t blob_len, blob_cap;
-    struct strlist zones, search;
+    struct strlist zones, search, subdomain_hosts;
 };
 
 struct host {
     uint32_t name_off, name_len;         /* into the table's blob */
     uint32_t v4_off, n_v4, v6_off, n_v6; /* into addrs */
+    bool subdomains;                     /* names under it are it too */
 };
 
 struct rev_slot {
+    struct ip_addr addr;
+    uint32_t name; /* offset into the blob + 1; 0: empty */
+};
+
+/* A (host, address) pair seen while building, to keep each once. */
+struct pair_slot {
     struct ip_addr addr;
     uint32_t host; /* index + 1; 0: empty */
 };
@@ -93,14 +101,14 @@ strlist_clear(struct strlist *l)
 }
 
 static int
-strlist_add(struct strlist *l, const char *s, size_t max)
+strlist_add(struct strlist *l, const char *s, size_t max, bool dedupe)
 {
     char norm[DNS_NAME_TEXT_MAX + 1];
     int len = dns_name_normalise(s, strlen(s), norm);
 
     if (len < 0)
         return -EINVAL;
-    for (size_t i = 0; i < l->n; i++)
+    for (size_t i = 0; dedupe && i < l->n; i++)
         if (strcmp(l->v[i], norm) == 0)
             return 0;
     if (l->n >= max)
@@ -129,11 +137,12 @@ dns_table_builder_free(struct dns_table_builder *b)
     free(b->blob);
     strlist_clear(&b->zones);
     strlist_clear(&b->search);
+    strlist_clear(&b->subdomain_hosts);
     free(b);
 }
 
-int
-dns_table_builder_add(struct dns_table_builder *b, const char *name, const struct ip_addr *addr)
+static int
+add_entry(struct dns_table_builder *b, const char *name, const struct ip_addr *addr, bool ptr_only)
 {
     char norm[DNS_NAME_TEXT_MAX + 1];
     int len = dns_name_normalise(name, strlen(name), norm);
@@ -147,6 +156,7 @@ dns_table_builder_add(struct dns_table_builder *b, const char *name, const struc
         grow((void **)&b->blob, &b->blob_cap, b->blob_len + (size_t)len + 1, 1) < 0)
         return -ENOMEM;
     e = &b->entries[b->n_entries++];
+    e->ptr_only = ptr_only;
     e->name_off = (uint32_t)b->blob_len;
     e->name_len = (uint32_t)len;
     /* Only the family's bytes: a caller's stray bytes past an IPv4 address
@@ -160,29 +170,47 @@ dns_table_builder_add(struct dns_table_builder *b, const char *name, const struc
 }
 
 int
+dns_table_builder_add(struct dns_table_builder *b, const char *name, const struct ip_addr *addr)
+{
+    return add_entry(b, name, addr, false);
+}
+
+int
+dns_table_builder_add_ptr(struct dns_table_builder *b, const char *name, const struct ip_addr *addr)
+{
+    return add_entry(b, name, addr, true);
+}
+
+int
 dns_table_builder_add_zone(struct dns_table_builder *b, const char *zone)
 {
-    return strlist_add(&b->zones, zone, DNS_TABLE_MAX_ZONES);
+    return strlist_add(&b->zones, zone, DNS_TABLE_MAX_ZONES, true);
 }
 
 int
 dns_table_builder_add_tailnet_reverse_zones(struct dns_table_builder *b)
 {
     char zone[32];
-    int r = strlist_add(&b->zones, "0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa", DNS_TABLE_MAX_ZONES);
+    int r = strlist_add(&b->zones, "0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa", DNS_TABLE_MAX_ZONES, true);
 
     /* ipnlocal/local.go (dnsConfigForNetmap): 64..127.100.in-addr.arpa. */
     for (int i = 64; i <= 127 && r == 0; i++) {
         snprintf(zone, sizeof(zone), "%d.100.in-addr.arpa", i);
-        r = strlist_add(&b->zones, zone, DNS_TABLE_MAX_ZONES);
+        r = strlist_add(&b->zones, zone, DNS_TABLE_MAX_ZONES, true);
     }
     return r;
 }
 
 int
+dns_table_builder_add_subdomain_host(struct dns_table_builder *b, const char *name)
+{
+    return strlist_add(&b->subdomain_hosts, name, DNS_TABLE_MAX_NAMES, false);
+}
+
+int
 dns_table_builder_add_search(struct dns_table_builder *b, const char *domain)
 {
-    return strlist_add(&b->search, domain, DNS_TABLE_MAX_SEARCH);
+    return strlist_add(&b->search, domain, DNS_TABLE_MAX_SEARCH, true);
 }
 
 /* ---- the table ---------------------------------------------------------------- */
@@ -209,31 +237,35 @@ find_rev(const struct dns_table *t, const struct ip_addr *a)
     for (size_t i = hash_bytes(a, sizeof(*a)) & t->mask;; i = (i + 1) & t->mask) {
         struct rev_slot *s = &t->rev_slots[i];
 
-        if (s->host == 0 || memcmp(&s->addr, a, sizeof(*a)) == 0)
+        if (s->name == 0 || memcmp(&s->addr, a, sizeof(*a)) == 0)
             return s;
     }
 }
 
-/* Index each entry's name: host index per entry in host_of; the hosts get
- * their names copied into t->blob. */
+/* Index each entry's name: host index per entry in host_of (PTR-only
+ * entries have none); the names keep their offsets in the blob. */
 static int
 index_names(struct dns_table *t, const struct dns_table_builder *b, uint32_t *host_of)
 {
     t->blob = malloc(b->blob_len ? b->blob_len : 1);
     if (!t->blob)
         return -ENOMEM;
+    if (b->blob_len)
+        memcpy(t->blob, b->blob, b->blob_len);
     for (size_t e = 0; e < b->n_entries; e++) {
         const char *name = b->blob + b->entries[e].name_off;
         size_t len = b->entries[e].name_len;
-        const struct host *found = find_host(t, name, len);
+        const struct host *found;
 
+        if (b->entries[e].ptr_only)
+            continue;
+        found = find_host(t, name, len);
         if (!found) {
             struct host *h = &t->hosts[t->n_hosts];
             size_t i = hash_bytes(name, len) & t->mask;
 
             h->name_off = b->entries[e].name_off;
             h->name_len = (uint32_t)len;
-            memcpy(t->blob + h->name_off, name, len + 1);
             while (t->name_slots[i])
                 i = (i + 1) & t->mask;
             t->name_slots[i] = (uint32_t)++t->n_hosts;
@@ -244,17 +276,33 @@ index_names(struct dns_table *t, const struct dns_table_builder *b, uint32_t *ho
     return 0;
 }
 
-/* Lay each host's addresses out contiguously, v4 then v6, once each. The
- * reverse index doubles as the duplicate check: (host, addr) pairs are
- * looked up in a scratch set of the same size first. */
+/* The reverse entry of a, unless an earlier name has it. */
+static void
+add_reverse(struct dns_table *t, const struct ip_addr *a, uint32_t name_off)
+{
+    struct rev_slot *r = find_rev(t, a);
+
+    if (r->name == 0) {
+        r->addr = *a;
+        r->name = name_off + 1;
+    }
+}
+
+/* Lay each host's addresses out contiguously, v4 then v6, once each
+ * ((host, address) pairs are looked up in a scratch set first), and index
+ * them in reverse; PTR-only entries last, so forward names win. */
 static void
 place_addrs(struct dns_table *t, const struct dns_table_builder *b, const uint32_t *host_of,
-            struct rev_slot *seen)
+            struct pair_slot *seen)
 {
     size_t off = 0;
 
     for (size_t e = 0; e < b->n_entries; e++) {
-        struct host *h = &t->hosts[host_of[e]];
+        struct host *h;
+
+        if (b->entries[e].ptr_only)
+            continue;
+        h = &t->hosts[host_of[e]];
 
         if (b->entries[e].addr.family == AF_INET)
             h->n_v4++;
@@ -268,11 +316,14 @@ place_addrs(struct dns_table *t, const struct dns_table_builder *b, const uint32
         t->hosts[i].n_v4 = t->hosts[i].n_v6 = 0;
     }
     for (size_t e = 0; e < b->n_entries; e++) {
-        struct host *h = &t->hosts[host_of[e]];
         const struct ip_addr *a = &b->entries[e].addr;
-        size_t i = (hash_bytes(a, sizeof(*a)) ^ (host_of[e] * 0x9e3779b97f4a7c15ULL)) & t->mask;
-        struct rev_slot *r;
+        struct host *h;
+        size_t i;
 
+        if (b->entries[e].ptr_only)
+            continue;
+        h = &t->hosts[host_of[e]];
+        i = (hash_bytes(a, sizeof(*a)) ^ (host_of[e] * 0x9e3779b97f4a7c15ULL)) & t->mask;
         for (;; i = (i + 1) & t->mask) {
             if (seen[i].host == 0)
                 break;
@@ -285,13 +336,12 @@ place_addrs(struct dns_table *t, const struct dns_table_builder *b, const uint32
             t->addrs[h->v4_off + h->n_v4++] = *a;
         else
             t->addrs[h->v6_off + h->n_v6++] = *a;
-        r = find_rev(t, a);
-        if (r->host == 0) { /* the first name added with this address keeps it */
-            r->addr = *a;
-            r->host = host_of[e] + 1;
-        }
+        add_reverse(t, a, h->name_off);
     next:;
     }
+    for (size_t e = 0; e < b->n_entries; e++)
+        if (b->entries[e].ptr_only)
+            add_reverse(t, &b->entries[e].addr, b->entries[e].name_off);
 }
 
 struct dns_table *
@@ -299,7 +349,7 @@ dns_table_build(struct dns_table_builder *b)
 {
     struct dns_table *t = calloc(1, sizeof(*t));
     uint32_t *host_of = NULL;
-    struct rev_slot *seen = NULL;
+    struct pair_slot *seen = NULL;
     size_t slots = 16;
 
     if (!t)
@@ -317,6 +367,13 @@ dns_table_build(struct dns_table_builder *b)
         index_names(t, b, host_of) < 0)
         goto fail;
     place_addrs(t, b, host_of, seen);
+    for (size_t i = 0; i < b->subdomain_hosts.n; i++) {
+        const char *name = b->subdomain_hosts.v[i];
+        struct host *h = (struct host *)find_host(t, name, strlen(name));
+
+        if (h)
+            h->subdomains = true;
+    }
     t->zones = b->zones;
     t->search = b->search;
     memset(&b->zones, 0, sizeof(b->zones));
@@ -378,6 +435,18 @@ dns_table_lookup_search(const struct dns_table *t, const char *name, size_t len,
 
     if (dns_table_lookup(t, name, len, out))
         return true;
+    /* The nearest parent whose subdomains resolve to it (tsdns.go resolveLocal). */
+    for (size_t i = 0; i < len; i++) {
+        const struct host *h;
+
+        if (name[i] != '.')
+            continue;
+        h = find_host(t, name + i + 1, len - i - 1);
+        if (h && h->subdomains) {
+            host_out(t, h, out);
+            return true;
+        }
+    }
     if (len == 0 || memchr(name, '.', len))
         return false;
     for (size_t i = 0; i < t->search.n; i++) {
@@ -405,7 +474,7 @@ dns_table_lookup_addr(const struct dns_table *t, const struct ip_addr *addr)
     memcpy(a.bytes, addr->bytes, a.family == AF_INET ? 4 : 16);
     s = find_rev(t, &a);
 
-    return s->host ? t->blob + t->hosts[s->host - 1].name_off : NULL;
+    return s->name ? t->blob + s->name - 1 : NULL;
 }
 
 const char *

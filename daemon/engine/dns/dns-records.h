@@ -20,10 +20,10 @@
  *
  * Reverse entries are derived from the forward ones: each address maps to
  * the first name added with it, so add node names (self, peers) before
- * ExtraRecords. As Tailscale's tsdns (resolveLocalReverse), PTR answers are
- * given for any address in the table; the tailnet reverse zones
- * (dns_table_builder_add_tailnet_reverse_zones) make unknown addresses of
- * 100.64.0.0/10 and fd7a:115c:a1e0::/48 NXDOMAIN instead of forwarded.
+ * ExtraRecords; dns_table_builder_add_ptr adds reverse-only ones. As Tailscale's tsdns
+ * (resolveLocalReverse), PTR answers are given for any address in the table; the tailnet reverse
+ * zones (dns_table_builder_add_tailnet_reverse_zones) make unknown addresses of 100.64.0.0/10 and
+ * fd7a:115c:a1e0::/48 NXDOMAIN instead of forwarded.
  */
 struct dns_table;
 struct dns_table_builder;
@@ -58,6 +58,13 @@ void dns_table_builder_free(struct dns_table_builder *b);
 int dns_table_builder_add(struct dns_table_builder *b, const char *name,
                           const struct ip_addr *addr);
 
+/* address → name for PTR only, no forward record (a node address the
+ * table leaves out of A/AAAA, which tailscaled still answers PTR for).
+ * Names added with dns_table_builder_add win over these, whatever the
+ * order. Same results as dns_table_builder_add. */
+int dns_table_builder_add_ptr(struct dns_table_builder *b, const char *name,
+                              const struct ip_addr *addr);
+
 /* A zone MagicDNS answers for alone ("tail1234.ts.net", a Routes key with no
  * resolvers): names under it that are not in the table are NXDOMAIN, not
  * forwarded. 0, -EINVAL, -E2BIG, -ENOMEM. */
@@ -67,6 +74,13 @@ int dns_table_builder_add_zone(struct dns_table_builder *b, const char *zone);
  * in-addr.arpa (100.64.0.0/10) and 0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa
  * (fd7a:115c:a1e0::/48), as tailscaled adds them when MagicDNS is on. */
 int dns_table_builder_add_tailnet_reverse_zones(struct dns_table_builder *b);
+
+/* Names under name resolve to name's records (a node with the capability
+ * "dns-subdomain-resolve", tailcfg.NodeAttrDNSSubdomainResolve: tsdns.go
+ * resolveLocal's subdomainHosts); the nearest such parent wins. name must
+ * also be added with its addresses, else this does nothing. 0, -EINVAL,
+ * -E2BIG, -ENOMEM. */
+int dns_table_builder_add_subdomain_host(struct dns_table_builder *b, const char *name);
 
 /* A search domain: a single-label name ("laptop") not in the table is
  * looked up as "laptop.DOMAIN" for each domain, in the order added. */
@@ -81,7 +95,8 @@ void dns_table_free(struct dns_table *t);
 bool dns_table_lookup(const struct dns_table *t, const char *name, size_t len,
                       struct dns_host *out);
 
-/* Exact lookup, then for a single-label name each search domain in turn. */
+/* Exact lookup, then the nearest parent added as a subdomain host, then for
+ * a single-label name each search domain in turn. */
 bool dns_table_lookup_search(const struct dns_table *t, const char *name, size_t len,
                              struct dns_host *out);
 

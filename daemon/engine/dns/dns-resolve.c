@@ -220,7 +220,8 @@ dns_decide(const struct dns_table *t, enum dns_parse_result parse, const struct 
         answer(d, DNS_RCODE_NXDOMAIN);
         return;
     }
-    if (strcmp(q->qname, DNS_SYMBOLIC_NAME) == 0) {
+    if (q->qname_len == sizeof(DNS_SYMBOLIC_NAME) - 1 &&
+        memcmp(q->qname, DNS_SYMBOLIC_NAME, q->qname_len) == 0) {
         d->scratch[0] = dns_service_v4;
         d->scratch[1] = dns_service_v6;
         h = (struct dns_host){ .v4 = &d->scratch[0], .n_v4 = 1, .v6 = &d->scratch[1], .n_v6 = 1 };

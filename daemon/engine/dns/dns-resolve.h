@@ -22,7 +22,8 @@
  *    names, or names that are not well-formed reverse names) forwarded;
  *  - "*.onion" → NXDOMAIN (RFC 7686);
  *  - "magicdns.localhost-tailscale-daemon" → the service addresses;
- *  - a name in the table (or a single label found under a search domain):
+ *  - a name in the table (or under a subdomain host, or a single label
+ *    found under a search domain):
  *    A → its IPv4 addresses, AAAA → its IPv6 ones, ANY → both; none of that
  *    family → NOERROR without records (the name exists); NS, SOA, AXFR,
  *    HINFO → NOTIMP; any other type → NOERROR without records;
