@@ -350,7 +350,12 @@ finish(const struct pf_filter *f, struct pf_result *res, enum pf_verdict v, enum
     res->reason = why;
     res->rule = rule;
     if (v == PF_ACCEPT) {
-        atomic_fetch_add_explicit((_Atomic uint64_t *)&f->accepts[why], 1, memory_order_relaxed);
+        /* The per-packet counter: a plain add, not a locked one (the RX path
+         * is one thread at a time; concurrent callers may lose a count). */
+        _Atomic uint64_t *c = (_Atomic uint64_t *)&f->accepts[why];
+
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         if (rule >= 0)
             atomic_fetch_add_explicit(&f->rules[rule].accepts, 1, memory_order_relaxed);
     } else {
@@ -397,8 +402,7 @@ pf_filter_inbound(const struct pf_filter *f, struct pf_flows *flows, const uint8
     case PF_PROTO_SCTP:
         if (flows) {
             pf_flow_key_inbound(&key, &p);
-            if (pf_flows_has_outbound(flows, &key, now_ns) ||
-                pf_flows_has_accepted(flows, &key, f->gen, now_ns))
+            if (pf_flows_has(flows, &key, f->gen, now_ns))
                 return finish(f, res, PF_ACCEPT, PF_R_FLOW, -1);
         }
         break;

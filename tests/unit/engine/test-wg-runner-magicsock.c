@@ -14,7 +14,8 @@
  * - the packet filter (wg_runner_set_filter) on real packets, over UDP and
  *   over DERP (rx_inject): an allowed TCP port connects, a blocked one fails
  *   at once with ECONNREFUSED (our RST), UDP needs a rule or our own flow,
- *   counters count, swapping filters under traffic is safe;
+ *   counters count, TSMP never reaches the OS, swapping filters under
+ *   traffic is safe;
  * - MagicDNS queries (UDP to 100.100.100.100:53, [fd7a:115c:a1e0::53]:53)
  *   read from the TUN become DNS events, and wg_runner_tun_inject's answer
  *   reaches the querying socket.
@@ -41,6 +42,7 @@
 #include "filter/filter.h"
 #include "fixture-netns.h"
 #include "fixture-spawn.h"
+#include "packet-ref.h"
 #include "uapi/uapi.h"
 #include "wireguard/wg-runner.h"
 
@@ -335,6 +337,18 @@ set_timeouts(int fd)
     g_assert_cmpint(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), ==, 0);
 }
 
+/* Pin each runner's peer to a DERP endpoint naming the other's key. */
+static void
+pair_pin_derp(struct pair *p, struct wg_endpoint *via_a, struct wg_endpoint *via_b)
+{
+    *via_a = (struct wg_endpoint){ .derp_region = DERP_REGION };
+    *via_b = *via_a;
+    memcpy(via_b->derp_key, p->pub_b, 32);
+    memcpy(via_a->derp_key, p->pub_a, 32);
+    g_assert_cmpint(wg_runner_set_peer_endpoint(p->a, p->pub_b, via_b), ==, 0);
+    g_assert_cmpint(wg_runner_set_peer_endpoint(p->b, p->pub_a, via_a), ==, 0);
+}
+
 static void
 test_derp_relay(void)
 {
@@ -355,10 +369,7 @@ test_derp_relay(void)
     if (!fixture_netns_ready(&ns_a))
         return;
     pair_start(&p);
-    memcpy(via_b.derp_key, p.pub_b, 32);
-    memcpy(via_a.derp_key, p.pub_a, 32);
-    g_assert_cmpint(wg_runner_set_peer_endpoint(p.a, p.pub_b, &via_b), ==, 0);
-    g_assert_cmpint(wg_runner_set_peer_endpoint(p.b, p.pub_a, &via_a), ==, 0);
+    pair_pin_derp(&p, &via_a, &via_b);
     g_assert_cmpint(wg_runner_set_peer_endpoint(p.a, p.pub_a, &via_b), ==, -ENOENT);
     /* Stats show the magic DERP address, as Tailscale does. */
     g_assert_cmpint(wg_runner_get_peer_stats(p.a, p.pub_b, &st), ==, 0);
@@ -657,6 +668,31 @@ rule_drops(struct wg_runner *r)
     return n;
 }
 
+/* TSMP (IP protocol 99) from A passes B's filter but never reaches B's
+ * kernel: a raw socket there sees nothing, though a later SYN (sent after
+ * it over the same path) got through. */
+static void
+check_tsmp_consumed(void)
+{
+    struct sockaddr_in to = { .sin_family = AF_INET };
+    static const uint8_t ping[9] = { 'p', 1, 2, 3, 4, 5, 6, 7, 8 }; /* a TSMP ping */
+    uint8_t buf[64];
+    int tx = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, PF_PROTO_TSMP), rx;
+
+    fixture_netns_enter(&ns_b);
+    rx = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, PF_PROTO_TSMP);
+    fixture_netns_leave(&ns_b);
+    g_assert_cmpint(tx, >=, 0);
+    g_assert_cmpint(rx, >=, 0);
+    g_assert_cmpint(inet_pton(AF_INET, IP_B, &to.sin_addr), ==, 1);
+    g_assert_cmpint(sendto(tx, ping, sizeof(ping), 0, (struct sockaddr *)&to, sizeof(to)), ==,
+                    sizeof(ping));
+    g_assert_cmpint(connect_errno(PORT_OPEN), ==, 0);
+    g_assert_cmpint(recv(rx, buf, sizeof(buf), MSG_DONTWAIT), ==, -1);
+    close(tx);
+    close(rx);
+}
+
 struct swapper {
     struct wg_runner *r;
     atomic_bool stop;
@@ -710,6 +746,7 @@ test_filter_udp_path(void)
 
     wg_runner_set_filter(p.b, filter_allowing(PORT_OPEN));
     check_tcp_filtered(p.b);
+    check_tsmp_consumed();
 
     /* UDP to B needs a rule or B's own flow: the first datagram is dropped,
      * the one after B wrote to A passes. */
@@ -784,16 +821,13 @@ test_filter_derp_path(void)
 {
     struct pair p;
     struct pump pp = { .p = &p };
-    struct wg_endpoint via_a = { .derp_region = DERP_REGION }, via_b = via_a;
+    struct wg_endpoint via_a, via_b;
     int open_fd, shut_fd;
 
     if (!fixture_netns_ready(&ns_a))
         return;
     pair_start(&p);
-    memcpy(via_b.derp_key, p.pub_b, 32);
-    memcpy(via_a.derp_key, p.pub_a, 32);
-    g_assert_cmpint(wg_runner_set_peer_endpoint(p.a, p.pub_b, &via_b), ==, 0);
-    g_assert_cmpint(wg_runner_set_peer_endpoint(p.b, p.pub_a, &via_a), ==, 0);
+    pair_pin_derp(&p, &via_a, &via_b);
     pp.stop_fd = eventfd(0, EFD_CLOEXEC);
     g_assert_cmpint(pthread_create(&pp.thread, NULL, pump_thread, &pp), ==, 0);
     open_fd = socket_in_b(SOCK_STREAM, PORT_OPEN);
@@ -812,18 +846,6 @@ test_filter_derp_path(void)
 }
 
 /* ---- MagicDNS intercept ----------------------------------------------------- */
-
-static uint16_t
-csum_add(const uint8_t *p, size_t len, uint32_t acc)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (len & 1)
-        acc += (uint32_t)p[len - 1] << 8;
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)acc;
-}
 
 /* The reply to a query packet q (as the event carried it): addresses and
  * ports swapped, payload replaced, checksums right. Returns its length. */
@@ -849,15 +871,15 @@ make_answer(uint8_t *out, const uint8_t *q, size_t q_len, const char *payload)
         out[2] = (uint8_t)((20 + 8 + plen) >> 8);
         out[3] = (uint8_t)(20 + 8 + plen);
         out[10] = out[11] = 0;
-        acc = (uint16_t)~csum_add(out, 20, 0);
+        acc = ref_fold(ref_sum(out, 20, 0));
         out[10] = (uint8_t)(acc >> 8);
         out[11] = (uint8_t)acc;
     } else {
         out[4] = (uint8_t)((8 + plen) >> 8);
         out[5] = (uint8_t)(8 + plen);
     }
-    acc = csum_add(out + (ip == 20 ? 12 : 8), 2 * alen, IPPROTO_UDP + 8 + (uint32_t)plen);
-    acc = (uint16_t)~csum_add(u, 8 + plen, acc);
+    acc = ref_sum(out + (ip == 20 ? 12 : 8), 2 * alen, IPPROTO_UDP + 8 + (uint32_t)plen);
+    acc = ref_fold(ref_sum(u, 8 + plen, acc));
     if (acc == 0)
         acc = 0xffff;
     u[6] = (uint8_t)(acc >> 8);
