@@ -20,6 +20,9 @@
 
 /* tailcfg.NodeAttrMagicDNSPeerAAAA: AAAA records for peers (capver 116). */
 #define CAP_MAGICDNS_AAAA "magicdns-aaaa"
+/* tailcfg.NodeAttrDNSSubdomainResolve: names under the node resolve to it
+ * (ipnlocal magicDNSSubdomainHost: our CapMap for ourselves, a peer's own). */
+#define CAP_SUBDOMAIN_RESOLVE "dns-subdomain-resolve"
 /* A peer of at least this capability version serves DNS on its peerapi
  * (ipnlocal/local.go peerCanProxyDNS). */
 #define CAPVER_PEERAPI_DNS 26
@@ -31,36 +34,14 @@ struct _HyphaeMagicDns {
   gpointer inject_data;
 
   struct dns_table *table; /* NULL before the first update */
-  /* Addresses whose A/AAAA the table leaves out (peers' IPv6 without
-   * magicdns-aaaa) still have a PTR, as tailscaled answers PTR from every
-   * node address: struct ip_addr (as bytes) → normalised name. */
-  GHashTable *ptr_only;
-  HyphaeDnsPlan *plan;    /* NULL before the first update */
-  GPtrArray *os_fallback; /* HyphaeDnsResolver*: what the OS had */
-  SoupSession *session;   /* DoH, made on first use */
-  GCancellable *cancel;   /* every forward; cancelled at dispose */
+  HyphaeDnsPlan *plan;     /* NULL before the first update */
+  GPtrArray *os_fallback;  /* HyphaeDnsResolver*: what the OS had */
+  SoupSession *session;    /* DoH, made on first use */
+  GCancellable *cancel;    /* every forward; cancelled at dispose */
   HyphaeMagicDnsStats stats;
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeMagicDns, hyphae_magic_dns, G_TYPE_OBJECT)
-
-static guint
-ip_addr_hash (gconstpointer p)
-{
-  const struct ip_addr *a = p;
-  guint h = a->family;
-
-  for (guint i = 0; i < sizeof a->bytes; i++)
-    h = h * 31 + a->bytes[i];
-  return h;
-}
-
-static gboolean
-ip_addr_equal_func (gconstpointer a,
-                    gconstpointer b)
-{
-  return ip_addr_equal (a, b);
-}
 
 /* ---- answers ------------------------------------------------------------------- */
 
@@ -217,30 +198,6 @@ forward (HyphaeMagicDns *self,
 
 /* ---- queries --------------------------------------------------------------------- */
 
-/* A PTR for an address of ptr_only (see there); FALSE: not one. */
-static gboolean
-answer_ptr_only (HyphaeMagicDns *self,
-                 const struct dns_packet *p)
-{
-  struct dns_query q;
-  struct ip_addr addr;
-  struct dns_reply reply = { .rcode = DNS_RCODE_NOERROR };
-  guint8 out[DNS_ANSWER_MAX];
-  gsize n;
-
-  if (g_hash_table_size (self->ptr_only) == 0 || dns_query_parse (p->payload, p->payload_len, &q) != DNS_PARSE_OK ||
-      q.qtype != DNS_TYPE_PTR || !dns_reverse_name_parse (q.qname, q.qname_len, &addr))
-    return FALSE;
-  reply.ptr_name = g_hash_table_lookup (self->ptr_only, &addr);
-  if (reply.ptr_name == NULL)
-    return FALSE;
-  n = dns_answer_build (&q, &reply, dns_packet_max_payload (p, DNS_PACKET_MTU), out, sizeof out);
-  self->stats.local++;
-  if (n > 0)
-    send_payload (self, p, out, n);
-  return TRUE;
-}
-
 void
 hyphae_magic_dns_handle_query_packet (HyphaeMagicDns *self,
                                       const guint8 *pkt,
@@ -260,8 +217,6 @@ hyphae_magic_dns_handle_query_packet (HyphaeMagicDns *self,
       self->stats.failed++;
       return; /* not a UDP packet to us: nothing to answer to */
     }
-  if (answer_ptr_only (self, &p))
-    return;
   verdict = dns_respond (self->table, p.payload, p.payload_len, dns_packet_max_payload (&p, DNS_PACKET_MTU), &q,
                          out, sizeof out, &out_len);
   switch (verdict)
@@ -291,7 +246,8 @@ node_has_cap (const HyphaeNode *node,
 {
   g_autoptr(JsonObject) caps = NULL;
 
-  if (node->cap_map_json == NULL)
+  /* Most nodes have neither cap: no JSON tree for them. */
+  if (node->cap_map_json == NULL || strstr (node->cap_map_json, cap) == NULL)
     return FALSE;
   caps = hyphae_json_parse_object (node->cap_map_json, strlen (node->cap_map_json), G_MAXINT, NULL);
   return caps != NULL && json_object_has_member (caps, cap);
@@ -326,8 +282,8 @@ typedef struct {
  * ourselves, only IPv6 ones. */
 static void
 add_node (struct dns_table_builder *b,
-          GHashTable *ptr_only,
           const HyphaeNode *node,
+          gboolean subdomains,
           AddrRules *rules)
 {
   struct ip_addr addrs[16];
@@ -345,15 +301,10 @@ add_node (struct dns_table_builder *b,
 
       if (rules->self_v6_only ? addrs[i].family != AF_INET6
                               : (addrs[i].family == AF_INET6 && has4 && !rules->want_aaaa))
-        {
-          char name[DNS_NAME_TEXT_MAX + 1];
-
-          if (dns_name_normalise (node->name, strlen (node->name), name) > 0 &&
-              !g_hash_table_contains (ptr_only, &addrs[i]))
-            g_hash_table_insert (ptr_only, g_memdup2 (&addrs[i], sizeof addrs[i]), g_strdup (name));
-          continue;
-        }
-      err = dns_table_builder_add (b, node->name, &addrs[i]);
+        /* tailscaled answers PTR from every node address. */
+        err = dns_table_builder_add_ptr (b, node->name, &addrs[i]);
+      else
+        err = dns_table_builder_add (b, node->name, &addrs[i]);
       if (err == -E2BIG)
         {
           g_warning ("MagicDNS: more names than the record table holds; the rest are left out");
@@ -363,11 +314,13 @@ add_node (struct dns_table_builder *b,
       if (err < 0)
         g_debug ("MagicDNS: %s not added: %s", node->name, g_strerror (-err));
     }
+  /* NodeAttrDNSSubdomainResolve: names under the node's resolve to it. */
+  if (subdomains && dns_table_builder_add_subdomain_host (b, node->name) == -E2BIG)
+    rules->full = TRUE;
 }
 
 static struct dns_table *
-build_table (GHashTable *ptr_only,
-             HyphaeNetmap *nm,
+build_table (HyphaeNetmap *nm,
              const HyphaeDnsConfig *config,
              gboolean corp_dns)
 {
@@ -393,9 +346,13 @@ build_table (GHashTable *ptr_only,
       rules.self_v6_only = has6 && !has4;
       rules.want_aaaa = node_has_cap (self_node, CAP_MAGICDNS_AAAA);
       /* Self first, then peers: an address's PTR is the first name added. */
-      add_node (b, ptr_only, self_node, &rules);
+      add_node (b, self_node, node_has_cap (self_node, CAP_SUBDOMAIN_RESOLVE), &rules);
       for (guint i = 0; i < hyphae_netmap_get_n_peers (nm); i++)
-        add_node (b, ptr_only, hyphae_netmap_get_peer (nm, i), &rules);
+        {
+          const HyphaeNode *peer = hyphae_netmap_get_peer (nm, i);
+
+          add_node (b, peer, node_has_cap (peer, CAP_SUBDOMAIN_RESOLVE), &rules);
+        }
 
       for (guint i = 0; config != NULL && i < config->extra_records->len && !rules.full; i++)
         {
@@ -525,8 +482,7 @@ hyphae_magic_dns_update (HyphaeMagicDns *self,
     in.corp_dns = FALSE; /* nothing forwarded either */
 
   g_clear_pointer (&self->table, dns_table_free);
-  g_hash_table_remove_all (self->ptr_only);
-  self->table = build_table (self->ptr_only, nm, config, corp_dns);
+  self->table = build_table (nm, config, corp_dns);
   g_clear_pointer (&self->plan, hyphae_dns_plan_free);
   self->plan = hyphae_dns_plan_new (&in);
   g_debug ("MagicDNS: %zu names, CorpDNS %s, exit node DNS %s", self->table ? dns_table_n_names (self->table) : 0,
@@ -595,7 +551,6 @@ hyphae_magic_dns_finalize (GObject *object)
   g_clear_pointer (&self->table, dns_table_free);
   g_clear_pointer (&self->plan, hyphae_dns_plan_free);
   g_clear_pointer (&self->os_fallback, g_ptr_array_unref);
-  g_clear_pointer (&self->ptr_only, g_hash_table_unref);
   g_clear_object (&self->cancel);
   G_OBJECT_CLASS (hyphae_magic_dns_parent_class)->finalize (object);
 }
@@ -613,7 +568,6 @@ static void
 hyphae_magic_dns_init (HyphaeMagicDns *self)
 {
   self->cancel = g_cancellable_new ();
-  self->ptr_only = g_hash_table_new_full (ip_addr_hash, ip_addr_equal_func, g_free, g_free);
   self->os_fallback = g_ptr_array_new_with_free_func ((GDestroyNotify) hyphae_dns_resolver_free);
 }
 

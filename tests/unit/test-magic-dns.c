@@ -9,7 +9,8 @@
  *                             UseWithExitNode, WireGuard-only exit resolvers, FallbackResolvers,
  *                             the OS's fallback, CorpDNS off
  *  /magic-dns/local           netmap names (FQDN, bare, IPv6 transport), PTR of 100.x and fd7a,
- *                             NXDOMAIN under the suffix, ExtraRecords, AAAA only with magicdns-aaaa
+ *                             NXDOMAIN under the suffix, ExtraRecords, AAAA only with magicdns-aaaa,
+ *                             names under a node with dns-subdomain-resolve
  *  /magic-dns/corp-dns-off    names and ExtraRecords still answered; the suffix is no zone and
  *                             nothing is forwarded (SERVFAIL), as tailscaled
  *  /magic-dns/servfail        no route and no resolver: SERVFAIL; before any update: SERVFAIL
@@ -669,6 +670,16 @@ test_local (void)
   /* A bare name under a search domain. */
   ask (&fx, "web", 1, &a);
   g_assert_cmpstr (a.addrs[0], ==, "10.1.2.3");
+  fixture_clear (&fx);
+
+  /* dns-subdomain-resolve on our node: names under ours resolve to us. */
+  fixture_init (&fx);
+  update (&fx, ",\"CapMap\":{\"dns-subdomain-resolve\":null}", local_config, TRUE, FALSE, 1);
+  ask (&fx, "www.self." SUFFIX, 1, &a);
+  g_assert_cmpuint (a.rcode, ==, 0);
+  g_assert_cmpstr (a.addrs[0], ==, "100.64.0.1");
+  ask (&fx, "www.peer." SUFFIX, 1, &a);
+  g_assert_cmpuint (a.rcode, ==, 3);
   fixture_clear (&fx);
 
   /* magicdns-aaaa on our node: AAAA for peers. */
