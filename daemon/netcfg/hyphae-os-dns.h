@@ -17,9 +17,10 @@ G_BEGIN_DECLS
  *     SetLinkDNS, SetLinkDomains with routing-only domains, SetLinkDefaultRoute,
  *     LLMNR/mDNS/DNSSEC/DoT off, FlushCaches; RevertLink to undo). Pushed again
  *     when resolved restarts (a watch on its bus name).
- *   - NetworkManager: only where NM owns resolv.conf and resolved is not the
- *     resolver; detected and reported. (Tailscale itself uses NM only for NM
- *     1.26.0–1.26.5 and writes resolv.conf directly otherwise.)
+ *   - NetworkManager writing resolv.conf itself (no resolved): detected and
+ *     said in the status ("ModeReason"), then handled as Tailscale does for
+ *     NM >= 1.26.6: direct. (Tailscale drives NM only for 1.26.0–1.26.5; NM
+ *     carrying our DNS through libnm is not implemented.)
  *   - direct: /etc/resolv.conf rewritten by us (a marker line first, atomic
  *     replace, a byte-identical backup kept under the state dir), restored on
  *     revert. Here the OS cannot do split DNS, so MagicDNS becomes the only
@@ -36,13 +37,12 @@ G_BEGIN_DECLS
  */
 
 typedef enum {
-  HYPHAE_OS_DNS_MODE_NONE = 0,        /* nothing detected yet */
-  HYPHAE_OS_DNS_MODE_RESOLVED,        /* "systemd-resolved" */
-  HYPHAE_OS_DNS_MODE_NETWORK_MANAGER, /* "network-manager" */
-  HYPHAE_OS_DNS_MODE_DIRECT,          /* "direct" */
+  HYPHAE_OS_DNS_MODE_NONE = 0, /* nothing detected yet */
+  HYPHAE_OS_DNS_MODE_RESOLVED, /* "systemd-resolved" */
+  HYPHAE_OS_DNS_MODE_DIRECT,   /* "direct" */
 } HyphaeOsDnsMode;
 
-/* "none", "systemd-resolved", "network-manager", "direct" (as Tailscale logs them). */
+/* "none", "systemd-resolved", "direct" (as Tailscale logs them). */
 const char *hyphae_os_dns_mode_to_string (HyphaeOsDnsMode mode);
 
 /*
@@ -90,13 +90,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeOsDnsPlan, hyphae_os_dns_plan_free)
 /*
  * Mode detection, pure: resolv_conf is the file's text (NULL: missing),
  * nsswitch its text (NULL: missing), resolved_up whether
- * org.freedesktop.resolve1 answered, nm_owns_dns whether NetworkManager's
- * DnsManager answered. Returns the mode and sets *why to a short reason.
+ * org.freedesktop.resolve1 answered on the system bus. Returns the mode and
+ * sets *why (static string) to the reason, for logs and "ModeReason".
  */
 HyphaeOsDnsMode hyphae_os_dns_detect_mode (const char *resolv_conf,
                                            const char *nsswitch,
                                            gboolean resolved_up,
-                                           gboolean nm_up,
                                            const char **why);
 
 typedef struct _HyphaeOsDns HyphaeOsDns;
@@ -127,8 +126,8 @@ gboolean hyphae_os_dns_revert (HyphaeOsDns *dns,
 HyphaeOsDnsMode hyphae_os_dns_get_mode (HyphaeOsDns *dns);
 
 /*
- * a{sv}: Mode s, Nameservers as, SearchDomains as, MatchDomains as,
- * DefaultRoute b, Error s ("" when fine). What the OS was last told
+ * a{sv}: Mode s, ModeReason s, Nameservers as, SearchDomains as,
+ * MatchDomains as, DefaultRoute b, Error s ("" when fine). What the OS was last told
  * (empty arrays while nothing is applied). Floating reference.
  */
 GVariant *hyphae_os_dns_get_status (HyphaeOsDns *dns);
