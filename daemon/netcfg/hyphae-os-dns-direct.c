@@ -221,7 +221,7 @@ hyphae_resolv_conf_backup (const char *path,
   else if (S_ISREG (st.st_mode))
     {
       g_key_file_set_string (state, HYPHAE_OS_DNS_GROUP, "original", "file");
-      g_key_file_set_integer (state, HYPHAE_OS_DNS_GROUP, "mode", (int) (st.st_mode & 07777));
+      g_key_file_set_integer (state, HYPHAE_OS_DNS_GROUP, "file-mode", (int) (st.st_mode & 07777));
     }
   else
     {
@@ -282,7 +282,7 @@ hyphae_resolv_conf_restore (const char *path,
     }
   else if (g_strcmp0 (kind, "file") == 0)
     {
-      int mode = g_key_file_get_integer (state, HYPHAE_OS_DNS_GROUP, "mode", NULL);
+      int mode = g_key_file_get_integer (state, HYPHAE_OS_DNS_GROUP, "file-mode", NULL);
 
       if (!g_file_get_contents (backup_path, &saved, &saved_len, error))
         return FALSE;

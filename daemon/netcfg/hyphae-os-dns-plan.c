@@ -167,7 +167,12 @@ hyphae_os_dns_plan_free (HyphaeOsDnsPlan *plan)
 /* Who wrote resolv.conf, from its leading comment lines only (Tailscale:
  * net/dns/direct.go resolvOwner): the last of "systemd-resolved",
  * "NetworkManager", "resolvconf" named before the first other line. */
-typedef enum { OWNER_UNKNOWN, OWNER_RESOLVED, OWNER_NM, OWNER_RESOLVCONF } Owner;
+typedef enum {
+  OWNER_UNKNOWN,
+  OWNER_RESOLVED,
+  OWNER_NM,
+  OWNER_RESOLVCONF
+} Owner;
 
 static Owner
 resolv_conf_owner (const char *text)

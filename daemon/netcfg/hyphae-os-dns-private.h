@@ -28,7 +28,7 @@ char **hyphae_resolv_conf_parse_search (const char *text);
 
 /* Unless path already holds our file: copy what is at path (a file: its bytes
  * and mode; a symlink: its target; nothing) to backup_path and describe it in
- * state (keys original, mode, symlink). Returns the original's text in
+ * state (keys original, file-mode, symlink). Returns the original's text in
  * *original (NULL when there was none), read back from the backup when path
  * is already ours. */
 gboolean hyphae_resolv_conf_backup (const char *path,

@@ -21,9 +21,9 @@ call (GDBusConnection *bus,
       GError **error)
 {
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync (bus, HYPHAE_RESOLVED_NAME, RESOLVED_PATH,
-                                                          RESOLVED_IFACE, method, args, NULL,
-                                                          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
-                                                          NULL, error);
+                                                            RESOLVED_IFACE, method, args, NULL,
+                                                            G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS,
+                                                            NULL, error);
 
   return reply != NULL;
 }
@@ -44,9 +44,9 @@ gboolean
 hyphae_resolved_ping (GDBusConnection *bus)
 {
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync (bus, HYPHAE_RESOLVED_NAME, RESOLVED_PATH,
-                                                          "org.freedesktop.DBus.Peer", "Ping", NULL,
-                                                          NULL, G_DBUS_CALL_FLAGS_NONE,
-                                                          CALL_TIMEOUT_MS, NULL, NULL);
+                                                            "org.freedesktop.DBus.Peer", "Ping", NULL,
+                                                            NULL, G_DBUS_CALL_FLAGS_NONE,
+                                                            CALL_TIMEOUT_MS, NULL, NULL);
 
   return reply != NULL;
 }
