@@ -10,6 +10,7 @@
 #include "hyphae-ipn.h"
 #include "hyphae-log.h"
 #include "hyphae-mesh-error.h"
+#include "hyphae-os-dns.h"
 #include "hyphae-service.h"
 
 typedef struct {
@@ -82,11 +83,35 @@ on_name_lost (GDBusConnection *connection,
   g_main_loop_quit (d->loop);
 }
 
+#define DEFAULT_STATE_DIR "/var/lib/hyphae"
+
+/* Recovery after a crash, kill -9 or power cut: nothing of the dead daemon's
+ * OS changes may outlive it (ExecStopPost runs this; so does every start). */
+static gboolean
+cleanup_leftovers (const char *state_dir)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!hyphae_os_dns_cleanup (state_dir, &error))
+    {
+      g_warning ("Cannot restore the OS DNS settings: %s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+hyphae_daemon_cleanup (const struct hyphae_daemon_options *options)
+{
+  hyphae_log_init ();
+  return cleanup_leftovers (options->state_dir ? options->state_dir : DEFAULT_STATE_DIR) ? 0 : 1;
+}
+
 int
 hyphae_daemon_main (const struct hyphae_daemon_options *options)
 {
   HyphaeIpnOptions ipn_options = {
-    .state_dir = options->state_dir ? options->state_dir : "/var/lib/hyphae",
+    .state_dir = options->state_dir ? options->state_dir : DEFAULT_STATE_DIR,
     .ifname = options->ifname,
     .listen_port = (guint16) options->port,
     .uapi_dir = options->uapi_dir,
@@ -104,6 +129,8 @@ hyphae_daemon_main (const struct hyphae_daemon_options *options)
       g_printerr ("hyphaed: %s\n", error->message);
       return 1;
     }
+  /* A previous hyphaed killed before it could clean up (its state says so). */
+  (void) cleanup_leftovers (ipn_options.state_dir);
   ipn = hyphae_ipn_new (&ipn_options, &error);
   if (ipn == NULL)
     {
