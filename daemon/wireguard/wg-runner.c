@@ -15,6 +15,7 @@
 #include <net/if.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sched.h>
 #include <sys/time.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 
 #include "common/compiler.h"
 #include "crypto/keys.h"
+#include "filter/filter.h"
 #include "magicsock/disco.h"
 #include "magicsock/stun.h"
 #include "magicsock/udp.h"
@@ -88,6 +90,9 @@ struct wg_runner {
     struct tx_state tx;
     pthread_mutex_t rx_lock; /* the RX batch state below */
     struct rx_state rx;
+    struct pf_filter *filter; /* rx_lock; NULL: everything passes */
+    struct pf_flows *flows;   /* thread-safe; lives as long as the runner */
+    atomic_uint_fast64_t rejects_sent;
 
     uint64_t spin_ns; /* see tx_spin_once */
     /* Tailscale mode (cfg.magicsock) only, else NULL: what goes to the main loop. */
@@ -822,6 +827,59 @@ wg_runner_rx_inject(struct wg_runner *r, const uint8_t *data, size_t len,
     pthread_mutex_unlock(&r->rx_lock);
 }
 
+int
+wg_runner_tun_inject(struct wg_runner *r, const uint8_t *pkt, size_t len)
+{
+    struct virtio_net_hdr_v1 vh = { 0 }; /* GSO_NONE, no checksum to finish */
+    struct iovec iov[2] = {
+        { .iov_base = &vh, .iov_len = sizeof(vh) },
+        { .iov_base = (void *)pkt, .iov_len = len },
+    };
+    ssize_t n;
+
+    if (len < 20 || len > 65535 || ((pkt[0] >> 4) != 4 && (pkt[0] >> 4) != 6))
+        return -EINVAL;
+    if (r->tun.vnet_hdr)
+        n = writev(r->tun.fd, iov, 2);
+    else
+        n = writev(r->tun.fd, &iov[1], 1);
+    return n < 0 ? -errno : 0;
+}
+
+void
+wg_runner_set_filter(struct wg_runner *r, struct pf_filter *f)
+{
+    struct pf_filter *old;
+
+    /* The RX path (thread and rx_inject) only reads the pointer under
+     * rx_lock: once we hold it, nobody uses the old filter. */
+    pthread_mutex_lock(&r->rx_lock);
+    old = r->filter;
+    r->filter = f;
+    pthread_mutex_unlock(&r->rx_lock);
+    pf_filter_free(old);
+}
+
+int
+wg_runner_filter_stats(struct wg_runner *r, struct pf_stats **out)
+{
+    int err = 0;
+
+    pthread_mutex_lock(&r->rx_lock);
+    if (!r->filter)
+        err = -ENOENT;
+    else if (!(*out = pf_filter_stats(r->filter)))
+        err = -ENOMEM;
+    pthread_mutex_unlock(&r->rx_lock);
+    return err;
+}
+
+uint64_t
+wg_runner_filter_rejects_sent(struct wg_runner *r)
+{
+    return atomic_load_explicit(&r->rejects_sent, memory_order_relaxed);
+}
+
 const char *
 wg_runner_get_ifname(struct wg_runner *r)
 {
@@ -856,6 +914,8 @@ runner_free(struct wg_runner *r)
     offload_gro_free(r->rx.gro);
     free(r->rx.inject_buf);
     wg_event_queue_free(r->events);
+    pf_filter_free(r->filter);
+    pf_flows_free(r->flows);
     pthread_rwlock_destroy(&r->sock_lock);
     pthread_mutex_destroy(&r->config_lock);
     pthread_mutex_destroy(&r->timer_lock);
@@ -950,10 +1010,12 @@ wg_runner_start(const struct wg_runner_config *cfg, struct wg_runner **out)
     r->tx.mtu = atomic_load(&r->mtu);
     r->tx.read_buf = malloc(TUN_MAX_READ);
     r->rx.batch = udp_rx_batch_new();
+    r->flows = pf_flows_new(0);
     r->rx.gro = offload_gro_new(r->tun.tso, r->tun.uso);
     if (r->rx.gro)
         offload_gro_trust_checksums(r->rx.gro, true); /* all authenticated by Poly1305 */
-    if (!r->tx.read_buf || tx_alloc(&r->tx, r->tx.mtu) < 0 || !r->rx.batch || !r->rx.gro)
+    if (!r->tx.read_buf || tx_alloc(&r->tx, r->tx.mtu) < 0 || !r->rx.batch || !r->rx.gro ||
+        !r->flows)
         goto fail;
     if (cfg->magicsock) {
         r->events = wg_event_queue_new();

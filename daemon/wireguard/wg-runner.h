@@ -81,6 +81,9 @@ enum wg_runner_event_kind {
     WG_RUNNER_EVENT_DERP_SEND, /* WireGuard bytes for a DERP endpoint; ep = that endpoint */
     WG_RUNNER_EVENT_HANDSHAKE, /* WireGuard wants peer_key: we sent it a handshake initiation,
                                 * or data (at most once a second per peer): it is active */
+    WG_RUNNER_EVENT_DNS,       /* a DNS query read from the TUN: UDP to 100.100.100.100:53 or
+                                * [fd7a:115c:a1e0::53]:53; data = the whole IP packet, ep unused.
+                                * It never goes to a peer: answer with wg_runner_tun_inject. */
 };
 
 struct wg_runner_event {
@@ -119,6 +122,36 @@ int wg_runner_send_udp(struct wg_runner *r, const uint8_t *data, size_t len,
  */
 void wg_runner_rx_inject(struct wg_runner *r, const uint8_t *data, size_t len,
                          const struct wg_endpoint *from);
+/*
+ * Write one IP packet to the TUN, as if a peer had sent it (a MagicDNS answer).
+ * Not filtered. 0 or -errno (-EINVAL: not an IPv4/IPv6 packet or over 65535
+ * bytes). Any thread.
+ */
+int wg_runner_tun_inject(struct wg_runner *r, const uint8_t *pkt, size_t len);
+
+/* ---- packet filter (daemon/engine/filter/filter.h) ------------------------
+ * Every packet a peer sends (UDP or DERP) is decrypted, then judged by the
+ * filter before it is written to the TUN; a dropped bare TCP SYN is answered
+ * with a TSMP reject and a TCP RST through WireGuard to its sender. Every
+ * packet read from the TUN is noted in the runner's flow table (our UDP flows,
+ * whose replies pass), which outlives filter swaps.
+ */
+struct pf_filter;
+struct pf_stats;
+/*
+ * Replace the inbound filter; ownership taken; NULL = no filter (everything
+ * passes, as before a PacketFilter arrives). The old one is freed once no
+ * thread uses it (the swap waits for the RX batch in progress). Any thread.
+ */
+void wg_runner_set_filter(struct wg_runner *r, struct pf_filter *f);
+/*
+ * A copy of the current filter's counters (pf_filter_stats: per reason, per
+ * rule) into *out (free() it), or -ENOENT when no filter is set, -ENOMEM.
+ */
+int wg_runner_filter_stats(struct wg_runner *r, struct pf_stats **out);
+/* Rejects (TSMP + RST pairs) sent for dropped SYNs since start. */
+uint64_t wg_runner_filter_rejects_sent(struct wg_runner *r);
+
 const char *wg_runner_get_ifname(struct wg_runner *r);
 /* false once a thread stopped on its own (the TUN disappeared). */
 bool wg_runner_is_alive(struct wg_runner *r);
