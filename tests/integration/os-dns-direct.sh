@@ -1,0 +1,125 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# OS DNS, direct mode (daemon/netcfg/hyphae-os-dns-direct.c): hyphaed writes
+# /etc/resolv.conf itself when no systemd-resolved runs, and always puts the
+# original back. The whole test runs in a private mount namespace where a
+# temporary file is bind-mounted over /etc/resolv.conf (the host's is never
+# touched; rename(2) onto a bind mount fails, so this also covers the
+# in-place fallback). Node A of mesh-lib.sh joins the Go control server's
+# tailnet, whose DNSConfig has MagicDNS on.
+#   - Running: resolv.conf is ours (marker, nameserver 100.100.100.100, the
+#     tailnet's search domain then the original's); `hyphaectl dns status` and
+#     `hyphaectl status` say direct mode;
+#   - `hyphaectl down`: the original, byte for byte;
+#   - kill -9 while Running: still ours (nothing ran), then `hyphaed --cleanup`
+#     (ExecStopPost) restores it byte for byte;
+#   - kill -9 again, then the next hyphaed (activated by hyphaectl) recovers at
+#     start (its log says so) and, Running again, down restores the original;
+#   - logout restores it too.
+set -u
+
+# Into a private mount namespace first (the bind mount dies with it).
+if [ -z "${OSDNS_MNTNS:-}" ]; then
+	[ "$(id -u)" = 0 ] || { [ -n "${CI:-}" ] && { echo "FAIL cannot run in CI: needs root"; exit 1; }
+		echo "SKIP needs root"; exit 77; }
+	exec unshare -m --propagation private env OSDNS_MNTNS=1 bash "$0" "$@"
+fi
+
+. "$(dirname "$0")/mesh-lib.sh"
+mesh_require
+
+RC=/etc/resolv.conf
+ORIG=$MESH_DIR/resolv.conf.original
+FAKE=$MESH_DIR/resolv.conf.mounted
+STATE=$MESH_DIR/a/state
+# No final newline, a comment, an option: what comes back must be these bytes.
+printf '# the machine'"'"'s own resolv.conf (os-dns-direct %s)\nnameserver 192.0.2.53\nsearch lan.example\noptions ndots:1' \
+	"$WGT_ID" >"$ORIG"
+cp "$ORIG" "$FAKE" && chmod 644 "$FAKE"
+mount --bind "$FAKE" "$RC" || wgt_cannot_run "cannot bind-mount over $RC"
+# hyphaed (activated by the bus) writes the real path, inside this namespace.
+export DBL_RESOLV_CONF=$RC
+
+check() { wgt_check "$@"; }
+T0=$(date +%s)
+is_ours() { head -n1 "$RC" | grep -q '^# resolv.conf(5) written by hyphaed' &&
+	grep -qx 'nameserver 100.100.100.100' "$RC"; }
+is_original() { cmp -s "$ORIG" "$RC"; }
+ctl() { mesh_ctl a "$@"; }
+running() { mesh_status a && mesh_is_running a; }
+wait_for() {   # wait_for SECONDS CMD…: a hang guard, polling until CMD holds
+	local end=$(($(date +%s) + $1)); shift
+	until "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.2; done
+}
+kill9() {
+	local pid
+	pid=$(mesh_daemon_pid a) || return 1
+	kill -KILL "$pid" && wait_for 10 not_alive "$pid"
+}
+not_alive() { ! kill -0 "$1" 2>/dev/null; }
+
+mesh_topology || wgt_cannot_run "cannot build the namespaces"
+mesh_server_start || { wgt_fail "control server starts"; mesh_finish os-dns-direct "$T0"; }
+dbl_install_policy "$MESH_DATA_DIR" && mkdir -p "$MESH_DIR/a/uapi" &&
+	dbl_bus_start a "$MESH_NS_A" "$STATE" --ifname "$MESH_IF" --uapi-dir "$MESH_DIR/a/uapi" ||
+	{ wgt_fail "node A's bus starts"; mesh_finish os-dns-direct "$T0"; }
+
+# ---- Running: ours
+check "up: A is Running" mesh_up a
+check "… resolv.conf is hyphaed's: marker, nameserver 100.100.100.100" is_ours
+check "… search: the tailnet's domain first, then the machine's" grep -qE '^search [^ ]+ lan\.example$' "$RC"
+check "… (in the bind-mounted test file, not the host's)" test "$(stat -c %i "$RC")" = "$(stat -c %i "$FAKE")"
+ctl dns status >"$MESH_DIR/dns.out" 2>&1
+check "dns status: direct mode" grep -q '^Mode: *direct' "$MESH_DIR/dns.out"
+check "… nameservers" grep -q '^Nameservers: *100.100.100.100 fd7a:115c:a1e0::53$' "$MESH_DIR/dns.out"
+check "… no error" grep -q '^Error: *-$' "$MESH_DIR/dns.out"
+ctl status >"$MESH_DIR/status.out" 2>&1
+check "status: the DNS line" grep -q '^# DNS (direct): 100.100.100.100 fd7a:115c:a1e0::53' "$MESH_DIR/status.out"
+DNS_PROP=$(dbl_run a gdbus call --system --dest io.github.hyphae.Mesh1 --object-path /io/github/hyphae/Mesh1 \
+	--method org.freedesktop.DBus.Properties.Get io.github.hyphae.Mesh1 DNS 2>&1)
+check "… D-Bus DNS: Mode direct, DefaultRoute false" \
+	grep -q "'Mode': <'direct'>.*'DefaultRoute': <false>" <<<"$DNS_PROP"
+
+# ---- down: the original
+check "down" ctl down
+check "… resolv.conf is the original, byte for byte" is_original
+check "… no OS DNS state left" test ! -e "$STATE/os-dns.state"
+
+# ---- kill -9, then hyphaed --cleanup (ExecStopPost)
+check "up again" mesh_up a
+check "… ours again" is_ours
+check "kill -9 hyphaed" kill9
+check "… resolv.conf is still ours (nothing could run)" is_ours
+check "… the state file says what to undo" test -s "$STATE/os-dns.state"
+check "hyphaed --cleanup --state-dir STATE exits 0" ip netns exec "$MESH_NS_A" "$HYPHAED" --cleanup --state-dir "$STATE"
+check "… resolv.conf is the original, byte for byte" is_original
+check "… state file gone" test ! -e "$STATE/os-dns.state"
+check "a second --cleanup has nothing to do" ip netns exec "$MESH_NS_A" "$HYPHAED" --cleanup --state-dir "$STATE"
+
+# ---- kill -9, then the next start recovers
+# The killed daemon's TUN went with it; the next one (WantRunning) comes back.
+check "the bus starts hyphaed again; Running" wait_for 60 running
+check "… ours again" is_ours
+check "kill -9 hyphaed again" kill9
+check "… still ours" is_ours
+check "the next hyphaed (activated by status) is Running again" wait_for 60 running
+check "… its start restored the dead one's changes (log)" \
+	grep -q 'OS DNS: restored what a previous hyphaed had changed' "$MESH_DIR/a/bus.log"
+check "… ours while Running" is_ours
+check "down" ctl down
+check "… the original, byte for byte (the backup was never our own file)" is_original
+
+# ---- logout
+check "up" mesh_up a
+check "… ours" is_ours
+check "logout" ctl logout
+check "… the original, byte for byte" is_original
+
+# ---- SIGTERM while Running (the daemon's own exit path)
+check "up" mesh_up a
+check "… ours" is_ours
+check "SIGTERM: hyphaed exits" dbl_daemon_stop a
+check "… the original, byte for byte" is_original
+
+umount "$RC" 2>/dev/null
+mesh_finish os-dns-direct "$T0"
