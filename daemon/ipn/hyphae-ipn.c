@@ -579,6 +579,9 @@ engine_stop (HyphaeIpn *self)
 {
   g_autoptr(GError) error = NULL;
 
+  /* osdns: the OS resolver lets go of our link (RevertLink) while it exists. */
+  if (self->os_dns != NULL)
+    (void) hyphae_os_dns_revert (self->os_dns, NULL);
   link_watch_stop (self);
   deferred_handshakes_cancel (self);
   if (self->netcfg != NULL && !hyphae_netcfg_remove (self->netcfg, &error))
@@ -753,10 +756,11 @@ recompute_state (HyphaeIpn *self)
     set_auth_url (self, "");
   update_keys_owner (self);
   set_state (self, s);
+  /* Before an Up returns: Running means the OS resolves our names. */
+  os_dns_sync (self);
   /* An authorized Up waits for the engine: Running, or anything but Starting. */
   if (self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
     succeed_pending_up (self);
-  os_dns_sync (self);
 }
 
 /* ---- OS DNS (osdns) ------------------------------------------------------ */
