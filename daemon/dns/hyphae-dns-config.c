@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/ip.h"
 #include "hyphae-json.h"
 
 #define TEXT_MAX          (8 << 20) /* 10,000 records of ~100 bytes fit many times */
@@ -121,49 +122,21 @@ hyphae_dns_resolver_copy (const HyphaeDnsResolver *resolver)
   return copy;
 }
 
-/* "ip" (port 53), "ip:port" or "[ip6]:port", as Resolver.IPPort reads them. */
+/* "ip" (port 53), "ip:port" or "[ip6]:port", as Resolver.IPPort reads them
+ * (netip.ParseAddr, then netip.ParseAddrPort: common/ip.h parses the same). */
 static gboolean
 parse_ip_port (const char *addr,
                HyphaeDnsResolver *r)
 {
-  g_autoptr(GInetAddress) ip = NULL;
-  g_autofree char *host = NULL;
-  const char *colon;
-  guint64 port = 53;
+  struct ip_port ipp = { .port = 53 };
 
-  ip = g_inet_address_new_from_string (addr);
-  if (ip == NULL)
-    {
-      if (addr[0] == '[')
-        {
-          const char *end = strchr (addr, ']');
-
-          if (end == NULL || end[1] != ':')
-            return FALSE;
-          host = g_strndup (addr + 1, (gsize) (end - addr - 1));
-          colon = end + 1;
-        }
-      else
-        {
-          colon = strrchr (addr, ':');
-          if (colon == NULL || strchr (addr, ':') != colon)
-            return FALSE; /* a bare v6 literal parsed above; two colons without [] is not ip:port */
-          host = g_strndup (addr, (gsize) (colon - addr));
-        }
-      if (!g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &port, NULL))
-        return FALSE;
-      ip = g_inet_address_new_from_string (host);
-      if (ip == NULL)
-        return FALSE;
-      /* "[1.2.3.4]:53" is not Go's AddrPort form either. */
-      if ((addr[0] == '[') != (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV6))
-        return FALSE;
-    }
-  if (strchr (addr, '%') != NULL)
-    return FALSE; /* a zone: no upstream on a link-local scope */
-  r->family = g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
-  memcpy (r->ip, g_inet_address_to_bytes (ip), g_inet_address_get_native_size (ip));
-  r->port = (guint16) port;
+  if (!ip_addr_parse (&ipp.addr, addr, strlen (addr)) && !ip_port_parse (&ipp, addr, strlen (addr)))
+    return FALSE;
+  if (ipp.port == 0)
+    return FALSE; /* no server listens there */
+  r->family = ipp.addr.family;
+  memcpy (r->ip, ipp.addr.bytes, sizeof r->ip);
+  r->port = ipp.port;
   return TRUE;
 }
 
@@ -383,22 +356,25 @@ parse_resolver (JsonNode *node,
   r->use_with_exit_node = with_exit;
   if (boot != NULL)
     {
-      GPtrArray *ips = g_ptr_array_new ();
+      GPtrArray *ips = g_ptr_array_new_with_free_func (g_free);
 
       for (guint i = 0; i < json_array_get_length (boot); i++)
         {
           const char *s = element_string (boot, i);
-          g_autoptr(GInetAddress) ip = s != NULL ? g_inet_address_new_from_string (s) : NULL;
+          struct ip_addr ip;
+          char text[IP_ADDR_STRLEN];
 
-          if (ip == NULL)
+          if (s == NULL || !ip_addr_parse (&ip, s, strlen (s)))
             {
               g_ptr_array_free (ips, TRUE);
               g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                            "%sBootstrapResolution[%u]: not an IP", where, i);
               return NULL;
             }
-          g_ptr_array_add (ips, g_inet_address_to_string (ip));
+          ip_addr_format (&ip, text);
+          g_ptr_array_add (ips, g_strdup (text));
         }
+      g_ptr_array_set_free_func (ips, NULL);
       g_ptr_array_add (ips, NULL);
       g_strfreev (r->bootstrap);
       r->bootstrap = (char **) g_ptr_array_free (ips, FALSE);
@@ -574,7 +550,7 @@ parse_extra_records (JsonObject *obj,
     {
       g_autofree char *where = g_strdup_printf ("ExtraRecords[%u].", i);
       JsonNode *node = json_array_get_element (array, i);
-      g_autoptr(GInetAddress) ip = NULL;
+      struct ip_addr ip;
       HyphaeDnsExtraRecord rec = { 0 };
       const char *name, *type, *value;
       JsonObject *r;
@@ -596,16 +572,15 @@ parse_extra_records (JsonObject *obj,
         }
       /* tailscaled skips other types and values that are not IPs, and takes
        * the family from the value whatever Type says. */
-      ip = g_inet_address_new_from_string (value);
       if ((strcmp (type, "") != 0 && strcmp (type, "A") != 0 && strcmp (type, "AAAA") != 0) ||
-          ip == NULL || strchr (value, '%') != NULL)
+          !ip_addr_parse (&ip, value, strlen (value)))
         {
           g_debug ("%s skipped (Type \"%s\", Value \"%s\")", where, type, value);
           g_free (rec.name);
           continue;
         }
-      rec.type = g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV6 ? 28 : 1;
-      memcpy (rec.ip, g_inet_address_to_bytes (ip), g_inet_address_get_native_size (ip));
+      rec.type = ip.family == AF_INET6 ? 28 : 1;
+      memcpy (rec.ip, ip.bytes, sizeof rec.ip);
       g_array_append_val (out, rec);
     }
   return TRUE;

@@ -44,7 +44,7 @@ G_BEGIN_DECLS
  * answered FORMERR when its header is readable, else dropped.
  */
 #define HYPHAE_MAGIC_DNS_INFLIGHT_MAX 256
-#define HYPHAE_MAGIC_DNS_TIMEOUT_MS   5000 /* forwarder.go responseTimeout */
+#define HYPHAE_MAGIC_DNS_TIMEOUT_MS   10000 /* tsdns.go dnsQueryTimeout */
 
 /* Write one IP packet (an answer) into the TUN: wg_runner_tun_inject. 0 or
  * -errno. Called on the main loop. */

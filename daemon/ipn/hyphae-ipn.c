@@ -19,6 +19,7 @@
 #include "hyphae-dns-config.h"
 #include "hyphae-link-monitor.h"
 #include "hyphae-magicsock.h"
+#include "hyphae-magic-dns.h" /* mdns */
 #include "hyphae-netcfg.h"
 #include "hyphae-os-dns.h"
 #include "hyphae-secret.h"
@@ -68,6 +69,7 @@ struct _HyphaeIpn {
 
   struct wg_runner *runner;
   HyphaeMagicsock *magicsock; /* disco, DERP, STUN: lives with the runner */
+  HyphaeMagicDns *magic_dns;  /* mdns: 100.100.100.100, lives with the magicsock */
   guint peers_changed_id;     /* path changes coalesced into one peers-changed */
   HyphaeNetcfg *netcfg;
   HyphaeEngineConfig *applied; /* the last config given to the runner */
@@ -461,6 +463,68 @@ ensure_disco_key (HyphaeIpn *self)
   key_generate_private (self->disco_priv);
 }
 
+/* ---- mdns: MagicDNS (daemon/dns) ------------------------------------------
+ * The runner hands queries to 100.100.100.100 / fd7a:115c:a1e0::53 read
+ * from the TUN to the magicsock's DNS handler; HyphaeMagicDns answers them
+ * into the TUN. Updated from the netmap, its DNSConfig, CorpDNS and the exit
+ * node on every engine_apply and prefs change. */
+static int
+magic_dns_inject (const guint8 *pkt,
+                  gsize len,
+                  gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  return self->runner != NULL ? wg_runner_tun_inject (self->runner, pkt, len) : -ENODEV;
+}
+
+static void
+magic_dns_query (const guint8 *pkt,
+                 gsize len,
+                 gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  if (self->magic_dns != NULL)
+    hyphae_magic_dns_handle_query_packet (self->magic_dns, pkt, len);
+}
+
+static void
+magic_dns_start (HyphaeIpn *self)
+{
+  self->magic_dns = hyphae_magic_dns_new (magic_dns_inject, self);
+  hyphae_magicsock_set_dns_handler (self->magicsock, magic_dns_query, self);
+}
+
+static void
+magic_dns_stop (HyphaeIpn *self)
+{
+  if (self->magicsock != NULL)
+    hyphae_magicsock_set_dns_handler (self->magicsock, NULL, NULL);
+  if (self->magic_dns != NULL)
+    g_object_run_dispose (G_OBJECT (self->magic_dns)); /* forwards in flight stop */
+  g_clear_object (&self->magic_dns);
+}
+
+static void
+magic_dns_update (HyphaeIpn *self)
+{
+  g_autoptr(HyphaeDnsConfig) config = NULL;
+  g_autoptr(GError) error = NULL;
+  const HyphaeNode *exit_node = NULL;
+
+  if (self->magic_dns == NULL || self->netmap == NULL)
+    return;
+  config = hyphae_dns_config_parse (hyphae_netmap_get_dns_config_json (self->netmap), &error);
+  if (config == NULL)
+    g_warning ("MagicDNS: the tailnet's DNS settings are refused: %s", error->message);
+  if (self->prefs.exit_node_id != NULL && self->prefs.exit_node_id[0] != '\0' && self->applied != NULL &&
+      self->applied->exit_node_found)
+    exit_node = hyphae_netmap_lookup_stable_id (self->netmap, self->prefs.exit_node_id);
+  hyphae_magic_dns_update (self->magic_dns, self->netmap, config, self->prefs.corp_dns, exit_node);
+}
+/* ---- end mdns ------------------------------------------------------------- */
+
 static gboolean
 magicsock_start (HyphaeIpn *self)
 {
@@ -471,12 +535,14 @@ magicsock_start (HyphaeIpn *self)
   g_signal_connect (self->magicsock, "endpoints-changed", G_CALLBACK (on_magicsock_changed), self);
   g_signal_connect (self->magicsock, "net-info-changed", G_CALLBACK (on_magicsock_changed), self);
   g_signal_connect (self->magicsock, "path-changed", G_CALLBACK (on_path_changed), self);
+  magic_dns_start (self); /* mdns */
   return TRUE;
 }
 
 static void
 magicsock_stop (HyphaeIpn *self)
 {
+  magic_dns_stop (self); /* mdns */
   if (self->magicsock != NULL)
     g_signal_handlers_disconnect_by_data (self->magicsock, self);
   if (self->magicsock != NULL)
@@ -656,6 +722,7 @@ engine_apply (HyphaeIpn *self)
   /* The WireGuard peers exist now: the machine may give them endpoints. */
   if (self->magicsock != NULL)
     hyphae_magicsock_set_netmap (self->magicsock, self->netmap);
+  magic_dns_update (self); /* mdns */
 
   nc = (HyphaeNetcfgConfig) {
     .addresses = (const struct ip_prefix *) (gpointer) self->applied->addresses->data,
@@ -1595,6 +1662,7 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
       engine_apply (self);
       g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
     }
+  magic_dns_update (self); /* mdns: CorpDNS */
   recompute_state (self);
   return TRUE;
 }

@@ -239,6 +239,65 @@ tx_read(struct wg_runner *r, struct tx_state *t)
 }
 
 /*
+ * Seal plaintext packets (at buf + WG_TX_HEADROOM) and send them: UDP, or the
+ * event queue for a DERP endpoint. out: room for n. Any thread.
+ */
+static void
+send_sealed(struct wg_runner *r, struct wg_tx_packet *pkts, size_t n, struct udp_tx *out,
+            uint64_t now)
+{
+    size_t n_out = 0;
+
+    wg_device_tx_batch(r->dev, pkts, n, now);
+    for (size_t i = 0; i < n; i++) {
+        if (pkts[i].status != WG_TX_SEND)
+            continue;
+        /* Only a pinned Tailscale-mode peer has a DERP endpoint. */
+        if (__builtin_expect(wg_endpoint_is_derp(&pkts[i].to), 0)) {
+            (void)wg_event_queue_push(r->events, WG_RUNNER_EVENT_DERP_SEND, &pkts[i].to, NULL,
+                                      pkts[i].buf, pkts[i].out_len);
+            continue;
+        }
+        out[n_out].data = pkts[i].buf;
+        out[n_out].len = pkts[i].out_len;
+        out[n_out].to = &pkts[i].to;
+        n_out++;
+    }
+    if (n_out) {
+        pthread_rwlock_rdlock(&r->sock_lock);
+        (void)udp_send_batch(&r->sock, out, n_out);
+        pthread_rwlock_unlock(&r->sock_lock);
+    }
+}
+
+/* MagicDNS's addresses (Tailscale's net/tsaddr TailscaleServiceIP and TailscaleServiceIPv6). */
+static const uint8_t quad100_v4[4] = { 100, 100, 100, 100 };
+static const uint8_t quad100_v6[16] = { 0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, [15] = 0x53 };
+
+/*
+ * A packet read from the TUN, before sealing: a DNS query to MagicDNS
+ * (Tailscale mode) becomes an event and goes no further (true); anything
+ * else is noted in the flow table (our UDP flows' replies pass the filter).
+ */
+static bool
+tx_divert(struct wg_runner *r, const uint8_t *pkt, size_t len, uint64_t now)
+{
+    struct pf_packet p;
+
+    if (pf_parse(pkt, len, &p) < 0)
+        return false;
+    if (r->events && p.proto == 17 && p.dport == 53 && !p.first_fragment &&
+        memcmp(p.dst, p.addr_len == 4 ? quad100_v4 : quad100_v6, p.addr_len) == 0) {
+        static const struct wg_endpoint no_ep;
+
+        (void)wg_event_queue_push(r->events, WG_RUNNER_EVENT_DNS, &no_ep, NULL, pkt, p.ip_len);
+        return true;
+    }
+    pf_flows_note_outbound_parsed(r->flows, &p, now);
+    return false;
+}
+
+/*
  * One TX batch: read the TUN, seal, send. Returns the number of packets read
  * (0: the TUN was empty). Called with tx_lock held, by the TX thread or,
  * opportunistically, by the RX thread right after it wrote to the TUN: a
@@ -250,7 +309,8 @@ tx_pass(struct wg_runner *r)
 {
     struct tx_state *t = &r->tx;
     unsigned int mtu = atomic_load(&r->mtu);
-    size_t n, n_out = 0;
+    size_t n, n_seal = 0;
+    uint64_t now;
 
     if (mtu != t->mtu) {
         if (tx_alloc(t, mtu) < 0)
@@ -260,31 +320,17 @@ tx_pass(struct wg_runner *r)
     n = tx_read(r, t);
     if (n == 0)
         return 0;
+    now = now_ns();
     for (size_t i = 0; i < n; i++) {
-        t->pkts[i].buf = t->bufs[i];
-        t->pkts[i].len = t->slots[i].len;
-        t->pkts[i].cap = t->buf_cap;
-    }
-    wg_device_tx_batch(r->dev, t->pkts, n, now_ns());
-    for (size_t i = 0; i < n; i++) {
-        if (t->pkts[i].status != WG_TX_SEND)
+        if (tx_divert(r, t->slots[i].data, t->slots[i].len, now))
             continue;
-        /* Only a pinned Tailscale-mode peer has a DERP endpoint. */
-        if (__builtin_expect(wg_endpoint_is_derp(&t->pkts[i].to), 0)) {
-            (void)wg_event_queue_push(r->events, WG_RUNNER_EVENT_DERP_SEND, &t->pkts[i].to, NULL,
-                                      t->pkts[i].buf, t->pkts[i].out_len);
-            continue;
-        }
-        t->out[n_out].data = t->pkts[i].buf;
-        t->out[n_out].len = t->pkts[i].out_len;
-        t->out[n_out].to = &t->pkts[i].to;
-        n_out++;
+        t->pkts[n_seal].buf = t->bufs[i];
+        t->pkts[n_seal].len = t->slots[i].len;
+        t->pkts[n_seal].cap = t->buf_cap;
+        n_seal++;
     }
-    if (n_out) {
-        pthread_rwlock_rdlock(&r->sock_lock);
-        (void)udp_send_batch(&r->sock, t->out, n_out);
-        pthread_rwlock_unlock(&r->sock_lock);
-    }
+    if (n_seal)
+        send_sealed(r, t->pkts, n_seal, t->out, now);
     return n;
 }
 
@@ -331,6 +377,41 @@ rx_divert_magicsock(struct wg_runner *r, struct wg_rx_packet *pkts, size_t n)
 }
 
 /*
+ * The packet filter on one decrypted packet (rx_lock held: r->filter is
+ * stable). false: drop it. A dropped bare SYN gets a TSMP reject and a TCP
+ * RST back through WireGuard (filter.h: what real tailscaled does with each).
+ */
+static bool
+rx_filter(struct wg_runner *r, const uint8_t *pkt, size_t len, uint64_t now)
+{
+    struct pf_result res;
+    enum { ROOM = WG_TX_HEADROOM + PF_REJECT_MAX + TX_SLOT_EXTRA };
+    uint8_t bufs[2][ROOM];
+    struct wg_tx_packet out[2];
+    struct udp_tx udp[2];
+    enum pf_tsmp_reason why;
+    size_t n = 0, l;
+
+    if (pf_filter_inbound(r->filter, r->flows, pkt, len, now, &res) == PF_ACCEPT)
+        return true;
+    if (!res.reject)
+        return false;
+    why = res.reason == PF_R_SHIELDS_UP || res.reason == PF_R_JAILED ? PF_TSMP_SHIELDS_UP
+                                                                     : PF_TSMP_ACL;
+    l = pf_build_tsmp_reject(pkt, len, why, bufs[0] + WG_TX_HEADROOM, PF_REJECT_MAX);
+    if (l)
+        out[n++] = (struct wg_tx_packet){ .buf = bufs[0], .len = l, .cap = ROOM };
+    l = pf_build_tcp_rst(pkt, len, bufs[1] + WG_TX_HEADROOM, PF_REJECT_MAX);
+    if (l)
+        out[n++] = (struct wg_tx_packet){ .buf = bufs[1], .len = l, .cap = ROOM };
+    if (n) {
+        send_sealed(r, out, n, udp, now);
+        atomic_fetch_add_explicit(&r->rejects_sent, 1, memory_order_relaxed);
+    }
+    return false;
+}
+
+/*
  * Open n datagrams, write their packets to the TUN, then send whatever those
  * writes provoked. rx_lock held.
  */
@@ -339,12 +420,16 @@ rx_deliver(struct wg_runner *r, struct wg_rx_packet *pkts, size_t n)
 {
     struct rx_state *x = &r->rx;
 
-    wg_device_rx_batch(r->dev, pkts, n, now_ns());
+    uint64_t now = now_ns();
+
+    wg_device_rx_batch(r->dev, pkts, n, now);
     offload_gro_reset(x->gro);
     for (size_t i = 0; i < n; i++) {
         const uint8_t *plain = pkts[i].data + pkts[i].plain_off;
 
         if (pkts[i].status != WG_RX_DATA)
+            continue;
+        if (r->filter && !rx_filter(r, plain, pkts[i].plain_len, now))
             continue;
         if (offload_gro_add(x->gro, plain, pkts[i].plain_len) == -ENOBUFS) {
             (void)offload_gro_flush(x->gro, tun_write_cb, r);

@@ -298,6 +298,8 @@ test_refused (void)
   refused ("{\"Resolvers\":[{\"Addr\":5}]}", "Addr");
   refused ("{\"Resolvers\":[{\"Addr\":\"bogus\"}]}", "Resolvers[0].Addr");
   refused ("{\"Resolvers\":[{\"Addr\":\"1.1.1.1\",\"BootstrapResolution\":[\"x\"]}]}", "BootstrapResolution[0]");
+  refused ("{\"Resolvers\":[{\"Addr\":\"1.1.1.1\",\"BootstrapResolution\":[\"1.1.1.1\",7]}]}",
+           "BootstrapResolution[1]");
   refused ("{\"Resolvers\":[{\"Addr\":\"1.1.1.1\",\"UseWithExitNode\":\"yes\"}]}", "UseWithExitNode");
   refused ("{\"FallbackResolvers\":[{\"Addr\":\"\"}]}", "FallbackResolvers[0]");
   refused ("{\"Routes\":[]}", "Routes");

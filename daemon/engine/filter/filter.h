@@ -60,6 +60,7 @@
 struct pf_filter;
 struct pf_flows;
 struct pf_builder;
+struct pf_packet;
 
 enum {
     PF_MAX_EXT_HEADERS = 8,
@@ -162,6 +163,9 @@ void pf_flows_free(struct pf_flows *flows); /* NULL is fine */
  * flowtrack.Cache) so that the replies pass. Other packets: nothing. */
 void pf_flows_note_outbound(struct pf_flows *flows, const uint8_t *pkt, size_t len,
                             uint64_t now_ns);
+/* The same for a packet pf_parse accepted (the runner parses once per packet). */
+void pf_flows_note_outbound_parsed(struct pf_flows *flows, const struct pf_packet *p,
+                                   uint64_t now_ns);
 size_t pf_flows_count(struct pf_flows *flows);
 size_t pf_flows_capacity(const struct pf_flows *flows);
 
