@@ -854,11 +854,21 @@ os_dns_sync (HyphaeIpn *self)
           g_warning ("Ignoring the tailnet's DNS settings: %s", error->message);
           g_clear_error (&error);
         }
+      /* An exit node in use as MagicDNS sees it (mdns's magic_dns_update). */
       plan = hyphae_os_dns_plan_new (config, hyphae_netmap_get_magicdns_suffix (self->netmap), TRUE,
-                                     self->prefs.exit_node_id != NULL && self->prefs.exit_node_id[0] != '\0');
+                                     self->prefs.exit_node_id != NULL && self->prefs.exit_node_id[0] != '\0' &&
+                                       self->applied != NULL && self->applied->exit_node_found);
     }
   /* Failures are in the DNS status (Error) and logged by hyphae-os-dns. */
   (void) hyphae_os_dns_apply (self->os_dns, plan, &error);
+  /* Direct mode: MagicDNS is the only resolver now; what the OS had before
+   * answers the names it does not own. */
+  if (self->magic_dns != NULL)
+    {
+      g_auto(GStrv) base = hyphae_os_dns_dup_base_nameservers (self->os_dns);
+
+      hyphae_magic_dns_set_fallback_resolvers (self->magic_dns, (const char * const *) base);
+    }
 }
 
 static void

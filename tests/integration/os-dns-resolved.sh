@@ -13,13 +13,15 @@
 #     fd7a:115c:a1e0::53, the tailnet's domain as search domain, routing-only
 #     domains (the reverse zones), no default route; `hyphaectl dns status`
 #     says systemd-resolved;
+#   - a peer's MagicDNS name resolves through resolved;
 #   - an exit node in use: "~." and DefaultRoute on; cleared: off again;
 #   - resolved restarted (killed and started again): hyphaed pushes again;
 #   - `set --accept-dns=false`: RevertLink (the link keeps no DNS), true: back;
 #   - down: RevertLink (resolved's debug log), no state file; kill -9 + --cleanup: nothing to undo
 #     once the TUN is gone;
-#   - `resolvectl query PEER.SUFFIX` through resolved → hyphae0 → MagicDNS:
-#     needs MagicDNS (branch mdns) answering in the data path; see MAGICDNS below.
+#   - `resolvectl query` of our MagicDNS name, its bare host name and its
+#     address (PTR) through resolved → hyphae0 → MagicDNS (100.100.100.100 in
+#     the data path, daemon/dns);
 set -u
 
 if [ -z "${OSDNS_MNTNS:-}" ]; then
@@ -85,6 +87,7 @@ link_has() { link_status && grep -qE "$1" "$MESH_DIR/link.out"; }
 link_lacks() { link_status && ! grep -qE "$1" "$MESH_DIR/link.out"; }
 dns_pushed() { link_has 'DNS Servers: 100\.100\.100\.100 fd7a:115c:a1e0::53'; }
 dns_gone() { link_lacks 'DNS Servers:'; }
+query_gives() { rctl query "$1" >"$MESH_DIR/query.out" 2>&1 && grep -qF "$2" "$MESH_DIR/query.out"; }
 self_name() {   # this node's MagicDNS name, without the final dot
 	mesh_status a && "$WGT_PY" -c 'import json, sys
 print(json.load(open(sys.argv[1]))["Self"]["DNSName"].rstrip("."))' "$MESH_DIR/a.status.json"
@@ -133,6 +136,9 @@ ip netns exec "$MESH_NS_B" "$(mesh_server_bin)" -role mapclient -url "$MESH_URL"
 EXIT_PID=$!
 peer_seen() { mesh_status a && [ -n "$(mesh_json a peer exit-peer)" ]; }
 check "an exit-node peer joins" wait_for 30 peer_seen
+PEER_V4=$(mesh_json a peer exit-peer | cut -d' ' -f1)
+check "resolvectl query exit-peer.$SUFFIX: the peer's address (MagicDNS through resolved)" \
+	query_gives "exit-peer.$SUFFIX" "$PEER_V4"
 check "set --exit-node exit-peer" ctl set --exit-node exit-peer
 check "… resolvectl: the catch-all ~. and DefaultRoute" wait_for 10 link_has 'Protocols: .*\+DefaultRoute'
 check "… ~." grep -qE 'DNS Domain: .*~\.( |$)' "$MESH_DIR/link.out"
@@ -154,15 +160,13 @@ check "… dns status: no nameservers" grep -q '^Nameservers: *-$' "$MESH_DIR/dn
 check "set --accept-dns=true: back" ctl set --accept-dns=true
 check "… our nameservers again" wait_for 10 dns_pushed
 
-# ---- MAGICDNS: a peer's name through resolved → hyphae0 → 100.100.100.100.
-# Needs MagicDNS answering in the data path (branch mdns). Until then this
-# step reports what it would check and does not count.
+# ---- names through resolved → hyphae0 → MagicDNS (100.100.100.100 in the data path)
 SELF_NAME=$(self_name)
-if [ -n "${HYPHAE_OSDNS_QUERY:-}" ]; then
-	check "resolvectl query $SELF_NAME (MagicDNS through resolved)" rctl query "$SELF_NAME"
-else
-	wgt_log "not checked yet: resolvectl query $SELF_NAME (needs MagicDNS from branch mdns)"
-fi
+SELF_V4=$(mesh_json a self4)
+check "resolvectl query $SELF_NAME: our address, through link $MESH_IF" query_gives "$SELF_NAME" "$SELF_V4"
+check "… answered on $MESH_IF" grep -qF "link: $MESH_IF" "$MESH_DIR/query.out"
+check "resolvectl query of the bare host name (search domain)" query_gives "${SELF_NAME%%.*}" "$SELF_V4"
+check "resolvectl query of its address: the PTR through the reverse zones" query_gives "$SELF_V4" "$SELF_NAME"
 
 # ---- down, crash
 reverts() { grep -c 'member=RevertLink' "$MESH_DIR/resolved.log"; }
