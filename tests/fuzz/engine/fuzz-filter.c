@@ -43,13 +43,8 @@ setup(void)
     uint8_t gre = 47;
     struct pf_rule rules[] = {
         { .id = 1, .srcs = srcs, .n_srcs = 2, .dsts = dsts, .n_dsts = 2 },
-        { .id = 2,
-          .srcs = srcs + 2,
-          .n_srcs = 2,
-          .dsts = dsts + 1,
-          .n_dsts = 2,
-          .protos = &gre,
-          .n_protos = 1 },
+        { .id = 2, .srcs = srcs + 2, .n_srcs = 2, .dsts = dsts + 1, .n_dsts = 2,
+          .protos = &gre, .n_protos = 1 },
         { .id = 3, .srcs = srcs + 2, .n_srcs = 1, .dsts = dsts + 2, .n_dsts = 1 },
     };
     int err = 0;
