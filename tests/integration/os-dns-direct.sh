@@ -8,8 +8,10 @@
 # in-place fallback). Node A of mesh-lib.sh joins the Go control server's
 # tailnet, whose DNSConfig has MagicDNS on.
 #   - Running: resolv.conf is ours (marker, nameserver 100.100.100.100, the
-#     tailnet's search domain then the original's); `hyphaectl dns status` and
-#     `hyphaectl status` say direct mode;
+#     tailnet's search domain then the original's); glibc (getent) resolves our
+#     MagicDNS name, and another name through MagicDNS's fallback, the
+#     machine's own nameserver (dns-upstream.py in the hub); `hyphaectl dns
+#     status` and `hyphaectl status` say direct mode;
 #   - `hyphaectl down`: the original, byte for byte;
 #   - kill -9 while Running: still ours (nothing ran), then `hyphaed --cleanup`
 #     (ExecStopPost) restores it byte for byte;
@@ -33,8 +35,9 @@ ORIG=$MESH_DIR/resolv.conf.original
 FAKE=$MESH_DIR/resolv.conf.mounted
 STATE=$MESH_DIR/a/state
 # No final newline, a comment, an option: what comes back must be these bytes.
-printf '# the machine'"'"'s own resolv.conf (os-dns-direct %s)\nnameserver 192.0.2.53\nsearch lan.example\noptions ndots:1' \
-	"$WGT_ID" >"$ORIG"
+# Its nameserver is dns-upstream.py in the hub (zone lan.example).
+printf '# the machine'"'"'s own resolv.conf (os-dns-direct %s)\nnameserver %s\nsearch lan.example\noptions ndots:1' \
+	"$WGT_ID" "$MESH_HUB_IP" >"$ORIG"
 cp "$ORIG" "$FAKE" && chmod 644 "$FAKE"
 mount --bind "$FAKE" "$RC" || wgt_cannot_run "cannot bind-mount over $RC"
 # hyphaed (activated by the bus) writes the real path, inside this namespace.
@@ -59,6 +62,11 @@ kill9() {
 not_alive() { ! kill -0 "$1" 2>/dev/null; }
 
 mesh_topology || wgt_cannot_run "cannot build the namespaces"
+# The machine's own resolver, in the hub: A for NAME.lan.example is 192.0.2.10.
+ip netns exec "$MESH_NS_HUB" "$WGT_PY" "$WGT_TESTS_DIR/dns-upstream.py" "$MESH_HUB_IP" 53 lan.example \
+	"$MESH_DIR/upstream.log" "$MESH_DIR/upstream.ready" >"$MESH_DIR/upstream.out" 2>&1 </dev/null &
+UPSTREAM_PID=$!
+wait_for 10 test -e "$MESH_DIR/upstream.ready" || { wgt_fail "dns-upstream.py starts"; mesh_finish os-dns-direct "$T0"; }
 mesh_server_start || { wgt_fail "control server starts"; mesh_finish os-dns-direct "$T0"; }
 dbl_install_policy "$MESH_DATA_DIR" && mkdir -p "$MESH_DIR/a/uapi" &&
 	dbl_bus_start a "$MESH_NS_A" "$STATE" --ifname "$MESH_IF" --uapi-dir "$MESH_DIR/a/uapi" ||
@@ -69,6 +77,16 @@ check "up: A is Running" mesh_up a
 check "… resolv.conf is hyphaed's: marker, nameserver 100.100.100.100" is_ours
 check "… search: the tailnet's domain first, then the machine's" grep -qE '^search [^ ]+ lan\.example$' "$RC"
 check "… (in the bind-mounted test file, not the host's)" test "$(stat -c %i "$RC")" = "$(stat -c %i "$FAKE")"
+# glibc in A's namespace reads our resolv.conf: 100.100.100.100, MagicDNS.
+SELF_V4=$(mesh_status a && mesh_json a self4)
+SELF_NAME=$("$WGT_PY" -c 'import json, sys
+print(json.load(open(sys.argv[1]))["Self"]["DNSName"].rstrip("."))' "$MESH_DIR/a.status.json")
+resolves() { ip netns exec "$MESH_NS_A" getent hosts "$1" >"$MESH_DIR/getent.out" 2>&1 &&
+	grep -q "^$2 " "$MESH_DIR/getent.out"; }
+check "getent hosts $SELF_NAME: our address, from MagicDNS" resolves "$SELF_NAME" "$SELF_V4"
+check "getent hosts www.lan.example: MagicDNS forwards it to the machine's own nameserver" \
+	resolves www.lan.example 192.0.2.10
+check "… which saw the query" grep -q 'www.lan.example' "$MESH_DIR/upstream.log"
 ctl dns status >"$MESH_DIR/dns.out" 2>&1
 check "dns status: direct mode" grep -q '^Mode: *direct' "$MESH_DIR/dns.out"
 check "… nameservers" grep -q '^Nameservers: *100.100.100.100 fd7a:115c:a1e0::53$' "$MESH_DIR/dns.out"
@@ -121,5 +139,6 @@ check "… ours" is_ours
 check "SIGTERM: hyphaed exits" dbl_daemon_stop a
 check "… the original, byte for byte" is_original
 
+wgt_kill_pid "$UPSTREAM_PID"
 umount "$RC" 2>/dev/null
 mesh_finish os-dns-direct "$T0"
