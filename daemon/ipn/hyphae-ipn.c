@@ -832,6 +832,19 @@ recompute_state (HyphaeIpn *self)
 
 /* ---- OS DNS (osdns) ------------------------------------------------------ */
 
+/* Direct mode: MagicDNS is the only resolver; what the OS had before us
+ * answers the names MagicDNS does not own. */
+static void
+os_dns_hand_fallback (HyphaeIpn *self)
+{
+  g_auto(GStrv) base = NULL;
+
+  if (self->magic_dns == NULL || self->os_dns == NULL)
+    return;
+  base = hyphae_os_dns_dup_base_nameservers (self->os_dns);
+  hyphae_magic_dns_set_fallback_resolvers (self->magic_dns, (const char * const *) base);
+}
+
 /* The OS resolver follows the state (Tailscale's DNS manager does the same
  * from its netmap + prefs): while Running with CorpDNS, the tailnet's DNS
  * (hyphae_os_dns_plan_new); Stopped, logged out or not accepting DNS, nothing
@@ -861,21 +874,17 @@ os_dns_sync (HyphaeIpn *self)
     }
   /* Failures are in the DNS status (Error) and logged by hyphae-os-dns. */
   (void) hyphae_os_dns_apply (self->os_dns, plan, &error);
-  /* Direct mode: MagicDNS is the only resolver now; what the OS had before
-   * answers the names it does not own. */
-  if (self->magic_dns != NULL)
-    {
-      g_auto(GStrv) base = hyphae_os_dns_dup_base_nameservers (self->os_dns);
-
-      hyphae_magic_dns_set_fallback_resolvers (self->magic_dns, (const char * const *) base);
-    }
+  os_dns_hand_fallback (self); /* MagicDNS may be a new one */
 }
 
 static void
 on_os_dns_changed (HyphaeOsDns *dns,
                    gpointer user_data)
 {
-  g_signal_emit (HYPHAE_IPN (user_data), signals[SIG_DNS_CHANGED], 0);
+  HyphaeIpn *self = user_data;
+
+  os_dns_hand_fallback (self); /* e.g. NetworkManager rewrote resolv.conf */
+  g_signal_emit (self, signals[SIG_DNS_CHANGED], 0);
 }
 
 GVariant *

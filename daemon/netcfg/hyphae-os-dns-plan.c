@@ -288,8 +288,8 @@ hyphae_os_dns_detect_mode (const char *resolv_conf,
           *why = "NetworkManager writes resolv.conf through systemd-resolved";
           return HYPHAE_OS_DNS_MODE_RESOLVED;
         }
-      *why = "NetworkManager writes resolv.conf without systemd-resolved: written directly "
-             "(NetworkManager may rewrite it)";
+      *why = "NetworkManager writes resolv.conf without systemd-resolved: written directly, "
+             "and again after NetworkManager rewrites it";
       return HYPHAE_OS_DNS_MODE_DIRECT;
     case OWNER_RESOLVCONF:
       *why = "resolvconf manages resolv.conf (not supported): written directly";

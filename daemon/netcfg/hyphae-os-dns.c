@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <net/if.h>
+#include <string.h>
 
 #include <glib/gstdio.h>
 
@@ -26,6 +27,13 @@ struct _HyphaeOsDns {
   HyphaeOsDnsPlan *applied; /* what the OS has, NULL: nothing of ours */
   char *error;
   char **base_nameservers; /* direct: the original's */
+
+  /* direct: another program rewriting resolv.conf (trample) */
+  GFileMonitor *monitor;
+  char *written; /* what we wrote last */
+  guint trample_check_id;
+  guint tramples;
+  gint64 trample_window; /* monotonic µs */
 
   HyphaeOsDnsChangedFunc changed;
   gpointer changed_data;
@@ -85,6 +93,8 @@ set_error (HyphaeOsDns *self,
     g_warning ("OS DNS (%s): %s", hyphae_os_dns_mode_to_string (self->mode), message);
 }
 
+static void unwatch_resolv_conf (HyphaeOsDns *self);
+
 HyphaeOsDns *
 hyphae_os_dns_new (const char *ifname,
                    const char *state_dir)
@@ -106,6 +116,7 @@ hyphae_os_dns_free (HyphaeOsDns *self)
     return;
   if (self->watch_id != 0)
     g_bus_unwatch_name (self->watch_id);
+  unwatch_resolv_conf (self);
   g_clear_object (&self->bus);
   hyphae_os_dns_plan_free (self->wanted);
   hyphae_os_dns_plan_free (self->applied);
@@ -322,6 +333,96 @@ apply_resolved (HyphaeOsDns *self,
 
 /* ---- direct -------------------------------------------------------------- */
 
+static gboolean apply_direct (HyphaeOsDns *self, const HyphaeOsDnsPlan *plan, GError **error);
+
+/* As Tailscale (net/dns/direct.go checkForFileTrample + the manager's
+ * TrampleDNS handling): at most this many rewrites per window, then we leave
+ * the file to the other program and say so. */
+#define TRAMPLE_MAX       10
+#define TRAMPLE_WINDOW_US (5 * G_USEC_PER_SEC)
+/* Events come in bursts (create, change, done): one check after them. */
+#define TRAMPLE_SETTLE_MS 100
+
+static gboolean
+trample_check (gpointer user_data)
+{
+  HyphaeOsDns *self = user_data;
+  g_autoptr(HyphaeOsDnsPlan) plan = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *current = NULL;
+  gint64 now = g_get_monotonic_time ();
+
+  self->trample_check_id = 0;
+  if (self->applied == NULL || self->written == NULL)
+    return G_SOURCE_REMOVE;
+  if (g_file_get_contents (self->resolv_conf, &current, NULL, NULL) && strcmp (current, self->written) == 0)
+    return G_SOURCE_REMOVE;
+  if (now - self->trample_window > TRAMPLE_WINDOW_US)
+    {
+      self->trample_window = now;
+      self->tramples = 0;
+    }
+  if (++self->tramples > TRAMPLE_MAX)
+    {
+      if (self->tramples == TRAMPLE_MAX + 1)
+        {
+          set_error (self, "resolv.conf keeps being rewritten by another program (NetworkManager, a DHCP "
+                           "client?): left to it, MagicDNS names may not resolve");
+          emit_changed (self);
+        }
+      return G_SOURCE_REMOVE;
+    }
+  /* NetworkManager or a DHCP client wrote its own: that is the newer
+   * original (backed up now, restored on revert); ours goes back on top. */
+  g_message ("OS DNS: %s was rewritten by another program; writing ours again", self->resolv_conf);
+  plan = hyphae_os_dns_plan_copy (self->applied);
+  set_error (self, apply_direct (self, plan, &error) ? NULL : error->message);
+  emit_changed (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_resolv_conf_changed (GFileMonitor *monitor,
+                        GFile *file,
+                        GFile *other,
+                        GFileMonitorEvent event,
+                        gpointer user_data)
+{
+  HyphaeOsDns *self = user_data;
+
+  if (self->trample_check_id == 0)
+    self->trample_check_id = g_timeout_add (TRAMPLE_SETTLE_MS, trample_check, self);
+}
+
+static void
+watch_resolv_conf (HyphaeOsDns *self)
+{
+  g_autoptr(GFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->monitor != NULL)
+    return;
+  file = g_file_new_for_path (self->resolv_conf);
+  /* HARD_LINKS: the inode too, so in-place writes to a bind-mounted file count. */
+  self->monitor = g_file_monitor_file (file, G_FILE_MONITOR_WATCH_HARD_LINKS, NULL, &error);
+  if (self->monitor == NULL)
+    {
+      g_message ("OS DNS: cannot watch %s: %s", self->resolv_conf, error->message);
+      return;
+    }
+  g_signal_connect (self->monitor, "changed", G_CALLBACK (on_resolv_conf_changed), self);
+}
+
+static void
+unwatch_resolv_conf (HyphaeOsDns *self)
+{
+  g_clear_handle_id (&self->trample_check_id, g_source_remove);
+  if (self->monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->monitor, self);
+  g_clear_object (&self->monitor);
+  g_clear_pointer (&self->written, g_free);
+}
+
 static gboolean
 apply_direct (HyphaeOsDns *self,
               const HyphaeOsDnsPlan *plan,
@@ -348,6 +449,9 @@ apply_direct (HyphaeOsDns *self,
   text = hyphae_resolv_conf_render (plan, search);
   if (!hyphae_resolv_conf_replace (self->resolv_conf, text, 0644, error))
     return FALSE;
+  g_free (self->written);
+  self->written = g_steal_pointer (&text);
+  watch_resolv_conf (self);
   g_strfreev (self->base_nameservers);
   self->base_nameservers = hyphae_resolv_conf_parse_nameservers (original);
   hyphae_os_dns_plan_free (self->applied);
@@ -393,6 +497,7 @@ hyphae_os_dns_revert (HyphaeOsDns *self,
   gboolean had = self->applied != NULL || self->wanted != NULL || self->error != NULL;
 
   g_clear_pointer (&self->wanted, hyphae_os_dns_plan_free);
+  unwatch_resolv_conf (self);
   state = load_state (self->state_dir, &local);
   if (state != NULL && !undo_state (self->state_dir, state, self->bus, &local))
     {

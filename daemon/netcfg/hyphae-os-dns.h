@@ -19,8 +19,11 @@ G_BEGIN_DECLS
  *     when resolved restarts (a watch on its bus name).
  *   - NetworkManager writing resolv.conf itself (no resolved): detected and
  *     said in the status ("ModeReason"), then handled as Tailscale does for
- *     NM >= 1.26.6: direct. (Tailscale drives NM only for 1.26.0–1.26.5; NM
- *     carrying our DNS through libnm is not implemented.)
+ *     NM >= 1.26.6: direct, with a watch on the file; when another program
+ *     rewrites it, its version becomes the backup and ours goes back on top
+ *     (at most 10 times in 5 s, then "Error"). Tailscale drives NM itself
+ *     only for 1.26.0–1.26.5; NM carrying our DNS through libnm is not
+ *     implemented.
  *   - direct: /etc/resolv.conf rewritten by us (a marker line first, atomic
  *     replace, a byte-identical backup kept under the state dir), restored on
  *     revert. Here the OS cannot do split DNS, so MagicDNS becomes the only
