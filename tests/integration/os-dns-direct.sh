@@ -22,15 +22,7 @@
 #     down restores the other program's newer version.
 set -u
 
-# Into a private mount namespace first (the bind mount dies with it).
-if [ -z "${OSDNS_MNTNS:-}" ]; then
-	[ "$(id -u)" = 0 ] || { [ -n "${CI:-}" ] && { echo "FAIL cannot run in CI: needs root"; exit 1; }
-		echo "SKIP needs root"; exit 77; }
-	exec unshare -m --propagation private env OSDNS_MNTNS=1 bash "$0" "$@"
-fi
-
-. "$(dirname "$0")/mesh-lib.sh"
-mesh_require
+. "$(dirname "$0")/os-dns-lib.sh"
 
 RC=/etc/resolv.conf
 ORIG=$MESH_DIR/resolv.conf.original
@@ -45,23 +37,12 @@ mount --bind "$FAKE" "$RC" || wgt_cannot_run "cannot bind-mount over $RC"
 # hyphaed (activated by the bus) writes the real path, inside this namespace.
 export DBL_RESOLV_CONF=$RC
 
-check() { wgt_check "$@"; }
 T0=$(date +%s)
 is_ours() { head -n1 "$RC" | grep -q '^# resolv.conf(5) written by hyphaed' &&
 	grep -qx 'nameserver 100.100.100.100' "$RC"; }
 is_original() { cmp -s "$ORIG" "$RC"; }
 ctl() { mesh_ctl a "$@"; }
 running() { mesh_status a && mesh_is_running a; }
-wait_for() {   # wait_for SECONDS CMD…: a hang guard, polling until CMD holds
-	local end=$(($(date +%s) + $1)); shift
-	until "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.2; done
-}
-kill9() {
-	local pid
-	pid=$(mesh_daemon_pid a) || return 1
-	kill -KILL "$pid" && wait_for 10 not_alive "$pid"
-}
-not_alive() { ! kill -0 "$1" 2>/dev/null; }
 
 mesh_topology || wgt_cannot_run "cannot build the namespaces"
 # The machine's own resolver, in the hub: A for NAME.lan.example is 192.0.2.10.
@@ -81,8 +62,7 @@ check "… search: the tailnet's domain first, then the machine's" grep -qE '^se
 check "… (in the bind-mounted test file, not the host's)" test "$(stat -c %i "$RC")" = "$(stat -c %i "$FAKE")"
 # glibc in A's namespace reads our resolv.conf: 100.100.100.100, MagicDNS.
 SELF_V4=$(mesh_status a && mesh_json a self4)
-SELF_NAME=$("$WGT_PY" -c 'import json, sys
-print(json.load(open(sys.argv[1]))["Self"]["DNSName"].rstrip("."))' "$MESH_DIR/a.status.json")
+SELF_NAME=$(osdns_self_name)
 resolves() { ip netns exec "$MESH_NS_A" getent hosts "$1" >"$MESH_DIR/getent.out" 2>&1 &&
 	grep -q "^$2 " "$MESH_DIR/getent.out"; }
 check "getent hosts $SELF_NAME: our address, from MagicDNS" resolves "$SELF_NAME" "$SELF_V4"
@@ -108,7 +88,7 @@ check "… no OS DNS state left" test ! -e "$STATE/os-dns.state"
 # ---- kill -9, then hyphaed --cleanup (ExecStopPost)
 check "up again" mesh_up a
 check "… ours again" is_ours
-check "kill -9 hyphaed" kill9
+check "kill -9 hyphaed" osdns_kill9
 check "… resolv.conf is still ours (nothing could run)" is_ours
 check "… the state file says what to undo" test -s "$STATE/os-dns.state"
 check "hyphaed --cleanup --state-dir STATE exits 0" ip netns exec "$MESH_NS_A" "$HYPHAED" --cleanup --state-dir "$STATE"
@@ -120,7 +100,7 @@ check "a second --cleanup has nothing to do" ip netns exec "$MESH_NS_A" "$HYPHAE
 # The killed daemon's TUN went with it; the next one (WantRunning) comes back.
 check "the bus starts hyphaed again; Running" wait_for 60 running
 check "… ours again" is_ours
-check "kill -9 hyphaed again" kill9
+check "kill -9 hyphaed again" osdns_kill9
 check "… still ours" is_ours
 check "the next hyphaed (activated by status) is Running again" wait_for 60 running
 check "… its start restored the dead one's changes (log)" \

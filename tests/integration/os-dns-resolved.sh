@@ -24,14 +24,7 @@
 #     the data path, daemon/dns);
 set -u
 
-if [ -z "${OSDNS_MNTNS:-}" ]; then
-	[ "$(id -u)" = 0 ] || { [ -n "${CI:-}" ] && { echo "FAIL cannot run in CI: needs root"; exit 1; }
-		echo "SKIP needs root"; exit 77; }
-	exec unshare -m --propagation private env OSDNS_MNTNS=1 bash "$0" "$@"
-fi
-
-. "$(dirname "$0")/mesh-lib.sh"
-mesh_require
+. "$(dirname "$0")/os-dns-lib.sh"
 
 DEB=${HYPHAE_RESOLVED_DEB:-}
 if [ -z "$DEB" ]; then
@@ -63,16 +56,11 @@ printf '# This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-r
 	>"$MESH_DIR/stub-resolv.conf"
 export DBL_RESOLV_CONF=$MESH_DIR/stub-resolv.conf
 
-check() { wgt_check "$@"; }
 T0=$(date +%s)
 STATE=$MESH_DIR/a/state
 RESOLVED_PID=
 ctl() { mesh_ctl a "$@"; }
 rctl() { dbl_run a "$RESOLVECTL" --no-pager "$@"; }
-wait_for() {   # wait_for SECONDS CMD…: a hang guard, polling until CMD holds
-	local end=$(($(date +%s) + $1)); shift
-	until "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.2; done
-}
 resolved_start() {
 	dbl_prefix a
 	"${DBL_PREFIX[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$(dbl_addr a)" SYSTEMD_LOG_LEVEL=debug \
@@ -88,11 +76,7 @@ link_lacks() { link_status && ! grep -qE "$1" "$MESH_DIR/link.out"; }
 dns_pushed() { link_has 'DNS Servers: 100\.100\.100\.100 fd7a:115c:a1e0::53'; }
 dns_gone() { link_lacks 'DNS Servers:'; }
 query_gives() { rctl query "$1" >"$MESH_DIR/query.out" 2>&1 && grep -qF "$2" "$MESH_DIR/query.out"; }
-self_name() {   # this node's MagicDNS name, without the final dot
-	mesh_status a && "$WGT_PY" -c 'import json, sys
-print(json.load(open(sys.argv[1]))["Self"]["DNSName"].rstrip("."))' "$MESH_DIR/a.status.json"
-}
-suffix() { self_name | cut -d. -f2-; }
+suffix() { osdns_self_name | cut -d. -f2-; }
 
 finish() {
 	resolved_stop
@@ -161,7 +145,7 @@ check "set --accept-dns=true: back" ctl set --accept-dns=true
 check "… our nameservers again" wait_for 10 dns_pushed
 
 # ---- names through resolved → hyphae0 → MagicDNS (100.100.100.100 in the data path)
-SELF_NAME=$(self_name)
+SELF_NAME=$(osdns_self_name)
 SELF_V4=$(mesh_json a self4)
 check "resolvectl query $SELF_NAME: our address, through link $MESH_IF" query_gives "$SELF_NAME" "$SELF_V4"
 check "… answered on $MESH_IF" grep -qF "link: $MESH_IF" "$MESH_DIR/query.out"
@@ -177,10 +161,7 @@ check "… no OS DNS state left" test ! -e "$STATE/os-dns.state"
 check "… resolved has no $MESH_IF any more" wait_for 10 link_lacks 'DNS Servers: 100'
 check "up" mesh_up a
 check "… pushed" wait_for 10 dns_pushed
-PID=$(mesh_daemon_pid a)
-check "kill -9 hyphaed" kill -KILL "$PID"
-not_alive() { ! kill -0 "$1" 2>/dev/null; }
-check "… gone" wait_for 10 not_alive "$PID"
+check "kill -9 hyphaed" osdns_kill9
 check "hyphaed --cleanup: nothing to undo once the TUN is gone (exit 0)" \
 	ip netns exec "$MESH_NS_A" env DBUS_SYSTEM_BUS_ADDRESS="$(dbl_addr a)" "$HYPHAED" --cleanup --state-dir "$STATE"
 check "… state file removed" test ! -e "$STATE/os-dns.state"

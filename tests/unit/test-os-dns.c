@@ -6,7 +6,8 @@
  * our nameserver, restored byte for byte (a file with its mode, a symlink,
  * no file), someone else's later file left alone, and the state file that
  * hyphae_os_dns_cleanup undoes after a crash. The system bus is pointed
- * nowhere, so detection never finds resolved. systemd-resolved itself is
+ * nowhere, so detection never finds resolved. Configs are DNSConfig JSON
+ * through daemon/dns's reader. systemd-resolved itself is
  * tested for real in tests/integration/os-dns-resolved.sh.
  */
 #include <glib.h>
@@ -17,75 +18,17 @@
 
 #include "hyphae-os-dns-private.h"
 
-/* ---- a HyphaeDnsConfig made by hand (its parser is daemon/dns's) ---- */
-
-static HyphaeDnsResolver *
-udp_resolver (const char *addr)
-{
-  HyphaeDnsResolver *r = g_new0 (HyphaeDnsResolver, 1);
-
-  r->kind = HYPHAE_DNS_RESOLVER_UDP;
-  r->addr = g_strdup (addr);
-  return r;
-}
-
-static void
-resolver_free (gpointer p)
-{
-  HyphaeDnsResolver *r = p;
-
-  g_free (r->addr);
-  g_free (r);
-}
-
-static void
-route_free (gpointer p)
-{
-  HyphaeDnsRoute *r = p;
-
-  g_free (r->suffix);
-  g_ptr_array_unref (r->resolvers);
-  g_free (r);
-}
+/* ---- the tailnet's DNSConfig, as the control server sends it ---- */
 
 static HyphaeDnsConfig *
-config_new (gboolean proxied,
-            const char * const *domains,
-            const char * const *route_suffixes,
-            const char *default_resolver)
+config_from (const char *json)
 {
-  HyphaeDnsConfig *c = g_new0 (HyphaeDnsConfig, 1);
+  g_autoptr(GError) error = NULL;
+  HyphaeDnsConfig *c = hyphae_dns_config_parse (json, &error);
 
-  c->present = TRUE;
-  c->proxied = proxied;
-  c->resolvers = g_ptr_array_new_with_free_func (resolver_free);
-  if (default_resolver != NULL)
-    g_ptr_array_add (c->resolvers, udp_resolver (default_resolver));
-  c->routes = g_ptr_array_new_with_free_func (route_free);
-  for (guint i = 0; route_suffixes != NULL && route_suffixes[i] != NULL; i++)
-    {
-      HyphaeDnsRoute *r = g_new0 (HyphaeDnsRoute, 1);
-
-      r->suffix = g_strdup (route_suffixes[i]);
-      r->resolvers = g_ptr_array_new_with_free_func (resolver_free);
-      g_ptr_array_add (r->resolvers, udp_resolver ("10.0.0.53"));
-      g_ptr_array_add (c->routes, r);
-    }
-  c->domains = g_strdupv ((char **) domains);
+  g_assert_no_error (error);
   return c;
 }
-
-static void
-config_free (HyphaeDnsConfig *c)
-{
-  g_ptr_array_unref (c->resolvers);
-  g_ptr_array_unref (c->routes);
-  g_strfreev (c->domains);
-  g_free (c);
-}
-/* The header's autoptr calls daemon/dns's free, which this test does not link. */
-typedef HyphaeDnsConfig TestConfig;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestConfig, config_free)
 
 static char *
 joined (char **v)
@@ -98,8 +41,8 @@ joined (char **v)
 static void
 test_plan_not_accepted (void)
 {
-  const char *domains[] = { "corp.example", NULL };
-  g_autoptr(TestConfig) c = config_new (TRUE, domains, NULL, "9.9.9.9");
+  g_autoptr(HyphaeDnsConfig) c = config_from ("{\"Proxied\": true, \"Domains\": [\"corp.example\"], "
+                                               "\"Resolvers\": [{\"Addr\": \"9.9.9.9\"}]}");
   g_autoptr(HyphaeOsDnsPlan) off = hyphae_os_dns_plan_new (c, "tail1.ts.net", FALSE, TRUE);
   g_autoptr(HyphaeOsDnsPlan) none = hyphae_os_dns_plan_new (NULL, "tail1.ts.net", TRUE, TRUE);
 
@@ -113,9 +56,8 @@ test_plan_not_accepted (void)
 static void
 test_plan_magicdns_split (void)
 {
-  const char *domains[] = { "corp.example", "Tail1.ts.net", NULL };
-  const char *routes[] = { "internal.example", NULL };
-  g_autoptr(TestConfig) c = config_new (TRUE, domains, routes, NULL);
+  g_autoptr(HyphaeDnsConfig) c = config_from ("{\"Proxied\": true, \"Domains\": [\"corp.example\", \"Tail1.ts.net\"], "
+                                               "\"Routes\": {\"internal.example\": [{\"Addr\": \"10.0.0.53\"}]}}");
   g_autoptr(HyphaeOsDnsPlan) p = hyphae_os_dns_plan_new (c, "tail1.ts.net", TRUE, FALSE);
   g_autofree char *ns = joined (p->nameservers);
   g_autofree char *search = joined (p->search_domains);
@@ -139,9 +81,11 @@ test_plan_magicdns_split (void)
 static void
 test_plan_default_route (void)
 {
-  const char *routes[] = { "internal.example", NULL };
-  g_autoptr(TestConfig) override = config_new (TRUE, NULL, routes, "9.9.9.9");
-  g_autoptr(TestConfig) split = config_new (TRUE, NULL, routes, NULL);
+  g_autoptr(HyphaeDnsConfig) override = config_from ("{\"Proxied\": true, "
+                                                      "\"Routes\": {\"internal.example\": [{\"Addr\": \"10.0.0.53\"}]}, "
+                                                      "\"Resolvers\": [{\"Addr\": \"9.9.9.9\"}]}");
+  g_autoptr(HyphaeDnsConfig) split = config_from ("{\"Proxied\": true, "
+                                                   "\"Routes\": {\"internal.example\": [{\"Addr\": \"10.0.0.53\"}]}}");
   g_autoptr(HyphaeOsDnsPlan) a = hyphae_os_dns_plan_new (override, "tail1.ts.net", TRUE, FALSE);
   g_autoptr(HyphaeOsDnsPlan) b = hyphae_os_dns_plan_new (split, "tail1.ts.net", TRUE, TRUE);
   g_autoptr(HyphaeOsDnsPlan) c = hyphae_os_dns_plan_new (split, "tail1.ts.net", TRUE, FALSE);
@@ -161,8 +105,7 @@ test_plan_default_route (void)
 static void
 test_plan_search_only (void)
 {
-  const char *domains[] = { "corp.example", NULL };
-  g_autoptr(TestConfig) c = config_new (FALSE, domains, NULL, NULL);
+  g_autoptr(HyphaeDnsConfig) c = config_from ("{\"Domains\": [\"corp.example\"]}");
   g_autoptr(HyphaeOsDnsPlan) p = hyphae_os_dns_plan_new (c, "tail1.ts.net", TRUE, FALSE);
   g_autoptr(HyphaeOsDnsPlan) copy = hyphae_os_dns_plan_copy (p);
   g_autofree char *search = joined (p->search_domains);
@@ -269,8 +212,7 @@ fixture_teardown (Fixture *f,
 static HyphaeOsDnsPlan *
 some_plan (gboolean exit_node)
 {
-  const char *domains[] = { "corp.example", NULL };
-  g_autoptr(TestConfig) c = config_new (TRUE, domains, NULL, NULL);
+  g_autoptr(HyphaeDnsConfig) c = config_from ("{\"Proxied\": true, \"Domains\": [\"corp.example\"]}");
 
   return hyphae_os_dns_plan_new (c, "tail1.ts.net", TRUE, exit_node);
 }
