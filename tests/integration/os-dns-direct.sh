@@ -13,6 +13,7 @@
 #     machine's own nameserver (dns-upstream.py in the hub); `hyphaectl dns
 #     status` and `hyphaectl status` say direct mode;
 #   - `hyphaectl down`: the original, byte for byte;
+#   - `hyphaed --cleanup` while hyphaed runs leaves it alone (state dir lock);
 #   - kill -9 while Running: still ours (nothing ran), then `hyphaed --cleanup`
 #     (ExecStopPost) restores it byte for byte;
 #   - kill -9 again, then the next hyphaed (activated by hyphaectl) recovers at
@@ -88,6 +89,9 @@ check "… no OS DNS state left" test ! -e "$STATE/os-dns.state"
 # ---- kill -9, then hyphaed --cleanup (ExecStopPost)
 check "up again" mesh_up a
 check "… ours again" is_ours
+check "hyphaed --cleanup while hyphaed runs: nothing done (exit 0)" \
+	ip netns exec "$MESH_NS_A" "$HYPHAED" --cleanup --state-dir "$STATE"
+check "… resolv.conf is still the running daemon's" is_ours
 check "kill -9 hyphaed" osdns_kill9
 check "… resolv.conf is still ours (nothing could run)" is_ours
 check "… the state file says what to undo" test -s "$STATE/os-dns.state"
