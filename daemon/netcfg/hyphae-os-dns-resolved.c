@@ -134,6 +134,10 @@ hyphae_resolved_set_link (GDBusConnection *bus,
   for (guint i = 0; i < G_N_ELEMENTS (off); i++)
     if (!call (bus, off[i], g_variant_new ("(is)", ifindex, "no"), &local))
       {
+        /* A resolved that stopped answering: do not wait for it 2 s a call
+         * (this runs on the daemon's main loop). */
+        if (g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+          return fail (error, off[i], g_steal_pointer (&local));
         g_debug ("%s", local->message);
         g_clear_error (&local);
       }
