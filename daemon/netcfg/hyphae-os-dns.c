@@ -496,6 +496,10 @@ hyphae_os_dns_revert (HyphaeOsDns *self,
   g_autoptr(GError) local = NULL;
   gboolean had = self->applied != NULL || self->wanted != NULL || self->error != NULL;
 
+  /* Only what this object did: a state file it did not write is a dead
+   * daemon's (hyphae_os_dns_cleanup's job) or a live one's (hands off). */
+  if (!had)
+    return TRUE;
   g_clear_pointer (&self->wanted, hyphae_os_dns_plan_free);
   unwatch_resolv_conf (self);
   state = load_state (self->state_dir, &local);
@@ -511,8 +515,7 @@ hyphae_os_dns_revert (HyphaeOsDns *self,
   g_clear_pointer (&self->applied, hyphae_os_dns_plan_free);
   g_clear_pointer (&self->base_nameservers, g_strfreev);
   set_error (self, local ? local->message : NULL);
-  if (had || state != NULL)
-    emit_changed (self);
+  emit_changed (self);
   if (local != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local));

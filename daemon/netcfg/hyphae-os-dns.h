@@ -121,8 +121,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeOsDns, hyphae_os_dns_free)
 gboolean hyphae_os_dns_apply (HyphaeOsDns *dns,
                               const HyphaeOsDnsPlan *plan,
                               GError **error);
-/* Undo everything applied (RevertLink / restore resolv.conf); removes the
- * state file. Safe when nothing was applied. */
+/* Undo everything this object applied (RevertLink / restore resolv.conf);
+ * removes the state file. A no-op when it applied nothing: a state file left
+ * by another process is hyphae_os_dns_cleanup's. */
 gboolean hyphae_os_dns_revert (HyphaeOsDns *dns,
                                GError **error);
 

@@ -467,6 +467,29 @@ test_direct_crash_cleanup (Fixture *f,
 }
 
 static void
+test_direct_other_objects_state (Fixture *f,
+                                 gconstpointer data)
+{
+  g_autoptr(HyphaeOsDns) live = hyphae_os_dns_new ("hyn-none0", f->state_dir);
+  g_autoptr(HyphaeOsDns) second = hyphae_os_dns_new ("hyn-none0", f->state_dir);
+  g_autoptr(HyphaeOsDnsPlan) plan = some_plan (FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  write_original (f);
+  g_assert_true (hyphae_os_dns_apply (live, plan, &error));
+  /* A second hyphaed starting up (it reverts before it knows better) leaves
+   * the live one's resolv.conf and state alone. */
+  g_assert_true (hyphae_os_dns_revert (second, &error));
+  g_assert_no_error (error);
+  text = read_text (f->resolv);
+  g_assert_true (hyphae_resolv_conf_is_ours (text));
+  g_assert_true (state_exists (f));
+  g_assert_true (hyphae_os_dns_revert (live, &error));
+  assert_original_back (f);
+}
+
+static void
 test_cleanup_unknown_state (Fixture *f,
                             gconstpointer data)
 {
@@ -528,6 +551,8 @@ main (int argc, char **argv)
               test_direct_rewritten_by_another, fixture_teardown);
   g_test_add ("/os-dns/direct/crash-cleanup", Fixture, NULL, fixture_setup, test_direct_crash_cleanup,
               fixture_teardown);
+  g_test_add ("/os-dns/direct/other-objects-state", Fixture, NULL, fixture_setup,
+              test_direct_other_objects_state, fixture_teardown);
   g_test_add ("/os-dns/cleanup/unknown-state", Fixture, NULL, fixture_setup, test_cleanup_unknown_state,
               fixture_teardown);
   return g_test_run ();
