@@ -862,9 +862,9 @@ os_dns_sync (HyphaeIpn *self)
   if (self->state == HYPHAE_IPN_STATE_RUNNING && self->netmap != NULL && self->prefs.corp_dns)
     {
       config = hyphae_dns_config_parse (hyphae_netmap_get_dns_config_json (self->netmap), &error);
-      if (config == NULL)
+      if (config == NULL) /* magic_dns_update warns about it */
         {
-          g_warning ("Ignoring the tailnet's DNS settings: %s", error->message);
+          g_debug ("OS DNS: no tailnet DNS settings: %s", error->message);
           g_clear_error (&error);
         }
       /* An exit node in use as MagicDNS sees it (mdns's magic_dns_update). */
@@ -895,6 +895,7 @@ hyphae_ipn_get_dns_status (HyphaeIpn *self)
     return g_variant_new ("a{sv}", NULL);
   return hyphae_os_dns_get_status (self->os_dns);
 }
+/* ---- end osdns ------------------------------------------------------------ */
 
 /* ---- control client ------------------------------------------------------ */
 
