@@ -17,10 +17,12 @@
 #include "filter-state.h"
 #include "handshake-order.h"
 #include "hyphae-control-client.h"
+#include "hyphae-dns-config.h"
 #include "hyphae-link-monitor.h"
 #include "hyphae-magicsock.h"
 #include "hyphae-magic-dns.h" /* mdns */
 #include "hyphae-netcfg.h"
+#include "hyphae-os-dns.h"
 #include "hyphae-secret.h"
 #include "prefs.h"
 #include "profile-keys.h"
@@ -85,6 +87,8 @@ struct _HyphaeIpn {
   guint deferred_id;         /* the timeout that does it */
 
   HyphaeFilterState *filter; /* filt: the packet filter (see filter_apply) */
+  /* osdns: the OS resolver (daemon/netcfg/hyphae-os-dns) */
+  HyphaeOsDns *os_dns;
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, G_TYPE_OBJECT)
@@ -105,6 +109,7 @@ enum {
   SIG_PREFS_CHANGED,
   SIG_SELF_CHANGED,
   SIG_KEYS_ROTATED,
+  SIG_DNS_CHANGED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -113,6 +118,7 @@ static void engine_stop (HyphaeIpn *self);
 static void control_stop (HyphaeIpn *self);
 static void recompute_state (HyphaeIpn *self);
 static void fail_start (HyphaeIpn *self);
+static void os_dns_sync (HyphaeIpn *self);
 
 const char *
 hyphae_ipn_state_to_string (HyphaeIpnState state)
@@ -643,6 +649,9 @@ engine_stop (HyphaeIpn *self)
 {
   g_autoptr(GError) error = NULL;
 
+  /* osdns: the OS resolver lets go of our link (RevertLink) while it exists. */
+  if (self->os_dns != NULL)
+    (void) hyphae_os_dns_revert (self->os_dns, NULL);
   link_watch_stop (self);
   deferred_handshakes_cancel (self);
   if (self->netcfg != NULL && !hyphae_netcfg_remove (self->netcfg, &error))
@@ -850,10 +859,79 @@ recompute_state (HyphaeIpn *self)
     set_auth_url (self, "");
   update_keys_owner (self);
   set_state (self, s);
+  /* Before an Up returns: Running means the OS resolves our names. */
+  os_dns_sync (self);
   /* An authorized Up waits for the engine: Running, or anything but Starting. */
   if (self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
     succeed_pending_up (self);
 }
+
+/* ---- OS DNS (osdns) ------------------------------------------------------ */
+
+/* Direct mode: MagicDNS is the only resolver; what the OS had before us
+ * answers the names MagicDNS does not own. */
+static void
+os_dns_hand_fallback (HyphaeIpn *self)
+{
+  g_auto(GStrv) base = NULL;
+
+  if (self->magic_dns == NULL || self->os_dns == NULL)
+    return;
+  base = hyphae_os_dns_dup_base_nameservers (self->os_dns);
+  hyphae_magic_dns_set_fallback_resolvers (self->magic_dns, (const char * const *) base);
+}
+
+/* The OS resolver follows the state (Tailscale's DNS manager does the same
+ * from its netmap + prefs): while Running with CorpDNS, the tailnet's DNS
+ * (hyphae_os_dns_plan_new); Stopped, logged out or not accepting DNS, nothing
+ * of ours (an empty plan reverts). Called from recompute_state, which every
+ * netmap, prefs change, Down and Logout ends with. */
+static void
+os_dns_sync (HyphaeIpn *self)
+{
+  g_autoptr(HyphaeDnsConfig) config = NULL;
+  g_autoptr(HyphaeOsDnsPlan) plan = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->os_dns == NULL)
+    return;
+  if (self->state == HYPHAE_IPN_STATE_RUNNING && self->netmap != NULL && self->prefs.corp_dns)
+    {
+      config = hyphae_dns_config_parse (hyphae_netmap_get_dns_config_json (self->netmap), &error);
+      if (config == NULL) /* magic_dns_update warns about it */
+        {
+          g_debug ("OS DNS: no tailnet DNS settings: %s", error->message);
+          g_clear_error (&error);
+        }
+      /* An exit node in use as MagicDNS sees it (mdns's magic_dns_update). */
+      plan = hyphae_os_dns_plan_new (config, hyphae_netmap_get_magicdns_suffix (self->netmap), TRUE,
+                                     self->prefs.exit_node_id != NULL && self->prefs.exit_node_id[0] != '\0' &&
+                                       self->applied != NULL && self->applied->exit_node_found);
+    }
+  /* Failures are in the DNS status (Error) and logged by hyphae-os-dns. */
+  (void) hyphae_os_dns_apply (self->os_dns, plan, &error);
+  os_dns_hand_fallback (self); /* MagicDNS may be a new one */
+}
+
+static void
+on_os_dns_changed (HyphaeOsDns *dns,
+                   gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  os_dns_hand_fallback (self); /* e.g. NetworkManager rewrote resolv.conf */
+  g_signal_emit (self, signals[SIG_DNS_CHANGED], 0);
+}
+
+GVariant *
+hyphae_ipn_get_dns_status (HyphaeIpn *self)
+{
+  g_return_val_if_fail (HYPHAE_IS_IPN (self), NULL);
+  if (self->os_dns == NULL) /* disposed */
+    return g_variant_new ("a{sv}", NULL);
+  return hyphae_os_dns_get_status (self->os_dns);
+}
+/* ---- end osdns ------------------------------------------------------------ */
 
 /* ---- control client ------------------------------------------------------ */
 
@@ -1176,6 +1254,15 @@ hyphae_ipn_dispose (GObject *object)
   /* A pending Up's GTask holds us: end it, or the two keep each other alive
    * (hyphaed disposes us at shutdown even with an Up in flight). */
   fail_pending_up (self, "hyphaed is shutting down");
+  /* osdns: the OS resolver first, while our link still exists. */
+  if (self->os_dns != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!hyphae_os_dns_revert (self->os_dns, &error))
+        g_warning ("Cannot restore the OS DNS settings: %s", error->message);
+      g_clear_pointer (&self->os_dns, hyphae_os_dns_free);
+    }
   control_stop (self);
   engine_stop (self);
   g_clear_pointer (&self->netmap, hyphae_netmap_unref);
@@ -1265,6 +1352,8 @@ hyphae_ipn_class_init (HyphaeIpnClass *klass)
   signals[SIG_KEYS_ROTATED] = g_signal_new ("keys-rotated", G_TYPE_FROM_CLASS (klass),
                                             G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
                                             1, G_TYPE_VARIANT);
+  signals[SIG_DNS_CHANGED] = g_signal_new ("dns-changed", G_TYPE_FROM_CLASS (klass),
+                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -1362,6 +1451,8 @@ hyphae_ipn_new (const HyphaeIpnOptions *options,
       hyphae_profile_keys_free (keys);
     }
   g_clear_error (&local);
+  self->os_dns = hyphae_os_dns_new (self->ifname, self->state_dir);
+  hyphae_os_dns_set_changed_func (self->os_dns, on_os_dns_changed, self);
   update_health (self);
   recompute_state (self);
 
