@@ -680,6 +680,126 @@ permits_unsigned_peers (const HyphaeNetmap *nm,
   return FALSE;
 }
 
+/* The routes a peer's packets may come from, as WireGuard attributes them:
+ * its AllowedIPs, a default route only when it is the exit node in use
+ * (engine-config.h gives no other peer one). */
+static void
+peer_routes (const HyphaeNode *peer,
+             const char *exit_node_id,
+             GArray *out)
+{
+  gboolean exit_node = exit_node_id != NULL && *exit_node_id != '\0' && g_strcmp0 (peer->stable_id, exit_node_id) == 0;
+  guint start = out->len;
+
+  append_parsed (out, peer->allowed_ips, FALSE);
+  for (guint i = out->len; i-- > start;)
+    if (!exit_node && g_array_index (out, struct ip_prefix, i).bits == 0)
+      g_array_remove_index (out, i);
+}
+
+static gboolean
+bit_set (const struct ip_addr *a,
+         unsigned bit)
+{
+  return (a->bytes[bit / 8] >> (7 - bit % 8)) & 1;
+}
+
+static int
+prefix_cmp (gconstpointer a,
+            gconstpointer b)
+{
+  const struct ip_prefix *x = a, *y = b;
+  int c = memcmp (x->addr.bytes, y->addr.bytes, sizeof x->addr.bytes);
+
+  return c != 0 ? c : (int) x->bits - (int) y->bits;
+}
+
+/* j minus in[lo, hi) (other peers' routes inside j, sorted by address then
+ * length), appended to out; FALSE past budget prefixes. What lies in each
+ * half of j is a run of the sorted array: O(routes × bits), no allocation. */
+static gboolean
+subtract (const struct ip_prefix *j,
+          const struct ip_prefix *in,
+          guint lo,
+          guint hi,
+          GArray *out,
+          guint *budget)
+{
+  guint mid = lo;
+
+  if (lo < hi && ip_prefix_equal (&in[lo], j))
+    return TRUE; /* exactly another peer's route: that peer's */
+  if (lo == hi)
+    {
+      if (*budget == 0)
+        return FALSE;
+      (*budget)--;
+      g_array_append_val (out, *j);
+      return TRUE;
+    }
+  while (mid < hi && !bit_set (&in[mid].addr, j->bits))
+    mid++;
+  for (unsigned half = 0; half < 2; half++)
+    {
+      struct ip_prefix h = *j;
+
+      h.bits++;
+      if (half)
+        h.addr.bytes[j->bits / 8] |= (uint8_t) (0x80 >> (j->bits % 8));
+      if (!subtract (&h, in, half ? mid : lo, half ? hi : mid, out, budget))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The sources IsJailed peers (capver 94) may not start flows from. Go looks
+ * the source up in the route table (net/tstun/wrap.go inboundPacketIsJailed:
+ * longest prefix wins); the engine's filter only asks "inside any jailed
+ * prefix?", so a jailed route that holds other peers' routes (a jailed exit
+ * node's /0) goes in with those carved out. Past HYPHAE_FILTER_MAX_JAILED
+ * prefixes such a route is left out: its other sources are then judged by
+ * the rules alone, as any peer's. */
+#define HYPHAE_FILTER_MAX_JAILED 65536
+
+static void
+jailed_sources (const HyphaeNetmap *nm,
+                const char *exit_node_id,
+                GArray *out)
+{
+  g_autoptr(GArray) free_routes = g_array_new (FALSE, FALSE, sizeof (struct ip_prefix));
+  g_autoptr(GArray) jailed = g_array_new (FALSE, FALSE, sizeof (struct ip_prefix));
+  guint budget = HYPHAE_FILTER_MAX_JAILED;
+
+  for (guint i = 0; i < hyphae_netmap_get_n_peers (nm); i++)
+    {
+      const HyphaeNode *peer = hyphae_netmap_get_peer (nm, i);
+
+      peer_routes (peer, exit_node_id, peer->is_jailed ? jailed : free_routes);
+    }
+  for (guint i = 0; i < jailed->len; i++)
+    {
+      const struct ip_prefix *j = &g_array_index (jailed, struct ip_prefix, i);
+      g_autoptr(GArray) inside = g_array_new (FALSE, FALSE, sizeof (struct ip_prefix));
+      guint before = out->len;
+
+      /* Other peers' routes strictly inside j take their sources from it;
+       * one equal to j does not (a tie: the jailed one wins). */
+      for (guint k = 0; k < free_routes->len; k++)
+        {
+          const struct ip_prefix *o = &g_array_index (free_routes, struct ip_prefix, k);
+
+          if (o->bits > j->bits && ip_prefix_contains_prefix (j, o))
+            g_array_append_val (inside, *o);
+        }
+      g_array_sort (inside, prefix_cmp);
+      if (!subtract (j, (const struct ip_prefix *) (gconstpointer) inside->data, 0, inside->len, out, &budget))
+        {
+          budget += out->len - before;
+          g_array_set_size (out, before);
+        }
+    }
+}
+
 /* A copy of rule with its "cap:" sources turned into node addresses. */
 static HyphaeFilterRule *
 resolve_rule (const HyphaeNetmap *nm,
@@ -731,7 +851,7 @@ static char *
 plan_digest (const HyphaeFilterPlan *plan)
 {
   g_autoptr(GChecksum) c = g_checksum_new (G_CHECKSUM_SHA256);
-  guint8 flags[2] = { (guint8) plan->shields_up, (guint8) plan->deny_all };
+  guint8 flags[3] = { (guint8) plan->shields_up, (guint8) plan->deny_all, (guint8) plan->invalid };
 
   g_checksum_update (c, flags, sizeof flags);
   digest_prefixes (c, "local", plan->local_nets);
@@ -772,30 +892,28 @@ hyphae_filter_plan_new (const HyphaeNetmap *nm,
   plan->jailed_srcs = g_array_new (FALSE, FALSE, sizeof (struct ip_prefix));
   plan->shields_up = options != NULL && options->shields_up;
 
+  /* Single addresses only: a wider self Address never reaches the TUN
+   * (engine-config.h), so it is not ours to receive for either. */
   if (self != NULL)
-    append_parsed (plan->local_nets, self->addresses, FALSE);
+    append_parsed (plan->local_nets, self->addresses, TRUE);
   for (gsize i = 0; options != NULL && i < options->n_served_routes; i++)
     {
       struct ip_prefix p = ip_prefix_masked (&options->served_routes[i]);
       g_array_append_val (plan->local_nets, p);
     }
-  for (guint i = 0; i < hyphae_netmap_get_n_peers (nm); i++)
-    {
-      const HyphaeNode *peer = hyphae_netmap_get_peer (nm, i);
-
-      if (peer->is_jailed)
-        append_parsed (plan->jailed_srcs, peer->allowed_ips, FALSE);
-    }
+  jailed_sources (nm, options != NULL ? options->exit_node_id : NULL, plan->jailed_srcs);
 
   if (rules == NULL)
     {
       plan->deny_all = TRUE;
+      plan->invalid = why_refused != NULL;
       plan->why = g_strdup (why_refused != NULL ? why_refused : "no packet filter from the control server yet");
     }
   else if (permits_unsigned_peers (nm, rules))
     {
-      plan->deny_all = TRUE;
-      plan->why = g_strdup ("the packet filter lets in an UnsignedPeerAPIOnly peer: refused, every packet is dropped");
+      plan->deny_all = plan->invalid = TRUE;
+      plan->why = g_strdup ("The control server's packet filter lets in an UnsignedPeerAPIOnly peer: it is "
+                            "refused, every new inbound connection is dropped");
     }
   else
     {

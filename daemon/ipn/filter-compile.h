@@ -39,9 +39,11 @@ G_BEGIN_DECLS
  *     the engine needs, resolved: "cap:NAME" sources become the single
  *     addresses of the nodes (self included) whose CapMap has NAME and that
  *     are not UnsignedPeerAPIOnly (ipnlocal srcIPHasCapForFilter); the local
- *     nets (our addresses + the routes we serve); the sources of IsJailed
- *     peers (capver 94: their AllowedIPs; such a peer may answer our flows
- *     but never start one, as tstun's jailed filter = a shields-up filter);
+ *     nets (our single addresses + the routes we serve); the sources of
+ *     IsJailed peers (capver 94: their AllowedIPs, a /0 only for the exit
+ *     node in use, with other peers' more specific routes carved out, as
+ *     tstun looks the source up by longest prefix; such a peer may answer
+ *     our flows but never start one: its own shields-up filter in Go);
  *     ShieldsUp; and deny-all when the filter is invalid.
  *  3. hyphae_filter_plan_build: the plan → a struct pf_filter for
  *     wg_runner_set_filter.
@@ -106,6 +108,9 @@ typedef struct {
    * "local" too, so the rules decide who may reach them. */
   const struct ip_prefix *served_routes;
   gsize n_served_routes;
+  /* The ExitNodeID pref: only that peer's default route is its own (for
+   * jailed sources). NULL or "": none. */
+  const char *exit_node_id;
 } HyphaeFilterOptions;
 
 typedef struct {
@@ -114,8 +119,9 @@ typedef struct {
   GArray *local_nets;  /* struct ip_prefix */
   GArray *jailed_srcs; /* struct ip_prefix */
   gboolean shields_up;
-  gboolean deny_all;    /* invalid filter (why says so) */
-  char *why;            /* NULL, or why the filter was refused */
+  gboolean deny_all;    /* no rule applies: never sent, or invalid (why says which) */
+  gboolean invalid;     /* the server's filter was refused (a Health problem) */
+  char *why;            /* NULL, or why no rule applies */
   guint n_server_rules; /* for the counters' names */
   char *digest;         /* of all of the above: same digest, same filter */
 } HyphaeFilterPlan;

@@ -50,6 +50,12 @@ hyphae_filter_state_free (HyphaeFilterState *st)
   g_free (st);
 }
 
+const char *
+hyphae_filter_state_get_problem (HyphaeFilterState *st)
+{
+  return st->plan != NULL && st->plan->invalid ? st->plan->why : NULL;
+}
+
 void
 hyphae_filter_state_reset (HyphaeFilterState *st)
 {
@@ -105,7 +111,7 @@ hyphae_filter_state_update (HyphaeFilterState *st,
   plan = hyphae_filter_plan_new (nm, st->rules, st->refused, options);
   if (st->plan != NULL && strcmp (st->plan->digest, plan->digest) == 0)
     return;
-  if (plan->deny_all && st->refused != NULL && g_strcmp0 (plan->why, st->logged_why) != 0)
+  if (plan->invalid && g_strcmp0 (plan->why, st->logged_why) != 0)
     g_warning ("%s", plan->why);
   else if (plan->deny_all && g_strcmp0 (plan->why, st->logged_why) != 0)
     g_debug ("Packet filter: %s", plan->why);
@@ -121,8 +127,8 @@ hyphae_filter_state_update (HyphaeFilterState *st,
       return;
     }
   g_debug ("Packet filter: %u rule(s) of the control server's %u in force%s%s", plan->rules->len,
-             plan->n_server_rules, plan->shields_up ? ", shields up" : "",
-             plan->jailed_srcs->len > 0 ? ", jailed peers" : "");
+           plan->n_server_rules, plan->shields_up ? ", shields up" : "",
+           plan->jailed_srcs->len > 0 ? ", jailed peers" : "");
   wg_runner_set_filter (runner, f);
   hyphae_filter_plan_free (st->plan);
   st->plan = g_steal_pointer (&plan);

@@ -27,6 +27,8 @@ void hyphae_filter_state_update (HyphaeFilterState *st,
                                  struct wg_runner *runner,
                                  const HyphaeNetmap *nm,
                                  const HyphaeFilterOptions *options);
+/* Why the control server's filter was refused (for Health), or NULL. */
+const char *hyphae_filter_state_get_problem (HyphaeFilterState *st);
 /* The runner went away: the next update installs into the new one. */
 void hyphae_filter_state_reset (HyphaeFilterState *st);
 

@@ -357,6 +357,13 @@ update_self (HyphaeService *self)
   hyphae_mesh1_set_tailnet (self->skeleton, g_variant_builder_end (&tailnet));
 }
 
+/* osdns: the OS resolver's side. */
+static void
+on_dns_changed (HyphaeService *self)
+{
+  hyphae_mesh1_set_dns (self->skeleton, hyphae_ipn_get_dns_status (self->ipn));
+}
+
 static void
 on_state (HyphaeService *self)
 {
@@ -1177,6 +1184,7 @@ hyphae_service_new (HyphaeIpn *ipn)
   on_profile (self);
   on_keys_owner (self);
   hyphae_mesh1_set_prefs (self->skeleton, prefs_variant (hyphae_ipn_get_prefs (ipn)));
+  on_dns_changed (self);
 
   g_signal_connect_swapped (ipn, "notify::state", G_CALLBACK (on_state), self);
   g_signal_connect_swapped (ipn, "notify::auth-url", G_CALLBACK (on_auth_url), self);
@@ -1187,6 +1195,7 @@ hyphae_service_new (HyphaeIpn *ipn)
   g_signal_connect_swapped (ipn, "self-changed", G_CALLBACK (update_self), self);
   g_signal_connect_swapped (ipn, "peers-changed", G_CALLBACK (on_peers_changed), self);
   g_signal_connect_swapped (ipn, "keys-rotated", G_CALLBACK (on_keys_rotated), self);
+  g_signal_connect_swapped (ipn, "dns-changed", G_CALLBACK (on_dns_changed), self);
 
   g_signal_connect (self->skeleton, "handle-up", G_CALLBACK (handle_up), self);
   g_signal_connect (self->skeleton, "handle-down", G_CALLBACK (handle_down), self);

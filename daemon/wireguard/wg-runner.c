@@ -378,7 +378,8 @@ rx_divert_magicsock(struct wg_runner *r, struct wg_rx_packet *pkts, size_t n)
 
 /*
  * The packet filter on one decrypted packet (rx_lock held: r->filter is
- * stable). false: drop it. A dropped bare SYN gets a TSMP reject and a TCP
+ * stable). false: drop it (TSMP too, accepted or not: nothing here answers
+ * it, and the OS must not see it). A dropped bare SYN gets a TSMP reject and a TCP
  * RST back through WireGuard (filter.h: what real tailscaled does with each).
  */
 static bool
@@ -392,8 +393,9 @@ rx_filter(struct wg_runner *r, const uint8_t *pkt, size_t len, uint64_t now)
     enum pf_tsmp_reason why;
     size_t n = 0, l;
 
+    /* TSMP is between tailscaleds, never for the OS (net/packet/tsmp.go). */
     if (pf_filter_inbound(r->filter, r->flows, pkt, len, now, &res) == PF_ACCEPT)
-        return true;
+        return res.reason != PF_R_TSMP;
     if (!res.reject)
         return false;
     why = res.reason == PF_R_SHIELDS_UP || res.reason == PF_R_JAILED ? PF_TSMP_SHIELDS_UP
@@ -1229,6 +1231,49 @@ signal_ready(int *ready_fd, bool ok)
     }
 }
 
+/*
+ * A bench knob (bench/filter/hyphaed-filter): HYPHAE_WG_FILTER_RULES=N
+ * installs N rules shaped like a tailnet's ACL: N - 1 rules from single
+ * tailnet addresses that never send to us (each to its own port), then one
+ * that lets everyone in; every address is local. Traffic passes as without a
+ * filter, but through the whole filter path. NULL when unset or 0.
+ */
+static struct pf_filter *
+bench_filter_from_env(void)
+{
+    const char *env = getenv("HYPHAE_WG_FILTER_RULES");
+    unsigned long n = env ? strtoul(env, NULL, 10) : 0;
+    struct ip_prefix any[2] = { { .addr = { .family = AF_INET } },
+                                { .addr = { .family = AF_INET6 } } };
+    struct pf_dst all[2] = { { .net = any[0], .port_last = 65535 },
+                             { .net = any[1], .port_last = 65535 } };
+    struct pf_rule everyone = { .srcs = any, .n_srcs = 2, .dsts = all, .n_dsts = 2 };
+    struct pf_builder *b;
+    int err = 0;
+
+    if (n == 0 || n > 100000 || !(b = pf_builder_new()))
+        return NULL;
+    for (unsigned long i = 0; i + 1 < n; i++) {
+        struct ip_prefix src = { .addr = { .family = AF_INET,
+                                           .bytes = { 100, 65, (uint8_t)(i >> 8), (uint8_t)i } },
+                                 .bits = 32 };
+        struct pf_dst dst = { .net = any[0],
+                              .port_first = (uint16_t)(1000 + i % 60000),
+                              .port_last = (uint16_t)(1000 + i % 60000) };
+        struct pf_rule r = {
+            .id = (uint32_t)i, .srcs = &src, .n_srcs = 1, .dsts = &dst, .n_dsts = 1
+        };
+
+        (void)pf_builder_add_rule(b, &r);
+    }
+    everyone.id = (uint32_t)n - 1;
+    (void)pf_builder_add_rule(b, &everyone);
+    (void)pf_builder_add_local(b, &any[0]);
+    (void)pf_builder_add_local(b, &any[1]);
+    log_msg("bench: a %lu-rule packet filter (HYPHAE_WG_FILTER_RULES)", n);
+    return pf_builder_finish(b, &err);
+}
+
 int
 wg_runner_main(const struct wg_runner_options *opts)
 {
@@ -1258,6 +1303,7 @@ wg_runner_main(const struct wg_runner_options *opts)
         signal_ready(&ready_fd, false);
         return 1;
     }
+    wg_runner_set_filter(r, bench_filter_from_env());
     signal_ready(&ready_fd, true);
 
     /* Wait for a signal, or for the TUN to disappear. */

@@ -143,7 +143,8 @@ int wg_runner_tun_inject(struct wg_runner *r, const uint8_t *pkt, size_t len);
 /* ---- packet filter (daemon/engine/filter/filter.h) ------------------------
  * Every packet a peer sends (UDP or DERP) is decrypted, then judged by the
  * filter before it is written to the TUN; a dropped bare TCP SYN is answered
- * with a TSMP reject and a TCP RST through WireGuard to its sender. Every
+ * with a TSMP reject and a TCP RST through WireGuard to its sender; TSMP
+ * from peers is never written to the TUN (Tailscale consumes it). Every
  * packet read from the TUN is noted in the runner's flow table (our UDP flows,
  * whose replies pass), which outlives filter swaps.
  */

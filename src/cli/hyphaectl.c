@@ -31,6 +31,8 @@ static const char summary[] =
   "                  DERP(region)); stops at the first direct pong unless --until-direct=false\n"
   "  logout          log out and forget this node's key\n"
   "  netmap --json   the current network map as JSON\n"
+  "  dns status      what the OS resolver was told: mode (systemd-resolved or a written\n"
+  "                  /etc/resolv.conf), nameservers, search and routing domains\n"
   "  debug [CATEGORY…|all|off]\n"
   "                  switch hyphaed's debug log on for exactly these categories (wg, path,\n"
   "                  control, map); without one, show which are on\n"
@@ -751,6 +753,7 @@ static const struct {
   { "logout", cmd_logout },
   { "ping", ctl_cmd_ping },
   { "netmap", cmd_netmap },
+  { "dns", ctl_cmd_dns },
   { "debug", cmd_debug },
 };
 

@@ -24,8 +24,9 @@
 #   `--advertise-exit-node=false`: the table is gone, the sysctls are back to
 #   what they were, B no longer gets through; advertised again, then
 #   `hyphaectl down`: the same; up again: back; hyphaed killed with -9 leaves
-#   them, the restarted one takes over and, stopping, puts back the values
-#   from before the crash; SIGTERM: gone.
+#   them, the restarted one undoes them at start, sets them up again and,
+#   stopping, puts back the values from before the crash; after another kill
+#   -9, `hyphaed --cleanup` undoes them; SIGTERM: gone.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
 set -u
 TS_PAIR=hyphaed:tailscaled      # A must be hyphaed, B the real peer
@@ -105,22 +106,30 @@ wgt_check "hyphaectl up (still advertising)" ts_node_up a
 wgt_check "up again: forwarding and the table back" ts_wait "$WAIT" eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
 wgt_check "up again: B reaches the internet host" ts_wait "$WAIT" ts_ping_any b "$INET4"
 
-# kill -9: what it set up stays behind; the restarted hyphaed undoes it at
-# start and sets it up again for the exit node it still is; the values it puts back when it stops
-# advertising are still those from before the crash, not the "1 1" it found.
-pid=$(dbl_daemon_pid a)
-kill -KILL "$pid" 2>/dev/null
-wgt_check "hyphaed killed (-9): gone" ts_wait 10 eval '! kill -0 "$pid" 2>/dev/null'
-wgt_check "killed: table and forwarding left behind" eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
-# testcontrol wants the auth key on every register, a restart's too: the
-# restarted daemon's own start (WantRunning) is refused, then up again.
-ts_cli a status >/dev/null 2>&1
-wgt_check "restarted: its own start ends (refused by testcontrol: NeedsLogin)" \
-	ts_wait "$WAIT" eval 'ts_status a; case $(ts_json a state) in NeedsLogin | Stopped | Running) true ;; *) false ;; esac'
+# kill_a: hyphaed on A killed with -9; what it set up stays behind.
+kill_a() {
+	local pid
+	pid=$(dbl_daemon_pid a)
+	kill -KILL "$pid" 2>/dev/null
+	wgt_check "hyphaed killed (-9): gone" ts_wait 10 eval '! kill -0 "$pid" 2>/dev/null'
+	wgt_check "killed: table and forwarding left behind" eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
+}
+# restart_a: hyphaed activated again. testcontrol wants the auth key on every
+# register, a restart's too: its own start (WantRunning) is refused first.
+restart_a() {
+	ts_cli a status >/dev/null 2>&1
+	wgt_check "restarted: its own start ends (refused by testcontrol: NeedsLogin)" \
+		ts_wait "$WAIT" eval 'ts_status a; case $(ts_json a state) in NeedsLogin | Stopped | Running) true ;; *) false ;; esac'
+}
+
+# The restarted hyphaed undoes what the killed one left at start, sets it up
+# again for the exit node it still is, and the values it puts back when it
+# stops advertising are those from before the crash, not the "1 1" it found.
+kill_a
+restart_a
 wgt_check "restarted, not running yet: the crash's table and sysctls undone at start ($(serve_sysctls a))" \
 	eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
 wgt_check "restarted: hyphaectl up" ts_node_up a
-wgt_check "restarted: Running again" ts_wait "$WAIT" eval 'ts_status a && [ "$(ts_json a state)" = Running ]'
 wgt_check "restarted: B reaches the internet host through A again" ts_wait "$WAIT" ts_ping_any b "$INET4"
 wgt_check "restarted, then --advertise-exit-node=false" ts_cli a set --advertise-exit-node=false
 wgt_check "sysctls back to what they were before the crash ('$SYSCTLS_BEFORE', now $(serve_sysctls a)), no table" \
@@ -128,9 +137,18 @@ wgt_check "sysctls back to what they were before the crash ('$SYSCTLS_BEFORE', n
 wgt_check "advertised again" ts_cli a set --advertise-exit-node
 wgt_check "advertised again: table and forwarding" ts_wait "$WAIT" eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
 
-# The daemon's exit (ts_finish stops it with SIGTERM) removes them as well.
+# `hyphaed --cleanup` (the unit's ExecStopPost) after a kill -9 does the same.
+kill_a
+wgt_check "hyphaed --cleanup" ip netns exec "${TS_NS[a]}" "$HYPHAED" --cleanup --state-dir "$(ts_node_dir a)/state"
+wgt_check "--cleanup: table gone, sysctls back to '$SYSCTLS_BEFORE' ($(serve_sysctls a))" \
+	eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
+
+# The daemon's exit (SIGTERM) removes them as well.
+restart_a
+wgt_check "restarted again: hyphaectl up" ts_node_up a
+wgt_check "restarted again: table and forwarding" ts_wait "$WAIT" eval 'serve_nft_table a && [ "$(serve_sysctls a)" = "1 1" ]'
 dbl_daemon_stop a
-wgt_check "hyphaed exited: table gone, sysctls back to '$SYSCTLS_BEFORE' ($(serve_sysctls a))" \
+wgt_check "hyphaed exited (SIGTERM): table gone, sysctls back to '$SYSCTLS_BEFORE' ($(serve_sysctls a))" \
 	eval '! serve_nft_table a && [ "$(serve_sysctls a)" = "$SYSCTLS_BEFORE" ]'
 
 ts_finish "$TS_NAME"

@@ -16,12 +16,14 @@
 #   answers that source's ICMP); a TCP flow C opened before the change keeps
 #   working (TCP without SYN passes); A's own UDP to B gets B's echo back (the
 #   reply of a flow we opened); `hyphaectl debug filter` shows the rule and
-#   its counters moved;
+#   its counters moved, and a netmap delta that leaves the rules alone keeps
+#   them;
 #   ShieldsUp (`hyphaectl set --shields-up`): B's connect to A:22 fails, while
 #   A still pings B, connects to B over TCP and gets B's UDP echo; shields
 #   down: B connects again;
 #   IsJailed: C pushed again as a jailed peer, with a filter letting everyone
-#   reach port 22: C's connect fails, B's works, A still pings C.
+#   reach port 22: C's connect fails, B's works, A still pings C;
+#   a refused filter (a legacy SrcBits entry): deny all, said in Health.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
 set -u
 TS_PAIR=hyphaed:tailscaled
@@ -125,6 +127,25 @@ else
 	wgt_fail "the counters moved (rule 0: accepts ≥ 2, drops ≥ 1; Dropped by rule; Rejects sent ≥ 1)"; show_filter
 fi
 
+# A netmap delta that leaves the rules alone (C goes offline in A's map)
+# keeps the filter and so its counters.
+c_id=$(ip netns exec "$TS_NS_R" "$WGT_PY" -c '
+import json, sys, urllib.request
+nodes = json.load(urllib.request.urlopen(sys.argv[1] + "/hyphae-test/nodes", timeout=10))
+print([n for n in nodes if (n.get("Hostinfo") or {}).get("Hostname") == sys.argv[2]][0]["ID"])' "$TS_URL" "${TS_HOST[c]}")
+echo "{\"OnlineChange\":{\"$c_id\":false}}" >"$TS_DIR/offline.json"
+c_offline() { ts_status a && [ "$(ts_json a peer "${TS_HOST[c]}" | awk '{ print $3 }')" = False ]; }
+if ts_hook POST "map-response?node=$A_KEY" "$TS_DIR/offline.json" >/dev/null && ts_wait 30 c_offline; then
+	filter_out
+	acc2=$(rule_counter 0 accepts)
+	wgt_check "a netmap delta without filter change keeps the counters (rule 0 accepts: $acc before, ${acc2:-none} after)" \
+		[ "${acc2:-0}" -ge "${acc:-1}" ]
+else
+	wgt_fail "A's map has C offline within 30 s after an OnlineChange"
+fi
+echo "{\"OnlineChange\":{\"$c_id\":true}}" >"$TS_DIR/online.json"
+ts_hook POST "map-response?node=$A_KEY" "$TS_DIR/online.json" >/dev/null || wgt_fail "C back online in A's map"
+
 # ---------------------------------------------------------------- shields up
 
 ts_cli a set --shields-up || wgt_fail "hyphaectl set --shields-up"
@@ -162,5 +183,23 @@ wgt_check "jailed: B connects to A:22" on b $NET connect "$A4" 22 10
 wgt_check "jailed: ping A->C still works" ts_wait "$WAIT" ts_ping_any a "$C4"
 filter_out
 wgt_check "jailed: counted as jailed drops" grep -q '^Dropped: .*jailed [1-9]' "$TS_DIR/filter.out"
+
+# ---------------------------------------------------------------- a refused filter
+
+# A legacy SrcBits entry: Tailscale refuses the whole filter, so do we, and
+# then nothing new comes in (not even what the rule meant to allow).
+cat >"$TS_DIR/refused.json" <<EOF
+{"PacketFilter":[{"SrcIPs":["*"],"SrcBits":[32],"DstPorts":[{"IP":"*","Ports":{"First":22,"Last":22}}]}]}
+EOF
+ts_hook POST "map-response?node=$A_KEY" "$TS_DIR/refused.json" >/dev/null || ts_fatal "testcontrol pushes a refused filter to A"
+if ts_wait 30 filter_has '^Deny all: .*SrcBits'; then
+	wgt_pass "refused filter: $(grep '^Deny all' "$TS_DIR/filter.out")"
+else
+	wgt_fail "A refuses a filter with SrcBits within 30 s"; show_filter
+fi
+r=$(on b $NET connect "$A4" 22 5)
+wgt_check "refused filter: B's connect to A:22 fails ($r)" [ "${r%% *}" != ok ]
+health_says_filter() { ts_status a && grep -q 'packet filter is refused' "$TS_DIR/a.status.json"; }
+wgt_check "refused filter: A's status --json Health says so" ts_wait 10 health_says_filter
 
 ts_finish "$TS_NAME"

@@ -389,8 +389,12 @@ test_plan_deny_all (void)
   g_autofree char *srcs = NULL;
 
   g_assert_true (never->deny_all);
+  g_assert_false (never->invalid);
   g_assert_cmpuint (never->rules->len, ==, 0);
   g_assert_true (refused->deny_all);
+  g_assert_true (refused->invalid);
+  g_assert_true (unlocked->invalid);
+  g_assert_cmpstr (never->digest, !=, refused->digest);
   g_assert_cmpstr (refused->why, ==, "PacketFilter[0]: not an object");
   g_assert_true (unlocked->deny_all);
   g_assert_nonnull (strstr (unlocked->why, "UnsignedPeerAPIOnly"));
@@ -532,6 +536,98 @@ test_build_jailed (void)
   pf_filter_free (f);
 }
 
+static gboolean
+in_prefixes (const GArray *a, const char *addr)
+{
+  struct ip_addr ip;
+
+  g_assert_true (ip_addr_parse (&ip, addr, strlen (addr)));
+  for (guint i = 0; i < a->len; i++)
+    if (ip_prefix_contains_addr (&g_array_index (a, struct ip_prefix, i), &ip))
+      return TRUE;
+  return FALSE;
+}
+
+/* A jailed exit node (Mullvad's are): its default route jails nobody while
+ * it is not the exit node in use; in use, every source but the other peers'
+ * (longest prefix wins, as tstun's route lookup). */
+static void
+test_plan_jailed_exit_node (void)
+{
+  g_autoptr(HyphaeNetmap) nm = small_netmap (NULL,
+                                              ",\"IsJailed\":true,\"AllowedIPs\":[\"100.64.0.2/32\","
+                                              "\"fd7a:115c:a1e0::2/128\",\"0.0.0.0/0\",\"::/0\"]",
+                                              ",\"AllowedIPs\":[\"100.64.0.3/32\",\"fd7a:115c:a1e0::3/128\",\"10.1.0.0/16\"]");
+  HyphaeFilterOptions opts = { 0 };
+  g_autoptr(HyphaeFilterPlan) idle = hyphae_filter_plan_new (nm, NULL, NULL, &opts);
+  g_autoptr(HyphaeFilterPlan) in_use = NULL;
+  g_autofree char *idle_text = prefixes_text (idle->jailed_srcs);
+  const char *jailed[] = { "100.64.0.2", "8.8.8.8", "10.2.0.1", "100.64.0.4", "fd7a:115c:a1e0::2", "2001:db8::1" };
+  const char *free_srcs[] = { "100.64.0.3", "10.1.2.3", "fd7a:115c:a1e0::3" };
+
+  g_assert_cmpstr (idle_text, ==, "100.64.0.2/32 fd7a:115c:a1e0::2/128");
+  opts.exit_node_id = "s2";
+  in_use = hyphae_filter_plan_new (nm, NULL, NULL, &opts);
+  for (guint i = 0; i < G_N_ELEMENTS (jailed); i++)
+    g_assert_true (in_prefixes (in_use->jailed_srcs, jailed[i]));
+  for (guint i = 0; i < G_N_ELEMENTS (free_srcs); i++)
+    g_assert_false (in_prefixes (in_use->jailed_srcs, free_srcs[i]));
+  /* The two own routes; ::/0 minus a /128: 128 prefixes; 0/0 minus a /32
+   * and a /16 whose paths part after the first bit: 32 + 16 siblings, less
+   * the first one they share and the two that are each other's path. */
+  g_assert_cmpuint (in_use->jailed_srcs->len, ==, 2 + 128 + (32 + 16 - 1 - 2));
+  g_assert_cmpstr (idle->digest, !=, in_use->digest);
+}
+
+/* Many peers' routes spread under a jailed exit node's /0: carving them
+ * all out would pass HYPHAE_FILTER_MAX_JAILED prefixes, so that /0 is left
+ * out (its ::/0, with few routes inside, stays); the work stays linear. */
+static void
+test_plan_jailed_budget (void)
+{
+  GString *json = g_string_new ("{\"Node\":");
+  g_autofree char *self = node_json (1, NULL);
+  g_autoptr(HyphaeNetmap) nm = NULL;
+  g_autoptr(HyphaeFilterPlan) plan = NULL;
+  HyphaeFilterOptions opts = { .exit_node_id = "s2" };
+  gint64 t0;
+
+  g_string_append_printf (json, "%s,\"Peers\":[", self);
+  for (int n = 2; n < 6002; n++)
+    {
+      /* A subnet route per peer, spread over the IPv4 space. */
+      guint32 r = (guint32) ((guint64) n * 2654435761u);
+      g_autofree char *key = key_text (n % 256);
+
+      key[10] = "0123456789abcdef"[(n / 256) % 16];
+      key[9] = "0123456789abcdef"[n / 4096];
+      if (n == 2)
+        g_string_append_printf (json, "{\"ID\":2,\"StableID\":\"s2\",\"Key\":\"%s\",\"IsJailed\":true,"
+                                      "\"Addresses\":[\"100.64.0.2/32\"],"
+                                      "\"AllowedIPs\":[\"100.64.0.2/32\",\"0.0.0.0/0\",\"::/0\"]}",
+                                key);
+      else
+        g_string_append_printf (json, ",{\"ID\":%d,\"StableID\":\"s%d\",\"Key\":\"%s\","
+                                      "\"Addresses\":[\"100.65.%d.%d/32\",\"fd7a:115c:a1e0::%x/128\"],"
+                                      "\"AllowedIPs\":[\"100.65.%d.%d/32\",\"fd7a:115c:a1e0::%x/128\",\"%u.%u.%u.%u/32\"]}",
+                                n, n, key, n / 256, n % 256, n, n / 256, n % 256, n, r >> 24, (r >> 16) & 255,
+                                (r >> 8) & 255, r & 255);
+    }
+  g_string_append (json, "]}");
+  nm = netmap_from_json (json->str);
+  g_string_free (json, TRUE);
+  t0 = g_get_monotonic_time ();
+  plan = hyphae_filter_plan_new (nm, NULL, NULL, &opts);
+  g_test_message ("plan with 6000 peers' routes under a jailed /0: %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - t0) / 1000);
+  g_assert_true (in_prefixes (plan->jailed_srcs, "100.64.0.2"));
+  g_assert_false (in_prefixes (plan->jailed_srcs, "8.8.8.8"));
+  g_assert_false (in_prefixes (plan->jailed_srcs, "100.65.0.3"));
+  g_assert_true (in_prefixes (plan->jailed_srcs, "2001:db8::1"));
+  g_assert_false (in_prefixes (plan->jailed_srcs, "fd7a:115c:a1e0::3"));
+  g_assert_cmpuint (plan->jailed_srcs->len, <=, 65536);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -544,6 +640,8 @@ main (int argc, char **argv)
   g_test_add_func ("/filter-compile/saas", test_saas_filter);
   g_test_add_func ("/filter-compile/plan", test_plan);
   g_test_add_func ("/filter-compile/plan-deny-all", test_plan_deny_all);
+  g_test_add_func ("/filter-compile/plan-jailed-exit-node", test_plan_jailed_exit_node);
+  g_test_add_func ("/filter-compile/plan-jailed-budget", test_plan_jailed_budget);
   g_test_add_func ("/filter-compile/build", test_build);
   g_test_add_func ("/filter-compile/build-jailed", test_build_jailed);
   return g_test_run ();

@@ -350,7 +350,12 @@ finish(const struct pf_filter *f, struct pf_result *res, enum pf_verdict v, enum
     res->reason = why;
     res->rule = rule;
     if (v == PF_ACCEPT) {
-        atomic_fetch_add_explicit((_Atomic uint64_t *)&f->accepts[why], 1, memory_order_relaxed);
+        /* The per-packet counter: a plain add, not a locked one (the RX path
+         * is one thread at a time; concurrent callers may lose a count). */
+        _Atomic uint64_t *c = (_Atomic uint64_t *)&f->accepts[why];
+
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         if (rule >= 0)
             atomic_fetch_add_explicit(&f->rules[rule].accepts, 1, memory_order_relaxed);
     } else {
@@ -368,7 +373,7 @@ pf_filter_inbound(const struct pf_filter *f, struct pf_flows *flows, const uint8
     struct pf_packet p;
     struct pf_flow_key key;
     struct match_ctx m = { .f = f, .p = &p, .kind = MATCH_PORT };
-    bool icmp, syn = false;
+    bool icmp, syn = false, reject;
 
     res->reject = false;
     if (pf_parse(pkt, len, &p) < 0)
@@ -379,8 +384,10 @@ pf_filter_inbound(const struct pf_filter *f, struct pf_flows *flows, const uint8
         return finish(f, res, PF_ACCEPT, PF_R_FRAGMENT, -1);
     if (p.proto == PF_PROTO_TCP)
         syn = (p.tcp_flags & (PF_TCP_SYN | PF_TCP_ACK)) == PF_TCP_SYN;
+    /* Never answer a RST (RFC 793), even a SYN+RST. */
+    reject = syn && !(p.tcp_flags & PF_TCP_RST);
     if (!pfx_index_contains(p.addr_len == 4 ? &f->local4 : &f->local6, p.dst)) {
-        res->reject = syn;
+        res->reject = reject;
         return finish(f, res, PF_DROP, PF_R_NOT_LOCAL, -1);
     }
 
@@ -395,8 +402,7 @@ pf_filter_inbound(const struct pf_filter *f, struct pf_flows *flows, const uint8
     case PF_PROTO_SCTP:
         if (flows) {
             pf_flow_key_inbound(&key, &p);
-            if (pf_flows_has_outbound(flows, &key, now_ns) ||
-                pf_flows_has_accepted(flows, &key, f->gen, now_ns))
+            if (pf_flows_has(flows, &key, f->gen, now_ns))
                 return finish(f, res, PF_ACCEPT, PF_R_FLOW, -1);
         }
         break;
@@ -414,7 +420,7 @@ pf_filter_inbound(const struct pf_filter *f, struct pf_flows *flows, const uint8
     }
 
     /* A new flow. */
-    res->reject = syn;
+    res->reject = reject;
     if (f->shields_up)
         return finish(f, res, PF_DROP, PF_R_SHIELDS_UP, -1);
     if (pfx_index_contains(p.addr_len == 4 ? &f->jailed4 : &f->jailed6, p.src))

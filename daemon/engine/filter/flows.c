@@ -69,18 +69,27 @@ mix(uint64_t h, uint64_t w)
     return h ^ (h >> 29);
 }
 
-static struct flow_set *
-set_of(const struct pf_flows *fl, const struct flow_table *t, const struct pf_flow_key *k)
+static inline bool
+key_eq(const struct pf_flow_key *a, const struct pf_flow_key *b)
 {
-    uint64_t w[4], h;
+    return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1]) | (a->w[2] ^ b->w[2]) | (a->w[3] ^ b->w[3]) |
+            (a->w[4] ^ b->w[4])) == 0;
+}
 
-    memcpy(w, k->src, 16);
-    memcpy(w + 2, k->dst, 16);
-    h = mix(fl->seed, (uint64_t)k->proto | (uint64_t)k->addr_len << 8 | (uint64_t)k->sport << 16 |
-                          (uint64_t)k->dport << 32);
-    for (int i = 0; i < 4; i++)
-        h = mix(h, w[i]);
-    return &t->sets[(h ^ (h >> 32)) & t->mask];
+static inline uint64_t
+key_hash(const struct pf_flows *fl, const struct pf_flow_key *k)
+{
+    uint64_t h = fl->seed;
+
+    for (int i = 0; i < 5; i++)
+        h = mix(h, k->w[i]);
+    return h ^ (h >> 32);
+}
+
+static inline struct flow_set *
+set_of(const struct flow_table *t, uint64_t h)
+{
+    return &t->sets[h & t->mask];
 }
 
 static bool
@@ -98,17 +107,17 @@ table_init(struct flow_table *t, size_t entries)
 
 /* Found (and touched): true. With want_gen, only an entry of that generation. */
 static bool
-table_lookup(const struct pf_flows *fl, struct flow_table *t, const struct pf_flow_key *k,
+table_lookup(struct flow_table *t, uint64_t h, const struct pf_flow_key *k,
              const uint64_t *want_gen, uint64_t now_ns)
 {
-    struct flow_set *s = set_of(fl, t, k);
+    struct flow_set *s = set_of(t, h);
     bool found = false;
 
     set_lock(s);
     for (int i = 0; i < WAYS; i++) {
         struct flow_ent *e = &s->e[i];
 
-        if (memcmp(&e->k, k, sizeof(*k)) == 0 && (!want_gen || e->gen == *want_gen)) {
+        if (key_eq(&e->k, k) && (!want_gen || e->gen == *want_gen)) {
             e->last_ns = now_ns;
             found = true;
             break;
@@ -122,14 +131,14 @@ static void
 table_insert(const struct pf_flows *fl, struct flow_table *t, const struct pf_flow_key *k,
              uint64_t gen, uint64_t now_ns)
 {
-    struct flow_set *s = set_of(fl, t, k);
+    struct flow_set *s = set_of(t, key_hash(fl, k));
     struct flow_ent *victim = NULL;
 
     set_lock(s);
     for (int i = 0; i < WAYS; i++) {
         struct flow_ent *e = &s->e[i];
 
-        if (memcmp(&e->k, k, sizeof(*k)) == 0) {
+        if (key_eq(&e->k, k)) {
             victim = e;
             break;
         }
@@ -216,16 +225,11 @@ pf_flows_note_outbound(struct pf_flows *fl, const uint8_t *pkt, size_t len, uint
 }
 
 bool
-pf_flows_has_outbound(struct pf_flows *fl, const struct pf_flow_key *k, uint64_t now_ns)
+pf_flows_has(struct pf_flows *fl, const struct pf_flow_key *k, uint64_t gen, uint64_t now_ns)
 {
-    return table_lookup(fl, &fl->out, k, NULL, now_ns);
-}
+    uint64_t h = key_hash(fl, k);
 
-bool
-pf_flows_has_accepted(struct pf_flows *fl, const struct pf_flow_key *k, uint64_t gen,
-                      uint64_t now_ns)
-{
-    return table_lookup(fl, &fl->in, k, &gen, now_ns);
+    return table_lookup(&fl->out, h, k, NULL, now_ns) || table_lookup(&fl->in, h, k, &gen, now_ns);
 }
 
 void

@@ -7,26 +7,33 @@
 
 #define MAXN(n) ((n) ? (n) : 1)
 
-static void
-mask_addr(uint8_t *out, const uint8_t *addr, uint8_t addr_len, uint8_t bits)
+/* An address (4 or 16 bytes) as two words; the rest zero. */
+static inline void
+load_words(uint64_t w[2], const uint8_t *addr, uint8_t addr_len)
 {
-    memset(out, 0, 16);
-    for (unsigned i = 0; i < addr_len && bits; i++) {
-        unsigned take = bits >= 8 ? 8 : bits;
-
-        out[i] = (uint8_t)(addr[i] & (0xff00 >> take));
-        bits = (uint8_t)(bits - take);
-    }
+    w[0] = w[1] = 0;
+    memcpy(w, addr, addr_len);
 }
 
-static size_t
-hash_addr(const uint8_t *a)
+static void
+mask_words(uint64_t m[2], uint8_t bits)
 {
-    uint64_t w0, w1, h;
+    uint8_t b[16] = { 0 };
 
-    memcpy(&w0, a, 8);
-    memcpy(&w1, a + 8, 8);
-    h = (w0 * 0x9e3779b97f4a7c15ULL) ^ (w1 * 0xc2b2ae3d27d4eb4fULL);
+    for (unsigned i = 0; i < 16 && bits; i++) {
+        unsigned take = bits >= 8 ? 8 : bits;
+
+        b[i] = (uint8_t)(0xff00 >> take);
+        bits = (uint8_t)(bits - take);
+    }
+    memcpy(m, b, 16);
+}
+
+static inline size_t
+hash_words(uint64_t w0, uint64_t w1)
+{
+    uint64_t h = (w0 * 0x9e3779b97f4a7c15ULL) ^ (w1 * 0xc2b2ae3d27d4eb4fULL);
+
     return (size_t)(h ^ (h >> 31));
 }
 
@@ -44,13 +51,13 @@ cmp_entry(const void *a, const void *b)
     return x->value < y->value ? -1 : x->value > y->value;
 }
 
-static struct pfx_slot *
-find_slot(const struct pfx_level *lv, const uint8_t *masked)
+static inline struct pfx_slot *
+find_slot(const struct pfx_level *lv, uint64_t w0, uint64_t w1)
 {
-    for (size_t i = hash_addr(masked) & lv->mask;; i = (i + 1) & lv->mask) {
+    for (size_t i = hash_words(w0, w1) & lv->mask;; i = (i + 1) & lv->mask) {
         struct pfx_slot *s = &lv->slots[i];
 
-        if (s->n == 0 || memcmp(s->addr, masked, 16) == 0)
+        if (s->n == 0 || (s->w[0] == w0 && s->w[1] == w1))
             return s;
     }
 }
@@ -87,11 +94,16 @@ pfx_index_build(struct pfx_index *ix, uint8_t addr_len, struct pfx_entry *e, siz
         if (!lv->slots)
             goto nomem;
         lv->mask = slots - 1;
+        mask_words(lv->mask_w, lv->bits);
         for (size_t k = i; k < j; k++) {
-            struct pfx_slot *s = find_slot(lv, e[k].prefix.addr.bytes);
+            uint64_t w[2];
+            struct pfx_slot *s;
 
+            load_words(w, e[k].prefix.addr.bytes, addr_len);
+            s = find_slot(lv, w[0], w[1]);
             if (s->n == 0) {
-                memcpy(s->addr, e[k].prefix.addr.bytes, 16);
+                s->w[0] = w[0];
+                s->w[1] = w[1];
                 s->first = (uint32_t)nv;
             } else if (ix->values[nv - 1] == e[k].value) {
                 continue; /* the same prefix twice in one rule */
@@ -121,14 +133,13 @@ pfx_index_free(struct pfx_index *ix)
 bool
 pfx_index_visit(const struct pfx_index *ix, const uint8_t *addr, pfx_visit_fn fn, void *ctx)
 {
-    uint8_t masked[16];
+    uint64_t w[2];
 
+    load_words(w, addr, ix->addr_len);
     for (int i = 0; i < ix->n_levels; i++) {
         const struct pfx_level *lv = &ix->levels[i];
-        const struct pfx_slot *s;
+        const struct pfx_slot *s = find_slot(lv, w[0] & lv->mask_w[0], w[1] & lv->mask_w[1]);
 
-        mask_addr(masked, addr, ix->addr_len, lv->bits);
-        s = find_slot(lv, masked);
         if (s->n && fn(ctx, ix->values + s->first, s->n))
             return true;
     }

@@ -15,15 +15,16 @@
 #include "common/ip.h"
 
 struct pfx_slot {
-    uint8_t addr[16]; /* masked */
-    uint32_t first;   /* values[first .. first + n) */
-    uint32_t n;       /* 0: empty slot */
+    uint64_t w[2];  /* the masked address, as memcpy'd into two words */
+    uint32_t first; /* values[first .. first + n) */
+    uint32_t n;     /* 0: empty slot */
 };
 
 struct pfx_level {
-    uint8_t bits;
-    size_t mask; /* slots - 1 */
+    uint64_t mask_w[2]; /* the prefix mask in the same layout */
+    size_t mask;        /* slots - 1 */
     struct pfx_slot *slots;
+    uint8_t bits;
 };
 
 struct pfx_index {

@@ -23,6 +23,7 @@
 #include <glib.h>
 
 #include "filter/filter.h"
+#include "packet-ref.h"
 
 /* ---- packet builders ---------------------------------------------------- */
 
@@ -53,19 +54,6 @@ P(const char *s) {
     return p;
 }
 
-static void
-put16(uint8_t *p, unsigned v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* An IP header (no options/extensions) + l4 bytes. Returns the length. */
 static size_t
 ip_packet(uint8_t *out, struct addr src, struct addr dst, uint8_t proto, const uint8_t *l4,
@@ -74,7 +62,7 @@ ip_packet(uint8_t *out, struct addr src, struct addr dst, uint8_t proto, const u
     if (src.family == AF_INET) {
         memset(out, 0, 20);
         out[0] = 0x45;
-        put16(out + 2, (unsigned)(20 + l4_len));
+        put16(out + 2, (uint16_t)(20 + l4_len));
         out[8] = 64;
         out[9] = proto;
         memcpy(out + 12, src.b, 4);
@@ -84,7 +72,7 @@ ip_packet(uint8_t *out, struct addr src, struct addr dst, uint8_t proto, const u
     }
     memset(out, 0, 40);
     out[0] = 0x60;
-    put16(out + 4, (unsigned)l4_len);
+    put16(out + 4, (uint16_t)l4_len);
     out[6] = proto;
     out[7] = 64;
     memcpy(out + 8, src.b, 16);
@@ -98,8 +86,8 @@ tcp(uint8_t *out, const char *src, unsigned sport, const char *dst, unsigned dpo
 {
     uint8_t h[20] = { 0 };
 
-    put16(h, sport);
-    put16(h + 2, dport);
+    put16(h, (uint16_t)sport);
+    put16(h + 2, (uint16_t)dport);
     h[4] = 0x12, h[5] = 0x34, h[6] = 0x56, h[7] = 0x78; /* seq */
     h[12] = 5 << 4;
     h[13] = flags;
@@ -111,8 +99,8 @@ udp(uint8_t *out, const char *src, unsigned sport, const char *dst, unsigned dpo
 {
     uint8_t h[12] = { 0 };
 
-    put16(h, sport);
-    put16(h + 2, dport);
+    put16(h, (uint16_t)sport);
+    put16(h + 2, (uint16_t)dport);
     put16(h + 4, sizeof(h));
     return ip_packet(out, A(src), A(dst), UDP, h, sizeof(h));
 }
@@ -299,7 +287,7 @@ v4_fragment(uint8_t *out, uint8_t proto, unsigned offset_blocks, bool more, size
 {
     size_t n = proto_packet(out, PEER2, ME4, proto, l4_len);
 
-    put16(out + 6, (more ? 0x2000 : 0) | offset_blocks);
+    put16(out + 6, (uint16_t)((more ? 0x2000 : 0) | offset_blocks));
     return n;
 }
 
@@ -309,7 +297,7 @@ v6_fragment(uint8_t *out, unsigned offset_blocks, bool more, size_t l4_len)
     uint8_t l4[64] = { 0 };
 
     l4[0] = TCP;
-    put16(l4 + 2, offset_blocks << 3 | (more ? 1 : 0));
+    put16(l4 + 2, (uint16_t)(offset_blocks << 3 | (more ? 1 : 0)));
     l4[8 + 13] = SYN;
     put16(l4 + 8 + 2, 22);
     return ip_packet(out, A(P2_6), A(ME6), 44, l4, 8 + l4_len);
@@ -387,6 +375,10 @@ test_tcp(void)
     ASSERT_VERDICT(f, NULL, pkt, n, PF_DROP, PF_R_RULE);
     g_assert_cmpint(last.rule, ==, -1);
     g_assert_true(last.reject);
+    /* SYN+RST is judged as a SYN, but a RST is never answered. */
+    n = tcp(pkt, PEER2, 40000, ME4, 22, SYN | RST);
+    ASSERT_VERDICT(f, NULL, pkt, n, PF_DROP, PF_R_RULE);
+    g_assert_false(last.reject);
     /* The right source, another port: attributed to the source's rule. */
     n = tcp(pkt, PEER1, 40000, ME4, 23, SYN);
     ASSERT_VERDICT(f, NULL, pkt, n, PF_DROP, PF_R_RULE);
@@ -825,19 +817,7 @@ test_builder_errors(void)
 
 /* ---- rejects ------------------------------------------------------------ */
 
-static uint16_t
-csum(const uint8_t *p, size_t len, uint32_t acc)
-{
-    for (size_t i = 0; i + 1 < len; i += 2)
-        acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (len & 1)
-        acc += (uint32_t)p[len - 1] << 8;
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)acc;
-}
-
-/* The TCP checksum over pseudo-header + segment folds to 0xffff when right. */
+/* The TCP checksum over pseudo-header + segment (and the IPv4 header's) verify. */
 static void
 assert_tcp_checksum(const uint8_t *pkt, size_t len)
 {
@@ -847,12 +827,12 @@ assert_tcp_checksum(const uint8_t *pkt, size_t len)
 
     g_assert_cmpint(pf_parse(pkt, len, &p), ==, 0);
     seg = p.ip_len - p.l4_off;
-    acc = csum(p.src, p.addr_len, 0);
-    acc = csum(p.dst, p.addr_len, acc);
+    acc = ref_sum(p.src, p.addr_len, 0);
+    acc = ref_sum(p.dst, p.addr_len, acc);
     acc += TCP + (uint32_t)seg;
-    g_assert_cmpuint(csum(pkt + p.l4_off, seg, acc), ==, 0xffff);
+    g_assert_cmpuint(ref_fold(ref_sum(pkt + p.l4_off, seg, acc)), ==, 0);
     if (p.version == 4)
-        g_assert_cmpuint(csum(pkt, 20, 0), ==, 0xffff);
+        g_assert_cmpuint(ref_fold(ref_sum(pkt, 20, 0)), ==, 0);
 }
 
 static void
@@ -879,7 +859,7 @@ test_reject_rst(void)
     /* A SYN with 5 bytes of data (TCP Fast Open): ACK covers them. */
     n = tcp(syn, PEER2, 40000, ME4, 22, SYN);
     memcpy(syn + n, "hello", 5);
-    put16(syn + 2, (unsigned)(n + 5));
+    put16(syn + 2, (uint16_t)(n + 5));
     m = pf_build_tcp_rst(syn, n + 5, out, sizeof(out));
     g_assert_cmpuint((uint32_t)get16(out + 28) << 16 | get16(out + 30), ==, 0x1234567e);
 
@@ -918,7 +898,7 @@ test_reject_tsmp(void)
     g_assert_cmpuint(out[9], ==, TSMP);
     g_assert_cmpmem(out + 12, 4, A(ME4).b, 4);
     g_assert_cmpmem(out + 16, 4, A(PEER2).b, 4);
-    g_assert_cmpuint(csum(out, 20, 0), ==, 0xffff);
+    g_assert_cmpuint(ref_fold(ref_sum(out, 20, 0)), ==, 0);
     g_assert_cmpmem(out + 20, 7, body, 7);
 
     n = tcp(syn, P2_6, 40000, ME6, 22, SYN);
