@@ -56,9 +56,7 @@ serve_whoami_start whoami4 "$NS_I" "$INET4" "$PORT" && serve_whoami_start whoami
 	ts_fatal "the internet host's TCP service"
 wgt_pass "setup: testcontrol, derper, A (hyphaed) with the internet $INET4 $INET6 behind it, B (tailscaled)"
 
-SYSCTLS_BEFORE=$(serve_sysctls a)
-ts_both_up || ts_fatal "A and B join and see each other within ${WAIT} s"
-wgt_pass "A ($TS_A4) and B ($TS_B4) joined and see each other"
+serve_join
 wgt_check "before: B cannot reach the internet host" eval '! ts_ping_any b "$INET4"'
 
 # ---------------------------------------------------------------- advertise

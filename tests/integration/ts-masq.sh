@@ -26,8 +26,7 @@ PORT=8080
 
 serve_setup
 wgt_pass "setup: testcontrol, derper, A (hyphaed), B (tailscaled)"
-ts_both_up || ts_fatal "A and B join and see each other within ${WAIT} s"
-wgt_pass "A ($TS_A4) and B ($TS_B4) joined and see each other"
+serve_join
 wgt_check "before: ping B->A at its own address" ts_wait "$WAIT" ts_ping_any b "$TS_A4"
 
 serve_whoami_start whoamiA "${TS_NS[a]}" 0.0.0.0 "$PORT" && serve_whoami_start whoamiB "${TS_NS[b]}" 0.0.0.0 "$PORT" ||

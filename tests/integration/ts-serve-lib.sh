@@ -13,6 +13,14 @@ serve_setup() {
 	ts_node_net a && ts_node_net b || ts_fatal "node namespaces on the bridge"
 }
 
+# serve_join: A and B join and see each other (stops the test otherwise);
+# SYSCTLS_BEFORE keeps A's forwarding switches from before hyphaed ran.
+serve_join() {
+	SYSCTLS_BEFORE=$(serve_sysctls a)
+	ts_both_up || ts_fatal "A and B join and see each other within ${WAIT} s"
+	wgt_pass "A ($TS_A4) and B ($TS_B4) joined and see each other"
+}
+
 # serve_behind NODE NS NODE_IF NODE_ADDR HOST_IF HOST_ADDR: namespace NS (made
 # here) joined to NODE's namespace by a veth: NODE_IF with NODE_ADDR (CIDR) on
 # NODE's side, HOST_IF with HOST_ADDR (CIDR) in NS, NS's default route via

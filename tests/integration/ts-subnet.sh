@@ -43,9 +43,7 @@ serve_whoami_start whoamiA "$NS_LA" "$HOST_A" "$PORT" && serve_whoami_start whoa
 	ts_fatal "the LAN hosts' TCP services"
 wgt_pass "setup: testcontrol, derper, A (hyphaed) with LAN 10.212.1.0/24, B (tailscaled) with LAN 10.213.2.0/24"
 
-SYSCTLS_BEFORE=$(serve_sysctls a)
-ts_both_up || ts_fatal "A and B join and see each other within ${WAIT} s"
-wgt_pass "A ($TS_A4) and B ($TS_B4) joined and see each other"
+serve_join
 
 # ---------------------------------------------------------------- A routes for B
 
