@@ -204,6 +204,15 @@ update_health (HyphaeIpn *self)
     g_strv_builder_add (b, self->keys_warning);
   if (self->set_keys_warning != NULL)
     g_strv_builder_add (b, self->set_keys_warning);
+  /* ---- exit: the selected exit node does not take the internet traffic ---- */
+  if (self->applied != NULL)
+    {
+      g_autofree char *exit_health = hyphae_engine_config_exit_node_health (self->applied);
+
+      if (exit_health != NULL)
+        g_strv_builder_add (b, exit_health);
+    }
+  /* ---- end exit ---- */
   health = g_strv_builder_end (b);
   if (self->health != NULL && g_strv_equal ((const char * const *) self->health,
                                             (const char * const *) health))
@@ -1497,7 +1506,8 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
     }
   engine_affected = g_strcmp0 (next.exit_node_id, self->prefs.exit_node_id) != 0 ||
                     !next.route_all != !self->prefs.route_all ||
-                    !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access;
+                    !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access ||
+                    !next.exit_node_kill_switch != !self->prefs.exit_node_kill_switch;
   url_changed = g_strcmp0 (next.control_url, self->prefs.control_url) != 0;
   server_affected = url_changed || g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
   hyphae_ipn_prefs_copy (&self->prefs, &next);
