@@ -26,8 +26,8 @@
 #   source, and nothing for it leaves A's underlay (nft counter 0); the LAN is
 #   unreachable;
 #   no loop: hyphaed's control and DERP connections carry the bypass mark
-#   0x80000, a netmap change (testcontrol's fake-node hook) arrives, B stays
-#   on a direct path;
+#   0x80000, a netmap change (a node added through testcontrol's node hook)
+#   arrives, B stays on a direct path;
 #   --exit-node-allow-lan-access: a throw route for the LAN in table 52, the
 #   LAN answers, the internet still goes through B; off again: LAN unreachable;
 #   --exit-node-kill-switch, tailscaled stopped: testcontrol killed and
@@ -71,6 +71,7 @@ internet_net() {
 	ip -n "$NB" route add 203.0.113.0/24 via "$I_INET" && ip -n "$NB" -6 route add 2001:db8:113::/64 via "$I_INET6" ||
 		return 1
 	ip -n "$TS_NS_R" route add 203.0.113.0/24 via "$B_UL" || return 1
+	ip netns exec "$TS_NS_R" sysctl -qw net.ipv4.ip_forward=1 || return 1
 	ip netns exec "$NB" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 || return 1
 	# tailscaled runs with --netfilter-mode=off: its exit traffic is ours to NAT.
 	ip netns exec "$NB" nft -f - <<EOF
@@ -244,7 +245,14 @@ wgt_check "no loop: A's control connection ($TS_R_IP:$TS_CONTROL_PORT) carries t
 wgt_check "no loop: A's DERP connection ($TS_R_IP:$TS_DERPER_PORT) is up and carries the bypass mark 0x80000" \
 	ts_wait "$WAIT" marked_to "$TS_DERPER_PORT"
 peers=$(a_peer_count)
-ts_hook POST fake-node >/dev/null || wgt_fail "testcontrol adds a fake node"
+"$WGT_PY" -c '
+import json, os, sys
+hexkey = lambda: os.urandom(32).hex()
+print(json.dumps({"ID": 4242, "StableID": "exit-test-extra", "Key": "nodekey:" + hexkey(),
+    "Machine": "mkey:" + hexkey(), "DiscoKey": "discokey:" + hexkey(),
+    "Addresses": ["100.64.42.42/32"], "AllowedIPs": ["100.64.42.42/32"],
+    "MachineAuthorized": True, "Hostinfo": {"Hostname": "extra"}}))' >"$TS_DIR/extra-node.json"
+ts_hook POST node "$TS_DIR/extra-node.json" >/dev/null || wgt_fail "testcontrol adds a node"
 wgt_check "no loop: a netmap change (a new node, $peers -> $((peers + 1)) peers) reaches A through control" \
 	ts_wait "$WAIT" eval '[ "$(a_peer_count)" = $((peers + 1)) ]'
 wgt_check "no loop: B stays on a direct path ('$(ts_path a b)')" ts_wait "$WAIT" ts_is_direct a b
