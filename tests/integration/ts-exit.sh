@@ -241,7 +241,7 @@ fi
 # ---------------------------------------------------------------- no loop
 
 wgt_check "no loop: A's control connection ($TS_R_IP:$TS_CONTROL_PORT) carries the bypass mark 0x80000" \
-	marked_to "$TS_CONTROL_PORT"
+	ts_wait "$WAIT" marked_to "$TS_CONTROL_PORT"
 wgt_check "no loop: A's DERP connection ($TS_R_IP:$TS_DERPER_PORT) is up and carries the bypass mark 0x80000" \
 	ts_wait "$WAIT" marked_to "$TS_DERPER_PORT"
 peers=$(a_peer_count)
