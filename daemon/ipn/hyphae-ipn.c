@@ -196,14 +196,6 @@ update_health (HyphaeIpn *self)
       for (; c != NULL && *c != NULL; c++)
         g_strv_builder_add (b, *c);
     }
-  if (self->engine_error != NULL)
-    g_strv_builder_add (b, self->engine_error);
-  if (self->prefs_warning != NULL)
-    g_strv_builder_add (b, self->prefs_warning);
-  if (self->keys_warning != NULL)
-    g_strv_builder_add (b, self->keys_warning);
-  if (self->set_keys_warning != NULL)
-    g_strv_builder_add (b, self->set_keys_warning);
   /* ---- exit: the selected exit node does not take the internet traffic ---- */
   if (self->applied != NULL)
     {
@@ -213,6 +205,14 @@ update_health (HyphaeIpn *self)
         g_strv_builder_add (b, exit_health);
     }
   /* ---- end exit ---- */
+  if (self->engine_error != NULL)
+    g_strv_builder_add (b, self->engine_error);
+  if (self->prefs_warning != NULL)
+    g_strv_builder_add (b, self->prefs_warning);
+  if (self->keys_warning != NULL)
+    g_strv_builder_add (b, self->keys_warning);
+  if (self->set_keys_warning != NULL)
+    g_strv_builder_add (b, self->set_keys_warning);
   health = g_strv_builder_end (b);
   if (self->health != NULL && g_strv_equal ((const char * const *) self->health,
                                             (const char * const *) health))
@@ -1506,10 +1506,11 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
     }
   engine_affected = g_strcmp0 (next.exit_node_id, self->prefs.exit_node_id) != 0 ||
                     !next.route_all != !self->prefs.route_all ||
-                    !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access ||
-                    !next.exit_node_kill_switch != !self->prefs.exit_node_kill_switch;
+                    !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access;
   url_changed = g_strcmp0 (next.control_url, self->prefs.control_url) != 0;
   server_affected = url_changed || g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
+  /* exit: the kill switch decides the /0 routes while the exit node is away. */
+  engine_affected = engine_affected || !next.exit_node_kill_switch != !self->prefs.exit_node_kill_switch;
   hyphae_ipn_prefs_copy (&self->prefs, &next);
   hyphae_ipn_prefs_clear (&next);
   if (!save_prefs (self, error))

@@ -283,12 +283,12 @@ ctl_print_status (HyphaeMesh1 *proxy,
   for (guint i = 0; i < sorted->len; i++)
     g_ptr_array_add (rows, node_row (g_ptr_array_index (sorted, i), suffix, FALSE));
   print_table (rows);
-  print_exit_node (proxy, peers, suffix);
   if (health != NULL && health[0] != NULL)
     {
       printf ("\n");
       print_health (proxy);
     }
+  print_exit_node (proxy, peers, suffix);
   return CTL_EXIT_OK;
 }
 
