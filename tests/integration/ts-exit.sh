@@ -36,7 +36,9 @@
 #   OnlineChange): /0 stays, the internet host is unreachable, nothing leaves
 #   the underlay for it, Health says it is dropped;
 #   --exit-node-kill-switch=false: the /0 routes go, the internet host answers
-#   over the underlay (seeing A's underlay address), Health says so.
+#   over the underlay (seeing A's underlay address), Health says so;
+#   tailscaled back (and control restarted: the raw OnlineChange stopped its
+#   automatic answers to A): /0 returns, the internet is reached through B.
 # Exit 0 if every check passed, 1 otherwise, 77 when it cannot run (outside CI).
 set -u
 TS_PAIR=hyphaed:tailscaled
@@ -319,5 +321,31 @@ wgt_check "kill switch off: Health says traffic goes out through the local netwo
 	a_health_has "is offline: internet traffic goes out through the local network"
 ts_cli a status >"$TS_DIR/a.status.txt" 2>&1
 wgt_check "hyphaectl status: kill switch off" grep -q "# Exit node: .*kill switch off" "$TS_DIR/a.status.txt"
+
+# ---------------------------------------------------------------- and back
+
+# tailscaled again (its state: same node, a new disco key), and a restarted
+# testcontrol: A's map stream gets automatic answers again (the raw
+# OnlineChange stopped them), with B online and its routes approved.
+# (testcontrol wants the auth key on every register, so B logs in again.)
+ts_node_start b || ts_fatal "tailscaled (B) starts again"
+relogin_b() {
+	ts_node_up b >"$TS_DIR/b.up2.out" 2>&1 || { echo "(up: exit $?)" >>"$TS_DIR/b.up2.out"; return 1; }
+	ts_cli b set --advertise-exit-node >>"$TS_DIR/b.up2.out" 2>&1 || { echo "(set: exit $?)" >>"$TS_DIR/b.up2.out"; return 1; }
+}
+relogin_b || ts_fatal "B logs in again and advertises the exit node: $(cat "$TS_DIR/b.up2.out")"
+ts_stop control KILL
+ts_control_start || ts_fatal "testcontrol restarts"
+B_KEY=$(control_node Key)
+ts_hook POST "routes?node=$B_KEY" "$TS_DIR/exit-routes.json" >/dev/null || wgt_fail "testcontrol approves B's exit routes again"
+wgt_check "B back: A sees it online, offering /0" ts_wait "$WAIT" eval 'a_sees_exit_option && ! a_sees_b_offline'
+wgt_check "B back: the default routes return to A's table 52" ts_wait "$WAIT" table52_default
+underlay_watch_start
+wgt_check "B back: ping v4 $NET_HOST through B" ts_wait "$WAIT" ping_a "$NET_HOST"
+seen=$(source_seen "$NET_HOST")
+wgt_check "B back: the internet host sees B's address again ('$seen')" [ "$seen" = "$B_INET" ]
+sent=$(underlay_sent)
+wgt_check "B back: nothing for the internet host left A's underlay ($sent packets)" [ "$sent" = 0 ]
+wgt_check "B back: no exit node problem in Health" eval '! a_health_has "Exit node [^:]* is "'
 
 ts_finish "$TS_NAME"
