@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "common/ip.h"
+#include "hyphae-log-escape.h"
 #include "hyphae-magicsock.h"
 #include "uapi/uapi.h"
 
@@ -314,17 +315,20 @@ hyphae_engine_config_log_rejected (const HyphaeEngineConfig *cfg,
 char *
 hyphae_engine_config_exit_node_health (const HyphaeEngineConfig *cfg)
 {
+  g_autofree char *name = NULL;
   const char *why, *what;
 
   if (!cfg->exit_node_selected || (cfg->exit_node_found && !cfg->exit_node_offline))
     return NULL;
+  /* The name and the StableID come from control: escaped like any log text. */
+  name = hyphae_log_escape (cfg->exit_node_name, -1);
   why = cfg->exit_node_found ? "is offline"
                              : "is not available (not in the network map, expired, or not "
                                "offering to be an exit node)";
   what = cfg->exit_node_routed ? "internet traffic is dropped until it is back (exit node kill switch)"
                                : "internet traffic goes out through the local network until it "
                                  "is back (the exit node kill switch is off)";
-  return g_strdup_printf ("Exit node %s %s: %s", cfg->exit_node_name, why, what);
+  return g_strdup_printf ("Exit node %s %s: %s", name, why, what);
 }
 
 void

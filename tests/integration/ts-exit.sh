@@ -327,13 +327,15 @@ wgt_check "hyphaectl status: kill switch off" grep -q "# Exit node: .*kill switc
 # tailscaled again (its state: same node, a new disco key), and a restarted
 # testcontrol: A's map stream gets automatic answers again (the raw
 # OnlineChange stopped them), with B online and its routes approved.
-# (testcontrol wants the auth key on every register, so B logs in again.)
+# testcontrol wants the auth key on every register, so B logs in again; its
+# own login at start fails for want of it, and an `up` that sees that error
+# on the IPN bus fails too: polled until one succeeds.
 ts_node_start b || ts_fatal "tailscaled (B) starts again"
 relogin_b() {
 	ts_node_up b >"$TS_DIR/b.up2.out" 2>&1 || { echo "(up: exit $?)" >>"$TS_DIR/b.up2.out"; return 1; }
 	ts_cli b set --advertise-exit-node >>"$TS_DIR/b.up2.out" 2>&1 || { echo "(set: exit $?)" >>"$TS_DIR/b.up2.out"; return 1; }
 }
-relogin_b || ts_fatal "B logs in again and advertises the exit node: $(cat "$TS_DIR/b.up2.out")"
+ts_wait "$WAIT" relogin_b || ts_fatal "B logs in again and advertises the exit node: $(cat "$TS_DIR/b.up2.out")"
 ts_stop control KILL
 ts_control_start || ts_fatal "testcontrol restarts"
 B_KEY=$(control_node Key)

@@ -309,6 +309,18 @@ test_exit_node_missing (void)
         g_assert_true (g_str_has_prefix (health, name));
         g_assert_nonnull (strstr (health, kill_switch ? "is dropped" : "goes out through the local network"));
       }
+  /* The id (and a name) come from control: escaped in Health. */
+  {
+    HyphaeIpnPrefs prefs = default_prefs ();
+    g_autoptr(HyphaeEngineConfig) cfg = NULL;
+    g_autofree char *health = NULL;
+
+    prefs.exit_node_id = (char *) "evil\nid\x1b[2J";
+    cfg = hyphae_engine_config_new (nm, &prefs, self);
+    health = hyphae_engine_config_exit_node_health (cfg);
+    g_assert_null (strchr (health, '\n'));
+    g_assert_null (strchr (health, '\x1b'));
+  }
 }
 
 /* Control says the exit node is offline (Node.Online false, in a full
