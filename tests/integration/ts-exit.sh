@@ -152,6 +152,23 @@ table52_no_default() {
 	! ip -n "$NA" route show table 52 | grep -q '^default' && ! ip -n "$NA" -6 route show table 52 | grep -q '^default'
 }
 
+# internet_via LABEL SOURCE none|some: from a fresh underlay counter, ping v4
+# reaches the internet host (polled), a TCP connection to it is seen from
+# SOURCE, and A's underlay carried none or some of it.
+internet_via() {
+	local label=$1 want=$2 under=$3 seen sent
+	underlay_watch_start || { wgt_fail "$label: nft counter on A's underlay"; return 1; }
+	wgt_check "$label: ping v4 $NET_HOST" ts_wait "$WAIT" ping_a "$NET_HOST"
+	seen=$(source_seen "$NET_HOST")
+	wgt_check "$label: TCP v4 reaches the internet host, which sees $want ('$seen')" [ "$seen" = "$want" ]
+	sent=$(underlay_sent)
+	if [ "$under" = none ]; then
+		wgt_check "$label: nothing for the internet host left A's underlay ($sent packets)" [ "$sent" = 0 ]
+	else
+		wgt_check "$label: that traffic went out A's underlay ($sent packets)" [ "$sent" -gt 0 ]
+	fi
+}
+
 # ping_a ADDR: three answers within 10 s. ping_a_fails ADDR: none of 3 within 4 s.
 ping_a() { ip netns exec "$NA" ping -n -q -c 3 -i 0.2 -w 10 "$1" >/dev/null 2>&1; }
 ping_a_fails() { ! ip netns exec "$NA" ping -n -q -c 3 -i 0.2 -w 4 "$1" >/dev/null 2>&1; }
@@ -213,9 +230,7 @@ wgt_pass "B advertises 0.0.0.0/0 and ::/0, approved; A sees it as an exit node o
 # ---------------------------------------------------------------- without an exit node
 
 ts_wait "$WAIT" ts_ping_any a "$TS_B4" || ts_fatal "ping A->B within ${WAIT} s"
-seen=$(source_seen "$NET_HOST")
-wgt_check "no exit node: the internet host answers over the underlay and sees A's underlay address ('$seen')" \
-	[ "$seen" = "$A_UL" ]
+internet_via "no exit node" "$A_UL" some
 wgt_check "no exit node: no default route in A's table 52" table52_no_default
 
 # ---------------------------------------------------------------- exit node in use
@@ -224,15 +239,13 @@ ts_cli a set --exit-node="${TS_HOST[b]}" || ts_fatal "hyphaectl set --exit-node=
 ts_wait "$WAIT" table52_default || ts_fatal "A's table 52 gets 0.0.0.0/0 and ::/0 within ${WAIT} s"
 wgt_pass "hyphaectl set --exit-node: 0.0.0.0/0 and ::/0 in A's table 52"
 underlay_watch_start || ts_fatal "nft counter on A's underlay"
-ts_wait "$WAIT" ping_a "$NET_HOST" || wgt_fail "exit node: ping v4 $NET_HOST within ${WAIT} s"
-wgt_check "exit node: ping v4 $NET_HOST" ping_a "$NET_HOST"
 wgt_check "exit node: ping v6 $NET_HOST6" ts_wait "$WAIT" ping_a "$NET_HOST6"
-seen=$(source_seen "$NET_HOST")
-wgt_check "exit node: TCP v4 reaches the internet host, which sees B's address ('$seen', want $B_INET)" [ "$seen" = "$B_INET" ]
 seen=$(source_seen "$NET_HOST6")
 wgt_check "exit node: TCP v6 reaches the internet host, which sees B's address ('$seen', want $B_INET6)" [ "$seen" = "$B_INET6" ]
+# (v6 first: internet_via starts a fresh counter for v4)
 sent=$(underlay_sent)
-wgt_check "exit node: nothing for the internet host left A's underlay ($sent packets)" [ "$sent" = 0 ]
+wgt_check "exit node: nothing for the v6 internet host left A's underlay ($sent packets)" [ "$sent" = 0 ]
+internet_via "exit node" "$B_INET" none
 wgt_check "exit node, no allow-LAN: the LAN host $LAN_HOST is unreachable" ping_a_fails "$LAN_HOST"
 if ts_cli a status >"$TS_DIR/a.status.txt" 2>&1 && grep -q "# Exit node: .*kill switch off, LAN access blocked" "$TS_DIR/a.status.txt"; then
 	wgt_pass "hyphaectl status shows the exit node, kill switch off, LAN access blocked"
@@ -311,12 +324,7 @@ wgt_check "hyphaectl status: kill switch on" grep -q "# Exit node: .*kill switch
 
 ts_cli a set --exit-node-kill-switch=false || wgt_fail "hyphaectl set --exit-node-kill-switch=false"
 wgt_check "kill switch off, B offline: the default routes leave A's table 52" ts_wait "$WAIT" table52_no_default
-underlay_watch_start
-wgt_check "kill switch off: ping v4 $NET_HOST answered over the underlay" ts_wait "$WAIT" ping_a "$NET_HOST"
-seen=$(source_seen "$NET_HOST")
-wgt_check "kill switch off: the internet host sees A's underlay address ('$seen')" [ "$seen" = "$A_UL" ]
-sent=$(underlay_sent)
-wgt_check "kill switch off: the traffic went out A's underlay ($sent packets)" [ "$sent" -gt 0 ]
+internet_via "kill switch off" "$A_UL" some
 wgt_check "kill switch off: Health says traffic goes out through the local network" \
 	a_health_has "is offline: internet traffic goes out through the local network"
 ts_cli a status >"$TS_DIR/a.status.txt" 2>&1
@@ -342,12 +350,7 @@ B_KEY=$(control_node Key)
 ts_hook POST "routes?node=$B_KEY" "$TS_DIR/exit-routes.json" >/dev/null || wgt_fail "testcontrol approves B's exit routes again"
 wgt_check "B back: A sees it online, offering /0" ts_wait "$WAIT" eval 'a_sees_exit_option && ! a_sees_b_offline'
 wgt_check "B back: the default routes return to A's table 52" ts_wait "$WAIT" table52_default
-underlay_watch_start
-wgt_check "B back: ping v4 $NET_HOST through B" ts_wait "$WAIT" ping_a "$NET_HOST"
-seen=$(source_seen "$NET_HOST")
-wgt_check "B back: the internet host sees B's address again ('$seen')" [ "$seen" = "$B_INET" ]
-sent=$(underlay_sent)
-wgt_check "B back: nothing for the internet host left A's underlay ($sent packets)" [ "$sent" = 0 ]
+internet_via "B back" "$B_INET" none
 wgt_check "B back: no exit node problem in Health" eval '! a_health_has "Exit node [^:]* is "'
 
 ts_finish "$TS_NAME"
