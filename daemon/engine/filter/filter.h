@@ -14,7 +14,8 @@
  *  - struct pf_filter: a compiled, immutable rule set (rules, local nets,
  *    shields up, jailed sources). Built once per netmap/prefs change with
  *    pf_builder_*, then only read: any number of threads may run
- *    pf_filter_inbound on it at once. Its counters are atomics.
+ *    pf_filter_inbound on it at once. Its counters are atomics (see
+ *    pf_stats.accepts).
  *  - struct pf_flows: the flow table (our outbound UDP/SCTP flows, whose
  *    replies pass without a rule, and a cache of inbound flows a rule
  *    accepted). Fixed capacity chosen at creation, no allocation per packet,
@@ -178,8 +179,11 @@ struct pf_rule_stats {
 };
 
 struct pf_stats {
-    uint64_t accepts[PF_R_COUNT]; /* by reason */
-    uint64_t drops[PF_R_COUNT];   /* by reason; drops[PF_R_RULE] = no rule allowed */
+    /* By reason. Counted with a plain (not locked) add: the one per-packet
+     * counter; exact with one caller at a time (the runner's RX path), may
+     * miss counts with concurrent callers. Everything else is atomic. */
+    uint64_t accepts[PF_R_COUNT];
+    uint64_t drops[PF_R_COUNT]; /* by reason; drops[PF_R_RULE] = no rule allowed */
     bool shields_up;
     size_t n_rules;
     struct pf_rule_stats rules[]; /* n_rules, build order */
