@@ -3,6 +3,8 @@
  * hyphaed: the Hyphae daemon.
  *   hyphaed [--state-dir DIR] [--ifname NAME] [--port N] [--uapi-dir DIR]
  *     the mesh daemon: io.github.hyphae.Mesh1 on the system bus (D-Bus activated)
+ *   hyphaed --cleanup [--state-dir DIR]
+ *     undo what a dead hyphaed left in the OS (ExecStopPost of hyphaed.service)
  *   hyphaed --wireguard IFNAME [--foreground]
  *     the bare WireGuard engine, configured with wg(8)
  * and, built as hyphae-wg, wireguard-go's calling convention for wg-quick:
@@ -26,6 +28,7 @@ usage (const char *prog, int status)
 #else
   fprintf (status ? stderr : stdout,
            "Usage: %s [--state-dir DIR] [--ifname NAME] [--port N] [--uapi-dir DIR]\n"
+           "       %s --cleanup [--state-dir DIR]\n"
            "       %s --wireguard INTERFACE-NAME [--foreground]\n"
            "\n"
            "The first form runs the mesh daemon: the service io.github.hyphae.Mesh1 on\n"
@@ -33,8 +36,10 @@ usage (const char *prog, int status)
            "(default /var/lib/hyphae), TUN NAME (hyphae0), UDP port N (41641), the\n"
            "WireGuard UAPI socket in --uapi-dir (/var/run/wireguard).\n"
            "The second runs a userspace WireGuard interface configured with wg(8)\n"
-           "through /var/run/wireguard/INTERFACE-NAME.sock.\n",
-           prog, prog);
+           "through /var/run/wireguard/INTERFACE-NAME.sock.\n"
+           "--cleanup puts back what a hyphaed that died left changed in the OS\n"
+           "(its DNS settings), as recorded in DIR, and exits.\n",
+           prog, prog, prog);
 #endif
   return status;
 }
@@ -55,6 +60,21 @@ parse_port (const char *s, unsigned *out)
   return true;
 }
 #endif
+
+/* hyphaed --cleanup: the OS state a killed daemon left behind. */
+static int
+run_cleanup (const char *prog, const char *state_dir)
+{
+#ifndef HYPHAE_WG_ENTRY
+  struct hyphae_daemon_options opts = { .state_dir = state_dir };
+
+  (void) prog;
+  return hyphae_daemon_cleanup (&opts);
+#else
+  (void) state_dir;
+  return usage (prog, 2);
+#endif
+}
 
 /* hyphae-wg (wg-quick's entry point) has no mesh mode and does not link it. */
 static int
@@ -83,7 +103,7 @@ main (int argc, char **argv)
   const char *env = getenv ("WG_PROCESS_FOREGROUND");
   const char *state_dir = NULL, *mesh_ifname = NULL, *uapi_dir = NULL;
   unsigned port = 0;
-  bool wireguard = false, mesh_opts = false;
+  bool wireguard = false, mesh_opts = false, cleanup = false;
 
 #ifdef HYPHAE_WG_ENTRY
   wireguard = true;
@@ -112,6 +132,8 @@ main (int argc, char **argv)
       else if (a[0] != '-' && !opts.ifname && wireguard)
         opts.ifname = a;
 #ifndef HYPHAE_WG_ENTRY
+      else if (strcmp (a, "--cleanup") == 0)
+        cleanup = true;
       else if (strcmp (a, "--state-dir") == 0 && i + 1 < argc && !state_dir)
         {
           state_dir = argv[++i];
@@ -136,6 +158,13 @@ main (int argc, char **argv)
 #endif
       else
         return usage (argv[0], 2);
+    }
+  if (cleanup)
+    {
+      /* Only the state dir says what to undo. */
+      if (wireguard || opts.foreground || mesh_ifname || uapi_dir || port)
+        return usage (argv[0], 2);
+      return run_cleanup (argv[0], state_dir);
     }
   if (!wireguard)
     {

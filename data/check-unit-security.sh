@@ -4,7 +4,7 @@
 # it must be <= 1.5 (issue 8 item 9; it was 2.2 as root, 3.0 before that). The
 # unit must run as its own user with CAP_NET_ADMIN as its only capability and
 # the system call filter without @privileged and @resources. With HYPHAED, `systemd-analyze verify`
-# also checks a copy whose ExecStart runs that binary: any complaint (unknown
+# also checks a copy whose ExecStart and ExecStopPost run that binary: any complaint (unknown
 # key, bad setting) fails. Outside CI a missing systemd-analyze skips (77); in
 # CI it is a failure.
 #   check-unit-security.sh BUILD/data/hyphaed.service [BUILD/daemon/service/hyphaed]
@@ -35,7 +35,7 @@ echo "PASS User=hyphae, CAP_NET_ADMIN only, ~@privileged @resources, ProtectHome
 if [ -n "$hyphaed" ]; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
-	sed "s|^ExecStart=[^ ]*|ExecStart=$hyphaed|" "$unit" >"$tmp/hyphaed.service"
+	sed -e "s|^ExecStart=[^ ]*|ExecStart=$hyphaed|" -e "s|^ExecStopPost=[^ ]*|ExecStopPost=$hyphaed|" "$unit" >"$tmp/hyphaed.service"
 	vout=$(systemd-analyze verify --no-pager "$tmp/hyphaed.service" 2>&1)
 	vrc=$?
 	if [ "$vrc" != 0 ] || [ -n "$vout" ]; then

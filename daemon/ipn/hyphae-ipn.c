@@ -14,11 +14,15 @@
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "engine-config.h"
+#include "filter-state.h"
 #include "handshake-order.h"
 #include "hyphae-control-client.h"
+#include "hyphae-dns-config.h"
 #include "hyphae-link-monitor.h"
 #include "hyphae-magicsock.h"
+#include "hyphae-magic-dns.h" /* mdns */
 #include "hyphae-netcfg.h"
+#include "hyphae-os-dns.h"
 #include "hyphae-secret.h"
 #include "prefs.h"
 #include "profile-keys.h"
@@ -66,6 +70,7 @@ struct _HyphaeIpn {
 
   struct wg_runner *runner;
   HyphaeMagicsock *magicsock; /* disco, DERP, STUN: lives with the runner */
+  HyphaeMagicDns *magic_dns;  /* mdns: 100.100.100.100, lives with the magicsock */
   guint peers_changed_id;     /* path changes coalesced into one peers-changed */
   HyphaeNetcfg *netcfg;
   HyphaeEngineConfig *applied; /* the last config given to the runner */
@@ -80,6 +85,10 @@ struct _HyphaeIpn {
   GPtrArray *deferred_peers; /* GBytes node keys we handshake with later */
   gint64 deferred_since;     /* realtime s when they were deferred */
   guint deferred_id;         /* the timeout that does it */
+
+  HyphaeFilterState *filter; /* filt: the packet filter (see filter_apply) */
+  /* osdns: the OS resolver (daemon/netcfg/hyphae-os-dns) */
+  HyphaeOsDns *os_dns;
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, G_TYPE_OBJECT)
@@ -100,6 +109,7 @@ enum {
   SIG_PREFS_CHANGED,
   SIG_SELF_CHANGED,
   SIG_KEYS_ROTATED,
+  SIG_DNS_CHANGED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -108,6 +118,7 @@ static void engine_stop (HyphaeIpn *self);
 static void control_stop (HyphaeIpn *self);
 static void recompute_state (HyphaeIpn *self);
 static void fail_start (HyphaeIpn *self);
+static void os_dns_sync (HyphaeIpn *self);
 
 const char *
 hyphae_ipn_state_to_string (HyphaeIpnState state)
@@ -204,6 +215,8 @@ update_health (HyphaeIpn *self)
     g_strv_builder_add (b, self->keys_warning);
   if (self->set_keys_warning != NULL)
     g_strv_builder_add (b, self->set_keys_warning);
+  if (self->filter != NULL && hyphae_filter_state_get_problem (self->filter) != NULL) /* filt */
+    g_strv_builder_add (b, hyphae_filter_state_get_problem (self->filter));
   health = g_strv_builder_end (b);
   if (self->health != NULL && g_strv_equal ((const char * const *) self->health,
                                             (const char * const *) health))
@@ -454,6 +467,68 @@ ensure_disco_key (HyphaeIpn *self)
   key_generate_private (self->disco_priv);
 }
 
+/* ---- mdns: MagicDNS (daemon/dns) ------------------------------------------
+ * The runner hands queries to 100.100.100.100 / fd7a:115c:a1e0::53 read
+ * from the TUN to the magicsock's DNS handler; HyphaeMagicDns answers them
+ * into the TUN. Updated from the netmap, its DNSConfig, CorpDNS and the exit
+ * node on every engine_apply and prefs change. */
+static int
+magic_dns_inject (const guint8 *pkt,
+                  gsize len,
+                  gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  return self->runner != NULL ? wg_runner_tun_inject (self->runner, pkt, len) : -ENODEV;
+}
+
+static void
+magic_dns_query (const guint8 *pkt,
+                 gsize len,
+                 gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  if (self->magic_dns != NULL)
+    hyphae_magic_dns_handle_query_packet (self->magic_dns, pkt, len);
+}
+
+static void
+magic_dns_start (HyphaeIpn *self)
+{
+  self->magic_dns = hyphae_magic_dns_new (magic_dns_inject, self);
+  hyphae_magicsock_set_dns_handler (self->magicsock, magic_dns_query, self);
+}
+
+static void
+magic_dns_stop (HyphaeIpn *self)
+{
+  if (self->magicsock != NULL)
+    hyphae_magicsock_set_dns_handler (self->magicsock, NULL, NULL);
+  if (self->magic_dns != NULL)
+    g_object_run_dispose (G_OBJECT (self->magic_dns)); /* forwards in flight stop */
+  g_clear_object (&self->magic_dns);
+}
+
+static void
+magic_dns_update (HyphaeIpn *self)
+{
+  g_autoptr(HyphaeDnsConfig) config = NULL;
+  g_autoptr(GError) error = NULL;
+  const HyphaeNode *exit_node = NULL;
+
+  if (self->magic_dns == NULL || self->netmap == NULL)
+    return;
+  config = hyphae_dns_config_parse (hyphae_netmap_get_dns_config_json (self->netmap), &error);
+  if (config == NULL)
+    g_warning ("MagicDNS: the tailnet's DNS settings are refused: %s", error->message);
+  if (self->prefs.exit_node_id != NULL && self->prefs.exit_node_id[0] != '\0' && self->applied != NULL &&
+      self->applied->exit_node_found)
+    exit_node = hyphae_netmap_lookup_stable_id (self->netmap, self->prefs.exit_node_id);
+  hyphae_magic_dns_update (self->magic_dns, self->netmap, config, self->prefs.corp_dns, exit_node);
+}
+/* ---- end mdns ------------------------------------------------------------- */
+
 static gboolean
 magicsock_start (HyphaeIpn *self)
 {
@@ -464,12 +539,14 @@ magicsock_start (HyphaeIpn *self)
   g_signal_connect (self->magicsock, "endpoints-changed", G_CALLBACK (on_magicsock_changed), self);
   g_signal_connect (self->magicsock, "net-info-changed", G_CALLBACK (on_magicsock_changed), self);
   g_signal_connect (self->magicsock, "path-changed", G_CALLBACK (on_path_changed), self);
+  magic_dns_start (self); /* mdns */
   return TRUE;
 }
 
 static void
 magicsock_stop (HyphaeIpn *self)
 {
+  magic_dns_stop (self); /* mdns */
   if (self->magicsock != NULL)
     g_signal_handlers_disconnect_by_data (self->magicsock, self);
   if (self->magicsock != NULL)
@@ -572,6 +649,9 @@ engine_stop (HyphaeIpn *self)
 {
   g_autoptr(GError) error = NULL;
 
+  /* osdns: the OS resolver lets go of our link (RevertLink) while it exists. */
+  if (self->os_dns != NULL)
+    (void) hyphae_os_dns_revert (self->os_dns, NULL);
   link_watch_stop (self);
   deferred_handshakes_cancel (self);
   if (self->netcfg != NULL && !hyphae_netcfg_remove (self->netcfg, &error))
@@ -579,9 +659,40 @@ engine_stop (HyphaeIpn *self)
   g_clear_pointer (&self->netcfg, hyphae_netcfg_free);
   magicsock_stop (self);
   g_clear_pointer (&self->runner, wg_runner_stop);
+  if (hyphae_filter_state_get_problem (self->filter) != NULL) /* filt: no filter, no problem */
+    {
+      hyphae_filter_state_reset (self->filter);
+      update_health (self);
+    }
+  hyphae_filter_state_reset (self->filter);
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->netmap_applied = FALSE;
 }
+
+/* ---- filt: the packet filter hook ---------------------------------------- */
+
+/* netmap + prefs → the runner's inbound filter (filter-compile.h): on every
+ * netmap, on a ShieldsUp change; installed only when it changed. */
+static void
+filter_apply (HyphaeIpn *self)
+{
+  HyphaeFilterOptions opts = {
+    .shields_up = self->prefs.shields_up,
+    .exit_node_id = self->prefs.exit_node_id,
+    /* serve: the AdvertiseRoutes pref goes in served_routes / n_served_routes. */
+  };
+
+  hyphae_filter_state_update (self->filter, self->runner, self->netmap, &opts);
+  update_health (self); /* a refused filter is a Health problem */
+}
+
+GVariant *
+hyphae_ipn_get_filter_stats (HyphaeIpn *self)
+{
+  return hyphae_filter_state_stats (self->filter, self->runner);
+}
+
+/* ---- end of the filt hook ------------------------------------------------- */
 
 /* netmap + prefs → runner + OS. */
 static void
@@ -643,9 +754,11 @@ engine_apply (HyphaeIpn *self)
     }
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->applied = g_steal_pointer (&cfg);
+  filter_apply (self); /* filt */
   /* The WireGuard peers exist now: the machine may give them endpoints. */
   if (self->magicsock != NULL)
     hyphae_magicsock_set_netmap (self->magicsock, self->netmap);
+  magic_dns_update (self); /* mdns */
 
   nc = (HyphaeNetcfgConfig) {
     .addresses = (const struct ip_prefix *) (gpointer) self->applied->addresses->data,
@@ -746,10 +859,79 @@ recompute_state (HyphaeIpn *self)
     set_auth_url (self, "");
   update_keys_owner (self);
   set_state (self, s);
+  /* Before an Up returns: Running means the OS resolves our names. */
+  os_dns_sync (self);
   /* An authorized Up waits for the engine: Running, or anything but Starting. */
   if (self->up_waits_running && s != HYPHAE_IPN_STATE_STARTING)
     succeed_pending_up (self);
 }
+
+/* ---- OS DNS (osdns) ------------------------------------------------------ */
+
+/* Direct mode: MagicDNS is the only resolver; what the OS had before us
+ * answers the names MagicDNS does not own. */
+static void
+os_dns_hand_fallback (HyphaeIpn *self)
+{
+  g_auto(GStrv) base = NULL;
+
+  if (self->magic_dns == NULL || self->os_dns == NULL)
+    return;
+  base = hyphae_os_dns_dup_base_nameservers (self->os_dns);
+  hyphae_magic_dns_set_fallback_resolvers (self->magic_dns, (const char * const *) base);
+}
+
+/* The OS resolver follows the state (Tailscale's DNS manager does the same
+ * from its netmap + prefs): while Running with CorpDNS, the tailnet's DNS
+ * (hyphae_os_dns_plan_new); Stopped, logged out or not accepting DNS, nothing
+ * of ours (an empty plan reverts). Called from recompute_state, which every
+ * netmap, prefs change, Down and Logout ends with. */
+static void
+os_dns_sync (HyphaeIpn *self)
+{
+  g_autoptr(HyphaeDnsConfig) config = NULL;
+  g_autoptr(HyphaeOsDnsPlan) plan = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->os_dns == NULL)
+    return;
+  if (self->state == HYPHAE_IPN_STATE_RUNNING && self->netmap != NULL && self->prefs.corp_dns)
+    {
+      config = hyphae_dns_config_parse (hyphae_netmap_get_dns_config_json (self->netmap), &error);
+      if (config == NULL) /* magic_dns_update warns about it */
+        {
+          g_debug ("OS DNS: no tailnet DNS settings: %s", error->message);
+          g_clear_error (&error);
+        }
+      /* An exit node in use as MagicDNS sees it (mdns's magic_dns_update). */
+      plan = hyphae_os_dns_plan_new (config, hyphae_netmap_get_magicdns_suffix (self->netmap), TRUE,
+                                     self->prefs.exit_node_id != NULL && self->prefs.exit_node_id[0] != '\0' &&
+                                       self->applied != NULL && self->applied->exit_node_found);
+    }
+  /* Failures are in the DNS status (Error) and logged by hyphae-os-dns. */
+  (void) hyphae_os_dns_apply (self->os_dns, plan, &error);
+  os_dns_hand_fallback (self); /* MagicDNS may be a new one */
+}
+
+static void
+on_os_dns_changed (HyphaeOsDns *dns,
+                   gpointer user_data)
+{
+  HyphaeIpn *self = user_data;
+
+  os_dns_hand_fallback (self); /* e.g. NetworkManager rewrote resolv.conf */
+  g_signal_emit (self, signals[SIG_DNS_CHANGED], 0);
+}
+
+GVariant *
+hyphae_ipn_get_dns_status (HyphaeIpn *self)
+{
+  g_return_val_if_fail (HYPHAE_IS_IPN (self), NULL);
+  if (self->os_dns == NULL) /* disposed */
+    return g_variant_new ("a{sv}", NULL);
+  return hyphae_os_dns_get_status (self->os_dns);
+}
+/* ---- end osdns ------------------------------------------------------------ */
 
 /* ---- control client ------------------------------------------------------ */
 
@@ -1072,6 +1254,15 @@ hyphae_ipn_dispose (GObject *object)
   /* A pending Up's GTask holds us: end it, or the two keep each other alive
    * (hyphaed disposes us at shutdown even with an Up in flight). */
   fail_pending_up (self, "hyphaed is shutting down");
+  /* osdns: the OS resolver first, while our link still exists. */
+  if (self->os_dns != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!hyphae_os_dns_revert (self->os_dns, &error))
+        g_warning ("Cannot restore the OS DNS settings: %s", error->message);
+      g_clear_pointer (&self->os_dns, hyphae_os_dns_free);
+    }
   control_stop (self);
   engine_stop (self);
   g_clear_pointer (&self->netmap, hyphae_netmap_unref);
@@ -1084,6 +1275,7 @@ hyphae_ipn_finalize (GObject *object)
   HyphaeIpn *self = HYPHAE_IPN (object);
 
   g_ptr_array_unref (self->deferred_peers);
+  hyphae_filter_state_free (self->filter); /* filt */
   g_free (self->state_dir);
   g_free (self->ifname);
   g_free (self->uapi_dir);
@@ -1160,6 +1352,8 @@ hyphae_ipn_class_init (HyphaeIpnClass *klass)
   signals[SIG_KEYS_ROTATED] = g_signal_new ("keys-rotated", G_TYPE_FROM_CLASS (klass),
                                             G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
                                             1, G_TYPE_VARIANT);
+  signals[SIG_DNS_CHANGED] = g_signal_new ("dns-changed", G_TYPE_FROM_CLASS (klass),
+                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -1169,6 +1363,7 @@ hyphae_ipn_init (HyphaeIpn *self)
   self->profile = g_strdup (PROFILE);
   self->health = g_new0 (char *, 1);
   self->deferred_peers = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  self->filter = hyphae_filter_state_new (); /* filt */
   hyphae_ipn_prefs_init_defaults (&self->prefs);
 }
 
@@ -1256,6 +1451,8 @@ hyphae_ipn_new (const HyphaeIpnOptions *options,
       hyphae_profile_keys_free (keys);
     }
   g_clear_error (&local);
+  self->os_dns = hyphae_os_dns_new (self->ifname, self->state_dir);
+  hyphae_os_dns_set_changed_func (self->os_dns, on_os_dns_changed, self);
   update_health (self);
   recompute_state (self);
 
@@ -1477,7 +1674,7 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
 {
   HyphaeIpnPrefs next = { 0 };
   gboolean was_running = self->prefs.want_running;
-  gboolean engine_affected, server_affected, url_changed;
+  gboolean engine_affected, server_affected, url_changed, filter_affected;
 
   if ((mask & HYPHAE_IPN_PREF_CONTROL_URL) &&
       (prefs->control_url == NULL ||
@@ -1499,6 +1696,8 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
                     !next.route_all != !self->prefs.route_all ||
                     !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access;
   url_changed = g_strcmp0 (next.control_url, self->prefs.control_url) != 0;
+  filter_affected = !next.shields_up != !self->prefs.shields_up || /* filt */
+                    g_strcmp0 (next.exit_node_id, self->prefs.exit_node_id) != 0;
   server_affected = url_changed || g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
   hyphae_ipn_prefs_copy (&self->prefs, &next);
   hyphae_ipn_prefs_clear (&next);
@@ -1523,6 +1722,9 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
       engine_apply (self);
       g_signal_emit (self, signals[SIG_PEERS_CHANGED], 0);
     }
+  if (filter_affected) /* filt */
+    filter_apply (self);
+  magic_dns_update (self); /* mdns: CorpDNS */
   recompute_state (self);
   return TRUE;
 }

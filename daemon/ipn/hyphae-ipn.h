@@ -109,6 +109,8 @@ G_DECLARE_FINAL_TYPE (HyphaeIpn, hyphae_ipn, HYPHAE, IPN, GObject)
  * "keys-rotated" (GVariant *a{sv}: "node-key" s privkey:… , "profile" s):
  * a client-owned node key was rotated, or set_keys presented one from
  * before a rotation (HYPHAE_IPN_SET_KEYS_OLDER).
+ * "dns-changed" (): what the OS resolver was told changed
+ * (hyphae_ipn_get_dns_status).
  *
  * _new loads prefs and keys; if WantRunning was set and keys exist it starts
  * (the node comes back after a daemon restart).
@@ -170,6 +172,10 @@ const char *hyphae_ipn_get_profile (HyphaeIpn *ipn);
 HyphaeIpnKeysOwner hyphae_ipn_get_keys_owner (HyphaeIpn *ipn);
 /* NULL before the first netmap (transfer none). */
 HyphaeNetmap *hyphae_ipn_get_netmap (HyphaeIpn *ipn);
+/* The OS resolver's side (daemon/netcfg/hyphae-os-dns.h hyphae_os_dns_get_status):
+ * a{sv} Mode, ModeReason, Nameservers, SearchDomains, MatchDomains,
+ * DefaultRoute, Error. Floating. */
+GVariant *hyphae_ipn_get_dns_status (HyphaeIpn *ipn);
 
 /* Per-peer data-plane figures from the WireGuard engine. */
 typedef struct {
@@ -210,5 +216,9 @@ gboolean hyphae_ipn_ping_finish (HyphaeIpn *ipn,
                                  GAsyncResult *result,
                                  HyphaeIpnPingResult *out,
                                  GError **error);
+
+/* The packet filter's counters (GetFilterStats; filter-state.h has the
+ * keys): {"Installed": false} when no filter is in force. Floating. */
+GVariant *hyphae_ipn_get_filter_stats (HyphaeIpn *ipn);
 
 G_END_DECLS

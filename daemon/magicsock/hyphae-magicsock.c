@@ -61,6 +61,9 @@ struct _HyphaeMagicsock {
 
   GHashTable *pings; /* ping id → GTask */
   guint64 next_ping_id;
+
+  HyphaeMagicsockDnsFunc dns_func; /* WG_RUNNER_EVENT_DNS (MagicDNS), or NULL */
+  gpointer dns_data;
 };
 
 G_DEFINE_FINAL_TYPE (HyphaeMagicsock, hyphae_magicsock, G_TYPE_OBJECT)
@@ -515,6 +518,10 @@ events_cb (gint fd,
         case WG_RUNNER_EVENT_HANDSHAKE:
           magicsock_note_activity (self->ms, ev->peer_key, now_ns ());
           break;
+        case WG_RUNNER_EVENT_DNS:
+          if (self->dns_func != NULL)
+            self->dns_func (ev->data, ev->len, self->dns_data);
+          break;
         default:
           break;
         }
@@ -522,6 +529,16 @@ events_cb (gint fd,
     }
   reschedule (self);
   return G_SOURCE_CONTINUE;
+}
+
+void
+hyphae_magicsock_set_dns_handler (HyphaeMagicsock *self,
+                                  HyphaeMagicsockDnsFunc func,
+                                  gpointer user_data)
+{
+  g_return_if_fail (HYPHAE_IS_MAGICSOCK (self));
+  self->dns_func = func;
+  self->dns_data = user_data;
 }
 
 /* ---- netcheck and our endpoints --------------------------------------------------- */

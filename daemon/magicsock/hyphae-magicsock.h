@@ -109,6 +109,16 @@ gboolean hyphae_magicsock_get_path (HyphaeMagicsock *self,
 gboolean hyphae_magicsock_has_peer (HyphaeMagicsock *self,
                                     const guint8 node_key[KEY_LEN]);
 
+/* MagicDNS: the runner's WG_RUNNER_EVENT_DNS events (a query's whole IP
+ * packet, read from the TUN) go to func on the main loop; NULL: dropped.
+ * user_data must outlive the handler (set NULL before freeing it). */
+typedef void (*HyphaeMagicsockDnsFunc) (const guint8 *pkt,
+                                        gsize len,
+                                        gpointer user_data);
+void hyphae_magicsock_set_dns_handler (HyphaeMagicsock *self,
+                                       HyphaeMagicsockDnsFunc func,
+                                       gpointer user_data);
+
 /* Tests: whether a DERP connection to the region exists (and, if connected
  * is not NULL, whether it is logged in), and a shorter idle time (ms) before
  * other regions' connections close (checked every tenth). */

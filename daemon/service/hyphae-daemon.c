@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "hyphae-daemon.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib-unix.h>
@@ -10,6 +14,7 @@
 #include "hyphae-ipn.h"
 #include "hyphae-log.h"
 #include "hyphae-mesh-error.h"
+#include "hyphae-os-dns.h"
 #include "hyphae-service.h"
 
 typedef struct {
@@ -82,11 +87,74 @@ on_name_lost (GDBusConnection *connection,
   g_main_loop_quit (d->loop);
 }
 
+#define DEFAULT_STATE_DIR "/var/lib/hyphae"
+
+/* Recovery after a crash, kill -9 or power cut: nothing of the dead daemon's
+ * OS changes may outlive it (ExecStopPost runs this; so does every start). */
+static gboolean
+cleanup_leftovers (const char *state_dir)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!hyphae_os_dns_cleanup (state_dir, &error))
+    {
+      g_warning ("Cannot restore the OS DNS settings: %s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* One hyphaed per state dir: the daemon holds an flock on STATE/hyphaed.lock
+ * for its lifetime, so neither a second hyphaed started by hand (it will not
+ * get the bus name) nor a --cleanup undoes a live daemon's OS changes.
+ * The fd (kept open), or -1 when another process holds it (EWOULDBLOCK), or
+ * -1 with errno set otherwise. */
+static int
+lock_state_dir (const char *state_dir)
+{
+  g_autofree char *path = g_build_filename (state_dir, "hyphaed.lock", NULL);
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int e;
+
+  if (fd < 0)
+    return -1;
+  if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+    return fd;
+  e = errno;
+  close (fd);
+  errno = e;
+  return -1;
+}
+
+int
+hyphae_daemon_cleanup (const struct hyphae_daemon_options *options)
+{
+  const char *state_dir = options->state_dir ? options->state_dir : DEFAULT_STATE_DIR;
+  gboolean ok;
+  int fd;
+
+  hyphae_log_init ();
+  if (!g_file_test (state_dir, G_FILE_TEST_IS_DIR))
+    return 0; /* never ran: nothing to undo */
+  fd = lock_state_dir (state_dir);
+  if (fd < 0 && errno == EWOULDBLOCK)
+    {
+      g_message ("A running hyphaed uses %s: nothing to clean up", state_dir);
+      return 0;
+    }
+  if (fd < 0)
+    g_warning ("Cannot lock %s: %s", state_dir, g_strerror (errno));
+  ok = cleanup_leftovers (state_dir);
+  if (fd >= 0)
+    close (fd);
+  return ok ? 0 : 1;
+}
+
 int
 hyphae_daemon_main (const struct hyphae_daemon_options *options)
 {
   HyphaeIpnOptions ipn_options = {
-    .state_dir = options->state_dir ? options->state_dir : "/var/lib/hyphae",
+    .state_dir = options->state_dir ? options->state_dir : DEFAULT_STATE_DIR,
     .ifname = options->ifname,
     .listen_port = (guint16) options->port,
     .uapi_dir = options->uapi_dir,
@@ -95,6 +163,7 @@ hyphae_daemon_main (const struct hyphae_daemon_options *options)
   g_autoptr(HyphaeIpn) ipn = NULL;
   Daemon d = { 0 };
   guint owner_id, sigterm_id, sigint_id;
+  int lock_fd = -1;
 
   /* Before the first log line: G_MESSAGES_DEBUG picks the categories. */
   hyphae_log_init ();
@@ -104,6 +173,14 @@ hyphae_daemon_main (const struct hyphae_daemon_options *options)
       g_printerr ("hyphaed: %s\n", error->message);
       return 1;
     }
+  /* A previous hyphaed killed before it could clean up (its state says so),
+   * unless a live one still owns this state dir. */
+  if (g_mkdir_with_parents (ipn_options.state_dir, 0700) == 0)
+    lock_fd = lock_state_dir (ipn_options.state_dir);
+  if (lock_fd >= 0)
+    (void) cleanup_leftovers (ipn_options.state_dir);
+  else if (errno == EWOULDBLOCK)
+    g_warning ("Another hyphaed uses %s", ipn_options.state_dir);
   ipn = hyphae_ipn_new (&ipn_options, &error);
   if (ipn == NULL)
     {
@@ -151,5 +228,7 @@ hyphae_daemon_main (const struct hyphae_daemon_options *options)
   g_clear_object (&ipn);
   g_main_loop_unref (d.loop);
   g_message ("Stopped");
+  if (lock_fd >= 0)
+    close (lock_fd); /* after the ipn reverted the OS changes */
   return d.status;
 }

@@ -11,3 +11,8 @@ struct hyphae_daemon_options {
 
 /* Runs until SIGTERM/SIGINT or until the bus name is lost; returns the exit status. */
 int hyphae_daemon_main (const struct hyphae_daemon_options *options);
+
+/* `hyphaed --cleanup`: undo what a hyphaed that died left in the OS, as its
+ * state dir records it (the OS DNS settings); also run at every start. 0 when
+ * nothing is left, 1 when something could not be put back. */
+int hyphae_daemon_cleanup (const struct hyphae_daemon_options *options);

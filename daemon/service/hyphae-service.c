@@ -353,6 +353,13 @@ update_self (HyphaeService *self)
   hyphae_mesh1_set_tailnet (self->skeleton, g_variant_builder_end (&tailnet));
 }
 
+/* osdns: the OS resolver's side. */
+static void
+on_dns_changed (HyphaeService *self)
+{
+  hyphae_mesh1_set_dns (self->skeleton, hyphae_ipn_get_dns_status (self->ipn));
+}
+
 static void
 on_state (HyphaeService *self)
 {
@@ -1087,6 +1094,16 @@ handle_get_netmap_json (HyphaeMesh1 *skeleton,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* Read-only, like GetPeers: no polkit. */
+static gboolean
+handle_get_filter_stats (HyphaeMesh1 *skeleton,
+                         GDBusMethodInvocation *invocation,
+                         HyphaeService *self)
+{
+  hyphae_mesh1_complete_get_filter_stats (skeleton, invocation, hyphae_ipn_get_filter_stats (self->ipn));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* ------------------------------------------------------------------ object */
 
 static void
@@ -1157,6 +1174,7 @@ hyphae_service_new (HyphaeIpn *ipn)
   on_profile (self);
   on_keys_owner (self);
   hyphae_mesh1_set_prefs (self->skeleton, prefs_variant (hyphae_ipn_get_prefs (ipn)));
+  on_dns_changed (self);
 
   g_signal_connect_swapped (ipn, "notify::state", G_CALLBACK (on_state), self);
   g_signal_connect_swapped (ipn, "notify::auth-url", G_CALLBACK (on_auth_url), self);
@@ -1167,6 +1185,7 @@ hyphae_service_new (HyphaeIpn *ipn)
   g_signal_connect_swapped (ipn, "self-changed", G_CALLBACK (update_self), self);
   g_signal_connect_swapped (ipn, "peers-changed", G_CALLBACK (on_peers_changed), self);
   g_signal_connect_swapped (ipn, "keys-rotated", G_CALLBACK (on_keys_rotated), self);
+  g_signal_connect_swapped (ipn, "dns-changed", G_CALLBACK (on_dns_changed), self);
 
   g_signal_connect (self->skeleton, "handle-up", G_CALLBACK (handle_up), self);
   g_signal_connect (self->skeleton, "handle-down", G_CALLBACK (handle_down), self);
@@ -1179,6 +1198,7 @@ hyphae_service_new (HyphaeIpn *ipn)
   g_signal_connect (self->skeleton, "handle-set-debug", G_CALLBACK (handle_set_debug), self);
   g_signal_connect (self->skeleton, "handle-get-peers", G_CALLBACK (handle_get_peers), self);
   g_signal_connect (self->skeleton, "handle-get-netmap-json", G_CALLBACK (handle_get_netmap_json), self);
+  g_signal_connect (self->skeleton, "handle-get-filter-stats", G_CALLBACK (handle_get_filter_stats), self);
   g_signal_connect (self->skeleton, "handle-ping", G_CALLBACK (handle_ping), self);
   return self;
 }

@@ -255,6 +255,7 @@ ctl_print_status (HyphaeMesh1 *proxy,
   for (guint i = 0; i < sorted->len; i++)
     g_ptr_array_add (rows, node_row (g_ptr_array_index (sorted, i), suffix, FALSE));
   print_table (rows);
+  ctl_print_dns_line (proxy);
   if (health != NULL && health[0] != NULL)
     {
       printf ("\n");

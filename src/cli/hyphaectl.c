@@ -30,9 +30,12 @@ static const char summary[] =
   "                  DERP(region)); stops at the first direct pong unless --until-direct=false\n"
   "  logout          log out and forget this node's key\n"
   "  netmap --json   the current network map as JSON\n"
+  "  dns status      what the OS resolver was told: mode (systemd-resolved or a written\n"
+  "                  /etc/resolv.conf), nameservers, search and routing domains\n"
   "  debug [CATEGORY…|all|off]\n"
   "                  switch hyphaed's debug log on for exactly these categories (wg, path,\n"
   "                  control, map); without one, show which are on\n"
+  "  debug filter    the inbound packet filter in force and its counters per rule\n"
   "\n"
   "Exit status:\n"
   "  0  success\n"
@@ -640,6 +643,8 @@ cmd_debug (int argc,
   g_autoptr(HyphaeMesh1) proxy = NULL;
   int code = CTL_EXIT_OK;
 
+  if (argc >= 2 && strcmp (argv[1], "filter") == 0)
+    return ctl_cmd_debug_filter (argc - 1, argv + 1);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return ctl_usage_error ("%s", error->message);
   if ((proxy = ctl_connect_daemon (&code)) == NULL)
@@ -675,6 +680,7 @@ static const struct {
   { "logout", cmd_logout },
   { "ping", ctl_cmd_ping },
   { "netmap", cmd_netmap },
+  { "dns", ctl_cmd_dns },
   { "debug", cmd_debug },
 };
 

@@ -38,6 +38,14 @@ HyphaePeerInfo *ctl_find_peer (GPtrArray *peers,
 int ctl_cmd_ping (int argc,
                   char **argv);
 
+/* hyphaectl-filter.c: `debug filter`. */
+int ctl_cmd_debug_filter (int argc,
+                          char **argv);
+/* hyphaectl-dns.c: `dns status`, and the DNS line `status` ends with. */
+int ctl_cmd_dns (int argc,
+                 char **argv);
+void ctl_print_dns_line (HyphaeMesh1 *proxy);
+
 /* hyphaectl-status.c: `status`, `status --json`, `ip`. peers: HyphaePeerInfo. */
 int ctl_print_status (HyphaeMesh1 *proxy,
                       GPtrArray *peers);

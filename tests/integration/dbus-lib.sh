@@ -33,7 +33,8 @@
 # polkitd and must reach the socket): bus.conf, services/, system.d/, bus.log
 # (the bus's and the activated daemon's stderr), polkitd.log.
 # Environment: HYPHAED (the daemon), DBL_DATA_DIR (data/ of the source tree;
-# defaults to ../../data from here).
+# defaults to ../../data from here), DBL_RESOLV_CONF (the resolv.conf hyphaed's
+# OS DNS may write: HYPHAE_RESOLV_CONF; default $DBL_DIR/NAME/resolv.conf).
 
 DBL_BUS_NAME=io.github.hyphae.Mesh1
 DBL_POLKITD=${DBL_POLKITD:-/usr/lib/polkit-1/polkitd}
@@ -162,7 +163,10 @@ dbl_bus_restart() {
 	local n=$1 d=$DBL_DIR/$1 i
 	rm -f "$d/system_bus_socket" "$d/bus.addr"
 	dbl_prefix "$n"
-	"${DBL_PREFIX[@]}" dbus-daemon --config-file="$d/bus.conf" --nofork --print-address=1 \
+	# hyphaed in direct DNS mode writes resolv.conf: never the host's, unless a
+	# test asks for it (DBL_RESOLV_CONF, inside its own mount namespace).
+	"${DBL_PREFIX[@]}" env HYPHAE_RESOLV_CONF="${DBL_RESOLV_CONF:-$d/resolv.conf}" \
+		dbus-daemon --config-file="$d/bus.conf" --nofork --print-address=1 \
 		>"$d/bus.addr" 2>>"$d/bus.log" </dev/null &
 	DBL_BUS_PID[$n]=$!
 	for i in $(seq 100); do

@@ -944,11 +944,134 @@ test_keys_file_checks (Ts2021Fixture *f, gconstpointer user_data)
   fixture_rm_rf (dir);
 }
 
+/* ---- osdns: the OS resolver follows the state ------------------------- */
+
+/* Never the host's: every HyphaeIpn here writes this one (set in main). */
+static char *resolv_conf_dir;
+static char *resolv_conf;
+
+#define ORIGINAL_RESOLV_CONF "# the machine's own\nnameserver 192.0.2.53\nsearch lan.example\n"
+
+static char *
+dns_status_string (HyphaeIpn *ipn,
+                   const char *key)
+{
+  g_autoptr(GVariant) st = g_variant_ref_sink (hyphae_ipn_get_dns_status (ipn));
+  g_autoptr(GVariant) v = g_variant_lookup_value (st, key, NULL);
+
+  if (v == NULL)
+    return g_strdup ("");
+  if (g_variant_is_of_type (v, G_VARIANT_TYPE_STRING_ARRAY))
+    {
+      g_autofree const char **strv = g_variant_get_strv (v, NULL);
+
+      return g_strjoinv (",", (char **) strv);
+    }
+  return g_variant_is_of_type (v, G_VARIANT_TYPE_STRING) ? g_variant_dup_string (v, NULL) : g_variant_print (v, FALSE);
+}
+
+static char *
+resolv_conf_text (void)
+{
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (resolv_conf, &text, NULL, NULL));
+  return text;
+}
+
+static void
+test_os_dns (Ts2021Fixture *f, gconstpointer user_data)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ipn-state-XXXXXX", NULL);
+  g_autofree char *state_file = g_build_filename (dir, "os-dns.state", NULL);
+  HyphaeIpnOptions opts = { .state_dir = dir, .ifname = TUN };
+  HyphaeIpnPrefs p = { .corp_dns = FALSE };
+  g_autoptr(HyphaeIpn) ipn = NULL;
+  g_autoptr(GError) error = NULL;
+  int changes = 0;
+
+  if (!check_env ())
+    return;
+  if (!ts2021_fixture_server_start (f, NULL))
+    return;
+  g_assert_true (g_file_set_contents (resolv_conf, ORIGINAL_RESOLV_CONF, -1, NULL));
+  ipn = hyphae_ipn_new (&opts, &error);
+  g_assert_no_error (error);
+  g_signal_connect (ipn, "dns-changed", G_CALLBACK (count_cb), &changes);
+
+  /* Running with CorpDNS (the default) and a tailnet with MagicDNS (the Go
+   * server sends Proxied): our resolver, the original as fallback. No
+   * resolved on this (absent) system bus: direct mode. */
+  up (f, ipn, "tskey-test");
+  {
+    g_autofree char *mode = dns_status_string (ipn, "Mode");
+    g_autofree char *ns = dns_status_string (ipn, "Nameservers");
+    g_autofree char *text = resolv_conf_text ();
+    g_autofree char *err = dns_status_string (ipn, "Error");
+
+    g_assert_cmpstr (mode, ==, "direct");
+    g_assert_cmpstr (err, ==, "");
+    g_assert_cmpstr (ns, ==, "100.100.100.100,fd7a:115c:a1e0::53");
+    g_assert_nonnull (strstr (text, "nameserver 100.100.100.100\n"));
+    g_assert_nonnull (strstr (text, "lan.example"));
+    g_assert_true (g_file_test (state_file, G_FILE_TEST_EXISTS));
+    g_assert_cmpint (changes, >, 0);
+  }
+
+  /* CorpDNS off: the machine's own again; on: ours. */
+  g_assert_true (hyphae_ipn_set_prefs (ipn, &p, HYPHAE_IPN_PREF_CORP_DNS, &error));
+  g_assert_no_error (error);
+  {
+    g_autofree char *text = resolv_conf_text ();
+    g_autofree char *ns = dns_status_string (ipn, "Nameservers");
+
+    g_assert_cmpstr (text, ==, ORIGINAL_RESOLV_CONF);
+    g_assert_cmpstr (ns, ==, "");
+  }
+  p.corp_dns = TRUE;
+  g_assert_true (hyphae_ipn_set_prefs (ipn, &p, HYPHAE_IPN_PREF_CORP_DNS, &error));
+  {
+    g_autofree char *text = resolv_conf_text ();
+
+    g_assert_nonnull (strstr (text, "nameserver 100.100.100.100\n"));
+  }
+
+  /* Down: restored byte for byte, nothing left to recover. */
+  g_assert_true (hyphae_ipn_down (ipn, &error));
+  g_assert_no_error (error);
+  {
+    g_autofree char *text = resolv_conf_text ();
+
+    g_assert_cmpstr (text, ==, ORIGINAL_RESOLV_CONF);
+    g_assert_false (g_file_test (state_file, G_FILE_TEST_EXISTS));
+  }
+
+  /* Up again, then the daemon goes away (dispose): restored too. */
+  up (f, ipn, "tskey-test");
+  {
+    g_autofree char *text = resolv_conf_text ();
+
+    g_assert_nonnull (strstr (text, "nameserver 100.100.100.100\n"));
+  }
+  g_clear_object (&ipn);
+  {
+    g_autofree char *text = resolv_conf_text ();
+
+    g_assert_cmpstr (text, ==, ORIGINAL_RESOLV_CONF);
+  }
+  fixture_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
   int ret;
 
+  /* osdns: HyphaeIpn rewrites resolv.conf in direct mode; not the host's. */
+  resolv_conf_dir = g_dir_make_tmp ("ipn-resolv-XXXXXX", NULL);
+  resolv_conf = g_build_filename (resolv_conf_dir, "resolv.conf", NULL);
+  g_setenv ("HYPHAE_RESOLV_CONF", resolv_conf, TRUE);
+  g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/system_bus_socket", TRUE);
   enter_namespaces ();
   g_test_init (&argc, &argv, NULL);
   TS2021_FIXTURE_ADD ("/ipn/lifecycle", NULL, test_lifecycle);
@@ -962,8 +1085,13 @@ main (int argc, char **argv)
   TS2021_FIXTURE_ADD ("/ipn/engine-failure/udp-port", &engine_cases[2], test_engine_failure);
   TS2021_FIXTURE_ADD ("/ipn/engine-failure/netcfg", &engine_cases[3], test_engine_failure);
   TS2021_FIXTURE_ADD ("/ipn/keys-file-checks", NULL, test_keys_file_checks);
+  TS2021_FIXTURE_ADD ("/ipn/os-dns", NULL, test_os_dns);
   ret = g_test_run ();
   ts2021_fixture_cleanup ();
   fixture_netns_teardown (&netns, NULL);
+  g_unlink (resolv_conf);
+  g_rmdir (resolv_conf_dir);
+  g_free (resolv_conf);
+  g_free (resolv_conf_dir);
   return ret;
 }
