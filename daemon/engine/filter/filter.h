@@ -167,6 +167,8 @@ void pf_flows_note_outbound(struct pf_flows *flows, const uint8_t *pkt, size_t l
 /* The same for a packet pf_parse accepted (the runner parses once per packet). */
 void pf_flows_note_outbound_parsed(struct pf_flows *flows, const struct pf_packet *p,
                                    uint64_t now_ns);
+/* Our outbound flows held, and how many fit (the inbound cache of flows a rule
+ * accepted is a quarter of that, kept apart so that it never evicts them). */
 size_t pf_flows_count(struct pf_flows *flows);
 size_t pf_flows_capacity(const struct pf_flows *flows);
 
