@@ -407,8 +407,9 @@ rx_filter(struct wg_runner *r, const uint8_t *pkt, size_t len, uint64_t now)
     if (l)
         out[n++] = (struct wg_tx_packet){ .buf = bufs[1], .len = l, .cap = ROOM };
     if (n) {
-        send_sealed(r, out, n, udp, now);
+        /* Counted first: the sender may see the reply before this thread goes on. */
         atomic_fetch_add_explicit(&r->rejects_sent, 1, memory_order_relaxed);
+        send_sealed(r, out, n, udp, now);
     }
     return false;
 }

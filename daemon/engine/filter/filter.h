@@ -14,7 +14,8 @@
  *  - struct pf_filter: a compiled, immutable rule set (rules, local nets,
  *    shields up, jailed sources). Built once per netmap/prefs change with
  *    pf_builder_*, then only read: any number of threads may run
- *    pf_filter_inbound on it at once. Its counters are atomics.
+ *    pf_filter_inbound on it at once. Its counters are atomics (see
+ *    pf_stats.accepts).
  *  - struct pf_flows: the flow table (our outbound UDP/SCTP flows, whose
  *    replies pass without a rule, and a cache of inbound flows a rule
  *    accepted). Fixed capacity chosen at creation, no allocation per packet,
@@ -166,6 +167,8 @@ void pf_flows_note_outbound(struct pf_flows *flows, const uint8_t *pkt, size_t l
 /* The same for a packet pf_parse accepted (the runner parses once per packet). */
 void pf_flows_note_outbound_parsed(struct pf_flows *flows, const struct pf_packet *p,
                                    uint64_t now_ns);
+/* Our outbound flows held, and how many fit (the inbound cache of flows a rule
+ * accepted is a quarter of that, kept apart so that it never evicts them). */
 size_t pf_flows_count(struct pf_flows *flows);
 size_t pf_flows_capacity(const struct pf_flows *flows);
 
@@ -178,8 +181,11 @@ struct pf_rule_stats {
 };
 
 struct pf_stats {
-    uint64_t accepts[PF_R_COUNT]; /* by reason */
-    uint64_t drops[PF_R_COUNT];   /* by reason; drops[PF_R_RULE] = no rule allowed */
+    /* By reason. Counted with a plain (not locked) add: the one per-packet
+     * counter; exact with one caller at a time (the runner's RX path), may
+     * miss counts with concurrent callers. Everything else is atomic. */
+    uint64_t accepts[PF_R_COUNT];
+    uint64_t drops[PF_R_COUNT]; /* by reason; drops[PF_R_RULE] = no rule allowed */
     bool shields_up;
     size_t n_rules;
     struct pf_rule_stats rules[]; /* n_rules, build order */

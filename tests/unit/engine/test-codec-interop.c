@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Interop of daemon/engine/magicsock's codecs (disco, DERP frames and info
- * boxes, STUN) with Tailscale's own Go packages: tests/tailscale/cmd/
+ * boxes, STUN) and daemon/engine/filter's reject packets with Tailscale's own
+ * Go packages: tests/tailscale/cmd/
  * codec-vectors, built by meson in module mode against tailscale.com
  * v1.102.5 (tests/tailscale/cmd/codec-vectors/meson.build), uses
- * tailscale.com/disco, types/key, derp and net/stun. Without it the tests
+ * tailscale.com/disco, types/key, derp, net/stun and net/packet. Without it the tests
  * skip, unless $CI is set: then they fail.
  *
  *  /codec-interop/both-ways   Go's packets opened and parsed here (and our
@@ -26,6 +27,7 @@
 
 #include "fixture-hex.h"
 #include "fixture-missing.h"
+#include "filter/filter.h"
 #include "fixture-spawn.h"
 #include "magicsock/derp-frame.h"
 #include "magicsock/disco.h"
@@ -348,6 +350,44 @@ put_disco(struct exchange *x, const struct side *c, const struct disco_shared_ke
     put_bytes(x, name, pkt, (size_t)n);
 }
 
+/* A SYN from 100.64.0.3:40000 to 100.64.0.1:22 (and over IPv6), and what
+ * the filter answers when it drops it. */
+static void
+put_rejects(struct exchange *x)
+{
+    static const uint8_t syn4[40] = {
+        0x45, 0, 0,   40, 0,    0,    0,    0,    64, 6,  0,    0,    100,  64,
+        0,    3, 100, 64, 0,    1,    0x9c, 0x40, 0,  22, 0x12, 0x34, 0x56, 0x78,
+        0,    0, 0,   0,  0x50, 0x02, 0xff, 0xff, 0,  0,  0,    0,
+    };
+    static const uint8_t syn6[60] = {
+        0x60, 0,    0,    0, 0, 20, 6, 64,   0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, 0,
+        0,    0,    0,    0, 0, 0,  0, 0,    3,    0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0,
+        0,    0,    0,    0, 0, 0,  0, 0,    0,    1,    0x9c, 0x40, 0,    22,   0x12,
+        0x34, 0x56, 0x78, 0, 0, 0,  0, 0x50, 0x02, 0xff, 0xff, 0,    0,    0,    0,
+    };
+    const uint8_t *syn[2] = { syn4, syn6 };
+    const size_t syn_len[2] = { sizeof(syn4), sizeof(syn6) };
+    const enum pf_tsmp_reason why[2] = { PF_TSMP_ACL, PF_TSMP_SHIELDS_UP };
+    uint8_t out[PF_REJECT_MAX];
+    char name[32];
+    size_t n;
+
+    for (int v6 = 0; v6 <= 1; v6++) {
+        g_snprintf(name, sizeof(name), "c-syn%d", v6 ? 6 : 4);
+        put_bytes(x, name, syn[v6], syn_len[v6]);
+        n = pf_build_tsmp_reject(syn[v6], syn_len[v6], why[v6], out, sizeof(out));
+        g_assert_cmpuint(n, >, 0);
+        g_snprintf(name, sizeof(name), "c-tsmp-reject%d", v6 ? 6 : 4);
+        put_bytes(x, name, out, n);
+        g_string_append_printf(x->ours, "c-tsmp-reason%d %d\n", v6 ? 6 : 4, (int)why[v6]);
+        n = pf_build_tcp_rst(syn[v6], syn_len[v6], out, sizeof(out));
+        g_assert_cmpuint(n, >, 0);
+        g_snprintf(name, sizeof(name), "c-tcp-rst%d", v6 ? 6 : 4);
+        put_bytes(x, name, out, n);
+    }
+}
+
 static void
 put_c_packets(struct exchange *x, const struct side *c, gboolean corrupt)
 {
@@ -409,6 +449,7 @@ put_c_packets(struct exchange *x, const struct side *c, gboolean corrupt)
         put_bytes(x, v6 ? "c-stun-response6" : "c-stun-response4", pkt, n);
         g_string_append_printf(x->ours, "c-stun-response%d-addr %s\n", v6 ? 6 : 4, stun_addr[v6]);
     }
+    put_rejects(x);
 }
 
 /*

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 
 // codec-vectors checks Hyphae's C codecs (daemon/engine/magicsock: disco,
-// DERP frames and info boxes, STUN) against Tailscale's own Go packages:
-// tailscale.com/disco, tailscale.com/types/key, tailscale.com/derp and
-// tailscale.com/net/stun. Driven by tests/unit/engine/test-codec-interop.c
+// DERP frames and info boxes, STUN; daemon/engine/filter: the TSMP reject and
+// TCP RST sent for a dropped SYN) against Tailscale's own Go packages:
+// tailscale.com/disco, tailscale.com/types/key, tailscale.com/derp,
+// tailscale.com/net/stun and tailscale.com/net/packet. Driven by tests/unit/engine/test-codec-interop.c
 // over stdin and stdout, in "name value" lines, each block ending in "end":
 //
 //  1. the C side sends its public keys: c-disco-pub, c-node-pub;
@@ -30,7 +31,9 @@ import (
 
 	"tailscale.com/derp"
 	"tailscale.com/disco"
+	"tailscale.com/net/packet"
 	"tailscale.com/net/stun"
+	"tailscale.com/types/ipproto"
 	"tailscale.com/types/key"
 )
 
@@ -276,6 +279,30 @@ func check(v vals, goDisco key.DiscoPrivate, goNode key.NodePrivate, cDiscoPub k
 		if err != nil || !bytes.Equal(tx[:], v.bytes("c-stun-txid")) ||
 			addr.String() != v.str(name+"-addr") {
 			return fmt.Errorf("%s: %v, txid %x, addr %v", name, err, tx, addr)
+		}
+	}
+
+	// The packet filter's answers to a dropped SYN: the TSMP reject must be
+	// the bytes net/tstun/wrap.go makes for it, the RST a RST+ACK back.
+	for _, fam := range []string{"4", "6"} {
+		var syn, rst packet.Parsed
+		syn.Decode(v.bytes("c-syn" + fam))
+		want := packet.Generate(packet.TailscaleRejectedHeader{
+			IPSrc:  syn.Dst.Addr(),
+			IPDst:  syn.Src.Addr(),
+			Src:    syn.Src,
+			Dst:    syn.Dst,
+			Proto:  ipproto.TCP,
+			Reason: packet.TailscaleRejectReason(v.int("c-tsmp-reason" + fam)),
+		}, nil)
+		if got := v.bytes("c-tsmp-reject" + fam); !bytes.Equal(got, want) {
+			return fmt.Errorf("c-tsmp-reject%s: %x, want %x", fam, got, want)
+		}
+		rst.Decode(v.bytes("c-tcp-rst" + fam))
+		if rst.IPProto != ipproto.TCP || rst.TCPFlags != packet.TCPRst|packet.TCPAck ||
+			rst.Src != syn.Dst || rst.Dst != syn.Src {
+			return fmt.Errorf("c-tcp-rst%s: %v %v > %v flags %v", fam, rst.IPProto, rst.Src, rst.Dst,
+				rst.TCPFlags)
 		}
 	}
 	return nil
