@@ -42,6 +42,7 @@
 
 #include <libsoup/soup.h>
 
+#include "hyphae-bypass.h"
 #include "hyphae-log-escape.h"
 
 #define PINGS_MAX       4
@@ -418,6 +419,7 @@ answer_plain (HyphaePingAnswerer *self,
   ping = ping_new (self, pr, "HEAD");
   ping->msg = soup_message_new_from_uri (SOUP_METHOD_HEAD, uri);
   soup_message_add_flags (ping->msg, SOUP_MESSAGE_NO_REDIRECT);
+  g_signal_connect (ping->msg, "network-event", G_CALLBACK (hyphae_bypass_soup_network_event), NULL);
   if (!own)
     g_signal_connect (ping->msg, "network-event", G_CALLBACK (ping_network_event_cb), ping);
   ping->soup = soup_session_new ();

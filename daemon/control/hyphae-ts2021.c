@@ -12,6 +12,7 @@
  * payload) is read by the pure functions of hyphae-ts2021-answers.c.
  */
 #include "hyphae-ts2021.h"
+#include "hyphae-bypass.h"
 #include "hyphae-log-escape.h"
 #include "hyphae-ts2021-answers.h"
 
@@ -283,6 +284,8 @@ hyphae_ts2021_fetch_key_async (const char *control_url,
    * Unlike the upgrade, /key keeps libsoup's TLS certificate checks: the key
    * it returns is what authenticates the Noise connection.
    */
+  /* Control is outside the tunnel, also when an exit node takes /0. */
+  g_signal_connect (data->message, "network-event", G_CALLBACK (hyphae_bypass_soup_network_event), NULL);
   data->session = soup_session_new ();
   soup_session_send_async (data->session, data->message, G_PRIORITY_DEFAULT, cancellable,
                            fetch_key_send_cb, g_steal_pointer (&task));
@@ -792,6 +795,7 @@ hyphae_ts2021_dial_async (const char *control_url,
                                    data->target.host_header, handshake_b64);
 
   data->client = g_socket_client_new ();
+  hyphae_bypass_mark_socket_client (data->client);
   if (data->target.tls)
     {
       /* No ALPN: h2 cannot be upgraded (controlhttp/client.go). */

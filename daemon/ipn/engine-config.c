@@ -212,7 +212,10 @@ hyphae_engine_config_new (const HyphaeNetmap *nm,
   cfg->peers = g_ptr_array_new_with_free_func (engine_peer_free);
   cfg->by_key = g_hash_table_new (public_key_hash, public_key_equal);
   cfg->exit_node_selected = exit_id[0] != '\0';
+  cfg->exit_node_kill_switch = prefs->exit_node_kill_switch;
   cfg->exit_node_allow_lan_access = prefs->exit_node_allow_lan_access;
+  if (cfg->exit_node_selected)
+    cfg->exit_node_name = g_strdup (exit_id);
 
   add_self_addresses (self, addrs, rejected);
   add_prefix_value (routes, &ip_tailnet_v4);
@@ -248,8 +251,17 @@ hyphae_engine_config_new (const HyphaeNetmap *nm,
                 add_prefix_value (routes, &p);
             }
         }
-      if (is_exit && node->exit_node_option)
-        cfg->exit_node_found = TRUE;
+      if (is_exit && node->exit_node_option && !cfg->exit_node_found)
+        {
+          cfg->exit_node_found = TRUE;
+          cfg->exit_node_offline = node->online_known && !node->online;
+          if (node->name != NULL && node->name[0] != '\0')
+            {
+              g_free (cfg->exit_node_name);
+              cfg->exit_node_name = g_strndup (node->name, strlen (node->name) -
+                                                             g_str_has_suffix (node->name, "."));
+            }
+        }
 
       peer = g_new0 (HyphaeEnginePeer, 1);
       memcpy (peer->public_key, node->key, KEY_LEN);
@@ -265,7 +277,10 @@ hyphae_engine_config_new (const HyphaeNetmap *nm,
         g_hash_table_insert (cfg->by_key, peer->public_key, peer);
     }
 
-  if (cfg->exit_node_selected)
+  cfg->exit_node_routed = cfg->exit_node_selected &&
+                          ((cfg->exit_node_found && !cfg->exit_node_offline) ||
+                           cfg->exit_node_kill_switch);
+  if (cfg->exit_node_routed)
     {
       static const struct ip_prefix v4 = { .addr.family = AF_INET };
       static const struct ip_prefix v6 = { .addr.family = AF_INET6 };
@@ -296,6 +311,22 @@ hyphae_engine_config_log_rejected (const HyphaeEngineConfig *cfg,
   return n;
 }
 
+char *
+hyphae_engine_config_exit_node_health (const HyphaeEngineConfig *cfg)
+{
+  const char *why, *what;
+
+  if (!cfg->exit_node_selected || (cfg->exit_node_found && !cfg->exit_node_offline))
+    return NULL;
+  why = cfg->exit_node_found ? "is offline"
+                             : "is not available (not in the network map, expired, or not "
+                               "offering to be an exit node)";
+  what = cfg->exit_node_routed ? "internet traffic is dropped until it is back (exit node kill switch)"
+                               : "internet traffic goes out through the local network until it "
+                                 "is back (the exit node kill switch is off)";
+  return g_strdup_printf ("Exit node %s %s: %s", cfg->exit_node_name, why, what);
+}
+
 void
 hyphae_engine_config_free (HyphaeEngineConfig *cfg)
 {
@@ -306,6 +337,7 @@ hyphae_engine_config_free (HyphaeEngineConfig *cfg)
   g_array_unref (cfg->addresses);
   g_array_unref (cfg->routes);
   g_strfreev (cfg->rejected);
+  g_free (cfg->exit_node_name);
   g_free (cfg);
 }
 

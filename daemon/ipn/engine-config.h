@@ -38,9 +38,13 @@ G_BEGIN_DECLS
  *    for hyphae_engine_config_log_rejected;
  *  - OS routes into the TUN: 100.64.0.0/10 and fd7a:115c:a1e0::/48, the
  *    RouteAll subnet routes outside those ranges, and 0.0.0.0/0 + ::/0
- *    whenever an exit node is selected, even when it is not in the netmap
- *    (no peer carries /0 then, so the engine drops that traffic: the
- *    blackhole Tailscale keeps instead of leaking to the LAN).
+ *    while the selected exit node is usable: in the netmap, unexpired,
+ *    offering /0, and not Online false (an unknown Online counts as online).
+ *    When it is not usable, ExitNodeKillSwitch decides: on, the /0 routes
+ *    stay and the engine drops that traffic (no peer takes it, or the dead
+ *    exit node does: Tailscale's blackhole, never a leak); off (the
+ *    default), they go and internet traffic uses the LAN until the exit
+ *    node is back, which hyphae_engine_config_exit_node_health reports.
  */
 typedef struct {
   guint8 public_key[KEY_LEN];
@@ -60,8 +64,13 @@ typedef struct {
   GArray *routes;              /* struct ip_prefix: OS routes into the TUN */
   char **rejected;             /* netmap entries left out, one message each */
   gboolean exit_node_selected; /* ExitNodeID pref set */
-  gboolean exit_node_found;    /* ... and the peer is usable (in netmap, not expired) */
+  gboolean exit_node_found;    /* ... and the peer is there (in netmap, not expired, offers /0) */
+  gboolean exit_node_offline;  /* ... found, but control says Online false */
+  gboolean exit_node_routed;   /* /0 routes into the TUN (usable, or the kill switch) */
+  gboolean exit_node_kill_switch;
   gboolean exit_node_allow_lan_access;
+  char *exit_node_name; /* for messages: its Name (no trailing dot) or StableID;
+                         * NULL without an exit node */
 } HyphaeEngineConfig;
 
 HyphaeEngineConfig *hyphae_engine_config_new (const HyphaeNetmap *nm,
@@ -75,6 +84,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeEngineConfig, hyphae_engine_config_free)
  * and not on every netmap. Returns how many were logged. */
 guint hyphae_engine_config_log_rejected (const HyphaeEngineConfig *cfg,
                                          const HyphaeEngineConfig *prev);
+
+/* What Health says about the exit node: NULL when none is selected or it
+ * takes the internet traffic; else whether that traffic is dropped (kill
+ * switch) or goes out through the LAN, and why. */
+char *hyphae_engine_config_exit_node_health (const HyphaeEngineConfig *cfg);
 
 const HyphaeEnginePeer *hyphae_engine_config_lookup_peer (const HyphaeEngineConfig *cfg,
                                                           const guint8 key[KEY_LEN]);

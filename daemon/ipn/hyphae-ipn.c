@@ -207,6 +207,15 @@ update_health (HyphaeIpn *self)
       for (; c != NULL && *c != NULL; c++)
         g_strv_builder_add (b, *c);
     }
+  /* ---- exit: the selected exit node does not take the internet traffic ---- */
+  if (self->applied != NULL)
+    {
+      g_autofree char *exit_health = hyphae_engine_config_exit_node_health (self->applied);
+
+      if (exit_health != NULL)
+        g_strv_builder_add (b, exit_health);
+    }
+  /* ---- end exit ---- */
   if (self->engine_error != NULL)
     g_strv_builder_add (b, self->engine_error);
   if (self->prefs_warning != NULL)
@@ -1699,6 +1708,8 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
   filter_affected = !next.shields_up != !self->prefs.shields_up || /* filt */
                     g_strcmp0 (next.exit_node_id, self->prefs.exit_node_id) != 0;
   server_affected = url_changed || g_strcmp0 (next.hostname, self->prefs.hostname) != 0;
+  /* exit: the kill switch decides the /0 routes while the exit node is away. */
+  engine_affected = engine_affected || !next.exit_node_kill_switch != !self->prefs.exit_node_kill_switch;
   hyphae_ipn_prefs_copy (&self->prefs, &next);
   hyphae_ipn_prefs_clear (&next);
   if (!save_prefs (self, error))

@@ -51,6 +51,9 @@ typedef struct {
   char *hostname;     /* "" = the machine's host name */
   char *exit_node_id; /* StableID, "" = none */
   gboolean exit_node_allow_lan_access;
+  /* ExitNodeKillSwitch: while the exit node is offline or gone, internet
+   * traffic is dropped (TRUE) or goes out through the LAN (FALSE, default). */
+  gboolean exit_node_kill_switch;
   gboolean corp_dns;  /* "Use Tailscale DNS"; default TRUE */
   gboolean route_all; /* accept subnet routes; default FALSE on Linux */
   gboolean shields_up;
@@ -66,6 +69,7 @@ typedef enum {
   HYPHAE_IPN_PREF_CORP_DNS = 1 << 5,
   HYPHAE_IPN_PREF_ROUTE_ALL = 1 << 6,
   HYPHAE_IPN_PREF_SHIELDS_UP = 1 << 7,
+  HYPHAE_IPN_PREF_EXIT_NODE_KILL_SWITCH = 1 << 12,
 } HyphaeIpnPrefMask;
 
 typedef struct {

@@ -67,6 +67,8 @@ hyphae_ipn_prefs_merge (HyphaeIpnPrefs *dst,
     set_str (&dst->exit_node_id, src->exit_node_id);
   if (mask & HYPHAE_IPN_PREF_EXIT_NODE_ALLOW_LAN_ACCESS)
     dst->exit_node_allow_lan_access = src->exit_node_allow_lan_access;
+  if (mask & HYPHAE_IPN_PREF_EXIT_NODE_KILL_SWITCH)
+    dst->exit_node_kill_switch = src->exit_node_kill_switch;
   if (mask & HYPHAE_IPN_PREF_CORP_DNS)
     dst->corp_dns = src->corp_dns;
   if (mask & HYPHAE_IPN_PREF_ROUTE_ALL)
@@ -84,6 +86,7 @@ hyphae_ipn_prefs_equal (const HyphaeIpnPrefs *a,
          g_strcmp0 (a->hostname, b->hostname) == 0 &&
          g_strcmp0 (a->exit_node_id, b->exit_node_id) == 0 &&
          !a->exit_node_allow_lan_access == !b->exit_node_allow_lan_access &&
+         !a->exit_node_kill_switch == !b->exit_node_kill_switch &&
          !a->corp_dns == !b->corp_dns &&
          !a->route_all == !b->route_all &&
          !a->shields_up == !b->shields_up;
@@ -107,6 +110,8 @@ hyphae_ipn_prefs_to_json (const HyphaeIpnPrefs *p)
   json_builder_add_string_value (b, p->exit_node_id ? p->exit_node_id : "");
   json_builder_set_member_name (b, "ExitNodeAllowLANAccess");
   json_builder_add_boolean_value (b, p->exit_node_allow_lan_access);
+  json_builder_set_member_name (b, "ExitNodeKillSwitch");
+  json_builder_add_boolean_value (b, p->exit_node_kill_switch);
   json_builder_set_member_name (b, "CorpDNS");
   json_builder_add_boolean_value (b, p->corp_dns);
   json_builder_set_member_name (b, "RouteAll");
@@ -170,6 +175,7 @@ hyphae_ipn_prefs_from_json (const char *json,
       !get_string (o, "Hostname", &p.hostname, error) ||
       !get_string (o, "ExitNodeID", &p.exit_node_id, error) ||
       !get_bool (o, "ExitNodeAllowLANAccess", &p.exit_node_allow_lan_access, error) ||
+      !get_bool (o, "ExitNodeKillSwitch", &p.exit_node_kill_switch, error) ||
       !get_bool (o, "CorpDNS", &p.corp_dns, error) ||
       !get_bool (o, "RouteAll", &p.route_all, error) ||
       !get_bool (o, "ShieldsUp", &p.shields_up, error))

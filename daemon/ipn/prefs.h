@@ -10,7 +10,8 @@ G_BEGIN_DECLS
 /*
  * HyphaeIpnPrefs on disk: DIR/prefs.json, a JSON object with ipn.Prefs'
  * field names (WantRunning, ControlURL, Hostname, ExitNodeID,
- * ExitNodeAllowLANAccess, CorpDNS, RouteAll, ShieldsUp). Written atomically
+ * ExitNodeAllowLANAccess, CorpDNS, RouteAll, ShieldsUp) and ours
+ * (ExitNodeKillSwitch, default false). Written atomically
  * (g_file_set_contents_full, mode 0600). Absent fields take the default;
  * unknown fields are ignored (a newer version may add some).
  */

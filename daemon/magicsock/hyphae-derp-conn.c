@@ -14,6 +14,7 @@
  * see G_IO_ERROR_CANCELLED and leave.
  */
 #include "hyphae-derp-conn.h"
+#include "hyphae-bypass.h"
 
 #include <errno.h>
 #include <string.h>
@@ -811,6 +812,7 @@ start_attempt (HyphaeDerpConn *self)
   self->targets = dial_targets (self->region);
   self->target_index = 0;
   self->socket_client = g_socket_client_new ();
+  hyphae_bypass_mark_socket_client (self->socket_client);
   self->dial_timeout = timeout_new (self, HYPHAE_DERP_CONN_DIAL_TIMEOUT_MS, dial_timeout_cb);
   dial_next (self);
 }

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "common/ip.h"
+#include "hyphae-bypass.h"
 
 G_BEGIN_DECLS
 
@@ -33,7 +34,7 @@ G_BEGIN_DECLS
  * at our priorities, removes what is not wanted and adds what is missing.
  */
 #define HYPHAE_NETCFG_TABLE       52
-#define HYPHAE_NETCFG_BYPASS_MARK 0x80000u
+#define HYPHAE_NETCFG_BYPASS_MARK HYPHAE_BYPASS_MARK
 #define HYPHAE_NETCFG_MARK_MASK   0xff0000u
 #define HYPHAE_NETCFG_RULE_BASE   5200
 #define HYPHAE_NETCFG_MTU         1280

@@ -151,6 +151,7 @@ static const struct {
   { "Hostname", "s", HYPHAE_IPN_PREF_HOSTNAME },
   { "ExitNodeID", "s", HYPHAE_IPN_PREF_EXIT_NODE_ID },
   { "ExitNodeAllowLANAccess", "b", HYPHAE_IPN_PREF_EXIT_NODE_ALLOW_LAN_ACCESS },
+  { "ExitNodeKillSwitch", "b", HYPHAE_IPN_PREF_EXIT_NODE_KILL_SWITCH },
   { "CorpDNS", "b", HYPHAE_IPN_PREF_CORP_DNS },
   { "RouteAll", "b", HYPHAE_IPN_PREF_ROUTE_ALL },
   { "ShieldsUp", "b", HYPHAE_IPN_PREF_SHIELDS_UP },
@@ -303,6 +304,7 @@ prefs_variant (const HyphaeIpnPrefs *p)
   g_variant_builder_add (&b, "{sv}", "Hostname", str_variant (p->hostname));
   g_variant_builder_add (&b, "{sv}", "ExitNodeID", str_variant (p->exit_node_id));
   g_variant_builder_add (&b, "{sv}", "ExitNodeAllowLANAccess", g_variant_new_boolean (p->exit_node_allow_lan_access));
+  g_variant_builder_add (&b, "{sv}", "ExitNodeKillSwitch", g_variant_new_boolean (p->exit_node_kill_switch));
   g_variant_builder_add (&b, "{sv}", "CorpDNS", g_variant_new_boolean (p->corp_dns));
   g_variant_builder_add (&b, "{sv}", "RouteAll", g_variant_new_boolean (p->route_all));
   g_variant_builder_add (&b, "{sv}", "ShieldsUp", g_variant_new_boolean (p->shields_up));
@@ -638,6 +640,8 @@ run_set_prefs (Call *call,
         case HYPHAE_IPN_PREF_EXIT_NODE_ID:  prefs.exit_node_id = (char *) g_variant_get_string (v, NULL); break;
         case HYPHAE_IPN_PREF_EXIT_NODE_ALLOW_LAN_ACCESS:
           prefs.exit_node_allow_lan_access = g_variant_get_boolean (v); break;
+        case HYPHAE_IPN_PREF_EXIT_NODE_KILL_SWITCH:
+          prefs.exit_node_kill_switch = g_variant_get_boolean (v); break;
         case HYPHAE_IPN_PREF_CORP_DNS:      prefs.corp_dns = g_variant_get_boolean (v); break;
         case HYPHAE_IPN_PREF_ROUTE_ALL:     prefs.route_all = g_variant_get_boolean (v); break;
         case HYPHAE_IPN_PREF_SHIELDS_UP:    prefs.shields_up = g_variant_get_boolean (v); break;

@@ -205,6 +205,34 @@ print_health (HyphaeMesh1 *proxy)
     printf ("#     - %s\n", health[i]);
 }
 
+/* "# Exit node: NAME, kill switch on|off, LAN access allowed|blocked" when
+ * one is selected (the ExitNodeID, ExitNodeKillSwitch and
+ * ExitNodeAllowLANAccess prefs; whether it is usable is in Health). */
+static void
+print_exit_node (HyphaeMesh1 *proxy,
+                 GPtrArray *peers,
+                 const char *suffix)
+{
+  GVariant *prefs = hyphae_mesh1_get_prefs (proxy);
+  const char *id = NULL;
+  gboolean kill_switch = FALSE, allow_lan = FALSE;
+  g_autofree char *name = NULL;
+
+  if (prefs == NULL || !g_variant_lookup (prefs, "ExitNodeID", "&s", &id) || *id == '\0')
+    return;
+  g_variant_lookup (prefs, "ExitNodeKillSwitch", "b", &kill_switch);
+  g_variant_lookup (prefs, "ExitNodeAllowLANAccess", "b", &allow_lan);
+  for (guint i = 0; i < peers->len && name == NULL; i++)
+    {
+      const HyphaePeerInfo *peer = g_ptr_array_index (peers, i);
+
+      if (g_strcmp0 (peer->stable_id, id) == 0)
+        name = display_name (peer, suffix);
+    }
+  printf ("\n# Exit node: %s, kill switch %s, LAN access %s\n", name ? name : id,
+          kill_switch ? "on" : "off", allow_lan ? "allowed" : "blocked");
+}
+
 /* One row: IP, name, owner, OS, status. */
 static char **
 node_row (const HyphaePeerInfo *node,
@@ -261,6 +289,7 @@ ctl_print_status (HyphaeMesh1 *proxy,
       printf ("\n");
       print_health (proxy);
     }
+  print_exit_node (proxy, peers, suffix);
   return CTL_EXIT_OK;
 }
 

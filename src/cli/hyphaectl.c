@@ -470,6 +470,7 @@ typedef struct {
 /* clang-format off */
 static BoolFlag set_flags[] = {
   { "ExitNodeAllowLANAccess", FALSE, FALSE },
+  { "ExitNodeKillSwitch",     FALSE, FALSE },
   { "CorpDNS",                FALSE, FALSE },
   { "RouteAll",               FALSE, FALSE },
   { "ShieldsUp",              FALSE, FALSE },
@@ -477,6 +478,7 @@ static BoolFlag set_flags[] = {
 /* clang-format on */
 static const char * const set_flag_names[] = {
   "--exit-node-allow-lan-access",
+  "--exit-node-kill-switch",
   "--accept-dns",
   "--accept-routes",
   "--shields-up",
@@ -520,6 +522,8 @@ cmd_set (int argc,
       "Route internet traffic through PEER (host name, MagicDNS name, IP or stable id; \"\" clears)", "PEER" },
     { "exit-node-allow-lan-access", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_bool_flag,
       "Keep the local network reachable while using an exit node", "BOOL" },
+    { "exit-node-kill-switch", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_bool_flag,
+      "Drop internet traffic while the exit node is offline instead of using the local network", "BOOL" },
     { "accept-dns", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_bool_flag,
       "Use the tailnet's DNS settings", "BOOL" },
     { "accept-routes", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_bool_flag,

@@ -3,7 +3,7 @@
  * netmap + prefs → engine config (daemon/ipn/engine-config.c), on a real
  * tailscale.com MapResponse (tests/data, see NOTICE.md there) and on small
  * netmaps built by feeding JSON through the real netmap parser: exit node
- * selection, an unknown or expired exit node (blackhole), RouteAll, expired
+ * selection, an unknown, expired or offline exit node (the kill switch), RouteAll, expired
  * peers, IPv6 endpoints, and the UAPI set handed to the WireGuard runner.
  * Also the other two pure-ish pieces of ipn: prefs.json and the profile's
  * key file (in a temporary directory).
@@ -269,9 +269,11 @@ test_exit_node (void)
   g_assert_cmpstr (routes, ==, "100.64.0.0/10 fd7a:115c:a1e0::/48 0.0.0.0/0 ::/0");
 }
 
-/* Unknown and expired exit nodes: /0 still routed into the TUN, no peer takes it. */
+/* Unknown, expired and not-an-exit-node choices. Kill switch on: /0 still
+ * routed into the TUN and no peer takes it (dropped); off (the default): no
+ * /0 route, the LAN takes that traffic. Health says which either way. */
 static void
-test_exit_node_blackhole (void)
+test_exit_node_missing (void)
 {
   const char *ids[] = { "no-such-node", "stable-6", "stable-4", "stable-2" };
   g_autoptr(HyphaeNetmap) nm = test_netmap ();
@@ -279,25 +281,113 @@ test_exit_node_blackhole (void)
 
   key_of (self, 1);
   for (guint k = 0; k < G_N_ELEMENTS (ids); k++)
+    for (int kill_switch = 0; kill_switch <= 1; kill_switch++)
+      {
+        HyphaeIpnPrefs prefs = default_prefs ();
+        g_autoptr(HyphaeEngineConfig) cfg = NULL;
+        g_autofree char *health = NULL, *routes = NULL;
+        g_autofree char *name = g_strdup_printf ("Exit node %s is not available", ids[k]);
+
+        prefs.exit_node_id = (char *) ids[k];
+        prefs.exit_node_kill_switch = kill_switch;
+        cfg = hyphae_engine_config_new (nm, &prefs, self);
+        g_assert_true (cfg->exit_node_selected);
+        /* stable-2 exists but offers no exit: not "found" either. */
+        g_assert_false (cfg->exit_node_found);
+        g_assert_cmpint (cfg->exit_node_routed, ==, kill_switch);
+        routes = join_prefixes (cfg->routes);
+        g_assert_cmpstr (routes, ==, kill_switch ? "100.64.0.0/10 fd7a:115c:a1e0::/48 0.0.0.0/0 ::/0" : "100.64.0.0/10 fd7a:115c:a1e0::/48");
+        for (guint i = 0; i < cfg->peers->len; i++)
+          {
+            const HyphaeEnginePeer *p = cfg->peers->pdata[i];
+
+            g_assert_false (strv_has (p->allowed_ips, "0.0.0.0/0"));
+            g_assert_false (strv_has (p->allowed_ips, "::/0"));
+          }
+        health = hyphae_engine_config_exit_node_health (cfg);
+        g_assert_nonnull (health);
+        g_assert_true (g_str_has_prefix (health, name));
+        g_assert_nonnull (strstr (health, kill_switch ? "is dropped" : "goes out through the local network"));
+      }
+}
+
+/* Control says the exit node is offline (Node.Online false, in a full
+ * netmap or as an OnlineChange): the kill switch decides; an Online that is
+ * not given counts as online, and the node coming back brings /0 back. */
+static void
+test_exit_node_offline (void)
+{
+  g_autofree char *self_key = key_text (1);
+  g_autofree char *p3 = peer_json (3, ",\"0.0.0.0/0\",\"::/0\"", "[\"192.0.2.3:41641\"]", ",\"Online\":false");
+  g_autofree char *p7 = peer_json (7, ",\"0.0.0.0/0\",\"::/0\"", "[\"192.0.2.7:41641\"]", NULL);
+  g_autofree char *json = g_strdup_printf (
+    "{\"Node\":{\"ID\":1,\"StableID\":\"stable-1\",\"Name\":\"self.example.ts.net.\","
+    "\"Key\":\"%s\",\"Addresses\":[\"100.64.0.1/32\",\"fd7a:115c:a1e0::1/128\"],"
+    "\"MachineAuthorized\":true},\"Peers\":[%s,%s]}",
+    self_key, p3, p7);
+  const char *back = "{\"OnlineChange\":{\"3\":true,\"7\":false}}";
+  g_autoptr(HyphaeNetmap) nm = netmap_from_json (json, NOW_2026_01_01);
+  g_autoptr(HyphaeNetmap) nm2 = NULL;
+  g_autoptr(HyphaeMapUpdate) up = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 self[32];
+
+  key_of (self, 1);
+  for (int kill_switch = 0; kill_switch <= 1; kill_switch++)
     {
       HyphaeIpnPrefs prefs = default_prefs ();
-      g_autoptr(HyphaeEngineConfig) cfg = NULL;
+      g_autoptr(HyphaeEngineConfig) off = NULL, unknown = NULL;
+      g_autofree char *health = NULL, *a3 = NULL;
 
-      prefs.exit_node_id = (char *) ids[k];
-      cfg = hyphae_engine_config_new (nm, &prefs, self);
-      g_assert_true (cfg->exit_node_selected);
-      /* stable-2 exists but offers no exit: not "found" either. */
-      g_assert_false (cfg->exit_node_found);
-      g_assert_true (prefixes_has (cfg->routes, "0.0.0.0/0"));
-      g_assert_true (prefixes_has (cfg->routes, "::/0"));
-      for (guint i = 0; i < cfg->peers->len; i++)
-        {
-          const HyphaeEnginePeer *p = cfg->peers->pdata[i];
+      prefs.exit_node_id = (char *) "stable-3";
+      prefs.exit_node_kill_switch = kill_switch;
+      off = hyphae_engine_config_new (nm, &prefs, self);
+      g_assert_true (off->exit_node_found);
+      g_assert_true (off->exit_node_offline);
+      g_assert_cmpint (off->exit_node_routed, ==, kill_switch);
+      g_assert_cmpint (prefixes_has (off->routes, "0.0.0.0/0"), ==, kill_switch);
+      g_assert_cmpint (prefixes_has (off->routes, "::/0"), ==, kill_switch);
+      /* The peer keeps /0: nothing to redo when it comes back. */
+      a3 = join (peer_n (off, 3)->allowed_ips);
+      g_assert_cmpstr (a3, ==, "100.64.0.3/32 fd7a:115c:a1e0::3/128 0.0.0.0/0 ::/0");
+      health = hyphae_engine_config_exit_node_health (off);
+      g_assert_cmpstr (health, ==, kill_switch ? "Exit node p3.example.ts.net is offline: internet traffic is "
+                                                 "dropped until it is back (exit node kill switch)"
+                                               : "Exit node p3.example.ts.net is offline: internet traffic goes "
+                                                 "out through the local network until it is back (the exit "
+                                                 "node kill switch is off)");
 
-          g_assert_false (strv_has (p->allowed_ips, "0.0.0.0/0"));
-          g_assert_false (strv_has (p->allowed_ips, "::/0"));
-        }
+      /* Peer 7 says nothing about Online: usable. */
+      prefs.exit_node_id = (char *) "stable-7";
+      unknown = hyphae_engine_config_new (nm, &prefs, self);
+      g_assert_true (unknown->exit_node_found);
+      g_assert_false (unknown->exit_node_offline);
+      g_assert_true (unknown->exit_node_routed);
+      g_assert_true (prefixes_has (unknown->routes, "0.0.0.0/0"));
+      g_assert_null (hyphae_engine_config_exit_node_health (unknown));
     }
+
+  /* An OnlineChange: 3 back, 7 gone offline. */
+  up = hyphae_map_update_parse (back, strlen (back), &error);
+  g_assert_no_error (error);
+  nm2 = hyphae_netmap_apply (nm, up, NOW_2026_01_01, &error);
+  g_assert_no_error (error);
+  {
+    HyphaeIpnPrefs prefs = default_prefs ();
+    g_autoptr(HyphaeEngineConfig) c3 = NULL, c7 = NULL;
+
+    prefs.exit_node_id = (char *) "stable-3";
+    c3 = hyphae_engine_config_new (nm2, &prefs, self);
+    g_assert_false (c3->exit_node_offline);
+    g_assert_true (c3->exit_node_routed);
+    g_assert_true (prefixes_has (c3->routes, "::/0"));
+    g_assert_null (hyphae_engine_config_exit_node_health (c3));
+    prefs.exit_node_id = (char *) "stable-7";
+    c7 = hyphae_engine_config_new (nm2, &prefs, self);
+    g_assert_true (c7->exit_node_offline);
+    g_assert_false (c7->exit_node_routed);
+    g_assert_false (prefixes_has (c7->routes, "0.0.0.0/0"));
+  }
 }
 
 static void
@@ -621,6 +711,7 @@ test_prefs_roundtrip (void)
   g_assert_true (a.corp_dns);
   g_assert_false (a.route_all);
   g_assert_cmpstr (a.exit_node_id, ==, "");
+  g_assert_false (a.exit_node_kill_switch);
 
   a.want_running = TRUE;
   g_free (a.control_url);
@@ -630,6 +721,7 @@ test_prefs_roundtrip (void)
   a.route_all = TRUE;
   a.corp_dns = FALSE;
   a.exit_node_allow_lan_access = TRUE;
+  a.exit_node_kill_switch = TRUE;
   g_assert_true (hyphae_ipn_prefs_save (sub, &a, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (file_mode (path), ==, 0600);
@@ -642,6 +734,7 @@ test_prefs_roundtrip (void)
 
     g_assert_nonnull (strstr (text, "\"ExitNodeID\" : \"nT8AH9jY7E11CNTRL\""));
     g_assert_nonnull (strstr (text, "\"WantRunning\" : true"));
+    g_assert_nonnull (strstr (text, "\"ExitNodeKillSwitch\" : true"));
   }
 
   /* Merge by mask: only the named fields change. */
@@ -650,6 +743,7 @@ test_prefs_roundtrip (void)
   g_assert_cmpstr (b.exit_node_id, ==, "");
   g_assert_true (b.corp_dns);
   g_assert_true (b.route_all);
+  g_assert_true (b.exit_node_kill_switch);
   g_assert_cmpstr (b.control_url, ==, "http://127.0.0.1:8080");
   g_assert_false (hyphae_ipn_prefs_equal (&a, &b));
   hyphae_ipn_prefs_copy (&b, &a);
@@ -863,7 +957,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ipn-config/default-prefs", test_default_prefs);
   g_test_add_func ("/ipn-config/route-all", test_route_all);
   g_test_add_func ("/ipn-config/exit-node", test_exit_node);
-  g_test_add_func ("/ipn-config/exit-node-blackhole", test_exit_node_blackhole);
+  g_test_add_func ("/ipn-config/exit-node-missing", test_exit_node_missing);
+  g_test_add_func ("/ipn-config/exit-node-offline", test_exit_node_offline);
   g_test_add_func ("/ipn-config/uapi", test_uapi);
   g_test_add_func ("/ipn-config/disco-peers", test_disco_peers);
   g_test_add_func ("/ipn-config/net-info", test_net_info);

@@ -452,12 +452,41 @@ find_exit (HyphaeIpn *ipn, const char *hostname)
   return NULL;
 }
 
+/* Offered, and online (the server says so once its map stream is up):
+ * an offline exit node takes no traffic unless the kill switch is on. */
 static gboolean
 exit_offered (gpointer data)
 {
   ExitWait *w = data;
+  const HyphaeNode *n = find_exit (w->ipn, w->hostname);
 
-  return find_exit (w->ipn, w->hostname) != NULL;
+  return n != NULL && !(n->online_known && !n->online);
+}
+
+/* Route for an address, and a Health line (exit: the exit node gone offline). */
+typedef struct {
+  HyphaeIpn *ipn;
+  const char *route_args;
+  const char *dev;
+  const char *health;
+} RouteWait;
+
+static gboolean
+health_has (HyphaeIpn *ipn, const char *needle)
+{
+  for (const char * const *h = hyphae_ipn_get_health (ipn); h != NULL && *h != NULL; h++)
+    if (strstr (*h, needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+route_and_health (gpointer data)
+{
+  RouteWait *w = data;
+  g_autofree char *dev = fixture_route_dev (w->route_args);
+
+  return g_strcmp0 (dev, w->dev) == 0 && health_has (w->ipn, w->health);
 }
 
 static void
@@ -544,6 +573,21 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
     g_assert_nonnull (strstr (ips, "10.9.0.0/16"));
   }
 
+  /* exit: the exit node goes away (the server says Online false): without
+   * the kill switch /0 leaves the TUN and Health says the LAN takes it; with
+   * it /0 comes back into the TUN (dropped there) and Health says so. */
+  fixture_child_stop (exit_node);
+  {
+    RouteWait rw = { ipn, "8.8.8.8", "unreachable", "is offline: internet traffic goes out through the local network" };
+
+    ts2021_fixture_wait_until (route_and_health, &rw, GUARD_S, "/0 off the TUN, Health: exit node offline");
+    p.exit_node_kill_switch = TRUE;
+    g_assert_true (hyphae_ipn_set_prefs (ipn, &p, HYPHAE_IPN_PREF_EXIT_NODE_KILL_SWITCH, &error));
+    g_assert_no_error (error);
+    rw = (RouteWait) { ipn, "8.8.8.8", TUN, "is offline: internet traffic is dropped" };
+    g_assert_true (route_and_health (&rw));
+  }
+
   /* Cleared: no /0 anywhere. */
   g_assert_true (hyphae_ipn_set_exit_node (ipn, "", &error));
   g_assert_no_error (error);
@@ -553,8 +597,8 @@ test_exit_node (Ts2021Fixture *f, gconstpointer user_data)
 
     g_assert_null (strstr (ips, "0.0.0.0/0"));
   }
+  g_assert_false (health_has (ipn, "Exit node"));
 
-  fixture_child_stop (exit_node);
   g_assert_true (hyphae_ipn_down (ipn, &error));
   g_clear_object (&ipn);
   while (g_main_context_iteration (NULL, FALSE))
