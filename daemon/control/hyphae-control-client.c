@@ -1129,6 +1129,26 @@ hyphae_control_client_set_exit_node_id (HyphaeControlClient *self,
     send_lite_update (self);
 }
 
+void
+hyphae_control_client_set_routable_ips (HyphaeControlClient *self,
+                                        const char * const *routable_ips)
+{
+  static const char * const none[] = { NULL };
+
+  g_return_if_fail (HYPHAE_IS_CONTROL_CLIENT (self));
+
+  if (routable_ips != NULL && routable_ips[0] == NULL)
+    routable_ips = NULL;
+  if (g_strv_equal (self->routable_ips ? (const char * const *) self->routable_ips : none,
+                    routable_ips ? routable_ips : none))
+    return;
+  g_strfreev (self->routable_ips);
+  self->routable_ips = g_strdupv ((char **) routable_ips);
+  self->lite_dirty = TRUE;
+  if (self->state == HYPHAE_CONTROL_STATE_SYNCED && self->h2)
+    send_lite_update (self);
+}
+
 HyphaeControlState
 hyphae_control_client_get_state (HyphaeControlClient *self)
 {

@@ -121,6 +121,10 @@ void hyphae_control_client_set_net_info (HyphaeControlClient *client,
                                          const HyphaeMapNetInfo *net_info);
 void hyphae_control_client_set_exit_node_id (HyphaeControlClient *client,
                                              const char *stable_id);
+/* Hostinfo.RoutableIPs (copied; NULL or empty = none): the routes we
+ * advertise. A lite update goes out when they change. */
+void hyphae_control_client_set_routable_ips (HyphaeControlClient *client,
+                                             const char * const *routable_ips);
 
 HyphaeControlState hyphae_control_client_get_state (HyphaeControlClient *client);
 /* The last good netmap, or NULL (transfer none). */

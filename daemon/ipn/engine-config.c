@@ -179,6 +179,26 @@ add_peer_addresses (const HyphaeNode *node, GPtrArray *allowed, GPtrArray *rejec
     }
 }
 
+/* serve: the masquerade addresses control gave for this peer (capver 59/77/104). */
+static void
+set_masq (const HyphaeNode *node, struct wg_masq *masq)
+{
+  struct ip_addr a;
+
+  if (node->self_v4_masq_addr != NULL &&
+      ip_addr_parse (&a, node->self_v4_masq_addr, strlen (node->self_v4_masq_addr)) && a.family == AF_INET)
+    {
+      masq->has4 = TRUE;
+      memcpy (masq->addr4, a.bytes, 4);
+    }
+  if (node->self_v6_masq_addr != NULL &&
+      ip_addr_parse (&a, node->self_v6_masq_addr, strlen (node->self_v6_masq_addr)) && a.family == AF_INET6)
+    {
+      masq->has6 = TRUE;
+      memcpy (masq->addr6, a.bytes, 16);
+    }
+}
+
 /* Public keys are random bytes: their first four are a hash already. */
 static guint
 public_key_hash (gconstpointer key)
@@ -271,6 +291,7 @@ hyphae_engine_config_new (const HyphaeNetmap *nm,
       peer->disco = hyphae_node_has_disco (node);
       peer->endpoint = peer->disco ? NULL : g_strdup (first_endpoint (node));
       peer->is_exit_node = is_exit;
+      set_masq (node, &peer->masq); /* serve */
       g_ptr_array_add (cfg->peers, peer);
       /* Two nodes with one key: the first wins, as a linear search found. */
       if (!g_hash_table_contains (cfg->by_key, peer->public_key))

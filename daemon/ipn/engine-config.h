@@ -9,6 +9,7 @@
 #include "netmap.h"
 #include "common/ip.h"
 #include "crypto/keys.h"
+#include "wg/masq.h"
 
 G_BEGIN_DECLS
 
@@ -54,6 +55,9 @@ typedef struct {
   char *endpoint;     /* "ip:port" / "[ip6]:port", NULL = none (or disco) */
   gboolean disco;     /* the path machine owns its endpoint */
   gboolean is_exit_node;
+  /* serve: SelfNodeV4/V6MasqAddrForThisPeer, the address this peer knows
+   * us by (wg/masq.h; has4/has6 false = none or unparseable) */
+  struct wg_masq masq;
 } HyphaeEnginePeer;
 
 typedef struct {

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "advertise-routes.h"
 #include "crypto/keys.h"
 #include "crypto/secmem.h"
 #include "engine-config.h"
@@ -21,6 +22,7 @@
 #include "hyphae-link-monitor.h"
 #include "hyphae-magicsock.h"
 #include "hyphae-magic-dns.h" /* mdns */
+#include "hyphae-nat.h"
 #include "hyphae-netcfg.h"
 #include "hyphae-os-dns.h"
 #include "hyphae-secret.h"
@@ -85,6 +87,10 @@ struct _HyphaeIpn {
   GPtrArray *deferred_peers; /* GBytes node keys we handshake with later */
   gint64 deferred_since;     /* realtime s when they were deferred */
   guint deferred_id;         /* the timeout that does it */
+
+  /* serve: forwarding + masquerade while AdvertiseRoutes is not empty */
+  HyphaeNat *nat;
+  char *serve_error; /* why they are not in place, for Health */
 
   HyphaeFilterState *filter; /* filt: the packet filter (see filter_apply) */
   /* osdns: the OS resolver (daemon/netcfg/hyphae-os-dns) */
@@ -226,6 +232,8 @@ update_health (HyphaeIpn *self)
     g_strv_builder_add (b, self->set_keys_warning);
   if (self->filter != NULL && hyphae_filter_state_get_problem (self->filter) != NULL) /* filt */
     g_strv_builder_add (b, hyphae_filter_state_get_problem (self->filter));
+  if (self->serve_error != NULL)
+    g_strv_builder_add (b, self->serve_error);
   health = g_strv_builder_end (b);
   if (self->health != NULL && g_strv_equal ((const char * const *) self->health,
                                             (const char * const *) health))
@@ -653,6 +661,113 @@ deferred_handshakes_cancel (HyphaeIpn *self)
   g_ptr_array_set_size (self->deferred_peers, 0);
 }
 
+/* ---- serve: exit node and subnet router ----------------------------------- */
+
+static void
+set_serve_error (HyphaeIpn *self, const char *detail)
+{
+  char *msg = detail ? g_strdup_printf ("Cannot forward for the advertised routes: %s", detail) : NULL;
+
+  if (msg != NULL && g_strcmp0 (msg, self->serve_error) != 0)
+    g_warning ("%s", msg);
+  g_free (self->serve_error);
+  self->serve_error = msg;
+  update_health (self);
+}
+
+/* Masquerade addresses into the runner (wg/masq.h): our own addresses, and
+ * each peer's that has one, or had one in the config applied before. */
+static void
+serve_set_masq (HyphaeIpn *self, const HyphaeEngineConfig *cfg)
+{
+  struct wg_masq native = { 0 };
+
+  for (guint i = 0; i < cfg->addresses->len; i++)
+    {
+      const struct ip_prefix *a = &g_array_index (cfg->addresses, struct ip_prefix, i);
+
+      if (a->addr.family == AF_INET && !native.has4)
+        {
+          native.has4 = TRUE;
+          memcpy (native.addr4, a->addr.bytes, 4);
+        }
+      else if (a->addr.family == AF_INET6 && !native.has6)
+        {
+          native.has6 = TRUE;
+          memcpy (native.addr6, a->addr.bytes, 16);
+        }
+    }
+  wg_runner_set_native_addrs (self->runner, &native);
+  for (guint i = 0; i < cfg->peers->len; i++)
+    {
+      const HyphaeEnginePeer *p = cfg->peers->pdata[i];
+      const HyphaeEnginePeer *before = self->applied
+                                         ? hyphae_engine_config_lookup_peer (self->applied, p->public_key)
+                                         : NULL;
+      gboolean had = before != NULL && (before->masq.has4 || before->masq.has6);
+
+      if (p->masq.has4 || p->masq.has6 || had)
+        (void) wg_runner_set_peer_masq (self->runner, p->public_key, &p->masq);
+    }
+}
+
+/* What the packet filter treats as ours besides our addresses: the
+ * advertised routes, a /0 as "guest Wi-Fi" (advertise-routes.h). */
+static GArray *
+serve_local_nets (HyphaeIpn *self)
+{
+  g_autoptr(GArray) iface = NULL;
+
+  if (self->prefs.advertise_routes == NULL || self->prefs.advertise_routes[0] == NULL)
+    return g_array_new (FALSE, TRUE, sizeof (struct ip_prefix));
+  iface = hyphae_advertise_routes_interface_prefixes ();
+  return hyphae_advertise_routes_local_nets ((const char * const *) self->prefs.advertise_routes,
+                                             (const struct ip_prefix *) (gpointer) iface->data, iface->len);
+}
+
+/* Two AdvertiseRoutes lists differ (NULL = empty). */
+static gboolean
+serve_routes_changed (char **a, char **b)
+{
+  static const char * const none[] = { NULL };
+
+  return !g_strv_equal (a ? (const char * const *) a : none, b ? (const char * const *) b : none);
+}
+
+/* While we advertise routes and the engine runs: forwarding on and the
+ * masquerade table in place (hyphae-nat.h); otherwise neither. A failure
+ * is a Health line, not a failed start: the node still works as a client.
+ * Routes are advertised as soon as the pref says so, even before control
+ * approves them, as tailscaled does (the peers only send once approved). */
+static void
+serve_apply (HyphaeIpn *self)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean want = self->runner != NULL && self->prefs.advertise_routes != NULL &&
+                  self->prefs.advertise_routes[0] != NULL;
+
+  if (want)
+    {
+      /* Once per engine start (not on every netmap), again after a failure. */
+      if (self->nat != NULL && self->serve_error == NULL)
+        return;
+      if (self->nat == NULL)
+        self->nat = hyphae_nat_new (self->ifname, self->state_dir);
+      if (!hyphae_nat_apply (self->nat, &error))
+        {
+          set_serve_error (self, error->message);
+          return;
+        }
+    }
+  else if (self->nat != NULL)
+    {
+      if (!hyphae_nat_remove (self->nat, &error))
+        g_warning ("Cannot remove the forwarding for the advertised routes: %s", error->message);
+      g_clear_pointer (&self->nat, hyphae_nat_free);
+    }
+  set_serve_error (self, NULL);
+}
+
 static void
 engine_stop (HyphaeIpn *self)
 {
@@ -674,6 +789,7 @@ engine_stop (HyphaeIpn *self)
       update_health (self);
     }
   hyphae_filter_state_reset (self->filter);
+  serve_apply (self); /* serve: no runner, no forwarding */
   g_clear_pointer (&self->applied, hyphae_engine_config_free);
   self->netmap_applied = FALSE;
 }
@@ -685,10 +801,12 @@ engine_stop (HyphaeIpn *self)
 static void
 filter_apply (HyphaeIpn *self)
 {
+  g_autoptr(GArray) served = serve_local_nets (self); /* serve */
   HyphaeFilterOptions opts = {
     .shields_up = self->prefs.shields_up,
     .exit_node_id = self->prefs.exit_node_id,
-    /* serve: the AdvertiseRoutes pref goes in served_routes / n_served_routes. */
+    .served_routes = (const struct ip_prefix *) (gpointer) served->data,
+    .n_served_routes = served->len,
   };
 
   hyphae_filter_state_update (self->filter, self->runner, self->netmap, &opts);
@@ -745,6 +863,7 @@ engine_apply (HyphaeIpn *self)
       goto failed;
     }
   uapi_device_state_clear (&current);
+  serve_set_masq (self, cfg);
   /* A peer that is new, or reachable at a new endpoint: handshake soon, one
    * side first so that the two do not cross (handshake-order.c). */
   for (guint i = 0; i < cfg->peers->len; i++)
@@ -783,6 +902,7 @@ engine_apply (HyphaeIpn *self)
     }
   set_engine_error (self, NULL, NULL);
   self->netmap_applied = TRUE;
+  serve_apply (self); /* serve */
   return;
 
 failed:
@@ -1110,6 +1230,7 @@ control_create (HyphaeIpn *self)
   key_public_from_private (cfg.disco_pub, self->disco_priv);
   cfg.hostname = hostname;
   cfg.os = "linux";
+  cfg.routable_ips = (const char * const *) self->prefs.advertise_routes; /* serve */
   self->control = hyphae_control_client_new (&cfg);
   sodium_memzero (cfg.machine_priv, sizeof cfg.machine_priv);
   sodium_memzero (cfg.node_priv, sizeof cfg.node_priv);
@@ -1296,6 +1417,7 @@ hyphae_ipn_finalize (GObject *object)
   g_free (self->set_keys_warning);
   g_free (self->profile);
   g_free (self->engine_error);
+  g_free (self->serve_error);
   g_clear_pointer (&self->keys, hyphae_profile_keys_free);
   if (self->disco_priv != NULL)
     secmem_free (self->disco_priv, KEY_LEN);
@@ -1684,6 +1806,7 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
   HyphaeIpnPrefs next = { 0 };
   gboolean was_running = self->prefs.want_running;
   gboolean engine_affected, server_affected, url_changed, filter_affected;
+  g_auto(GStrv) routes = NULL; /* serve: AdvertiseRoutes, canonical */
 
   if ((mask & HYPHAE_IPN_PREF_CONTROL_URL) &&
       (prefs->control_url == NULL ||
@@ -1694,8 +1817,24 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
                    "Not an http(s) URL: %s", prefs->control_url ? prefs->control_url : "(null)");
       return FALSE;
     }
+  if (mask & HYPHAE_IPN_PREF_ADVERTISE_ROUTES)
+    {
+      g_autoptr(GError) local = NULL;
+
+      routes = hyphae_advertise_routes_normalize ((const char * const *) prefs->advertise_routes, &local);
+      if (routes == NULL)
+        {
+          g_set_error (error, HYPHAE_IPN_ERROR, HYPHAE_IPN_ERROR_INVALID_ARGUMENT, "%s", local->message);
+          return FALSE;
+        }
+    }
   hyphae_ipn_prefs_copy (&next, &self->prefs);
   hyphae_ipn_prefs_merge (&next, prefs, mask);
+  if (routes != NULL)
+    {
+      g_strfreev (next.advertise_routes);
+      next.advertise_routes = g_steal_pointer (&routes);
+    }
   if (hyphae_ipn_prefs_equal (&next, &self->prefs))
     {
       hyphae_ipn_prefs_clear (&next);
@@ -1703,7 +1842,8 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
     }
   engine_affected = g_strcmp0 (next.exit_node_id, self->prefs.exit_node_id) != 0 ||
                     !next.route_all != !self->prefs.route_all ||
-                    !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access;
+                    !next.exit_node_allow_lan_access != !self->prefs.exit_node_allow_lan_access ||
+                    serve_routes_changed (next.advertise_routes, self->prefs.advertise_routes);
   url_changed = g_strcmp0 (next.control_url, self->prefs.control_url) != 0;
   filter_affected = !next.shields_up != !self->prefs.shields_up || /* filt */
                     g_strcmp0 (next.exit_node_id, self->prefs.exit_node_id) != 0;
@@ -1718,6 +1858,9 @@ hyphae_ipn_set_prefs (HyphaeIpn *self,
 
   if (self->control != NULL)
     hyphae_control_client_set_exit_node_id (self->control, self->prefs.exit_node_id);
+  if (self->control != NULL) /* serve: Hostinfo.RoutableIPs */
+    hyphae_control_client_set_routable_ips (self->control,
+                                            (const char * const *) self->prefs.advertise_routes);
   if (was_running && !self->prefs.want_running)
     return hyphae_ipn_down (self, error);
   if (self->prefs.want_running && have_node_key (self) &&

@@ -57,6 +57,9 @@ typedef struct {
   gboolean corp_dns;  /* "Use Tailscale DNS"; default TRUE */
   gboolean route_all; /* accept subnet routes; default FALSE on Linux */
   gboolean shields_up;
+  /* serve: AdvertiseRoutes, canonical masked prefixes (advertise-routes.h);
+   * NULL or empty = none; 0.0.0.0/0 + ::/0 = an exit node. */
+  char **advertise_routes;
 } HyphaeIpnPrefs;
 
 /* Which fields of a HyphaeIpnPrefs a SetPrefs call changes. */
@@ -70,6 +73,7 @@ typedef enum {
   HYPHAE_IPN_PREF_ROUTE_ALL = 1 << 6,
   HYPHAE_IPN_PREF_SHIELDS_UP = 1 << 7,
   HYPHAE_IPN_PREF_EXIT_NODE_KILL_SWITCH = 1 << 12,
+  HYPHAE_IPN_PREF_ADVERTISE_ROUTES = 1 << 9, /* serve */
 } HyphaeIpnPrefMask;
 
 typedef struct {

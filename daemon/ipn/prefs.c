@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "advertise-routes.h"
 #include "hyphae-json.h"
 
 enum {
@@ -28,6 +29,7 @@ hyphae_ipn_prefs_clear (HyphaeIpnPrefs *prefs)
   g_clear_pointer (&prefs->control_url, g_free);
   g_clear_pointer (&prefs->hostname, g_free);
   g_clear_pointer (&prefs->exit_node_id, g_free);
+  g_clear_pointer (&prefs->advertise_routes, g_strfreev); /* serve */
 }
 
 void
@@ -39,6 +41,7 @@ hyphae_ipn_prefs_copy (HyphaeIpnPrefs *dst,
   tmp.control_url = g_strdup (src->control_url ? src->control_url : "");
   tmp.hostname = g_strdup (src->hostname ? src->hostname : "");
   tmp.exit_node_id = g_strdup (src->exit_node_id ? src->exit_node_id : "");
+  tmp.advertise_routes = g_strdupv (src->advertise_routes); /* serve */
   hyphae_ipn_prefs_clear (dst);
   *dst = tmp;
 }
@@ -75,6 +78,22 @@ hyphae_ipn_prefs_merge (HyphaeIpnPrefs *dst,
     dst->route_all = src->route_all;
   if (mask & HYPHAE_IPN_PREF_SHIELDS_UP)
     dst->shields_up = src->shields_up;
+  if (mask & HYPHAE_IPN_PREF_ADVERTISE_ROUTES) /* serve */
+    {
+      char **routes = g_strdupv (src->advertise_routes);
+
+      g_strfreev (dst->advertise_routes);
+      dst->advertise_routes = routes;
+    }
+}
+
+/* NULL and empty are the same list. */
+static gboolean
+strv_equal (char **a, char **b)
+{
+  static char *empty[] = { NULL };
+
+  return g_strv_equal ((const char * const *) (a ? a : empty), (const char * const *) (b ? b : empty));
 }
 
 gboolean
@@ -89,7 +108,8 @@ hyphae_ipn_prefs_equal (const HyphaeIpnPrefs *a,
          !a->exit_node_kill_switch == !b->exit_node_kill_switch &&
          !a->corp_dns == !b->corp_dns &&
          !a->route_all == !b->route_all &&
-         !a->shields_up == !b->shields_up;
+         !a->shields_up == !b->shields_up &&
+         strv_equal (a->advertise_routes, b->advertise_routes);
 }
 
 char *
@@ -118,6 +138,12 @@ hyphae_ipn_prefs_to_json (const HyphaeIpnPrefs *p)
   json_builder_add_boolean_value (b, p->route_all);
   json_builder_set_member_name (b, "ShieldsUp");
   json_builder_add_boolean_value (b, p->shields_up);
+  /* serve: always written, [] when none, as ipn.Prefs marshals it. */
+  json_builder_set_member_name (b, "AdvertiseRoutes");
+  json_builder_begin_array (b);
+  for (char **r = p->advertise_routes; r != NULL && *r != NULL; r++)
+    json_builder_add_string_value (b, *r);
+  json_builder_end_array (b);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   json_generator_set_root (gen, root);
@@ -157,6 +183,37 @@ get_string (JsonObject *o, const char *name, char **out, GError **error)
   return TRUE;
 }
 
+/* serve: AdvertiseRoutes, an array of canonical prefixes (null = none). */
+static gboolean
+get_routes (JsonObject *o, const char *name, char ***out, GError **error)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func (g_free);
+  JsonArray *a;
+
+  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (n))
+    goto bad;
+  a = json_node_get_array (n);
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
+        goto bad;
+      g_ptr_array_add (list, g_strdup (json_node_get_string (e)));
+    }
+  g_ptr_array_add (list, NULL);
+  g_strfreev (*out);
+  *out = hyphae_advertise_routes_normalize ((const char * const *) list->pdata, error);
+  return *out != NULL;
+
+bad:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s is not an array of strings", name);
+  return FALSE;
+}
+
 gboolean
 hyphae_ipn_prefs_from_json (const char *json,
                             gsize len,
@@ -178,7 +235,8 @@ hyphae_ipn_prefs_from_json (const char *json,
       !get_bool (o, "ExitNodeKillSwitch", &p.exit_node_kill_switch, error) ||
       !get_bool (o, "CorpDNS", &p.corp_dns, error) ||
       !get_bool (o, "RouteAll", &p.route_all, error) ||
-      !get_bool (o, "ShieldsUp", &p.shields_up, error))
+      !get_bool (o, "ShieldsUp", &p.shields_up, error) ||
+      !get_routes (o, "AdvertiseRoutes", &p.advertise_routes, error))
     goto fail;
   if (p.control_url[0] == '\0')
     set_str (&p.control_url, HYPHAE_IPN_DEFAULT_CONTROL_URL);

@@ -14,6 +14,7 @@
 #include "hyphae-ipn.h"
 #include "hyphae-log.h"
 #include "hyphae-mesh-error.h"
+#include "hyphae-nat.h"
 #include "hyphae-os-dns.h"
 #include "hyphae-service.h"
 
@@ -95,13 +96,21 @@ static gboolean
 cleanup_leftovers (const char *state_dir)
 {
   g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE;
 
   if (!hyphae_os_dns_cleanup (state_dir, &error))
     {
       g_warning ("Cannot restore the OS DNS settings: %s", error->message);
-      return FALSE;
+      g_clear_error (&error);
+      ok = FALSE;
     }
-  return TRUE;
+  /* serve: an exit node's forwarding sysctls and masquerade table */
+  if (!hyphae_nat_cleanup (state_dir, &error))
+    {
+      g_warning ("Cannot undo the forwarding for the advertised routes: %s", error->message);
+      ok = FALSE;
+    }
+  return ok;
 }
 
 /* One hyphaed per state dir: the daemon holds an flock on STATE/hyphaed.lock

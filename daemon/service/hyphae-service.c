@@ -155,6 +155,7 @@ static const struct {
   { "CorpDNS", "b", HYPHAE_IPN_PREF_CORP_DNS },
   { "RouteAll", "b", HYPHAE_IPN_PREF_ROUTE_ALL },
   { "ShieldsUp", "b", HYPHAE_IPN_PREF_SHIELDS_UP },
+  { "AdvertiseRoutes", "as", HYPHAE_IPN_PREF_ADVERTISE_ROUTES }, /* serve */
 };
 
 static const DictKey key_keys[] = {
@@ -308,6 +309,9 @@ prefs_variant (const HyphaeIpnPrefs *p)
   g_variant_builder_add (&b, "{sv}", "CorpDNS", g_variant_new_boolean (p->corp_dns));
   g_variant_builder_add (&b, "{sv}", "RouteAll", g_variant_new_boolean (p->route_all));
   g_variant_builder_add (&b, "{sv}", "ShieldsUp", g_variant_new_boolean (p->shields_up));
+  g_variant_builder_add (&b, "{sv}", "AdvertiseRoutes", /* serve: NULL = none */
+                         g_variant_new_strv ((const char * const *) p->advertise_routes,
+                                             p->advertise_routes != NULL ? -1 : 0));
   return g_variant_builder_end (&b);
 }
 
@@ -623,6 +627,7 @@ run_set_prefs (Call *call,
 {
   HyphaeIpnPrefs prefs = *hyphae_ipn_get_prefs (call->self->ipn);
   HyphaeIpnPrefMask mask = 0;
+  g_autofree const char **routes = NULL; /* serve: the strings point into call->arg */
 
   for (gsize i = 0; i < G_N_ELEMENTS (pref_keys); i++)
     {
@@ -645,6 +650,11 @@ run_set_prefs (Call *call,
         case HYPHAE_IPN_PREF_CORP_DNS:      prefs.corp_dns = g_variant_get_boolean (v); break;
         case HYPHAE_IPN_PREF_ROUTE_ALL:     prefs.route_all = g_variant_get_boolean (v); break;
         case HYPHAE_IPN_PREF_SHIELDS_UP:    prefs.shields_up = g_variant_get_boolean (v); break;
+        case HYPHAE_IPN_PREF_ADVERTISE_ROUTES:
+          g_free (routes);
+          routes = g_variant_get_strv (v, NULL);
+          prefs.advertise_routes = (char **) routes;
+          break;
         default: g_assert_not_reached ();
         }
       /* clang-format on */

@@ -880,6 +880,28 @@ wg_runner_set_peer_endpoint(struct wg_runner *r, const uint8_t public_key[KEY_LE
     return p ? 0 : -ENOENT;
 }
 
+void
+wg_runner_set_native_addrs(struct wg_runner *r, const struct wg_masq *native)
+{
+    wg_device_lock(r->dev);
+    wg_device_set_native_addrs(r->dev, native);
+    wg_device_unlock(r->dev);
+}
+
+int
+wg_runner_set_peer_masq(struct wg_runner *r, const uint8_t public_key[KEY_LEN],
+                        const struct wg_masq *masq)
+{
+    struct wg_peer *p;
+
+    wg_device_lock(r->dev);
+    p = wg_device_lookup_peer(r->dev, public_key);
+    if (p)
+        wg_peer_set_masq(p, masq);
+    wg_device_unlock(r->dev);
+    return p ? 0 : -ENOENT;
+}
+
 int
 wg_runner_send_udp(struct wg_runner *r, const uint8_t *data, size_t len,
                    const union wg_sockaddr *to)

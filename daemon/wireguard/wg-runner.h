@@ -6,6 +6,7 @@
 
 #include "uapi/uapi.h"
 #include "crypto/keys.h"
+#include "wg/masq.h"
 
 /*
  * The WireGuard engine on a TUN, as a handle (plain C, no GLib).
@@ -112,6 +113,16 @@ uint64_t wg_runner_events_dropped(struct wg_runner *r);
  */
 int wg_runner_set_peer_endpoint(struct wg_runner *r, const uint8_t public_key[KEY_LEN],
                                 const struct wg_endpoint *ep);
+/*
+ * serve: masquerade addresses (capver 59/77/104, wg/masq.h). Our own tailnet
+ * addresses (those a masquerade replaces), and the address one peer knows
+ * us by (has4/has6 false: none): packets to it leave with that source, its
+ * packets to that address arrive with ours. Lost when the peer is removed:
+ * set again after each wg_runner_apply. -ENOENT if no such peer.
+ */
+void wg_runner_set_native_addrs(struct wg_runner *r, const struct wg_masq *native);
+int wg_runner_set_peer_masq(struct wg_runner *r, const uint8_t public_key[KEY_LEN],
+                            const struct wg_masq *masq);
 /* Send one datagram (disco, STUN) from the WireGuard sockets. 0 or -errno. */
 int wg_runner_send_udp(struct wg_runner *r, const uint8_t *data, size_t len,
                        const union wg_sockaddr *to);

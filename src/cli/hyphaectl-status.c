@@ -249,6 +249,37 @@ node_row (const HyphaePeerInfo *node,
   return cols;
 }
 
+/* serve: this node's own Status column says what it offers (AdvertiseRoutes):
+ * "offers exit node" and the subnets it routes ("routes 10.1.0.0/24"). */
+static void
+serve_self_status (HyphaeMesh1 *proxy,
+                   char **text)
+{
+  g_autoptr(GVariant) prefs = hyphae_mesh1_dup_prefs (proxy);
+  g_autofree const char **routes = NULL;
+  g_autoptr(GString) s = g_string_new (NULL);
+  g_autoptr(GPtrArray) subnets = g_ptr_array_new ();
+
+  if (prefs == NULL || !g_variant_lookup (prefs, "AdvertiseRoutes", "^a&s", &routes))
+    return;
+  for (const char **r = routes; r != NULL && *r != NULL; r++)
+    if (g_str_equal (*r, "0.0.0.0/0"))
+      g_string_append (s, "offers exit node");
+    else if (!g_str_equal (*r, "::/0"))
+      g_ptr_array_add (subnets, (gpointer) *r);
+  g_ptr_array_add (subnets, NULL);
+  if (subnets->len > 1)
+    {
+      g_autofree char *list = g_strjoinv (", ", (char **) subnets->pdata);
+
+      g_string_append_printf (s, "%sroutes %s", s->len ? "; " : "", list);
+    }
+  if (s->len == 0)
+    return;
+  g_free (*text);
+  *text = g_strdup (s->str);
+}
+
 int
 ctl_print_status (HyphaeMesh1 *proxy,
                   GPtrArray *peers)
@@ -276,7 +307,12 @@ ctl_print_status (HyphaeMesh1 *proxy,
     }
 
   if (self_node != NULL)
-    g_ptr_array_add (rows, node_row (self_node, suffix, TRUE));
+    {
+      char **row = node_row (self_node, suffix, TRUE);
+
+      serve_self_status (proxy, &row[4]); /* serve */
+      g_ptr_array_add (rows, row);
+    }
   for (guint i = 0; i < peers->len; i++)
     g_ptr_array_add (sorted, g_ptr_array_index (peers, i));
   g_ptr_array_sort (sorted, compare_peers);

@@ -23,8 +23,9 @@ static const char summary[] =
   "                  this node's (or PEER's) tailnet addresses\n"
   "  set [--exit-node PEER] [--exit-node-allow-lan-access[=BOOL]] [--accept-dns[=BOOL]]\n"
   "      [--accept-routes[=BOOL]] [--shields-up[=BOOL]]\n"
+  "      [--advertise-routes=CIDR,…] [--advertise-exit-node[=BOOL]]\n"
   "                  change settings; PEER is a host name, MagicDNS name, IP or stable id,\n"
-  "                  \"\" clears the exit node\n"
+  "                  \"\" clears the exit node; --advertise-routes= (empty) advertises none\n"
   "  ping [-c N] [--until-direct[=BOOL]] [--timeout SECONDS] PEER\n"
   "                  disco ping PEER, showing the path each pong took (direct ip:port or\n"
   "                  DERP(region)); stops at the first direct pong unless --until-direct=false\n"
@@ -484,6 +485,28 @@ static const char * const set_flag_names[] = {
   "--shields-up",
 };
 
+/* A flag's optional boolean value (NULL: true). */
+static gboolean
+parse_bool_value (const char *option_name,
+                  const char *value,
+                  gboolean *out,
+                  GError **error)
+{
+  if (value == NULL || g_ascii_strcasecmp (value, "true") == 0 || strcmp (value, "1") == 0 ||
+      g_ascii_strcasecmp (value, "t") == 0)
+    *out = TRUE;
+  else if (g_ascii_strcasecmp (value, "false") == 0 || strcmp (value, "0") == 0 ||
+           g_ascii_strcasecmp (value, "f") == 0)
+    *out = FALSE;
+  else
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: “%s” is not a boolean (true or false)", option_name, value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 parse_bool_flag (const char *option_name,
                  const char *value,
@@ -495,21 +518,61 @@ parse_bool_flag (const char *option_name,
       if (strcmp (option_name, set_flag_names[i]) != 0)
         continue;
       set_flags[i].given = TRUE;
-      if (value == NULL || g_ascii_strcasecmp (value, "true") == 0 || strcmp (value, "1") == 0 ||
-          g_ascii_strcasecmp (value, "t") == 0)
-        set_flags[i].value = TRUE;
-      else if (g_ascii_strcasecmp (value, "false") == 0 || strcmp (value, "0") == 0 ||
-               g_ascii_strcasecmp (value, "f") == 0)
-        set_flags[i].value = FALSE;
-      else
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "%s: “%s” is not a boolean (true or false)", option_name, value);
-          return FALSE;
-        }
-      return TRUE;
+      return parse_bool_value (option_name, value, &set_flags[i].value, error);
     }
   return FALSE;
+}
+
+/* serve: --advertise-exit-node[=BOOL] */
+static gboolean advertise_exit_given, advertise_exit_value;
+
+static gboolean
+parse_advertise_exit_node (const char *option_name,
+                           const char *value,
+                           gpointer data,
+                           GError **error)
+{
+  advertise_exit_given = TRUE;
+  return parse_bool_value (option_name, value, &advertise_exit_value, error);
+}
+
+/* serve: the AdvertiseRoutes to set, as `tailscale set` computes them
+ * (cmd/tailscale/cli/set.go calcAdvertiseRoutesForSet): --advertise-routes
+ * replaces the subnets and keeps the exit node unless
+ * --advertise-exit-node says otherwise; --advertise-exit-node alone adds or
+ * removes 0.0.0.0/0 + ::/0 and keeps the subnets. hyphaed validates. */
+static GVariant *
+advertise_routes_value (HyphaeMesh1 *proxy,
+                        const char *routes_arg)
+{
+  g_autoptr(GVariant) prefs = hyphae_mesh1_dup_prefs (proxy);
+  g_autofree const char **current = NULL;
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  gboolean exit_now = FALSE, exit_wanted;
+
+  if (prefs != NULL)
+    g_variant_lookup (prefs, "AdvertiseRoutes", "^a&s", &current);
+  for (const char **r = current; r != NULL && *r != NULL; r++)
+    exit_now |= g_str_equal (*r, "0.0.0.0/0") || g_str_equal (*r, "::/0");
+  exit_wanted = advertise_exit_given ? advertise_exit_value : exit_now;
+  if (routes_arg != NULL)
+    {
+      g_auto(GStrv) parts = g_strsplit (routes_arg, ",", -1);
+
+      for (char **p = parts; *p != NULL; p++)
+        if (**p != '\0')
+          g_ptr_array_add (out, g_strdup (*p));
+    }
+  else
+    for (const char **r = current; r != NULL && *r != NULL; r++)
+      if (!g_str_equal (*r, "0.0.0.0/0") && !g_str_equal (*r, "::/0"))
+        g_ptr_array_add (out, g_strdup (*r));
+  if (exit_wanted)
+    {
+      g_ptr_array_add (out, g_strdup ("0.0.0.0/0"));
+      g_ptr_array_add (out, g_strdup ("::/0"));
+    }
+  return g_variant_new_strv ((const char * const *) out->pdata, out->len);
 }
 
 static int
@@ -517,6 +580,7 @@ cmd_set (int argc,
          char **argv)
 {
   g_autofree char *exit_node = NULL;
+  g_autofree char *advertise_routes = NULL; /* serve */
   GOptionEntry entries[] = {
     { "exit-node", 0, 0, G_OPTION_ARG_STRING, &exit_node,
       "Route internet traffic through PEER (host name, MagicDNS name, IP or stable id; \"\" clears)", "PEER" },
@@ -530,6 +594,10 @@ cmd_set (int argc,
       "Accept subnet routes advertised by peers", "BOOL" },
     { "shields-up", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_bool_flag,
       "Refuse all incoming connections", "BOOL" },
+    { "advertise-routes", 0, 0, G_OPTION_ARG_STRING, &advertise_routes,
+      "Offer these subnets to the tailnet (comma-separated CIDR prefixes; empty: none)", "CIDR,…" },
+    { "advertise-exit-node", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_advertise_exit_node,
+      "Offer to be an exit node for internet traffic", "BOOL" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("- change settings");
@@ -551,7 +619,7 @@ cmd_set (int argc,
         g_variant_builder_add (&changes, "{sv}", set_flags[i].pref, g_variant_new_boolean (set_flags[i].value));
         any = TRUE;
       }
-  if (!any && exit_node == NULL)
+  if (!any && exit_node == NULL && advertise_routes == NULL && !advertise_exit_given)
     {
       g_variant_builder_clear (&changes);
       return ctl_usage_error ("set: nothing to change (see hyphaectl set --help)");
@@ -560,6 +628,11 @@ cmd_set (int argc,
     {
       g_variant_builder_clear (&changes);
       return code;
+    }
+  if (advertise_routes != NULL || advertise_exit_given) /* serve */
+    {
+      g_variant_builder_add (&changes, "{sv}", "AdvertiseRoutes", advertise_routes_value (proxy, advertise_routes));
+      any = TRUE;
     }
   if (exit_node != NULL)
     {

@@ -212,6 +212,20 @@ wg_device_set_private_key(struct wg_device *dev, const uint8_t *priv, uint64_t n
 }
 
 void
+wg_device_set_native_addrs(struct wg_device *dev, const struct wg_masq *native)
+{
+    wg_device_assert_locked(dev);
+    dev->native = *native;
+}
+
+void
+wg_peer_set_masq(struct wg_peer *peer, const struct wg_masq *masq)
+{
+    wg_device_assert_locked(peer->device);
+    peer->masq = *masq;
+}
+
+void
 wg_device_set_up(struct wg_device *dev, bool up, uint64_t now_ns)
 {
     struct wg_peer *p;

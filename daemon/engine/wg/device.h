@@ -8,6 +8,7 @@
 
 #include "common/endpoint.h"
 #include "wg/cookie.h"
+#include "wg/masq.h"
 #include "wg/messages.h"
 #include "wg/peer.h"
 
@@ -80,6 +81,10 @@ struct wg_device {
     uint64_t last_gc_ns;
 
     uint64_t next_timer_ns; /* earliest armed timer, 0 = none */
+
+    /* Our own tailnet addresses, for the peers with a masquerade address
+     * (wg/masq.h; under the lock). */
+    struct wg_masq native;
 };
 
 struct wg_device *wg_device_new(wg_send_fn send, wg_wake_fn wake, void *ctx);
@@ -112,6 +117,11 @@ void wg_peer_set_persistent_keepalive(struct wg_peer *peer, uint16_t seconds, ui
 int wg_peer_add_allowed_ip(struct wg_peer *peer, int family, const uint8_t *addr, uint8_t cidr);
 void wg_peer_clear_allowed_ips(struct wg_peer *peer);
 void wg_device_set_up(struct wg_device *dev, bool up, uint64_t now_ns);
+/* Masquerade (wg/masq.h), under the lock: our own addresses, and the address
+ * one peer knows us by (has4/has6 false: none). TX rewrites our source
+ * towards that peer; RX rewrites its packets to that address back. */
+void wg_device_set_native_addrs(struct wg_device *dev, const struct wg_masq *native);
+void wg_peer_set_masq(struct wg_peer *peer, const struct wg_masq *masq);
 
 /*
  * TX: plaintext IP packets from the TUN. Each packet sits at buf + 16 (room for

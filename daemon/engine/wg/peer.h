@@ -9,6 +9,7 @@
 #include "common/endpoint.h"
 #include "noise/noise.h"
 #include "wg/cookie.h"
+#include "wg/masq.h"
 #include "wg/messages.h"
 #include "wg/replay.h"
 
@@ -94,6 +95,8 @@ struct wg_peer {
 
     uint64_t rx_bytes, tx_bytes;
     int64_t last_handshake_realtime_ns; /* 0 = never */
+
+    struct wg_masq masq; /* the address this peer knows us by (wg/masq.h) */
 };
 
 struct wg_peer *wg_peer_ref(struct wg_peer *p);

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "common/compiler.h"
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "wg/allowedips.h"
@@ -282,6 +283,8 @@ wg_device_rx_batch(struct wg_device *dev, struct wg_rx_packet *pkts, size_t n, u
                 size_t len = check_inner_packet(dev, peer, p->data + p->plain_off, p->plain_len);
 
                 if (len) {
+                    if (unlikely(peer->masq.has4 || peer->masq.has6))
+                        wg_masq_dnat(p->data + p->plain_off, len, &dev->native, &peer->masq);
                     p->plain_len = len;
                     p->status = WG_RX_DATA;
                     wg_timers_data_received(peer, now_ns);

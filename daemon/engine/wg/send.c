@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/compiler.h"
 #include "common/log.h"
 #include "crypto/aead.h"
 #include "wg/allowedips.h"
@@ -263,6 +264,8 @@ wg_device_tx_batch(struct wg_device *dev, struct wg_tx_packet *pkts, size_t n, u
             p->status = WG_TX_NO_ROUTE;
             continue;
         }
+        if (unlikely(peer->masq.has4 || peer->masq.has6))
+            wg_masq_snat(p->buf + WG_TX_HEADROOM, p->len, &dev->native, &peer->masq);
         if (peer->endpoint.addr.sa.sa_family == AF_UNSPEC)
             continue;
         kp = dev->up ? sendable_keypair(peer, now_ns) : NULL;

@@ -838,6 +838,49 @@ test_note_active(void)
     net_free(net);
 }
 
+/*
+ * Masquerade (wg/masq.h): B knows A as 10.0.0.9 (A's SelfNodeV4MasqAddrForThisPeer
+ * for B). A's packets from its own 10.0.0.1 reach B from 10.0.0.9, which B's
+ * AllowedIPs route to A; B's replies to 10.0.0.9 reach A's TUN for 10.0.0.1.
+ * A forwarded packet (not from A's own address) keeps its source.
+ */
+static void
+test_masquerade(void)
+{
+    struct net *net = net_new();
+    struct wg_masq native = { .has4 = true }, masq = { .has4 = true };
+    uint8_t addr[4];
+    const uint8_t *got;
+
+    inet_pton(AF_INET, "10.0.0.1", native.addr4);
+    inet_pton(AF_INET, "10.0.0.9", masq.addr4);
+    inet_pton(AF_INET, "10.0.0.9", addr);
+    wg_device_lock(net->a.dev);
+    wg_device_set_native_addrs(net->a.dev, &native);
+    wg_peer_set_masq(net->a.peer, &masq);
+    wg_device_unlock(net->a.dev);
+    wg_device_lock(net->b.dev);
+    wg_peer_clear_allowed_ips(net->b.peer);
+    g_assert_cmpint(wg_peer_add_allowed_ip(net->b.peer, AF_INET, addr, 32), ==, 0);
+    wg_device_unlock(net->b.dev);
+
+    establish(net); /* 10.0.0.1 → 10.0.0.2, passed B's source check as 10.0.0.9 */
+    got = g_bytes_get_data(g_ptr_array_index(net->b.tun, 0), NULL);
+    g_assert_cmpmem(got + 12, 4, masq.addr4, 4);
+
+    g_assert_cmpint(send_packet(net, &net->b, "10.0.0.2", "10.0.0.9", 10, 0), ==, WG_TX_SEND);
+    deliver_all(net);
+    g_assert_cmpuint(net->a.tun->len, ==, 1);
+    got = g_bytes_get_data(g_ptr_array_index(net->a.tun, 0), NULL);
+    g_assert_cmpmem(got + 16, 4, native.addr4, 4);
+
+    /* Not A's own source: sent as it is, and B drops it (not A's address there). */
+    g_assert_cmpint(send_packet(net, &net->a, "10.0.0.5", "10.0.0.2", 10, 0), ==, WG_TX_SEND);
+    deliver_all(net);
+    g_assert_cmpuint(net->b.tun->len, ==, 1);
+    net_free(net);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -861,5 +904,6 @@ main(int argc, char **argv)
     g_test_add_func("/wg/device/derp-endpoint-sends", test_derp_endpoint_sends);
     g_test_add_func("/wg/device/pin-restarts-handshake", test_pin_restarts_handshake);
     g_test_add_func("/wg/device/note-active", test_note_active);
+    g_test_add_func("/wg/device/masquerade", test_masquerade);
     return g_test_run();
 }

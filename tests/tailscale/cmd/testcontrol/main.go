@@ -24,6 +24,11 @@
 //	                                         automatic map responses: testcontrol's rule)
 //	GET  /hyphae-test/derp-map               the DERP map sent now
 //	POST /hyphae-test/derp-map               body: a tailcfg.DERPMap; every node gets it
+//	POST /hyphae-test/masquerade             body: [{"Node":"nodekey:…","Peer":"nodekey:…",
+//	                                         "NodeMasqueradesAs":"100.99.0.1"}, ...]; Node is known
+//	                                         to Peer by that address (SetMasqueradeAddresses:
+//	                                         Node's netmap gets SelfNodeV4/V6MasqAddrForThisPeer
+//	                                         on Peer, Peer's sees it as Node's address); [] clears
 //	POST /hyphae-test/remove?node=NODEKEY    every other node with a map stream gets a raw
 //	                                         MapResponse with PeersRemoved (testcontrol has
 //	                                         no RemoveNode; the same rule on automatic
@@ -180,6 +185,8 @@ func (h *hooks) serve(w http.ResponseWriter, r *http.Request) {
 		out = h.srv.DERPMap
 	case "POST derp-map":
 		err = h.setDERPMap(body)
+	case "POST masquerade":
+		err = h.setMasquerade(body)
 	case "POST remove":
 		err = h.remove(r.FormValue("node"))
 	default:
@@ -235,6 +242,20 @@ func (h *hooks) setRoutes(k string, body []byte) error {
 	h.routes[n.Key] = routes
 	h.mu.Unlock()
 	h.srv.SetSubnetRoutes(n.Key, routes)
+	return nil
+}
+
+func (h *hooks) setMasquerade(body []byte) error {
+	var pairs []testcontrol.MasqueradePair
+	if err := json.Unmarshal(body, &pairs); err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		if p.Node.IsZero() || p.Peer.IsZero() || !p.NodeMasqueradesAs.IsValid() {
+			return errors.New("a pair needs Node, Peer and NodeMasqueradesAs")
+		}
+	}
+	h.srv.SetMasqueradeAddresses(pairs)
 	return nil
 }
 
