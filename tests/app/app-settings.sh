@@ -75,21 +75,6 @@ check_switch() {
 		atspi wait-state "$name" "$SWITCH" "$([ "$was" = true ] || echo '!')checked"
 	wgt_check "and Prefs $key stays $was (the switch sent nothing back)" pref_is "$key" "$was"
 }
-# dns KEY: a field of A's DNS property (a list joined as the app shows it:
-# ", ", "None" when empty).
-dns() {
-	"$WGT_PY" - "$(dbl_addr a)" "$1" <<'PY'
-import sys
-from gi.repository import Gio, GLib
-bus = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
-    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-reply = bus.call_sync("io.github.hyphae.Mesh1", "/io/github/hyphae/Mesh1", "org.freedesktop.DBus.Properties",
-    "Get", GLib.Variant("(ss)", ("io.github.hyphae.Mesh1", "DNS")), None, Gio.DBusCallFlags.NONE, 10000, None)
-v = reply.unpack()[0].get(sys.argv[2], "")
-print(", ".join(v) or "None" if isinstance(v, list) else v)
-PY
-}
-dns_is() { [ "$(dns "$1")" = "$2" ]; }
 # routes_are R…: Prefs AdvertiseRoutes holds exactly these (in any order).
 routes_are() {
 	[ "$(pref AdvertiseRoutes | "$WGT_PY" -c 'import ast, sys; print(" ".join(sorted(ast.literal_eval(sys.stdin.read().replace("@as", "").strip() or "[]"))))')" = \
