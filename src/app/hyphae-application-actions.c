@@ -18,6 +18,8 @@
  *   set-exit-node (s)           a stable ID, "" for none; a chosen node is remembered
  *   toggle-exit-node            none ↔ the node remembered for this profile
  *   set-allow-lan-access (b)    ExitNodeAllowLANAccess
+ *   set-exit-node-kill-switch (b)  ExitNodeKillSwitch
+ *   toggle-advertise-exit-node  run as an exit node (AdvertiseRoutes' /0s) or stop
  *   copy (s)                    text to the clipboard, with a toast
  *   retry-keyring               look at the keyring again (Unlock, Try Again)
  *   show-window, quit
@@ -214,6 +216,29 @@ hyphae_application_actions_set_allow_lan_access (GSimpleAction *action,
 }
 
 static void
+hyphae_application_actions_set_exit_node_kill_switch (GSimpleAction *action,
+                                                      GVariant *param,
+                                                      gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+
+  hyphae_client_set_bool_pref (self->client, "ExitNodeKillSwitch", g_variant_get_boolean (param), NULL,
+                               on_client_call_done, g_object_ref (self));
+}
+
+static void
+hyphae_application_actions_toggle_advertise_exit_node (GSimpleAction *action,
+                                                       GVariant *param,
+                                                       gpointer user_data)
+{
+  HyphaeApplication *self = user_data;
+  gboolean on = FALSE;
+
+  g_object_get (self->client, "advertise-exit-node", &on, NULL);
+  hyphae_client_set_advertise_exit_node (self->client, !on, NULL, on_client_call_done, g_object_ref (self));
+}
+
+static void
 hyphae_application_actions_copy (GSimpleAction *action,
                                  GVariant *param,
                                  gpointer user_data)
@@ -287,6 +312,8 @@ static const GActionEntry actions[] = {
   { "set-exit-node", hyphae_application_actions_set_exit_node, "s" },
   { "toggle-exit-node", hyphae_application_actions_toggle_exit_node },
   { "set-allow-lan-access", hyphae_application_actions_set_allow_lan_access, "b" },
+  { "set-exit-node-kill-switch", hyphae_application_actions_set_exit_node_kill_switch, "b" },
+  { "toggle-advertise-exit-node", hyphae_application_actions_toggle_advertise_exit_node },
   { "copy", hyphae_application_actions_copy, "s" },
   { "retry-keyring", hyphae_application_actions_retry_keyring },
   { "quit", hyphae_application_actions_quit },

@@ -57,10 +57,18 @@ hyphae_attention_describe (const HyphaeAttentionFacts *facts,
   switch (hyphae_attention_first (kind))
     {
     case HYPHAE_ATTENTION_EXIT_NODE_OFFLINE:
-      if (facts->exit_node_name == NULL)
+      /* hyphaed drops internet traffic with the kill switch, and otherwise
+       * takes the exit routes away (the LAN carries it). */
+      if (facts->exit_node_name == NULL && facts->exit_node_kill_switch)
         return g_strdup (_ ("The chosen exit node is not available: internet traffic is blocked"));
+      if (facts->exit_node_name == NULL)
+        return g_strdup (_ ("The chosen exit node is not available: internet traffic uses your local network"));
+      if (facts->exit_node_kill_switch)
+        /* Translators: %s is the exit node's name. */
+        return g_strdup_printf (_ ("Exit node “%s” is offline: internet traffic is blocked"), facts->exit_node_name);
       /* Translators: %s is the exit node's name. */
-      return g_strdup_printf (_ ("Exit node “%s” is offline: internet traffic is blocked"), facts->exit_node_name);
+      return g_strdup_printf (_ ("Exit node “%s” is offline: internet traffic uses your local network"),
+                              facts->exit_node_name);
     case HYPHAE_ATTENTION_KEY_EXPIRY:
       return describe_key_expiry (facts);
     case HYPHAE_ATTENTION_HEALTH:
@@ -144,6 +152,7 @@ read_facts (HyphaeAttention *self,
       facts->exit_node_online = hyphae_peer_get_online (exit_node);
     }
   facts->exit_node_id = self->exit_node_id;
+  g_object_get (self->client, "exit-node-kill-switch", &facts->exit_node_kill_switch, NULL);
   facts->health = (const char * const *) self->health;
 }
 
@@ -279,6 +288,7 @@ hyphae_attention_new (HyphaeClient *client,
     "notify::self",
     "notify::exit-node",
     "notify::exit-node-id",
+    "notify::exit-node-kill-switch",
     "notify::health",
   };
 

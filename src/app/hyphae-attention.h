@@ -11,7 +11,7 @@ G_BEGIN_DECLS
  * What needs the user's attention while connected: the window's banner and
  * the notifier (and any other view) show the same conditions, decided here.
  * The kinds in order of importance: an offline exit node blocks the
- * internet now, an expiring key disconnects later, Health says what hyphaed
+ * internet now (or, without the kill switch, lets it out unprotected), an expiring key disconnects later, Health says what hyphaed
  * noticed.
  */
 typedef enum {
@@ -30,6 +30,7 @@ typedef struct {
   const char *exit_node_id;
   const char *exit_node_name; /* NULL when the chosen node is not in the netmap */
   gboolean exit_node_online;
+  gboolean exit_node_kill_switch; /* Prefs ExitNodeKillSwitch: offline blocks, else the LAN takes it */
   const char * const *health;
 } HyphaeAttentionFacts;
 

@@ -13,6 +13,7 @@ struct _HyphaeExitNodePage {
 
   GtkListBox *list_box;
   GtkSwitch *lan_switch;
+  GtkSwitch *kill_switch;
 
   HyphaeClient *client;
   GtkFilter *filter; /* exit-node-option */
@@ -62,6 +63,7 @@ hyphae_exit_node_page_set_client (HyphaeExitNodePage *self,
   gtk_list_box_bind_model (self->list_box, G_LIST_MODEL (all), create_row, self, NULL);
   g_object_unref (all);
   hyphae_pref_switch_bind (self->lan_switch, client, "exit-node-allow-lan-access", "ExitNodeAllowLANAccess", NULL);
+  hyphae_pref_switch_bind (self->kill_switch, client, "exit-node-kill-switch", "ExitNodeKillSwitch", NULL);
 }
 
 static void
@@ -101,6 +103,7 @@ hyphae_exit_node_page_class_init (HyphaeExitNodePageClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/io/github/hyphae/Hyphae/hyphae-exit-node-page.ui");
   gtk_widget_class_bind_template_child (widget_class, HyphaeExitNodePage, list_box);
   gtk_widget_class_bind_template_child (widget_class, HyphaeExitNodePage, lan_switch);
+  gtk_widget_class_bind_template_child (widget_class, HyphaeExitNodePage, kill_switch);
 }
 
 static void
@@ -109,4 +112,5 @@ hyphae_exit_node_page_init (HyphaeExitNodePage *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   /* Its own label only (AdwActionRow adds the row's title to it). */
   gtk_accessible_reset_relation (GTK_ACCESSIBLE (self->lan_switch), GTK_ACCESSIBLE_RELATION_LABELLED_BY);
+  gtk_accessible_reset_relation (GTK_ACCESSIBLE (self->kill_switch), GTK_ACCESSIBLE_RELATION_LABELLED_BY);
 }

@@ -120,3 +120,24 @@ hyphae_format_os (const char *os)
       return g_strdup (names[i].name);
   return g_strdup (os);
 }
+
+char *
+hyphae_format_dns_mode (const char *mode)
+{
+  /* Mesh1 DNS "Mode" (hyphaed's OS DNS modes). */
+  if (g_strcmp0 (mode, "systemd-resolved") == 0)
+    return g_strdup (_ ("systemd-resolved"));
+  if (g_strcmp0 (mode, "direct") == 0)
+    return g_strdup (_ ("/etc/resolv.conf, written by Hyphae"));
+  if (mode == NULL || *mode == '\0' || g_str_equal (mode, "none"))
+    return g_strdup (_ ("Not set up"));
+  return g_strdup (mode);
+}
+
+char *
+hyphae_format_list (const char * const *items)
+{
+  if (items == NULL || items[0] == NULL)
+    return g_strdup (_ ("None"));
+  return g_strjoinv (", ", (char **) items);
+}

@@ -36,5 +36,11 @@ char *hyphae_format_magic_dns (const char *dns_name);
 /* An OS as control names it ("linux", "windows", "macOS", …) for people:
  * "Linux", "Windows", "macOS"; "" is "Unknown OS"; others as they are. */
 char *hyphae_format_os (const char *os);
+/* What the OS resolver is (Mesh1 DNS "Mode"): "systemd-resolved",
+ * "/etc/resolv.conf, written by Hyphae" (direct); "none" and "" are
+ * "Not set up"; others as they are. */
+char *hyphae_format_dns_mode (const char *mode);
+/* Addresses or names joined with ", "; none is "None". */
+char *hyphae_format_list (const char * const *items);
 
 G_END_DECLS

@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include "hyphae-dns-group.h"
 #include "hyphae-exit-node-page.h"
 #include "hyphae-main-view.h"
 #include "hyphae-peer-list-view.h"
@@ -27,6 +28,7 @@ struct _HyphaeMainView {
   GtkWidget *overview;
   HyphaeSelfGroup *self_group;
   HyphaeSettingsGroup *settings_group;
+  HyphaeDnsGroup *dns_group;
   HyphaePeerListView *peer_list;
   HyphaePeerPage *peer_page;
   HyphaeExitNodePage *exit_node_page;
@@ -116,6 +118,7 @@ hyphae_main_view_class_init (HyphaeMainViewClass *klass)
 
   g_type_ensure (HYPHAE_TYPE_SELF_GROUP);
   g_type_ensure (HYPHAE_TYPE_SETTINGS_GROUP);
+  g_type_ensure (HYPHAE_TYPE_DNS_GROUP);
   g_type_ensure (HYPHAE_TYPE_PEER_LIST_VIEW);
   g_type_ensure (HYPHAE_TYPE_PEER_PAGE);
   g_type_ensure (HYPHAE_TYPE_EXIT_NODE_PAGE);
@@ -125,6 +128,7 @@ hyphae_main_view_class_init (HyphaeMainViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, HyphaeMainView, overview);
   gtk_widget_class_bind_template_child (widget_class, HyphaeMainView, self_group);
   gtk_widget_class_bind_template_child (widget_class, HyphaeMainView, settings_group);
+  gtk_widget_class_bind_template_child (widget_class, HyphaeMainView, dns_group);
   gtk_widget_class_bind_template_child (widget_class, HyphaeMainView, peer_list);
   gtk_widget_class_bind_template_child (widget_class, HyphaeMainView, peer_page);
   gtk_widget_class_bind_template_child (widget_class, HyphaeMainView, exit_node_page);
@@ -153,6 +157,7 @@ hyphae_main_view_new (HyphaeClient *client)
   self->client = g_object_ref (client);
   hyphae_self_group_set_client (self->self_group, client);
   hyphae_settings_group_set_client (self->settings_group, client);
+  hyphae_dns_group_set_client (self->dns_group, client);
   hyphae_peer_list_view_set_peers (self->peer_list, hyphae_client_get_peers (client));
   hyphae_peer_page_set_client (self->peer_page, client);
   hyphae_exit_node_page_set_client (self->exit_node_page, client);

@@ -5,6 +5,7 @@
 
 #include "hyphae-copy-row.h"
 #include "hyphae-peer-watch.h"
+#include "hyphae-pref-switch.h"
 #include "hyphae-self-group.h"
 
 struct _HyphaeSelfGroup {
@@ -14,6 +15,7 @@ struct _HyphaeSelfGroup {
   HyphaeCopyRow *ipv4_row;
   HyphaeCopyRow *ipv6_row;
   HyphaeCopyRow *dns_row;
+  GtkSwitch *exit_node_switch;
 
   HyphaeClient *client;
   HyphaePeer *peer; /* the client's self, watched */
@@ -50,6 +52,10 @@ hyphae_self_group_set_client (HyphaeSelfGroup *self,
 
   self->client = g_object_ref (client);
   g_signal_connect_object (client, "notify::self", G_CALLBACK (on_self_changed), self, 0);
+  /* On = AdvertiseRoutes has the exit routes; the action adds or removes
+   * them, keeping the subnets. */
+  hyphae_pref_switch_bind (self->exit_node_switch, client, "advertise-exit-node", NULL,
+                           "app.toggle-advertise-exit-node");
   on_self_changed (NULL, NULL, self);
 }
 
@@ -76,10 +82,13 @@ hyphae_self_group_class_init (HyphaeSelfGroupClass *klass)
   gtk_widget_class_bind_template_child (widget_class, HyphaeSelfGroup, ipv4_row);
   gtk_widget_class_bind_template_child (widget_class, HyphaeSelfGroup, ipv6_row);
   gtk_widget_class_bind_template_child (widget_class, HyphaeSelfGroup, dns_row);
+  gtk_widget_class_bind_template_child (widget_class, HyphaeSelfGroup, exit_node_switch);
 }
 
 static void
 hyphae_self_group_init (HyphaeSelfGroup *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* Named by its own label only (see hyphae-settings-group.c). */
+  gtk_accessible_reset_relation (GTK_ACCESSIBLE (self->exit_node_switch), GTK_ACCESSIBLE_RELATION_LABELLED_BY);
 }

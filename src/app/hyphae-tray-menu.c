@@ -28,6 +28,9 @@ enum {
   ID_SEP_EXIT_LAN = 23,
   ID_EXIT_LAN = 24,
   ID_EXIT_NO_CANDIDATES = 25,
+  ID_EXIT_KILL_SWITCH = 26,
+  ID_SEP_EXIT_RUN = 27,
+  ID_EXIT_RUN = 28,
   ID_PEERS = 30,
   ID_PEERS_NONE = 38,
   ID_PEERS_ALL = 39,
@@ -219,9 +222,10 @@ add_exit_nodes (HyphaeTrayMenu *self,
 {
   g_autofree char *current = NULL;
   g_autoptr (GPtrArray) candidates = NULL;
-  gboolean lan = FALSE;
+  gboolean lan = FALSE, kill_switch = FALSE, run = FALSE;
 
-  g_object_get (self->client, "exit-node-id", &current, "exit-node-allow-lan-access", &lan, NULL);
+  g_object_get (self->client, "exit-node-id", &current, "exit-node-allow-lan-access", &lan, "exit-node-kill-switch",
+                &kill_switch, "advertise-exit-node", &run, NULL);
   if (current == NULL)
     current = g_strdup ("");
   candidates = sorted_peers (self->client, is_exit_candidate, current);
@@ -251,6 +255,14 @@ add_exit_nodes (HyphaeTrayMenu *self,
   hyphae_tray_layout_add (layout, ID_EXIT, ID_EXIT_LAN,
                           item_props (_ ("Allow LAN Access"), ITEM_CHECK | (lan ? ITEM_TOGGLED : 0)),
                           "app.set-allow-lan-access", g_variant_new_boolean (!lan));
+  hyphae_tray_layout_add (layout, ID_EXIT, ID_EXIT_KILL_SWITCH,
+                          item_props (_ ("Block Traffic While Offline"), ITEM_CHECK | (kill_switch ? ITEM_TOGGLED : 0)),
+                          "app.set-exit-node-kill-switch", g_variant_new_boolean (!kill_switch));
+  /* Offering one, as Tailscale's menus put it among the exit nodes. */
+  add_separator (layout, ID_EXIT, ID_SEP_EXIT_RUN);
+  hyphae_tray_layout_add (layout, ID_EXIT, ID_EXIT_RUN,
+                          item_props (_ ("Run as Exit Node"), ITEM_CHECK | (run ? ITEM_TOGGLED : 0)),
+                          "app.toggle-advertise-exit-node", NULL);
 }
 
 static void

@@ -23,6 +23,10 @@ struct _HyphaeClient {
   HyphaePeerList *peers;
   HyphaePeer *exit_node;
   gboolean want_running, exit_node_allow_lan_access, corp_dns, route_all, shields_up;
+  gboolean exit_node_kill_switch, advertise_exit_node;
+  char **advertise_routes;
+  char *dns_mode, *dns_error;
+  char **dns_nameservers, **dns_search_domains;
   char *control_url, *hostname, *exit_node_id;
   char **health;
   char *profile, *tailnet_name, *magic_dns_suffix, *daemon_version;
@@ -60,6 +64,13 @@ enum {
   PROP_CORP_DNS,
   PROP_ROUTE_ALL,
   PROP_SHIELDS_UP,
+  PROP_EXIT_NODE_KILL_SWITCH,
+  PROP_ADVERTISE_ROUTES,
+  PROP_ADVERTISE_EXIT_NODE,
+  PROP_DNS_MODE,
+  PROP_DNS_NAMESERVERS,
+  PROP_DNS_SEARCH_DOMAINS,
+  PROP_DNS_ERROR,
   PROP_EXIT_NODE,
   PROP_HEALTH,
   PROP_PROFILE,
@@ -109,6 +120,23 @@ set_bool (HyphaeClient *self,
   if (*field == value)
     return;
   *field = value;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+static void
+set_strv (HyphaeClient *self,
+          char ***field,
+          const char * const *value,
+          guint prop)
+{
+  static const char * const none[] = { NULL };
+
+  if (value == NULL)
+    value = none;
+  if (*field != NULL && g_strv_equal ((const char * const *) *field, value))
+    return;
+  g_strfreev (*field);
+  *field = g_strdupv ((char **) value);
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
 
@@ -190,6 +218,51 @@ update_exit_node (HyphaeClient *self)
   set_peer (self, &self->exit_node, peer, PROP_EXIT_NODE);
 }
 
+/* The exit routes, as `hyphaectl set --advertise-exit-node` adds them
+ * (hyphaed refuses one without the other). */
+static gboolean
+is_exit_route (const char *route)
+{
+  return g_str_equal (route, "0.0.0.0/0") || g_str_equal (route, "::/0");
+}
+
+static void
+sync_advertise_routes (HyphaeClient *self,
+                       GVariant *prefs)
+{
+  g_autofree const char **routes = NULL;
+  gboolean exit_node = FALSE;
+
+  if (prefs != NULL)
+    g_variant_lookup (prefs, "AdvertiseRoutes", "^a&s", &routes);
+  for (const char **r = routes; r != NULL && *r != NULL; r++)
+    exit_node |= is_exit_route (*r);
+  set_strv (self, &self->advertise_routes, routes, PROP_ADVERTISE_ROUTES);
+  set_bool (self, &self->advertise_exit_node, exit_node, PROP_ADVERTISE_EXIT_NODE);
+}
+
+/* DNS: what the OS resolver was told; empty without a daemon. */
+static void
+sync_dns (HyphaeClient *self,
+          GVariant *dns)
+{
+  const char *mode = "", *error = "";
+  g_autofree const char **nameservers = NULL;
+  g_autofree const char **search = NULL;
+
+  if (dns != NULL)
+    {
+      g_variant_lookup (dns, "Mode", "&s", &mode);
+      g_variant_lookup (dns, "Error", "&s", &error);
+      g_variant_lookup (dns, "Nameservers", "^a&s", &nameservers);
+      g_variant_lookup (dns, "SearchDomains", "^a&s", &search);
+    }
+  set_str (self, &self->dns_mode, mode, PROP_DNS_MODE);
+  set_str (self, &self->dns_error, error, PROP_DNS_ERROR);
+  set_strv (self, &self->dns_nameservers, nameservers, PROP_DNS_NAMESERVERS);
+  set_strv (self, &self->dns_search_domains, search, PROP_DNS_SEARCH_DOMAINS);
+}
+
 static void
 sync_prefs (HyphaeClient *self,
             GVariant *prefs)
@@ -210,8 +283,10 @@ sync_prefs (HyphaeClient *self,
   PREF_BOOL ("CorpDNS", corp_dns, PROP_CORP_DNS);
   PREF_BOOL ("RouteAll", route_all, PROP_ROUTE_ALL);
   PREF_BOOL ("ShieldsUp", shields_up, PROP_SHIELDS_UP);
+  PREF_BOOL ("ExitNodeKillSwitch", exit_node_kill_switch, PROP_EXIT_NODE_KILL_SWITCH);
 #undef PREF_BOOL
 #undef PREF_STR
+  sync_advertise_routes (self, prefs);
 }
 
 static void
@@ -233,21 +308,6 @@ sync_self (HyphaeClient *self,
     }
   peer = hyphae_peer_new (info);
   set_peer (self, &self->self_peer, peer, PROP_SELF);
-}
-
-static void
-sync_health (HyphaeClient *self,
-             const char * const *health)
-{
-  static const char * const none[] = { NULL };
-
-  if (health == NULL)
-    health = none;
-  if (self->health != NULL && g_strv_equal ((const char * const *) self->health, health))
-    return;
-  g_strfreev (self->health);
-  self->health = g_strdupv ((char **) health);
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_HEALTH]);
 }
 
 /* Reads every cached property of the proxy (empty while there is no owner). */
@@ -272,7 +332,8 @@ sync_properties (HyphaeClient *self)
     }
   sync_prefs (self, hyphae_mesh1_get_prefs (p));
   sync_self (self, hyphae_mesh1_get_self (p));
-  sync_health (self, hyphae_mesh1_get_health (p));
+  set_strv (self, &self->health, hyphae_mesh1_get_health (p), PROP_HEALTH);
+  sync_dns (self, hyphae_mesh1_get_dns (p));
   set_str (self, &self->profile, hyphae_mesh1_get_profile (p) ?: "", PROP_PROFILE);
   set_str (self, &self->tailnet_name, tailnet ? tailnet->name : "", PROP_TAILNET_NAME);
   set_str (self, &self->magic_dns_suffix, tailnet ? tailnet->magicdns_suffix : "", PROP_MAGIC_DNS_SUFFIX);
@@ -753,6 +814,34 @@ hyphae_client_set_exit_node_allow_lan_access (HyphaeClient *self,
 }
 
 void
+hyphae_client_set_advertise_exit_node (HyphaeClient *self,
+                                       gboolean value,
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data)
+{
+  GVariantBuilder routes;
+  GVariantBuilder b;
+
+  g_return_if_fail (HYPHAE_IS_CLIENT (self));
+  /* The other advertised routes (subnets) stay, as with `tailscale set
+   * --advertise-exit-node` (cmd/tailscale/cli/set.go). */
+  g_variant_builder_init (&routes, G_VARIANT_TYPE_STRING_ARRAY);
+  for (char **r = self->advertise_routes; *r != NULL; r++)
+    if (!is_exit_route (*r))
+      g_variant_builder_add (&routes, "s", *r);
+  if (value)
+    {
+      g_variant_builder_add (&routes, "s", "0.0.0.0/0");
+      g_variant_builder_add (&routes, "s", "::/0");
+    }
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "AdvertiseRoutes", g_variant_builder_end (&routes));
+  call (self, "SetPrefs", g_variant_new ("(a{sv})", &b), TRUE, hyphae_client_set_prefs, cancellable, callback,
+        user_data);
+}
+
+void
 hyphae_client_set_exit_node (HyphaeClient *self,
                              const char *stable_id,
                              GCancellable *cancellable,
@@ -923,6 +1012,11 @@ hyphae_client_finalize (GObject *object)
   g_free (self->hostname);
   g_free (self->exit_node_id);
   g_strfreev (self->health);
+  g_strfreev (self->advertise_routes);
+  g_strfreev (self->dns_nameservers);
+  g_strfreev (self->dns_search_domains);
+  g_free (self->dns_mode);
+  g_free (self->dns_error);
   g_free (self->profile);
   g_free (self->tailnet_name);
   g_free (self->magic_dns_suffix);
@@ -953,6 +1047,13 @@ hyphae_client_get_property (GObject *object,
     case PROP_CORP_DNS: g_value_set_boolean (value, self->corp_dns); break;
     case PROP_ROUTE_ALL: g_value_set_boolean (value, self->route_all); break;
     case PROP_SHIELDS_UP: g_value_set_boolean (value, self->shields_up); break;
+    case PROP_EXIT_NODE_KILL_SWITCH: g_value_set_boolean (value, self->exit_node_kill_switch); break;
+    case PROP_ADVERTISE_ROUTES: g_value_set_boxed (value, self->advertise_routes); break;
+    case PROP_ADVERTISE_EXIT_NODE: g_value_set_boolean (value, self->advertise_exit_node); break;
+    case PROP_DNS_MODE: g_value_set_string (value, self->dns_mode); break;
+    case PROP_DNS_NAMESERVERS: g_value_set_boxed (value, self->dns_nameservers); break;
+    case PROP_DNS_SEARCH_DOMAINS: g_value_set_boxed (value, self->dns_search_domains); break;
+    case PROP_DNS_ERROR: g_value_set_string (value, self->dns_error); break;
     case PROP_EXIT_NODE: g_value_set_object (value, self->exit_node); break;
     case PROP_HEALTH: g_value_set_boxed (value, self->health); break;
     case PROP_PROFILE: g_value_set_string (value, self->profile); break;
@@ -1003,6 +1104,13 @@ hyphae_client_class_init (HyphaeClientClass *klass)
   properties[PROP_CORP_DNS] = bool_prop ("corp-dns");
   properties[PROP_ROUTE_ALL] = bool_prop ("route-all");
   properties[PROP_SHIELDS_UP] = bool_prop ("shields-up");
+  properties[PROP_EXIT_NODE_KILL_SWITCH] = bool_prop ("exit-node-kill-switch");
+  properties[PROP_ADVERTISE_ROUTES] = g_param_spec_boxed ("advertise-routes", NULL, NULL, G_TYPE_STRV, RO);
+  properties[PROP_ADVERTISE_EXIT_NODE] = bool_prop ("advertise-exit-node");
+  properties[PROP_DNS_MODE] = str_prop ("dns-mode");
+  properties[PROP_DNS_NAMESERVERS] = g_param_spec_boxed ("dns-nameservers", NULL, NULL, G_TYPE_STRV, RO);
+  properties[PROP_DNS_SEARCH_DOMAINS] = g_param_spec_boxed ("dns-search-domains", NULL, NULL, G_TYPE_STRV, RO);
+  properties[PROP_DNS_ERROR] = str_prop ("dns-error");
   properties[PROP_EXIT_NODE] = g_param_spec_object ("exit-node", NULL, NULL, HYPHAE_TYPE_PEER, RO);
   properties[PROP_HEALTH] = g_param_spec_boxed ("health", NULL, NULL, G_TYPE_STRV, RO);
   properties[PROP_PROFILE] = str_prop ("profile");
@@ -1033,6 +1141,11 @@ hyphae_client_init (HyphaeClient *self)
   self->hostname = g_strdup ("");
   self->exit_node_id = g_strdup ("");
   self->health = g_new0 (char *, 1);
+  self->advertise_routes = g_new0 (char *, 1);
+  self->dns_nameservers = g_new0 (char *, 1);
+  self->dns_search_domains = g_new0 (char *, 1);
+  self->dns_mode = g_strdup ("");
+  self->dns_error = g_strdup ("");
   self->profile = g_strdup ("");
   self->tailnet_name = g_strdup ("");
   self->magic_dns_suffix = g_strdup ("");

@@ -23,7 +23,12 @@ G_BEGIN_DECLS
  *   self          HyphaePeer or NULL (before the first network map)
  *   peers         HyphaePeerList, the same object for the client's life
  *   want-running, control-url, hostname, exit-node-id,
- *   exit-node-allow-lan-access, corp-dns, route-all, shields-up   Prefs
+ *   exit-node-allow-lan-access, corp-dns, route-all, shields-up,
+ *   exit-node-kill-switch, advertise-routes (GStrv)   Prefs
+ *   advertise-exit-node  advertise-routes has 0.0.0.0/0 and ::/0
+ *   dns-mode, dns-nameservers (GStrv), dns-search-domains (GStrv),
+ *   dns-error     Mesh1 DNS: what the OS resolver was told ("" and empty
+ *                 while nothing is applied)
  *   exit-node     the peer that is the exit node, or NULL (also when
  *                 exit-node-id names a node not in the network map)
  *   health        GStrv; profile, tailnet-name, magic-dns-suffix,
@@ -134,7 +139,7 @@ void hyphae_client_set_prefs (HyphaeClient *self,
                               GAsyncReadyCallback callback,
                               gpointer user_data);
 /* One boolean pref: "CorpDNS", "RouteAll", "ShieldsUp",
- * "ExitNodeAllowLANAccess" (what the switches bind to). */
+ * "ExitNodeAllowLANAccess", "ExitNodeKillSwitch" (what the switches bind to). */
 void hyphae_client_set_bool_pref (HyphaeClient *self,
                                   const char *key,
                                   gboolean value,
@@ -161,6 +166,13 @@ void hyphae_client_set_exit_node_allow_lan_access (HyphaeClient *self,
                                                    GCancellable *cancellable,
                                                    GAsyncReadyCallback callback,
                                                    gpointer user_data);
+/* Run as an exit node: AdvertiseRoutes gains (or loses) 0.0.0.0/0 and
+ * ::/0, the other advertised routes kept. */
+void hyphae_client_set_advertise_exit_node (HyphaeClient *self,
+                                            gboolean value,
+                                            GCancellable *cancellable,
+                                            GAsyncReadyCallback callback,
+                                            gpointer user_data);
 /* stable_id "" clears the exit node. */
 void hyphae_client_set_exit_node (HyphaeClient *self,
                                   const char *stable_id,

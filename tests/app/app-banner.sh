@@ -11,7 +11,8 @@
 #   the candidate chosen as exit node (`hyphaectl set --exit-node`), then
 #   stopped (SIGKILL: control marks it offline): the banner says the exit
 #   node is offline, with Disable Exit Node: it comes before the key (one
-#   banner, the most important);
+#   banner, the most important); it says the LAN carries the traffic, and
+#   that it is blocked once `hyphaectl set --exit-node-kill-switch` is on;
 #   Disable Exit Node (AT-SPI click) clears Prefs ExitNodeID on the daemon
 #   (Mesh1 Prefs read with gdbus), and the key banner shows again; nothing
 #   was notified meanwhile (a test-owned org.freedesktop.Notifications: the
@@ -110,6 +111,12 @@ wgt_check "the exit node stopped: A's status has it offline" mesh_wait a 60 exit
 wgt_check "… and the banner says the exit node is offline, with Disable Exit Node (before the key)" \
 	eval 'atspi wait "re:^Exit node “$EXIT_HOST” is offline" label "Disable Exit Node" "push button" &&
 		atspi wait-gone Reauthenticate "push button"'
+wgt_check "… the local network carries the traffic (no kill switch)" \
+	atspi wait "re:^Exit node “$EXIT_HOST” is offline: internet traffic uses your local network" label
+mesh_ctl a set --exit-node-kill-switch >/dev/null 2>&1 || wgt_fail "hyphaectl set --exit-node-kill-switch on A"
+wgt_check "… with the kill switch on, it says the traffic is blocked" \
+	atspi wait "re:^Exit node “$EXIT_HOST” is offline: internet traffic is blocked" label
+mesh_ctl a set --exit-node-kill-switch=false >/dev/null 2>&1 || wgt_fail "hyphaectl set --exit-node-kill-switch=false on A"
 wgt_check "screenshot banner-exit-node-offline.png shows it" app_screenshot banner-exit-node-offline
 wgt_check "Disable Exit Node clears Prefs ExitNodeID on the daemon" \
 	eval 'atspi click "Disable Exit Node" "push button" && app_wait 30 exit_node_id_is ""'

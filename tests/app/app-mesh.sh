@@ -11,6 +11,8 @@
 #                            in the hub offering 0.0.0.0/0 and ::/0, so an exit
 #                            node candidate (its pid in APP_MESH_EXIT_PID)
 #   app_mesh_sees_x          A's `hyphaectl status` has HOST_X online
+#   dns KEY, dns_is KEY VALUE  a field of A's Mesh1 DNS property (a list as the
+#                            app shows it: joined with ", ", "None" when empty)
 TESTS_DIR=$APP_LIB_DIR/../integration
 . "$TESTS_DIR/mesh-lib.sh"
 APP_MESH_T0=$(date +%s)
@@ -45,3 +47,19 @@ app_mesh_exit_node() {
 }
 
 app_mesh_sees_x() { [ "$(mesh_json a peer "$HOST_X" | awk '{print $3}')" = True ]; }
+
+# dns KEY: a field of A's DNS property (a list joined as the app shows it:
+# ", ", "None" when empty).
+dns() {
+	"$WGT_PY" - "$(dbl_addr a)" "$1" <<'PY'
+import sys
+from gi.repository import Gio, GLib
+bus = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+reply = bus.call_sync("io.github.hyphae.Mesh1", "/io/github/hyphae/Mesh1", "org.freedesktop.DBus.Properties",
+    "Get", GLib.Variant("(ss)", ("io.github.hyphae.Mesh1", "DNS")), None, Gio.DBusCallFlags.NONE, 10000, None)
+v = reply.unpack()[0].get(sys.argv[2], "")
+print(", ".join(v) or "None" if isinstance(v, list) else v)
+PY
+}
+dns_is() { [ "$(dns "$1")" = "$2" ]; }

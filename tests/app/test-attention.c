@@ -50,6 +50,8 @@ test_exit_node (void)
   HyphaeAttentionFacts f = healthy ();
   g_autofree char *offline = NULL;
   g_autofree char *missing = NULL;
+  g_autofree char *offline_blocked = NULL;
+  g_autofree char *missing_blocked = NULL;
 
   f.exit_node_id = "nSTABLE";
   f.exit_node_name = "exit-1";
@@ -59,11 +61,20 @@ test_exit_node (void)
   g_assert_cmpint (hyphae_attention_evaluate (&f), ==, HYPHAE_ATTENTION_EXIT_NODE_OFFLINE);
   offline = hyphae_attention_describe (&f, HYPHAE_ATTENTION_EXIT_NODE_OFFLINE);
   g_assert_nonnull (strstr (offline, "“exit-1” is offline"));
+  /* Without the kill switch hyphaed lets it out through the LAN; with it, drops it. */
+  g_assert_nonnull (strstr (offline, "uses your local network"));
+  f.exit_node_kill_switch = TRUE;
+  offline_blocked = hyphae_attention_describe (&f, HYPHAE_ATTENTION_EXIT_NODE_OFFLINE);
+  g_assert_nonnull (strstr (offline_blocked, "“exit-1” is offline: internet traffic is blocked"));
+  missing_blocked = hyphae_attention_describe (&(HyphaeAttentionFacts) { .exit_node_kill_switch = TRUE },
+                                               HYPHAE_ATTENTION_EXIT_NODE_OFFLINE);
+  g_assert_nonnull (strstr (missing_blocked, "not available: internet traffic is blocked"));
+  f.exit_node_kill_switch = FALSE;
   /* Chosen but not in the network map at all. */
   f.exit_node_name = NULL;
   g_assert_cmpint (hyphae_attention_evaluate (&f), ==, HYPHAE_ATTENTION_EXIT_NODE_OFFLINE);
   missing = hyphae_attention_describe (&f, HYPHAE_ATTENTION_EXIT_NODE_OFFLINE);
-  g_assert_nonnull (strstr (missing, "not available"));
+  g_assert_nonnull (strstr (missing, "not available: internet traffic uses your local network"));
   /* No exit node chosen: an absent peer means nothing. */
   f.exit_node_id = "";
   g_assert_cmpint (hyphae_attention_evaluate (&f), ==, HYPHAE_ATTENTION_NONE);

@@ -13,7 +13,9 @@
 #   GetGroupProperties, AboutToShow, Event opened/closed) show the menu;
 #   Event clicked on the candidate sets Prefs ExitNodeID (daemon and
 #   hyphaectl status), the radio items follow (ItemsPropertiesUpdated), the
-#   icon becomes the exit-node one; Allow LAN Access and None likewise;
+#   icon becomes the exit-node one; Allow LAN Access, Block Traffic While
+#   Offline (ExitNodeKillSwitch) and None likewise; Run as Exit Node adds
+#   0.0.0.0/0 and ::/0 to Prefs AdvertiseRoutes and removes them again;
 #   Disconnect: State Stopped, IconName the off icon, NewIcon seen, the item
 #   becomes Connect; Connect: Running again;
 #   B joins: LayoutUpdated for the Peers submenu, its revision GetLayout's;
@@ -143,7 +145,9 @@ menu = open(sys.argv[1]).read()
 want = [r"^1 Connected.*\[enabled=False\]$", r"^3 Disconnect$", r"^10 This Device: .*children-display=submenu",
         r"^  11 Copy %s$" % re.escape(sys.argv[3]), r"^20 Exit Node ", r"^  21 None .*toggle-state=1",
         r"^  \d+ %s \[.*toggle-state=0 toggle-type=radio\]$" % re.escape(sys.argv[2]),
-        r"^  24 Allow LAN Access .*toggle-type=checkmark", r"^30 Peers ", r"^  \d+ %s$" % re.escape(sys.argv[2]),
+        r"^  24 Allow LAN Access .*toggle-type=checkmark",
+        r"^  26 Block Traffic While Offline .*toggle-type=checkmark",
+        r"^  28 Run as Exit Node .*toggle-type=checkmark", r"^30 Peers ", r"^  \d+ %s$" % re.escape(sys.argv[2]),
         r"^41 Open Hyphae$", r"^42 Quit$"]
 missing = [w for w in want if not re.search(w, menu, re.M)]
 if missing:
@@ -168,6 +172,18 @@ wgt_check "… the icon is the exit-node one" host wait-prop IconName io.github.
 wgt_check "Event clicked on Allow LAN Access (KDE's way)" host click "^Allow LAN Access\$" kde
 wgt_check "… Prefs ExitNodeAllowLANAccess true" app_wait 30 prefs_has "'ExitNodeAllowLANAccess': <true>"
 wgt_check "… its checkmark on" host wait-item "^Allow LAN Access\$" toggle-state=1
+wgt_check "Event clicked on Block Traffic While Offline" host click "^Block Traffic While Offline\$" gnome
+wgt_check "… Prefs ExitNodeKillSwitch true" app_wait 30 prefs_has "'ExitNodeKillSwitch': <true>"
+wgt_check "… its checkmark on" host wait-item "^Block Traffic While Offline\$" toggle-state=1
+wgt_check "… and off again" host click "^Block Traffic While Offline\$" kde
+wgt_check "… Prefs ExitNodeKillSwitch false" app_wait 30 prefs_has "'ExitNodeKillSwitch': <false>"
+wgt_check "Event clicked on Run as Exit Node (KDE's way)" host click "^Run as Exit Node\$" kde
+wgt_check "… Prefs AdvertiseRoutes has 0.0.0.0/0 and ::/0" \
+	app_wait 30 eval "prefs | grep -qE \"'AdvertiseRoutes': <\\[('0.0.0.0/0', '::/0'|'::/0', '0.0.0.0/0')\\]>\""
+wgt_check "… its checkmark on" host wait-item "^Run as Exit Node\$" toggle-state=1
+wgt_check "Event clicked on Run as Exit Node again" host click "^Run as Exit Node\$" gnome
+wgt_check "… Prefs AdvertiseRoutes empty" app_wait 30 prefs_has "'AdvertiseRoutes': <@as \[\]>"
+wgt_check "… its checkmark off" host wait-item "^Run as Exit Node\$" toggle-state=0
 wgt_check "Event clicked on None" host click "^None\$" gnome
 wgt_check "… Prefs ExitNodeID empty" app_wait 30 prefs_has "'ExitNodeID': <''>"
 wgt_check "… None's radio item on again" host wait-item "^None\$" toggle-state=1

@@ -9,7 +9,9 @@
  * not GTestDBus, whose forked watcher process trips LeakSanitizer): no owner
  * is HYPHAE_CLIENT_ERROR_NO_DAEMON with a message saying so; a skeleton
  * owning io.github.hyphae.Mesh1 is reached (sync and async), its peers, self
- * and tailnet read; HyphaeClient there keeps one GetPeers in flight and
+ * and tailnet read; HyphaeClient mirrors its Prefs (ExitNodeKillSwitch,
+ * AdvertiseRoutes) and DNS, and Run as Exit Node off keeps the subnets;
+ * it keeps one GetPeers in flight and
  * queues one more, and goes NOT_INSTALLED when the daemon leaves.
  */
 #include <signal.h>
@@ -395,7 +397,8 @@ typedef struct {
   gboolean ready;
   GMainContext *context;
   GMainLoop *loop;
-  GString *calls; /* "P" per GetPeers, "A" per GetAuthURL (under lock) */
+  GString *calls;      /* "P" per GetPeers, "A" per GetAuthURL (under lock) */
+  GVariant *set_prefs; /* the last SetPrefs' changes (under lock) */
 } FakeDaemon;
 
 static void
@@ -427,6 +430,20 @@ handle_get_auth_url (HyphaeMesh1 *skeleton,
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+handle_set_prefs (HyphaeMesh1 *skeleton,
+                  GDBusMethodInvocation *invocation,
+                  GVariant *changes,
+                  FakeDaemon *f)
+{
+  g_mutex_lock (&f->lock);
+  g_clear_pointer (&f->set_prefs, g_variant_unref);
+  f->set_prefs = g_variant_ref (changes);
+  g_mutex_unlock (&f->lock);
+  hyphae_mesh1_complete_set_prefs (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* Owns io.github.hyphae.Mesh1 on its own connection and main context, as
  * hyphaed would, so that the test's synchronous calls get answers. */
 static gpointer
@@ -448,7 +465,13 @@ fake_daemon_thread (gpointer data)
   hyphae_mesh1_set_state (skeleton, "Running");
   hyphae_mesh1_set_self (skeleton, self_dict);
   hyphae_mesh1_set_tailnet (skeleton, g_variant_new_parsed ("{'MagicDNSSuffix': <'tail.example'>}"));
+  hyphae_mesh1_set_prefs (skeleton, g_variant_new_parsed ("{'ExitNodeKillSwitch': <true>, "
+                                                          "'AdvertiseRoutes': <['10.1.0.0/16', '0.0.0.0/0', '::/0']>}"));
+  hyphae_mesh1_set_dns (skeleton, g_variant_new_parsed ("{'Mode': <'direct'>, 'Nameservers': <['100.100.100.100']>, "
+                                                        "'SearchDomains': <['tail.example', 'corp']>, "
+                                                        "'Error': <'Cannot write'>}"));
   g_signal_connect (skeleton, "handle-get-peers", G_CALLBACK (handle_get_peers), f);
+  g_signal_connect (skeleton, "handle-set-prefs", G_CALLBACK (handle_set_prefs), f);
   g_signal_connect (skeleton, "handle-get-auth-url", G_CALLBACK (handle_get_auth_url), f);
   g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (skeleton), connection,
                                     HYPHAE_MESH_OBJECT_PATH, &error);
@@ -574,6 +597,46 @@ calls_are (FakeDaemon *f,
   return equal;
 }
 
+/* The Prefs and DNS the fake daemon has, mirrored; Run as Exit Node off
+ * sends AdvertiseRoutes without the /0s, the subnet kept. */
+static void
+check_client_prefs_dns (FakeDaemon *f,
+                        HyphaeClient *client)
+{
+  const char * const routes[] = { "10.1.0.0/16", "0.0.0.0/0", "::/0", NULL };
+  const char * const nameservers[] = { "100.100.100.100", NULL };
+  const char * const search[] = { "tail.example", "corp", NULL };
+  g_auto(GStrv) got_routes = NULL, got_nameservers = NULL, got_search = NULL;
+  g_autofree char *mode = NULL, *dns_error = NULL;
+  g_autofree const char **sent = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean kill_switch = FALSE, exit_node = FALSE;
+
+  g_object_get (client, "exit-node-kill-switch", &kill_switch, "advertise-routes", &got_routes,
+                "advertise-exit-node", &exit_node, "dns-mode", &mode, "dns-nameservers", &got_nameservers,
+                "dns-search-domains", &got_search, "dns-error", &dns_error, NULL);
+  g_assert_true (kill_switch);
+  g_assert_true (exit_node);
+  g_assert_true (g_strv_equal ((const char * const *) got_routes, routes));
+  g_assert_cmpstr (mode, ==, "direct");
+  g_assert_true (g_strv_equal ((const char * const *) got_nameservers, nameservers));
+  g_assert_true (g_strv_equal ((const char * const *) got_search, search));
+  g_assert_cmpstr (dns_error, ==, "Cannot write");
+
+  hyphae_client_set_advertise_exit_node (client, FALSE, NULL, on_connected, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (hyphae_client_call_finish (client, result, &error));
+  g_assert_no_error (error);
+  g_mutex_lock (&f->lock);
+  g_assert_nonnull (f->set_prefs);
+  g_assert_true (g_variant_lookup (f->set_prefs, "AdvertiseRoutes", "^a&s", &sent));
+  g_mutex_unlock (&f->lock);
+  g_assert_cmpuint (g_strv_length ((char **) sent), ==, 1);
+  g_assert_cmpstr (sent[0], ==, "10.1.0.0/16");
+}
+
 /* HyphaeClient on the fake daemon: one GetPeers in flight, and PeersChanged
  * (or a refresh) meanwhile queues exactly one more. Calls from one
  * connection arrive in order, so GetAuthURL sent right after five refreshes
@@ -597,6 +660,7 @@ check_client_object (FakeDaemon *f)
   g_assert_cmpstr (hyphae_peer_get_host_name (hyphae_client_get_self (client)), ==, "me");
   g_assert_cmpint (hyphae_client_get_keys_owner (client), ==, HYPHAE_KEYS_OWNER_NONE); /* "" */
   g_assert_true (calls_are (f, "P"));
+  check_client_prefs_dns (f, client);
 
   for (guint i = 0; i < 5; i++)
     hyphae_client_refresh_peers (client);
@@ -714,6 +778,7 @@ test_connect (void)
   g_mutex_clear (&f.lock);
   g_cond_clear (&f.cond);
   g_string_free (f.calls, TRUE);
+  g_clear_pointer (&f.set_prefs, g_variant_unref);
   g_free (f.address);
   g_subprocess_force_exit (bus);
   g_assert_true (g_subprocess_wait (bus, NULL, NULL));

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hyphae-format.c without a display: the main view's texts for sizes, past
- * moments, key expiry, paths, MagicDNS names and OS names, each at its
- * boundaries (the time "now" is an argument, so nothing here waits).
+ * moments, key expiry, paths, MagicDNS names, OS names and the OS DNS status,
+ * each at its boundaries (the time "now" is an argument, so nothing here waits).
  */
 #include <locale.h>
 
@@ -102,6 +102,23 @@ test_os (void)
   expect (hyphae_format_os (NULL), "Unknown OS");
 }
 
+static void
+test_dns (void)
+{
+  const char *two[] = { "100.100.100.100", "fd7a:115c:a1e0::53", NULL };
+  const char *none[] = { NULL };
+
+  expect (hyphae_format_dns_mode ("systemd-resolved"), "systemd-resolved");
+  expect (hyphae_format_dns_mode ("direct"), "/etc/resolv.conf, written by Hyphae");
+  expect (hyphae_format_dns_mode ("none"), "Not set up");
+  expect (hyphae_format_dns_mode (""), "Not set up");
+  expect (hyphae_format_dns_mode (NULL), "Not set up");
+  expect (hyphae_format_dns_mode ("network-manager"), "network-manager");
+  expect (hyphae_format_list (two), "100.100.100.100, fd7a:115c:a1e0::53");
+  expect (hyphae_format_list (none), "None");
+  expect (hyphae_format_list (NULL), "None");
+}
+
 int
 main (int argc,
       char *argv[])
@@ -117,5 +134,6 @@ main (int argc,
   g_test_add_func ("/format/path", test_path);
   g_test_add_func ("/format/magic-dns", test_magic_dns);
   g_test_add_func ("/format/os", test_os);
+  g_test_add_func ("/format/dns", test_dns);
   return g_test_run ();
 }
