@@ -14,6 +14,8 @@ hyphae_os_dns_mode_to_string (HyphaeOsDnsMode mode)
       return "systemd-resolved";
     case HYPHAE_OS_DNS_MODE_DIRECT:
       return "direct";
+    case HYPHAE_OS_DNS_MODE_NM:
+      return "NetworkManager";
     case HYPHAE_OS_DNS_MODE_NONE:
     default:
       return "none";
@@ -258,6 +260,7 @@ HyphaeOsDnsMode
 hyphae_os_dns_detect_mode (const char *resolv_conf,
                            const char *nsswitch,
                            gboolean resolved_up,
+                           gboolean nm_manages_dns,
                            const char **why)
 {
   const char *unused;
@@ -288,8 +291,14 @@ hyphae_os_dns_detect_mode (const char *resolv_conf,
           *why = "NetworkManager writes resolv.conf through systemd-resolved";
           return HYPHAE_OS_DNS_MODE_RESOLVED;
         }
-      *why = "NetworkManager writes resolv.conf without systemd-resolved: written directly, "
-             "and again after NetworkManager rewrites it";
+      if (nm_manages_dns)
+        {
+          *why = "NetworkManager writes resolv.conf without systemd-resolved: its global DNS "
+                 "configuration carries ours";
+          return HYPHAE_OS_DNS_MODE_NM;
+        }
+      *why = "resolv.conf says NetworkManager but NetworkManager does not manage it (not running, "
+             "dns=none or rc-manager=unmanaged): written directly, and again after it is rewritten";
       return HYPHAE_OS_DNS_MODE_DIRECT;
     case OWNER_RESOLVCONF:
       *why = "resolvconf manages resolv.conf (not supported): written directly";

@@ -3,6 +3,8 @@
 
 /* Internals of HyphaeOsDns shared by its files (and its unit tests). */
 
+#include <NetworkManager.h>
+
 #include "hyphae-os-dns.h"
 
 G_BEGIN_DECLS
@@ -75,5 +77,43 @@ gboolean hyphae_resolved_set_link (GDBusConnection *bus,
 gboolean hyphae_resolved_revert_link (GDBusConnection *bus,
                                       int ifindex,
                                       GError **error);
+
+/* ---- NetworkManager: hyphae-os-dns-nm.c ---- */
+
+/* NM runs and writes resolv.conf itself: its DnsManager's Mode is not "none"
+ * and its RcManager not "unmanaged" (then a global DNS configuration reaches
+ * the file). client may be NULL. */
+gboolean hyphae_nm_manages_dns (NMClient *client);
+
+/* NM's GlobalDnsConfiguration (a{sv}: "searches" as, "options" as,
+ * "domains" a{sv} of a{sv} with "servers" as), read and set over the bus
+ * libnm uses (synchronous, short timeout, as the resolved calls). */
+GVariant *hyphae_nm_get_global_dns (GDBusConnection *bus,
+                                    GError **error);
+gboolean hyphae_nm_set_global_dns (GDBusConnection *bus,
+                                   GVariant *config,
+                                   GError **error);
+
+/* The global configuration for plan: "*" → plan's nameservers (or
+ * base_servers when the plan has none: search domains only), searches =
+ * plan's then extra_search. Floating. */
+GVariant *hyphae_nm_global_dns_new (const HyphaeOsDnsPlan *plan,
+                                    char **base_servers,
+                                    char **extra_search);
+/* Its "*" servers and its searches (empty vectors when absent). */
+char **hyphae_nm_global_dns_servers (GVariant *config);
+char **hyphae_nm_global_dns_searches (GVariant *config);
+/* a and b give the same "*" servers and searches (NM may add empty keys). */
+gboolean hyphae_nm_global_dns_same (GVariant *a,
+                                    GVariant *b);
+/* Its "*" servers include a MagicDNS address: one of ours. */
+gboolean hyphae_nm_global_dns_has_magic (GVariant *config);
+
+/* NM's own nameservers and search domains: its activated devices' IP
+ * configurations through libnm, in DnsManager's priority order, leaving out
+ * our MagicDNS addresses and routing-only ("~") domains. */
+void hyphae_nm_own_dns (NMClient *client,
+                        char ***nameservers,
+                        char ***search);
 
 G_END_DECLS

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* HyphaeOsDns: the mode, the state file that makes every change undoable
  * after a crash, and resolved's restarts. The ways themselves live in
- * hyphae-os-dns-resolved.c and hyphae-os-dns-direct.c. */
+ * hyphae-os-dns-resolved.c, hyphae-os-dns-nm.c and hyphae-os-dns-direct.c. */
 #include "hyphae-os-dns-private.h"
 
 #include <errno.h>
@@ -20,7 +20,11 @@ struct _HyphaeOsDns {
   const char *mode_reason;
 
   GDBusConnection *bus; /* the system bus, once asked for */
-  guint watch_id;       /* resolved's name, in resolved mode */
+  NMClient *nm;         /* NetworkManager mode: NM's DNS state (libnm) */
+  GVariant *nm_set;     /* what we set as NM's global DNS last */
+  guint nm_signal_id;   /* NM's PropertiesChanged while it carries ours */
+  guint nm_check_id;
+  guint watch_id; /* resolved's name, in resolved mode */
   gboolean resolved_gone;
 
   HyphaeOsDnsPlan *wanted;  /* the last apply, NULL: none (or reverted) */
@@ -94,6 +98,7 @@ set_error (HyphaeOsDns *self,
 }
 
 static void unwatch_resolv_conf (HyphaeOsDns *self);
+static void unwatch_nm (HyphaeOsDns *self);
 
 HyphaeOsDns *
 hyphae_os_dns_new (const char *ifname,
@@ -117,6 +122,8 @@ hyphae_os_dns_free (HyphaeOsDns *self)
   if (self->watch_id != 0)
     g_bus_unwatch_name (self->watch_id);
   unwatch_resolv_conf (self);
+  unwatch_nm (self);
+  g_clear_object (&self->nm);
   g_clear_object (&self->bus);
   hyphae_os_dns_plan_free (self->wanted);
   hyphae_os_dns_plan_free (self->applied);
@@ -172,6 +179,60 @@ remove_state (const char *state_dir)
     g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
 }
 
+static GVariant *
+state_get_variant (GKeyFile *state,
+                   const char *key)
+{
+  g_autofree char *text = g_key_file_get_string (state, HYPHAE_OS_DNS_GROUP, key, NULL);
+
+  return text != NULL ? g_variant_parse (G_VARIANT_TYPE_VARDICT, text, NULL, NULL, NULL) : NULL;
+}
+
+static void
+state_set_variant (GKeyFile *state,
+                   const char *key,
+                   GVariant *value)
+{
+  g_autofree char *text = g_variant_print (value, TRUE);
+
+  g_key_file_set_string (state, HYPHAE_OS_DNS_GROUP, key, text);
+}
+
+/* NetworkManager: its previous global DNS configuration back, unless
+ * someone changed it since (then theirs stays). NM keeps a global
+ * configuration set over D-Bus across its restarts (its internal config
+ * file), so an NM that does not answer is an error: the state file waits for
+ * the next try. */
+static gboolean
+undo_nm (GKeyFile *state,
+         GDBusConnection *bus,
+         GError **error)
+{
+  g_autoptr(GDBusConnection) own_bus = NULL;
+  g_autoptr(GVariant) ours = state_get_variant (state, "nm-ours");
+  g_autoptr(GVariant) previous = state_get_variant (state, "nm-previous");
+  g_autoptr(GVariant) current = NULL;
+
+  if (previous == NULL) /* nothing was set yet */
+    return TRUE;
+  if (bus == NULL)
+    {
+      own_bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
+      if (own_bus == NULL)
+        return FALSE;
+      bus = own_bus;
+    }
+  current = hyphae_nm_get_global_dns (bus, error);
+  if (current == NULL)
+    return FALSE;
+  if (ours == NULL || !hyphae_nm_global_dns_same (current, ours))
+    {
+      g_message ("OS DNS: NetworkManager's global DNS configuration is not ours any more: left alone");
+      return TRUE;
+    }
+  return hyphae_nm_set_global_dns (bus, previous, error);
+}
+
 /* Undo what state records. bus may be NULL (then asked for when needed). */
 static gboolean
 undo_state (const char *state_dir,
@@ -207,6 +268,8 @@ undo_state (const char *state_dir,
         }
       return hyphae_resolved_revert_link (bus, ifindex, error);
     }
+  if (g_strcmp0 (mode, "NetworkManager") == 0)
+    return undo_nm (state, bus, error);
   /* Nothing we know how to undo (written by a newer hyphaed?): keep it. */
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "Unknown OS DNS mode in the state file: %s",
                mode ? mode : "(none)");
@@ -244,12 +307,23 @@ detect (HyphaeOsDns *self)
   g_autofree char *nsswitch = NULL;
   GDBusConnection *bus = system_bus (self);
   gboolean resolved_up = bus != NULL && hyphae_resolved_ping (bus);
+  g_autoptr(GError) error = NULL;
 
   if (!g_file_get_contents (self->resolv_conf, &resolv_conf, NULL, NULL))
     resolv_conf = NULL;
   if (!g_file_get_contents (self->nsswitch, &nsswitch, NULL, NULL))
     nsswitch = NULL;
-  self->mode = hyphae_os_dns_detect_mode (resolv_conf, nsswitch, resolved_up, &self->mode_reason);
+  /* libnm on the same system bus; an NM that is not running is no error. */
+  if (bus != NULL && self->nm == NULL)
+    {
+      self->nm = nm_client_new (NULL, &error);
+      if (self->nm == NULL)
+        g_message ("OS DNS: cannot ask NetworkManager: %s", error->message);
+    }
+  self->mode = hyphae_os_dns_detect_mode (resolv_conf, nsswitch, resolved_up, hyphae_nm_manages_dns (self->nm),
+                                          &self->mode_reason);
+  if (self->mode != HYPHAE_OS_DNS_MODE_NM)
+    g_clear_object (&self->nm); /* its cache follows every NM object */
   /* resolved mode needs the bus to tell it anything. */
   if (self->mode == HYPHAE_OS_DNS_MODE_RESOLVED && bus == NULL)
     {
@@ -459,6 +533,147 @@ apply_direct (HyphaeOsDns *self,
   return TRUE;
 }
 
+/* ---- NetworkManager ------------------------------------------------------ */
+
+static gboolean apply_nm (HyphaeOsDns *self, const HyphaeOsDnsPlan *plan, GError **error);
+
+/* NM's own nameservers and search domains: those of the global configuration
+ * we replaced, if there was one (NM wrote only those), else its devices'. */
+static void
+nm_base (HyphaeOsDns *self,
+         GVariant *previous,
+         char ***servers,
+         char ***search)
+{
+  g_auto(GStrv) prev_servers = previous != NULL ? hyphae_nm_global_dns_servers (previous) : NULL;
+
+  if (prev_servers != NULL && prev_servers[0] != NULL)
+    {
+      *servers = g_steal_pointer (&prev_servers);
+      *search = hyphae_nm_global_dns_searches (previous);
+      return;
+    }
+  hyphae_nm_own_dns (self->nm, servers, search);
+}
+
+/* NM's devices changed their DNS (DHCP, another network): our global
+ * configuration keeps their search domains and MagicDNS their servers. */
+static gboolean
+nm_recheck (gpointer user_data)
+{
+  HyphaeOsDns *self = user_data;
+  g_autoptr(HyphaeOsDnsPlan) plan = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) servers = NULL;
+  g_auto(GStrv) search = NULL;
+  g_autoptr(GKeyFile) state = NULL;
+  g_autoptr(GVariant) previous = NULL;
+  g_autoptr(GVariant) config = NULL;
+
+  self->nm_check_id = 0;
+  if (self->applied == NULL || self->mode != HYPHAE_OS_DNS_MODE_NM)
+    return G_SOURCE_REMOVE;
+  state = load_state (self->state_dir, NULL);
+  previous = state != NULL ? state_get_variant (state, "nm-previous") : NULL;
+  nm_base (self, previous, &servers, &search);
+  config = g_variant_ref_sink (hyphae_nm_global_dns_new (self->applied, servers, search));
+  if (self->base_nameservers != NULL &&
+      g_strv_equal ((const char * const *) servers, (const char * const *) self->base_nameservers) &&
+      self->nm_set != NULL && hyphae_nm_global_dns_same (config, self->nm_set))
+    return G_SOURCE_REMOVE; /* our own change coming back, or nothing that matters */
+  g_message ("OS DNS: NetworkManager's own DNS changed; updating ours");
+  plan = hyphae_os_dns_plan_copy (self->applied);
+  set_error (self, apply_nm (self, plan, &error) ? NULL : error->message);
+  emit_changed (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Any of NM's properties changed: libnm's cache follows the same signals;
+ * one look after a burst (and after libnm has seen them). */
+#define NM_SETTLE_MS 200
+
+static void
+on_nm_properties_changed (GDBusConnection *bus,
+                          const char *sender,
+                          const char *path,
+                          const char *iface,
+                          const char *signal,
+                          GVariant *params,
+                          gpointer user_data)
+{
+  HyphaeOsDns *self = user_data;
+
+  if (self->nm_check_id == 0)
+    self->nm_check_id = g_timeout_add (NM_SETTLE_MS, nm_recheck, self);
+}
+
+static void
+unwatch_nm (HyphaeOsDns *self)
+{
+  if (self->nm_signal_id != 0)
+    g_dbus_connection_signal_unsubscribe (self->bus, self->nm_signal_id);
+  self->nm_signal_id = 0;
+  g_clear_handle_id (&self->nm_check_id, g_source_remove);
+  g_clear_pointer (&self->nm_set, g_variant_unref);
+}
+
+static gboolean
+apply_nm (HyphaeOsDns *self,
+          const HyphaeOsDnsPlan *plan,
+          GError **error)
+{
+  g_autoptr(GKeyFile) state = NULL;
+  g_autoptr(GVariant) previous = NULL;
+  g_autoptr(GVariant) config = NULL;
+  g_auto(GStrv) servers = NULL;
+  g_auto(GStrv) search = NULL;
+
+  /* A plan change keeps the configuration found the first time. */
+  state = load_state (self->state_dir, NULL);
+  if (state != NULL)
+    {
+      g_autofree char *mode = g_key_file_get_string (state, HYPHAE_OS_DNS_GROUP, "mode", NULL);
+
+      if (g_strcmp0 (mode, "NetworkManager") == 0)
+        previous = state_get_variant (state, "nm-previous");
+    }
+  if (previous == NULL)
+    {
+      previous = hyphae_nm_get_global_dns (self->bus, error);
+      if (previous == NULL)
+        return FALSE;
+      /* Ours, left by a hyphaed whose state file is gone: NM had none. */
+      if (hyphae_nm_global_dns_has_magic (previous))
+        {
+          g_variant_unref (previous);
+          previous = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+        }
+      g_clear_pointer (&state, g_key_file_free);
+      state = g_key_file_new ();
+      g_key_file_set_string (state, HYPHAE_OS_DNS_GROUP, "mode", "NetworkManager");
+      state_set_variant (state, "nm-previous", previous);
+    }
+  nm_base (self, previous, &servers, &search);
+  config = g_variant_ref_sink (hyphae_nm_global_dns_new (plan, servers, search));
+  state_set_variant (state, "nm-ours", config);
+  if (!save_state (self->state_dir, state, error))
+    return FALSE;
+  if (!hyphae_nm_set_global_dns (self->bus, config, error))
+    return FALSE;
+  if (self->nm != NULL && self->nm_signal_id == 0)
+    self->nm_signal_id = g_dbus_connection_signal_subscribe (self->bus, NM_DBUS_SERVICE,
+                                                             "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                                             NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                             on_nm_properties_changed, self, NULL);
+  g_clear_pointer (&self->nm_set, g_variant_unref);
+  self->nm_set = g_steal_pointer (&config);
+  g_strfreev (self->base_nameservers);
+  self->base_nameservers = g_steal_pointer (&servers);
+  hyphae_os_dns_plan_free (self->applied);
+  self->applied = hyphae_os_dns_plan_copy (plan);
+  return TRUE;
+}
+
 /* ---- apply / revert ------------------------------------------------------ */
 
 gboolean
@@ -479,6 +694,8 @@ hyphae_os_dns_apply (HyphaeOsDns *self,
   self->wanted = hyphae_os_dns_plan_copy (plan);
   if (self->mode == HYPHAE_OS_DNS_MODE_RESOLVED)
     ok = apply_resolved (self, plan, &local);
+  else if (self->mode == HYPHAE_OS_DNS_MODE_NM)
+    ok = apply_nm (self, plan, &local);
   else
     ok = apply_direct (self, plan, &local);
   set_error (self, ok ? NULL : local->message);
@@ -502,6 +719,7 @@ hyphae_os_dns_revert (HyphaeOsDns *self,
     return TRUE;
   g_clear_pointer (&self->wanted, hyphae_os_dns_plan_free);
   unwatch_resolv_conf (self);
+  unwatch_nm (self);
   state = load_state (self->state_dir, &local);
   if (state != NULL && !undo_state (self->state_dir, state, self->bus, &local))
     {
@@ -554,7 +772,7 @@ hyphae_os_dns_get_status (HyphaeOsDns *self)
 char **
 hyphae_os_dns_dup_base_nameservers (HyphaeOsDns *self)
 {
-  if (self->applied == NULL || self->mode != HYPHAE_OS_DNS_MODE_DIRECT)
+  if (self->applied == NULL || (self->mode != HYPHAE_OS_DNS_MODE_DIRECT && self->mode != HYPHAE_OS_DNS_MODE_NM))
     return NULL;
   return g_strdupv (self->base_nameservers);
 }

@@ -17,13 +17,16 @@ G_BEGIN_DECLS
  *     SetLinkDNS, SetLinkDomains with routing-only domains, SetLinkDefaultRoute,
  *     LLMNR/mDNS/DNSSEC/DoT off, FlushCaches; RevertLink to undo). Pushed again
  *     when resolved restarts (a watch on its bus name).
- *   - NetworkManager writing resolv.conf itself (no resolved): detected and
- *     said in the status ("ModeReason"), then handled as Tailscale does for
- *     NM >= 1.26.6: direct, with a watch on the file; when another program
- *     rewrites it, its version becomes the backup and ours goes back on top
- *     (at most 10 times in 5 s, then "Error"). Tailscale drives NM itself
- *     only for 1.26.0–1.26.5; NM carrying our DNS through libnm is not
- *     implemented.
+ *   - NetworkManager: NM writes resolv.conf itself (no resolved) and manages
+ *     it (running on the bus, DnsManager Mode not "none", RcManager not
+ *     "unmanaged"): NM's global DNS configuration (the GlobalDnsConfiguration
+ *     property, found through libnm) gets our nameservers for "*" and our
+ *     search domains, so NM itself writes them; the previous global
+ *     configuration is saved in the state file and put back. As in direct
+ *     mode, resolv.conf cannot route by domain: MagicDNS forwards what it does
+ *     not own to the nameservers NM had (its DnsManager Configuration).
+ *     (Tailscale drives NM only for 1.26.0–1.26.5, per device; otherwise it
+ *     writes the file, as our direct mode does when NM does not manage it.)
  *   - direct: /etc/resolv.conf rewritten by us (a marker line first, atomic
  *     replace, a byte-identical backup kept under the state dir), restored on
  *     revert. Here the OS cannot do split DNS, so MagicDNS becomes the only
@@ -43,9 +46,11 @@ typedef enum {
   HYPHAE_OS_DNS_MODE_NONE = 0, /* nothing detected yet */
   HYPHAE_OS_DNS_MODE_RESOLVED, /* "systemd-resolved" */
   HYPHAE_OS_DNS_MODE_DIRECT,   /* "direct" */
+  HYPHAE_OS_DNS_MODE_NM,       /* "NetworkManager" */
 } HyphaeOsDnsMode;
 
-/* "none", "systemd-resolved", "direct" (as Tailscale logs them). */
+/* "none", "systemd-resolved", "direct", "NetworkManager" (as Tailscale logs
+ * them). */
 const char *hyphae_os_dns_mode_to_string (HyphaeOsDnsMode mode);
 
 /*
@@ -93,12 +98,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (HyphaeOsDnsPlan, hyphae_os_dns_plan_free)
 /*
  * Mode detection, pure: resolv_conf is the file's text (NULL: missing),
  * nsswitch its text (NULL: missing), resolved_up whether
- * org.freedesktop.resolve1 answered on the system bus. Returns the mode and
+ * org.freedesktop.resolve1 answered on the system bus, nm_manages_dns whether
+ * NetworkManager runs and writes resolv.conf. Returns the mode and
  * sets *why (static string) to the reason, for logs and "ModeReason".
  */
 HyphaeOsDnsMode hyphae_os_dns_detect_mode (const char *resolv_conf,
                                            const char *nsswitch,
                                            gboolean resolved_up,
+                                           gboolean nm_manages_dns,
                                            const char **why);
 
 typedef struct _HyphaeOsDns HyphaeOsDns;
@@ -137,8 +144,9 @@ HyphaeOsDnsMode hyphae_os_dns_get_mode (HyphaeOsDns *dns);
 GVariant *hyphae_os_dns_get_status (HyphaeOsDns *dns);
 
 /* What the OS resolver had before us (direct mode: the nameserver lines of
- * the original resolv.conf), for MagicDNS's fallback; NULL when the OS keeps
- * its own routing (resolved) or nothing is applied. */
+ * the original resolv.conf; NetworkManager mode: NM's own nameservers), for
+ * MagicDNS's fallback; NULL when the OS keeps its own routing (resolved) or
+ * nothing is applied. */
 char **hyphae_os_dns_dup_base_nameservers (HyphaeOsDns *dns);
 
 /* Called on the object's context after the status changed (apply, revert,
@@ -152,7 +160,8 @@ void hyphae_os_dns_set_changed_func (HyphaeOsDns *dns,
 /*
  * Crash recovery: when STATE_DIR/os-dns.state exists, undo what it records
  * (RevertLink on the recorded ifindex; restore resolv.conf from the backup if
- * it still carries our marker) and remove it. TRUE when there was nothing to
+ * it still carries our marker; NetworkManager's previous global DNS
+ * configuration if NM still has ours) and remove it. TRUE when there was nothing to
  * do or it was undone; FALSE + error when something could not be restored
  * (the state file is kept for the next try).
  */
