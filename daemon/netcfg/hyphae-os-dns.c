@@ -22,6 +22,7 @@ struct _HyphaeOsDns {
   GDBusConnection *bus; /* the system bus, once asked for */
   NMClient *nm;         /* NetworkManager mode: NM's DNS state (libnm) */
   GVariant *nm_set;     /* what we set as NM's global DNS last */
+  GVariant *nm_previous; /* the global DNS NM had before us */
   guint nm_signal_id;   /* NM's PropertiesChanged while it carries ours */
   guint nm_check_id;
   guint watch_id; /* resolved's name, in resolved mode */
@@ -566,16 +567,12 @@ nm_recheck (gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) servers = NULL;
   g_auto(GStrv) search = NULL;
-  g_autoptr(GKeyFile) state = NULL;
-  g_autoptr(GVariant) previous = NULL;
   g_autoptr(GVariant) config = NULL;
 
   self->nm_check_id = 0;
   if (self->applied == NULL || self->mode != HYPHAE_OS_DNS_MODE_NM)
     return G_SOURCE_REMOVE;
-  state = load_state (self->state_dir, NULL);
-  previous = state != NULL ? state_get_variant (state, "nm-previous") : NULL;
-  nm_base (self, previous, &servers, &search);
+  nm_base (self, self->nm_previous, &servers, &search);
   config = g_variant_ref_sink (hyphae_nm_global_dns_new (self->applied, servers, search));
   if (self->base_nameservers != NULL &&
       g_strv_equal ((const char * const *) servers, (const char * const *) self->base_nameservers) &&
@@ -602,7 +599,14 @@ on_nm_properties_changed (GDBusConnection *bus,
                           gpointer user_data)
 {
   HyphaeOsDns *self = user_data;
+  const char *changed = NULL;
 
+  /* Only what can carry DNS: not a Wi-Fi scan's access points. */
+  if (g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv}as)")))
+    g_variant_get_child (params, 0, "&s", &changed);
+  if (g_strcmp0 (changed, NM_DBUS_INTERFACE_IP4_CONFIG) != 0 &&
+      g_strcmp0 (changed, NM_DBUS_INTERFACE_IP6_CONFIG) != 0 && g_strcmp0 (changed, NM_DBUS_INTERFACE_DEVICE) != 0)
+    return;
   if (self->nm_check_id == 0)
     self->nm_check_id = g_timeout_add (NM_SETTLE_MS, nm_recheck, self);
 }
@@ -615,6 +619,7 @@ unwatch_nm (HyphaeOsDns *self)
   self->nm_signal_id = 0;
   g_clear_handle_id (&self->nm_check_id, g_source_remove);
   g_clear_pointer (&self->nm_set, g_variant_unref);
+  g_clear_pointer (&self->nm_previous, g_variant_unref);
 }
 
 static gboolean
@@ -667,6 +672,8 @@ apply_nm (HyphaeOsDns *self,
                                                              on_nm_properties_changed, self, NULL);
   g_clear_pointer (&self->nm_set, g_variant_unref);
   self->nm_set = g_steal_pointer (&config);
+  g_clear_pointer (&self->nm_previous, g_variant_unref);
+  self->nm_previous = g_steal_pointer (&previous);
   g_strfreev (self->base_nameservers);
   self->base_nameservers = g_steal_pointer (&servers);
   hyphae_os_dns_plan_free (self->applied);
