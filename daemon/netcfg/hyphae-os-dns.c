@@ -19,11 +19,11 @@ struct _HyphaeOsDns {
   HyphaeOsDnsMode mode;
   const char *mode_reason;
 
-  GDBusConnection *bus; /* the system bus, once asked for */
-  NMClient *nm;         /* NetworkManager mode: NM's DNS state (libnm) */
-  GVariant *nm_set;     /* what we set as NM's global DNS last */
+  GDBusConnection *bus;  /* the system bus, once asked for */
+  NMClient *nm;          /* NetworkManager mode: NM's DNS state (libnm) */
+  GVariant *nm_set;      /* what we set as NM's global DNS last */
   GVariant *nm_previous; /* the global DNS NM had before us */
-  guint nm_signal_id;   /* NM's PropertiesChanged while it carries ours */
+  guint nm_signal_id;    /* NM's PropertiesChanged while it carries ours */
   guint nm_check_id;
   guint watch_id; /* resolved's name, in resolved mode */
   gboolean resolved_gone;
