@@ -129,6 +129,8 @@ hyphae_format_dns_mode (const char *mode)
     return g_strdup (_ ("systemd-resolved"));
   if (g_strcmp0 (mode, "direct") == 0)
     return g_strdup (_ ("/etc/resolv.conf, written by Hyphae"));
+  if (g_strcmp0 (mode, "NetworkManager") == 0)
+    return g_strdup (_ ("NetworkManager"));
   if (mode == NULL || *mode == '\0' || g_str_equal (mode, "none"))
     return g_strdup (_ ("Not set up"));
   return g_strdup (mode);

@@ -110,6 +110,7 @@ test_dns (void)
 
   expect (hyphae_format_dns_mode ("systemd-resolved"), "systemd-resolved");
   expect (hyphae_format_dns_mode ("direct"), "/etc/resolv.conf, written by Hyphae");
+  expect (hyphae_format_dns_mode ("NetworkManager"), "NetworkManager");
   expect (hyphae_format_dns_mode ("none"), "Not set up");
   expect (hyphae_format_dns_mode (""), "Not set up");
   expect (hyphae_format_dns_mode (NULL), "Not set up");
