@@ -100,9 +100,13 @@ app_session() {
 	t=$(mktemp -d /tmp/hyphae-app.XXXXXX) && chmod 755 "$t" || exit 1
 	mkdir -p "$t/home" "$t/config" "$t/data" "$t/cache" "$t/state" "$t/run" && chmod 700 "$t/run" || exit 1
 	app_write_session_conf "$t" || exit 1
+	# A random first display: xvfb-run -a sees only this /tmp's lock files, but
+	# X's abstract sockets belong to the network namespace, so a :99 of another
+	# mount namespace (a chroot sharing the host's network) would take our
+	# clients and their cookie would not fit ("cannot open display").
 	HOME=$t/home XDG_CONFIG_HOME=$t/config XDG_DATA_HOME=$t/data XDG_CACHE_HOME=$t/cache \
 		XDG_STATE_HOME=$t/state XDG_RUNTIME_DIR=$t/run APP_T=$t \
-		xvfb-run -a -s "-screen 0 1280x800x24 -nolisten tcp" \
+		xvfb-run -a -n $((100 + RANDOM % 800)) -s "-screen 0 1280x800x24 -nolisten tcp" \
 		dbus-run-session --config-file="$t/session.conf" -- bash "$0" "$@"
 	rc=$?
 	if [ -n "${APP_KEEP_TMP:-}" ]; then app_log "kept $t"; else rm -rf "$t"; fi
