@@ -15,7 +15,8 @@
 #    real polkitd (tests/integration/mesh-lib.sh);
 # 3. `hyphaectl up --login-server … --auth-key …` in each node (the bus starts
 #    hyphaed on the first call), waits until each node sees the other;
-# 4. prints `hyphaectl status` from both, pings across the tailnet (IPv4, IPv6)
+# 4. prints `hyphaectl status` from both, looks up B's MagicDNS name at
+#    100.100.100.100 from A, pings across the tailnet (IPv4, IPv6)
 #    and sends 16 MiB over TCP comparing SHA-256; then drops UDP between the
 #    nodes in the hub's bridge: `hyphaectl ping` and `hyphaectl status` show the
 #    path move to the relay (and traffic keeps flowing), and back to direct
@@ -70,6 +71,7 @@ mesh_topology || die "could not make the namespaces"
 
 step "Relay: hyphae-derp (DERP over TLS on :$DERP_PORT, STUN on :3478) in the hub"
 command -v openssl >/dev/null || die "openssl is missing (run .ci/setup first)"
+command -v dig >/dev/null || die "dig is missing (run .ci/setup first)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
 	-keyout "$MESH_DIR/derp-key.pem" -out "$MESH_DIR/derp-cert.pem" -subj "/CN=$MESH_HUB_IP" \
 	-addext "subjectAltName=IP:$MESH_HUB_IP" >"$MESH_DIR/openssl.log" 2>&1 || die "openssl failed"
@@ -112,6 +114,13 @@ for n in a b; do
 	step "hyphaectl status on ${n^^}"
 	ctl "$n" status || die "hyphaectl status failed on ${n^^}"
 done
+
+BNAME=$(mesh_json b self-dns)
+step "MagicDNS: A looks up B's name at 100.100.100.100 (answered inside A's tunnel engine)"
+show "ip netns exec $A dig +short @100.100.100.100 $BNAME"
+got=$(ip netns exec "$A" dig +short +time=3 +tries=2 @100.100.100.100 "$BNAME" A)
+echo "$got"
+[ -n "$BNAME" ] && [ "$got" = "$B4" ] || die "MagicDNS on A did not answer $BNAME with $B4 (got '$got')"
 
 step "Ping across the tailnet"
 show "ip netns exec $A ping $B4"

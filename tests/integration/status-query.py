@@ -47,6 +47,8 @@ def main(path, q, *args):
         print(self.get("OS", ""))
     elif q == "self-key":
         print(self.get("PublicKey", ""))
+    elif q == "self-dns":
+        print(self.get("DNSName", "").rstrip("."))
     elif peer is None:
         pass
     elif q == "peer":
