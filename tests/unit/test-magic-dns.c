@@ -475,37 +475,54 @@ up_tcp_cb (GThreadedSocketService *service,
   return TRUE;
 }
 
+/* A UDP socket on an ephemeral port and a TCP listener on the same port: the
+ * kernel picks the UDP port, which another program may hold over TCP, so
+ * the pair is tried again on another port then (not a fixed port). */
+static gboolean
+upstream_bind (Upstream *up,
+               GInetAddress *lo)
+{
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GSocketAddress) tcp_addr = NULL;
+  g_autoptr(GError) error = NULL;
+
+  up->udp = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  g_socket_bind (up->udp, any, FALSE, &error);
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (up->udp, &error);
+  g_assert_no_error (error);
+  up->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  up->tcp = g_threaded_socket_service_new (4);
+  tcp_addr = g_inet_socket_address_new (lo, up->port);
+  if (g_socket_listener_add_address (G_SOCKET_LISTENER (up->tcp), tcp_addr, G_SOCKET_TYPE_STREAM,
+                                     G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error))
+    return TRUE;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+  g_socket_close (up->udp, NULL);
+  g_clear_object (&up->udp);
+  g_clear_object (&up->tcp);
+  return FALSE;
+}
+
 static void
 upstream_start (Upstream *up,
                 UpMode mode,
                 guint8 last_octet)
 {
   g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GSocketAddress) tcp_addr = NULL;
-  g_autoptr(GError) error = NULL;
+  guint tries = 0;
 
   memset (up, 0, sizeof *up);
   up->mode = mode;
   up->last_octet = last_octet;
-  up->udp = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
-  g_assert_no_error (error);
-  g_socket_bind (up->udp, any, FALSE, &error);
-  g_assert_no_error (error);
+  while (!upstream_bind (up, lo))
+    g_assert_cmpuint (++tries, <, 100);
   g_socket_set_blocking (up->udp, FALSE);
-  bound = g_socket_get_local_address (up->udp, &error);
-  g_assert_no_error (error);
-  up->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   up->source = g_socket_create_source (up->udp, G_IO_IN, NULL);
   g_source_set_callback (up->source, G_SOURCE_FUNC (up_udp_cb), up, NULL);
   g_source_attach (up->source, NULL);
-
-  up->tcp = g_threaded_socket_service_new (4);
-  tcp_addr = g_inet_socket_address_new (lo, up->port);
-  g_socket_listener_add_address (G_SOCKET_LISTENER (up->tcp), tcp_addr, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error);
-  g_assert_no_error (error);
   g_signal_connect (up->tcp, "run", G_CALLBACK (up_tcp_cb), up);
   g_socket_service_start (up->tcp);
 }
